@@ -1,0 +1,62 @@
+"""Publishing the event log: listeners hear about timeline events only once they are committed.
+
+Flows record events with `bot.incidents.log_event`; the session collects them, and after the
+transaction commits the bus hands them to subscribers (chat, runbook engine, scheduler). A
+rolled-back delivery therefore never produces a chat message or a runbook run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+
+_PENDING = "mlresponder_pending_events"
+
+
+@dataclass(frozen=True)
+class EventNotice:
+    incident_id: int
+    event_id: int
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+Listener = Callable[[list[EventNotice]], None]
+
+
+def queue_notice(session: Session, notice: EventNotice) -> None:
+    session.info.setdefault(_PENDING, []).append(notice)
+
+
+class EventBus:
+    def __init__(self) -> None:
+        self._listeners: list[Listener] = []
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def attach(self, factory: sessionmaker[Session]) -> None:
+        event.listen(factory, "after_commit", self._after_commit)
+        event.listen(factory, "after_rollback", self._after_rollback)
+
+    def _after_rollback(self, session: Session) -> None:
+        session.info.pop(_PENDING, None)
+
+    def _after_commit(self, session: Session) -> None:
+        notices: list[EventNotice] = session.info.pop(_PENDING, [])
+        if notices:
+            self.publish(notices)
+
+    def publish(self, notices: list[EventNotice]) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(notices)
+            except Exception:  # one broken listener must not stop the others or the delivery
+                log.exception("event listener %r failed", listener)

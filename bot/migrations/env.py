@@ -1,0 +1,26 @@
+"""Alembic environment: runs migrations on the URL the caller configured."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from bot.db import Base, make_engine
+from bot import models  # noqa: F401  (registers the core tables)
+
+config = context.config
+
+
+def run_migrations_online() -> None:
+    url = config.get_main_option("sqlalchemy.url")
+    assert url, "sqlalchemy.url is not set"
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection, target_metadata=Base.metadata, render_as_batch=url.startswith("sqlite")
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+run_migrations_online()
