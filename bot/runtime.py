@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 # Optional parts, installed in this order when their module exists. Each exposes
 # ``install(runtime) -> None`` and registers itself in ``runtime.parts`` and/or on the bus.
 PART_INSTALLERS: tuple[str, ...] = (
+    "bot.scheduler",
     "bot.chat.setup",
     "runbooks.setup",
     "bot.monitors.setup",
