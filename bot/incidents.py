@@ -21,6 +21,7 @@ from bot.models import (
     Incident,
     TimelineEvent,
 )
+from bot.timeparse import iso as _iso
 
 
 class IncidentError(Exception):
@@ -258,10 +259,6 @@ def changes_in_window(session: Session, incident: Incident, *, lookback_minutes:
 
 def count_incidents(session: Session) -> int:
     return int(session.scalar(select(func.count(Incident.id))) or 0)
-
-
-def _iso(dt: datetime | None) -> str | None:
-    return dt.isoformat().replace("+00:00", "Z") if dt else None
 
 
 def change_to_dict(change: ChangeEvent) -> dict[str, Any]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from bot.db import Base, make_engine
 from bot import models  # noqa: F401  (registers the core tables)
+from bot.db import Base, make_engine
 
 config = context.config
 

@@ -1,0 +1,84 @@
+"""`mlresponder incidents list|show`: read the incident store from a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from bot.commands import settings_from
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("incidents", help="list or show incidents")
+    isub = p.add_subparsers(dest="incidents_command", required=True, metavar="ACTION")
+    ls = isub.add_parser("list", help="list incidents, newest first")
+    ls.add_argument("--status", help="open, or a lifecycle status")
+    ls.add_argument("--service")
+    ls.add_argument("--severity")
+    ls.add_argument("--limit", type=int, default=50)
+    ls.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ls.set_defaults(func=list_cmd)
+    show = isub.add_parser("show", help="show one incident with its timeline")
+    show.add_argument("ref", help="INC-<number>")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=show_cmd)
+
+
+def list_cmd(args: argparse.Namespace) -> int:
+    from bot.db import transaction
+    from bot.incidents import incident_to_dict, list_incidents
+    from bot.runtime import Runtime
+
+    runtime = Runtime.create(settings_from(args), install_parts=False)
+    try:
+        with transaction(runtime.sessions) as session:
+            rows = [
+                incident_to_dict(session, i, full=False)
+                for i in list_incidents(session, status=args.status, service=args.service,
+                                        severity=args.severity, limit=args.limit)
+            ]
+    finally:
+        runtime.close()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no incidents")
+        return 0
+    print(f"{'ID':<8} {'SEV':<5} {'STATUS':<13} {'SERVICE':<20} {'CREATED':<21} TITLE")
+    for r in rows:
+        print(f"{r['id']:<8} {r['severity']:<5} {r['status']:<13} {r['service'][:20]:<20} "
+              f"{(r['created_at'] or '')[:19]:<21} {r['title']}")
+    return 0
+
+
+def show_cmd(args: argparse.Namespace) -> int:
+    from bot.cli import CommandError
+    from bot.db import transaction
+    from bot.incidents import IncidentNotFound, get_incident, incident_to_dict
+    from bot.runtime import Runtime
+
+    runtime = Runtime.create(settings_from(args), install_parts=False)
+    try:
+        with transaction(runtime.sessions) as session:
+            try:
+                data = incident_to_dict(session, get_incident(session, args.ref))
+            except IncidentNotFound as exc:
+                raise CommandError(str(exc), exit_code=1) from None
+    finally:
+        runtime.close()
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    print(f"{data['id']}  {data['title']}")
+    print(f"  severity {data['severity']}  status {data['status']}  service {data['service']}")
+    print(f"  started {data['started_at']}  commander {data['commander'] or '-'}")
+    if data["alerts_resolved"]:
+        print("  all alerts resolved (awaiting a responder to resolve the incident)")
+    if data.get("diagnosis"):
+        d = data["diagnosis"]
+        print(f"  diagnosis: {d.get('cause')} / {d.get('culprit', {}).get('name')} → {d.get('recommended_mitigation')}")
+    print("  timeline:")
+    for ev in data["timeline"]:
+        print(f"    {ev['at'][:19]}  {ev['kind']:<20} {ev['actor']:<14} {ev['message']}")
+    return 0

@@ -1,0 +1,36 @@
+"""`mlresponder serve`: migrate the store, start the background parts and the HTTP API."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from bot.commands import settings_from
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("serve", help="run the HTTP service (alert intake, API, Slack events)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--log-level", default="info")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from bot.api import create_app
+    from bot.logging_setup import configure_logging
+    from bot.runtime import Runtime
+
+    settings = settings_from(args)
+    configure_logging(args.log_level, settings.secrets())
+    runtime = Runtime.create(settings, migrate=True)
+    app = create_app(runtime, bind_host=args.host)
+    runtime.start()
+    logging.getLogger("mlresponder").info("serving on http://%s:%d", args.host, args.port)
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    finally:
+        runtime.close()
+    return 0

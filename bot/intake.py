@@ -1,0 +1,448 @@
+"""Alert intake: parse Alertmanager, Grafana and generic payloads, then route each alert to an incident.
+
+Routing, in order: an open incident that already holds the fingerprint (deduplication), an
+open incident of the same Alertmanager group, an open incident of the same service opened
+within the grouping window; otherwise a new incident. A unique key per fingerprint
+(`DedupKey`) makes "never a second incident" hold when the same payload races itself; on
+PostgreSQL per-key advisory locks make the racers wait instead of failing and retrying.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from bot.db import utcnow
+from bot.incidents import create_incident, log_event, normalize_severity
+from bot.models import OPEN_STATUSES, Alert, DedupKey, Incident
+from bot.timeparse import parse_optional_end, parse_timestamp
+
+
+class IntakeError(ValueError):
+    """A payload that cannot be accepted; the message names the field at fault."""
+
+
+# ---------------------------------------------------------------- payload shapes
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class AMAlert(_Strict):
+    status: Literal["firing", "resolved"]
+    labels: dict[str, str]
+    annotations: dict[str, str] = Field(default_factory=dict)
+    startsAt: str
+    endsAt: str | None = None
+    generatorURL: str | None = None
+    fingerprint: str | None = None
+
+
+class AlertmanagerPayload(_Strict):
+    version: str
+    groupKey: str | None = None
+    status: Literal["firing", "resolved"]
+    receiver: str | None = None
+    groupLabels: dict[str, str] = Field(default_factory=dict)
+    commonLabels: dict[str, str] = Field(default_factory=dict)
+    commonAnnotations: dict[str, str] = Field(default_factory=dict)
+    externalURL: str | None = None
+    alerts: list[AMAlert] = Field(min_length=1)
+
+
+class GrafanaAlert(_Strict):
+    status: Literal["firing", "resolved"]
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    startsAt: str
+    endsAt: str | None = None
+    generatorURL: str | None = None
+    fingerprint: str | None = None
+    dashboardURL: str | None = None
+    panelURL: str | None = None
+    valueString: str | None = None
+
+
+class GrafanaPayload(_Strict):
+    receiver: str | None = None
+    status: Literal["firing", "resolved"]
+    groupKey: str | None = None
+    title: str | None = None
+    message: str | None = None
+    alerts: list[GrafanaAlert] = Field(min_length=1)
+
+
+class GenericAlert(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=500)
+    source: str = Field(min_length=1, max_length=40)
+    severity: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    starts_at: str | int | float
+    fingerprint: str | None = Field(default=None, max_length=200)
+    status: Literal["firing", "resolved"] = "firing"
+    ends_at: str | int | float | None = None
+
+
+@dataclass(frozen=True)
+class NormalizedAlert:
+    fingerprint: str
+    source: str
+    status: str
+    title: str
+    severity: str
+    service: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    starts_at: datetime
+    ends_at: datetime | None = None
+    group_key: str | None = None
+    generator_url: str | None = None
+
+
+@dataclass
+class IngestResult:
+    incidents: list[str] = field(default_factory=list)
+    opened: int = 0
+    joined: int = 0
+    duplicates: int = 0
+    resolved: int = 0
+    ignored: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "incidents": self.incidents, "opened": self.opened, "joined": self.joined,
+            "duplicates": self.duplicates, "resolved": self.resolved, "ignored": self.ignored,
+        }
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def parse_json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError as exc:
+        raise IntakeError(f"body: not UTF-8 JSON ({exc.reason} at byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise IntakeError(f"body: malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+
+
+def validation_message(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ""
+        for item in err["loc"]:
+            loc += f"[{item}]" if isinstance(item, int) else (f".{item}" if loc else str(item))
+        parts.append(f"{loc or 'body'}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def _validate(model: type[BaseModel], data: Any) -> Any:
+    if not isinstance(data, dict):
+        raise IntakeError(f"body: expected a JSON object, got {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise IntakeError(validation_message(exc)) from None
+
+
+def _service_of(labels: dict[str, str]) -> str:
+    for key in ("service", "app", "model", "job", "namespace"):
+        if labels.get(key):
+            return labels[key]
+    return "unknown"
+
+
+def _severity_of(labels: dict[str, str], field_name: str) -> str:
+    raw = labels.get("severity")
+    if raw is None or raw == "":
+        return "sev3"
+    try:
+        return normalize_severity(raw, field_name)
+    except ValueError as exc:
+        raise IntakeError(str(exc)) from None
+
+
+def _fingerprint(source: str, labels: dict[str, str], title: str) -> str:
+    canon = json.dumps({"source": source, "labels": labels, "title": title}, sort_keys=True)
+    return hashlib.sha256(canon.encode()).hexdigest()[:32]
+
+
+def _ts(value: Any, field_name: str) -> datetime:
+    try:
+        return parse_timestamp(value, field_name)
+    except ValueError as exc:
+        raise IntakeError(str(exc)) from None
+
+
+def _end(value: Any, field_name: str) -> datetime | None:
+    try:
+        return parse_optional_end(value, field_name)
+    except ValueError as exc:
+        raise IntakeError(str(exc)) from None
+
+
+def parse_alertmanager(data: Any) -> list[NormalizedAlert]:
+    payload: AlertmanagerPayload = _validate(AlertmanagerPayload, data)
+    if payload.version != "4":
+        raise IntakeError(f"version: unsupported Alertmanager webhook version {payload.version!r} (expected '4')")
+    out = []
+    for i, a in enumerate(payload.alerts):
+        labels = dict(a.labels)
+        title = a.annotations.get("summary") or labels.get("alertname") or "alert"
+        out.append(
+            NormalizedAlert(
+                fingerprint=a.fingerprint or _fingerprint("alertmanager", labels, title),
+                source="alertmanager",
+                status=a.status,
+                title=title[:500],
+                severity=_severity_of(labels, f"alerts[{i}].labels.severity"),
+                service=_service_of(labels),
+                labels=labels,
+                annotations=dict(a.annotations),
+                starts_at=_ts(a.startsAt, f"alerts[{i}].startsAt"),
+                ends_at=_end(a.endsAt, f"alerts[{i}].endsAt"),
+                group_key=payload.groupKey,
+                generator_url=a.generatorURL,
+            )
+        )
+    return out
+
+
+def parse_grafana(data: Any) -> list[NormalizedAlert]:
+    payload: GrafanaPayload = _validate(GrafanaPayload, data)
+    out = []
+    for i, a in enumerate(payload.alerts):
+        labels = dict(a.labels)
+        title = a.annotations.get("summary") or labels.get("alertname") or payload.title or "grafana alert"
+        annotations = dict(a.annotations)
+        for key in ("dashboardURL", "panelURL", "valueString"):
+            if getattr(a, key):
+                annotations.setdefault(key, str(getattr(a, key)))
+        out.append(
+            NormalizedAlert(
+                fingerprint=a.fingerprint or _fingerprint("grafana", labels, title),
+                source="grafana",
+                status=a.status,
+                title=title[:500],
+                severity=_severity_of(labels, f"alerts[{i}].labels.severity"),
+                service=_service_of(labels),
+                labels=labels,
+                annotations=annotations,
+                starts_at=_ts(a.startsAt, f"alerts[{i}].startsAt"),
+                ends_at=_end(a.endsAt, f"alerts[{i}].endsAt"),
+                group_key=f"grafana:{payload.groupKey}" if payload.groupKey else None,
+                generator_url=a.generatorURL,
+            )
+        )
+    return out
+
+
+def parse_generic(data: Any) -> list[NormalizedAlert]:
+    a: GenericAlert = _validate(GenericAlert, data)
+    try:
+        severity = normalize_severity(a.severity)
+    except ValueError as exc:
+        raise IntakeError(str(exc)) from None
+    labels = dict(a.labels)
+    return [
+        NormalizedAlert(
+            fingerprint=a.fingerprint or _fingerprint(a.source, labels, a.title),
+            source=a.source,
+            status=a.status,
+            title=a.title,
+            severity=severity,
+            service=_service_of(labels),
+            labels=labels,
+            annotations=dict(a.annotations),
+            starts_at=_ts(a.starts_at, "starts_at"),
+            ends_at=_end(a.ends_at, "ends_at"),
+        )
+    ]
+
+
+PARSERS = {"alertmanager": parse_alertmanager, "grafana": parse_grafana, "generic": parse_generic}
+
+
+# ---------------------------------------------------------------- routing
+
+
+def _lock_keys(session: Session, keys: list[str]) -> None:
+    """On PostgreSQL, serialize deliveries that touch the same keys (sorted: no deadlocks)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return  # SQLite transactions already begin IMMEDIATE: one writer at a time
+    for key in sorted(set(keys)):
+        lock_id = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_id})
+
+
+def _open_incident_for_key(session: Session, key: str) -> Incident | None:
+    row = session.get(DedupKey, key)
+    if row is None:
+        return None
+    incident = session.get(Incident, row.incident_id)
+    if incident is None or incident.status not in OPEN_STATUSES:
+        session.delete(row)
+        session.flush()
+        return None
+    return incident
+
+
+def _set_key(session: Session, key: str, incident: Incident) -> None:
+    row = session.get(DedupKey, key)
+    if row is None:
+        session.add(DedupKey(key=key, incident_id=incident.id))
+    else:
+        row.incident_id = incident.id
+    session.flush()
+
+
+def _service_incident(session: Session, service: str, window_seconds: int) -> Incident | None:
+    if service == "unknown" or window_seconds <= 0:
+        return None
+    since = utcnow() - timedelta(seconds=window_seconds)
+    stmt = (
+        select(Incident)
+        .where(Incident.service == service, Incident.status.in_(OPEN_STATUSES), Incident.created_at >= since)
+        .order_by(Incident.id.desc())
+        .limit(1)
+    )
+    return session.scalars(stmt).first()
+
+
+def ingest(session: Session, alerts: list[NormalizedAlert], *, group_window_seconds: int) -> IngestResult:
+    """Route every alert of one delivery; the caller commits (one transaction per delivery)."""
+    result = IngestResult()
+    keys = [f"fp:{a.fingerprint}" for a in alerts] + [f"group:{a.group_key}" for a in alerts if a.group_key]
+    keys += [f"service:{a.service}" for a in alerts]
+    _lock_keys(session, keys)
+    now = utcnow()
+    for a in alerts:
+        fp_key = f"fp:{a.fingerprint}"
+        incident = _open_incident_for_key(session, fp_key)
+        if a.status == "resolved":
+            _resolve(session, a, incident, result, now)
+            continue
+        if incident is not None:
+            _repeat(session, a, incident, result, now)
+            continue
+        via = None
+        if a.group_key:
+            incident = _open_incident_for_key(session, f"group:{a.group_key}")
+            via = "group"
+        if incident is None:
+            incident = _service_incident(session, a.service, group_window_seconds)
+            via = "service"
+        if incident is None:
+            incident = create_incident(
+                session, title=a.title, severity=a.severity, service=a.service, source=a.source,
+                actor=a.source, labels=a.labels, started_at=a.starts_at, group_key=a.group_key,
+                summary=a.annotations.get("description", ""),
+            )
+            result.opened += 1
+            kind, message = "alert_fired", f"alert fired: {a.title}"
+        else:
+            result.joined += 1
+            kind, message = "alert_joined", f"alert joined ({via}): {a.title}"
+            if a.starts_at < incident.started_at:
+                incident.started_at = a.starts_at
+            incident.alerts_resolved_at = None
+        session.add(_alert_row(a, incident, now))
+        _set_key(session, fp_key, incident)
+        if a.group_key:
+            _set_key(session, f"group:{a.group_key}", incident)
+        log_event(session, incident, kind, message, actor=a.source, data=_event_data(a))
+        _note_ref(result, incident)
+    return result
+
+
+def _alert_row(a: NormalizedAlert, incident: Incident, now: datetime) -> Alert:
+    return Alert(
+        incident_id=incident.id, fingerprint=a.fingerprint, source=a.source, status="firing", title=a.title,
+        severity=a.severity, service=a.service, labels=a.labels, annotations=a.annotations,
+        group_key=a.group_key, generator_url=a.generator_url, starts_at=a.starts_at, ends_at=None,
+        first_received_at=now, last_received_at=now, deliveries=1,
+    )
+
+
+def _event_data(a: NormalizedAlert) -> dict[str, Any]:
+    return {
+        "fingerprint": a.fingerprint, "severity": a.severity, "service": a.service, "labels": a.labels,
+        "annotations": a.annotations, "starts_at": a.starts_at.isoformat(),
+    }
+
+
+def _latest_alert(session: Session, incident: Incident, fingerprint: str) -> Alert | None:
+    stmt = (
+        select(Alert)
+        .where(Alert.incident_id == incident.id, Alert.fingerprint == fingerprint)
+        .order_by(Alert.id.desc())
+        .limit(1)
+    )
+    return session.scalars(stmt).first()
+
+
+def _repeat(session: Session, a: NormalizedAlert, incident: Incident, result: IngestResult, now: datetime) -> None:
+    row = _latest_alert(session, incident, a.fingerprint)
+    result.duplicates += 1
+    _note_ref(result, incident)
+    if row is None:
+        session.add(_alert_row(a, incident, now))
+        return
+    row.deliveries += 1
+    row.last_received_at = now
+    if row.status == "resolved":
+        # It fired again while the incident is still open: same incident, and say so.
+        row.status = "firing"
+        row.ends_at = None
+        incident.alerts_resolved_at = None
+        log_event(session, incident, "alert_refired", f"alert fired again: {a.title}", actor=a.source,
+                  data=_event_data(a))
+
+
+def _resolve(
+    session: Session, a: NormalizedAlert, incident: Incident | None, result: IngestResult, now: datetime
+) -> None:
+    row = _latest_alert(session, incident, a.fingerprint) if incident is not None else None
+    if incident is None or row is None:
+        result.ignored += 1  # never seen firing (or its incident is closed): nothing to attach it to
+        return
+    _note_ref(result, incident)
+    if row.status == "resolved":
+        result.duplicates += 1
+        row.deliveries += 1
+        row.last_received_at = now
+        return
+    row.status = "resolved"
+    row.ends_at = a.ends_at or now
+    row.last_received_at = now
+    row.deliveries += 1
+    result.resolved += 1
+    log_event(session, incident, "alert_resolved", f"alert resolved: {a.title}", actor=a.source,
+              data={"fingerprint": a.fingerprint, "ends_at": row.ends_at.isoformat()})
+    session.flush()
+    still_firing = session.scalars(
+        select(Alert.id).where(Alert.incident_id == incident.id, Alert.status == "firing").limit(1)
+    ).first()
+    if still_firing is None and incident.alerts_resolved_at is None:
+        incident.alerts_resolved_at = now
+        log_event(
+            session, incident, "alerts_all_resolved",
+            f"all alerts of {incident.ref} have resolved; a responder resolves the incident", actor="mlresponder",
+        )
+
+
+def _note_ref(result: IngestResult, incident: Incident) -> None:
+    if incident.ref not in result.incidents:
+        result.incidents.append(incident.ref)

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from bot.api import create_app
+from bot.runtime import Runtime
+
+
+def am_payload(fp: str = "abc", status: str = "firing", group: str = "{}:{alertname=\"X\"}") -> dict:
+    return {
+        "version": "4", "groupKey": group, "status": status, "receiver": "mlr",
+        "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {}, "externalURL": "http://am",
+        "alerts": [{
+            "status": status, "labels": {"alertname": "AccuracyDrop", "service": "fraud", "severity": "critical"},
+            "annotations": {"summary": "accuracy dropped"}, "startsAt": "2026-11-27T03:02:00.123456789Z",
+            "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "http://prom", "fingerprint": fp,
+        }],
+    }
+
+
+def test_alert_opens_one_incident_and_dedups(runtime: Runtime) -> None:
+    client = TestClient(create_app(runtime))
+    r = client.post("/alerts/alertmanager", json=am_payload())
+    assert r.status_code == 201, r.text
+    assert r.json()["incidents"] == ["INC-1"]
+    r2 = client.post("/alerts/alertmanager", json=am_payload())
+    assert r2.status_code == 202 and r2.json()["duplicates"] == 1
+    r3 = client.post("/alerts/alertmanager", json=am_payload(status="resolved"))
+    assert r3.json()["resolved"] == 1
+    inc = client.get("/incidents/INC-1").json()
+    assert inc["severity"] == "sev1" and inc["service"] == "fraud" and inc["alerts_resolved"] is True
+    assert inc["status"] == "triggered"
+    kinds = [e["kind"] for e in inc["timeline"]]
+    assert kinds == ["incident_opened", "alert_fired", "alert_resolved", "alerts_all_resolved"]
+    assert len(client.get("/incidents").json()["incidents"]) == 1
