@@ -1,0 +1,173 @@
+"""Real tabular data bundled with scikit-learn, split and fitted once per (dataset, seed).
+
+Nothing here is downloaded: only the datasets shipped inside the scikit-learn wheel are used.
+A `Source` holds the training split (what the model saw), the held-out pool the serving traffic
+is resampled from, and the fitted production model, so every scenario of one dataset shares the
+same realistic model and its genuine error rate.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from sklearn import datasets as skdatasets
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+from sklearn.impute import SimpleImputer
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
+
+Task = Literal["classification", "regression"]
+
+DATASETS: tuple[str, ...] = ("breast_cancer", "wine", "diabetes", "iris")
+
+# A categorical input derived from the most important feature (quartile bins): it carries signal,
+# so unseen codes in it matter to the model.
+TIER_COLUMN = "tier"
+TIER_LEVELS: tuple[str, ...] = ("bronze", "silver", "gold", "platinum")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One dataset prepared for serving simulation."""
+
+    name: str
+    task: Task
+    features: tuple[str, ...]  # numeric model inputs, snake_case
+    class_names: tuple[str, ...]  # empty for regression
+    train_x: pd.DataFrame
+    train_y: np.ndarray
+    pool_x: pd.DataFrame  # held-out rows the traffic is resampled from
+    pool_y: np.ndarray
+    importance: tuple[str, ...]  # numeric features, most important first (the model's own ranking)
+    tier_edges: np.ndarray  # quartile edges of the top feature on the training split
+
+    @property
+    def top_feature(self) -> str:
+        return self.importance[0]
+
+    def tier_of(self, values: np.ndarray) -> np.ndarray:
+        """Quartile tier of the top feature; NaN values fall in the lowest tier, like a default bucket."""
+        idx = np.searchsorted(self.tier_edges, np.nan_to_num(values, nan=-np.inf), side="right")
+        return np.asarray(TIER_LEVELS, dtype=object)[np.clip(idx, 0, len(TIER_LEVELS) - 1)]
+
+
+def snake(name: str) -> str:
+    return re.sub(r"[^0-9a-z]+", "_", name.lower()).strip("_")
+
+
+def _load_raw(name: str) -> tuple[pd.DataFrame, np.ndarray, Task, tuple[str, ...]]:
+    loaders: dict[str, Any] = {
+        "breast_cancer": skdatasets.load_breast_cancer,
+        "wine": skdatasets.load_wine,
+        "diabetes": skdatasets.load_diabetes,
+        "iris": skdatasets.load_iris,
+    }
+    if name not in loaders:
+        raise ValueError(f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)}")
+    bunch = loaders[name]()
+    frame = pd.DataFrame(bunch.data, columns=[snake(str(c)) for c in bunch.feature_names])
+    if name == "diabetes":
+        return frame, np.asarray(bunch.target, dtype=float), "regression", ()
+    classes = tuple(snake(str(c)) for c in bunch.target_names)
+    labels = np.asarray(classes, dtype=object)[np.asarray(bunch.target, dtype=int)]
+    return frame, labels, "classification", classes
+
+
+def model_inputs(source: Source) -> list[str]:
+    return [*source.features, TIER_COLUMN]
+
+
+def make_pipeline(task: Task, features: list[str], random_state: int) -> Pipeline:
+    """The production model: impute numerics, one-hot the tier (unknown codes ignored), random forest."""
+    pre = ColumnTransformer(
+        [
+            ("num", SimpleImputer(strategy="median"), features),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), [TIER_COLUMN]),
+        ]
+    )
+    est: Any
+    if task == "classification":
+        est = RandomForestClassifier(n_estimators=60, max_depth=8, random_state=random_state, n_jobs=1)
+    else:
+        est = RandomForestRegressor(
+            n_estimators=60, max_depth=6, min_samples_leaf=3, random_state=random_state, n_jobs=1
+        )
+    return Pipeline([("pre", pre), ("model", est)])
+
+
+def fit_model(source: Source, x: pd.DataFrame, y: np.ndarray, random_state: int) -> Pipeline:
+    frame = x.copy()
+    frame[TIER_COLUMN] = source.tier_of(frame[source.top_feature].to_numpy())
+    model = make_pipeline(source.task, list(source.features), random_state)
+    model.fit(frame[model_inputs(source)], y)
+    return model
+
+
+@lru_cache(maxsize=32)
+def load_source(name: str, split_seed: int) -> Source:
+    """Split the dataset 60/40; rank features with a forest fitted on the training split."""
+    frame, target, task, classes = _load_raw(name)
+    stratify = target if task == "classification" else None
+    tx, px, ty, py = train_test_split(frame, target, test_size=0.4, random_state=split_seed, stratify=stratify)
+    tx = tx.reset_index(drop=True)
+    px = px.reset_index(drop=True)
+    features = tuple(frame.columns)
+    ranker: Any
+    if task == "classification":
+        ranker = RandomForestClassifier(n_estimators=100, random_state=split_seed, n_jobs=1)
+    else:
+        ranker = RandomForestRegressor(n_estimators=100, min_samples_leaf=3, random_state=split_seed, n_jobs=1)
+    ranker.fit(tx.to_numpy(), ty)
+    order = np.argsort(-ranker.feature_importances_, kind="stable")
+    importance = tuple(features[i] for i in order)
+    edges = np.quantile(tx[importance[0]].to_numpy(), [0.25, 0.5, 0.75])
+    return Source(
+        name=name,
+        task=task,
+        features=features,
+        class_names=classes,
+        train_x=tx,
+        train_y=np.asarray(ty),
+        pool_x=px,
+        pool_y=np.asarray(py),
+        importance=importance,
+        tier_edges=np.asarray(edges, dtype=float),
+    )
+
+
+@lru_cache(maxsize=64)
+def production_model(name: str, split_seed: int, model_seed: int) -> Pipeline:
+    """The healthy model; a different `model_seed` gives an equivalent retrain (a harmless deploy)."""
+    source = load_source(name, split_seed)
+    return fit_model(source, source.train_x, source.train_y, model_seed)
+
+
+@lru_cache(maxsize=64)
+def broken_model(name: str, split_seed: int, flaw: str) -> Pipeline:
+    """A genuinely worse model version, as shipped by a buggy training run.
+
+    `label_noise`: the training labels were joined on the wrong key for most rows (70% of the rows
+    shuffled for classification; all of them for regression, where a forest averages partial noise away).
+    `scaler_skew`: the model was trained on standardized features but exported without its scaler,
+    so at serving time it reads raw values against thresholds learned in standard units.
+    """
+    source = load_source(name, split_seed)
+    x = source.train_x.copy()
+    y = source.train_y.copy()
+    rng = np.random.default_rng(split_seed + 7919)
+    if flaw == "label_noise":
+        share = 0.7 if source.task == "classification" else 1.0
+        idx = rng.choice(len(y), size=int(len(y) * share), replace=False)
+        y[idx] = y[rng.permutation(idx)]
+    elif flaw == "scaler_skew":
+        x = (x - x.mean()) / x.std()
+    else:
+        raise ValueError(f"unknown flaw {flaw!r}")
+    return fit_model(source, x, y, split_seed + 1)

@@ -1,0 +1,246 @@
+"""Generate diagnosis scenarios: a prediction log (Parquet), a change log (JSONL) and the right answer.
+
+    generate_scenario("feature_drift", seed=0, dataset="wine", out_dir=Path("/tmp/s"))
+    python -m benchmarks.scenarios.generate OUT_DIR [--quick]
+
+Each scenario trains (or reuses) a real scikit-learn model on a dataset bundled with scikit-learn,
+simulates its serving traffic over six hours, and injects one fault at the onset (see `faults.py`).
+The suite walks every kind over datasets, seeds and fault magnitudes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.scenarios.datasets import DATASETS, load_source
+from benchmarks.scenarios.faults import FAULTS, Expected, FaultBase
+from benchmarks.scenarios.simulate import (
+    START,
+    Ctx,
+    assemble,
+    background_changes,
+    draw_labels,
+    draw_requests,
+    draw_service,
+    draw_timestamps,
+    predict,
+)
+
+KINDS: tuple[str, ...] = tuple(FAULTS)
+HEALTHY_KINDS: tuple[str, ...] = tuple(k for k, c in FAULTS.items() if c.group == "healthy")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One generated case. `path_reference` is set only where the log alone cannot hold both schemas."""
+
+    path_log: Path
+    path_changes: Path
+    onset: datetime
+    expected: Expected
+    kind: str = ""
+    group: str = ""
+    dataset: str = ""
+    seed: int = 0
+    variant: Any = None
+    path_reference: Path | None = None
+    rows: int = 0
+    truth: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}-{self.dataset}-v{_variant_label(self.variant)}-s{self.seed}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "group": self.group,
+            "dataset": self.dataset,
+            "seed": self.seed,
+            "variant": self.variant,
+            "log": str(self.path_log),
+            "reference": str(self.path_reference) if self.path_reference else None,
+            "changes": str(self.path_changes),
+            "onset": _iso(pd.Timestamp(self.onset)),
+            "rows": self.rows,
+            "expected": self.expected.to_dict(),
+            "truth": self.truth,
+        }
+
+
+def _variant_label(variant: Any) -> str:
+    if isinstance(variant, tuple | list):
+        return "_".join(str(v) for v in variant)
+    return str(variant)
+
+
+def _iso(ts: pd.Timestamp) -> str:
+    return ts.isoformat().replace("+00:00", "Z")
+
+
+def _rng(kind: str, seed: int, dataset: str, variant_index: int) -> np.random.Generator:
+    return np.random.default_rng([seed, zlib.crc32(kind.encode()), zlib.crc32(dataset.encode()), variant_index])
+
+
+def generate_scenario(
+    kind: str,
+    seed: int,
+    dataset: str,
+    out_dir: Path | str,
+    *,
+    variant: int | None = None,
+    hours: float = 6.0,
+    rows_per_minute: float = 25.0,
+) -> Scenario:
+    """Simulate one scenario into `out_dir` (created) and return where it is and what is right.
+
+    `variant` indexes the fault's magnitudes (default: chosen by `seed`); `hours` x `rows_per_minute`
+    sets the log size (6 h x 25/min is about 9,000 rows).
+    """
+    if kind not in FAULTS:
+        raise ValueError(f"unknown scenario kind {kind!r}; expected one of {', '.join(KINDS)}")
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; expected one of {', '.join(DATASETS)}")
+    cls = FAULTS[kind]
+    index = (seed if variant is None else variant) % len(cls.variants)
+    fault = cls(cls.variants[index])
+    rng = _rng(kind, seed, dataset, index)
+    split_seed = seed % 3
+    source = load_source(dataset, split_seed)
+    span = pd.Timedelta(hours=hours)
+    onset = (START + span * float(rng.uniform(0.55, 0.75))).floor("min")
+    ctx = Ctx(
+        source=source,
+        rng=rng,
+        variant=index,
+        split_seed=split_seed,
+        start=START,
+        onset=onset,
+        end=START + span,
+        base_version=f"v{3 + seed % 7}",
+        rows_per_minute=rows_per_minute,
+    )
+    _simulate(ctx, fault)
+    return _write(ctx, fault, Path(out_dir), kind, seed, dataset, cls.variants[index])
+
+
+def _simulate(ctx: Ctx, fault: FaultBase) -> None:
+    draw_timestamps(ctx, fault)
+    draw_requests(ctx)
+    fault.inputs(ctx)
+    fault.rollout(ctx)
+    predict(ctx)
+    draw_labels(ctx)
+    fault.labels(ctx)
+    draw_service(ctx)
+    fault.service(ctx)
+    background_changes(ctx)
+
+
+def _write(ctx: Ctx, fault: FaultBase, out: Path, kind: str, seed: int, dataset: str, variant: Any) -> Scenario:
+    out.mkdir(parents=True, exist_ok=True)
+    frame = assemble(ctx)
+    path_log, path_ref = out / "log.parquet", None
+    if ctx.split_reference:
+        path_ref = out / "reference.parquet"
+        frame.loc[~ctx.after].reset_index(drop=True).to_parquet(path_ref, index=False)
+        current = frame.loc[ctx.after].reset_index(drop=True).drop(columns=ctx.current_drop_columns)
+        suffix = str(ctx.truth.get("text_suffix", ""))
+        for col in ctx.current_as_text:
+            current[col] = [None if np.isnan(v) else f"{v:.4g}{suffix}" for v in current[col].to_numpy(float)]
+        current.to_parquet(path_log, index=False)
+    else:
+        frame.to_parquet(path_log, index=False)
+    path_changes = out / "changes.jsonl"
+    events = sorted(ctx.changes, key=lambda e: str(e["timestamp"]))
+    path_changes.write_text("".join(json.dumps(e) + "\n" for e in events))
+    scenario = Scenario(
+        path_log=path_log,
+        path_changes=path_changes,
+        onset=ctx.onset.to_pydatetime(),
+        expected=fault.expected(ctx),
+        kind=kind,
+        group=fault.group,
+        dataset=dataset,
+        seed=seed,
+        variant=variant,
+        path_reference=path_ref,
+        rows=int(len(frame)),
+        truth=_jsonable(ctx.truth),
+    )
+    (out / "scenario.json").write_text(json.dumps(scenario.to_dict(), indent=2) + "\n")
+    return scenario
+
+
+def _jsonable(value: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(value, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
+
+
+@dataclass(frozen=True)
+class Spec:
+    kind: str
+    dataset: str
+    seed: int
+    variant: int
+
+
+def suite_specs(per_kind: int = 8, healthy: int = 30, healthy_deploy: int = 8) -> list[Spec]:
+    """Every fault kind `per_kind` times over datasets x variants, plus healthy logs for the
+    false-alarm rate. The variant index is offset each round so datasets meet every magnitude."""
+    specs: list[Spec] = []
+    counts = {k: per_kind for k in KINDS}
+    counts["healthy"] = healthy
+    counts["healthy_deploy"] = healthy_deploy
+    for kind, count in counts.items():
+        n_variants = len(FAULTS[kind].variants)
+        for j in range(count):
+            dataset = DATASETS[j % len(DATASETS)]
+            variant = (j + j // len(DATASETS)) % n_variants
+            specs.append(Spec(kind, dataset, j, variant))
+    return specs
+
+
+def generate_suite(
+    out_dir: Path | str, specs: Iterable[Spec] | None = None, *, rows_per_minute: float = 25.0
+) -> list[Scenario]:
+    out = Path(out_dir)
+    scenarios = []
+    for spec in suite_specs() if specs is None else specs:
+        folder = out / f"{spec.kind}-{spec.dataset}-s{spec.seed}"
+        scenarios.append(
+            generate_scenario(
+                spec.kind, spec.seed, spec.dataset, folder, variant=spec.variant, rows_per_minute=rows_per_minute
+            )
+        )
+    (out / "manifest.json").write_text(json.dumps([s.to_dict() for s in scenarios], indent=2) + "\n")
+    return scenarios
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out_dir", type=Path)
+    parser.add_argument("--quick", action="store_true", help="one scenario per kind, small logs")
+    args = parser.parse_args(argv)
+    if args.quick:
+        specs = [Spec(kind, DATASETS[i % len(DATASETS)], 0, 0) for i, kind in enumerate(KINDS)]
+        scenarios = generate_suite(args.out_dir, specs, rows_per_minute=8.0)
+    else:
+        scenarios = generate_suite(args.out_dir)
+    print(f"{len(scenarios)} scenarios in {args.out_dir} (manifest.json lists them)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

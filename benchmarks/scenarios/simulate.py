@@ -1,0 +1,182 @@
+"""The serving simulation: traffic over time, requests resampled from real data, model versions,
+labels, latency and errors, assembled into a prediction log (DESIGN.md columns).
+
+A fault (see `faults.py`) hooks into the stages in order: traffic rate, served inputs, version
+rollout, labels, service behaviour, change events. Healthy behaviour has natural noise: a diurnal
+traffic wave, resampling and measurement jitter, partial labelling, rare errors and a load-dependent
+latency; none of it changes after the onset unless a fault makes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from benchmarks.scenarios.datasets import TIER_COLUMN, Source, model_inputs, production_model
+
+REGIONS: tuple[str, ...] = ("eu_west", "us_east", "apac", "latam")
+REGION_SHARES: tuple[float, ...] = (0.35, 0.30, 0.22, 0.13)
+UNUSED_FEATURE = "session_length_s"  # logged context the model never reads
+LABELLED_SHARE = 0.85
+START = pd.Timestamp("2026-11-26T00:00:00Z")
+SERVICE = "fraud-scorer"
+
+
+@dataclass
+class Ctx:
+    """Everything one scenario's simulation builds, stage by stage."""
+
+    source: Source
+    rng: np.random.Generator
+    variant: int
+    split_seed: int
+    start: pd.Timestamp
+    onset: pd.Timestamp
+    end: pd.Timestamp
+    base_version: str
+    rows_per_minute: float
+    ts: np.ndarray = field(default_factory=lambda: np.empty(0, dtype="datetime64[ns]"))
+    after: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
+    inputs: pd.DataFrame = field(default_factory=pd.DataFrame)  # what is logged as features
+    served: pd.DataFrame = field(default_factory=pd.DataFrame)  # what the model reads
+    truth_y: np.ndarray = field(default_factory=lambda: np.empty(0))
+    labels: np.ndarray = field(default_factory=lambda: np.empty(0))
+    versions: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object))
+    models: dict[str, Pipeline] = field(default_factory=dict)
+    predictions: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object))
+    latency: np.ndarray = field(default_factory=lambda: np.empty(0))
+    error: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    truth: dict[str, Any] = field(default_factory=dict)  # what was injected, for tests and reports
+    # schema faults: the current window is written to its own file, the pre-onset rows to a reference
+    split_reference: bool = False
+    current_drop_columns: list[str] = field(default_factory=list)
+    current_as_text: list[str] = field(default_factory=list)
+
+    def minutes_since_start(self, when: pd.Timestamp) -> float:
+        return float((when - self.start).total_seconds() / 60.0)
+
+    def next_version(self, step: int = 1) -> str:
+        return f"v{int(self.base_version[1:]) + step}"
+
+    def add_change(self, when: pd.Timestamp, kind: str, description: str, **extra: Any) -> None:
+        event: dict[str, Any] = {
+            "timestamp": when.isoformat().replace("+00:00", "Z"),
+            "kind": kind,
+            "service": SERVICE,
+            "description": description,
+        }
+        event.update(extra)
+        self.changes.append(event)
+
+
+class Fault(Protocol):
+    """Hooks a fault may implement; `FaultBase` gives no-op defaults."""
+
+    def traffic(self, ctx: Ctx, minute_after: np.ndarray) -> np.ndarray: ...
+    def inputs(self, ctx: Ctx) -> None: ...
+    def rollout(self, ctx: Ctx) -> None: ...
+    def labels(self, ctx: Ctx) -> None: ...
+    def service(self, ctx: Ctx) -> None: ...
+
+
+def draw_timestamps(ctx: Ctx, fault: Fault) -> None:
+    """Per-minute Poisson counts on a diurnal wave; a fault may scale the rate after the onset."""
+    minutes = int(round(ctx.minutes_since_start(ctx.end)))
+    t = np.arange(minutes, dtype=float)
+    phase = ctx.rng.uniform(0, 2 * np.pi)
+    rate = ctx.rows_per_minute * (1.0 + 0.25 * np.sin(2 * np.pi * t / 1440.0 + phase))
+    after = t >= ctx.minutes_since_start(ctx.onset)
+    rate = rate * fault.traffic(ctx, after)
+    counts = ctx.rng.poisson(np.maximum(rate, 0.0))
+    minute_of_row = np.repeat(t, counts)
+    seconds = minute_of_row * 60.0 + ctx.rng.uniform(0.0, 60.0, size=minute_of_row.size)
+    seconds.sort()
+    ctx.ts = (ctx.start.to_datetime64() + (seconds * 1e9).astype("timedelta64[ns]")).astype("datetime64[ns]")
+    ctx.after = ctx.ts >= ctx.onset.tz_convert(None).to_datetime64()
+
+
+def draw_requests(ctx: Ctx) -> None:
+    """Resample held-out rows with measurement jitter; derive region, tier and the unused context."""
+    src, rng, n = ctx.source, ctx.rng, ctx.ts.size
+    idx = rng.integers(0, len(src.pool_x), size=n)
+    frame = src.pool_x.iloc[idx].reset_index(drop=True).astype(float)
+    for col in src.features:
+        pool = src.pool_x[col].to_numpy()
+        if np.unique(pool).size > 10:  # discrete codes (e.g. sex) stay discrete
+            frame[col] = frame[col].to_numpy() + rng.normal(0.0, 0.05 * pool.std(), size=n)
+    frame["region"] = rng.choice(np.asarray(REGIONS, dtype=object), size=n, p=np.asarray(REGION_SHARES))
+    frame[TIER_COLUMN] = src.tier_of(frame[src.top_feature].to_numpy())
+    frame[UNUSED_FEATURE] = np.round(rng.lognormal(np.log(120.0), 0.6, size=n), 1)
+    ctx.inputs = frame
+    ctx.truth_y = src.pool_y[idx].copy()
+    ctx.versions = np.full(n, ctx.base_version, dtype=object)
+    ctx.models = {ctx.base_version: production_model(src.name, ctx.split_seed, 0)}
+
+
+def predict(ctx: Ctx) -> None:
+    """Each version scores its own rows from the inputs as served."""
+    served = ctx.served if len(ctx.served) else ctx.inputs
+    out = np.empty(ctx.ts.size, dtype=object if ctx.source.task == "classification" else float)
+    cols = model_inputs(ctx.source)
+    for version, model in ctx.models.items():
+        mask = ctx.versions == version
+        if mask.any():
+            out[mask] = model.predict(served.loc[mask, cols])
+    ctx.predictions = out
+
+
+def draw_labels(ctx: Ctx) -> None:
+    ctx.labels = ctx.truth_y.copy()
+
+
+def draw_service(ctx: Ctx) -> None:
+    """Latency grows a little with load; errors are rare and independent of everything else."""
+    rng, n = ctx.rng, ctx.ts.size
+    base = rng.uniform(15.0, 35.0)
+    start = ctx.start.tz_convert(None).to_datetime64()
+    minute = ((ctx.ts - start) // np.timedelta64(60, "s")).astype(np.int64)
+    per_minute = np.bincount(minute, minlength=1)
+    load = per_minute[minute] / max(ctx.rows_per_minute, 1e-9)
+    ctx.latency = base * (0.9 + 0.1 * load) * rng.lognormal(0.0, 0.3, size=n)
+    ctx.error = rng.random(n) < rng.uniform(0.001, 0.004)
+
+
+def assemble(ctx: Ctx) -> pd.DataFrame:
+    """The log in DESIGN.md column order; failed requests have no prediction, some rows no label."""
+    n = ctx.ts.size
+    predictions = ctx.predictions.astype(object)
+    predictions[ctx.error] = None
+    labels = ctx.labels.astype(object)
+    unlabelled = ctx.rng.random(n) > LABELLED_SHARE
+    labels[unlabelled] = None
+    task = ctx.source.task
+    frame = pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(ctx.ts).tz_localize("UTC"),
+            "model_version": ctx.versions.astype(str),
+            "prediction": predictions if task == "classification" else pd.array(predictions, dtype="Float64"),
+            "label": labels if task == "classification" else pd.array(labels, dtype="Float64"),
+            "latency_ms": np.round(ctx.latency, 2),
+            "error": ctx.error.astype(bool),
+        }
+    )
+    return pd.concat([frame, ctx.inputs.reset_index(drop=True)], axis=1)
+
+
+def background_changes(ctx: Ctx) -> None:
+    """Unrelated, routine changes every real change log has."""
+    t = ctx.start + pd.Timedelta(minutes=int(ctx.rng.integers(20, 60)))
+    while t < ctx.end:
+        ctx.add_change(t, "pipeline_run", "hourly feature backfill completed")
+        t = t + pd.Timedelta(minutes=int(ctx.rng.integers(100, 140)))
+    span = int(ctx.minutes_since_start(ctx.end))
+    for kind, text in (
+        ("config_change", "raised request log sampling to 100%"),
+        ("infra", "rotated TLS certificates on the ingress"),
+    ):
+        ctx.add_change(ctx.start + pd.Timedelta(minutes=int(ctx.rng.integers(10, span - 10))), kind, text)
