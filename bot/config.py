@@ -34,6 +34,7 @@ _ENV_KEYS: dict[str, str] = {
     "MLRESPONDER_MONITORS": "monitors",
     "MLRESPONDER_SCHEDULER": "scheduler_enabled",
     "MLRESPONDER_POSTMORTEM_DIR": "postmortem_dir",
+    "MLRESPONDER_POSTMORTEM_TEMPLATES": "postmortem_templates",
 }
 
 _SECRET_FIELDS = {"api_token", "slack_bot_token", "slack_signing_secret", "slack_app_token"}
@@ -61,6 +62,8 @@ class Settings:
     monitors: str | None = None
     scheduler_enabled: bool = True
     postmortem_dir: str = "./postmortems-out"
+    # Team folder(s), comma-separated, whose *.j2 files override the built-in postmortem templates.
+    postmortem_templates: str | None = None
     max_body_bytes: int = 1024 * 1024
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -28,6 +28,7 @@ PART_INSTALLERS: tuple[str, ...] = (
     "bot.chat.setup",
     "runbooks.setup",
     "bot.monitors.setup",
+    "postmortems.setup",
 )
 
 

@@ -1,0 +1,165 @@
+"""Drafting a postmortem from an incident record: content, figures, markdown, files.
+
+Pure with respect to the store: it takes the incident's API projection and writes files,
+so `postmortems.service` decides when to read and where to record, and tests can draft from
+a record built by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from postmortems.content import BlameNote, Content, build_content, fmt_time, parse_time
+from postmortems.figures import Marker, plot_feature_distribution, plot_metric
+from postmortems.impact import PredictionLogError, load_prediction_log, measure_impact, metric_series
+from postmortems.render import render_markdown, scrub
+
+# Keys under which flows may record the prediction log an incident was diagnosed from.
+LOG_KEYS = ("prediction_log", "log", "log_path")
+
+
+@dataclass
+class Draft:
+    path: Path
+    markdown: str
+    figures: list[Path] = field(default_factory=list)
+    blame_review: list[BlameNote] = field(default_factory=list)
+    prediction_log: Path | None = None
+
+
+def find_prediction_log(record: dict[str, Any]) -> Path | None:
+    """The prediction log named by the incident: its labels, its diagnosis, its alerts or its events."""
+    places: list[dict[str, Any]] = [record.get("labels") or {}, record.get("diagnosis") or {}]
+    places += [(record.get("diagnosis") or {}).get("inputs") or {}]
+    for alert in record.get("alerts", []):
+        places += [alert.get("annotations") or {}, alert.get("labels") or {}]
+    for event in reversed(record.get("timeline", [])):
+        data = event.get("data") or {}
+        places += [data, data.get("inputs") or {} if isinstance(data.get("inputs"), dict) else {}]
+    for place in places:
+        for key in LOG_KEYS:
+            value = place.get(key)
+            if isinstance(value, str) and value and Path(value).exists():
+                return Path(value)
+    return None
+
+
+def _metric_kind(record: dict[str, Any]) -> str:
+    kind = ((record.get("diagnosis") or {}).get("culprit") or {}).get("kind")
+    return {"latency": "latency", "errors": "errors"}.get(str(kind), "quality")
+
+
+def _markers(record: dict[str, Any], content: Content) -> list[Marker]:
+    markers: list[Marker] = []
+    if content.onset:
+        markers.append(Marker(content.onset, "onset", "onset"))
+    opened = parse_time(record.get("created_at"))
+    if opened:
+        markers.append(Marker(opened, "alert / incident opened", "alert"))
+    for event in record.get("timeline", []):
+        if event.get("kind") == "change" and event["data"].get("origin") != "mitigation":
+            data = event["data"]
+            label = f"{data.get('kind')} {data.get('to_version') or ''}".strip()
+            markers.append(Marker(parse_time(event["at"]) or opened or content.onset, label, "change"))  # type: ignore[arg-type]
+    for m in record.get("mitigations", []):
+        executed = parse_time(m.get("executed_at"))
+        if executed:
+            markers.append(Marker(executed, f"{m.get('action')} executed", "mitigation"))
+    return markers
+
+
+def _figures(record: dict[str, Any], content: Content, frame: pd.DataFrame | None, log_note: str,
+             out_dir: Path, stem: str) -> tuple[list[dict[str, str]], list[Path]]:
+    metric_title = "Affected metric around the onset"
+    feature_title = "Culprit feature: reference vs current distribution"
+    if frame is None:
+        return ([{"title": metric_title, "file": "", "note": log_note},
+                 {"title": feature_title, "file": "", "note": log_note}], [])
+    shown: list[dict[str, str]] = []
+    paths: list[Path] = []
+    onset = content.onset or frame["timestamp"].iloc[len(frame) // 2].to_pydatetime()
+    end = content.impact_end or frame["timestamp"].iloc[-1].to_pydatetime()
+    pad = max(end - onset, timedelta(minutes=30))
+    series = metric_series(frame, _metric_kind(record), start=onset - 2 * pad, end=end + pad)
+    if series.times:
+        path = plot_metric(series, _markers(record, content), f"{record.get('id')}: {series.name}",
+                           out_dir / f"{stem}-metric.png")
+        paths.append(path)
+        shown.append({"title": metric_title, "file": path.name,
+                      "caption": f"{series.name}, with onset, alert, deploy and mitigation markers"})
+    else:
+        shown.append({"title": metric_title, "file": "", "note": "the prediction log has no rows around the onset"})
+
+    culprit = (record.get("diagnosis") or {}).get("culprit") or {}
+    feature = str(culprit.get("name") or "")
+    if culprit.get("kind") != "feature":
+        shown.append({"title": feature_title, "file": "",
+                      "note": f"the culprit is not an input feature ({culprit.get('kind') or 'none'})"})
+    elif feature not in frame.columns:
+        shown.append({"title": feature_title, "file": "", "note": f"the prediction log has no column `{feature}`"})
+    else:
+        ts = frame["timestamp"]
+        reference = frame.loc[ts < pd.Timestamp(onset), feature]
+        current = frame.loc[(ts >= pd.Timestamp(onset)) & (ts <= pd.Timestamp(end)), feature]
+        path = plot_feature_distribution(reference, current, feature, out_dir / f"{stem}-feature.png")
+        paths.append(path)
+        shown.append({"title": feature_title, "file": path.name,
+                      "caption": f"`{feature}` before the onset (reference) and during the impact (current)"})
+    return shown, paths
+
+
+def draft(
+    record: dict[str, Any],
+    out_dir: str | Path,
+    *,
+    prediction_log: str | Path | None = None,
+    team_dirs: Iterable[str | Path] = (),
+    secrets: Iterable[str] = (),
+    now: datetime | None = None,
+) -> Draft:
+    """Write ``<ref>-postmortem.md`` and its figures into ``out_dir``; return what was written."""
+    secret_list = [s for s in secrets if s]
+    record = scrub(record, secret_list)  # figures and markers read the record too, not only the template
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = str(record.get("id"))
+    log_path = Path(prediction_log) if prediction_log else find_prediction_log(record)
+    frame: pd.DataFrame | None = None
+    log_note = "no prediction log is known for this incident (pass one with --log)"
+    if log_path is not None:
+        try:
+            frame = load_prediction_log(log_path)
+        except PredictionLogError as exc:
+            if prediction_log:
+                raise  # the caller named this log: a typo must not pass as "no data"
+            log_note = str(exc)
+
+    content = build_content(record)
+    if frame is not None:
+        start = content.onset or frame["timestamp"].iloc[0].to_pydatetime()
+        end = content.impact_end or frame["timestamp"].iloc[-1].to_pydatetime()
+        impact = measure_impact(frame, start, end)
+        content.impact.update({
+            "predictions": impact.predictions,
+            "failed_requests": impact.failed_requests,
+            "wrong_predictions": impact.wrong_predictions,
+            "excess_wrong_predictions": impact.excess_wrong_predictions,
+            "versions": sorted(set(content.impact["versions"]) | set(impact.model_versions)),
+        })
+    else:
+        content.impact["log_note"] = log_note
+    content.figures, figure_paths = _figures(record, content, frame, log_note, out, stem)
+
+    context = content.as_template_context()
+    context["generated_at"] = fmt_time(now or datetime.now(UTC))
+    markdown = render_markdown(context, team_dirs=team_dirs, secrets=secret_list)
+    path = out / f"{stem}-postmortem.md"
+    path.write_text(markdown, encoding="utf-8")
+    return Draft(path, markdown, figure_paths, [BlameNote(**scrub(vars(b), secret_list))
+                                                for b in content.blame_review], log_path)

@@ -1,0 +1,77 @@
+"""Drafting a postmortem for a stored incident, and recording it with the incident.
+
+The draft is made from the incident's API projection (timeline and change events merged),
+written to files, stored in ``incident.postmortem_md`` / ``postmortem_path`` and announced
+with a ``postmortem_drafted`` timeline event, which the chat adapter posts to the channel.
+Reading and recording are two short transactions; rendering and drawing happen between
+them, outside any lock.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot.db import transaction
+from bot.incidents import audit, get_incident, incident_to_dict, log_event
+from postmortems.drafter import Draft, draft
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
+
+def default_out_dir(runtime: Runtime, ref: str) -> Path:
+    return Path(runtime.settings.postmortem_dir) / ref
+
+
+def team_template_dirs(runtime: Runtime) -> list[str]:
+    folders = runtime.settings.postmortem_templates or ""
+    return [part for part in str(folders).split(",") if part.strip()]
+
+
+def draft_postmortem_full(
+    runtime: Runtime,
+    incident_id: str | int,
+    actor: str,
+    out_dir: str | Path | None = None,
+    prediction_log: str | Path | None = None,
+) -> Draft:
+    """Like `draft_postmortem`, returning the whole `Draft` (figures, blame review)."""
+    with transaction(runtime.sessions) as session:
+        incident = get_incident(session, incident_id)
+        record = incident_to_dict(session, incident)
+    result = draft(
+        record,
+        out_dir if out_dir is not None else default_out_dir(runtime, str(record["id"])),
+        prediction_log=prediction_log,
+        team_dirs=team_template_dirs(runtime),
+        secrets=runtime.settings.secrets(),
+    )
+    path = result.path.resolve()
+    with transaction(runtime.sessions) as session:
+        incident = get_incident(session, incident_id)
+        incident.postmortem_md = result.markdown
+        incident.postmortem_path = str(path)
+        figures = ", ".join(p.name for p in result.figures) or "no figures"
+        log_event(
+            session, incident, "postmortem_drafted",
+            f"postmortem drafted: {path} ({figures}"
+            + (f"; {len(result.blame_review)} note(s) reworded for blameless language" if result.blame_review else "")
+            + ")",
+            actor=actor,
+            data={"path": str(path), "markdown": result.markdown},
+        )
+        audit(session, actor, "postmortem.draft", incident.ref, incident_id=incident.id,
+              detail={"path": str(path), "figures": [p.name for p in result.figures]})
+    return result
+
+
+def draft_postmortem(
+    runtime: Runtime,
+    incident_id: str | int,
+    actor: str,
+    out_dir: str | Path | None = None,
+    prediction_log: str | Path | None = None,
+) -> Path:
+    """Draft, store and announce the postmortem of ``incident_id``; return the markdown's path."""
+    return draft_postmortem_full(runtime, incident_id, actor, out_dir, prediction_log).path.resolve()

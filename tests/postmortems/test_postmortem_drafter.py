@@ -1,0 +1,194 @@
+"""The drafter on recorded incidents: every section, the right figures, blameless and secret-free."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from pm_recorded import SECRET, feature_diagnosis, model_diagnosis, record_incident, story, write_log
+from sqlalchemy import select
+
+from bot.db import transaction
+from bot.incidents import get_incident
+from bot.models import TimelineEvent
+from bot.runtime import Runtime
+from postmortems.impact import PredictionLogError
+from postmortems.service import draft_postmortem, draft_postmortem_full
+
+SECTIONS = [
+    "# Postmortem INC-",
+    "## Summary",
+    "## Impact",
+    "## Detection, response and recovery",
+    "## Root cause and trigger",
+    "### Evidence",
+    "### Contributing factors",
+    "## Mitigations",
+    "## Timeline (UTC)",
+    "## Figures",
+    "### What went well",
+    "### What went wrong",
+    "### Where we got lucky",
+    "## Action items",
+]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _section(markdown: str, title: str) -> str:
+    start = markdown.index(title)
+    nxt = markdown.find("\n## ", start + len(title))
+    return markdown[start: nxt if nxt != -1 else None]
+
+
+def test_model_incident_draft_has_every_section_and_the_metric_figure(store_runtime: Runtime, tmp_path: Path) -> None:
+    s = story()
+    incident_id = record_incident(store_runtime, s, model_diagnosis(s))
+    log = write_log(tmp_path / "predictions.csv", s)
+
+    result = draft_postmortem_full(store_runtime, incident_id, "U042ALICE", tmp_path / "out", log)
+    md = result.markdown
+
+    for title in SECTIONS:
+        assert title in md, title
+    assert result.path == (tmp_path / "out" / f"INC-{incident_id}-postmortem.md").resolve()
+    assert result.path.read_text() == md
+    # header facts
+    assert "| Severity | sev2 |" in md and "| Status | resolved |" in md and "| Service | scoring |" in md
+    summary = _section(md, "## Summary").split("\n", 2)[2].strip()
+    assert summary.count(". ") + summary.endswith(".") == 2, summary  # two sentences
+    assert "model version `v2`" in summary and "a rollback" in summary
+    # timings: onset → alert 4 min, alert → ack 2, alert → mitigated 12 (mitigated_at), alert → resolved 31
+    assert "| Time to detect | onset → alert | 4.0 min |" in md
+    assert "| Time to acknowledge | alert → acknowledged | 2.0 min |" in md
+    assert "| Time to mitigate | alert → mitigated | 12.0 min |" in md
+    assert "| Time to resolve | alert → resolved | 31.0 min |" in md
+    # impact from the log: 10-second rows from onset to the rollback (15 min → 91 rows)
+    impact = _section(md, "## Impact")
+    assert "Duration: 15.0 min" in impact
+    assert "Predictions served during the impact: 91" in impact
+    assert re.search(r"Wrong predictions among labelled rows: \d+ \(about \d+ more", impact)
+    assert "v2" in impact and "scoring" in impact
+    # diagnosis and trigger
+    cause = _section(md, "## Root cause and trigger")
+    assert "Cause: **model**; culprit: model_version `v2`; confidence 0.91" in cause
+    assert "Trigger: model_deploy on `scoring`" in cause and "(v1 → v2)" in cause
+    assert "| 1 | model | model_version_change | v2 | 0.91 | high |" in cause
+    assert "no canary stage" in cause and "feature_drift on `mean_radius`" in cause
+    # mitigation row
+    mitigations = _section(md, "## Mitigations")
+    assert "| rollback | models:/scoring | verified | approver |" in mitigations
+    assert "alias=champion, version=2 → alias=champion, version=1" in mitigations
+    assert "accuracy 0.71 → 0.95 within 5 min" in mitigations
+    # timeline: timeline events and change events, in time order, UTC
+    timeline = _section(md, "## Timeline (UTC)")
+    kinds = [row.split("|")[2].strip() for row in timeline.splitlines() if row.startswith("| 20")]
+    assert kinds[0] == "change" and "incident_opened" in kinds and "diagnosis" in kinds
+    assert kinds.count("change") == 2 and "mitigation_executed" in kinds and kinds[-1] == "status_changed"
+    times = [row.split("|")[1].strip() for row in timeline.splitlines() if row.startswith("| 20")]
+    assert times == sorted(times) and all(t.endswith("UTC") for t in times)
+    # figures: the metric chart drawn, the feature chart skipped with the reason
+    assert [p.name for p in result.figures] == [f"INC-{incident_id}-metric.png"]
+    assert result.figures[0].read_bytes().startswith(PNG_MAGIC)
+    assert f"![Affected metric around the onset](INC-{incident_id}-metric.png)" in md
+    assert "not drawn (the culprit is not an input feature (model_version))" in md
+    # action items from a model cause
+    items = _section(md, "## Action items")
+    assert "canary stage" in items and "_owner: TBD_" in items and "| P1 |" in items
+
+
+def test_draft_is_blameless_and_never_shows_secrets(store_runtime: Runtime, tmp_path: Path) -> None:
+    s = story()
+    incident_id = record_incident(store_runtime, s, model_diagnosis(s))
+    result = draft_postmortem_full(store_runtime, incident_id, "cli", tmp_path)
+    md = result.markdown
+
+    assert SECRET not in md and "[redacted]" in md
+    for person in ("U042ALICE", "U077BOB", "U099CAROL", "Bob"):
+        assert person not in md, person
+    for blame in ("broke the pipeline", "careless", "fault of", "should have known"):
+        assert blame not in md.lower(), blame
+    assert "The pipeline broke after a change" in md
+    assert "incident commander" in md and "responder 1" in md and "approver" in md
+    review = _section(md, "## Blameless language review")
+    assert review.count("\n| 20") == 2  # the note and the resolution note were reworded
+    assert [note.role for note in result.blame_review] == ["responder 1", "incident commander"]
+
+
+def test_feature_incident_draws_the_feature_distribution(store_runtime: Runtime, tmp_path: Path) -> None:
+    s = story()
+    log = write_log(tmp_path / "predictions.csv", s, broken_feature=True)
+    # the incident names its log in a label, so the automatic draft finds it without --log
+    incident_id = record_incident(store_runtime, s, feature_diagnosis(s), action="naive_model",
+                                  labels={"prediction_log": str(log)})
+    result = draft_postmortem_full(store_runtime, incident_id, "cli", tmp_path / "out")
+    md = result.markdown
+
+    assert result.prediction_log == log
+    assert sorted(p.name for p in result.figures) == [f"INC-{incident_id}-feature.png", f"INC-{incident_id}-metric.png"]
+    assert all(p.read_bytes().startswith(PNG_MAGIC) for p in result.figures)
+    assert f"(INC-{incident_id}-feature.png)" in md and "`mean_radius` before the onset" in md
+    assert "a change in input feature `mean_radius`" in md
+    assert "a swap to the naive fallback model" in md
+    items = _section(md, "## Action items")
+    assert "Validate feature `mean_radius` upstream" in items and "naive fallback model" in items
+
+
+def test_without_a_log_the_figures_are_skipped_with_a_note(store_runtime: Runtime, tmp_path: Path) -> None:
+    s = story()
+    incident_id = record_incident(store_runtime, s, model_diagnosis(s))
+    result = draft_postmortem_full(store_runtime, incident_id, "cli", tmp_path)
+    assert result.figures == [] and not list(tmp_path.glob("*.png"))
+    assert "Predictions affected: unknown (no prediction log is known" in result.markdown
+    assert result.markdown.count("not drawn (no prediction log is known") == 2
+
+
+def test_a_named_log_that_cannot_be_read_is_an_error(store_runtime: Runtime, tmp_path: Path) -> None:
+    s = story()
+    incident_id = record_incident(store_runtime, s, model_diagnosis(s))
+    with pytest.raises(PredictionLogError, match="missing.csv: no such prediction log"):
+        draft_postmortem(store_runtime, incident_id, "cli", tmp_path, tmp_path / "missing.csv")
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame({"ts": [1, 2]}).to_csv(bad, index=False)
+    with pytest.raises(PredictionLogError, match="no 'timestamp' column"):
+        draft_postmortem(store_runtime, incident_id, "cli", tmp_path, bad)
+
+
+def test_draft_is_stored_with_the_incident_and_announced(store_runtime: Runtime, tmp_path: Path) -> None:
+    s = story()
+    incident_id = record_incident(store_runtime, s, model_diagnosis(s))
+    heard: list[dict[str, str]] = []
+    store_runtime.bus.subscribe(lambda notices: heard.extend(n.data for n in notices
+                                                             if n.kind == "postmortem_drafted"))
+    path = draft_postmortem(store_runtime, incident_id, "U042ALICE")
+
+    assert path == (Path(store_runtime.settings.postmortem_dir) / f"INC-{incident_id}" /
+                    f"INC-{incident_id}-postmortem.md").resolve()
+    with transaction(store_runtime.sessions) as session:
+        incident = get_incident(session, incident_id)
+        assert incident.postmortem_path == str(path)
+        assert incident.postmortem_md == path.read_text()
+        event = session.scalars(select(TimelineEvent).where(TimelineEvent.kind == "postmortem_drafted")).one()
+        assert event.actor == "U042ALICE"
+    assert heard == [{"path": str(path), "markdown": path.read_text()}]
+
+
+def test_a_team_template_overrides_one_section(store_runtime: Runtime, tmp_path: Path) -> None:
+    team = tmp_path / "team"
+    team.mkdir()
+    (team / "_action_items.md.j2").write_text(
+        "## Action items (team format)\n{% for item in action_items %}\n* [{{ item.priority }}] {{ item.title }}\n"
+        "{% endfor %}\n"
+    )
+    runtime = Runtime.create(store_runtime.settings.with_(postmortem_templates=str(team)), migrate=False,
+                             install_parts=False)
+    try:
+        s = story()
+        incident_id = record_incident(runtime, s, model_diagnosis(s))
+        md = draft_postmortem_full(runtime, incident_id, "cli", tmp_path / "out").markdown
+    finally:
+        runtime.close()
+    assert "## Action items (team format)" in md and "* [P1] Add a canary stage" in md
+    assert "| Priority | Action |" not in md
+    assert "## Timeline (UTC)" in md  # the other sections still come from the built-in templates
