@@ -1,0 +1,97 @@
+"""The chat port without Slack: the same messages as plain text on a stream (stdout by default).
+
+The demo and local use run the whole flow (channel, card, timeline, approvals by CLI) and
+read it in the terminal or the log.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import threading
+from typing import TextIO
+
+from bot.chat import blocks
+from bot.chat.port import ChannelCreated
+from bot.chat.views import IncidentView, TimelineLine, channel_name
+
+
+class ConsolePort:
+    name = "console"
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def _write(self, text: str) -> None:
+        stream = self.stream or sys.stdout
+        with self._lock:
+            stream.write(text.rstrip("\n") + "\n")
+            stream.flush()
+
+    def create_channel(self, view: IncidentView) -> ChannelCreated:
+        name = channel_name(view.id, view.title)
+        self._write(f"[chat] #{name} created for {view.ref}")
+        return ChannelCreated(channel_id=f"#{name}", name=name)
+
+    def set_topic(self, channel: str, view: IncidentView) -> None:
+        self._write(f"[chat {channel}] topic: {view.ref} · {view.severity} · {view.status} · {view.service}")
+
+    def invite(self, channel: str, user: str) -> None:
+        self._write(f"[chat {channel}] invited {user}")
+
+    def post_card(self, channel: str, view: IncidentView) -> str:
+        self._write(f"[chat {channel}] card\n{render_card(view)}")
+        return f"console-{next(self._ids)}"
+
+    def pin(self, channel: str, message_id: str) -> None:
+        self._write(f"[chat {channel}] pinned the card")
+
+    def update_card(self, channel: str, message_id: str, view: IncidentView) -> None:
+        self._write(f"[chat {channel}] card updated\n{render_card(view)}")
+
+    def post_timeline(
+        self, channel: str, thread_id: str | None, view: IncidentView, line: TimelineLine,
+        *, broadcast: bool = False,
+    ) -> str:
+        self._write(f"[chat {channel}] {line.at.strftime('%H:%M:%S')} {line.kind} ({line.actor}): {line.message}")
+        if line.kind == "diagnosis" and isinstance(line.data.get("diagnosis"), dict):
+            for finding in (line.data["diagnosis"].get("findings") or [])[:3]:
+                if isinstance(finding, dict):
+                    self._write(f"    - {finding.get('evidence', '')}")
+        return f"console-{next(self._ids)}"
+
+    def post_text(self, channel: str, text: str, thread_id: str | None = None) -> str:
+        self._write(f"[chat {channel}] {text}")
+        return f"console-{next(self._ids)}"
+
+    def post_ephemeral(self, channel: str, user: str, text: str) -> None:
+        self._write(f"[chat {channel} → {user} only] {text}")
+
+    def channel_link(self, channel_id: str) -> str:
+        return channel_id
+
+    def group_members(self, group_id: str) -> list[str]:
+        return []
+
+
+def render_card(view: IncidentView) -> str:
+    lines = [
+        f"  {view.ref} · {view.title}",
+        f"  severity {view.severity} · status {view.status} · service {view.service}",
+        f"  started {blocks.fmt_time(view.started_at)} · commander {view.commander or 'unassigned'}",
+    ]
+    firing = sum(1 for a in view.alerts if a.status == "firing")
+    if view.alerts:
+        lines.append(f"  alerts: {firing} firing, {len(view.alerts) - firing} resolved")
+    if view.diagnosis:
+        d = view.diagnosis
+        culprit = d.get("culprit") or {}
+        lines.append(
+            f"  diagnosis: cause {d.get('cause')}, culprit {culprit.get('kind')} {culprit.get('name')}, "
+            f"recommended {d.get('recommended_mitigation')}"
+        )
+    for m in view.proposed:
+        lines.append(f"  proposed mitigation #{m.id}: {m.action} on {m.target} (awaiting approval)")
+    return "\n".join(lines)

@@ -1,0 +1,237 @@
+"""What each outbox operation does: resolve what it depends on at send time, call the port.
+
+Rows name an operation and an incident, not a channel id or a message ts: those exist only
+once earlier rows have been sent, so they are read from the incident when the row is sent.
+Failures that Slack will never accept (a deactivated responder, a taken or archived channel)
+become a `chat_error` note on the timeline and the flow carries on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.chat import blocks
+from bot.chat.models import PENDING, OutboxMessage
+from bot.chat.port import ChatPort, FinalChatError
+from bot.chat.views import IncidentView, TimelineLine, build_view, timeline_line
+from bot.incidents import log_event
+from bot.models import Incident, TimelineEvent
+
+# Errors that are not worth a timeline note (the goal is already reached).
+BENIGN_ERRORS = frozenset({"already_in_channel", "already_pinned", "cant_invite_self", "message_not_modified"})
+
+
+@dataclass(frozen=True)
+class RowRef:
+    """What the worker knows of a claimed row, detached from any session."""
+
+    id: int
+    key: str
+    op: str
+    incident_id: int | None
+    event_id: int | None
+    payload: dict[str, Any]
+    attempts: int
+
+    @classmethod
+    def of(cls, row: OutboxMessage) -> RowRef:
+        return cls(row.id, row.key, row.op, row.incident_id, row.event_id, dict(row.payload or {}), row.attempts)
+
+
+@dataclass
+class Context:
+    view: IncidentView | None = None
+    line: TimelineLine | None = None
+    # An earlier row this one depends on has not been sent yet (e.g. the channel).
+    waiting_for: str | None = None
+
+
+@dataclass
+class Outcome:
+    result: dict[str, Any] = field(default_factory=dict)
+    channel_id: str | None = None
+    card_id: str | None = None
+    notes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    defer: bool = False
+
+
+class Delivery:
+    def __init__(self, port: ChatPort, *, alerts_channel: str | None = None) -> None:
+        self.port = port
+        self.alerts_channel = alerts_channel
+
+    # -- reading ----------------------------------------------------------------------
+    def load(self, session: Session, row: RowRef) -> Context:
+        ctx = Context()
+        if row.incident_id is not None:
+            incident = session.get(Incident, row.incident_id)
+            if incident is not None:
+                ctx.view = build_view(session, incident)
+        if row.op == "thread" and row.event_id is not None:
+            event = session.get(TimelineEvent, row.event_id)
+            if event is not None:
+                ctx.line = timeline_line(event)
+        if row.op == "alerts_line" and ctx.view is not None and ctx.view.channel_id is None:
+            pending_create = session.scalar(
+                select(OutboxMessage.id).where(
+                    OutboxMessage.incident_id == row.incident_id,
+                    OutboxMessage.op == "create_channel",
+                    OutboxMessage.status.in_((PENDING, "sending")),
+                )
+            )
+            if pending_create is not None:
+                ctx.waiting_for = "channel"
+        return ctx
+
+    # -- sending (no session is open while the chat call runs) ------------------------
+    def call(self, row: RowRef, ctx: Context) -> Outcome:
+        if ctx.waiting_for:
+            return Outcome(defer=True, result={"waiting_for": ctx.waiting_for})
+        handler = getattr(self, f"_op_{row.op}", None)
+        if handler is None:
+            raise FinalChatError("unknown_op", f"unknown outbox operation {row.op!r}")
+        outcome: Outcome = handler(row, ctx)
+        return outcome
+
+    def _need_view(self, ctx: Context) -> IncidentView:
+        if ctx.view is None:
+            raise FinalChatError("no_incident", "the incident of this message no longer exists")
+        return ctx.view
+
+    def _need_channel(self, ctx: Context) -> tuple[IncidentView, str]:
+        view = self._need_view(ctx)
+        if not view.channel_id:
+            raise FinalChatError("no_channel", f"{view.ref} has no chat channel")
+        return view, view.channel_id
+
+    def _op_create_channel(self, row: RowRef, ctx: Context) -> Outcome:
+        view = self._need_view(ctx)
+        if view.channel_id:
+            return Outcome(result={"skipped": "channel exists", "channel": view.channel_id})
+        created = self.port.create_channel(view)
+        outcome = Outcome(result={"channel": created.channel_id, "name": created.name}, channel_id=created.channel_id)
+        if created.taken:
+            outcome.notes.append((
+                f"channel name {', '.join(created.taken)} already taken; using {created.name}",
+                {"op": row.op, "code": "name_taken", "subject": created.name},
+            ))
+        return outcome
+
+    def _op_set_topic(self, row: RowRef, ctx: Context) -> Outcome:
+        view, channel = self._need_channel(ctx)
+        self.port.set_topic(channel, view)
+        return Outcome()
+
+    def _op_invite(self, row: RowRef, ctx: Context) -> Outcome:
+        _, channel = self._need_channel(ctx)
+        self.port.invite(channel, str(row.payload["user"]))
+        return Outcome(result={"user": row.payload["user"]})
+
+    def _op_post_card(self, row: RowRef, ctx: Context) -> Outcome:
+        view, channel = self._need_channel(ctx)
+        if view.card_id:
+            return Outcome(result={"skipped": "card exists", "ts": view.card_id})
+        ts = self.port.post_card(channel, view)
+        return Outcome(result={"ts": ts}, card_id=ts)
+
+    def _op_pin_card(self, row: RowRef, ctx: Context) -> Outcome:
+        view, channel = self._need_channel(ctx)
+        if not view.card_id:
+            raise FinalChatError("no_card", f"{view.ref} has no card to pin")
+        self.port.pin(channel, view.card_id)
+        return Outcome()
+
+    def _op_update_card(self, row: RowRef, ctx: Context) -> Outcome:
+        view, channel = self._need_channel(ctx)
+        if not view.card_id:
+            raise FinalChatError("no_card", f"{view.ref} has no card to update")
+        self.port.update_card(channel, view.card_id, view)
+        return Outcome(result={"ts": view.card_id})
+
+    def _op_thread(self, row: RowRef, ctx: Context) -> Outcome:
+        view, channel = self._need_channel(ctx)
+        if ctx.line is None:
+            raise FinalChatError("no_event", "the timeline event of this message no longer exists")
+        ts = self.port.post_timeline(
+            channel, view.card_id, view, ctx.line, broadcast=bool(row.payload.get("broadcast"))
+        )
+        return Outcome(result={"ts": ts})
+
+    def _op_alerts_line(self, row: RowRef, ctx: Context) -> Outcome:
+        view = self._need_view(ctx)
+        channel = str(row.payload.get("channel") or self.alerts_channel or "")
+        if not channel:
+            return Outcome(result={"skipped": "no alerts channel"})
+        link = self.port.channel_link(view.channel_id) if view.channel_id else "(no incident channel)"
+        ts = self.port.post_text(channel, blocks.alerts_channel_line(view, link))
+        return Outcome(result={"ts": ts})
+
+    def _op_ephemeral(self, row: RowRef, ctx: Context) -> Outcome:
+        self.port.post_ephemeral(str(row.payload["channel"]), str(row.payload["user"]), str(row.payload["text"]))
+        return Outcome()
+
+    def _op_text(self, row: RowRef, ctx: Context) -> Outcome:
+        channel = row.payload.get("channel")
+        thread = None
+        if not channel:
+            view, channel = self._need_channel(ctx)
+            thread = view.card_id if row.payload.get("in_thread", True) else None
+        ts = self.port.post_text(str(channel), str(row.payload["text"]), thread)
+        return Outcome(result={"ts": ts})
+
+    # -- recording ----------------------------------------------------------------------
+    def apply(self, session: Session, row: RowRef, outcome: Outcome) -> None:
+        """Store what later rows depend on and note what went wrong, in the worker's transaction."""
+        if row.incident_id is None:
+            return
+        incident = session.get(Incident, row.incident_id)
+        if incident is None:
+            return
+        if outcome.channel_id and not incident.chat_channel_id:
+            incident.chat_channel_id = outcome.channel_id
+        if outcome.card_id and not incident.chat_card_ts:
+            incident.chat_card_ts = outcome.card_id
+        for message, data in outcome.notes:
+            self.note(session, incident, message, data)
+
+    def note_failure(self, session: Session, row: RowRef, error: FinalChatError) -> None:
+        if row.incident_id is None or row.payload.get("quiet") or error.code in BENIGN_ERRORS:
+            return
+        incident = session.get(Incident, row.incident_id)
+        if incident is None:
+            return
+        subject = str(row.payload.get("user") or row.payload.get("channel") or incident.chat_channel_id or "")
+        self.note(
+            session, incident, describe_failure(row, error),
+            {"op": row.op, "code": error.code, "subject": subject},
+        )
+
+    @staticmethod
+    def note(session: Session, incident: Incident, message: str, data: dict[str, Any]) -> None:
+        """A chat_error on the timeline, once per (error, subject): an archived channel is noted once."""
+        seen = session.scalars(
+            select(TimelineEvent).where(TimelineEvent.incident_id == incident.id, TimelineEvent.kind == "chat_error")
+        ).all()
+        for ev in seen:
+            d = ev.data or {}
+            if d.get("code") == data.get("code") and d.get("subject") == data.get("subject"):
+                return
+        log_event(session, incident, "chat_error", message, actor="mlresponder", data=data)
+
+
+def describe_failure(row: RowRef, error: FinalChatError) -> str:
+    what = {
+        "create_channel": "could not create the incident channel",
+        "set_topic": "could not set the channel topic",
+        "invite": f"could not invite {row.payload.get('user')}",
+        "post_card": "could not post the incident card",
+        "pin_card": "could not pin the incident card",
+        "update_card": "could not update the incident card",
+        "thread": "could not post a timeline message",
+        "alerts_line": f"could not post in {row.payload.get('channel')}",
+    }.get(row.op, f"chat operation {row.op} failed")
+    return f"chat: {what} ({error.code})"

@@ -1,0 +1,89 @@
+"""Which chat operations each timeline event needs, queued in the event's own transaction.
+
+A `before_commit` hook on the runtime's session factory turns the events a transaction
+logged into outbox rows in that same transaction: the event and its chat messages commit
+together or not at all. The worker is woken by the bus after the commit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import inspect
+from sqlalchemy.orm import Session
+
+from bot.chat.models import OutboxMessage
+from bot.config import Settings
+from bot.events import _PENDING, EventNotice  # the bus's list of this transaction's events
+
+# Kinds whose change shows on the card: it is updated in place.
+CARD_KINDS = frozenset(
+    {"status_changed", "severity_changed", "commander_assigned", "diagnosis", "alerts_all_resolved",
+     "alert_joined", "alert_refired", "alert_resolved", "postmortem_drafted"}
+)
+# Kinds that are recorded but not worth a chat message (Alertmanager re-sends firing alerts).
+QUIET_KINDS = frozenset({"alert_repeated"})
+# Kinds announced in the channel as well as the thread, so people are actually notified.
+BROADCAST_KINDS = frozenset({"escalation"})
+
+_QUEUED = "mlresponder_chat_queued"
+
+
+def incident_key(incident_id: int) -> str:
+    return f"inc:{incident_id}"
+
+
+def is_card_kind(kind: str) -> bool:
+    return kind in CARD_KINDS or kind.startswith("mitigation_")
+
+
+def ops_for(notice: EventNotice, settings: Settings) -> list[OutboxMessage]:
+    """The outbox rows one timeline event needs, in the order they must be sent."""
+    key = incident_key(notice.incident_id)
+
+    def row(op: str, payload: dict[str, Any] | None = None, *, row_key: str = key) -> OutboxMessage:
+        return OutboxMessage(
+            key=row_key, incident_id=notice.incident_id, event_id=notice.event_id, op=op,
+            payload=payload or {}, status="pending",
+        )
+
+    if notice.kind == "incident_opened":
+        rows = [row("create_channel"), row("set_topic")]
+        rows += [row("invite", {"user": user}) for user in settings.responder_ids()]
+        rows += [row("post_card"), row("pin_card")]
+        if settings.slack_alerts_channel:
+            rows.append(row("alerts_line", {"channel": settings.slack_alerts_channel}, row_key="alerts"))
+        return rows
+    if notice.kind in QUIET_KINDS:
+        return []
+    payload: dict[str, Any] = {}
+    if notice.kind == "chat_error":
+        payload["quiet"] = True  # a failure to post a failure note is not noted again
+    if notice.kind in BROADCAST_KINDS:
+        payload["broadcast"] = True
+    rows = [row("thread", payload)]
+    if is_card_kind(notice.kind):
+        rows.append(row("update_card"))
+    if notice.kind == "status_changed":
+        rows.append(row("set_topic"))
+    return rows
+
+
+def queue_for_session(session: Session, settings: Settings) -> None:
+    """before_commit hook: add outbox rows for the events this transaction logged."""
+    notices: list[EventNotice] = session.info.get(_PENDING) or []
+    done: int = session.info.get(_QUEUED, 0)
+    if len(notices) <= done:
+        return
+    for notice in notices[done:]:
+        for message in ops_for(notice, settings):
+            session.add(message)
+    session.info[_QUEUED] = len(notices)
+
+
+def reset_session_marker(session: Session) -> None:
+    session.info.pop(_QUEUED, None)
+
+
+def outbox_table_exists(session_or_engine: Any) -> bool:
+    return bool(inspect(session_or_engine).has_table(OutboxMessage.__tablename__))

@@ -1,0 +1,80 @@
+"""The chat-neutral port: the few operations an incident needs from a chat system.
+
+The outbox worker only knows this interface, so Slack and the console (and a test double)
+are interchangeable. Errors are split the way a delivery loop needs them: retry later
+(`RetryableChatError`) or give up on this one message and carry on (`FinalChatError`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from bot.chat.views import IncidentView, TimelineLine
+
+
+class ChatError(Exception):
+    """A chat call that did not succeed; `code` is the chat system's error name."""
+
+    def __init__(self, code: str, message: str = "") -> None:
+        super().__init__(message or code)
+        self.code = code
+
+
+class RetryableChatError(ChatError):
+    """Rate limited, server error or unreachable: the same call may succeed later."""
+
+    def __init__(self, code: str, message: str = "", retry_after: float | None = None) -> None:
+        super().__init__(code, message)
+        self.retry_after = retry_after
+
+
+class FinalChatError(ChatError):
+    """The chat system refused this call for good (unknown user, archived channel, bad scope...)."""
+
+
+@dataclass
+class ChannelCreated:
+    channel_id: str
+    name: str
+    # Names that were taken before `name` was found (noted on the timeline).
+    taken: list[str] = field(default_factory=list)
+
+
+class ChatPort(Protocol):
+    """What delivering an incident's messages needs; each method is one chat call."""
+
+    name: str
+
+    def create_channel(self, view: IncidentView) -> ChannelCreated: ...
+
+    def set_topic(self, channel: str, view: IncidentView) -> None: ...
+
+    def invite(self, channel: str, user: str) -> None: ...
+
+    def post_card(self, channel: str, view: IncidentView) -> str:
+        """Post the incident card; returns its message id (Slack: ts)."""
+        ...
+
+    def pin(self, channel: str, message_id: str) -> None: ...
+
+    def update_card(self, channel: str, message_id: str, view: IncidentView) -> None: ...
+
+    def post_timeline(
+        self, channel: str, thread_id: str | None, view: IncidentView, line: TimelineLine,
+        *, broadcast: bool = False,
+    ) -> str: ...
+
+    def post_text(self, channel: str, text: str, thread_id: str | None = None) -> str:
+        """Post already-rendered, already-escaped mrkdwn text."""
+        ...
+
+    def post_ephemeral(self, channel: str, user: str, text: str) -> None: ...
+
+    def channel_link(self, channel_id: str) -> str:
+        """How a message refers to a channel (Slack: <#C123>)."""
+        ...
+
+    def group_members(self, group_id: str) -> list[str]:
+        """Members of a user group (a read, not sent through the outbox)."""
+        ...

@@ -1,0 +1,141 @@
+"""Installs the chat part: the port (Slack or console), the outbox hook and worker, the Bolt app.
+
+`install(runtime)` is called by `Runtime.create`. The part's `start()`/`stop()` run the
+outbox worker (and Socket Mode), `mount(app)` adds `POST /slack/events` to the API.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from bot.chat import flows
+from bot.chat.console import ConsolePort
+from bot.chat.delivery import Delivery
+from bot.chat.models import OutboxMessage
+from bot.chat.outbox import OutboxWorker
+from bot.chat.port import ChatError, ChatPort
+from bot.chat.signing import ButtonSigner
+from bot.chat.slack_client import SlackClient
+from bot.chat.slack_port import SlackPort
+from bot.db import transaction
+from bot.events import EventNotice
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from slack_bolt import App
+
+    from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+class ChatPart:
+    def __init__(self, runtime: Runtime, port: ChatPort, signer: ButtonSigner, client: SlackClient | None,
+                 worker_options: dict[str, Any] | None = None) -> None:
+        self.runtime = runtime
+        self.port = port
+        self.signer = signer
+        self.client = client
+        self.delivery = Delivery(port, alerts_channel=runtime.settings.slack_alerts_channel)
+        self.worker = OutboxWorker(runtime.sessions, self.delivery, **(worker_options or {}))
+        self._bolt: App | None = None
+        self._socket_mode: Any = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> None:
+        self.worker.start()
+        settings = self.runtime.settings
+        if self.client is not None and settings.slack_app_token and self._socket_mode is None:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+            self._socket_mode = SocketModeHandler(self.bolt, settings.slack_app_token, web_client=self.client.web)
+            self._socket_mode.connect()
+            log.info("Slack Socket Mode connected")
+
+    def stop(self) -> None:
+        if self._socket_mode is not None:
+            try:
+                self._socket_mode.close()
+            finally:
+                self._socket_mode = None
+        self.worker.stop()
+
+    @property
+    def bolt(self) -> App:
+        if self._bolt is None:
+            from bot.chat.bolt_app import build_bolt_app
+
+            self._bolt = build_bolt_app(self)
+        return self._bolt
+
+    def mount(self, app: FastAPI) -> None:
+        """Add `POST /slack/events` when Slack can reach us over HTTP (bot token and signing secret)."""
+        settings = self.runtime.settings
+        if self.client is None or not settings.slack_signing_secret:
+            if self.client is not None and not settings.slack_app_token:
+                log.warning("SLACK_SIGNING_SECRET is not set: /slack/events is not served")
+            return
+        from bot.chat.bolt_app import mount_events
+
+        mount_events(app, self.bolt)
+
+    # -- used by commands and buttons ----------------------------------------------------------
+    def tell(self, channel_id: str, user_id: str, text: str) -> None:
+        """An ephemeral message to one person, through the outbox like every other message."""
+        with transaction(self.runtime.sessions) as s:
+            s.add(OutboxMessage(
+                key=f"user:{user_id}", op="ephemeral", status="pending",
+                payload={"channel": channel_id, "user": user_id, "text": text},
+            ))
+        self.worker.wake()
+
+    def is_approver(self, user_id: str) -> bool:
+        allowed = self.runtime.settings.approver_ids()
+        if user_id in allowed:
+            return True
+        for group in (a for a in allowed if a.startswith("S")):
+            try:
+                if user_id in self.port.group_members(group):
+                    return True
+            except ChatError as exc:
+                log.warning("could not read members of user group %s: %s", group, exc.code)
+        return False
+
+
+def install(runtime: Runtime) -> None:
+    settings = runtime.settings
+    if not flows.outbox_table_exists(runtime.engine):
+        log.warning("chat outbox table missing (database not migrated): chat disabled")
+        return
+    key = settings.slack_signing_secret or settings.slack_bot_token or secrets.token_hex(32)
+    signer = ButtonSigner(key)
+    client: SlackClient | None = None
+    port: ChatPort
+    if settings.slack_bot_token:
+        client = SlackClient(settings.slack_bot_token, base_url=settings.slack_api_url)
+        port = SlackPort(client, signer)
+    else:
+        port = ConsolePort()
+    options = dict(settings.extra.get("chat_outbox") or {})
+    part = ChatPart(runtime, port, signer, client, options)
+
+    def before_commit(session: Session) -> None:
+        flows.queue_for_session(session, settings)
+
+    def after_end(session: Session) -> None:
+        flows.reset_session_marker(session)
+
+    event.listen(runtime.sessions, "before_commit", before_commit)
+    event.listen(runtime.sessions, "after_commit", after_end)
+    event.listen(runtime.sessions, "after_rollback", after_end)
+
+    def on_events(notices: list[EventNotice]) -> None:
+        part.worker.wake()
+
+    runtime.bus.subscribe(on_events)
+    runtime.parts["chat"] = part

@@ -1,0 +1,82 @@
+"""The one wrapper around every Slack Web API call.
+
+It turns Slack's many failure shapes into the two the outbox needs: retry later (HTTP 429
+with its `Retry-After`, 5xx, Slack's own transient errors, an unreachable server) or give
+up on this call (`user_not_found`, `is_archived`, `missing_scope`, ...). The SDK's own
+retry handlers are switched off: the outbox decides when to try again, and records it.
+Tokens never leave this object: errors carry Slack's error name, not the request.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import urllib.error
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackRequestError
+
+from bot.chat.port import FinalChatError, RetryableChatError
+
+log = logging.getLogger(__name__)
+
+# Slack error names that mean "not now" rather than "never".
+RETRYABLE_ERRORS = frozenset(
+    {"ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable",
+     "request_timeout", "team_added_to_org"}
+)
+DEFAULT_RETRY_AFTER = 1.0
+
+
+class SlackClient:
+    def __init__(self, token: str, *, base_url: str | None = None, timeout: int = 10) -> None:
+        if base_url and not base_url.endswith("/"):
+            base_url += "/"
+        self.web = WebClient(
+            token=token, base_url=base_url or WebClient.BASE_URL, timeout=timeout, retry_handlers=[]
+        )
+
+    def call(self, method: str, **args: Any) -> dict[str, Any]:
+        """Call a Web API method (``"chat.postMessage"``) and return Slack's answer as a dict."""
+        fn = getattr(self.web, method.replace(".", "_"), None)
+        try:
+            response = fn(**args) if callable(fn) else self.web.api_call(method, json=args)
+        except SlackApiError as exc:
+            raise _classify(method, exc) from None
+        except SlackRequestError as exc:
+            raise FinalChatError("bad_request", f"{method}: {exc}") from None
+        except (TimeoutError, urllib.error.URLError, http.client.HTTPException, OSError) as exc:
+            raise RetryableChatError("unreachable", f"{method}: Slack unreachable ({type(exc).__name__})") from None
+        data = response.data
+        return data if isinstance(data, dict) else {"ok": True}
+
+
+def _classify(method: str, exc: SlackApiError) -> Exception:
+    response = exc.response
+    status = int(getattr(response, "status_code", 0) or 0)
+    data = response.data if isinstance(getattr(response, "data", None), dict) else {}
+    error = str(data.get("error") or f"http_{status}") if status < 500 else f"http_{status}"
+    if status == 429 or error in ("ratelimited", "rate_limited"):
+        retry_after = _retry_after(getattr(response, "headers", {}) or {})
+        return RetryableChatError("ratelimited", f"{method}: rate limited", retry_after=retry_after)
+    if status >= 500 or error in RETRYABLE_ERRORS:
+        return RetryableChatError(error, f"{method}: {error} (HTTP {status})")
+    return FinalChatError(error, f"{method}: {error}")
+
+
+def _retry_after(headers: Any) -> float:
+    value = None
+    for key in ("Retry-After", "retry-after"):
+        try:
+            value = headers.get(key)
+        except AttributeError:
+            value = None
+        if value is not None:
+            break
+    if isinstance(value, list):
+        value = value[0] if value else None
+    try:
+        return max(0.0, float(value)) if value is not None else DEFAULT_RETRY_AFTER
+    except (TypeError, ValueError):
+        return DEFAULT_RETRY_AFTER

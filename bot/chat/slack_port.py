@@ -1,0 +1,97 @@
+"""The chat port on Slack: each operation is one Web API call through `SlackClient`."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+
+from bot.chat import blocks
+from bot.chat.port import ChannelCreated, FinalChatError
+from bot.chat.signing import ButtonSigner
+from bot.chat.slack_client import SlackClient
+from bot.chat.views import IncidentView, TimelineLine, channel_name
+
+MAX_NAME_ATTEMPTS = 6
+GROUP_CACHE_SECONDS = 60.0
+
+
+class SlackPort:
+    name = "slack"
+
+    def __init__(self, client: SlackClient, signer: ButtonSigner | None) -> None:
+        self.client = client
+        self.signer = signer
+        self._groups: dict[str, tuple[float, list[str]]] = {}
+        self._lock = threading.Lock()
+
+    def create_channel(self, view: IncidentView) -> ChannelCreated:
+        base = channel_name(view.id, view.title)
+        taken: list[str] = []
+        candidates = [base] + [f"{base[:76]}-{n}" for n in range(2, MAX_NAME_ATTEMPTS)]
+        candidates.append(f"{base[:74]}-{secrets.token_hex(2)}")
+        for name in candidates:
+            try:
+                answer = self.client.call("conversations.create", name=name, is_private=False)
+            except FinalChatError as exc:
+                if exc.code == "name_taken":
+                    taken.append(name)
+                    continue
+                raise
+            channel = answer.get("channel") or {}
+            return ChannelCreated(str(channel["id"]), str(channel.get("name") or name), taken)
+        raise FinalChatError("name_taken", f"every channel name tried for {view.ref} is taken: {', '.join(taken)}")
+
+    def set_topic(self, channel: str, view: IncidentView) -> None:
+        self.client.call("conversations.setTopic", channel=channel, topic=blocks.topic(view))
+
+    def invite(self, channel: str, user: str) -> None:
+        self.client.call("conversations.invite", channel=channel, users=user)
+
+    def post_card(self, channel: str, view: IncidentView) -> str:
+        answer = self.client.call(
+            "chat.postMessage", channel=channel, text=blocks.card_text(view),
+            blocks=blocks.card_blocks(view, self.signer), unfurl_links=False, unfurl_media=False,
+        )
+        return str(answer["ts"])
+
+    def pin(self, channel: str, message_id: str) -> None:
+        self.client.call("pins.add", channel=channel, timestamp=message_id)
+
+    def update_card(self, channel: str, message_id: str, view: IncidentView) -> None:
+        self.client.call(
+            "chat.update", channel=channel, ts=message_id, text=blocks.card_text(view),
+            blocks=blocks.card_blocks(view, self.signer),
+        )
+
+    def post_timeline(
+        self, channel: str, thread_id: str | None, view: IncidentView, line: TimelineLine,
+        *, broadcast: bool = False,
+    ) -> str:
+        return self.post_text(channel, blocks.timeline_text(line), thread_id, broadcast=broadcast)
+
+    def post_text(self, channel: str, text: str, thread_id: str | None = None, *, broadcast: bool = False) -> str:
+        args: dict[str, object] = {"channel": channel, "text": text, "unfurl_links": False, "unfurl_media": False}
+        if thread_id:
+            args["thread_ts"] = thread_id
+            if broadcast:
+                args["reply_broadcast"] = True
+        answer = self.client.call("chat.postMessage", **args)
+        return str(answer.get("ts", ""))
+
+    def post_ephemeral(self, channel: str, user: str, text: str) -> None:
+        self.client.call("chat.postEphemeral", channel=channel, user=user, text=text)
+
+    def channel_link(self, channel_id: str) -> str:
+        return f"<#{channel_id}>"
+
+    def group_members(self, group_id: str) -> list[str]:
+        now = time.monotonic()
+        with self._lock:
+            cached = self._groups.get(group_id)
+            if cached and now - cached[0] < GROUP_CACHE_SECONDS:
+                return cached[1]
+        users = [str(u) for u in self.client.call("usergroups.users.list", usergroup=group_id).get("users", [])]
+        with self._lock:
+            self._groups[group_id] = (now, users)
+        return users

@@ -1,0 +1,63 @@
+"""Fixtures for the chat tests: a recording fake Slack, a runtime wired to it, signed requests."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from chat_fake_slack import FakeSlack  # noqa: E402
+from chat_support import SIGNING_SECRET  # noqa: E402
+
+from bot.config import Settings  # noqa: E402
+from bot.runtime import Runtime  # noqa: E402
+
+FAST_OUTBOX = {"poll_interval": 0.05, "base_delay": 0.05, "max_delay": 0.4}
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack().start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+@pytest.fixture
+def slack_settings(tmp_path: Path, fake_slack: FakeSlack) -> Settings:
+    return Settings(
+        database_url=f"sqlite:///{tmp_path / 'chat.db'}",
+        scheduler_enabled=False,
+        postmortem_dir=str(tmp_path / "postmortems"),
+        slack_bot_token=fake_slack.token,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=fake_slack.url,
+        slack_alerts_channel="ml-alerts",
+        slack_responders="UALICE01,UBOB0002",
+        slack_approvers="UALICE01,SONCALL01",
+        extra={"chat_outbox": dict(FAST_OUTBOX)},
+    )
+
+
+@pytest.fixture
+def chat_runtime(slack_settings: Settings) -> Iterator[Runtime]:
+    rt = Runtime.create(slack_settings)
+    rt.start()
+    try:
+        yield rt
+    finally:
+        rt.close()
+
+
+@pytest.fixture
+def api(chat_runtime: Runtime) -> Iterator[TestClient]:
+    from bot.api import create_app
+
+    with TestClient(create_app(chat_runtime)) as client:
+        yield client
