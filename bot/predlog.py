@@ -1,0 +1,401 @@
+"""Load a prediction log (Parquet, CSV or SQL) and a change log (JSONL) into diagnostics arrays.
+
+Typing follows DESIGN.md: `timestamp`, `model_version` and `prediction` are required; numeric
+columns are numeric features and everything else is categorical. A text column whose values are
+mostly numbers is taken as numeric and the rows that are not numbers are recorded in
+`PredictionLog.invalid` (mixed types): the diagnosis reports them instead of failing.
+`LogError` is raised only for input that cannot be diagnosed, with a message naming the file,
+the column and the row.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from diagnostics.log import Categorical, ChangeRecord, PredictionLog
+
+REQUIRED = ("timestamp", "model_version", "prediction")
+RESERVED = ("timestamp", "model_version", "prediction", "label", "latency_ms", "error")
+CHANGE_KINDS = ("model_deploy", "config_change", "pipeline_run", "schema_change", "infra", "other")
+MIXED_MIN_NUMERIC = 0.5  # a text column is numeric-with-bad-values when at least this share parses
+_TRUE = {"1", "true", "t", "yes", "y"}
+_FALSE = {"0", "false", "f", "no", "n", ""}
+
+
+class LogError(ValueError):
+    """Input that cannot be diagnosed; the message names file, column and row."""
+
+
+def load_log(source: str | Path, *, query: str | None = None) -> PredictionLog:
+    """Read a prediction log from a .parquet/.csv path or a SQLAlchemy URL (`?table=` or `query`)."""
+    text = str(source)
+    if "://" in text:
+        table, name, line_offset = _read_sql(text, query), _redact(text), None
+    else:
+        path = Path(text)
+        if not path.exists():
+            raise LogError(f"{path}: no such file")
+        suffix = path.suffix.lower()
+        try:
+            if suffix in (".parquet", ".pq"):
+                import pyarrow.parquet as pq
+
+                table, line_offset = pq.read_table(path), None
+            elif suffix in (".csv", ".tsv", ".txt") or suffix.endswith(".gz"):
+                import pyarrow.csv as pcsv
+
+                parse = pcsv.ParseOptions(delimiter="\t" if suffix == ".tsv" else ",")
+                table, line_offset = pcsv.read_csv(path, parse_options=parse), 1
+            else:
+                raise LogError(f"{path}: unknown log format {suffix!r}; expected .parquet or .csv")
+        except LogError:
+            raise
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise LogError(f"{path}: cannot read the file: {_first_line(exc)}") from exc
+        name = str(path)
+    if query is not None and "://" not in text:
+        raise LogError(f"{name}: --query needs a SQLAlchemy URL as the log")
+    return table_to_log(table, name=name, line_offset=line_offset)
+
+
+def frame_to_log(df: Any, *, name: str = "frame") -> PredictionLog:
+    """A pandas DataFrame to a `PredictionLog`, typed exactly as files are."""
+    return table_to_log(_frame_to_table(df, name), name=name)
+
+
+def load_changes(path: str | Path) -> list[ChangeRecord]:
+    """Change events from a JSONL file (one DESIGN.md change event per line)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise LogError(f"{p}: cannot read the change log: {exc.strerror or exc}") from exc
+    out: list[ChangeRecord] = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise LogError(f"{p}: line {lineno}: not valid JSON ({exc.msg})") from exc
+        if not isinstance(obj, dict):
+            raise LogError(f"{p}: line {lineno}: expected a JSON object")
+        if "timestamp" not in obj:
+            raise LogError(f"{p}: line {lineno}: missing required field 'timestamp'")
+        ts = _parse_time_value(obj["timestamp"])
+        if ts is None:
+            raise LogError(f"{p}: line {lineno}: field 'timestamp' has unparseable value {obj['timestamp']!r}")
+        kind = str(obj.get("kind") or "other")
+        out.append(
+            ChangeRecord(
+                timestamp=ts,
+                kind=kind if kind in CHANGE_KINDS else "other",
+                service=str(obj.get("service") or ""),
+                description=str(obj.get("description") or ""),
+                from_version=None if obj.get("from_version") is None else str(obj["from_version"]),
+                to_version=None if obj.get("to_version") is None else str(obj["to_version"]),
+            )
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def _read_sql(url: str, query: str | None) -> pa.Table:
+    import pandas as pd
+    import sqlalchemy as sa
+
+    parts = urlsplit(url)
+    params = parse_qsl(parts.query, keep_blank_values=True)
+    table = next((v for k, v in params if k == "table"), None)
+    rest = [(k, v) for k, v in params if k != "table"]
+    engine_url = urlunsplit(parts._replace(query=urlencode(rest)))
+    shown = _redact(url)
+    if query is None and not table:
+        raise LogError(f"{shown}: name the table with ?table=NAME or pass --query")
+    try:
+        engine = sa.create_engine(engine_url)
+    except Exception as exc:  # bad dialect, missing driver: a user error
+        raise LogError(f"{shown}: cannot open the database: {_first_line(exc)}") from exc
+    try:
+        with engine.connect() as conn:
+            if query is not None:
+                df = pd.read_sql_query(sa.text(query), conn)
+            else:
+                assert table is not None
+                if not sa.inspect(conn).has_table(table):
+                    raise LogError(f"{shown}: no table {table!r} in the database")
+                df = pd.read_sql_table(table, conn)
+    except LogError:
+        raise
+    except Exception as exc:
+        raise LogError(f"{shown}: query failed: {_first_line(exc)}") from exc
+    finally:
+        engine.dispose()
+    return _frame_to_table(df, shown)
+
+
+def _frame_to_table(df: Any, name: str) -> pa.Table:
+    """Column by column, so one column with mixed Python types cannot sink the whole frame."""
+    arrays: list[pa.ChunkedArray | pa.Array] = []
+    names: list[str] = []
+    for col in df.columns:
+        series = df[col]
+        try:
+            arr = pa.array(series, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+            values = series.to_numpy(dtype=object)
+            arr = pa.array([None if _is_null(v) else str(v) for v in values], type=pa.string())
+        arrays.append(arr)
+        names.append(str(col))
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise LogError(f"{name}: column {dup!r} appears twice")
+    return pa.table(arrays, names=names)
+
+
+def _is_null(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+# --------------------------------------------------------------------------- typing
+
+
+def table_to_log(table: pa.Table, *, name: str, line_offset: int | None = None) -> PredictionLog:
+    columns = [str(c) for c in table.column_names]
+    missing = [c for c in REQUIRED if c not in columns]
+    if missing:
+        found = ", ".join(columns[:12]) + (", ..." if len(columns) > 12 else "")
+        raise LogError(f"{name}: missing required column {missing[0]!r} (found: {found or 'no columns'})")
+    if table.num_rows == 0:
+        raise LogError(f"{name}: the log has no rows")
+
+    def where(row: int) -> str:
+        return f"row {row + 1}" + (f" (line {row + 1 + line_offset})" if line_offset else "")
+
+    invalid: dict[str, np.ndarray] = {}
+    notes: list[str] = []
+    ts = _timestamps(table.column("timestamp"), name, where)
+    version = _categorical(table.column("model_version"))
+    prediction = _value_column(table.column("prediction"))
+    label = _value_column(table.column("label")) if "label" in columns else None
+    latency = None
+    if "latency_ms" in columns:
+        lat, bad = _numeric_column(table.column("latency_ms"))
+        if lat is None:
+            raise LogError(
+                f"{name}: column 'latency_ms' is not numeric (first value {_first_value(table.column('latency_ms'))!r})"
+            )
+        latency = lat
+        if bad is not None and bad.any():
+            notes.append(
+                f"column 'latency_ms': {int(bad.sum())} values are not numbers, first at {where(int(np.argmax(bad)))}"
+            )
+    error = _error_column(table.column("error"), name, where) if "error" in columns else None
+    features: dict[str, np.ndarray | Categorical] = {}
+    for col in columns:
+        if col in RESERVED:
+            continue
+        values, bad = _feature_column(table.column(col))
+        features[col] = values
+        if bad is not None and bad.any():
+            invalid[col] = bad
+            first = int(np.argmax(bad))
+            raw = table.column(col)[first].as_py()
+            notes.append(
+                f"column {col!r} mixes types: {int(bad.sum())} values are not numbers "
+                f"(first at {where(first)}: {raw!r}); they are treated as missing"
+            )
+    return PredictionLog(
+        timestamp=ts,
+        model_version=version,
+        prediction=prediction,
+        label=label,
+        latency_ms=latency,
+        error=error,
+        features=features,
+        name=name,
+        invalid=invalid,
+        notes=notes,
+    )
+
+
+def _first_value(col: pa.ChunkedArray) -> Any:
+    for chunk in col.chunks:
+        for v in chunk:
+            if v.is_valid:
+                return v.as_py()
+    return None
+
+
+def _timestamps(col: pa.ChunkedArray, name: str, where: Any) -> np.ndarray:
+    typ = col.type
+    if pa.types.is_dictionary(typ):
+        col = col.cast(typ.value_type)
+        typ = col.type
+    if pa.types.is_timestamp(typ) or pa.types.is_date(typ):
+        values = pc.cast(col, pa.timestamp("ns", tz=typ.tz if pa.types.is_timestamp(typ) else None))
+        ints = values.cast(pa.int64())
+        nulls = ints.is_null()
+        arr = ints.to_numpy(zero_copy_only=False).astype(np.float64) / 1e9
+    elif pa.types.is_integer(typ) or pa.types.is_floating(typ):
+        arr = col.cast(pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
+        nulls = None
+    elif pa.types.is_string(typ) or pa.types.is_large_string(typ):
+        import pandas as pd
+
+        raw = col.to_numpy(zero_copy_only=False)
+        parsed = pd.to_datetime(pd.Series(raw), utc=True, errors="coerce", format="ISO8601")
+        bad = parsed.isna().to_numpy()
+        if bad.any():
+            # epoch seconds written as text are fine too
+            as_num = pd.to_numeric(pd.Series(raw), errors="coerce").to_numpy(dtype=np.float64)
+            if not np.isnan(as_num[bad]).any():
+                out = parsed.astype("int64").to_numpy().astype(np.float64) / 1e9
+                out[bad] = as_num[bad]
+                return out
+            row = int(np.flatnonzero(bad & np.isnan(as_num))[0])
+            value = raw[row]
+            what = "is empty" if value is None else f"has unparseable value {value!r}"
+            raise LogError(f"{name}: column 'timestamp' {what} at {where(row)}; expected ISO-8601 or epoch seconds")
+        return parsed.astype("int64").to_numpy().astype(np.float64) / 1e9
+    else:
+        raise LogError(f"{name}: column 'timestamp' has type {typ}; expected ISO-8601 text or epoch seconds")
+    bad_mask = np.isnan(arr) if nulls is None else nulls.to_numpy(zero_copy_only=False)
+    if bad_mask.any():
+        row = int(np.argmax(bad_mask))
+        raise LogError(f"{name}: column 'timestamp' is empty at {where(row)}; every row needs a time")
+    return arr
+
+
+def _categorical(col: pa.ChunkedArray) -> Categorical:
+    if pa.types.is_dictionary(col.type):
+        col = col.cast(col.type.value_type)
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        col = col.cast(pa.string())
+    arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+    enc = pc.dictionary_encode(arr)
+    codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int32)
+    cats = np.asarray(enc.dictionary.to_pylist(), dtype=object)
+    return Categorical(codes, cats)
+
+
+def _is_numeric_type(typ: pa.DataType) -> bool:
+    return pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_boolean(typ) or pa.types.is_decimal(typ)
+
+
+def _to_float(col: pa.ChunkedArray) -> np.ndarray:
+    return col.cast(pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+
+
+def _numeric_column(col: pa.ChunkedArray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Floats, plus a mask of non-numeric entries when a text column is mostly numbers."""
+    typ = col.type
+    if pa.types.is_dictionary(typ):
+        col = col.cast(typ.value_type)
+        typ = col.type
+    if _is_numeric_type(typ):
+        return _to_float(col), None
+    if pa.types.is_null(typ):
+        return np.full(len(col), np.nan), None
+    if not (pa.types.is_string(typ) or pa.types.is_large_string(typ)):
+        return None, None
+    import pandas as pd
+
+    raw = col.to_numpy(zero_copy_only=False)
+    present = pd.notna(raw) & (pd.Series(raw).astype(str).str.strip() != "").to_numpy()
+    if not present.any():
+        return np.full(len(col), np.nan), None
+    sample = raw[present][:2000]
+    if (
+        np.isnan(pd.to_numeric(pd.Series(sample), errors="coerce").to_numpy(dtype=np.float64)).mean()
+        > 1 - MIXED_MIN_NUMERIC
+    ):
+        return None, None
+    nums = pd.to_numeric(pd.Series(raw), errors="coerce").to_numpy(dtype=np.float64)
+    bad = present & np.isnan(nums)
+    if bad.mean() > 1 - MIXED_MIN_NUMERIC:
+        return None, None
+    return nums, (bad if bad.any() else None)
+
+
+def _value_column(col: pa.ChunkedArray) -> np.ndarray | Categorical:
+    """`prediction` / `label`: numbers stay numbers, anything else is a class name."""
+    typ = col.type.value_type if pa.types.is_dictionary(col.type) else col.type
+    if _is_numeric_type(typ) or pa.types.is_null(typ):
+        return _to_float(col) if not pa.types.is_null(typ) else np.full(len(col), np.nan)
+    return _categorical(col)
+
+
+def _feature_column(col: pa.ChunkedArray) -> tuple[np.ndarray | Categorical, np.ndarray | None]:
+    typ = col.type.value_type if pa.types.is_dictionary(col.type) else col.type
+    if _is_numeric_type(typ):
+        return _to_float(col), None
+    if pa.types.is_null(typ):
+        return np.full(len(col), np.nan), None
+    if pa.types.is_timestamp(typ) or pa.types.is_date(typ):
+        ints = pc.cast(col, pa.timestamp("ns")).cast(pa.int64())
+        return ints.to_numpy(zero_copy_only=False).astype(np.float64) / 1e9, None
+    nums, bad = _numeric_column(col)
+    if nums is not None and bad is not None:
+        return nums, bad  # mixed types: numeric with bad entries
+    return _categorical(col), None
+
+
+def _error_column(col: pa.ChunkedArray, name: str, where: Any) -> np.ndarray:
+    typ = col.type.value_type if pa.types.is_dictionary(col.type) else col.type
+    if _is_numeric_type(typ):
+        return _to_float(col)
+    if pa.types.is_null(typ):
+        return np.full(len(col), np.nan)
+    cat = _categorical(col)
+    table = np.empty(len(cat.categories) + 1)
+    for i, c in enumerate(cat.categories):
+        key = str(c).strip().lower()
+        table[i] = 1.0 if key in _TRUE else 0.0 if key in _FALSE else np.nan
+    table[-1] = np.nan
+    out = table[cat.codes]
+    unknown = np.isnan(out) & (cat.codes >= 0)
+    if unknown.any():
+        row = int(np.argmax(unknown))
+        raise LogError(
+            f"{name}: column 'error' has value {cat.categories[cat.codes[row]]!r} at {where(row)}; "
+            "expected 1/0 or true/false"
+        )
+    return out
+
+
+def _parse_time_value(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        from diagnostics.engine import DiagnosisInputError, to_epoch
+
+        try:
+            return to_epoch(value)
+        except DiagnosisInputError:
+            return None
+    return None

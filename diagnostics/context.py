@@ -1,0 +1,319 @@
+"""Shared preparation for the checks: windows, task type, per-row loss, feature influence.
+
+Everything here is computed once per diagnosis so each check stays a single pass per column.
+Subsamples (fixed seed) keep the model-level estimates (influence, surrogate) cheap on
+millions of rows; per-column drift statistics always use every row.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from diagnostics.log import Categorical, PredictionLog, as_categorical
+from diagnostics.stats import quantile_edges
+
+SUBSAMPLE = 40_000
+MAX_CLASSES = 8
+SEGMENT_BINS = 10
+MAX_SEGMENT_CATEGORIES = 20
+
+
+@dataclass
+class Task:
+    """What the model predicts: 'classification' (class labels), 'binary_score' or 'regression'."""
+
+    kind: str
+    classes: np.ndarray | None = None  # class names for classification
+    positive: str | None = None
+
+
+def align_categorical(ref: Categorical, cur: Categorical) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Codes of both windows on one shared category list (the loader may have encoded them apart)."""
+    if ref.categories is cur.categories or (
+        len(ref.categories) == len(cur.categories) and np.array_equal(ref.categories, cur.categories)
+    ):
+        return ref.codes, cur.codes, ref.categories
+    cats, inverse = np.unique(np.concatenate([ref.categories, cur.categories]).astype(str), return_inverse=True)
+    map_ref = np.append(inverse[: len(ref.categories)], -1)
+    map_cur = np.append(inverse[len(ref.categories) :], -1)
+    return map_ref[ref.codes], map_cur[cur.codes], cats.astype(object)
+
+
+def detect_task(pred: np.ndarray | Categorical, label: np.ndarray | Categorical | None) -> Task:
+    if isinstance(pred, Categorical):
+        return Task("classification", classes=pred.categories)
+    if label is None:
+        finite = pred[np.isfinite(pred)]
+        if finite.size and finite.min() >= 0 and finite.max() <= 1 and not np.all(finite == np.round(finite)):
+            return Task("binary_score")
+        return Task("regression")
+    if isinstance(label, Categorical):
+        return Task("classification", classes=label.categories)
+    lab = label[np.isfinite(label)]
+    pv = pred[np.isfinite(pred)]
+    if lab.size and np.all(np.isin(lab, (0.0, 1.0))) and pv.size and pv.min() >= 0 and pv.max() <= 1:
+        if np.all(np.isin(pv, (0.0, 1.0))):
+            return Task("classification", classes=np.array(["0", "1"], dtype=object))
+        return Task("binary_score")
+    if lab.size and np.all(lab == np.round(lab)) and np.unique(lab[:50_000]).size <= 20 and np.all(pv == np.round(pv)):
+        return Task("classification")
+    return Task("regression")
+
+
+def class_codes(values: np.ndarray | Categorical, classes: np.ndarray) -> np.ndarray:
+    """Map predictions or labels (strings or integers) onto codes of `classes`; -1 = missing/other."""
+    if isinstance(values, Categorical):
+        lookup = {str(c): i for i, c in enumerate(classes)}
+        table = np.array([lookup.get(str(c), -2) for c in values.categories] + [-1], dtype=np.int64)
+        out = table[values.codes]
+        return np.where(out == -2, -1, out)
+    vals = np.asarray(values, dtype=np.float64)
+    nums = np.array([float(c) for c in classes])
+    order = np.argsort(nums)
+    pos = np.searchsorted(nums[order], vals)
+    pos = np.clip(pos, 0, len(nums) - 1)
+    hit = nums[order][pos] == vals
+    return np.where(hit, order[pos], -1)
+
+
+def row_loss(pred: np.ndarray | Categorical, label: np.ndarray | Categorical | None, task: Task) -> np.ndarray:
+    """Per-row loss (NaN where unlabelled or no prediction): 0/1 error or absolute error."""
+    n = len(pred)
+    if label is None:
+        return np.full(n, np.nan)
+    if task.kind == "classification":
+        classes = task.classes
+        if classes is None:
+            assert not isinstance(label, Categorical)
+            lab = np.asarray(label, dtype=np.float64)
+            classes = np.unique(lab[np.isfinite(lab)]).astype(str)
+            classes = np.array([c[:-2] if c.endswith(".0") else c for c in classes], dtype=object)
+            task.classes = classes
+        p = class_codes(pred, classes)
+        y = class_codes(label, classes)
+        known = label.codes >= 0 if isinstance(label, Categorical) else np.isfinite(np.asarray(label, dtype=np.float64))
+        loss = (p != y).astype(np.float64)
+        loss[~known] = np.nan
+        if isinstance(pred, Categorical):
+            loss[pred.codes < 0] = np.nan
+        return loss
+    assert not isinstance(pred, Categorical)
+    if isinstance(label, Categorical):
+        return np.full(n, np.nan)
+    if task.kind == "binary_score":
+        return np.abs(label - pred)  # = 1 - probability given to the true class
+    return np.abs(label - pred)
+
+
+def performance_summary(
+    pred: np.ndarray | Categorical, label: np.ndarray | Categorical | None, loss: np.ndarray, task: Task
+) -> dict[str, float]:
+    """Window metrics: accuracy/F1/AUC for classification, MAE/RMSE for regression."""
+    ok = np.isfinite(loss)
+    n = int(ok.sum())
+    out: dict[str, float] = {"labelled": float(n)}
+    if n == 0 or label is None:
+        return out
+    if task.kind == "classification":
+        out["accuracy"] = float(1.0 - loss[ok].mean())
+        assert task.classes is not None
+        p = class_codes(pred, task.classes)[ok]
+        y = class_codes(label, task.classes)[ok]
+        k = len(task.classes)
+        if k >= 2:
+            tp = np.bincount(y[(p == y) & (y >= 0)], minlength=k)
+            pc = np.bincount(p[p >= 0], minlength=k)
+            yc = np.bincount(y[y >= 0], minlength=k)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                f1 = np.where(pc + yc > 0, 2 * tp / (pc + yc), np.nan)
+            present = yc > 0
+            out["f1"] = float(np.nanmean(f1[present])) if present.any() else float("nan")
+    elif task.kind == "binary_score":
+        assert not isinstance(pred, Categorical) and not isinstance(label, Categorical)
+        s, y = pred[ok], label[ok]
+        hard = (s >= 0.5).astype(np.float64)
+        out["accuracy"] = float(np.mean(hard == y))
+        tp = float(np.sum((hard == 1) & (y == 1)))
+        denom = float(np.sum(hard == 1) + np.sum(y == 1))
+        out["f1"] = 2 * tp / denom if denom else float("nan")
+        out["auc"] = auc(s, y)
+        out["mean_abs_error"] = float(loss[ok].mean())
+    else:
+        err = loss[ok]
+        out["mae"] = float(err.mean())
+        out["rmse"] = float(math.sqrt(np.mean(err**2)))
+    return out
+
+
+def auc(score: np.ndarray, y: np.ndarray) -> float:
+    """ROC AUC from average ranks (ties count one half)."""
+    pos = y == 1
+    n1 = int(pos.sum())
+    n0 = int(y.shape[0] - n1)
+    if n1 == 0 or n0 == 0:
+        return float("nan")
+    order = np.argsort(score, kind="stable")
+    s = score[order]
+    starts = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))
+    sizes = np.diff(np.concatenate((starts, [s.shape[0]])))
+    ranks = np.empty(s.shape[0])
+    ranks[order] = np.repeat(starts + (sizes + 1) / 2.0, sizes)
+    return float((ranks[pos].sum() - n1 * (n1 + 1) / 2.0) / (n1 * n0))
+
+
+def prediction_matrix(
+    pred: np.ndarray | Categorical, ref_pred: np.ndarray | Categorical
+) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions as a numeric matrix (standardized score or one-hot of the top classes).
+
+    Returns (matrix, valid row mask). Used by influence, surrogate and prediction-shift checks so
+    numeric and class predictions are handled by one code path.
+    """
+    if isinstance(pred, Categorical):
+        assert isinstance(ref_pred, Categorical)
+        ref_codes, codes, cats = align_categorical(ref_pred, pred)
+        counts = np.bincount(ref_codes[ref_codes >= 0], minlength=len(cats))
+        top = np.argsort(-counts)[:MAX_CLASSES]
+        top = top[counts[top] > 0]
+        lookup = np.full(len(cats) + 1, -1)
+        lookup[top] = np.arange(len(top))
+        idx = lookup[codes]
+        mat = np.zeros((codes.shape[0], len(top)))
+        rows = np.flatnonzero(idx >= 0)
+        mat[rows, idx[rows]] = 1.0
+        return mat, codes >= 0
+    assert not isinstance(ref_pred, Categorical)
+    ref_ok = ref_pred[np.isfinite(ref_pred)]
+    mu = float(ref_ok.mean()) if ref_ok.size else 0.0
+    sd = float(ref_ok.std()) if ref_ok.size else 1.0
+    sd = sd if sd > 0 else 1.0
+    valid = np.isfinite(pred)
+    return ((np.where(valid, pred, mu) - mu) / sd)[:, None], valid
+
+
+def subsample_index(n: int, size: int = SUBSAMPLE, seed: int = 0) -> np.ndarray:
+    if n <= size:
+        return np.arange(n)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n, size=size, replace=False))
+
+
+@dataclass
+class FeatureBins:
+    """How a feature is cut into segments: numeric reference deciles or top categories."""
+
+    name: str
+    numeric: bool
+    edges: np.ndarray  # inner edges (numeric)
+    categories: np.ndarray  # category names for bins (categorical)
+    n_bins: int  # including a trailing "missing/other" bin
+
+    def assign(self, values: np.ndarray | Categorical, ref_categories: np.ndarray | None = None) -> np.ndarray:
+        if self.numeric:
+            assert not isinstance(values, Categorical)
+            b = np.searchsorted(self.edges, values, side="left")
+            return np.where(np.isnan(values), self.n_bins - 1, b)
+        cat = values if isinstance(values, Categorical) else as_categorical(values)
+        lookup = {str(c): i for i, c in enumerate(self.categories)}
+        table = np.array([lookup.get(str(c), self.n_bins - 1) for c in cat.categories] + [self.n_bins - 1])
+        return table[cat.codes]
+
+    def label(self, lo: int, hi: int | None = None) -> str:
+        hi = lo if hi is None else hi
+        if self.numeric:
+            if lo == self.n_bins - 1:
+                return f"{self.name} is missing"
+            left = "-inf" if lo == 0 else f"{self.edges[lo - 1]:.4g}"
+            right = "inf" if hi >= len(self.edges) else f"{self.edges[hi]:.4g}"
+            return f"{self.name} in ({left}, {right}]"
+        if lo == self.n_bins - 1:
+            return f"{self.name} is other/missing"
+        return f"{self.name}={self.categories[lo]}"
+
+
+def make_bins(name: str, ref_values: np.ndarray | Categorical) -> FeatureBins | None:
+    if isinstance(ref_values, Categorical):
+        counts = np.bincount(ref_values.codes[ref_values.codes >= 0], minlength=len(ref_values.categories))
+        top = np.argsort(-counts)[:MAX_SEGMENT_CATEGORIES]
+        top = top[counts[top] > 0]
+        if top.size == 0:
+            return None
+        return FeatureBins(name, False, np.empty(0), ref_values.categories[top], len(top) + 1)
+    finite = np.sort(ref_values[np.isfinite(ref_values)])
+    if finite.size < 20:
+        return None
+    edges = quantile_edges(finite, SEGMENT_BINS)
+    edges = edges[edges < finite[-1]]  # the top edge would leave an empty last bin
+    return FeatureBins(name, True, edges, np.empty(0, dtype=object), len(edges) + 2)
+
+
+@dataclass
+class Context:
+    """Everything the checks share about one diagnosis."""
+
+    log: PredictionLog
+    reference: PredictionLog
+    current: PredictionLog
+    onset: float
+    task: Task
+    ref_loss: np.ndarray
+    cur_loss: np.ndarray
+    influence: dict[str, float] = field(default_factory=dict)
+    influence_raw: dict[str, float] = field(default_factory=dict)
+    bins: dict[str, FeatureBins] = field(default_factory=dict)
+    ref_sample: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    cur_sample: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    ref_bin_codes: dict[str, np.ndarray] = field(default_factory=dict)
+    cur_bin_codes: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def _entropy(counts: np.ndarray) -> float:
+    total = counts.sum()
+    if total <= 0:
+        return 0.0
+    p = counts[counts > 0] / total
+    return float(-(p * np.log(p)).sum())
+
+
+def estimate_influence(ctx: Context) -> None:
+    """Each feature's association with the prediction on the reference window.
+
+    Uncertainty coefficient U = I(feature bin; prediction bin) / H(prediction bin) with the
+    Miller–Madow bias correction, on a subsample. An unused feature scores ~0 whatever its
+    drift, so drift on it cannot outrank drift on a feature the model relies on.
+    """
+    ref = ctx.reference
+    idx = ctx.ref_sample
+    pmat, pvalid = prediction_matrix(ref.prediction, ref.prediction)
+    pmat, pvalid = pmat[idx], pvalid[idx]
+    if pmat.shape[1] == 1:
+        col = pmat[:, 0]
+        pedges = quantile_edges(np.sort(col[pvalid]), 10) if pvalid.any() else np.empty(0)
+        pbin = np.searchsorted(pedges, col)
+        n_pbins = len(pedges) + 1
+    else:
+        pbin = np.where(pmat.sum(axis=1) > 0, np.argmax(pmat, axis=1), pmat.shape[1])
+        n_pbins = pmat.shape[1] + 1
+    pbin = pbin[pvalid]
+    n = pbin.shape[0]
+    h_pred = _entropy(np.bincount(pbin, minlength=n_pbins))
+    for name, bins in ctx.bins.items():
+        fb = ctx.ref_bin_codes[name][pvalid]
+        if n < 20 or h_pred <= 0:
+            ctx.influence_raw[name] = 0.0
+            ctx.influence[name] = 0.0
+            continue
+        joint = np.bincount(fb * n_pbins + pbin, minlength=bins.n_bins * n_pbins)
+        hx = _entropy(np.bincount(fb, minlength=bins.n_bins))
+        hxy = _entropy(joint)
+        mi = hx + h_pred - hxy
+        kx = int(np.count_nonzero(np.bincount(fb, minlength=bins.n_bins)))
+        ky = int(np.count_nonzero(np.bincount(pbin, minlength=n_pbins)))
+        kxy = int(np.count_nonzero(joint))
+        mi -= ((kxy - 1) - (kx - 1) - (ky - 1)) / (2.0 * n)  # Miller–Madow bias correction
+        u = max(0.0, mi / h_pred)
+        ctx.influence_raw[name] = u
+        ctx.influence[name] = float(np.clip((u - 0.005) / 0.06, 0.0, 1.0))

@@ -1,0 +1,388 @@
+"""Data checks: each feature's current window against the reference.
+
+One sort per column and window; every statistic (KS, PSI, out-of-range share, quantiles,
+stuck values) is read off the two sorted arrays. A finding's score is the size of the
+problem times how much the feature matters to the prediction (`Context.influence`), so drift
+on an input the model ignores cannot outrank drift on one it relies on. Structural breakage
+(a column missing, emptied or retyped) keeps a floor weight: a broken pipeline is worth
+reporting even when the feature looks unimportant.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from diagnostics.context import Context, align_categorical
+from diagnostics.findings import Finding
+from diagnostics.log import Categorical
+from diagnostics.stats import (
+    bin_counts_sorted,
+    chi2_homogeneity,
+    js_divergence,
+    ks_statistic_sorted,
+    psi_from_counts,
+    quantile_edges,
+)
+
+STRUCTURAL_FLOOR = 0.4
+HIGH_CARDINALITY = 1000
+MIN_VALUES = 10
+
+
+def _weight(ctx: Context, name: str, structural: bool = False) -> float:
+    w = ctx.influence.get(name, 0.0)
+    base = 0.1 + 0.9 * w
+    return max(base, STRUCTURAL_FLOOR) if structural else base
+
+
+def _pct(x: float) -> str:
+    return f"{100.0 * x:.1f}%"
+
+
+def data_findings(ctx: Context) -> list[Finding]:
+    ref_feats = ctx.reference.features
+    cur_feats = ctx.current.features
+    out: list[Finding] = []
+    for name in sorted(set(ref_feats) | set(cur_feats)):
+        if name not in cur_feats:
+            out.append(_schema(ctx, name, "missing", "the column is missing from the current log"))
+            continue
+        if name not in ref_feats:
+            out.append(
+                Finding(
+                    "data",
+                    "schema_change",
+                    name,
+                    0.05,
+                    f"New column '{name}' appears in the current log but not in the reference.",
+                    {"change": "new_column"},
+                )
+            )
+            continue
+        r, c = ref_feats[name], cur_feats[name]
+        if isinstance(r, Categorical) != isinstance(c, Categorical):
+            was = "text" if isinstance(r, Categorical) else "numeric"
+            now = "text" if isinstance(c, Categorical) else "numeric"
+            out.append(_schema(ctx, name, "type_changed", f"the column changed type from {was} to {now}"))
+            continue
+        out.extend(_invalid_values(ctx, name))
+        if isinstance(r, Categorical):
+            assert isinstance(c, Categorical)
+            out.extend(_categorical_checks(ctx, name, r, c))
+        else:
+            assert not isinstance(c, Categorical)
+            out.extend(_numeric_checks(ctx, name, r, c))
+    return out
+
+
+def _schema(ctx: Context, name: str, change: str, what: str) -> Finding:
+    w = _weight(ctx, name, structural=True)
+    return Finding(
+        "data",
+        "schema_change",
+        name,
+        1.0 * w,
+        f"Feature '{name}': {what} since the onset; the model no longer gets usable values.",
+        {"change": change, "influence": ctx.influence.get(name, 0.0)},
+    )
+
+
+def _invalid_values(ctx: Context, name: str) -> list[Finding]:
+    """Rows whose raw value did not fit the column's type (mixed types, e.g. '12 mm' in numbers)."""
+    ref_bad = ctx.reference.invalid.get(name)
+    cur_bad = ctx.current.invalid.get(name)
+    n_ref = max(len(ctx.reference), 1)
+    n_cur = max(len(ctx.current), 1)
+    sr = float(ref_bad.sum()) / n_ref if ref_bad is not None else 0.0
+    sc = float(cur_bad.sum()) / n_cur if cur_bad is not None else 0.0
+    if sc == 0.0 and sr == 0.0:
+        return []
+    if sc - sr >= 0.05:
+        w = _weight(ctx, name, structural=True)
+        return [
+            Finding(
+                "data",
+                "schema_change",
+                name,
+                min(1.0, (sc - sr) / 0.3) * w,
+                f"Feature '{name}' has {_pct(sc)} values of the wrong type in the current window "
+                f"(reference {_pct(sr)}); they are treated as missing.",
+                {"change": "mixed_types", "invalid_share_reference": sr, "invalid_share_current": sc},
+            )
+        ]
+    return [
+        Finding(
+            "data",
+            "input_quality",
+            name,
+            0.02,
+            f"Feature '{name}' mixes types: {_pct(max(sr, sc))} of values are not numbers and were ignored.",
+            {"invalid_share_reference": sr, "invalid_share_current": sc},
+        )
+    ]
+
+
+def _missing(ctx: Context, name: str, mr: float, mc: float, n_ref: int, n_cur: int) -> list[Finding]:
+    if mc >= 0.98 and mr < 0.5:
+        return [_schema(ctx, name, "emptied", f"the column became empty ({_pct(mc)} missing, reference {_pct(mr)})")]
+    if mr >= 0.98 and mc < 0.5:
+        return [
+            Finding(
+                "data",
+                "schema_change",
+                name,
+                0.05,
+                f"Feature '{name}' was empty in the reference and now has values.",
+                {"change": "new_column"},
+            )
+        ]
+    if n_ref == 0 and n_cur == 0:
+        return []
+    if mr >= 0.999 and mc >= 0.999:
+        return [
+            Finding(
+                "data",
+                "input_quality",
+                name,
+                0.01,
+                f"Feature '{name}' is entirely missing (all NaN) in both windows; nothing to compare.",
+                {"missing_reference": mr, "missing_current": mc},
+            )
+        ]
+    delta = mc - mr
+    pooled = (mr * n_ref + mc * n_cur) / max(n_ref + n_cur, 1)
+    se = math.sqrt(max(pooled * (1 - pooled), 1e-12) * (1 / max(n_ref, 1) + 1 / max(n_cur, 1)))
+    if delta >= 0.03 and delta / se >= 4.0:
+        mag = min(1.0, delta / 0.2)
+        return [
+            Finding(
+                "data",
+                "missing_rate",
+                name,
+                mag * _weight(ctx, name, structural=True),
+                f"Feature '{name}' is missing in {_pct(mc)} of rows since the onset (reference {_pct(mr)}).",
+                {"missing_reference": mr, "missing_current": mc, "influence": ctx.influence.get(name, 0.0)},
+            )
+        ]
+    return []
+
+
+def _top_share_sorted(s: np.ndarray) -> tuple[float, float]:
+    """Share of the most frequent value of a sorted array, and that value."""
+    if s.shape[0] == 0:
+        return 0.0, float("nan")
+    bounds = np.flatnonzero(s[1:] != s[:-1]) + 1
+    starts = np.concatenate(([0], bounds))
+    lengths = np.diff(np.concatenate((starts, [s.shape[0]])))
+    k = int(np.argmax(lengths))
+    return float(lengths[k]) / s.shape[0], float(s[starts[k]])
+
+
+def _numeric_checks(ctx: Context, name: str, r: np.ndarray, c: np.ndarray) -> list[Finding]:
+    out: list[Finding] = []
+    r_nan = np.isnan(r)
+    c_nan = np.isnan(c)
+    n_r_nan, n_c_nan = int(r_nan.sum()), int(c_nan.sum())
+    mr = n_r_nan / max(r.shape[0], 1)
+    mc = n_c_nan / max(c.shape[0], 1)
+    out.extend(_missing(ctx, name, mr, mc, r.shape[0], c.shape[0]))
+    if any(f.check == "schema_change" for f in out):
+        return out
+    # NaNs sort last; slice them off instead of a masked copy
+    rs = np.sort(r)[: r.shape[0] - n_r_nan]
+    cs = np.sort(c)[: c.shape[0] - n_c_nan]
+    if rs.shape[0] < MIN_VALUES or cs.shape[0] < MIN_VALUES:
+        return out
+    n1, n2 = rs.shape[0], cs.shape[0]
+    infl = ctx.influence.get(name, 0.0)
+    w = _weight(ctx, name)
+    d = ks_statistic_sorted(rs, cs)
+    edges = quantile_edges(rs, 10)
+    psi_value = psi_from_counts(bin_counts_sorted(rs, edges), bin_counts_sorted(cs, edges))
+    crit = 1.95 * math.sqrt((n1 + n2) / (n1 * n2))  # KS critical value at alpha = 0.001
+    q = np.array([0.25, 0.5, 0.75])
+    rq = _sorted_quantiles(rs, q)
+    cq = _sorted_quantiles(cs, q)
+    details = {
+        "ks": d,
+        "psi": psi_value,
+        "ks_critical": crit,
+        "influence": infl,
+        "reference_quartiles": rq.tolist(),
+        "current_quartiles": cq.tolist(),
+        "missing_reference": mr,
+        "missing_current": mc,
+    }
+    # stuck: one value dominates now but did not before
+    top_r, _ = _top_share_sorted(rs)
+    top_c, value = _top_share_sorted(cs)
+    if top_c >= 0.95 and top_r <= 0.7 and top_c - top_r >= 0.25:
+        out.append(
+            Finding(
+                "data",
+                "stuck_values",
+                name,
+                1.0 * _weight(ctx, name, structural=True),
+                f"Feature '{name}' is stuck at {value:.6g} in {_pct(top_c)} of rows since the onset "
+                f"(the most common value had {_pct(top_r)} before).",
+                {**details, "stuck_value": value, "top_share_reference": top_r, "top_share_current": top_c},
+            )
+        )
+        return out
+    # unit / scale change: same shape, scaled by a large factor
+    scale_r = float(np.median(np.abs(rs[:: max(1, n1 // 20000)])))
+    scale_c = float(np.median(np.abs(cs[:: max(1, n2 // 20000)])))
+    if scale_r > 0 and scale_c > 0:
+        factor = scale_c / scale_r
+        if abs(math.log10(factor)) >= 0.7:
+            sub_r = rs[:: max(1, n1 // 5000)]
+            sub_c = cs[:: max(1, n2 // 5000)] / factor
+            d_scaled = ks_statistic_sorted(sub_r, sub_c)
+            if d_scaled < 0.2:
+                out.append(
+                    Finding(
+                        "data",
+                        "unit_change",
+                        name,
+                        1.0 * _weight(ctx, name, structural=True),
+                        f"Feature '{name}' is scaled by about x{_nice_factor(factor)} since the onset "
+                        f"(median |x| {scale_r:.4g} -> {scale_c:.4g}) with an unchanged shape: a unit change.",
+                        {**details, "factor": factor, "ks_after_rescaling": d_scaled},
+                    )
+                )
+                return out
+    # out-of-range share
+    lo, hi = rs[0], rs[-1]
+    below = int(np.searchsorted(cs, lo, side="left"))
+    above = n2 - int(np.searchsorted(cs, hi, side="right"))
+    oor = (below + above) / n2
+    expected_oor = 2.0 / (n1 + 1)
+    if oor - expected_oor >= 0.05:
+        mag = min(1.0, (oor - expected_oor) / 0.4)
+        out.append(
+            Finding(
+                "data",
+                "out_of_range",
+                name,
+                mag * w,
+                f"{_pct(oor)} of '{name}' values fall outside the reference range [{lo:.4g}, {hi:.4g}].",
+                {**details, "out_of_range_share": oor},
+            )
+        )
+    # distribution drift
+    if d >= max(crit, 0.1) and psi_value >= 0.1:
+        mag = max(min(1.0, (d - 0.05) / 0.35), min(1.0, (psi_value - 0.05) / 0.5))
+        out.append(
+            Finding(
+                "data",
+                "drift",
+                name,
+                mag * w,
+                f"Feature '{name}' drifted: KS {d:.3f}, PSI {psi_value:.3f}; median {rq[1]:.4g} -> {cq[1]:.4g} "
+                f"(influence on predictions {infl:.2f}).",
+                details,
+            )
+        )
+    return out
+
+
+def _sorted_quantiles(s: np.ndarray, q: np.ndarray) -> np.ndarray:
+    pos = q * (s.shape[0] - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, s.shape[0] - 1)
+    frac = pos - lo
+    return s[lo] * (1 - frac) + s[hi] * frac
+
+
+def _nice_factor(f: float) -> str:
+    return f"{f:.3g}" if f >= 1 else f"{f:.3g} (1/{1 / f:.3g})"
+
+
+def _categorical_checks(ctx: Context, name: str, r: Categorical, c: Categorical) -> list[Finding]:
+    out: list[Finding] = []
+    rc, cc, cats = align_categorical(r, c)
+    k = len(cats)
+    ref_counts = np.bincount(rc[rc >= 0], minlength=k)
+    cur_counts = np.bincount(cc[cc >= 0], minlength=k)
+    n_r_missing = int(rc.shape[0] - ref_counts.sum())
+    n_c_missing = int(cc.shape[0] - cur_counts.sum())
+    mr = n_r_missing / max(rc.shape[0], 1)
+    mc = n_c_missing / max(cc.shape[0], 1)
+    out.extend(_missing(ctx, name, mr, mc, rc.shape[0], cc.shape[0]))
+    if any(f.check == "schema_change" for f in out):
+        return out
+    n_ref, n_cur = int(ref_counts.sum()), int(cur_counts.sum())
+    if n_ref < MIN_VALUES or n_cur < MIN_VALUES:
+        return out
+    infl = ctx.influence.get(name, 0.0)
+    distinct_ref = int(np.count_nonzero(ref_counts))
+    if distinct_ref > HIGH_CARDINALITY and distinct_ref > 0.2 * n_ref:
+        out.append(
+            Finding(
+                "data",
+                "high_cardinality",
+                name,
+                0.02,
+                f"Feature '{name}' has {distinct_ref} distinct values in the reference: treated as an identifier, "
+                "so drift and unseen-value checks are skipped for it.",
+                {"distinct_reference": distinct_ref},
+            )
+        )
+        return out
+    unseen = (ref_counts == 0) & (cur_counts > 0)
+    unseen_share = float(cur_counts[unseen].sum()) / n_cur
+    top_new = cats[unseen][np.argsort(-cur_counts[unseen])][:3].tolist() if unseen.any() else []
+    details = {
+        "influence": infl,
+        "unseen_share": unseen_share,
+        "unseen_examples": [str(v) for v in top_new],
+        "missing_reference": mr,
+        "missing_current": mc,
+    }
+    if unseen_share >= 0.03:
+        mag = min(1.0, unseen_share / 0.3)
+        out.append(
+            Finding(
+                "data",
+                "unseen_categories",
+                name,
+                mag * _weight(ctx, name),
+                f"{_pct(unseen_share)} of '{name}' values were never seen in the reference "
+                f"(e.g. {', '.join(repr(v) for v in top_new)}).",
+                details,
+            )
+        )
+    top_r = float(ref_counts.max()) / n_ref
+    top_c = float(cur_counts.max()) / n_cur
+    if top_c >= 0.95 and top_r <= 0.7 and top_c - top_r >= 0.25:
+        value = str(cats[int(np.argmax(cur_counts))])
+        out.append(
+            Finding(
+                "data",
+                "stuck_values",
+                name,
+                1.0 * _weight(ctx, name, structural=True),
+                f"Feature '{name}' is stuck at {value!r} in {_pct(top_c)} of rows (reference {_pct(top_r)}).",
+                {**details, "stuck_value": value},
+            )
+        )
+        return out
+    js = js_divergence(ref_counts, cur_counts)
+    stat, p, cramer = chi2_homogeneity(ref_counts, cur_counts)
+    details.update(js=js, chi2=stat, chi2_p=p, cramers_v=cramer)
+    if js >= 0.03 and p < 1e-3 and not unseen_share >= 0.03:
+        mag = min(1.0, (js - 0.02) / 0.2)
+        out.append(
+            Finding(
+                "data",
+                "drift",
+                name,
+                mag * _weight(ctx, name),
+                f"Category mix of '{name}' shifted: Jensen–Shannon {js:.3f}, Cramér's V {cramer:.3f} "
+                f"(influence on predictions {infl:.2f}).",
+                details,
+            )
+        )
+    return out

@@ -1,0 +1,186 @@
+"""`diagnose()`: windows, shared preparation, every check, the localizer.
+
+Pure computation on a `PredictionLog`; loading and printing live in `bot.predlog` and the CLI.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from diagnostics.context import (
+    Context,
+    detect_task,
+    estimate_influence,
+    make_bins,
+    row_loss,
+    subsample_index,
+)
+from diagnostics.data_checks import data_findings
+from diagnostics.findings import Diagnosis, Finding, iso_utc
+from diagnostics.localize import localize
+from diagnostics.log import Categorical, ChangeRecord, PredictionLog
+from diagnostics.model_checks import (
+    performance_finding,
+    prediction_shift_finding,
+    segment_and_concept_findings,
+    version_findings,
+)
+from diagnostics.onset import detect_onset
+from diagnostics.service_checks import service_findings
+
+
+class DiagnosisInputError(ValueError):
+    """The log cannot be diagnosed (no rows, an empty window): a user error, not a crash."""
+
+
+OnsetLike = float | int | str | datetime | None
+
+
+def to_epoch(value: float | int | str | datetime) -> float:
+    """Epoch seconds from a float, an aware/naive (UTC) datetime or an ISO-8601 string."""
+    if isinstance(value, int | float | np.floating | np.integer):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise DiagnosisInputError(f"onset {value!r} is not an ISO-8601 time") from exc
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            from datetime import UTC
+
+            value = value.replace(tzinfo=UTC)
+        return value.timestamp()
+    if hasattr(value, "timestamp"):
+        return float(value.timestamp())
+    raise DiagnosisInputError(f"onset {value!r} is not a time")
+
+
+def as_change(record: ChangeRecord | Mapping[str, Any]) -> ChangeRecord:
+    if isinstance(record, ChangeRecord):
+        return record
+    return ChangeRecord(
+        timestamp=to_epoch(record["timestamp"]),
+        kind=str(record.get("kind", "other")),
+        service=str(record.get("service", "") or ""),
+        description=str(record.get("description", "") or ""),
+        from_version=None if record.get("from_version") is None else str(record.get("from_version")),
+        to_version=None if record.get("to_version") is None else str(record.get("to_version")),
+    )
+
+
+def diagnose(
+    log: PredictionLog,
+    *,
+    reference: PredictionLog | None = None,
+    changes: Iterable[ChangeRecord | Mapping[str, Any]] = (),
+    onset: OnsetLike = None,
+) -> Diagnosis:
+    """Localize a regression in `log` to a data, model or service cause (DESIGN.md contract)."""
+    started = time.perf_counter()
+    if len(log) == 0:
+        raise DiagnosisInputError(f"{log.name}: the log has no rows")
+    log = log.sorted_by_time()
+    change_list = sorted((as_change(c) for c in changes), key=lambda c: c.timestamp)
+    notes: list[Finding] = [Finding("data", "input_quality", "log", 0.01, note) for note in log.notes]
+
+    task = detect_task(log.prediction, log.label)
+    full_loss = row_loss(log.prediction, log.label, task)
+
+    if onset is None:
+        found = detect_onset(log, full_loss, change_list)
+        onset_ts, detected = found.timestamp, found.detected
+        if reference is not None and not found.detected:
+            onset_ts = float(log.timestamp[0])
+    else:
+        onset_ts, detected = to_epoch(onset), False
+
+    split = int(np.searchsorted(log.timestamp, onset_ts, side="left"))
+    current = log.take(slice(split, None))
+    if len(current) == 0:
+        raise DiagnosisInputError(
+            f"{log.name}: no rows at or after the onset {iso_utc(onset_ts)} "
+            f"(the log ends {iso_utc(float(log.timestamp[-1]))})"
+        )
+    if reference is None:
+        ref = log.take(slice(0, split))
+        ref_loss = full_loss[:split]
+        if len(ref) == 0:
+            raise DiagnosisInputError(
+                f"{log.name}: no rows before the onset {iso_utc(onset_ts)} to compare with; "
+                "pass --reference or an earlier onset"
+            )
+    else:
+        if len(reference) == 0:
+            raise DiagnosisInputError(f"{reference.name}: the reference has no rows")
+        ref = reference.sorted_by_time()
+        ref_task = detect_task(ref.prediction, ref.label) if ref.label is not None else task
+        if ref_task.kind != task.kind:
+            ref_task = task
+        ref_loss = row_loss(ref.prediction, ref.label, task)
+    cur_loss = full_loss[split:]
+
+    ctx = Context(
+        log=log, reference=ref, current=current, onset=onset_ts, task=task, ref_loss=ref_loss, cur_loss=cur_loss
+    )
+    ctx.ref_sample = subsample_index(len(ref), seed=1)
+    ctx.cur_sample = subsample_index(len(current), seed=2)
+    for name, values in ref.features.items():
+        if name not in current.features:
+            continue
+        if isinstance(values, Categorical) != isinstance(current.features[name], Categorical):
+            continue
+        bins = make_bins(name, values)
+        if bins is None:
+            continue
+        ctx.bins[name] = bins
+        ctx.ref_bin_codes[name] = bins.assign(values)
+        ctx.cur_bin_codes[name] = bins.assign(current.features[name])
+    _estimate_influence_sampled(ctx)
+
+    findings: list[Finding] = list(notes)
+    findings += data_findings(ctx)
+    data_score = max((f.score for f in findings if f.cause == "data" and f.check != "input_quality"), default=0.0)
+    perf, perf_mag = performance_finding(ctx)
+    if perf is not None:
+        findings.append(perf)
+    versions = version_findings(ctx, change_list, data_score)
+    findings += versions
+    shift = prediction_shift_finding(ctx)
+    if shift is not None:
+        findings.append(shift)
+    version_score = max((f.score for f in versions), default=0.0)
+    findings += segment_and_concept_findings(ctx, perf_mag, max(data_score, version_score))
+    findings += service_findings(ctx)
+
+    verdict = localize(findings)
+    runtime_ms = (time.perf_counter() - started) * 1000.0
+    return Diagnosis(
+        cause=verdict.cause,  # type: ignore[arg-type]
+        culprit_kind=verdict.culprit_kind,  # type: ignore[arg-type]
+        culprit_name=verdict.culprit_name,
+        confidence=verdict.confidence,
+        onset=onset_ts,
+        recommended_mitigation=verdict.mitigation,  # type: ignore[arg-type]
+        findings=verdict.findings,
+        runtime_ms=runtime_ms,
+        onset_detected=detected,
+        summary=verdict.summary,
+    )
+
+
+def _estimate_influence_sampled(ctx: Context) -> None:
+    full = ctx.ref_bin_codes
+    ctx.ref_bin_codes = {k: v[ctx.ref_sample] for k, v in full.items()}
+    try:
+        estimate_influence(ctx)
+    finally:
+        ctx.ref_bin_codes = full

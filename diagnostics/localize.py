@@ -1,0 +1,82 @@
+"""The localizer: findings in, one verdict out.
+
+Each candidate cause has a score in [0, 1] already discounted by the checks (influence for
+features, same-window evidence for versions, residual for concept and segments). The best
+candidate wins if it clears `MIN_CAUSE_SCORE`; otherwise the verdict is "none", which is
+what a healthy log with ordinary noise must get. Confidence is the winning score, reduced
+when a competing cause of another kind is nearly as strong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from diagnostics.findings import Finding
+
+MIN_CAUSE_SCORE = 0.3
+
+# check -> (cause, culprit kind, mitigation); checks not listed are symptoms or notes
+CAUSE_OF_CHECK: dict[str, tuple[str, str, str]] = {
+    "drift": ("data", "feature", "naive_model"),
+    "missing_rate": ("data", "feature", "naive_model"),
+    "schema_change": ("data", "feature", "naive_model"),
+    "unit_change": ("data", "feature", "naive_model"),
+    "stuck_values": ("data", "feature", "naive_model"),
+    "unseen_categories": ("data", "feature", "naive_model"),
+    "out_of_range": ("data", "feature", "naive_model"),
+    "version_change": ("model", "model_version", "rollback"),
+    "concept_drift": ("model", "concept", "retrain"),
+    "segment": ("model", "segment", "retrain"),
+    "latency": ("service", "latency", "escalate_service"),
+    "error_rate": ("service", "errors", "escalate_service"),
+    "traffic": ("service", "traffic", "escalate_service"),
+    "traffic_gap": ("service", "traffic", "escalate_service"),
+}
+
+
+@dataclass
+class Verdict:
+    cause: str
+    culprit_kind: str
+    culprit_name: str
+    confidence: float
+    mitigation: str
+    findings: list[Finding]
+    summary: str
+
+
+def localize(findings: list[Finding]) -> Verdict:
+    candidates = [f for f in findings if f.check in CAUSE_OF_CHECK]
+    candidates.sort(key=lambda f: f.score, reverse=True)
+    top = candidates[0] if candidates else None
+    if top is None or top.score < MIN_CAUSE_SCORE:
+        strongest = top.score if top else 0.0
+        ranked = sorted(findings, key=lambda f: f.score, reverse=True)
+        return Verdict(
+            "none",
+            "none",
+            "",
+            round(1.0 - strongest, 4),
+            "none",
+            ranked,
+            "No check found a problem strong enough to explain a regression.",
+        )
+    cause, kind, mitigation = CAUSE_OF_CHECK[top.check]
+    rival = next((f for f in candidates if CAUSE_OF_CHECK[f.check][1] != kind or f.subject != top.subject), None)
+    rival_score = rival.score if rival else 0.0
+    confidence = top.score * (1.0 - 0.5 * rival_score / max(top.score, 1e-9))
+    name = "concept" if kind == "concept" else top.subject
+    if kind in ("latency", "errors", "traffic"):
+        name = {"latency": "latency_ms", "errors": "error", "traffic": "traffic"}[kind]
+    # the verdict's supporting findings first (same culprit), then everything else by score
+    support = [
+        f
+        for f in findings
+        if f.check in CAUSE_OF_CHECK
+        and CAUSE_OF_CHECK[f.check][1] == kind
+        and (f.subject == top.subject or kind in ("concept",))
+    ]
+    support.sort(key=lambda f: f.score, reverse=True)
+    rest = sorted((f for f in findings if f not in support), key=lambda f: f.score, reverse=True)
+    summary = f"cause: {cause} — {kind} {name}; {top.evidence}"
+    return Verdict(cause, kind, name, round(max(0.0, min(1.0, confidence)), 4), mitigation, support + rest, summary)

@@ -1,0 +1,182 @@
+"""In-memory prediction log: the arrays every check works on.
+
+The engine never sees files or data frames. A `PredictionLog` holds one numpy array per
+column of the DESIGN.md prediction log; string-valued columns may arrive either as plain
+object/str arrays or already dictionary-encoded as `Categorical` (the loader encodes with
+Arrow, which is much faster than sorting a million Python strings).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+ColumnArray = np.ndarray  # float64 (numeric) or object/str (categorical)
+
+
+@dataclass(frozen=True)
+class Categorical:
+    """A dictionary-encoded string column: ``codes[i] == -1`` marks a missing value."""
+
+    codes: np.ndarray  # int32/int64, -1 = missing
+    categories: np.ndarray  # object array of str
+
+    def __len__(self) -> int:
+        return int(self.codes.shape[0])
+
+    def take(self, index: np.ndarray | slice) -> Categorical:
+        return Categorical(self.codes[index], self.categories)
+
+    def to_numpy(self) -> np.ndarray:
+        """Decoded object array with None for missing values."""
+        out = np.empty(len(self.categories) + 1, dtype=object)
+        out[:-1] = self.categories
+        out[-1] = None
+        return out[self.codes]
+
+
+def as_categorical(values: np.ndarray | Categorical | Any) -> Categorical:
+    """Encode a string-like array; None/NaN/"" count as missing."""
+    if isinstance(values, Categorical):
+        return values
+    arr = np.asarray(values, dtype=object)
+    missing = (
+        np.array([v is None or (isinstance(v, float) and v != v) for v in arr], dtype=bool)
+        if arr.dtype == object
+        else np.zeros(arr.shape[0], dtype=bool)
+    )
+    text = arr.astype(str)
+    text[missing] = ""
+    cats, codes = np.unique(text, return_inverse=True)
+    codes = codes.astype(np.int64)
+    if missing.any():
+        empty = np.searchsorted(cats, "")
+        codes[missing] = -1
+        # keep "" only if it also occurs as a real value
+        if not np.any((text == "") & ~missing):
+            keep = np.ones(len(cats), dtype=bool)
+            keep[empty] = False
+            remap = np.cumsum(keep) - 1
+            codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
+            cats = cats[keep]
+    return Categorical(codes, np.asarray(cats, dtype=object))
+
+
+def is_numeric(values: np.ndarray | Categorical) -> bool:
+    return isinstance(values, np.ndarray) and values.dtype.kind in "fiub"
+
+
+@dataclass(frozen=True)
+class ChangeRecord:
+    """One change event (DESIGN.md): a deploy, config change, pipeline run, ..."""
+
+    timestamp: float
+    kind: str
+    service: str = ""
+    description: str = ""
+    from_version: str | None = None
+    to_version: str | None = None
+
+
+@dataclass
+class PredictionLog:
+    """Columns of a prediction log as arrays of equal length.
+
+    ``timestamp`` is float epoch seconds (UTC). ``label`` uses NaN (numeric) or None
+    (strings) for rows not yet labelled. ``error`` is 0/1 (NaN unknown). ``features`` maps a
+    name to a float array (numeric feature) or a string/object array or `Categorical`.
+    ``invalid`` maps a feature name to a boolean mask of rows whose raw value could not be
+    typed like the rest of the column (mixed types); the loader fills it, the engine reports it.
+    ``notes`` are loader remarks the diagnosis should mention.
+    """
+
+    timestamp: np.ndarray
+    model_version: np.ndarray | Categorical
+    prediction: np.ndarray | Categorical
+    label: np.ndarray | Categorical | None = None
+    latency_ms: np.ndarray | None = None
+    error: np.ndarray | None = None
+    features: dict[str, np.ndarray | Categorical] = field(default_factory=dict)
+    name: str = "log"
+    invalid: dict[str, np.ndarray] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.timestamp = np.asarray(self.timestamp, dtype=np.float64)
+        n = self.timestamp.shape[0]
+        columns: Mapping[str, Any] = {
+            "model_version": self.model_version,
+            "prediction": self.prediction,
+            "label": self.label,
+            "latency_ms": self.latency_ms,
+            "error": self.error,
+            **self.features,
+        }
+        for col, values in columns.items():
+            if values is not None and len(values) != n:
+                raise ValueError(f"column {col!r} has {len(values)} rows, timestamp has {n}")
+        if not isinstance(self.model_version, Categorical):
+            self.model_version = as_categorical(self.model_version)
+        self.prediction = _numeric_or_categorical(self.prediction)
+        if self.label is not None:
+            self.label = _numeric_or_categorical(self.label)
+        if self.latency_ms is not None:
+            self.latency_ms = np.asarray(self.latency_ms, dtype=np.float64)
+        if self.error is not None:
+            self.error = np.asarray(self.error, dtype=np.float64)
+        self.features = {k: _numeric_or_categorical(v) for k, v in self.features.items()}
+
+    @property
+    def timestamps(self) -> np.ndarray:
+        return self.timestamp
+
+    def __len__(self) -> int:
+        return int(self.timestamp.shape[0])
+
+    def take(self, index: np.ndarray | slice) -> PredictionLog:
+        """Rows selected by a slice or index array (columns share the selection)."""
+
+        def pick(v: Any) -> Any:
+            if v is None:
+                return None
+            return v.take(index) if isinstance(v, Categorical) else v[index]
+
+        return PredictionLog(
+            timestamp=self.timestamp[index],
+            model_version=pick(self.model_version),
+            prediction=pick(self.prediction),
+            label=pick(self.label),
+            latency_ms=pick(self.latency_ms),
+            error=pick(self.error),
+            features={k: pick(v) for k, v in self.features.items()},
+            name=self.name,
+            invalid={k: v[index] for k, v in self.invalid.items()},
+            notes=list(self.notes),
+        )
+
+    def sorted_by_time(self) -> PredictionLog:
+        ts = self.timestamp
+        if ts.shape[0] < 2 or bool(np.all(ts[1:] >= ts[:-1])):
+            return self
+        return self.take(np.argsort(ts, kind="stable"))
+
+    @classmethod
+    def from_pandas(cls, df: Any, name: str = "frame") -> PredictionLog:
+        """Convenience for notebooks and the scenario suite (typing as the loader does)."""
+        from bot.predlog import frame_to_log
+
+        return frame_to_log(df, name=name)
+
+
+def _numeric_or_categorical(values: Any) -> np.ndarray | Categorical:
+    if isinstance(values, Categorical):
+        return values
+    arr = np.asarray(values)
+    if arr.dtype.kind in "fiub":
+        return arr.astype(np.float64, copy=False)
+    if arr.dtype.kind == "M":
+        return arr.astype("datetime64[ns]").astype(np.int64).astype(np.float64) / 1e9
+    return as_categorical(arr)

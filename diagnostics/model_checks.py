@@ -1,0 +1,414 @@
+"""Model checks: performance per window and per model version, prediction shift, concept
+drift and the worst segments.
+
+The decisive comparison for a suspect version is canary-style: its rows against other
+versions' rows of the same time window, where inputs are alike. Only when no such rows exist
+does the check fall back to comparing against the reference window, and then says so
+(`details["comparison"]`) so the localizer can weigh it against input drift.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from diagnostics.context import Context, align_categorical, performance_summary, prediction_matrix
+from diagnostics.findings import Finding, iso_utc
+from diagnostics.log import Categorical, ChangeRecord
+from diagnostics.stats import js_divergence, ks_statistic_sorted
+
+MIN_LABELLED = 30
+MIN_SEGMENT_SHARE = 0.03
+MIN_SEGMENT_ROWS = 30
+VERSION_WINDOW_S = 1800.0  # a deploy this close to the onset is "near" it
+
+
+@dataclass
+class LossStats:
+    n: int
+    mean: float
+    var: float
+
+    @classmethod
+    def of(cls, loss: np.ndarray) -> LossStats:
+        v = loss[np.isfinite(loss)]
+        if v.size == 0:
+            return cls(0, float("nan"), float("nan"))
+        return cls(int(v.size), float(v.mean()), float(v.var()))
+
+    def z_worse(self, base: LossStats) -> float:
+        """How many standard errors this loss exceeds `base` (Welch)."""
+        if self.n < 2 or base.n < 2:
+            return 0.0
+        se = math.sqrt(self.var / self.n + base.var / base.n)
+        return (self.mean - base.mean) / max(se, 1e-9)
+
+
+def drop_magnitude(ctx: Context, worse: LossStats, base: LossStats) -> float:
+    """0..1 size of a loss increase: accuracy points for classes, relative error otherwise."""
+    if worse.n < MIN_LABELLED or base.n < MIN_LABELLED:
+        return 0.0
+    z = worse.z_worse(base)
+    if z < 3.0:
+        return 0.0
+    delta = worse.mean - base.mean
+    if ctx.task.kind == "classification":
+        return float(np.clip((delta - 0.015) / 0.08, 0.0, 1.0))
+    rel = delta / max(base.mean, 1e-12)
+    return float(np.clip((rel - 0.06) / 0.3, 0.0, 1.0))
+
+
+def _metric_text(summary: dict[str, float]) -> str:
+    for key in ("accuracy", "mae", "auc"):
+        if key in summary:
+            return f"{key} {summary[key]:.3f}"
+    return "no labels"
+
+
+def performance_finding(ctx: Context) -> tuple[Finding | None, float]:
+    ref_s = performance_summary(ctx.reference.prediction, ctx.reference.label, ctx.ref_loss, ctx.task)
+    cur_s = performance_summary(ctx.current.prediction, ctx.current.label, ctx.cur_loss, ctx.task)
+    a, b = LossStats.of(ctx.cur_loss), LossStats.of(ctx.ref_loss)
+    mag = drop_magnitude(ctx, a, b)
+    if mag <= 0:
+        return None, 0.0
+    return Finding(
+        "model",
+        "performance",
+        "prediction quality",
+        0.3 * mag,
+        f"Performance fell since the onset: {_metric_text(ref_s)} -> {_metric_text(cur_s)} on {a.n} labelled rows.",
+        {"reference": ref_s, "current": cur_s, "magnitude": mag},
+    ), mag
+
+
+def _version_codes(ctx: Context) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ref_mv = ctx.reference.model_version
+    cur_mv = ctx.current.model_version
+    assert isinstance(ref_mv, Categorical) and isinstance(cur_mv, Categorical)
+    return align_categorical(ref_mv, cur_mv)
+
+
+def version_findings(ctx: Context, changes: list[ChangeRecord], data_score: float) -> list[Finding]:
+    """Find versions that are new in the current window and measure whether they hurt."""
+    rv, cv, names = _version_codes(ctx)
+    k = len(names)
+    ref_counts = np.bincount(rv[rv >= 0], minlength=k).astype(float)
+    cur_counts = np.bincount(cv[cv >= 0], minlength=k).astype(float)
+    ref_share = ref_counts / max(ref_counts.sum(), 1)
+    cur_share = cur_counts / max(cur_counts.sum(), 1)
+    base = int(np.argmax(ref_counts)) if ref_counts.sum() else -1
+    deploys = {c.to_version: c for c in changes if c.to_version}
+    out: list[Finding] = []
+    for v in range(k):
+        if cur_share[v] < 0.05 or v == base or cur_share[v] <= 1.5 * ref_share[v] + 0.02:
+            continue
+        name = str(names[v])
+        first_seen = _first_seen(ctx, rv, cv, v)
+        event = deploys.get(name)
+        finding = _assess_version(
+            ctx, v, name, base, str(names[base]) if base >= 0 else "?", rv, cv, cur_share[v], data_score
+        )
+        finding.details.update(
+            first_seen=iso_utc(first_seen) if math.isfinite(first_seen) else None,
+            change_event=event.description if event else None,
+            announced=event is not None,
+        )
+        near = math.isfinite(first_seen) and abs(first_seen - ctx.onset) <= VERSION_WINDOW_S
+        finding.details["near_onset"] = near
+        when = f"first seen {iso_utc(first_seen)}" if math.isfinite(first_seen) else ""
+        how = f"deployed per change log ({event.description})" if event else "no change event recorded"
+        finding.evidence = f"Version {name} ({when}; {how}): {finding.evidence}"
+        out.append(finding)
+    return out
+
+
+def _first_seen(ctx: Context, rv: np.ndarray, cv: np.ndarray, v: int) -> float:
+    in_ref = np.flatnonzero(rv == v)
+    if in_ref.size and ctx.reference is not ctx.log:
+        ts = ctx.reference.timestamp[in_ref[0]]
+        if ts <= ctx.onset:
+            return float(ts)
+    in_cur = np.flatnonzero(cv == v)
+    return float(ctx.current.timestamp[in_cur[0]]) if in_cur.size else float("nan")
+
+
+def _assess_version(
+    ctx: Context,
+    v: int,
+    name: str,
+    base: int,
+    base_name: str,
+    rv: np.ndarray,
+    cv: np.ndarray,
+    share: float,
+    data_score: float,
+) -> Finding:
+    cur_v = cv == v
+    cur_other = (cv != v) & (cv >= 0)
+    ref_v = rv == v
+    ref_base = rv == base
+    lv = LossStats.of(ctx.cur_loss[cur_v])
+    details: dict[str, object] = {"version": name, "baseline_version": base_name, "share_current": share}
+    # 1. same window, other versions (canary)
+    lo = LossStats.of(ctx.cur_loss[cur_other])
+    if lv.n >= MIN_LABELLED and lo.n >= MIN_LABELLED:
+        mag = drop_magnitude(ctx, lv, lo)
+        details.update(
+            comparison="same_window", loss_version=lv.mean, loss_others=lo.mean, n_version=lv.n, n_others=lo.n
+        )
+        text = _loss_text(ctx, lo.mean, lv.mean, "other versions in the same window", lv.n)
+        return Finding("model", "version_change", name, mag, text, details)
+    # 2. before the onset both versions served side by side
+    lpv = LossStats.of(ctx.ref_loss[ref_v])
+    lpb = LossStats.of(ctx.ref_loss[ref_base])
+    if lpv.n >= MIN_LABELLED and lpb.n >= MIN_LABELLED:
+        mag = drop_magnitude(ctx, lpv, lpb)
+        details.update(
+            comparison="pre_onset", loss_version=lpv.mean, loss_others=lpb.mean, n_version=lpv.n, n_others=lpb.n
+        )
+        text = _loss_text(ctx, lpb.mean, lpv.mean, f"{base_name} before the onset", lpv.n)
+        return Finding("model", "version_change", name, mag, text, details)
+    # 3. labels: against the reference window (confounded with anything else that changed)
+    if lv.n >= MIN_LABELLED and lpb.n >= MIN_LABELLED:
+        mag = drop_magnitude(ctx, lv, lpb)
+        details.update(
+            comparison="cross_window",
+            loss_version=lv.mean,
+            loss_others=lpb.mean,
+            n_version=lv.n,
+            n_others=lpb.n,
+            raw_magnitude=mag,
+        )
+        text = _loss_text(ctx, lpb.mean, lv.mean, f"{base_name} in the reference window", lv.n)
+        return Finding("model", "version_change", name, mag * (1.0 - data_score), text, details)
+    # 4. no labels: prediction distribution of the version against the others
+    other = cur_other if int(cur_other.sum()) >= MIN_LABELLED else None
+    shift = _prediction_gap(ctx, cur_v, other, ref_base)
+    details.update(
+        comparison="predictions_same_window" if other is not None else "predictions_cross_window", prediction_gap=shift
+    )
+    mag = float(np.clip((shift - 0.1) / 0.3, 0.0, 1.0))
+    if other is None:
+        mag *= 1.0 - data_score
+    return Finding(
+        "model",
+        "version_change",
+        name,
+        mag,
+        f"no labels; its prediction distribution differs from the others by {shift:.3f} (KS/JS).",
+        details,
+    )
+
+
+def _loss_text(ctx: Context, base_loss: float, loss: float, against: str, n: int) -> str:
+    if ctx.task.kind == "classification":
+        return f"accuracy {1 - base_loss:.3f} ({against}) -> {1 - loss:.3f} on its {n} labelled rows."
+    return f"mean absolute error {base_loss:.4g} ({against}) -> {loss:.4g} on its {n} labelled rows."
+
+
+def _prediction_gap(ctx: Context, cur_v: np.ndarray, other: np.ndarray | None, ref_base: np.ndarray) -> float:
+    pred_v = ctx.current.prediction
+    if other is not None:
+        a_idx, b_src, b_idx = np.flatnonzero(cur_v), ctx.current.prediction, np.flatnonzero(other)
+    else:
+        a_idx, b_src, b_idx = np.flatnonzero(cur_v), ctx.reference.prediction, np.flatnonzero(ref_base)
+    return _distribution_gap(pred_v, a_idx, b_src, b_idx)
+
+
+def _distribution_gap(
+    a_src: np.ndarray | Categorical, a_idx: np.ndarray, b_src: np.ndarray | Categorical, b_idx: np.ndarray
+) -> float:
+    if isinstance(a_src, Categorical):
+        assert isinstance(b_src, Categorical)
+        bc, ac, cats = align_categorical(b_src, a_src)
+        a = ac[a_idx]
+        b = bc[b_idx]
+        return js_divergence(np.bincount(b[b >= 0], minlength=len(cats)), np.bincount(a[a >= 0], minlength=len(cats)))
+    assert not isinstance(b_src, Categorical)
+    a_vals = np.sort(a_src[a_idx])
+    b_vals = np.sort(b_src[b_idx])
+    a_vals = a_vals[~np.isnan(a_vals)]
+    b_vals = b_vals[~np.isnan(b_vals)]
+    if a_vals.size < 10 or b_vals.size < 10:
+        return 0.0
+    return ks_statistic_sorted(b_vals, a_vals)
+
+
+def prediction_shift_finding(ctx: Context) -> Finding | None:
+    gap = _distribution_gap(
+        ctx.current.prediction, np.arange(len(ctx.current)), ctx.reference.prediction, np.arange(len(ctx.reference))
+    )
+    threshold = 0.05 if isinstance(ctx.current.prediction, Categorical) else 0.15
+    if gap < threshold:
+        return None
+    kind = "Jensen–Shannon" if isinstance(ctx.current.prediction, Categorical) else "KS"
+    return Finding(
+        "model",
+        "prediction_shift",
+        "prediction",
+        min(0.25, gap),
+        f"The distribution of predictions shifted since the onset ({kind} {gap:.3f}).",
+        {"gap": gap},
+    )
+
+
+@dataclass
+class Segment:
+    label: str
+    share: float
+    explained: float
+    loss_ref: float
+    loss_cur: float
+    n: int
+
+
+def worst_segments(ctx: Context, top: int = 3) -> list[Segment]:
+    """Slices (one feature, or two) that explain most of the loss increase, with minimum support.
+
+    For each segment the excess is n_cur * (loss_cur - loss_ref of the same segment); numeric
+    features take the best contiguous run of reference deciles. `explained` is the segment's
+    share of the total excess over the feature's segments.
+    """
+    cur_ok = np.isfinite(ctx.cur_loss)
+    ref_ok = np.isfinite(ctx.ref_loss)
+    n_cur = int(cur_ok.sum())
+    if n_cur < 2 * MIN_LABELLED or int(ref_ok.sum()) < 2 * MIN_LABELLED:
+        return []
+    found: list[Segment] = []
+    singles: list[tuple[float, str, int, int]] = []
+    for name, bins in ctx.bins.items():
+        cb = ctx.cur_bin_codes[name]
+        rb = ctx.ref_bin_codes[name]
+        nb = bins.n_bins
+        c_n = np.bincount(cb[cur_ok], minlength=nb).astype(float)
+        c_l = np.bincount(cb[cur_ok], weights=ctx.cur_loss[cur_ok], minlength=nb)
+        r_n = np.bincount(rb[ref_ok], minlength=nb).astype(float)
+        r_l = np.bincount(rb[ref_ok], weights=ctx.ref_loss[ref_ok], minlength=nb)
+        overall_ref = float(r_l.sum() / max(r_n.sum(), 1))
+        r_mean = np.where(r_n >= 10, r_l / np.maximum(r_n, 1), overall_ref)
+        excess = c_l - c_n * r_mean
+        total = float(excess.sum())
+        if total <= 0:
+            continue
+        if bins.numeric:
+            # contiguous runs over the value bins (last bin = missing is its own segment)
+            vals = excess[:-1]
+            cum = np.concatenate(([0.0], np.cumsum(vals)))
+            cnt = np.concatenate(([0.0], np.cumsum(c_n[:-1])))
+            best = (-np.inf, 0, 0)
+            for i in range(len(vals)):
+                for j in range(i + 1, len(vals) + 1):
+                    share = (cnt[j] - cnt[i]) / n_cur
+                    if share > 0.5 or cnt[j] - cnt[i] < MIN_SEGMENT_ROWS or share < MIN_SEGMENT_SHARE:
+                        continue
+                    ex = cum[j] - cum[i]
+                    if ex > best[0]:
+                        best = (ex, i, j - 1)
+            cands = [best] if math.isfinite(best[0]) else []
+            if c_n[-1] >= MIN_SEGMENT_ROWS:
+                cands.append((excess[-1], nb - 1, nb - 1))
+            for ex, i, j in cands:
+                n_seg = float(c_n[i : j + 1].sum())
+                found.append(
+                    _segment(
+                        bins.label(i, j),
+                        n_seg,
+                        n_cur,
+                        ex,
+                        total,
+                        c_l[i : j + 1].sum(),
+                        (r_mean[i : j + 1] * c_n[i : j + 1]).sum(),
+                    )
+                )
+                singles.append((ex, name, i, j))
+        else:
+            for b in range(nb - 1):
+                if c_n[b] < MIN_SEGMENT_ROWS or c_n[b] / n_cur < MIN_SEGMENT_SHARE or c_n[b] / n_cur > 0.6:
+                    continue
+                found.append(_segment(bins.label(b), c_n[b], n_cur, excess[b], total, c_l[b], r_mean[b] * c_n[b]))
+                singles.append((excess[b], name, b, b))
+    found.sort(key=lambda s: s.explained * max(s.loss_cur - s.loss_ref, 0.0), reverse=True)
+    return found[:top]
+
+
+def _segment(
+    label: str, n_seg: float, n_cur: int, ex: float, total: float, loss_sum: float, ref_loss_sum: float
+) -> Segment:
+    return Segment(
+        label=label,
+        share=n_seg / n_cur,
+        explained=float(ex / total) if total > 0 else 0.0,
+        loss_ref=float(ref_loss_sum / max(n_seg, 1)),
+        loss_cur=float(loss_sum / max(n_seg, 1)),
+        n=int(n_seg),
+    )
+
+
+def segment_and_concept_findings(ctx: Context, perf_mag: float, blockers: float) -> list[Finding]:
+    """Concept drift (a drop everywhere) or one segment (a drop concentrated in a slice).
+
+    Both are what is left once a version or the inputs explain nothing: `blockers` is the
+    strongest version/data score and discounts them.
+    """
+    if perf_mag <= 0:
+        return []
+    segs = worst_segments(ctx)
+    out: list[Finding] = []
+    residual = perf_mag * (1.0 - blockers)
+    best = segs[0] if segs else None
+    concentrated = (
+        best is not None
+        and best.explained >= 0.6
+        and best.share <= 0.5
+        and (best.loss_cur - best.loss_ref) >= 2.0 * max(_overall_increase(ctx), 1e-9)
+    )
+    for rank, s in enumerate(segs):
+        score = residual * min(1.0, s.explained) if (rank == 0 and concentrated) else 0.1 * residual
+        out.append(
+            Finding(
+                "model",
+                "segment",
+                s.label,
+                score,
+                f"Segment {s.label} ({100 * s.share:.0f}% of labelled traffic) explains {100 * s.explained:.0f}% "
+                f"of the error increase: loss {s.loss_ref:.3f} -> {s.loss_cur:.3f}.",
+                {
+                    "share": s.share,
+                    "explained": s.explained,
+                    "loss_reference": s.loss_ref,
+                    "loss_current": s.loss_cur,
+                    "rows": s.n,
+                },
+            )
+        )
+    concept_score = residual * (0.3 if concentrated else 1.0)
+    out.append(
+        Finding(
+            "model",
+            "concept_drift",
+            "concept",
+            concept_score,
+            "Performance dropped while the inputs and the model version stayed put: the relation between "
+            "inputs and labels changed (concept drift).",
+            {"performance_magnitude": perf_mag, "explained_elsewhere": blockers},
+        )
+    )
+    return out
+
+
+def _overall_increase(ctx: Context) -> float:
+    a, b = LossStats.of(ctx.cur_loss), LossStats.of(ctx.ref_loss)
+    return max(a.mean - b.mean, 0.0) if a.n and b.n else 0.0
+
+
+__all__ = [
+    "prediction_matrix",
+    "version_findings",
+    "performance_finding",
+    "prediction_shift_finding",
+    "segment_and_concept_findings",
+    "worst_segments",
+]

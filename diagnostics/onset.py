@@ -1,0 +1,112 @@
+"""Onset detection: where did the symptoms start?
+
+The log is cut into up to 400 equal time bins; for every symptom series (performance,
+prediction mean or class shares, latency, error rate, traffic, model-version shares, feature
+means and missing rates) the best single mean shift is scored (`mean_shift_split`). The
+strongest symptom wins; a model-version switch or change event within two bins snaps the
+onset to its exact time. Without a convincing change the last quarter of the log is the
+current window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from diagnostics.log import Categorical, ChangeRecord, PredictionLog
+from diagnostics.stats import mean_shift_split
+
+MAX_BINS = 400
+MIN_Z = 6.0
+
+
+@dataclass
+class Onset:
+    timestamp: float
+    detected: bool
+    series: str
+    z: float
+
+
+def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecord]) -> Onset:
+    ts = log.timestamp
+    t0, t1 = float(ts[0]), float(ts[-1])
+    fallback = Onset(float(np.quantile(ts, 0.75)), False, "", 0.0)
+    if t1 <= t0 or len(log) < 40:
+        return fallback
+    n_bins = int(min(MAX_BINS, max(12, len(log) // 25)))
+    width = (t1 - t0) / n_bins
+    b = np.minimum(((ts - t0) / width).astype(np.int64), n_bins - 1)
+    counts = np.bincount(b, minlength=n_bins).astype(float)
+    series: dict[str, tuple[np.ndarray, bool]] = {}  # name -> (values, is_symptom)
+
+    def mean_series(values: np.ndarray) -> np.ndarray:
+        ok = np.isfinite(values)
+        n = np.bincount(b[ok], minlength=n_bins)
+        s = np.bincount(b[ok], weights=values[ok], minlength=n_bins)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(n >= 3, s / np.maximum(n, 1), np.nan)
+
+    series["traffic"] = (counts, True)
+    if np.isfinite(loss).any():
+        series["performance"] = (mean_series(loss), True)
+    if log.latency_ms is not None:
+        series["latency"] = (mean_series(np.log1p(np.maximum(log.latency_ms, 0))), True)
+    if log.error is not None:
+        series["errors"] = (mean_series(log.error), True)
+    pred = log.prediction
+    if isinstance(pred, Categorical):
+        top = np.argsort(-np.bincount(pred.codes[pred.codes >= 0], minlength=len(pred.categories)))[:3]
+        for k in top:
+            series[f"prediction={pred.categories[k]}"] = (mean_series((pred.codes == k).astype(float)), True)
+    else:
+        series["prediction"] = (mean_series(pred), True)
+    mv = log.model_version
+    assert isinstance(mv, Categorical)
+    for k in range(min(len(mv.categories), 10)):
+        series[f"version={mv.categories[k]}"] = (mean_series((mv.codes == k).astype(float)), False)
+    for name, values in log.features.items():
+        if isinstance(values, Categorical):
+            miss = (values.codes < 0).astype(float)
+            codes = values.codes
+            top_code = (
+                int(np.argmax(np.bincount(codes[codes >= 0], minlength=len(values.categories))))
+                if (codes >= 0).any()
+                else -1
+            )
+            series[f"{name}:top"] = (mean_series((codes == top_code).astype(float)), False)
+        else:
+            miss = np.isnan(values).astype(float)
+            series[f"{name}:mean"] = (mean_series(values), False)
+        series[f"{name}:missing"] = (mean_series(miss), False)
+    best: tuple[float, int, str, bool] = (0.0, 0, "", False)
+    for name, (values, symptom) in series.items():
+        split, z = mean_shift_split(values)
+        if not np.isfinite(z):
+            continue
+        # symptoms first: a feature or version change must be 1.5x stronger to win
+        score = z if symptom else z / 1.5
+        if score > best[0]:
+            best = (score, split, name, symptom)
+    score, split, name, _ = best
+    if score < MIN_Z:
+        return fallback
+    onset = t0 + split * width
+    # snap to a version switch or change event close by
+    candidates = [c.timestamp for c in changes if abs(c.timestamp - onset) <= 2 * width]
+    first_rows = _version_first_rows(log)
+    candidates += [t for t in first_rows if abs(t - onset) <= 2 * width]
+    if candidates:
+        onset = min(candidates, key=lambda t: abs(t - onset))
+    return Onset(float(onset), True, name, float(score))
+
+
+def _version_first_rows(log: PredictionLog) -> list[float]:
+    mv = log.model_version
+    assert isinstance(mv, Categorical)
+    codes = mv.codes
+    if codes.size == 0:
+        return []
+    _, first = np.unique(codes, return_index=True)
+    return [float(log.timestamp[i]) for i in first if i > 0]

@@ -1,0 +1,159 @@
+"""Service checks: latency percentiles, error rate, traffic rate and gaps in the log.
+
+Thresholds are effect sizes, not p-values: a million rows make every wobble significant,
+and a diurnal traffic wave must not page anyone.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from diagnostics.context import Context
+from diagnostics.findings import Finding
+
+MIN_ROWS = 30
+GAP_MIN_S = 600.0
+
+
+def service_findings(ctx: Context) -> list[Finding]:
+    out: list[Finding] = []
+    out.extend(_latency(ctx))
+    out.extend(_errors(ctx))
+    out.extend(_traffic(ctx))
+    return out
+
+
+def _latency(ctx: Context) -> list[Finding]:
+    r, c = ctx.reference.latency_ms, ctx.current.latency_ms
+    if r is None or c is None:
+        return []
+    r = r[np.isfinite(r)]
+    c = c[np.isfinite(c)]
+    if r.size < MIN_ROWS or c.size < MIN_ROWS:
+        return []
+    q = [50.0, 95.0, 99.0]
+    rq = np.percentile(r, q)
+    cq = np.percentile(c, q)
+    ratios = cq / np.maximum(rq, 1e-9)
+    worst = float(np.max(ratios[:2]))  # p99 alone is too noisy on small windows
+    mag = float(np.clip((worst - 1.25) / 0.75, 0.0, 1.0))
+    if cq[1] - rq[1] < 5.0:  # a few milliseconds never page anyone
+        mag = 0.0
+    if mag <= 0:
+        return []
+    return [
+        Finding(
+            "service",
+            "latency",
+            "latency_ms",
+            mag,
+            f"Latency rose since the onset: p50 {rq[0]:.0f} -> {cq[0]:.0f} ms, p95 {rq[1]:.0f} -> {cq[1]:.0f} ms, "
+            f"p99 {rq[2]:.0f} -> {cq[2]:.0f} ms.",
+            {
+                "reference": dict(zip(("p50", "p95", "p99"), rq.tolist(), strict=True)),
+                "current": dict(zip(("p50", "p95", "p99"), cq.tolist(), strict=True)),
+            },
+        )
+    ]
+
+
+def _errors(ctx: Context) -> list[Finding]:
+    r, c = ctx.reference.error, ctx.current.error
+    if r is None or c is None:
+        return []
+    r = r[np.isfinite(r)]
+    c = c[np.isfinite(c)]
+    if r.size < MIN_ROWS or c.size < MIN_ROWS:
+        return []
+    er, ec = float(r.mean()), float(c.mean())
+    pooled = (er * r.size + ec * c.size) / (r.size + c.size)
+    se = math.sqrt(max(pooled * (1 - pooled), 1e-12) * (1 / r.size + 1 / c.size))
+    delta = ec - er
+    if delta < 0.01 or delta / se < 4.0:
+        return []
+    mag = float(np.clip((delta - 0.005) / 0.05, 0.0, 1.0))
+    return [
+        Finding(
+            "service",
+            "error_rate",
+            "error",
+            mag,
+            f"Error rate rose from {100 * er:.2f}% to {100 * ec:.2f}% of requests since the onset.",
+            {"reference": er, "current": ec},
+        )
+    ]
+
+
+def _rate(ts: np.ndarray, start: float, end: float) -> float:
+    span = max(end - start, 1.0)
+    return ts.shape[0] / span * 60.0
+
+
+def _traffic(ctx: Context) -> list[Finding]:
+    out: list[Finding] = []
+    cur_ts = ctx.current.timestamp
+    ref_ts = ctx.reference.timestamp
+    if cur_ts.size == 0 or ref_ts.size < MIN_ROWS:
+        return out
+    cur_start, cur_end = ctx.onset, float(cur_ts[-1])
+    cur_span = max(cur_end - cur_start, 60.0)
+    same_log = ctx.reference.timestamp.size and ref_ts[-1] <= ctx.onset
+    if same_log:
+        # the recent part of the reference: as long as the current window, at least an hour
+        look = max(cur_span, 3600.0)
+        lo = max(float(ref_ts[0]), ctx.onset - look)
+        recent = ref_ts[np.searchsorted(ref_ts, lo) :]
+        ref_rate = _rate(recent, lo, ctx.onset)
+        gaps_ref = np.diff(ref_ts)
+        typical_gap = float(np.percentile(gaps_ref, 99.9)) if gaps_ref.size else 0.0
+    else:
+        ref_rate = _rate(ref_ts, float(ref_ts[0]), float(ref_ts[-1]))
+        typical_gap = 0.0
+    cur_rate = _rate(cur_ts, cur_start, cur_end)
+    ratio = cur_rate / max(ref_rate, 1e-9)
+    details = {"rows_per_minute_reference": ref_rate, "rows_per_minute_current": cur_rate, "ratio": ratio}
+    # gaps: the longest silence since the onset
+    edges = np.concatenate(([ctx.onset], cur_ts))
+    gaps = np.diff(edges)
+    longest = float(gaps.max()) if gaps.size else 0.0
+    if longest >= max(GAP_MIN_S, 20.0 * typical_gap):
+        at = float(edges[int(np.argmax(gaps))])
+        from diagnostics.findings import iso_utc
+
+        out.append(
+            Finding(
+                "service",
+                "traffic_gap",
+                "traffic",
+                1.0,
+                f"No predictions were logged for {longest / 60:.0f} minutes from {iso_utc(at)}.",
+                {**details, "gap_seconds": longest},
+            )
+        )
+    if ratio <= 0.65 and cur_ts.size + ref_ts.size > 2 * MIN_ROWS:
+        mag = float(np.clip((0.65 - ratio) / 0.3, 0.0, 1.0))
+        out.append(
+            Finding(
+                "service",
+                "traffic",
+                "traffic",
+                mag,
+                f"Traffic dropped to {ratio:.0%} of normal: {ref_rate:.1f} -> {cur_rate:.1f} predictions per minute.",
+                details,
+            )
+        )
+    elif ratio >= 2.0:
+        mag = float(np.clip((ratio - 1.8) / 1.2, 0.0, 1.0))
+        out.append(
+            Finding(
+                "service",
+                "traffic",
+                "traffic",
+                mag,
+                f"Traffic spiked to {ratio:.1f}x normal: {ref_rate:.1f} -> {cur_rate:.1f} predictions per minute.",
+                details,
+            )
+        )
+    return out

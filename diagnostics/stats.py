@@ -1,0 +1,272 @@
+"""Two-sample statistics used by the checks, written for sorted arrays.
+
+Every function is a few vectorized passes: sorting (SIMD in numpy 2), `searchsorted`
+with sorted keys (numpy reuses the previous bound, so it is close to a merge), `bincount`.
+`ks_2samp` and `mann_whitney_u` reproduce `scipy.stats.ks_2samp` / `mannwhitneyu`
+(method="auto", two-sided) so runbooks can quote familiar p-values; the engine itself
+works from effect sizes because p-values are meaningless at a million rows.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import special
+from scipy.stats import chi2 as _chi2
+from scipy.stats import distributions
+
+PSI_EPSILON = 1e-4
+"""Proportion used in place of an empty bin so PSI stays finite (the common convention)."""
+
+_KS_MAX_EXACT_N = 10_000  # scipy's MAX_AUTO_N: exact p-value when both samples are this small
+
+
+def _finite_sorted(x: np.ndarray) -> np.ndarray:
+    arr = np.asarray(x, dtype=np.float64).ravel()
+    arr = arr[~np.isnan(arr)]
+    return np.sort(arr)
+
+
+def ks_statistic_sorted(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sided KS statistic D of two sorted, NaN-free samples.
+
+    The supremum of |F_a - F_b| is reached at an observation, so evaluating both empirical
+    CDFs at every observation of both samples (`side="right"` handles ties) is exact.
+    """
+    n1, n2 = a.shape[0], b.shape[0]
+    if n1 == 0 or n2 == 0:
+        return float("nan")
+    # At a_i (sorted): F_a = (rank of last tie)/n1, F_b = count(b <= a_i)/n2.
+    fa_at_a = np.searchsorted(a, a, side="right") / n1 if _has_ties(a) else np.arange(1, n1 + 1) / n1
+    fb_at_a = np.searchsorted(b, a, side="right") / n2
+    fb_at_b = np.searchsorted(b, b, side="right") / n2 if _has_ties(b) else np.arange(1, n2 + 1) / n2
+    fa_at_b = np.searchsorted(a, b, side="right") / n1
+    d1 = np.max(np.abs(fa_at_a - fb_at_a))
+    d2 = np.max(np.abs(fa_at_b - fb_at_b))
+    return float(max(d1, d2))
+
+
+def _has_ties(sorted_x: np.ndarray) -> bool:
+    return bool(sorted_x.shape[0] > 1 and np.any(sorted_x[1:] == sorted_x[:-1]))
+
+
+def ks_pvalue(d: float, n1: int, n2: int) -> tuple[float, float]:
+    """p-value of the two-sided KS test as scipy's method="auto" computes it.
+
+    Returns (d, p): like scipy, the exact branch rounds d to the lattice h/lcm(n1, n2).
+    """
+    if max(n1, n2) <= _KS_MAX_EXACT_N:
+        g = math.gcd(n1, n2)
+        lcm = (n1 // g) * n2
+        h = int(np.round(d * lcm))
+        d_lattice = h * 1.0 / lcm
+        if h == 0:
+            return d_lattice, 1.0
+        p_inside = _ks_prob_inside(n1, n2, g, h)
+        if p_inside is not None:
+            return d_lattice, float(np.clip(1.0 - p_inside, 0.0, 1.0))
+        d = d_lattice
+    m, n = sorted([float(n1), float(n2)], reverse=True)
+    en = m * n / (m + n)
+    return d, float(np.clip(distributions.kstwo.sf(d, np.round(en)), 0.0, 1.0))
+
+
+def _ks_prob_inside(n1: int, n2: int, g: int, h: int) -> float | None:
+    """P(every point of a random lattice path keeps |x*n2/g - y*n1/g| < h).
+
+    Column x of the path-count table is the cumulative sum of column x-1 restricted to the
+    band, so each column is one `cumsum`; columns are rescaled and the scale kept in log space.
+    """
+    m, n = (n1, n2) if n1 <= n2 else (n2, n1)  # loop over the shorter side
+    mg, ng = m // g, n // g
+    # Path point (x, y): x of the m-sample, y of the n-sample; inside iff |x*ng - y*mg| < h.
+    ys = np.arange(n + 1)
+    col = np.where(np.abs(0 * ng - ys * mg) < h, 1.0, 0.0)
+    # Paths may only move up while inside; the first column is 1 until the band is left.
+    col = np.cumprod(col)
+    log_scale = 0.0
+    for x in range(1, m + 1):
+        inside = np.abs(x * ng - ys * mg) < h
+        lo = int(np.argmax(inside)) if inside.any() else n + 1
+        if lo > n:
+            return 0.0
+        hi = n - int(np.argmax(inside[::-1]))
+        new = np.zeros(n + 1)
+        new[lo : hi + 1] = np.cumsum(col[lo : hi + 1])
+        top = new.max()
+        if top <= 0:
+            return 0.0
+        col = new / top
+        log_scale += math.log(top)
+    log_total = special.gammaln(m + n + 1) - special.gammaln(m + 1) - special.gammaln(n + 1)
+    if col[n] <= 0:
+        return 0.0
+    return float(math.exp(math.log(col[n]) + log_scale - log_total))
+
+
+def ks_2samp(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """Two-sided two-sample KS test; NaNs dropped; equals scipy.stats.ks_2samp (method="auto")."""
+    sa, sb = _finite_sorted(a), _finite_sorted(b)
+    if sa.shape[0] == 0 or sb.shape[0] == 0:
+        raise ValueError("ks_2samp needs at least one non-NaN value in each sample")
+    d = ks_statistic_sorted(sa, sb)
+    return ks_pvalue(d, sa.shape[0], sb.shape[0])
+
+
+def quantile_edges(sorted_reference: np.ndarray, bins: int = 10) -> np.ndarray:
+    """Inner bin edges at reference quantiles (linear interpolation, duplicates removed)."""
+    n = sorted_reference.shape[0]
+    if n == 0:
+        return np.empty(0)
+    pos = np.linspace(0.0, 1.0, bins + 1)[1:-1] * (n - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, n - 1)
+    frac = pos - lo
+    edges = sorted_reference[lo] * (1.0 - frac) + sorted_reference[hi] * frac
+    return np.unique(edges)
+
+
+def bin_counts_sorted(sorted_x: np.ndarray, inner_edges: np.ndarray) -> np.ndarray:
+    """Counts in bins (-inf, e1], (e1, e2], ..., (e_k, inf) of a sorted sample."""
+    cum = np.searchsorted(sorted_x, inner_edges, side="right")
+    return np.diff(np.concatenate(([0], cum, [sorted_x.shape[0]])))
+
+
+def psi_from_counts(reference_counts: np.ndarray, current_counts: np.ndarray) -> float:
+    """Population stability index of two histograms over the same bins."""
+    p = reference_counts / max(reference_counts.sum(), 1)
+    q = current_counts / max(current_counts.sum(), 1)
+    p = np.where(p > 0, p, PSI_EPSILON)
+    q = np.where(q > 0, q, PSI_EPSILON)
+    return float(np.sum((q - p) * np.log(q / p)))
+
+
+def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:
+    """PSI of `current` against `reference` on `bins` reference-quantile bins.
+
+    Bins are (-inf, e1], ..., (e_{k-1}, inf) with e_i the i/bins quantile of the reference
+    (linear interpolation); tied edges merge; empty bins count as PSI_EPSILON. NaNs are dropped.
+    """
+    ref, cur = _finite_sorted(reference), _finite_sorted(current)
+    if ref.shape[0] == 0 or cur.shape[0] == 0:
+        return float("nan")
+    edges = quantile_edges(ref, bins)
+    return psi_from_counts(bin_counts_sorted(ref, edges), bin_counts_sorted(cur, edges))
+
+
+def js_divergence(p_counts: np.ndarray, q_counts: np.ndarray) -> float:
+    """Jensen–Shannon divergence (base 2, in [0, 1]) of two count vectors."""
+    p = p_counts / max(p_counts.sum(), 1)
+    q = q_counts / max(q_counts.sum(), 1)
+    m = 0.5 * (p + q)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kp = np.where(p > 0, p * np.log2(p / m), 0.0)
+        kq = np.where(q > 0, q * np.log2(q / m), 0.0)
+    return float(max(0.0, 0.5 * (kp.sum() + kq.sum())))
+
+
+def chi2_homogeneity(p_counts: np.ndarray, q_counts: np.ndarray) -> tuple[float, float, float]:
+    """Chi-square test that two count vectors share one distribution.
+
+    Returns (statistic, p-value, Cramér's V); categories empty in both are ignored.
+    """
+    table = np.vstack([p_counts, q_counts]).astype(np.float64)
+    table = table[:, table.sum(axis=0) > 0]
+    total = table.sum()
+    if table.shape[1] < 2 or total == 0 or np.any(table.sum(axis=1) == 0):
+        return 0.0, 1.0, 0.0
+    expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / total
+    stat = float(np.sum((table - expected) ** 2 / expected))
+    dof = table.shape[1] - 1
+    return stat, float(_chi2.sf(stat, dof)), float(math.sqrt(stat / total))
+
+
+def mann_whitney_u(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """Two-sided Mann–Whitney U test (U of `a`, p), as scipy.stats.mannwhitneyu method="auto".
+
+    Exact null distribution when one sample has at most 8 values and there are no ties,
+    otherwise the normal approximation with tie and continuity corrections. NaNs are dropped.
+    """
+    x = np.asarray(a, dtype=np.float64).ravel()
+    y = np.asarray(b, dtype=np.float64).ravel()
+    x, y = x[~np.isnan(x)], y[~np.isnan(y)]
+    n1, n2 = x.shape[0], y.shape[0]
+    if n1 == 0 or n2 == 0:
+        raise ValueError("mann_whitney_u needs at least one non-NaN value in each sample")
+    both = np.concatenate([x, y])
+    order = np.argsort(both, kind="stable")
+    sorted_all = both[order]
+    starts = np.flatnonzero(np.concatenate(([True], sorted_all[1:] != sorted_all[:-1])))
+    tie_sizes = np.diff(np.concatenate((starts, [sorted_all.shape[0]])))
+    avg_rank = starts + (tie_sizes + 1) / 2.0  # 1-based average rank of each tie group
+    ranks = np.empty_like(both)
+    ranks[order] = np.repeat(avg_rank, tie_sizes)
+    u1 = float(ranks[:n1].sum() - n1 * (n1 + 1) / 2.0)
+    u = max(u1, n1 * n2 - u1)
+    ties = bool(np.any(tie_sizes > 1))
+    if (n1 > 8 and n2 > 8) or ties:
+        n = n1 + n2
+        tie_term = float(np.sum(tie_sizes.astype(np.float64) ** 3 - tie_sizes))
+        s = math.sqrt(n1 * n2 / 12.0 * ((n + 1) - tie_term / (n * (n - 1)))) if n > 1 else 0.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = (u - n1 * n2 / 2.0 - 0.5) / s if s > 0 else np.inf
+        p = 2.0 * float(special.ndtr(-z))
+    else:
+        p = 2.0 * _mwu_exact_sf(int(u), n1, n2)
+    return u1, float(np.clip(p, 0.0, 1.0))
+
+
+def _mwu_exact_sf(u: int, n1: int, n2: int) -> float:
+    """P(U >= u) under the null, from the Gaussian-binomial generating function."""
+    small, large = min(n1, n2), max(n1, n2)
+    size = small * large + 1
+    poly = np.zeros(size)
+    poly[0] = 1.0
+    # prod_{i=1..small} (1 - q^(large+i)) / (1 - q^i)
+    for i in range(1, small + 1):
+        shift = large + i
+        if shift < size:
+            poly[shift:] = poly[shift:] - poly[:-shift].copy()
+        # divide by (1 - q^i): running sum with stride i
+        pad = (-size) % i
+        grid = np.concatenate([poly, np.zeros(pad)]).reshape(-1, i)
+        poly = np.cumsum(grid, axis=0).ravel()[:size]
+    total = poly.sum()
+    return float(poly[u:].sum() / total)
+
+
+def mean_shift_split(values: np.ndarray, weights: np.ndarray | None = None) -> tuple[int, float]:
+    """Best single change in mean of a series: (split index, standardized size).
+
+    Split k compares values[:k] with values[k:]; the size is the mean difference scaled by a
+    noise level estimated from first differences (robust to the step itself) times
+    sqrt(k(n-k)/n), i.e. a CUSUM-type z score. NaN points are ignored.
+    """
+    y = np.asarray(values, dtype=np.float64)
+    w = np.ones_like(y) if weights is None else np.asarray(weights, dtype=np.float64)
+    ok = ~np.isnan(y) & (w > 0)
+    idx = np.flatnonzero(ok)
+    if idx.shape[0] < 6:
+        return 0, 0.0
+    yv, wv = y[idx], w[idx]
+    diffs = np.diff(yv)
+    sigma = 1.4826 * np.median(np.abs(diffs - np.median(diffs))) / math.sqrt(2.0)
+    if not sigma > 0:
+        sigma = float(np.std(yv)) or 1.0
+    cw = np.cumsum(wv)
+    cwy = np.cumsum(wv * yv)
+    total_w, total_wy = cw[-1], cwy[-1]
+    left_w, left_wy = cw[:-1], cwy[:-1]
+    right_w = total_w - left_w
+    mean_l = left_wy / left_w
+    mean_r = (total_wy - left_wy) / right_w
+    # effective count in points, not weights: use positions
+    k = np.arange(1, yv.shape[0])
+    npts = yv.shape[0]
+    z = np.abs(mean_r - mean_l) / sigma * np.sqrt(k * (npts - k) / npts)
+    # keep at least 3 points on each side
+    z[:2] = 0.0
+    z[-2:] = 0.0
+    best = int(np.argmax(z))
+    return int(idx[best + 1]), float(z[best])
