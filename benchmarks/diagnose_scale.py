@@ -1,0 +1,438 @@
+"""Speed and memory of `mlresponder diagnose` on a large log, beside the baselines it must beat.
+
+    python benchmarks/diagnose_scale.py [--rows 1000000] [--features 50] [--keep DIR] [--markdown]
+
+Writes a prediction log (rows x features, labels, latency, errors, two model versions, a bad
+canary and a drifting feature after the onset) as Parquet, then measures, each in a fresh
+subprocess so that peak memory is its own:
+
+- floor: load the same file and make one vectorized pass over every column (numeric columns are
+  histogrammed on reference quantiles, string columns dictionary-counted). Nothing can diagnose
+  without at least this much work.
+- ks loop: load the same file and run `scipy.stats.ks_2samp` per numeric column.
+- diagnosis: `bot.predlog.load_log` + `diagnostics.diagnose` through the Python API, every check.
+- cli: the same through `mlresponder diagnose --format json` (interpreter start and imports included).
+
+Peak memory is the subprocess's maximum resident set size minus its size after imports, compared
+with the in-memory (Arrow) size of the data. Targets: diagnosis <= 2x floor, diagnosis < ks loop,
+peak memory < 3x data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+START = 1_795_651_200  # 2026-11-26T00:00:00Z
+SPAN_S = 24 * 3600
+ONSET_FRACTION = 0.7
+CANARY_FRACTION = 0.6
+
+
+def _iso(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+# ------------------------------------------------------------------------------------------- data
+
+
+def write_log(path: Path, rows: int, features: int, seed: int = 0) -> dict[str, Any]:
+    """A realistic large log: mixed feature shapes, 1% missing in a few, two string categoricals,
+    v2 canaried at 50% from 60% of the day and worse than v1, one feature drifting after the onset."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(seed)
+    ts = np.sort(rng.uniform(START, START + SPAN_S, size=rows))
+    onset = START + ONSET_FRACTION * SPAN_S
+    canary_at = START + CANARY_FRACTION * SPAN_S
+    after = ts >= onset
+    cols: dict[str, Any] = {"timestamp": pa.array((ts * 1e6).astype("int64"), type=pa.timestamp("us", tz="UTC"))}
+    v2 = (ts >= canary_at) & (rng.random(rows) < 0.5)
+    cols["model_version"] = pa.array(np.where(v2, "v2", "v1")).dictionary_encode()
+    n_cat = 2
+    n_num = features - n_cat
+    x = np.empty((n_num, rows))
+    for j in range(n_num):
+        shape = j % 4
+        if shape == 0:
+            x[j] = rng.normal(0.0, 1.0, rows)
+        elif shape == 1:
+            x[j] = rng.lognormal(3.0, 0.8, rows)
+        elif shape == 2:
+            x[j] = rng.integers(0, 100, rows).astype(float)
+        else:
+            x[j] = np.where(rng.random(rows) < 0.3, rng.normal(-2, 0.5, rows), rng.normal(2, 1.0, rows))
+    x[7, after] += 0.8 * x[7].std()  # a drifting input after the onset
+    score = 0.9 * x[0] + 0.5 * (x[1] - 20.0) / 20.0 - 0.3 * (x[2] - 50.0) / 30.0 + rng.normal(0.0, 0.7, rows)
+    truth = score > 0.0
+    wrong = rng.random(rows) < np.where(v2, 0.22, 0.08)  # v2 is the bad canary
+    predicted = truth ^ wrong
+    labelled = rng.random(rows) < 0.8
+    cols["prediction"] = pa.array(np.where(predicted, "approve", "decline")).dictionary_encode()
+    label = pa.array(np.where(truth, "approve", "decline"), mask=~labelled).dictionary_encode()
+    cols["label"] = label
+    cols["latency_ms"] = pa.array(np.round(rng.lognormal(np.log(25.0), 0.3, rows), 2))
+    cols["error"] = pa.array(rng.random(rows) < 0.002)
+    for j in range(n_num):
+        mask = (rng.random(rows) < 0.01) if j % 5 == 4 else None
+        cols[f"f{j:02d}"] = pa.array(x[j], mask=mask)
+    regions = np.array(["eu_west", "us_east", "apac", "latam"])
+    cols["region"] = pa.array(regions[rng.choice(4, size=rows, p=[0.35, 0.3, 0.22, 0.13])]).dictionary_encode()
+    cols["device"] = pa.array(np.array(["web", "ios", "android"])[rng.integers(0, 3, rows)]).dictionary_encode()
+    table = pa.table(cols)
+    pq.write_table(table, path, row_group_size=256 * 1024)
+    changes = path.with_name("changes.jsonl")
+    changes.write_text(
+        json.dumps(
+            {
+                "timestamp": _iso(canary_at),
+                "kind": "model_deploy",
+                "service": "scorer",
+                "description": "canary v2 at 50%",
+                "from_version": "v1",
+                "to_version": "v2",
+            }
+        )
+        + "\n"
+    )
+    return {"onset": _iso(onset), "changes": str(changes), "rows": rows, "features": features}
+
+
+# ----------------------------------------------------------------------------------- measurements
+
+
+def _rss_now_kb() -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _peak_kb() -> int:
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def _read(path: Path) -> Any:
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path)
+
+
+def _split(table: Any, onset_iso: str) -> Any:
+    import numpy as np
+
+    ts = table.column("timestamp").to_numpy().astype("datetime64[us]").astype("int64") / 1e6
+    onset = np.datetime64(onset_iso.rstrip("Z"), "us").astype("int64") / 1e6
+    return ts < onset
+
+
+def measure_floor(path: Path, onset_iso: str, strict: bool = False) -> dict[str, Any]:
+    """Load + one vectorized pass per column: the least work any drift check must do.
+
+    As specified, numeric columns are binned with `np.histogram` on ten reference quantiles
+    (which sorts blocks of the data internally for unequal bins); `strict` bins with
+    `searchsorted` + `bincount` instead, no sort at all, for an even lower floor.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    table = _read(path)
+    before = _split(table, onset_iso)
+    after = ~before
+    for name in table.column_names:
+        if name == "timestamp":
+            continue
+        col = table.column(name)
+        if pa.types.is_dictionary(col.type) or pa.types.is_string(col.type):
+            enc = col.combine_chunks()
+            enc = enc if pa.types.is_dictionary(enc.type) else enc.dictionary_encode()
+            codes = enc.indices.fill_null(-1).to_numpy().astype(np.int64)
+            k = len(enc.dictionary) + 1
+            np.bincount(codes[before] + 1, minlength=k)
+            np.bincount(codes[after] + 1, minlength=k)
+            continue
+        values = col.to_numpy().astype(float)
+        ref = values[before]
+        ref = ref[~np.isnan(ref)]
+        edges = np.unique(np.quantile(ref, np.linspace(0, 1, 11))) if ref.size else np.array([0.0, 1.0])
+        if strict:
+            np.bincount(np.searchsorted(edges, values[before]), minlength=edges.size + 1)
+            np.bincount(np.searchsorted(edges, values[after]), minlength=edges.size + 1)
+        else:
+            np.histogram(ref, edges)
+            np.histogram(values[after], edges)
+    return {"data_bytes": int(table.nbytes)}
+
+
+def measure_ks(path: Path, onset_iso: str) -> dict[str, Any]:
+    """Load + scipy's two-sample KS on every numeric column (the usual drift baseline)."""
+    import numpy as np
+    import pyarrow as pa
+    from scipy import stats
+
+    table = _read(path)
+    before = _split(table, onset_iso)
+    tested = 0
+    for name in table.column_names:
+        col = table.column(name)
+        if name in ("timestamp", "latency_ms") or not (pa.types.is_floating(col.type) or pa.types.is_integer(col.type)):
+            continue
+        values = col.to_numpy().astype(float)
+        ref, cur = values[before], values[~before]
+        stats.ks_2samp(ref[~np.isnan(ref)], cur[~np.isnan(cur)])
+        tested += 1
+    return {"columns": tested}
+
+
+def measure_diagnose(path: Path, onset_iso: str, changes: Path | None) -> dict[str, Any]:
+    """The engine end to end through the Python API, loading included."""
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.scenarios.engine import load_changes
+    from bot.predlog import load_log
+    from diagnostics import diagnose
+
+    log = load_log(path)
+    events = load_changes(changes) if changes else []
+    result = diagnose(log, changes=events, onset=onset_iso if onset_iso else None).to_dict()
+    return {
+        "cause": result.get("cause"),
+        "culprit": result.get("culprit"),
+        "engine_runtime_ms": result.get("runtime_ms"),
+        "findings": len(result.get("findings") or []),
+    }
+
+
+def _import_for(name: str) -> None:
+    """Import the libraries a measurement needs before the clock and the memory baseline start."""
+    import numpy  # noqa: F401
+    import pyarrow.parquet  # noqa: F401
+
+    if name == "ks":
+        import scipy.stats  # noqa: F401
+    if name == "diagnose":
+        sys.path.insert(0, str(ROOT))
+        import benchmarks.scenarios.engine  # noqa: F401
+        import bot.predlog  # noqa: F401
+        import diagnostics  # noqa: F401
+
+
+def child(name: str, path: Path, onset: str, changes: Path | None) -> None:
+    _import_for(name)
+    base_kb = _rss_now_kb()
+    started = time.perf_counter()
+    if name in ("floor", "floor_strict"):
+        extra = measure_floor(path, onset, strict=name == "floor_strict")
+    elif name == "ks":
+        extra = measure_ks(path, onset)
+    else:
+        extra = measure_diagnose(path, onset, changes)
+    seconds = time.perf_counter() - started
+    print(json.dumps({"seconds": seconds, "peak_extra_bytes": (_peak_kb() - base_kb) * 1024, **extra}))
+
+
+def run_child(name: str, path: Path, onset: str, changes: Path | None) -> dict[str, Any]:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--measure", name, "--log", str(path), "--onset", onset]
+    if changes:
+        cmd += ["--changes", str(changes)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=ROOT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{name} measurement failed:\n{proc.stderr[-3000:]}")
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def run_cli(path: Path, onset: str, changes: Path | None) -> dict[str, Any]:
+    script = Path(sys.executable).with_name("mlresponder")
+    cmd = [str(script) if script.exists() else "mlresponder", "diagnose", "--log", str(path)]
+    if changes:
+        cmd += ["--changes", str(changes)]
+    if onset:
+        cmd += ["--onset", onset]
+    cmd += ["--format", "json"]
+    wrapped = [sys.executable, "-c", _CLI_WRAPPER, *cmd]
+    started = time.perf_counter()
+    proc = subprocess.run(wrapped, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"CLI failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    out, _, peak = proc.stdout.rpartition("\n__PEAK_KB__ ")
+    answer = json.loads(out)
+    return {"seconds": seconds, "peak_bytes": int(peak) * 1024, "cause": answer.get("cause")}
+
+
+# The CLI's own peak RSS, read from the wait status of the child (RUSAGE_CHILDREN).
+_CLI_WRAPPER = """
+import resource, subprocess, sys
+p = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+sys.stderr.write(p.stderr)
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+sys.stdout.write(p.stdout.rstrip("\\n") + "\\n__PEAK_KB__ " + str(peak))
+sys.exit(p.returncode)
+"""
+
+
+# ----------------------------------------------------------------------------------------- report
+
+
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median time; peak memory is the worst of all runs."""
+    ordered = sorted(runs, key=lambda r: float(r["seconds"]))
+    chosen = dict(ordered[len(ordered) // 2])
+    chosen["peak_extra_bytes"] = max(int(r["peak_extra_bytes"]) for r in runs)
+    chosen["all_seconds"] = [round(float(r["seconds"]), 2) for r in runs]
+    return chosen
+
+
+def report(
+    rows: int,
+    features: int,
+    floor: dict[str, Any],
+    strict: dict[str, Any],
+    ks: dict[str, Any],
+    diag: dict[str, Any],
+    cli: dict[str, Any] | None,
+    markdown: bool,
+    repeat: int,
+) -> str:
+    data = floor["data_bytes"]
+    mb = 1024 * 1024
+
+    def ok(flag: bool) -> str:
+        return "met" if flag else "MISSED"
+
+    lines = [
+        (
+            "floor: load + np.histogram on reference quantiles per column",
+            floor["seconds"],
+            floor["peak_extra_bytes"],
+            "baseline",
+            f"{floor['peak_extra_bytes'] / data:.2f}x data",
+        ),
+        (
+            "strict floor: load + searchsorted/bincount per column",
+            strict["seconds"],
+            strict["peak_extra_bytes"],
+            f"{strict['seconds'] / floor['seconds']:.2f}x floor",
+            f"{strict['peak_extra_bytes'] / data:.2f}x data",
+        ),
+        (
+            f"scipy ks_2samp loop ({ks['columns']} numeric columns)",
+            ks["seconds"],
+            ks["peak_extra_bytes"],
+            f"{ks['seconds'] / floor['seconds']:.2f}x floor",
+            f"{ks['peak_extra_bytes'] / data:.2f}x data",
+        ),
+        (
+            "mlresponder diagnosis (Python API, load included)",
+            diag["seconds"],
+            diag["peak_extra_bytes"],
+            f"{diag['seconds'] / floor['seconds']:.2f}x floor ({diag['seconds'] / strict['seconds']:.2f}x strict), "
+            f"{diag['seconds'] / ks['seconds']:.2f}x ks loop",
+            f"{diag['peak_extra_bytes'] / data:.2f}x data",
+        ),
+    ]
+    if cli:
+        lines.append(
+            (
+                "mlresponder diagnose CLI (process start included)",
+                cli["seconds"],
+                cli["peak_bytes"],
+                f"{cli['seconds'] / floor['seconds']:.2f}x floor",
+                f"{cli['peak_bytes'] / data:.2f}x data (whole process)",
+            )
+        )
+    targets = [
+        f"diagnosis {diag['seconds'] / floor['seconds']:.2f}x floor vs <= 2x "
+        f"({ok(diag['seconds'] <= 2 * floor['seconds'])})",
+        f"diagnosis {diag['seconds']:.2f} s vs ks loop {ks['seconds']:.2f} s ({ok(diag['seconds'] < ks['seconds'])})",
+        f"peak memory {diag['peak_extra_bytes'] / mb:.0f} MB = {diag['peak_extra_bytes'] / data:.2f}x data vs < 3x "
+        f"({ok(diag['peak_extra_bytes'] < 3 * data)})",
+    ]
+    head = (
+        f"{rows:,} rows x {features} features, {data / mb:.0f} MB in memory (Arrow); diagnosis answered "
+        f"cause={diag.get('cause')}, culprit={diag.get('culprit')}, {diag.get('findings')} findings; "
+        f"median of {repeat} runs each (diagnosis runs: {diag['all_seconds']} s)"
+    )
+    if markdown:
+        out = [
+            head,
+            "",
+            "| measurement | seconds | peak memory (MB) | vs baseline | vs data |",
+            "|---|---|---|---|---|",
+        ]
+        out += [f"| {n} | {s:.2f} | {m / mb:.0f} | {b} | {d} |" for n, s, m, b, d in lines]
+        out += ["", "Targets: " + "; ".join(targets) + "."]
+        return "\n".join(out)
+    width = max(len(n) for n, *_ in lines)
+    out = [head, ""]
+    out += [f"{n.ljust(width)}  {s:7.2f} s  {m / mb:7.0f} MB  {b}  {d}" for n, s, m, b, d in lines]
+    out += ["", "targets:", *("  " + t for t in targets)]
+    return "\n".join(out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Benchmark mlresponder diagnose on a large log.")
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--features", type=int, default=50)
+    parser.add_argument("--keep", type=Path, help="write (or reuse) the log in this folder")
+    parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the median is reported")
+    parser.add_argument("--no-cli", action="store_true", help="skip the CLI measurement")
+    parser.add_argument("--detect-onset", action="store_true", help="do not give the engine the onset")
+    parser.add_argument("--measure", choices=("floor", "floor_strict", "ks", "diagnose"), help=argparse.SUPPRESS)
+    parser.add_argument("--log", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--onset", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--changes", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.measure:
+        child(args.measure, args.log, args.onset, args.changes)
+        return 0
+
+    with tempfile.TemporaryDirectory(prefix="mlresponder-scale-") as tmp:
+        folder = args.keep or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"log-{args.rows}x{args.features}.parquet"
+        meta_path = path.with_suffix(".json")
+        if path.exists() and meta_path.exists():
+            meta = json.loads(meta_path.read_text())
+        else:
+            print(f"writing {args.rows:,} x {args.features} log to {path} ...", file=sys.stderr)
+            meta = write_log(path, args.rows, args.features)
+            meta_path.write_text(json.dumps(meta))
+        changes = Path(meta["changes"])
+        onset = meta["onset"]
+        print(
+            f"file: {path.stat().st_size / 2**20:.0f} MB Parquet; measuring (each in its own process) ...",
+            file=sys.stderr,
+        )
+        diag_onset = "" if args.detect_onset else onset
+        runs: dict[str, list[dict[str, Any]]] = {"floor": [], "floor_strict": [], "ks": [], "diagnose": []}
+        for _ in range(args.repeat):  # interleaved, so a noisy neighbour hits every measurement alike
+            for name in runs:
+                runs[name].append(
+                    run_child(
+                        name, path, diag_onset if name == "diagnose" else onset, changes if name == "diagnose" else None
+                    )
+                )
+        floor, strict, ks, diag = (_median_run(runs[n]) for n in ("floor", "floor_strict", "ks", "diagnose"))
+        cli = None if args.no_cli else run_cli(path, diag_onset, changes)
+        print(report(args.rows, args.features, floor, strict, ks, diag, cli, args.markdown, args.repeat))
+        ratio_ok = diag["seconds"] <= 2 * floor["seconds"] and diag["seconds"] < ks["seconds"]
+        return 0 if ratio_ok and diag["peak_extra_bytes"] < 3 * floor["data_bytes"] else 1
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    raise SystemExit(main())
