@@ -19,13 +19,16 @@ from bot.chat.views import IncidentView, TimelineLine, channel_name
 class ConsolePort:
     name = "console"
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, *, secrets: list[str] | None = None) -> None:
         self.stream = stream
+        self._secrets = [s for s in (secrets or []) if s]
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
     def _write(self, text: str) -> None:
         stream = self.stream or sys.stdout
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
         with self._lock:
             stream.write(text.rstrip("\n") + "\n")
             stream.flush()

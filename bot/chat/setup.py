@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
@@ -54,8 +56,20 @@ class ChatPart:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
             self._socket_mode = SocketModeHandler(self.bolt, settings.slack_app_token, web_client=self.client.web)
-            self._socket_mode.connect()
-            log.info("Slack Socket Mode connected")
+            # Alert intake and the API must work while Slack is away: connect in the background.
+            threading.Thread(target=self._connect_socket_mode, name="slack-socket-mode", daemon=True).start()
+
+    def _connect_socket_mode(self) -> None:
+        delay = 1.0
+        while self._socket_mode is not None:
+            try:
+                self._socket_mode.connect()
+                log.info("Slack Socket Mode connected")
+                return
+            except Exception as exc:  # unreachable, bad app token...: keep trying, never crash serve
+                log.error("Slack Socket Mode connection failed (%s); retrying in %.0fs", type(exc).__name__, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 60.0)
 
     def stop(self) -> None:
         if self._socket_mode is not None:
@@ -117,10 +131,10 @@ def install(runtime: Runtime) -> None:
     client: SlackClient | None = None
     port: ChatPort
     if settings.slack_bot_token:
-        client = SlackClient(settings.slack_bot_token, base_url=settings.slack_api_url)
+        client = SlackClient(settings.slack_bot_token, base_url=settings.slack_api_url, secrets=settings.secrets())
         port = SlackPort(client, signer)
     else:
-        port = ConsolePort()
+        port = ConsolePort(secrets=settings.secrets())
     options = dict(settings.extra.get("chat_outbox") or {})
     part = ChatPart(runtime, port, signer, client, options)
 

@@ -30,9 +30,12 @@ DEFAULT_RETRY_AFTER = 1.0
 
 
 class SlackClient:
-    def __init__(self, token: str, *, base_url: str | None = None, timeout: int = 10) -> None:
+    def __init__(self, token: str, *, base_url: str | None = None, timeout: int = 10,
+                 secrets: list[str] | None = None) -> None:
         if base_url and not base_url.endswith("/"):
             base_url += "/"
+        # Last line of defence: no configured secret is ever sent as message content.
+        self._secrets = sorted({token, *(secrets or [])}, key=len, reverse=True)
         self.web = WebClient(
             token=token, base_url=base_url or WebClient.BASE_URL, timeout=timeout, retry_handlers=[]
         )
@@ -40,6 +43,7 @@ class SlackClient:
     def call(self, method: str, **args: Any) -> dict[str, Any]:
         """Call a Web API method (``"chat.postMessage"``) and return Slack's answer as a dict."""
         fn = getattr(self.web, method.replace(".", "_"), None)
+        args = {k: scrub(v, self._secrets) for k, v in args.items()}
         try:
             response = fn(**args) if callable(fn) else self.web.api_call(method, json=args)
         except SlackApiError as exc:
@@ -50,6 +54,20 @@ class SlackClient:
             raise RetryableChatError("unreachable", f"{method}: Slack unreachable ({type(exc).__name__})") from None
         data = response.data
         return data if isinstance(data, dict) else {"ok": True}
+
+
+def scrub(value: Any, secrets: list[str]) -> Any:
+    """`value` with every secret replaced by ``***`` (strings inside dicts and lists too)."""
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret and secret in value:
+                value = value.replace(secret, "***")
+        return value
+    if isinstance(value, dict):
+        return {k: scrub(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub(v, secrets) for v in value]
+    return value
 
 
 def _classify(method: str, exc: SlackApiError) -> Exception:
