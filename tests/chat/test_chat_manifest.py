@@ -1,0 +1,49 @@
+"""The Slack app manifest matches what the code listens to and calls."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+MANIFEST = ROOT / "docs" / "slack-app-manifest.yaml"
+
+# Web API method → the bot scope it needs (Slack's method reference).
+METHOD_SCOPES = {
+    "conversations.create": "channels:manage",
+    "conversations.setTopic": "channels:manage",
+    "conversations.invite": "channels:manage",
+    "chat.postMessage": "chat:write",
+    "chat.update": "chat:write",
+    "chat.postEphemeral": "chat:write",
+    "pins.add": "pins:write",
+    "usergroups.users.list": "usergroups:read",
+}
+
+
+def called_methods() -> set[str]:
+    """Every literal method name passed to SlackClient.call in the chat package."""
+    found: set[str] = set()
+    for path in (ROOT / "bot" / "chat").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "call"
+                    and node.args and isinstance(node.args[0], ast.Constant)):
+                found.add(str(node.args[0].value))
+    return found
+
+
+def test_manifest_declares_the_command_urls_and_every_needed_scope() -> None:
+    manifest = yaml.safe_load(MANIFEST.read_text())
+    commands = manifest["features"]["slash_commands"]
+    assert [c["command"] for c in commands] == ["/incident"] and commands[0]["should_escape"] is True
+    settings = manifest["settings"]
+    urls = [commands[0]["url"], settings["event_subscriptions"]["request_url"],
+            settings["interactivity"]["request_url"]]
+    assert all(u.startswith("https://") and u.endswith("/slack/events") for u in urls)
+    assert settings["interactivity"]["is_enabled"] is True
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    methods = called_methods()
+    assert methods == set(METHOD_SCOPES), methods  # a new call needs its scope listed here and in the manifest
+    assert {METHOD_SCOPES[m] for m in methods} | {"commands", "chat:write.public"} <= scopes
