@@ -42,10 +42,11 @@ def derive_action_items(
         items.append(ActionItem(
             f"Add a drift monitor on feature `{name}` against the training reference",
             "a drift alert on the input fires before the quality metric moves", "P2"))
-    if kind == "concept" or recommended == "retrain":
+    top_check = str(((diagnosis.get("findings") or [{}])[0] or {}).get("check") or "")
+    if kind == "concept" or recommended == "retrain" or top_check == "drift":
         items.append(ActionItem(
             "Set a retraining cadence and a label-drift monitor for the model",
-            "the relation between inputs and labels moved away from the training data", "P2"))
+            "the traffic moved away from the data the model was trained on", "P2"))
     if kind == "segment":
         items.append(ActionItem(
             f"Add a per-segment quality monitor for `{name}`",
