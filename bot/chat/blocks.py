@@ -113,6 +113,11 @@ def card_blocks(view: IncidentView, signer: ButtonSigner | None) -> list[dict[st
         blocks.append(_section(_alert_summary(view)))
     if view.diagnosis:
         blocks.append(_section(diagnosis_text(view.diagnosis)))
+    done = [m for m in view.mitigations if m.status != "proposed"]
+    if done:
+        blocks.append(_section("*Mitigations*\n" + "\n".join(
+            f"#{m.id} {escape(m.action)} on `{clip(escape(m.target), 120)}`: *{escape(m.status)}*" for m in done[-5:]
+        )))
     for m in view.proposed:
         blocks.append(
             _section(
@@ -197,6 +202,8 @@ def timeline_text(line: TimelineLine) -> str:
     elif line.kind == "escalation":
         who = " ".join(user_ref(w) for w in data.get("who", []) if isinstance(w, str))
         body = f"{icon} *Escalation* {who}: {clip(escape(data.get('message') or line.message), 2000)}"
+    elif line.kind == "commander_assigned" and data.get("to"):
+        body = f"{icon} incident commander: {user_ref(str(data['to']))}"
     elif line.kind == "postmortem_drafted":
         md = str(data.get("markdown") or "")
         body = f"{icon} {clip(escape(line.message), 500)}"

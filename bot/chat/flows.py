@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
+from bot.chat.blocks import is_slack_user_id
 from bot.chat.models import OutboxMessage
 from bot.config import Settings
 from bot.events import _PENDING, EventNotice  # the bus's list of this transaction's events
@@ -62,6 +63,10 @@ def ops_for(notice: EventNotice, settings: Settings) -> list[OutboxMessage]:
     if notice.kind in BROADCAST_KINDS:
         payload["broadcast"] = True
     rows = [row("thread", payload)]
+    if notice.kind == "escalation":
+        # Whoever is escalated to joins the channel (a departed one is noted, like any invite).
+        who = notice.data.get("who") or []
+        rows = [row("invite", {"user": u}) for u in who if isinstance(u, str) and is_slack_user_id(u)] + rows
     if is_card_kind(notice.kind):
         rows.append(row("update_card"))
     if notice.kind == "status_changed":

@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.chat.delivery import Delivery, RowRef
@@ -28,6 +29,9 @@ log = logging.getLogger(__name__)
 
 # A bug in an operation (not a chat error) is retried this often before the row is given up.
 MAX_UNEXPECTED_ATTEMPTS = 5
+# Delivered rows are kept this long (for inspection), then deleted; the timeline keeps the history.
+KEEP_DELIVERED = timedelta(days=7)
+PURGE_EVERY_SECONDS = 3600.0
 
 
 class OutboxWorker:
@@ -76,8 +80,26 @@ class OutboxWorker:
         with transaction(self.sessions) as s:
             s.execute(update(OutboxMessage).where(OutboxMessage.status == SENDING).values(status=PENDING))
 
+    def purge(self, older_than: timedelta = KEEP_DELIVERED) -> int:
+        """Delete rows delivered (or given up) before `older_than` ago; pending rows are never touched."""
+        with transaction(self.sessions) as s:
+            result = s.execute(
+                delete(OutboxMessage).where(
+                    OutboxMessage.status.in_((SENT, FAILED, SUPERSEDED)),
+                    OutboxMessage.created_at < utcnow() - older_than,
+                )
+            )
+        return int(cast(CursorResult[Any], result).rowcount or 0)
+
     def _loop(self) -> None:
+        last_purge = 0.0
         while not self._stop.is_set():
+            if time.monotonic() - last_purge > PURGE_EVERY_SECONDS:
+                last_purge = time.monotonic()
+                try:
+                    self.purge()
+                except Exception:
+                    log.exception("purging the chat outbox failed")
             try:
                 sent, next_due = self.run_once()
             except Exception:  # the worker must outlive a database hiccup
@@ -207,8 +229,6 @@ class OutboxWorker:
 
     def drain(self, timeout: float = 30.0) -> bool:
         """Block until nothing is pending (sending in this thread if the worker is not running)."""
-        import time
-
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._thread is None:

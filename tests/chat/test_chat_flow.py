@@ -232,3 +232,50 @@ def test_without_a_bot_token_the_console_renders_the_same_flow(settings: Setting
     assert "note (alice): looking at the feature pipeline" in text
     assert "[chat ml-alerts] " in text and "→ #inc-1-churn-auc-dropped" in text
     assert text.index("looking at the feature pipeline") < text.index("triggered → acknowledged")
+
+
+def test_escalation_invites_and_broadcasts_and_mitigations_show_on_the_card(
+    chat_runtime: Runtime, fake_slack: FakeSlack
+) -> None:
+    from bot.incidents import log_event
+    from bot.models import Mitigation
+
+    with transaction(chat_runtime.sessions) as s:
+        create_incident(s, title="Scores all zero", severity="sev1", service="fraud", source="test", actor="t")
+    drain(chat_runtime)
+    card_ts = fake_slack.calls_of("pins.add")[0].args["timestamp"]
+    with transaction(chat_runtime.sessions) as s:
+        incident = get_incident(s, 1)
+        log_event(s, incident, "escalation", "escalated to the ML platform on-call",
+                  actor="runbook", data={"who": ["UPLAT0001", "<!channel>"], "message": "fraud scores are zero"})
+        m = Mitigation(incident_id=1, idempotency_key="1:x", action="naive_model", target="fraud-model",
+                       status="verified", approval="auto", plan={})
+        s.add(m)
+        s.flush()
+        log_event(s, incident, "mitigation_executed", "swapped fraud-model to the naive model", actor="runbook",
+                  data={"mitigation_id": m.id})
+    drain(chat_runtime)
+    invites = [c.args["users"] for c in fake_slack.calls_of("conversations.invite")]
+    assert invites[-1] == "UPLAT0001" and "<!channel>" not in invites
+    escalation = next(c.args for c in fake_slack.calls_of("chat.postMessage") if ":sos:" in c.args["text"])
+    assert escalation["thread_ts"] == card_ts and escalation["reply_broadcast"] is True
+    assert escalation["text"].startswith(":sos: *Escalation* <@UPLAT0001> &lt;!channel&gt;: fraud scores are zero")
+    card = fake_slack.calls_of("chat.update")[-1].args["blocks"]
+    assert any(b.get("text", {}).get("text", "") == "*Mitigations*\n#1 naive_model on `fraud-model`: *verified*"
+               for b in card)
+
+
+def test_purge_keeps_pending_rows_and_drops_old_delivered_ones(chat_runtime: Runtime) -> None:
+    from datetime import timedelta
+
+    with transaction(chat_runtime.sessions) as s:
+        create_incident(s, title="x", severity="sev3", service="x", source="test", actor="t")
+    drain(chat_runtime)
+    worker = chat_runtime.parts["chat"].worker
+    assert worker.purge() == 0  # nothing is a week old
+    with transaction(chat_runtime.sessions) as s:
+        s.add(OutboxMessage(key="k", op="text", payload={"channel": "C1", "text": "later"}, status="pending"))
+    worker.stop()
+    assert worker.purge(older_than=timedelta(seconds=-1)) > 0
+    with transaction(chat_runtime.sessions) as s:
+        assert [r.status for r in s.scalars(select(OutboxMessage))] == ["pending"]

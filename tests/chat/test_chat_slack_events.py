@@ -152,7 +152,7 @@ def test_quick_commands_in_the_incident_channel_and_by_name_elsewhere(
     assert not [b for b in final if b["type"] == "actions"]  # resolved: no buttons
     thread = [c.args["text"] for c in fake_slack.calls_of("chat.postMessage") if c.args.get("thread_ts") == card_ts]
     assert any("rolled back the &lt;https://evil|flag&gt; &amp; waited" in t for t in thread)
-    assert any("incident commander: slack:UBOB0002" in t for t in thread)
+    assert any(":technologist: incident commander: <@UBOB0002>" in t for t in thread)
 
 
 def test_illegal_transition_is_explained_not_raised(api: TestClient, chat_runtime: Runtime) -> None:
@@ -263,3 +263,26 @@ def test_approver_by_user_group_reaches_the_runbook_engine(
     fake_slack.wait_for(lambda: bool(calls))
     assert calls == [(chat_runtime, mid, "slack:UCAROL003")]
     assert [c.args["usergroup"] for c in fake_slack.calls_of("usergroups.users.list")] == ["SONCALL01"]
+
+
+# -- events ------------------------------------------------------------------------------------------
+def test_url_verification_and_app_mention(api: TestClient, chat_runtime: Runtime, fake_slack: FakeSlack) -> None:
+    import json
+
+    from chat_support import sign
+
+    challenge = json.dumps({"type": "url_verification", "token": "legacy", "challenge": "c-123"})
+    headers = sign(challenge) | {"Content-Type": "application/json"}
+    response = api.post("/slack/events", content=challenge.encode(), headers=headers)
+    assert response.status_code == 200 and response.json() == {"challenge": "c-123"}
+
+    mention = json.dumps({
+        "type": "event_callback", "team_id": "T1", "api_app_id": "A1", "event_id": "Ev1", "event_time": 1,
+        "event": {"type": "app_mention", "user": "UBOB0002", "channel": "CGENERAL1", "text": "<@UBOT> help",
+                  "ts": "1700000000.000100"},
+    })
+    headers = sign(mention) | {"Content-Type": "application/json"}
+    assert api.post("/slack/events", content=mention.encode(), headers=headers).status_code == 200
+    fake_slack.wait_for(lambda: bool(fake_slack.calls_of("chat.postEphemeral")))
+    sent = fake_slack.calls_of("chat.postEphemeral")[0].args
+    assert (sent["channel"], sent["user"]) == ("CGENERAL1", "UBOB0002") and "`declare" in sent["text"]
