@@ -82,8 +82,9 @@ class Scheduler:
         self._ensure_store()
         self.aps.add_job(func, "date", run_date=when, id=job_id, replace_existing=True, kwargs=kwargs)
 
-    def every(self, job_id: str, func: str, *, seconds: int | None = None, cron: str | None = None,
-              **kwargs: Any) -> None:
+    def every(self, job_id: str, func: str, *, seconds: float | None = None, cron: str | None = None,
+              start_date: datetime | None = None, **kwargs: Any) -> None:
+        """Repeat ``func``; ``start_date`` anchors an interval (e.g. to the epoch, to align replicas)."""
         from apscheduler.triggers.cron import CronTrigger
         from apscheduler.triggers.interval import IntervalTrigger
 
@@ -92,7 +93,7 @@ class Scheduler:
         if cron:
             trigger = CronTrigger.from_crontab(cron, timezone="UTC")
         elif seconds:
-            trigger = IntervalTrigger(seconds=seconds)
+            trigger = IntervalTrigger(seconds=seconds, start_date=start_date, timezone="UTC")
         else:
             raise ValueError("every(): give seconds or cron")
         self.aps.add_job(func, trigger, id=job_id, replace_existing=True, kwargs=kwargs)

@@ -1,0 +1,152 @@
+"""Load monitor YAML files, with errors that name the file, the line and the field.
+
+pydantic reports a location as a path (``monitors[0].checks.drift.psi``); PyYAML's composed
+node tree knows the line of every mapping key and sequence item, so each error is mapped to the
+line of the deepest part of its path that exists in the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from bot.monitors.schema import EscalationSpec, MonitorConfig, MonitorSpec
+
+
+class MonitorConfigError(ValueError):
+    """One or more problems in monitor files; each line of the message is ``file:line: field: problem``."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    monitors: dict[str, MonitorSpec] = field(default_factory=dict)
+    escalation: EscalationSpec = field(default_factory=EscalationSpec)
+    files: tuple[str, ...] = ()
+
+
+def _lines(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
+    out.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            out[(*path, key)] = key_node.start_mark.line + 1
+            _lines(value_node, (*path, key), out)
+            out[(*path, key)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _lines(item, (*path, i), out)
+
+
+def _loc_text(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for item in loc:
+        text += f"[{item}]" if isinstance(item, int) else (f".{item}" if text else str(item))
+    return text or "(file)"
+
+
+def _line_for(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int:
+    for cut in range(len(loc), -1, -1):
+        if loc[:cut] in lines:
+            return lines[loc[:cut]]
+    return 1
+
+
+def _files(spec: str) -> list[Path]:
+    out: list[Path] = []
+    for part in [p.strip() for p in spec.split(",") if p.strip()]:
+        path = Path(part)
+        if path.is_dir():
+            out.extend(sorted([*path.glob("*.yaml"), *path.glob("*.yml")]))
+        elif path.exists():
+            out.append(path)
+        else:
+            raise MonitorConfigError([f"{part}: no such monitor file or folder"])
+    return out
+
+
+def parse_text(text: str, filename: str) -> MonitorConfig:
+    """Validate one file's text; raises `MonitorConfigError` with ``file:line: field: problem`` lines."""
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        raise MonitorConfigError([f"{filename}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+    if data is None:
+        return MonitorConfig()
+    if not isinstance(data, dict):
+        raise MonitorConfigError([f"{filename}:1: expected a mapping with 'monitors:' and/or 'escalation:'"])
+    lines: dict[tuple[Any, ...], int] = {}
+    if node is not None:
+        _lines(node, (), lines)
+    try:
+        return MonitorConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and x.startswith("function-")))
+            # pydantic appends the union member / literal tag to some locations; keep file paths only
+            msg = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{filename}:{_line_for(loc, lines)}: {_loc_text(loc)}: {msg}")
+        raise MonitorConfigError(problems) from None
+
+
+def load_config(spec: str | None) -> LoadedConfig:
+    """Read every file named by ``spec`` (files or folders, comma-separated) and merge them."""
+    if not spec:
+        return LoadedConfig()
+    monitors: dict[str, MonitorSpec] = {}
+    where: dict[str, str] = {}
+    escalation: EscalationSpec | None = None
+    problems: list[str] = []
+    files = _files(spec)
+    for path in files:
+        try:
+            cfg = parse_text(path.read_text(), str(path))
+        except MonitorConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        for m in cfg.monitors:
+            if m.name in monitors:
+                problems.append(f"{path}: monitors: name {m.name!r} is already used in {where[m.name]}")
+                continue
+            monitors[m.name] = m
+            where[m.name] = str(path)
+        if cfg.escalation is not None:
+            if escalation is not None:
+                problems.append(f"{path}: escalation: only one file may define the escalation policy")
+            escalation = cfg.escalation
+    if problems:
+        raise MonitorConfigError(problems)
+    return LoadedConfig(monitors=monitors, escalation=escalation or EscalationSpec(),
+                        files=tuple(str(p) for p in files))
+
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expand_env(text: str) -> str:
+    """``${VAR}`` → its value, so passwords stay out of the YAML (and out of error messages).
+
+    Expanded when a monitor runs, not when it loads: a missing variable is then that monitor's
+    incident, not a reason for the whole service to refuse to start.
+    """
+
+    def sub(m: re.Match[str]) -> str:
+        if m.group(1) not in os.environ:
+            raise MonitorConfigError([f"environment variable {m.group(1)} is not set"])
+        return os.environ[m.group(1)]
+
+    return _ENV_REF.sub(sub, text)
+

@@ -1,0 +1,342 @@
+"""Running a monitor: claim the tick, read the windows, judge them, and raise or clear the alert.
+
+One run is three steps. (1) Claim: insert the `MonitorRun` row for (monitor, tick) in its own
+transaction; a replica that loses the insert race skips the tick. (2) Read and judge, outside
+any store transaction (the source may be slow). (3) Publish, in one transaction: the breach (or
+the unreadable source) goes through `bot.intake.ingest` exactly like an external alert, the
+diagnosis is attached, alerts that cleared are resolved, and the run row is completed. A crash
+before (3) leaves the row ``running``; after its lease another run may take the tick over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.db import transaction, utcnow
+from bot.monitors.checks import Evaluation, evaluate, to_diagnosis
+from bot.monitors.loader import LoadedConfig
+from bot.monitors.models import MonitorRun
+from bot.monitors.schema import MonitorSpec, ScheduleSpec
+from bot.monitors.sources import SourceError, Window, open_source, restrict
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=15)
+MAX_MISSED_RECORDED = 100
+FINISHED = ("ok", "breach", "error")
+
+
+class UnknownMonitor(KeyError):
+    pass
+
+
+@dataclass
+class RunOutcome:
+    monitor: str
+    tick: datetime
+    status: str  # ok | breach | error | skipped
+    run_id: int | None = None
+    incidents: list[str] = field(default_factory=list)
+    diagnosis: dict[str, Any] | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    duration_ms: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "monitor": self.monitor, "tick": self.tick.isoformat(), "status": self.status, "run_id": self.run_id,
+            "incidents": self.incidents, "diagnosis": self.diagnosis, "metrics": self.metrics, "error": self.error,
+            "duration_ms": round(self.duration_ms, 1),
+        }
+
+
+def replica_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def tick_for(schedule: ScheduleSpec, now: datetime) -> datetime:
+    """The schedule slot ``now`` belongs to: the same on every replica, whatever its clock jitter."""
+    epoch = now.timestamp()
+    if schedule.every is not None:
+        step = float(schedule.every)
+        return datetime.fromtimestamp(math.floor(epoch / step) * step, tz=UTC)
+    return datetime.fromtimestamp(math.floor(epoch / 60.0) * 60.0, tz=UTC)
+
+
+def fingerprint(monitor: str, kind: str, name: str) -> str:
+    """Stable per monitor and culprit, so a breach that persists dedups into the same alert."""
+    return "monitor-" + hashlib.sha256(f"{monitor}\x00{kind}\x00{name}".encode()).hexdigest()[:24]
+
+
+@dataclass
+class Judgement:
+    status: str  # ok | breach | error
+    window: Window
+    evaluation: Evaluation | None = None
+    diagnosis: dict[str, Any] | None = None
+    error: str | None = None
+    rows: int | None = None
+
+
+class MonitorService:
+    """The ``monitors`` part: the loaded configuration, the source engines, and runs."""
+
+    def __init__(self, runtime: Runtime, config: LoadedConfig) -> None:
+        self.runtime = runtime
+        self.config = config
+        self.engines: dict[str, Engine] = {}
+        self.replica = replica_id()
+
+    def spec(self, name: str) -> MonitorSpec:
+        try:
+            return self.config.monitors[name]
+        except KeyError:
+            known = ", ".join(sorted(self.config.monitors)) or "none configured"
+            raise UnknownMonitor(f"no monitor named {name!r} (known: {known})") from None
+
+    def stop(self) -> None:
+        for engine in self.engines.values():
+            engine.dispose()
+        self.engines.clear()
+
+    # ------------------------------------------------------------ one run
+
+    def run(self, name: str, *, now: datetime | None = None, tick: datetime | None = None,
+            trigger: str = "manual", publish: bool = True) -> RunOutcome:
+        """Run ``name`` for slot ``tick`` over the window ending at ``now`` (both default to the wall clock).
+
+        Skipped when another run (another replica, or a retry) holds the slot.
+        """
+        spec = self.spec(name)
+        wall = utcnow()
+        # A manual run's slot is the moment it was asked for; its window may end elsewhere (``now``).
+        tick = tick or wall
+        end = now or tick
+        started = time.perf_counter()
+        run_id = self._claim(spec, tick, trigger, wall) if publish else None
+        if publish and run_id is None:
+            return RunOutcome(name, tick, "skipped")
+        judgement = self.judge(spec, end)
+        duration = (time.perf_counter() - started) * 1000.0
+        outcome = RunOutcome(
+            name, tick, judgement.status, run_id=run_id, diagnosis=judgement.diagnosis,
+            metrics=judgement.evaluation.metrics if judgement.evaluation else {}, error=judgement.error,
+            duration_ms=duration,
+        )
+        if publish and run_id is not None:
+            outcome.incidents = self._publish(spec, run_id, judgement, duration)
+        return outcome
+
+    def judge(self, spec: MonitorSpec, end: datetime) -> Judgement:
+        """Read the reference and current windows ending at ``end`` and judge them (no store writes)."""
+        window = Window(end - timedelta(seconds=spec.window), end)
+        t0 = time.perf_counter()
+        try:
+            source = open_source(spec.source, self.engines)
+            layout = source.probe(spec.task)
+            if spec.reference.source is not None:
+                ref_source = open_source(spec.reference.source, self.engines)
+                ref_layout = restrict(ref_source.probe(layout.task, need_timestamp=False), layout)
+                ref_summary, edges = ref_source.summarize_reference(ref_layout, None)
+                ref_minutes = None
+            else:
+                trailing = timedelta(seconds=float(spec.reference.trailing or 0))
+                ref_window = Window(window.start - trailing, window.start)
+                ref_summary, edges = source.summarize_reference(layout, ref_window)
+                ref_minutes = ref_window.minutes
+            current = source.summarize(layout, window, edges)
+            if current.rows < spec.min_rows:
+                raise SourceError(
+                    f"{source.description} returned {current.rows} rows for the window "
+                    f"{window.start.isoformat()} .. {window.end.isoformat()} (expected at least {spec.min_rows}); "
+                    "the pipeline that writes the prediction log may be broken")
+            ev = evaluate(spec, layout, ref_summary, current, current_minutes=window.minutes,
+                          reference_minutes=ref_minutes)
+        except SourceError as exc:
+            return Judgement("error", window, error=str(exc))
+        except Exception as exc:  # a bug or an unexpected source failure must not look like a quiet run
+            log.exception("monitor %s failed", spec.name)
+            return Judgement("error", window, error=f"monitor failed: {type(exc).__name__}: {str(exc)[:300]}")
+        diagnosis = to_diagnosis(ev, window.start, (time.perf_counter() - t0) * 1000.0)
+        return Judgement("breach" if ev.breached else "ok", window, ev, diagnosis, rows=current.rows)
+
+    # ------------------------------------------------------------ claiming
+
+    def _claim(self, spec: MonitorSpec, tick: datetime, trigger: str, now: datetime) -> int | None:
+        try:
+            with transaction(self.runtime.sessions) as session:
+                row = MonitorRun(monitor=spec.name, tick=tick, trigger=trigger, status="running",
+                                 replica=self.replica, started_at=now, metrics={}, firing=[], incidents=[])
+                session.add(row)
+                session.flush()
+                if trigger == "schedule":
+                    self._record_missed(session, spec, tick)
+                return row.id
+        except IntegrityError:
+            pass
+        # The tick is taken. Take it over only if its run died (still "running" past the lease).
+        with transaction(self.runtime.sessions) as session:
+            result = session.execute(
+                update(MonitorRun)
+                .where(MonitorRun.monitor == spec.name, MonitorRun.tick == tick, MonitorRun.status == "running",
+                       MonitorRun.started_at < now - LEASE)
+                .values(replica=self.replica, started_at=now, trigger="catch_up")
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            return session.scalar(select(MonitorRun.id).where(MonitorRun.monitor == spec.name,
+                                                              MonitorRun.tick == tick))
+
+    def _record_missed(self, session: Session, spec: MonitorSpec, tick: datetime) -> None:
+        """Slots skipped while nothing ran (downtime, an overrunning run) are recorded, never silent."""
+        if spec.schedule.every is None:
+            return
+        last = session.scalar(
+            select(MonitorRun.tick).where(MonitorRun.monitor == spec.name, MonitorRun.tick < tick,
+                                          MonitorRun.trigger != "manual")
+            .order_by(MonitorRun.tick.desc()).limit(1)
+        )
+        if last is None:
+            return
+        step = timedelta(seconds=float(spec.schedule.every))
+        slot = last + step
+        recorded = 0
+        while slot < tick and recorded < MAX_MISSED_RECORDED:
+            try:
+                with session.begin_nested():
+                    session.add(MonitorRun(
+                        monitor=spec.name, tick=slot, trigger="schedule", status="missed", replica=self.replica,
+                        started_at=utcnow(), finished_at=utcnow(), metrics={}, firing=[], incidents=[],
+                        error=f"no run at this slot (scheduler down or previous run overran); "
+                              f"coalesced into the run at {tick.isoformat()}",
+                    ))
+            except IntegrityError:
+                pass
+            slot += step
+            recorded += 1
+
+    # ------------------------------------------------------------ publishing
+
+    def _publish(self, spec: MonitorSpec, run_id: int, judgement: Judgement, duration_ms: float) -> list[str]:
+        from bot.incidents import get_incident, log_event, record_diagnosis
+        from bot.intake import NormalizedAlert, ingest
+
+        now = utcnow()
+        with transaction(self.runtime.sessions) as session:
+            previous = session.scalar(
+                select(MonitorRun.firing).where(MonitorRun.monitor == spec.name, MonitorRun.id != run_id,
+                                                MonitorRun.status.in_(FINISHED))
+                .order_by(MonitorRun.finished_at.desc(), MonitorRun.id.desc()).limit(1)
+            ) or []
+            alerts: list[NormalizedAlert] = []
+            firing: list[str] = []
+            new_alert = _alert_for(spec, judgement, now)
+            if new_alert is not None:
+                alerts.append(new_alert)
+                firing.append(new_alert.fingerprint)
+            for fp in previous:
+                if fp not in firing:
+                    alerts.append(NormalizedAlert(
+                        fingerprint=fp, source="monitor", status="resolved", title=f"{spec.name}: back to normal",
+                        severity=spec.severity, service=spec.service, labels={"alertname": spec.name},
+                        annotations={}, starts_at=now, ends_at=now,
+                    ))
+            refs: list[str] = []
+            if alerts:
+                result = ingest(session, alerts, group_window_seconds=self.runtime.settings.group_window_seconds)
+                refs = list(result.incidents)
+                if new_alert is not None and (result.opened or result.joined):
+                    incident = get_incident(session, refs[0])
+                    if judgement.status == "breach" and judgement.diagnosis is not None:
+                        record_diagnosis(session, incident, judgement.diagnosis, actor=f"monitor:{spec.name}")
+                    elif judgement.status == "error":
+                        log_event(session, incident, "monitor_error", f"monitor {spec.name}: {judgement.error}",
+                                  actor=f"monitor:{spec.name}", data={"monitor": spec.name})
+            row = session.get(MonitorRun, run_id)
+            assert row is not None
+            row.status = judgement.status
+            row.finished_at = utcnow()
+            row.duration_ms = duration_ms
+            row.rows = judgement.rows
+            row.window_start, row.window_end = judgement.window.start, judgement.window.end
+            row.metrics = judgement.evaluation.metrics if judgement.evaluation else {}
+            row.diagnosis = judgement.diagnosis
+            row.firing = firing
+            row.incidents = refs
+            row.error = judgement.error
+        return refs
+
+
+def _alert_for(spec: MonitorSpec, judgement: Judgement, now: datetime) -> Any:
+    from bot.intake import NormalizedAlert
+
+    labels = {**spec.labels, "alertname": spec.name, "service": spec.service, "severity": spec.severity,
+              "monitor": spec.name}
+    if judgement.status == "error":
+        title = f"Monitor {spec.name} cannot read its source"
+        return NormalizedAlert(
+            fingerprint=fingerprint(spec.name, "source", ""), source="monitor", status="firing", title=title,
+            severity=spec.severity, service=spec.service, labels={**labels, "culprit": "source"},
+            annotations={"summary": title, "description": judgement.error or ""}, starts_at=now,
+        )
+    if judgement.status != "breach" or judgement.evaluation is None:
+        return None
+    top = judgement.evaluation.findings[0]
+    title = f"Monitor {spec.name}: {top.cause} — {top.check} on {top.subject}"
+    others = [f.evidence for f in judgement.evaluation.findings[1:4]]
+    return NormalizedAlert(
+        fingerprint=fingerprint(spec.name, top.culprit_kind, top.subject), source="monitor", status="firing",
+        title=title[:500], severity=spec.severity, service=spec.service,
+        labels={**labels, "culprit_kind": top.culprit_kind, "culprit": top.subject},
+        annotations={"summary": title[:500], "description": " ".join([top.evidence, *others])},
+        starts_at=judgement.window.start,
+    )
+
+
+# ---------------------------------------------------------------- scheduler entry points
+
+
+def scheduled_run(name: str) -> None:
+    """APScheduler job: run ``name`` for the current slot (module-level so the job store can keep it)."""
+    from bot.scheduler import current_runtime
+
+    runtime = current_runtime()
+    service: MonitorService | None = runtime.parts.get("monitors")
+    if service is None or name not in service.config.monitors:
+        log.warning("scheduled monitor %s is not configured any more; skipping", name)
+        return
+    spec = service.spec(name)
+    now = utcnow()
+    tick = tick_for(spec.schedule, now)
+    outcome = service.run(name, now=tick, tick=tick, trigger="schedule")
+    log.info("monitor %s tick %s: %s", name, outcome.tick.isoformat(), outcome.status)
+
+
+def history(session: Session, name: str, limit: int = 20) -> list[MonitorRun]:
+    stmt = select(MonitorRun).where(MonitorRun.monitor == name).order_by(MonitorRun.tick.desc()).limit(limit)
+    return list(session.scalars(stmt))
+
+
+def last_runs(session: Session, statuses: tuple[str, ...] = FINISHED) -> dict[str, MonitorRun]:
+    """The latest run of every monitor among runs with one of ``statuses``."""
+    from sqlalchemy import func
+
+    latest = select(func.max(MonitorRun.id)).where(MonitorRun.status.in_(statuses)).group_by(MonitorRun.monitor)
+    return {row.monitor: row for row in session.scalars(select(MonitorRun).where(MonitorRun.id.in_(latest)))}

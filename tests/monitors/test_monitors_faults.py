@@ -1,0 +1,152 @@
+"""Monitors over real SQLite and PostgreSQL tables catch each injected fault and stay quiet when healthy.
+
+A breach must arrive the way an external alert does: an incident opened through intake, with
+the monitor's diagnosis attached (the contract of DESIGN.md), so runbooks and chat see no difference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from mon_helpers import monitor_doc, write_config
+from mon_synth import END, FAULTS, ONSET, START, make_log
+
+from bot.config import Settings
+from bot.db import transaction
+from bot.incidents import incident_to_dict, list_incidents
+from bot.monitors.sources import SourceSpec, Window, open_source
+from bot.runtime import Runtime
+
+EXPECTED: dict[str, tuple[str, str, str, str]] = {
+    # fault: (cause, culprit kind, culprit name, recommended mitigation)
+    "drift": ("data", "feature", "amount", "naive_model"),
+    "missing": ("data", "feature", "age", "naive_model"),
+    "stuck": ("data", "feature", "age", "naive_model"),
+    "unseen": ("data", "feature", "country", "naive_model"),
+    "accuracy": ("model", "concept", "all versions", "retrain"),
+    "bad_version": ("model", "model_version", "v2", "rollback"),
+    "latency": ("service", "latency", "p95", "escalate_service"),
+    "errors": ("service", "errors", "errors", "escalate_service"),
+    "traffic": ("service", "traffic", "rows_per_minute", "escalate_service"),
+}
+
+
+def _load_tables(url: str) -> None:
+    engine = sa.create_engine(url)
+    try:
+        for fault in FAULTS:
+            make_log(fault).to_sql(f"log_{fault}", engine, index=False, if_exists="replace")
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def sqlite_source(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('src') / 'predictions.db'}"
+    _load_tables(url)
+    return url
+
+
+@pytest.fixture(scope="module")
+def pg_source(postgres_server: Any) -> str:
+    url = postgres_server.new_database()
+    _load_tables(url)
+    return str(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def source_url(request: pytest.FixtureRequest) -> str:
+    return str(request.getfixturevalue("sqlite_source" if request.param == "sqlite" else "pg_source"))
+
+
+@pytest.fixture
+def monitored(tmp_path: Path, settings: Settings, source_url: str) -> Iterator[Runtime]:
+    docs = [monitor_doc(f"m-{fault}", source_url, f"log_{fault}") for fault in FAULTS]
+    docs.append(monitor_doc("m-drift-load", source_url, "log_drift", mode="load"))
+    rt = Runtime.create(settings.with_(monitors=write_config(tmp_path / "monitors.yaml", docs)))
+    try:
+        yield rt
+    finally:
+        rt.close()
+
+
+@pytest.mark.parametrize("fault", sorted(EXPECTED))
+def test_fault_opens_incident_with_diagnosis(monitored: Runtime, fault: str) -> None:
+    outcome = monitored.parts["monitors"].run(f"m-{fault}", now=END)
+    assert outcome.status == "breach", outcome.to_dict()
+    cause, kind, name, mitigation = EXPECTED[fault]
+    with transaction(monitored.sessions) as session:
+        incidents = list_incidents(session)
+        assert len(incidents) == 1
+        data = incident_to_dict(session, incidents[0])
+    assert data["source"] == "monitor" and data["service"] == "fraud-scorer" and data["severity"] == "sev2"
+    assert data["labels"]["alertname"] == f"m-{fault}"
+    diagnosis = data["diagnosis"]
+    assert (diagnosis["cause"], diagnosis["culprit"]["kind"], diagnosis["culprit"]["name"],
+            diagnosis["recommended_mitigation"]) == (cause, kind, name, mitigation)
+    assert set(diagnosis) == {"cause", "culprit", "confidence", "onset", "recommended_mitigation", "findings",
+                              "runtime_ms"}
+    assert diagnosis["onset"] == ONSET.isoformat().replace("+00:00", "Z")
+    top = diagnosis["findings"][0]
+    assert set(top) == {"cause", "check", "subject", "score", "severity", "evidence"} and top["evidence"]
+    assert [e["kind"] for e in data["timeline"]][:3] == ["incident_opened", "alert_fired", "diagnosis"]
+
+
+def test_healthy_stream_stays_quiet(monitored: Runtime) -> None:
+    service = monitored.parts["monitors"]
+    for _ in range(2):  # a second look at the same healthy window stays quiet too
+        outcome = service.run("m-healthy", now=END)
+        assert outcome.status == "ok", outcome.to_dict()
+        assert outcome.diagnosis is not None and outcome.diagnosis["cause"] == "none"
+        assert outcome.metrics["drift"]["amount"] < 0.05 and outcome.metrics["rows"] > 3000
+    with transaction(monitored.sessions) as session:
+        assert list_incidents(session) == []
+
+
+def test_load_mode_agrees_with_sql_aggregation(monitored: Runtime) -> None:
+    service = monitored.parts["monitors"]
+    pushed = service.judge(service.spec("m-drift"), END)
+    loaded = service.judge(service.spec("m-drift-load"), END)
+    assert pushed.diagnosis is not None and loaded.diagnosis is not None
+    assert pushed.evaluation is not None and loaded.evaluation is not None
+    assert _rounded(pushed.evaluation.metrics) == _rounded(loaded.evaluation.metrics)
+    evidence = [f["evidence"] for f in pushed.diagnosis["findings"]]
+    assert evidence == [f["evidence"] for f in loaded.diagnosis["findings"]]
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, float):
+        return float(f"{value:.9g}")
+    return value
+
+
+def _summary_dict(url: str, mode: str, table: str) -> dict[str, Any]:
+    spec = SourceSpec(url=url, table=table, mode=mode)  # type: ignore[arg-type]
+    source = open_source(spec)
+    layout = source.probe(None)
+    ref, edges = source.summarize_reference(layout, Window(START, ONSET))
+    cur = source.summarize(layout, Window(ONSET, END), edges)
+    return {"ref": ref.to_dict(), "cur": cur.to_dict()}
+
+
+@pytest.mark.parametrize("table", ["log_healthy", "log_missing", "log_bad_version"])
+def test_sql_summaries_equal_numpy_summaries(source_url: str, table: str) -> None:
+    pushed = _summary_dict(source_url, "aggregate", table)
+    loaded = _summary_dict(source_url, "load", table)
+    assert pushed["ref"]["rows"] > 3000 and pushed["cur"]["rows"] > 3000
+    for side in ("ref", "cur"):
+        a, b = pushed[side], loaded[side]
+        assert a["rows"] == b["rows"] and a["latency_cum"] == b["latency_cum"] and a["errors"] == b["errors"]
+        assert a["categorical"] == b["categorical"]
+        for name, st in a["numeric"].items():
+            other = b["numeric"][name]
+            assert st["cum"] == other["cum"] and st["below"] == other["below"] and st["nulls"] == other["nulls"]
+            assert st["sum"] == pytest.approx(other["sum"], rel=1e-9)
+        for version, st in a["versions"].items():
+            assert st == pytest.approx(b["versions"][version])
