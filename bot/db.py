@@ -7,6 +7,7 @@ with "database is locked" halfway through a transaction.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -19,6 +20,8 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+SQLITE_BUSY_TIMEOUT_S = 30.0
+_WRITER_FLAG = "mlresponder_sqlite_writer"
 
 
 class Base(DeclarativeBase):
@@ -61,12 +64,14 @@ def normalize_url(url: str) -> str:
 def make_engine(url: str, **kwargs: Any) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
-        connect_args = {"check_same_thread": False, "timeout": 30}
+        connect_args = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S}
         engine = create_engine(url, connect_args=connect_args, **kwargs)
         _configure_sqlite(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    kwargs.setdefault("pool_size", 10)
+    # As many pooled connections as requests the server runs at once: overflow connections are
+    # closed on check-in, and reconnecting per request costs more than the request itself.
+    kwargs.setdefault("pool_size", 20)
     kwargs.setdefault("max_overflow", 20)
     return create_engine(url, **kwargs)
 
@@ -80,13 +85,59 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
         cur.close()
+
+    # SQLite admits one writer. The threads of this process queue on a lock of their own rather than
+    # in SQLite's busy handler, which polls with sleeps of up to 100 ms (a p99 of a second under
+    # load); other processes (the CLI) still meet the busy timeout. A plain Lock, so that whichever
+    # thread ends the transaction may release it; a flag on the connection says that it holds it.
+    writer = threading.Lock()
+
+    def _release(info: dict[Any, Any]) -> None:
+        if info.pop(_WRITER_FLAG, False):
+            writer.release()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # One writer at a time, decided up front: no lock upgrades that fail mid-transaction.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if writer.acquire(timeout=SQLITE_BUSY_TIMEOUT_S):
+            conn.info[_WRITER_FLAG] = True
+        try:
+            # One writer at a time, decided up front: no lock upgrades that fail mid-transaction.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _release(conn.info)
+            raise
+
+    def _end(conn: Any, finish: str) -> None:
+        # The events fire just before SQLAlchemy ends the transaction: end it here, then let the
+        # next writer in. SQLAlchemy's own commit/rollback right after is then a no-op, or raises
+        # the same error again, wrapped as usual.
+        if not conn.info.get(_WRITER_FLAG):
+            return
+        try:
+            getattr(conn.connection.dbapi_connection, finish)()
+        except Exception:
+            pass
+        finally:
+            _release(conn.info)
+
+    @event.listens_for(engine, "commit")
+    def _on_commit(conn: Any) -> None:
+        _end(conn, "commit")
+
+    @event.listens_for(engine, "rollback")
+    def _on_rollback(conn: Any) -> None:
+        _end(conn, "rollback")
+
+    # A connection returned to the pool or invalidated mid-transaction must not keep the lock.
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        _release(record.info)
+
+    @event.listens_for(engine, "invalidate")
+    def _on_invalidate(_dbapi_conn: Any, record: Any, _exc: Any) -> None:
+        _release(record.info)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -88,10 +88,11 @@ class GenericAlert(BaseModel):
     severity: str
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
-    starts_at: str | int | float
+    # Checked by parse_timestamp, whose message names the field (pydantic would take true as 1).
+    starts_at: Any
     fingerprint: str | None = Field(default=None, max_length=200)
     status: Literal["firing", "resolved"] = "firing"
-    ends_at: str | int | float | None = None
+    ends_at: Any = None
 
 
 @dataclass(frozen=True)
@@ -282,17 +283,24 @@ def _lock_keys(session: Session, keys: list[str]) -> None:
     """On PostgreSQL, serialize deliveries that touch the same keys (sorted: no deadlocks)."""
     if session.get_bind().dialect.name != "postgresql":
         return  # SQLite transactions already begin IMMEDIATE: one writer at a time
-    for key in sorted(set(keys)):
-        lock_id = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_id})
+    ids = sorted({int.from_bytes(hashlib.blake2b(k.encode(), digest_size=8).digest(), "big", signed=True)
+                  for k in keys})
+    # One round trip; unnest yields the ids in the (sorted) order given.
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:ids AS bigint[])) WITH ORDINALITY AS t(k, n) "
+             "ORDER BY n"),
+        {"ids": ids},
+    )
 
 
 def _open_incident_for_key(session: Session, key: str) -> Incident | None:
-    row = session.get(DedupKey, key)
-    if row is None:
+    found = session.execute(
+        select(DedupKey, Incident).join(Incident, Incident.id == DedupKey.incident_id).where(DedupKey.key == key)
+    ).first()
+    if found is None:
         return None
-    incident = session.get(Incident, row.incident_id)
-    if incident is None or incident.status not in OPEN_STATUSES:
+    row, incident = found
+    if incident.status not in OPEN_STATUSES:
         session.delete(row)
         session.flush()
         return None

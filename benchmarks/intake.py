@@ -1,0 +1,286 @@
+"""Intake benchmark: alerts/second and latency of `POST /alerts/alertmanager` over loopback.
+
+Starts a real `mlresponder serve` (uvicorn) process on SQLite and on a throwaway PostgreSQL
+cluster, then drives it with a mix of new and duplicate fingerprints (Alertmanager re-sends
+a firing group every `repeat_interval`, so most deliveries in production are duplicates):
+
+* saturation: N keep-alive connections send back to back; sustained alerts/s and latency;
+* fixed rate: an open-loop schedule at the target rate; latency is measured from the moment a
+  request was due, so a server that falls behind shows it (no coordinated omission).
+
+The client is a small asyncio HTTP/1.1 client, so that the load generator takes as little of
+the machine's CPU as possible. Prints figures; asserts nothing.
+
+    python benchmarks/intake.py [--seconds 10] [--rate 500] [--new-share 0.2] [--only sqlite|postgresql]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+try:
+    from benchmarks._pg import PostgresServer, free_port
+except ImportError:  # run as a script: benchmarks/ itself is on sys.path
+    from _pg import PostgresServer, free_port  # type: ignore[no-redef]
+
+TOKEN = "bench-token-not-a-secret"
+
+
+# ---------------------------------------------------------------- the service under test
+
+
+class Service:
+    def __init__(self, database_url: str, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        script = Path(sys.executable).parent / "mlresponder"
+        cmd = [str(script)] if script.exists() else [sys.executable, "-m", "bot.cli"]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MLRESPONDER_", "SLACK_"))}
+        env.update({"MLRESPONDER_DATABASE_URL": database_url, "MLRESPONDER_API_TOKEN": TOKEN,
+                    "MLRESPONDER_POSTMORTEM_DIR": str(workdir / "postmortems")})
+        self.log = open(workdir / "serve.log", "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [*cmd, "serve", "--port", str(self.port), "--log-level", "warning"],
+            env=env, cwd=workdir, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"mlresponder serve exited: {(workdir / 'serve.log').read_text()[-2000:]}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("mlresponder serve did not start")
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+# ---------------------------------------------------------------- load
+
+
+class Deliveries:
+    """Webhook bodies: a share of new fingerprints (each opens an incident), the rest re-sends."""
+
+    def __init__(self, new_share: float, seed: int = 7) -> None:
+        self.new_share = new_share
+        self.rng = random.Random(seed)
+        self.seen: list[str] = []
+        self.sent_new = 0
+
+    def next(self) -> bytes:
+        if not self.seen or self.rng.random() < self.new_share:
+            fp = f"bench{len(self.seen):07d}{self.rng.randrange(1 << 30):x}"
+            self.seen.append(fp)
+            self.sent_new += 1
+        else:
+            fp = self.rng.choice(self.seen)
+        service = f"svc-{fp}"  # one service per fingerprint: a new alert opens a new incident (the slow path)
+        alert = {
+            "status": "firing",
+            "labels": {"alertname": "PredictionLatencyHigh", "service": service, "severity": "warning",
+                       "instance": "10.0.0.7:9100", "fingerprint_hint": fp},
+            "annotations": {"summary": f"p99 latency above SLO on {service}", "description": "benchmark"},
+            "startsAt": "2026-11-27T03:02:00.123456789Z", "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": "http://prometheus.local/graph", "fingerprint": fp,
+        }
+        body = {
+            "version": "4", "groupKey": f'{{}}:{{service="{service}"}}', "truncatedAlerts": 0, "status": "firing",
+            "receiver": "mlresponder", "groupLabels": {"service": service}, "commonLabels": alert["labels"],
+            "commonAnnotations": alert["annotations"], "externalURL": "http://alertmanager.local",
+            "alerts": [alert],
+        }
+        return json.dumps(body).encode()
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection; just enough protocol for this server."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: bytes) -> int:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        assert self.reader is not None
+        head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                f"Authorization: Bearer {TOKEN}\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+        self.writer.write(head + body)
+        await self.writer.drain()
+        status = int((await self.reader.readline()).split()[1])
+        length, close = 0, False
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"connection" and value.strip().lower() == b"close":
+                close = True
+        await self.reader.readexactly(length)
+        if close:
+            self.writer.close()
+            self.writer = None
+        return status
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+@dataclass
+class Result:
+    label: str
+    sent: int
+    errors: int
+    seconds: float
+    latencies_ms: list[float]
+
+    @property
+    def rate(self) -> float:
+        return (self.sent - self.errors) / self.seconds
+
+    def pct(self, q: float) -> float:
+        if not self.latencies_ms:
+            return float("nan")
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+
+    def line(self) -> str:
+        return (f"{self.label:<34} {self.rate:8.0f} alerts/s  p50 {self.pct(50):6.1f} ms  p99 {self.pct(99):6.1f} ms  "
+                f"max {max(self.latencies_ms, default=0):6.1f} ms  errors {self.errors}")
+
+
+async def saturate(port: int, deliveries: Deliveries, seconds: float, connections: int) -> Result:
+    latencies: list[float] = []
+    errors = 0
+    end = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal errors
+        conn = Connection(port)
+        try:
+            while time.perf_counter() < end:
+                body = deliveries.next()
+                t0 = time.perf_counter()
+                status = await conn.post("/alerts/alertmanager", body)
+                latencies.append((time.perf_counter() - t0) * 1000)
+                errors += status >= 300
+        finally:
+            conn.close()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return Result(f"saturation, {connections} connections", len(latencies), errors,
+                  time.perf_counter() - start, latencies)
+
+
+async def fixed_rate(port: int, deliveries: Deliveries, seconds: float, rate: float, connections: int) -> Result:
+    total = int(seconds * rate)
+    queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
+    latencies: list[float] = []
+    errors = 0
+
+    async def worker() -> None:
+        nonlocal errors
+        conn = Connection(port)
+        try:
+            while (item := await queue.get()) is not None:
+                due, body = item
+                status = await conn.post("/alerts/alertmanager", body)
+                latencies.append((time.perf_counter() - due) * 1000)  # from when it was due: queueing counts
+                errors += status >= 300
+        finally:
+            conn.close()
+
+    workers = [asyncio.create_task(worker()) for _ in range(connections)]
+    start = time.perf_counter()
+    for i in range(total):
+        due = start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        queue.put_nowait((due, deliveries.next()))
+    for _ in workers:
+        queue.put_nowait(None)
+    await asyncio.gather(*workers)
+    return Result(f"fixed rate {rate:.0f}/s, {connections} connections", len(latencies), errors,
+                  time.perf_counter() - start, latencies)
+
+
+def run_backend(name: str, database_url: str, args: argparse.Namespace) -> list[Result]:
+    workdir = Path(tempfile.mkdtemp(prefix=f"mlr-bench-{name}-"))
+    service = Service(database_url.replace("{dir}", str(workdir)), workdir)
+    try:
+        deliveries = Deliveries(args.new_share)
+        asyncio.run(saturate(service.port, deliveries, 1.0, args.connections))  # warm-up (pool, caches)
+        results = [
+            asyncio.run(saturate(service.port, deliveries, args.seconds, args.connections)),
+            asyncio.run(fixed_rate(service.port, deliveries, args.seconds, args.rate, args.connections)),
+        ]
+        with httpx.Client() as client:
+            count = len(client.get(f"http://127.0.0.1:{service.port}/incidents", params={"limit": 1000})
+                        .json()["incidents"])
+        print(f"[{name}] {deliveries.sent_new} new fingerprints sent; /incidents shows {count} (limit 1000)")
+        return results
+    finally:
+        service.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rate", type=float, default=500.0, help="target alerts/s of the fixed-rate run")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--new-share", type=float, default=0.2, help="share of deliveries with a new fingerprint")
+    parser.add_argument("--only", choices=("sqlite", "postgresql"))
+    args = parser.parse_args(argv)
+
+    rows: list[tuple[str, Result]] = []
+    print(f"mlresponder intake benchmark: {os.cpu_count()} CPUs, {args.seconds:.0f} s per run, "
+          f"{args.new_share:.0%} new fingerprints, {args.connections} keep-alive connections")
+    if args.only in (None, "sqlite"):
+        rows += [("SQLite", r) for r in run_backend("sqlite", "sqlite:///{dir}/bench.db", args)]
+    if args.only in (None, "postgresql"):
+        pg = PostgresServer()
+        try:
+            rows += [("PostgreSQL", r) for r in run_backend("postgresql", pg.url, args)]
+        finally:
+            pg.stop()
+    print()
+    print("| store | run | alerts/s | p50 ms | p99 ms | errors |")
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    for store, r in rows:
+        print(f"| {store} | {r.label} | {r.rate:.0f} | {r.pct(50):.1f} | {r.pct(99):.1f} | {r.errors} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
