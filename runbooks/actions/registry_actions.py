@@ -1,0 +1,195 @@
+"""Mitigations that move a model's serving alias: `rollback` and `naive_model`.
+
+Both are a single compare-and-set on the registry's serving pointer, which is what keeps them
+safe: the plan records the version serving when it was made, execution refuses if that is no
+longer true, and a revert only moves the pointer back if it still points where we left it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from runbooks.actions.base import Action, ActionContext, ActionError
+from runbooks.registry.base import ModelRegistry, RegistryError
+
+FALLBACK_TAG = "mlresponder.role"
+FALLBACK_TAG_VALUE = "naive"
+KNOWN_BAD_TAG = "mlresponder.known_bad"
+
+
+def _registry(ctx: ActionContext) -> ModelRegistry:
+    try:
+        return ctx.registry()
+    except RegistryError as exc:
+        raise ActionError(str(exc)) from exc
+
+
+class _AliasMove(Action):
+    """Shared execute/verify/revert: move the serving alias from one version to another."""
+
+    def _plan_move(self, ctx: ActionContext, to_version: str, reason: str) -> dict[str, Any]:
+        reg = _registry(ctx)
+        try:
+            current = reg.serving_version(ctx.target)
+            reg.get_version(ctx.target, to_version)
+        except RegistryError as exc:
+            raise ActionError(str(exc)) from exc
+        if current == to_version:
+            raise ActionError(
+                f"{ctx.target!r} already serves version {current} ({reg.serving_alias!r}); nothing to change"
+            )
+        return {
+            "summary": f"move {reg.serving_alias!r} of {ctx.target!r} from version {current} to "
+                       f"version {to_version} ({reason})",
+            "target": ctx.target,
+            "alias": reg.serving_alias,
+            "from_version": current,
+            "to_version": to_version,
+            "reason": reason,
+            "registry": reg.describe(),
+        }
+
+    def execute(self, ctx: ActionContext, plan: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        reg = _registry(ctx)
+        try:
+            current = reg.serving_version(ctx.target)
+            if current != plan["from_version"]:
+                raise ActionError(
+                    f"{ctx.target!r} now serves version {current}, not version {plan['from_version']} as "
+                    "planned; nothing changed (propose the mitigation again)"
+                )
+            reg.set_serving(ctx.target, plan["to_version"])
+            now = reg.serving_version(ctx.target)
+        except RegistryError as exc:
+            raise ActionError(str(exc)) from exc
+        if now != plan["to_version"]:
+            raise ActionError(f"{ctx.target!r} serves version {now} after moving it to {plan['to_version']}")
+        self._after_move(reg, ctx, plan)
+        before = {"target": ctx.target, "alias": reg.serving_alias, "version": current}
+        after = {"target": ctx.target, "alias": reg.serving_alias, "version": now}
+        return before, after
+
+    def _after_move(self, reg: ModelRegistry, ctx: ActionContext, plan: dict[str, Any]) -> None:
+        """Optional bookkeeping once the move is done; never fails the mitigation."""
+
+    def verify(self, ctx: ActionContext, plan: dict[str, Any]) -> bool | None:
+        try:
+            return _registry(ctx).serving_version(ctx.target) == plan["to_version"]
+        except (RegistryError, ActionError):
+            return None
+
+    def revert(self, ctx: ActionContext, before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+        reg = _registry(ctx)
+        try:
+            current = reg.serving_version(ctx.target)
+            if current != after["version"]:
+                raise ActionError(
+                    f"{ctx.target!r} now serves version {current}, not version {after['version']} set by "
+                    "this mitigation; someone changed it since, so it is left alone"
+                )
+            reg.set_serving(ctx.target, before["version"])
+            now = reg.serving_version(ctx.target)
+        except RegistryError as exc:
+            raise ActionError(str(exc)) from exc
+        return {"target": ctx.target, "alias": reg.serving_alias, "version": now}
+
+
+class RollbackParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # Roll back to exactly this version instead of the last known-good one.
+    to_version: str | None = None
+
+
+class RollbackAction(_AliasMove):
+    """Serve the last known-good version: the one before the deploy that caused the incident."""
+
+    name: ClassVar[str] = "rollback"
+    description: ClassVar[str] = "serve the last known-good version of the target model"
+    Params: ClassVar[type[BaseModel]] = RollbackParams
+
+    def plan(self, ctx: ActionContext) -> dict[str, Any]:
+        params = ctx.params
+        assert isinstance(params, RollbackParams)
+        if params.to_version:
+            return self._plan_move(ctx, str(params.to_version), "version given by the runbook")
+        reg = _registry(ctx)
+        try:
+            current = reg.serving_version(ctx.target)
+        except RegistryError as exc:
+            raise ActionError(str(exc)) from exc
+        version, reason = self._known_good(reg, ctx, current)
+        return self._plan_move(ctx, version, reason)
+
+    def _known_good(self, reg: ModelRegistry, ctx: ActionContext, current: str) -> tuple[str, str]:
+        # 1. The change log: the deploy that put the current version in place says what was before.
+        for change in reversed(ctx.changes):
+            if (change.get("kind") == "model_deploy" and str(change.get("to_version")) == current
+                    and change.get("from_version") and change.get("service") in (ctx.target,
+                                                                                ctx.incident.get("service"))):
+                return str(change["from_version"]), (
+                    f"version {current} was deployed at {change.get('timestamp')} over version "
+                    f"{change['from_version']}"
+                )
+        # 2. The registry's history: the newest older version not known bad and not the fallback.
+        try:
+            versions = reg.list_versions(ctx.target)
+        except RegistryError as exc:
+            raise ActionError(str(exc)) from exc
+        older = [
+            v for v in versions
+            if v.version.isdigit() and current.isdigit() and int(v.version) < int(current)
+            and v.tags.get(FALLBACK_TAG) != FALLBACK_TAG_VALUE and KNOWN_BAD_TAG not in v.tags
+            and "fallback" not in v.aliases
+        ]
+        if not older:
+            raise ActionError(
+                f"no known-good version of {ctx.target!r} before version {current}: no deploy of it in the "
+                f"change log and no older version in the registry"
+            )
+        return older[-1].version, f"newest registered version before version {current}"
+
+    def _after_move(self, reg: ModelRegistry, ctx: ActionContext, plan: dict[str, Any]) -> None:
+        # Lets the next rollback skip it; the move itself already succeeded, so a failure is ignored.
+        with contextlib.suppress(RegistryError):
+            reg.set_version_tag(ctx.target, plan["from_version"], KNOWN_BAD_TAG,
+                                str(ctx.incident.get("ref", "yes")))
+
+
+class NaiveModelParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # Where the fallback is declared: a version, an alias, or a version tag "key=value".
+    fallback_version: str | None = None
+    fallback_alias: str = "fallback"
+    fallback_tag: str = f"{FALLBACK_TAG}={FALLBACK_TAG_VALUE}"
+
+
+class NaiveModelAction(_AliasMove):
+    """Serve the target's registered fallback: a simple, robust model or heuristic."""
+
+    name: ClassVar[str] = "naive_model"
+    description: ClassVar[str] = "serve the target's registered naive fallback model"
+    Params: ClassVar[type[BaseModel]] = NaiveModelParams
+
+    def plan(self, ctx: ActionContext) -> dict[str, Any]:
+        params = ctx.params
+        assert isinstance(params, NaiveModelParams)
+        if params.fallback_version:
+            return self._plan_move(ctx, str(params.fallback_version), "fallback version given by the runbook")
+        reg = _registry(ctx)
+        try:
+            by_alias = reg.alias_version(ctx.target, params.fallback_alias)
+            if by_alias is not None:
+                return self._plan_move(ctx, by_alias, f"the fallback (alias {params.fallback_alias!r})")
+            key, _, value = params.fallback_tag.partition("=")
+            tagged = [v for v in reg.list_versions(ctx.target) if v.tags.get(key) == value]
+        except RegistryError as exc:
+            raise ActionError(str(exc)) from exc
+        if not tagged:
+            raise ActionError(
+                f"{ctx.target!r} has no fallback model registered: give a version the alias "
+                f"{params.fallback_alias!r} or the tag {params.fallback_tag}"
+            )
+        return self._plan_move(ctx, tagged[-1].version, f"the fallback (tag {params.fallback_tag})")

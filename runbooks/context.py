@@ -1,0 +1,87 @@
+"""What runbook templates see: the incident, its first alert, the diagnosis, earlier steps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.models import Incident, Mitigation
+
+NO_DIAGNOSIS: dict[str, Any] = {
+    "cause": "none",
+    "culprit": {"kind": "none", "name": None},
+    "confidence": 0.0,
+    "onset": None,
+    "recommended_mitigation": "none",
+    "findings": [],
+}
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def incident_view(incident: Incident) -> dict[str, Any]:
+    return {
+        "id": incident.id,
+        "ref": incident.ref,
+        "title": incident.title,
+        "severity": incident.severity,
+        "service": incident.service,
+        "status": incident.status,
+        "commander": incident.commander,
+        "labels": dict(incident.labels or {}),
+        "started_at": _iso(incident.started_at),
+        "created_at": _iso(incident.created_at),
+    }
+
+
+def alert_view(incident: Incident) -> dict[str, Any]:
+    if incident.alerts:
+        a = incident.alerts[0]
+        return {
+            "title": a.title,
+            "status": a.status,
+            "severity": a.severity,
+            "service": a.service,
+            "fingerprint": a.fingerprint,
+            "labels": {**(incident.labels or {}), **(a.labels or {})},
+            "annotations": dict(a.annotations or {}),
+            "starts_at": _iso(a.starts_at),
+        }
+    return {
+        "title": incident.title, "status": "firing", "severity": incident.severity,
+        "service": incident.service, "fingerprint": None, "labels": dict(incident.labels or {}),
+        "annotations": {}, "starts_at": _iso(incident.started_at),
+    }
+
+
+def mitigation_view(m: Mitigation | None) -> dict[str, Any] | None:
+    if m is None:
+        return None
+    return {
+        "id": m.id, "action": m.action, "target": m.target, "status": m.status, "approval": m.approval,
+        "plan": m.plan, "before": m.before, "after": m.after, "approved_by": m.approved_by,
+        "verification": m.verification, "error": m.error,
+    }
+
+
+def build_context(
+    session: Session, incident: Incident, run_context: dict[str, Any] | None = None,
+    *, runbook: dict[str, Any] | None = None, mitigation: Mitigation | None = None,
+) -> dict[str, Any]:
+    run_context = run_context or {}
+    alert = alert_view(incident)
+    diagnosis = run_context.get("diagnosis") or incident.diagnosis or NO_DIAGNOSIS
+    return {
+        "incident": incident_view(incident),
+        "alert": alert,
+        "labels": alert["labels"],
+        "annotations": alert["annotations"],
+        "diagnosis": diagnosis,
+        "steps": dict(run_context.get("steps") or {}),
+        "mitigation": mitigation_view(mitigation),
+        "verification": run_context.get("verification"),
+        "runbook": runbook or {},
+    }

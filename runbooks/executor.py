@@ -1,0 +1,593 @@
+"""The runbook executor: advances a run step by step, with every step's state persisted.
+
+A run is a row (`RunbookRun`) plus one row per step (`RunbookStep`). The executor commits a
+step's outcome together with its effect on the timeline (a notify event and "step done" are
+one transaction), so a restart never repeats a message and never skips one. Steps that wait
+(approval, a verification delay, ``wait``) leave the run in a ``waiting_*`` state and hand over
+to a persisted APScheduler job or to the person who approves; whoever continues calls
+`advance` again. A lease on the run row (``host:pid:token`` until a deadline) keeps two threads
+or processes from advancing the same run; a lease left by a dead local process is taken over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.db import transaction, utcnow
+from bot.incidents import log_event, record_diagnosis
+from bot.models import Incident, Mitigation
+from bot.runtime import Runtime
+from runbooks import mitigations
+from runbooks.actions import ActionError, get_action
+from runbooks.context import build_context
+from runbooks.loader import LoadedRunbook, format_loc
+from runbooks.mitigations import rowcount
+from runbooks.models import RUN_ACTIVE, RunbookRun, RunbookStep
+from runbooks.schema import Runbook, Step
+from runbooks.templating import TemplateFailed, TemplateRefused, evaluate, render, render_tree
+
+log = logging.getLogger(__name__)
+
+LEASE_SECONDS = 120
+HOST = socket.gethostname()
+
+
+class StepFailed(Exception):
+    """A step that cannot complete; the run stops and the incident is escalated."""
+
+
+@lru_cache(maxsize=64)
+def _parse_definition(key: str, definition_json: str) -> Runbook:
+    import json
+
+    return Runbook.model_validate(json.loads(definition_json))
+
+
+def runbook_of(run: RunbookRun) -> Runbook:
+    import json
+
+    text = json.dumps(run.definition, sort_keys=True)
+    return _parse_definition(f"{run.runbook}:{run.runbook_digest}", text)
+
+
+# ---------------------------------------------------------------- starting and leasing runs
+
+def start_run(runtime: Runtime, incident_id: int, loaded: LoadedRunbook, *, actor: str = "mlresponder") -> int:
+    """Create the run of ``loaded`` for an incident (once per incident and runbook) and advance it."""
+    with transaction(runtime.sessions) as s:
+        existing = s.scalars(select(RunbookRun).where(RunbookRun.incident_id == incident_id,
+                                                      RunbookRun.runbook == loaded.name)).first()
+        if existing is not None:
+            return existing.id
+    try:
+        with transaction(runtime.sessions) as s:
+            incident = s.get(Incident, incident_id)
+            if incident is None:
+                raise ValueError(f"no incident {incident_id}")
+            run = RunbookRun(incident_id=incident_id, runbook=loaded.name, runbook_file=loaded.file,
+                             runbook_digest=loaded.digest, definition=loaded.raw, status="running",
+                             current_step=0, context={})
+            s.add(run)
+            s.flush()
+            for i, step in enumerate(loaded.runbook.steps):
+                s.add(RunbookStep(run_id=run.id, step_index=i, name=step.label(i), kind=step.kind,
+                                  status="pending", output={}))
+            log_event(s, incident, "runbook_started",
+                      f"runbook {loaded.name} started ({len(loaded.runbook.steps)} steps, {loaded.file})",
+                      actor=actor, data={"run_id": run.id, "runbook": loaded.name, "file": loaded.file,
+                                         "steps": [st.label(i) for i, st in enumerate(loaded.runbook.steps)]})
+            run_id = run.id
+    except IntegrityError:  # another thread started it a moment ago
+        with transaction(runtime.sessions) as s:
+            found = s.scalars(select(RunbookRun).where(RunbookRun.incident_id == incident_id,
+                                                       RunbookRun.runbook == loaded.name)).one()
+            return found.id
+    advance(runtime, run_id)
+    return run_id
+
+
+def _new_owner() -> str:
+    return f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _acquire(runtime: Runtime, run_id: int, owner: str) -> bool:
+    now = utcnow()
+    with transaction(runtime.sessions) as s:
+        won = rowcount(s.execute(
+            update(RunbookRun)
+            .where(RunbookRun.id == run_id,
+                   or_(RunbookRun.lease_owner.is_(None), RunbookRun.lease_until < now,
+                       RunbookRun.lease_owner == owner))
+            .values(lease_owner=owner, lease_until=now + timedelta(seconds=LEASE_SECONDS))
+        ))
+    return bool(won == 1)
+
+
+def _release(runtime: Runtime, run_id: int, owner: str) -> None:
+    with transaction(runtime.sessions) as s:
+        s.execute(update(RunbookRun).where(RunbookRun.id == run_id, RunbookRun.lease_owner == owner)
+                  .values(lease_owner=None, lease_until=None))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clear_dead_leases(runtime: Runtime) -> int:
+    """Free leases held by processes of this host that no longer exist (killed, crashed)."""
+    cleared = 0
+    with transaction(runtime.sessions) as s:
+        for run in s.scalars(select(RunbookRun).where(RunbookRun.lease_owner.is_not(None))):
+            host, _, rest = (run.lease_owner or "").partition(":")
+            pid_text = rest.split(":", 1)[0]
+            if host == HOST and pid_text.isdigit() and int(pid_text) != os.getpid() \
+                    and not _pid_alive(int(pid_text)):
+                run.lease_owner = None
+                run.lease_until = None
+                cleared += 1
+    return cleared
+
+
+def resume_active(runtime: Runtime) -> list[int]:
+    """After a start or restart: pick every unfinished run up where it stood."""
+    clear_dead_leases(runtime)
+    with transaction(runtime.sessions) as s:
+        runs = list(s.scalars(select(RunbookRun).where(RunbookRun.status.in_(RUN_ACTIVE))))
+        ids = []
+        for run in runs:
+            # Waiting steps re-arm their (idempotent, same-id) jobs; nothing is repeated.
+            run.status = "running"
+            ids.append(run.id)
+    for run_id in ids:
+        advance(runtime, run_id)
+    return ids
+
+
+# ---------------------------------------------------------------- the step loop
+
+def advance(runtime: Runtime, run_id: int) -> None:
+    """Run steps until the run waits, fails or completes. Safe to call from anywhere, any time."""
+    owner = _new_owner()
+    while True:
+        if not _acquire(runtime, run_id, owner):
+            return  # someone else is advancing it; they re-check the status when they let go
+        try:
+            _advance_locked(runtime, run_id, owner)
+        except Exception as exc:  # a bug must not leave the run "running" forever
+            log.exception("runbook run %s crashed", run_id)
+            _fail_run(runtime, run_id, None, f"internal error: {type(exc).__name__}: {exc}")
+        finally:
+            _release(runtime, run_id, owner)
+        with transaction(runtime.sessions) as s:
+            run = s.get(RunbookRun, run_id)
+            if run is None or run.status != "running":
+                return
+
+
+def _advance_locked(runtime: Runtime, run_id: int, owner: str) -> None:
+    while True:
+        with transaction(runtime.sessions) as s:
+            run = s.get(RunbookRun, run_id)
+            if run is None or run.status != "running":
+                return
+            run.lease_until = utcnow() + timedelta(seconds=LEASE_SECONDS)
+            rb = runbook_of(run)
+            idx = run.current_step
+            incident = s.get(Incident, run.incident_id)
+            assert incident is not None
+            if idx >= len(rb.steps):
+                run.status = "completed"
+                run.finished_at = utcnow()
+                log_event(s, incident, "runbook_step", f"runbook {rb.name} finished",
+                          data={"run_id": run.id, "runbook": rb.name, "status": "completed"})
+                return
+            step = rb.steps[idx]
+            row = _step_row(s, run.id, idx)
+            if row.status in ("done", "skipped"):  # committed before a crash; move on
+                run.current_step = idx + 1
+                continue
+            go: bool | None = True
+            error = ""
+            ctx = build_context(s, incident, run.context, runbook={"name": rb.name, "description": rb.description},
+                                mitigation=_latest_mitigation(s, run.id, idx))
+            if step.when is not None:
+                try:
+                    go = bool(evaluate(step.when, ctx))
+                except (TemplateRefused, TemplateFailed) as exc:
+                    go = None
+                    error = f"steps[{idx}].when: {exc}"
+                if go is None:
+                    pass
+                elif not go:
+                    _finish(s, run, row, status="skipped", output={"when": step.when})
+                    log_event(s, incident, "runbook_step",
+                              f"runbook {rb.name}: step {row.name} skipped (when: {step.when})",
+                              data={"run_id": run.id, "step": idx, "name": row.name, "status": "skipped"})
+                    continue
+            row.status = "running"
+            row.attempts += 1
+            row.started_at = row.started_at or utcnow()
+        if go is None:
+            _fail_run(runtime, run_id, idx, error)
+            return
+        handler = _HANDLERS[step.kind]
+        try:
+            outcome = handler(runtime, run_id, idx, step, rb, ctx)
+        except (TemplateRefused, TemplateFailed) as exc:
+            _fail_run(runtime, run_id, idx, f"steps[{idx}].{step.kind}: {exc}")
+            return
+        except StepFailed as exc:
+            _fail_run(runtime, run_id, idx, str(exc))
+            return
+        if outcome != "next":
+            return
+
+
+def _step_row(s: Session, run_id: int, idx: int) -> RunbookStep:
+    row = s.scalars(select(RunbookStep).where(RunbookStep.run_id == run_id, RunbookStep.step_index == idx)).one()
+    return row
+
+
+def _latest_mitigation(s: Session, run_id: int, before_idx: int) -> Mitigation | None:
+    row = s.scalars(
+        select(RunbookStep).where(RunbookStep.run_id == run_id, RunbookStep.step_index < before_idx,
+                                  RunbookStep.mitigation_id.is_not(None))
+        .order_by(RunbookStep.step_index.desc())
+    ).first()
+    return s.get(Mitigation, row.mitigation_id) if row is not None and row.mitigation_id else None
+
+
+def _finish(s: Session, run: RunbookRun, row: RunbookStep, *, status: str = "done",
+            output: dict[str, Any] | None = None) -> None:
+    row.status = status
+    row.finished_at = utcnow()
+    if output is not None:
+        row.output = output
+        steps = dict((run.context or {}).get("steps") or {})
+        steps[row.name] = output
+        run.context = {**(run.context or {}), "steps": steps}
+    run.current_step = row.step_index + 1
+
+
+def _fail_run(runtime: Runtime, run_id: int, idx: int | None, error: str, *, escalated: bool = False) -> None:
+    with transaction(runtime.sessions) as s:
+        run = s.get(RunbookRun, run_id)
+        if run is None:
+            return
+        incident = s.get(Incident, run.incident_id)
+        assert incident is not None
+        rb = runbook_of(run)
+        if idx is not None:
+            row = _step_row(s, run_id, idx)
+            row.status = "failed"
+            row.error = error
+            row.finished_at = utcnow()
+        run.status = "failed"
+        run.error = error
+        run.finished_at = utcnow()
+        where = f" at step {idx}" if idx is not None else ""
+        log_event(s, incident, "runbook_step", f"runbook {rb.name} failed{where}: {error}",
+                  data={"run_id": run_id, "step": idx, "status": "failed", "error": error})
+        if not escalated:
+            mitigations.escalate(s, incident, mitigations.escalation_targets(incident, rb.escalate_to),
+                                 f"runbook {rb.name} stopped{where}: {error}", run_id=run_id)
+
+
+# ---------------------------------------------------------------- step kinds
+
+Handler = Callable[[Runtime, int, int, Step, Runbook, dict[str, Any]], str]
+
+
+def _diagnose(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, ctx: dict[str, Any]) -> str:
+    body = step.diagnose
+    assert body is not None
+    source = render(body.log, ctx).strip()
+    reference = render(body.reference, ctx).strip() if body.reference else None
+    query = render(body.query, ctx) if body.query else None
+    onset = render(body.onset, ctx).strip() if body.onset else None
+    try:
+        diagnosis = run_diagnose(runtime, ctx["incident"]["id"], source, reference=reference, query=query,
+                                 onset=onset or None, window=body.window, use_changes=body.use_changes)
+    except Exception as exc:
+        raise StepFailed(f"steps[{idx}].diagnose: {exc}") from exc
+    with transaction(runtime.sessions) as s:
+        run = s.get(RunbookRun, run_id)
+        assert run is not None
+        incident = s.get(Incident, run.incident_id)
+        assert incident is not None
+        record_diagnosis(s, incident, diagnosis)
+        run.context = {**(run.context or {}), "diagnosis": diagnosis}
+        _finish(s, run, _step_row(s, run_id, idx), output={
+            "cause": diagnosis.get("cause"), "culprit": diagnosis.get("culprit"),
+            "confidence": diagnosis.get("confidence"),
+            "recommended_mitigation": diagnosis.get("recommended_mitigation")})
+    return "next"
+
+
+def run_diagnose(runtime: Runtime, incident_id: int, source: str, *, reference: str | None = None,
+                 query: str | None = None, onset: str | None = None, window: float | None = None,
+                 use_changes: bool = True) -> dict[str, Any]:
+    """Load the prediction log and run the diagnostics engine; returns the diagnose JSON dict."""
+    import numpy as np
+
+    from bot.incidents import changes_in_window
+    from bot.predlog import load_log
+    from diagnostics import ChangeRecord, diagnose
+
+    if not source:
+        raise ValueError("the prediction log source rendered empty")
+    with transaction(runtime.sessions) as s:
+        incident = s.get(Incident, incident_id)
+        assert incident is not None
+        started = incident.started_at
+        changes = [
+            ChangeRecord(timestamp=c.timestamp.timestamp(), kind=c.kind, service=c.service,
+                         description=c.description, from_version=c.from_version, to_version=c.to_version)
+            for c in changes_in_window(s, incident, lookback_minutes=mitigations.CHANGE_LOOKBACK_MINUTES)
+        ] if use_changes else []
+    log_data = load_log(source, query=query)
+    if window is not None:
+        cutoff = started.timestamp() - window
+        log_data = log_data.take(np.flatnonzero(np.asarray(log_data.timestamp) >= cutoff))
+    ref = load_log(reference) if reference else None
+    return diagnose(log_data, reference=ref, changes=changes, onset=onset).to_dict()
+
+
+def _notify(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, ctx: dict[str, Any]) -> str:
+    assert step.notify is not None
+    text = render(step.notify.message, ctx).strip()
+    with transaction(runtime.sessions) as s:
+        run = s.get(RunbookRun, run_id)
+        assert run is not None
+        incident = s.get(Incident, run.incident_id)
+        assert incident is not None
+        log_event(s, incident, "notify", text, data={"text": text, "run_id": run_id, "step": idx})
+        _finish(s, run, _step_row(s, run_id, idx), output={"text": text})
+    return "next"
+
+
+def _escalate(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, ctx: dict[str, Any]) -> str:
+    assert step.escalate is not None
+    who = [render(w, ctx).strip() for w in step.escalate.who]
+    text = render(step.escalate.message, ctx).strip()
+    with transaction(runtime.sessions) as s:
+        run = s.get(RunbookRun, run_id)
+        assert run is not None
+        incident = s.get(Incident, run.incident_id)
+        assert incident is not None
+        mitigations.escalate(s, incident, who, text, run_id=run_id, step=idx)
+        _finish(s, run, _step_row(s, run_id, idx), output={"who": who, "message": text})
+    return "next"
+
+
+def schedule(runtime: Runtime, job_id: str, when: datetime, func: str, **kwargs: Any) -> None:
+    """A persisted APScheduler job when the process has a scheduler, else an in-process timer."""
+    when = max(when, utcnow() + timedelta(milliseconds=200))  # past run dates would be "missed"
+    scheduler = runtime.parts.get("scheduler")
+    if scheduler is not None:
+        scheduler.run_at(job_id, when, func, **kwargs)
+        return
+    import importlib
+
+    module_name, _, name = func.partition(":")
+    target = getattr(importlib.import_module(module_name), name)
+    delay = max((when - utcnow()).total_seconds(), 0.0)
+    timer = threading.Timer(delay, target, kwargs={**kwargs, "runtime": runtime})
+    timer.daemon = True
+    timer.start()
+    log.warning("no scheduler in this process: %s runs in %.0fs from an in-memory timer", job_id, delay)
+
+
+def _wait(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, ctx: dict[str, Any]) -> str:
+    assert step.wait is not None
+    with transaction(runtime.sessions) as s:
+        run = s.get(RunbookRun, run_id)
+        assert run is not None
+        row = _step_row(s, run_id, idx)
+        due_text = (row.output or {}).get("due")
+        due = datetime.fromisoformat(due_text) if due_text else utcnow() + timedelta(seconds=step.wait.duration)
+        row.output = {"due": due.isoformat()}
+        row.status = "waiting"
+        run.status = "waiting"
+        incident = s.get(Incident, run.incident_id)
+        assert incident is not None
+        if not due_text:
+            log_event(s, incident, "runbook_step", f"runbook {rb.name}: waiting until {due.isoformat()}",
+                      data={"run_id": run_id, "step": idx, "status": "waiting", "until": due.isoformat()})
+    schedule(runtime, f"runbooks-wait-{run_id}-{idx}", due, "runbooks.jobs:resume_after_wait",
+             run_id=run_id, step_index=idx)
+    return "wait"
+
+
+def _mitigate(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, ctx: dict[str, Any]) -> str:
+    body = step.mitigate
+    assert body is not None
+    incident_id = int(ctx["incident"]["id"])
+    key = f"{incident_id}:{rb.name}:{idx}"
+    with transaction(runtime.sessions) as s:
+        existing = s.scalars(select(Mitigation).where(Mitigation.idempotency_key == key)).first()
+        mitigation_id = existing.id if existing is not None else None
+        if existing is None:
+            target = render(body.target, ctx).strip()
+            params = render_tree(body.params, ctx)
+            if not target:
+                raise StepFailed(f"steps[{idx}].mitigate.target: rendered empty from {body.target!r}")
+            incident = s.get(Incident, incident_id)
+            assert incident is not None
+            try:
+                action_ctx = mitigations.action_context(runtime, s, incident, body.action, target, params)
+            except ActionError as exc:
+                raise StepFailed(f"steps[{idx}].mitigate.params: {exc}") from exc
+    if mitigation_id is None:
+        plan: dict[str, Any] = {}
+        plan_error: str | None = None
+        try:
+            plan = get_action(body.action).plan(action_ctx)
+        except ActionError as exc:
+            plan_error = str(exc)
+        except Exception as exc:
+            log.exception("planning %s failed", body.action)
+            plan_error = f"unexpected error: {type(exc).__name__}: {exc}"
+        try:
+            with transaction(runtime.sessions) as s:
+                run = s.get(RunbookRun, run_id)
+                incident = s.get(Incident, incident_id)
+                assert run is not None and incident is not None
+                m = Mitigation(incident_id=incident_id, idempotency_key=key, action=body.action, target=target,
+                               params=params, approval=body.approval, plan=plan,
+                               status="failed" if plan_error else "proposed", error=plan_error)
+                s.add(m)
+                s.flush()
+                row = _step_row(s, run_id, idx)
+                row.mitigation_id = m.id
+                mitigation_id = m.id
+                if plan_error:
+                    log_event(s, incident, "mitigation_failed",
+                              f"mitigation {body.action} {target} cannot be planned: {plan_error}",
+                              data={"mitigation_id": m.id, "action": body.action, "target": target,
+                                    "error": plan_error, "during": "plan"})
+                    mitigations.escalate(
+                        s, incident, mitigations.escalation_targets(incident, rb.escalate_to),
+                        f"runbook {rb.name} could not prepare {body.action} of {target}: {plan_error}. "
+                        "Nothing was changed.", mitigation_id=m.id, run_id=run_id)
+                else:
+                    how = "runs at once (approval: auto)" if body.approval == "auto" else "awaits approval"
+                    log_event(s, incident, "mitigation_proposed",
+                              f"mitigation {m.id} proposed: {plan.get('summary', body.action)}; {how}",
+                              data={"mitigation_id": m.id, "action": body.action, "target": target, "plan": plan,
+                                    "approval": body.approval, "run_id": run_id})
+        except IntegrityError:  # the same step proposed it concurrently: use that one
+            with transaction(runtime.sessions) as s:
+                found = s.scalars(select(Mitigation).where(Mitigation.idempotency_key == key)).one()
+                mitigation_id = found.id
+                _step_row(s, run_id, idx).mitigation_id = found.id
+    assert mitigation_id is not None
+    return _settle_mitigation_step(runtime, run_id, idx, mitigation_id, rb)
+
+
+def _settle_mitigation_step(runtime: Runtime, run_id: int, idx: int, mitigation_id: int, rb: Runbook) -> str:
+    with transaction(runtime.sessions) as s:
+        m = mitigations.get_mitigation(s, mitigation_id)
+        status, approval = m.status, m.approval
+    if status == "proposed" and approval == "auto":
+        with contextlib.suppress(mitigations.MitigationConflict):  # a concurrent resume claimed it
+            mitigations.claim(runtime, mitigation_id, f"runbook:{rb.name}", auto=True)
+        status = mitigations.execute(runtime, mitigation_id, escalate_to=rb.escalate_to)
+    elif status in ("approved", "executing"):
+        status = mitigations.reconcile(runtime, mitigation_id, escalate_to=rb.escalate_to)
+    with transaction(runtime.sessions) as s:
+        run = s.get(RunbookRun, run_id)
+        assert run is not None
+        row = _step_row(s, run_id, idx)
+        m = mitigations.get_mitigation(s, mitigation_id)
+        if m.status == "proposed":
+            row.status = "waiting"
+            run.status = "waiting_approval"
+            return "wait"
+        if m.status in ("approved", "executing", "reverting"):  # another thread is on it
+            row.status = "waiting"
+            run.status = "waiting_approval"
+            return "wait"
+        if m.status == "failed":
+            row.status = "failed"
+            row.error = m.error
+            row.finished_at = utcnow()
+            run.status = "failed"
+            run.error = m.error
+            run.finished_at = utcnow()
+            return "failed"  # already on the timeline and escalated
+        _finish(s, run, row, output={"mitigation_id": m.id, "action": m.action, "target": m.target,
+                                     "status": m.status, "before": m.before, "after": m.after})
+        return "next"
+
+
+def _verify(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, ctx: dict[str, Any]) -> str:
+    body = step.verify
+    assert body is not None
+    with transaction(runtime.sessions) as s:
+        run = s.get(RunbookRun, run_id)
+        assert run is not None
+        incident = s.get(Incident, run.incident_id)
+        assert incident is not None
+        row = _step_row(s, run_id, idx)
+        m = _latest_mitigation(s, run_id, idx)
+        if m is None or m.status != "executed":
+            why = "no mitigation was executed" if m is None else f"mitigation {m.id} is {m.status}"
+            _finish(s, run, row, status="skipped", output={"skipped": why})
+            log_event(s, incident, "runbook_step", f"runbook {rb.name}: verification skipped ({why})",
+                      data={"run_id": run_id, "step": idx, "status": "skipped"})
+            return "next"
+        attempt = int((row.output or {}).get("attempt", 1))
+        due_text = (row.output or {}).get("due")
+        due = datetime.fromisoformat(due_text) if due_text else mitigations.due_after(m, body.after)
+        first_time = not due_text
+        row.output = {"attempt": attempt, "due": due.isoformat(), "mitigation_id": m.id}
+        row.status = "waiting"
+        run.status = "waiting_verification"
+        mitigation_id = m.id
+        if first_time:
+            log_event(s, incident, "runbook_step",
+                      f"runbook {rb.name}: verification of mitigation {m.id} at {due.isoformat()}",
+                      data={"run_id": run_id, "step": idx, "status": "waiting", "until": due.isoformat(),
+                            "mitigation_id": m.id})
+    schedule(runtime, verify_job_id(mitigation_id), due, "runbooks.jobs:verify_mitigation",
+             mitigation_id=mitigation_id, run_id=run_id, step_index=idx, attempt=attempt)
+    return "wait"
+
+
+def verify_job_id(mitigation_id: int) -> str:
+    return f"runbooks-verify-{mitigation_id}"
+
+
+_HANDLERS: dict[str, Handler] = {
+    "diagnose": _diagnose,
+    "notify": _notify,
+    "mitigate": _mitigate,
+    "verify": _verify,
+    "escalate": _escalate,
+    "wait": _wait,
+}
+
+
+# ---------------------------------------------------------------- continuing after outside events
+
+def run_step_of(s: Session, mitigation_id: int) -> RunbookStep | None:
+    return s.scalars(select(RunbookStep).where(RunbookStep.mitigation_id == mitigation_id)).first()
+
+
+def continue_after_decision(runtime: Runtime, mitigation_id: int) -> int | None:
+    """After an approval or rejection: wake the run that waits on this mitigation."""
+    with transaction(runtime.sessions) as s:
+        row = run_step_of(s, mitigation_id)
+        if row is None:
+            return None
+        run = s.get(RunbookRun, row.run_id)
+        if run is None or run.status != "waiting_approval":
+            return None
+        run.status = "running"
+        run_id = run.id
+    advance(runtime, run_id)
+    return run_id
+
+
+def step_path(idx: int, *rest: str | int) -> str:
+    return format_loc(("steps", idx, *rest))

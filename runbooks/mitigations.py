@@ -1,0 +1,322 @@
+"""Mitigation rows through their lifecycle: plan, claim, execute, reconcile, revert.
+
+Every state change is a conditional UPDATE on the mitigation row (``... WHERE status = 'proposed'``),
+so two approvals arriving together, or a retry after a crash, cannot execute the same mitigation
+twice: exactly one transaction wins the claim. The external change (a registry call) happens
+between two committed states, ``executing`` before and ``executed`` after; a process that dies
+in between leaves ``executing``, which `reconcile` settles by observing the target instead of
+calling the action again. Each executed (or reverted) mitigation writes an audit record, a
+timeline event and a change event in the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from bot.db import transaction, utcnow
+from bot.incidents import IllegalTransition, audit, change_to_dict, changes_in_window, log_event, transition
+from bot.models import TRANSITIONS, ChangeEvent, Incident, Mitigation
+from bot.runtime import Runtime
+from runbooks.actions import ActionContext, ActionError, get_action
+from runbooks.context import incident_view
+from runbooks.registry import registry_for
+
+log = logging.getLogger(__name__)
+
+ENGINE_ACTOR = "mlresponder"
+EXECUTED_STATES = ("executed", "verified", "failed_verification")
+CHANGE_LOOKBACK_MINUTES = 7 * 24 * 60
+
+
+class MitigationError(Exception):
+    """A mitigation request that cannot be honoured; the message says why."""
+
+
+class MitigationNotFound(MitigationError):
+    pass
+
+
+class MitigationConflict(MitigationError):
+    """Someone else already approved, rejected, executed or reverted it."""
+
+
+def rowcount(result: Any) -> int:
+    """Rows matched by an UPDATE (the claim succeeded when it is 1)."""
+    return int(result.rowcount)
+
+
+def get_mitigation(session: Session, mitigation_id: int) -> Mitigation:
+    m = session.get(Mitigation, int(mitigation_id))
+    if m is None:
+        raise MitigationNotFound(f"no mitigation {mitigation_id}")
+    return m
+
+
+def escalation_targets(incident: Incident, escalate_to: list[str] | None = None) -> list[str]:
+    if escalate_to:
+        return list(escalate_to)
+    return [incident.commander] if incident.commander else ["on-call"]
+
+
+def escalate(session: Session, incident: Incident, who: list[str], message: str, **data: Any) -> None:
+    log_event(session, incident, "escalation", f"escalated to {', '.join(who)}: {message}",
+              data={"who": who, "message": message, **data})
+
+
+def action_context(runtime: Runtime, session: Session, incident: Incident, action_name: str,
+                   target: str, params: dict[str, Any]) -> ActionContext:
+    action = get_action(action_name)
+    try:
+        parsed = action.Params.model_validate(params)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ActionError(f"{action_name}: params.{where}: {first['msg']}") from exc
+    changes = changes_in_window(session, incident, lookback_minutes=CHANGE_LOOKBACK_MINUTES)
+    return ActionContext(
+        target=target, params=parsed, registry=lambda: registry_for(runtime),
+        incident=incident_view(incident), diagnosis=incident.diagnosis,
+        changes=[change_to_dict(c) for c in changes],
+    )
+
+
+def plan(runtime: Runtime, session: Session, incident: Incident, action_name: str, target: str,
+         params: dict[str, Any]) -> dict[str, Any]:
+    """Dry run: what the action would change. Raises ActionError with a readable reason."""
+    ctx = action_context(runtime, session, incident, action_name, target, params)
+    return get_action(action_name).plan(ctx)
+
+
+def _ctx_for(runtime: Runtime, mitigation_id: int) -> tuple[ActionContext, dict[str, Any], str]:
+    with transaction(runtime.sessions) as s:
+        m = get_mitigation(s, mitigation_id)
+        return action_context(runtime, s, m.incident, m.action, m.target, m.params), dict(m.plan), m.action
+
+
+def claim(runtime: Runtime, mitigation_id: int, actor: str, *, auto: bool = False) -> None:
+    """proposed → approved for exactly one caller; the others get MitigationConflict."""
+    with transaction(runtime.sessions) as s:
+        won = rowcount(s.execute(
+            update(Mitigation)
+            .where(Mitigation.id == int(mitigation_id), Mitigation.status == "proposed")
+            .values(status="approved", approved_by=actor, approved_at=utcnow())
+        ))
+        if won != 1:
+            m = get_mitigation(s, mitigation_id)
+            who = f" by {m.approved_by}" if m.approved_by else ""
+            raise MitigationConflict(f"mitigation {m.id} is already {m.status}{who}; nothing to approve")
+        m = get_mitigation(s, mitigation_id)
+        s.refresh(m)
+        how = "auto-approved by the runbook" if auto else f"approved by {actor}"
+        log_event(s, m.incident, "mitigation_approved", f"mitigation {m.id} ({m.action} {m.target}) {how}",
+                  actor=actor, data={"mitigation_id": m.id, "action": m.action, "target": m.target,
+                                     "auto": auto})
+        audit(s, actor, "mitigation.approve", f"mitigation {m.id}: {m.action} {m.target}",
+              incident_id=m.incident_id, detail={"auto": auto, "plan": m.plan})
+
+
+def reject(runtime: Runtime, mitigation_id: int, actor: str, reason: str | None = None) -> None:
+    with transaction(runtime.sessions) as s:
+        won = rowcount(s.execute(
+            update(Mitigation)
+            .where(Mitigation.id == int(mitigation_id), Mitigation.status == "proposed")
+            .values(status="rejected", error=reason)
+        ))
+        m = get_mitigation(s, mitigation_id)
+        if won != 1:
+            raise MitigationConflict(f"mitigation {m.id} is already {m.status}; it cannot be rejected")
+        s.refresh(m)
+        log_event(s, m.incident, "mitigation_rejected",
+                  f"mitigation {m.id} ({m.action} {m.target}) rejected by {actor}"
+                  + (f": {reason}" if reason else ""),
+                  actor=actor, data={"mitigation_id": m.id, "reason": reason})
+        audit(s, actor, "mitigation.reject", f"mitigation {m.id}: {m.action} {m.target}",
+              incident_id=m.incident_id, detail={"reason": reason})
+
+
+def _record_failure(runtime: Runtime, mitigation_id: int, error: str, *, escalate_to: list[str] | None,
+                    during: str = "execute") -> None:
+    with transaction(runtime.sessions) as s:
+        m = get_mitigation(s, mitigation_id)
+        m.status = "failed"
+        m.error = error
+        log_event(s, m.incident, "mitigation_failed", f"mitigation {m.id} ({m.action} {m.target}) failed: {error}",
+                  data={"mitigation_id": m.id, "action": m.action, "target": m.target, "error": error,
+                        "during": during})
+        audit(s, m.approved_by or ENGINE_ACTOR, "mitigation.execute", f"mitigation {m.id}: {m.action} {m.target}",
+              outcome="failed", incident_id=m.incident_id, detail={"error": error, "plan": m.plan})
+        escalate(s, m.incident, escalation_targets(m.incident, escalate_to),
+                 f"mitigation {m.id} ({m.action} {m.target}) failed: {error}. Nothing was changed by it; "
+                 "the incident needs a person.", mitigation_id=m.id)
+
+
+def _version_change(session: Session, m: Mitigation, before: dict[str, Any], after: dict[str, Any],
+                    description: str) -> None:
+    action = get_action(m.action)
+    session.add(ChangeEvent(
+        timestamp=utcnow(), kind="model_deploy" if action.changes_model_version else "config_change",
+        service=m.target, description=description,
+        from_version=None if before.get("version") is None else str(before["version"]),
+        to_version=None if after.get("version") is None else str(after["version"]),
+        origin="mitigation", mitigation_id=m.id,
+        data={"incident": m.incident.ref, "action": m.action},
+    ))
+
+
+def _move_incident(session: Session, incident: Incident, to_status: str, note: str) -> None:
+    if incident.status != to_status and to_status in TRANSITIONS.get(incident.status, ()):
+        try:
+            transition(session, incident, to_status, actor=ENGINE_ACTOR, note=note)
+        except IllegalTransition:  # raced with a person moving it; their word stands
+            log.info("incident %s not moved to %s", incident.ref, to_status)
+
+
+def _record_success(runtime: Runtime, mitigation_id: int, before: dict[str, Any], after: dict[str, Any],
+                    note: str = "") -> None:
+    with transaction(runtime.sessions) as s:
+        m = get_mitigation(s, mitigation_id)
+        m.status = "executed"
+        m.executed_at = utcnow()
+        m.before, m.after = before, after
+        summary = m.plan.get("summary", f"{m.action} {m.target}")
+        log_event(s, m.incident, "mitigation_executed", f"mitigation {m.id} executed: {summary}{note}",
+                  actor=m.approved_by or ENGINE_ACTOR,
+                  data={"mitigation_id": m.id, "action": m.action, "target": m.target, "before": before,
+                        "after": after, "approved_by": m.approved_by})
+        audit(s, m.approved_by or ENGINE_ACTOR, "mitigation.execute", f"mitigation {m.id}: {m.action} {m.target}",
+              incident_id=m.incident_id,
+              detail={"approved_by": m.approved_by,
+                      "approved_at": m.approved_at.isoformat() if m.approved_at else None,
+                      "target": m.target, "before": before, "after": after})
+        _version_change(s, m, before, after, f"mitigation {m.id} ({m.action}) for {m.incident.ref}: {summary}")
+        _move_incident(s, m.incident, "mitigating", f"mitigation {m.id} executed")
+
+
+def execute(runtime: Runtime, mitigation_id: int, *, escalate_to: list[str] | None = None) -> str:
+    """Run an approved mitigation once; returns its final status ("executed" or "failed")."""
+    with transaction(runtime.sessions) as s:
+        moved = rowcount(s.execute(
+            update(Mitigation).where(Mitigation.id == int(mitigation_id), Mitigation.status == "approved")
+            .values(status="executing")
+        ))
+        if moved != 1:
+            return get_mitigation(s, mitigation_id).status
+    try:
+        ctx, plan_, action_name = _ctx_for(runtime, mitigation_id)
+        before, after = get_action(action_name).execute(ctx, plan_)
+    except ActionError as exc:
+        _record_failure(runtime, mitigation_id, str(exc), escalate_to=escalate_to)
+        return "failed"
+    except Exception as exc:  # a bug or an unexpected client error: still fail loudly, never half-record
+        log.exception("mitigation %s failed unexpectedly", mitigation_id)
+        _record_failure(runtime, mitigation_id, f"unexpected error: {type(exc).__name__}: {exc}",
+                        escalate_to=escalate_to)
+        return "failed"
+    _record_success(runtime, mitigation_id, before, after)
+    return "executed"
+
+
+def reconcile(runtime: Runtime, mitigation_id: int, *, escalate_to: list[str] | None = None) -> str:
+    """Settle a mitigation a dead process left half-way, without ever calling the action twice."""
+    with transaction(runtime.sessions) as s:
+        status = get_mitigation(s, mitigation_id).status
+    if status == "approved":  # claimed but execution never began
+        return execute(runtime, mitigation_id, escalate_to=escalate_to)
+    if status != "executing":
+        return status
+    try:
+        ctx, plan_, action_name = _ctx_for(runtime, mitigation_id)
+        in_place = get_action(action_name).verify(ctx, plan_)
+    except ActionError:
+        in_place = None
+    if in_place:
+        state = {"target": plan_.get("target"), "alias": plan_.get("alias")}
+        _record_success(runtime, mitigation_id, {**state, "version": plan_.get("from_version")},
+                        {**state, "version": plan_.get("to_version")},
+                        note=" (found in place after a restart; not executed again)")
+        return "executed"
+    reason = ("the process stopped while executing it and the change is not in place; it was not retried "
+              "automatically (propose it again)" if in_place is False else
+              "the process stopped while executing it and its outcome cannot be observed; check the target "
+              "by hand (it was not retried)")
+    _record_failure(runtime, mitigation_id, reason, escalate_to=escalate_to, during="restart")
+    return "failed"
+
+
+def revert(runtime: Runtime, mitigation_id: int, actor: str) -> dict[str, Any]:
+    """Undo an executed mitigation; refuses when the target changed since (nothing is clobbered)."""
+    with transaction(runtime.sessions) as s:
+        m = get_mitigation(s, mitigation_id)
+        previous = m.status
+        won = rowcount(s.execute(
+            update(Mitigation).where(Mitigation.id == m.id, Mitigation.status.in_(EXECUTED_STATES))
+            .values(status="reverting")
+        ))
+        if won != 1:
+            if previous == "reverted":
+                raise MitigationConflict(f"mitigation {m.id} was already reverted by {m.reverted_by}")
+            raise MitigationConflict(f"mitigation {m.id} is {previous}; only an executed mitigation can be "
+                                     "reverted")
+    try:
+        ctx, _plan, action_name = _ctx_for(runtime, mitigation_id)
+        state = get_action(action_name).revert(ctx, dict(m.before), dict(m.after))
+    except Exception as exc:
+        error = str(exc) if isinstance(exc, ActionError) else f"unexpected error: {type(exc).__name__}: {exc}"
+        with transaction(runtime.sessions) as s:
+            m = get_mitigation(s, mitigation_id)
+            m.status = previous
+            log_event(s, m.incident, "mitigation_failed", f"revert of mitigation {m.id} failed: {error}",
+                      actor=actor, data={"mitigation_id": m.id, "error": error, "during": "revert"})
+            audit(s, actor, "mitigation.revert", f"mitigation {m.id}: {m.action} {m.target}", outcome="failed",
+                  incident_id=m.incident_id, detail={"error": error})
+        raise MitigationError(f"revert of mitigation {mitigation_id} failed: {error}") from exc
+    with transaction(runtime.sessions) as s:
+        m = get_mitigation(s, mitigation_id)
+        m.status = "reverted"
+        m.reverted_at = utcnow()
+        m.reverted_by = actor
+        log_event(s, m.incident, "mitigation_reverted",
+                  f"mitigation {m.id} ({m.action} {m.target}) reverted by {actor}",
+                  actor=actor, data={"mitigation_id": m.id, "action": m.action, "target": m.target,
+                                     "before": m.after, "after": state})
+        audit(s, actor, "mitigation.revert", f"mitigation {m.id}: {m.action} {m.target}",
+              incident_id=m.incident_id, detail={"before": m.after, "after": state})
+        _version_change(s, m, dict(m.after), state, f"revert of mitigation {m.id} ({m.action}) for {m.incident.ref}")
+        if m.incident.status == "mitigated":
+            _move_incident(s, m.incident, "mitigating", f"mitigation {m.id} reverted")
+        elif m.incident.status == "mitigating":
+            _move_incident(s, m.incident, "acknowledged", f"mitigation {m.id} reverted")
+        return mitigation_to_dict(m)
+
+
+def open_duplicate(session: Session, incident_id: int, action: str, target: str) -> Mitigation | None:
+    return session.scalars(
+        select(Mitigation).where(Mitigation.incident_id == incident_id, Mitigation.action == action,
+                                 Mitigation.target == target,
+                                 Mitigation.status.in_(("proposed", "approved", "executing")))
+    ).first()
+
+
+def mitigation_to_dict(m: Mitigation) -> dict[str, Any]:
+    def iso(v: Any) -> str | None:
+        return v.isoformat().replace("+00:00", "Z") if v is not None else None
+
+    return {
+        "id": m.id, "incident": f"INC-{m.incident_id}", "action": m.action, "target": m.target,
+        "status": m.status, "approval": m.approval, "params": m.params, "plan": m.plan,
+        "proposed_at": iso(m.proposed_at), "approved_by": m.approved_by, "approved_at": iso(m.approved_at),
+        "executed_at": iso(m.executed_at), "before": m.before, "after": m.after,
+        "verification": m.verification, "reverted_at": iso(m.reverted_at), "reverted_by": m.reverted_by,
+        "error": m.error, "idempotency_key": m.idempotency_key,
+    }
+
+
+def due_after(m: Mitigation, seconds: float) -> Any:
+    base = m.executed_at or utcnow()
+    return base + timedelta(seconds=seconds)

@@ -1,0 +1,173 @@
+"""What the other domains call (Slack buttons and commands, the API, the CLI).
+
+Every function takes the `Runtime`, records what it did on the incident timeline and raises
+`MitigationError` (or `RunbookServiceError`) with a message fit for a person when it cannot
+do what was asked. None of them talks to chat: the chat adapter renders the timeline.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from bot.db import transaction
+from bot.incidents import get_incident, log_event, record_diagnosis
+from bot.models import Mitigation
+from bot.runtime import Runtime
+from runbooks import executor, mitigations
+from runbooks.actions import ACTIONS, ActionError, get_action
+from runbooks.context import build_context
+from runbooks.mitigations import MitigationConflict, MitigationError, MitigationNotFound
+from runbooks.models import RunbookRun
+from runbooks.schema import Runbook
+from runbooks.templating import render
+
+__all__ = [
+    "MitigationConflict", "MitigationError", "MitigationNotFound", "RunbookServiceError",
+    "approve_mitigation", "propose_mitigation", "reject_mitigation", "revert_mitigation", "run_diagnosis",
+]
+
+
+class RunbookServiceError(Exception):
+    """A runbook request that cannot be served (no runbook applies, no data source...)."""
+
+
+def _engine(runtime: Runtime) -> Any:
+    return runtime.parts.get("runbooks")
+
+
+def _continue_in_background(runtime: Runtime, mitigation_id: int) -> None:
+    engine = _engine(runtime)
+    if engine is not None and getattr(engine, "started", False):
+        engine.submit(executor.continue_after_decision, runtime, mitigation_id)
+    else:
+        executor.continue_after_decision(runtime, mitigation_id)
+
+
+def run_diagnosis(runtime: Runtime, incident_id: int | str, actor: str) -> dict[str, Any]:
+    """Diagnose an incident with the data source of its runbook's diagnose step; records and returns it."""
+    from runbooks.loader import LoadedRunbook
+
+    with transaction(runtime.sessions) as s:
+        incident = get_incident(s, incident_id)
+        runs = list(s.scalars(select(RunbookRun).where(RunbookRun.incident_id == incident.id)))
+        candidates: list[Runbook] = [executor.runbook_of(r) for r in runs]
+        engine = _engine(runtime)
+        if engine is not None:
+            matched: LoadedRunbook | None = engine.match_incident(incident)
+            if matched is not None:
+                candidates.append(matched.runbook)
+        step = next((st.diagnose for rb in candidates for st in rb.steps if st.diagnose is not None), None)
+        if step is None:
+            raise RunbookServiceError(f"{incident.ref}: no runbook with a diagnose step applies, so there is "
+                                      "no prediction log to diagnose (run `mlresponder diagnose --log ...`)")
+        run_ctx = runs[0].context if runs else None
+        ctx = build_context(s, incident, run_ctx)
+        number = incident.id
+    source = render(step.log, ctx).strip()
+    reference = render(step.reference, ctx).strip() if step.reference else None
+    query = render(step.query, ctx) if step.query else None
+    onset = render(step.onset, ctx).strip() if step.onset else None
+    try:
+        diagnosis = executor.run_diagnose(runtime, number, source, reference=reference, query=query,
+                                          onset=onset or None, window=step.window, use_changes=step.use_changes)
+    except Exception as exc:
+        with transaction(runtime.sessions) as s:
+            log_event(s, get_incident(s, number), "runbook_step", f"diagnosis requested by {actor} failed: {exc}",
+                      actor=actor, data={"status": "failed", "error": str(exc)})
+        raise RunbookServiceError(f"diagnosis of INC-{number} failed: {exc}") from exc
+    with transaction(runtime.sessions) as s:
+        record_diagnosis(s, get_incident(s, number), diagnosis, actor=actor)
+    return diagnosis
+
+
+def propose_mitigation(runtime: Runtime, incident_id: int | str, action: str, actor: str,
+                       target: str | None = None) -> int:
+    """Propose a mitigation by hand (it still needs an approval); returns the mitigation id."""
+    if action not in ACTIONS:
+        raise MitigationError(f"unknown action {action!r} (expected one of {', '.join(ACTIONS)})")
+    if action == "http":
+        raise MitigationError("an http mitigation needs its request from a runbook; it cannot be proposed by hand")
+    with transaction(runtime.sessions) as s:
+        incident = get_incident(s, incident_id)
+        chosen = target or str((incident.labels or {}).get("model") or incident.service)
+        duplicate = mitigations.open_duplicate(s, incident.id, action, chosen)
+        if duplicate is not None:
+            return duplicate.id
+        try:
+            ctx = mitigations.action_context(runtime, s, incident, action, chosen, {})
+        except ActionError as exc:
+            raise MitigationError(str(exc)) from exc
+        number = incident.id
+    try:
+        plan = get_action(action).plan(ctx)
+    except ActionError as exc:
+        with transaction(runtime.sessions) as s:
+            log_event(s, get_incident(s, number), "mitigation_failed",
+                      f"{action} of {chosen} proposed by {actor} cannot be planned: {exc}", actor=actor,
+                      data={"mitigation_id": None, "action": action, "target": chosen, "error": str(exc),
+                            "during": "plan"})
+        raise MitigationError(f"{action} of {chosen}: {exc}") from exc
+    try:
+        with transaction(runtime.sessions) as s:
+            incident = get_incident(s, number)
+            m = Mitigation(incident_id=number, idempotency_key=f"{number}:manual:{uuid.uuid4().hex[:16]}",
+                           action=action, target=chosen, params={}, approval="required", plan=plan,
+                           status="proposed")
+            s.add(m)
+            s.flush()
+            log_event(s, incident, "mitigation_proposed",
+                      f"mitigation {m.id} proposed by {actor}: {plan.get('summary', action)}; awaits approval",
+                      actor=actor, data={"mitigation_id": m.id, "action": action, "target": chosen, "plan": plan,
+                                         "approval": "required"})
+            return m.id
+    except IntegrityError as exc:  # pragma: no cover - random keys do not collide
+        raise MitigationError(f"could not record the proposal: {exc}") from exc
+
+
+def approve_mitigation(runtime: Runtime, mitigation_id: int, actor: str) -> dict[str, Any]:
+    """Approve and execute once. A second, concurrent approval gets MitigationConflict."""
+    with transaction(runtime.sessions) as s:
+        m = mitigations.get_mitigation(s, mitigation_id)
+        escalate_to = _escalate_to(s, m.id)
+    mitigations.claim(runtime, mitigation_id, actor)
+    mitigations.execute(runtime, mitigation_id, escalate_to=escalate_to)
+    _continue_in_background(runtime, mitigation_id)
+    with transaction(runtime.sessions) as s:
+        return mitigations.mitigation_to_dict(mitigations.get_mitigation(s, mitigation_id))
+
+
+def reject_mitigation(runtime: Runtime, mitigation_id: int, actor: str, reason: str | None = None) -> dict[str, Any]:
+    mitigations.reject(runtime, mitigation_id, actor, reason)
+    _continue_in_background(runtime, mitigation_id)
+    with transaction(runtime.sessions) as s:
+        return mitigations.mitigation_to_dict(mitigations.get_mitigation(s, mitigation_id))
+
+
+def revert_mitigation(runtime: Runtime, mitigation_id: int, actor: str) -> dict[str, Any]:
+    """Undo an executed mitigation (the registry pointer goes back; a change event records it)."""
+    return mitigations.revert(runtime, mitigation_id, actor)
+
+
+def list_mitigations(runtime: Runtime, incident_id: int | str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    with transaction(runtime.sessions) as s:
+        stmt = select(Mitigation).order_by(Mitigation.id.desc()).limit(limit)
+        if incident_id is not None:
+            stmt = stmt.where(Mitigation.incident_id == get_incident(s, incident_id).id)
+        return [mitigations.mitigation_to_dict(m) for m in s.scalars(stmt)]
+
+
+def get_mitigation(runtime: Runtime, mitigation_id: int) -> dict[str, Any]:
+    with transaction(runtime.sessions) as s:
+        return mitigations.mitigation_to_dict(mitigations.get_mitigation(s, mitigation_id))
+
+
+def _escalate_to(s: Any, mitigation_id: int) -> list[str] | None:
+    row = executor.run_step_of(s, mitigation_id)
+    if row is None:
+        return None
+    run = s.get(RunbookRun, row.run_id)
+    return executor.runbook_of(run).escalate_to if run is not None else None

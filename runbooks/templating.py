@@ -1,0 +1,126 @@
+"""Jinja2 for runbooks, inside a sandbox that refuses rather than renders anything unsafe.
+
+Runbook messages, ``when:`` conditions and action parameters are templates written by users and
+fed with alert data from outside. They render in an `ImmutableSandboxedEnvironment` with
+`StrictUndefined`: access to internals (``__class__``, ``_private``, ``mro``...) raises a
+`TemplateRefused` instead of quietly rendering an empty string, and a misspelt variable is an
+error, not a blank in a chat message. Templates are also checked statically at load time, so
+a runbook that tries to escape the sandbox never loads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+# Attributes that lead from a value to the interpreter's internals even without a leading "_".
+_FORBIDDEN_NAMES = frozenset(
+    {"mro", "func_globals", "func_code", "gi_frame", "gi_code", "cr_frame", "cr_code", "f_globals",
+     "f_locals", "f_builtins", "co_code", "tb_frame", "ag_frame", "ag_code"}
+)
+
+
+class TemplateRefused(Exception):
+    """A template that tries to reach outside the sandbox; it is not rendered."""
+
+
+class TemplateFailed(Exception):
+    """A template that cannot be rendered with the data at hand (syntax, missing variable)."""
+
+
+class RunbookSandbox(ImmutableSandboxedEnvironment):
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        if attr.startswith("_") or attr in _FORBIDDEN_NAMES:
+            return False
+        return bool(super().is_safe_attribute(obj, attr, value))
+
+
+_ENV = RunbookSandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+
+
+def _unsafe_names(tree: nodes.Node) -> Iterator[str]:
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Name)):
+        name: Any
+        if isinstance(node, nodes.Getattr):
+            name = node.attr
+        elif isinstance(node, nodes.Name):
+            name = node.name
+        else:
+            arg = getattr(node, "arg", None)
+            name = arg.value if isinstance(arg, nodes.Const) else None
+        if isinstance(name, str) and (name.startswith("_") or name in _FORBIDDEN_NAMES):
+            yield name
+
+
+def check_template(source: str, *, expression: bool = False) -> str | None:
+    """Why this template may not be used (syntax or sandbox), or None when it is fine."""
+    text = "{{ " + source + " }}" if expression else source
+    try:
+        tree = _ENV.parse(text)
+    except TemplateSyntaxError as exc:
+        return f"template syntax error: {exc.message}"
+    bad = sorted(set(_unsafe_names(tree)))
+    if bad:
+        return f"template refused: access to {', '.join(repr(b) for b in bad)} is not allowed in the sandbox"
+    return None
+
+
+def render(source: str, context: Mapping[str, Any]) -> str:
+    """Render a message template; refused or failing templates raise with a readable reason."""
+    problem = check_template(source)
+    if problem:
+        raise (TemplateRefused if problem.startswith("template refused") else TemplateFailed)(problem)
+    try:
+        return _ENV.from_string(source).render(**context)
+    except SecurityError as exc:
+        raise TemplateRefused(f"template refused: {exc}") from exc
+    except UndefinedError as exc:
+        raise TemplateFailed(f"template error: {exc.message}") from exc
+    except Exception as exc:  # a filter given the wrong type, a division by zero...
+        raise TemplateFailed(f"template error: {exc}") from exc
+
+
+def evaluate(expression: str, context: Mapping[str, Any]) -> Any:
+    """Evaluate a ``when:`` expression (no ``{{ }}``) to its value."""
+    problem = check_template(expression, expression=True)
+    if problem:
+        raise (TemplateRefused if problem.startswith("template refused") else TemplateFailed)(problem)
+    try:
+        return _ENV.compile_expression(expression, undefined_to_none=False)(**context)
+    except SecurityError as exc:
+        raise TemplateRefused(f"template refused: {exc}") from exc
+    except UndefinedError as exc:
+        raise TemplateFailed(f"condition error: {exc.message}") from exc
+    except Exception as exc:
+        raise TemplateFailed(f"condition error: {exc}") from exc
+
+
+def render_tree(value: Any, context: Mapping[str, Any]) -> Any:
+    """Render every string inside nested dicts/lists (action parameters, HTTP bodies)."""
+    if isinstance(value, str):
+        return render(value, context) if ("{{" in value or "{%" in value) else value
+    if isinstance(value, Mapping):
+        return {k: render_tree(v, context) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render_tree(v, context) for v in value]
+    return value
+
+
+def template_problems(value: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """(relative path, problem) for every template string inside a parameter tree."""
+    if isinstance(value, str):
+        problem = check_template(value)
+        if problem:
+            yield (), problem
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            for sub, problem in template_problems(v):
+                yield (k, *sub), problem
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            for sub, problem in template_problems(v):
+                yield (i, *sub), problem
