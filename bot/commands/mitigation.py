@@ -1,0 +1,77 @@
+"""`mlresponder mitigation list|show|revert`: mitigations from a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+from typing import Any
+
+from bot.commands import settings_from
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("mitigation", help="list, show or revert mitigations")
+    msub = p.add_subparsers(dest="mitigation_command", required=True, metavar="ACTION")
+    ls = msub.add_parser("list", help="list mitigations, newest first")
+    ls.add_argument("--incident", help="INC-<number>")
+    ls.add_argument("--limit", type=int, default=50)
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=list_cmd)
+    show = msub.add_parser("show", help="show one mitigation (plan, before/after, verification)")
+    show.add_argument("id", type=int)
+    show.set_defaults(func=show_cmd)
+    rev = msub.add_parser("revert", help="undo an executed mitigation (the serving version goes back)")
+    rev.add_argument("id", type=int)
+    rev.add_argument("--actor", help="who reverts (default: the OS user)")
+    rev.set_defaults(func=revert_cmd)
+
+
+def _with_runtime(args: argparse.Namespace, fn: Any) -> Any:
+    from bot.cli import CommandError
+    from bot.incidents import IncidentError
+    from bot.runtime import Runtime
+    from runbooks.mitigations import MitigationError
+
+    runtime = Runtime.create(settings_from(args), install_parts=False)
+    try:
+        return fn(runtime)
+    except (MitigationError, IncidentError) as exc:
+        raise CommandError(str(exc), exit_code=1) from exc
+    finally:
+        runtime.close()
+
+
+def list_cmd(args: argparse.Namespace) -> int:
+    from runbooks.service import list_mitigations
+
+    rows = _with_runtime(args, lambda rt: list_mitigations(rt, args.incident, limit=args.limit))
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no mitigations")
+        return 0
+    print(f"{'ID':<6} {'INCIDENT':<9} {'ACTION':<12} {'STATUS':<20} {'TARGET':<24} SUMMARY")
+    for r in rows:
+        print(f"{r['id']:<6} {r['incident']:<9} {r['action']:<12} {r['status']:<20} {r['target'][:24]:<24} "
+              f"{(r['plan'] or {}).get('summary', r['error'] or '')}")
+    return 0
+
+
+def show_cmd(args: argparse.Namespace) -> int:
+    from runbooks.service import get_mitigation
+
+    print(json.dumps(_with_runtime(args, lambda rt: get_mitigation(rt, args.id)), indent=2))
+    return 0
+
+
+def revert_cmd(args: argparse.Namespace) -> int:
+    from runbooks.service import revert_mitigation
+
+    actor = args.actor or f"cli:{getpass.getuser()}"
+    result = _with_runtime(args, lambda rt: revert_mitigation(rt, args.id, actor))
+    before, after = result.get("after") or {}, result.get("before") or {}
+    print(f"mitigation {result['id']} reverted: {result['target']} serves version "
+          f"{after.get('version', '?')} again (was {before.get('version', '?')})")
+    return 0
