@@ -44,7 +44,6 @@ def load_changes(path: Path) -> list[Any]:
 
 def diagnose_api(scenario: Scenario, *, with_onset: bool = True) -> Run:
     from bot.predlog import load_log
-
     from diagnostics import diagnose
 
     started = time.perf_counter()

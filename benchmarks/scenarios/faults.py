@@ -99,7 +99,7 @@ class FeatureDrift(FaultBase):
 
     kind = "feature_drift"
     group = "data"
-    variants = ((0, 0.75), (0, 1.5), (1, 1.0), (0, 3.0))  # (importance rank, shift in std)
+    variants = ((0, 0.75), (0, 1.5), (1, 1.0), (0, 3.0), (0, 0.5), (1, 0.5))  # (importance rank, shift in std)
 
     def inputs(self, ctx: Ctx) -> None:
         rank, shift = self.variant
@@ -117,7 +117,7 @@ class MissingSpike(FaultBase):
 
     kind = "missing_spike"
     group = "data"
-    variants = ((0, 0.3), (0, 0.7), (1, 0.5), (0, 0.95))
+    variants = ((0, 0.3), (0, 0.7), (1, 0.5), (0, 0.95), (0, 0.15), (1, 0.15))
 
     def inputs(self, ctx: Ctx) -> None:
         rank, share = self.variant
@@ -165,7 +165,7 @@ class UnitChange(FaultBase):
 
     kind = "unit_change"
     group = "data"
-    variants = ((0, 1000.0), (1, 1000.0), (0, 0.001))
+    variants = ((0, 1000.0), (1, 1000.0), (0, 0.001), (0, 100.0))
 
     def inputs(self, ctx: Ctx) -> None:
         rank, factor = self.variant
@@ -182,7 +182,7 @@ class StuckFeature(FaultBase):
 
     kind = "stuck_feature"
     group = "data"
-    variants = ((0, "last"), (1, "last"), (0, "zero"))
+    variants = ((0, "last"), (1, "last"), (0, "zero"), (1, "zero"))
 
     def inputs(self, ctx: Ctx) -> None:
         rank, how = self.variant
@@ -201,7 +201,7 @@ class UnseenCategories(FaultBase):
 
     kind = "unseen_categories"
     group = "data"
-    variants = ("rename_all", "new_level", "uppercase")
+    variants = ("rename_all", "new_level", "uppercase", "rare_new_level")
 
     def inputs(self, ctx: Ctx) -> None:
         col = ctx.inputs[TIER_COLUMN].to_numpy(dtype=object).copy()
@@ -209,8 +209,9 @@ class UnseenCategories(FaultBase):
         if self.variant == "rename_all":
             mapping = {lvl: f"T{i + 1}" for i, lvl in enumerate(TIER_LEVELS)}
             col[after] = [mapping[v] for v in col[after]]
-        elif self.variant == "new_level":
-            hit = after & (ctx.rng.random(ctx.ts.size) < 0.35)
+        elif self.variant in ("new_level", "rare_new_level"):
+            share = 0.35 if self.variant == "new_level" else 0.1
+            hit = after & (ctx.rng.random(ctx.ts.size) < share)
             col[hit] = "diamond"
         else:
             col[after] = [str(v).upper() for v in col[after]]
@@ -230,7 +231,13 @@ class BadVersion(FaultBase):
     kind = "bad_version_event"
     group = "model"
     announce = True
-    variants = (("label_noise", 1.0), ("scaler_skew", 1.0), ("label_noise", 0.5), ("scaler_skew", 0.3))
+    variants = (
+        ("label_noise", 1.0),
+        ("scaler_skew", 1.0),
+        ("label_noise", 0.5),
+        ("scaler_skew", 0.3),
+        ("label_noise", 0.15),
+    )  # (flaw, share of traffic: 1.0 = full rollout, else a canary)
 
     def rollout(self, ctx: Ctx) -> None:
         flaw, share = self.variant
@@ -256,7 +263,7 @@ class ConceptDrift(FaultBase):
 
     kind = "concept_drift"
     group = "model"
-    variants = (0.35, 0.6)  # share of relabelled rows (classification) or target shift in std (x3)
+    variants = (0.35, 0.6, 0.2)  # share of relabelled rows (classification) or target shift in std (x3)
 
     def labels(self, ctx: Ctx) -> None:
         _relabel(ctx, ctx.after, float(self.variant))
@@ -288,7 +295,7 @@ class UnderperformingSegment(FaultBase):
 
     kind = "underperforming_segment"
     group = "model"
-    variants = (("apac", 0.8), ("us_east", 0.6), ("eu_west", 0.7), ("apac", 0.6))
+    variants = (("apac", 0.8), ("us_east", 0.6), ("eu_west", 0.7), ("latam", 0.6), ("apac", 0.5))
 
     def labels(self, ctx: Ctx) -> None:
         region, strength = self.variant
@@ -309,7 +316,7 @@ class LatencyRegression(FaultBase):
 
     kind = "latency_regression"
     group = "service"
-    variants = (("scale", 1.8), ("scale", 3.0), ("tail", 250.0))
+    variants = (("scale", 1.8), ("scale", 3.0), ("tail", 250.0), ("scale", 1.4))
 
     def service(self, ctx: Ctx) -> None:
         how, amount = self.variant
@@ -331,7 +338,7 @@ class ErrorSpike(FaultBase):
 
     kind = "error_spike"
     group = "service"
-    variants = (0.04, 0.12, 0.3)
+    variants = (0.04, 0.12, 0.3, 0.02)
 
     def service(self, ctx: Ctx) -> None:
         ctx.error |= ctx.after & (ctx.rng.random(ctx.ts.size) < float(self.variant))
@@ -346,7 +353,7 @@ class TrafficDrop(FaultBase):
 
     kind = "traffic_drop"
     group = "service"
-    variants = (0.3, 0.1, "gap")
+    variants = (0.3, 0.1, "gap", 0.5)
 
     def traffic(self, ctx: Ctx, minute_after: np.ndarray) -> np.ndarray:
         factor = np.ones(minute_after.size)
@@ -378,7 +385,7 @@ class HealthyDeploy(FaultBase):
 
     kind = "healthy_deploy"
     group = "healthy"
-    variants = (1.0, 0.5)
+    variants = (1.0, 0.5, 0.1)
 
     def rollout(self, ctx: Ctx) -> None:
         _equivalent_deploy(ctx, float(self.variant))
@@ -398,7 +405,7 @@ class DeployDuringDrift(FaultBase):
 
     kind = "confounded_deploy_during_drift"
     group = "confounded"
-    variants = ((1.0, 1.5), (0.5, 2.0), (1.0, 3.0))  # (rollout share, drift in std)
+    variants = ((1.0, 1.5), (0.5, 2.0), (1.0, 3.0), (0.2, 1.0))  # (rollout share, drift in std)
 
     def inputs(self, ctx: Ctx) -> None:
         feat = _feature(ctx, 0)
@@ -419,7 +426,7 @@ class DriftDuringBadDeploy(FaultBase):
 
     kind = "confounded_drift_during_bad_deploy"
     group = "confounded"
-    variants = (("label_noise", 1.0), ("scaler_skew", 1.0), ("label_noise", 0.5))
+    variants = (("label_noise", 1.0), ("scaler_skew", 1.0), ("label_noise", 0.5), ("scaler_skew", 0.3))
 
     def inputs(self, ctx: Ctx) -> None:
         col = ctx.inputs[UNUSED_FEATURE].to_numpy(dtype=float).copy()

@@ -102,12 +102,13 @@ def generate_scenario(
     *,
     variant: int | None = None,
     hours: float = 6.0,
-    rows_per_minute: float = 25.0,
+    rows_per_minute: float | None = None,
 ) -> Scenario:
     """Simulate one scenario into `out_dir` (created) and return where it is and what is right.
 
     `variant` indexes the fault's magnitudes (default: chosen by `seed`); `hours` x `rows_per_minute`
-    sets the log size (6 h x 25/min is about 9,000 rows).
+    sets the log size (6 h x 25/min is about 9,000 rows). Left out, the traffic volume (8 to 40 a
+    minute) and the label delay (none, 20 or 45 minutes) vary with the seed, as they do between services.
     """
     if kind not in FAULTS:
         raise ValueError(f"unknown scenario kind {kind!r}; expected one of {', '.join(KINDS)}")
@@ -130,7 +131,8 @@ def generate_scenario(
         onset=onset,
         end=START + span,
         base_version=f"v{3 + seed % 7}",
-        rows_per_minute=rows_per_minute,
+        rows_per_minute=float(rng.choice([8.0, 15.0, 25.0, 40.0])) if rows_per_minute is None else rows_per_minute,
+        label_delay_min=float(rng.choice([0.0, 20.0, 45.0])),
     )
     _simulate(ctx, fault)
     return _write(ctx, fault, Path(out_dir), kind, seed, dataset, cls.variants[index])
@@ -196,7 +198,7 @@ class Spec:
     variant: int
 
 
-def suite_specs(per_kind: int = 8, healthy: int = 30, healthy_deploy: int = 8) -> list[Spec]:
+def suite_specs(per_kind: int = 10, healthy: int = 32, healthy_deploy: int = 8) -> list[Spec]:
     """Every fault kind `per_kind` times over datasets x variants, plus healthy logs for the
     false-alarm rate. The variant index is offset each round so datasets meet every magnitude."""
     specs: list[Spec] = []
@@ -213,7 +215,7 @@ def suite_specs(per_kind: int = 8, healthy: int = 30, healthy_deploy: int = 8) -
 
 
 def generate_suite(
-    out_dir: Path | str, specs: Iterable[Spec] | None = None, *, rows_per_minute: float = 25.0
+    out_dir: Path | str, specs: Iterable[Spec] | None = None, *, rows_per_minute: float | None = None
 ) -> list[Scenario]:
     out = Path(out_dir)
     scenarios = []

@@ -39,6 +39,7 @@ class Ctx:
     end: pd.Timestamp
     base_version: str
     rows_per_minute: float
+    label_delay_min: float = 0.0  # the newest rows have no label yet
     ts: np.ndarray = field(default_factory=lambda: np.empty(0, dtype="datetime64[ns]"))
     after: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
     inputs: pd.DataFrame = field(default_factory=pd.DataFrame)  # what is logged as features
@@ -111,7 +112,10 @@ def draw_requests(ctx: Ctx) -> None:
             frame[col] = frame[col].to_numpy() + rng.normal(0.0, 0.05 * pool.std(), size=n)
     frame["region"] = rng.choice(np.asarray(REGIONS, dtype=object), size=n, p=np.asarray(REGION_SHARES))
     frame[TIER_COLUMN] = src.tier_of(frame[src.top_feature].to_numpy())
-    frame[UNUSED_FEATURE] = np.round(rng.lognormal(np.log(120.0), 0.6, size=n), 1)
+    # sessions are longer in the evening: a benign daily wave in a feature the model never reads
+    hour = (ctx.ts - ctx.start.tz_convert(None).to_datetime64()) / np.timedelta64(1, "h")
+    typical = 120.0 * (1.0 + 0.15 * np.sin(2 * np.pi * hour / 24.0))
+    frame[UNUSED_FEATURE] = np.round(typical * rng.lognormal(0.0, 0.6, size=n), 1)
     ctx.inputs = frame
     ctx.truth_y = src.pool_y[idx].copy()
     ctx.versions = np.full(n, ctx.base_version, dtype=object)
@@ -153,6 +157,8 @@ def assemble(ctx: Ctx) -> pd.DataFrame:
     predictions[ctx.error] = None
     labels = ctx.labels.astype(object)
     unlabelled = ctx.rng.random(n) > LABELLED_SHARE
+    cutoff = (ctx.end - pd.Timedelta(minutes=ctx.label_delay_min)).tz_convert(None).to_datetime64()
+    unlabelled |= ctx.ts >= cutoff
     labels[unlabelled] = None
     task = ctx.source.task
     frame = pd.DataFrame(
