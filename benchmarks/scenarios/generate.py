@@ -198,9 +198,11 @@ class Spec:
     variant: int
 
 
-def suite_specs(per_kind: int = 10, healthy: int = 32, healthy_deploy: int = 8) -> list[Spec]:
+def suite_specs(per_kind: int = 10, healthy: int = 32, healthy_deploy: int = 8, seed_offset: int = 0) -> list[Spec]:
     """Every fault kind `per_kind` times over datasets x variants, plus healthy logs for the
-    false-alarm rate. The variant index is offset each round so datasets meet every magnitude."""
+    false-alarm rate. The variant index is offset each round so datasets meet every magnitude.
+    `seed_offset` gives a fresh suite of the same design (a held-out set for an engine tuned on
+    the default one)."""
     specs: list[Spec] = []
     counts = {k: per_kind for k in KINDS}
     counts["healthy"] = healthy
@@ -210,7 +212,7 @@ def suite_specs(per_kind: int = 10, healthy: int = 32, healthy_deploy: int = 8) 
         for j in range(count):
             dataset = DATASETS[j % len(DATASETS)]
             variant = (j + j // len(DATASETS)) % n_variants
-            specs.append(Spec(kind, dataset, j, variant))
+            specs.append(Spec(kind, dataset, seed_offset + j, variant))
     return specs
 
 

@@ -241,10 +241,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="keep the generated suite in this folder")
     parser.add_argument("--json", type=Path, help="write every outcome as JSON here")
     parser.add_argument("--kinds", nargs="*", help="only these scenario kinds")
+    parser.add_argument("--seed-offset", type=int, default=0, help="a fresh suite of the same design")
     parser.add_argument("--failures", action="store_true", help="list every miss with the engine's findings")
     args = parser.parse_args(argv)
 
-    specs = quick_specs() if args.quick else suite_specs()
+    specs = quick_specs() if args.quick else suite_specs(seed_offset=args.seed_offset)
     if args.kinds:
         unknown = set(args.kinds) - set(KINDS)
         if unknown:
