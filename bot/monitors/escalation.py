@@ -194,7 +194,7 @@ class EscalationService:
                      "service": incident.service}
         for action in decision.actions:
             if action.webhook and self.policy.webhook is not None:
-                self._send_webhook(incident_id, facts, action, self.policy.webhook)
+                self._send_webhook(incident_id, facts, action, self.policy.webhook, now)
         self._schedule(incident_id, decision.next_check)
         return decision
 
@@ -249,7 +249,8 @@ class EscalationService:
 
     # ------------------------------------------------------------ outgoing webhook
 
-    def _send_webhook(self, incident_id: int, facts: dict[str, Any], action: Action, hook: WebhookSpec) -> None:
+    def _send_webhook(self, incident_id: int, facts: dict[str, Any], action: Action, hook: WebhookSpec,
+                      now: datetime) -> None:
         import httpx
 
         body: dict[str, Any]
@@ -257,7 +258,7 @@ class EscalationService:
             key = os.environ.get(hook.routing_key_env or "", "") if hook.routing_key_env else ""
             if not key:
                 outcome = {"ok": False, "error": f"routing key variable {hook.routing_key_env or '(none)'} is not set"}
-                self._record_webhook(incident_id, action, outcome)
+                self._record_webhook(incident_id, action, outcome, now)
                 return
             pd_severity = {"sev1": "critical", "sev2": "error", "sev3": "warning", "sev4": "info"}
             body = {
@@ -283,16 +284,16 @@ class EscalationService:
                 outcome["error"] = response.text[:200]
         except httpx.HTTPError as exc:
             outcome = {"ok": False, "error": f"{type(exc).__name__}: {str(exc)[:200]}"}
-        self._record_webhook(incident_id, action, outcome)
+        self._record_webhook(incident_id, action, outcome, now)
 
-    def _record_webhook(self, incident_id: int, action: Action, outcome: dict[str, Any]) -> None:
+    def _record_webhook(self, incident_id: int, action: Action, outcome: dict[str, Any], now: datetime) -> None:
         from bot.incidents import get_incident, log_event
 
         text = "sent" if outcome.get("ok") else f"failed: {outcome.get('error')}"
         with transaction(self.runtime.sessions) as session:
             incident = get_incident(session, incident_id)
             log_event(session, incident, "escalation_webhook", f"outgoing page for tier {action.tier} {text}",
-                      data={"tier": action.tier, **outcome})
+                      data={"tier": action.tier, **outcome}, at=now)
 
 
 # ---------------------------------------------------------------- scheduler entry points

@@ -22,7 +22,7 @@ FAULTS = ("healthy", "drift", "missing", "accuracy", "bad_version", "latency", "
 
 
 def make_log(fault: str = "healthy", *, rows_per_minute: float = 60.0, seed: int = 7,
-             timestamps: str = "datetime") -> pd.DataFrame:
+             timestamps: str = "datetime", start: datetime = START) -> pd.DataFrame:
     if fault not in FAULTS:
         raise ValueError(fault)
     rng = np.random.default_rng(seed)
@@ -65,7 +65,7 @@ def make_log(fault: str = "healthy", *, rows_per_minute: float = 60.0, seed: int
     prediction[error] = None
     label = truth.copy()
     label[rng.random(n) < 0.1] = None
-    ts = pd.to_datetime(START) + pd.to_timedelta(seconds, unit="s")
+    ts = pd.to_datetime(start) + pd.to_timedelta(seconds, unit="s")
     frame = pd.DataFrame({
         "timestamp": ts if timestamps == "datetime" else ts.astype("int64") / 1e9,
         "model_version": version,

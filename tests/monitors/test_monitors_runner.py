@@ -1,0 +1,146 @@
+"""Run bookkeeping: an unreadable source is an incident, breaches dedup and clear, metrics and CLI show it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from mon_helpers import monitor_doc, write_config
+from mon_synth import END, make_log
+from prometheus_client import generate_latest
+
+from bot.cli import main
+from bot.config import Settings
+from bot.db import transaction
+from bot.incidents import incident_to_dict, list_incidents
+from bot.monitors.runner import history
+from bot.runtime import Runtime
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'src.db'}"
+    engine = sa.create_engine(url)
+    make_log("healthy").to_sql("healthy", engine, index=False)
+    make_log("drift").to_sql("drifted", engine, index=False)
+    engine.dispose()
+    return url
+
+
+def _runtime(settings: Settings, tmp_path: Path, docs: list[dict]) -> Runtime:
+    return Runtime.create(settings.with_(monitors=write_config(tmp_path / "m.yaml", docs)))
+
+
+@pytest.mark.parametrize(
+    ("doc_change", "says"),
+    [
+        ({"source": {"url": "sqlite:///{tmp}/src.db", "table": "no_such_table"}}, "no such table: no_such_table"),
+        ({"source": {"url": "postgresql://monitor:s3cret@127.0.0.1:1/x", "table": "predictions"}},
+         "cannot read table predictions at postgresql+psycopg://monitor:***@127.0.0.1:1/x"),
+        ({"source": {"path": "{tmp}/nothing/*.parquet"}}, "no files match"),
+        ({"source": {"url": "sqlite:///{tmp}/src.db", "query": "SELECT timestamp, prediction FROM healthy"}},
+         "column 'model_version' is missing"),
+        ({"source": {"url": "sqlite:///{tmp}/src.db", "table": "healthy"}, "window": "1h", "min_rows": 1},
+         "returned 0 rows for the window"),
+        ({"source": {"url": "sqlite:///{tmp}/src.db", "table": "healthy"}, "window": "1h", "min_rows": 1,
+          "task": None, "reference": {"source": {"url": "${MLR_TEST_UNSET_VAR}", "table": "x"}}},
+         "environment variable MLR_TEST_UNSET_VAR is not set"),
+    ],
+)
+def test_unreadable_source_opens_an_incident_that_says_so(
+    settings: Settings, tmp_path: Path, source: str, doc_change: dict, says: str
+) -> None:
+    doc = monitor_doc("broken-pipe", source, "healthy")
+    for key, value in doc_change.items():
+        doc[key] = value if key != "source" else {k: str(v).replace("{tmp}", str(tmp_path)) for k, v in value.items()}
+    if "reference" in doc_change:
+        doc["reference"] = doc_change["reference"]
+    rt = _runtime(settings, tmp_path, [doc])
+    try:
+        # "returned 0 rows": a window far after the data; otherwise the data's own window
+        at = END.replace(year=2027) if "0 rows" in says else END
+        outcome = rt.parts["monitors"].run("broken-pipe", now=at)
+        assert outcome.status == "error" and says in (outcome.error or ""), outcome.error
+        assert "s3cret" not in (outcome.error or "")
+        with transaction(rt.sessions) as session:
+            [incident] = list_incidents(session)
+            data = incident_to_dict(session, incident)
+        assert data["title"] == "Monitor broken-pipe cannot read its source"
+        assert data["labels"]["culprit"] == "source" and data["source"] == "monitor"
+        assert says in data["alerts"][0]["annotations"]["description"]
+        assert any(e["kind"] == "monitor_error" and says in e["message"] for e in data["timeline"])
+        assert "s3cret" not in str(data)
+    finally:
+        rt.close()
+
+
+def test_persisting_breach_dedups_then_resolves_when_it_clears(settings: Settings, tmp_path: Path,
+                                                               source: str) -> None:
+    docs = [monitor_doc("drift-watch", source, "drifted")]
+    rt = _runtime(settings, tmp_path, docs)
+    service = rt.parts["monitors"]
+    try:
+        first = service.run("drift-watch", now=END)
+        second = service.run("drift-watch", now=END)
+        assert first.status == second.status == "breach"
+        assert first.incidents == second.incidents == ["INC-1"]
+        with transaction(rt.sessions) as session:
+            [incident] = list_incidents(session)
+            data = incident_to_dict(session, incident)
+            assert data["alerts"][0]["deliveries"] == 2
+            assert [e["kind"] for e in data["timeline"]].count("diagnosis") == 1
+        # the same monitor now reads a healthy table: its alert resolves, the incident says so
+        rt.close()
+        docs[0]["source"]["table"] = "healthy"
+        rt = _runtime(settings, tmp_path, docs)
+        third = rt.parts["monitors"].run("drift-watch", now=END)
+        assert third.status == "ok" and third.incidents == ["INC-1"]
+        with transaction(rt.sessions) as session:
+            data = incident_to_dict(session, list_incidents(session)[0])
+            assert data["alerts_resolved"] is True and data["status"] == "triggered"
+            runs = history(session, "drift-watch")
+            assert [r.status for r in runs] == ["ok", "breach", "breach"]
+            assert runs[0].firing == [] and len(runs[1].firing) == 1
+    finally:
+        rt.close()
+
+
+def test_metrics_registry_exposes_gauges(settings: Settings, tmp_path: Path, source: str) -> None:
+    rt = _runtime(settings, tmp_path, [monitor_doc("drift-watch", source, "drifted"),
+                                       monitor_doc("calm", source, "healthy")])
+    try:
+        rt.parts["monitors"].run("drift-watch", now=END)
+        rt.parts["monitors"].run("calm", now=END)
+        text = generate_latest(rt.parts["metrics_registry"]).decode()
+    finally:
+        rt.close()
+    drift = [line for line in text.splitlines() if line.startswith("mlresponder_monitor_drift_score{")]
+    amount = next(line for line in drift if 'monitor="drift-watch"' in line and 'feature="amount"' in line)
+    assert float(amount.rsplit(" ", 1)[1]) > 1.0
+    calm = next(line for line in drift if 'monitor="calm"' in line and 'feature="amount"' in line)
+    assert float(calm.rsplit(" ", 1)[1]) < 0.1
+    assert 'mlresponder_monitor_quality{metric="accuracy",model_version="v1",monitor="calm",service="fraud-scorer"}' \
+        in text
+    assert 'mlresponder_monitor_last_success_timestamp_seconds{monitor="calm"}' in text
+    assert 'mlresponder_monitor_breached{monitor="drift-watch",status="breach"} 1.0' in text
+
+
+def test_cli_list_run_history(settings: Settings, tmp_path: Path, source: str,
+                              monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(tmp_path / "m.yaml", [monitor_doc("drift-watch", source, "drifted")])
+    monkeypatch.setenv("MLRESPONDER_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("MLRESPONDER_MONITORS", config)
+    monkeypatch.setenv("MLRESPONDER_SCHEDULER", "false")
+    assert main(["monitor", "run", "drift-watch", "--at", END.isoformat()]) == 0
+    out = capsys.readouterr().out
+    assert "drift-watch: breach" in out and "INC-1" in out and "feature amount: PSI" in out
+    assert main(["monitor", "run", "drift-watch", "--dry-run"]) == 1  # now: no rows in the window
+    assert "returned 0 rows" in capsys.readouterr().out
+    assert main(["monitor", "list"]) == 0
+    assert "drift-watch" in (listing := capsys.readouterr().out) and "breach" in listing
+    assert main(["monitor", "history", "drift-watch"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1 and "breach" in lines[0]  # the dry run left no record
+    assert main(["monitor", "history", "nope"]) == 2
+    assert "no monitor named 'nope'" in capsys.readouterr().err
