@@ -242,15 +242,25 @@ def _background(part: ChatPart, user_id: str, channel_id: str, what: str, work: 
     def run() -> None:
         try:
             work()
-        except (IncidentError, ValueError, LookupError, PermissionError) as exc:
-            part.tell(channel_id, user_id, f":warning: {what} failed: {escape(exc)}")
         except ModuleNotFoundError as exc:
             part.tell(channel_id, user_id, f":warning: {what} is not available here ({escape(exc.name)}).")
         except Exception as exc:
-            log.exception("%s failed", what)
-            part.tell(channel_id, user_id, f":x: {what} failed: {escape(type(exc).__name__)}: {escape(exc)}")
+            if _is_domain_error(exc):  # a refusal with a message written for a person
+                log.warning("%s failed: %s", what, exc)
+                part.tell(channel_id, user_id, f":warning: {what} failed: {escape(clip(str(exc), 1500))}")
+            else:
+                log.exception("%s failed", what)
+                part.tell(channel_id, user_id,
+                          f":x: {what} failed: {escape(type(exc).__name__)}: {escape(clip(str(exc), 1500))}")
 
     return run
+
+
+def _is_domain_error(exc: Exception) -> bool:
+    """Errors the domains raise on purpose (IncidentError, MitigationError, RunbookServiceError...)."""
+    if isinstance(exc, IncidentError | ValueError | LookupError | PermissionError):
+        return True
+    return type(exc).__module__.split(".")[0] in ("bot", "runbooks", "postmortems", "diagnostics")
 
 
 def _diagnose(part: ChatPart, args: list[str], user_id: str, channel_id: str) -> Reply:

@@ -30,8 +30,11 @@ class ConsolePort:
         for secret in self._secrets:
             text = text.replace(secret, "***")
         with self._lock:
-            stream.write(text.rstrip("\n") + "\n")
-            stream.flush()
+            try:
+                stream.write(text.rstrip("\n") + "\n")
+                stream.flush()
+            except (OSError, ValueError):  # a closed pipe or stream: the console is best effort
+                pass
 
     def create_channel(self, view: IncidentView) -> ChannelCreated:
         name = channel_name(view.id, view.title)
@@ -52,7 +55,10 @@ class ConsolePort:
         self._write(f"[chat {channel}] pinned the card")
 
     def update_card(self, channel: str, message_id: str, view: IncidentView) -> None:
-        self._write(f"[chat {channel}] card updated\n{render_card(view)}")
+        summary = f"{view.ref} · {view.severity} · {view.status} · commander {view.commander or 'unassigned'}"
+        if view.proposed:
+            summary += " · awaiting approval: " + ", ".join(f"#{m.id} {m.action}" for m in view.proposed)
+        self._write(f"[chat {channel}] card updated: {summary}")
 
     def post_timeline(
         self, channel: str, thread_id: str | None, view: IncidentView, line: TimelineLine,
@@ -67,6 +73,11 @@ class ConsolePort:
 
     def post_text(self, channel: str, text: str, thread_id: str | None = None) -> str:
         self._write(f"[chat {channel}] {text}")
+        return f"console-{next(self._ids)}"
+
+    def announce(self, channel: str, view: IncidentView, incident_channel: str | None) -> str:
+        where = incident_channel or "(no incident channel)"
+        self._write(f"[chat {channel}] {view.ref} [{view.severity}] {view.title} ({view.service}) → {where}")
         return f"console-{next(self._ids)}"
 
     def post_ephemeral(self, channel: str, user: str, text: str) -> None:

@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.chat import blocks
 from bot.chat.models import PENDING, OutboxMessage
 from bot.chat.port import ChatPort, FinalChatError
 from bot.chat.views import IncidentView, TimelineLine, build_view, timeline_line
@@ -166,8 +165,7 @@ class Delivery:
         channel = str(row.payload.get("channel") or self.alerts_channel or "")
         if not channel:
             return Outcome(result={"skipped": "no alerts channel"})
-        link = self.port.channel_link(view.channel_id) if view.channel_id else "(no incident channel)"
-        ts = self.port.post_text(channel, blocks.alerts_channel_line(view, link))
+        ts = self.port.announce(channel, view, view.channel_id)
         return Outcome(result={"ts": ts})
 
     def _op_ephemeral(self, row: RowRef, ctx: Context) -> Outcome:

@@ -69,6 +69,10 @@ class ChatPort(Protocol):
         """Post already-rendered, already-escaped mrkdwn text."""
         ...
 
+    def announce(self, channel: str, view: IncidentView, incident_channel: str | None) -> str:
+        """The one-line notice of a new incident in the alerts channel, linking to its channel."""
+        ...
+
     def post_ephemeral(self, channel: str, user: str, text: str) -> None: ...
 
     def channel_link(self, channel_id: str) -> str:

@@ -79,6 +79,10 @@ class SlackPort:
         answer = self.client.call("chat.postMessage", **args)
         return str(answer.get("ts", ""))
 
+    def announce(self, channel: str, view: IncidentView, incident_channel: str | None) -> str:
+        link = f"<#{incident_channel}>" if incident_channel else "(no incident channel)"
+        return self.post_text(channel, blocks.alerts_channel_line(view, link))
+
     def post_ephemeral(self, channel: str, user: str, text: str) -> None:
         self.client.call("chat.postEphemeral", channel=channel, user=user, text=text)
 

@@ -47,6 +47,21 @@ def slack_settings(tmp_path: Path, fake_slack: FakeSlack) -> Settings:
 
 @pytest.fixture
 def chat_runtime(slack_settings: Settings) -> Iterator[Runtime]:
+    """Only the chat part: what Slack receives is then exactly what these tests caused."""
+    from bot.chat.setup import install
+
+    rt = Runtime.create(slack_settings, install_parts=False)
+    install(rt)
+    rt.start()
+    try:
+        yield rt
+    finally:
+        rt.close()
+
+
+@pytest.fixture
+def full_runtime(slack_settings: Settings) -> Iterator[Runtime]:
+    """Every installed part (runbook engine, postmortems...), as `mlresponder serve` runs them."""
     rt = Runtime.create(slack_settings)
     rt.start()
     try:
@@ -60,4 +75,12 @@ def api(chat_runtime: Runtime) -> Iterator[TestClient]:
     from bot.api import create_app
 
     with TestClient(create_app(chat_runtime)) as client:
+        yield client
+
+
+@pytest.fixture
+def full_api(full_runtime: Runtime) -> Iterator[TestClient]:
+    from bot.api import create_app
+
+    with TestClient(create_app(full_runtime)) as client:
         yield client

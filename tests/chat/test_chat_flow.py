@@ -230,7 +230,8 @@ def test_without_a_bot_token_the_console_renders_the_same_flow(settings: Setting
     assert "[chat #inc-1-churn-auc-dropped] invited UALICE01" in text
     assert "INC-1 · Churn AUC dropped" in text and "status acknowledged" in text
     assert "note (alice): looking at the feature pipeline" in text
-    assert "[chat ml-alerts] " in text and "→ #inc-1-churn-auc-dropped" in text
+    assert "[chat ml-alerts] INC-1 [sev2] Churn AUC dropped (churn) → #inc-1-churn-auc-dropped" in text
+    assert "card updated: INC-1 · sev2 · acknowledged · commander unassigned" in text
     assert text.index("looking at the feature pipeline") < text.index("triggered → acknowledged")
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import pytest
 from chat_fake_slack import FakeSlack
 from chat_support import button_body, post_signed, slash_body
 from fastapi.testclient import TestClient
@@ -241,28 +240,6 @@ def test_forged_or_altered_button_values_are_refused(
         audits = s.scalars(select(AuditRecord)).all()
         assert [(a.action, a.outcome) for a in audits] == [("button", "refused")] * 4
         assert s.get(Mitigation, mid).status == "proposed"  # type: ignore[union-attr]
-
-
-@pytest.fixture
-def runbooks_service() -> Any:
-    return pytest.importorskip("runbooks.service", reason="the runbook domain is not in this tree yet")
-
-
-def test_approver_by_user_group_reaches_the_runbook_engine(
-    api: TestClient, chat_runtime: Runtime, fake_slack: FakeSlack, runbooks_service: Any,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    number, channel = open_incident(chat_runtime)
-    mid = propose(chat_runtime, number)
-    fake_slack.groups["SONCALL01"] = ["UCAROL003"]
-    calls: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(runbooks_service, "approve_mitigation", lambda *a, **k: calls.append(a))
-    value = card_buttons(fake_slack)[f"mit_approve:{mid}"]
-    assert post_signed(api, button_body(f"mit_approve:{mid}", value, user="UCAROL003", channel=channel)
-                       ).status_code == 200
-    fake_slack.wait_for(lambda: bool(calls))
-    assert calls == [(chat_runtime, mid, "slack:UCAROL003")]
-    assert [c.args["usergroup"] for c in fake_slack.calls_of("usergroups.users.list")] == ["SONCALL01"]
 
 
 # -- events ------------------------------------------------------------------------------------------
