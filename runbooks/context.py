@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bot.incidents import change_to_dict, changes_in_window
 from bot.models import Incident, Mitigation
 
 NO_DIAGNOSIS: dict[str, Any] = {
@@ -84,4 +85,6 @@ def build_context(
         "mitigation": mitigation_view(mitigation),
         "verification": run_context.get("verification"),
         "runbook": runbook or {},
+        # Change events from an hour before the incident started (deploys, config changes).
+        "changes": [change_to_dict(c) for c in changes_in_window(session, incident)],
     }
