@@ -50,6 +50,11 @@ KIND_ICON = {
     "notify": ":loudspeaker:",
     "postmortem_drafted": ":page_facing_up:",
     "chat_error": ":warning:",
+    "runbook_started": ":clipboard:",
+    "runbook_step": ":arrow_right:",
+    "escalation_webhook": ":sos:",
+    "monitor_error": ":warning:",
+    "postmortem_failed": ":x:",
 }
 
 
@@ -217,8 +222,9 @@ def timeline_text(line: TimelineLine) -> str:
 
 
 def alerts_channel_line(view: IncidentView, channel_link: str) -> str:
+    state = " *resolved*" if view.status == "resolved" else ""
     return (
-        f"{STATUS_ICON.get(view.status, ':rotating_light:')} *{view.ref}* [{escape(view.severity)}] "
+        f"{STATUS_ICON.get(view.status, ':rotating_light:')} *{view.ref}*{state} [{escape(view.severity)}] "
         f"{clip(escape(view.title), 300)} ({clip(escape(view.service), 100)}) → {channel_link}"
     )
 

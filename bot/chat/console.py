@@ -77,7 +77,8 @@ class ConsolePort:
 
     def announce(self, channel: str, view: IncidentView, incident_channel: str | None) -> str:
         where = incident_channel or "(no incident channel)"
-        self._write(f"[chat {channel}] {view.ref} [{view.severity}] {view.title} ({view.service}) → {where}")
+        state = " resolved" if view.status == "resolved" else ""
+        self._write(f"[chat {channel}] {view.ref}{state} [{view.severity}] {view.title} ({view.service}) → {where}")
         return f"console-{next(self._ids)}"
 
     def post_ephemeral(self, channel: str, user: str, text: str) -> None:

@@ -71,6 +71,8 @@ def ops_for(notice: EventNotice, settings: Settings) -> list[OutboxMessage]:
         rows.append(row("update_card"))
     if notice.kind == "status_changed":
         rows.append(row("set_topic"))
+        if notice.data.get("to") == "resolved" and settings.slack_alerts_channel:
+            rows.append(row("alerts_line", {"channel": settings.slack_alerts_channel}, row_key="alerts"))
     return rows
 
 

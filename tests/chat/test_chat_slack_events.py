@@ -152,6 +152,8 @@ def test_quick_commands_in_the_incident_channel_and_by_name_elsewhere(
     thread = [c.args["text"] for c in fake_slack.calls_of("chat.postMessage") if c.args.get("thread_ts") == card_ts]
     assert any("rolled back the &lt;https://evil|flag&gt; &amp; waited" in t for t in thread)
     assert any(":technologist: incident commander: <@UBOB0002>" in t for t in thread)
+    alerts = [c.args["text"] for c in fake_slack.calls_of("chat.postMessage") if c.args["channel"] == "ml-alerts"]
+    assert len(alerts) == 2 and alerts[1].startswith(":white_check_mark: *INC-1* *resolved* [sev1]")
 
 
 def test_illegal_transition_is_explained_not_raised(api: TestClient, chat_runtime: Runtime) -> None:
