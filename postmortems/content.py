@@ -61,7 +61,11 @@ def minutes_between(start: datetime | None, end: datetime | None) -> float | Non
 
 
 def fmt_minutes(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1f} min"
+    if value is None:
+        return "n/a"
+    if value < 1.0:  # a rehearsal or a fast response: minutes alone would round it away
+        return f"{value:.1f} min ({value * 60:.0f} s)"
+    return f"{value:.1f} min"
 
 
 def compact(value: Any) -> str:
@@ -210,7 +214,9 @@ def _trigger(record: dict[str, Any], onset: datetime | None) -> str:
     """The recorded change closest before the onset, preferring the one that shipped the culprit version."""
     diagnosis = record.get("diagnosis") or {}
     culprit_name = str((diagnosis.get("culprit") or {}).get("name") or "")
-    changes = [e for e in record.get("timeline", []) if e.get("kind") == "change"]
+    # mitigations are recorded as changes too, but they answer the incident, they do not trigger it
+    changes = [e for e in record.get("timeline", [])
+               if e.get("kind") == "change" and e["data"].get("origin") != "mitigation"]
     before = [c for c in changes if onset is None or (parse_time(c["at"]) or onset) <= onset + timedelta(minutes=1)]
     matching = [c for c in before if culprit_name and (
         culprit_name == str(c["data"].get("to_version")) or culprit_name in str(c["data"].get("description")))]

@@ -85,8 +85,9 @@ def _figures(record: dict[str, Any], content: Content, frame: pd.DataFrame | Non
     paths: list[Path] = []
     onset = content.onset or frame["timestamp"].iloc[len(frame) // 2].to_pydatetime()
     end = content.impact_end or frame["timestamp"].iloc[-1].to_pydatetime()
-    pad = max(end - onset, timedelta(minutes=30))
-    series = metric_series(frame, _metric_kind(record), start=onset - 2 * pad, end=end + pad)
+    # enough before the onset to show the normal level, and the recovery after the mitigation
+    pad = max(3 * (end - onset), timedelta(minutes=2))
+    series = metric_series(frame, _metric_kind(record), bins=60, start=onset - 2 * pad, end=end + pad)
     if series.times:
         path = plot_metric(series, _markers(record, content), f"{record.get('id')}: {series.name}",
                            out_dir / f"{stem}-metric.png")
