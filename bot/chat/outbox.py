@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.chat.delivery import Delivery, RowRef
+from bot.chat.delivery import Delivery, Outcome, RowRef
 from bot.chat.models import FAILED, PENDING, SENDING, SENT, SUPERSEDED, OutboxMessage
 from bot.chat.port import FinalChatError, RetryableChatError
 from bot.db import transaction, utcnow
@@ -32,6 +32,8 @@ MAX_UNEXPECTED_ATTEMPTS = 5
 # Delivered rows are kept this long (for inspection), then deleted; the timeline keeps the history.
 KEEP_DELIVERED = timedelta(days=7)
 PURGE_EVERY_SECONDS = 3600.0
+# Longer than any chat call can take (the Slack client times out after 10 s).
+STALE_SENDING = timedelta(minutes=2)
 
 
 class OutboxWorker:
@@ -75,10 +77,19 @@ class OutboxWorker:
     def wake(self) -> None:
         self._wake.set()
 
-    def _recover_interrupted(self) -> None:
-        """Rows left 'sending' by a process that died mid-call are tried again (at-least-once there)."""
+    def _recover_interrupted(self) -> int:
+        """Rows left 'sending' long ago (a process died mid-call) are tried again: at-least-once there.
+
+        A row is 'sending' only for the length of one chat call, so one still 'sending' after
+        `STALE_SENDING` was abandoned; a younger one may belong to a live worker and is left alone.
+        """
         with transaction(self.sessions) as s:
-            s.execute(update(OutboxMessage).where(OutboxMessage.status == SENDING).values(status=PENDING))
+            result = s.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.status == SENDING, OutboxMessage.next_attempt_at < utcnow() - STALE_SENDING)
+                .values(status=PENDING)
+            )
+        return int(cast(CursorResult[Any], result).rowcount or 0)
 
     def purge(self, older_than: timedelta = KEEP_DELIVERED) -> int:
         """Delete rows delivered (or given up) before `older_than` ago; pending rows are never touched."""
@@ -92,14 +103,15 @@ class OutboxWorker:
         return int(cast(CursorResult[Any], result).rowcount or 0)
 
     def _loop(self) -> None:
-        last_purge = 0.0
+        last_purge = float("-inf")
         while not self._stop.is_set():
             if time.monotonic() - last_purge > PURGE_EVERY_SECONDS:
                 last_purge = time.monotonic()
                 try:
                     self.purge()
+                    self._recover_interrupted()
                 except Exception:
-                    log.exception("purging the chat outbox failed")
+                    log.exception("outbox housekeeping failed")
             try:
                 sent, next_due = self.run_once()
             except Exception:  # the worker must outlive a database hiccup
@@ -117,26 +129,31 @@ class OutboxWorker:
         """Send every row that is due and first in its key; returns (rows handled, seconds to next due)."""
         now = utcnow()
         with transaction(self.sessions) as s:
-            rows: Sequence[OutboxMessage] = s.scalars(
-                select(OutboxMessage)
+            # The first unsent row of each key: only it may go; later rows of its key wait for it.
+            first_ids = (
+                select(func.min(OutboxMessage.id))
                 .where(OutboxMessage.status.in_((PENDING, SENDING)))
-                .order_by(OutboxMessage.id)
+                .group_by(OutboxMessage.key)
+            )
+            heads: Sequence[OutboxMessage] = s.scalars(
+                select(OutboxMessage).where(OutboxMessage.id.in_(first_ids)).order_by(OutboxMessage.id)
                 .limit(self.batch)
             ).all()
-            heads: dict[str, OutboxMessage] = {}
-            later_updates: set[tuple[str, int]] = set()
-            for row in rows:
-                if row.key not in heads:
-                    heads[row.key] = row
-                elif row.op == "update_card":
-                    later_updates.add((row.key, row.id))
-            due = [RowRef.of(r) for r in heads.values() if r.status == PENDING and r.next_attempt_at <= now]
-            waits = [(r.next_attempt_at - now).total_seconds() for r in heads.values() if r.next_attempt_at > now]
+            due = [RowRef.of(r) for r in heads if r.status == PENDING and r.next_attempt_at <= now]
+            waits = [(r.next_attempt_at - now).total_seconds() for r in heads if r.next_attempt_at > now]
+            superseded = {
+                ref.id for ref in due if ref.op == "update_card" and s.scalar(
+                    select(OutboxMessage.id).where(
+                        OutboxMessage.key == ref.key, OutboxMessage.op == "update_card",
+                        OutboxMessage.id > ref.id, OutboxMessage.status == PENDING,
+                    ).limit(1)
+                ) is not None
+            }
         handled = 0
         for ref in due:
             if self._stop.is_set():
                 break
-            if ref.op == "update_card" and any(k == ref.key and i > ref.id for k, i in later_updates):
+            if ref.id in superseded:
                 # A later update of the same card renders the then-current state: this one is moot.
                 self._finish(ref, SUPERSEDED, None)
                 handled += 1
@@ -150,7 +167,7 @@ class OutboxWorker:
             result = s.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id == ref.id, OutboxMessage.status == PENDING)
-                .values(status=SENDING, attempts=OutboxMessage.attempts + 1)
+                .values(status=SENDING, attempts=OutboxMessage.attempts + 1, next_attempt_at=utcnow())
             )
         return bool(cast(CursorResult[Any], result).rowcount)
 
@@ -190,10 +207,21 @@ class OutboxWorker:
                     )
                 )
             return False
-        with transaction(self.sessions) as s:
-            self._mark(s, ref, SENT, outcome.result, None)
-            self.delivery.apply(s, ref, outcome)
+        self._record_sent(ref, outcome)
         return True
+
+    def _record_sent(self, ref: RowRef, outcome: Outcome) -> None:
+        """Slack has the message: record it, insisting, so a database hiccup does not make it go twice."""
+        for attempt in range(5):
+            try:
+                with transaction(self.sessions) as s:
+                    self._mark(s, ref, SENT, outcome.result, None)
+                    self.delivery.apply(s, ref, outcome)
+                return
+            except Exception:
+                log.exception("recording chat %s (row %s) as sent failed (attempt %d)", ref.op, ref.id, attempt + 1)
+                time.sleep(0.2 * (attempt + 1))
+        # Left 'sending': housekeeping retries it later (it may then be posted a second time).
 
     def _backoff(self, attempt: int) -> float:
         delay = min(self.max_delay, self.base_delay * (2 ** max(0, attempt - 1)))

@@ -9,8 +9,9 @@ from chat_fake_slack import FakeSlack
 from sqlalchemy import select
 
 from bot.chat.models import OutboxMessage
+from bot.config import Settings
 from bot.db import transaction
-from bot.incidents import add_note, create_incident, get_incident, transition
+from bot.incidents import add_note, assign_commander, create_incident, get_incident, set_severity, transition
 from bot.runtime import Runtime
 
 
@@ -38,8 +39,13 @@ def test_rate_limit_server_error_and_outage_deliver_everything_in_order_exactly_
     fake_slack.down()
     for n in range(4, 9):
         note(chat_runtime, f"note {n}")
+    updates_before = len(fake_slack.calls_of("chat.update"))
     with transaction(chat_runtime.sessions) as s:
         transition(s, get_incident(s, 1), "acknowledged", actor="slack:UALICE01")
+    with transaction(chat_runtime.sessions) as s:
+        set_severity(s, get_incident(s, 1), "sev1", actor="slack:UALICE01")
+    with transaction(chat_runtime.sessions) as s:
+        assign_commander(s, get_incident(s, 1), "slack:UBOB0002", actor="slack:UALICE01")
     # The worker keeps trying while Slack is away; nothing is marked sent meanwhile.
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -71,4 +77,34 @@ def test_rate_limit_server_error_and_outage_deliver_everything_in_order_exactly_
     cards = [c for c in fake_slack.calls_of("chat.postMessage") if c.args.get("blocks")]
     alert_lines = [c for c in fake_slack.calls_of("chat.postMessage") if c.args["channel"] == "ml-alerts"]
     assert len(cards) == 1 and len(alert_lines) == 1
-    assert {r.status for r in rows(chat_runtime)} <= {"sent", "superseded"}
+    assert {r.status for r in rows(chat_runtime)} == {"sent", "superseded"}
+    # three card changes while Slack was away: the card is updated once, to the latest state
+    updates = fake_slack.calls_of("chat.update")[updates_before:]
+    assert len(updates) == 1
+    fields = updates[0].args["blocks"][1]["fields"]
+    assert {"type": "mrkdwn", "text": "*Severity*\nsev1"} in fields
+    assert {"type": "mrkdwn", "text": "*Commander*\n<@UBOB0002>"} in fields
+
+
+def test_a_row_abandoned_mid_send_by_a_dead_process_is_sent_on_restart(
+    slack_settings: Settings, fake_slack: FakeSlack
+) -> None:
+    from datetime import timedelta
+
+    from bot.chat.setup import install
+    from bot.db import utcnow
+
+    runtime = Runtime.create(slack_settings, install_parts=False)
+    install(runtime)
+    with transaction(runtime.sessions) as s:
+        s.add(OutboxMessage(key="alerts", op="text", payload={"channel": "ml-alerts", "text": "abandoned"},
+                            status="sending", attempts=1, next_attempt_at=utcnow() - timedelta(minutes=5)))
+        s.add(OutboxMessage(key="other", op="text", payload={"channel": "ml-alerts", "text": "in flight"},
+                            status="sending", attempts=1, next_attempt_at=utcnow()))
+    runtime.start()
+    try:
+        fake_slack.wait_for(lambda: bool(fake_slack.calls_of("chat.postMessage")))
+        time.sleep(0.2)
+        assert [c.args["text"] for c in fake_slack.calls_of("chat.postMessage")] == ["abandoned"]
+    finally:
+        runtime.close()
