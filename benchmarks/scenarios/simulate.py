@@ -3,8 +3,10 @@ labels, latency and errors, assembled into a prediction log (DESIGN.md columns).
 
 A fault (see `faults.py`) hooks into the stages in order: traffic rate, served inputs, version
 rollout, labels, service behaviour, change events. Healthy behaviour has natural noise: a diurnal
-traffic wave, resampling and measurement jitter, partial labelling, rare errors and a load-dependent
-latency; none of it changes after the onset unless a fault makes it.
+traffic wave, a ten-minute batch burst, resampling and measurement jitter, partial and delayed
+labelling, rare errors with one two-minute blip, a load-dependent latency with rare pauses, and a
+daily wave in an unused feature. These transients may fall on either side of the onset; nothing
+changes for good after the onset unless a fault makes it.
 """
 
 from __future__ import annotations
@@ -92,6 +94,9 @@ def draw_timestamps(ctx: Ctx, fault: Fault) -> None:
     phase = ctx.rng.uniform(0, 2 * np.pi)
     rate = ctx.rows_per_minute * (1.0 + 0.25 * np.sin(2 * np.pi * t / 1440.0 + phase))
     after = t >= ctx.minutes_since_start(ctx.onset)
+    # a batch client bursts for ten minutes somewhere in the log: benign, every service sees these
+    burst = int(ctx.rng.integers(0, max(minutes - 10, 1)))
+    rate[burst : burst + 10] *= 1.8
     rate = rate * fault.traffic(ctx, after)
     counts = ctx.rng.poisson(np.maximum(rate, 0.0))
     minute_of_row = np.repeat(t, counts)
@@ -147,7 +152,12 @@ def draw_service(ctx: Ctx) -> None:
     per_minute = np.bincount(minute, minlength=1)
     load = per_minute[minute] / max(ctx.rows_per_minute, 1e-9)
     ctx.latency = base * (0.9 + 0.1 * load) * rng.lognormal(0.0, 0.3, size=n)
+    pauses = rng.random(n) < 0.003  # garbage-collection pauses and cold caches
+    ctx.latency[pauses] += rng.uniform(100.0, 400.0, size=int(pauses.sum()))
     ctx.error = rng.random(n) < rng.uniform(0.001, 0.004)
+    # a two-minute blip of failed calls to a dependency, recovered on its own
+    blip = int(rng.integers(0, max(int(ctx.minutes_since_start(ctx.end)) - 2, 1)))
+    ctx.error |= (minute >= blip) & (minute < blip + 2) & (rng.random(n) < 0.08)
 
 
 def assemble(ctx: Ctx) -> pd.DataFrame:
