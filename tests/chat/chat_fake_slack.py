@@ -179,6 +179,9 @@ class FakeSlack:
         channel = str(args.get("channel", ""))
         if method == "auth.test":
             return 200, {"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1", "team": "test"}
+        if method == "apps.connections.open":
+            # A WebSocket URL nobody listens on: Socket Mode clients get that far, then retry.
+            return 200, {"ok": True, "url": f"ws://127.0.0.1:{free_port()}/link"}
         if method == "conversations.create":
             name = str(args.get("name"))
             if name in self._channels or name in self.taken_names:

@@ -149,3 +149,34 @@ def test_approval_by_a_user_group_member_runs_the_mitigation_through_the_engine(
     assert full_runtime.parts["chat"].worker.drain(20)
     card = fake_slack.calls_of("chat.update")[-1].args["blocks"]
     assert not any(b.get("block_id") == f"mitigation-{mid}" for b in card)  # the buttons are gone
+
+
+@pytest.mark.skipif(not HAS_RUNBOOKS, reason="the runbook domain is not in this tree yet")
+def test_reject_by_a_listed_approver_rejects_through_the_engine(
+    full_api: TestClient, full_runtime: Runtime, fake_slack: FakeSlack
+) -> None:
+    from bot.incidents import log_event
+    from bot.models import Mitigation
+
+    channel = open_incident(full_runtime)
+    with transaction(full_runtime.sessions) as s:
+        m = Mitigation(incident_id=1, idempotency_key="1:chat-reject", action="naive_model", target="churn-model",
+                       status="proposed", approval="required", plan={"summary": "serve the naive model"})
+        s.add(m)
+        s.flush()
+        log_event(s, get_incident(s, 1), "mitigation_proposed", "naive model proposed",
+                  data={"mitigation_id": m.id, "action": "naive_model", "target": "churn-model", "plan": m.plan})
+        mid = m.id
+    assert full_runtime.parts["chat"].worker.drain(20)
+    card = fake_slack.calls_of("chat.update")[-1].args["blocks"]
+    value = next(b["value"] for block in card if block["type"] == "actions" for b in block["elements"]
+                 if b["action_id"] == f"mit_reject:{mid}")
+    assert post_signed(full_api, button_body(f"mit_reject:{mid}", value, user="UALICE01", channel=channel)
+                       ).status_code == 200
+
+    def rejected() -> bool:
+        with transaction(full_runtime.sessions) as s:
+            return s.get(Mitigation, mid).status == "rejected"  # type: ignore[union-attr]
+
+    fake_slack.wait_for(rejected, timeout=60)
+    assert fake_slack.calls_of("usergroups.users.list") == []  # a listed user id needs no group lookup

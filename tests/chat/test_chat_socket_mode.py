@@ -1,0 +1,51 @@
+"""Socket Mode: with SLACK_APP_TOKEN the app dials out to Slack instead of serving /slack/events."""
+
+from __future__ import annotations
+
+from chat_fake_slack import FakeSlack
+from fastapi import FastAPI
+
+from bot.chat.setup import install
+from bot.config import Settings
+from bot.runtime import Runtime
+
+
+def test_socket_mode_dials_out_in_the_background_and_stops_cleanly(
+    slack_settings: Settings, fake_slack: FakeSlack
+) -> None:
+    settings = slack_settings.with_(slack_app_token="xapp-test-app-token", slack_signing_secret=None)
+    runtime = Runtime.create(settings, install_parts=False)
+    install(runtime)
+    app = FastAPI()
+    runtime.parts["chat"].mount(app)
+    assert "/slack/events" not in {getattr(r, "path", "") for r in app.routes}  # nothing to verify with
+    runtime.start()  # must not block or raise although the WebSocket cannot connect
+    try:
+        fake_slack.wait_for(lambda: bool(fake_slack.calls_of("apps.connections.open")))
+        opened = fake_slack.calls_of("apps.connections.open")[0]
+        assert not opened.authorized  # the app-level token, not the bot token, opens the connection
+    finally:
+        runtime.close()
+
+
+def test_http_mode_mounts_the_events_route(slack_settings: Settings) -> None:
+    runtime = Runtime.create(slack_settings, install_parts=False)
+    install(runtime)
+    try:
+        app = FastAPI()
+        runtime.parts["chat"].mount(app)
+        assert "/slack/events" in {getattr(r, "path", "") for r in app.routes}
+    finally:
+        runtime.close()
+
+
+def test_console_mode_mounts_nothing(settings: Settings) -> None:
+    runtime = Runtime.create(settings, install_parts=False)
+    install(runtime)
+    try:
+        app = FastAPI()
+        runtime.parts["chat"].mount(app)
+        assert "/slack/events" not in {getattr(r, "path", "") for r in app.routes}
+        assert runtime.parts["chat"].port.name == "console"
+    finally:
+        runtime.close()
