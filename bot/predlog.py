@@ -48,7 +48,10 @@ def load_log(source: str | Path, *, query: str | None = None) -> PredictionLog:
             if suffix in (".parquet", ".pq"):
                 import pyarrow.parquet as pq
 
-                table, line_offset = pq.read_table(path), None
+                # column by column: cheaper than one read_table, and the decoded Arrow copy of
+                # the whole file never coexists with the numpy arrays
+                parquet = pq.ParquetFile(path)
+                return table_to_log(parquet, name=str(path), line_offset=None)
             elif suffix in (".csv", ".tsv", ".txt") or suffix.endswith(".gz"):
                 import pyarrow.csv as pcsv
 
@@ -182,8 +185,40 @@ def _is_null(v: Any) -> bool:
 # --------------------------------------------------------------------------- typing
 
 
-def table_to_log(table: pa.Table, *, name: str, line_offset: int | None = None) -> PredictionLog:
-    columns = [str(c) for c in table.column_names]
+class _Columns:
+    """Columns of an Arrow table or a Parquet file, each released once converted, so Arrow and
+    numpy copies of the whole log never coexist (peak memory stays near one copy of the data)."""
+
+    def __init__(self, source: Any) -> None:
+        self._table: pa.Table | None = source if isinstance(source, pa.Table) else None
+        self._parquet = None if isinstance(source, pa.Table) else source
+        self._cache: tuple[str, pa.ChunkedArray] | None = None
+        if self._table is not None:
+            self.column_names = [str(c) for c in self._table.column_names]
+            self.num_rows = int(self._table.num_rows)
+        else:
+            self.column_names = [str(c) for c in source.schema_arrow.names]
+            self.num_rows = int(source.metadata.num_rows)
+
+    def column(self, name: str) -> pa.ChunkedArray:
+        if self._table is not None:
+            return self._table.column(name)
+        if self._cache is None or self._cache[0] != name:
+            self._cache = (name, self._parquet.read(columns=[name], use_threads=True).column(0))
+        return self._cache[1]
+
+    def release(self, name: str) -> None:
+        if self._table is not None:
+            self._table = self._table.drop_columns([name])
+        elif self._cache is not None and self._cache[0] == name:
+            self._cache = None
+
+
+def table_to_log(source: Any, *, name: str, line_offset: int | None = None) -> PredictionLog:
+    """Type the columns of an Arrow table (or a `pyarrow.parquet.ParquetFile`) per DESIGN.md."""
+    table = _Columns(source)
+    del source
+    columns = table.column_names
     missing = [c for c in REQUIRED if c not in columns]
     if missing:
         found = ", ".join(columns[:12]) + (", ..." if len(columns) > 12 else "")
@@ -227,6 +262,7 @@ def table_to_log(table: pa.Table, *, name: str, line_offset: int | None = None) 
                 f"column {col!r} mixes types: {int(bad.sum())} values are not numbers "
                 f"(first at {where(first)}: {raw!r}); they are treated as missing"
             )
+        table.release(col)
     return PredictionLog(
         timestamp=ts,
         model_version=version,

@@ -211,15 +211,16 @@ class FeatureBins:
     categories: np.ndarray  # category names for bins (categorical)
     n_bins: int  # including a trailing "missing/other" bin
 
-    def assign(self, values: np.ndarray | Categorical, ref_categories: np.ndarray | None = None) -> np.ndarray:
+    def assign(self, values: np.ndarray | Categorical) -> np.ndarray:
+        """Bin index per row (int16); the last bin holds missing (numeric) or other values."""
         if self.numeric:
             assert not isinstance(values, Categorical)
             b = np.searchsorted(self.edges, values, side="left")
-            return np.where(np.isnan(values), self.n_bins - 1, b)
+            return np.where(np.isnan(values), self.n_bins - 1, b).astype(np.int16)
         cat = values if isinstance(values, Categorical) else as_categorical(values)
         lookup = {str(c): i for i, c in enumerate(self.categories)}
         table = np.array([lookup.get(str(c), self.n_bins - 1) for c in cat.categories] + [self.n_bins - 1])
-        return table[cat.codes]
+        return table[cat.codes].astype(np.int16)
 
     def label(self, lo: int, hi: int | None = None) -> str:
         hi = lo if hi is None else hi
@@ -287,8 +288,8 @@ def estimate_influence(ctx: Context) -> None:
     """
     ref = ctx.reference
     idx = ctx.ref_sample
-    pmat, pvalid = prediction_matrix(ref.prediction, ref.prediction)
-    pmat, pvalid = pmat[idx], pvalid[idx]
+    pred = ref.prediction.take(idx) if isinstance(ref.prediction, Categorical) else ref.prediction[idx]
+    pmat, pvalid = prediction_matrix(pred, pred)
     if pmat.shape[1] == 1:
         col = pmat[:, 0]
         pedges = quantile_edges(np.sort(col[pvalid]), 10) if pvalid.any() else np.empty(0)
@@ -301,7 +302,7 @@ def estimate_influence(ctx: Context) -> None:
     n = pbin.shape[0]
     h_pred = _entropy(np.bincount(pbin, minlength=n_pbins))
     for name, bins in ctx.bins.items():
-        fb = ctx.ref_bin_codes[name][pvalid]
+        fb = ctx.ref_bin_codes[name][pvalid].astype(np.int64)
         if n < 20 or h_pred <= 0:
             ctx.influence_raw[name] = 0.0
             ctx.influence[name] = 0.0

@@ -21,6 +21,7 @@ from diagnostics.stats import (
     bin_counts_sorted,
     chi2_homogeneity,
     js_divergence,
+    ks_statistic_bounded,
     ks_statistic_sorted,
     psi_from_counts,
     quantile_edges,
@@ -74,6 +75,10 @@ def data_findings(ctx: Context) -> list[Finding]:
         else:
             assert not isinstance(c, Categorical)
             out.extend(_numeric_checks(ctx, name, r, c))
+    for f in out:
+        # tie-break for equal (clipped) scores: a derived column (e.g. a bucketed copy) carries
+        # less information about the prediction than its source, so the source ranks first
+        f.details.setdefault("influence_raw", ctx.influence_raw.get(f.subject, 0.0))
     return out
 
 
@@ -170,14 +175,16 @@ def _missing(ctx: Context, name: str, mr: float, mc: float, n_ref: int, n_cur: i
 
 
 def _top_share_sorted(s: np.ndarray) -> tuple[float, float]:
-    """Share of the most frequent value of a sorted array, and that value."""
+    """Share of the median value of a sorted array, and that value.
+
+    A value held by more than half the rows is necessarily the median, so this equals the top
+    share whenever the top share exceeds 0.5 (all the stuck check needs), in two binary searches.
+    """
     if s.shape[0] == 0:
         return 0.0, float("nan")
-    bounds = np.flatnonzero(s[1:] != s[:-1]) + 1
-    starts = np.concatenate(([0], bounds))
-    lengths = np.diff(np.concatenate((starts, [s.shape[0]])))
-    k = int(np.argmax(lengths))
-    return float(lengths[k]) / s.shape[0], float(s[starts[k]])
+    med = s[s.shape[0] // 2]
+    count = int(np.searchsorted(s, med, side="right") - np.searchsorted(s, med, side="left"))
+    return count / s.shape[0], float(med)
 
 
 def _numeric_checks(ctx: Context, name: str, r: np.ndarray, c: np.ndarray) -> list[Finding]:
@@ -198,7 +205,7 @@ def _numeric_checks(ctx: Context, name: str, r: np.ndarray, c: np.ndarray) -> li
     n1, n2 = rs.shape[0], cs.shape[0]
     infl = ctx.influence.get(name, 0.0)
     w = _weight(ctx, name)
-    d = ks_statistic_sorted(rs, cs)
+    d, d_bound = ks_statistic_bounded(rs, cs)
     edges = quantile_edges(rs, 10)
     psi_value = psi_from_counts(bin_counts_sorted(rs, edges), bin_counts_sorted(cs, edges))
     crit = 1.95 * math.sqrt((n1 + n2) / (n1 * n2))  # KS critical value at alpha = 0.001
@@ -342,7 +349,7 @@ def _categorical_checks(ctx: Context, name: str, r: Categorical, c: Categorical)
         "missing_current": mc,
     }
     if unseen_share >= 0.03:
-        mag = min(1.0, unseen_share / 0.3)
+        mag = min(1.0, unseen_share / 0.15)
         out.append(
             Finding(
                 "data",

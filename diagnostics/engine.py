@@ -133,18 +133,23 @@ def diagnose(
     )
     ctx.ref_sample = subsample_index(len(ref), seed=1)
     ctx.cur_sample = subsample_index(len(current), seed=2)
+    # segment bins and influence work on fixed-seed subsamples of each window; influence is a
+    # property of the reference alone, so it is known even for a column the current log lost
     for name, values in ref.features.items():
-        if name not in current.features:
-            continue
-        if isinstance(values, Categorical) != isinstance(current.features[name], Categorical):
-            continue
-        bins = make_bins(name, values)
+        ref_part = values.take(ctx.ref_sample) if isinstance(values, Categorical) else values[ctx.ref_sample]
+        bins = make_bins(name, ref_part)
         if bins is None:
             continue
         ctx.bins[name] = bins
-        ctx.ref_bin_codes[name] = bins.assign(values)
-        ctx.cur_bin_codes[name] = bins.assign(current.features[name])
-    _estimate_influence_sampled(ctx)
+        ctx.ref_bin_codes[name] = bins.assign(ref_part)
+        cur_values = current.features.get(name)
+        if cur_values is None or isinstance(values, Categorical) != isinstance(cur_values, Categorical):
+            continue
+        cur_part = (
+            cur_values.take(ctx.cur_sample) if isinstance(cur_values, Categorical) else cur_values[ctx.cur_sample]
+        )
+        ctx.cur_bin_codes[name] = bins.assign(cur_part)
+    estimate_influence(ctx)
 
     findings: list[Finding] = list(notes)
     findings += data_findings(ctx)
@@ -175,12 +180,3 @@ def diagnose(
         onset_detected=detected,
         summary=verdict.summary,
     )
-
-
-def _estimate_influence_sampled(ctx: Context) -> None:
-    full = ctx.ref_bin_codes
-    ctx.ref_bin_codes = {k: v[ctx.ref_sample] for k, v in full.items()}
-    try:
-        estimate_influence(ctx)
-    finally:
-        ctx.ref_bin_codes = full

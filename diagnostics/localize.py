@@ -45,13 +45,17 @@ class Verdict:
     summary: str
 
 
+def _rank_key(f: Finding) -> tuple[float, float]:
+    return (round(f.score, 3), float(f.details.get("influence_raw", 0.0)))
+
+
 def localize(findings: list[Finding]) -> Verdict:
     candidates = [f for f in findings if f.check in CAUSE_OF_CHECK]
-    candidates.sort(key=lambda f: f.score, reverse=True)
+    candidates.sort(key=_rank_key, reverse=True)
     top = candidates[0] if candidates else None
     if top is None or top.score < MIN_CAUSE_SCORE:
         strongest = top.score if top else 0.0
-        ranked = sorted(findings, key=lambda f: f.score, reverse=True)
+        ranked = sorted(findings, key=_rank_key, reverse=True)
         return Verdict(
             "none",
             "none",
@@ -76,7 +80,7 @@ def localize(findings: list[Finding]) -> Verdict:
         and CAUSE_OF_CHECK[f.check][1] == kind
         and (f.subject == top.subject or kind in ("concept",))
     ]
-    support.sort(key=lambda f: f.score, reverse=True)
-    rest = sorted((f for f in findings if f not in support), key=lambda f: f.score, reverse=True)
+    support.sort(key=_rank_key, reverse=True)
+    rest = sorted((f for f in findings if f not in support), key=_rank_key, reverse=True)
     summary = f"cause: {cause} — {kind} {name}; {top.evidence}"
     return Verdict(cause, kind, name, round(max(0.0, min(1.0, confidence)), 4), mitigation, support + rest, summary)

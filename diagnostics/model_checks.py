@@ -22,6 +22,7 @@ from diagnostics.stats import js_divergence, ks_statistic_sorted
 MIN_LABELLED = 30
 MIN_SEGMENT_SHARE = 0.03
 MIN_SEGMENT_ROWS = 30
+MAX_SEGMENT_SHARE = 0.4  # a "segment" covering most traffic is a global problem
 VERSION_WINDOW_S = 1800.0  # a deploy this close to the onset is "near" it
 
 
@@ -57,7 +58,7 @@ def drop_magnitude(ctx: Context, worse: LossStats, base: LossStats) -> float:
     if ctx.task.kind == "classification":
         return float(np.clip((delta - 0.015) / 0.08, 0.0, 1.0))
     rel = delta / max(base.mean, 1e-12)
-    return float(np.clip((rel - 0.06) / 0.3, 0.0, 1.0))
+    return float(np.clip((rel - 0.04) / 0.15, 0.0, 1.0))
 
 
 def _metric_text(summary: dict[str, float]) -> str:
@@ -272,21 +273,25 @@ def worst_segments(ctx: Context, top: int = 3) -> list[Segment]:
     features take the best contiguous run of reference deciles. `explained` is the segment's
     share of the total excess over the feature's segments.
     """
-    cur_ok = np.isfinite(ctx.cur_loss)
-    ref_ok = np.isfinite(ctx.ref_loss)
+    cur_loss = ctx.cur_loss[ctx.cur_sample]
+    ref_loss = ctx.ref_loss[ctx.ref_sample]
+    cur_ok = np.isfinite(cur_loss)
+    ref_ok = np.isfinite(ref_loss)
     n_cur = int(cur_ok.sum())
     if n_cur < 2 * MIN_LABELLED or int(ref_ok.sum()) < 2 * MIN_LABELLED:
         return []
     found: list[Segment] = []
     singles: list[tuple[float, str, int, int]] = []
     for name, bins in ctx.bins.items():
+        if name not in ctx.cur_bin_codes:
+            continue
         cb = ctx.cur_bin_codes[name]
         rb = ctx.ref_bin_codes[name]
         nb = bins.n_bins
         c_n = np.bincount(cb[cur_ok], minlength=nb).astype(float)
-        c_l = np.bincount(cb[cur_ok], weights=ctx.cur_loss[cur_ok], minlength=nb)
+        c_l = np.bincount(cb[cur_ok], weights=cur_loss[cur_ok], minlength=nb)
         r_n = np.bincount(rb[ref_ok], minlength=nb).astype(float)
-        r_l = np.bincount(rb[ref_ok], weights=ctx.ref_loss[ref_ok], minlength=nb)
+        r_l = np.bincount(rb[ref_ok], weights=ref_loss[ref_ok], minlength=nb)
         overall_ref = float(r_l.sum() / max(r_n.sum(), 1))
         r_mean = np.where(r_n >= 10, r_l / np.maximum(r_n, 1), overall_ref)
         excess = c_l - c_n * r_mean
@@ -302,7 +307,7 @@ def worst_segments(ctx: Context, top: int = 3) -> list[Segment]:
             for i in range(len(vals)):
                 for j in range(i + 1, len(vals) + 1):
                     share = (cnt[j] - cnt[i]) / n_cur
-                    if share > 0.5 or cnt[j] - cnt[i] < MIN_SEGMENT_ROWS or share < MIN_SEGMENT_SHARE:
+                    if share > MAX_SEGMENT_SHARE or cnt[j] - cnt[i] < MIN_SEGMENT_ROWS or share < MIN_SEGMENT_SHARE:
                         continue
                     ex = cum[j] - cum[i]
                     if ex > best[0]:
@@ -326,7 +331,11 @@ def worst_segments(ctx: Context, top: int = 3) -> list[Segment]:
                 singles.append((ex, name, i, j))
         else:
             for b in range(nb - 1):
-                if c_n[b] < MIN_SEGMENT_ROWS or c_n[b] / n_cur < MIN_SEGMENT_SHARE or c_n[b] / n_cur > 0.6:
+                if (
+                    c_n[b] < MIN_SEGMENT_ROWS
+                    or c_n[b] / n_cur < MIN_SEGMENT_SHARE
+                    or c_n[b] / n_cur > MAX_SEGMENT_SHARE
+                ):
                     continue
                 found.append(_segment(bins.label(b), c_n[b], n_cur, excess[b], total, c_l[b], r_mean[b] * c_n[b]))
                 singles.append((excess[b], name, b, b))
@@ -351,52 +360,68 @@ def segment_and_concept_findings(ctx: Context, perf_mag: float, blockers: float)
     """Concept drift (a drop everywhere) or one segment (a drop concentrated in a slice).
 
     Both are what is left once a version or the inputs explain nothing: `blockers` is the
-    strongest version/data score and discounts them.
+    strongest version/data score and discounts them. A segment wins when it explains most of
+    the excess loss, covers at most MAX_SEGMENT_SHARE of traffic and its own loss rose at least
+    2.5x as much as the overall loss; its score is the size of its own drop.
     """
-    if perf_mag <= 0:
+    a, b = LossStats.of(ctx.cur_loss), LossStats.of(ctx.ref_loss)
+    if a.n < MIN_LABELLED or b.n < MIN_LABELLED or a.z_worse(b) < 3.0:
         return []
     segs = worst_segments(ctx)
     out: list[Finding] = []
-    residual = perf_mag * (1.0 - blockers)
+    overall = max(a.mean - b.mean, 1e-12)
     best = segs[0] if segs else None
     concentrated = (
         best is not None
         and best.explained >= 0.6
-        and best.share <= 0.5
-        and (best.loss_cur - best.loss_ref) >= 2.0 * max(_overall_increase(ctx), 1e-9)
+        and best.share <= MAX_SEGMENT_SHARE
+        and (best.loss_cur - best.loss_ref) >= 2.5 * overall
     )
-    for rank, s in enumerate(segs):
-        score = residual * min(1.0, s.explained) if (rank == 0 and concentrated) else 0.1 * residual
+    for rank, seg in enumerate(segs):
+        own = _segment_drop(ctx, seg)
+        if rank == 0 and concentrated:
+            score = own * min(1.0, seg.explained) * (1.0 - blockers)
+        else:
+            score = 0.1 * own * (1.0 - blockers)
         out.append(
             Finding(
                 "model",
                 "segment",
-                s.label,
+                seg.label,
                 score,
-                f"Segment {s.label} ({100 * s.share:.0f}% of labelled traffic) explains {100 * s.explained:.0f}% "
-                f"of the error increase: loss {s.loss_ref:.3f} -> {s.loss_cur:.3f}.",
+                f"Segment {seg.label} ({100 * seg.share:.0f}% of labelled traffic) explains "
+                f"{100 * min(seg.explained, 1.0):.0f}% of the error increase: loss {seg.loss_ref:.3f} -> "
+                f"{seg.loss_cur:.3f}.",
                 {
-                    "share": s.share,
-                    "explained": s.explained,
-                    "loss_reference": s.loss_ref,
-                    "loss_current": s.loss_cur,
-                    "rows": s.n,
+                    "share": seg.share,
+                    "explained": seg.explained,
+                    "loss_reference": seg.loss_ref,
+                    "loss_current": seg.loss_cur,
+                    "rows": seg.n,
                 },
             )
         )
-    concept_score = residual * (0.3 if concentrated else 1.0)
+    residual = perf_mag * (1.0 - blockers)
     out.append(
         Finding(
             "model",
             "concept_drift",
             "concept",
-            concept_score,
+            residual * (0.3 if concentrated else 1.0),
             "Performance dropped while the inputs and the model version stayed put: the relation between "
             "inputs and labels changed (concept drift).",
             {"performance_magnitude": perf_mag, "explained_elsewhere": blockers},
         )
     )
     return out
+
+
+def _segment_drop(ctx: Context, seg: Segment) -> float:
+    delta = seg.loss_cur - seg.loss_ref
+    if ctx.task.kind == "classification":
+        return float(np.clip((delta - 0.03) / 0.15, 0.0, 1.0))
+    rel = delta / max(seg.loss_ref, 1e-12)
+    return float(np.clip((rel - 0.1) / 0.4, 0.0, 1.0))
 
 
 def _overall_increase(ctx: Context) -> float:

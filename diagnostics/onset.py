@@ -19,6 +19,7 @@ from diagnostics.stats import mean_shift_split
 
 MAX_BINS = 400
 MIN_Z = 6.0
+SAMPLE_ROWS = 200_000
 
 
 @dataclass
@@ -40,49 +41,60 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
     b = np.minimum(((ts - t0) / width).astype(np.int64), n_bins - 1)
     counts = np.bincount(b, minlength=n_bins).astype(float)
     series: dict[str, tuple[np.ndarray, bool]] = {}  # name -> (values, is_symptom)
+    # per-bin means need a few hundred rows per bin, not millions: a time-ordered stride sample
+    stride = max(1, len(log) // SAMPLE_ROWS)
+    rows = slice(None, None, stride)
+    bs = b[rows]
 
-    def mean_series(values: np.ndarray) -> np.ndarray:
-        ok = np.isfinite(values)
-        n = np.bincount(b[ok], minlength=n_bins)
-        s = np.bincount(b[ok], weights=values[ok], minlength=n_bins)
+    def mean_series(sampled: np.ndarray) -> np.ndarray:
+        ok = np.isfinite(sampled)
+        n = np.bincount(bs[ok], minlength=n_bins)
+        s = np.bincount(bs[ok], weights=sampled[ok], minlength=n_bins)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(n >= 3, s / np.maximum(n, 1), np.nan)
 
     series["traffic"] = (counts, True)
     if np.isfinite(loss).any():
-        series["performance"] = (mean_series(loss), True)
+        series["performance"] = (mean_series(loss[rows]), True)
     if log.latency_ms is not None:
-        series["latency"] = (mean_series(np.log1p(np.maximum(log.latency_ms, 0))), True)
+        series["latency"] = (mean_series(np.log1p(np.maximum(log.latency_ms[rows], 0))), True)
     if log.error is not None:
-        series["errors"] = (mean_series(log.error), True)
+        series["errors"] = (mean_series(log.error[rows]), True)
     pred = log.prediction
     if isinstance(pred, Categorical):
-        top = np.argsort(-np.bincount(pred.codes[pred.codes >= 0], minlength=len(pred.categories)))[:3]
+        pcodes = pred.codes[rows]
+        top = np.argsort(-np.bincount(pcodes[pcodes >= 0], minlength=len(pred.categories)))[:3]
         for k in top:
-            series[f"prediction={pred.categories[k]}"] = (mean_series((pred.codes == k).astype(float)), True)
+            series[f"prediction={pred.categories[k]}"] = (mean_series((pcodes == k).astype(float)), True)
     else:
-        series["prediction"] = (mean_series(pred), True)
+        series["prediction"] = (mean_series(pred[rows]), True)
     mv = log.model_version
     assert isinstance(mv, Categorical)
+    vcodes = mv.codes[rows]
     for k in range(min(len(mv.categories), 10)):
-        series[f"version={mv.categories[k]}"] = (mean_series((mv.codes == k).astype(float)), False)
+        series[f"version={mv.categories[k]}"] = (mean_series((vcodes == k).astype(float)), False)
     for name, values in log.features.items():
         if isinstance(values, Categorical):
-            miss = (values.codes < 0).astype(float)
-            codes = values.codes
-            top_code = (
-                int(np.argmax(np.bincount(codes[codes >= 0], minlength=len(values.categories))))
-                if (codes >= 0).any()
-                else -1
-            )
-            series[f"{name}:top"] = (mean_series((codes == top_code).astype(float)), False)
+            codes = values.codes[rows]
+            miss = (codes < 0).astype(float)
+            present = codes >= 0
+            if present.any():
+                top_code = int(np.argmax(np.bincount(codes[present], minlength=len(values.categories))))
+                series[f"{name}:top"] = (mean_series((codes == top_code).astype(float)), False)
+                # novelty: rows whose category first appeared after the first tenth of the log
+                first = np.full(len(values.categories), codes.shape[0], dtype=np.int64)
+                np.minimum.at(first, codes[present], np.flatnonzero(present))
+                late = first > codes.shape[0] // 10
+                series[f"{name}:novel"] = (mean_series(np.where(present, late[np.maximum(codes, 0)], 0.0)), False)
         else:
-            miss = np.isnan(values).astype(float)
-            series[f"{name}:mean"] = (mean_series(values), False)
+            v = values[rows]
+            miss = np.isnan(v).astype(float)
+            series[f"{name}:mean"] = (mean_series(v), False)
         series[f"{name}:missing"] = (mean_series(miss), False)
     best: tuple[float, int, str, bool] = (0.0, 0, "", False)
     for name, (values, symptom) in series.items():
-        split, z = mean_shift_split(values)
+        # the reference needs some history: no onset in the first 15% of the log
+        split, z = mean_shift_split(values, lo_frac=0.15, hi_frac=0.98)
         if not np.isfinite(z):
             continue
         # symptoms first: a feature or version change must be 1.5x stronger to win

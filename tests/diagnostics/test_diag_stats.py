@@ -1,0 +1,139 @@
+"""The statistics against scipy (to 1e-9) and hand-computed cases."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.stats as st
+from hypothesis import given, settings
+from hypothesis import strategies as hs
+
+from diagnostics import js_divergence, ks_2samp, mann_whitney_u, psi
+from diagnostics.stats import chi2_homogeneity, ks_statistic_bounded, ks_statistic_sorted, mean_shift_split
+
+# values on a coarse grid so ties are common; NaN mixed in
+_value = hs.one_of(
+    hs.integers(-6, 6).map(lambda v: v / 2.0),
+    hs.floats(-50, 50, allow_nan=False, allow_infinity=False),
+    hs.just(float("nan")),
+)
+_sample = hs.lists(_value, min_size=1, max_size=120)
+
+
+def _has_finite(xs: list[float]) -> bool:
+    return any(not math.isnan(x) for x in xs)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_sample, _sample)
+def test_ks_matches_scipy_with_ties_and_nans(a: list[float], b: list[float]) -> None:
+    if not (_has_finite(a) and _has_finite(b)):
+        return
+    d, p = ks_2samp(np.array(a), np.array(b))
+    ref = st.ks_2samp(np.array(a), np.array(b), nan_policy="omit")
+    assert d == pytest.approx(float(ref.statistic), abs=1e-9)
+    assert p == pytest.approx(float(ref.pvalue), abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("n1", "n2", "shift"), [(500, 700, 0.0), (3000, 1999, 0.05), (8000, 10000, 0.02), (12000, 20000, 0.01)]
+)
+def test_ks_matches_scipy_on_larger_samples(n1: int, n2: int, shift: float) -> None:
+    rng = np.random.default_rng(n1)
+    a = np.round(rng.normal(size=n1), 2)
+    b = np.round(rng.normal(shift, size=n2), 2)
+    d, p = ks_2samp(a, b)
+    ref = st.ks_2samp(a, b)
+    assert d == pytest.approx(float(ref.statistic), abs=1e-9)
+    assert p == pytest.approx(float(ref.pvalue), abs=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    hs.integers(5_000, 120_000),
+    hs.integers(5_000, 120_000),
+    hs.integers(0, 3),
+    hs.floats(0, 0.3),
+    hs.integers(0, 2**31),
+)
+def test_bounded_ks_brackets_the_exact_statistic(n1: int, n2: int, decimals: int, shift: float, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    a = np.sort(np.round(rng.normal(size=n1), decimals))
+    b = np.sort(np.round(rng.normal(shift, 1.3, size=n2), decimals))
+    d, bound = ks_statistic_bounded(a, b, points=1024)
+    exact = ks_statistic_sorted(a, b)
+    assert d - 1e-12 <= exact <= d + bound + 1e-12
+    assert bound <= 2.0 / 1024 + 1e-12  # every open grid interval holds < n/points of either sample
+
+
+@settings(max_examples=300, deadline=None)
+@given(_sample, _sample)
+def test_mann_whitney_matches_scipy(a: list[float], b: list[float]) -> None:
+    x = np.array([v for v in a if not math.isnan(v)])
+    y = np.array([v for v in b if not math.isnan(v)])
+    if x.size == 0 or y.size == 0:
+        return
+    u, p = mann_whitney_u(x, y)
+    ref = st.mannwhitneyu(x, y)
+    assert u == pytest.approx(float(ref.statistic), abs=1e-9)
+    assert p == pytest.approx(float(ref.pvalue), abs=1e-9)
+
+
+@pytest.mark.parametrize(("n1", "n2"), [(3, 5), (8, 8), (5, 40), (1, 7)])
+def test_mann_whitney_exact_branch_matches_scipy(n1: int, n2: int) -> None:
+    rng = np.random.default_rng(n1 * 100 + n2)
+    for _ in range(20):
+        x, y = rng.normal(size=n1), rng.normal(0.5, size=n2)
+        u, p = mann_whitney_u(x, y)
+        ref = st.mannwhitneyu(x, y)
+        assert (u, p) == (pytest.approx(float(ref.statistic), abs=1e-9), pytest.approx(float(ref.pvalue), abs=1e-9))
+
+
+def test_psi_hand_computed_case() -> None:
+    # reference 0..99: deciles at 9.9, 19.8, ... so each bin holds 10 reference values
+    reference = np.arange(100, dtype=float)
+    # current: 20 values in the first bin, 0 in the second, 10 in each of the other eight
+    current = np.concatenate([np.linspace(0, 9, 20), np.arange(20, 100, dtype=float)])
+    p = np.full(10, 0.1)
+    q = np.array([0.2, 0.0] + [0.1] * 8)
+    q_floor = np.where(q > 0, q, 1e-4)
+    expected = float(np.sum((q_floor - p) * np.log(q_floor / p)))
+    assert psi(reference, current) == pytest.approx(expected, abs=1e-12)
+    # = 0.1*ln 2 + (1e-4 - 0.1)*ln(1e-3)
+    assert expected == pytest.approx(0.1 * math.log(2) + (1e-4 - 0.1) * math.log(1e-3), abs=1e-12)
+    assert psi(reference, reference) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_psi_ignores_nans_and_merges_tied_edges() -> None:
+    reference = np.array([0.0] * 50 + [1.0] * 50 + [np.nan] * 10)
+    current = np.array([0.0] * 25 + [1.0] * 75)
+    # tied deciles collapse to edges {0, 1}: bins (-inf,0], (0,1], (1,inf) -> p=(.5,.5,0) q=(.25,.75,0)
+    expected = (0.25 - 0.5) * math.log(0.25 / 0.5) + (0.75 - 0.5) * math.log(0.75 / 0.5)
+    assert psi(reference, current) == pytest.approx(expected, abs=1e-12)
+
+
+def test_chi2_and_js_against_references() -> None:
+    p = np.array([30, 50, 20])
+    q = np.array([20, 40, 60])
+    stat, pvalue, _ = chi2_homogeneity(p, q)
+    ref = st.chi2_contingency(np.vstack([p, q]), correction=False)
+    assert stat == pytest.approx(ref.statistic, rel=1e-12)
+    assert pvalue == pytest.approx(ref.pvalue, rel=1e-9)
+    from scipy.spatial.distance import jensenshannon
+
+    assert js_divergence(p, q) == pytest.approx(jensenshannon(p, q, base=2) ** 2, abs=1e-12)
+    assert js_divergence(p, p) == pytest.approx(0.0, abs=1e-12)
+    assert js_divergence(np.array([1, 0]), np.array([0, 1])) == pytest.approx(1.0)
+
+
+def test_mean_shift_split_finds_a_step_and_ignores_a_smooth_wave() -> None:
+    rng = np.random.default_rng(0)
+    step = 25 + rng.normal(0, 5, 400)
+    step[260:] *= 0.5
+    at, z = mean_shift_split(step)
+    assert abs(at - 260) <= 2 and z > 10
+    # a diurnal wave moving the level by as much as the step, smoothly, scores far lower
+    wave = 25 * (1 - 0.5 * np.linspace(0, 1, 400)) + rng.normal(0, 5, 400)
+    assert mean_shift_split(wave)[1] < z / 3
