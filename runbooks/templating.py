@@ -24,6 +24,10 @@ _FORBIDDEN_NAMES = frozenset(
 )
 
 
+# Filters whose first argument names an attribute to read.
+_ATTRIBUTE_FILTERS = frozenset({"attr", "map", "selectattr", "rejectattr", "groupby"})
+
+
 class TemplateRefused(Exception):
     """A template that tries to reach outside the sandbox; it is not rendered."""
 
@@ -54,6 +58,16 @@ def _unsafe_names(tree: nodes.Node) -> Iterator[str]:
             name = arg.value if isinstance(arg, nodes.Const) else None
         if isinstance(name, str) and (name.startswith("_") or name in _FORBIDDEN_NAMES):
             yield name
+    # attr('__class__'), map(attribute='__class__'), selectattr('x.__y__'): names given as strings.
+    for call in tree.find_all((nodes.Filter, nodes.Test)):
+        values = [kw.value for kw in call.kwargs if kw.key == "attribute"]
+        if call.name in _ATTRIBUTE_FILTERS and call.args:
+            values.append(call.args[0])
+        for value in values:
+            if isinstance(value, nodes.Const) and isinstance(value.value, str):
+                for part in value.value.split("."):
+                    if part.startswith("_") or part in _FORBIDDEN_NAMES:
+                        yield part
 
 
 def check_template(source: str, *, expression: bool = False) -> str | None:
