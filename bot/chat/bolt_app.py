@@ -52,7 +52,9 @@ def build_bolt_app(part: ChatPart) -> App:
         )
         ack(text=reply.text, response_type="in_channel" if reply.public else "ephemeral")
         if reply.background is not None:
-            reply.background()
+            user, channel = str(command.get("user_id")), str(command.get("channel_id"))
+            url = str(command.get("response_url") or "") or None
+            reply.background(lambda text: part.tell(channel, user, text, response_url=url))
 
     @app.action(BUTTON_ACTIONS)
     def on_button(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -63,7 +65,7 @@ def build_bolt_app(part: ChatPart) -> App:
         if reply.text and channel and user:
             part.tell(channel, user, reply.text)
         if reply.background is not None:
-            reply.background()
+            reply.background(lambda text: part.tell(channel, user, text))
 
     @app.event("app_mention")
     def on_mention(event: dict[str, Any]) -> None:

@@ -53,7 +53,9 @@ MITIGATIONS = ("rollback", "naive_model")
 _REF = re.compile(r"^INC-\d+$", re.IGNORECASE)
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 
-Background = Callable[[], None]
+# How a background job reaches the person who asked (ephemeral reply, response_url...).
+Tell = Callable[[str], None]
+Background = Callable[[Tell], None]
 
 
 @dataclass
@@ -238,20 +240,19 @@ def _service(module: str) -> Any:
     return importlib.import_module(module)
 
 
-def _background(part: ChatPart, user_id: str, channel_id: str, what: str, work: Callable[[], Any]) -> Background:
-    def run() -> None:
+def _background(what: str, work: Callable[[], Any]) -> Background:
+    def run(tell: Tell) -> None:
         try:
             work()
         except ModuleNotFoundError as exc:
-            part.tell(channel_id, user_id, f":warning: {what} is not available here ({escape(exc.name)}).")
+            tell(f":warning: {what} is not available here ({escape(exc.name)}).")
         except Exception as exc:
             if _is_domain_error(exc):  # a refusal with a message written for a person
                 log.warning("%s failed: %s", what, exc)
-                part.tell(channel_id, user_id, f":warning: {what} failed: {escape(clip(str(exc), 1500))}")
+                tell(f":warning: {what} failed: {escape(clip(str(exc), 1500))}")
             else:
                 log.exception("%s failed", what)
-                part.tell(channel_id, user_id,
-                          f":x: {what} failed: {escape(type(exc).__name__)}: {escape(clip(str(exc), 1500))}")
+                tell(f":x: {what} failed: {escape(type(exc).__name__)}: {escape(clip(str(exc), 1500))}")
 
     return run
 
@@ -269,8 +270,7 @@ def _diagnose(part: ChatPart, args: list[str], user_id: str, channel_id: str) ->
     incident_id, name = _incident_id(part, ref, channel_id)
     return Reply(
         f":mag: Running the diagnosis of {name}; the result will appear on the card and in the thread.",
-        background=_background(
-            part, user_id, channel_id, "diagnosis",
+        background=_background("diagnosis",
             lambda: _service("runbooks.service").run_diagnosis(part.runtime, incident_id, actor_of(user_id)),
         ),
     )
@@ -284,8 +284,7 @@ def _mitigate(part: ChatPart, args: list[str], user_id: str, channel_id: str) ->
     incident_id, name = _incident_id(part, ref, channel_id)
     return Reply(
         f":bulb: Proposing `{action}` for {name}; approve it on the card.",
-        background=_background(
-            part, user_id, channel_id, f"mitigate {action}",
+        background=_background(f"mitigate {action}",
             lambda: _service("runbooks.service").propose_mitigation(
                 part.runtime, incident_id, action, actor_of(user_id)
             ),
@@ -299,8 +298,7 @@ def _postmortem(part: ChatPart, args: list[str], user_id: str, channel_id: str) 
     incident_id, name = _incident_id(part, ref, channel_id)
     return Reply(
         f":page_facing_up: Drafting the postmortem of {name}.",
-        background=_background(
-            part, user_id, channel_id, "postmortem",
+        background=_background("postmortem",
             lambda: _service("postmortems.service").draft_postmortem(part.runtime, incident_id, actor_of(user_id)),
         ),
     )
@@ -350,8 +348,7 @@ def handle_button(part: ChatPart, signer: ButtonSigner, value: str, user_id: str
     if button.action == "diagnose":
         return Reply(
             f":mag: Running the diagnosis of INC-{button.incident_id}.",
-            background=_background(
-                part, user_id, channel_id, "diagnosis",
+            background=_background("diagnosis",
                 lambda: _service("runbooks.service").run_diagnosis(part.runtime, button.incident_id, actor),
             ),
         )
@@ -375,5 +372,5 @@ def handle_button(part: ChatPart, signer: ButtonSigner, value: str, user_id: str
             return _service("runbooks.service").reject_mitigation(part.runtime, mitigation_id, actor)
     return Reply(
         f"{'Approving' if verb == 'approve' else 'Rejecting'} mitigation #{mitigation_id}…",
-        background=_background(part, user_id, channel_id, f"{verb} mitigation #{mitigation_id}", work),
+        background=_background(f"{verb} mitigation #{mitigation_id}", work),
     )

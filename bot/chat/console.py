@@ -84,6 +84,9 @@ class ConsolePort:
     def post_ephemeral(self, channel: str, user: str, text: str) -> None:
         self._write(f"[chat {channel} → {user} only] {text}")
 
+    def respond(self, response_url: str, text: str) -> None:
+        self._write(f"[chat reply] {text}")
+
     def channel_link(self, channel_id: str) -> str:
         return channel_id
 

@@ -172,6 +172,10 @@ class Delivery:
         self.port.post_ephemeral(str(row.payload["channel"]), str(row.payload["user"]), str(row.payload["text"]))
         return Outcome()
 
+    def _op_respond(self, row: RowRef, ctx: Context) -> Outcome:
+        self.port.respond(str(row.payload["url"]), str(row.payload["text"]))
+        return Outcome()
+
     def _op_text(self, row: RowRef, ctx: Context) -> Outcome:
         channel = row.payload.get("channel")
         thread = None

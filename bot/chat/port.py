@@ -75,6 +75,10 @@ class ChatPort(Protocol):
 
     def post_ephemeral(self, channel: str, user: str, text: str) -> None: ...
 
+    def respond(self, response_url: str, text: str) -> None:
+        """A private answer through a slash command's or click's response URL."""
+        ...
+
     def channel_link(self, channel_id: str) -> str:
         """How a message refers to a channel (Slack: <#C123>)."""
         ...

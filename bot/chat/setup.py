@@ -11,6 +11,7 @@ import secrets
 import threading
 import time
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -99,14 +100,30 @@ class ChatPart:
         mount_events(app, self.bolt)
 
     # -- used by commands and buttons ----------------------------------------------------------
-    def tell(self, channel_id: str, user_id: str, text: str) -> None:
-        """An ephemeral message to one person, through the outbox like every other message."""
+    def tell(self, channel_id: str, user_id: str, text: str, response_url: str | None = None) -> None:
+        """A message only `user_id` sees, through the outbox like every other message.
+
+        Through the request's `response_url` when there is a trustworthy one (it also works in
+        channels the bot is not in), else `chat.postEphemeral`.
+        """
+        if response_url and self.trusted_response_url(response_url):
+            op, payload = "respond", {"url": response_url, "text": text}
+        else:
+            op, payload = "ephemeral", {"channel": channel_id, "user": user_id, "text": text}
         with transaction(self.runtime.sessions) as s:
-            s.add(OutboxMessage(
-                key=f"user:{user_id}", op="ephemeral", status="pending",
-                payload={"channel": channel_id, "user": user_id, "text": text},
-            ))
+            s.add(OutboxMessage(key=f"user:{user_id}", op=op, status="pending", payload=payload))
         self.worker.wake()
+
+    def trusted_response_url(self, url: str) -> bool:
+        """Slack's hooks host, or the configured Slack-compatible API's host (tests, proxies)."""
+        parts = urlsplit(url)
+        if parts.scheme == "https" and parts.hostname == "hooks.slack.com":
+            return True
+        api = self.runtime.settings.slack_api_url
+        if api:
+            base = urlsplit(api)
+            return (parts.scheme, parts.netloc) == (base.scheme, base.netloc)
+        return False
 
     def is_approver(self, user_id: str) -> bool:
         allowed = self.runtime.settings.approver_ids()

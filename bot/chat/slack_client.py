@@ -16,6 +16,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
+from slack_sdk.webhook import WebhookClient
 
 from bot.chat.port import FinalChatError, RetryableChatError
 
@@ -54,6 +55,23 @@ class SlackClient:
             raise RetryableChatError("unreachable", f"{method}: Slack unreachable ({type(exc).__name__})") from None
         data = response.data
         return data if isinstance(data, dict) else {"ok": True}
+
+
+    def respond(self, response_url: str, text: str) -> None:
+        """Answer a slash command or click through its `response_url` (works where the bot is not a member)."""
+        client = WebhookClient(response_url, timeout=self.web.timeout, retry_handlers=[])
+        try:
+            response = client.send(text=scrub(text, self._secrets), response_type="ephemeral", replace_original=False)
+        except (urllib.error.URLError, http.client.HTTPException, TimeoutError, OSError) as exc:
+            raise RetryableChatError("unreachable", f"response_url: Slack unreachable ({type(exc).__name__})") from None
+        if response.status_code == 429:
+            raise RetryableChatError("ratelimited", "response_url: rate limited",
+                                     retry_after=_retry_after(response.headers or {}))
+        if response.status_code >= 500:
+            raise RetryableChatError(f"http_{response.status_code}", "response_url: server error")
+        if response.status_code >= 400:
+            code = (response.body or f"http_{response.status_code}").strip()[:100]
+            raise FinalChatError(code, f"response_url: {code}")
 
 
 def scrub(value: Any, secrets: list[str]) -> Any:

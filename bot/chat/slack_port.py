@@ -86,6 +86,9 @@ class SlackPort:
     def post_ephemeral(self, channel: str, user: str, text: str) -> None:
         self.client.call("chat.postEphemeral", channel=channel, user=user, text=text)
 
+    def respond(self, response_url: str, text: str) -> None:
+        self.client.respond(response_url, text)
+
     def channel_link(self, channel_id: str) -> str:
         return f"<#{channel_id}>"
 

@@ -27,8 +27,8 @@ def open_incident(runtime: Runtime) -> str:
     return channel
 
 
-def command(api: TestClient, text: str, channel: str) -> dict[str, Any]:
-    response = post_signed(api, slash_body(text, channel=channel))
+def command(api: TestClient, text: str, channel: str, response_url: str = "") -> dict[str, Any]:
+    response = post_signed(api, slash_body(text, channel=channel, response_url=response_url))
     assert response.status_code == 200
     body: dict[str, Any] = response.json()
     return body
@@ -102,11 +102,19 @@ def test_mitigate_command_reaches_the_runbook_engine(
     full_api: TestClient, full_runtime: Runtime, fake_slack: FakeSlack
 ) -> None:
     channel = open_incident(full_runtime)
-    assert command(full_api, "mitigate rollback", channel)["text"] == (
+    response_url = fake_slack.url.replace("/api/", "/commands/T1/42/abc")
+    assert command(full_api, "mitigate rollback", channel, response_url=response_url)["text"] == (
         ":bulb: Proposing `rollback` for INC-1; approve it on the card.")
-    # This runtime has no model registry configured: the engine refuses, the caller is told why.
+    # This runtime has no model registry configured: the engine refuses, the caller is told why,
+    # through the command's response_url (which also works where the bot is not a member).
+    fake_slack.wait_for(lambda: bool(fake_slack.calls_of("response_url/commands/T1/42/abc")), timeout=60)
+    answer = fake_slack.calls_of("response_url/commands/T1/42/abc")[0].args
+    assert answer["response_type"] == "ephemeral" and answer["replace_original"] is False
+    assert answer["text"].startswith(":warning: mitigate rollback failed: ")
+    # a response_url on another host is never called: the answer goes by chat.postEphemeral instead
+    assert command(full_api, "mitigate naive_model", channel, response_url="https://evil.example/x")
     fake_slack.wait_for(lambda: bool(ephemerals(fake_slack)), timeout=60)
-    assert ephemerals(fake_slack)[0].startswith(":warning: mitigate rollback failed: ")
+    assert ephemerals(fake_slack)[0].startswith(":warning: mitigate naive_model failed: ")
 
 
 @pytest.mark.skipif(not HAS_RUNBOOKS, reason="the runbook domain is not in this tree yet")
