@@ -7,15 +7,22 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlparse
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import transaction, utcnow
 from bot.incidents import create_incident
 from bot.models import Alert, AuditRecord, ChangeEvent, Incident, Mitigation, TimelineEvent
 from bot.runtime import Runtime
+
+
+class HasSessions(Protocol):
+    """A `Runtime`, or anything else that carries the store's session factory."""
+
+    sessions: sessionmaker[Session]
 
 
 def open_incident(rt: Runtime, alertname: str, *, model: str, log_path: str | None = None,
@@ -40,34 +47,34 @@ def record_deploy(rt: Runtime, model: str, at: datetime, from_version: str = "1"
                           from_version=from_version, to_version=to_version, origin="api"))
 
 
-def timeline(rt: Runtime, incident_id: int) -> list[TimelineEvent]:
+def timeline(rt: HasSessions, incident_id: int) -> list[TimelineEvent]:
     with transaction(rt.sessions) as s:
         return list(s.scalars(select(TimelineEvent).where(TimelineEvent.incident_id == incident_id)
                               .order_by(TimelineEvent.id)))
 
 
-def kinds(rt: Runtime, incident_id: int) -> list[str]:
+def kinds(rt: HasSessions, incident_id: int) -> list[str]:
     return [e.kind for e in timeline(rt, incident_id)]
 
 
-def events_of(rt: Runtime, incident_id: int, kind: str) -> list[TimelineEvent]:
+def events_of(rt: HasSessions, incident_id: int, kind: str) -> list[TimelineEvent]:
     return [e for e in timeline(rt, incident_id) if e.kind == kind]
 
 
-def mitigations_of(rt: Runtime, incident_id: int) -> list[Mitigation]:
+def mitigations_of(rt: HasSessions, incident_id: int) -> list[Mitigation]:
     with transaction(rt.sessions) as s:
         return list(s.scalars(select(Mitigation).where(Mitigation.incident_id == incident_id)
                               .order_by(Mitigation.id)))
 
 
-def incident_status(rt: Runtime, incident_id: int) -> str:
+def incident_status(rt: HasSessions, incident_id: int) -> str:
     with transaction(rt.sessions) as s:
         incident = s.get(Incident, incident_id)
         assert incident is not None
         return incident.status
 
 
-def count(rt: Runtime, model: Any, **where: Any) -> int:
+def count(rt: HasSessions, model: Any, **where: Any) -> int:
     with transaction(rt.sessions) as s:
         stmt = select(func.count()).select_from(model)
         for key, value in where.items():
@@ -75,7 +82,7 @@ def count(rt: Runtime, model: Any, **where: Any) -> int:
         return int(s.scalar(stmt) or 0)
 
 
-def audit_count(rt: Runtime, action: str, outcome: str = "ok") -> int:
+def audit_count(rt: HasSessions, action: str, outcome: str = "ok") -> int:
     return count(rt, AuditRecord, action=action, outcome=outcome)
 
 

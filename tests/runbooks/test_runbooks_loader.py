@@ -120,7 +120,9 @@ def test_yaml_syntax_errors_and_empty_files(tmp_path: Path) -> None:
     assert _errors(tmp_path, "name: x\nsteps: [\n  - notify\n") == [
         "runbooks/x.yaml:3: invalid YAML: expected the node content, but found '-'"
     ]
-    assert _errors(tmp_path, "", name="empty.yaml") == ["runbooks/empty.yaml:1: empty file (expected a runbook mapping)"]
+    assert _errors(tmp_path, "", name="empty.yaml") == [
+        "runbooks/empty.yaml:1: empty file (expected a runbook mapping)"
+    ]
 
 
 def test_duplicate_runbook_names_across_files(tmp_path: Path) -> None:
