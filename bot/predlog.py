@@ -14,7 +14,6 @@ import json
 import math
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 import pyarrow as pa
@@ -118,23 +117,28 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
+    """The URL as shown in messages: never with its password."""
+    import sqlalchemy as sa
+
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1] if "@" in url else url
 
 
 def _read_sql(url: str, query: str | None) -> pa.Table:
     import pandas as pd
     import sqlalchemy as sa
 
-    parts = urlsplit(url)
-    params = parse_qsl(parts.query, keep_blank_values=True)
-    table = next((v for k, v in params if k == "table"), None)
-    rest = [(k, v) for k, v in params if k != "table"]
-    engine_url = urlunsplit(parts._replace(query=urlencode(rest)))
     shown = _redact(url)
+    try:
+        parsed = sa.engine.make_url(url)
+    except Exception as exc:
+        raise LogError(f"{shown}: not a SQLAlchemy URL: {_first_line(exc)}") from exc
+    table = parsed.query.get("table")
+    if isinstance(table, tuple):
+        table = table[0]
+    engine_url = parsed.difference_update_query(["table"])
     if query is None and not table:
         raise LogError(f"{shown}: name the table with ?table=NAME or pass --query")
     try:
@@ -191,7 +195,7 @@ class _Columns:
 
     def __init__(self, source: Any) -> None:
         self._table: pa.Table | None = source if isinstance(source, pa.Table) else None
-        self._parquet = None if isinstance(source, pa.Table) else source
+        self._parquet: Any = None if isinstance(source, pa.Table) else source
         self._cache: tuple[str, pa.ChunkedArray] | None = None
         if self._table is not None:
             self.column_names = [str(c) for c in self._table.column_names]
@@ -204,6 +208,7 @@ class _Columns:
         if self._table is not None:
             return self._table.column(name)
         if self._cache is None or self._cache[0] != name:
+            assert self._parquet is not None
             self._cache = (name, self._parquet.read(columns=[name], use_threads=True).column(0))
         return self._cache[1]
 
@@ -308,14 +313,14 @@ def _timestamps(col: pa.ChunkedArray, name: str, where: Any) -> np.ndarray:
             # epoch seconds written as text are fine too
             as_num = pd.to_numeric(pd.Series(raw), errors="coerce").to_numpy(dtype=np.float64)
             if not np.isnan(as_num[bad]).any():
-                out = parsed.astype("int64").to_numpy().astype(np.float64) / 1e9
+                out = _epoch_seconds(parsed)
                 out[bad] = as_num[bad]
                 return out
             row = int(np.flatnonzero(bad & np.isnan(as_num))[0])
             value = raw[row]
             what = "is empty" if value is None else f"has unparseable value {value!r}"
             raise LogError(f"{name}: column 'timestamp' {what} at {where(row)}; expected ISO-8601 or epoch seconds")
-        return parsed.astype("int64").to_numpy().astype(np.float64) / 1e9
+        return _epoch_seconds(parsed)
     else:
         raise LogError(f"{name}: column 'timestamp' has type {typ}; expected ISO-8601 text or epoch seconds")
     bad_mask = np.isnan(arr) if nulls is None else nulls.to_numpy(zero_copy_only=False)
@@ -323,6 +328,14 @@ def _timestamps(col: pa.ChunkedArray, name: str, where: Any) -> np.ndarray:
         row = int(np.argmax(bad_mask))
         raise LogError(f"{name}: column 'timestamp' is empty at {where(row)}; every row needs a time")
     return arr
+
+
+def _epoch_seconds(parsed: Any) -> np.ndarray:
+    """Float epoch seconds of a tz-aware pandas datetime Series, whatever its resolution."""
+    import pandas as pd
+
+    seconds = (parsed - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
+    return seconds.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def _categorical(col: pa.ChunkedArray) -> Categorical:

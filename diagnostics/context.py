@@ -133,13 +133,13 @@ def performance_summary(
             out["f1"] = float(np.nanmean(f1[present])) if present.any() else float("nan")
     elif task.kind == "binary_score":
         assert not isinstance(pred, Categorical) and not isinstance(label, Categorical)
-        s, y = pred[ok], label[ok]
-        hard = (s >= 0.5).astype(np.float64)
-        out["accuracy"] = float(np.mean(hard == y))
-        tp = float(np.sum((hard == 1) & (y == 1)))
-        denom = float(np.sum(hard == 1) + np.sum(y == 1))
-        out["f1"] = 2 * tp / denom if denom else float("nan")
-        out["auc"] = auc(s, y)
+        score, truth = pred[ok], label[ok]
+        hard = (score >= 0.5).astype(np.float64)
+        out["accuracy"] = float(np.mean(hard == truth))
+        hits = float(np.sum((hard == 1) & (truth == 1)))
+        denom = float(np.sum(hard == 1) + np.sum(truth == 1))
+        out["f1"] = 2 * hits / denom if denom else float("nan")
+        out["auc"] = auc(score, truth)
         out["mean_abs_error"] = float(loss[ok].mean())
     else:
         err = loss[ok]
@@ -158,7 +158,7 @@ def auc(score: np.ndarray, y: np.ndarray) -> float:
     order = np.argsort(score, kind="stable")
     s = score[order]
     starts = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))
-    sizes = np.diff(np.concatenate((starts, [s.shape[0]])))
+    sizes: np.ndarray = np.diff(np.append(starts, s.shape[0])).astype(np.int64)
     ranks = np.empty(s.shape[0])
     ranks[order] = np.repeat(starts + (sizes + 1) / 2.0, sizes)
     return float((ranks[pos].sum() - n1 * (n1 + 1) / 2.0) / (n1 * n0))

@@ -338,7 +338,11 @@ def _categorical_checks(ctx: Context, name: str, r: Categorical, c: Categorical)
             )
         )
         return out
-    unseen = (ref_counts == 0) & (cur_counts > 0)
+    # new categories: absent from the reference, or so rare there (a few rows of a rollout that
+    # began just before the onset) that they are 20x more common now
+    ref_share = ref_counts / n_ref
+    cur_share = cur_counts / n_cur
+    unseen = (cur_counts > 0) & ((ref_counts == 0) | ((ref_share < 0.005) & (ref_share * 20 < cur_share)))
     unseen_share = float(cur_counts[unseen].sum()) / n_cur
     top_new = cats[unseen][np.argsort(-cur_counts[unseen])][:3].tolist() if unseen.any() else []
     details = {
@@ -356,7 +360,7 @@ def _categorical_checks(ctx: Context, name: str, r: Categorical, c: Categorical)
                 "unseen_categories",
                 name,
                 mag * _weight(ctx, name),
-                f"{_pct(unseen_share)} of '{name}' values were never seen in the reference "
+                f"{_pct(unseen_share)} of '{name}' values are categories new since the onset "
                 f"(e.g. {', '.join(repr(v) for v in top_new)}).",
                 details,
             )

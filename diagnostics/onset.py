@@ -60,6 +60,17 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
         series["latency"] = (mean_series(np.log1p(np.maximum(log.latency_ms[rows], 0))), True)
     if log.error is not None:
         series["errors"] = (mean_series(log.error[rows]), True)
+    label = log.label
+    if isinstance(label, Categorical):
+        lcodes = label.codes[rows]
+        present = lcodes >= 0
+        if present.any():
+            ltop = np.argsort(-np.bincount(lcodes[present], minlength=len(label.categories)))[:3]
+            for k in ltop:
+                share = np.where(present, (lcodes == k).astype(float), np.nan)
+                series[f"label={label.categories[k]}"] = (mean_series(share), True)
+    elif label is not None:
+        series["label"] = (mean_series(label[rows]), True)
     pred = log.prediction
     if isinstance(pred, Categorical):
         pcodes = pred.codes[rows]

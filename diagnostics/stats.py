@@ -254,7 +254,7 @@ def mann_whitney_u(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     order = np.argsort(both, kind="stable")
     sorted_all = both[order]
     starts = np.flatnonzero(np.concatenate(([True], sorted_all[1:] != sorted_all[:-1])))
-    tie_sizes = np.diff(np.concatenate((starts, [sorted_all.shape[0]])))
+    tie_sizes: np.ndarray = np.diff(np.append(starts, sorted_all.shape[0])).astype(np.int64)
     avg_rank = starts + (tie_sizes + 1) / 2.0  # 1-based average rank of each tie group
     ranks = np.empty_like(both)
     ranks[order] = np.repeat(avg_rank, tie_sizes)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from diagnostics import ChangeRecord, PredictionLog
+from diagnostics import Categorical, ChangeRecord, PredictionLog
 
 START = 1_795_000_000.0  # 2026-11-18
 SPAN = 6 * 3600.0
@@ -101,10 +101,7 @@ def make_case(fault: str = "healthy", *, n: int = 6000, seed: int = 0, task: str
     elif fault == "errors":
         error |= after & (rng.random(n) < 0.12)
     elif fault in ("traffic", "gap"):
-        if fault == "traffic":
-            keep = ~after | (rng.random(n) < 0.25)
-        else:
-            keep = ~(after & (ts < onset + 2400.0))
+        keep = ~after | (rng.random(n) < 0.25) if fault == "traffic" else ~(after & (ts < onset + 2400.0))
         ts, x0, x1, noise, region, tier = ts[keep], x0[keep], x1[keep], noise[keep], region[keep], tier[keep]
         truth, latency, error, versions, score = truth[keep], latency[keep], error[keep], versions[keep], score[keep]
         n = int(keep.sum())
@@ -123,7 +120,7 @@ def make_case(fault: str = "healthy", *, n: int = 6000, seed: int = 0, task: str
     else:
         label[unlabelled] = np.nan
 
-    features = {"x0": x0, "x1": x1, "noise": noise, "region": region, "tier": tier}
+    features: dict[str, np.ndarray | Categorical] = {"x0": x0, "x1": x1, "noise": noise, "region": region, "tier": tier}
     log = PredictionLog(
         timestamp=ts,
         model_version=versions,
