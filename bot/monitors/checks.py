@@ -12,7 +12,7 @@ special case for monitors.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -21,31 +21,40 @@ import numpy as np
 from bot.monitors.schema import ChecksSpec, MonitorSpec
 from bot.monitors.summary import NULL_KEY, TOP_CATEGORIES, Layout, NumericStats, VersionStats, WindowSummary
 from bot.timeparse import iso
+from diagnostics.findings import severity_for
+from diagnostics.stats import psi_from_counts
 
 PSI_GROUPS = 10
-EPS = 1e-4
 MITIGATION = {"feature": "naive_model", "model_version": "rollback", "concept": "retrain",
               "latency": "escalate_service", "errors": "escalate_service", "traffic": "escalate_service"}
 
 
 @dataclass(frozen=True)
 class Finding:
+    """A breached check. ``value`` is what was measured (PSI, share, ratio, drop); ``strength`` is
+    value/threshold. The exported ``score`` maps strength onto the diagnostics engine's 0..1 scale
+    (0.5 at the threshold), so severities mean the same on a monitor's finding and the engine's."""
+
     cause: str  # data | model | service
     check: str
     subject: str
-    score: float  # the measured value (PSI, share, ratio, drop)
-    severity: str  # critical | warning
+    value: float
     evidence: str
     culprit_kind: str = "none"
-    strength: float = 1.0  # score / threshold: how far past the line (ranking and confidence)
+    strength: float = 1.0
     priority: int = 1
 
+    @property
+    def score(self) -> float:
+        return 1.0 - 1.0 / (1.0 + max(self.strength, 0.0))
+
+    @property
+    def severity(self) -> str:
+        return severity_for(self.score)
+
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        for k in ("culprit_kind", "strength", "priority"):
-            d.pop(k)
-        d["score"] = round(float(self.score), 6)
-        return d
+        return {"cause": self.cause, "check": self.check, "subject": self.subject, "score": round(self.score, 4),
+                "severity": self.severity, "evidence": self.evidence}
 
 
 @dataclass
@@ -56,10 +65,6 @@ class Evaluation:
     @property
     def breached(self) -> bool:
         return bool(self.findings)
-
-
-def _sev(strength: float) -> str:
-    return "critical" if strength >= 2.0 else "warning"
 
 
 def _fmt(x: float | None) -> str:
@@ -91,9 +96,7 @@ def psi_numeric(ref: NumericStats, cur: NumericStats) -> float:
 
 
 def _psi(r: np.ndarray, c: np.ndarray) -> float:
-    p = np.maximum(r / r.sum(), EPS)
-    q = np.maximum(c / c.sum(), EPS)
-    return float(np.sum((q - p) * np.log(q / p)))
+    return psi_from_counts(r, c)
 
 
 def psi_categorical(ref: dict[str, int], cur: dict[str, int]) -> tuple[float, float]:
@@ -178,7 +181,7 @@ def _data_checks(checks: ChecksSpec, layout: Layout, ref: WindowSummary, cur: Wi
             rise = cur_missing - ref_missing
             strength = rise / m.increase
             ev.findings.append(Finding(
-                "data", "missing_rate", name, rise, _sev(strength),
+                "data", "missing_rate", name, rise,
                 f"feature {name}: {cur_missing:.1%} of rows missing vs {ref_missing:.1%} in the reference "
                 f"(threshold +{m.increase:.0%}); check the upstream pipeline that fills it.",
                 "feature", strength, 3))
@@ -192,7 +195,7 @@ def _numeric_findings(checks: ChecksSpec, name: str, r: NumericStats, c: Numeric
     if checks.stuck is not None and c.count >= checks.stuck.min_rows and r.min is not None and r.max is not None \
             and c.min is not None and c.min == c.max and r.max > r.min:
         ev.findings.append(Finding(
-            "data", "stuck_values", name, 1.0, "critical",
+            "data", "stuck_values", name, 1.0,
             f"feature {name}: every one of {c.count} values in the window is {_fmt(c.min)} "
             f"(reference ranges {_fmt(r.min)}..{_fmt(r.max)}); the feature looks stuck at a default.",
             "feature", 3.0, 3))
@@ -206,7 +209,7 @@ def _numeric_findings(checks: ChecksSpec, name: str, r: NumericStats, c: Numeric
         if r.mean and c.mean and r.mean != 0 and abs(c.mean / r.mean) > 5:
             scale = f" (mean ×{c.mean / r.mean:.3g}: a unit or scale change?)"
         ev.findings.append(Finding(
-            "data", "psi", name, psi, _sev(strength),
+            "data", "psi", name, psi,
             f"feature {name}: PSI {psi:.2f} against the reference (threshold {d.psi}); mean "
             f"{_fmt(r.mean)} → {_fmt(c.mean)}{scale}, {outside:.0%} of values outside the reference range "
             f"{_fmt(r.min)}..{_fmt(r.max)}.",
@@ -223,7 +226,7 @@ def _categorical_findings(checks: ChecksSpec, name: str, rc: dict[str, int], cc:
         ref_top = max((v for k, v in rc.items() if k != NULL_KEY), default=0)
         if len(live) == 1 and ref_total and ref_top / ref_total < 0.95:
             ev.findings.append(Finding(
-                "data", "stuck_values", name, 1.0, "critical",
+                "data", "stuck_values", name, 1.0,
                 f"feature {name}: every value in the window is {live[0]!r}, while the reference "
                 f"has {len([k for k in rc if k != NULL_KEY])} values; the feature looks stuck.",
                 "feature", 3.0, 3))
@@ -236,7 +239,7 @@ def _categorical_findings(checks: ChecksSpec, name: str, rc: dict[str, int], cc:
         extra = f"; unseen values {', '.join(repr(x) for x in new)} make up {unseen:.0%}" if new else ""
         ev.findings.append(Finding(
             "data", "unseen_categories" if unseen >= d.unseen_share else "psi", name,
-            max(psi, unseen), _sev(strength),
+            max(psi, unseen),
             f"feature {name}: category PSI {psi:.2f} against the reference (threshold {d.psi}){extra}.",
             "feature", strength, 2))
 
@@ -272,7 +275,7 @@ def _quality_check(checks: ChecksSpec, layout: Layout, ref: WindowSummary, cur: 
         strength = worst_drop / q.drop
         value = quality_value(cur.versions[worst], metric)
         ev.findings.append(Finding(
-            "model", f"{metric}_by_version", worst, worst_drop, _sev(strength),
+            "model", f"{metric}_by_version", worst, worst_drop,
             f"model version {worst}: {metric} {_fmt(value)} on its {cur.versions[worst].labelled} labelled "
             f"rows vs {_fmt(ref_value)} in the reference, while "
             + ("other versions hold steady" if good else "it is new in this window")
@@ -282,7 +285,7 @@ def _quality_check(checks: ChecksSpec, layout: Layout, ref: WindowSummary, cur: 
     if drop >= q.drop:
         strength = drop / q.drop
         ev.findings.append(Finding(
-            "model", metric, "all versions", drop, _sev(strength),
+            "model", metric, "all versions", drop,
             f"{metric} {_fmt(cur_value)} on {cur_total.labelled} labelled rows vs {_fmt(ref_value)} in the "
             f"reference (threshold {q.drop}); no single version or input explains it: retrain on recent data.",
             "concept", strength, 1))
@@ -297,7 +300,7 @@ def _service_checks(checks: ChecksSpec, ref: WindowSummary, cur: WindowSummary, 
     if lat is not None and ref_q and cur_q and cur_q / ref_q >= lat.ratio and cur_q - ref_q >= lat.min_ms:
         strength = (cur_q / ref_q) / lat.ratio
         ev.findings.append(Finding(
-            "service", "latency", f"p{quantile * 100:g}", cur_q / ref_q, _sev(strength),
+            "service", "latency", f"p{quantile * 100:g}", cur_q / ref_q,
             f"latency p{quantile * 100:g} {cur_q:.0f} ms vs {ref_q:.0f} ms in the reference "
             f"(×{cur_q / ref_q:.2f}, threshold ×{lat.ratio}); escalate to the serving owner.",
             "latency", strength, 2))
@@ -310,7 +313,7 @@ def _service_checks(checks: ChecksSpec, ref: WindowSummary, cur: WindowSummary, 
         if rise >= er.rate and cur_rate >= ref_rate * er.ratio:
             strength = rise / er.rate
             ev.findings.append(Finding(
-                "service", "error_rate", "errors", cur_rate, _sev(strength),
+                "service", "error_rate", "errors", cur_rate,
                 f"error rate {cur_rate:.1%} vs {ref_rate:.1%} in the reference (threshold +{er.rate:.0%}); "
                 "escalate to the serving owner.", "errors", strength, 2))
     cur_rpm = cur.rows / current_minutes if current_minutes > 0 else None
@@ -323,7 +326,7 @@ def _service_checks(checks: ChecksSpec, ref: WindowSummary, cur: WindowSummary, 
             strength = (tr.drop / max(ratio, 1e-9)) if ratio <= tr.drop else ratio / tr.spike
             what = "dropped" if ratio <= tr.drop else "spiked"
             ev.findings.append(Finding(
-                "service", "traffic", "rows_per_minute", ratio, _sev(strength),
+                "service", "traffic", "rows_per_minute", ratio,
                 f"traffic {what}: {cur_rpm:.1f} rows/min vs {ref_rpm:.1f} in the reference (×{ratio:.2f}); "
                 "check the callers and the logging pipeline.", "traffic", strength, 2))
 

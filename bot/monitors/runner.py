@@ -149,6 +149,8 @@ class MonitorService:
         window = Window(end - timedelta(seconds=spec.window), end)
         t0 = time.perf_counter()
         try:
+            if spec.engine == "diagnostics":
+                return self._judge_with_engine(spec, window, t0)
             source = open_source(spec.source, self.engines)
             layout = source.probe(spec.task)
             if spec.reference.source is not None:
@@ -157,16 +159,11 @@ class MonitorService:
                 ref_summary, edges = ref_source.summarize_reference(ref_layout, None)
                 ref_minutes = None
             else:
-                trailing = timedelta(seconds=float(spec.reference.trailing or 0))
-                ref_window = Window(window.start - trailing, window.start)
+                ref_window = self._reference_window(spec, window)
                 ref_summary, edges = source.summarize_reference(layout, ref_window)
                 ref_minutes = ref_window.minutes
             current = source.summarize(layout, window, edges)
-            if current.rows < spec.min_rows:
-                raise SourceError(
-                    f"{source.description} returned {current.rows} rows for the window "
-                    f"{window.start.isoformat()} .. {window.end.isoformat()} (expected at least {spec.min_rows}); "
-                    "the pipeline that writes the prediction log may be broken")
+            _require_rows(spec, source.description, window, current.rows)
             ev = evaluate(spec, layout, ref_summary, current, current_minutes=window.minutes,
                           reference_minutes=ref_minutes)
         except SourceError as exc:
@@ -176,6 +173,39 @@ class MonitorService:
             return Judgement("error", window, error=f"monitor failed: {type(exc).__name__}: {str(exc)[:300]}")
         diagnosis = to_diagnosis(ev, window.start, (time.perf_counter() - t0) * 1000.0)
         return Judgement("breach" if ev.breached else "ok", window, ev, diagnosis, rows=current.rows)
+
+    @staticmethod
+    def _reference_window(spec: MonitorSpec, window: Window) -> Window:
+        trailing = timedelta(seconds=float(spec.reference.trailing or 0))
+        return Window(window.start - trailing, window.start)
+
+    def _judge_with_engine(self, spec: MonitorSpec, window: Window, t0: float) -> Judgement:
+        """The full diagnostics engine on the window's rows against the reference's rows."""
+        from bot.predlog import LogError, frame_to_log
+        from diagnostics import DiagnosisInputError, diagnose
+
+        source = open_source(spec.source, self.engines)
+        layout = source.probe(spec.task)
+        current = source.frame(layout, window)
+        _require_rows(spec, source.description, window, len(current))
+        if spec.reference.source is not None:
+            ref_source = open_source(spec.reference.source, self.engines)
+            reference = ref_source.frame(ref_source.probe(layout.task, need_timestamp=False), None)
+        else:
+            reference = source.frame(layout, self._reference_window(spec, window))
+        current, reference = _engine_frame(current, layout.timestamp), _engine_frame(reference, layout.timestamp)
+        try:
+            result = diagnose(frame_to_log(current, name=f"{spec.name} window"),
+                              reference=frame_to_log(reference, name=f"{spec.name} reference"),
+                              onset=window.start.timestamp())
+        except (LogError, DiagnosisInputError) as exc:
+            raise SourceError(f"{source.description}: {exc}") from None
+        diagnosis = result.to_dict()
+        diagnosis["runtime_ms"] = round((time.perf_counter() - t0) * 1000.0, 1)
+        metrics = {"rows": len(current), "reference_rows": len(reference), "engine": "diagnostics",
+                   "cause": diagnosis["cause"]}
+        status = "ok" if diagnosis["cause"] == "none" else "breach"
+        return Judgement(status, window, Evaluation(metrics=metrics), diagnosis, rows=len(current))
 
     # ------------------------------------------------------------ claiming
 
@@ -284,6 +314,26 @@ class MonitorService:
         return refs
 
 
+def _engine_frame(frame: Any, timestamp: str) -> Any:
+    """Timestamps as aware datetimes under the contract's column name, whatever the source stored."""
+    import pandas as pd
+
+    from bot.monitors.summary import epoch_seconds
+
+    if timestamp in frame.columns:
+        stamps = pd.to_datetime(epoch_seconds(frame[timestamp]), unit="s", utc=True)
+        frame = frame.drop(columns=[timestamp]).assign(timestamp=stamps)
+    return frame
+
+
+def _require_rows(spec: MonitorSpec, description: str, window: Window, rows: int) -> None:
+    if rows < spec.min_rows:
+        raise SourceError(
+            f"{description} returned {rows} rows for the window {window.start.isoformat()} .. "
+            f"{window.end.isoformat()} (expected at least {spec.min_rows}); the pipeline that writes the "
+            "prediction log may be broken")
+
+
 def _alert_for(spec: MonitorSpec, judgement: Judgement, now: datetime) -> Any:
     from bot.intake import NormalizedAlert
 
@@ -296,16 +346,19 @@ def _alert_for(spec: MonitorSpec, judgement: Judgement, now: datetime) -> Any:
             severity=spec.severity, service=spec.service, labels={**labels, "culprit": "source"},
             annotations={"summary": title, "description": judgement.error or ""}, starts_at=now,
         )
-    if judgement.status != "breach" or judgement.evaluation is None:
+    if judgement.status != "breach" or judgement.diagnosis is None:
         return None
-    top = judgement.evaluation.findings[0]
-    title = f"Monitor {spec.name}: {top.cause} — {top.check} on {top.subject}"
-    others = [f.evidence for f in judgement.evaluation.findings[1:4]]
+    diagnosis = judgement.diagnosis
+    culprit = diagnosis.get("culprit") or {}
+    findings = diagnosis.get("findings") or [{}]
+    top = findings[0]
+    title = f"Monitor {spec.name}: {diagnosis.get('cause')} — {top.get('check')} on {top.get('subject')}"
+    description = " ".join(str(f.get("evidence", "")) for f in findings[:4])
     return NormalizedAlert(
-        fingerprint=fingerprint(spec.name, top.culprit_kind, top.subject), source="monitor", status="firing",
-        title=title[:500], severity=spec.severity, service=spec.service,
-        labels={**labels, "culprit_kind": top.culprit_kind, "culprit": top.subject},
-        annotations={"summary": title[:500], "description": " ".join([top.evidence, *others])},
+        fingerprint=fingerprint(spec.name, str(culprit.get("kind")), str(culprit.get("name"))), source="monitor",
+        status="firing", title=title[:500], severity=spec.severity, service=spec.service,
+        labels={**labels, "culprit_kind": str(culprit.get("kind")), "culprit": str(culprit.get("name"))},
+        annotations={"summary": title[:500], "description": description},
         starts_at=judgement.window.start,
     )
 

@@ -172,7 +172,11 @@ class MonitorSpec(_Spec):
     source: SourceSpec
     window: Duration
     reference: ReferenceSpec
-    checks: ChecksSpec
+    checks: ChecksSpec = Field(default_factory=ChecksSpec)
+    # "summary": the checks below on window aggregates (pushed into SQL; memory stays flat).
+    # "diagnostics": the full diagnostics engine on the window's rows (every data, model and service
+    # check, segments and influence weighting; memory grows with the window).
+    engine: Literal["summary", "diagnostics"] = "summary"
     task: Literal["classification", "regression"] | None = None
     min_rows: int = Field(default=1, ge=1, description="fewer rows in the window is a broken-pipeline alert")
     labels: dict[str, str] = Field(default_factory=dict)
@@ -180,7 +184,8 @@ class MonitorSpec(_Spec):
 
     @model_validator(mode="after")
     def _something_to_check(self) -> MonitorSpec:
-        if not any(getattr(self.checks, name) is not None for name in ChecksSpec.model_fields):
+        enabled = [name for name in ChecksSpec.model_fields if getattr(self.checks, name) is not None]
+        if self.engine == "summary" and not enabled:
             raise ValueError("checks: enable at least one check (drift, missing, stuck, quality, latency, "
                              "errors, traffic)")
         return self

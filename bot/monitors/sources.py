@@ -152,6 +152,10 @@ class Source:
     def latest_timestamp(self, layout: Layout) -> datetime | None:
         raise NotImplementedError
 
+    def frame(self, layout: Layout, window: Window | None) -> pd.DataFrame:
+        """Every row of the window (for the full diagnostics engine; memory grows with the window)."""
+        raise NotImplementedError
+
     def close(self) -> None:
         pass
 
@@ -252,9 +256,15 @@ class SqlSource(Source):
               edges: dict[str, list[float]] | None) -> WindowSummary:
         stmt = sa.select(sa.text("*")).select_from(self._from()).where(*self._where(layout, window))
         frame = pd.read_sql(stmt, conn)
-        if edges is None:
-            return cap_categories(summarize_frame(frame, layout, {}))
-        return cap_categories(summarize_frame(frame, layout, edges))
+        return cap_categories(summarize_frame(frame, layout, edges or {}))
+
+    def frame(self, layout: Layout, window: Window | None) -> pd.DataFrame:
+        stmt = sa.select(sa.text("*")).select_from(self._from()).where(*self._where(layout, window))
+        try:
+            with self.engine.connect() as conn:
+                return pd.read_sql(stmt, conn)
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._fail(exc, "load") from None
 
     def _aggregate(self, conn: sa.Connection, layout: Layout, window: Window | None,
                    edges: dict[str, list[float]] | None) -> WindowSummary:
@@ -422,6 +432,10 @@ class FileSource(Source):
             if ts.size and not np.all(np.isnan(ts)):
                 best = max(best, float(np.nanmax(ts)))
         return None if best == -np.inf else datetime.fromtimestamp(best, tz=UTC)
+
+    def frame(self, layout: Layout, window: Window | None) -> pd.DataFrame:
+        frames = [self._in_window(f, layout, window) for f in self._batches(None)]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(layout.columns))
 
     def summarize(self, layout: Layout, window: Window | None, edges: dict[str, list[float]] | None) -> WindowSummary:
         cols = self._needed(layout, window)

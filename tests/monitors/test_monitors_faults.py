@@ -35,6 +35,15 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
 }
 
 
+# The full diagnostics engine behind a monitor (engine: diagnostics): its own verdicts.
+ENGINE_EXPECTED: dict[str, tuple[str, str, str]] = {
+    "healthy": ("none", "none", ""),
+    "drift": ("data", "feature", "amount"),
+    "bad_version": ("model", "model_version", "v2"),
+    "latency": ("service", "latency", "latency_ms"),
+}
+
+
 def _load_tables(url: str) -> None:
     engine = sa.create_engine(url)
     try:
@@ -67,6 +76,9 @@ def source_url(request: pytest.FixtureRequest) -> str:
 def monitored(tmp_path: Path, settings: Settings, source_url: str) -> Iterator[Runtime]:
     docs = [monitor_doc(f"m-{fault}", source_url, f"log_{fault}") for fault in FAULTS]
     docs.append(monitor_doc("m-drift-load", source_url, "log_drift", mode="load"))
+    for fault in ENGINE_EXPECTED:
+        docs.append({**monitor_doc(f"engine-{fault}", source_url, f"log_{fault}"), "engine": "diagnostics",
+                     "checks": {}})
     rt = Runtime.create(settings.with_(monitors=write_config(tmp_path / "monitors.yaml", docs)))
     try:
         yield rt
@@ -150,3 +162,48 @@ def test_sql_summaries_equal_numpy_summaries(source_url: str, table: str) -> Non
             assert st["sum"] == pytest.approx(other["sum"], rel=1e-9)
         for version, st in a["versions"].items():
             assert st == pytest.approx(b["versions"][version])
+
+
+@pytest.mark.parametrize("fault", sorted(ENGINE_EXPECTED))
+def test_diagnostics_engine_behind_a_monitor(monitored: Runtime, fault: str) -> None:
+    outcome = monitored.parts["monitors"].run(f"engine-{fault}", now=END)
+    cause, kind, name = ENGINE_EXPECTED[fault]
+    assert outcome.status == ("ok" if fault == "healthy" else "breach"), outcome.to_dict()
+    assert outcome.diagnosis is not None
+    assert (outcome.diagnosis["cause"], outcome.diagnosis["culprit"]["kind"],
+            outcome.diagnosis["culprit"]["name"]) == (cause, kind, name)
+    with transaction(monitored.sessions) as session:
+        incidents = list_incidents(session)
+        assert len(incidents) == (0 if fault == "healthy" else 1)
+        if incidents:
+            assert incidents[0].diagnosis == outcome.diagnosis
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_file_sources_stream_and_catch_faults(tmp_path: Path, settings: Settings, fmt: str) -> None:
+    """A path pattern over daily files; each file is streamed in batches, never loaded whole."""
+    for fault in ("healthy", "missing"):
+        folder = tmp_path / fault
+        folder.mkdir()
+        frame = make_log(fault)
+        frame["timestamp"] = frame["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if fmt == "csv" \
+            else frame["timestamp"]
+        half = len(frame) // 2
+        for i, part in enumerate((frame.iloc[:half], frame.iloc[half:])):
+            path = folder / f"part-{i}.{fmt}"
+            part.to_parquet(path) if fmt == "parquet" else part.to_csv(path, index=False)
+    docs = []
+    for fault in ("healthy", "missing"):
+        doc = monitor_doc(f"files-{fault}", "unused", "unused")
+        doc["source"] = {"path": str(tmp_path / fault / f"*.{fmt}")}
+        docs.append(doc)
+    rt = Runtime.create(settings.with_(monitors=write_config(tmp_path / "files.yaml", docs)))
+    try:
+        healthy = rt.parts["monitors"].run("files-healthy", now=END)
+        broken = rt.parts["monitors"].run("files-missing", now=END)
+    finally:
+        rt.close()
+    assert healthy.status == "ok", healthy.to_dict()
+    assert broken.status == "breach" and broken.diagnosis is not None
+    assert broken.diagnosis["culprit"] == {"kind": "feature", "name": "age"}
+    assert broken.metrics["rows"] > 3000 and healthy.metrics["drift"]["amount"] < 0.05
