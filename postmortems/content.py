@@ -82,9 +82,11 @@ def compact(value: Any) -> str:
 class Roles:
     """Maps actor ids to the role they played, numbering responders in order of appearance."""
 
-    def __init__(self, commander: str | None, approvers: set[str]) -> None:
+    def __init__(self, commander: str | None, approvers: set[str], rotations: set[str] | None = None) -> None:
         self.commander = commander
         self.approvers = approvers
+        # escalation targets named by runbooks (on-call rotations, owner groups) are roles already
+        self.rotations = rotations or set()
         self._responders: dict[str, str] = {}
 
     @staticmethod
@@ -98,6 +100,8 @@ class Roles:
         if self.is_system(actor):
             return actor or "mlresponder"
         assert actor is not None
+        if actor in self.rotations:
+            return actor
         if actor == self.commander:
             return "incident commander"
         if actor in self.approvers:
@@ -157,6 +161,14 @@ def cause_phrase(diagnosis: dict[str, Any] | None) -> str:
     return template.format(name=culprit.get("name") or "?", cause=diagnosis.get("cause"))
 
 
+def _escalation_targets(record: dict[str, Any]) -> list[str]:
+    targets: list[str] = []
+    for event in record.get("timeline", []):
+        if event.get("kind") == "escalation":
+            targets += [str(w) for w in (event.get("data") or {}).get("who") or [] if str(w) not in targets]
+    return targets
+
+
 def executed_mitigations(record: dict[str, Any]) -> list[dict[str, Any]]:
     return [m for m in record.get("mitigations", []) if m.get("executed_at")]
 
@@ -211,18 +223,24 @@ _TRIGGER_KINDS = {
 
 
 def _trigger(record: dict[str, Any], onset: datetime | None) -> str:
-    """The recorded change closest before the onset, preferring the one that shipped the culprit version."""
+    """The recorded change closest to the onset, preferring one that names the culprit, then one of a kind
+    that typically causes it (a pipeline run for data, a deploy for a model, infra for the service)."""
     diagnosis = record.get("diagnosis") or {}
     culprit_name = str((diagnosis.get("culprit") or {}).get("name") or "")
     # mitigations are recorded as changes too, but they answer the incident, they do not trigger it
     changes = [e for e in record.get("timeline", [])
                if e.get("kind") == "change" and e["data"].get("origin") != "mitigation"]
-    before = [c for c in changes if onset is None or (parse_time(c["at"]) or onset) <= onset + timedelta(minutes=1)]
-    matching = [c for c in before if culprit_name and (
+    if onset is not None:
+        # a detected onset can precede the change's own timestamp by a bucket or two: allow a minute after
+        changes = [c for c in changes if (parse_time(c["at"]) or onset) <= onset + timedelta(minutes=1)]
+        changes.sort(key=lambda c: abs(((parse_time(c["at"]) or onset) - onset).total_seconds()))
+    else:
+        changes.reverse()
+    matching = [c for c in changes if culprit_name and (
         culprit_name == str(c["data"].get("to_version")) or culprit_name in str(c["data"].get("description")))]
     likely_kinds = _TRIGGER_KINDS.get(str(diagnosis.get("cause")), ())
-    of_kind = [c for c in before if c["data"].get("kind") in likely_kinds]
-    chosen = (matching or of_kind or before or [None])[-1]
+    of_kind = [c for c in changes if c["data"].get("kind") in likely_kinds]
+    chosen = (matching or of_kind or changes or [None])[0]
     if chosen is None:
         return "No recorded change event preceded the onset."
     data = chosen["data"]
@@ -271,7 +289,10 @@ def _diagnosis_view(record: dict[str, Any], onset: datetime | None) -> dict[str,
 def _contributing_factors(record: dict[str, Any], minutes_to_detect: float | None) -> list[str]:
     diagnosis = record.get("diagnosis") or {}
     factors: list[str] = []
+    culprit_name = str((diagnosis.get("culprit") or {}).get("name") or "")
     for finding in (diagnosis.get("findings") or [])[1:]:
+        if str(finding.get("subject")) == culprit_name:
+            continue  # the root cause again, seen by another check
         if str(finding.get("severity", "")).lower() in ("high", "critical", "medium"):
             factors.append(f"{finding.get('check')} on `{finding.get('subject')}`: {finding.get('evidence')}")
     if diagnosis.get("cause") == "model":
@@ -339,7 +360,9 @@ def _timeline(record: dict[str, Any], roles: Roles) -> tuple[list[dict[str, str]
 def build_content(record: dict[str, Any]) -> Content:
     """Everything the template shows, except the figures (added by the drafter that draws them)."""
     approvers = {m["approved_by"] for m in record.get("mitigations", []) if m.get("approved_by")}
-    roles = Roles(record.get("commander"), approvers)
+    roles = Roles(record.get("commander"), approvers, rotations=set(_escalation_targets(record)))
+    for event in record.get("timeline", []):  # number responders in order of appearance, before any text
+        roles.of(event.get("actor"))
     onset, end = onset_of(record), impact_end_of(record)
     timing_rows, timing_values = response_timings(record)
     diagnosis = _diagnosis_view(record, onset)
@@ -358,6 +381,8 @@ def build_content(record: dict[str, Any]) -> Content:
     culprit = (record.get("diagnosis") or {}).get("culprit") or {}
     if culprit.get("kind") == "model_version" and culprit.get("name"):
         versions.add(str(culprit["name"]))
+    if not models and versions:
+        models = [str(record.get("service"))]
     impact = {
         "duration": fmt_minutes(minutes_between(onset, end)),
         "window": f"{fmt_time(onset)} → {fmt_time(end)}",
@@ -367,13 +392,18 @@ def build_content(record: dict[str, Any]) -> Content:
     }
 
     what = cause_phrase(record.get("diagnosis"))
-    mitigation_text = (
-        " and ".join(MITIGATION_PHRASES.get(a, f"`{a}`") for a in dict.fromkeys(actions)) or "no automated mitigation"
-    )
+    escalated_to = _escalation_targets(record)
+    if actions:
+        mitigation_text = "mitigated by " + " and ".join(MITIGATION_PHRASES.get(a, f"`{a}`")
+                                                         for a in dict.fromkeys(actions))
+    elif escalated_to:
+        mitigation_text = f"escalated to {', '.join(escalated_to)}, then mitigated"
+    else:
+        mitigation_text = "mitigated"
     summary = (
         f"On {fmt_time(onset)}, `{record.get('service')}` regressed ({record.get('title')}); "
         f"the diagnosis attributes it to {what}. "
-        f"It was detected after {fmt_minutes(timing_values['detect'])} and mitigated by {mitigation_text} "
+        f"It was detected after {fmt_minutes(timing_values['detect'])} and {mitigation_text} "
         f"after {fmt_minutes(timing_values['mitigate'])}; the incident was "
         + (f"resolved at {fmt_time(parse_time(record.get('resolved_at')))}." if record.get("resolved_at")
            else f"still {record.get('status')} when this draft was made.")
@@ -433,6 +463,9 @@ def _prompts(record: dict[str, Any], timings: dict[str, float | None],
         wrong.append(f"Detection took {detect:.1f} min.")
     elif detect is not None:
         well.append(f"Detection took {detect:.1f} min, inside the 5-minute budget.")
-    if not executed:
+    escalated_to = _escalation_targets(record)
+    if escalated_to:
+        well.append(f"The runbook escalated to {', '.join(escalated_to)} with the diagnosis attached.")
+    elif not executed:
         wrong.append("No mitigation was executed through mlresponder.")
     return {"well": well, "wrong": wrong, "lucky": []}

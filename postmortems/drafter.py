@@ -86,8 +86,8 @@ def _figures(record: dict[str, Any], content: Content, frame: pd.DataFrame | Non
     onset = content.onset or frame["timestamp"].iloc[len(frame) // 2].to_pydatetime()
     end = content.impact_end or frame["timestamp"].iloc[-1].to_pydatetime()
     # enough before the onset to show the normal level, and the recovery after the mitigation
-    pad = max(3 * (end - onset), timedelta(minutes=2))
-    series = metric_series(frame, _metric_kind(record), bins=60, start=onset - 2 * pad, end=end + pad)
+    pad = max(3 * (end - onset), timedelta(minutes=1))
+    series = metric_series(frame, _metric_kind(record), bins=60, start=onset - pad, end=end + pad)
     if series.times:
         path = plot_metric(series, _markers(record, content), f"{record.get('id')}: {series.name}",
                            out_dir / f"{stem}-metric.png")
@@ -153,6 +153,8 @@ def draft(
             "excess_wrong_predictions": impact.excess_wrong_predictions,
             "versions": sorted(set(content.impact["versions"]) | set(impact.model_versions)),
         })
+        if not content.impact["models"] and content.impact["versions"]:
+            content.impact["models"] = [str(record.get("service"))]
     else:
         content.impact["log_note"] = log_note
     content.figures, figure_paths = _figures(record, content, frame, log_note, out, stem)

@@ -25,12 +25,14 @@ from bot.demo.scenarios import SCENARIOS, Scenario
 from bot.demo.server import ApiServer
 from bot.demo.serving import NO_FAULT, ServingLoop
 from bot.incidents import get_incident, incident_to_dict, transition
+from bot.models import TRANSITIONS
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 RUNBOOKS_DIR = Path(__file__).parent / "runbooks"
 ONCALL = "demo-oncall"  # the person the demo plays: approves the mitigation and resolves
+SERVICE_OWNER = "tumor-classifier-owner"  # paged by the latency runbook
 HISTORY_SECONDS = 600.0
 BAD_WINDOW_SECONDS = 8.0
 RATE = 40.0
@@ -79,7 +81,7 @@ class Narrator:
         self.lines: list[str] = []
 
     def say(self, text: str) -> None:
-        line = f"[{time.monotonic() - self.start:5.1f}s] {text}"
+        line = f"[demo {time.monotonic() - self.start:5.1f}s] {text}"
         self.lines.append(line)
         self.echo(line)
 
@@ -216,6 +218,12 @@ class ScenarioRun:
         self.say(f"monitor: {reading} → POST /alerts/alertmanager: {response.status_code}")
         incident_id = self._incident_id(response.json())
         ref = f"INC-{incident_id}"
+        with transaction(runtime.sessions) as session:  # the on-call is paged and acknowledges
+            incident = get_incident(session, incident_id)
+            if incident.status == "triggered":
+                transition(session, incident, "acknowledged", actor=ONCALL)
+        self.mark("acknowledged")
+        self.say(f"{ref}: acknowledged by the on-call ({ONCALL})")
 
         # 3. the runbook diagnoses
         record = self.wait_for(runtime, incident_id, "the diagnosis", lambda r: bool(r.get("diagnosis")))
@@ -233,6 +241,7 @@ class ScenarioRun:
             self.mark("mitigation")
             event = next(e for e in record["timeline"] if e["kind"] == "escalation")
             self.say(f"{ref}: escalated: {event['message']}")
+            self._service_owner_reverts(runtime, client, serving, incident_id)
         else:
             record = self.wait_for(runtime, incident_id, "a proposed mitigation",
                                    lambda r: bool(r.get("mitigations")))
@@ -259,7 +268,6 @@ class ScenarioRun:
                      f"{verification.get('summary') or verification.get('message') or verification}")
 
         # 5. the on-call resolves; the postmortem is drafted on resolution
-        serving.fault = NO_FAULT if scenario.expected_mitigation == "escalate_service" else serving.fault
         with transaction(runtime.sessions) as session:
             incident = get_incident(session, incident_id)
             if incident.status != "resolved":
@@ -275,6 +283,27 @@ class ScenarioRun:
         self.say(f"{ref}: resolved by the on-call; postmortem drafted: {path}")
         return Outcome(self.scenario.name, record, path, registry.alias_version(), dict(self.marks),
                        list(self.narrator.lines))
+
+    def _service_owner_reverts(self, runtime: Runtime, client: httpx.Client, serving: ServingLoop,
+                               incident_id: int) -> None:
+        """The paged owner undoes the infra change (recorded like any change) and latency comes back."""
+        reverted_at = datetime.now(UTC)
+        change = {"timestamp": _iso(reverted_at), "kind": self.scenario.change_kind, "service": MODEL_NAME,
+                  "description": "move tumor-classifier pods back to the standard node pool"}
+        response = client.post("/changes", json=change)
+        if response.status_code >= 300:
+            raise DemoError(f"POST /changes answered {response.status_code}: {response.text}")
+        serving.fault = NO_FAULT
+        time.sleep(3.0)
+        p95, n = serving.p95_latency(reverted_at + timedelta(seconds=0.5))
+        with transaction(runtime.sessions) as session:
+            incident = get_incident(session, incident_id)
+            if "mitigated" in TRANSITIONS[incident.status]:
+                transition(session, incident, "mitigated", actor=SERVICE_OWNER,
+                           note=f"pods back on the standard node pool; p95 latency {p95:.0f} ms")
+        self.mark("recovered")
+        self.say(f"INC-{incident_id}: the service owner moved the pods back (POST /changes); "
+                 f"p95 latency {p95:.0f} ms over the next {n} requests")
 
     @staticmethod
     def _incident_id(answer: Any) -> int:

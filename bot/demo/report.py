@@ -29,7 +29,10 @@ def summary(outcome: Outcome) -> str:
         f"{culprit.get('name')} (confidence {float(d.get('confidence') or 0):.2f}).",
         f"  Mitigation ({at('mitigation')}): {what}; the registry serves v{outcome.serving_version}.",
     ]
-    if "verification" in marks:
+    if "recovered" in marks:
+        lines.append(f"  The service owner reverted the infra change; latency recovered at {at('recovered')}; "
+                     f"resolved at {at('resolved')}.")
+    elif "verification" in marks:
         lines.append(f"  Verified at {at('verification')}; resolved at {at('resolved')}.")
     else:
         lines.append(f"  Resolved at {at('resolved')}.")

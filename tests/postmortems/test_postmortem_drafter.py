@@ -192,3 +192,39 @@ def test_a_team_template_overrides_one_section(store_runtime: Runtime, tmp_path:
     assert "## Action items (team format)" in md and "* [P1] Add a canary stage" in md
     assert "| Priority | Action |" not in md
     assert "## Timeline (UTC)" in md  # the other sections still come from the built-in templates
+
+
+def test_escalated_service_incident_names_the_change_at_the_onset(store_runtime: Runtime, tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from bot.db import transaction as tx
+    from bot.incidents import create_incident, log_event, record_diagnosis
+    from bot.incidents import transition as move
+    from bot.models import ChangeEvent
+
+    s = story()
+    diagnosis = {"cause": "service", "culprit": {"kind": "latency", "name": "latency_ms"}, "confidence": 1.0,
+                 "onset": s.onset.isoformat(), "recommended_mitigation": "escalate_service",
+                 "findings": [{"cause": "service", "check": "latency", "subject": "latency_ms", "score": 1.0,
+                               "severity": "critical", "evidence": "p95 31 -> 362 ms"}], "runtime_ms": 80}
+    with tx(store_runtime.sessions) as session:
+        # the infra change is recorded seconds after the detected onset; its revert comes later
+        session.add(ChangeEvent(timestamp=s.onset + timedelta(seconds=4), kind="infra", service="scoring",
+                                description="move pods to the small node pool"))
+        session.add(ChangeEvent(timestamp=s.onset + timedelta(seconds=50), kind="infra", service="scoring",
+                                description="move pods back"))
+        incident = create_incident(session, title="p95 latency high", severity="sev2", service="scoring",
+                                   source="alertmanager", actor="alertmanager", started_at=s.onset)
+        record_diagnosis(session, incident, diagnosis)
+        log_event(session, incident, "escalation", "escalated to scoring-owner: p95 31 -> 362 ms",
+                  data={"who": ["scoring-owner"], "message": "p95 31 -> 362 ms"})
+        move(session, incident, "acknowledged", actor="U042ALICE")
+        move(session, incident, "mitigated", actor="scoring-owner", note="pods moved back")
+        move(session, incident, "resolved", actor="U042ALICE")
+        incident_id = incident.id
+    md = draft_postmortem_full(store_runtime, incident_id, "cli", tmp_path).markdown
+    assert "Trigger: infra on `scoring`" in md and "move pods to the small node pool" in md
+    assert "escalated to scoring-owner, then mitigated" in md
+    assert "| scoring-owner | INC-" in md  # an escalation rota is a role, shown as it is
+    assert "Add a latency SLO alert (p95) on `scoring`" in md
+    assert "The runbook escalated to scoring-owner" in md
