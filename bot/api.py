@@ -199,9 +199,8 @@ def create_app(runtime: Runtime, *, bind_host: str = "127.0.0.1") -> FastAPI:
                 time.sleep(0.01 * (attempt + 1))
         for a in alerts:
             metrics.alerts_received.labels(a.source, a.status).inc()
-        if result.opened:
-            for a in alerts[: result.opened]:
-                metrics.incidents_opened.labels(a.severity).inc()
+        for severity in result.opened_severities:
+            metrics.incidents_opened.labels(severity).inc()
         if result.duplicates:
             metrics.dedup_hits.inc(result.duplicates)
         return result

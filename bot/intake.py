@@ -119,6 +119,8 @@ class IngestResult:
     duplicates: int = 0
     resolved: int = 0
     ignored: int = 0
+    # Severity of each incident this delivery opened (for the incidents-opened metric).
+    opened_severities: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -359,6 +361,7 @@ def ingest(session: Session, alerts: list[NormalizedAlert], *, group_window_seco
                 summary=a.annotations.get("description", ""),
             )
             result.opened += 1
+            result.opened_severities.append(incident.severity)
             kind, message = "alert_fired", f"alert fired: {a.title}"
         else:
             result.joined += 1

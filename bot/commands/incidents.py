@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 from bot.commands import settings_from
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,12 +28,35 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     show.set_defaults(func=show_cmd)
 
 
-def list_cmd(args: argparse.Namespace) -> int:
-    from bot.db import transaction
-    from bot.incidents import incident_to_dict, list_incidents
+def _open_runtime(args: argparse.Namespace) -> Runtime:
+    """The store, migrated; an unreachable one is a one-line error, not a traceback."""
+    from sqlalchemy.exc import OperationalError
+
+    from bot.cli import CommandError
     from bot.runtime import Runtime
 
-    runtime = Runtime.create(settings_from(args), install_parts=False)
+    try:
+        return Runtime.create(settings_from(args), install_parts=False)
+    except OperationalError as exc:
+        raise CommandError(f"cannot reach the incident store: {type(exc.orig).__name__}") from None
+
+
+def list_cmd(args: argparse.Namespace) -> int:
+    from bot.cli import CommandError
+    from bot.db import transaction
+    from bot.incidents import incident_to_dict, list_incidents, normalize_severity
+    from bot.models import STATUSES
+
+    if args.status and args.status != "open" and args.status not in STATUSES:
+        raise CommandError(f"--status: unknown status {args.status!r} (expected open or one of {', '.join(STATUSES)})")
+    if not 1 <= args.limit <= 10_000:
+        raise CommandError("--limit: must be between 1 and 10000")
+    if args.severity:
+        try:
+            normalize_severity(args.severity, "--severity")
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+    runtime = _open_runtime(args)
     try:
         with transaction(runtime.sessions) as session:
             rows = [
@@ -56,9 +83,8 @@ def show_cmd(args: argparse.Namespace) -> int:
     from bot.cli import CommandError
     from bot.db import transaction
     from bot.incidents import IncidentNotFound, get_incident, incident_to_dict
-    from bot.runtime import Runtime
 
-    runtime = Runtime.create(settings_from(args), install_parts=False)
+    runtime = _open_runtime(args)
     try:
         with transaction(runtime.sessions) as session:
             try:

@@ -6,6 +6,7 @@ this folder on ``sys.path`` and a generic name would clash with other areas' hel
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import signal
@@ -14,6 +15,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -23,10 +25,28 @@ from bot.db import make_engine
 from bot.models import Alert as AlertRow
 from bot.models import AuditRecord, ChangeEvent, DedupKey, Incident, Mitigation, TimelineEvent
 
+
+def root_conftest() -> ModuleType:
+    """tests/conftest.py, whose module name `conftest` this folder's conftest shadows."""
+    name = "mlresponder_tests_root_conftest"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / "conftest.py")
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def require_server(what: str) -> None:
+    """Fail under CI=true, skip elsewhere (the shared rule of tests/conftest.py)."""
+    root_conftest().require_server(what)
+
+
 STORE_TABLES = (Incident, AlertRow, DedupKey, TimelineEvent, ChangeEvent, Mitigation, AuditRecord)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     import socket
 
     with socket.socket() as s:
@@ -47,7 +67,7 @@ class ServiceProcess:
                  extra_env: dict[str, str] | None = None, port: int | None = None) -> None:
         self.database_url = database_url
         self.host = host
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.workdir = Path(tempfile.mkdtemp(prefix="mlr-serve-"))
         self.log_path = self.workdir / "serve.log"
