@@ -30,10 +30,10 @@ class Draft:
     markdown: str
     figures: list[Path] = field(default_factory=list)
     blame_review: list[BlameNote] = field(default_factory=list)
-    prediction_log: Path | None = None
+    prediction_log: str | None = None
 
 
-def find_prediction_log(record: dict[str, Any]) -> Path | None:
+def find_prediction_log(record: dict[str, Any]) -> str | None:
     """The prediction log named by the incident: its labels, its diagnosis, its alerts or its events."""
     places: list[dict[str, Any]] = [record.get("labels") or {}, record.get("diagnosis") or {}]
     places += [(record.get("diagnosis") or {}).get("inputs") or {}]
@@ -45,8 +45,8 @@ def find_prediction_log(record: dict[str, Any]) -> Path | None:
     for place in places:
         for key in LOG_KEYS:
             value = place.get(key)
-            if isinstance(value, str) and value and Path(value).exists():
-                return Path(value)
+            if isinstance(value, str) and value and ("://" in value or Path(value).exists()):
+                return value
     return None
 
 
@@ -130,7 +130,7 @@ def draft(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     stem = str(record.get("id"))
-    log_path = Path(prediction_log) if prediction_log else find_prediction_log(record)
+    log_path = str(prediction_log) if prediction_log else find_prediction_log(record)
     frame: pd.DataFrame | None = None
     log_note = "no prediction log is known for this incident (pass one with --log)"
     if log_path is not None:

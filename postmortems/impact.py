@@ -11,9 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from bot.predlog import LogError, load_log
+from diagnostics.log import Categorical
 
 RESERVED_COLUMNS = ("timestamp", "model_version", "prediction", "label", "latency_ms", "error")
 
@@ -22,25 +26,31 @@ class PredictionLogError(ValueError):
     """The log at a path cannot be used; the message names the file and what is wrong."""
 
 
-def load_prediction_log(path: str | Path) -> pd.DataFrame:
-    """Read a CSV or Parquet prediction log, with ``timestamp`` as tz-aware UTC, sorted by time."""
-    path = Path(path)
-    if not path.exists():
-        raise PredictionLogError(f"{path}: no such prediction log")
+def _column(values: Any) -> Any:
+    return values.to_numpy() if isinstance(values, Categorical) else values
+
+
+def load_prediction_log(source: str | Path) -> pd.DataFrame:
+    """Read a prediction log with the diagnostics' own loader (CSV, Parquet or a SQLAlchemy URL with
+    ``?table=``), as a frame with ``timestamp`` tz-aware UTC, sorted by time."""
     try:
-        frame = pd.read_parquet(path) if path.suffix.lower() in (".parquet", ".pq") else pd.read_csv(path)
-    except Exception as exc:  # pandas raises many kinds; the user needs the file and the reason
-        raise PredictionLogError(f"{path}: cannot read the prediction log ({exc})") from exc
-    if "timestamp" not in frame.columns:
-        raise PredictionLogError(f"{path}: the prediction log has no 'timestamp' column")
-    ts = frame["timestamp"]
-    if pd.api.types.is_numeric_dtype(ts):
-        frame["timestamp"] = pd.to_datetime(ts, unit="s", utc=True)
-    else:
-        try:
-            frame["timestamp"] = pd.to_datetime(ts, utc=True, format="ISO8601")
-        except (ValueError, TypeError) as exc:
-            raise PredictionLogError(f"{path}: column 'timestamp' has a value that is not ISO-8601 ({exc})") from exc
+        log = load_log(source)
+    except LogError as exc:
+        raise PredictionLogError(str(exc)) from exc
+    data: dict[str, Any] = {
+        "timestamp": pd.to_datetime(log.timestamp, unit="s", utc=True),
+        "model_version": _column(log.model_version),
+        "prediction": _column(log.prediction),
+    }
+    if log.label is not None:
+        data["label"] = _column(log.label)
+    if log.latency_ms is not None:
+        data["latency_ms"] = log.latency_ms
+    if log.error is not None:
+        data["error"] = log.error
+    for name, values in log.features.items():
+        data[name] = _column(values)
+    frame = pd.DataFrame(data)
     return frame.sort_values("timestamp", kind="stable").reset_index(drop=True)
 
 

@@ -125,7 +125,7 @@ def test_feature_incident_draws_the_feature_distribution(store_runtime: Runtime,
     result = draft_postmortem_full(store_runtime, incident_id, "cli", tmp_path / "out")
     md = result.markdown
 
-    assert result.prediction_log == log
+    assert result.prediction_log == str(log)
     assert sorted(p.name for p in result.figures) == [f"INC-{incident_id}-feature.png", f"INC-{incident_id}-metric.png"]
     assert all(p.read_bytes().startswith(PNG_MAGIC) for p in result.figures)
     assert f"(INC-{incident_id}-feature.png)" in md and "`mean_radius` before the onset" in md
@@ -147,11 +147,11 @@ def test_without_a_log_the_figures_are_skipped_with_a_note(store_runtime: Runtim
 def test_a_named_log_that_cannot_be_read_is_an_error(store_runtime: Runtime, tmp_path: Path) -> None:
     s = story()
     incident_id = record_incident(store_runtime, s, model_diagnosis(s))
-    with pytest.raises(PredictionLogError, match="missing.csv: no such prediction log"):
+    with pytest.raises(PredictionLogError, match="missing.csv: no such file"):
         draft_postmortem(store_runtime, incident_id, "cli", tmp_path, tmp_path / "missing.csv")
     bad = tmp_path / "bad.csv"
     pd.DataFrame({"ts": [1, 2]}).to_csv(bad, index=False)
-    with pytest.raises(PredictionLogError, match="no 'timestamp' column"):
+    with pytest.raises(PredictionLogError, match="missing required column 'timestamp'"):
         draft_postmortem(store_runtime, incident_id, "cli", tmp_path, bad)
 
 
