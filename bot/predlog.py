@@ -55,7 +55,9 @@ def load_log(source: str | Path, *, query: str | None = None) -> PredictionLog:
                 import pyarrow.csv as pcsv
 
                 parse = pcsv.ParseOptions(delimiter="\t" if suffix == ".tsv" else ",")
-                table, line_offset = pcsv.read_csv(path, parse_options=parse), 1
+                # an empty cell is a missing value (an unlabelled row), not the class ""
+                convert = pcsv.ConvertOptions(strings_can_be_null=True)
+                table, line_offset = pcsv.read_csv(path, parse_options=parse, convert_options=convert), 1
             else:
                 raise LogError(f"{path}: unknown log format {suffix!r}; expected .parquet or .csv")
         except LogError:
@@ -335,7 +337,7 @@ def _epoch_seconds(parsed: Any) -> np.ndarray:
     import pandas as pd
 
     seconds = (parsed - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
-    return seconds.to_numpy(dtype=np.float64, na_value=np.nan)
+    return np.array(seconds.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
 
 
 def _categorical(col: pa.ChunkedArray) -> Categorical:
