@@ -268,29 +268,25 @@ class SqlSource(Source):
 
     def _aggregate(self, conn: sa.Connection, layout: Layout, window: Window | None,
                    edges: dict[str, list[float]] | None) -> WindowSummary:
+        """Moments and counts in one scan, then one GROUP BY per histogram and per categorical column.
+
+        Histograms group rows by their bin, found by a binary tree of CASE comparisons (about
+        log2(bins) comparisons per row instead of one SUM(CASE ...) per edge): exact, portable SQL,
+        and an order of magnitude cheaper than evaluating every edge on every row.
+        """
         where = self._where(layout, window)
         src = self._from()
-
-        def one(v: Any) -> Any:
-            return sa.case((v, 1), else_=0)
-
         cols: list[Any] = [sa.func.count().label("rows")]
-        for i, name in enumerate(layout.numeric):
+        for name in layout.numeric:
             c = _col(name)
             cols += [sa.func.count(c), sa.func.min(c), sa.func.max(c), sa.func.sum(c), sa.func.sum(c * c)]
-            e = (edges or {}).get(name)
-            if e:
-                cols.append(sa.func.sum(one(c < sa.literal(e[0]))))
-                cols += [sa.func.sum(one(c <= sa.bindparam(f"e{i}_{k}", x))) for k, x in enumerate(e)]
         if layout.has_latency:
-            lat = _col("latency_ms")
-            cols.append(sa.func.count(lat))
-            cols += [sa.func.sum(one(lat <= sa.bindparam(f"l{k}", x))) for k, x in enumerate(LATENCY_EDGES)]
+            cols.append(sa.func.count(_col("latency_ms")))
         if layout.error_kind != "none":
             err = _col("error")
             flag = {"bool": err, "numeric": err != 0,
                     "text": sa.func.lower(err).in_(["1", "true", "t", "yes", "1.0"])}[layout.error_kind]
-            cols += [sa.func.count(err), sa.func.sum(one(flag))]
+            cols += [sa.func.count(err), sa.func.sum(sa.case((flag, 1), else_=0))]
         row = list(conn.execute(sa.select(*cols).select_from(src).where(*where)).one())
         out = WindowSummary(rows=int(row.pop(0)))
         for name in layout.numeric:
@@ -300,15 +296,18 @@ class SqlSource(Source):
                               min=None if lo is None else float(lo), max=None if hi is None else float(hi),
                               sum=float(total or 0.0), sumsq=float(sumsq or 0.0))
             e = (edges or {}).get(name)
-            if e:
-                st.below = int(row.pop(0) or 0)
-                st.cum = [int(x or 0) for x in row[: len(e)]]
-                del row[: len(e)]
+            if e and st.count:
+                st.below, st.cum = self._cumulative(conn, src, where, _col(name), e)
+            elif e:
+                st.cum = [0] * len(e)
             out.numeric[name] = st
         if layout.has_latency:
             out.latency_count = int(row.pop(0) or 0)
-            out.latency_cum = [int(x or 0) for x in row[: len(LATENCY_EDGES)]]
-            del row[: len(LATENCY_EDGES)]
+            if out.latency_count:
+                _, cum = self._cumulative(conn, src, where, _col("latency_ms"), list(LATENCY_EDGES))
+                out.latency_cum = cum
+            else:
+                out.latency_cum = [0] * len(LATENCY_EDGES)
         if layout.error_kind != "none":
             out.error_count, out.errors = int(row[0] or 0), int(row[1] or 0)
         for name in layout.categorical:
@@ -320,6 +319,30 @@ class SqlSource(Source):
             }
         out.versions = self._versions(conn, layout, src, where)
         return out
+
+    @staticmethod
+    def _cumulative(conn: sa.Connection, src: Any, where: list[Any], col: Any,
+                    edges: list[float]) -> tuple[int, list[int]]:
+        """(count below edges[0], count <= each edge), from one GROUP BY over a bin index."""
+        params = [sa.bindparam(f"edge_{k}", x, type_=sa.Float) for k, x in enumerate(edges)]
+
+        def tree(lo: int, hi: int) -> Any:  # index = number of edges strictly below the value
+            if lo == hi:
+                return sa.literal(lo)
+            mid = (lo + hi) // 2
+            return sa.case((col <= params[mid], tree(lo, mid)), else_=tree(mid + 1, hi))
+
+        below = len(edges) + 1  # a sentinel bin for values under the first edge
+        index = sa.case((col.is_(None), sa.null()), (col < params[0], sa.literal(below)),
+                        else_=tree(0, len(edges))).label("bin")
+        counts = np.zeros(len(edges) + 2, dtype=np.int64)
+        stmt = sa.select(index, sa.func.count()).select_from(src).where(*where).group_by(index)
+        for b, n in conn.execute(stmt):
+            if b is not None:
+                counts[int(b)] += int(n)
+        n_below = int(counts[below])
+        cum = n_below + np.cumsum(counts[: len(edges)])
+        return n_below, [int(x) for x in cum]
 
     def _versions(self, conn: sa.Connection, layout: Layout, src: Any, where: list[Any]) -> dict[str, VersionStats]:
         key = _col("model_version") if layout.has_version else sa.literal("all")
