@@ -37,6 +37,7 @@ from runbooks.loader import LoadedRunbook, format_loc
 from runbooks.mitigations import rowcount
 from runbooks.models import RUN_ACTIVE, RunbookRun, RunbookStep
 from runbooks.schema import Runbook, Step
+from runbooks.secrets import masked_values
 from runbooks.templating import TemplateFailed, TemplateRefused, evaluate, render, render_tree
 
 log = logging.getLogger(__name__)
@@ -428,7 +429,8 @@ def _mitigate(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, 
         mitigation_id = existing.id if existing is not None else None
         if existing is None:
             target = render(body.target, ctx).strip()
-            params = render_tree(body.params, ctx)
+            # Stored and planned with secrets masked; `mitigations.execution_params` renders the real ones.
+            params = render_tree(body.params, {**ctx, "secrets": masked_values()})
             if not target:
                 raise StepFailed(f"steps[{idx}].mitigate.target: rendered empty from {body.target!r}")
             incident = s.get(Incident, incident_id)

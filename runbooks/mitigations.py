@@ -93,10 +93,32 @@ def plan(runtime: Runtime, session: Session, incident: Incident, action_name: st
     return get_action(action_name).plan(ctx)
 
 
+def execution_params(session: Session, m: Mitigation) -> dict[str, Any]:
+    """The parameters to execute with: a runbook step's params rendered again, now with the secrets."""
+    from runbooks.context import build_context
+    from runbooks.executor import _latest_mitigation, run_step_of, runbook_of
+    from runbooks.models import RunbookRun
+    from runbooks.secrets import secret_values
+    from runbooks.templating import render_tree
+
+    row = run_step_of(session, m.id)
+    run = session.get(RunbookRun, row.run_id) if row is not None else None
+    if row is None or run is None:
+        return dict(m.params)
+    rb = runbook_of(run)
+    body = rb.steps[row.step_index].mitigate
+    if body is None:
+        return dict(m.params)
+    ctx = build_context(session, m.incident, run.context, runbook={"name": rb.name, "description": rb.description},
+                        mitigation=_latest_mitigation(session, run.id, row.step_index))
+    return dict(render_tree(body.params, {**ctx, "secrets": secret_values()}))
+
+
 def _ctx_for(runtime: Runtime, mitigation_id: int) -> tuple[ActionContext, dict[str, Any], str]:
     with transaction(runtime.sessions) as s:
         m = get_mitigation(s, mitigation_id)
-        return action_context(runtime, s, m.incident, m.action, m.target, m.params), dict(m.plan), m.action
+        params = execution_params(s, m)
+        return action_context(runtime, s, m.incident, m.action, m.target, params), dict(m.plan), m.action
 
 
 def claim(runtime: Runtime, mitigation_id: int, actor: str, *, auto: bool = False) -> None:

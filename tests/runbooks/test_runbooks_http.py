@@ -27,7 +27,7 @@ steps:
       params:
         url: "%(url)s/v1/models/{{ labels.model }}:abort"
         json: {reason: "{{ incident.ref }} {{ incident.title }}"}
-        headers: {Authorization: "Bearer s3cret-token"}
+        headers: {Authorization: "Bearer {{ secrets.KSERVE_TOKEN }}", X-Trace: "{{ secrets.KSERVE_TOKEN }}"}
         retries: 2
         timeout: 5s
         revert:
@@ -68,7 +68,8 @@ class Platform:
         self.server.server_close()
 
 
-def test_http_mitigation_retries_records_and_reverts(rb_settings, tmp_path: Path) -> None:
+def test_http_mitigation_retries_records_and_reverts(rb_settings, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("MLRESPONDER_SECRET_KSERVE_TOKEN", "s3cret-token")
     platform = Platform()
     folder = tmp_path / "runbooks"
     folder.mkdir()
@@ -82,14 +83,16 @@ def test_http_mitigation_retries_records_and_reverts(rb_settings, tmp_path: Path
         assert [c[0] for c in platform.calls] == ["/v1/models/fraud:abort"] * 2  # one retry after the 503
         assert json.loads(platform.calls[1][2]) == {"reason": f"INC-{iid} CanaryDegraded"}
         assert platform.calls[1][1]["Authorization"] == "Bearer s3cret-token"
+        assert platform.calls[1][1]["X-Trace"] == "s3cret-token"
         assert m.after["response"]["status"] == 200 and m.after["response"]["body"]["ok"] is True
-        assert m.plan["request"]["headers"]["Authorization"] == "***"
+        assert m.plan["request"]["headers"] == {"Authorization": "***", "X-Trace": "***"}
+        assert m.params["headers"] == {"Authorization": "Bearer ***", "X-Trace": "***"}
         assert [e.data["text"] for e in events_of(rt, iid, "notify")] == ["answer 200"]
         with transaction(rt.sessions) as s:
             assert s.query(ChangeEvent).filter_by(origin="mitigation").one().kind == "config_change"
             audit_details = [a.detail for a in s.query(AuditRecord).all()]
         recorded = [e.data for e in events_of(rt, iid, "mitigation_executed")]
-        everything = json.dumps(recorded) + json.dumps(audit_details) + json.dumps(m.plan)
+        everything = json.dumps(recorded) + json.dumps(audit_details) + json.dumps(m.plan) + json.dumps(m.params)
         assert "s3cret-token" not in everything
         revert_mitigation(rt, m.id, "U-alice")
         assert platform.calls[-1][0] == "/v1/models/fraud:promote"

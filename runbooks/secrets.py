@@ -1,0 +1,21 @@
+"""Secrets for mitigation parameters: ``{{ secrets.NAME }}`` reads ``MLRESPONDER_SECRET_NAME``.
+
+Only mitigation ``params`` see them, and only at execution: what is stored, shown on the
+timeline, in the API and in the plan is rendered with every secret replaced by ``***``.
+Messages (notify, escalate) never get them, so a template cannot post a token to chat.
+"""
+
+from __future__ import annotations
+
+import os
+
+PREFIX = "MLRESPONDER_SECRET_"
+MASK = "***"
+
+
+def secret_values() -> dict[str, str]:
+    return {k[len(PREFIX):]: v for k, v in os.environ.items() if k.startswith(PREFIX) and len(k) > len(PREFIX)}
+
+
+def masked_values() -> dict[str, str]:
+    return dict.fromkeys(secret_values(), MASK)
