@@ -144,3 +144,56 @@ def test_cli_list_run_history(settings: Settings, tmp_path: Path, source: str,
     assert len(lines) == 1 and "breach" in lines[0]  # the dry run left no record
     assert main(["monitor", "history", "nope"]) == 2
     assert "no monitor named 'nope'" in capsys.readouterr().err
+
+
+def test_slot_claims_missed_slots_and_lease_takeover(settings: Settings, tmp_path: Path, source: str) -> None:
+    from datetime import timedelta
+
+    from bot.db import utcnow
+    from bot.monitors.models import MonitorRun
+
+    rt = _runtime(settings, tmp_path, [monitor_doc("calm", source, "healthy", every="10m")])
+    service = rt.parts["monitors"]
+    step = timedelta(minutes=10)
+    try:
+        first = service.run("calm", now=END, tick=END, trigger="schedule")
+        again = service.run("calm", now=END, tick=END, trigger="schedule")
+        assert (first.status, again.status) == ("ok", "skipped")  # a replica that lost the race skips
+        # three slots later (the scheduler was down): the gap is recorded, never silent
+        later = service.run("calm", now=END, tick=END + 3 * step, trigger="schedule")
+        assert later.status == "ok"
+        # a run that died holding its slot: taken over once its lease has expired, not before
+        with transaction(rt.sessions) as session:
+            session.add(MonitorRun(monitor="calm", tick=END + 4 * step, trigger="schedule", status="running",
+                                   replica="dead:1", started_at=utcnow() - timedelta(minutes=5), metrics={},
+                                   firing=[], incidents=[]))
+        assert service.run("calm", now=END, tick=END + 4 * step, trigger="schedule").status == "skipped"
+        with transaction(rt.sessions) as session:
+            row = session.query(MonitorRun).filter_by(tick=END + 4 * step).one()
+            row.started_at = utcnow() - timedelta(hours=1)
+        taken = service.run("calm", now=END, tick=END + 4 * step, trigger="schedule")
+        assert taken.status == "ok"
+        with transaction(rt.sessions) as session:
+            runs = sorted(history(session, "calm"), key=lambda r: r.tick)
+            assert [(r.tick - END, r.status, r.trigger) for r in runs] == [
+                (0 * step, "ok", "schedule"), (1 * step, "missed", "schedule"), (2 * step, "missed", "schedule"),
+                (3 * step, "ok", "schedule"), (4 * step, "ok", "catch_up")]
+            assert "coalesced into the run at" in (runs[1].error or "")
+    finally:
+        rt.close()
+
+
+def test_api_metrics_endpoint_includes_monitor_gauges(settings: Settings, tmp_path: Path, source: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from bot.api import create_app
+
+    rt = _runtime(settings, tmp_path, [monitor_doc("drift-watch", source, "drifted")])
+    try:
+        rt.parts["monitors"].run("drift-watch", now=END)
+        response = TestClient(create_app(rt)).get("/metrics")
+    finally:
+        rt.close()
+    assert response.status_code == 200
+    assert 'mlresponder_monitor_drift_score{feature="amount",monitor="drift-watch"}' in response.text
+    assert "mlresponder_alerts_received_total" in response.text or "mlresponder_http_request" in response.text
