@@ -97,3 +97,12 @@ def test_folder_merge_rejects_duplicates(tmp_path: Path) -> None:
         load_config(str(tmp_path / "missing.yaml"))
     only = load_config(str(tmp_path / "a.yaml"))
     assert set(only.monitors) == {"fraud-scorer-inputs", "fraud-scorer-serving"}
+
+
+def test_docs_example_is_valid() -> None:
+    docs = Path(__file__).resolve().parents[2] / "docs" / "monitors.md"
+    text = docs.read_text()
+    example = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    cfg = parse_text(example, "docs/monitors.md")
+    assert [m.name for m in cfg.monitors] == ["fraud-scorer-health"]
+    assert cfg.escalation is not None and len(cfg.escalation.severities["sev1"].tiers) == 3
