@@ -236,3 +236,60 @@ def test_rejected_mitigation_changes_nothing_and_the_run_goes_on(rt, mlflow_stor
     with pytest.raises(Exception, match="already rejected"):
         approve_mitigation(rt, m.id, "U-dave")
     assert mlflow_store.serving(model) == "2"
+
+
+def test_run_diagnosis_on_demand_uses_the_runbooks_data_source(rt, mlflow_store, tmp_path):
+    from runbooks.service import run_diagnosis
+
+    iid, _model, _log, _run_id = _scenario(rt, mlflow_store, tmp_path, "bad_deploy", "ModelAccuracyDrop")
+    diagnosis = run_diagnosis(rt, iid, "U-alice")
+    assert diagnosis["cause"] == "model" and diagnosis["culprit"] == {"kind": "model_version", "name": "2"}
+    again = events_of(rt, iid, "diagnosis")
+    assert len(again) == 2 and again[-1].actor == "U-alice"
+
+
+def test_wait_step_is_a_persisted_job_and_the_run_continues_after_it(rb_settings, tmp_path):
+    from conftest import make_runtime
+    from rb_support import open_incident as open_
+
+    folder = tmp_path / "runbooks"
+    folder.mkdir()
+    (folder / "w.yaml").write_text(
+        "name: waits\nmatch: {alertname: W}\nsteps:\n"
+        "  - notify: {message: before}\n  - wait: {duration: 2m}\n  - notify: {message: after}\n")
+    rt = make_runtime(rb_settings.with_(runbooks=str(folder)))
+    try:
+        iid = open_(rt, "W", model="m")
+        run_id = rt.parts["runbooks"].run_for_incident(iid)
+        assert [e.message for e in events_of(rt, iid, "notify")] == ["before"]
+        assert _run_status(rt, run_id) == "waiting"
+        job = rt.parts["scheduler"].aps.get_job(f"runbooks-wait-{run_id}-1")
+        assert job is not None and job.func_ref == "runbooks.jobs:resume_after_wait"
+        jobs.resume_after_wait(**job.kwargs, runtime=rt)
+        jobs.resume_after_wait(**job.kwargs, runtime=rt)  # a duplicate firing changes nothing
+        assert [e.message for e in events_of(rt, iid, "notify")] == ["before", "after"]
+        assert _run_status(rt, run_id) == "completed"
+    finally:
+        rt.close()
+
+
+def test_cli_mitigation_revert_list_and_show(rt, rb_settings, mlflow_store, tmp_path, monkeypatch, capsys):
+    from bot.cli import main
+    from runbooks.service import propose_mitigation
+
+    model = mlflow_store.new_model()
+    iid = open_incident(rt, "SomethingElse", model=model)
+    mid = propose_mitigation(rt, iid, "rollback", "U-alice")
+    approve_mitigation(rt, mid, "U-alice")
+    assert mlflow_store.serving(model) == "1"
+    monkeypatch.setenv("MLRESPONDER_DATABASE_URL", rb_settings.database_url)
+    monkeypatch.setenv("MLRESPONDER_MLFLOW_REGISTRY_URI", mlflow_store.uri)
+    assert main(["mitigation", "list"]) == 0
+    assert "rollback" in capsys.readouterr().out
+    assert main(["mitigation", "revert", str(mid), "--actor", "cli:test"]) == 0
+    assert f"mitigation {mid} reverted: {model} serves version 2 again (was 1)" in capsys.readouterr().out
+    assert mlflow_store.serving(model) == "2"
+    assert main(["mitigation", "revert", str(mid)]) == 1
+    assert "already reverted by cli:test" in capsys.readouterr().err
+    assert main(["mitigation", "show", str(mid)]) == 0
+    assert '"status": "reverted"' in capsys.readouterr().out
