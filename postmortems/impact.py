@@ -145,7 +145,8 @@ def metric_series(frame: pd.DataFrame, metric: str, *, bins: int = 40,
             scores = pd.to_numeric(frame["prediction"], errors="coerce")
             name, grouped = "mean prediction", scores.groupby(bucket).mean()
     grouped = grouped.dropna()
-    mids = [(edges[int(i)] + (edges[int(i) + 1] - edges[int(i)]) / 2).to_pydatetime() for i in grouped.index]
+    mids = [(edges[int(i)] + (edges[int(i) + 1] - edges[int(i)]) / 2).floor("us").to_pydatetime()
+            for i in grouped.index]
     return MetricSeries(name, mids, [float(v) for v in grouped.to_numpy()])
 
 
