@@ -170,3 +170,14 @@ def test_the_service_refuses_to_start_with_an_invalid_runbook(tmp_path: Path) ->
                         scheduler_enabled=False)
     with pytest.raises(RunbookError, match=r"x.yaml:14: steps\[2\].mitigate.action: unknown action 'rolback'"):
         Runtime.create(settings)
+
+
+def test_the_documented_example_is_a_valid_runbook(tmp_path: Path) -> None:
+    import re
+
+    doc = (Path(__file__).parents[2] / "docs" / "runbooks.md").read_text()
+    match = re.search(r"## Example\n\n```yaml\n(.*?)```", doc, re.S)
+    assert match is not None
+    (tmp_path / "example.yaml").write_text(match.group(1))
+    [loaded] = load_runbooks([tmp_path / "example.yaml"])
+    assert loaded.name == "fraud-quality-drop"
