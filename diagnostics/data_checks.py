@@ -20,6 +20,7 @@ from diagnostics.log import Categorical
 from diagnostics.stats import (
     bin_counts_sorted,
     chi2_homogeneity,
+    interpolate_sorted,
     js_divergence,
     ks_statistic_bounded,
     ks_statistic_sorted,
@@ -300,7 +301,7 @@ def _sorted_quantiles(s: np.ndarray, q: np.ndarray) -> np.ndarray:
     lo = np.floor(pos).astype(np.int64)
     hi = np.minimum(lo + 1, s.shape[0] - 1)
     frac = pos - lo
-    return s[lo] * (1 - frac) + s[hi] * frac
+    return interpolate_sorted(s, lo, hi, frac)
 
 
 def _nice_factor(f: float) -> str:

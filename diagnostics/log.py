@@ -43,11 +43,8 @@ def as_categorical(values: np.ndarray | Categorical | Any) -> Categorical:
     if isinstance(values, Categorical):
         return values
     arr = np.asarray(values, dtype=object)
-    missing = (
-        np.array([v is None or (isinstance(v, float) and v != v) for v in arr], dtype=bool)
-        if arr.dtype == object
-        else np.zeros(arr.shape[0], dtype=bool)
-    )
+    # element-wise comparisons run in numpy's C loop: None, and NaN (the only value != itself)
+    missing = np.asarray(arr == None, dtype=bool) | np.asarray(arr != arr, dtype=bool)  # noqa: E711
     text = arr.astype(str)
     text[missing] = ""
     cats, codes = np.unique(text, return_inverse=True)

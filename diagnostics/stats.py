@@ -179,8 +179,15 @@ def quantile_edges(sorted_reference: np.ndarray, bins: int = 10) -> np.ndarray:
     lo = np.floor(pos).astype(np.int64)
     hi = np.minimum(lo + 1, n - 1)
     frac = pos - lo
-    edges = sorted_reference[lo] * (1.0 - frac) + sorted_reference[hi] * frac
+    edges = interpolate_sorted(sorted_reference, lo, hi, frac)
     return np.unique(edges)
+
+
+def interpolate_sorted(s: np.ndarray, lo: np.ndarray, hi: np.ndarray, frac: np.ndarray) -> np.ndarray:
+    """Linear interpolation between order statistics that tolerates infinite values."""
+    with np.errstate(invalid="ignore"):
+        mixed = s[lo] * (1.0 - frac) + s[hi] * frac
+    return np.where(frac == 0.0, s[lo], np.where(np.isnan(mixed), s[hi], mixed))
 
 
 def bin_counts_sorted(sorted_x: np.ndarray, inner_edges: np.ndarray) -> np.ndarray:
