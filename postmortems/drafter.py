@@ -65,7 +65,8 @@ def _markers(record: dict[str, Any], content: Content) -> list[Marker]:
     for event in record.get("timeline", []):
         if event.get("kind") == "change" and event["data"].get("origin") != "mitigation":
             data = event["data"]
-            label = f"{data.get('kind')} {data.get('to_version') or ''}".strip()
+            what = f"v{data['to_version']}" if data.get("to_version") else str(data.get("description") or "")
+            label = f"{data.get('kind')}: {what[:40]}{'…' if len(what) > 40 else ''}"
             markers.append(Marker(parse_time(event["at"]) or opened or content.onset, label, "change"))  # type: ignore[arg-type]
     for m in record.get("mitigations", []):
         executed = parse_time(m.get("executed_at"))
