@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -48,6 +47,8 @@ class ChatPart:
         self.worker = OutboxWorker(runtime.sessions, self.delivery, **(worker_options or {}))
         self._bolt: App | None = None
         self._socket_mode: Any = None
+        self._socket_stop = threading.Event()
+        self._socket_thread: threading.Thread | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -56,28 +57,37 @@ class ChatPart:
         if self.client is not None and settings.slack_app_token and self._socket_mode is None:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-            self._socket_mode = SocketModeHandler(self.bolt, settings.slack_app_token, web_client=self.client.web)
+            handler = SocketModeHandler(self.bolt, settings.slack_app_token, web_client=self.client.web)
+            self._socket_mode = handler
+            self._socket_stop.clear()
             # Alert intake and the API must work while Slack is away: connect in the background.
-            threading.Thread(target=self._connect_socket_mode, name="slack-socket-mode", daemon=True).start()
+            self._socket_thread = threading.Thread(
+                target=self._connect_socket_mode, args=(handler,), name="slack-socket-mode", daemon=True
+            )
+            self._socket_thread.start()
 
-    def _connect_socket_mode(self) -> None:
+    def _connect_socket_mode(self, handler: Any) -> None:
         delay = 1.0
-        while self._socket_mode is not None:
+        while not self._socket_stop.is_set():
             try:
-                self._socket_mode.connect()
+                handler.connect()
                 log.info("Slack Socket Mode connected")
-                return
+                break
             except Exception as exc:  # unreachable, bad app token...: keep trying, never crash serve
                 log.error("Slack Socket Mode connection failed (%s); retrying in %.0fs", type(exc).__name__, delay)
-                time.sleep(delay)
+                self._socket_stop.wait(delay)
                 delay = min(delay * 2, 60.0)
+        if self._socket_stop.is_set():
+            handler.close()  # stop() ran while we were connecting: leave nothing running behind
 
     def stop(self) -> None:
-        if self._socket_mode is not None:
-            try:
-                self._socket_mode.close()
-            finally:
-                self._socket_mode = None
+        handler, self._socket_mode = self._socket_mode, None
+        if handler is not None:
+            self._socket_stop.set()
+            handler.close()
+            if self._socket_thread is not None:
+                self._socket_thread.join(20)
+                self._socket_thread = None
         self.worker.stop()
 
     @property

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 from chat_fake_slack import FakeSlack
 from fastapi import FastAPI
 
@@ -19,6 +22,7 @@ def test_socket_mode_dials_out_in_the_background_and_stops_cleanly(
     app = FastAPI()
     runtime.parts["chat"].mount(app)
     assert "/slack/events" not in {getattr(r, "path", "") for r in app.routes}  # nothing to verify with
+    before = set(threading.enumerate())
     runtime.start()  # must not block or raise although the WebSocket cannot connect
     try:
         fake_slack.wait_for(lambda: bool(fake_slack.calls_of("apps.connections.open")))
@@ -26,6 +30,15 @@ def test_socket_mode_dials_out_in_the_background_and_stops_cleanly(
         assert not opened.authorized  # the app-level token, not the bot token, opens the connection
     finally:
         runtime.close()
+    # nothing of Socket Mode keeps running (no reconnect loop behind a closed runtime)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        left = [t for t in set(threading.enumerate()) - before if t.is_alive()
+                and "process_request_thread" not in t.name]  # (the fake's own request threads)
+        if not left:
+            break
+        time.sleep(0.1)
+    assert left == [], [t.name for t in left]
 
 
 def test_http_mode_mounts_the_events_route(slack_settings: Settings) -> None:
