@@ -36,6 +36,9 @@ REVIEWED_KIND = "postmortem_reviewed"
 JOB_PREFIX = "escalation:"
 CHECK_FUNC = "bot.monitors.escalation:check_incident"
 SWEEP_FUNC = "bot.monitors.escalation:sweep"
+FOLLOW_UP_FUNC = "bot.monitors.escalation:follow_up_webhook"
+# PagerDuty follows the incident: a page is acknowledged/resolved there when it is here.
+FOLLOW_UP = {"acknowledged": "acknowledge", "resolved": "resolve"}
 
 
 @dataclass(frozen=True)
@@ -209,8 +212,16 @@ class EscalationService:
 
     def on_events(self, notices: list[EventNotice]) -> None:
         """Bus listener: a new incident gets its check job; a status change re-plans (or cancels) it."""
-        if self.runtime.parts.get("scheduler") is None:
+        scheduler = self.runtime.parts.get("scheduler")
+        if scheduler is None:
             return  # no scheduler in this process (CLI); the service's sweep picks the incident up
+        hook = self.policy.webhook
+        for n in notices:
+            action = FOLLOW_UP.get(str(n.data.get("to"))) if n.kind == "status_changed" else None
+            if action and hook is not None and hook.kind == "pagerduty":
+                # HTTP does not belong in a listener: a job sends it at once
+                scheduler.run_at(f"{JOB_PREFIX}webhook:INC-{n.incident_id}:{action}", utcnow(), FOLLOW_UP_FUNC,
+                                 incident_id=n.incident_id, action=action)
         for incident_id in dict.fromkeys(n.incident_id for n in notices
                                          if n.kind in ("incident_opened", "status_changed", "severity_changed",
                                                        REVIEWED_KIND)):
@@ -286,6 +297,40 @@ class EscalationService:
             outcome = {"ok": False, "error": f"{type(exc).__name__}: {str(exc)[:200]}"}
         self._record_webhook(incident_id, action, outcome, now)
 
+    def follow_up_webhook(self, incident_id: int, action: str, now: datetime | None = None) -> bool:
+        """Acknowledge or resolve the PagerDuty incident this incident paged, if it paged one."""
+        import httpx
+
+        hook = self.policy.webhook
+        if hook is None or hook.kind != "pagerduty":
+            return False
+        now = now or utcnow()
+        with transaction(self.runtime.sessions) as session:
+            sent = session.scalars(select(TimelineEvent.data).where(
+                TimelineEvent.incident_id == incident_id, TimelineEvent.kind == "escalation_webhook"))
+            paged = any((d or {}).get("ok") and "event_action" not in (d or {}) for d in sent)
+            ref = f"INC-{incident_id}"
+        if not paged:
+            return False
+        key = os.environ.get(hook.routing_key_env or "", "") if hook.routing_key_env else ""
+        outcome: dict[str, Any]
+        if not key:
+            outcome = {"ok": False, "error": f"routing key variable {hook.routing_key_env or '(none)'} is not set"}
+        else:
+            body = {"routing_key": key, "event_action": action, "dedup_key": f"mlresponder-{ref}"}
+            try:
+                response = httpx.post(hook.url, json=body, timeout=hook.timeout)
+                outcome = {"ok": response.is_success, "status": response.status_code}
+            except httpx.HTTPError as exc:
+                outcome = {"ok": False, "error": f"{type(exc).__name__}: {str(exc)[:200]}"}
+        from bot.incidents import get_incident, log_event
+
+        text = "sent" if outcome.get("ok") else f"failed: {outcome.get('error', outcome.get('status'))}"
+        with transaction(self.runtime.sessions) as session:
+            log_event(session, get_incident(session, incident_id), "escalation_webhook",
+                      f"outgoing page {action} {text}", data={"event_action": action, **outcome}, at=now)
+        return bool(outcome.get("ok"))
+
     def _record_webhook(self, incident_id: int, action: Action, outcome: dict[str, Any], now: datetime) -> None:
         from bot.incidents import get_incident, log_event
 
@@ -305,6 +350,14 @@ def check_incident(incident_id: int) -> None:
     service: EscalationService | None = current_runtime().parts.get("escalation")
     if service is not None:
         service.check(incident_id)
+
+
+def follow_up_webhook(incident_id: int, action: str) -> None:
+    from bot.scheduler import current_runtime
+
+    service: EscalationService | None = current_runtime().parts.get("escalation")
+    if service is not None:
+        service.follow_up_webhook(incident_id, action)
 
 
 def sweep() -> None:

@@ -166,6 +166,10 @@ def test_unacknowledged_incident_escalates_on_time_with_simulated_clock(
             incident = get_incident(session, incident_id)
             transition(session, incident, "acknowledged", actor="U01PRIMARY")
             add_note(session, incident, "looking at the feature pipeline", actor="U01PRIMARY")
+        # PagerDuty follows: the page it raised is acknowledged there too (same dedup key)
+        assert escalation.follow_up_webhook(incident_id, "acknowledge") is True
+        assert _Hook.received[-1] == {"routing_key": "routing-key-123", "event_action": "acknowledge",
+                                      "dedup_key": f"mlresponder-INC-{incident_id}"}
         quiet = escalation.check(incident_id, opened + timedelta(minutes=29))
         assert quiet.actions == ()
         note_at = next(datetime.fromisoformat(e["at"].replace("Z", "+00:00"))
@@ -175,8 +179,12 @@ def test_unacknowledged_incident_escalates_on_time_with_simulated_clock(
         rt.close()
 
 
-def test_real_scheduler_pages_after_a_short_delay(settings: Settings, tmp_path: Path) -> None:
-    policy = {"severities": {"sev2": {"tiers": [{"after": "2s", "notify": ["U01PRIMARY"]}]}}, "sweep_every": "1h"}
+def test_real_scheduler_pages_after_a_short_delay(settings: Settings, tmp_path: Path, hook_url: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLR_TEST_PD_KEY", "routing-key-456")
+    policy = {"severities": {"sev2": {"tiers": [{"after": "2s", "notify": ["U01PRIMARY"], "webhook": True}]}},
+              "sweep_every": "1h",
+              "webhook": {"kind": "pagerduty", "url": hook_url, "routing_key_env": "MLR_TEST_PD_KEY"}}
     rt = Runtime.create(settings.with_(scheduler_enabled=True,
                                        monitors=write_config(tmp_path / "e.yaml", [], policy)))
     try:
@@ -184,20 +192,27 @@ def test_real_scheduler_pages_after_a_short_delay(settings: Settings, tmp_path: 
         incident_id = _open(rt, "sev2")  # incident_opened → the bus listener schedules the check job
         job = rt.parts["scheduler"].aps.get_job(f"escalation:INC-{incident_id}")
         assert job is not None
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if any(e["kind"] == "escalation" for e in _timeline(rt, incident_id)):
-                break
-            time.sleep(0.2)
+        _poll(lambda: any(e["kind"] == "escalation_webhook" for e in _timeline(rt, incident_id)))
         events = [e for e in _timeline(rt, incident_id) if e["kind"] == "escalation"]
         assert [e["data"]["tier"] for e in events] == [1]
-        # nothing more is due: the job is gone, and acknowledging leaves nothing scheduled
+        assert [p["event_action"] for p in _Hook.received] == ["trigger"]
+        # acknowledging: nothing is left scheduled, and PagerDuty hears of it (a job sends it)
         with transaction(rt.sessions) as session:
             transition(session, get_incident(session, incident_id), "acknowledged", actor="U01PRIMARY")
-        time.sleep(0.5)
-        assert rt.parts["scheduler"].aps.get_job(f"escalation:INC-{incident_id}") is None
+        _poll(lambda: len(_Hook.received) == 2)
+        assert _Hook.received[1]["event_action"] == "acknowledge"
+        _poll(lambda: rt.parts["scheduler"].aps.get_job(f"escalation:INC-{incident_id}") is None)
     finally:
         rt.close()
+
+
+def _poll(predicate: Any, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out")
 
 
 def test_acknowledging_cancels_the_pending_page(settings: Settings, tmp_path: Path) -> None:
