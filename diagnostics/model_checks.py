@@ -161,6 +161,18 @@ def _assess_version(
             comparison="same_window", loss_version=lv.mean, loss_others=lo.mean, n_version=lv.n, n_others=lo.n
         )
         text = _loss_text(ctx, lo.mean, lv.mean, "other versions in the same window", lv.n)
+        # a small canary may be too small for a significant head-to-head gap; but when the other
+        # versions kept their reference quality, the version is the only thing that got worse
+        lr = LossStats.of(ctx.ref_loss[ref_base]) if ref_base.any() else LossStats.of(ctx.ref_loss)
+        if drop_magnitude(ctx, lo, lr) == 0.0 and lo.z_worse(lr) < 3.0:
+            cross = drop_magnitude(ctx, lv, lr)
+            if cross > mag:
+                mag = cross
+                details.update(comparison="same_window_and_reference", loss_reference=lr.mean)
+                text = (
+                    _loss_text(ctx, lr.mean, lv.mean, f"{base_name} in the reference window", lv.n)[:-1]
+                    + f"; the other versions held {_quality(ctx, lo.mean)} in the same window."
+                )
         return Finding("model", "version_change", name, mag, text, details)
     # 2. before the onset both versions served side by side
     lpv = LossStats.of(ctx.ref_loss[ref_v])
@@ -185,13 +197,16 @@ def _assess_version(
         )
         text = _loss_text(ctx, lpb.mean, lv.mean, f"{base_name} in the reference window", lv.n)
         return Finding("model", "version_change", name, mag * (1.0 - data_score), text, details)
-    # 4. no labels: prediction distribution of the version against the others
+    # 4. no labels: does the version map the same inputs to the same predictions?
     other = cur_other if int(cur_other.sum()) >= MIN_LABELLED else None
     shift = _prediction_gap(ctx, cur_v, other, ref_base)
+    conditional = _conditional_gap(ctx, v, base, rv, cv, same_window=other is not None)
     details.update(
-        comparison="predictions_same_window" if other is not None else "predictions_cross_window", prediction_gap=shift
+        comparison="predictions_same_window" if other is not None else "predictions_cross_window",
+        prediction_gap=shift,
+        conditional_gap=conditional,
     )
-    mag = float(np.clip((shift - 0.1) / 0.3, 0.0, 1.0))
+    mag = max(float(np.clip((shift - 0.1) / 0.3, 0.0, 1.0)), float(np.clip((conditional - 0.1) / 0.3, 0.0, 1.0)))
     if other is None:
         mag *= 1.0 - data_score
     return Finding(
@@ -199,9 +214,91 @@ def _assess_version(
         "version_change",
         name,
         mag,
-        f"no labels; its prediction distribution differs from the others by {shift:.3f} (KS/JS).",
+        f"no labels; given the same inputs its predictions depart from the baseline's by {conditional:.0%} of their "
+        f"variance (distribution gap {shift:.3f}).",
         details,
     )
+
+
+CONDITIONAL_FEATURES = 6
+BACKFIT_ROUNDS = 3
+
+
+def _conditional_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray, *, same_window: bool) -> float:
+    """How much worse a version's predictions fit the baseline's input -> prediction map.
+
+    An additive surrogate (per-bin means of the most influential features, fitted by a few
+    backfitting rounds on the baseline rows) describes what the baseline predicts for given
+    inputs. The gap is (MSE of the version's predictions around the surrogate - MSE of the
+    baseline's own) / variance of the baseline's predictions: ~0 for an equivalent model, large
+    for a model that maps the same inputs elsewhere, even when its prediction histogram looks
+    the same. Works on the window samples, so it costs a few bincounts.
+    """
+    feats = [
+        f
+        for f in sorted(ctx.influence, key=lambda f: ctx.influence_raw.get(f, 0.0), reverse=True)
+        if f in ctx.cur_bin_codes and ctx.influence.get(f, 0.0) > 0.1
+    ][:CONDITIONAL_FEATURES]
+    if not feats:
+        return 0.0
+    cur_idx = ctx.cur_sample
+    v_rows = np.flatnonzero(cv[cur_idx] == v)
+    if same_window:
+        b_rows = np.flatnonzero((cv[cur_idx] != v) & (cv[cur_idx] >= 0))
+        b_pred_src, b_idx, b_bins = (
+            ctx.current.prediction,
+            cur_idx[b_rows],
+            {f: ctx.cur_bin_codes[f][b_rows] for f in feats},
+        )
+    else:
+        ref_idx = ctx.ref_sample
+        b_rows = np.flatnonzero(rv[ref_idx] == base)
+        b_pred_src, b_idx, b_bins = (
+            ctx.reference.prediction,
+            ref_idx[b_rows],
+            {f: ctx.ref_bin_codes[f][b_rows] for f in feats},
+        )
+    if v_rows.size < MIN_LABELLED or b_rows.size < MIN_LABELLED:
+        return 0.0
+    v_bins = {f: ctx.cur_bin_codes[f][v_rows] for f in feats}
+    ref_pred = ctx.reference.prediction
+    b_mat, b_ok = prediction_matrix(_take(b_pred_src, b_idx), ref_pred)
+    v_mat, v_ok = prediction_matrix(_take(ctx.current.prediction, cur_idx[v_rows]), ref_pred)
+    if b_mat.shape[1] == 0 or b_ok.sum() < MIN_LABELLED or v_ok.sum() < MIN_LABELLED:
+        return 0.0
+    b_mat, v_mat = b_mat[b_ok], v_mat[v_ok]
+    b_bins = {f: c[b_ok].astype(np.int64) for f, c in b_bins.items()}
+    v_bins = {f: c[v_ok].astype(np.int64) for f, c in v_bins.items()}
+    mu = b_mat.mean(axis=0)
+    total = float(np.mean(np.sum((b_mat - mu) ** 2, axis=1)))
+    if total <= 0:
+        return 0.0
+    resid = b_mat - mu
+    effects: dict[str, np.ndarray] = {f: np.zeros((ctx.bins[f].n_bins, b_mat.shape[1])) for f in feats}
+    for _ in range(BACKFIT_ROUNDS):
+        for f in feats:
+            codes = b_bins[f]
+            nb = ctx.bins[f].n_bins
+            partial = resid + effects[f][codes]
+            counts = np.bincount(codes, minlength=nb).astype(np.float64)
+            sums = np.stack(
+                [np.bincount(codes, weights=partial[:, j], minlength=nb) for j in range(partial.shape[1])], 1
+            )
+            new = np.where(counts[:, None] >= 5, sums / np.maximum(counts, 1)[:, None], 0.0)
+            resid = partial - new[codes]
+            effects[f] = new
+    fitted_v = mu + sum(effects[f][v_bins[f]] for f in feats)
+    mse_b = float(np.mean(np.sum(resid**2, axis=1)))
+    mse_v = float(np.mean(np.sum((v_mat - fitted_v) ** 2, axis=1)))
+    return max(0.0, (mse_v - mse_b) / total)
+
+
+def _take(values: np.ndarray | Categorical, idx: np.ndarray) -> np.ndarray | Categorical:
+    return values.take(idx) if isinstance(values, Categorical) else values[idx]
+
+
+def _quality(ctx: Context, loss: float) -> str:
+    return f"accuracy {1 - loss:.3f}" if ctx.task.kind == "classification" else f"mean absolute error {loss:.4g}"
 
 
 def _loss_text(ctx: Context, base_loss: float, loss: float, against: str, n: int) -> str:

@@ -152,3 +152,23 @@ def test_to_dict_matches_the_contract() -> None:
     scores = [f.score for f in d.findings]
     assert d.findings[0].check == "version_change"
     assert scores[1:] == sorted(scores[1:], reverse=True)
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        ("bad_version", ("model", "v2")),
+        ("bad_version_canary", ("model", "v2")),
+        ("confounded_drift_during_bad_deploy", ("model", "v2")),
+        ("healthy_deploy", ("none", "")),
+        ("confounded_deploy_during_drift", ("data", "x0")),
+    ],
+)
+def test_versions_without_labels(fault: str, expected: tuple[str, str], task: str) -> None:
+    """No labels: a version is judged by how it maps the same inputs, not by its histogram
+    (the synthetic bad model's predictions have the same distribution as the good one's)."""
+    case = make_case(fault, task=task, seed=11)
+    case.log.label = None
+    d = diagnose(case.log, changes=case.changes, onset=case.onset)
+    assert (d.cause, d.culprit_name) == expected, [f.to_dict() for f in d.findings[:4]]
