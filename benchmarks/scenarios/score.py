@@ -277,8 +277,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         misses = [o for o in outcomes if not (o.verdict.cause and o.verdict.culprit) or o.cli_agrees is False]
         if misses and (args.failures or not args.markdown):
             print(f"\n{len(misses)} misses (cause or culprit wrong):")
+            print("\n```" if args.markdown else "", end="\n" if args.markdown else "")
             for o in misses if args.failures else misses[:15]:
                 print(describe_failure(o))
+            if args.markdown:
+                print("```")
         if args.json:
             args.json.write_text(json.dumps([_outcome_dict(o) for o in outcomes], indent=2, default=str) + "\n")
     s = summary(outcomes)
