@@ -20,7 +20,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.chat.delivery import Delivery, Outcome, RowRef
+from bot.chat.delivery import BENIGN_ERRORS, Delivery, Outcome, RowRef
 from bot.chat.models import FAILED, PENDING, SENDING, SENT, SUPERSEDED, OutboxMessage
 from bot.chat.port import FinalChatError, RetryableChatError
 from bot.db import transaction, utcnow
@@ -185,6 +185,9 @@ class OutboxWorker:
             self._retry_later(ref, delay, str(exc))
             return True
         except FinalChatError as exc:
+            if exc.code in BENIGN_ERRORS:  # e.g. already_in_channel: what the row wanted is true
+                self._finish(ref, SENT, None, {"benign": exc.code})
+                return True
             log.warning("chat %s (row %s) refused: %s", ref.op, ref.id, exc)
             with transaction(self.sessions) as s:
                 self._mark(s, ref, FAILED, {"error": exc.code}, str(exc))
@@ -235,9 +238,9 @@ class OutboxWorker:
                 )
             )
 
-    def _finish(self, ref: RowRef, status: str, error: str | None) -> None:
+    def _finish(self, ref: RowRef, status: str, error: str | None, result: dict[str, Any] | None = None) -> None:
         with transaction(self.sessions) as s:
-            self._mark(s, ref, status, None, error)
+            self._mark(s, ref, status, result, error)
 
     @staticmethod
     def _mark(s: Session, ref: RowRef, status: str, result: dict[str, Any] | None, error: str | None) -> None:

@@ -58,6 +58,7 @@ class FakeSlack:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._channels: dict[str, str] = {}
+        self._members: dict[str, set[str]] = {}
         self._seq = 0
         self.attempts: list[Call] = []  # every request that reached us, faulted ones included
 
@@ -199,6 +200,10 @@ class FakeSlack:
                 return 200, {"ok": False, "error": "user_not_found"}
             if any(u in self.disabled_users for u in users):
                 return 200, {"ok": False, "error": "user_disabled"}
+            members = self._members.setdefault(channel, set())
+            if any(u in members for u in users):
+                return 200, {"ok": False, "error": "already_in_channel"}
+            members.update(users)
             return 200, {"ok": True, "channel": {"id": channel}}
         if method == "chat.postMessage":
             return 200, {"ok": True, "channel": channel, "ts": f"1700000000.{self._seq:06d}"}

@@ -247,8 +247,8 @@ def test_escalation_invites_and_broadcasts_and_mitigations_show_on_the_card(
     card_ts = fake_slack.calls_of("pins.add")[0].args["timestamp"]
     with transaction(chat_runtime.sessions) as s:
         incident = get_incident(s, 1)
-        log_event(s, incident, "escalation", "escalated to the ML platform on-call",
-                  actor="runbook", data={"who": ["UPLAT0001", "<!channel>"], "message": "fraud scores are zero"})
+        log_event(s, incident, "escalation", "escalated to the ML platform on-call", actor="runbook",
+                  data={"who": ["UPLAT0001", "UALICE01", "<!channel>"], "message": "fraud scores are zero"})
         m = Mitigation(incident_id=1, idempotency_key="1:x", action="naive_model", target="fraud-model",
                        status="verified", approval="auto", plan={})
         s.add(m)
@@ -258,9 +258,15 @@ def test_escalation_invites_and_broadcasts_and_mitigations_show_on_the_card(
     drain(chat_runtime)
     invites = [c.args["users"] for c in fake_slack.calls_of("conversations.invite")]
     assert invites[-1] == "UPLAT0001" and "<!channel>" not in invites
+    # UALICE01 was already a member (a responder): not an error worth a note
+    with transaction(chat_runtime.sessions) as s:
+        assert [e for e in get_incident(s, 1).events if e.kind == "chat_error"] == []
+        rows = s.scalars(select(OutboxMessage).where(OutboxMessage.op == "invite")).all()
+        assert {r.status for r in rows} == {"sent"}
     escalation = next(c.args for c in fake_slack.calls_of("chat.postMessage") if ":sos:" in c.args["text"])
     assert escalation["thread_ts"] == card_ts and escalation["reply_broadcast"] is True
-    assert escalation["text"].startswith(":sos: *Escalation* <@UPLAT0001> &lt;!channel&gt;: fraud scores are zero")
+    assert escalation["text"].startswith(
+        ":sos: *Escalation* <@UPLAT0001> <@UALICE01> &lt;!channel&gt;: fraud scores are zero")
     card = fake_slack.calls_of("chat.update")[-1].args["blocks"]
     assert any(b.get("text", {}).get("text", "") == "*Mitigations*\n#1 naive_model on `fraud-model`: *verified*"
                for b in card)
