@@ -148,9 +148,27 @@ def clear_dead_leases(runtime: Runtime) -> int:
     return cleared
 
 
+def reconcile_interrupted(runtime: Runtime) -> list[int]:
+    """Mitigations a dead process left claimed or executing: settle them without re-running them."""
+    with transaction(runtime.sessions) as s:
+        pending = [(m.id, _escalate_to_of(s, m.id)) for m in s.scalars(
+            select(Mitigation).where(Mitigation.status.in_(("approved", "executing"))))]
+    for mitigation_id, escalate_to in pending:
+        mitigations.reconcile(runtime, mitigation_id, escalate_to=escalate_to)
+    return [mitigation_id for mitigation_id, _ in pending]
+
+
+def _escalate_to_of(s: Session, mitigation_id: int) -> list[str] | None:
+    row = run_step_of(s, mitigation_id)
+    run = s.get(RunbookRun, row.run_id) if row is not None else None
+    return runbook_of(run).escalate_to if run is not None else None
+
+
 def resume_active(runtime: Runtime) -> list[int]:
-    """After a start or restart: pick every unfinished run up where it stood."""
+    """After a start or restart: settle interrupted mitigations, then pick every unfinished run up
+    where it stood. Only call it when no other thread of this store is executing mitigations."""
     clear_dead_leases(runtime)
+    reconcile_interrupted(runtime)
     with transaction(runtime.sessions) as s:
         runs = list(s.scalars(select(RunbookRun).where(RunbookRun.status.in_(RUN_ACTIVE))))
         ids = []
@@ -494,8 +512,8 @@ def _settle_mitigation_step(runtime: Runtime, run_id: int, idx: int, mitigation_
         with contextlib.suppress(mitigations.MitigationConflict):  # a concurrent resume claimed it
             mitigations.claim(runtime, mitigation_id, f"runbook:{rb.name}", auto=True)
         status = mitigations.execute(runtime, mitigation_id, escalate_to=rb.escalate_to)
-    elif status in ("approved", "executing"):
-        status = mitigations.reconcile(runtime, mitigation_id, escalate_to=rb.escalate_to)
+    # "approved"/"executing": another thread is executing it right now (a process that died
+    # half-way is reconciled by `resume_active` before any run advances), so just wait for it.
     with transaction(runtime.sessions) as s:
         run = s.get(RunbookRun, run_id)
         assert run is not None
@@ -583,8 +601,10 @@ def continue_after_decision(runtime: Runtime, mitigation_id: int) -> int | None:
         if row is None:
             return None
         run = s.get(RunbookRun, row.run_id)
-        if run is None or run.status != "waiting_approval":
+        if run is None or run.status not in ("waiting_approval", "running"):
             return None
+        # "running": another thread is advancing it; advance() below then finds the lease taken,
+        # and that thread settles the step with the mitigation's new status.
         run.status = "running"
         run_id = run.id
     advance(runtime, run_id)
