@@ -54,21 +54,6 @@ def test_postmortem_is_drafted_after_the_ack_and_lands_in_the_thread(
         assert [e.actor for e in incident.events if e.kind == "postmortem_drafted"] == ["slack:UALICE01"]
 
 
-@pytest.mark.skipif(HAS_RUNBOOKS, reason="the runbook domain is present: see the tests below")
-def test_without_the_runbook_domain_diagnose_and_mitigate_say_so(
-    full_api: TestClient, full_runtime: Runtime, fake_slack: FakeSlack
-) -> None:
-    channel = open_incident(full_runtime)
-    assert command(full_api, "diagnose", channel)["text"].startswith(":mag: Running the diagnosis of INC-1")
-    assert command(full_api, "mitigate naive_model", channel)["text"].startswith(":bulb: Proposing `naive_model`")
-    fake_slack.wait_for(lambda: len(fake_slack.calls_of("chat.postEphemeral")) == 2)
-    texts = sorted(c.args["text"] for c in fake_slack.calls_of("chat.postEphemeral"))
-    assert texts == [
-        ":warning: diagnosis is not available here (runbooks.service).",
-        ":warning: mitigate naive_model is not available here (runbooks.service).",
-    ]
-
-
 def ephemerals(fake: FakeSlack) -> list[str]:
     return [c.args["text"] for c in fake.calls_of("chat.postEphemeral")]
 
