@@ -117,7 +117,7 @@ def layout_from_sample(columns: list[str], sample: dict[str, list[Any]], timesta
     return Layout(
         timestamp=timestamp, ts_kind=ts_kind,  # type: ignore[arg-type]
         ts_sep=sep, numeric=numeric, categorical=categorical, task=task,
-        has_version="model_version" in columns, has_label="label" in columns,
+        has_version="model_version" in columns, has_label="label" in columns and "prediction" in columns,
         has_latency="latency_ms" in columns,
         error_kind=error_kind if "error" in columns else "none",  # type: ignore[arg-type]
         columns=tuple(columns),

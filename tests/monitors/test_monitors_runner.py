@@ -197,3 +197,25 @@ def test_api_metrics_endpoint_includes_monitor_gauges(settings: Settings, tmp_pa
     assert response.status_code == 200
     assert 'mlresponder_monitor_drift_score{feature="amount",monitor="drift-watch"}' in response.text
     assert "mlresponder_alerts_received_total" in response.text or "mlresponder_http_request" in response.text
+
+
+def test_reference_can_be_a_training_set_table(settings: Settings, tmp_path: Path, source: str) -> None:
+    """A training set has features (and maybe labels) but no timestamps or predictions."""
+    engine = sa.create_engine(source)
+    train = make_log("healthy").drop(columns=["timestamp", "prediction", "model_version", "latency_ms", "error"])
+    train.to_sql("training_set", engine, index=False)
+    engine.dispose()
+    docs = []
+    for table in ("healthy", "drifted"):
+        doc = monitor_doc(f"vs-train-{table}", source, table, checks={"drift": {}, "missing": {}, "quality": {}})
+        doc["reference"] = {"source": {"url": source, "table": "training_set"}}
+        docs.append(doc)
+    rt = _runtime(settings, tmp_path, docs)
+    try:
+        calm = rt.parts["monitors"].run("vs-train-healthy", now=END)
+        drifted = rt.parts["monitors"].run("vs-train-drifted", now=END)
+    finally:
+        rt.close()
+    assert calm.status == "ok", calm.to_dict()
+    assert drifted.status == "breach" and drifted.diagnosis is not None
+    assert drifted.diagnosis["culprit"] == {"kind": "feature", "name": "amount"}
