@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import httpx
@@ -23,6 +23,7 @@ from runbooks.schema import Expectation
 
 Result = Literal["pass", "fail", "inconclusive"]
 _MAX_PAIRS_SIDE = 2000
+_MAX_POINTS = 10_000
 
 
 class MetricUnavailable(Exception):
@@ -113,9 +114,12 @@ def prometheus_range(base_url: str, query: str, start: datetime, end: datetime, 
     """Values of a one-series PromQL range query (``/api/v1/query_range``)."""
     if end <= start:
         return np.empty(0)
+    step_s = max(step_s, 0.001)
+    if (end - start).total_seconds() / step_s > _MAX_POINTS:  # Prometheus refuses more than 11,000 points
+        start = end - timedelta(seconds=_MAX_POINTS * step_s)
     url = base_url.rstrip("/") + "/api/v1/query_range"
     params = {"query": query, "start": f"{start.timestamp():.3f}", "end": f"{end.timestamp():.3f}",
-              "step": f"{max(step_s, 0.001):g}"}
+              "step": f"{step_s:g}"}
     try:
         resp = httpx.get(url, params=params, timeout=timeout)
     except httpx.HTTPError as exc:
