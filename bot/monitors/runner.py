@@ -281,6 +281,9 @@ class MonitorService:
             if new_alert is not None:
                 alerts.append(new_alert)
                 firing.append(new_alert.fingerprint)
+            if judgement.status == "error":
+                # Not being able to look is not a recovery: earlier breaches stay firing.
+                firing += [fp for fp in previous if fp not in firing]
             for fp in previous:
                 if fp not in firing:
                     alerts.append(NormalizedAlert(

@@ -90,7 +90,13 @@ def test_persisting_breach_dedups_then_resolves_when_it_clears(settings: Setting
             data = incident_to_dict(session, incident)
             assert data["alerts"][0]["deliveries"] == 2
             assert [e["kind"] for e in data["timeline"]].count("diagnosis") == 1
-        # the same monitor now reads a healthy table: its alert resolves, the incident says so
+        # the source becomes unreadable: that is an alert of its own, and not a recovery
+        rt.close()
+        docs[0]["source"]["table"] = "gone"
+        rt = _runtime(settings, tmp_path, docs)
+        blind = rt.parts["monitors"].run("drift-watch", now=END)
+        assert blind.status == "error" and blind.incidents == ["INC-1"]
+        # the same monitor now reads a healthy table: both alerts resolve, the incident says so
         rt.close()
         docs[0]["source"]["table"] = "healthy"
         rt = _runtime(settings, tmp_path, docs)
@@ -99,9 +105,12 @@ def test_persisting_breach_dedups_then_resolves_when_it_clears(settings: Setting
         with transaction(rt.sessions) as session:
             data = incident_to_dict(session, list_incidents(session)[0])
             assert data["alerts_resolved"] is True and data["status"] == "triggered"
+            assert [a["status"] for a in data["alerts"]] == ["resolved", "resolved"]
+            kinds = [e["kind"] for e in data["timeline"]]
+            assert kinds.count("alert_resolved") == 2 and kinds.index("monitor_error") < kinds.index("alert_resolved")
             runs = history(session, "drift-watch")
-            assert [r.status for r in runs] == ["ok", "breach", "breach"]
-            assert runs[0].firing == [] and len(runs[1].firing) == 1
+            assert [r.status for r in runs] == ["ok", "error", "breach", "breach"]
+            assert runs[0].firing == [] and len(runs[1].firing) == 2 and len(runs[2].firing) == 1
     finally:
         rt.close()
 
