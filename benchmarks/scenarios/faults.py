@@ -112,6 +112,28 @@ class FeatureDrift(FaultBase):
         return _data_expected(ctx.truth["feature"])
 
 
+class GradualDrift(FaultBase):
+    """A sensor degrades: an important feature's offset grows linearly from the onset for an hour or
+    more, then stays (no step to spot, the onset is the start of the ramp)."""
+
+    kind = "gradual_drift"
+    group = "data"
+    variants = ((0, 2.0, 60), (1, 1.5, 90), (0, 1.0, 45))  # (importance rank, final shift in std, ramp min)
+
+    def inputs(self, ctx: Ctx) -> None:
+        rank, shift, ramp = self.variant
+        feat = _feature(ctx, rank)
+        std = float(ctx.source.pool_x[feat].std())
+        onset = ctx.onset.tz_convert(None).to_datetime64()
+        minutes = (ctx.ts - onset) / np.timedelta64(1, "m")
+        progress = np.clip(minutes / float(ramp), 0.0, 1.0)
+        ctx.inputs[feat] = ctx.inputs[feat].to_numpy() + shift * std * progress
+        ctx.truth.update(feature=feat, shift_std=shift, ramp_minutes=ramp)
+
+    def expected(self, ctx: Ctx) -> Expected:
+        return _data_expected(ctx.truth["feature"])
+
+
 class MissingSpike(FaultBase):
     """An upstream join starts failing: a share of an important feature arrives empty."""
 
@@ -448,6 +470,7 @@ FAULTS: dict[str, type[FaultBase]] = {
     cls.kind: cls
     for cls in (
         FeatureDrift,
+        GradualDrift,
         MissingSpike,
         SchemaChange,
         UnitChange,

@@ -267,3 +267,14 @@ def test_judge_matches_culprit_names_leniently_but_not_wrongly(quick_scenarios: 
     assert judge(feat, ok).all
     ok["culprit"] = {"kind": "feature", "name": "some_other_feature"}
     assert not judge(feat, ok).culprit
+
+
+def test_gradual_drift_ramps_from_the_onset(quick_scenarios: dict[str, Scenario]) -> None:
+    sc = quick_scenarios["gradual_drift"]
+    before, after = split(sc)
+    feat, std = sc.truth["feature"], before[sc.truth["feature"]].std()
+    minutes = (after["timestamp"] - pd.Timestamp(sc.onset)).dt.total_seconds() / 60.0
+    early = after.loc[minutes < 10, feat].mean() - before[feat].mean()
+    late = after.loc[minutes > sc.truth["ramp_minutes"], feat].mean() - before[feat].mean()
+    assert abs(early) < 0.6 * std < late  # the first ten minutes have barely moved
+    assert late / std == pytest.approx(sc.truth["shift_std"], abs=0.3)
