@@ -130,9 +130,7 @@ def claim(runtime: Runtime, mitigation_id: int, actor: str, *, auto: bool = Fals
             .values(status="approved", approved_by=actor, approved_at=utcnow())
         ))
         if won != 1:
-            m = get_mitigation(s, mitigation_id)
-            who = f" by {m.approved_by}" if m.approved_by else ""
-            raise MitigationConflict(f"mitigation {m.id} is already {m.status}{who}; nothing to approve")
+            raise MitigationConflict(f"{_state_phrase(get_mitigation(s, mitigation_id))}; nothing to approve")
         m = get_mitigation(s, mitigation_id)
         s.refresh(m)
         how = "auto-approved by the runbook" if auto else f"approved by {actor}"
@@ -141,6 +139,19 @@ def claim(runtime: Runtime, mitigation_id: int, actor: str, *, auto: bool = Fals
                                      "auto": auto})
         audit(s, actor, "mitigation.approve", f"mitigation {m.id}: {m.action} {m.target}",
               incident_id=m.incident_id, detail={"auto": auto, "plan": m.plan})
+
+
+def _state_phrase(m: Mitigation) -> str:
+    """Where a mitigation stands, for the person whose click came second."""
+    by = f" by {m.approved_by}" if m.approved_by else ""
+    phrases = {
+        "approved": f"already approved{by}", "executing": f"already approved{by} and executing",
+        "executed": f"already executed (approved{by})", "verified": f"already executed (approved{by}) and verified",
+        "failed_verification": f"already executed (approved{by})", "rejected": "already rejected",
+        "reverting": "being reverted", "reverted": f"already reverted by {m.reverted_by}",
+        "failed": f"already failed: {m.error}",
+    }
+    return f"mitigation {m.id} is {phrases.get(m.status, m.status)}"
 
 
 def reject(runtime: Runtime, mitigation_id: int, actor: str, reason: str | None = None) -> None:
@@ -152,7 +163,7 @@ def reject(runtime: Runtime, mitigation_id: int, actor: str, reason: str | None 
         ))
         m = get_mitigation(s, mitigation_id)
         if won != 1:
-            raise MitigationConflict(f"mitigation {m.id} is already {m.status}; it cannot be rejected")
+            raise MitigationConflict(f"{_state_phrase(m)}; it cannot be rejected")
         s.refresh(m)
         log_event(s, m.incident, "mitigation_rejected",
                   f"mitigation {m.id} ({m.action} {m.target}) rejected by {actor}"
