@@ -20,6 +20,7 @@ from diagnostics.log import Categorical, ChangeRecord
 from diagnostics.stats import js_divergence, ks_statistic_sorted
 
 MIN_LABELLED = 30
+MIN_CONCLUSIVE = 200  # labelled rows that make a side-by-side comparison trustworthy
 MIN_SEGMENT_SHARE = 0.03
 MIN_SEGMENT_ROWS = 30
 MAX_SEGMENT_SHARE = 0.4  # a "segment" covering most traffic is a global problem
@@ -179,11 +180,13 @@ def _assess_version(
     lpb = LossStats.of(ctx.ref_loss[ref_base])
     if lpv.n >= MIN_LABELLED and lpb.n >= MIN_LABELLED:
         mag = drop_magnitude(ctx, lpv, lpb)
-        details.update(
-            comparison="pre_onset", loss_version=lpv.mean, loss_others=lpb.mean, n_version=lpv.n, n_others=lpb.n
-        )
-        text = _loss_text(ctx, lpb.mean, lpv.mean, f"{base_name} before the onset", lpv.n)
-        return Finding("model", "version_change", name, mag, text, details)
+        # conclusive either way: a significant gap, or enough rows that a real one would show
+        if mag > 0 or lpv.n >= MIN_CONCLUSIVE:
+            details.update(
+                comparison="pre_onset", loss_version=lpv.mean, loss_others=lpb.mean, n_version=lpv.n, n_others=lpb.n
+            )
+            text = _loss_text(ctx, lpb.mean, lpv.mean, f"{base_name} before the onset", lpv.n)
+            return Finding("model", "version_change", name, mag, text, details)
     # 3. labels: against the reference window (confounded with anything else that changed)
     if lv.n >= MIN_LABELLED and lpb.n >= MIN_LABELLED:
         mag = drop_magnitude(ctx, lv, lpb)

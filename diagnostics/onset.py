@@ -20,6 +20,7 @@ from diagnostics.stats import mean_shift_split
 MAX_BINS = 400
 MIN_Z = 6.0
 SAMPLE_ROWS = 200_000
+SNAP_SECONDS = 600.0
 
 
 @dataclass
@@ -96,30 +97,32 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
                 first = np.full(len(values.categories), codes.shape[0], dtype=np.int64)
                 np.minimum.at(first, codes[present], np.flatnonzero(present))
                 late = first > codes.shape[0] // 10
-                series[f"{name}:novel"] = (mean_series(np.where(present, late[np.maximum(codes, 0)], 0.0)), False)
+                # healthy data hardly ever grows a new category abruptly: weighed like a symptom
+                series[f"{name}:novel"] = (mean_series(np.where(present, late[np.maximum(codes, 0)], 0.0)), True)
         else:
             v = values[rows]
             miss = np.isnan(v).astype(float)
             series[f"{name}:mean"] = (mean_series(v), False)
         series[f"{name}:missing"] = (mean_series(miss), False)
-    best: tuple[float, int, str, bool] = (0.0, 0, "", False)
+    scored: list[tuple[float, int, str]] = []
     for name, (values, symptom) in series.items():
         # the reference needs some history: no onset in the first 15% of the log
-        split, z = mean_shift_split(values, lo_frac=0.15, hi_frac=0.98)
+        at, z = mean_shift_split(values, lo_frac=0.15, hi_frac=0.98)
         if not np.isfinite(z):
-            continue
-        # symptoms first: a feature or version change must be 1.5x stronger to win
-        score = z if symptom else z / 1.5
-        if score > best[0]:
-            best = (score, split, name, symptom)
-    score, split, name, _ = best
-    if score < MIN_Z:
+            z = 1e6
+        # symptoms first: a feature or version change must be 1.5x stronger to count as much
+        scored.append((float(z if symptom else z / 1.5), int(at), name))
+    strong = [c for c in scored if c[0] >= MIN_Z]
+    if not strong:
         return fallback
-    onset = t0 + split * width
-    # snap to a version switch or change event close by
-    candidates = [c.timestamp for c in changes if abs(c.timestamp - onset) <= 2 * width]
-    first_rows = _version_first_rows(log)
-    candidates += [t for t in first_rows if abs(t - onset) <= 2 * width]
+    strongest = max(c[0] for c in strong)
+    # a regression starts with its cause: among the clearly strong steps take the earliest
+    score, first_bin, name = min((c for c in strong if c[0] >= 0.5 * strongest), key=lambda c: c[1])
+    onset = t0 + first_bin * width
+    # snap to a version switch or change event close by (they are exact; bins are not)
+    tolerance = max(2 * width, SNAP_SECONDS)
+    candidates = [c.timestamp for c in changes if abs(c.timestamp - onset) <= tolerance]
+    candidates += [t for t in _version_first_rows(log) if abs(t - onset) <= tolerance]
     if candidates:
         onset = min(candidates, key=lambda t: abs(t - onset))
     return Onset(float(onset), True, name, float(score))

@@ -84,7 +84,7 @@ def _errors(ctx: Context) -> list[Finding]:
     delta = ec - er
     if delta < 0.008 or delta / se < 4.0:
         return []
-    mag = float(np.clip((delta - 0.004) / 0.03, 0.0, 1.0))
+    mag = float(np.clip((delta - 0.003) / 0.02, 0.0, 1.0))
     return [
         Finding(
             "service",
