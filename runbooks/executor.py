@@ -213,6 +213,12 @@ def _advance_locked(runtime: Runtime, run_id: int, owner: str) -> None:
             idx = run.current_step
             incident = s.get(Incident, run.incident_id)
             assert incident is not None
+            if incident.status == "resolved":  # resolved by a person meanwhile: nothing left to do
+                run.status = "cancelled"
+                run.finished_at = utcnow()
+                log_event(s, incident, "runbook_step", f"runbook {rb.name} stopped: {incident.ref} is resolved",
+                          data={"run_id": run.id, "runbook": rb.name, "status": "cancelled"})
+                return
             if idx >= len(rb.steps):
                 run.status = "completed"
                 run.finished_at = utcnow()

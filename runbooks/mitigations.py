@@ -124,6 +124,10 @@ def _ctx_for(runtime: Runtime, mitigation_id: int) -> tuple[ActionContext, dict[
 def claim(runtime: Runtime, mitigation_id: int, actor: str, *, auto: bool = False) -> None:
     """proposed → approved for exactly one caller; the others get MitigationConflict."""
     with transaction(runtime.sessions) as s:
+        pending = get_mitigation(s, mitigation_id)
+        if pending.incident.status == "resolved" and pending.status == "proposed":
+            raise MitigationError(f"{pending.incident.ref} is resolved; mitigation {pending.id} is no longer "
+                                  "needed (reopen the incident to act on it)")
         won = rowcount(s.execute(
             update(Mitigation)
             .where(Mitigation.id == int(mitigation_id), Mitigation.status == "proposed")

@@ -293,3 +293,21 @@ def test_cli_mitigation_revert_list_and_show(rt, rb_settings, mlflow_store, tmp_
     assert "already reverted by cli:test" in capsys.readouterr().err
     assert main(["mitigation", "show", str(mid)]) == 0
     assert '"status": "reverted"' in capsys.readouterr().out
+
+
+def test_resolving_the_incident_stops_the_run_and_refuses_late_approvals(rt, mlflow_store, tmp_path):
+    from bot.incidents import get_incident, transition
+    from runbooks.executor import advance
+    from runbooks.mitigations import MitigationError
+
+    iid, model, _log, run_id = _scenario(rt, mlflow_store, tmp_path, "bad_deploy", "ModelAccuracyDrop")
+    [m] = mitigations_of(rt, iid)
+    with transaction(rt.sessions) as s:
+        transition(s, get_incident(s, iid), "resolved", actor="U-alice", note="rolled forward by hand")
+    with pytest.raises(MitigationError, match="is resolved"):
+        approve_mitigation(rt, m.id, "U-bob")
+    assert mlflow_store.serving(model) == "2"
+    with transaction(rt.sessions) as s:
+        s.get(RunbookRun, run_id).status = "running"  # e.g. a resume after a restart
+    advance(rt, run_id)
+    assert _run_status(rt, run_id) == "cancelled"
