@@ -149,19 +149,19 @@ def performance_summary(
 
 
 def auc(score: np.ndarray, y: np.ndarray) -> float:
-    """ROC AUC from average ranks (ties count one half)."""
-    pos = y == 1
-    n1 = int(pos.sum())
-    n0 = int(y.shape[0] - n1)
+    """ROC AUC = P(score of a positive > score of a negative) + P(tie) / 2.
+
+    Two sorts (numpy's SIMD sort, far cheaper than an argsort) and one `searchsorted` of the
+    sorted positives into the sorted negatives.
+    """
+    pos = np.sort(score[y == 1])
+    neg = np.sort(score[y != 1])
+    n1, n0 = pos.shape[0], neg.shape[0]
     if n1 == 0 or n0 == 0:
         return float("nan")
-    order = np.argsort(score, kind="stable")
-    s = score[order]
-    starts = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))
-    sizes: np.ndarray = np.diff(np.append(starts, s.shape[0])).astype(np.int64)
-    ranks = np.empty(s.shape[0])
-    ranks[order] = np.repeat(starts + (sizes + 1) / 2.0, sizes)
-    return float((ranks[pos].sum() - n1 * (n1 + 1) / 2.0) / (n1 * n0))
+    below = np.searchsorted(neg, pos, side="left").astype(np.float64)
+    at_or_below = np.searchsorted(neg, pos, side="right").astype(np.float64)
+    return float((below.sum() + 0.5 * (at_or_below - below).sum()) / (n1 * n0))
 
 
 def prediction_matrix(

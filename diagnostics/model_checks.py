@@ -17,7 +17,7 @@ import numpy as np
 from diagnostics.context import Context, align_categorical, performance_summary, prediction_matrix
 from diagnostics.findings import Finding, iso_utc
 from diagnostics.log import Categorical, ChangeRecord
-from diagnostics.stats import js_divergence, ks_statistic_sorted
+from diagnostics.stats import js_divergence, ks_statistic_bounded
 
 MIN_LABELLED = 30
 MIN_CONCLUSIVE = 200  # labelled rows that make a side-by-side comparison trustworthy
@@ -335,7 +335,7 @@ def _distribution_gap(
     b_vals = b_vals[~np.isnan(b_vals)]
     if a_vals.size < 10 or b_vals.size < 10:
         return 0.0
-    return ks_statistic_sorted(b_vals, a_vals)
+    return ks_statistic_bounded(b_vals, a_vals)[0]
 
 
 def prediction_shift_finding(ctx: Context) -> Finding | None:

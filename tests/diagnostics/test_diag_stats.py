@@ -137,3 +137,15 @@ def test_mean_shift_split_finds_a_step_and_ignores_a_smooth_wave() -> None:
     # a diurnal wave moving the level by as much as the step, smoothly, scores far lower
     wave = 25 * (1 - 0.5 * np.linspace(0, 1, 400)) + rng.normal(0, 5, 400)
     assert mean_shift_split(wave)[1] < z / 3
+
+
+def test_auc_matches_sklearn_with_ties() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from diagnostics.context import auc
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        y = (rng.random(400) < 0.3).astype(float)
+        score = np.round(rng.random(400) + 0.4 * y, 1)
+        assert auc(score, y) == pytest.approx(roc_auc_score(y, score), abs=1e-12)
