@@ -27,7 +27,8 @@ from runbooks.templating import render
 
 __all__ = [
     "MitigationConflict", "MitigationError", "MitigationNotFound", "RunbookServiceError",
-    "approve_mitigation", "propose_mitigation", "reject_mitigation", "revert_mitigation", "run_diagnosis",
+    "approve_mitigation", "plan_mitigation", "propose_mitigation", "reject_mitigation", "revert_mitigation",
+    "run_diagnosis",
 ]
 
 
@@ -82,6 +83,24 @@ def run_diagnosis(runtime: Runtime, incident_id: int | str, actor: str) -> dict[
     with transaction(runtime.sessions) as s:
         record_diagnosis(s, get_incident(s, number), diagnosis, actor=actor)
     return diagnosis
+
+
+def plan_mitigation(runtime: Runtime, incident_id: int | str, action: str, target: str | None = None,
+                    params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Dry run: what the action would change for this incident, recording nothing."""
+    if action not in ACTIONS:
+        raise MitigationError(f"unknown action {action!r} (expected one of {', '.join(ACTIONS)})")
+    with transaction(runtime.sessions) as s:
+        incident = get_incident(s, incident_id)
+        chosen = target or str((incident.labels or {}).get("model") or incident.service)
+        try:
+            ctx = mitigations.action_context(runtime, s, incident, action, chosen, params or {})
+        except ActionError as exc:
+            raise MitigationError(str(exc)) from exc
+    try:
+        return get_action(action).plan(ctx)
+    except ActionError as exc:
+        raise MitigationError(f"{action} of {chosen}: {exc}") from exc
 
 
 def propose_mitigation(runtime: Runtime, incident_id: int | str, action: str, actor: str,

@@ -21,6 +21,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     show = msub.add_parser("show", help="show one mitigation (plan, before/after, verification)")
     show.add_argument("id", type=int)
     show.set_defaults(func=show_cmd)
+    plan = msub.add_parser("plan", help="dry run: what a mitigation would change for an incident (records nothing)")
+    plan.add_argument("incident", help="INC-<number>")
+    plan.add_argument("action", help="rollback or naive_model")
+    plan.add_argument("--target", help="registered model (default: the incident's model label or service)")
+    plan.add_argument("--to-version", help="rollback: this version instead of the last known-good one")
+    plan.set_defaults(func=plan_cmd)
     rev = msub.add_parser("revert", help="undo an executed mitigation (the serving version goes back)")
     rev.add_argument("id", type=int)
     rev.add_argument("--actor", help="who reverts (default: the OS user)")
@@ -63,6 +69,16 @@ def show_cmd(args: argparse.Namespace) -> int:
     from runbooks.service import get_mitigation
 
     print(json.dumps(_with_runtime(args, lambda rt: get_mitigation(rt, args.id)), indent=2))
+    return 0
+
+
+def plan_cmd(args: argparse.Namespace) -> int:
+    from runbooks.service import plan_mitigation
+
+    params = {"to_version": args.to_version} if args.to_version else {}
+    result = _with_runtime(args, lambda rt: plan_mitigation(rt, args.incident, args.action, args.target, params))
+    print(f"dry run: {result.get('summary', args.action)}")
+    print(json.dumps(result, indent=2))
     return 0
 
 

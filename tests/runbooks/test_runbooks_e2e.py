@@ -284,6 +284,11 @@ def test_cli_mitigation_revert_list_and_show(rt, rb_settings, mlflow_store, tmp_
     assert mlflow_store.serving(model) == "1"
     monkeypatch.setenv("MLRESPONDER_DATABASE_URL", rb_settings.database_url)
     monkeypatch.setenv("MLRESPONDER_MLFLOW_REGISTRY_URI", mlflow_store.uri)
+    assert main(["mitigation", "plan", f"INC-{iid}", "naive_model"]) == 0
+    assert f"dry run: move 'champion' of {model!r} from version 1 to version 3" in capsys.readouterr().out
+    assert mlflow_store.serving(model) == "1"  # a dry run changes nothing
+    assert main(["mitigation", "plan", f"INC-{iid}", "rollback", "--to-version", "42"]) == 1
+    assert "has no version '42'" in capsys.readouterr().err
     assert main(["mitigation", "list"]) == 0
     assert "rollback" in capsys.readouterr().out
     assert main(["mitigation", "revert", str(mid), "--actor", "cli:test"]) == 0
