@@ -122,7 +122,8 @@ def version_findings(ctx: Context, changes: list[ChangeRecord], data_score: floa
         finding.details["near_onset"] = near
         when = f"first seen {iso_utc(first_seen)}" if math.isfinite(first_seen) else ""
         how = f"deployed per change log ({event.description})" if event else "no change event recorded"
-        finding.evidence = f"Version {name} ({when}; {how}): {finding.evidence}"
+        calm = " Inputs did not drift." if data_score < 0.15 else ""
+        finding.evidence = f"Version {name} ({when}; {how}): {finding.evidence}{calm}"
         out.append(finding)
     return out
 
@@ -508,12 +509,22 @@ def segment_and_concept_findings(ctx: Context, perf_mag: float, blockers: float)
             "concept_drift",
             "concept",
             residual * (0.3 if concentrated else 1.0),
-            "Performance dropped while the inputs and the model version stayed put: the relation between "
-            "inputs and labels changed (concept drift).",
+            _concept_text(blockers, concentrated),
             {"performance_magnitude": perf_mag, "explained_elsewhere": blockers},
         )
     )
     return out
+
+
+def _concept_text(blockers: float, concentrated: bool) -> str:
+    if blockers >= 0.3:
+        return "Performance dropped, but the input or model-version findings above explain most of it."
+    if concentrated:
+        return "Performance dropped mostly in one segment (above) rather than everywhere."
+    return (
+        "Performance dropped everywhere while the inputs and the model version stayed put: the relation "
+        "between inputs and labels changed (concept drift)."
+    )
 
 
 def _segment_drop(ctx: Context, seg: Segment) -> float:
