@@ -233,3 +233,13 @@ def test_console_script_never_prints_a_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert str(path) in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_database_password_never_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    err = _expect_error(
+        ["diagnose", "--log", "nosuchdialect://user:hunter2@db.invalid/x?table=t"],
+        capsys,
+        "user:***@db.invalid",
+        "cannot open the database",
+    )
+    assert "hunter2" not in err
