@@ -136,6 +136,8 @@ def test_data_drift_serves_the_naive_fallback_and_hands_the_pipeline_over(rt, ml
     assert jobs.verify_mitigation(**_verify_job(rt, m.id), runtime=rt) == "pass"
     [escalation] = events_of(rt, iid, "escalation")
     assert escalation.data["who"] == ["data-eng"] and "x1" in escalation.data["message"]
+    assert f"the naive fallback serves meanwhile. Please fix the pipeline, then revert mitigation {m.id}." in \
+        escalation.data["message"]
     assert _run_status(rt, run_id) == "completed"
     revert_mitigation(rt, m.id, "U-bob")
     assert mlflow_store.serving(model) == "2"
