@@ -226,14 +226,14 @@ def _advance_locked(runtime: Runtime, run_id: int, owner: str) -> None:
                           data={"run_id": run.id, "runbook": rb.name, "status": "completed"})
                 return
             step = rb.steps[idx]
-            row = _step_row(s, run.id, idx)
+            row = step_row(s, run.id, idx)
             if row.status in ("done", "skipped"):  # committed before a crash; move on
                 run.current_step = idx + 1
                 continue
             go: bool | None = True
             error = ""
             ctx = build_context(s, incident, run.context, runbook={"name": rb.name, "description": rb.description},
-                                mitigation=_latest_mitigation(s, run.id, idx))
+                                mitigation=latest_mitigation(s, run.id, idx))
             if step.when is not None:
                 try:
                     go = bool(evaluate(step.when, ctx))
@@ -243,7 +243,7 @@ def _advance_locked(runtime: Runtime, run_id: int, owner: str) -> None:
                 if go is None:
                     pass
                 elif not go:
-                    _finish(s, run, row, status="skipped", output={"when": step.when})
+                    finish_step(s, run, row, status="skipped", output={"when": step.when})
                     log_event(s, incident, "runbook_step",
                               f"runbook {rb.name}: step {row.name} skipped (when: {step.when})",
                               data={"run_id": run.id, "step": idx, "name": row.name, "status": "skipped"})
@@ -267,12 +267,12 @@ def _advance_locked(runtime: Runtime, run_id: int, owner: str) -> None:
             return
 
 
-def _step_row(s: Session, run_id: int, idx: int) -> RunbookStep:
+def step_row(s: Session, run_id: int, idx: int) -> RunbookStep:
     row = s.scalars(select(RunbookStep).where(RunbookStep.run_id == run_id, RunbookStep.step_index == idx)).one()
     return row
 
 
-def _latest_mitigation(s: Session, run_id: int, before_idx: int) -> Mitigation | None:
+def latest_mitigation(s: Session, run_id: int, before_idx: int) -> Mitigation | None:
     row = s.scalars(
         select(RunbookStep).where(RunbookStep.run_id == run_id, RunbookStep.step_index < before_idx,
                                   RunbookStep.mitigation_id.is_not(None))
@@ -281,7 +281,7 @@ def _latest_mitigation(s: Session, run_id: int, before_idx: int) -> Mitigation |
     return s.get(Mitigation, row.mitigation_id) if row is not None and row.mitigation_id else None
 
 
-def _finish(s: Session, run: RunbookRun, row: RunbookStep, *, status: str = "done",
+def finish_step(s: Session, run: RunbookRun, row: RunbookStep, *, status: str = "done",
             output: dict[str, Any] | None = None) -> None:
     row.status = status
     row.finished_at = utcnow()
@@ -302,7 +302,7 @@ def _fail_run(runtime: Runtime, run_id: int, idx: int | None, error: str, *, esc
         assert incident is not None
         rb = runbook_of(run)
         if idx is not None:
-            row = _step_row(s, run_id, idx)
+            row = step_row(s, run_id, idx)
             row.status = "failed"
             row.error = error
             row.finished_at = utcnow()
@@ -341,7 +341,7 @@ def _diagnose(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, 
         assert incident is not None
         record_diagnosis(s, incident, diagnosis)
         run.context = {**(run.context or {}), "diagnosis": diagnosis}
-        _finish(s, run, _step_row(s, run_id, idx), output={
+        finish_step(s, run, step_row(s, run_id, idx), output={
             "cause": diagnosis.get("cause"), "culprit": diagnosis.get("culprit"),
             "confidence": diagnosis.get("confidence"),
             "recommended_mitigation": diagnosis.get("recommended_mitigation")})
@@ -386,7 +386,7 @@ def _notify(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, ct
         incident = s.get(Incident, run.incident_id)
         assert incident is not None
         log_event(s, incident, "notify", text, data={"text": text, "run_id": run_id, "step": idx})
-        _finish(s, run, _step_row(s, run_id, idx), output={"text": text})
+        finish_step(s, run, step_row(s, run_id, idx), output={"text": text})
     return "next"
 
 
@@ -400,7 +400,7 @@ def _escalate(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, 
         incident = s.get(Incident, run.incident_id)
         assert incident is not None
         mitigations.escalate(s, incident, who, text, run_id=run_id, step=idx)
-        _finish(s, run, _step_row(s, run_id, idx), output={"who": who, "message": text})
+        finish_step(s, run, step_row(s, run_id, idx), output={"who": who, "message": text})
     return "next"
 
 
@@ -427,7 +427,7 @@ def _wait(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, ctx:
     with transaction(runtime.sessions) as s:
         run = s.get(RunbookRun, run_id)
         assert run is not None
-        row = _step_row(s, run_id, idx)
+        row = step_row(s, run_id, idx)
         due_text = (row.output or {}).get("due")
         due = datetime.fromisoformat(due_text) if due_text else utcnow() + timedelta(seconds=step.wait.duration)
         row.output = {"due": due.isoformat()}
@@ -483,7 +483,7 @@ def _mitigate(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, 
                                status="failed" if plan_error else "proposed", error=plan_error)
                 s.add(m)
                 s.flush()
-                row = _step_row(s, run_id, idx)
+                row = step_row(s, run_id, idx)
                 row.mitigation_id = m.id
                 mitigation_id = m.id
                 if plan_error:
@@ -505,7 +505,7 @@ def _mitigate(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, 
             with transaction(runtime.sessions) as s:
                 found = s.scalars(select(Mitigation).where(Mitigation.idempotency_key == key)).one()
                 mitigation_id = found.id
-                _step_row(s, run_id, idx).mitigation_id = found.id
+                step_row(s, run_id, idx).mitigation_id = found.id
     assert mitigation_id is not None
     return _settle_mitigation_step(runtime, run_id, idx, mitigation_id, rb)
 
@@ -523,7 +523,7 @@ def _settle_mitigation_step(runtime: Runtime, run_id: int, idx: int, mitigation_
     with transaction(runtime.sessions) as s:
         run = s.get(RunbookRun, run_id)
         assert run is not None
-        row = _step_row(s, run_id, idx)
+        row = step_row(s, run_id, idx)
         m = mitigations.get_mitigation(s, mitigation_id)
         if m.status == "proposed":
             row.status = "waiting"
@@ -541,7 +541,7 @@ def _settle_mitigation_step(runtime: Runtime, run_id: int, idx: int, mitigation_
             run.error = m.error
             run.finished_at = utcnow()
             return "failed"  # already on the timeline and escalated
-        _finish(s, run, row, output={"mitigation_id": m.id, "action": m.action, "target": m.target,
+        finish_step(s, run, row, output={"mitigation_id": m.id, "action": m.action, "target": m.target,
                                      "status": m.status, "before": m.before, "after": m.after})
         return "next"
 
@@ -554,11 +554,11 @@ def _verify(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, ct
         assert run is not None
         incident = s.get(Incident, run.incident_id)
         assert incident is not None
-        row = _step_row(s, run_id, idx)
-        m = _latest_mitigation(s, run_id, idx)
+        row = step_row(s, run_id, idx)
+        m = latest_mitigation(s, run_id, idx)
         if m is None or m.status != "executed":
             why = "no mitigation was executed" if m is None else f"mitigation {m.id} is {m.status}"
-            _finish(s, run, row, status="skipped", output={"skipped": why})
+            finish_step(s, run, row, status="skipped", output={"skipped": why})
             log_event(s, incident, "runbook_step", f"runbook {rb.name}: verification skipped ({why})",
                       data={"run_id": run_id, "step": idx, "status": "skipped"})
             return "next"

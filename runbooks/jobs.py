@@ -19,7 +19,7 @@ from bot.runtime import Runtime
 from bot.scheduler import current_runtime
 from runbooks import mitigations
 from runbooks.context import build_context
-from runbooks.executor import _finish, _step_row, advance, runbook_of, schedule, verify_job_id
+from runbooks.executor import advance, finish_step, runbook_of, schedule, step_row, verify_job_id
 from runbooks.models import RunbookRun
 from runbooks.schema import VerifyStep
 from runbooks.templating import TemplateFailed, TemplateRefused, render
@@ -34,7 +34,7 @@ def resume_after_wait(run_id: int, step_index: int, runtime: Runtime | None = No
         run = s.get(RunbookRun, run_id)
         if run is None or run.status != "waiting" or run.current_step != step_index:
             return
-        _finish(s, run, _step_row(s, run_id, step_index), output={"waited": True})
+        finish_step(s, run, step_row(s, run_id, step_index), output={"waited": True})
         run.status = "running"
     advance(runtime, run_id)
 
@@ -81,7 +81,7 @@ def verify_mitigation(mitigation_id: int, run_id: int, step_index: int, attempt:
         body = rb.steps[step_index].verify
         assert body is not None
         if m.status != "executed":
-            _finish(s, run, _step_row(s, run_id, step_index), status="skipped",
+            finish_step(s, run, step_row(s, run_id, step_index), status="skipped",
                     output={"skipped": f"mitigation {m.id} is {m.status}"})
             run.status = "running"
             skip = True
@@ -121,16 +121,16 @@ def _apply_verdict(runtime: Runtime, run_id: int, idx: int, mitigation_id: int, 
         assert run is not None
         m = mitigations.get_mitigation(s, mitigation_id)
         incident = m.incident
-        row = _step_row(s, run_id, idx)
+        row = step_row(s, run_id, idx)
         data = {"result": verdict.result, "mitigation_id": m.id, "run_id": run_id, **record}
         if verdict.result == "pass":
             m.status = "verified"
             m.verification = record
             log_event(s, incident, "verification", f"verification of mitigation {m.id} passed: {verdict.message}",
                       data=data)
-            mitigations._move_incident(s, incident, "mitigated", f"mitigation {m.id} verified")
+            mitigations.move_incident(s, incident, "mitigated", f"mitigation {m.id} verified")
             run.context = {**(run.context or {}), "verification": record}
-            _finish(s, run, row, output={"result": "pass", "mitigation_id": m.id, "message": verdict.message})
+            finish_step(s, run, row, output={"result": "pass", "mitigation_id": m.id, "message": verdict.message})
             run.status = "running"
         elif verdict.result == "inconclusive" and attempt <= body.retries:
             retry_at = utcnow() + timedelta(seconds=max(body.after, 1.0))

@@ -96,7 +96,7 @@ def plan(runtime: Runtime, session: Session, incident: Incident, action_name: st
 def execution_params(session: Session, m: Mitigation) -> dict[str, Any]:
     """The parameters to execute with: a runbook step's params rendered again, now with the secrets."""
     from runbooks.context import build_context
-    from runbooks.executor import _latest_mitigation, run_step_of, runbook_of
+    from runbooks.executor import latest_mitigation, run_step_of, runbook_of
     from runbooks.models import RunbookRun
     from runbooks.secrets import secret_values
     from runbooks.templating import render_tree
@@ -110,7 +110,7 @@ def execution_params(session: Session, m: Mitigation) -> dict[str, Any]:
     if body is None:
         return dict(m.params)
     ctx = build_context(session, m.incident, run.context, runbook={"name": rb.name, "description": rb.description},
-                        mitigation=_latest_mitigation(session, run.id, row.step_index))
+                        mitigation=latest_mitigation(session, run.id, row.step_index))
     return dict(render_tree(body.params, {**ctx, "secrets": secret_values()}))
 
 
@@ -206,7 +206,7 @@ def _version_change(session: Session, m: Mitigation, before: dict[str, Any], aft
     ))
 
 
-def _move_incident(session: Session, incident: Incident, to_status: str, note: str) -> None:
+def move_incident(session: Session, incident: Incident, to_status: str, note: str) -> None:
     if incident.status != to_status and to_status in TRANSITIONS.get(incident.status, ()):
         try:
             transition(session, incident, to_status, actor=ENGINE_ACTOR, note=note)
@@ -232,7 +232,7 @@ def _record_success(runtime: Runtime, mitigation_id: int, before: dict[str, Any]
                       "approved_at": m.approved_at.isoformat() if m.approved_at else None,
                       "target": m.target, "before": before, "after": after})
         _version_change(s, m, before, after, f"mitigation {m.id} ({m.action}) for {m.incident.ref}: {summary}")
-        _move_incident(s, m.incident, "mitigating", f"mitigation {m.id} executed")
+        move_incident(s, m.incident, "mitigating", f"mitigation {m.id} executed")
 
 
 def execute(runtime: Runtime, mitigation_id: int, *, escalate_to: list[str] | None = None) -> str:
@@ -326,9 +326,9 @@ def revert(runtime: Runtime, mitigation_id: int, actor: str) -> dict[str, Any]:
               incident_id=m.incident_id, detail={"before": m.after, "after": state})
         _version_change(s, m, dict(m.after), state, f"revert of mitigation {m.id} ({m.action}) for {m.incident.ref}")
         if m.incident.status == "mitigated":
-            _move_incident(s, m.incident, "mitigating", f"mitigation {m.id} reverted")
+            move_incident(s, m.incident, "mitigating", f"mitigation {m.id} reverted")
         elif m.incident.status == "mitigating":
-            _move_incident(s, m.incident, "acknowledged", f"mitigation {m.id} reverted")
+            move_incident(s, m.incident, "acknowledged", f"mitigation {m.id} reverted")
         return mitigation_to_dict(m)
 
 
