@@ -122,7 +122,7 @@ def _executing(rt, mlflow_store, tmp_path: Path, monkeypatch, *, flip: bool) -> 
 
     def dies(runtime, mitigation_id, **kw):  # the process "dies" after claiming, mid-call
         with transaction(runtime.sessions) as s:
-            s.get(Mitigation, mitigation_id).status = "executing"
+            s.get_one(Mitigation, mitigation_id).status = "executing"
         if flip:
             mlflow_store.client().set_registered_model_alias(model, "champion", "1")
         raise SystemExit("killed")

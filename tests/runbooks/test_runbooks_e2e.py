@@ -66,7 +66,7 @@ def _scenario(rt: Runtime, store: Any, tmp_path: Path, kind: str, alertname: str
 def test_model_quality_drop_needs_approval_then_rolls_back_verifies_and_reverts(rt, mlflow_store, tmp_path):
     iid, model, log, run_id = _scenario(rt, mlflow_store, tmp_path, "bad_deploy", "ModelAccuracyDrop")
     with transaction(rt.sessions) as s:
-        assert s.get(RunbookRun, run_id).runbook == "model-quality-drop"
+        assert s.get_one(RunbookRun, run_id).runbook == "model-quality-drop"
     seen = kinds(rt, iid)
     assert seen[:4] == ["incident_opened", "runbook_started", "diagnosis", "notify"]
     assert "cause model" in events_of(rt, iid, "notify")[0].message
@@ -315,6 +315,6 @@ def test_resolving_the_incident_stops_the_run_and_refuses_late_approvals(rt, mlf
         approve_mitigation(rt, m.id, "U-bob")
     assert mlflow_store.serving(model) == "2"
     with transaction(rt.sessions) as s:
-        s.get(RunbookRun, run_id).status = "running"  # e.g. a resume after a restart
+        s.get_one(RunbookRun, run_id).status = "running"  # e.g. a resume after a restart
     advance(rt, run_id)
     assert _run_status(rt, run_id) == "cancelled"
