@@ -134,7 +134,7 @@ def given(url: str) -> Iterator[str]:
 def temp_postgres() -> Iterator[str]:
     binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
     bindir = binaries[0] if binaries else Path(shutil.which("pg_ctl") or "pg_ctl").parent
-    work = Path(tempfile.mkdtemp(prefix="mlr-bench-pg-"))
+    work = Path(tempfile.mkdtemp(prefix="mlr-monbench-pg-"))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -267,7 +267,7 @@ def main() -> None:
         backend, url, mode, n, work_dir = args.child
         child(backend, url, mode, int(n), Path(work_dir))
         return
-    work = Path(tempfile.mkdtemp(prefix="mlr-bench-monitor-"))
+    work = Path(tempfile.mkdtemp(prefix="mlr-monbench-"))
     table: list[tuple[str, str, list[dict[str, float]]]] = []
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     try:
