@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import select, text
+from sqlalchemy import Table, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
-from bot.db import utcnow
+from bot.db import UTCDateTime, utcnow
 from bot.incidents import create_incident, log_event, normalize_severity
 from bot.models import OPEN_STATUSES, Alert, DedupKey, Incident
 from bot.timeparse import parse_optional_end, parse_timestamp
@@ -281,66 +281,128 @@ PARSERS = {"alertmanager": parse_alertmanager, "grafana": parse_grafana, "generi
 # ---------------------------------------------------------------- routing
 
 
+# The statements of the routing path, built once: building a SQLAlchemy statement costs several
+# times more CPU than running it, and intake runs these for every delivery.
+_LOCK_KEYS = text(
+    # One round trip; unnest yields the ids in the (sorted) order given.
+    "SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:ids AS bigint[])) WITH ORDINALITY AS t(k, n) ORDER BY n"
+)
+_INCIDENT_FOR_KEY = (
+    select(DedupKey, Incident)
+    .join(Incident, Incident.id == DedupKey.incident_id)
+    .where(DedupKey.key == bindparam("key"))
+)
+_SERVICE_INCIDENT = (
+    select(Incident)
+    .where(Incident.service == bindparam("service"), Incident.status.in_(OPEN_STATUSES),
+           Incident.created_at >= bindparam("since", type_=UTCDateTime()))
+    .order_by(Incident.id.desc())
+    .limit(1)
+)
+_LATEST_ALERT = (
+    select(Alert)
+    .where(Alert.incident_id == bindparam("incident_id"), Alert.fingerprint == bindparam("fingerprint"))
+    .order_by(Alert.id.desc())
+    .limit(1)
+)
+_alerts: Table = Alert.__table__  # type: ignore[assignment]
+_keys: Table = DedupKey.__table__  # type: ignore[assignment]
+_incidents: Table = Incident.__table__  # type: ignore[assignment]
+_COUNT_RESEND = (
+    update(_alerts)
+    .where(
+        _alerts.c.id == select(func.max(_alerts.c.id))
+        .select_from(
+            _alerts.join(_keys, (_keys.c.incident_id == _alerts.c.incident_id) & (_keys.c.key == bindparam("b_key")))
+            .join(_incidents, _incidents.c.id == _alerts.c.incident_id)
+        )
+        .where(_alerts.c.fingerprint == bindparam("b_fingerprint"), _incidents.c.status.in_(OPEN_STATUSES))
+        .scalar_subquery(),
+        _alerts.c.status == "firing",
+    )
+    .values(deliveries=_alerts.c.deliveries + 1, last_received_at=bindparam("b_now", type_=UTCDateTime()))
+    .returning(_alerts.c.incident_id)
+)
+
+
 def _lock_keys(session: Session, keys: list[str]) -> None:
     """On PostgreSQL, serialize deliveries that touch the same keys (sorted: no deadlocks)."""
     if session.get_bind().dialect.name != "postgresql":
         return  # SQLite transactions already begin IMMEDIATE: one writer at a time
     ids = sorted({int.from_bytes(hashlib.blake2b(k.encode(), digest_size=8).digest(), "big", signed=True)
                   for k in keys})
-    # One round trip; unnest yields the ids in the (sorted) order given.
-    session.execute(
-        text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:ids AS bigint[])) WITH ORDINALITY AS t(k, n) "
-             "ORDER BY n"),
-        {"ids": ids},
-    )
+    session.execute(_LOCK_KEYS, {"ids": ids})
 
 
-def _open_incident_for_key(session: Session, key: str) -> Incident | None:
-    found = session.execute(
-        select(DedupKey, Incident).join(Incident, Incident.id == DedupKey.incident_id).where(DedupKey.key == key)
-    ).first()
+def _open_incident_for_key(session: Session, key: str, absent: set[str] | None = None) -> Incident | None:
+    found = session.execute(_INCIDENT_FOR_KEY, {"key": key}).first()
     if found is None:
+        if absent is not None:
+            absent.add(key)
         return None
     row, incident = found
     if incident.status not in OPEN_STATUSES:
         session.delete(row)
         session.flush()
+        if absent is not None:
+            absent.add(key)
         return None
+    if absent is not None:
+        absent.discard(key)
     return incident
 
 
-def _set_key(session: Session, key: str, incident: Incident) -> None:
-    row = session.get(DedupKey, key)
+def _set_key(session: Session, key: str, incident: Incident, absent: set[str] | None = None) -> None:
+    row = None if absent is not None and key in absent else session.get(DedupKey, key)
     if row is None:
         session.add(DedupKey(key=key, incident_id=incident.id))
+        if absent is not None:
+            absent.discard(key)
     else:
         row.incident_id = incident.id
-    session.flush()
 
 
 def _service_incident(session: Session, service: str, window_seconds: int) -> Incident | None:
     if service == "unknown" or window_seconds <= 0:
         return None
     since = utcnow() - timedelta(seconds=window_seconds)
-    stmt = (
-        select(Incident)
-        .where(Incident.service == service, Incident.status.in_(OPEN_STATUSES), Incident.created_at >= since)
-        .order_by(Incident.id.desc())
-        .limit(1)
-    )
-    return session.scalars(stmt).first()
+    return session.scalars(_SERVICE_INCIDENT, {"service": service, "since": since}).first()
+
+
+def _count_resend(session: Session, a: NormalizedAlert, now: datetime) -> int | None:
+    """A re-send of an alert still firing in its open incident, counted in one statement.
+
+    Most deliveries are these (Alertmanager repeats firing groups), so they skip the advisory
+    locks and the ORM. Returns the incident id, or None when the alert needs full routing. Safe
+    without the locks: it only counts, and a concurrent resolve makes its WHERE fail.
+    """
+    params = {"b_key": f"fp:{a.fingerprint}", "b_fingerprint": a.fingerprint, "b_now": now}
+    incident_id: int | None = session.connection().execute(_COUNT_RESEND, params).scalar_one_or_none()
+    return incident_id
 
 
 def ingest(session: Session, alerts: list[NormalizedAlert], *, group_window_seconds: int) -> IngestResult:
     """Route every alert of one delivery; the caller commits (one transaction per delivery)."""
     result = IngestResult()
-    keys = [f"fp:{a.fingerprint}" for a in alerts] + [f"group:{a.group_key}" for a in alerts if a.group_key]
-    keys += [f"service:{a.service}" for a in alerts]
-    _lock_keys(session, keys)
     now = utcnow()
+    routed: list[NormalizedAlert] = []
     for a in alerts:
+        incident_id = _count_resend(session, a, now) if a.status == "firing" else None
+        if incident_id is None:
+            routed.append(a)
+            continue
+        result.duplicates += 1
+        if f"INC-{incident_id}" not in result.incidents:
+            result.incidents.append(f"INC-{incident_id}")
+    if not routed:
+        return result
+    keys = [f"fp:{a.fingerprint}" for a in routed] + [f"group:{a.group_key}" for a in routed if a.group_key]
+    keys += [f"service:{a.service}" for a in routed]
+    _lock_keys(session, keys)
+    absent: set[str] = set()  # keys looked up and not there: no need to look again before adding them
+    for a in routed:
         fp_key = f"fp:{a.fingerprint}"
-        incident = _open_incident_for_key(session, fp_key)
+        incident = _open_incident_for_key(session, fp_key, absent)
         if a.status == "resolved":
             _resolve(session, a, incident, result, now)
             continue
@@ -349,7 +411,7 @@ def ingest(session: Session, alerts: list[NormalizedAlert], *, group_window_seco
             continue
         via = None
         if a.group_key:
-            incident = _open_incident_for_key(session, f"group:{a.group_key}")
+            incident = _open_incident_for_key(session, f"group:{a.group_key}", absent)
             via = "group"
         if incident is None:
             incident = _service_incident(session, a.service, group_window_seconds)
@@ -370,9 +432,9 @@ def ingest(session: Session, alerts: list[NormalizedAlert], *, group_window_seco
                 incident.started_at = a.starts_at
             incident.alerts_resolved_at = None
         session.add(_alert_row(a, incident, now))
-        _set_key(session, fp_key, incident)
+        _set_key(session, fp_key, incident, absent)
         if a.group_key:
-            _set_key(session, f"group:{a.group_key}", incident)
+            _set_key(session, f"group:{a.group_key}", incident, absent)
         log_event(session, incident, kind, message, actor=a.source, data=_event_data(a))
         _note_ref(result, incident)
     return result
@@ -395,13 +457,7 @@ def _event_data(a: NormalizedAlert) -> dict[str, Any]:
 
 
 def _latest_alert(session: Session, incident: Incident, fingerprint: str) -> Alert | None:
-    stmt = (
-        select(Alert)
-        .where(Alert.incident_id == incident.id, Alert.fingerprint == fingerprint)
-        .order_by(Alert.id.desc())
-        .limit(1)
-    )
-    return session.scalars(stmt).first()
+    return session.scalars(_LATEST_ALERT, {"incident_id": incident.id, "fingerprint": fingerprint}).first()
 
 
 def _repeat(session: Session, a: NormalizedAlert, incident: Incident, result: IngestResult, now: datetime) -> None:
@@ -411,7 +467,7 @@ def _repeat(session: Session, a: NormalizedAlert, incident: Incident, result: In
     if row is None:
         session.add(_alert_row(a, incident, now))
         return
-    row.deliveries += 1
+    row.deliveries = Alert.deliveries + 1  # in SQL: re-sends counted without the locks race it
     row.last_received_at = now
     if row.status == "resolved":
         # It fired again while the incident is still open: same incident, and say so.
@@ -432,13 +488,13 @@ def _resolve(
     _note_ref(result, incident)
     if row.status == "resolved":
         result.duplicates += 1
-        row.deliveries += 1
+        row.deliveries = Alert.deliveries + 1
         row.last_received_at = now
         return
     row.status = "resolved"
     row.ends_at = a.ends_at or now
     row.last_received_at = now
-    row.deliveries += 1
+    row.deliveries = Alert.deliveries + 1
     result.resolved += 1
     log_event(session, incident, "alert_resolved", f"alert resolved: {a.title}", actor=a.source,
               data={"fingerprint": a.fingerprint, "ends_at": row.ends_at.isoformat()})
