@@ -229,3 +229,23 @@ def test_acknowledging_cancels_the_pending_page(settings: Settings, tmp_path: Pa
         assert scheduler.aps.get_job(f"escalation:INC-{incident_id}") is None
     finally:
         rt.close()
+
+
+def test_sweep_catches_incidents_opened_without_a_scheduler(settings: Settings, tmp_path: Path) -> None:
+    rt = Runtime.create(settings.with_(monitors=write_config(tmp_path / "e.yaml", [], POLICY)))
+    try:
+        first, second = _open(rt), _open(rt, "sev3")
+        with transaction(rt.sessions) as session:
+            transition(session, get_incident(session, second), "resolved", actor="U01PRIMARY")
+        with transaction(rt.sessions) as session:
+            opened = get_incident(session, first).created_at
+        assert rt.parts["escalation"].sweep(opened + timedelta(minutes=16)) == 2
+        assert rt.parts["escalation"].sweep(opened + timedelta(minutes=17)) == 2  # idempotent
+        paged = [e["data"]["tier"] for e in _timeline(rt, first) if e["kind"] == "escalation"]
+        assert paged == [1, 2]
+        assert not [e for e in _timeline(rt, second) if e["kind"] in ("escalation", "reminder")]
+        rt.parts["escalation"].sweep(opened + timedelta(days=3, minutes=1))
+        [pm] = [e for e in _timeline(rt, second) if e["kind"] == "reminder"]
+        assert pm["data"]["reason"] == "postmortem_review"
+    finally:
+        rt.close()
