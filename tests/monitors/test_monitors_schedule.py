@@ -156,3 +156,34 @@ def test_two_replicas_on_postgres_run_each_tick_once(
     assert _deliveries(engine) == len(runs)
     assert len({r.replica for r in runs}) >= 1
     engine.dispose()
+
+
+def test_a_run_longer_than_its_interval_is_not_stacked(tmp_path: Path) -> None:
+    from bot.config import Settings
+    from bot.runtime import Runtime
+
+    source = _source(tmp_path)
+    # every query of this source burns CPU first, so one run lasts several 1 s intervals
+    slow = ("SELECT * FROM live WHERE (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+            "WHERE x < 400000) SELECT count(*) FROM c) > 0")
+    doc = monitor_doc("slow", source, "live", every="1s", checks={"drift": {"min_rows": 50}})
+    doc["source"] = {"url": source, "query": slow}
+    config = write_config(tmp_path / "slow.yaml", [doc], {"sweep_every": "1h"})
+    database_url = f"sqlite:///{tmp_path / 'store.db'}"
+    runtime = Runtime.create(Settings(database_url=database_url, monitors=config, scheduler_enabled=True))
+    engine = make_engine(database_url)
+    try:
+        runtime.start()
+        _wait(lambda: _finished(engine, 3), timeout=120)
+    finally:
+        runtime.close()
+    runs = [r for r in _runs(engine) if r.status in ("breach", "ok", "error")]
+    spans = sorted((r.started_at, r.finished_at) for r in runs if r.finished_at is not None)
+    assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:], strict=False)), spans
+    assert all(r.status == "breach" for r in runs)
+    # every slot from the first run to the last is on record exactly once: run, or missed (overrun)
+    every = [r for r in _runs(engine) if r.status != "running" and runs[0].tick <= r.tick <= runs[-1].tick]
+    ticks = [r.tick for r in every]
+    assert ticks == [runs[0].tick + timedelta(seconds=i) for i in range(len(ticks))]
+    assert {r.status for r in every} <= {"breach", "missed"}
+    engine.dispose()
