@@ -365,6 +365,17 @@ class Segment:
     loss_ref: float
     loss_cur: float
     n: int
+    parts: tuple[tuple[str, int, int], ...] = ()  # (feature, first bin, last bin) per condition
+
+    def rows(self, codes: dict[str, np.ndarray]) -> np.ndarray:
+        """Mask of the sampled rows (of one window) inside the segment."""
+        mask: np.ndarray | None = None
+        for feature, lo, hi in self.parts:
+            c = codes[feature]
+            m = (c >= lo) & (c <= hi)
+            mask = m if mask is None else mask & m
+        assert mask is not None
+        return mask
 
 
 def worst_segments(ctx: Context, top: int = 3) -> list[Segment]:
@@ -382,7 +393,7 @@ def worst_segments(ctx: Context, top: int = 3) -> list[Segment]:
     if n_cur < 2 * MIN_LABELLED or int(ref_ok.sum()) < 2 * MIN_LABELLED:
         return []
     found: list[Segment] = []
-    singles: list[tuple[float, str, int, int]] = []
+    totals: dict[str, float] = {}
     for name, bins in ctx.bins.items():
         if name not in ctx.cur_bin_codes:
             continue
@@ -427,9 +438,9 @@ def worst_segments(ctx: Context, top: int = 3) -> list[Segment]:
                         total,
                         c_l[i : j + 1].sum(),
                         (r_mean[i : j + 1] * c_n[i : j + 1]).sum(),
+                        ((name, i, j),),
                     )
                 )
-                singles.append((ex, name, i, j))
         else:
             for b in range(nb - 1):
                 if (
@@ -438,14 +449,26 @@ def worst_segments(ctx: Context, top: int = 3) -> list[Segment]:
                     or c_n[b] / n_cur > MAX_SEGMENT_SHARE
                 ):
                     continue
-                found.append(_segment(bins.label(b), c_n[b], n_cur, excess[b], total, c_l[b], r_mean[b] * c_n[b]))
-                singles.append((excess[b], name, b, b))
+                found.append(
+                    _segment(
+                        bins.label(b), c_n[b], n_cur, excess[b], total, c_l[b], r_mean[b] * c_n[b], ((name, b, b),)
+                    )
+                )
+        totals[name] = total
+    found += _pair_segments(ctx, found, cur_loss, ref_loss, totals)
     found.sort(key=lambda s: s.explained * max(s.loss_cur - s.loss_ref, 0.0), reverse=True)
     return found[:top]
 
 
 def _segment(
-    label: str, n_seg: float, n_cur: int, ex: float, total: float, loss_sum: float, ref_loss_sum: float
+    label: str,
+    n_seg: float,
+    n_cur: int,
+    ex: float,
+    total: float,
+    loss_sum: float,
+    ref_loss_sum: float,
+    parts: tuple[tuple[str, int, int], ...] = (),
 ) -> Segment:
     return Segment(
         label=label,
@@ -454,7 +477,38 @@ def _segment(
         loss_ref=float(ref_loss_sum / max(n_seg, 1)),
         loss_cur=float(loss_sum / max(n_seg, 1)),
         n=int(n_seg),
+        parts=parts,
     )
+
+
+def _pair_segments(
+    ctx: Context, singles: list[Segment], cur_loss: np.ndarray, ref_loss: np.ndarray, total_by_feature: dict[str, float]
+) -> list[Segment]:
+    """Intersections of the best single-feature segments of two different features."""
+    out: list[Segment] = []
+    cur_ok = np.isfinite(cur_loss)
+    ref_ok = np.isfinite(ref_loss)
+    n_cur = int(cur_ok.sum())
+    ranked = sorted(singles, key=lambda s: s.explained * max(s.loss_cur - s.loss_ref, 0.0), reverse=True)[:4]
+    for a_i, a in enumerate(ranked):
+        for b in ranked[a_i + 1 :]:
+            if a.parts[0][0] == b.parts[0][0]:
+                continue
+            parts = a.parts + b.parts
+            seg = Segment("", 0.0, 0.0, 0.0, 0.0, 0, parts)
+            in_cur = seg.rows(ctx.cur_bin_codes) & cur_ok
+            in_ref = seg.rows(ctx.ref_bin_codes) & ref_ok
+            n_seg = int(in_cur.sum())
+            if n_seg < MIN_SEGMENT_ROWS or n_seg / max(n_cur, 1) < MIN_SEGMENT_SHARE or int(in_ref.sum()) < 10:
+                continue
+            loss_c = float(cur_loss[in_cur].mean())
+            loss_r = float(ref_loss[in_ref].mean())
+            total = max(total_by_feature.get(a.parts[0][0], 0.0), total_by_feature.get(b.parts[0][0], 0.0))
+            ex = n_seg * (loss_c - loss_r)
+            out.append(
+                _segment(f"{a.label} and {b.label}", n_seg, n_cur, ex, total, loss_c * n_seg, loss_r * n_seg, parts)
+            )
+    return out
 
 
 def segment_and_concept_findings(ctx: Context, perf_mag: float, blockers: float) -> list[Finding]:
@@ -478,10 +532,14 @@ def segment_and_concept_findings(ctx: Context, perf_mag: float, blockers: float)
         and best.share <= MAX_SEGMENT_SHARE
         and (best.loss_cur - best.loss_ref) >= 2.5 * overall
     )
+    if concentrated and best is not None and ctx.task.kind != "classification":
+        concentrated = _bias_concentrated(ctx, best, overall)
+    # a segment matters only inside a material overall drop (not a retrain's 0.1% wobble)
+    materiality = min(1.0, perf_mag / 0.2)
     for rank, seg in enumerate(segs):
         own = _segment_drop(ctx, seg)
         if rank == 0 and concentrated:
-            score = own * min(1.0, seg.explained) * (1.0 - blockers)
+            score = own * min(1.0, seg.explained) * (1.0 - blockers) * materiality
         else:
             score = 0.1 * own * (1.0 - blockers)
         out.append(
@@ -514,6 +572,31 @@ def segment_and_concept_findings(ctx: Context, perf_mag: float, blockers: float)
         )
     )
     return out
+
+
+def _bias_concentrated(ctx: Context, seg: Segment, loss_increase: float) -> bool:
+    """For numeric targets: is the shift of the signed residual (label - prediction) also
+    concentrated in the segment? A target that moved everywhere raises |error| most where the
+    model already erred in that direction, which mimics a segment; its bias shift does not."""
+    pred_c, lab_c = ctx.current.prediction, ctx.current.label
+    pred_r, lab_r = ctx.reference.prediction, ctx.reference.label
+    if any(isinstance(v, Categorical) or v is None for v in (pred_c, lab_c, pred_r, lab_r)):
+        return True
+    assert isinstance(pred_c, np.ndarray) and isinstance(lab_c, np.ndarray)
+    assert isinstance(pred_r, np.ndarray) and isinstance(lab_r, np.ndarray)
+    res_c = (lab_c - pred_c)[ctx.cur_sample]
+    res_r = (lab_r - pred_r)[ctx.ref_sample]
+    ok_c, ok_r = np.isfinite(res_c), np.isfinite(res_r)
+    shift = float(res_c[ok_c].mean() - res_r[ok_r].mean()) if ok_c.any() and ok_r.any() else 0.0
+    if abs(shift) < 0.25 * loss_increase:
+        return True  # the error grew without a bias shift: nothing to check
+    in_c = seg.rows(ctx.cur_bin_codes) & ok_c
+    in_r = seg.rows(ctx.ref_bin_codes) & ok_r
+    if int(in_c.sum()) < MIN_SEGMENT_ROWS or int(in_r.sum()) < 10:
+        return True
+    seg_shift = float(res_c[in_c].mean() - res_r[in_r].mean())
+    explained = seg_shift * int(in_c.sum()) / (shift * int(ok_c.sum()))
+    return explained >= 0.6
 
 
 def _concept_text(blockers: float, concentrated: bool) -> str:
