@@ -82,5 +82,5 @@ def localize(findings: list[Finding]) -> Verdict:
     ]
     support.sort(key=_rank_key, reverse=True)
     rest = sorted((f for f in findings if f not in support), key=_rank_key, reverse=True)
-    summary = f"cause: {cause} — {kind} {name}; {top.evidence}"
+    summary = f"cause: {cause} — {kind} {name}; {top.evidence} Recommended: {mitigation}."
     return Verdict(cause, kind, name, round(max(0.0, min(1.0, confidence)), 4), mitigation, support + rest, summary)
