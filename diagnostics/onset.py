@@ -19,7 +19,7 @@ from diagnostics.stats import mean_shift_split
 
 MAX_BINS = 400
 MIN_Z = 6.0
-SAMPLE_ROWS = 200_000
+SAMPLE_ROWS = 100_000
 SNAP_SECONDS = 600.0
 
 
