@@ -48,6 +48,14 @@ class PostgresServer:
         self._run([pg_ctl, "-D", str(self.data), "-o", opts, "-l", str(self.dir / "log"), "-w", "start"])
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
+    def create_database(self, name: str) -> str:
+        import psycopg
+
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
+                             autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
+
     def _run(self, cmd: list[str]) -> None:
         if self.as_root:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]

@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,22 +83,29 @@ class Service:
 
 
 class Deliveries:
-    """Webhook bodies: a share of new fingerprints (each opens an incident), the rest re-sends."""
+    """Webhook bodies: a share of new fingerprints, the rest re-sends of fingerprints already sent.
 
-    def __init__(self, new_share: float, seed: int = 7) -> None:
+    With ``services`` set, alerts belong to that many services (one Alertmanager group each), so a
+    new fingerprint mostly joins its service's open incident: an alert storm. Without it, every
+    new fingerprint has a service of its own and opens an incident: the most expensive path, which
+    also sets off everything listening for new incidents (chat, runbooks, escalation).
+    """
+
+    def __init__(self, new_share: float, services: int | None = None, seed: int = 7) -> None:
         self.new_share = new_share
+        self.services = services
         self.rng = random.Random(seed)
-        self.seen: list[str] = []
+        self.seen: list[tuple[str, str]] = []
         self.sent_new = 0
 
     def next(self) -> bytes:
         if not self.seen or self.rng.random() < self.new_share:
             fp = f"bench{len(self.seen):07d}{self.rng.randrange(1 << 30):x}"
-            self.seen.append(fp)
+            service = f"svc-{fp}" if self.services is None else f"svc-{len(self.seen) % self.services}"
+            self.seen.append((fp, service))
             self.sent_new += 1
         else:
-            fp = self.rng.choice(self.seen)
-        service = f"svc-{fp}"  # one service per fingerprint: a new alert opens a new incident (the slow path)
+            fp, service = self.rng.choice(self.seen)
         alert = {
             "status": "firing",
             "labels": {"alertname": "PredictionLatencyHigh", "service": service, "severity": "warning",
@@ -234,24 +242,37 @@ async def fixed_rate(port: int, deliveries: Deliveries, seconds: float, rate: fl
                   time.perf_counter() - start, latencies)
 
 
-def run_backend(name: str, database_url: str, args: argparse.Namespace) -> list[Result]:
-    workdir = Path(tempfile.mkdtemp(prefix=f"mlr-bench-{name}-"))
-    service = Service(database_url.replace("{dir}", str(workdir)), workdir)
-    try:
-        deliveries = Deliveries(args.new_share)
-        asyncio.run(saturate(service.port, deliveries, 1.0, args.connections))  # warm-up (pool, caches)
-        results = [
-            asyncio.run(saturate(service.port, deliveries, args.seconds, args.connections)),
-            asyncio.run(fixed_rate(service.port, deliveries, args.seconds, args.rate, args.connections)),
-        ]
-        with httpx.Client() as client:
-            count = len(client.get(f"http://127.0.0.1:{service.port}/incidents", params={"limit": 1000})
-                        .json()["incidents"])
-        print(f"[{name}] {deliveries.sent_new} new fingerprints sent; /incidents shows {count} (limit 1000)")
-        return results
-    finally:
-        service.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+def run_backend(name: str, new_store: Callable[[Path, int], str], args: argparse.Namespace) -> list[Result]:
+    """Three workloads, each on a fresh store and server: storm at saturation and at the target
+    rate, then the worst case (every new fingerprint opens an incident) at saturation."""
+    results: list[Result] = []
+    workloads = [
+        (f"storm ({args.new_share:.0%} new alerts, {args.services} services)", args.services, "both"),
+        (f"incident per new alert ({args.new_share:.0%} new)", None, "saturation"),
+    ]
+    for label, services, runs in workloads:
+        workdir = Path(tempfile.mkdtemp(prefix=f"mlr-bench-{name}-"))
+        service = Service(new_store(workdir, len(results)), workdir)
+        try:
+            deliveries = Deliveries(args.new_share, services)
+            asyncio.run(saturate(service.port, deliveries, 1.0, args.connections))  # warm-up: pool, caches
+            out = [asyncio.run(saturate(service.port, deliveries, args.seconds, args.connections))]
+            if runs == "both":
+                out.append(asyncio.run(fixed_rate(service.port, deliveries, args.seconds, args.rate,
+                                                  args.connections)))
+            with httpx.Client() as client:
+                count = len(client.get(f"http://127.0.0.1:{service.port}/incidents", params={"limit": 1000})
+                            .json()["incidents"])
+            for r in out:
+                r.label = f"{label}, {r.label}"
+                print(f"[{name}] {r.line()}")
+            print(f"[{name}]   {deliveries.sent_new} new fingerprints in {len(deliveries.seen)}; "
+                  f"{count} incidents (listing capped at 1000)")
+            results += out
+        finally:
+            service.stop()
+            shutil.rmtree(workdir, ignore_errors=True)
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -260,22 +281,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=500.0, help="target alerts/s of the fixed-rate run")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--new-share", type=float, default=0.2, help="share of deliveries with a new fingerprint")
+    parser.add_argument("--services", type=int, default=20, help="services (and groups) of the storm workload")
     parser.add_argument("--only", choices=("sqlite", "postgresql"))
     args = parser.parse_args(argv)
 
     rows: list[tuple[str, Result]] = []
-    print(f"mlresponder intake benchmark: {os.cpu_count()} CPUs, {args.seconds:.0f} s per run, "
-          f"{args.new_share:.0%} new fingerprints, {args.connections} keep-alive connections")
+    load = os.getloadavg()[0]
+    print(f"mlresponder intake benchmark: {os.cpu_count()} CPUs (load average {load:.1f} at start), "
+          f"{args.seconds:.0f} s per run, {args.connections} keep-alive connections")
     if args.only in (None, "sqlite"):
-        rows += [("SQLite", r) for r in run_backend("sqlite", "sqlite:///{dir}/bench.db", args)]
+        rows += [("SQLite", r) for r in run_backend("sqlite", lambda d, _: f"sqlite:///{d}/bench.db", args)]
     if args.only in (None, "postgresql"):
         pg = PostgresServer()
         try:
-            rows += [("PostgreSQL", r) for r in run_backend("postgresql", pg.url, args)]
+            rows += [("PostgreSQL", r)
+                     for r in run_backend("postgresql", lambda _, n: pg.create_database(f"bench{n}"), args)]
         finally:
             pg.stop()
     print()
-    print("| store | run | alerts/s | p50 ms | p99 ms | errors |")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+    print("| store | workload, run | alerts/s | p50 ms | p99 ms | errors |")
     print("| --- | --- | ---: | ---: | ---: | ---: |")
     for store, r in rows:
         print(f"| {store} | {r.label} | {r.rate:.0f} | {r.pct(50):.1f} | {r.pct(99):.1f} | {r.errors} |")
