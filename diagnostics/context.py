@@ -71,12 +71,19 @@ def class_codes(values: np.ndarray | Categorical, classes: np.ndarray) -> np.nda
         out = table[values.codes]
         return np.where(out == -2, -1, out)
     vals = np.asarray(values, dtype=np.float64)
-    nums = np.array([float(c) for c in classes])
+    nums = np.array([_as_float(c) for c in classes])
     order = np.argsort(nums)
     pos = np.searchsorted(nums[order], vals)
     pos = np.clip(pos, 0, len(nums) - 1)
     hit = nums[order][pos] == vals
     return np.where(hit, order[pos], -1)
+
+
+def _as_float(value: object) -> float:
+    try:
+        return float(str(value))
+    except ValueError:
+        return float("nan")  # a class name that is not a number matches no numeric value
 
 
 def row_loss(pred: np.ndarray | Categorical, label: np.ndarray | Categorical | None, task: Task) -> np.ndarray:

@@ -122,9 +122,12 @@ def diagnose(
         if len(reference) == 0:
             raise DiagnosisInputError(f"{reference.name}: the reference has no rows")
         ref = reference.sorted_by_time()
-        ref_task = detect_task(ref.prediction, ref.label) if ref.label is not None else task
-        if ref_task.kind != task.kind:
-            ref_task = task
+        if isinstance(ref.prediction, Categorical) != isinstance(log.prediction, Categorical):
+            kinds = {True: "class names", False: "numbers"}
+            raise DiagnosisInputError(
+                f"{reference.name}: column 'prediction' holds {kinds[isinstance(ref.prediction, Categorical)]} "
+                f"but {log.name} holds {kinds[isinstance(log.prediction, Categorical)]}; they cannot be compared"
+            )
         ref_loss = row_loss(ref.prediction, ref.label, task)
     cur_loss = full_loss[split:]
 

@@ -172,3 +172,15 @@ def test_versions_without_labels(fault: str, expected: tuple[str, str], task: st
     case.log.label = None
     d = diagnose(case.log, changes=case.changes, onset=case.onset)
     assert (d.cause, d.culprit_name) == expected, [f.to_dict() for f in d.findings[:4]]
+
+
+def test_reference_with_other_column_types() -> None:
+    case = make_case("healthy", seed=6, task="regression")
+    log = case.log
+    ref = make_case("healthy", seed=7, task="classification").log  # class names, not numbers
+    with pytest.raises(DiagnosisInputError, match="'prediction' holds class names"):
+        diagnose(log, reference=ref, onset=case.onset)
+    ref_labels_text = make_case("healthy", seed=8, task="regression").log
+    ref_labels_text.label = Categorical(np.zeros(len(ref_labels_text), dtype=np.int32), np.array(["x"], dtype=object))
+    d = diagnose(log, reference=ref_labels_text, onset=case.onset)
+    assert d.cause in {"none", "data", "model", "service"}
