@@ -21,6 +21,7 @@ from diagnostics.stats import js_divergence, ks_statistic_bounded
 
 MIN_LABELLED = 30
 MIN_CONCLUSIVE = 200  # labelled rows that make a side-by-side comparison trustworthy
+VERSION_Z = 2.5  # a version comparison is one pre-registered test, not a scan: a lower bar
 MIN_SEGMENT_SHARE = 0.03
 MIN_SEGMENT_ROWS = 30
 MAX_SEGMENT_SHARE = 0.4  # a "segment" covering most traffic is a global problem
@@ -40,6 +41,15 @@ class LossStats:
             return cls(0, float("nan"), float("nan"))
         return cls(int(v.size), float(v.mean()), float(v.var()))
 
+    def pooled(self, other: LossStats) -> LossStats:
+        """The two samples as one (for a baseline observed in two windows)."""
+        n = self.n + other.n
+        if self.n == 0 or other.n == 0:
+            return self if other.n == 0 else other
+        mean = (self.n * self.mean + other.n * other.mean) / n
+        var = (self.n * (self.var + (self.mean - mean) ** 2) + other.n * (other.var + (other.mean - mean) ** 2)) / n
+        return LossStats(n, mean, var)
+
     def z_worse(self, base: LossStats) -> float:
         """How many standard errors this loss exceeds `base` (Welch)."""
         if self.n < 2 or base.n < 2:
@@ -48,12 +58,12 @@ class LossStats:
         return (self.mean - base.mean) / max(se, 1e-9)
 
 
-def drop_magnitude(ctx: Context, worse: LossStats, base: LossStats) -> float:
+def drop_magnitude(ctx: Context, worse: LossStats, base: LossStats, z_min: float = 3.0) -> float:
     """0..1 size of a loss increase: accuracy points for classes, relative error otherwise."""
     if worse.n < MIN_LABELLED or base.n < MIN_LABELLED:
         return 0.0
     z = worse.z_worse(base)
-    if z < 3.0:
+    if z < z_min:
         return 0.0
     delta = worse.mean - base.mean
     if ctx.task.kind == "classification":
@@ -158,23 +168,27 @@ def _assess_version(
     # 1. same window, other versions (canary)
     lo = LossStats.of(ctx.cur_loss[cur_other])
     if lv.n >= MIN_LABELLED and lo.n >= MIN_LABELLED:
-        mag = drop_magnitude(ctx, lv, lo)
+        mag = drop_magnitude(ctx, lv, lo, z_min=VERSION_Z)
+        worse_z = lv.z_worse(lo)
         details.update(
             comparison="same_window", loss_version=lv.mean, loss_others=lo.mean, n_version=lv.n, n_others=lo.n
         )
         text = _loss_text(ctx, lo.mean, lv.mean, "other versions in the same window", lv.n)
-        # a small canary may be too small for a significant head-to-head gap; but when the other
-        # versions kept their reference quality, the version is the only thing that got worse
+        # a small canary may be too small for a significant head-to-head gap; when the other
+        # versions kept their reference quality, the reference rows join the baseline
         lr = LossStats.of(ctx.ref_loss[ref_base]) if ref_base.any() else LossStats.of(ctx.ref_loss)
-        if drop_magnitude(ctx, lo, lr) == 0.0 and lo.z_worse(lr) < 3.0:
-            cross = drop_magnitude(ctx, lv, lr)
-            if cross > mag:
-                mag = cross
+        if lr.n >= MIN_LABELLED and lo.z_worse(lr) < 2.0:
+            baseline = lo.pooled(lr)
+            pooled_mag = drop_magnitude(ctx, lv, baseline, z_min=VERSION_Z)
+            worse_z = max(worse_z, lv.z_worse(baseline))
+            if pooled_mag > mag:
+                mag = pooled_mag
                 details.update(comparison="same_window_and_reference", loss_reference=lr.mean)
                 text = (
-                    _loss_text(ctx, lr.mean, lv.mean, f"{base_name} in the reference window", lv.n)[:-1]
+                    _loss_text(ctx, baseline.mean, lv.mean, f"{base_name} before and alongside it", lv.n)[:-1]
                     + f"; the other versions held {_quality(ctx, lo.mean)} in the same window."
                 )
+        mag, text = _with_mapping(ctx, v, base, rv, cv, True, mag, worse_z, text, details)
         return Finding("model", "version_change", name, mag, text, details)
     # 2. before the onset both versions served side by side
     lpv = LossStats.of(ctx.ref_loss[ref_v])
@@ -200,6 +214,7 @@ def _assess_version(
             raw_magnitude=mag,
         )
         text = _loss_text(ctx, lpb.mean, lv.mean, f"{base_name} in the reference window", lv.n)
+        mag, text = _with_mapping(ctx, v, base, rv, cv, False, mag, lv.z_worse(lpb), text, details)
         return Finding("model", "version_change", name, mag * (1.0 - data_score), text, details)
     # 4. no labels: does the version map the same inputs to the same predictions?
     other = cur_other if int(cur_other.sum()) >= MIN_LABELLED else None
@@ -299,6 +314,36 @@ def _conditional_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.nda
 
 def _take(values: np.ndarray | Categorical, idx: np.ndarray) -> np.ndarray | Categorical:
     return values.take(idx) if isinstance(values, Categorical) else values[idx]
+
+
+def _with_mapping(
+    ctx: Context,
+    v: int,
+    base: int,
+    rv: np.ndarray,
+    cv: np.ndarray,
+    same_window: bool,
+    mag: float,
+    worse_z: float,
+    text: str,
+    details: dict[str, object],
+) -> tuple[float, str]:
+    """Labels say the version is worse; how much it changed the input -> prediction map says how much.
+
+    A modest loss increase from a version that maps inputs somewhere else entirely (a model
+    exported without its scaler) is the version's doing, not a segment's or the world's. Used
+    only when the version is significantly worse, so a better new model is never blamed.
+    """
+    if worse_z < VERSION_Z:
+        return mag, text
+    gap = _conditional_gap(ctx, v, base, rv, cv, same_window=same_window)
+    details["conditional_gap"] = gap
+    gap_mag = float(np.clip((gap - 0.1) / 0.3, 0.0, 1.0))
+    if gap_mag <= mag:
+        return mag, text
+    return gap_mag, (
+        text[:-1] + f"; given the same inputs its predictions moved by {min(gap, 9.99):.0%} of their variance."
+    )
 
 
 def _quality(ctx: Context, loss: float) -> str:
