@@ -22,6 +22,7 @@ from diagnostics.stats import js_divergence, ks_statistic_bounded
 MIN_LABELLED = 30
 MIN_CONCLUSIVE = 200  # labelled rows that make a side-by-side comparison trustworthy
 VERSION_Z = 2.5  # a version comparison is one pre-registered test, not a scan: a lower bar
+MAPPING_Z = 1.5  # labels need only lean "worse" for a changed input -> prediction map to count
 MIN_SEGMENT_SHARE = 0.03
 MIN_SEGMENT_ROWS = 30
 MAX_SEGMENT_SHARE = 0.4  # a "segment" covering most traffic is a global problem
@@ -332,9 +333,10 @@ def _with_mapping(
 
     A modest loss increase from a version that maps inputs somewhere else entirely (a model
     exported without its scaler) is the version's doing, not a segment's or the world's. Used
-    only when the version is significantly worse, so a better new model is never blamed.
+    only when the labels lean towards the version being worse (z >= MAPPING_Z), so a better new
+    model is never blamed.
     """
-    if worse_z < VERSION_Z:
+    if worse_z < MAPPING_Z:
         return mag, text
     gap = _conditional_gap(ctx, v, base, rv, cv, same_window=same_window)
     details["conditional_gap"] = gap
