@@ -123,18 +123,37 @@ def table_rows(outcomes: Sequence[Outcome]) -> list[list[str]]:
 
 
 def summary(outcomes: Sequence[Outcome]) -> dict[str, float]:
-    n = len(outcomes) or 1
+    n = len(outcomes)
     healthy = [o for o in outcomes if o.scenario.group == "healthy"]
+    cause = sum(o.verdict.cause for o in outcomes)
+    culprit = sum(o.verdict.culprit for o in outcomes)
+    alarms = sum(o.false_alarm for o in healthy)
     return {
-        "scenarios": float(len(outcomes)),
-        "cause": sum(o.verdict.cause for o in outcomes) / n,
-        "culprit": sum(o.verdict.culprit for o in outcomes) / n,
-        "mitigation": sum(o.verdict.mitigation for o in outcomes) / n,
-        "false_alarms": sum(o.false_alarm for o in healthy) / (len(healthy) or 1),
+        "scenarios": float(n),
+        "cause": cause / (n or 1),
+        "cause_low": clopper_pearson(cause, n)[0],
+        "culprit": culprit / (n or 1),
+        "culprit_low": clopper_pearson(culprit, n)[0],
+        "mitigation": sum(o.verdict.mitigation for o in outcomes) / (n or 1),
+        "false_alarms": alarms / (len(healthy) or 1),
+        "false_alarms_high": clopper_pearson(alarms, len(healthy))[1],
         "healthy": float(len(healthy)),
         "median_ms": statistics.median([o.run.wall_ms for o in outcomes if o.run] or [float("nan")]),
         **_onset_stats(outcomes),
     }
+
+
+def clopper_pearson(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:
+    """Exact binomial interval: with 40 healthy logs and no alarm, the rate is only known to be
+    below ~9%, so the bounds are printed beside the point estimates."""
+    if trials == 0:
+        return (float("nan"), float("nan"))
+    from scipy.stats import beta
+
+    alpha = 1.0 - level
+    low = 0.0 if successes == 0 else float(beta.ppf(alpha / 2, successes, trials - successes + 1))
+    high = 1.0 if successes == trials else float(beta.ppf(1 - alpha / 2, successes + 1, trials - successes))
+    return (low, high)
 
 
 def _onset_stats(outcomes: Sequence[Outcome]) -> dict[str, float]:
@@ -177,9 +196,12 @@ def _targets(s: dict[str, float]) -> list[str]:
         return "met" if ok else "MISSED"
 
     return [
-        f"cause {100 * s['cause']:.1f}% vs >= 95% ({mark(s['cause'] >= TARGETS['cause'])})",
-        f"culprit {100 * s['culprit']:.1f}% vs >= 90% ({mark(s['culprit'] >= TARGETS['culprit'])})",
-        f"false alarms {100 * s['false_alarms']:.1f}% vs <= 2% ({mark(s['false_alarms'] <= TARGETS['false_alarms'])})",
+        f"cause {100 * s['cause']:.1f}% (95% CI from {100 * s['cause_low']:.1f}%) vs >= 95% "
+        f"({mark(s['cause'] >= TARGETS['cause'])})",
+        f"culprit {100 * s['culprit']:.1f}% (from {100 * s['culprit_low']:.1f}%) vs >= 90% "
+        f"({mark(s['culprit'] >= TARGETS['culprit'])})",
+        f"false alarms {100 * s['false_alarms']:.1f}% (95% CI up to {100 * s['false_alarms_high']:.1f}% "
+        f"on {int(s['healthy'])} healthy logs) vs <= 2% ({mark(s['false_alarms'] <= TARGETS['false_alarms'])})",
     ]
 
 
@@ -242,10 +264,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write every outcome as JSON here")
     parser.add_argument("--kinds", nargs="*", help="only these scenario kinds")
     parser.add_argument("--seed-offset", type=int, default=0, help="a fresh suite of the same design")
+    parser.add_argument(
+        "--healthy-only",
+        type=int,
+        metavar="N",
+        help="only N healthy logs (a quarter with a harmless deploy), to pin the false-alarm rate down",
+    )
     parser.add_argument("--failures", action="store_true", help="list every miss with the engine's findings")
     args = parser.parse_args(argv)
 
-    specs = quick_specs() if args.quick else suite_specs(seed_offset=args.seed_offset)
+    if args.healthy_only:
+        n_deploy = args.healthy_only // 4
+        specs = suite_specs(0, args.healthy_only - n_deploy, n_deploy, seed_offset=args.seed_offset)
+    else:
+        specs = quick_specs() if args.quick else suite_specs(seed_offset=args.seed_offset)
     if args.kinds:
         unknown = set(args.kinds) - set(KINDS)
         if unknown:
