@@ -30,6 +30,7 @@ from diagnostics.stats import (
 
 STRUCTURAL_FLOOR = 0.4
 HIGH_CARDINALITY = 1000
+MIN_ROWS_PER_CATEGORY = 50  # below this, a category histogram is mostly sampling noise
 MIN_VALUES = 10
 
 
@@ -326,7 +327,7 @@ def _categorical_checks(ctx: Context, name: str, r: Categorical, c: Categorical)
         return out
     infl = ctx.influence.get(name, 0.0)
     distinct_ref = int(np.count_nonzero(ref_counts))
-    if distinct_ref > HIGH_CARDINALITY and distinct_ref > 0.2 * n_ref:
+    if distinct_ref > HIGH_CARDINALITY and n_ref < MIN_ROWS_PER_CATEGORY * distinct_ref:
         out.append(
             Finding(
                 "data",
