@@ -24,14 +24,11 @@ from diagnostics.data_checks import data_findings
 from diagnostics.findings import Diagnosis, Finding, iso_utc
 from diagnostics.localize import localize
 from diagnostics.log import Categorical, ChangeRecord, PredictionLog
-from diagnostics.model_checks import (
-    performance_finding,
-    prediction_shift_finding,
-    segment_and_concept_findings,
-    version_findings,
-)
+from diagnostics.model_checks import performance_finding, prediction_shift_finding
 from diagnostics.onset import detect_onset
+from diagnostics.segments import segment_and_concept_findings
 from diagnostics.service_checks import service_findings
+from diagnostics.versions import version_findings
 
 
 class DiagnosisInputError(ValueError):

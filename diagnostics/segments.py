@@ -1,0 +1,287 @@
+"""Segment and concept checks: is a drop concentrated in one slice of the traffic, or
+everywhere (the world changed under the model)?
+
+Both are what is left once a version or the inputs explain nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from diagnostics.context import Context
+from diagnostics.findings import Finding
+from diagnostics.log import Categorical
+from diagnostics.model_checks import MIN_LABELLED, LossStats
+
+MIN_SEGMENT_SHARE = 0.03
+MIN_SEGMENT_ROWS = 30
+MAX_SEGMENT_SHARE = 0.4  # a "segment" covering most traffic is a global problem
+
+
+@dataclass
+class Segment:
+    label: str
+    share: float
+    explained: float
+    loss_ref: float
+    loss_cur: float
+    n: int
+    parts: tuple[tuple[str, int, int], ...] = ()  # (feature, first bin, last bin) per condition
+
+    def rows(self, codes: dict[str, np.ndarray]) -> np.ndarray:
+        """Mask of the sampled rows (of one window) inside the segment."""
+        mask: np.ndarray | None = None
+        for feature, lo, hi in self.parts:
+            c = codes[feature]
+            m = (c >= lo) & (c <= hi)
+            mask = m if mask is None else mask & m
+        assert mask is not None
+        return mask
+
+
+def worst_segments(ctx: Context, top: int = 3) -> list[Segment]:
+    """Slices (one feature, or two) that explain most of the loss increase, with minimum support.
+
+    For each segment the excess is n_cur * (loss_cur - loss_ref of the same segment); numeric
+    features take the best contiguous run of reference deciles. `explained` is the segment's
+    share of the total excess over the feature's segments.
+    """
+    cur_loss = ctx.cur_loss[ctx.cur_sample]
+    ref_loss = ctx.ref_loss[ctx.ref_sample]
+    cur_ok = np.isfinite(cur_loss)
+    ref_ok = np.isfinite(ref_loss)
+    n_cur = int(cur_ok.sum())
+    if n_cur < 2 * MIN_LABELLED or int(ref_ok.sum()) < 2 * MIN_LABELLED:
+        return []
+    found: list[Segment] = []
+    totals: dict[str, float] = {}
+    for name, bins in ctx.bins.items():
+        if name not in ctx.cur_bin_codes:
+            continue
+        cb = ctx.cur_bin_codes[name]
+        rb = ctx.ref_bin_codes[name]
+        nb = bins.n_bins
+        c_n = np.bincount(cb[cur_ok], minlength=nb).astype(float)
+        c_l = np.bincount(cb[cur_ok], weights=cur_loss[cur_ok], minlength=nb)
+        r_n = np.bincount(rb[ref_ok], minlength=nb).astype(float)
+        r_l = np.bincount(rb[ref_ok], weights=ref_loss[ref_ok], minlength=nb)
+        overall_ref = float(r_l.sum() / max(r_n.sum(), 1))
+        r_mean = np.where(r_n >= 10, r_l / np.maximum(r_n, 1), overall_ref)
+        excess = c_l - c_n * r_mean
+        total = float(excess.sum())
+        if total <= 0:
+            continue
+        if bins.numeric:
+            # contiguous runs over the value bins (last bin = missing is its own segment)
+            vals = excess[:-1]
+            cum = np.concatenate(([0.0], np.cumsum(vals)))
+            cnt = np.concatenate(([0.0], np.cumsum(c_n[:-1])))
+            best = (-np.inf, 0, 0)
+            for i in range(len(vals)):
+                for j in range(i + 1, len(vals) + 1):
+                    share = (cnt[j] - cnt[i]) / n_cur
+                    if share > MAX_SEGMENT_SHARE or cnt[j] - cnt[i] < MIN_SEGMENT_ROWS or share < MIN_SEGMENT_SHARE:
+                        continue
+                    ex = cum[j] - cum[i]
+                    if ex > best[0]:
+                        best = (ex, i, j - 1)
+            cands = [best] if math.isfinite(best[0]) else []
+            if c_n[-1] >= MIN_SEGMENT_ROWS:
+                cands.append((excess[-1], nb - 1, nb - 1))
+            for ex, i, j in cands:
+                n_seg = float(c_n[i : j + 1].sum())
+                found.append(
+                    _segment(
+                        bins.label(i, j),
+                        n_seg,
+                        n_cur,
+                        ex,
+                        total,
+                        c_l[i : j + 1].sum(),
+                        (r_mean[i : j + 1] * c_n[i : j + 1]).sum(),
+                        ((name, i, j),),
+                    )
+                )
+        else:
+            for b in range(nb - 1):
+                if (
+                    c_n[b] < MIN_SEGMENT_ROWS
+                    or c_n[b] / n_cur < MIN_SEGMENT_SHARE
+                    or c_n[b] / n_cur > MAX_SEGMENT_SHARE
+                ):
+                    continue
+                found.append(
+                    _segment(
+                        bins.label(b), c_n[b], n_cur, excess[b], total, c_l[b], r_mean[b] * c_n[b], ((name, b, b),)
+                    )
+                )
+        totals[name] = total
+    found += _pair_segments(ctx, found, cur_loss, ref_loss, totals)
+    found.sort(key=lambda s: s.explained * max(s.loss_cur - s.loss_ref, 0.0), reverse=True)
+    return found[:top]
+
+
+def _segment(
+    label: str,
+    n_seg: float,
+    n_cur: int,
+    ex: float,
+    total: float,
+    loss_sum: float,
+    ref_loss_sum: float,
+    parts: tuple[tuple[str, int, int], ...] = (),
+) -> Segment:
+    return Segment(
+        label=label,
+        share=n_seg / n_cur,
+        explained=float(ex / total) if total > 0 else 0.0,
+        loss_ref=float(ref_loss_sum / max(n_seg, 1)),
+        loss_cur=float(loss_sum / max(n_seg, 1)),
+        n=int(n_seg),
+        parts=parts,
+    )
+
+
+def _pair_segments(
+    ctx: Context, singles: list[Segment], cur_loss: np.ndarray, ref_loss: np.ndarray, total_by_feature: dict[str, float]
+) -> list[Segment]:
+    """Intersections of the best single-feature segments of two different features."""
+    out: list[Segment] = []
+    cur_ok = np.isfinite(cur_loss)
+    ref_ok = np.isfinite(ref_loss)
+    n_cur = int(cur_ok.sum())
+    ranked = sorted(singles, key=lambda s: s.explained * max(s.loss_cur - s.loss_ref, 0.0), reverse=True)[:4]
+    for a_i, a in enumerate(ranked):
+        for b in ranked[a_i + 1 :]:
+            if a.parts[0][0] == b.parts[0][0]:
+                continue
+            parts = a.parts + b.parts
+            seg = Segment("", 0.0, 0.0, 0.0, 0.0, 0, parts)
+            in_cur = seg.rows(ctx.cur_bin_codes) & cur_ok
+            in_ref = seg.rows(ctx.ref_bin_codes) & ref_ok
+            n_seg = int(in_cur.sum())
+            if n_seg < MIN_SEGMENT_ROWS or n_seg / max(n_cur, 1) < MIN_SEGMENT_SHARE or int(in_ref.sum()) < 10:
+                continue
+            loss_c = float(cur_loss[in_cur].mean())
+            loss_r = float(ref_loss[in_ref].mean())
+            total = max(total_by_feature.get(a.parts[0][0], 0.0), total_by_feature.get(b.parts[0][0], 0.0))
+            ex = n_seg * (loss_c - loss_r)
+            out.append(
+                _segment(f"{a.label} and {b.label}", n_seg, n_cur, ex, total, loss_c * n_seg, loss_r * n_seg, parts)
+            )
+    return out
+
+
+def segment_and_concept_findings(ctx: Context, perf_mag: float, blockers: float) -> list[Finding]:
+    """Concept drift (a drop everywhere) or one segment (a drop concentrated in a slice).
+
+    Both are what is left once a version or the inputs explain nothing: `blockers` is the
+    strongest version/data score and discounts them. A segment wins when it explains most of
+    the excess loss, covers at most MAX_SEGMENT_SHARE of traffic and its own loss rose at least
+    2.5x as much as the overall loss; its score is the size of its own drop.
+    """
+    a, b = LossStats.of(ctx.cur_loss), LossStats.of(ctx.ref_loss)
+    if a.n < MIN_LABELLED or b.n < MIN_LABELLED or a.z_worse(b) < 3.0:
+        return []
+    segs = worst_segments(ctx)
+    out: list[Finding] = []
+    overall = max(a.mean - b.mean, 1e-12)
+    best = segs[0] if segs else None
+    concentrated = (
+        best is not None
+        and best.explained >= 0.6
+        and best.share <= MAX_SEGMENT_SHARE
+        and (best.loss_cur - best.loss_ref) >= 2.5 * overall
+    )
+    if concentrated and best is not None and ctx.task.kind != "classification":
+        concentrated = _bias_concentrated(ctx, best, overall)
+    # a segment matters only inside a material overall drop (not a retrain's 0.1% wobble)
+    materiality = min(1.0, perf_mag / 0.2)
+    for rank, seg in enumerate(segs):
+        own = _segment_drop(ctx, seg)
+        if rank == 0 and concentrated:
+            score = own * min(1.0, seg.explained) * (1.0 - blockers) * materiality
+        else:
+            score = 0.1 * own * (1.0 - blockers)
+        out.append(
+            Finding(
+                "model",
+                "segment",
+                seg.label,
+                score,
+                f"Segment {seg.label} ({100 * seg.share:.0f}% of labelled traffic) explains "
+                f"{100 * min(seg.explained, 1.0):.0f}% of the error increase: loss {seg.loss_ref:.3f} -> "
+                f"{seg.loss_cur:.3f}.",
+                {
+                    "share": seg.share,
+                    "explained": seg.explained,
+                    "loss_reference": seg.loss_ref,
+                    "loss_current": seg.loss_cur,
+                    "rows": seg.n,
+                },
+            )
+        )
+    residual = perf_mag * (1.0 - blockers)
+    out.append(
+        Finding(
+            "model",
+            "concept_drift",
+            "concept",
+            residual * (0.3 if concentrated else 1.0),
+            _concept_text(blockers, concentrated),
+            {"performance_magnitude": perf_mag, "explained_elsewhere": blockers},
+        )
+    )
+    return out
+
+
+def _bias_concentrated(ctx: Context, seg: Segment, loss_increase: float) -> bool:
+    """For numeric targets: is the shift of the signed residual (label - prediction) also
+    concentrated in the segment? A target that moved everywhere raises |error| most where the
+    model already erred in that direction, which mimics a segment; its bias shift does not."""
+    pred_c, lab_c = ctx.current.prediction, ctx.current.label
+    pred_r, lab_r = ctx.reference.prediction, ctx.reference.label
+    if any(isinstance(v, Categorical) or v is None for v in (pred_c, lab_c, pred_r, lab_r)):
+        return True
+    assert isinstance(pred_c, np.ndarray) and isinstance(lab_c, np.ndarray)
+    assert isinstance(pred_r, np.ndarray) and isinstance(lab_r, np.ndarray)
+    res_c = (lab_c - pred_c)[ctx.cur_sample]
+    res_r = (lab_r - pred_r)[ctx.ref_sample]
+    ok_c, ok_r = np.isfinite(res_c), np.isfinite(res_r)
+    shift = float(res_c[ok_c].mean() - res_r[ok_r].mean()) if ok_c.any() and ok_r.any() else 0.0
+    if abs(shift) < 0.25 * loss_increase:
+        return True  # the error grew without a bias shift: nothing to check
+    in_c = seg.rows(ctx.cur_bin_codes) & ok_c
+    in_r = seg.rows(ctx.ref_bin_codes) & ok_r
+    if int(in_c.sum()) < MIN_SEGMENT_ROWS or int(in_r.sum()) < 10:
+        return True
+    seg_shift = float(res_c[in_c].mean() - res_r[in_r].mean())
+    explained = seg_shift * int(in_c.sum()) / (shift * int(ok_c.sum()))
+    return explained >= 0.6
+
+
+def _concept_text(blockers: float, concentrated: bool) -> str:
+    if blockers >= 0.3:
+        return "Performance dropped, but the input or model-version findings above explain most of it."
+    if concentrated:
+        return "Performance dropped mostly in one segment (above) rather than everywhere."
+    return (
+        "Performance dropped everywhere while the inputs and the model version stayed put: the relation "
+        "between inputs and labels changed (concept drift)."
+    )
+
+
+def _segment_drop(ctx: Context, seg: Segment) -> float:
+    delta = seg.loss_cur - seg.loss_ref
+    if ctx.task.kind == "classification":
+        return float(np.clip((delta - 0.03) / 0.15, 0.0, 1.0))
+    rel = delta / max(seg.loss_ref, 1e-12)
+    return float(np.clip((rel - 0.1) / 0.4, 0.0, 1.0))
+
+
+def _overall_increase(ctx: Context) -> float:
+    a, b = LossStats.of(ctx.cur_loss), LossStats.of(ctx.ref_loss)
+    return max(a.mean - b.mean, 0.0) if a.n and b.n else 0.0

@@ -1,0 +1,293 @@
+"""Model-version checks: is a version that is new in the current window to blame?
+
+The decisive comparison is canary-style: its rows against other versions' rows of the same time
+window, where inputs are alike. Only when no such rows exist does the check fall back to the
+reference window, and then says so (`details["comparison"]`) and is discounted by input drift.
+Without labels (or to size a labelled drop) it compares the input -> prediction map.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from diagnostics.context import Context, align_categorical, prediction_matrix
+from diagnostics.findings import Finding, iso_utc
+from diagnostics.log import Categorical, ChangeRecord
+from diagnostics.model_checks import MIN_LABELLED, LossStats, distribution_gap, drop_magnitude
+
+MIN_CONCLUSIVE = 200  # labelled rows that make a side-by-side comparison trustworthy
+VERSION_Z = 2.5  # a version comparison is one pre-registered test, not a scan: a lower bar
+MAPPING_Z = 1.5  # labels need only lean "worse" for a changed input -> prediction map to count
+VERSION_WINDOW_S = 1800.0  # a deploy this close to the onset is "near" it
+
+
+def _version_codes(ctx: Context) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ref_mv = ctx.reference.model_version
+    cur_mv = ctx.current.model_version
+    assert isinstance(ref_mv, Categorical) and isinstance(cur_mv, Categorical)
+    return align_categorical(ref_mv, cur_mv)
+
+
+def version_findings(ctx: Context, changes: list[ChangeRecord], data_score: float) -> list[Finding]:
+    """Find versions that are new in the current window and measure whether they hurt."""
+    rv, cv, names = _version_codes(ctx)
+    k = len(names)
+    ref_counts = np.bincount(rv[rv >= 0], minlength=k).astype(float)
+    cur_counts = np.bincount(cv[cv >= 0], minlength=k).astype(float)
+    ref_share = ref_counts / max(ref_counts.sum(), 1)
+    cur_share = cur_counts / max(cur_counts.sum(), 1)
+    base = int(np.argmax(ref_counts)) if ref_counts.sum() else -1
+    deploys = {c.to_version: c for c in changes if c.to_version}
+    out: list[Finding] = []
+    for v in range(k):
+        if cur_share[v] < 0.05 or v == base or cur_share[v] <= 1.5 * ref_share[v] + 0.02:
+            continue
+        name = str(names[v])
+        first_seen = _first_seen(ctx, rv, cv, v)
+        event = deploys.get(name)
+        finding = _assess_version(
+            ctx, v, name, base, str(names[base]) if base >= 0 else "?", rv, cv, cur_share[v], data_score
+        )
+        finding.details.update(
+            first_seen=iso_utc(first_seen) if math.isfinite(first_seen) else None,
+            change_event=event.description if event else None,
+            announced=event is not None,
+        )
+        near = math.isfinite(first_seen) and abs(first_seen - ctx.onset) <= VERSION_WINDOW_S
+        finding.details["near_onset"] = near
+        when = f"first seen {iso_utc(first_seen)}" if math.isfinite(first_seen) else ""
+        how = f"deployed per change log ({event.description})" if event else "no change event recorded"
+        calm = " Inputs did not drift." if data_score < 0.15 else ""
+        finding.evidence = f"Version {name} ({when}; {how}): {finding.evidence}{calm}"
+        out.append(finding)
+    return out
+
+
+def _first_seen(ctx: Context, rv: np.ndarray, cv: np.ndarray, v: int) -> float:
+    in_ref = np.flatnonzero(rv == v)
+    if in_ref.size and ctx.reference is not ctx.log:
+        ts = ctx.reference.timestamp[in_ref[0]]
+        if ts <= ctx.onset:
+            return float(ts)
+    in_cur = np.flatnonzero(cv == v)
+    return float(ctx.current.timestamp[in_cur[0]]) if in_cur.size else float("nan")
+
+
+def _assess_version(
+    ctx: Context,
+    v: int,
+    name: str,
+    base: int,
+    base_name: str,
+    rv: np.ndarray,
+    cv: np.ndarray,
+    share: float,
+    data_score: float,
+) -> Finding:
+    cur_v = cv == v
+    cur_other = (cv != v) & (cv >= 0)
+    ref_v = rv == v
+    ref_base = rv == base
+    lv = LossStats.of(ctx.cur_loss[cur_v])
+    details: dict[str, object] = {"version": name, "baseline_version": base_name, "share_current": share}
+    # 1. same window, other versions (canary)
+    lo = LossStats.of(ctx.cur_loss[cur_other])
+    if lv.n >= MIN_LABELLED and lo.n >= MIN_LABELLED:
+        mag = drop_magnitude(ctx, lv, lo, z_min=VERSION_Z)
+        worse_z = lv.z_worse(lo)
+        details.update(
+            comparison="same_window", loss_version=lv.mean, loss_others=lo.mean, n_version=lv.n, n_others=lo.n
+        )
+        text = _loss_text(ctx, lo.mean, lv.mean, "other versions in the same window", lv.n)
+        # a small canary may be too small for a significant head-to-head gap; when the other
+        # versions kept their reference quality, the reference rows join the baseline
+        lr = LossStats.of(ctx.ref_loss[ref_base]) if ref_base.any() else LossStats.of(ctx.ref_loss)
+        if lr.n >= MIN_LABELLED and lo.z_worse(lr) < 2.0:
+            baseline = lo.pooled(lr)
+            pooled_mag = drop_magnitude(ctx, lv, baseline, z_min=VERSION_Z)
+            worse_z = max(worse_z, lv.z_worse(baseline))
+            if pooled_mag > mag:
+                mag = pooled_mag
+                details.update(comparison="same_window_and_reference", loss_reference=lr.mean)
+                text = (
+                    _loss_text(ctx, baseline.mean, lv.mean, f"{base_name} before and alongside it", lv.n)[:-1]
+                    + f"; the other versions held {_quality(ctx, lo.mean)} in the same window."
+                )
+        mag, text = _with_mapping(ctx, v, base, rv, cv, True, mag, worse_z, text, details)
+        return Finding("model", "version_change", name, mag, text, details)
+    # 2. before the onset both versions served side by side
+    lpv = LossStats.of(ctx.ref_loss[ref_v])
+    lpb = LossStats.of(ctx.ref_loss[ref_base])
+    if lpv.n >= MIN_LABELLED and lpb.n >= MIN_LABELLED:
+        mag = drop_magnitude(ctx, lpv, lpb)
+        # conclusive either way: a significant gap, or enough rows that a real one would show
+        if mag > 0 or lpv.n >= MIN_CONCLUSIVE:
+            details.update(
+                comparison="pre_onset", loss_version=lpv.mean, loss_others=lpb.mean, n_version=lpv.n, n_others=lpb.n
+            )
+            text = _loss_text(ctx, lpb.mean, lpv.mean, f"{base_name} before the onset", lpv.n)
+            return Finding("model", "version_change", name, mag, text, details)
+    # 3. labels: against the reference window (confounded with anything else that changed)
+    if lv.n >= MIN_LABELLED and lpb.n >= MIN_LABELLED:
+        mag = drop_magnitude(ctx, lv, lpb)
+        details.update(
+            comparison="cross_window",
+            loss_version=lv.mean,
+            loss_others=lpb.mean,
+            n_version=lv.n,
+            n_others=lpb.n,
+            raw_magnitude=mag,
+        )
+        text = _loss_text(ctx, lpb.mean, lv.mean, f"{base_name} in the reference window", lv.n)
+        mag, text = _with_mapping(ctx, v, base, rv, cv, False, mag, lv.z_worse(lpb), text, details)
+        return Finding("model", "version_change", name, mag * (1.0 - data_score), text, details)
+    # 4. no labels: does the version map the same inputs to the same predictions?
+    other = cur_other if int(cur_other.sum()) >= MIN_LABELLED else None
+    shift = _prediction_gap(ctx, cur_v, other, ref_base)
+    conditional = _conditional_gap(ctx, v, base, rv, cv, same_window=other is not None)
+    details.update(
+        comparison="predictions_same_window" if other is not None else "predictions_cross_window",
+        prediction_gap=shift,
+        conditional_gap=conditional,
+    )
+    mag = max(float(np.clip((shift - 0.1) / 0.3, 0.0, 1.0)), float(np.clip((conditional - 0.1) / 0.3, 0.0, 1.0)))
+    if other is None:
+        mag *= 1.0 - data_score
+    return Finding(
+        "model",
+        "version_change",
+        name,
+        mag,
+        f"no labels; given the same inputs its predictions depart from the baseline's by {conditional:.0%} of their "
+        f"variance (distribution gap {shift:.3f}).",
+        details,
+    )
+
+
+CONDITIONAL_FEATURES = 6
+BACKFIT_ROUNDS = 3
+
+
+def _conditional_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray, *, same_window: bool) -> float:
+    """How much worse a version's predictions fit the baseline's input -> prediction map.
+
+    An additive surrogate (per-bin means of the most influential features, fitted by a few
+    backfitting rounds on the baseline rows) describes what the baseline predicts for given
+    inputs. The gap is (MSE of the version's predictions around the surrogate - MSE of the
+    baseline's own) / variance of the baseline's predictions: ~0 for an equivalent model, large
+    for a model that maps the same inputs elsewhere, even when its prediction histogram looks
+    the same. Works on the window samples, so it costs a few bincounts.
+    """
+    feats = [
+        f
+        for f in sorted(ctx.influence, key=lambda f: ctx.influence_raw.get(f, 0.0), reverse=True)
+        if f in ctx.cur_bin_codes and ctx.influence.get(f, 0.0) > 0.1
+    ][:CONDITIONAL_FEATURES]
+    if not feats:
+        return 0.0
+    cur_idx = ctx.cur_sample
+    v_rows = np.flatnonzero(cv[cur_idx] == v)
+    if same_window:
+        b_rows = np.flatnonzero((cv[cur_idx] != v) & (cv[cur_idx] >= 0))
+        b_pred_src, b_idx, b_bins = (
+            ctx.current.prediction,
+            cur_idx[b_rows],
+            {f: ctx.cur_bin_codes[f][b_rows] for f in feats},
+        )
+    else:
+        ref_idx = ctx.ref_sample
+        b_rows = np.flatnonzero(rv[ref_idx] == base)
+        b_pred_src, b_idx, b_bins = (
+            ctx.reference.prediction,
+            ref_idx[b_rows],
+            {f: ctx.ref_bin_codes[f][b_rows] for f in feats},
+        )
+    if v_rows.size < MIN_LABELLED or b_rows.size < MIN_LABELLED:
+        return 0.0
+    v_bins = {f: ctx.cur_bin_codes[f][v_rows] for f in feats}
+    ref_pred = ctx.reference.prediction
+    b_mat, b_ok = prediction_matrix(_take(b_pred_src, b_idx), ref_pred)
+    v_mat, v_ok = prediction_matrix(_take(ctx.current.prediction, cur_idx[v_rows]), ref_pred)
+    if b_mat.shape[1] == 0 or b_ok.sum() < MIN_LABELLED or v_ok.sum() < MIN_LABELLED:
+        return 0.0
+    b_mat, v_mat = b_mat[b_ok], v_mat[v_ok]
+    b_bins = {f: c[b_ok].astype(np.int64) for f, c in b_bins.items()}
+    v_bins = {f: c[v_ok].astype(np.int64) for f, c in v_bins.items()}
+    mu = b_mat.mean(axis=0)
+    total = float(np.mean(np.sum((b_mat - mu) ** 2, axis=1)))
+    if total <= 0:
+        return 0.0
+    resid = b_mat - mu
+    effects: dict[str, np.ndarray] = {f: np.zeros((ctx.bins[f].n_bins, b_mat.shape[1])) for f in feats}
+    for _ in range(BACKFIT_ROUNDS):
+        for f in feats:
+            codes = b_bins[f]
+            nb = ctx.bins[f].n_bins
+            partial = resid + effects[f][codes]
+            counts = np.bincount(codes, minlength=nb).astype(np.float64)
+            sums = np.stack(
+                [np.bincount(codes, weights=partial[:, j], minlength=nb) for j in range(partial.shape[1])], 1
+            )
+            new = np.where(counts[:, None] >= 5, sums / np.maximum(counts, 1)[:, None], 0.0)
+            resid = partial - new[codes]
+            effects[f] = new
+    fitted_v = mu + sum(effects[f][v_bins[f]] for f in feats)
+    mse_b = float(np.mean(np.sum(resid**2, axis=1)))
+    mse_v = float(np.mean(np.sum((v_mat - fitted_v) ** 2, axis=1)))
+    return max(0.0, (mse_v - mse_b) / total)
+
+
+def _take(values: np.ndarray | Categorical, idx: np.ndarray) -> np.ndarray | Categorical:
+    return values.take(idx) if isinstance(values, Categorical) else values[idx]
+
+
+def _with_mapping(
+    ctx: Context,
+    v: int,
+    base: int,
+    rv: np.ndarray,
+    cv: np.ndarray,
+    same_window: bool,
+    mag: float,
+    worse_z: float,
+    text: str,
+    details: dict[str, object],
+) -> tuple[float, str]:
+    """Labels say the version is worse; how much it changed the input -> prediction map says how much.
+
+    A modest loss increase from a version that maps inputs somewhere else entirely (a model
+    exported without its scaler) is the version's doing, not a segment's or the world's. Used
+    only when the labels lean towards the version being worse (z >= MAPPING_Z), so a better new
+    model is never blamed.
+    """
+    if worse_z < MAPPING_Z:
+        return mag, text
+    gap = _conditional_gap(ctx, v, base, rv, cv, same_window=same_window)
+    details["conditional_gap"] = gap
+    gap_mag = float(np.clip((gap - 0.1) / 0.3, 0.0, 1.0))
+    if gap_mag <= mag:
+        return mag, text
+    return gap_mag, (
+        text[:-1] + f"; given the same inputs its predictions moved by {min(gap, 9.99):.0%} of their variance."
+    )
+
+
+def _quality(ctx: Context, loss: float) -> str:
+    return f"accuracy {1 - loss:.3f}" if ctx.task.kind == "classification" else f"mean absolute error {loss:.4g}"
+
+
+def _loss_text(ctx: Context, base_loss: float, loss: float, against: str, n: int) -> str:
+    if ctx.task.kind == "classification":
+        return f"accuracy {1 - base_loss:.3f} ({against}) -> {1 - loss:.3f} on its {n} labelled rows."
+    return f"mean absolute error {base_loss:.4g} ({against}) -> {loss:.4g} on its {n} labelled rows."
+
+
+def _prediction_gap(ctx: Context, cur_v: np.ndarray, other: np.ndarray | None, ref_base: np.ndarray) -> float:
+    pred_v = ctx.current.prediction
+    if other is not None:
+        a_idx, b_src, b_idx = np.flatnonzero(cur_v), ctx.current.prediction, np.flatnonzero(other)
+    else:
+        a_idx, b_src, b_idx = np.flatnonzero(cur_v), ctx.reference.prediction, np.flatnonzero(ref_base)
+    return distribution_gap(pred_v, a_idx, b_src, b_idx)
