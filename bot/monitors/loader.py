@@ -39,9 +39,9 @@ def _lines(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], in
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = key_node.value
+            # an error about a key points at the key's line, even when its value starts below
             out[(*path, key)] = key_node.start_mark.line + 1
             _lines(value_node, (*path, key), out)
-            out[(*path, key)] = key_node.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             _lines(item, (*path, i), out)

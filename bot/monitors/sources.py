@@ -380,8 +380,6 @@ def _col(name: str) -> sa.ColumnClause[Any]:
 
 def _text(value: Any) -> str:
     """Category keys as the numpy path writes them (``str`` of the Python value)."""
-    if isinstance(value, float) and value.is_integer():
-        return str(value)
     return str(value)
 
 

@@ -228,3 +228,28 @@ def test_reference_can_be_a_training_set_table(settings: Settings, tmp_path: Pat
     assert calm.status == "ok", calm.to_dict()
     assert drifted.status == "breach" and drifted.diagnosis is not None
     assert drifted.diagnosis["culprit"] == {"kind": "feature", "name": "amount"}
+
+
+def test_jobs_follow_the_configuration_across_restarts(settings: Settings, tmp_path: Path, source: str) -> None:
+    """Unchanged schedules keep their stored job (and its due time); changed ones are replaced; gone ones go."""
+    cron = {**monitor_doc("by-cron", source, "healthy"), "schedule": {"cron": "*/10 * * * *"}}
+    interval = monitor_doc("by-interval", source, "healthy", every="5m")
+    live = settings.with_(scheduler_enabled=True)
+
+    def jobs(docs: list[dict]) -> dict[str, object]:
+        rt = Runtime.create(live.with_(monitors=write_config(tmp_path / "m.yaml", docs)))
+        try:
+            aps = rt.parts["scheduler"].aps
+            return {job.id: (str(job.trigger), job.next_run_time) for job in aps.get_jobs()}
+        finally:
+            rt.close()
+
+    first = jobs([cron, interval])
+    assert set(first) == {"monitor:by-cron", "monitor:by-interval", "escalation:sweep"}
+    assert "cron[" in str(first["monitor:by-cron"]) and "interval[0:05:00]" in str(first["monitor:by-interval"])
+    assert jobs([cron, interval]) == first  # a restart leaves them exactly as stored
+    changed = jobs([{**cron, "schedule": {"cron": "0 * * * *"}}])
+    assert set(changed) == {"monitor:by-cron", "escalation:sweep"}
+    assert changed["monitor:by-cron"] != first["monitor:by-cron"]
+    disabled = jobs([{**cron, "enabled": False}])
+    assert set(disabled) == {"escalation:sweep"}
