@@ -82,7 +82,7 @@ def _errors(ctx: Context) -> list[Finding]:
     pooled = (er * r.size + ec * c.size) / (r.size + c.size)
     se = math.sqrt(max(pooled * (1 - pooled), 1e-12) * (1 / r.size + 1 / c.size))
     delta = ec - er
-    if delta < 0.008 or delta / se < 4.0:
+    if delta < 0.008 or delta / se < 3.5:
         return []
     mag = float(np.clip((delta - 0.003) / 0.02, 0.0, 1.0))
     return [
