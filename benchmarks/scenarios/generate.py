@@ -103,12 +103,14 @@ def generate_scenario(
     variant: int | None = None,
     hours: float = 6.0,
     rows_per_minute: float | None = None,
+    fmt: str | None = None,
 ) -> Scenario:
     """Simulate one scenario into `out_dir` (created) and return where it is and what is right.
 
     `variant` indexes the fault's magnitudes (default: chosen by `seed`); `hours` x `rows_per_minute`
     sets the log size (6 h x 25/min is about 9,000 rows). Left out, the traffic volume (8 to 40 a
     minute) and the label delay (none, 20 or 45 minutes) vary with the seed, as they do between services.
+    `fmt` is "parquet" or "csv"; left out, every fifth seed writes CSV (ISO or epoch timestamps).
     """
     if kind not in FAULTS:
         raise ValueError(f"unknown scenario kind {kind!r}; expected one of {', '.join(KINDS)}")
@@ -135,7 +137,11 @@ def generate_scenario(
         label_delay_min=float(rng.choice([0.0, 20.0, 45.0])),
     )
     _simulate(ctx, fault)
-    return _write(ctx, fault, Path(out_dir), kind, seed, dataset, cls.variants[index])
+    if fmt is None:
+        fmt = "csv" if seed % 5 == 4 else "parquet"
+    if fmt not in ("parquet", "csv"):
+        raise ValueError(f"unknown log format {fmt!r}; expected 'parquet' or 'csv'")
+    return _write(ctx, fault, Path(out_dir), kind, seed, dataset, cls.variants[index], fmt)
 
 
 def _simulate(ctx: Ctx, fault: FaultBase) -> None:
@@ -151,11 +157,29 @@ def _simulate(ctx: Ctx, fault: FaultBase) -> None:
     background_changes(ctx)
 
 
-def _write(ctx: Ctx, fault: FaultBase, out: Path, kind: str, seed: int, dataset: str, variant: Any) -> Scenario:
+def _write_csv(frame: pd.DataFrame, path: Path, epoch: bool) -> None:
+    """The log as a CSV export would look: ISO-8601 or epoch-second timestamps, 0/1 errors,
+    empty cells where a label or prediction is missing."""
+    out = frame.copy()
+    ts = out["timestamp"]
+    if epoch:
+        out["timestamp"] = (ts - pd.Timestamp("1970-01-01T00:00:00Z")).dt.total_seconds().round(3)
+    else:
+        out["timestamp"] = ts.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    out["error"] = out["error"].astype(int)
+    out.to_csv(path, index=False)
+
+
+def _write(
+    ctx: Ctx, fault: FaultBase, out: Path, kind: str, seed: int, dataset: str, variant: Any, fmt: str
+) -> Scenario:
     out.mkdir(parents=True, exist_ok=True)
     frame = assemble(ctx)
     path_log, path_ref = out / "log.parquet", None
-    if ctx.split_reference:
+    if fmt == "csv" and not ctx.split_reference:  # a CSV has no column types, so schema cases stay Parquet
+        path_log = out / "log.csv"
+        _write_csv(frame, path_log, epoch=seed % 2 == 1)
+    elif ctx.split_reference:
         path_ref = out / "reference.parquet"
         frame.loc[~ctx.after].reset_index(drop=True).to_parquet(path_ref, index=False)
         current = frame.loc[ctx.after].reset_index(drop=True).drop(columns=ctx.current_drop_columns)

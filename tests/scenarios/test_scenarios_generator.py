@@ -81,8 +81,8 @@ def test_every_kind_writes_a_log_the_contract_accepts(quick_scenarios: dict[str,
 
 
 def test_generation_is_deterministic(tmp_path: Any) -> None:
-    a = generate_scenario("feature_drift", 4, "wine", tmp_path / "a", rows_per_minute=5.0)
-    b = generate_scenario("feature_drift", 4, "wine", tmp_path / "b", rows_per_minute=5.0)
+    a = generate_scenario("feature_drift", 4, "wine", tmp_path / "a", rows_per_minute=5.0, fmt="parquet")
+    b = generate_scenario("feature_drift", 4, "wine", tmp_path / "b", rows_per_minute=5.0, fmt="parquet")
     pd.testing.assert_frame_equal(frame_of(a), frame_of(b))
     assert a.path_changes.read_text() == b.path_changes.read_text()
 
@@ -278,3 +278,16 @@ def test_gradual_drift_ramps_from_the_onset(quick_scenarios: dict[str, Scenario]
     late = after.loc[minutes > sc.truth["ramp_minutes"], feat].mean() - before[feat].mean()
     assert abs(early) < 0.6 * std < late  # the first ten minutes have barely moved
     assert late / std == pytest.approx(sc.truth["shift_std"], abs=0.3)
+
+
+@pytest.mark.parametrize("seed", [4, 9])  # ISO timestamps, epoch seconds
+def test_csv_log_holds_the_same_rows_as_parquet(tmp_path: Any, seed: int) -> None:
+    csv = generate_scenario("feature_drift", seed, "iris", tmp_path / "c", fmt="csv", rows_per_minute=4.0)
+    pq = generate_scenario("feature_drift", seed, "iris", tmp_path / "p", fmt="parquet", rows_per_minute=4.0)
+    assert csv.path_log.suffix == ".csv" and pq.path_log.suffix == ".parquet"
+    a, b = pd.read_csv(csv.path_log), frame_of(pq)
+    ts = pd.to_datetime(a["timestamp"], unit="s", utc=True) if seed % 2 else pd.to_datetime(a["timestamp"])
+    assert (ts - b["timestamp"]).abs().max() < pd.Timedelta(milliseconds=1)
+    assert a["error"].isin([0, 1]).all() and (a["error"] == b["error"].astype(int)).all()
+    np.testing.assert_allclose(a[csv.truth["feature"]], b[csv.truth["feature"]])
+    assert (a["label"].isna() == b["label"].isna()).all()
