@@ -265,6 +265,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--kinds", nargs="*", help="only these scenario kinds")
     parser.add_argument("--seed-offset", type=int, default=0, help="a fresh suite of the same design")
     parser.add_argument(
+        "--rows-per-minute", type=float, help="fixed traffic volume (default: 8 to 40, varying with the seed)"
+    )
+    parser.add_argument(
         "--healthy-only",
         type=int,
         metavar="N",
@@ -286,7 +289,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="mlresponder-scenarios-") as tmp:
         folder = args.out or Path(tmp)
         print(f"generating {len(specs)} scenarios in {folder} ...", file=sys.stderr)
-        scenarios = generate_suite(folder, specs, rows_per_minute=8.0 if args.quick else None)
+        volume = args.rows_per_minute or (8.0 if args.quick else None)
+        scenarios = generate_suite(folder, specs, rows_per_minute=volume)
         outcomes: list[Outcome] = []
         seen_kinds: set[str] = set()
         for i, sc in enumerate(scenarios, 1):
