@@ -25,6 +25,7 @@ REQUIRED = ("timestamp", "model_version", "prediction")
 RESERVED = ("timestamp", "model_version", "prediction", "label", "latency_ms", "error")
 CHANGE_KINDS = ("model_deploy", "config_change", "pipeline_run", "schema_change", "infra", "other")
 MIXED_MIN_NUMERIC = 0.5  # a text column is numeric-with-bad-values when at least this share parses
+_NUMBER_RE = r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^(?i:[-+]?(nan|inf|infinity))$"
 _TRUE = {"1", "true", "t", "yes", "y"}
 _FALSE = {"0", "false", "f", "no", "n", ""}
 
@@ -372,23 +373,29 @@ def _numeric_column(col: pa.ChunkedArray) -> tuple[np.ndarray | None, np.ndarray
         return np.full(len(col), np.nan), None
     if not (pa.types.is_string(typ) or pa.types.is_large_string(typ)):
         return None, None
-    import pandas as pd
-
-    raw = col.to_numpy(zero_copy_only=False)
-    present = pd.notna(raw) & (pd.Series(raw).astype(str).str.strip() != "").to_numpy()
-    if not present.any():
-        return np.full(len(col), np.nan), None
-    sample = raw[present][:2000]
-    if (
-        np.isnan(pd.to_numeric(pd.Series(sample), errors="coerce").to_numpy(dtype=np.float64)).mean()
-        > 1 - MIXED_MIN_NUMERIC
-    ):
+    # all in Arrow compute: a regular expression decides what is a number, then a cast
+    trimmed = pc.utf8_trim_whitespace(col)
+    n = len(trimmed)
+    probe = pc.take(trimmed, pa.array(np.unique(np.linspace(0, max(n - 1, 0), min(n, 2000)).astype(np.int64))))
+    probe_present = pc.fill_null(pc.greater(pc.utf8_length(probe), 0), False)
+    if not pc.any(probe_present).as_py():
+        present_all = pc.fill_null(pc.greater(pc.utf8_length(trimmed), 0), False)
+        if not pc.any(present_all).as_py():
+            return np.full(n, np.nan), None
+    else:
+        probe_numeric = pc.fill_null(pc.match_substring_regex(probe, _NUMBER_RE), False)
+        share = pc.sum(pc.and_(probe_numeric, probe_present)).as_py() / max(pc.sum(probe_present).as_py(), 1)
+        if share < MIXED_MIN_NUMERIC:
+            return None, None
+    present = pc.fill_null(pc.greater(pc.utf8_length(trimmed), 0), False)
+    numeric = pc.fill_null(pc.match_substring_regex(trimmed, _NUMBER_RE), False)
+    nums = pc.cast(pc.if_else(numeric, trimmed, pa.scalar(None, trimmed.type)), pa.float64())
+    bad = pc.and_(present, pc.invert(numeric)).to_numpy(zero_copy_only=False).astype(bool)
+    n_present = int(pc.sum(present).as_py() or 0)
+    if n_present and bad.sum() > (1 - MIXED_MIN_NUMERIC) * n_present:
         return None, None
-    nums = pd.to_numeric(pd.Series(raw), errors="coerce").to_numpy(dtype=np.float64)
-    bad = present & np.isnan(nums)
-    if bad.mean() > 1 - MIXED_MIN_NUMERIC:
-        return None, None
-    return nums, (bad if bad.any() else None)
+    values = nums.to_numpy(zero_copy_only=False).astype(np.float64)
+    return values, (bad if bad.any() else None)
 
 
 def _value_column(col: pa.ChunkedArray) -> np.ndarray | Categorical:
