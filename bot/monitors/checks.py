@@ -285,7 +285,7 @@ def _quality_check(checks: ChecksSpec, layout: Layout, ref: WindowSummary, cur: 
     if drop >= q.drop:
         strength = drop / q.drop
         ev.findings.append(Finding(
-            "model", metric, "all versions", drop,
+            "model", metric, "concept", drop,
             f"{metric} {_fmt(cur_value)} on {cur_total.labelled} labelled rows vs {_fmt(ref_value)} in the "
             f"reference (threshold {q.drop}); no single version or input explains it: retrain on recent data.",
             "concept", strength, 1))
@@ -300,7 +300,7 @@ def _service_checks(checks: ChecksSpec, ref: WindowSummary, cur: WindowSummary, 
     if lat is not None and ref_q and cur_q and cur_q / ref_q >= lat.ratio and cur_q - ref_q >= lat.min_ms:
         strength = (cur_q / ref_q) / lat.ratio
         ev.findings.append(Finding(
-            "service", "latency", f"p{quantile * 100:g}", cur_q / ref_q,
+            "service", "latency", "latency_ms", cur_q / ref_q,
             f"latency p{quantile * 100:g} {cur_q:.0f} ms vs {ref_q:.0f} ms in the reference "
             f"(×{cur_q / ref_q:.2f}, threshold ×{lat.ratio}); escalate to the serving owner.",
             "latency", strength, 2))
@@ -313,7 +313,7 @@ def _service_checks(checks: ChecksSpec, ref: WindowSummary, cur: WindowSummary, 
         if rise >= er.rate and cur_rate >= ref_rate * er.ratio:
             strength = rise / er.rate
             ev.findings.append(Finding(
-                "service", "error_rate", "errors", cur_rate,
+                "service", "error_rate", "error", cur_rate,
                 f"error rate {cur_rate:.1%} vs {ref_rate:.1%} in the reference (threshold +{er.rate:.0%}); "
                 "escalate to the serving owner.", "errors", strength, 2))
     cur_rpm = cur.rows / current_minutes if current_minutes > 0 else None
@@ -326,7 +326,7 @@ def _service_checks(checks: ChecksSpec, ref: WindowSummary, cur: WindowSummary, 
             strength = (tr.drop / max(ratio, 1e-9)) if ratio <= tr.drop else ratio / tr.spike
             what = "dropped" if ratio <= tr.drop else "spiked"
             ev.findings.append(Finding(
-                "service", "traffic", "rows_per_minute", ratio,
+                "service", "traffic", "traffic", ratio,
                 f"traffic {what}: {cur_rpm:.1f} rows/min vs {ref_rpm:.1f} in the reference (×{ratio:.2f}); "
                 "check the callers and the logging pipeline.", "traffic", strength, 2))
 

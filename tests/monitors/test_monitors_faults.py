@@ -27,11 +27,11 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
     "missing": ("data", "feature", "age", "naive_model"),
     "stuck": ("data", "feature", "age", "naive_model"),
     "unseen": ("data", "feature", "country", "naive_model"),
-    "accuracy": ("model", "concept", "all versions", "retrain"),
+    "accuracy": ("model", "concept", "concept", "retrain"),
     "bad_version": ("model", "model_version", "v2", "rollback"),
-    "latency": ("service", "latency", "p95", "escalate_service"),
-    "errors": ("service", "errors", "errors", "escalate_service"),
-    "traffic": ("service", "traffic", "rows_per_minute", "escalate_service"),
+    "latency": ("service", "latency", "latency_ms", "escalate_service"),
+    "errors": ("service", "errors", "error", "escalate_service"),
+    "traffic": ("service", "traffic", "traffic", "escalate_service"),
 }
 
 
