@@ -253,3 +253,17 @@ def test_jobs_follow_the_configuration_across_restarts(settings: Settings, tmp_p
     assert changed["monitor:by-cron"] != first["monitor:by-cron"]
     disabled = jobs([{**cron, "enabled": False}])
     assert set(disabled) == {"escalation:sweep"}
+
+
+def test_cli_reports_invalid_configuration_with_file_and_line(settings: Settings, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("monitors:\n  - name: x\n    service: s\n    schedule: {every: soon}\n")
+    monkeypatch.setenv("MLRESPONDER_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("MLRESPONDER_MONITORS", str(bad))
+    assert main(["monitor", "list"]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:4: monitors[0].schedule.every: expected a duration" in err
+    assert f"{bad}:2: monitors[0].source: Field required" in err
+    assert "Traceback" not in err
