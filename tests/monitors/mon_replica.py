@@ -5,6 +5,7 @@ Usage: python mon_replica.py DATABASE_URL MONITORS_YAML
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 
@@ -13,6 +14,12 @@ from bot.runtime import Runtime
 
 
 def main() -> None:
+    # each scheduled attempt is logged ("monitor NAME tick T: status"); the tests read it
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    runner_log = logging.getLogger("bot.monitors.runner")
+    runner_log.addHandler(handler)
+    runner_log.setLevel(logging.INFO)
     settings = Settings(database_url=sys.argv[1], monitors=sys.argv[2], scheduler_enabled=True)
     runtime = Runtime.create(settings)
     runtime.start()
