@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 
@@ -43,6 +44,15 @@ def run(args: argparse.Namespace) -> int:
         diagnosis = diagnose(log, reference=reference, changes=changes, onset=args.onset)
     except (LogError, DiagnosisInputError) as exc:
         raise CommandError(str(exc)) from None
+    except Exception as exc:  # a bug must still not spill a traceback over a responder's terminal
+        if os.environ.get("MLRESPONDER_DEBUG"):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise CommandError(
+            f"internal error while diagnosing {args.log}: {type(exc).__name__}: {first} "
+            "(set MLRESPONDER_DEBUG=1 for the traceback)",
+            exit_code=1,
+        ) from None
     if args.format == "markdown":
         sys.stdout.write(to_markdown(diagnosis))
     else:

@@ -243,3 +243,18 @@ def test_database_password_never_printed(capsys: pytest.CaptureFixture[str]) -> 
         "cannot open the database",
     )
     assert "hunter2" not in err
+
+
+def test_an_internal_error_is_one_line_too(
+    files: Files, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import diagnostics
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr(diagnostics, "diagnose", broken)  # a stand-in for a bug in a check
+    monkeypatch.delenv("MLRESPONDER_DEBUG", raising=False)
+    code, out, err = _run(["diagnose", "--log", str(files.parquet)], capsys)
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and "RuntimeError: boom" in err and "MLRESPONDER_DEBUG" in err
