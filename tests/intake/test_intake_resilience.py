@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import shlex
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -41,9 +42,11 @@ class StoppablePostgres:
     def __init__(self) -> None:
         self.server = root_conftest().PostgresServer()
         self.url: str = self.server.new_database()
+        self.running = True
 
     def stop(self) -> None:
         self.server._run([self.server.pg_ctl, "-D", str(self.server.data), "-m", "fast", "-w", "stop"])
+        self.running = False
 
     def start(self) -> None:
         # pg_ctl wrote the options of the first start to postmaster.opts: start it the same way.
@@ -51,9 +54,13 @@ class StoppablePostgres:
         options = [arg for i, arg in enumerate(argv[1:], 1) if arg != "-D" and argv[i - 1] != "-D"]
         self.server._run([self.server.pg_ctl, "-D", str(self.server.data), "-o", shlex.join(options),
                           "-l", str(self.server.dir / "log"), "-w", "start"])
+        self.running = True
 
     def close(self) -> None:
-        self.server.stop()
+        if self.running:
+            self.server.stop()
+        else:  # a test that failed while it was down: nothing to stop, only files to remove
+            shutil.rmtree(self.server.dir, ignore_errors=True)
 
 
 @pytest.fixture
