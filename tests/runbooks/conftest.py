@@ -14,6 +14,8 @@ import pytest
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
+from rb_support import make_runtime  # noqa: E402
+
 from bot.config import Settings  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
 
@@ -71,17 +73,6 @@ def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> MlflowStore:
                                          serialization_format="cloudpickle")
     return MlflowStore(uri=uri, good_model_uri=good.model_uri, naive_model_uri=naive.model_uri,
                        run_id=run.info.run_id)
-
-
-def make_runtime(settings: Settings) -> Runtime:
-    """Store + scheduler (paused: jobs persist but only run when a test says so) + runbook engine."""
-    import bot.scheduler
-    import runbooks.setup
-
-    rt = Runtime.create(settings, install_parts=False)
-    bot.scheduler.install(rt)
-    runbooks.setup.install(rt)
-    return rt
 
 
 @pytest.fixture

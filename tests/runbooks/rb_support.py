@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlparse
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.config import Settings
 from bot.db import transaction, utcnow
 from bot.incidents import create_incident
 from bot.models import Alert, AuditRecord, ChangeEvent, Incident, Mitigation, TimelineEvent
@@ -141,3 +142,14 @@ class FakePrometheus:
 
 def epoch(dt: datetime) -> float:
     return dt.astimezone(UTC).timestamp()
+
+
+def make_runtime(settings: Settings) -> Runtime:
+    """Store + scheduler (paused: jobs persist but only run when a test says so) + runbook engine."""
+    import bot.scheduler
+    import runbooks.setup
+
+    rt = Runtime.create(settings, install_parts=False)
+    bot.scheduler.install(rt)
+    runbooks.setup.install(rt)
+    return rt

@@ -139,7 +139,7 @@ def _executing(rt, mlflow_store, tmp_path: Path, monkeypatch, *, flip: bool) -> 
 
 
 def _runtime_with(tmp_path: Path, mlflow_store):
-    from conftest import make_runtime
+    from rb_support import make_runtime
 
     folder = tmp_path / "runbooks"
     folder.mkdir()

@@ -145,7 +145,7 @@ def test_data_drift_serves_the_naive_fallback_and_hands_the_pipeline_over(rt, ml
 
 def test_latency_regression_after_a_deploy_rolls_back_and_verifies_on_prometheus(rb_settings, mlflow_store,
                                                                                  tmp_path):
-    from conftest import make_runtime
+    from rb_support import make_runtime
 
     state: dict[str, float] = {}
 
@@ -251,7 +251,7 @@ def test_run_diagnosis_on_demand_uses_the_runbooks_data_source(rt, mlflow_store,
 
 
 def test_wait_step_is_a_persisted_job_and_the_run_continues_after_it(rb_settings, tmp_path):
-    from conftest import make_runtime
+    from rb_support import make_runtime
     from rb_support import open_incident as open_
 
     folder = tmp_path / "runbooks"

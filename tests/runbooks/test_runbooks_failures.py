@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import make_runtime
 from rb_logs import history, write_log
 from rb_support import (
     audit_count,
     count,
     events_of,
     incident_status,
+    make_runtime,
     mitigations_of,
     open_incident,
     record_deploy,

@@ -9,8 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from conftest import make_runtime
-from rb_support import events_of, mitigations_of, open_incident
+from rb_support import events_of, make_runtime, mitigations_of, open_incident
 
 from bot.db import transaction
 from bot.models import AuditRecord, ChangeEvent

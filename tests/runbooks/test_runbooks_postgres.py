@@ -6,8 +6,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from conftest import make_runtime
-from rb_support import audit_count, count, events_of, mitigations_of, open_incident
+from rb_support import audit_count, count, events_of, make_runtime, mitigations_of, open_incident
 
 from bot.config import Settings
 from bot.models import ChangeEvent
