@@ -7,6 +7,7 @@ with "database is locked" halfway through a transaction.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import JSON, DateTime, Engine, create_engine, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -111,14 +113,16 @@ def _configure_sqlite(engine: Engine) -> None:
 
     def _end(conn: Any, finish: str) -> None:
         # The events fire just before SQLAlchemy ends the transaction: end it here, then let the
-        # next writer in. SQLAlchemy's own commit/rollback right after is then a no-op, or raises
-        # the same error again, wrapped as usual.
+        # next writer in. SQLAlchemy's own commit/rollback right after finds no transaction: a no-op.
         if not conn.info.get(_WRITER_FLAG):
             return
         try:
             getattr(conn.connection.dbapi_connection, finish)()
-        except Exception:
-            pass
+        except Exception as exc:
+            if finish == "commit":
+                # SQLite may have rolled the transaction back (disk full, I/O error): the no-op commit
+                # that follows must not pass for a success. Raised as SQLAlchemy raises it.
+                raise DBAPIError.instance(None, None, exc, sqlite3.Error) from exc
         finally:
             _release(conn.info)
 
