@@ -35,6 +35,11 @@ def queue_notice(session: Session, notice: EventNotice) -> None:
     session.info.setdefault(_PENDING, []).append(notice)
 
 
+def pending_notices(session: Session) -> list[EventNotice]:
+    """The events this transaction has logged so far (for work that must commit with them)."""
+    return list(session.info.get(_PENDING) or [])
+
+
 class EventBus:
     def __init__(self) -> None:
         self._listeners: list[Listener] = []

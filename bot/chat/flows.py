@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from bot.chat.blocks import is_slack_user_id
 from bot.chat.models import OutboxMessage
 from bot.config import Settings
-from bot.events import _PENDING, EventNotice  # the bus's list of this transaction's events
+from bot.events import EventNotice, pending_notices
 
 # Kinds whose change shows on the card: it is updated in place.
 CARD_KINDS = frozenset(
@@ -78,7 +78,7 @@ def ops_for(notice: EventNotice, settings: Settings) -> list[OutboxMessage]:
 
 def queue_for_session(session: Session, settings: Settings) -> None:
     """before_commit hook: add outbox rows for the events this transaction logged."""
-    notices: list[EventNotice] = session.info.get(_PENDING) or []
+    notices: list[EventNotice] = pending_notices(session)
     done: int = session.info.get(_QUEUED, 0)
     if len(notices) <= done:
         return
