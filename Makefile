@@ -36,6 +36,7 @@ bench: install-dev
 	$(BIN)/python benchmarks/intake.py
 	$(BIN)/python benchmarks/diagnose_scale.py
 	$(BIN)/python -m benchmarks.scenarios.score
+	$(BIN)/python benchmarks/monitor.py --rows 1000000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache mlresponder.db
