@@ -106,8 +106,9 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
         series[f"{name}:missing"] = (mean_series(miss), False)
     scored: list[tuple[float, int, str]] = []
     for name, (values, symptom) in series.items():
-        # the reference needs some history: no onset in the first 15% of the log
-        at, z = mean_shift_split(values, lo_frac=0.15, hi_frac=0.98)
+        # the reference needs history and the current window enough rows to judge: no onset
+        # in the first 15% or the last 5% of the log (a short tail is where noise looks like a step)
+        at, z = mean_shift_split(values, lo_frac=0.15, hi_frac=0.95)
         if not np.isfinite(z):
             z = 1e6
         # symptoms first: a feature or version change must be 1.5x stronger to count as much

@@ -14,6 +14,7 @@ from diagnostics.context import Context
 from diagnostics.findings import Finding
 
 MIN_ROWS = 30
+MIN_ERRORS = 10  # failed requests needed in the current window to call an error spike
 GAP_MIN_S = 600.0
 
 
@@ -82,7 +83,8 @@ def _errors(ctx: Context) -> list[Finding]:
     pooled = (er * r.size + ec * c.size) / (r.size + c.size)
     se = math.sqrt(max(pooled * (1 - pooled), 1e-12) * (1 / r.size + 1 / c.size))
     delta = ec - er
-    if delta < 0.008 or delta / se < 3.5:
+    # a handful of failures in a short window is noise, whatever the z score says
+    if delta < 0.008 or delta / se < 3.5 or float(c.sum()) < MIN_ERRORS:
         return []
     mag = float(np.clip((delta - 0.003) / 0.02, 0.0, 1.0))
     return [
