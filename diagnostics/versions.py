@@ -145,23 +145,26 @@ def _assess_version(
         return Finding("model", "version_change", name, mag * (1.0 - data_score), text, details)
     # 4. no labels: does the version map the same inputs to the same predictions?
     other = cur_other if int(cur_other.sum()) >= MIN_LABELLED else None
-    shift = _prediction_gap(ctx, cur_v, other, ref_base)
+    unlabelled = not np.isfinite(ctx.cur_loss).any()
+    # with labels elsewhere but too few on this version, its prediction histogram is too thin to judge
+    shift = _prediction_gap(ctx, cur_v, other, ref_base) if unlabelled else 0.0
     conditional = _conditional_gap(ctx, v, base, rv, cv, same_window=other is not None)
     details.update(
         comparison="predictions_same_window" if other is not None else "predictions_cross_window",
         prediction_gap=shift,
         conditional_gap=conditional,
     )
-    mag = max(float(np.clip((shift - 0.1) / 0.3, 0.0, 1.0)), float(np.clip((conditional - 0.1) / 0.3, 0.0, 1.0)))
+    mag = max(float(np.clip((shift - 0.05) / 0.3, 0.0, 1.0)), float(np.clip((conditional - 0.1) / 0.3, 0.0, 1.0)))
     if other is None:
         mag *= 1.0 - data_score
+    why = "no labels" if unlabelled else f"only {lv.n} labelled rows"
     return Finding(
         "model",
         "version_change",
         name,
         mag,
-        f"no labels; given the same inputs its predictions depart from the baseline's by {conditional:.0%} of their "
-        f"variance (distribution gap {shift:.3f}).",
+        f"{why}; given the same inputs its predictions depart from the baseline's by {conditional:.0%} of their "
+        f"variance (distribution gap beyond noise {shift:.3f}).",
         details,
     )
 
