@@ -50,9 +50,10 @@ class Replicas:
         self.database_url, self.config = database_url, config
         self.procs: list[subprocess.Popen[bytes]] = []
 
-    def spawn(self) -> subprocess.Popen[bytes]:
+    def spawn(self, go_file: Path | None = None) -> subprocess.Popen[bytes]:
         env = {**os.environ, "PYTHONPATH": f"{HERE}{os.pathsep}{REPO}"}
-        proc = subprocess.Popen([sys.executable, str(HERE / "mon_replica.py"), self.database_url, self.config],
+        extra = [str(go_file)] if go_file is not None else []
+        proc = subprocess.Popen([sys.executable, str(HERE / "mon_replica.py"), self.database_url, self.config, *extra],
                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.procs.append(proc)
         return proc
@@ -140,8 +141,10 @@ def test_restart_mid_schedule_neither_loses_nor_repeats_a_run(
     # crash right after a run, then stay down until the next slot has come due
     replicas.kill(first)
     last_tick = before[-1].tick
+    go = tmp_path / "go"
+    replicas.spawn(go)  # imports now, starts when told
     time.sleep(max(0.0, (last_tick + timedelta(seconds=step) - datetime.now(UTC)).total_seconds() + 0.3))
-    replicas.spawn()
+    go.touch()
     runs = _wait(lambda: _finished(engine, len(before) + 3))
     replicas.close()
     runs = [r for r in _runs(engine) if r.status != "running"]
