@@ -179,6 +179,12 @@ class EscalationService:
         self.runtime = runtime
         self.policy = policy
 
+    @property
+    def active(self) -> bool:
+        """Whether any policy is configured (without one, intake pays nothing for escalation)."""
+        p = self.policy
+        return bool(p.severities or p.postmortem_review_after)
+
     def job_id(self, incident_id: int) -> str:
         return f"{JOB_PREFIX}INC-{incident_id}"
 
@@ -213,8 +219,8 @@ class EscalationService:
     def on_events(self, notices: list[EventNotice]) -> None:
         """Bus listener: a new incident gets its check job; a status change re-plans (or cancels) it."""
         scheduler = self.runtime.parts.get("scheduler")
-        if scheduler is None:
-            return  # no scheduler in this process (CLI); the service's sweep picks the incident up
+        if scheduler is None or not self.active:
+            return  # no scheduler here (CLI: the service's sweep picks it up), or no policy at all
         hook = self.policy.webhook
         for n in notices:
             action = FOLLOW_UP.get(str(n.data.get("to"))) if n.kind == "status_changed" else None

@@ -37,10 +37,11 @@ def install(runtime: Runtime) -> None:
     runtime.bus.subscribe(escalation.on_events)
     scheduler = runtime.parts.get("scheduler")
     if scheduler is not None:
-        schedule_jobs(scheduler, list(config.monitors.values()), config.escalation.sweep_every)
+        schedule_jobs(scheduler, list(config.monitors.values()),
+                      config.escalation.sweep_every if escalation.active else None)
 
 
-def schedule_jobs(scheduler: Any, specs: list[MonitorSpec], sweep_every: float) -> None:
+def schedule_jobs(scheduler: Any, specs: list[MonitorSpec], sweep_every: float | None) -> None:
     """Add or update each monitor's job; drop jobs of monitors that are gone or disabled.
 
     A job whose trigger is unchanged is left alone: replacing it would recompute its next run
@@ -61,6 +62,10 @@ def schedule_jobs(scheduler: Any, specs: list[MonitorSpec], sweep_every: float) 
             scheduler.every(job_id, RUN_FUNC, cron=spec.schedule.cron, name=spec.name)
     sweep_id = f"{JOB_PREFIX}sweep"
     existing_sweep = scheduler.aps.get_job(sweep_id)
+    if sweep_every is None:
+        if existing_sweep is not None:
+            scheduler.cancel(sweep_id)
+        return
     if existing_sweep is None or getattr(existing_sweep.trigger, "interval", None) is None \
             or existing_sweep.trigger.interval.total_seconds() != float(sweep_every):
         scheduler.every(sweep_id, SWEEP_FUNC, seconds=float(sweep_every), start_date=datetime(1970, 1, 1, tzinfo=UTC))

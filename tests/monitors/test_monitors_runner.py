@@ -236,8 +236,10 @@ def test_jobs_follow_the_configuration_across_restarts(settings: Settings, tmp_p
     interval = monitor_doc("by-interval", source, "healthy", every="5m")
     live = settings.with_(scheduler_enabled=True)
 
-    def jobs(docs: list[dict]) -> dict[str, object]:
-        rt = Runtime.create(live.with_(monitors=write_config(tmp_path / "m.yaml", docs)))
+    policy = {"severities": {"sev1": {"reminder_every": "1h"}}}
+
+    def jobs(docs: list[dict], escalation: dict | None = policy) -> dict[str, object]:
+        rt = Runtime.create(live.with_(monitors=write_config(tmp_path / "m.yaml", docs, escalation)))
         try:
             aps = rt.parts["scheduler"].aps
             return {job.id: (str(job.trigger), job.next_run_time) for job in aps.get_jobs()}
@@ -253,6 +255,7 @@ def test_jobs_follow_the_configuration_across_restarts(settings: Settings, tmp_p
     assert changed["monitor:by-cron"] != first["monitor:by-cron"]
     disabled = jobs([{**cron, "enabled": False}])
     assert set(disabled) == {"escalation:sweep"}
+    assert jobs([], escalation=None) == {}  # no escalation policy: no sweep either
 
 
 def test_cli_reports_invalid_configuration_with_file_and_line(settings: Settings, tmp_path: Path,
