@@ -53,4 +53,8 @@ class CommandError(Exception):
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Run the imported module's main, so that `CommandError` is one class whether the CLI is
+    # started as `mlresponder` or as `python -m bot.cli`.
+    from bot.cli import main as _main
+
+    raise SystemExit(_main())

@@ -19,18 +19,30 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--log", dest="prediction_log",
                         help="prediction log (CSV or Parquet) for the impact figures and charts")
     parser.add_argument("--actor", default="cli", help="who asked for the draft (recorded on the timeline)")
+    parser.add_argument("--reviewed", action="store_true",
+                        help="record that the team reviewed the draft (stops the review reminders) "
+                        "instead of drafting")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from bot.cli import CommandError
     from bot.commands import settings_from
-    from bot.incidents import IncidentNotFound
+    from bot.incidents import IncidentError, IncidentNotFound
     from bot.runtime import Runtime
     from postmortems.impact import PredictionLogError
     from postmortems.service import draft_postmortem_full
 
     runtime = Runtime.create(settings_from(args))
+    if args.reviewed:
+        try:
+            mark_reviewed(runtime, args.incident, args.actor)
+        except IncidentError as exc:
+            raise CommandError(str(exc)) from exc
+        finally:
+            runtime.close()
+        print(f"{args.incident}: postmortem marked as reviewed")
+        return 0
     try:
         result = draft_postmortem_full(runtime, args.incident, args.actor, args.out, args.prediction_log)
     except (IncidentNotFound, PredictionLogError) as exc:
@@ -43,3 +55,15 @@ def run(args: argparse.Namespace) -> int:
     for note in result.blame_review:
         print(f"blameless check: note at {note.at} by {note.role} reworded ({note.reason})")
     return 0
+
+
+def mark_reviewed(runtime: Any, incident_ref: str, actor: str) -> None:
+    """Log `postmortem_reviewed`, the event the escalation policy's review reminders wait for."""
+    from bot.db import transaction
+    from bot.incidents import IncidentError, get_incident, log_event
+
+    with transaction(runtime.sessions) as session:
+        incident = get_incident(session, incident_ref)
+        if not incident.postmortem_md:
+            raise IncidentError(f"{incident.ref} has no postmortem draft yet; draft it first")
+        log_event(session, incident, "postmortem_reviewed", "postmortem reviewed", actor=actor)

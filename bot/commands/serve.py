@@ -20,12 +20,22 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from bot.api import create_app
+    from bot.cli import CommandError
     from bot.logging_setup import configure_logging
+    from bot.monitors.loader import MonitorConfigError
     from bot.runtime import Runtime
+    from runbooks.loader import RunbookError
 
-    settings = settings_from(args)
+    try:
+        settings = settings_from(args)
+    except (ValueError, OSError) as exc:
+        raise CommandError(f"configuration: {exc}") from None
     configure_logging(args.log_level, settings.secrets())
-    runtime = Runtime.create(settings, migrate=True)
+    try:
+        runtime = Runtime.create(settings, migrate=True)
+    except (RunbookError, MonitorConfigError) as exc:
+        # An invalid runbook or monitor must stop the service before it takes any alert.
+        raise CommandError(f"refusing to start: {exc}") from None
     app = create_app(runtime, bind_host=args.host)
     runtime.start()
     logging.getLogger("mlresponder").info("serving on http://%s:%d", args.host, args.port)

@@ -83,3 +83,22 @@ def test_cli_names_an_unknown_incident(store_runtime: Runtime, monkeypatch: pyte
     monkeypatch.setenv("MLRESPONDER_SCHEDULER", "false")
     assert main(["postmortem", "INC-999"]) == 2
     assert "no incident INC-999" in capsys.readouterr().err
+
+
+def test_cli_marks_a_drafted_postmortem_reviewed(store_runtime: Runtime, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    s = story()
+    incident_id = record_incident(store_runtime, s, model_diagnosis(s))
+    monkeypatch.setenv("MLRESPONDER_DATABASE_URL", store_runtime.settings.database_url)
+    monkeypatch.setenv("MLRESPONDER_SCHEDULER", "false")
+
+    assert main(["postmortem", f"INC-{incident_id}", "--reviewed"]) == 2
+    assert "has no postmortem draft yet" in capsys.readouterr().err
+
+    assert main(["postmortem", f"INC-{incident_id}", "--out", str(tmp_path / "pm")]) == 0
+    assert main(["postmortem", f"INC-{incident_id}", "--reviewed", "--actor", "lead"]) == 0
+    with transaction(store_runtime.sessions) as session:
+        kinds = [e.kind for e in session.scalars(
+            select(TimelineEvent).where(TimelineEvent.incident_id == incident_id))]
+    assert kinds.count("postmortem_reviewed") == 1
