@@ -270,3 +270,33 @@ def test_cli_reports_invalid_configuration_with_file_and_line(settings: Settings
     assert f"{bad}:4: monitors[0].schedule.every: expected a duration" in err
     assert f"{bad}:2: monitors[0].source: Field required" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.integration
+def test_concurrent_claims_of_one_slot_on_postgres_run_it_once(
+    settings: Settings, tmp_path: Path, source: str, postgres_url: str
+) -> None:
+    """Replicas racing for the same tick at the same instant: the database lets exactly one run it."""
+    import threading
+
+    rt = _runtime(settings.with_(database_url=postgres_url), tmp_path,
+                  [monitor_doc("calm", source, "healthy", every="10m")])
+    service = rt.parts["monitors"]
+    barrier = threading.Barrier(6)
+    statuses: list[str] = []
+
+    def replica() -> None:
+        barrier.wait()
+        statuses.append(service.run("calm", now=END, tick=END, trigger="schedule").status)
+
+    threads = [threading.Thread(target=replica) for _ in range(6)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert sorted(statuses) == ["ok"] + ["skipped"] * 5, statuses
+        with transaction(rt.sessions) as session:
+            assert [r.status for r in history(session, "calm")] == ["ok"]
+    finally:
+        rt.close()

@@ -170,10 +170,11 @@ def test_two_replicas_on_postgres_run_each_tick_once(
     runs = [r for r in _runs(engine) if r.status != "running"]
     _assert_each_slot_once(runs, 2.0)
     assert _deliveries(engine) == len(runs)
-    # both schedulers fired for the same slots; the database let exactly one of them run each
+    # Where both schedulers fired for the same slot, the database let exactly one of them run it.
+    # Whether they collide at all depends on timing (they share APScheduler's job store, and the one
+    # that wakes first usually moves the job on), so the race itself is forced in the slot-race test.
     first, second = replicas.attempts()
     contested = set(first) & set(second)
-    assert contested, (first, second)
     for tick in contested:
         assert sorted([first[tick], second[tick]]) == ["breach", "skipped"], (tick, first[tick], second[tick])
     engine.dispose()
