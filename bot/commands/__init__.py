@@ -3,9 +3,32 @@
 from __future__ import annotations
 
 import argparse
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from bot.config import Settings
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
     return Settings.from_env(config_file=getattr(args, "config", None))
+
+
+Column = tuple[str, int, Callable[[dict[str, Any]], str]]
+
+
+def print_rows(rows: list[dict[str, Any]], columns: Sequence[Column], *, as_json: bool,
+               empty: str | None = None) -> None:
+    """The listing commands' one output path: JSON for scripts, an aligned table for people.
+
+    A column is (header, width, cell); width 0 means "the rest of the line", untruncated.
+    """
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    if not rows and empty is not None:
+        print(empty)
+        return
+    print(" ".join(f"{header:<{width}}" if width else header for header, width, _ in columns))
+    for row in rows:
+        print(" ".join(f"{cell(row)[:width]:<{width}}" if width else cell(row) for _, width, cell in columns))

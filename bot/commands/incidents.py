@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import TYPE_CHECKING
 
-from bot.commands import settings_from
+from bot.commands import print_rows, settings_from
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -66,16 +66,14 @@ def list_cmd(args: argparse.Namespace) -> int:
             ]
     finally:
         runtime.close()
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return 0
-    if not rows:
-        print("no incidents")
-        return 0
-    print(f"{'ID':<8} {'SEV':<5} {'STATUS':<13} {'SERVICE':<20} {'CREATED':<21} TITLE")
-    for r in rows:
-        print(f"{r['id']:<8} {r['severity']:<5} {r['status']:<13} {r['service'][:20]:<20} "
-              f"{(r['created_at'] or '')[:19]:<21} {r['title']}")
+    print_rows(rows, [
+        ("ID", 8, lambda r: r["id"]),
+        ("SEV", 5, lambda r: r["severity"]),
+        ("STATUS", 13, lambda r: r["status"]),
+        ("SERVICE", 20, lambda r: r["service"]),
+        ("CREATED", 21, lambda r: (r["created_at"] or "")[:19]),
+        ("TITLE", 0, lambda r: r["title"]),
+    ], as_json=args.json, empty="no incidents")
     return 0
 
 

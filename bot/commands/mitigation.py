@@ -7,7 +7,7 @@ import getpass
 import json
 from typing import Any
 
-from bot.commands import settings_from
+from bot.commands import print_rows, settings_from
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -52,16 +52,14 @@ def list_cmd(args: argparse.Namespace) -> int:
     from runbooks.service import list_mitigations
 
     rows = _with_runtime(args, lambda rt: list_mitigations(rt, args.incident, limit=args.limit))
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return 0
-    if not rows:
-        print("no mitigations")
-        return 0
-    print(f"{'ID':<6} {'INCIDENT':<9} {'ACTION':<12} {'STATUS':<20} {'TARGET':<24} SUMMARY")
-    for r in rows:
-        print(f"{r['id']:<6} {r['incident']:<9} {r['action']:<12} {r['status']:<20} {r['target'][:24]:<24} "
-              f"{(r['plan'] or {}).get('summary', r['error'] or '')}")
+    print_rows(rows, [
+        ("ID", 6, lambda r: str(r["id"])),
+        ("INCIDENT", 9, lambda r: r["incident"]),
+        ("ACTION", 12, lambda r: r["action"]),
+        ("STATUS", 20, lambda r: r["status"]),
+        ("TARGET", 24, lambda r: r["target"]),
+        ("SUMMARY", 0, lambda r: str((r["plan"] or {}).get("summary", r["error"] or ""))),
+    ], as_json=args.json, empty="no mitigations")
     return 0
 
 

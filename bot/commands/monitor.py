@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from bot.commands import settings_from
+from bot.commands import print_rows, settings_from
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -64,13 +64,14 @@ def list_cmd(args: argparse.Namespace) -> int:
                 })
     finally:
         runtime.close()
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return 0
-    print(f"{'NAME':<28} {'SERVICE':<20} {'SEV':<5} {'SCHEDULE':<18} {'LAST':<8} LAST RUN")
-    for r in rows:
-        print(f"{r['name'][:28]:<28} {r['service'][:20]:<20} {r['severity']:<5} {r['schedule'][:18]:<18} "
-              f"{(r['last_status'] or '-'):<8} {(r['last_run'] or '-')[:19]} {' '.join(r['incidents'])}")
+    print_rows(rows, [
+        ("NAME", 28, lambda r: r["name"]),
+        ("SERVICE", 20, lambda r: r["service"]),
+        ("SEV", 5, lambda r: r["severity"]),
+        ("SCHEDULE", 18, lambda r: r["schedule"]),
+        ("LAST", 8, lambda r: r["last_status"] or "-"),
+        ("LAST RUN", 0, lambda r: f"{(r['last_run'] or '-')[:19]} {' '.join(r['incidents'])}"),
+    ], as_json=args.json)
     return 0
 
 
