@@ -196,59 +196,54 @@ def _end(value: Any, field_name: str) -> datetime | None:
         raise IntakeError(str(exc)) from None
 
 
+def _from_webhook_alert(
+    a: AMAlert | GrafanaAlert, i: int, *, source: str, title: str, annotations: dict[str, str],
+    group_key: str | None,
+) -> NormalizedAlert:
+    """Alertmanager and Grafana alerts share one shape; field names in errors point into ``alerts[i]``."""
+    labels = dict(a.labels)
+    return NormalizedAlert(
+        fingerprint=a.fingerprint or _fingerprint(source, labels, title),
+        source=source,
+        status=a.status,
+        title=title[:500],
+        severity=_severity_of(labels, f"alerts[{i}].labels.severity"),
+        service=_service_of(labels),
+        labels=labels,
+        annotations=annotations,
+        starts_at=_ts(a.startsAt, f"alerts[{i}].startsAt"),
+        ends_at=_end(a.endsAt, f"alerts[{i}].endsAt"),
+        group_key=group_key,
+        generator_url=a.generatorURL,
+    )
+
+
 def parse_alertmanager(data: Any) -> list[NormalizedAlert]:
     payload: AlertmanagerPayload = _validate(AlertmanagerPayload, data)
     if payload.version != "4":
         raise IntakeError(f"version: unsupported Alertmanager webhook version {payload.version!r} (expected '4')")
-    out = []
-    for i, a in enumerate(payload.alerts):
-        labels = dict(a.labels)
-        title = a.annotations.get("summary") or labels.get("alertname") or "alert"
-        out.append(
-            NormalizedAlert(
-                fingerprint=a.fingerprint or _fingerprint("alertmanager", labels, title),
-                source="alertmanager",
-                status=a.status,
-                title=title[:500],
-                severity=_severity_of(labels, f"alerts[{i}].labels.severity"),
-                service=_service_of(labels),
-                labels=labels,
-                annotations=dict(a.annotations),
-                starts_at=_ts(a.startsAt, f"alerts[{i}].startsAt"),
-                ends_at=_end(a.endsAt, f"alerts[{i}].endsAt"),
-                group_key=payload.groupKey,
-                generator_url=a.generatorURL,
-            )
+    return [
+        _from_webhook_alert(
+            a, i, source="alertmanager",
+            title=a.annotations.get("summary") or a.labels.get("alertname") or "alert",
+            annotations=dict(a.annotations), group_key=payload.groupKey,
         )
-    return out
+        for i, a in enumerate(payload.alerts)
+    ]
 
 
 def parse_grafana(data: Any) -> list[NormalizedAlert]:
     payload: GrafanaPayload = _validate(GrafanaPayload, data)
+    group_key = f"grafana:{payload.groupKey}" if payload.groupKey else None
     out = []
     for i, a in enumerate(payload.alerts):
-        labels = dict(a.labels)
-        title = a.annotations.get("summary") or labels.get("alertname") or payload.title or "grafana alert"
+        title = a.annotations.get("summary") or a.labels.get("alertname") or payload.title or "grafana alert"
         annotations = dict(a.annotations)
         for key in ("dashboardURL", "panelURL", "valueString"):
             if getattr(a, key):
                 annotations.setdefault(key, str(getattr(a, key)))
-        out.append(
-            NormalizedAlert(
-                fingerprint=a.fingerprint or _fingerprint("grafana", labels, title),
-                source="grafana",
-                status=a.status,
-                title=title[:500],
-                severity=_severity_of(labels, f"alerts[{i}].labels.severity"),
-                service=_service_of(labels),
-                labels=labels,
-                annotations=annotations,
-                starts_at=_ts(a.startsAt, f"alerts[{i}].startsAt"),
-                ends_at=_end(a.endsAt, f"alerts[{i}].endsAt"),
-                group_key=f"grafana:{payload.groupKey}" if payload.groupKey else None,
-                generator_url=a.generatorURL,
-            )
-        )
+        out.append(_from_webhook_alert(a, i, source="grafana", title=title, annotations=annotations,
+                                       group_key=group_key))
     return out
 
 
