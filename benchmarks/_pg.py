@@ -56,6 +56,10 @@ class PostgresServer:
             conn.execute(f'CREATE DATABASE "{name}"')
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
 
+    def postmaster_pid(self) -> int:
+        """The server's pid (its backends are its children): for CPU accounting."""
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
     def _run(self, cmd: list[str]) -> None:
         if self.as_root:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]

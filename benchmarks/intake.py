@@ -13,7 +13,15 @@ a firing group every `repeat_interval`, so most deliveries in production are dup
 The client is a small asyncio HTTP/1.1 client, so that the load generator takes as little of
 the machine's CPU as possible. Prints figures; asserts nothing.
 
+Beside alerts/s and latency it reports the CPU time the server processes spent per accepted
+alert (user + system time from /proc, summed over every `serve` process and worker, including
+the background work the run left behind, e.g. chat deliveries, until the server is idle again),
+and for PostgreSQL the CPU of the database server per alert. CPU per alert is the figure that
+compares across machines and across loaded runs; alerts/s and p99 depend on what else runs.
+Each figure is printed with the load average at the time.
+
     python benchmarks/intake.py [--seconds 10] [--rate 500] [--new-share 0.2] [--only sqlite|postgresql]
+                                [--replicas N]   # PostgreSQL: N server processes (serve --workers N)
 """
 
 from __future__ import annotations
@@ -29,9 +37,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -46,8 +55,55 @@ TOKEN = "bench-token-not-a-secret"
 # ---------------------------------------------------------------- the service under test
 
 
+# ---------------------------------------------------------------- CPU time from /proc
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, user+system CPU seconds) of a live process, from /proc/PID/stat."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(")") + 2:].split()  # the command name may hold spaces
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """CPU seconds of ``root`` and all its live descendants (the server and its workers)."""
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit() and (st := _stat(int(entry.name))) is not None:
+            stats[int(entry.name)] = st
+    total, wanted = 0.0, {root}
+    changed = True
+    while changed:
+        changed = False
+        for pid, (ppid, _) in stats.items():
+            if ppid in wanted and pid not in wanted:
+                wanted.add(pid)
+                changed = True
+    for pid in wanted:
+        if pid in stats:
+            total += stats[pid][1]
+    return total
+
+
+def settle(roots: list[int], quiet_share: float = 0.03, limit: float = 60.0) -> None:
+    """Wait until the processes are idle (background work the run queued is done), at most ``limit`` s."""
+    deadline = time.monotonic() + limit
+    last = sum(tree_cpu_seconds(r) for r in roots)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = sum(tree_cpu_seconds(r) for r in roots)
+        if now - last < 0.5 * quiet_share:
+            return
+        last = now
+
+
 class Service:
-    def __init__(self, database_url: str, workdir: Path) -> None:
+    def __init__(self, database_url: str, workdir: Path, workers: int = 1) -> None:
         self.port = free_port()
         self.workdir = workdir
         script = Path(sys.executable).parent / "mlresponder"
@@ -56,8 +112,9 @@ class Service:
         env.update({"MLRESPONDER_DATABASE_URL": database_url, "MLRESPONDER_API_TOKEN": TOKEN,
                     "MLRESPONDER_POSTMORTEM_DIR": str(workdir / "postmortems")})
         self.log = open(workdir / "serve.log", "ab")  # noqa: SIM115 - closed in stop()
+        extra = ["--workers", str(workers)] if workers > 1 else []
         self.proc = subprocess.Popen(
-            [*cmd, "serve", "--port", str(self.port), "--log-level", "warning"],
+            [*cmd, "serve", "--port", str(self.port), "--log-level", "warning", *extra],
             env=env, cwd=workdir, stdout=self.log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 60
@@ -171,6 +228,9 @@ class Result:
     errors: int
     seconds: float
     latencies_ms: list[float]
+    cpu_ms_per_alert: float = float("nan")
+    db_cpu_ms_per_alert: float = float("nan")
+    load: float = float("nan")
 
     @property
     def rate(self) -> float:
@@ -183,8 +243,10 @@ class Result:
         return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
 
     def line(self) -> str:
+        db = "" if self.db_cpu_ms_per_alert != self.db_cpu_ms_per_alert else f" (+db {self.db_cpu_ms_per_alert:.2f})"
         return (f"{self.label:<34} {self.rate:8.0f} alerts/s  p50 {self.pct(50):6.1f} ms  p99 {self.pct(99):6.1f} ms  "
-                f"max {max(self.latencies_ms, default=0):6.1f} ms  errors {self.errors}")
+                f"max {max(self.latencies_ms, default=0):6.1f} ms  errors {self.errors}  "
+                f"CPU {self.cpu_ms_per_alert:.2f} ms/alert{db}  load {self.load:.1f}")
 
 
 async def saturate(port: int, deliveries: Deliveries, seconds: float, connections: int) -> Result:
@@ -244,27 +306,46 @@ async def fixed_rate(port: int, deliveries: Deliveries, seconds: float, rate: fl
                   time.perf_counter() - start, latencies)
 
 
-def run_backend(name: str, new_store: Callable[[Path, int], str], args: argparse.Namespace) -> list[Result]:
+def measured(run: Coroutine[Any, Any, Result], server: int, db: int | None) -> Result:
+    """Run one load; charge it the CPU the server (and database) spent until idle again."""
+    roots = [server] + ([db] if db else [])
+    settle(roots, limit=10.0)
+    cpu0, db0 = tree_cpu_seconds(server), (tree_cpu_seconds(db) if db else 0.0)
+    result = asyncio.run(run)
+    result.load = os.getloadavg()[0]
+    settle(roots)
+    accepted = max(1, result.sent - result.errors)
+    result.cpu_ms_per_alert = (tree_cpu_seconds(server) - cpu0) * 1000 / accepted
+    if db:
+        result.db_cpu_ms_per_alert = (tree_cpu_seconds(db) - db0) * 1000 / accepted
+    return result
+
+
+def run_backend(name: str, new_store: Callable[[Path, int], str], args: argparse.Namespace,
+                db_pid: int | None = None, workers: int = 1) -> list[Result]:
     """Each workload on a fresh store and server: the storm at saturation and at the target rate,
     the worst case (every new fingerprint opens an incident) and re-sends only, at saturation."""
     results: list[Result] = []
-    workloads = [
-        (f"storm ({args.new_share:.0%} new alerts, {args.services} services)", args.services, args.new_share, "both"),
-        (f"incident per new alert ({args.new_share:.0%} new)", None, args.new_share, "saturation"),
-        (f"re-sends only ({args.services} services)", args.services, 0.0, "saturation"),
-    ]
+    all_workloads = {
+        "storm": (f"storm ({args.new_share:.0%} new alerts, {args.services} services)", args.services,
+                  args.new_share, "both"),
+        "incident": (f"incident per new alert ({args.new_share:.0%} new)", None, args.new_share, "saturation"),
+        "resend": (f"re-sends only ({args.services} services)", args.services, 0.0, "saturation"),
+    }
+    workloads = [all_workloads[w.strip()] for w in args.workloads.split(",") if w.strip()]
     for label, services, new_share, runs in workloads:
         workdir = Path(tempfile.mkdtemp(prefix=f"mlr-bench-{name}-"))
-        service = Service(new_store(workdir, len(results)), workdir)
+        service = Service(new_store(workdir, len(results)), workdir, workers)
+        pid = service.proc.pid
         try:
             # The warm-up (pool, caches) also sends the fingerprints that later runs re-send.
             deliveries = Deliveries(max(new_share, 0.5), services)
             asyncio.run(saturate(service.port, deliveries, 1.0, args.connections))
             deliveries.new_share = new_share
-            out = [asyncio.run(saturate(service.port, deliveries, args.seconds, args.connections))]
+            out = [measured(saturate(service.port, deliveries, args.seconds, args.connections), pid, db_pid)]
             if runs == "both":
-                out.append(asyncio.run(fixed_rate(service.port, deliveries, args.seconds, args.rate,
-                                                  args.connections)))
+                out.append(measured(fixed_rate(service.port, deliveries, args.seconds, args.rate, args.connections),
+                                    pid, db_pid))
             with httpx.Client() as client:
                 count = len(client.get(f"http://127.0.0.1:{service.port}/incidents", params={"limit": 1000})
                             .json()["incidents"])
@@ -288,7 +369,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--new-share", type=float, default=0.2, help="share of deliveries with a new fingerprint")
     parser.add_argument("--services", type=int, default=20, help="services (and groups) of the storm workload")
     parser.add_argument("--only", choices=("sqlite", "postgresql"))
+    parser.add_argument("--replicas", type=int, default=1,
+                        help="server processes sharing the store (serve --workers N; PostgreSQL only)")
+    parser.add_argument("--workloads", default="storm,incident,resend",
+                        help="comma-separated subset of storm,incident,resend")
     args = parser.parse_args(argv)
+    if args.replicas > 1 and args.only != "postgresql":
+        parser.error("--replicas N > 1 needs --only postgresql (SQLite is single-process)")
 
     rows: list[tuple[str, Result]] = []
     load = os.getloadavg()[0]
@@ -298,17 +385,22 @@ def main(argv: list[str] | None = None) -> int:
         rows += [("SQLite", r) for r in run_backend("sqlite", lambda d, _: f"sqlite:///{d}/bench.db", args)]
     if args.only in (None, "postgresql"):
         pg = PostgresServer()
+        label = "PostgreSQL" if args.replicas == 1 else f"PostgreSQL, {args.replicas} workers"
         try:
-            rows += [("PostgreSQL", r)
-                     for r in run_backend("postgresql", lambda _, n: pg.create_database(f"bench{n}"), args)]
+            rows += [(label, r)
+                     for r in run_backend("postgresql", lambda _, n: pg.create_database(f"bench{n}"), args,
+                                          db_pid=pg.postmaster_pid(), workers=args.replicas)]
         finally:
             pg.stop()
     print()
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
-    print("| store | workload, run | alerts/s | p50 ms | p99 ms | errors |")
-    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    print("| store | workload, run | alerts/s | p50 ms | p99 ms | errors | CPU ms/alert (server) | "
+          "CPU ms/alert (PostgreSQL) | load avg |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for store, r in rows:
-        print(f"| {store} | {r.label} | {r.rate:.0f} | {r.pct(50):.1f} | {r.pct(99):.1f} | {r.errors} |")
+        db = "" if r.db_cpu_ms_per_alert != r.db_cpu_ms_per_alert else f"{r.db_cpu_ms_per_alert:.2f}"
+        print(f"| {store} | {r.label} | {r.rate:.0f} | {r.pct(50):.1f} | {r.pct(99):.1f} | {r.errors} | "
+              f"{r.cpu_ms_per_alert:.2f} | {db} | {r.load:.1f} |")
     return 0
 
 

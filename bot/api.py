@@ -308,6 +308,9 @@ def create_app(runtime: Runtime, *, bind_host: str = "127.0.0.1") -> FastAPI:
         extra = runtime.parts.get("metrics_registry")
         if extra is not None:
             payload += generate_latest(extra)
+        scheduler = runtime.parts.get("scheduler")  # mlresponder_scheduler_leader of this replica
+        if scheduler is not None:
+            payload += generate_latest(scheduler.registry)
         return Response(payload, media_type=CONTENT_TYPE_LATEST)
 
     for part in list(runtime.parts.values()):

@@ -63,6 +63,37 @@ def normalize_url(url: str) -> str:
     return url
 
 
+def is_postgres(url: str) -> bool:
+    return normalize_url(url).startswith("postgresql")
+
+
+def libpq_url(url: str) -> str:
+    """The same database as a libpq URI, for a psycopg connection of its own (outside any pool)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(normalize_url(url)).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+# Session-level advisory lock key serializing schema changes of replicas starting together.
+MIGRATION_LOCK_KEY = 0x6D6C726D696772
+
+
+@contextmanager
+def migration_lock(url: str) -> Iterator[None]:
+    """On PostgreSQL, one process at a time (replicas starting together on a fresh database)."""
+    if not is_postgres(url):
+        yield
+        return
+    import psycopg
+
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
@@ -175,4 +206,5 @@ def upgrade(url: str) -> None:
     """Apply every migration. Domains may add their own migration branches, hence ``heads``."""
     from alembic import command
 
-    command.upgrade(alembic_config(url), "heads")
+    with migration_lock(url):  # replicas starting together on a fresh database: one migrates
+        command.upgrade(alembic_config(url), "heads")

@@ -2,21 +2,28 @@
 
 Jobs are stored as references to module-level functions plus plain arguments, so they
 survive restarts; a job finds the live `Runtime` through `current_runtime()`. Only one
-scheduler may run against a store (APScheduler 3's rule): `serve` starts it, other
-commands do not.
+scheduler may run jobs against a store (APScheduler 3's rule), so replicas elect it: every
+`serve` process keeps a paused scheduler (it may add and cancel jobs in the shared store),
+and the one holding a PostgreSQL advisory lock, on a connection of its own, runs them (see
+`bot.leader`). On SQLite there is one process, and it always leads. CLI commands never run jobs.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
-from bot.db import normalize_url
+from bot.db import migration_lock, normalize_url
+from bot.leader import Leadership
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -49,29 +56,54 @@ class Scheduler:
         )
         self.started = False
         self._paused = False
+        self.leadership = Leadership(runtime.settings.database_url, on_elected=self._lead,
+                                     on_deposed=self._follow, on_tick=self._poll_store)
+        # /metrics: `mlresponder_scheduler_leader` is 1 on the replica that runs the jobs, 0 elsewhere.
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.registry.register(_LeaderCollector(self))
+
+    @property
+    def leader(self) -> bool:
+        return self.started and self.leadership.leader
 
     def _ensure_store(self) -> None:
         # APScheduler keeps jobs added before start() in memory only; a paused start writes them
-        # to the store at once without running anything (CLI processes never run jobs).
+        # to the store at once without running anything (CLI processes and followers never run jobs).
         if not self.started and not self._paused:
-            self.aps.start(paused=True)
+            url = self.runtime.settings.database_url
+            # Replicas starting together would race to create the job table: one at a time.
+            with migration_lock(url):
+                self.aps.start(paused=True)
             self._paused = True
 
     def start(self) -> None:
+        """Join the election: jobs run here only while this process leads."""
         global _CURRENT
         if self.started:
             return
         _CURRENT = self.runtime
-        if self._paused:
-            self.aps.resume()
-            self._paused = False
-        else:
-            self.aps.start()
+        self._ensure_store()
         self.started = True
+        self.leadership.start()
+
+    def _lead(self) -> None:
+        self.aps.resume()
+        self._paused = False
+
+    def _follow(self) -> None:
+        if self.aps.running:
+            self.aps.pause()
+        self._paused = True
+
+    def _poll_store(self) -> None:
+        # Another replica may have added a job (a verification due in a minute): look at the store.
+        if self.leadership.leader and self.aps.running:
+            self.aps.wakeup()
 
     def stop(self) -> None:
         global _CURRENT
         if self.started or self._paused:
+            self.leadership.stop()
             self.aps.shutdown(wait=False)
             self.started = self._paused = False
         if _CURRENT is self.runtime:
@@ -109,6 +141,17 @@ class Scheduler:
     def job_ids(self) -> list[str]:
         self._ensure_store()
         return [job.id for job in self.aps.get_jobs()]
+
+
+class _LeaderCollector(Collector):
+    def __init__(self, scheduler: Scheduler) -> None:
+        self.scheduler = scheduler
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        gauge = GaugeMetricFamily("mlresponder_scheduler_leader",
+                                  "1 when this replica leads the scheduler (runs the scheduled jobs), else 0.")
+        gauge.add_metric([], 1.0 if self.scheduler.leader else 0.0)
+        yield gauge
 
 
 def install(runtime: Runtime) -> None:

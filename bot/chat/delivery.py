@@ -74,17 +74,25 @@ class Delivery:
             event = session.get(TimelineEvent, row.event_id)
             if event is not None:
                 ctx.line = timeline_line(event)
-        if row.op == "alerts_line" and ctx.view is not None and ctx.view.channel_id is None:
-            pending_create = session.scalar(
-                select(OutboxMessage.id).where(
-                    OutboxMessage.incident_id == row.incident_id,
-                    OutboxMessage.op == "create_channel",
-                    OutboxMessage.status.in_((PENDING, "sending")),
-                )
-            )
-            if pending_create is not None:
-                ctx.waiting_for = "channel"
+        if (row.op == "alerts_line" and ctx.view is not None and ctx.view.channel_id is None
+                and self._queued(session, row, "create_channel")):
+            ctx.waiting_for = "channel"
+        # Card updates have a key of their own: the card may not be posted yet.
+        if (row.op == "update_card" and ctx.view is not None and ctx.view.card_id is None
+                and self._queued(session, row, "post_card")):
+            ctx.waiting_for = "card"
         return ctx
+
+    @staticmethod
+    def _queued(session: Session, row: RowRef, op: str) -> bool:
+        """Whether ``op`` of the row's incident is still to be sent (the row then waits for it)."""
+        return session.scalar(
+            select(OutboxMessage.id).where(
+                OutboxMessage.incident_id == row.incident_id,
+                OutboxMessage.op == op,
+                OutboxMessage.status.in_((PENDING, "sending")),
+            ).limit(1)
+        ) is not None
 
     # -- sending (no session is open while the chat call runs) ------------------------
     def call(self, row: RowRef, ctx: Context) -> Outcome:

@@ -34,6 +34,11 @@ def incident_key(incident_id: int) -> str:
     return f"inc:{incident_id}"
 
 
+def card_key(incident_id: int) -> str:
+    """Card updates queue apart from the incident's messages: they coalesce (see the outbox worker)."""
+    return f"card:{incident_id}"
+
+
 def is_card_kind(kind: str) -> bool:
     return kind in CARD_KINDS or kind.startswith("mitigation_")
 
@@ -68,7 +73,7 @@ def ops_for(notice: EventNotice, settings: Settings) -> list[OutboxMessage]:
         who = notice.data.get("who") or []
         rows = [row("invite", {"user": u}) for u in who if isinstance(u, str) and is_slack_user_id(u)] + rows
     if is_card_kind(notice.kind):
-        rows.append(row("update_card"))
+        rows.append(row("update_card", row_key=card_key(notice.incident_id)))
     if notice.kind == "status_changed":
         rows.append(row("set_topic"))
         if notice.data.get("to") == "resolved" and settings.slack_alerts_channel:

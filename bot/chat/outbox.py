@@ -4,7 +4,8 @@ Rows with the same key (one incident's channel, the alerts channel) go strictly 
 order: a row waits while an earlier one of its key is backing off. Rate limits are honoured
 (`Retry-After`), server errors and outages back off exponentially, and a row is marked sent
 only after the chat system accepted it, so after an outage everything is delivered once.
-Run one worker per outbox (like the scheduler): two processes would race for the same rows.
+Any number of replicas may run a worker on one PostgreSQL outbox: rows are claimed with
+``FOR UPDATE SKIP LOCKED`` (see `_claim_heads`), so each goes out once, in order per key.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import random
 import threading
 import time
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, func, select, update
+from sqlalchemy import CursorResult, delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.chat.delivery import BENIGN_ERRORS, Delivery, Outcome, RowRef
@@ -45,14 +46,19 @@ class OutboxWorker:
         poll_interval: float = 1.0,
         base_delay: float = 1.0,
         max_delay: float = 60.0,
-        batch: int = 500,
+        claim: int = 20,
+        card_every: float = 2.0,
     ) -> None:
         self.sessions = sessions
         self.delivery = delivery
         self.poll_interval = poll_interval
         self.base_delay = base_delay
         self.max_delay = max_delay
-        self.batch = batch
+        # Heads claimed per pass: small, so that replicas share the keys (and a claimed row is
+        # sent long before `STALE_SENDING` would hand it to another replica).
+        self.claim = claim
+        # A card is updated at most once per this many seconds (see `_claim_heads`).
+        self.card_every = card_every
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -126,54 +132,84 @@ class OutboxWorker:
 
     # -- one pass ----------------------------------------------------------------------------
     def run_once(self) -> tuple[int, float]:
-        """Send every row that is due and first in its key; returns (rows handled, seconds to next due)."""
+        """Claim and send the rows that are due and first in their key; returns (rows handled, seconds to next due)."""
+        refs, wait = self._claim_heads()
+        handled = 0
+        for i, ref in enumerate(refs):
+            if self._stop.is_set():
+                self._release(refs[i:])
+                break
+            if self._send(ref):
+                handled += 1
+        return handled, wait
+
+    def _claim_heads(self) -> tuple[list[RowRef], float]:
+        """Take the due head of each key, at most `claim` of them, in one transaction.
+
+        A key's head is its first row not yet delivered; later rows of the key wait for it, so
+        each key goes in order whichever replica sends it. On PostgreSQL the heads are locked
+        with ``FOR UPDATE SKIP LOCKED``: replicas claiming at the same moment take different
+        keys instead of waiting for each other, and a row is claimed (moved to 'sending') by one
+        of them only. A card update is due once it is `card_every` old, and claiming it
+        supersedes the later updates of the same card: it renders the state as of its sending,
+        so during a storm each card gets one update every few seconds, and the last state shows.
+        """
         now = utcnow()
+        card_due = now - timedelta(seconds=self.card_every)
         with transaction(self.sessions) as s:
-            # The first unsent row of each key: only it may go; later rows of its key wait for it.
-            first_ids = (
+            heads = (
                 select(func.min(OutboxMessage.id))
                 .where(OutboxMessage.status.in_((PENDING, SENDING)))
                 .group_by(OutboxMessage.key)
             )
-            heads: Sequence[OutboxMessage] = s.scalars(
-                select(OutboxMessage).where(OutboxMessage.id.in_(first_ids)).order_by(OutboxMessage.id)
-                .limit(self.batch)
+            rows: Sequence[OutboxMessage] = s.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.id.in_(heads), OutboxMessage.status == PENDING,
+                       OutboxMessage.next_attempt_at <= now,
+                       or_(OutboxMessage.op != "update_card", OutboxMessage.created_at <= card_due))
+                .order_by(OutboxMessage.id).limit(self.claim)
+                .with_for_update(skip_locked=True)
             ).all()
-            due = [RowRef.of(r) for r in heads if r.status == PENDING and r.next_attempt_at <= now]
-            waits = [(r.next_attempt_at - now).total_seconds() for r in heads if r.next_attempt_at > now]
-            superseded = {
-                ref.id for ref in due if ref.op == "update_card" and s.scalar(
-                    select(OutboxMessage.id).where(
-                        OutboxMessage.key == ref.key, OutboxMessage.op == "update_card",
-                        OutboxMessage.id > ref.id, OutboxMessage.status == PENDING,
-                    ).limit(1)
-                ) is not None
-            }
-        handled = 0
-        for ref in due:
-            if self._stop.is_set():
-                break
-            if ref.id in superseded:
-                # A later update of the same card renders the then-current state: this one is moot.
-                self._finish(ref, SUPERSEDED, None)
-                handled += 1
-                continue
-            if self._send(ref):
-                handled += 1
-        return handled, (min(waits) if waits else self.poll_interval)
+            refs = [RowRef.of(r) for r in rows]
+            if refs:
+                s.execute(
+                    update(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in refs]))
+                    .values(status=SENDING, attempts=OutboxMessage.attempts + 1, next_attempt_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+                for ref in refs:
+                    if ref.op == "update_card":
+                        s.execute(
+                            update(OutboxMessage).where(
+                                OutboxMessage.key == ref.key, OutboxMessage.op == "update_card",
+                                OutboxMessage.status == PENDING, OutboxMessage.id > ref.id,
+                            ).values(status=SUPERSEDED).execution_options(synchronize_session=False)
+                        )
+            wait = self._next_due(s, heads, now) if not refs else 0.0
+        return refs, wait
 
-    def _claim(self, ref: RowRef) -> bool:
+    def _next_due(self, s: Session, heads: Any, now: datetime) -> float:
+        """Seconds until the earliest waiting head is due (a backing-off row, a card in its window)."""
+        pending = s.execute(
+            select(OutboxMessage.op, OutboxMessage.next_attempt_at, OutboxMessage.created_at)
+            .where(OutboxMessage.id.in_(heads), OutboxMessage.status == PENDING)
+        ).all()
+        dues = [max(n, c + timedelta(seconds=self.card_every)) if op == "update_card" else n for op, n, c in pending]
+        if not dues:
+            return self.poll_interval
+        return max(0.0, (min(dues) - now).total_seconds())
+
+    def _release(self, refs: Sequence[RowRef]) -> None:
+        """Claimed rows this worker will not send (it is stopping): back to pending, no attempt counted."""
         with transaction(self.sessions) as s:
-            result = s.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == ref.id, OutboxMessage.status == PENDING)
-                .values(status=SENDING, attempts=OutboxMessage.attempts + 1, next_attempt_at=utcnow())
+            s.execute(
+                update(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in refs]),
+                                            OutboxMessage.status == SENDING)
+                .values(status=PENDING, attempts=OutboxMessage.attempts - 1)
             )
-        return bool(cast(CursorResult[Any], result).rowcount)
 
     def _send(self, ref: RowRef) -> bool:
-        if not self._claim(ref):
-            return False
+        """Deliver one claimed row and record how it went."""
         attempt = ref.attempts + 1
         try:
             with transaction(self.sessions) as s:
