@@ -46,7 +46,6 @@ def expected_calibration_error(p: np.ndarray, y: np.ndarray, bins: int = ECE_BIN
     if p.size == 0:
         return 0.0
     b = np.minimum((p * bins).astype(np.int64), bins - 1)
-    n = np.bincount(b, minlength=bins).astype(np.float64)
     sp = np.bincount(b, weights=p, minlength=bins)
     sy = np.bincount(b, weights=y, minlength=bins)
     return float(np.abs(sp - sy).sum() / p.size)
