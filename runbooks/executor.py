@@ -355,7 +355,7 @@ def run_diagnose(runtime: Runtime, incident_id: int, source: str, *, reference: 
     import numpy as np
 
     from bot.incidents import changes_in_window
-    from bot.predlog import load_log
+    from diagnostics.loader import load_log
     from diagnostics import ChangeRecord, diagnose
 
     if not source:

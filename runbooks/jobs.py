@@ -56,7 +56,7 @@ def _measure(runtime: Runtime, body: VerifyStep, ctx: dict[str, Any], baseline_s
         after = prometheus_range(base_url, query, at(after_start), now, body.step)
         return baseline, after
     assert body.log is not None and body.metric is not None
-    from bot.predlog import LogError, load_log
+    from diagnostics.loader import LogError, load_log
 
     source = render(body.log, ctx).strip()
     try:
