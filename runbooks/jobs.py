@@ -19,8 +19,9 @@ from bot.runtime import Runtime
 from bot.scheduler import current_runtime
 from runbooks import mitigations
 from runbooks.context import build_context
-from runbooks.executor import advance, finish_step, runbook_of, schedule, step_row, verify_job_id
+from runbooks.executor import advance, finish_step, schedule, step_row, verify_job_id
 from runbooks.models import RunbookRun
+from runbooks.runs import runbook_of
 from runbooks.schema import VerifyStep
 from runbooks.templating import TemplateFailed, TemplateRefused, render
 from runbooks.verify import MetricUnavailable, Verdict, judge, log_metric_buckets, prometheus_range
