@@ -10,7 +10,6 @@ from bot.commands import print_rows, settings_from
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
-    from bot.wiring import create_runtime
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,6 +33,7 @@ def _open_runtime(args: argparse.Namespace) -> Runtime:
     from sqlalchemy.exc import OperationalError
 
     from bot.cli import CommandError
+    from bot.wiring import create_runtime
 
     try:
         return create_runtime(settings_from(args), install_parts=False)

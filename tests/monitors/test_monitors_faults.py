@@ -1,7 +1,7 @@
 """Monitors over real SQLite and PostgreSQL tables catch each injected fault and stay quiet when healthy.
 
 A breach must arrive the way an external alert does: an incident opened through intake, with
-the monitor's diagnosis attached (the contract of DESIGN.md), so runbooks and chat see no difference.
+the monitor's diagnosis attached (the contract of docs/contracts.md), so runbooks and chat see no difference.
 """
 
 from __future__ import annotations
