@@ -62,7 +62,7 @@ class Result:
 
 
 def run_one(scenario: Scenario) -> Result:
-    from bot.predlog import load_log
+    from diagnostics.loader import load_log
 
     onset = scenario.onset.timestamp()
     log = withhold_labels(load_log(scenario.path_log), onset)

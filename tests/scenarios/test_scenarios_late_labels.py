@@ -13,7 +13,7 @@ import pytest
 
 from benchmarks.late_labels import LABEL_FREE_KINDS, run_one, withhold_labels
 from benchmarks.scenarios.generate import Scenario
-from bot.predlog import load_log
+from diagnostics.loader import load_log
 
 
 @pytest.mark.parametrize("kind", LABEL_FREE_KINDS)
