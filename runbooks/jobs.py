@@ -13,6 +13,8 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
+
 from bot.db import transaction, utcnow
 from bot.incidents import log_event
 from bot.models import Incident
@@ -75,7 +77,8 @@ def _measure(runtime: Runtime, body: VerifyStep, ctx: dict[str, Any], baseline_s
         raise MetricUnavailable(str(exc)) from exc
     baseline = log_metric_buckets(data, body.metric, baseline_start, incident_start, body.step)
     after = log_metric_buckets(data, body.metric, after_start, float("inf"), body.step)
-    if body.metric in ("accuracy", "mae") and after.shape[0] < body.expect.measurements:
+    served_since = int(np.count_nonzero(np.asarray(data.timestamp) >= after_start))
+    if body.metric in ("accuracy", "mae") and after.shape[0] < body.expect.measurements and served_since:
         # the labels of the rows served since the mitigation have not arrived: judge on the estimate
         estimate, how = estimated_after_buckets(data, body.metric, baseline_start, incident_start, after_start,
                                                 body.step)
