@@ -153,7 +153,3 @@ class _LeaderCollector(Collector):
         gauge.add_metric([], 1.0 if self.scheduler.leader else 0.0)
         yield gauge
 
-
-def install(runtime: Runtime) -> None:
-    if runtime.settings.scheduler_enabled:
-        runtime.parts.setdefault("scheduler", Scheduler(runtime))

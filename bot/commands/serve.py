@@ -101,12 +101,12 @@ def _build(settings: Settings, host: str, log_level: str, *, migrate: bool) -> t
     from bot.cli import CommandError
     from bot.logging_setup import configure_logging
     from bot.monitors.loader import MonitorConfigError
-    from bot.runtime import Runtime
+    from bot.wiring import create_runtime
     from runbooks.loader import RunbookError
 
     configure_logging(log_level, settings.secrets())
     try:
-        runtime = Runtime.create(settings, migrate=migrate)
+        runtime = create_runtime(settings, migrate=migrate)
     except (RunbookError, MonitorConfigError) as exc:
         # An invalid runbook or monitor must stop the service before it takes any alert.
         raise CommandError(f"refusing to start: {exc}") from None

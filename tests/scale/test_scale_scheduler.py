@@ -27,7 +27,7 @@ from bot.db import make_engine, upgrade, utcnow
 from bot.leader import Leadership
 from bot.models import ChangeEvent, Mitigation, TimelineEvent
 from bot.monitors.models import MonitorRun
-from bot.runtime import Runtime
+from bot.wiring import create_runtime
 from runbooks.models import RunbookRun
 
 RUNBOOK = """
@@ -187,7 +187,7 @@ def test_on_sqlite_the_one_process_always_leads(tmp_path: Path) -> None:
 
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'one.db'}", scheduler_enabled=True,
                         postmortem_dir=str(tmp_path / "pm"))
-    runtime = Runtime.create(settings)
+    runtime = create_runtime(settings)
     try:
         runtime.start()
         assert runtime.parts["scheduler"].leader
