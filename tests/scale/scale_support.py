@@ -99,9 +99,11 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
-def alertmanager_body(fingerprint: str, service: str, *, status: str = "firing") -> dict[str, Any]:
+def alertmanager_body(fingerprint: str, service: str, *, status: str = "firing",
+                      summary: str | None = None) -> dict[str, Any]:
     labels = {"alertname": "PredictionLatencyHigh", "service": service, "severity": "warning"}
-    alert = {"status": status, "labels": labels, "annotations": {"summary": f"p99 latency above SLO on {service}"},
+    summary = summary or f"p99 latency above SLO on {service}"
+    alert = {"status": status, "labels": labels, "annotations": {"summary": summary},
              "startsAt": "2026-11-27T03:02:00Z", "endsAt": "0001-01-01T00:00:00Z", "fingerprint": fingerprint}
     return {"version": "4", "groupKey": f'{{}}:{{service="{service}"}}', "status": status, "receiver": "mlresponder",
             "groupLabels": {"service": service}, "commonLabels": labels, "commonAnnotations": {}, "alerts": [alert]}

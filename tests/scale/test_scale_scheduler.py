@@ -73,7 +73,7 @@ def test_killing_the_leader_hands_ticks_and_verification_to_the_other_replica(
     folder.mkdir()
     (folder / "failover.yaml").write_text(RUNBOOK.format(model=model, log=log))
     with engine.begin() as conn:  # the deploy the rollback undoes
-        conn.execute(sa.insert(ChangeEvent.__table__).values(
+        conn.execute(sa.insert(ChangeEvent).values(
             timestamp=datetime.fromtimestamp(onset, UTC), kind="model_deploy", service=model, description="deploy",
             from_version="1", to_version="2", origin="api", created_at=utcnow()))
     env = base_env(postgres_url, tmp_path, MLRESPONDER_RUNBOOKS=str(folder),
@@ -114,7 +114,7 @@ def test_killing_the_leader_hands_ticks_and_verification_to_the_other_replica(
     assert (first_tick.started_at - killed_at).total_seconds() < 15.0
     wait_until(lambda: _mitigation_status(engine) == "verified", 120, "the verification job")
     verification = _events(engine, "verification")
-    assert len(verification) == 1 and verification[0]["created_at"] > killed_at
+    assert len(verification) == 1 and verification[0]["occurred_at"] > killed_at
     wait_until(lambda: _run_status(engine) == "completed", 60, "the runbook run to finish")
     assert mlflow_store.serving(model) == "1"
     assert len(_events(engine, "mitigation_executed")) == 1
