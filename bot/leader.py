@@ -51,6 +51,7 @@ class Leadership:
         self.check_every = check_every
         self.key = key
         self.leader = False
+        self._announced = False
         self.single = not is_postgres(database_url)
         self._conn: Any = None
         self._stop = threading.Event()
@@ -94,6 +95,9 @@ class Leadership:
             return
         if self._try_lock():
             self._become(True, "holds the scheduler lock: it runs the scheduled jobs")
+        elif not self._announced:
+            self._announced = True  # said once; a change of role is logged by `_become`
+            log.info("scheduler: replica %s follows (another replica holds the scheduler lock)", identity())
 
     def _try_lock(self) -> bool:
         import psycopg
@@ -127,6 +131,7 @@ class Leadership:
 
     def _become(self, leader: bool, why: str) -> None:
         self.leader = leader
+        self._announced = True
         role = "leads" if leader else "follows"
         log.info("scheduler: replica %s %s (%s)", identity(), role, why)
         (self.on_elected if leader else self.on_deposed)()

@@ -20,6 +20,8 @@ from bot.chat.views import IncidentView, TimelineLine, build_view, timeline_line
 from bot.incidents import log_event
 from bot.models import Incident, TimelineEvent
 
+# Operations that render the incident's alerts (the card); the others get a view without them.
+ALERT_OPS = frozenset({"post_card", "update_card"})
 # Errors that are not worth a timeline note (the goal is already reached).
 BENIGN_ERRORS = frozenset({"already_in_channel", "already_pinned", "cant_invite_self", "message_not_modified"})
 
@@ -69,7 +71,7 @@ class Delivery:
         if row.incident_id is not None:
             incident = session.get(Incident, row.incident_id)
             if incident is not None:
-                ctx.view = build_view(session, incident)
+                ctx.view = build_view(session, incident, with_alerts=row.op in ALERT_OPS)
         if row.op == "thread" and row.event_id is not None:
             event = session.get(TimelineEvent, row.event_id)
             if event is not None:

@@ -73,10 +73,12 @@ class TimelineLine:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-def build_view(session: Session, incident: Incident) -> IncidentView:
+def build_view(session: Session, incident: Incident, *, with_alerts: bool = True) -> IncidentView:
+    """``with_alerts=False`` leaves `alerts` empty: messages that do not show them need not read
+    every alert of an incident that a storm has made large."""
     alerts = session.scalars(
         select(Alert).where(Alert.incident_id == incident.id).order_by(Alert.id)
-    ).all()
+    ).all() if with_alerts else []
     mitigations = session.scalars(
         select(Mitigation).where(Mitigation.incident_id == incident.id).order_by(Mitigation.id)
     ).all()
