@@ -198,7 +198,7 @@ class Delivery:
     # -- recording ----------------------------------------------------------------------
     def apply(self, session: Session, row: RowRef, outcome: Outcome) -> None:
         """Store what later rows depend on and note what went wrong, in the worker's transaction."""
-        if row.incident_id is None:
+        if row.incident_id is None or not (outcome.channel_id or outcome.card_id or outcome.notes):
             return
         incident = session.get(Incident, row.incident_id)
         if incident is None:

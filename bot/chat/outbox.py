@@ -18,13 +18,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, func, or_, select, update
+from sqlalchemy import JSON, CursorResult, Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.chat.delivery import BENIGN_ERRORS, Delivery, Outcome, RowRef
 from bot.chat.models import FAILED, PENDING, SENDING, SENT, SUPERSEDED, OutboxMessage
 from bot.chat.port import FinalChatError, RetryableChatError
-from bot.db import transaction, utcnow
+from bot.db import UTCDateTime, transaction, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,17 @@ KEEP_DELIVERED = timedelta(days=7)
 PURGE_EVERY_SECONDS = 3600.0
 # Longer than any chat call can take (the Slack client times out after 10 s).
 STALE_SENDING = timedelta(minutes=2)
+
+
+_TABLE = cast(Table, OutboxMessage.__table__)
+# How a delivered or given-up row is recorded, built once (see `OutboxWorker._mark`).
+_MARK = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("row_id"))
+    .values(status=bindparam("status"), last_error=bindparam("last_error"),
+            sent_at=func.coalesce(bindparam("sent_at", type_=UTCDateTime()), _TABLE.c.sent_at))
+)
+_MARK_WITH_RESULT = _MARK.values(result=bindparam("result", type_=JSON()))
 
 
 class OutboxWorker:
@@ -280,12 +291,14 @@ class OutboxWorker:
 
     @staticmethod
     def _mark(s: Session, ref: RowRef, status: str, result: dict[str, Any] | None, error: str | None) -> None:
-        values: dict[str, Any] = {"status": status, "last_error": error[:2000] if error else None}
-        if result is not None:
-            values["result"] = result
-        if status == SENT:
-            values["sent_at"] = utcnow()
-        s.execute(update(OutboxMessage).where(OutboxMessage.id == ref.id).values(**values))
+        # A prebuilt Core statement: this runs once per message, and building an ORM update costs
+        # more CPU than running it.
+        params: dict[str, Any] = {"row_id": ref.id, "status": status, "last_error": error[:2000] if error else None,
+                                  "sent_at": utcnow() if status == SENT else None}
+        if result is None:
+            s.execute(_MARK, params)
+        else:
+            s.execute(_MARK_WITH_RESULT, {**params, "result": result})
 
     # -- waiting (CLI one-shots and tests) -------------------------------------------------------
     def pending(self) -> int:
