@@ -22,6 +22,8 @@ from bot.models import Incident, TimelineEvent
 
 # Operations that render the incident's alerts (the card); the others get a view without them.
 ALERT_OPS = frozenset({"post_card", "update_card"})
+# Timeline kinds whose thread messages may go out together, several lines in one (a storm).
+COALESCED_KINDS = frozenset({"alert_joined", "alert_refired", "alert_resolved"})
 # Errors that are not worth a timeline note (the goal is already reached).
 BENIGN_ERRORS = frozenset({"already_in_channel", "already_pinned", "cant_invite_self", "message_not_modified"})
 
@@ -37,6 +39,12 @@ class RowRef:
     event_id: int | None
     payload: dict[str, Any]
     attempts: int
+    # Rows folded into this one's message, as (row id, event id): alert lines of a storm.
+    batch: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def ids(self) -> list[int]:
+        return [self.id, *(row_id for row_id, _ in self.batch)]
 
     @classmethod
     def of(cls, row: OutboxMessage) -> RowRef:
@@ -73,9 +81,12 @@ class Delivery:
             if incident is not None:
                 ctx.view = build_view(session, incident, with_alerts=row.op in ALERT_OPS)
         if row.op == "thread" and row.event_id is not None:
-            event = session.get(TimelineEvent, row.event_id)
-            if event is not None:
-                ctx.line = timeline_line(event)
+            ids = [row.event_id, *(event_id for _, event_id in row.batch)]
+            events = session.scalars(select(TimelineEvent).where(TimelineEvent.id.in_(ids))
+                                     .order_by(TimelineEvent.id)).all() if row.batch else \
+                [e for e in [session.get(TimelineEvent, row.event_id)] if e is not None]
+            if events:
+                ctx.line = combined_line([timeline_line(e) for e in events])
         if (row.op == "alerts_line" and ctx.view is not None and ctx.view.channel_id is None
                 and self._queued(session, row, "create_channel")):
             ctx.waiting_for = "channel"
@@ -233,6 +244,18 @@ class Delivery:
             if d.get("code") == data.get("code") and d.get("subject") == data.get("subject"):
                 return
         log_event(session, incident, "chat_error", message, actor="mlresponder", data=data)
+
+
+def combined_line(lines: list[TimelineLine]) -> TimelineLine:
+    """Several alert lines as one message: one line each, in order; the time is the last one's."""
+    if len(lines) == 1:
+        return lines[0]
+    kinds = {line.kind for line in lines}
+    return TimelineLine(
+        event_id=lines[-1].event_id, kind=kinds.pop() if len(kinds) == 1 else "alert_joined",
+        actor=lines[-1].actor, message="\n".join(line.message for line in lines), at=lines[-1].at,
+        data={"coalesced": len(lines)},
+    )
 
 
 def describe_failure(row: RowRef, error: FinalChatError) -> str:

@@ -15,16 +15,18 @@ import random
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import JSON, CursorResult, Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.chat.delivery import BENIGN_ERRORS, Delivery, Outcome, RowRef
+from bot.chat.delivery import BENIGN_ERRORS, COALESCED_KINDS, Delivery, Outcome, RowRef
 from bot.chat.models import FAILED, PENDING, SENDING, SENT, SUPERSEDED, OutboxMessage
 from bot.chat.port import FinalChatError, RetryableChatError
 from bot.db import UTCDateTime, transaction, utcnow
+from bot.models import TimelineEvent
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,9 @@ MAX_UNEXPECTED_ATTEMPTS = 5
 # Delivered rows are kept this long (for inspection), then deleted; the timeline keeps the history.
 KEEP_DELIVERED = timedelta(days=7)
 PURGE_EVERY_SECONDS = 3600.0
+# At most this many alert lines, and this many characters of them, go out as one message.
+COALESCE_MAX = 20
+COALESCE_CHARS = 2000
 # Longer than any chat call can take (the Slack client times out after 10 s).
 STALE_SENDING = timedelta(minutes=2)
 
@@ -41,7 +46,7 @@ _TABLE = cast(Table, OutboxMessage.__table__)
 # How a delivered or given-up row is recorded, built once (see `OutboxWorker._mark`).
 _MARK = (
     update(_TABLE)
-    .where(_TABLE.c.id == bindparam("row_id"))
+    .where(_TABLE.c.id.in_(bindparam("row_ids", expanding=True)))
     .values(status=bindparam("status"), last_error=bindparam("last_error"),
             sent_at=func.coalesce(bindparam("sent_at", type_=UTCDateTime()), _TABLE.c.sent_at))
 )
@@ -181,10 +186,10 @@ class OutboxWorker:
                 .order_by(OutboxMessage.id).limit(self.claim)
                 .with_for_update(skip_locked=True)
             ).all()
-            refs = [RowRef.of(r) for r in rows]
+            refs = [self._coalesce(s, r) for r in rows]
             if refs:
                 s.execute(
-                    update(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in refs]))
+                    update(OutboxMessage).where(OutboxMessage.id.in_([i for r in refs for i in r.ids]))
                     .values(status=SENDING, attempts=OutboxMessage.attempts + 1, next_attempt_at=now)
                     .execution_options(synchronize_session=False)
                 )
@@ -198,6 +203,35 @@ class OutboxWorker:
                         )
             wait = self._next_due(s, heads, now) if not refs else 0.0
         return refs, wait
+
+    def _coalesce(self, s: Session, head: OutboxMessage) -> RowRef:
+        """A thread message about an alert takes along the alert lines queued right behind it.
+
+        During a storm each joined alert is a timeline event; posting one message per alert would
+        cost a chat call each and run into the chat's rate limits. Only consecutive rows of the
+        same key are folded (order is kept), only plain thread rows of `COALESCED_KINDS`, and only
+        as many lines as one message shows in full.
+        """
+        ref = RowRef.of(head)
+        if head.op != "thread" or head.payload or head.event_id is None:
+            return ref
+        queued = s.execute(
+            select(OutboxMessage.id, OutboxMessage.op, OutboxMessage.payload, OutboxMessage.event_id,
+                   TimelineEvent.kind, func.length(TimelineEvent.message))
+            .join(TimelineEvent, TimelineEvent.id == OutboxMessage.event_id)
+            .where(OutboxMessage.key == head.key, OutboxMessage.status == PENDING, OutboxMessage.id >= head.id)
+            .order_by(OutboxMessage.id).limit(COALESCE_MAX)
+        ).all()
+        if not queued or queued[0][0] != head.id or queued[0][4] not in COALESCED_KINDS:
+            return ref
+        budget = COALESCE_CHARS - int(queued[0][5] or 0)
+        batch: list[tuple[int, int]] = []
+        for row_id, op, payload, event_id, kind, length in queued[1:]:
+            budget -= int(length or 0) + 1
+            if op != "thread" or payload or kind not in COALESCED_KINDS or budget < 0:
+                break
+            batch.append((row_id, event_id))
+        return replace(ref, batch=tuple(batch))
 
     def _next_due(self, s: Session, heads: Any, now: datetime) -> float:
         """Seconds until the earliest waiting head is due (a backing-off row, a card in its window)."""
@@ -216,6 +250,17 @@ class OutboxWorker:
             s.execute(
                 update(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in refs]),
                                             OutboxMessage.status == SENDING)
+                .values(status=PENDING, attempts=OutboxMessage.attempts - 1)
+            )
+            self._unfold(s, refs)
+
+    @staticmethod
+    def _unfold(s: Session, refs: Sequence[RowRef]) -> None:
+        """Rows folded into a message that did not go out wait again (behind their head), untouched."""
+        folded = [row_id for r in refs for row_id, _ in r.batch]
+        if folded:
+            s.execute(
+                update(OutboxMessage).where(OutboxMessage.id.in_(folded), OutboxMessage.status == SENDING)
                 .values(status=PENDING, attempts=OutboxMessage.attempts - 1)
             )
 
@@ -243,7 +288,9 @@ class OutboxWorker:
         except Exception as exc:
             log.exception("chat %s (row %s) crashed", ref.op, ref.id)
             if attempt >= MAX_UNEXPECTED_ATTEMPTS:
-                self._finish(ref, FAILED, f"{type(exc).__name__}: {exc}")
+                self._finish(replace(ref, batch=()), FAILED, f"{type(exc).__name__}: {exc}")
+                with transaction(self.sessions) as s:
+                    self._unfold(s, [ref])
             else:
                 self._retry_later(ref, self._backoff(attempt), f"{type(exc).__name__}: {exc}")
             return True
@@ -284,6 +331,7 @@ class OutboxWorker:
                     status=PENDING, next_attempt_at=utcnow() + timedelta(seconds=delay), last_error=error[:2000],
                 )
             )
+            self._unfold(s, [ref])
 
     def _finish(self, ref: RowRef, status: str, error: str | None, result: dict[str, Any] | None = None) -> None:
         with transaction(self.sessions) as s:
@@ -293,7 +341,7 @@ class OutboxWorker:
     def _mark(s: Session, ref: RowRef, status: str, result: dict[str, Any] | None, error: str | None) -> None:
         # A prebuilt Core statement: this runs once per message, and building an ORM update costs
         # more CPU than running it.
-        params: dict[str, Any] = {"row_id": ref.id, "status": status, "last_error": error[:2000] if error else None,
+        params: dict[str, Any] = {"row_ids": ref.ids, "status": status, "last_error": error[:2000] if error else None,
                                   "sent_at": utcnow() if status == SENT else None}
         if result is None:
             s.execute(_MARK, params)
