@@ -79,8 +79,12 @@ def diagnose_series(
 
     detected = False
     if onset is None:
-        own = [s for s in usable if not s.owner] or usable
-        idx = detect_onset(own, [levels[id(s)] for s in own], times, DETECT_REFERENCE_S)
+        # the service's own series say when it started to hurt; a dependency that moved while the
+        # service's symptom stayed under its gate still dates the incident
+        own = [s for s in usable if not s.owner]
+        idx = detect_onset(own, [levels[id(s)] for s in own], times, DETECT_REFERENCE_S) if own else None
+        if idx is None:
+            idx = detect_onset(usable, [levels[id(s)] for s in usable], times, DETECT_REFERENCE_S)
         detected = idx is not None
         onset_idx = idx if idx is not None else int(0.75 * n)
     else:
@@ -116,9 +120,8 @@ def diagnose_series(
 
     services = [top.name] if top.kind == "dependency" else [sset.service]
     slack = max(4 * step, 150.0)
-    trigger = pick_trigger(
-        changes, culprit_kind=top.kind, at=min(change_at, onset_at), services=services, slack_s=slack
-    )
+    at = min(change_at, onset_at) if onset is not None else change_at
+    trigger = pick_trigger(changes, culprit_kind=top.kind, at=at, services=services, slack_s=slack)
 
     culprit_labels = {s.series.label for s in top.evidence}
     findings.sort(key=lambda f: (f.subject not in culprit_labels, -f.score))
@@ -126,8 +129,8 @@ def diagnose_series(
         top.kind,
         top.name,
         round(float(np.clip(confidence, 0.0, 1.0)), 4),
-        change_at if detected else onset_at,
-        detected,
+        change_at if onset is None else onset_at,
+        onset is None,
         trigger,
         findings,
         scores,
