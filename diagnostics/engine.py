@@ -28,6 +28,7 @@ from diagnostics.model_checks import performance_finding, prediction_shift_findi
 from diagnostics.onset import detect_onset
 from diagnostics.segments import segment_and_concept_findings
 from diagnostics.service_checks import service_findings
+from diagnostics.trigger import trigger_for_diagnosis
 from diagnostics.versions import version_findings
 
 
@@ -167,6 +168,9 @@ def diagnose(
     findings += service_findings(ctx)
 
     verdict = localize(findings)
+    trigger = trigger_for_diagnosis(
+        change_list, culprit_kind=verdict.culprit_kind, culprit_name=verdict.culprit_name, onset=onset_ts, services=None
+    )
     runtime_ms = (time.perf_counter() - started) * 1000.0
     return Diagnosis(
         cause=verdict.cause,  # type: ignore[arg-type]
@@ -179,4 +183,5 @@ def diagnose(
         runtime_ms=runtime_ms,
         onset_detected=detected,
         summary=verdict.summary,
+        trigger=trigger,
     )

@@ -77,7 +77,6 @@ def diagnose_series(
     k = level_points(step)
     levels = {id(s): rolling_level(s.values, k) for s in usable}
 
-    detected = False
     if onset is None:
         # the service's own series say when it started to hurt; a dependency that moved while the
         # service's symptom stayed under its gate still dates the incident
@@ -85,7 +84,6 @@ def diagnose_series(
         idx = detect_onset(own, [levels[id(s)] for s in own], times, DETECT_REFERENCE_S) if own else None
         if idx is None:
             idx = detect_onset(usable, [levels[id(s)] for s in usable], times, DETECT_REFERENCE_S)
-        detected = idx is not None
         onset_idx = idx if idx is not None else int(0.75 * n)
     else:
         onset_idx = int(np.searchsorted(times, onset, side="left"))

@@ -66,6 +66,19 @@ def pick_trigger(
     return Trigger(timestamp=best.timestamp, kind=best.kind, service=best.service, description=best.description)
 
 
+def trigger_for_diagnosis(
+    changes: Iterable[ChangeRecord],
+    *,
+    culprit_kind: str,
+    culprit_name: str,
+    onset: float,
+    services: Collection[str] | None,
+) -> Trigger | None:
+    """The trigger of a prediction-log verdict: a deploy of the culprit version, a pipeline run or
+    schema change for a feature, a config/infra change for the service's own symptoms."""
+    return pick_trigger(changes, culprit_kind=culprit_kind, at=onset, services=services, culprit_name=culprit_name)
+
+
 def _distance(t: float, at: float) -> float:
     """Closest before wins; a change stamped after the move counts double its distance."""
     return at - t if t <= at else 2.0 * (t - at)

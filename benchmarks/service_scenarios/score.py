@@ -123,10 +123,22 @@ def run_one(sc: g.ServiceScenario, url: str, end: float, given: bool) -> Result:
     ms = (time.perf_counter() - t0) * 1000.0
     trig = None
     if verdict.trigger is not None:
-        trig = {"timestamp": verdict.trigger.timestamp, "kind": verdict.trigger.kind, "service": verdict.trigger.service}
+        trig = {
+            "timestamp": verdict.trigger.timestamp,
+            "kind": verdict.trigger.kind,
+            "service": verdict.trigger.service,
+        }
     anchor = baro_anchor(sset, sc.onset) if given else None
-    return Result(sc, "given" if given else "detected", verdict.culprit_kind, verdict.culprit_name, trig,
-                  verdict.onset, ms, anchor)
+    return Result(
+        sc,
+        "given" if given else "detected",
+        verdict.culprit_kind,
+        verdict.culprit_name,
+        trig,
+        verdict.onset,
+        ms,
+        anchor,
+    )
 
 
 def run_cli(sc: g.ServiceScenario, url: str, workdir: Path) -> dict[str, Any]:
@@ -136,8 +148,22 @@ def run_cli(sc: g.ServiceScenario, url: str, workdir: Path) -> dict[str, Any]:
     changes = workdir / f"{sc.id}-changes.jsonl"
     changes.write_text("".join(json.dumps(c) + "\n" for c in sc.changes), encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    cmd = [sys.executable, "-m", "bot.cli", "diagnose", "--service", g.SERVICE, "--catalog", str(catalog),
-           "--prometheus", url, "--changes", str(changes), "--format", "json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "diagnose",
+        "--service",
+        g.SERVICE,
+        "--catalog",
+        str(catalog),
+        "--prometheus",
+        url,
+        "--changes",
+        str(changes),
+        "--format",
+        "json",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
         return {"error": proc.stderr.strip()}
@@ -181,23 +207,33 @@ def summarize(results: list[Result]) -> dict[str, Any]:
 
 
 def markdown(summary: dict[str, Any]) -> str:
-    lines = ["| onset | culprit | trigger (recorded) | trigger (all) | false alarms | median ms | max ms |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [
+        "| onset | culprit | trigger (recorded) | trigger (all) | false alarms | median ms | max ms |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for mode, s in summary.items():
-        lines.append(f"| {mode} | {s['culprit']:.1%} | {s['trigger_when_recorded']:.1%} | {s['trigger_all']:.1%} | "
-                     f"{s['false_alarms']} / {s['healthy']} | {s['median_ms']:.0f} | {s['max_ms']:.0f} |")
+        lines.append(
+            f"| {mode} | {s['culprit']:.1%} | {s['trigger_when_recorded']:.1%} | {s['trigger_all']:.1%} | "
+            f"{s['false_alarms']} / {s['healthy']} | {s['median_ms']:.0f} | {s['max_ms']:.0f} |"
+        )
     given = summary.get("given", {})
     if given:
-        lines.append(f"| anchor (BARO-style, onset given) | {given['anchor_culprit']:.1%} | — | — | "
-                     f"{given['anchor_false_alarms']} / {given['healthy']} | | |")
-        lines += ["", "| kind | n | culprit (given) | culprit (detected) | trigger (given) | anchor |",
-                  "| --- | ---: | ---: | ---: | ---: | ---: |"]
+        lines.append(
+            f"| anchor (BARO-style, onset given) | {given['anchor_culprit']:.1%} | — | — | "
+            f"{given['anchor_false_alarms']} / {given['healthy']} | | |"
+        )
+        lines += [
+            "",
+            "| kind | n | culprit (given) | culprit (detected) | trigger (given) | anchor |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
+        ]
         det = summary.get("detected", {}).get("per_kind", {})
         for k, v in given["per_kind"].items():
             d = det.get(k, {})
             anchor = "—" if v["anchor"] is None else f"{v['anchor']:.0%}"
-            lines.append(f"| {k} | {v['n']} | {v['culprit']:.0%} | {d.get('culprit', 0):.0%} | {v['trigger']:.0%} | "
-                         f"{anchor} |")
+            lines.append(
+                f"| {k} | {v['n']} | {v['culprit']:.0%} | {d.get('culprit', 0):.0%} | {v['trigger']:.0%} | {anchor} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -226,9 +262,12 @@ def main(argv: list[str] | None = None) -> int:
                     r = run_one(sc, url, end, given)
                     results.append(r)
                     if not (r.culprit_ok and r.trigger_ok):
-                        print(f"MISS {sc.id} [{r.mode}]: got {r.kind}/{r.name} trigger={r.trigger}; "
-                              f"expected {sc.expected.culprit_kind}/{sc.expected.culprit_name} "
-                              f"trigger={sc.expected.trigger}", file=sys.stderr)
+                        print(
+                            f"MISS {sc.id} [{r.mode}]: got {r.kind}/{r.name} trigger={r.trigger}; "
+                            f"expected {sc.expected.culprit_kind}/{sc.expected.culprit_name} "
+                            f"trigger={sc.expected.trigger}",
+                            file=sys.stderr,
+                        )
                 if not args.no_cli and sc.kind not in seen:
                     seen.add(sc.kind)
                     got = run_cli(sc, url, Path(tmp))
