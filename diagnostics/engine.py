@@ -22,6 +22,7 @@ from diagnostics.context import (
 )
 from diagnostics.data_checks import data_findings
 from diagnostics.findings import Diagnosis, Finding, iso_utc
+from diagnostics.late_labels import estimated_performance_finding
 from diagnostics.localize import localize
 from diagnostics.log import Categorical, ChangeRecord, PredictionLog
 from diagnostics.model_checks import performance_finding, prediction_shift_finding
@@ -82,7 +83,7 @@ def diagnose(
     changes: Iterable[ChangeRecord | Mapping[str, Any]] = (),
     onset: OnsetLike = None,
 ) -> Diagnosis:
-    """Localize a regression in `log` to a data, model or service cause (DESIGN.md contract)."""
+    """Localize a regression in `log` to a data, model or service cause (see docs/contracts.md)."""
     started = time.perf_counter()
     if len(log) == 0:
         raise DiagnosisInputError(f"{log.name}: the log has no rows")
@@ -156,6 +157,8 @@ def diagnose(
     findings += data_findings(ctx)
     data_score = max((f.score for f in findings if f.cause == "data" and f.check != "input_quality"), default=0.0)
     perf, perf_mag = performance_finding(ctx)
+    if perf is None:
+        perf, _ = estimated_performance_finding(ctx)  # late labels; concept/segment need realized ones
     if perf is not None:
         findings.append(perf)
     versions = version_findings(ctx, change_list, data_score)
