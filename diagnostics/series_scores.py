@@ -204,12 +204,12 @@ def _excursion_start(raw: np.ndarray, level: np.ndarray, ref: Reference, peak: i
     """Where the excursion that crossed the threshold at ``first`` began.
 
     Walked back on a 3-point median (sharp in time, unlike the wide level) while the series stays
-    beyond a fifth of its peak move and two spreads: a wide median leans early by half its width
+    beyond a tenth of its peak move and two spreads: a wide median leans early by half its width
     at a step, which would let a symptom look older than its cause.
     """
     sign = 1.0 if level[peak] >= ref.median else -1.0
     sharp = sign * (rolling_level(raw, 3) - ref.median)
-    threshold = max(0.2 * sign * (float(level[peak]) - ref.median), Z_START * ref.spread)
+    threshold = max(0.1 * sign * (float(level[peak]) - ref.median), Z_START * ref.spread)
     below = np.nan_to_num(sharp[:first], nan=np.inf) < threshold
     below[: min(floor, first)] = True
     hits = np.flatnonzero(below)
