@@ -19,7 +19,6 @@ if str(ROOT) not in sys.path:  # `benchmarks` is a top-level folder of the repos
 from benchmarks.service_scenarios import generate as g  # noqa: E402
 from benchmarks.service_scenarios.prom import PrometheusUnavailable, backfill, binaries, serve  # noqa: E402
 
-
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 

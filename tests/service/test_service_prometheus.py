@@ -49,8 +49,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         if self.server.mode == "slow":  # type: ignore[attr-defined]
             time.sleep(2.0)
-        status, body = {"error": (503, b"upstream down"), "slow": (200, b"{}"),
-                        "bad": (400, b'{"status":"error","errorType":"bad_data","error":"parse error"}')}[
+        status, body = {
+            "error": (503, b"upstream down"),
+            "slow": (200, b"{}"),
+            "bad": (400, b'{"status":"error","errorType":"bad_data","error":"parse error"}'),
+        }[
             self.server.mode  # type: ignore[attr-defined]
         ]
         self.send_response(status)
