@@ -23,10 +23,8 @@ OWN_SYMPTOMS = frozenset({"latency", "errors"})
 def mitigation_for(culprit_kind: str, trigger: Trigger | None, service: str) -> str:
     """Roll back a model deploy of the service that started its own trouble; otherwise the
     service's owners (or the dependency's) have to act."""
-    if trigger is not None and trigger.kind == "model_deploy" and same_service(trigger.service, service):
-        if culprit_kind in ("latency", "errors", "resource"):
-            return "rollback"
-    return "escalate_service"
+    own_deploy = trigger is not None and trigger.kind == "model_deploy" and same_service(trigger.service, service)
+    return "rollback" if own_deploy and culprit_kind in ("latency", "errors", "resource") else "escalate_service"
 
 
 def from_series(v: SeriesVerdict, service: str, runtime_ms: float = 0.0) -> Diagnosis:
