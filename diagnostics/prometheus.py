@@ -19,7 +19,7 @@ from diagnostics.series import Series, SeriesSet, SeriesSpec, ServiceSpec
 
 MAX_POINTS = 11_000  # Prometheus refuses longer range answers
 DEFAULT_TIMEOUT_S = 5.0
-WORKERS = 4
+WORKERS = 8
 
 
 class _Dead:

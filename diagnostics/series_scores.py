@@ -260,7 +260,7 @@ def detect_onset(series: list[Series], levels: list[np.ndarray], times: np.ndarr
         return None
     step = float(times[1] - times[0])
     r = max(MIN_REF_POINTS, int(ref_s / step))
-    stride = max(1, n // 240)
+    stride = max(1, n // 160)
     positions = np.arange(max(MIN_REF_POINTS, r // 3), n - 2, stride)
     if positions.size == 0:
         return None
@@ -280,7 +280,7 @@ def _first_excursion(s: Series, level: np.ndarray, positions: np.ndarray, r: int
     padded_raw = np.concatenate([mirror, np.full(r - mirror.shape[0], mirror[-1]), raw])
     mirror_level = level[:r][::-1]
     padded_level = np.concatenate([mirror_level, np.full(r - mirror_level.shape[0], mirror_level[-1]), level])
-    thin = max(1, r // 120)  # every point of the reference is not needed for its median and spread
+    thin = max(1, r // 60)  # every point of the reference is not needed for its median and spread
     ref_raw = sliding_window_view(padded_raw, r)[positions, ::thin]
     ref_level = sliding_window_view(padded_level, r)[positions, ::thin]
     med = _median_rows(ref_raw)

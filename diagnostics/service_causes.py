@@ -88,8 +88,9 @@ def diagnose_series(
         # service's symptom stayed under its gate still dates the incident
         own = [s for s in usable if not s.owner]
         idx = detect_onset(own, [levels[id(s)] for s in own], times, DETECT_REFERENCE_S) if own else None
-        if idx is None:
-            idx = detect_onset(usable, [levels[id(s)] for s in usable], times, DETECT_REFERENCE_S)
+        deps = [s for s in usable if s.owner]
+        if idx is None and deps:
+            idx = detect_onset(deps, [levels[id(s)] for s in deps], times, DETECT_REFERENCE_S)
         onset_idx = idx if idx is not None else int(0.75 * n)
     else:
         onset_idx = int(np.searchsorted(times, onset, side="left"))

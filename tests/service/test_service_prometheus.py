@@ -48,7 +48,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         if self.server.mode == "slow":  # type: ignore[attr-defined]
-            time.sleep(2.0)
+            time.sleep(3.0)
         status, body = {
             "error": (503, b"upstream down"),
             "slow": (200, b"{}"),
@@ -90,7 +90,8 @@ def test_a_broken_prometheus_is_a_problem_not_a_crash(
     server.mode = mode  # type: ignore[attr-defined]
     now = time.time()
     started = time.perf_counter()
-    sset = read_series(_spec(), url, now - 3600, now, 15.0, timeout=0.5)  # type: ignore[arg-type]
+    timeout = 1.0 if mode == "slow" else 10.0  # a loaded machine must not turn an answer into a timeout
+    sset = read_series(_spec(), url, now - 3600, now, 15.0, timeout=timeout)  # type: ignore[arg-type]
     took = time.perf_counter() - started
     assert sset.series == []
     assert sset.problems
@@ -99,6 +100,6 @@ def test_a_broken_prometheus_is_a_problem_not_a_crash(
     else:  # a dead or slow server is said once and not asked again for every series
         assert url in sset.problems[0]
         assert {"error": "HTTP 503", "slow": "in time", "down": "unreachable"}[mode] in sset.problems[0]
-        assert took < 5.0
+        assert took < 8.0
     v = diagnose_series(sset, onset=now - 1200)
     assert v.culprit_kind == "none" and v.findings[0].check == "source_unavailable"
