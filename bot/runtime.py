@@ -15,9 +15,11 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import redact
 from bot.config import Settings
 from bot.db import make_engine, make_session_factory, upgrade
 from bot.events import EventBus
+from bot.logging_setup import redact_every_record
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,8 @@ class Runtime:
 
     @classmethod
     def create(cls, settings: Settings, *, migrate: bool = True, install_parts: bool = True) -> Runtime:
+        redact.configure(settings)  # every way out now masks these settings' secrets
+        redact_every_record()
         if migrate:
             upgrade(settings.database_url)
         engine = make_engine(settings.database_url)
