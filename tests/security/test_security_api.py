@@ -13,6 +13,7 @@ from intake_support import ServiceProcess, am_alert, am_payload, require_server,
 from bot.api import create_app
 from bot.config import Settings
 from bot.runtime import Runtime
+from bot.wiring import create_runtime
 
 TOKEN = "api-token-3f9c1d"
 READ = "read-token-77ab20"
@@ -25,7 +26,7 @@ GENERIC = {"title": "accuracy drop", "source": "custom", "severity": "high", "la
 
 @pytest.fixture
 def guarded(settings: Settings) -> Iterator[Runtime]:
-    runtime = Runtime.create(settings.with_(api_token=TOKEN, read_token=READ))
+    runtime = create_runtime(settings.with_(api_token=TOKEN, read_token=READ))
     yield runtime
     runtime.close()
 
@@ -66,7 +67,7 @@ def test_healthz_answers_anyone(guarded: Runtime) -> None:
 
 @pytest.mark.parametrize("path", ["/alerts", *READS])
 def test_without_a_token_only_loopback_clients_are_served(settings: Settings, path: str) -> None:
-    runtime = Runtime.create(settings)
+    runtime = create_runtime(settings)
     try:
         # The bind address does not matter: the client's does.
         app = create_app(runtime, bind_host="127.0.0.1")
@@ -85,7 +86,7 @@ def test_without_a_token_only_loopback_clients_are_served(settings: Settings, pa
 
 def test_a_forwarded_request_from_another_host_is_not_a_loopback_client(settings: Settings) -> None:
     """An HTTP proxy on this host relaying a remote client says so in X-Forwarded-For / Forwarded."""
-    runtime = Runtime.create(settings)
+    runtime = create_runtime(settings)
     try:
         client = TestClient(create_app(runtime), client=LOOPBACK)
         for headers in ({"X-Forwarded-For": "198.51.100.7"}, {"X-Forwarded-For": "198.51.100.7, 127.0.0.1"},

@@ -22,6 +22,7 @@ from bot.db import transaction
 from bot.egress import EgressPolicy, EgressRefused
 from bot.models import AuditRecord
 from bot.runtime import Runtime
+from bot.wiring import create_runtime
 from postmortems.service import draft_postmortem
 
 SECRET = "hook-key-9d8e7f6a5b"
@@ -90,7 +91,7 @@ def platform_runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     (folder / "abort.yaml").write_text(RUNBOOK % {"url": recorder.url.rsplit("/", 1)[0] + "/abort"})
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'store.db'}", runbooks=str(folder),
                         scheduler_enabled=False, postmortem_dir=str(tmp_path / "pm"), egress_allow="127.0.0.1")
-    runtime = Runtime.create(settings)
+    runtime = create_runtime(settings)
     yield runtime, recorder
     runtime.close()
     recorder.close()
@@ -126,7 +127,7 @@ def test_a_successful_response_echoing_the_secret_is_stored_redacted(platform_ru
     ok = Recorder(status=200)
     try:
         (tmp_path / "runbooks" / "abort.yaml").write_text(RUNBOOK % {"url": ok.url})
-        rt2 = Runtime.create(rt.settings)
+        rt2 = create_runtime(rt.settings)
         try:
             iid = open_incident(rt2, "CanaryDegraded", model="fraud")
             rt2.parts["runbooks"].run_for_incident(iid)
@@ -153,7 +154,7 @@ def _run_to(tmp_path: Path, url_template: str, annotations: dict[str, str], allo
         "        retries: 0\n        timeout: 3s\n")
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'egress.db'}", runbooks=str(folder),
                         scheduler_enabled=False, postmortem_dir=str(tmp_path / "pm"), egress_allow=allow)
-    rt = Runtime.create(settings)
+    rt = create_runtime(settings)
     iid = open_incident(rt, "CanaryDegraded", model="fraud", annotations=annotations)
     rt.parts["runbooks"].run_for_incident(iid)
     [m] = mitigations_of(rt, iid)
