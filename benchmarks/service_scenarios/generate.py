@@ -97,7 +97,14 @@ def _diurnal(times: np.ndarray, rng: np.random.Generator, amplitude: float) -> n
 
 
 def generate(
-    kind: str, strength: str, seed: int, *, end: float, index: int = 0, history_s: float = HISTORY_S, extra_deps: int = 0
+    kind: str,
+    strength: str,
+    seed: int,
+    *,
+    end: float,
+    index: int = 0,
+    history_s: float = HISTORY_S,
+    extra_deps: int = 0,
 ) -> ServiceScenario:
     """One scenario whose history ends at ``end`` (epoch seconds, usually now)."""
     if kind not in KINDS:

@@ -99,7 +99,9 @@ def test_model_incident_draft_has_every_section_and_the_metric_figure(store_runt
     assert "canary stage" in items and "_owner: TBD_" in items and "| P1 |" in items
 
 
-def test_the_trigger_named_by_the_diagnosis_wins_over_the_closest_change(store_runtime: Runtime, tmp_path: Path) -> None:
+def test_the_trigger_named_by_the_diagnosis_wins_over_the_closest_change(
+    store_runtime: Runtime, tmp_path: Path
+) -> None:
     """A service diagnosis names the dependency's change as the trigger; the service's own deploy a
     minute before the onset (recorded, closer) is not what started it."""
     s = story()
