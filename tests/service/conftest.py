@@ -7,7 +7,6 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -16,17 +15,12 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # `benchmarks` is a top-level folder of the repository, not an installed package
     sys.path.insert(0, str(ROOT))
 
+from svc_support import History  # noqa: E402
+
 from benchmarks.service_scenarios import generate as g  # noqa: E402
 from benchmarks.service_scenarios.prom import PrometheusUnavailable, backfill, binaries, serve  # noqa: E402
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-@dataclass
-class History:
-    url: str
-    end: float
-    scenarios: dict[str, g.ServiceScenario]  # kind -> scenario (healthy: "healthy", "healthy-2")
 
 
 @pytest.fixture(scope="session")

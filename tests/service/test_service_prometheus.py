@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from conftest import History
+from svc_support import History
 
 from benchmarks.service_scenarios import generate as g
 from benchmarks.service_scenarios.score import baro_anchor, run_one, spec_of
