@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +28,7 @@ from diagnostics.log import Categorical, ChangeRecord, PredictionLog
 from diagnostics.model_checks import performance_finding, prediction_shift_finding
 from diagnostics.onset import detect_onset
 from diagnostics.segments import segment_and_concept_findings
+from diagnostics.service_checks import MIN_ROWS as MIN_SERVICE_ROWS
 from diagnostics.service_checks import service_findings
 from diagnostics.versions import version_findings
 
@@ -72,6 +74,23 @@ def as_change(record: ChangeRecord | Mapping[str, Any]) -> ChangeRecord:
         from_version=None if record.get("from_version") is None else str(record.get("from_version")),
         to_version=None if record.get("to_version") is None else str(record.get("to_version")),
     )
+
+
+def _adjacent_service_findings(ctx: Context, split: int, *, explicit_reference: bool) -> list[Finding]:
+    """Service checks compare the log's own rows just before and after the onset.
+
+    Traffic, latency and errors are properties of a period, not of a data set: an explicit
+    reference (last year's training data, another region's log) says nothing about how many
+    requests a minute this service normally serves, so it serves the feature and model
+    comparisons only. Without rows before the onset in the log itself there is no service
+    baseline and no service finding.
+    """
+    if not explicit_reference:
+        return service_findings(ctx)
+    before = ctx.log.take(slice(0, split))
+    if len(before) < MIN_SERVICE_ROWS:
+        return []
+    return service_findings(replace(ctx, reference=before))
 
 
 def diagnose(
@@ -163,8 +182,8 @@ def diagnose(
     if shift is not None:
         findings.append(shift)
     version_score = max((f.score for f in versions), default=0.0)
-    findings += segment_and_concept_findings(ctx, perf_mag, max(data_score, version_score))
-    findings += service_findings(ctx)
+    findings += segment_and_concept_findings(ctx, perf_mag, max(data_score, version_score), findings)
+    findings += _adjacent_service_findings(ctx, split, explicit_reference=reference is not None)
 
     verdict = localize(findings)
     runtime_ms = (time.perf_counter() - started) * 1000.0

@@ -66,7 +66,17 @@ def localize(findings: list[Finding]) -> Verdict:
             "No check found a problem strong enough to explain a regression.",
         )
     cause, kind, mitigation = CAUSE_OF_CHECK[top.check]
-    rival = next((f for f in candidates if CAUSE_OF_CHECK[f.check][1] != kind or f.subject != top.subject), None)
+    # a rival is another explanation; a concept finding that says the top findings explain the
+    # drop is support, not competition
+    rival = next(
+        (
+            f
+            for f in candidates
+            if (CAUSE_OF_CHECK[f.check][1] != kind or f.subject != top.subject)
+            and not (f.check == "concept_drift" and f.details.get("explained_elsewhere", 0.0) >= MIN_CAUSE_SCORE)
+        ),
+        None,
+    )
     rival_score = rival.score if rival else 0.0
     confidence = top.score * (1.0 - 0.5 * rival_score / max(top.score, 1e-9))
     name = "concept" if kind == "concept" else top.subject
