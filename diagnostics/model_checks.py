@@ -70,12 +70,15 @@ def relative_increase(worse: LossStats, base: LossStats) -> float:
     return (worse.mean - base.mean) / max(base.mean, 1e-12)
 
 
-def drop_magnitude(ctx: Context, worse: LossStats, base: LossStats, z_min: float = 3.0) -> float:
+def drop_magnitude(
+    ctx: Context, worse: LossStats, base: LossStats, z_min: float = 3.0, *, moderate: bool = True
+) -> float:
     """0..1 strength of the evidence that `worse` lost quality against `base`.
 
     Two ways to score: a gross effect (accuracy points for classes, relative error otherwise),
     discounted by how far its z clears `z_min`; or a moderate relative effect (>= 2%) at high
     certainty (z >= CERTAIN_Z gives full weight), which reaches a verdict at about 5% worse.
+    `moderate=False` keeps only the gross score (a scan over many slices needs a gross effect).
     """
     if worse.n < MIN_LABELLED or base.n < MIN_LABELLED:
         return 0.0
@@ -90,7 +93,7 @@ def drop_magnitude(ctx: Context, worse: LossStats, base: LossStats, z_min: float
         gross = float(np.clip((rel - 0.04) / 0.15, 0.0, 1.0))
     sure = certainty(z, z_min)
     gross *= 0.25 + 0.75 * sure
-    if rel < MIN_RELATIVE:
+    if rel < MIN_RELATIVE or not moderate:
         return gross
     # effect of a moderate drop: relative error for numbers; for classes accuracy points (a
     # tripled 0.5% error rate is not yet an incident), MODERATE_POINTS for a full score

@@ -15,7 +15,7 @@ import numpy as np
 from diagnostics.context import Context
 from diagnostics.findings import Finding
 from diagnostics.log import Categorical
-from diagnostics.model_checks import MIN_LABELLED, LossStats
+from diagnostics.model_checks import MIN_LABELLED, LossStats, drop_magnitude
 
 MIN_SEGMENT_SHARE = 0.03
 MIN_SEGMENT_ROWS = 30
@@ -202,7 +202,8 @@ def segment_and_concept_findings(
     if concentrated and best is not None and ctx.task.kind != "classification":
         concentrated = _bias_concentrated(ctx, best, overall)
     # a segment matters only inside a material overall drop (not a retrain's 0.1% wobble)
-    materiality = min(1.0, perf_mag / 0.2)
+    # (the gross size of the drop: a scan over many slices must not ride on a moderate one)
+    materiality = min(1.0, drop_magnitude(ctx, a, b, moderate=False) / 0.2)
     for rank, seg in enumerate(segs):
         own = _segment_drop(ctx, seg)
         if rank == 0 and concentrated:

@@ -187,7 +187,7 @@ def interpolate_sorted(s: np.ndarray, lo: np.ndarray, hi: np.ndarray, frac: np.n
     """Linear interpolation between order statistics that tolerates infinite values."""
     with np.errstate(invalid="ignore"):
         mixed = s[lo] * (1.0 - frac) + s[hi] * frac
-    return np.where(frac == 0.0, s[lo], np.where(np.isnan(mixed), s[hi], mixed))
+    return np.asarray(np.where(frac == 0.0, s[lo], np.where(np.isnan(mixed), s[hi], mixed)))
 
 
 def bin_counts_sorted(sorted_x: np.ndarray, inner_edges: np.ndarray) -> np.ndarray:
