@@ -302,6 +302,9 @@ def estimate_influence(ctx: Context) -> None:
         pedges = quantile_edges(np.sort(col[pvalid]), 10) if pvalid.any() else np.empty(0)
         pbin = np.searchsorted(pedges, col)
         n_pbins = len(pedges) + 1
+    elif pmat.shape[1] == 0:  # no class prediction in the reference sample: nothing to associate
+        pbin = np.zeros(pmat.shape[0], dtype=np.int64)
+        n_pbins = 1
     else:
         pbin = np.where(pmat.sum(axis=1) > 0, np.argmax(pmat, axis=1), pmat.shape[1])
         n_pbins = pmat.shape[1] + 1

@@ -133,7 +133,8 @@ def test_service_checks_ignore_a_reference_from_another_period() -> None:
     r_ts, r_x, r_pred, r_label, r_cat, _ = _world(7, n=3000, start=START - 365 * 86400.0, span=300 * SPAN)
     reference = _log(r_ts, r_x, r_pred, r_label, np.full(3000, "v1", dtype=object), r_cat, name="training")
     d = diagnose(_log(ts, x, pred, label, np.full(N, "v1", dtype=object), cat), reference=reference)
-    assert not [f for f in d.findings if f.cause == "service"], [f.to_dict() for f in d.findings if f.cause == "service"]
+    service = [f.to_dict() for f in d.findings if f.cause == "service"]
+    assert not service, service
     assert (d.cause, d.culprit_name) == ("data", "x3")
 
 
