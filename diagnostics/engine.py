@@ -76,21 +76,32 @@ def as_change(record: ChangeRecord | Mapping[str, Any]) -> ChangeRecord:
     )
 
 
+ADJACENT_GAP_S = 900.0  # a reference ending this close before the log starts is the previous window
+
+
 def _adjacent_service_findings(ctx: Context, split: int, *, explicit_reference: bool) -> list[Finding]:
-    """Service checks compare the log's own rows just before and after the onset.
+    """Service checks compare adjacent windows of the same service: just before and after the onset.
 
     Traffic, latency and errors are properties of a period, not of a data set: an explicit
-    reference (last year's training data, another region's log) says nothing about how many
-    requests a minute this service normally serves, so it serves the feature and model
-    comparisons only. Without rows before the onset in the log itself there is no service
-    baseline and no service finding.
+    reference from another period (last year's training data, another region's log) says
+    nothing about how many requests a minute this service normally serves, so it serves the
+    feature and model comparisons only, and the service baseline is the log's own rows before
+    the onset. A reference that ends right where the log begins (a monitor's trailing window)
+    is the adjacent window itself. Without either there is no service finding.
     """
     if not explicit_reference:
         return service_findings(ctx)
     before = ctx.log.take(slice(0, split))
-    if len(before) < MIN_SERVICE_ROWS:
-        return []
-    return service_findings(replace(ctx, reference=before))
+    if len(before) >= MIN_SERVICE_ROWS:
+        return service_findings(replace(ctx, reference=before))
+    ref_ts = ctx.reference.timestamp
+    log_start = float(ctx.log.timestamp[0])
+    span = float(ctx.log.timestamp[-1]) - log_start
+    if len(ref_ts) and float(ref_ts[-1]) <= log_start + 1.0 and log_start - float(ref_ts[-1]) <= max(
+        ADJACENT_GAP_S, 0.25 * span
+    ):
+        return service_findings(ctx)
+    return []
 
 
 def diagnose(
