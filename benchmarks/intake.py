@@ -346,7 +346,7 @@ def run_backend(name: str, new_store: Callable[[Path, int], str], args: argparse
             if runs == "both":
                 out.append(measured(fixed_rate(service.port, deliveries, args.seconds, args.rate, args.connections),
                                     pid, db_pid))
-            with httpx.Client() as client:
+            with httpx.Client(headers={"Authorization": f"Bearer {TOKEN}"}) as client:
                 count = len(client.get(f"http://127.0.0.1:{service.port}/incidents", params={"limit": 1000})
                             .json()["incidents"])
             for r in out:

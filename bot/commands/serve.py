@@ -52,6 +52,10 @@ def run(args: argparse.Namespace) -> int:
             f"--workers {args.workers}: SQLite is single-process (one writer); serve one process, or set "
             "MLRESPONDER_DATABASE_URL to a PostgreSQL database to run several"
         )
+    if not settings.api_token and not _is_loopback_bind(args.host):
+        logging.getLogger("mlresponder").warning(
+            "MLRESPONDER_API_TOKEN is not set: listening on %s, but only clients on this host are answered; "
+            "set a token to serve other hosts", args.host)
     if args.workers == 1:
         runtime, app = _build(settings, args.host, args.log_level, migrate=True)
         runtime.start()
@@ -111,3 +115,14 @@ def _build(settings: Settings, host: str, log_level: str, *, migrate: bool) -> t
         # An invalid runbook or monitor must stop the service before it takes any alert.
         raise CommandError(f"refusing to start: {exc}") from None
     return runtime, create_app(runtime, bind_host=host)
+
+
+def _is_loopback_bind(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

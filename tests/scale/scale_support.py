@@ -61,7 +61,7 @@ class Replica:
     def leader(self) -> bool | None:
         """This replica's `mlresponder_scheduler_leader` gauge (None when it does not answer)."""
         try:
-            text = httpx.get(f"{self.url}/metrics", timeout=5).text
+            text = httpx.get(f"{self.url}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5).text
         except httpx.TransportError:
             return None
         match = re.search(r"^mlresponder_scheduler_leader ([0-9.]+)$", text, re.M)

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 from fastapi.testclient import TestClient
+from scale_support import TOKEN
 
 from bot.api import create_app
 from bot.config import _ENV_KEYS, Settings
@@ -82,11 +83,11 @@ def test_ports_and_probes_point_at_what_the_app_serves(objects: dict[str, dict[s
         if "httpGet" in spec:
             paths.add(spec["httpGet"]["path"])
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'probe.db'}", scheduler_enabled=True,
-                        postmortem_dir=str(tmp_path / "pm"))
+                        postmortem_dir=str(tmp_path / "pm"), api_token=TOKEN)
     runtime = create_runtime(settings)
     try:
         runtime.start()
-        with TestClient(create_app(runtime)) as client:
+        with TestClient(create_app(runtime), headers={"Authorization": f"Bearer {TOKEN}"}) as client:
             for path in sorted(paths):
                 response = client.get(path)
                 assert response.status_code == 200, (path, response.status_code)

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from mon_helpers import monitor_doc, write_config
 from mon_synth import make_log
 from rb_logs import after_mitigation, history, write_log
-from scale_support import base_env, wait_until
+from scale_support import TOKEN, base_env, wait_until
 
 from bot.config import Settings
 from bot.db import make_engine, upgrade, utcnow
@@ -186,12 +186,12 @@ def test_on_sqlite_the_one_process_always_leads(tmp_path: Path) -> None:
     from bot.api import create_app
 
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'one.db'}", scheduler_enabled=True,
-                        postmortem_dir=str(tmp_path / "pm"))
+                        postmortem_dir=str(tmp_path / "pm"), api_token=TOKEN)
     runtime = create_runtime(settings)
     try:
         runtime.start()
         assert runtime.parts["scheduler"].leader
-        with TestClient(create_app(runtime)) as client:
+        with TestClient(create_app(runtime), headers={"Authorization": f"Bearer {TOKEN}"}) as client:
             assert "mlresponder_scheduler_leader 1.0" in client.get("/metrics").text
     finally:
         runtime.close()
