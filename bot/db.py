@@ -83,18 +83,26 @@ MIGRATION_LOCK_KEY = 0x6D6C726D696772
 
 @contextmanager
 def migration_lock(url: str) -> Iterator[None]:
-    """On PostgreSQL, one process at a time (replicas starting together on a fresh database)."""
+    """On PostgreSQL, one process at a time (replicas starting together on a fresh database).
+
+    Through SQLAlchemy, so that an unreachable server raises the same errors as everywhere else.
+    """
     if not is_postgres(url):
         yield
         return
-    import psycopg
+    from sqlalchemy import text
+    from sqlalchemy.pool import NullPool
 
-    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
-        try:
-            yield
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+    engine = create_engine(normalize_url(url), poolclass=NullPool)
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+    finally:
+        engine.dispose()
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
