@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.catalog import Catalog, load_catalog
 from bot.config import Settings
 from bot.db import make_engine, make_session_factory, upgrade
 from bot.events import EventBus
@@ -39,16 +40,19 @@ class Runtime:
     sessions: sessionmaker[Session]
     bus: EventBus
     parts: dict[str, Any] = field(default_factory=dict)
+    # What mlresponder may read, connect to or change, per service (never the alert).
+    catalog: Catalog = field(default_factory=Catalog)
 
     @classmethod
     def create(cls, settings: Settings, *, migrate: bool = True, install_parts: bool = True) -> Runtime:
+        catalog = load_catalog(settings.catalog)  # an invalid catalog stops the start, before the store
         if migrate:
             upgrade(settings.database_url)
         engine = make_engine(settings.database_url)
         sessions = make_session_factory(engine)
         bus = EventBus()
         bus.attach(sessions)
-        runtime = cls(settings=settings, engine=engine, sessions=sessions, bus=bus)
+        runtime = cls(settings=settings, engine=engine, sessions=sessions, bus=bus, catalog=catalog)
         if install_parts:
             for module_name in PART_INSTALLERS:
                 if not _module_exists(module_name):

@@ -30,14 +30,15 @@ from bot.db import transaction, utcnow
 from bot.incidents import log_event, record_diagnosis
 from bot.models import Incident, Mitigation
 from bot.runtime import Runtime
+from bot.secrets import masked_values
+from bot.yamldoc import format_loc
 from runbooks import mitigations
 from runbooks.actions import ActionError, get_action
 from runbooks.context import build_context
-from runbooks.loader import LoadedRunbook, format_loc
+from runbooks.loader import LoadedRunbook
 from runbooks.mitigations import rowcount
 from runbooks.models import RUN_ACTIVE, RunbookRun, RunbookStep
 from runbooks.schema import Runbook, Step
-from runbooks.secrets import masked_values
 from runbooks.templating import TemplateFailed, TemplateRefused, evaluate, render, render_tree
 
 log = logging.getLogger(__name__)

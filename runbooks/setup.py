@@ -15,10 +15,12 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
+from bot.catalog import CatalogError
 from bot.db import transaction
 from bot.events import EventNotice
 from bot.models import Incident
 from bot.runtime import Runtime
+from runbooks.actions import ACTIONS
 from runbooks.loader import LoadedRunbook, load_runbooks, paths_from_setting
 
 log = logging.getLogger(__name__)
@@ -127,6 +129,9 @@ class RunbookEngine:
 def install(runtime: Runtime) -> None:
     """Load and validate runbooks (raises `RunbookError` on any invalid one) and subscribe."""
     runbooks = load_runbooks(paths_from_setting(runtime.settings.runbooks))
+    problems = runtime.catalog.action_problems(ACTIONS)
+    if problems:  # the catalog loads before the runbook engine, which alone knows the actions
+        raise CatalogError(problems)
     engine = RunbookEngine(runtime, runbooks)
     runtime.parts["runbooks"] = engine
     runtime.bus.subscribe(engine.on_events)
