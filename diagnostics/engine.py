@@ -1,6 +1,6 @@
 """`diagnose()`: windows, shared preparation, every check, the localizer.
 
-Pure computation on a `PredictionLog`; loading and printing live in `bot.predlog` and the CLI.
+Pure computation on a `PredictionLog`; loading and printing live in `diagnostics.loader` and the CLI.
 """
 
 from __future__ import annotations

@@ -160,13 +160,6 @@ class PredictionLog:
             return self
         return self.take(np.argsort(ts, kind="stable"))
 
-    @classmethod
-    def from_pandas(cls, df: Any, name: str = "frame") -> PredictionLog:
-        """Convenience for notebooks and the scenario suite (typing as the loader does)."""
-        from bot.predlog import frame_to_log
-
-        return frame_to_log(df, name=name)
-
 
 def _numeric_or_categorical(values: Any) -> np.ndarray | Categorical:
     if isinstance(values, Categorical):

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bot.predlog import LogError, load_log
+from diagnostics.loader import LogError, load_log
 from diagnostics.log import Categorical
 
 RESERVED_COLUMNS = ("timestamp", "model_version", "prediction", "label", "latency_ms", "error")

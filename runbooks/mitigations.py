@@ -97,8 +97,8 @@ def execution_params(session: Session, m: Mitigation) -> dict[str, Any]:
     """The parameters to execute with: a runbook step's params rendered again, now with the secrets."""
     from bot.secrets import secret_values
     from runbooks.context import build_context
-    from runbooks.executor import latest_mitigation, run_step_of, runbook_of
     from runbooks.models import RunbookRun
+    from runbooks.runs import latest_mitigation, run_step_of, runbook_of
     from runbooks.templating import render_tree
 
     row = run_step_of(session, m.id)

@@ -34,8 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     from bot.cli import CommandError
-    from bot.predlog import LogError, load_changes, load_log
     from diagnostics import DiagnosisInputError, diagnose, to_markdown
+    from diagnostics.loader import LogError, load_changes, load_log
 
     try:
         log = load_log(args.log, query=args.query)
