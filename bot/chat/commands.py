@@ -37,7 +37,7 @@ from bot.incidents import (
 from bot.models import Incident, Mitigation
 
 if TYPE_CHECKING:
-    from bot.chat.setup import ChatPart
+    from bot.chat.part import ChatPart
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""`mlresponder diagnose`: localize a regression in a prediction log (DESIGN.md contract).
+"""`mlresponder diagnose`: localize a regression in a prediction log (see docs/contracts.md).
 
 Exit 0 for any diagnosis ("none" included); exit 2 with one line on stderr when the input
 cannot be diagnosed (missing required column, unparseable timestamp, empty log or window).

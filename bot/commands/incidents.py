@@ -33,10 +33,10 @@ def _open_runtime(args: argparse.Namespace) -> Runtime:
     from sqlalchemy.exc import OperationalError
 
     from bot.cli import CommandError
-    from bot.runtime import Runtime
+    from bot.wiring import create_runtime
 
     try:
-        return Runtime.create(settings_from(args), install_parts=False)
+        return create_runtime(settings_from(args), install_parts=False)
     except OperationalError as exc:
         raise CommandError(f"cannot reach the incident store: {type(exc.orig).__name__}") from None
 

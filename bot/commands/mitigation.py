@@ -36,10 +36,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _with_runtime(args: argparse.Namespace, fn: Any) -> Any:
     from bot.cli import CommandError
     from bot.incidents import IncidentError
-    from bot.runtime import Runtime
+    from bot.wiring import create_runtime
     from runbooks.mitigations import MitigationError
 
-    runtime = Runtime.create(settings_from(args), install_parts=False)
+    runtime = create_runtime(settings_from(args), install_parts=False)
     try:
         return fn(runtime)
     except (MitigationError, IncidentError) as exc:

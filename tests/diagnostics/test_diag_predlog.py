@@ -1,4 +1,4 @@
-"""Loader typing per DESIGN.md: timestamps, categoricals, mixed types, change events."""
+"""Loader typing per docs/contracts.md: timestamps, categoricals, mixed types, change events."""
 
 from __future__ import annotations
 
