@@ -190,7 +190,8 @@ def create_app(runtime: Runtime, *, bind_host: str = "127.0.0.1") -> FastAPI:
         for attempt in range(INGEST_RETRIES):
             try:
                 with transaction(runtime.sessions) as session:
-                    result = ingest(session, alerts, group_window_seconds=settings.group_window_seconds)
+                    result = ingest(session, alerts, group_window_seconds=settings.group_window_seconds,
+                                    catalog=runtime.catalog)
                 break
             except IntegrityError:
                 # Another delivery created the same key first: route again, now seeing its incident.
@@ -291,7 +292,8 @@ def create_app(runtime: Runtime, *, bind_host: str = "127.0.0.1") -> FastAPI:
                 incident = get_incident(session, ref)
             except IncidentNotFound as exc:
                 raise ApiError(404, str(exc)) from None
-            return incident_to_dict(session, incident)
+            return incident_to_dict(session, incident, change_scope=runtime.catalog.change_scope(
+                incident.catalog_service, incident.service))
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> JSONResponse:

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from bot.yamldoc import ConfigFileError, Loc, Problem, parse_yaml, pydantic_problems
 from runbooks.actions import ACTIONS
 from runbooks.schema import Runbook
-from runbooks.templating import check_template, template_problems
+from runbooks.templating import check_template, template_problems, untrusted_paths
 
 BUILTIN_DIR = Path(__file__).parent / "builtin"
 
@@ -44,6 +44,36 @@ class LoadedRunbook:
         return self.runbook.name
 
 
+# Step fields that say what mlresponder reads, calls or changes: never built from the alert.
+DATA_FIELDS: dict[str, tuple[str, ...]] = {
+    "diagnose": ("log", "query", "reference"),
+    "verify": ("log", "query", "prometheus"),
+    "mitigate": ("target",),
+}
+# Action parameters that are payload (text sent), not where to or what: the rest are checked.
+_PAYLOAD_PARAMS = frozenset({"json", "body"})
+_HINT = {"log": "service.prediction_log", "reference": "service.reference", "target": "service.model.registry",
+         "prometheus": "service.metrics.<key>"}
+
+
+def _alert_sourced(loc: Loc, value: Any) -> Iterator[tuple[Loc, str]]:
+    """A data source, URL or target templated from the alert: the alert is text, never configuration."""
+    if isinstance(value, str):
+        bad = untrusted_paths(value) if ("{{" in value or "{%" in value) else []
+        if bad:
+            field_name = next((str(p) for p in reversed(loc) if isinstance(p, str)), "")
+            hint = _HINT.get(field_name, "service.…")
+            yield loc, (f"may not come from the alert or other outside text ({', '.join(bad)}); "
+                        f"what mlresponder reads, calls or changes comes from the catalog (e.g. {hint})")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key not in _PAYLOAD_PARAMS:
+                yield from _alert_sourced((*loc, key), item)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _alert_sourced((*loc, i), item)
+
+
 def _semantic_problems(runbook: Runbook) -> Iterator[tuple[Loc, str]]:
     names: dict[str, int] = {}
     for i, step in enumerate(runbook.steps):
@@ -57,6 +87,8 @@ def _semantic_problems(runbook: Runbook) -> Iterator[tuple[Loc, str]]:
             if problem:
                 yield (*base, "when"), problem
         body = step.body
+        for field_name in DATA_FIELDS.get(step.kind, ()):
+            yield from _alert_sourced((*base, step.kind, field_name), getattr(body, field_name))
         for field_name, value in body.model_dump(by_alias=True, exclude_none=True).items():
             if field_name == "params" or not isinstance(value, (str, list, dict)):
                 continue
@@ -71,6 +103,7 @@ def _semantic_problems(runbook: Runbook) -> Iterator[tuple[Loc, str]]:
                 yield from pydantic_problems(exc, action.Params, ploc)
             for sub, problem in template_problems(step.mitigate.params):
                 yield (*ploc, *sub), problem
+            yield from _alert_sourced(ploc, step.mitigate.params)
 
 
 def parse_runbook(text: str, file: str) -> LoadedRunbook:

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from bot.catalog import Catalog
 from bot.db import transaction, utcnow
 from bot.incidents import IllegalTransition, audit, change_to_dict, changes_in_window, log_event, transition
 from bot.models import TRANSITIONS, ChangeEvent, Incident, Mitigation
@@ -78,7 +79,9 @@ def action_context(runtime: Runtime, session: Session, incident: Incident, actio
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ActionError(f"{action_name}: params.{where}: {first['msg']}") from exc
-    changes = changes_in_window(session, incident, lookback_minutes=CHANGE_LOOKBACK_MINUTES)
+    # Deploys of the incident's service and its dependencies; mlresponder's own mitigations are not deploys.
+    changes = changes_in_window(session, incident, lookback_minutes=CHANGE_LOOKBACK_MINUTES, mitigations=False,
+                                services=runtime.catalog.change_scope(incident.catalog_service, incident.service))
     return ActionContext(
         target=target, params=parsed, registry=lambda: registry_for(runtime),
         incident=incident_view(incident), diagnosis=incident.diagnosis,
@@ -93,7 +96,7 @@ def plan(runtime: Runtime, session: Session, incident: Incident, action_name: st
     return get_action(action_name).plan(ctx)
 
 
-def execution_params(session: Session, m: Mitigation) -> dict[str, Any]:
+def execution_params(session: Session, m: Mitigation, catalog: Catalog | None = None) -> dict[str, Any]:
     """The parameters to execute with: a runbook step's params rendered again, now with the secrets."""
     from bot.secrets import secret_values
     from runbooks.context import build_context
@@ -110,14 +113,14 @@ def execution_params(session: Session, m: Mitigation) -> dict[str, Any]:
     if body is None:
         return dict(m.params)
     ctx = build_context(session, m.incident, run.context, runbook={"name": rb.name, "description": rb.description},
-                        mitigation=latest_mitigation(session, run.id, row.step_index))
+                        mitigation=latest_mitigation(session, run.id, row.step_index), catalog=catalog)
     return dict(render_tree(body.params, {**ctx, "secrets": secret_values()}))
 
 
 def _ctx_for(runtime: Runtime, mitigation_id: int) -> tuple[ActionContext, dict[str, Any], str]:
     with transaction(runtime.sessions) as s:
         m = get_mitigation(s, mitigation_id)
-        params = execution_params(s, m)
+        params = execution_params(s, m, runtime.catalog)
         return action_context(runtime, s, m.incident, m.action, m.target, params), dict(m.plan), m.action
 
 
@@ -198,7 +201,7 @@ def _version_change(session: Session, m: Mitigation, before: dict[str, Any], aft
     action = get_action(m.action)
     session.add(ChangeEvent(
         timestamp=utcnow(), kind="model_deploy" if action.changes_model_version else "config_change",
-        service=m.target, description=description,
+        service=m.incident.catalog_service or m.target, description=description,
         from_version=None if before.get("version") is None else str(before["version"]),
         to_version=None if after.get("version") is None else str(after["version"]),
         origin="mitigation", mitigation_id=m.id,

@@ -56,6 +56,17 @@ class Catalog:
         """The service an alert's labels select; None when no service matches (unknown service)."""
         return next((e.service for e in self.entries if e.service.matches(labels)), None)
 
+    def change_scope(self, catalog_service: str | None, service: str) -> set[str]:
+        """The change-event services that count for an incident: its service (and the model that
+        service serves) and the service's catalog dependencies. Unknown service: its own name."""
+        entry = self.get(catalog_service)
+        if entry is None:
+            return {service}
+        names = {entry.name, *entry.dependency_names()}
+        if entry.model is not None:
+            names.add(entry.model.registry)
+        return names
+
     def action_problems(self, known_actions: Iterable[str]) -> list[Problem]:
         """``auto_approve`` entries that name no mitigation action (the runbook engine knows them)."""
         known = tuple(known_actions)

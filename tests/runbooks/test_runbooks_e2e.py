@@ -17,6 +17,7 @@ from rb_logs import after_mitigation, history, write_log
 from rb_support import (
     FakePrometheus,
     audit_count,
+    catalog_entry,
     count,
     events_of,
     incident_status,
@@ -25,6 +26,7 @@ from rb_support import (
     open_incident,
     record_deploy,
     shift_execution,
+    write_catalog,
 )
 
 from bot.db import transaction
@@ -50,14 +52,15 @@ def _verify_job(rt: Runtime, mitigation_id: int) -> dict[str, Any]:
 
 
 def _scenario(rt: Runtime, store: Any, tmp_path: Path, kind: str, alertname: str, *,
-              deploy: bool = True) -> tuple[int, str, Path, int]:
+              deploy: bool = True, **catalog_keys: Any) -> tuple[int, str, Path, int]:
     model = store.new_model()
     now = time.time()
     rows, onset = history(kind, now)
     log = write_log(tmp_path / f"{kind}.csv", rows)
     if deploy:
         record_deploy(rt, model, datetime.fromtimestamp(onset, UTC))
-    iid = open_incident(rt, alertname, model=model, log_path=str(log))
+    metrics = {"latency_p95_ms": f'histogram_quantile(0.99, rate(request_seconds_bucket{{model="{model}"}}[5m]))'}
+    iid = open_incident(rt, alertname, model=model, log_path=str(log), metrics=metrics, **catalog_keys)
     run_id = rt.parts["runbooks"].run_for_incident(iid)
     assert run_id is not None, f"{alertname} matched no runbook"
     return iid, model, log, run_id
@@ -286,6 +289,8 @@ def test_cli_mitigation_revert_list_and_show(rt, rb_settings, mlflow_store, tmp_
     assert mlflow_store.serving(model) == "1"
     monkeypatch.setenv("MLRESPONDER_DATABASE_URL", rb_settings.database_url)
     monkeypatch.setenv("MLRESPONDER_MLFLOW_REGISTRY_URI", mlflow_store.uri)
+    catalog = write_catalog(tmp_path / "catalog.yaml", catalog_entry("fraud-api", model))
+    monkeypatch.setenv("MLRESPONDER_CATALOG", catalog)
     assert main(["mitigation", "plan", f"INC-{iid}", "naive_model"]) == 0
     assert f"dry run: move 'champion' of {model!r} from version 1 to version 3" in capsys.readouterr().out
     assert mlflow_store.serving(model) == "1"  # a dry run changes nothing

@@ -25,7 +25,7 @@ steps:
       message: "cause {{ diagnosis.cause }}"
   - mitigate:
       action: rollback
-      target: "{{ labels.model }}"
+      target: "{{ service.model.registry }}"
   - verify:
       log: /tmp/log.csv
       metric: accuracy
@@ -68,7 +68,7 @@ def test_misspelt_action_names_line_and_field_and_suggests(tmp_path: Path) -> No
           "runbooks/x.yaml:12: steps[1].notify.mesage: unknown field 'mesage' (did you mean 'message'?)"]),
         ("  - notify:", "  - notfy:",
          ["runbooks/x.yaml:11: steps[1].notfy: unknown field 'notfy' (did you mean 'notify'?)"]),
-        ("      target: \"{{ labels.model }}\"", "      target: x\n      approval: maybe",
+        ("      target: \"{{ service.model.registry }}\"", "      target: x\n      approval: maybe",
          ["runbooks/x.yaml:16: steps[2].mitigate.approval: input should be 'required' or 'auto', got 'maybe'"]),
         ("      expect: {better: higher}", "      expect: {better: upward}",
          ["runbooks/x.yaml:19: steps[3].verify.expect.better: input should be 'higher' or 'lower', got 'upward'"]),
@@ -93,10 +93,10 @@ def test_misspelt_action_names_line_and_field_and_suggests(tmp_path: Path) -> No
         ("  - mitigate:", "  - when: \"labels|attr('__dict__')\"\n    mitigate:",
          ["runbooks/x.yaml:13: steps[2].when: template refused: access to '__dict__' is not allowed in the "
           "sandbox"]),
-        ("      target: \"{{ labels.model }}\"", "      target: x\n      params: {to_verison: '3'}",
+        ("      target: \"{{ service.model.registry }}\"", "      target: x\n      params: {to_verison: '3'}",
          ["runbooks/x.yaml:16: steps[2].mitigate.params.to_verison: unknown field 'to_verison' "
           "(did you mean 'to_version'?)"]),
-        ("      action: rollback\n      target: \"{{ labels.model }}\"",
+        ("      action: rollback\n      target: \"{{ service.model.registry }}\"",
          "      action: http\n      target: kserve\n      params: {url: 'ftp://x', timeout: 3}",
          ["runbooks/x.yaml:16: steps[2].mitigate.params.url: expected an http:// or https:// URL, got 'ftp://x'"]),
         ("  - verify:", "  - {}\n  - verify:",
