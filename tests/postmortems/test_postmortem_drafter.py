@@ -10,10 +10,10 @@ import pytest
 from pm_recorded import SECRET, feature_diagnosis, model_diagnosis, record_incident, story, write_log
 from sqlalchemy import select
 
+from bot.catalog import load_catalog
 from bot.db import transaction
 from bot.incidents import get_incident
 from bot.models import TimelineEvent
-from bot.catalog import load_catalog
 from bot.runtime import Runtime
 from bot.wiring import create_runtime
 from postmortems.impact import PredictionLogError
