@@ -14,8 +14,9 @@ import os
 import re
 from collections.abc import Mapping
 
-PREFIX = "MLRESPONDER_SECRET_"
-MASK = "***"
+from bot.redact import MASK, SECRET_ENV_PREFIX, env_secrets
+
+PREFIX = SECRET_ENV_PREFIX
 
 # ``${NAME}`` in a catalog value; only names with PREFIX are secret references.
 REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -33,8 +34,7 @@ class MissingSecret(KeyError):
 
 
 def secret_values(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = os.environ if environ is None else environ
-    return {k[len(PREFIX):]: v for k, v in env.items() if k.startswith(PREFIX) and len(k) > len(PREFIX)}
+    return env_secrets(environ)
 
 
 def masked_values() -> dict[str, str]:

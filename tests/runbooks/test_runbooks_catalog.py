@@ -122,7 +122,7 @@ def _forged(labels: dict[str, str], a: dict[str, Any]) -> dict[str, Any]:
 
 
 def _post(rt: Runtime, payload: dict[str, Any]) -> int:
-    with TestClient(create_app(rt)) as client:
+    with TestClient(create_app(rt), client=("127.0.0.1", 50000)) as client:
         response = client.post("/alerts/alertmanager", json=payload)
     assert response.status_code == 201, response.text
     [ref] = response.json()["incidents"]
@@ -270,7 +270,7 @@ def test_interleaved_deploys_of_two_services_each_incident_sees_its_own(rt, mlfl
                       ["changes"]] for iid in (fraud_incident, tumor_incident)}
     assert seen[fraud_incident] == ["fraud v1→v2", "feature-store config", "global infra"]
     assert seen[tumor_incident] == ["tumor v1→v2", "tumor v2→v3", "global infra"]
-    with TestClient(create_app(rt)) as client:
+    with TestClient(create_app(rt), client=("127.0.0.1", 50000)) as client:
         timeline = client.get(f"/incidents/INC-{fraud_incident}").json()["timeline"]
     assert [e["data"]["description"] for e in timeline if e["kind"] == "change"] == \
         ["fraud v1→v2", "feature-store config", "global infra"]
