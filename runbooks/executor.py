@@ -311,7 +311,8 @@ def _fail_run(runtime: Runtime, run_id: int, idx: int | None, error: str, *, esc
                   data={"run_id": run_id, "step": idx, "status": "failed", "error": error})
         if not escalated:
             mitigations.escalate(s, incident, mitigations.escalation_targets(incident, rb.escalate_to),
-                                 f"runbook {rb.name} stopped{where}: {error}", run_id=run_id)
+                                 f"runbook {rb.name} stopped{where}: {error}", run_id=run_id,
+                                 catalog=runtime.catalog)
 
 
 # ---------------------------------------------------------------- step kinds
@@ -399,7 +400,7 @@ def _escalate(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, 
         assert run is not None
         incident = s.get(Incident, run.incident_id)
         assert incident is not None
-        mitigations.escalate(s, incident, who, text, run_id=run_id, step=idx)
+        mitigations.escalate(s, incident, who, text, run_id=run_id, step=idx, catalog=runtime.catalog)
         finish_step(s, run, step_row(s, run_id, idx), output={"who": who, "message": text})
     return "next"
 
@@ -495,7 +496,7 @@ def _mitigate(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, 
                     mitigations.escalate(
                         s, incident, mitigations.escalation_targets(incident, rb.escalate_to),
                         f"runbook {rb.name} could not prepare {body.action} of {target}: {plan_error}. "
-                        "Nothing was changed.", mitigation_id=m.id, run_id=run_id)
+                        "Nothing was changed.", mitigation_id=m.id, run_id=run_id, catalog=runtime.catalog)
                 else:
                     how = "runs at once (approval: auto)" if approval == "auto" else "awaits approval"
                     how += policy_note

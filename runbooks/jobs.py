@@ -178,7 +178,7 @@ def _apply_verdict(runtime: Runtime, run_id: int, idx: int, mitigation_id: int, 
                 s, incident, escalate_to,
                 f"{what}. The metric has not been shown to recover; revert it with "
                 f"`mlresponder mitigation revert {m.id}` or take over.",
-                mitigation_id=m.id, run_id=run_id, offer_revert=True)
+                mitigation_id=m.id, run_id=run_id, offer_revert=True, catalog=runtime.catalog)
             row.status = "failed"
             row.error = what
             row.finished_at = utcnow()

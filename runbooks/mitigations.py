@@ -66,9 +66,29 @@ def escalation_targets(incident: Incident, escalate_to: list[str] | None = None)
     return [incident.commander] if incident.commander else ["on-call"]
 
 
-def escalate(session: Session, incident: Incident, who: list[str], message: str, **data: Any) -> None:
-    log_event(session, incident, "escalation", f"escalated to {', '.join(who)}: {message}",
-              data={"who": who, "message": message, **data})
+OWNERS = "owners"
+
+
+def escalate(session: Session, incident: Incident, who: list[str], message: str, *, catalog: Catalog,
+             **data: Any) -> None:
+    """An escalation on the timeline; ``owners`` means the catalog owners of the incident's service:
+    their Slack user group or user (mentioned by the chat) and, with a routing key, a PagerDuty page."""
+    service = catalog.get(incident.catalog_service)
+    resolved: list[str] = []
+    page: dict[str, Any] | None = None
+    for name in who:
+        if name != OWNERS:
+            resolved.append(name)
+        elif service is None:
+            resolved.append(f"owners of {incident.service} (not in the service catalog)")
+        else:
+            resolved.append(service.owners.slack or f"owners of {service.name} (no owners.slack in the catalog)")
+            if service.owners.pagerduty_routing_key:
+                page = {"service": service.name}
+    resolved = list(dict.fromkeys(resolved))
+    extra = {"page": page} if page else {}
+    log_event(session, incident, "escalation", f"escalated to {', '.join(resolved)}: {message}",
+              data={"who": resolved, "message": message, **extra, **data})
 
 
 def action_context(runtime: Runtime, session: Session, incident: Incident, action_name: str,
@@ -195,7 +215,7 @@ def _record_failure(runtime: Runtime, mitigation_id: int, error: str, *, escalat
               outcome="failed", incident_id=m.incident_id, detail={"error": error, "plan": m.plan})
         escalate(s, m.incident, escalation_targets(m.incident, escalate_to),
                  f"mitigation {m.id} ({m.action} {m.target}) failed: {error}. Nothing was changed by it; "
-                 "the incident needs a person.", mitigation_id=m.id)
+                 "the incident needs a person.", mitigation_id=m.id, catalog=runtime.catalog)
 
 
 def _version_change(session: Session, m: Mitigation, before: dict[str, Any], after: dict[str, Any],

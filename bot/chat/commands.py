@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 USAGE = """*`/incident` commands* (inside an incident channel the incident is implied;
 elsewhere name it, e.g. `/incident ack INC-12`)
-• `declare [sev1..sev4] <title>`: open an incident
+• `declare [SERVICE] [sev1..sev4] <title>`: open an incident (SERVICE from the catalog)
 • `list`: open incidents · `status`: where an incident stands · `help`: this text
 • `ack` · `resolve` · `assign @user` · `severity sev1..sev4` · `note <text>`
 • `diagnose`: run the diagnostics · `mitigate rollback|naive_model`: propose a mitigation
@@ -122,6 +122,12 @@ def _no_args(args: list[str], sub: str) -> None:
 
 # -- quick commands --------------------------------------------------------------------------
 def _declare(part: ChatPart, args: list[str], user_id: str, channel_id: str) -> Reply:
+    """``declare [SERVICE] [sevN] <title>``: a catalog service makes the incident diagnosable and
+    mitigable (what is read and changed comes from its catalog entry); without one it is only tracked."""
+    catalog = part.runtime.catalog
+    service = catalog.get(args[0]) if args else None
+    if service is not None:
+        args = args[1:]
     severity = "sev3"
     if args:
         try:
@@ -131,15 +137,20 @@ def _declare(part: ChatPart, args: list[str], user_id: str, channel_id: str) -> 
             pass
     title = " ".join(args).strip()
     if not title:
-        raise UsageError("`declare` needs a title, e.g. `/incident declare sev2 churn model AUC dropped`.")
+        raise UsageError("`declare` needs a title, e.g. `/incident declare fraud-scorer sev2 precision dropped`.")
     with transaction(part.runtime.sessions) as s:
         incident = create_incident(
-            s, title=clip(title, 500), severity=severity, service="unknown", source="slack",
-            actor=actor_of(user_id),
+            s, title=clip(title, 500), severity=severity, service=service.name if service else "unknown",
+            source="slack", actor=actor_of(user_id), catalog_service=service.name if service else None,
         )
         ref = incident.ref
-    return Reply(f":rotating_light: {user_ref(actor_of(user_id))} declared *{ref}* [{severity}]: "
-                 f"{escape(clip(title, 500))}. Its channel is on the way.", public=True)
+    about = f" on *{escape(service.name)}*" if service else ""
+    hint = ""
+    if service is None and len(catalog):
+        hint = (f" No catalog service named, so it cannot be diagnosed or mitigated; declare with one of "
+                f"{escape(', '.join(catalog.names()[:20]))} first.")
+    return Reply(f":rotating_light: {user_ref(actor_of(user_id))} declared *{ref}* [{severity}]{about}: "
+                 f"{escape(clip(title, 500))}. Its channel is on the way.{hint}", public=True)
 
 
 def _list(part: ChatPart, args: list[str], user_id: str, channel_id: str) -> Reply:

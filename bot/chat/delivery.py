@@ -14,7 +14,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.catalog import Catalog
 from bot.chat.models import PENDING, OutboxMessage
+from bot.chat.pagerduty import EVENT_ACTIONS, PagerDutyClient, event_body
 from bot.chat.port import ChatPort, FinalChatError
 from bot.chat.views import IncidentView, TimelineLine, build_view, timeline_line
 from bot.incidents import log_event
@@ -59,9 +61,13 @@ class Outcome:
 
 
 class Delivery:
-    def __init__(self, port: ChatPort, *, alerts_channel: str | None = None) -> None:
+    def __init__(self, port: ChatPort, *, alerts_channel: str | None = None,
+                 pager: PagerDutyClient | None = None, catalog: Catalog | None = None) -> None:
         self.port = port
         self.alerts_channel = alerts_channel
+        self.pager = pager or PagerDutyClient()
+        # Pages go to the owners the catalog names (an alert can never choose whom to page).
+        self.catalog = catalog or Catalog()
 
     # -- reading ----------------------------------------------------------------------
     def load(self, session: Session, row: RowRef) -> Context:
@@ -185,6 +191,21 @@ class Delivery:
         ts = self.port.post_text(str(channel), str(row.payload["text"]), thread)
         return Outcome(result={"ts": ts})
 
+    def _op_pagerduty(self, row: RowRef, ctx: Context) -> Outcome:
+        view = self._need_view(ctx)
+        action = str(row.payload.get("event_action"))
+        service = self.catalog.get(str(row.payload.get("service") or ""))
+        if action not in EVENT_ACTIONS or service is None or not service.owners.pagerduty_routing_key:
+            raise FinalChatError("pagerduty_no_route", f"no PagerDuty routing key for {row.payload.get('service')!r}")
+        try:
+            key = service.owners.routing_key()
+        except KeyError as exc:  # unset since the catalog loaded: nothing to page with
+            raise FinalChatError("pagerduty_no_key", str(exc)) from None
+        assert key is not None
+        body = event_body(key, action, view.ref, title=view.title, severity=view.severity, service=service.name,
+                          message=str(row.payload.get("message") or ""))
+        return Outcome(result={"event_action": action, **self.pager.enqueue(body)})
+
     # -- recording ----------------------------------------------------------------------
     def apply(self, session: Session, row: RowRef, outcome: Outcome) -> None:
         """Store what later rows depend on and note what went wrong, in the worker's transaction."""
@@ -235,5 +256,6 @@ def describe_failure(row: RowRef, error: FinalChatError) -> str:
         "update_card": "could not update the incident card",
         "thread": "could not post a timeline message",
         "alerts_line": f"could not post in {row.payload.get('channel')}",
+        "pagerduty": f"could not send the PagerDuty {row.payload.get('event_action')}",
     }.get(row.op, f"chat operation {row.op} failed")
     return f"chat: {what} ({error.code})"

@@ -31,12 +31,13 @@ class HasSessions(Protocol):
 
 
 ALL_ACTIONS = ("rollback", "naive_model", "http")
+OWNERS = "S0FRAUDOPS"  # the Slack user group the test services' escalations mention
 
 
 def catalog_entry(service: str, model: str, log_path: str | None = None,
                   auto_approve: tuple[str, ...] = ALL_ACTIONS, **more: Any) -> dict[str, Any]:
     entry: dict[str, Any] = {"name": service, "model": {"registry": model, "serving_alias": "champion"},
-                             "auto_approve": list(auto_approve), **more}
+                             "owners": {"slack": OWNERS}, "auto_approve": list(auto_approve), **more}
     if log_path:
         entry["prediction_log"] = log_path
     return entry

@@ -20,6 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 from rb_logs import history, write_log
 from rb_support import (
+    OWNERS,
     add_service,
     catalog_entry,
     events_of,
@@ -149,7 +150,8 @@ def test_the_forged_alert_of_an_unknown_service_opens_an_incident_and_touches_no
     skipped = [e.message for e in events_of(rt, iid, "runbook_step") if "catalog" in e.message]
     assert skipped == [f"runbook bad-deploy: steps that read data or change a model are skipped: service "
                        f"{model!r} is not in the catalog, so there is nothing to read or change for it"]
-    assert [e.data["who"] for e in events_of(rt, iid, "escalation")] == [["ml-oncall"]]
+    assert [e.data["who"] for e in events_of(rt, iid, "escalation")] == \
+        [[f"owners of {model} (not in the service catalog)"]]
     assert mitigations_of(rt, iid) == []
     assert mlflow_store.serving(model) == "2"
     assert all(KNOWN_BAD_TAG not in v.tags for v in mlflow_store.client().search_model_versions(f"name='{model}'"))
@@ -209,7 +211,7 @@ def test_the_bad_deploy_replayed_twice_never_re_promotes_the_rolled_back_version
     assert again.error == (f"refused: the diagnosis blames version 2, but 'champion' of {model!r} serves version "
                            "1; rolling back further would not remove the culprit")
     assert mlflow_store.serving(model) == "1"
-    assert [e.data["who"] for e in events_of(rt, second, "escalation")][0] == ["ml-oncall"]
+    assert [e.data["who"] for e in events_of(rt, second, "escalation")][0] == [OWNERS]
     # By hand: the planner refuses the known-bad v2 and the culprit.
     with pytest.raises(MitigationError, match="refused"):
         plan_mitigation(rt, second, "rollback")

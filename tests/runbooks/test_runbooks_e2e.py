@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from rb_logs import after_mitigation, history, write_log
 from rb_support import (
+    OWNERS,
     FakePrometheus,
     audit_count,
     catalog_entry,
@@ -138,7 +139,7 @@ def test_data_drift_serves_the_naive_fallback_and_hands_the_pipeline_over(rt, ml
     write_log(log, after_mitigation("drift", time.time() + 60, recovered=True, version="3"), append=True)
     assert jobs.verify_mitigation(**_verify_job(rt, m.id), runtime=rt) == "pass"
     [escalation] = events_of(rt, iid, "escalation")
-    assert escalation.data["who"] == ["data-eng"] and "x1" in escalation.data["message"]
+    assert escalation.data["who"] == [OWNERS] and "x1" in escalation.data["message"]
     assert f"the naive fallback serves meanwhile. Please fix the pipeline, then revert mitigation {m.id}." in \
         escalation.data["message"]
     assert _run_status(rt, run_id) == "completed"
@@ -182,7 +183,7 @@ def test_latency_regression_of_the_service_escalates_without_touching_the_model(
                                          deploy=False)
     assert mitigations_of(rt, iid) == []
     [escalation] = events_of(rt, iid, "escalation")
-    assert escalation.data["who"] == ["serving-oncall"]
+    assert escalation.data["who"] == [OWNERS]
     assert mlflow_store.serving(model) == "2"
     assert _run_status(rt, run_id) == "completed"
 
@@ -199,7 +200,7 @@ def test_error_spike_rollback_fails_verification_escalates_and_offers_revert(rt,
     [escalation] = events_of(rt, iid, "escalation")
     assert escalation.data["offer_revert"] is True and escalation.data["mitigation_id"] == m.id
     assert f"mitigation revert {m.id}" in escalation.data["message"]
-    assert escalation.data["who"] == ["ml-oncall"]
+    assert escalation.data["who"] == [OWNERS]
     assert mitigations_of(rt, iid)[0].status == "failed_verification"
     assert _run_status(rt, run_id) == "escalated"
     assert incident_status(rt, iid) == "mitigating"
