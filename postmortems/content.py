@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from diagnostics.checks import culprit_phrase
+from diagnostics.findings import Diagnosis
 from postmortems.action_items import DETECTION_BUDGET_MINUTES, derive_action_items
 from postmortems.blameless import check_blameless, neutral_wording
 
@@ -23,15 +25,6 @@ SYSTEM_ACTORS = {
 # Event kinds that say nothing about the incident itself.
 _HIDDEN_KINDS = {"postmortem_drafted", "chat_error"}
 
-CAUSE_PHRASES = {
-    "model_version": "model version `{name}`",
-    "feature": "a change in input feature `{name}`",
-    "concept": "concept drift (the input-label relation moved)",
-    "segment": "a regression concentrated in segment `{name}`",
-    "latency": "a serving latency regression",
-    "errors": "serving errors",
-    "traffic": "a change in traffic",
-}
 MITIGATION_PHRASES = {
     "rollback": "a rollback",
     "naive_model": "a swap to the naive fallback model",
@@ -154,11 +147,11 @@ class Content:
 
 
 def cause_phrase(diagnosis: dict[str, Any] | None) -> str:
-    if not diagnosis or diagnosis.get("cause") in (None, "none"):
+    """The culprit in words, as the diagnostic-check registry phrases it."""
+    d = Diagnosis.from_dict(diagnosis or {})
+    if not d.found:
         return "an undetermined cause"
-    culprit = diagnosis.get("culprit") or {}
-    template = CAUSE_PHRASES.get(str(culprit.get("kind")), "a {cause} issue")
-    return template.format(name=culprit.get("name") or "?", cause=diagnosis.get("cause"))
+    return culprit_phrase(d.culprit_kind, d.culprit_name, d.cause)
 
 
 def _escalation_targets(record: dict[str, Any]) -> list[str]:
