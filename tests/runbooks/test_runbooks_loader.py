@@ -181,3 +181,42 @@ def test_the_documented_example_is_a_valid_runbook(tmp_path: Path) -> None:
     (tmp_path / "example.yaml").write_text(match.group(1))
     [loaded] = load_runbooks([tmp_path / "example.yaml"])
     assert loaded.name == "fraud-quality-drop"
+
+
+def test_a_runbook_may_not_take_a_source_url_or_target_from_the_alert(tmp_path: Path) -> None:
+    hint = "; what mlresponder reads, calls or changes comes from the catalog (e.g. "
+    assert _errors(tmp_path, """\
+        name: steered
+        match: {alertname: X}
+        steps:
+          - diagnose:
+              log: "{{ annotations.prediction_log }}"
+              reference: "{{ alert.annotations['ref'] | default('') }}"
+          - mitigate:
+              action: rollback
+              target: "{{ labels.model | default(incident.service) }}"
+              params: {to_version: "{{ labels.version }}"}
+          - mitigate:
+              action: http
+              target: "{{ service.model.registry }}"
+              params:
+                url: "https://platform.internal/{{ incident.labels.model }}"
+                json: {note: "{{ annotations.summary }}"}
+          - verify:
+              prometheus: "{{ annotations.latency_query }}"
+              expect: {better: lower}
+          - notify: {message: "{{ annotations.summary }} on {{ labels.model }}"}
+        """) == [
+        f"runbooks/x.yaml:5: steps[0].diagnose.log: may not come from the alert or other outside text "
+        f"(annotations.prediction_log){hint}service.prediction_log)",
+        f"runbooks/x.yaml:6: steps[0].diagnose.reference: may not come from the alert or other outside text "
+        f"(alert.annotations.ref){hint}service.reference)",
+        f"runbooks/x.yaml:9: steps[1].mitigate.target: may not come from the alert or other outside text "
+        f"(labels.model, incident.service){hint}service.model.registry)",
+        f"runbooks/x.yaml:10: steps[1].mitigate.params.to_version: may not come from the alert or other outside "
+        f"text (labels.version){hint}service.…)",
+        f"runbooks/x.yaml:15: steps[2].mitigate.params.url: may not come from the alert or other outside text "
+        f"(incident.labels.model){hint}service.…)",
+        f"runbooks/x.yaml:18: steps[3].verify.prometheus: may not come from the alert or other outside text "
+        f"(annotations.latency_query){hint}service.metrics.<key>)",
+    ]
