@@ -41,7 +41,7 @@ class Gate:
 
 
 GATES: dict[str, Gate] = {
-    "latency": Gate(up_ratio=1.2, down_ratio=None),
+    "latency": Gate(up_ratio=1.3, down_ratio=None),
     "errors": Gate(up_ratio=2.0, down_ratio=None, min_share_delta=0.01),
     "traffic": Gate(up_ratio=1.6, down_ratio=0.6),
     "resource": Gate(up_ratio=1.3, down_ratio=None),
