@@ -8,6 +8,7 @@ on the same port.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -174,10 +175,8 @@ class FakeSlack:
             delay = self._slow.pop(method, 0.0)
         if delay:
             time.sleep(delay)
-            try:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up: the point
                 self._send_json(req, status, answer)
-            except (BrokenPipeError, ConnectionResetError):  # the client gave up waiting: the point
-                pass
             return
         self._send_json(req, status, answer)
 
