@@ -1,7 +1,7 @@
 """YAML configuration files whose errors name the file, the line and the field.
 
 Runbooks and the service catalog are both validated this way: YAML is composed into nodes
-first so every value keeps its line (always with PyYAML's safe loader), pydantic validates the
+first so every value keeps its line (with `bot.safeyaml`: safe tags, bounded), pydantic validates the
 plain data, and each error's location (``('steps', 2, 'mitigate', 'action')``) is mapped back
 to a line and printed as ``file.yaml:14: steps[2].mitigate.action: <what is wrong>``.
 """
@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
+
+from bot import safeyaml
 
 Loc = tuple[str | int, ...]
 
@@ -93,18 +95,14 @@ def _walk(node: yaml.Node, loc: Loc, doc: YamlDoc) -> None:
 
 def parse_yaml(text: str, file: str, *, what: str) -> YamlDoc:
     """Safe-load one document; ``what`` names the expected content in the empty-file message."""
-    loader = yaml.SafeLoader(text)
     try:
-        node = loader.get_single_node()
+        node, data = safeyaml.compose(text)  # safe tags only, bounded size and alias expansion
         if node is None:
             raise ConfigFileError([Problem(file, 1, "", f"empty file (expected {what})")])
-        data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         raise ConfigFileError([Problem(file, line, "", f"invalid YAML: {exc.problem or exc}")]) from exc
-    finally:
-        loader.dispose()
     doc = YamlDoc(file, data)
     _walk(node, (), doc)
     return doc

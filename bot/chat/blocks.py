@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.chat.signing import ButtonSigner
 from bot.chat.views import IncidentView, TimelineLine
-from diagnostics.findings import Diagnosis
+from diagnostics.findings import Diagnosis, iso_utc
 
 SECTION_LIMIT = 2900  # Slack allows 3000 characters in a section's text
 _SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
@@ -68,16 +68,26 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def user_ref(who: str | None) -> str:
-    """A person as Slack shows them: a real mention for a validated Slack id, else escaped text."""
+def user_ref(who: str | None, *, groups: bool = False) -> str:
+    """A person as Slack shows them: a real mention for a validated Slack user id, else escaped
+    text. Only fields meant to be people come here (commander, escalation targets); a user group
+    is mentioned only where paging a group is the point (``groups=True``: escalation)."""
     if not who:
         return "_unassigned_"
     raw = who[len("slack:") :] if who.startswith("slack:") else who
     if _SLACK_ID.match(raw):
         return f"<@{raw}>"
-    if _SLACK_USERGROUP.match(raw):
+    if groups and _SLACK_USERGROUP.match(raw):
         return f"<!subteam^{raw}>"
     return escape(who)
+
+
+def actor_ref(actor: str | None) -> str:
+    """Who did something: a mention only for a Slack user who acted (``slack:U...``); any other
+    actor (an alert's ``source``, a monitor, a runbook) is text, whatever it looks like."""
+    if actor and actor.startswith("slack:") and _SLACK_ID.match(actor[len("slack:"):]):
+        return f"<@{actor[len('slack:'):]}>"
+    return escape(actor or "mlresponder")
 
 
 def is_slack_user_id(value: str) -> bool:
@@ -189,6 +199,10 @@ def diagnosis_text(diagnosis: dict[str, Any], findings: int = 3) -> str:
         f"confidence {d.confidence:.0%}, recommended *{escape(d.recommended_mitigation)}*"
     )
     lines = [head]
+    if d.trigger is not None:
+        t = d.trigger
+        lines.append(f"Trigger: {escape(t.kind)} of `{clip(escape(t.service), 80)}` at {iso_utc(t.timestamp)}: "
+                     f"{clip(escape(t.description), 300)}")
     for f in d.findings[:findings]:
         lines.append(f"• {clip(escape(f.evidence), 400)}")
     return clip("\n".join(lines), SECTION_LIMIT)
@@ -201,7 +215,7 @@ def timeline_text(line: TimelineLine) -> str:
     if line.kind == "diagnosis" and isinstance(data.get("diagnosis"), dict):
         body = diagnosis_text(data["diagnosis"])
     elif line.kind == "escalation":
-        who = " ".join(user_ref(w) for w in data.get("who", []) if isinstance(w, str))
+        who = " ".join(user_ref(w, groups=True) for w in data.get("who", []) if isinstance(w, str))
         body = f"{icon} *Escalation* {who}: {clip(escape(data.get('message') or line.message), 2000)}"
     elif line.kind == "commander_assigned" and data.get("to"):
         body = f"{icon} incident commander: {user_ref(str(data['to']))}"
@@ -214,7 +228,7 @@ def timeline_text(line: TimelineLine) -> str:
             body += f"\n```{clip(escape(md), 2000)}```"
     else:
         body = f"{icon} {clip(escape(line.message), 2500)}"
-    return f"{body}\n_{user_ref(line.actor)} · {line.at.strftime('%H:%M:%S UTC')}_"
+    return f"{body}\n_{actor_ref(line.actor)} · {line.at.strftime('%H:%M:%S UTC')}_"
 
 
 def alerts_channel_line(view: IncidentView, channel_link: str) -> str:
