@@ -142,7 +142,15 @@ def diagnose_service_full(
             notes,
         )
     runtime_ms = (time.perf_counter() - started) * 1000.0
-    out = combine(verdict, log_diagnosis, service=service.name, changes=change_list, notes=notes, runtime_ms=runtime_ms)
+    out = combine(
+        verdict,
+        log_diagnosis,
+        service=service.name,
+        own_names=own_names,
+        changes=change_list,
+        notes=notes,
+        runtime_ms=runtime_ms,
+    )
     if out.onset == 0.0:
         out.onset = onset if onset is not None else now
     return out, (figure_data(verdict) if verdict is not None else None)
