@@ -29,6 +29,9 @@ _ENV_KEYS: dict[str, str] = {
     "MLRESPONDER_SLACK_ALERTS_CHANNEL": "slack_alerts_channel",
     "MLRESPONDER_SLACK_RESPONDERS": "slack_responders",
     "MLRESPONDER_SLACK_APPROVERS": "slack_approvers",
+    "MLRESPONDER_SLACK_STAKEHOLDERS_CHANNEL": "slack_stakeholders_channel",
+    "MLRESPONDER_UPDATE_REMINDERS": "update_reminders",
+    "MLRESPONDER_SLACK_ARCHIVE_AFTER_SECONDS": "slack_archive_after_seconds",
     "MLRESPONDER_MLFLOW_REGISTRY_URI": "mlflow_registry_uri",
     "MLRESPONDER_SERVING_ALIAS": "serving_alias",
     "MLRESPONDER_MONITORS": "monitors",
@@ -57,6 +60,12 @@ class Settings:
     slack_responders: str = ""
     # Comma-separated Slack user ids or user-group ids (S...) allowed to approve mitigations.
     slack_approvers: str = ""
+    # Where `/incident update` posts besides the incident channel (a catalog service may name its own).
+    slack_stakeholders_channel: str | None = None
+    # Remind to post a status update every N minutes by severity, until the incident is mitigated.
+    update_reminders: str = "sev1=30,sev2=60"
+    # Archive an incident's channel this long after it is resolved and its postmortem drafted (0: never).
+    slack_archive_after_seconds: int = 86400
     mlflow_registry_uri: str | None = None
     serving_alias: str = "champion"
     monitors: str | None = None

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 # ``install(runtime) -> None`` and registers itself in ``runtime.parts`` and/or on the bus.
 PART_INSTALLERS: tuple[str, ...] = (
     "bot.scheduler",
+    "bot.updates",
     "bot.chat.setup",
     "runbooks.setup",
     "bot.monitors.setup",

@@ -55,11 +55,13 @@ def draft_postmortem_full(
         figures = ", ".join(p.name for p in result.figures) or "no figures"
         log_event(
             session, incident, "postmortem_drafted",
-            f"postmortem drafted: {path} ({figures}"
+            f"postmortem drafted: {path.name} ({figures}"
             + (f"; {len(result.blame_review)} note(s) reworded for blameless language" if result.blame_review else "")
             + ")",
             actor=actor,
-            data={"path": str(path), "markdown": result.markdown},
+            # the chat uploads the files named here (the draft first, then its figures)
+            data={"path": str(path), "figures": [str(p.resolve()) for p in result.figures],
+                  "markdown": result.markdown, "upload": True},
         )
         audit(session, actor, "postmortem.draft", incident.ref, incident_id=incident.id,
               detail={"path": str(path), "figures": [p.name for p in result.figures]})

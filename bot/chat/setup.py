@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from bot.chat import flows
+from bot.chat import archive, flows
 from bot.chat.console import ConsolePort
 from bot.chat.delivery import Delivery
 from bot.chat.models import OutboxMessage
@@ -164,6 +164,30 @@ def install(runtime: Runtime) -> None:
         port = ConsolePort(secrets=settings.secrets())
     options = dict(settings.extra.get("chat_outbox") or {})
     part = ChatPart(runtime, port, signer, client, options)
+    _queue_in_transactions(runtime)
+
+    def on_events(notices: list[EventNotice]) -> None:
+        part.worker.wake()
+
+    runtime.bus.subscribe(on_events)
+    runtime.parts["chat"] = part
+    archive.install(runtime)
+
+
+def attach_outbox(runtime: Runtime) -> None:
+    """Queue chat messages for what this process records, without sending them (CLI commands).
+
+    The running service's outbox worker picks the rows up and delivers them, so a revert or a
+    resolve typed in a terminal reaches the incident channel like one clicked in Slack.
+    """
+    if "chat" in runtime.parts or not flows.outbox_table_exists(runtime.engine):
+        return
+    _queue_in_transactions(runtime)
+
+
+def _queue_in_transactions(runtime: Runtime) -> None:
+    """Every transaction of this runtime adds the outbox rows its events need before it commits."""
+    settings = runtime.settings
 
     def before_commit(session: Session) -> None:
         flows.queue_for_session(session, settings)
@@ -174,9 +198,3 @@ def install(runtime: Runtime) -> None:
     event.listen(runtime.sessions, "before_commit", before_commit)
     event.listen(runtime.sessions, "after_commit", after_end)
     event.listen(runtime.sessions, "after_rollback", after_end)
-
-    def on_events(notices: list[EventNotice]) -> None:
-        part.worker.wake()
-
-    runtime.bus.subscribe(on_events)
-    runtime.parts["chat"] = part

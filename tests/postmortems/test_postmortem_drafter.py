@@ -171,7 +171,7 @@ def test_draft_is_stored_with_the_incident_and_announced(store_runtime: Runtime,
         assert incident.postmortem_md == path.read_text()
         event = session.scalars(select(TimelineEvent).where(TimelineEvent.kind == "postmortem_drafted")).one()
         assert event.actor == "U042ALICE"
-    assert heard == [{"path": str(path), "markdown": path.read_text()}]
+    assert heard == [{"path": str(path), "figures": [], "markdown": path.read_text(), "upload": True}]
 
 
 def test_a_team_template_overrides_one_section(store_runtime: Runtime, tmp_path: Path) -> None:
