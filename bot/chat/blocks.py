@@ -267,6 +267,9 @@ def timeline_text(line: TimelineLine) -> str:
     elif line.kind == "escalation":
         who = " ".join(user_ref(w) for w in data.get("who", []) if isinstance(w, str))
         body = f"{icon} *Escalation* {who}: {clip(escape(data.get('message') or line.message), 2000)}"
+    elif line.kind == "reminder" and data.get("who"):
+        who = " ".join(user_ref(w) for w in data.get("who", []) if isinstance(w, str))
+        body = f"{icon} {who}: {clip(escape(line.message), 2000)}"
     elif line.kind == "commander_assigned" and data.get("to"):
         body = f"{icon} incident commander: {user_ref(str(data['to']))}"
     elif line.kind == "role_assigned" and data.get("to"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -59,12 +60,12 @@ def test_postmortem_is_drafted_after_the_ack_and_lands_in_the_thread(
         "```")[0]
     tickets = fake_slack.calls_of("files.getUploadURLExternal")
     assert [(t.args["filename"], int(t.args["length"])) for t in tickets] == [
-        ("INC-1-postmortem.md", len(open(path, "rb").read()))]
+        ("INC-1-postmortem.md", len(Path(path).read_bytes()))]
     complete = fake_slack.calls_of("files.completeUploadExternal")[0].args
     assert complete["channel_id"] == channel and complete["thread_ts"] == card_ts
     file_id = complete["files"][0]["id"]
     assert complete["files"] == [{"id": file_id, "title": "Postmortem draft"}]
-    assert open(path, "rb").read() in fake_slack.uploads[file_id]  # the bytes went to the upload URL
+    assert Path(path).read_bytes() in fake_slack.uploads[file_id]  # the bytes went to the upload URL
     assert complete["initial_comment"] == "Postmortem draft of INC-1 (0 figure(s))"
 
 
