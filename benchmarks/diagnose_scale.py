@@ -10,7 +10,7 @@ subprocess so that peak memory is its own:
   histogrammed on reference quantiles, string columns dictionary-counted). Nothing can diagnose
   without at least this much work.
 - ks loop: load the same file and run `scipy.stats.ks_2samp` per numeric column.
-- diagnosis: `bot.predlog.load_log` + `diagnostics.diagnose` through the Python API, every check.
+- diagnosis: `diagnostics.loader.load_log` + `diagnostics.diagnose` through the Python API, every check.
 - cli: the same through `mlresponder diagnose --format json` (interpreter start and imports included).
 
 Each measurement runs `--repeat` times (interleaved) and reports the median and best wall time and
@@ -201,8 +201,8 @@ def measure_diagnose(path: Path, onset_iso: str, changes: Path | None) -> dict[s
     """The engine end to end through the Python API, loading included."""
     sys.path.insert(0, str(ROOT))
     from benchmarks.scenarios.engine import load_changes
-    from bot.predlog import load_log
     from diagnostics import diagnose
+    from diagnostics.loader import load_log
 
     log = load_log(path)
     events = load_changes(changes) if changes else []
@@ -225,8 +225,8 @@ def _import_for(name: str) -> None:
     if name == "diagnose":
         sys.path.insert(0, str(ROOT))
         import benchmarks.scenarios.engine  # noqa: F401
-        import bot.predlog  # noqa: F401
         import diagnostics  # noqa: F401
+        import diagnostics.loader  # noqa: F401
 
 
 def child(name: str, path: Path, onset: str, changes: Path | None) -> None:

@@ -39,7 +39,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.config import Settings  # noqa: E402
-from bot.runtime import Runtime  # noqa: E402
+from bot.wiring import create_runtime
 
 START = datetime(2026, 11, 20, tzinfo=UTC)
 SPAN = timedelta(days=7)
@@ -214,7 +214,7 @@ def child(backend: str, url: str, mode: str, monitors: int, work: Path) -> None:
     store = work / f"store-{backend}-{mode}.db"
     settings = Settings(database_url=f"sqlite:///{store}", scheduler_enabled=False,
                         monitors=monitors_yaml(work / f"m-{backend}-{mode}.yaml", url, mode, monitors))
-    runtime = Runtime.create(settings)
+    runtime = create_runtime(settings)
     service = runtime.parts["monitors"]
     meter = PeakRss()
     tracemalloc.start()

@@ -1,4 +1,4 @@
-"""The HTTP API of DESIGN.md: alert intake, change events, incidents, health and metrics.
+"""The HTTP API of docs/contracts.md: alert intake, change events, incidents, health and metrics.
 
 Intake reads the raw body itself so that malformed JSON, wrong shapes and bad values all get
 a 4xx naming the field, and each delivery is one transaction: stored whole or not at all.

@@ -109,8 +109,3 @@ class Scheduler:
     def job_ids(self) -> list[str]:
         self._ensure_store()
         return [job.id for job in self.aps.get_jobs()]
-
-
-def install(runtime: Runtime) -> None:
-    if runtime.settings.scheduler_enabled:
-        runtime.parts.setdefault("scheduler", Scheduler(runtime))

@@ -178,10 +178,3 @@ def remind(incident_id: int) -> None:
     if service is not None:
         service._schedule(incident_id, due)
 
-
-def install(runtime: Runtime) -> None:
-    if runtime.parts.get("scheduler") is None or not parse_cadence(runtime.settings.update_reminders):
-        return
-    service = UpdateReminders(runtime)
-    runtime.parts["update_reminders"] = service
-    runtime.bus.subscribe(service.on_events)

@@ -1,7 +1,7 @@
 """Diagnostics: localize an ML regression to a data, model or service cause.
 
 Pure numpy/scipy: arrays in (`PredictionLog`), dataclasses out (`Diagnosis`, `Finding`).
-Loading files and printing reports live in `bot.predlog` and `bot.commands.diagnose`.
+Loading files and printing reports live in `diagnostics.loader` and `bot.commands.diagnose`.
 """
 
 from diagnostics.engine import DiagnosisInputError, diagnose

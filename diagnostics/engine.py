@@ -1,6 +1,6 @@
 """`diagnose()`: windows, shared preparation, every check, the localizer.
 
-Pure computation on a `PredictionLog`; loading and printing live in `bot.predlog` and the CLI.
+Pure computation on a `PredictionLog`; loading and printing live in `diagnostics.loader` and the CLI.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def diagnose(
     changes: Iterable[ChangeRecord | Mapping[str, Any]] = (),
     onset: OnsetLike = None,
 ) -> Diagnosis:
-    """Localize a regression in `log` to a data, model or service cause (DESIGN.md contract)."""
+    """Localize a regression in `log` to a data, model or service cause (see docs/contracts.md)."""
     started = time.perf_counter()
     if len(log) == 0:
         raise DiagnosisInputError(f"{log.name}: the log has no rows")

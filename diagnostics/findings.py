@@ -1,6 +1,6 @@
 """Findings and the diagnosis: the one result model every destination renders.
 
-`Diagnosis.to_dict()` is the `mlresponder diagnose` JSON contract of DESIGN.md, with exactly
+`Diagnosis.to_dict()` is the `mlresponder diagnose` JSON contract of docs/contracts.md, with exactly
 the six keys per finding; `details` (numbers behind the evidence sentence) live only on the
 dataclasses and in `to_dict(include_details=True)` for the chat card and the postmortem.
 """

@@ -1,7 +1,7 @@
 """In-memory prediction log: the arrays every check works on.
 
 The engine never sees files or data frames. A `PredictionLog` holds one numpy array per
-column of the DESIGN.md prediction log; string-valued columns may arrive either as plain
+column of the docs/contracts.md prediction log; string-valued columns may arrive either as plain
 object/str arrays or already dictionary-encoded as `Categorical` (the loader encodes with
 Arrow, which is much faster than sorting a million Python strings).
 """
@@ -68,7 +68,7 @@ def is_numeric(values: np.ndarray | Categorical) -> bool:
 
 @dataclass(frozen=True)
 class ChangeRecord:
-    """One change event (DESIGN.md): a deploy, config change, pipeline run, ..."""
+    """One change event (docs/contracts.md): a deploy, config change, pipeline run, ..."""
 
     timestamp: float
     kind: str
@@ -159,13 +159,6 @@ class PredictionLog:
         if ts.shape[0] < 2 or bool(np.all(ts[1:] >= ts[:-1])):
             return self
         return self.take(np.argsort(ts, kind="stable"))
-
-    @classmethod
-    def from_pandas(cls, df: Any, name: str = "frame") -> PredictionLog:
-        """Convenience for notebooks and the scenario suite (typing as the loader does)."""
-        from bot.predlog import frame_to_log
-
-        return frame_to_log(df, name=name)
 
 
 def _numeric_or_categorical(values: Any) -> np.ndarray | Categorical:

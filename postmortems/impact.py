@@ -1,6 +1,6 @@
 """What the prediction log says about an incident: how many predictions it touched, and the metric.
 
-The postmortem reads the log (the DESIGN.md prediction-log format) only for the impact
+The postmortem reads the log (the docs/contracts.md prediction-log format) only for the impact
 figures and the two charts; the diagnosis itself comes from the incident record. A log
 that cannot be read is reported in the draft rather than failing it: the draft is still
 useful without numbers.
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bot.predlog import LogError, load_log
+from diagnostics.loader import LogError, load_log
 from diagnostics.log import Categorical
 
 RESERVED_COLUMNS = ("timestamp", "model_version", "prediction", "label", "latency_ms", "error")

@@ -19,7 +19,6 @@ import threading
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import or_, select, update
@@ -36,6 +35,7 @@ from runbooks.context import build_context
 from runbooks.loader import LoadedRunbook, format_loc
 from runbooks.mitigations import rowcount
 from runbooks.models import RUN_ACTIVE, RunbookRun, RunbookStep
+from runbooks.runs import latest_mitigation, run_step_of, runbook_of
 from runbooks.schema import Runbook, Step
 from runbooks.secrets import masked_values
 from runbooks.templating import TemplateFailed, TemplateRefused, evaluate, render, render_tree
@@ -48,20 +48,6 @@ HOST = socket.gethostname()
 
 class StepFailed(Exception):
     """A step that cannot complete; the run stops and the incident is escalated."""
-
-
-@lru_cache(maxsize=64)
-def _parse_definition(key: str, definition_json: str) -> Runbook:
-    import json
-
-    return Runbook.model_validate(json.loads(definition_json))
-
-
-def runbook_of(run: RunbookRun) -> Runbook:
-    import json
-
-    text = json.dumps(run.definition, sort_keys=True)
-    return _parse_definition(f"{run.runbook}:{run.runbook_digest}", text)
 
 
 # ---------------------------------------------------------------- starting and leasing runs
@@ -272,15 +258,6 @@ def step_row(s: Session, run_id: int, idx: int) -> RunbookStep:
     return row
 
 
-def latest_mitigation(s: Session, run_id: int, before_idx: int) -> Mitigation | None:
-    row = s.scalars(
-        select(RunbookStep).where(RunbookStep.run_id == run_id, RunbookStep.step_index < before_idx,
-                                  RunbookStep.mitigation_id.is_not(None))
-        .order_by(RunbookStep.step_index.desc())
-    ).first()
-    return s.get(Mitigation, row.mitigation_id) if row is not None and row.mitigation_id else None
-
-
 def finish_step(s: Session, run: RunbookRun, row: RunbookStep, *, status: str = "done",
             output: dict[str, Any] | None = None) -> None:
     row.status = status
@@ -355,8 +332,8 @@ def run_diagnose(runtime: Runtime, incident_id: int, source: str, *, reference: 
     import numpy as np
 
     from bot.incidents import changes_in_window
-    from bot.predlog import load_log
     from diagnostics import ChangeRecord, diagnose
+    from diagnostics.loader import load_log
 
     if not source:
         raise ValueError("the prediction log source rendered empty")
@@ -595,10 +572,6 @@ _HANDLERS: dict[str, Handler] = {
 
 
 # ---------------------------------------------------------------- continuing after outside events
-
-def run_step_of(s: Session, mitigation_id: int) -> RunbookStep | None:
-    return s.scalars(select(RunbookStep).where(RunbookStep.mitigation_id == mitigation_id)).first()
-
 
 def continue_after_decision(runtime: Runtime, mitigation_id: int) -> int | None:
     """After an approval or rejection: wake the run that waits on this mitigation."""

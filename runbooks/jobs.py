@@ -19,8 +19,9 @@ from bot.runtime import Runtime
 from bot.scheduler import current_runtime
 from runbooks import mitigations
 from runbooks.context import build_context
-from runbooks.executor import advance, finish_step, runbook_of, schedule, step_row, verify_job_id
+from runbooks.executor import advance, finish_step, schedule, step_row, verify_job_id
 from runbooks.models import RunbookRun
+from runbooks.runs import runbook_of
 from runbooks.schema import VerifyStep
 from runbooks.templating import TemplateFailed, TemplateRefused, render
 from runbooks.verify import MetricUnavailable, Verdict, judge, log_metric_buckets, prometheus_range
@@ -56,7 +57,7 @@ def _measure(runtime: Runtime, body: VerifyStep, ctx: dict[str, Any], baseline_s
         after = prometheus_range(base_url, query, at(after_start), now, body.step)
         return baseline, after
     assert body.log is not None and body.metric is not None
-    from bot.predlog import LogError, load_log
+    from diagnostics.loader import LogError, load_log
 
     source = render(body.log, ctx).strip()
     try:

@@ -96,8 +96,8 @@ def plan(runtime: Runtime, session: Session, incident: Incident, action_name: st
 def execution_params(session: Session, m: Mitigation) -> dict[str, Any]:
     """The parameters to execute with: a runbook step's params rendered again, now with the secrets."""
     from runbooks.context import build_context
-    from runbooks.executor import latest_mitigation, run_step_of, runbook_of
     from runbooks.models import RunbookRun
+    from runbooks.runs import latest_mitigation, run_step_of, runbook_of
     from runbooks.secrets import secret_values
     from runbooks.templating import render_tree
 

@@ -18,11 +18,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from bot.durations import Duration
 from bot.models import SEVERITIES
 
 STEP_KINDS = ("diagnose", "notify", "mitigate", "verify", "escalate", "wait")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
@@ -30,23 +29,6 @@ def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else f" (expected one of {', '.join(choices)})"
 
 
-def parse_duration(value: Any) -> float:
-    """'90s', '5m', '2h', '1d' or a number of seconds → seconds."""
-    if isinstance(value, bool):
-        raise PydanticCustomError("duration", f"expected a duration like 30s, 5m, 2h, got {value!r}")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        m = _DURATION.match(str(value))
-        if not m:
-            raise PydanticCustomError("duration", f"expected a duration like 30s, 5m, 2h, got {value!r}")
-        seconds = float(m.group(1)) * _UNITS[m.group(2)]
-    if seconds < 0:
-        raise PydanticCustomError("duration", f"a duration cannot be negative, got {value!r}")
-    return seconds
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from bot.db import transaction
 from bot.incidents import get_incident, log_event, record_diagnosis
 from bot.models import Mitigation
 from bot.runtime import Runtime
-from runbooks import executor, mitigations
+from runbooks import executor, mitigations, runs
 from runbooks.actions import ACTIONS, ActionError, get_action
 from runbooks.context import build_context
 from runbooks.mitigations import MitigationConflict, MitigationError, MitigationNotFound
@@ -54,8 +54,8 @@ def run_diagnosis(runtime: Runtime, incident_id: int | str, actor: str) -> dict[
 
     with transaction(runtime.sessions) as s:
         incident = get_incident(s, incident_id)
-        runs = list(s.scalars(select(RunbookRun).where(RunbookRun.incident_id == incident.id)))
-        candidates: list[Runbook] = [executor.runbook_of(r) for r in runs]
+        run_rows = list(s.scalars(select(RunbookRun).where(RunbookRun.incident_id == incident.id)))
+        candidates: list[Runbook] = [runs.runbook_of(r) for r in run_rows]
         engine = _engine(runtime)
         if engine is not None:
             matched: LoadedRunbook | None = engine.match_incident(incident)
@@ -65,7 +65,7 @@ def run_diagnosis(runtime: Runtime, incident_id: int | str, actor: str) -> dict[
         if step is None:
             raise RunbookServiceError(f"{incident.ref}: no runbook with a diagnose step applies, so there is "
                                       "no prediction log to diagnose (run `mlresponder diagnose --log ...`)")
-        run_ctx = runs[0].context if runs else None
+        run_ctx = run_rows[0].context if run_rows else None
         ctx = build_context(s, incident, run_ctx)
         number = incident.id
     source = render(step.log, ctx).strip()
@@ -185,8 +185,8 @@ def get_mitigation(runtime: Runtime, mitigation_id: int) -> dict[str, Any]:
 
 
 def _escalate_to(s: Any, mitigation_id: int) -> list[str] | None:
-    row = executor.run_step_of(s, mitigation_id)
+    row = runs.run_step_of(s, mitigation_id)
     if row is None:
         return None
     run = s.get(RunbookRun, row.run_id)
-    return executor.runbook_of(run).escalate_to if run is not None else None
+    return runs.runbook_of(run).escalate_to if run is not None else None

@@ -18,6 +18,7 @@ import pytest
 
 from bot.config import Settings
 from bot.runtime import Runtime
+from bot.wiring import create_runtime
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -47,7 +48,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def runtime(settings: Settings) -> Iterator[Runtime]:
-    rt = Runtime.create(settings)
+    rt = create_runtime(settings)
     try:
         yield rt
     finally:

@@ -31,20 +31,15 @@ def _iso(ts: Any) -> str:
 
 
 def load_changes(path: Path) -> list[Any]:
-    """The change log in whatever form the engine takes: its own loader when there is one."""
-    try:
-        from bot import predlog
-    except ImportError:  # pragma: no cover - engine not installed yet
-        predlog = None  # type: ignore[assignment]
-    loader = getattr(predlog, "load_changes", None) if predlog is not None else None
-    if loader is not None:
-        return list(loader(path))
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    """The change log through the engine's own loader."""
+    from diagnostics.loader import load_changes as load
+
+    return list(load(path))
 
 
 def diagnose_api(scenario: Scenario, *, with_onset: bool = True) -> Run:
-    from bot.predlog import load_log
     from diagnostics import diagnose
+    from diagnostics.loader import load_log
 
     started = time.perf_counter()
     log = load_log(scenario.path_log)

@@ -1,4 +1,4 @@
-"""Compare a diagnosis (the DESIGN.md JSON) with a scenario's expected answer.
+"""Compare a diagnosis (the docs/contracts.md JSON) with a scenario's expected answer.
 
 Culprit names are matched on what a responder needs: the exact feature or model version, the
 segment's column and value (in whatever notation, e.g. ``region=apac`` or ``region == 'apac'``);

@@ -1,5 +1,5 @@
 """The serving simulation: traffic over time, requests resampled from real data, model versions,
-labels, latency and errors, assembled into a prediction log (DESIGN.md columns).
+labels, latency and errors, assembled into a prediction log (docs/contracts.md columns).
 
 A fault (see `faults.py`) hooks into the stages in order: traffic rate, served inputs, version
 rollout, labels, service behaviour, change events. Healthy behaviour has natural noise: a diurnal
@@ -161,7 +161,7 @@ def draw_service(ctx: Ctx) -> None:
 
 
 def assemble(ctx: Ctx) -> pd.DataFrame:
-    """The log in DESIGN.md column order; failed requests have no prediction, some rows no label."""
+    """The log in docs/contracts.md column order; failed requests have no prediction, some rows no label."""
     n = ctx.ts.size
     predictions = ctx.predictions.astype(object)
     predictions[ctx.error] = None

@@ -87,10 +87,3 @@ def archive_due(incident_id: int) -> None:
 
     archive_if_due(current_runtime(), incident_id)
 
-
-def install(runtime: Runtime) -> None:
-    if runtime.settings.slack_archive_after_seconds <= 0 or runtime.parts.get("scheduler") is None:
-        return
-    archiver = ChannelArchiver(runtime)
-    runtime.parts["channel_archiver"] = archiver
-    runtime.bus.subscribe(archiver.on_events)

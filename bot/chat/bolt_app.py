@@ -24,7 +24,7 @@ from bot.chat import commands
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from bot.chat.setup import ChatPart
+    from bot.chat.part import ChatPart
 
 log = logging.getLogger(__name__)
 

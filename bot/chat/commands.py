@@ -39,7 +39,7 @@ from bot.roles import ROLES, assign_role, normalize_role
 from bot.updates import post_status_update
 
 if TYPE_CHECKING:
-    from bot.chat.setup import ChatPart
+    from bot.chat.part import ChatPart
 
 log = logging.getLogger(__name__)
 

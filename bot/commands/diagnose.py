@@ -1,4 +1,4 @@
-"""`mlresponder diagnose`: localize a regression in a prediction log (DESIGN.md contract).
+"""`mlresponder diagnose`: localize a regression in a prediction log (see docs/contracts.md).
 
 Exit 0 for any diagnosis ("none" included); exit 2 with one line on stderr when the input
 cannot be diagnosed (missing required column, unparseable timestamp, empty log or window).
@@ -34,8 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     from bot.cli import CommandError
-    from bot.predlog import LogError, load_changes, load_log
     from diagnostics import DiagnosisInputError, diagnose, to_markdown
+    from diagnostics.loader import LogError, load_changes, load_log
 
     try:
         log = load_log(args.log, query=args.query)

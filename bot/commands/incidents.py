@@ -41,10 +41,10 @@ def _open_runtime(args: argparse.Namespace) -> Runtime:
     from sqlalchemy.exc import OperationalError
 
     from bot.cli import CommandError
-    from bot.runtime import Runtime
+    from bot.wiring import create_runtime
 
     try:
-        return Runtime.create(settings_from(args), install_parts=False)
+        return create_runtime(settings_from(args), install_parts=False)
     except OperationalError as exc:
         raise CommandError(f"cannot reach the incident store: {type(exc.orig).__name__}") from None
 
@@ -119,10 +119,10 @@ def show_cmd(args: argparse.Namespace) -> int:
 def transition_cmd(args: argparse.Namespace) -> int:
     import getpass
 
-    from bot.chat.setup import attach_outbox
     from bot.cli import CommandError
     from bot.db import transaction
     from bot.incidents import IncidentError, get_incident, transition
+    from bot.wiring import attach_outbox
 
     runtime = _open_runtime(args)
     attach_outbox(runtime)

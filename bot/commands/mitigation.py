@@ -34,13 +34,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _with_runtime(args: argparse.Namespace, fn: Any) -> Any:
-    from bot.chat.setup import attach_outbox
     from bot.cli import CommandError
     from bot.incidents import IncidentError
-    from bot.runtime import Runtime
+    from bot.wiring import attach_outbox, create_runtime
     from runbooks.mitigations import MitigationError
 
-    runtime = Runtime.create(settings_from(args), install_parts=False)
+    runtime = create_runtime(settings_from(args), install_parts=False)
     attach_outbox(runtime)  # what this command records reaches the incident channel via the running service
     try:
         return fn(runtime)

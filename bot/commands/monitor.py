@@ -31,14 +31,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _runtime(args: argparse.Namespace) -> Any:
     from bot.cli import CommandError
     from bot.monitors.loader import MonitorConfigError
-    from bot.runtime import Runtime
+    from bot.wiring import create_runtime
 
     # No scheduler here: only `serve` runs jobs (one scheduler per store).
     settings = settings_from(args).with_(scheduler_enabled=False)
     if not settings.monitors:
         raise CommandError("no monitors configured: set MLRESPONDER_MONITORS to a YAML file or folder")
     try:
-        return Runtime.create(settings)
+        return create_runtime(settings)
     except MonitorConfigError as exc:
         raise CommandError(f"invalid monitor configuration:\n{exc}") from None
 

@@ -29,11 +29,11 @@ def run(args: argparse.Namespace) -> int:
     from bot.cli import CommandError
     from bot.commands import settings_from
     from bot.incidents import IncidentError, IncidentNotFound
-    from bot.runtime import Runtime
+    from bot.wiring import create_runtime
     from postmortems.impact import PredictionLogError
     from postmortems.service import draft_postmortem_full
 
-    runtime = Runtime.create(settings_from(args))
+    runtime = create_runtime(settings_from(args))
     if args.reviewed:
         try:
             mark_reviewed(runtime, args.incident, args.actor)

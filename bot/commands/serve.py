@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from bot.cli import CommandError
     from bot.logging_setup import configure_logging
     from bot.monitors.loader import MonitorConfigError
-    from bot.runtime import Runtime
+    from bot.wiring import create_runtime
     from runbooks.loader import RunbookError
 
     try:
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"configuration: {exc}") from None
     configure_logging(args.log_level, settings.secrets())
     try:
-        runtime = Runtime.create(settings, migrate=True)
+        runtime = create_runtime(settings, migrate=True)
     except (RunbookError, MonitorConfigError) as exc:
         # An invalid runbook or monitor must stop the service before it takes any alert.
         raise CommandError(f"refusing to start: {exc}") from None

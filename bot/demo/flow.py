@@ -27,6 +27,7 @@ from bot.demo.serving import NO_FAULT, ServingLoop
 from bot.incidents import get_incident, incident_to_dict, transition
 from bot.models import TRANSITIONS
 from bot.runtime import Runtime
+from bot.wiring import create_runtime
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,7 @@ class ScenarioRun:
         log_path = self.folder / f"predictions-{scenario.name}.csv"
         settings = demo_settings(self.folder / scenario.name, stage.registry)
         (self.folder / scenario.name).mkdir(parents=True, exist_ok=True)
-        runtime = Runtime.create(settings)
+        runtime = create_runtime(settings)
         serving = ServingLoop(stage.registry, stage.data, log_path, rate=RATE)
         server = ApiServer(runtime)
         try:

@@ -3,7 +3,7 @@
 A background thread serves a steady request rate from rows the models never saw, resolves
 the ``champion`` alias from the registry every half second (so a rollback takes effect the
 way it would in production) and appends one row per request to the prediction log in the
-DESIGN.md format. Faults are injected on the input path (a broken or drifting feature) or on
+docs/contracts.md format. Faults are injected on the input path (a broken or drifting feature) or on
 the latency, never by editing the log afterwards.
 """
 

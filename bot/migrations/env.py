@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from bot import models  # noqa: F401  (registers the core tables)
-from bot.db import Base, make_engine
+from bot.db import make_engine
+from bot.migrations import target_metadata
 
 config = context.config
 
@@ -16,7 +16,7 @@ def run_migrations_online() -> None:
     engine = make_engine(url)
     with engine.connect() as connection:
         context.configure(
-            connection=connection, target_metadata=Base.metadata, render_as_batch=url.startswith("sqlite")
+            connection=connection, target_metadata=target_metadata(), render_as_batch=url.startswith("sqlite")
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -9,5 +9,5 @@ while an incident sits without updates or its postmortem unreviewed.
 Modules: `schema` (the YAML contract), `loader` (file:line:field errors), `sources` and
 `summary` (window aggregates, pushed into SQL), `checks` (aggregates → findings and a
 diagnosis), `runner` (locks, run history, alerts), `escalation` (pure policy + jobs),
-`metrics` (Prometheus gauges), `setup` (wiring into the runtime).
+`metrics` (Prometheus gauges), `jobs` (their scheduler jobs); `bot.wiring` installs them.
 """

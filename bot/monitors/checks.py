@@ -5,7 +5,7 @@ Everything here works on `WindowSummary` counts, never rows: PSI on reference-qu
 share, stuck values, unseen categories, accuracy/MAE overall and per model version, a latency
 quantile from the log-spaced histogram, the error rate and rows per minute. A breach becomes
 a finding shaped like the diagnostics engine's (cause/check/subject/score/severity/evidence),
-and the findings become a diagnosis in the DESIGN.md contract so runbooks and chat need no
+and the findings become a diagnosis in the docs/contracts.md contract so runbooks and chat need no
 special case for monitors.
 """
 
@@ -335,7 +335,7 @@ def _service_checks(checks: ChecksSpec, ref: WindowSummary, cur: WindowSummary, 
 
 
 def to_diagnosis(ev: Evaluation, onset: datetime, runtime_ms: float) -> dict[str, Any]:
-    """The DESIGN.md diagnose contract built from a monitor's findings."""
+    """The docs/contracts.md diagnose contract built from a monitor's findings."""
     if not ev.findings:
         return {"cause": "none", "culprit": {"kind": "none", "name": ""}, "confidence": 0.9,
                 "onset": iso(onset), "recommended_mitigation": "none", "findings": [],

@@ -181,8 +181,8 @@ class MonitorService:
 
     def _judge_with_engine(self, spec: MonitorSpec, window: Window, t0: float) -> Judgement:
         """The full diagnostics engine on the window's rows against the reference's rows."""
-        from bot.predlog import LogError, frame_to_log
         from diagnostics import DiagnosisInputError, diagnose
+        from diagnostics.loader import LogError, frame_to_log
 
         source = open_source(spec.source, self.engines)
         layout = source.probe(spec.task)

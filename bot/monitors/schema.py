@@ -7,31 +7,12 @@ monitor that silently checks nothing; hence ``extra="forbid"`` everywhere.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+from bot.durations import PositiveDuration as Duration
 
-
-def parse_duration(value: Any) -> float:
-    """Seconds from ``90``, ``"90s"``, ``"5m"``, ``"1h"``, ``"7d"``."""
-    if isinstance(value, bool):
-        raise ValueError(f"expected a duration such as 5m, 1h or 7d, got {value!r}")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        m = _DURATION.match(str(value))
-        if not m:
-            raise ValueError(f"expected a duration such as 30s, 5m, 1h or 7d, got {value!r}")
-        seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2) or "s"]
-    if seconds <= 0:
-        raise ValueError(f"a duration must be positive, got {value!r}")
-    return seconds
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
 Severity = Literal["sev1", "sev2", "sev3", "sev4"]
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$"
 

@@ -88,7 +88,7 @@ def _kind_of(values: list[Any]) -> str:
 
 def layout_from_sample(columns: list[str], sample: dict[str, list[Any]], timestamp: str,
                        task: Task | None, *, need_timestamp: bool = True) -> Layout:
-    """Classify columns the way DESIGN.md says: numeric dtype = numeric feature, otherwise categorical."""
+    """Classify columns the way docs/contracts.md says: numeric dtype = numeric feature, otherwise categorical."""
     for required in ("model_version", "prediction") if need_timestamp else ():
         if required not in columns:
             raise SourceError(f"column {required!r} is missing (columns: {', '.join(columns)})")

@@ -17,8 +17,8 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from bot.durations import Duration
 from runbooks.actions.base import Action, ActionContext, ActionError
-from runbooks.schema import Duration
 
 _SECRET_HEADERS = ("authorization", "x-api-key", "api-key", "x-auth-token", "cookie", "proxy-authorization")
 _MAX_RECORDED = 2000

@@ -16,6 +16,7 @@ from chat_support import SIGNING_SECRET  # noqa: E402
 
 from bot.config import Settings  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
+from bot.wiring import create_runtime
 
 FAST_OUTBOX = {"poll_interval": 0.05, "base_delay": 0.05, "max_delay": 0.4}
 
@@ -48,10 +49,10 @@ def slack_settings(tmp_path: Path, fake_slack: FakeSlack) -> Settings:
 @pytest.fixture
 def chat_runtime(slack_settings: Settings) -> Iterator[Runtime]:
     """Only the chat part: what Slack receives is then exactly what these tests caused."""
-    from bot.chat.setup import install
+    from bot.wiring import install_chat
 
-    rt = Runtime.create(slack_settings, install_parts=False)
-    install(rt)
+    rt = create_runtime(slack_settings, install_parts=False)
+    install_chat(rt)
     rt.start()
     try:
         yield rt
@@ -62,7 +63,7 @@ def chat_runtime(slack_settings: Settings) -> Iterator[Runtime]:
 @pytest.fixture
 def full_runtime(slack_settings: Settings) -> Iterator[Runtime]:
     """Every installed part (runbook engine, postmortems...), as `mlresponder serve` runs them."""
-    rt = Runtime.create(slack_settings)
+    rt = create_runtime(slack_settings)
     rt.start()
     try:
         yield rt

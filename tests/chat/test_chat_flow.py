@@ -18,6 +18,7 @@ from bot.db import transaction
 from bot.incidents import add_note, create_incident, get_incident, transition
 from bot.models import Incident, TimelineEvent
 from bot.runtime import Runtime
+from bot.wiring import create_runtime
 
 
 def drain(runtime: Runtime) -> None:
@@ -146,7 +147,7 @@ def test_taken_name_and_departed_responders_are_noted_and_the_flow_carries_on(
     fake_slack.taken_names.add("inc-1-feature-drift")
     fake_slack.unknown_users.add("UGONE0001")
     fake_slack.disabled_users.add("UOLD00002")
-    runtime = Runtime.create(slack_settings.with_(slack_responders="UGONE0001,UALICE01,UOLD00002"))
+    runtime = create_runtime(slack_settings.with_(slack_responders="UGONE0001,UALICE01,UOLD00002"))
     runtime.start()
     try:
         with transaction(runtime.sessions) as s:
@@ -210,7 +211,7 @@ def test_events_of_a_rolled_back_transaction_never_reach_the_chat(chat_runtime: 
 
 
 def test_without_a_bot_token_the_console_renders_the_same_flow(settings: Settings) -> None:
-    runtime = Runtime.create(settings.with_(extra={"chat_outbox": {"poll_interval": 0.05, "base_delay": 0.05}},
+    runtime = create_runtime(settings.with_(extra={"chat_outbox": {"poll_interval": 0.05, "base_delay": 0.05}},
                                             slack_responders="UALICE01"))
     out = io.StringIO()
     runtime.parts["chat"].port.stream = out

@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.db import transaction
 from bot.incidents import add_note, assign_commander, create_incident, get_incident, set_severity, transition
 from bot.runtime import Runtime
+from bot.wiring import create_runtime
 
 
 def note(runtime: Runtime, text: str) -> None:
@@ -91,11 +92,11 @@ def test_a_row_abandoned_mid_send_by_a_dead_process_is_sent_on_restart(
 ) -> None:
     from datetime import timedelta
 
-    from bot.chat.setup import install
     from bot.db import utcnow
+    from bot.wiring import install_chat
 
-    runtime = Runtime.create(slack_settings, install_parts=False)
-    install(runtime)
+    runtime = create_runtime(slack_settings, install_parts=False)
+    install_chat(runtime)
     with transaction(runtime.sessions) as s:
         s.add(OutboxMessage(key="alerts", op="text", payload={"channel": "ml-alerts", "text": "abandoned"},
                             status="sending", attempts=1, next_attempt_at=utcnow() - timedelta(minutes=5)))

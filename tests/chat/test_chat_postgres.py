@@ -10,14 +10,14 @@ from chat_fake_slack import FakeSlack
 from bot.config import Settings
 from bot.db import transaction
 from bot.incidents import add_note, create_incident, get_incident
-from bot.runtime import Runtime
+from bot.wiring import create_runtime
 
 
 @pytest.mark.integration
 def test_outbox_delivers_concurrent_events_once_on_postgres(
     postgres_url: str, slack_settings: Settings, fake_slack: FakeSlack
 ) -> None:
-    runtime = Runtime.create(slack_settings.with_(database_url=postgres_url))
+    runtime = create_runtime(slack_settings.with_(database_url=postgres_url))
     runtime.start()
     try:
         with transaction(runtime.sessions) as s:

@@ -8,17 +8,16 @@ import time
 from chat_fake_slack import FakeSlack
 from fastapi import FastAPI
 
-from bot.chat.setup import install
 from bot.config import Settings
-from bot.runtime import Runtime
+from bot.wiring import create_runtime, install_chat
 
 
 def test_socket_mode_dials_out_in_the_background_and_stops_cleanly(
     slack_settings: Settings, fake_slack: FakeSlack
 ) -> None:
     settings = slack_settings.with_(slack_app_token="xapp-test-app-token", slack_signing_secret=None)
-    runtime = Runtime.create(settings, install_parts=False)
-    install(runtime)
+    runtime = create_runtime(settings, install_parts=False)
+    install_chat(runtime)
     app = FastAPI()
     runtime.parts["chat"].mount(app)
     assert "/slack/events" not in {getattr(r, "path", "") for r in app.routes}  # nothing to verify with
@@ -42,8 +41,8 @@ def test_socket_mode_dials_out_in_the_background_and_stops_cleanly(
 
 
 def test_http_mode_mounts_the_events_route(slack_settings: Settings) -> None:
-    runtime = Runtime.create(slack_settings, install_parts=False)
-    install(runtime)
+    runtime = create_runtime(slack_settings, install_parts=False)
+    install_chat(runtime)
     try:
         app = FastAPI()
         runtime.parts["chat"].mount(app)
@@ -53,8 +52,8 @@ def test_http_mode_mounts_the_events_route(slack_settings: Settings) -> None:
 
 
 def test_console_mode_mounts_nothing(settings: Settings) -> None:
-    runtime = Runtime.create(settings, install_parts=False)
-    install(runtime)
+    runtime = create_runtime(settings, install_parts=False)
+    install_chat(runtime)
     try:
         app = FastAPI()
         runtime.parts["chat"].mount(app)

@@ -27,10 +27,10 @@ def drain(runtime: Runtime) -> None:
 
 @pytest.fixture
 def stake_runtime(slack_settings: Settings) -> Iterator[Runtime]:
-    from bot.chat.setup import install
+    from bot.wiring import create_runtime, install_chat
 
-    rt = Runtime.create(slack_settings.with_(slack_stakeholders_channel="CSTAKE001"), install_parts=False)
-    install(rt)
+    rt = create_runtime(slack_settings.with_(slack_stakeholders_channel="CSTAKE001"), install_parts=False)
+    install_chat(rt)
     rt.start()
     try:
         yield rt
@@ -116,7 +116,9 @@ def test_update_reminders_follow_the_severity_until_mitigated(chat_runtime: Runt
 
 
 def test_reminder_job_is_scheduled_where_a_scheduler_runs(slack_settings: Settings) -> None:
-    rt = Runtime.create(slack_settings.with_(scheduler_enabled=True, update_reminders="sev2=20"))
+    from bot.wiring import create_runtime
+
+    rt = create_runtime(slack_settings.with_(scheduler_enabled=True, update_reminders="sev2=20"))
     try:
         with transaction(rt.sessions) as s:
             opened = create_incident(s, title="x", severity="sev2", service="s", source="test", actor="t").created_at

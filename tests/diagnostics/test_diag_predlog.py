@@ -1,4 +1,4 @@
-"""Loader typing per DESIGN.md: timestamps, categoricals, mixed types, change events."""
+"""Loader typing per docs/contracts.md: timestamps, categoricals, mixed types, change events."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.predlog import LogError, load_changes, load_log
-from diagnostics import Categorical, PredictionLog
+from diagnostics import Categorical
+from diagnostics.loader import LogError, frame_to_log, load_changes, load_log
 
 
 def _write_csv(path: Path, text: str) -> Path:
@@ -80,7 +80,7 @@ def test_parquet_categories_and_from_pandas(tmp_path: Path) -> None:
     )
     path = tmp_path / "log.parquet"
     frame.to_parquet(path)
-    for log in (load_log(path), PredictionLog.from_pandas(frame)):
+    for log in (load_log(path), frame_to_log(frame)):
         assert log.timestamp[1] - log.timestamp[0] == 60.0
         region = log.features["region"]
         assert isinstance(region, Categorical) and region.to_numpy().tolist() == ["eu", "us", None, "eu", "us", "eu"]

@@ -18,7 +18,7 @@ from intake_support import ServiceProcess, am_alert, am_payload, store_counts
 
 from bot.api import create_app
 from bot.config import Settings
-from bot.runtime import Runtime
+from bot.wiring import create_runtime
 
 VALID_GENERIC = {
     "title": "feature null rate above 5%", "source": "great-expectations", "severity": "high",
@@ -138,7 +138,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClien
 
     Shared by the module: refused deliveries leave it as it was (which is what the cases check)."""
     folder = tmp_path_factory.mktemp("bad-input")
-    runtime = Runtime.create(Settings(database_url=f"sqlite:///{folder / 'store.db'}", scheduler_enabled=False,
+    runtime = create_runtime(Settings(database_url=f"sqlite:///{folder / 'store.db'}", scheduler_enabled=False,
                                       postmortem_dir=str(folder / "postmortems")))
     client = TestClient(create_app(runtime))
     assert client.post("/alerts", json=VALID_GENERIC).status_code == 201
@@ -177,7 +177,7 @@ def test_a_valid_delivery_after_the_refusals_is_stored(seeded: tuple[TestClient,
 
 @pytest.mark.parametrize("route", ["/alerts/alertmanager", "/alerts/grafana", "/alerts", "/changes"])
 def test_without_a_token_a_server_not_on_loopback_refuses_intake(settings: Settings, route: str) -> None:
-    runtime = Runtime.create(settings)
+    runtime = create_runtime(settings)
     try:
         client = TestClient(create_app(runtime, bind_host="0.0.0.0"))
         before = store_counts(settings.database_url)
@@ -191,7 +191,7 @@ def test_without_a_token_a_server_not_on_loopback_refuses_intake(settings: Setti
 
 
 def test_with_a_token_a_server_not_on_loopback_accepts_intake(settings: Settings) -> None:
-    runtime = Runtime.create(settings.with_(api_token="s3cr3t-intake"))
+    runtime = create_runtime(settings.with_(api_token="s3cr3t-intake"))
     try:
         client = TestClient(create_app(runtime, bind_host="0.0.0.0"))
         response = client.post("/alerts", json=VALID_GENERIC, headers={"Authorization": "Bearer s3cr3t-intake"})

@@ -17,7 +17,7 @@ from bot.cli import main
 from bot.config import Settings
 from bot.db import make_engine, transaction
 from bot.incidents import get_incident, transition
-from bot.runtime import Runtime
+from bot.wiring import create_runtime
 
 
 def run_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -32,7 +32,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> str:
     folder = tmp_path_factory.mktemp("cli")
     settings = Settings(database_url=f"sqlite:///{folder / 'store.db'}", scheduler_enabled=False,
                         postmortem_dir=str(folder / "pm"))
-    runtime = Runtime.create(settings)
+    runtime = create_runtime(settings)
     try:
         client = TestClient(create_app(runtime))
         client.post("/alerts/alertmanager", json=am_payload(am_alert("fp-cli-1", service="ranker")))

@@ -18,6 +18,7 @@ from bot.incidents import IllegalTransition, create_incident, get_incident, tran
 from bot.models import STATUSES, TRANSITIONS, TimelineEvent
 from bot.runtime import Runtime
 from bot.timeparse import iso
+from bot.wiring import create_runtime
 
 
 def path_to(status: str) -> list[str]:
@@ -44,7 +45,7 @@ def new_incident_in(runtime: Runtime, status: str) -> int:
 def shared_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
     """One store for the transition tables: each case makes an incident of its own."""
     folder = tmp_path_factory.mktemp("lifecycle")
-    runtime = Runtime.create(Settings(database_url=f"sqlite:///{folder / 'store.db'}", scheduler_enabled=False,
+    runtime = create_runtime(Settings(database_url=f"sqlite:///{folder / 'store.db'}", scheduler_enabled=False,
                                       postmortem_dir=str(folder / "postmortems")))
     yield runtime
     runtime.close()

@@ -24,7 +24,7 @@ from intake_support import ServiceProcess, am_alert, am_payload, root_conftest, 
 
 from bot.api import create_app
 from bot.config import Settings
-from bot.runtime import Runtime
+from bot.wiring import create_runtime
 
 
 def delivery(i: int, prefix: str) -> dict[str, Any]:
@@ -105,7 +105,7 @@ def test_postgres_down_gives_503_never_2xx_and_intake_recovers(
 
 
 def test_sqlite_file_unreachable_gives_503(settings: Settings) -> None:
-    runtime = Runtime.create(settings)
+    runtime = create_runtime(settings)
     try:
         client = TestClient(create_app(runtime))
         assert client.post("/alerts/alertmanager", json=delivery(1, "file")).status_code == 201

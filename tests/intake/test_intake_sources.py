@@ -14,6 +14,7 @@ from bot.config import Settings
 from bot.db import transaction, utcnow
 from bot.models import Incident
 from bot.runtime import Runtime
+from bot.wiring import create_runtime
 
 
 def grafana_payload(status: str = "firing", ends_at: str = "0001-01-01T00:00:00Z") -> dict[str, Any]:
@@ -83,7 +84,7 @@ def _post(client: TestClient, fingerprint: str, service: str, group: str) -> dic
 
 
 def test_same_service_within_the_window_joins_and_outside_it_opens_anew(settings: Settings) -> None:
-    runtime = Runtime.create(settings.with_(group_window_seconds=600))
+    runtime = create_runtime(settings.with_(group_window_seconds=600))
     try:
         client = TestClient(create_app(runtime))
         assert _post(client, "fp-w1", "ranker", "g1")["incidents"] == ["INC-1"]
@@ -106,7 +107,7 @@ def test_same_service_within_the_window_joins_and_outside_it_opens_anew(settings
 
 
 def test_a_zero_window_turns_service_grouping_off(settings: Settings) -> None:
-    runtime = Runtime.create(settings.with_(group_window_seconds=0))
+    runtime = create_runtime(settings.with_(group_window_seconds=0))
     try:
         client = TestClient(create_app(runtime))
         assert _post(client, "fp-z1", "ranker", "z1")["incidents"] == ["INC-1"]

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from bot.config import Settings
-from bot.runtime import Runtime
+from bot.wiring import create_runtime
 
 
 def main() -> None:
@@ -28,7 +28,7 @@ def main() -> None:
         while not Path(sys.argv[3]).exists():
             time.sleep(0.02)
     settings = Settings(database_url=sys.argv[1], monitors=sys.argv[2], scheduler_enabled=True)
-    runtime = Runtime.create(settings)
+    runtime = create_runtime(settings)
     runtime.start()
     print("ready", flush=True)
     try:

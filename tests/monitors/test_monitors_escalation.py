@@ -24,6 +24,7 @@ from bot.incidents import add_note, create_incident, get_incident, incident_to_d
 from bot.monitors.escalation import IncidentState, decide
 from bot.monitors.schema import EscalationSpec
 from bot.runtime import Runtime
+from bot.wiring import create_runtime
 
 T0 = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 POLICY = {
@@ -141,7 +142,7 @@ def test_unacknowledged_incident_escalates_on_time_with_simulated_clock(
 ) -> None:
     monkeypatch.setenv("MLR_TEST_PD_KEY", "routing-key-123")
     policy = {**POLICY, "webhook": {"kind": "pagerduty", "url": hook_url, "routing_key_env": "MLR_TEST_PD_KEY"}}
-    rt = Runtime.create(settings.with_(monitors=write_config(tmp_path / "e.yaml", [], policy)))
+    rt = create_runtime(settings.with_(monitors=write_config(tmp_path / "e.yaml", [], policy)))
     try:
         escalation = rt.parts["escalation"]
         incident_id = _open(rt)
@@ -185,7 +186,7 @@ def test_real_scheduler_pages_after_a_short_delay(settings: Settings, tmp_path: 
     policy = {"severities": {"sev2": {"tiers": [{"after": "2s", "notify": ["U01PRIMARY"], "webhook": True}]}},
               "sweep_every": "1h",
               "webhook": {"kind": "pagerduty", "url": hook_url, "routing_key_env": "MLR_TEST_PD_KEY"}}
-    rt = Runtime.create(settings.with_(scheduler_enabled=True,
+    rt = create_runtime(settings.with_(scheduler_enabled=True,
                                        monitors=write_config(tmp_path / "e.yaml", [], policy)))
     try:
         rt.start()
@@ -217,7 +218,7 @@ def _poll(predicate: Any, timeout: float = 20.0) -> None:
 
 def test_acknowledging_cancels_the_pending_page(settings: Settings, tmp_path: Path) -> None:
     policy = {"severities": {"sev2": {"tiers": [{"after": "1h", "notify": ["U01PRIMARY"]}]}}}
-    rt = Runtime.create(settings.with_(scheduler_enabled=True,
+    rt = create_runtime(settings.with_(scheduler_enabled=True,
                                        monitors=write_config(tmp_path / "e.yaml", [], policy)))
     try:
         scheduler = rt.parts["scheduler"]
@@ -232,7 +233,7 @@ def test_acknowledging_cancels_the_pending_page(settings: Settings, tmp_path: Pa
 
 
 def test_sweep_catches_incidents_opened_without_a_scheduler(settings: Settings, tmp_path: Path) -> None:
-    rt = Runtime.create(settings.with_(monitors=write_config(tmp_path / "e.yaml", [], POLICY)))
+    rt = create_runtime(settings.with_(monitors=write_config(tmp_path / "e.yaml", [], POLICY)))
     try:
         first, second = _open(rt), _open(rt, "sev3")
         with transaction(rt.sessions) as session:

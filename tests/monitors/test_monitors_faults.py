@@ -1,7 +1,7 @@
 """Monitors over real SQLite and PostgreSQL tables catch each injected fault and stay quiet when healthy.
 
 A breach must arrive the way an external alert does: an incident opened through intake, with
-the monitor's diagnosis attached (the contract of DESIGN.md), so runbooks and chat see no difference.
+the monitor's diagnosis attached (the contract of docs/contracts.md), so runbooks and chat see no difference.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from bot.db import transaction
 from bot.incidents import incident_to_dict, list_incidents
 from bot.monitors.sources import SourceSpec, Window, open_source
 from bot.runtime import Runtime
+from bot.wiring import create_runtime
 
 EXPECTED: dict[str, tuple[str, str, str, str]] = {
     # fault: (cause, culprit kind, culprit name, recommended mitigation)
@@ -79,7 +80,7 @@ def monitored(tmp_path: Path, settings: Settings, source_url: str) -> Iterator[R
     for fault in ENGINE_EXPECTED:
         docs.append({**monitor_doc(f"engine-{fault}", source_url, f"log_{fault}"), "engine": "diagnostics",
                      "checks": {}})
-    rt = Runtime.create(settings.with_(monitors=write_config(tmp_path / "monitors.yaml", docs)))
+    rt = create_runtime(settings.with_(monitors=write_config(tmp_path / "monitors.yaml", docs)))
     try:
         yield rt
     finally:
@@ -197,7 +198,7 @@ def test_file_sources_stream_and_catch_faults(tmp_path: Path, settings: Settings
         doc = monitor_doc(f"files-{fault}", "unused", "unused")
         doc["source"] = {"path": str(tmp_path / fault / f"*.{fmt}")}
         docs.append(doc)
-    rt = Runtime.create(settings.with_(monitors=write_config(tmp_path / "files.yaml", docs)))
+    rt = create_runtime(settings.with_(monitors=write_config(tmp_path / "files.yaml", docs)))
     try:
         healthy = rt.parts["monitors"].run("files-healthy", now=END)
         broken = rt.parts["monitors"].run("files-missing", now=END)

@@ -16,6 +16,7 @@ from bot.db import transaction
 from bot.incidents import incident_to_dict, list_incidents
 from bot.monitors.runner import history
 from bot.runtime import Runtime
+from bot.wiring import create_runtime
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def source(tmp_path: Path) -> str:
 
 
 def _runtime(settings: Settings, tmp_path: Path, docs: list[dict]) -> Runtime:
-    return Runtime.create(settings.with_(monitors=write_config(tmp_path / "m.yaml", docs)))
+    return create_runtime(settings.with_(monitors=write_config(tmp_path / "m.yaml", docs)))
 
 
 @pytest.mark.parametrize(
@@ -239,7 +240,7 @@ def test_jobs_follow_the_configuration_across_restarts(settings: Settings, tmp_p
     policy = {"severities": {"sev1": {"reminder_every": "1h"}}}
 
     def jobs(docs: list[dict], escalation: dict | None = policy) -> dict[str, object]:
-        rt = Runtime.create(live.with_(monitors=write_config(tmp_path / "m.yaml", docs, escalation)))
+        rt = create_runtime(live.with_(monitors=write_config(tmp_path / "m.yaml", docs, escalation)))
         try:
             aps = rt.parts["scheduler"].aps
             return {job.id: (str(job.trigger), job.next_run_time) for job in aps.get_jobs()}

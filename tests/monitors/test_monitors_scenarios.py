@@ -22,6 +22,7 @@ from mon_helpers import monitor_doc, write_config
 
 from bot.config import Settings
 from bot.runtime import Runtime
+from bot.wiring import create_runtime
 
 pytest.importorskip("sklearn")
 scenarios = pytest.importorskip("benchmarks.scenarios")
@@ -86,7 +87,7 @@ def _runtime(settings: Settings, tmp_path: Path, url: str, cases: list[Case], en
         doc = monitor_doc(f"{engine}-{case.kind}", url, case.table)
         doc.update(window=case.window, reference={"trailing": case.reference}, engine=engine)
         docs.append(doc)
-    return Runtime.create(settings.with_(monitors=write_config(tmp_path / "scenarios.yaml", docs)))
+    return create_runtime(settings.with_(monitors=write_config(tmp_path / "scenarios.yaml", docs)))
 
 
 @pytest.fixture

@@ -182,7 +182,7 @@ def test_two_replicas_on_postgres_run_each_tick_once(
 
 def test_a_run_longer_than_its_interval_is_not_stacked(tmp_path: Path) -> None:
     from bot.config import Settings
-    from bot.runtime import Runtime
+    from bot.wiring import create_runtime
 
     source = _source(tmp_path)
     # every query of this source burns CPU first, so one run lasts several 1 s intervals
@@ -192,7 +192,7 @@ def test_a_run_longer_than_its_interval_is_not_stacked(tmp_path: Path) -> None:
     doc["source"] = {"url": source, "query": slow}
     config = write_config(tmp_path / "slow.yaml", [doc], {"sweep_every": "1h"})
     database_url = f"sqlite:///{tmp_path / 'store.db'}"
-    runtime = Runtime.create(Settings(database_url=database_url, monitors=config, scheduler_enabled=True))
+    runtime = create_runtime(Settings(database_url=database_url, monitors=config, scheduler_enabled=True))
     engine = make_engine(database_url)
     try:
         runtime.start()

@@ -9,11 +9,12 @@ from pm_recorded import SECRET
 
 from bot.config import Settings
 from bot.runtime import Runtime
+from bot.wiring import create_runtime
 
 
 @pytest.fixture
 def store_runtime(settings: Settings) -> Iterator[Runtime]:
-    rt = Runtime.create(settings.with_(slack_bot_token=SECRET), install_parts=False)
+    rt = create_runtime(settings.with_(slack_bot_token=SECRET), install_parts=False)
     try:
         yield rt
     finally:

@@ -13,13 +13,13 @@ from bot.cli import main
 from bot.db import transaction
 from bot.incidents import get_incident, transition
 from bot.models import TimelineEvent
-from bot.runtime import PART_INSTALLERS, Runtime
-from postmortems import setup
+from bot.runtime import Runtime
+from bot.wiring import PART_INSTALLERS, create_runtime, install_postmortems
 
 
 def test_resolving_an_incident_drafts_its_postmortem_on_the_worker(store_runtime: Runtime) -> None:
-    assert "postmortems.setup" in PART_INSTALLERS
-    setup.install(store_runtime)
+    assert install_postmortems in PART_INSTALLERS
+    install_postmortems(store_runtime)
     worker = store_runtime.parts["postmortems"]
     drafting_threads: list[str] = []
     store_runtime.bus.subscribe(lambda notices: drafting_threads.extend(
@@ -45,10 +45,10 @@ def test_resolving_an_incident_drafts_its_postmortem_on_the_worker(store_runtime
 def test_a_failed_automatic_draft_is_recorded_on_the_timeline(store_runtime: Runtime, tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the postmortem folder should be")
-    runtime = Runtime.create(store_runtime.settings.with_(postmortem_dir=str(blocker)), migrate=False,
+    runtime = create_runtime(store_runtime.settings.with_(postmortem_dir=str(blocker)), migrate=False,
                              install_parts=False)
     try:
-        setup.install(runtime)
+        install_postmortems(runtime)
         s = story()
         incident_id = record_incident(runtime, s, model_diagnosis(s))
         assert runtime.parts["postmortems"].wait(timeout=60)

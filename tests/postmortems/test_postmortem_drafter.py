@@ -14,6 +14,7 @@ from bot.db import transaction
 from bot.incidents import get_incident
 from bot.models import TimelineEvent
 from bot.runtime import Runtime
+from bot.wiring import create_runtime
 from postmortems.impact import PredictionLogError
 from postmortems.service import draft_postmortem, draft_postmortem_full
 
@@ -181,7 +182,7 @@ def test_a_team_template_overrides_one_section(store_runtime: Runtime, tmp_path:
         "## Action items (team format)\n{% for item in action_items %}\n* [{{ item.priority }}] {{ item.title }}\n"
         "{% endfor %}\n"
     )
-    runtime = Runtime.create(store_runtime.settings.with_(postmortem_templates=str(team)), migrate=False,
+    runtime = create_runtime(store_runtime.settings.with_(postmortem_templates=str(team)), migrate=False,
                              install_parts=False)
     try:
         s = story()

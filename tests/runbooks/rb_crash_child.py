@@ -11,11 +11,9 @@ import time
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import bot.scheduler  # noqa: E402
-import runbooks.setup  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.db import transaction  # noqa: E402
-from bot.runtime import Runtime  # noqa: E402
+from bot.wiring import create_runtime, install_runbooks, install_scheduler  # noqa: E402
 from runbooks.models import RunbookRun  # noqa: E402
 
 
@@ -23,9 +21,9 @@ def main() -> int:
     phase, cfg = sys.argv[1], json.loads(sys.argv[2])
     settings = Settings(database_url=cfg["db"], scheduler_enabled=True, mlflow_registry_uri=cfg["mlflow"],
                         runbooks=cfg["runbooks"])
-    rt = Runtime.create(settings, install_parts=False)
-    bot.scheduler.install(rt)
-    runbooks.setup.install(rt)
+    rt = create_runtime(settings, install_parts=False)
+    install_scheduler(rt)
+    install_runbooks(rt)
     rt.start()
     if phase == "first":
         from rb_support import open_incident

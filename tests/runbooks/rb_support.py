@@ -18,6 +18,7 @@ from bot.db import transaction, utcnow
 from bot.incidents import create_incident
 from bot.models import Alert, AuditRecord, ChangeEvent, Incident, Mitigation, TimelineEvent
 from bot.runtime import Runtime
+from bot.wiring import create_runtime
 
 
 class HasSessions(Protocol):
@@ -146,10 +147,9 @@ def epoch(dt: datetime) -> float:
 
 def make_runtime(settings: Settings) -> Runtime:
     """Store + scheduler (paused: jobs persist but only run when a test says so) + runbook engine."""
-    import bot.scheduler
-    import runbooks.setup
+    from bot.wiring import install_runbooks, install_scheduler
 
-    rt = Runtime.create(settings, install_parts=False)
-    bot.scheduler.install(rt)
-    runbooks.setup.install(rt)
+    rt = create_runtime(settings, install_parts=False)
+    install_scheduler(rt)
+    install_runbooks(rt)
     return rt

@@ -161,7 +161,7 @@ def test_cli_list_shows_the_builtins(capsys: pytest.CaptureFixture[str], monkeyp
 
 def test_the_service_refuses_to_start_with_an_invalid_runbook(tmp_path: Path) -> None:
     from bot.config import Settings
-    from bot.runtime import Runtime
+    from bot.wiring import create_runtime
 
     folder = tmp_path / "runbooks"
     folder.mkdir()
@@ -169,7 +169,7 @@ def test_the_service_refuses_to_start_with_an_invalid_runbook(tmp_path: Path) ->
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", runbooks=str(folder),
                         scheduler_enabled=False)
     with pytest.raises(RunbookError, match=r"x.yaml:14: steps\[2\].mitigate.action: unknown action 'rolback'"):
-        Runtime.create(settings)
+        create_runtime(settings)
 
 
 def test_the_documented_example_is_a_valid_runbook(tmp_path: Path) -> None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.models import Alert, Incident
+from runbooks.engine import RunbookEngine, incident_matches
 from runbooks.loader import load_runbooks
-from runbooks.setup import RunbookEngine, incident_matches
 
 RUNBOOKS = {
     "a.yaml": """

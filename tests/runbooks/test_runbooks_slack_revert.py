@@ -44,8 +44,7 @@ def fake_slack() -> Iterator[FakeSlack]:
 
 @pytest.fixture
 def slack_rt(tmp_path: Path, mlflow_store: Any, fake_slack: FakeSlack) -> Iterator[Runtime]:
-    import runbooks.setup
-    from bot.chat.setup import install
+    from bot.wiring import create_runtime, install_chat, install_runbooks
 
     settings = Settings(
         database_url=f"sqlite:///{tmp_path / 'revert.db'}", scheduler_enabled=False,
@@ -54,9 +53,9 @@ def slack_rt(tmp_path: Path, mlflow_store: Any, fake_slack: FakeSlack) -> Iterat
         slack_alerts_channel="ml-alerts", slack_responders="UALICE01", slack_approvers="UALICE01",
         extra={"chat_outbox": {"poll_interval": 0.05, "base_delay": 0.05, "max_delay": 0.4}},
     )
-    rt = Runtime.create(settings, install_parts=False)
-    install(rt)
-    runbooks.setup.install(rt)
+    rt = create_runtime(settings, install_parts=False)
+    install_chat(rt)
+    install_runbooks(rt)
     rt.start()
     try:
         yield rt

@@ -1,6 +1,6 @@
 """Load a prediction log (Parquet, CSV or SQL) and a change log (JSONL) into diagnostics arrays.
 
-Typing follows DESIGN.md: `timestamp`, `model_version` and `prediction` are required; numeric
+Typing follows docs/contracts.md: `timestamp`, `model_version` and `prediction` are required; numeric
 columns are numeric features and everything else is categorical. A text column whose values are
 mostly numbers is taken as numeric and the rows that are not numbers are recorded in
 `PredictionLog.invalid` (mixed types): the diagnosis reports them instead of failing.
@@ -77,7 +77,7 @@ def frame_to_log(df: Any, *, name: str = "frame") -> PredictionLog:
 
 
 def load_changes(path: str | Path) -> list[ChangeRecord]:
-    """Change events from a JSONL file (one DESIGN.md change event per line)."""
+    """Change events from a JSONL file (one docs/contracts.md change event per line)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -223,7 +223,7 @@ class _Columns:
 
 
 def table_to_log(source: Any, *, name: str, line_offset: int | None = None) -> PredictionLog:
-    """Type the columns of an Arrow table (or a `pyarrow.parquet.ParquetFile`) per DESIGN.md."""
+    """Type the columns of an Arrow table (or a `pyarrow.parquet.ParquetFile`) per docs/contracts.md."""
     table = _Columns(source)
     del source
     columns = table.column_names

@@ -1,31 +1,23 @@
-"""Installs the chat part: the port (Slack or console), the outbox hook and worker, the Bolt app.
+"""The chat part: the port (Slack or console), the outbox worker, the Bolt app.
 
-`install(runtime)` is called by `Runtime.create`. The part's `start()`/`stop()` run the
-outbox worker (and Socket Mode), `mount(app)` adds `POST /slack/events` to the API.
+`bot.wiring.install_chat` builds it. Its `start()`/`stop()` run the outbox worker (and
+Socket Mode), `mount(app)` adds `POST /slack/events` to the API.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import event
-from sqlalchemy.orm import Session
-
-from bot.chat import archive, flows
-from bot.chat.console import ConsolePort
 from bot.chat.delivery import Delivery
 from bot.chat.models import OutboxMessage
 from bot.chat.outbox import OutboxWorker
 from bot.chat.port import ChatError, ChatPort
 from bot.chat.signing import ButtonSigner
 from bot.chat.slack_client import SlackClient
-from bot.chat.slack_port import SlackPort
 from bot.db import transaction
-from bot.events import EventNotice
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -146,55 +138,3 @@ class ChatPart:
             except ChatError as exc:
                 log.warning("could not read members of user group %s: %s", group, exc.code)
         return False
-
-
-def install(runtime: Runtime) -> None:
-    settings = runtime.settings
-    if not flows.outbox_table_exists(runtime.engine):
-        log.warning("chat outbox table missing (database not migrated): chat disabled")
-        return
-    key = settings.slack_signing_secret or settings.slack_bot_token or secrets.token_hex(32)
-    signer = ButtonSigner(key)
-    client: SlackClient | None = None
-    port: ChatPort
-    if settings.slack_bot_token:
-        client = SlackClient(settings.slack_bot_token, base_url=settings.slack_api_url, secrets=settings.secrets())
-        port = SlackPort(client, signer)
-    else:
-        port = ConsolePort(secrets=settings.secrets())
-    options = dict(settings.extra.get("chat_outbox") or {})
-    part = ChatPart(runtime, port, signer, client, options)
-    _queue_in_transactions(runtime)
-
-    def on_events(notices: list[EventNotice]) -> None:
-        part.worker.wake()
-
-    runtime.bus.subscribe(on_events)
-    runtime.parts["chat"] = part
-    archive.install(runtime)
-
-
-def attach_outbox(runtime: Runtime) -> None:
-    """Queue chat messages for what this process records, without sending them (CLI commands).
-
-    The running service's outbox worker picks the rows up and delivers them, so a revert or a
-    resolve typed in a terminal reaches the incident channel like one clicked in Slack.
-    """
-    if "chat" in runtime.parts or not flows.outbox_table_exists(runtime.engine):
-        return
-    _queue_in_transactions(runtime)
-
-
-def _queue_in_transactions(runtime: Runtime) -> None:
-    """Every transaction of this runtime adds the outbox rows its events need before it commits."""
-    settings = runtime.settings
-
-    def before_commit(session: Session) -> None:
-        flows.queue_for_session(session, settings)
-
-    def after_end(session: Session) -> None:
-        flows.reset_session_marker(session)
-
-    event.listen(runtime.sessions, "before_commit", before_commit)
-    event.listen(runtime.sessions, "after_commit", after_end)
-    event.listen(runtime.sessions, "after_rollback", after_end)

@@ -1,9 +1,7 @@
-"""Wiring monitors and escalation into a `Runtime` (called by `Runtime.create`).
+"""The scheduler jobs of monitors and escalation (`bot.wiring.install_monitors` calls this).
 
-Puts ``monitors`` (`MonitorService`), ``escalation`` (`EscalationService`) and
-``metrics_registry`` (the monitors' Prometheus gauges, appended to ``/metrics``) in
-``runtime.parts``; subscribes escalation to the event bus; and, when this process has a
-scheduler, keeps one job per enabled monitor plus the escalation sweep in its persistent store.
+When this process has a scheduler, one job per enabled monitor plus the escalation sweep are
+kept in its persistent store.
 """
 
 from __future__ import annotations
@@ -12,33 +10,16 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from bot.monitors.escalation import JOB_PREFIX, SWEEP_FUNC, EscalationService
-from bot.monitors.loader import load_config
-from bot.monitors.metrics import make_registry
-from bot.monitors.runner import MonitorService
+from bot.monitors.escalation import JOB_PREFIX, SWEEP_FUNC
 from bot.monitors.schema import MonitorSpec
 
 if TYPE_CHECKING:
-    from bot.runtime import Runtime
+    pass
 
 log = logging.getLogger(__name__)
 
 MONITOR_JOB_PREFIX = "monitor:"
 RUN_FUNC = "bot.monitors.runner:scheduled_run"
-
-
-def install(runtime: Runtime) -> None:
-    config = load_config(runtime.settings.monitors)
-    monitors = MonitorService(runtime, config)
-    escalation = EscalationService(runtime, config.escalation)
-    runtime.parts["monitors"] = monitors
-    runtime.parts["escalation"] = escalation
-    runtime.parts.setdefault("metrics_registry", make_registry(runtime))
-    runtime.bus.subscribe(escalation.on_events)
-    scheduler = runtime.parts.get("scheduler")
-    if scheduler is not None:
-        schedule_jobs(scheduler, list(config.monitors.values()),
-                      config.escalation.sweep_every if escalation.active else None)
 
 
 def schedule_jobs(scheduler: Any, specs: list[MonitorSpec], sweep_every: float | None) -> None:

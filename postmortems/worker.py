@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PART_NAME = "postmortems"
 ACTOR = "mlresponder"
 
 
@@ -75,9 +74,3 @@ class PostmortemWorker:
         with self._lock:
             self._stopped = True
         self._pool.shutdown(wait=True)
-
-
-def install(runtime: Runtime) -> None:
-    worker = PostmortemWorker(runtime)
-    runtime.parts[PART_NAME] = worker
-    runtime.bus.subscribe(worker.on_events)

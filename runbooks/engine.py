@@ -1,6 +1,6 @@
 """The runbook engine as a part of the running service.
 
-`install(runtime)` loads the runbooks (``settings.runbooks`` or the built-ins) and raises on
+`bot.wiring.install_runbooks` loads the runbooks (``settings.runbooks`` or the built-ins) and raises on
 any invalid one, so the service refuses to start rather than fail mid-incident. Once started
 (`mlresponder serve`), the engine matches every new incident against the runbooks and runs
 the first match in a worker thread, and resumes runs a previous process left unfinished.
@@ -19,7 +19,7 @@ from bot.db import transaction
 from bot.events import EventNotice
 from bot.models import Incident
 from bot.runtime import Runtime
-from runbooks.loader import LoadedRunbook, load_runbooks, paths_from_setting
+from runbooks.loader import LoadedRunbook
 
 log = logging.getLogger(__name__)
 
@@ -122,11 +122,3 @@ class RunbookEngine:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
-
-
-def install(runtime: Runtime) -> None:
-    """Load and validate runbooks (raises `RunbookError` on any invalid one) and subscribe."""
-    runbooks = load_runbooks(paths_from_setting(runtime.settings.runbooks))
-    engine = RunbookEngine(runtime, runbooks)
-    runtime.parts["runbooks"] = engine
-    runtime.bus.subscribe(engine.on_events)

@@ -1,0 +1,166 @@
+"""Wiring: builds a `Runtime` and installs every part into it (app layer).
+
+The one place that knows all the parts. Core modules (`bot.runtime`, `bot.db`, ...) never
+import a part; parts (chat, runbooks, monitors, postmortems) never import this module. Each
+``install_*`` puts its part on the runtime and subscribes it to the event bus; `create_runtime`
+calls them in `PART_INSTALLERS` order (the scheduler first: monitors and runbooks schedule jobs).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from bot.chat import flows
+from bot.chat.archive import ChannelArchiver
+from bot.chat.console import ConsolePort
+from bot.chat.part import ChatPart
+from bot.chat.port import ChatPort
+from bot.chat.signing import ButtonSigner
+from bot.chat.slack_client import SlackClient
+from bot.chat.slack_port import SlackPort
+from bot.config import Settings
+from bot.db import make_engine, make_session_factory, upgrade
+from bot.events import EventBus, EventNotice
+from bot.monitors.escalation import EscalationService
+from bot.monitors.jobs import schedule_jobs
+from bot.monitors.loader import load_config
+from bot.monitors.metrics import make_registry
+from bot.monitors.runner import MonitorService
+from bot.runtime import Runtime
+from bot.scheduler import Scheduler
+from bot.updates import UpdateReminders, parse_cadence
+from postmortems.worker import PostmortemWorker
+from runbooks.engine import RunbookEngine
+from runbooks.loader import load_runbooks, paths_from_setting
+
+log = logging.getLogger(__name__)
+
+
+def create_runtime(settings: Settings, *, migrate: bool = True, install_parts: bool = True) -> Runtime:
+    """The store (migrated unless told otherwise), the event bus and, unless told otherwise, every part."""
+    if migrate:
+        upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    sessions = make_session_factory(engine)
+    bus = EventBus()
+    bus.attach(sessions)
+    runtime = Runtime(settings=settings, engine=engine, sessions=sessions, bus=bus)
+    if install_parts:
+        for installer in PART_INSTALLERS:
+            installer(runtime)
+    return runtime
+
+
+def install_scheduler(runtime: Runtime) -> None:
+    if runtime.settings.scheduler_enabled:
+        runtime.parts.setdefault("scheduler", Scheduler(runtime))
+
+
+def install_chat(runtime: Runtime) -> None:
+    """The chat port (Slack with a bot token, else the console), the outbox hooks and worker."""
+    settings = runtime.settings
+    if not flows.outbox_table_exists(runtime.engine):
+        log.warning("chat outbox table missing (database not migrated): chat disabled")
+        return
+    key = settings.slack_signing_secret or settings.slack_bot_token or secrets.token_hex(32)
+    signer = ButtonSigner(key)
+    client: SlackClient | None = None
+    port: ChatPort
+    if settings.slack_bot_token:
+        client = SlackClient(settings.slack_bot_token, base_url=settings.slack_api_url, secrets=settings.secrets())
+        port = SlackPort(client, signer)
+    else:
+        port = ConsolePort(secrets=settings.secrets())
+    options = dict(settings.extra.get("chat_outbox") or {})
+    part = ChatPart(runtime, port, signer, client, options)
+    _queue_in_transactions(runtime)
+
+    def on_events(notices: list[EventNotice]) -> None:
+        part.worker.wake()
+
+    runtime.bus.subscribe(on_events)
+    runtime.parts["chat"] = part
+    if settings.slack_archive_after_seconds > 0 and runtime.parts.get("scheduler") is not None:
+        archiver = ChannelArchiver(runtime)
+        runtime.parts["channel_archiver"] = archiver
+        runtime.bus.subscribe(archiver.on_events)
+
+
+def attach_outbox(runtime: Runtime) -> None:
+    """Queue chat messages for what this process records, without sending them (CLI commands).
+
+    The running service's outbox worker picks the rows up and delivers them, so a revert or a
+    resolve typed in a terminal reaches the incident channel like one clicked in Slack.
+    """
+    if "chat" in runtime.parts or not flows.outbox_table_exists(runtime.engine):
+        return
+    _queue_in_transactions(runtime)
+
+
+def _queue_in_transactions(runtime: Runtime) -> None:
+    """Every transaction of this runtime adds the outbox rows its events need before it commits."""
+    settings = runtime.settings
+
+    def before_commit(session: Session) -> None:
+        flows.queue_for_session(session, settings)
+
+    def after_end(session: Session) -> None:
+        flows.reset_session_marker(session)
+
+    event.listen(runtime.sessions, "before_commit", before_commit)
+    event.listen(runtime.sessions, "after_commit", after_end)
+    event.listen(runtime.sessions, "after_rollback", after_end)
+
+
+def install_update_reminders(runtime: Runtime) -> None:
+    """Reminders to post a status update, where a scheduler runs and a cadence is configured."""
+    if runtime.parts.get("scheduler") is None or not parse_cadence(runtime.settings.update_reminders):
+        return
+    service = UpdateReminders(runtime)
+    runtime.parts["update_reminders"] = service
+    runtime.bus.subscribe(service.on_events)
+
+
+def install_runbooks(runtime: Runtime) -> None:
+    """Load and validate runbooks (raises `RunbookError` on any invalid one) and subscribe."""
+    runbooks = load_runbooks(paths_from_setting(runtime.settings.runbooks))
+    engine = RunbookEngine(runtime, runbooks)
+    runtime.parts["runbooks"] = engine
+    runtime.bus.subscribe(engine.on_events)
+
+
+def install_monitors(runtime: Runtime) -> None:
+    """Monitors, escalation and their gauges; their jobs when this process has a scheduler."""
+    config = load_config(runtime.settings.monitors)
+    monitors = MonitorService(runtime, config)
+    escalation = EscalationService(runtime, config.escalation)
+    runtime.parts["monitors"] = monitors
+    runtime.parts["escalation"] = escalation
+    runtime.parts.setdefault("metrics_registry", make_registry(runtime))
+    runtime.bus.subscribe(escalation.on_events)
+    scheduler = runtime.parts.get("scheduler")
+    if scheduler is not None:
+        schedule_jobs(scheduler, list(config.monitors.values()),
+                      config.escalation.sweep_every if escalation.active else None)
+
+
+def install_postmortems(runtime: Runtime) -> None:
+    """Draft the postmortem when an incident is resolved (queued off the committing thread)."""
+    worker = PostmortemWorker(runtime)
+    runtime.parts["postmortems"] = worker
+    runtime.bus.subscribe(worker.on_events)
+
+
+PART_INSTALLERS: tuple[Callable[[Runtime], None], ...] = (
+    install_scheduler,
+    install_update_reminders,
+    install_chat,
+    install_runbooks,
+    install_monitors,
+    install_postmortems,
+)
