@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from postmortems.action_items import DETECTION_BUDGET_MINUTES, derive_action_items
 from bot.roles import ROLES, roles_from_events
+from postmortems.action_items import DETECTION_BUDGET_MINUTES, derive_action_items
 from postmortems.blameless import check_blameless, neutral_wording
 
 # Actors that are software, shown as they are; everyone else is a person and is shown by role.

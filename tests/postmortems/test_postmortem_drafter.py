@@ -98,7 +98,8 @@ def test_model_incident_draft_has_every_section_and_the_metric_figure(store_runt
     items = _section(md, "## Action items")
     assert "canary stage" in items and "| P1 |" in items
     # the commander was assigned: the items have an owner (by role), not a placeholder
-    assert "_owner: TBD_" not in items and items.count("| incident commander |") == len(re.findall(r"\n\| P[123] \|", items))
+    rows = re.findall(r"\n\| P[123] \|", items)
+    assert "_owner: TBD_" not in items and items.count("| incident commander |") == len(rows)
 
 
 def test_draft_is_blameless_and_never_shows_secrets(store_runtime: Runtime, tmp_path: Path) -> None:
