@@ -407,8 +407,11 @@ def _timeline(record: dict[str, Any], roles: Roles) -> tuple[list[dict[str, str]
     return rows, review
 
 
-def build_content(record: dict[str, Any]) -> Content:
-    """Everything the template shows, except the figures (added by the drafter that draws them)."""
+def build_content(record: dict[str, Any], tracking: dict[str, dict[str, str]] | None = None) -> Content:
+    """Everything the template shows, except the figures (added by the drafter that draws them).
+
+    ``tracking`` maps action item titles already filed in a tracker to their key, link and state.
+    """
     approvers = {m["approved_by"] for m in record.get("mitigations", []) if m.get("approved_by")}
     roles = Roles(record.get("commander"), approvers, rotations=set(_escalation_targets(record)))
     for event in record.get("timeline", []):  # number responders in order of appearance, before any text
@@ -492,11 +495,19 @@ def build_content(record: dict[str, Any]) -> Content:
         } for e in by_people],
         timeline=timeline,
         prompts=prompts,
-        action_items=[asdict(item) for item in items],
+        action_items=[{**asdict(item), "tracked": _tracked(item.title, tracking or {})} for item in items],
         blame_review=review,
         onset=onset,
         impact_end=end,
     )
+
+
+def _tracked(title: str, tracking: dict[str, dict[str, str]]) -> str:
+    found = tracking.get(title)
+    if not found:
+        return ""
+    key = f"[{found['key']}]({found['url']})" if found.get("url") else found["key"]
+    return f"{found['tracker']} {key} ({found['state']})"
 
 
 @dataclass(frozen=True)

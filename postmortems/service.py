@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from bot.db import transaction
 from bot.incidents import audit, get_incident, incident_to_dict, log_event
 from postmortems.drafter import Draft, draft
+from postmortems.trackers import tracking
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -46,6 +47,7 @@ def draft_postmortem_full(
         prediction_log=prediction_log,
         team_dirs=team_template_dirs(runtime),
         secrets=runtime.settings.secrets(),
+        tracking=tracking(runtime.settings, record),
     )
     path = result.path.resolve()
     with transaction(runtime.sessions) as session:
