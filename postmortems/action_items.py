@@ -111,6 +111,8 @@ def _items(
             items.append(("infra", ActionItem(
                 f"Roll infrastructure changes of `{service}` (node pools, resources) out gradually, with a "
                 "latency check before all pods move",
+                f"the trigger was an {trigger_kind} change that moved all serving capacity at once"
+                if trigger_kind == "infra" else
                 f"the trigger was a {trigger_kind} change that moved all serving capacity at once", "P1")))
             items.append(("infra", ActionItem(
                 f"Set the resource requests and limits of `{service}` from a load test at production traffic",

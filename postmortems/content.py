@@ -468,7 +468,7 @@ def build_content(record: dict[str, Any], tracking: dict[str, dict[str, str]] | 
         + [str(record.get("title") or "")],
         still_in_place=[m for m in record.get("mitigations", []) if m.get("status") in IN_PLACE],
         resolved=bool(record.get("resolved_at")),
-        roles={role: ROLES[role] for role in holders},
+        roles=_owners(record, holders, roles),
     )
     return Content(
         incident={
@@ -500,6 +500,20 @@ def build_content(record: dict[str, Any], tracking: dict[str, dict[str, str]] | 
         onset=onset,
         impact_end=end,
     )
+
+
+def _owners(record: dict[str, Any], holders: dict[str, str], roles: Roles) -> dict[str, str]:
+    """Who owns follow-ups, by role: the roles held, else whoever acknowledged the incident (by their role)
+    for the commander's share and the team the runbook escalated to for the service's share."""
+    owners = {role: ROLES[role] for role in holders}
+    if "commander" not in owners:
+        acked = [e.get("actor") for e in record.get("timeline", []) if e.get("kind") == "status_changed"
+                 and (e.get("data") or {}).get("to") == "acknowledged" and not roles.is_system(e.get("actor"))]
+        if acked:
+            owners["commander"] = roles.of(acked[0])
+    if "ops" not in owners and _escalation_targets(record):
+        owners["ops"] = _escalation_targets(record)[0]
+    return owners
 
 
 def _tracked(title: str, tracking: dict[str, dict[str, str]]) -> str:

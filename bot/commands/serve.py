@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 
 from bot.commands import settings_from
 
@@ -37,10 +38,18 @@ def run(args: argparse.Namespace) -> int:
         # An invalid runbook or monitor must stop the service before it takes any alert.
         raise CommandError(f"refusing to start: {exc}") from None
     app = create_app(runtime, bind_host=args.host)
+    # Bind before anything starts or says "serving": a taken port is one clear error, not a log that lies.
+    try:
+        sock = socket.create_server((args.host, args.port))
+    except OSError as exc:
+        runtime.close()
+        raise CommandError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     runtime.start()
     logging.getLogger("mlresponder").info("serving on http://%s:%d", args.host, args.port)
+    server = uvicorn.Server(uvicorn.Config(app, log_level=args.log_level, access_log=False))
     try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+        server.run(sockets=[sock])
     finally:
+        sock.close()
         runtime.close()
     return 0
