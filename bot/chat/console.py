@@ -14,6 +14,7 @@ from typing import TextIO
 from bot.chat import blocks
 from bot.chat.port import ChannelCreated, FileToUpload
 from bot.chat.views import IncidentView, TimelineLine, channel_name
+from bot.redact import redact, redact_text
 
 
 class ConsolePort:
@@ -27,8 +28,7 @@ class ConsolePort:
 
     def _write(self, text: str) -> None:
         stream = self.stream or sys.stdout
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
+        text = redact_text(text) if not self._secrets else str(redact(text, extra=self._secrets))
         with self._lock:
             try:
                 stream.write(text.rstrip("\n") + "\n")

@@ -45,7 +45,11 @@ def run(args: argparse.Namespace) -> int:
         runtime.close()
         raise CommandError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     runtime.start()
-    logging.getLogger("mlresponder").info("serving on http://%s:%d", args.host, args.port)
+    logger = logging.getLogger("mlresponder")
+    if not settings.api_token and not _is_loopback_bind(args.host):
+        logger.warning("MLRESPONDER_API_TOKEN is not set: listening on %s, but only clients on this host "
+                       "are answered; set a token to serve other hosts", args.host)
+    logger.info("serving on http://%s:%d", args.host, args.port)
     server = uvicorn.Server(uvicorn.Config(app, log_level=args.log_level, access_log=False))
     try:
         server.run(sockets=[sock])
@@ -53,3 +57,14 @@ def run(args: argparse.Namespace) -> int:
         sock.close()
         runtime.close()
     return 0
+
+
+def _is_loopback_bind(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
