@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -53,26 +53,22 @@ def parse_cadence(value: str) -> dict[str, timedelta]:
     return cadence
 
 
-def stakeholder_channels(session: Session, settings: Settings, incident: Incident) -> list[str]:
-    """The service's own stakeholders channel when the catalog names one, else the configured one."""
+def stakeholder_channels(settings: Settings, incident: Incident, catalog: Any = None) -> list[str]:
+    """The service's own `stakeholders_channel` when the catalog names one, else the configured channel.
+
+    ``catalog``: the runtime's service catalog, when this deployment has one (anything with ``get(name)``
+    returning a service that may carry ``stakeholders_channel``).
+    """
     if str((incident.labels or {}).get("private", "")).lower() in ("true", "1", "yes"):
         return []  # a private incident's news stays in its private channel
-    channel = _catalog_channel(settings, incident.service) or settings.slack_stakeholders_channel
-    return [channel] if channel else []
-
-
-def _catalog_channel(settings: Settings, service: str) -> str | None:
-    try:
-        from bot.catalog import stakeholders_channel  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    found = stakeholders_channel(settings, service)
-    return str(found) if found else None
+    service = catalog.get(incident.service) if catalog is not None else None
+    channel = getattr(service, "stakeholders_channel", None) or settings.slack_stakeholders_channel
+    return [str(channel)] if channel else []
 
 
 def post_status_update(session: Session, settings: Settings, incident: Incident, text: str, *,
-                       actor: str) -> list[str]:
-    channels = stakeholder_channels(session, settings, incident)
+                       actor: str, catalog: Any = None) -> list[str]:
+    channels = stakeholder_channels(settings, incident, catalog)
     log_event(session, incident, "status_update", f"status update: {text}", actor=actor,
               data={"text": text, "stakeholder_channels": channels})
     return channels

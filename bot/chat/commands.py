@@ -244,7 +244,8 @@ def _update(part: ChatPart, args: list[str], user_id: str, channel_id: str) -> R
         raise UsageError("`update` needs the update, e.g. `/incident update rollback done, AUC recovering`.")
     with transaction(part.runtime.sessions) as s:
         incident = _resolve(s, ref, channel_id)
-        channels = post_status_update(s, part.runtime.settings, incident, clip(text, 3000), actor=actor_of(user_id))
+        channels = post_status_update(s, part.runtime.settings, incident, clip(text, 3000), actor=actor_of(user_id),
+                                      catalog=getattr(part.runtime, "catalog", None))
         done = incident.ref
     where = f" and to {', '.join(part.port.channel_link(c) for c in channels)}" if channels else ""
     return Reply(f"Status update of {done} posted to its channel{where}.")

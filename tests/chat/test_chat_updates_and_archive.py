@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -166,3 +167,29 @@ def test_a_reopened_incident_keeps_its_channel(chat_runtime: Runtime, fake_slack
     assert not archive_if_due(chat_runtime, 1, now=resolved + timedelta(days=3))
     drain(chat_runtime)
     assert fake_slack.calls_of("conversations.archive") == []
+
+
+def test_a_catalog_service_sends_its_updates_to_its_own_stakeholders_channel(
+    slack_settings: Settings, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    pytest.importorskip("bot.catalog", reason="the service catalog (issue 10) is not in this tree yet")
+    from bot.wiring import create_runtime, install_chat
+
+    spec = tmp_path / "catalog.yaml"
+    spec.write_text("services:\n  - name: churn\n    stakeholders_channel: CCHURNNEWS\n")
+    rt = create_runtime(slack_settings.with_(slack_stakeholders_channel="CSTAKE001", catalog=str(spec)),
+                        install_parts=False)
+    install_chat(rt)
+    rt.start()
+    try:
+        from bot.api import create_app
+
+        channel = open_incident(rt)
+        with TestClient(create_app(rt)) as api:
+            reply = command(api, "update mitigated, watching", channel=channel)
+        assert reply["text"] == "Status update of INC-1 posted to its channel and to <#CCHURNNEWS>."
+        drain(rt)
+        assert [c.args["channel"] for c in fake_slack.calls_of("chat.postMessage")
+                if "status update*" in c.args["text"]] == ["CCHURNNEWS"]
+    finally:
+        rt.close()
