@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from bot import safeyaml
 from runbooks.actions import ACTIONS
 from runbooks.schema import Runbook, did_you_mean
 from runbooks.templating import check_template, template_problems
@@ -104,18 +105,14 @@ def _walk(node: yaml.Node, loc: Loc, doc: _Doc) -> None:
 
 
 def _parse(text: str, file: str) -> _Doc:
-    loader = yaml.SafeLoader(text)
     try:
-        node = loader.get_single_node()
+        node, data = safeyaml.compose(text)
         if node is None:
             raise RunbookError([Problem(file, 1, "", "empty file (expected a runbook mapping)")])
-        data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         raise RunbookError([Problem(file, line, "", f"invalid YAML: {exc.problem or exc}")]) from exc
-    finally:
-        loader.dispose()
     doc = _Doc(data)
     _walk(node, (), doc)
     return doc

@@ -14,10 +14,11 @@ from typing import Any
 
 from bot.chat.signing import ButtonSigner
 from bot.chat.views import IncidentView, TimelineLine
+from diagnostics.findings import Diagnosis
 
-SECTION_LIMIT = 2900
+SECTION_LIMIT = 2900  # Slack allows 3000 characters in a section's text
 # Mitigation states whose effect is in place, so a Revert button makes sense.
-REVERTIBLE = ("executed", "verified", "failed_verification")  # Slack allows 3000 characters in a section's text
+REVERTIBLE = ("executed", "verified", "failed_verification")
 _SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 _SLACK_USERGROUP = re.compile(r"^S[A-Z0-9]{2,20}$")
 
@@ -95,16 +96,26 @@ def link(url: str, label: str) -> str:
     return f"<{escape(url)}|{escape(label)}>"
 
 
-def user_ref(who: str | None) -> str:
-    """A person as Slack shows them: a real mention for a validated Slack id, else escaped text."""
+def user_ref(who: str | None, *, groups: bool = False) -> str:
+    """A person as Slack shows them: a real mention for a validated Slack user id, else escaped
+    text. Only fields meant to be people come here (commander, escalation targets); a user group
+    is mentioned only where paging a group is the point (``groups=True``: escalation)."""
     if not who:
         return "_unassigned_"
     raw = who[len("slack:") :] if who.startswith("slack:") else who
     if _SLACK_ID.match(raw):
         return f"<@{raw}>"
-    if _SLACK_USERGROUP.match(raw):
+    if groups and _SLACK_USERGROUP.match(raw):
         return f"<!subteam^{raw}>"
     return escape(who)
+
+
+def actor_ref(actor: str | None) -> str:
+    """Who did something: a mention only for a Slack user who acted (``slack:U...``); any other
+    actor (an alert's ``source``, a monitor, a runbook) is text, whatever it looks like."""
+    if actor and actor.startswith("slack:") and _SLACK_ID.match(actor[len("slack:"):]):
+        return f"<@{actor[len('slack:'):]}>"
+    return escape(actor or "mlresponder")
 
 
 def is_slack_user_id(value: str) -> bool:
@@ -241,20 +252,15 @@ def _alert_summary(view: IncidentView, limit: int = 5) -> str:
 
 
 def diagnosis_text(diagnosis: dict[str, Any], findings: int = 3) -> str:
-    culprit = diagnosis.get("culprit") or {}
-    try:
-        confidence = f"{float(diagnosis.get('confidence', 0.0)):.0%}"
-    except (TypeError, ValueError):
-        confidence = "?"
+    d = Diagnosis.from_dict(diagnosis)
     head = (
-        f":mag: *Diagnosis:* cause *{escape(diagnosis.get('cause', '?'))}*, culprit "
-        f"{escape(culprit.get('kind', '?'))} `{clip(escape(culprit.get('name') or ''), 200)}`, "
-        f"confidence {confidence}, recommended *{escape(diagnosis.get('recommended_mitigation', '?'))}*"
+        f":mag: *Diagnosis:* cause *{escape(d.cause)}*, culprit "
+        f"{escape(d.culprit_kind)} `{clip(escape(d.culprit_name), 200)}`, "
+        f"confidence {d.confidence:.0%}, recommended *{escape(d.recommended_mitigation)}*"
     )
     lines = [head]
-    for f in (diagnosis.get("findings") or [])[:findings]:
-        if isinstance(f, dict):
-            lines.append(f"• {clip(escape(f.get('evidence', '')), 400)}")
+    for f in d.findings[:findings]:
+        lines.append(f"• {clip(escape(f.evidence), 400)}")
     return clip("\n".join(lines), SECTION_LIMIT)
 
 
@@ -265,7 +271,7 @@ def timeline_text(line: TimelineLine) -> str:
     if line.kind == "diagnosis" and isinstance(data.get("diagnosis"), dict):
         body = diagnosis_text(data["diagnosis"])
     elif line.kind == "escalation":
-        who = " ".join(user_ref(w) for w in data.get("who", []) if isinstance(w, str))
+        who = " ".join(user_ref(w, groups=True) for w in data.get("who", []) if isinstance(w, str))
         body = f"{icon} *Escalation* {who}: {clip(escape(data.get('message') or line.message), 2000)}"
     elif line.kind == "reminder" and data.get("who"):
         who = " ".join(user_ref(w) for w in data.get("who", []) if isinstance(w, str))
@@ -287,7 +293,7 @@ def timeline_text(line: TimelineLine) -> str:
             body += f"\n```{clip(escape(_summary_of(md)), 1500)}```"
     else:
         body = f"{icon} {mention_people(clip(escape(line.message), 2500), line)}"
-    return f"{body}\n_{user_ref(line.actor)} · {line.at.strftime('%H:%M:%S UTC')}_"
+    return f"{body}\n_{actor_ref(line.actor)} · {line.at.strftime('%H:%M:%S UTC')}_"
 
 
 def _summary_of(markdown: str) -> str:
@@ -313,7 +319,7 @@ def mention_people(text: str, line: TimelineLine) -> str:
     people = {line.actor, *(str(line.data.get(k)) for k in _PEOPLE_FIELDS if line.data.get(k))}
     for who in sorted(people, key=len, reverse=True):
         if who.startswith("slack:") and is_slack_user_id(who[len("slack:"):]):
-            text = text.replace(escape(who), user_ref(who))
+            text = text.replace(escape(who), actor_ref(who))
     return text
 
 
@@ -324,7 +330,7 @@ def stakeholder_text(view: IncidentView, line: TimelineLine, channel_link: str |
     return (
         f":mega: *{view.ref} status update* [{escape(view.severity)}] *{escape(view.status)}*: "
         f"{clip(escape(view.title), 200)} ({clip(escape(view.service), 100)}){where}\n{text}\n"
-        f"_{user_ref(line.actor)} · {line.at.strftime('%H:%M UTC')}_"
+        f"_{actor_ref(line.actor)} · {line.at.strftime('%H:%M UTC')}_"
     )
 
 

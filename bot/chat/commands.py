@@ -200,12 +200,14 @@ def _transition_command(to_status: str) -> Callable[[ChatPart, list[str], str, s
     return run
 
 
-def _person(who: str, user_id: str) -> str:
+def _person(who: str, user_id: str, sub: str) -> str:
     m = _MENTION.match(who)
     if m:
         return actor_of(m.group(1))
     if who.lower() in ("me", "myself"):
         return actor_of(user_id)
+    if who.startswith("<!") or re.match(r"^@?S[A-Z0-9]{2,20}$", who):
+        raise UsageError(f"`{sub}` needs one person, not a user group or a broadcast.")
     return clip(who.lstrip("@"), 100)
 
 
@@ -213,7 +215,7 @@ def _assign(part: ChatPart, args: list[str], user_id: str, channel_id: str) -> R
     ref, rest = _split_ref(args)
     if len(rest) != 1:
         raise UsageError("`assign` needs exactly one person, e.g. `/incident assign @alice`.")
-    commander = _person(rest[0], user_id)
+    commander = _person(rest[0], user_id, "assign")
     with transaction(part.runtime.sessions) as s:
         incident = _resolve(s, ref, channel_id)
         assign_commander(s, incident, commander, actor=actor_of(user_id))
@@ -229,7 +231,7 @@ def _role(part: ChatPart, args: list[str], user_id: str, channel_id: str) -> Rep
         role = normalize_role(rest[0])
     except IncidentError as exc:
         raise UsageError(escape(exc)) from None
-    who = _person(rest[1], user_id)
+    who = _person(rest[1], user_id, "role")
     with transaction(part.runtime.sessions) as s:
         incident = _resolve(s, ref, channel_id)
         assign_role(s, incident, role, who, actor=actor_of(user_id))

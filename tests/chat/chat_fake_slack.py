@@ -8,6 +8,7 @@ on the same port.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -60,6 +61,7 @@ class FakeSlack:
         self._channels: dict[str, str] = {}
         self._members: dict[str, set[str]] = {}
         self._seq = 0
+        self._slow: dict[str, float] = {}  # method -> seconds to wait before answering (after acting)
         self.attempts: list[Call] = []  # every request that reached us, faulted ones included
         # files.getUploadURLExternal hands out /upload/<file id>; what was POSTed there, by file id.
         self.uploads: dict[str, bytes] = {}
@@ -111,6 +113,10 @@ class FakeSlack:
                   retry_after: float | None = None, times: int = 1) -> None:
         for _ in range(times):
             self.faults.append(Fault(method, status, error, retry_after))
+
+    def slow_next(self, method: str, seconds: float) -> None:
+        """Act on the next ``method`` call at once, but answer only after ``seconds`` (a client timeout)."""
+        self._slow[method] = seconds
 
     def methods(self) -> list[str]:
         with self._lock:
@@ -175,6 +181,12 @@ class FakeSlack:
             status, answer = self._answer(method, args)
             if answer.get("ok"):
                 self.calls.append(call)
+            delay = self._slow.pop(method, 0.0)
+        if delay:
+            time.sleep(delay)
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up: the point
+                self._send_json(req, status, answer)
+            return
         self._send_json(req, status, answer)
 
     def _take_fault(self, method: str) -> Fault | None:
@@ -200,7 +212,13 @@ class FakeSlack:
             self._channels[name] = cid
             if str(args.get("is_private")).lower() in ("true", "1"):
                 self.private_channels.add(cid)
-            return 200, {"ok": True, "channel": {"id": cid, "name": name}}
+            return 200, {"ok": True, "channel": {"id": cid, "name": name, "creator": "UBOT"}}
+        if method == "conversations.list":
+            channels = [{"id": cid, "name": name, "creator": "UBOT", "is_archived": cid in self.archived}
+                        for name, cid in self._channels.items()]
+            channels += [{"id": f"CX{i:04d}", "name": name, "creator": "UOTHER", "is_archived": False}
+                         for i, name in enumerate(sorted(self.taken_names))]
+            return 200, {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}
         if channel in self.archived and method in (
             "conversations.setTopic", "conversations.invite", "chat.postMessage", "chat.update", "pins.add"
         ):
