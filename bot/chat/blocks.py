@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.chat.signing import ButtonSigner
 from bot.chat.views import IncidentView, TimelineLine
-from diagnostics.findings import Diagnosis
+from diagnostics.findings import Diagnosis, iso_utc
 
 SECTION_LIMIT = 2900  # Slack allows 3000 characters in a section's text
 # Mitigation states whose effect is in place, so a Revert button makes sense.
@@ -259,6 +259,10 @@ def diagnosis_text(diagnosis: dict[str, Any], findings: int = 3) -> str:
         f"confidence {d.confidence:.0%}, recommended *{escape(d.recommended_mitigation)}*"
     )
     lines = [head]
+    if d.trigger is not None:
+        t = d.trigger
+        lines.append(f"Trigger: {escape(t.kind)} of `{clip(escape(t.service), 80)}` at {iso_utc(t.timestamp)}: "
+                     f"{clip(escape(t.description), 300)}")
     for f in d.findings[:findings]:
         lines.append(f"• {clip(escape(f.evidence), 400)}")
     return clip("\n".join(lines), SECTION_LIMIT)
