@@ -92,7 +92,10 @@ def diagnose_service_full(
     ``log`` given explicitly must load (else `ServiceInputError`); the catalog's prediction log
     that cannot be read becomes a finding, like a Prometheus that is down.
     """
-    from bot.secrets import resolve_refs
+    try:
+        from bot.secrets import resolve_refs
+    except ImportError:  # until the catalog of issue 10 is in the build
+        from bot.catalog_fallback import resolve_refs  # type: ignore[assignment]
 
     started = time.perf_counter()
     now = time.time() if now is None else now
@@ -142,7 +145,15 @@ def diagnose_service_full(
             notes,
         )
     runtime_ms = (time.perf_counter() - started) * 1000.0
-    out = combine(verdict, log_diagnosis, service=service.name, changes=change_list, notes=notes, runtime_ms=runtime_ms)
+    out = combine(
+        verdict,
+        log_diagnosis,
+        service=service.name,
+        own_names=own_names,
+        changes=change_list,
+        notes=notes,
+        runtime_ms=runtime_ms,
+    )
     if out.onset == 0.0:
         out.onset = onset if onset is not None else now
     return out, (figure_data(verdict) if verdict is not None else None)

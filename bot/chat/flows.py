@@ -21,7 +21,7 @@ from bot.events import EventNotice, pending_notices
 # Kinds whose change shows on the card: it is updated in place.
 CARD_KINDS = frozenset(
     {"status_changed", "severity_changed", "commander_assigned", "diagnosis", "alerts_all_resolved",
-     "alert_joined", "alert_refired", "alert_resolved", "postmortem_drafted"}
+     "alert_joined", "alert_refired", "alert_resolved", "postmortem_drafted", "role_assigned"}
 )
 # Kinds that are recorded but not worth a chat message (Alertmanager re-sends firing alerts).
 QUIET_KINDS = frozenset({"alert_repeated"})
@@ -75,12 +75,25 @@ def ops_for(notice: EventNotice, settings: Settings) -> list[OutboxMessage]:
             rows.append(row("pagerduty", {"event_action": "trigger", "service": page["service"],
                                           "message": str(notice.data.get("message") or "")},
                             row_key=pd_key(notice.incident_id)))
+    if notice.kind in ("commander_assigned", "role_assigned"):
+        # A role holder who is not a configured responder joins the channel too.
+        to = str(notice.data.get("to") or "")
+        user = to[len("slack:"):] if to.startswith("slack:") else to
+        if is_slack_user_id(user):
+            rows = [row("invite", {"user": user})] + rows
+    if notice.kind == "status_update":
+        for channel in notice.data.get("stakeholder_channels") or []:
+            rows.append(row("stakeholder_update", {"channel": str(channel)}, row_key=f"stakeholders:{channel}"))
     if is_card_kind(notice.kind):
         rows.append(row("update_card"))
-    if notice.kind == "status_changed":
+    if notice.kind in ("status_changed", "severity_changed"):
         rows.append(row("set_topic"))
-        if notice.data.get("to") == "resolved" and settings.slack_alerts_channel:
-            rows.append(row("alerts_line", {"channel": settings.slack_alerts_channel}, row_key="alerts"))
+    if notice.kind == "status_changed" and notice.data.get("to") == "resolved" and settings.slack_alerts_channel:
+        rows.append(row("alerts_line", {"channel": settings.slack_alerts_channel}, row_key="alerts"))
+    if notice.kind == "postmortem_drafted" and notice.data.get("upload"):
+        rows.append(row("upload_postmortem"))
+    if notice.kind == "channel_archived":
+        rows.append(row("archive_channel"))
     return rows
 
 
