@@ -13,6 +13,7 @@ import argparse
 import atexit
 import logging
 import os
+import socket
 from typing import TYPE_CHECKING
 
 from bot.commands import settings_from
@@ -58,16 +59,25 @@ def run(args: argparse.Namespace) -> int:
             "set a token to serve other hosts", args.host)
     if args.workers == 1:
         runtime, app = _build(settings, args.host, args.log_level, migrate=True)
+        # Bind before anything starts or says "serving": a taken port is one clear error, not a log that lies.
+        try:
+            sock = _listen(args.host, args.port)
+        except CommandError:
+            runtime.close()
+            raise
         runtime.start()
         logging.getLogger("mlresponder").info("serving on http://%s:%d", args.host, args.port)
+        server = uvicorn.Server(uvicorn.Config(app, log_level=args.log_level, access_log=False))
         try:
-            uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+            server.run(sockets=[sock])
         finally:
+            sock.close()
             runtime.close()
         return 0
-    # Migrate and check the runbooks and monitors once, here, before any worker takes a request.
+    # Migrate and check the catalog, runbooks and monitors once, here, before any worker takes a request.
     runtime, _ = _build(settings, args.host, args.log_level, migrate=True)
     runtime.close()
+    _listen(args.host, args.port).close()  # a taken port is one clear error here too
     os.environ[_WORKER_ENV["host"]] = args.host
     os.environ[_WORKER_ENV["log_level"]] = args.log_level
     if getattr(args, "config", None):
@@ -102,6 +112,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _build(settings: Settings, host: str, log_level: str, *, migrate: bool) -> tuple[Runtime, FastAPI]:
     from bot.api import create_app
+    from bot.catalog import CatalogError
     from bot.cli import CommandError
     from bot.logging_setup import configure_logging
     from bot.monitors.loader import MonitorConfigError
@@ -111,10 +122,19 @@ def _build(settings: Settings, host: str, log_level: str, *, migrate: bool) -> t
     configure_logging(log_level, settings.secrets())
     try:
         runtime = create_runtime(settings, migrate=migrate)
-    except (RunbookError, MonitorConfigError) as exc:
-        # An invalid runbook or monitor must stop the service before it takes any alert.
+    except (RunbookError, MonitorConfigError, CatalogError) as exc:
+        # An invalid catalog, runbook or monitor must stop the service before it takes any alert.
         raise CommandError(f"refusing to start: {exc}") from None
     return runtime, create_app(runtime, bind_host=host)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    from bot.cli import CommandError
+
+    try:
+        return socket.create_server((host, port))
+    except OSError as exc:
+        raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 def _is_loopback_bind(host: str) -> bool:
