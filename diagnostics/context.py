@@ -306,6 +306,8 @@ def estimate_influence(ctx: Context) -> None:
         pedges = quantile_edges(np.sort(col[pvalid]), 10) if pvalid.any() else np.empty(0)
         pbin = np.searchsorted(pedges, col)
         n_pbins = len(pedges) + 1
+    elif pmat.shape[1] == 0:  # no prediction in the reference (a training set): influence unknown, 0
+        pbin, n_pbins = np.zeros(pmat.shape[0], dtype=np.int64), 1
     else:
         pbin = np.where(pmat.sum(axis=1) > 0, np.argmax(pmat, axis=1), pmat.shape[1])
         n_pbins = pmat.shape[1] + 1
