@@ -15,6 +15,7 @@ from collections.abc import Callable
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from bot import redact
 from bot.chat import flows
 from bot.chat.console import ConsolePort
 from bot.chat.part import ChatPart
@@ -25,6 +26,7 @@ from bot.chat.slack_port import SlackPort
 from bot.config import Settings
 from bot.db import make_engine, make_session_factory, upgrade
 from bot.events import EventBus, EventNotice
+from bot.logging_setup import redact_every_record
 from bot.monitors.escalation import EscalationService
 from bot.monitors.jobs import schedule_jobs
 from bot.monitors.loader import load_config
@@ -41,6 +43,8 @@ log = logging.getLogger(__name__)
 
 def create_runtime(settings: Settings, *, migrate: bool = True, install_parts: bool = True) -> Runtime:
     """The store (migrated unless told otherwise), the event bus and, unless told otherwise, every part."""
+    redact.configure(settings)  # every way out now masks these settings' secrets
+    redact_every_record()
     if migrate:
         upgrade(settings.database_url)
     engine = make_engine(settings.database_url)

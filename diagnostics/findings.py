@@ -8,12 +8,15 @@ dataclasses and in `to_dict(include_details=True)` for the chat card and the pos
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 Cause = Literal["data", "model", "service", "none"]
-CulpritKind = Literal["feature", "model_version", "concept", "segment", "latency", "errors", "traffic", "none"]
+CulpritKind = Literal[
+    "feature", "model_version", "concept", "segment", "latency", "errors", "traffic", "dependency", "resource", "none"
+]
 Mitigation = Literal["rollback", "naive_model", "retrain", "escalate_service", "none"]
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
@@ -49,6 +52,20 @@ class Finding:
         if not self.severity:
             self.severity = severity_for(self.score)
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Finding:
+        """A finding back from its JSON (a stored diagnosis); tolerant of missing keys."""
+        details = data.get("details")
+        return cls(
+            cause=str(data.get("cause") or "none"),  # type: ignore[arg-type]
+            check=str(data.get("check") or ""),
+            subject=str(data.get("subject") or ""),
+            score=_number(data.get("score")),
+            evidence=str(data.get("evidence") or ""),
+            details=dict(details) if isinstance(details, Mapping) else {},
+            severity=str(data.get("severity") or ""),
+        )
+
     def to_dict(self, include_details: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
             "cause": self.cause,
@@ -61,6 +78,20 @@ class Finding:
         if include_details:
             out["details"] = _jsonable(self.details)
         return out
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """The recorded change that started the regression (a change event of DESIGN.md)."""
+
+    timestamp: float
+    kind: str
+    service: str
+    description: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"timestamp": iso_utc(self.timestamp), "kind": self.kind, "service": self.service,
+                "description": self.description}
 
 
 @dataclass
@@ -77,15 +108,47 @@ class Diagnosis:
     runtime_ms: float = 0.0
     onset_detected: bool = False
     summary: str = ""
+    trigger: Trigger | None = None
 
     @property
     def onset_iso(self) -> str:
-        return iso_utc(self.onset)
+        return iso_utc(self.onset) if math.isfinite(self.onset) else ""
+
+    @property
+    def found(self) -> bool:
+        """Whether the diagnosis names a cause (anything but "none")."""
+        return self.cause != "none"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Diagnosis:
+        """A diagnosis back from its JSON contract (stored on an incident, a runbook run, a file).
+
+        Renderers read this type, not dict keys. Stored data is not trusted to be complete:
+        missing keys become "none"/0/empty, an unparseable onset becomes NaN.
+        """
+        culprit = data.get("culprit")
+        culprit = culprit if isinstance(culprit, Mapping) else {}
+        findings = data.get("findings")
+        return cls(
+            cause=str(data.get("cause") or "none"),  # type: ignore[arg-type]
+            culprit_kind=str(culprit.get("kind") or "none"),  # type: ignore[arg-type]
+            culprit_name=str(culprit.get("name") or ""),
+            confidence=_number(data.get("confidence")),
+            onset=_epoch(data.get("onset")),
+            recommended_mitigation=str(data.get("recommended_mitigation") or "none"),  # type: ignore[arg-type]
+            findings=[Finding.from_dict(f) for f in findings if isinstance(f, Mapping)]
+            if isinstance(findings, list)
+            else [],
+            runtime_ms=_number(data.get("runtime_ms")),
+            onset_detected=bool(data.get("onset_detected", False)),
+            summary=str(data.get("summary") or ""),
+        )
 
     def to_dict(self, include_details: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
             "cause": self.cause,
             "culprit": {"kind": self.culprit_kind, "name": self.culprit_name},
+            "trigger": None if self.trigger is None else self.trigger.to_dict(),
             "confidence": round(float(self.confidence), 4),
             "onset": self.onset_iso,
             "recommended_mitigation": self.recommended_mitigation,
@@ -103,6 +166,27 @@ def iso_utc(epoch_seconds: float) -> str:
     dt = datetime.fromtimestamp(float(epoch_seconds), tz=UTC)
     text = dt.isoformat(timespec="milliseconds" if dt.microsecond else "seconds")
     return text.replace("+00:00", "Z")
+
+
+def _number(value: Any) -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return out if math.isfinite(out) else 0.0
+
+
+def _epoch(value: Any) -> float:
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str) and value:
+        text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            return float("nan")
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+    return float("nan")
 
 
 def _jsonable(value: Any) -> Any:

@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.chat.signing import ButtonSigner
 from bot.chat.views import IncidentView, TimelineLine
+from diagnostics.findings import Diagnosis
 
 SECTION_LIMIT = 2900  # Slack allows 3000 characters in a section's text
 _SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
@@ -181,20 +182,15 @@ def _alert_summary(view: IncidentView, limit: int = 5) -> str:
 
 
 def diagnosis_text(diagnosis: dict[str, Any], findings: int = 3) -> str:
-    culprit = diagnosis.get("culprit") or {}
-    try:
-        confidence = f"{float(diagnosis.get('confidence', 0.0)):.0%}"
-    except (TypeError, ValueError):
-        confidence = "?"
+    d = Diagnosis.from_dict(diagnosis)
     head = (
-        f":mag: *Diagnosis:* cause *{escape(diagnosis.get('cause', '?'))}*, culprit "
-        f"{escape(culprit.get('kind', '?'))} `{clip(escape(culprit.get('name') or ''), 200)}`, "
-        f"confidence {confidence}, recommended *{escape(diagnosis.get('recommended_mitigation', '?'))}*"
+        f":mag: *Diagnosis:* cause *{escape(d.cause)}*, culprit "
+        f"{escape(d.culprit_kind)} `{clip(escape(d.culprit_name), 200)}`, "
+        f"confidence {d.confidence:.0%}, recommended *{escape(d.recommended_mitigation)}*"
     )
     lines = [head]
-    for f in (diagnosis.get("findings") or [])[:findings]:
-        if isinstance(f, dict):
-            lines.append(f"• {clip(escape(f.get('evidence', '')), 400)}")
+    for f in d.findings[:findings]:
+        lines.append(f"• {clip(escape(f.evidence), 400)}")
     return clip("\n".join(lines), SECTION_LIMIT)
 
 
