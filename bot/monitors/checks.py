@@ -19,7 +19,8 @@ import numpy as np
 from bot.monitors.schema import ChecksSpec, MonitorSpec
 from bot.monitors.summary import NULL_KEY, TOP_CATEGORIES, Layout, NumericStats, VersionStats, WindowSummary
 from diagnostics import Diagnosis, PredictionLog, diagnose
-from diagnostics.localize import CAUSE_OF_CHECK, localize
+from diagnostics.checks import verdict_checks
+from diagnostics.localize import localize
 from diagnostics.stats import psi_from_counts
 
 PSI_GROUPS = 10
@@ -130,7 +131,8 @@ def judge(spec: MonitorSpec, current: PredictionLog, reference: PredictionLog, o
     allowed = enabled_checks(spec)
     if allowed is None:
         return result
-    findings = [f for f in result.findings if f.check not in CAUSE_OF_CHECK or f.check in allowed]
+    causes = verdict_checks()
+    findings = [f for f in result.findings if f.check not in causes or f.check in allowed]
     verdict = localize(findings)
     return dataclasses.replace(
         result,
