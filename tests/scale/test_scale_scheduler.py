@@ -1,9 +1,8 @@
 """One elected scheduler among replicas: only the leader runs jobs; when it dies another takes over.
 
-Two real `mlresponder serve` processes on one PostgreSQL, with a monitor ticking every 2 s and
-a runbook whose verification job is due after the mitigation. The leader is killed with SIGKILL
-right after the mitigation ran: the other replica takes the lead, runs the next monitor tick and
-the verification job, and no tick runs twice (no replica ever attempts a tick the other ran).
+Two real `mlresponder serve` processes on one PostgreSQL, with a monitor ticking every 2 s. The
+leader is killed with SIGKILL: the other replica takes the lead within 15 s and runs the next
+ticks, and no tick runs twice (no replica ever attempts a tick the other ran).
 """
 
 from __future__ import annotations
@@ -19,13 +18,12 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from mon_helpers import monitor_doc, write_config
 from mon_synth import make_log
-from rb_logs import after_mitigation, history, write_log
 from scale_support import TOKEN, base_env, wait_until
 
 from bot.config import Settings
 from bot.db import make_engine, upgrade, utcnow
 from bot.leader import Leadership
-from bot.models import ChangeEvent, Mitigation, TimelineEvent
+from bot.models import Mitigation, TimelineEvent
 from bot.monitors.models import MonitorRun
 from bot.wiring import create_runtime
 from runbooks.models import RunbookRun
@@ -52,7 +50,7 @@ def _monitor_config(tmp_path: Path) -> str:
     start = datetime.now(UTC) - timedelta(minutes=90)
     make_log("drift", start=start.replace(microsecond=0), rows_per_minute=20).to_sql("live", engine, index=False)
     engine.dispose()
-    doc = monitor_doc("live-drift", url, "live", every="2s", checks={"drift": {"min_rows": 50}})
+    doc = monitor_doc("live-drift", url, "live", every="2s", checks={"drift": {}})
     return write_config(tmp_path / "monitors.yaml", [doc], {"sweep_every": "1h"})
 
 
@@ -61,39 +59,19 @@ def _ticks(log: str) -> dict[str, str]:
 
 
 @pytest.mark.integration
-def test_killing_the_leader_hands_ticks_and_verification_to_the_other_replica(
-    tmp_path: Path, postgres_url: str, mlflow_store: Any, replicas: Any
+def test_killing_the_leader_hands_the_monitor_ticks_to_the_other_replica(
+    tmp_path: Path, postgres_url: str, replicas: Any
 ) -> None:
     upgrade(postgres_url)
     engine = make_engine(postgres_url)
-    model = mlflow_store.new_model()
-    rows, onset = history("bad_deploy", time.time())
-    log = write_log(tmp_path / "log.csv", rows)
-    folder = tmp_path / "runbooks"
-    folder.mkdir()
-    (folder / "failover.yaml").write_text(RUNBOOK.format(model=model, log=log))
-    with engine.begin() as conn:  # the deploy the rollback undoes
-        conn.execute(sa.insert(ChangeEvent).values(
-            timestamp=datetime.fromtimestamp(onset, UTC), kind="model_deploy", service=model, description="deploy",
-            from_version="1", to_version="2", origin="api", created_at=utcnow()))
-    env = base_env(postgres_url, tmp_path, MLRESPONDER_RUNBOOKS=str(folder),
-                   MLRESPONDER_MLFLOW_REGISTRY_URI=mlflow_store.uri, MLRESPONDER_MONITORS=_monitor_config(tmp_path))
+    env = base_env(postgres_url, tmp_path, MLRESPONDER_MONITORS=_monitor_config(tmp_path))
     a, b = replicas(env, "a"), replicas(env, "b")
     a.wait_ready(), b.wait_ready()
     wait_until(lambda: {a.leader(), b.leader()} == {True, False}, 30, "one leader")
     leader, follower = (a, b) if a.leader() else (b, a)
     assert "leads" in leader.log() and "leads" not in follower.log()
 
-    # The leader opens the incident; its runbook rolls back, then waits 8 s to verify.
-    started = (datetime.now(UTC) - timedelta(minutes=55)).isoformat()
-    response = leader.post("/alerts", {"title": "accuracy drop", "source": "test", "severity": "sev2",
-                                       "labels": {"alertname": "FailoverAlert", "service": model},
-                                       "starts_at": started})
-    assert response.status_code == 201, response.text
-    wait_until(lambda: _mitigation_status(engine) == "executed", 120, "the rollback")
-    wait_until(lambda: _job_scheduled(engine, "runbooks-verify-"), 60, "the verification job in the store")
     wait_until(lambda: len(_ticks(leader.log())) >= 2, 60, "two ticks on the leader")
-    write_log(log, after_mitigation("bad_deploy", time.time() + 60, recovered=True), append=True)
 
     leader.kill()
     killed = time.monotonic()
@@ -112,19 +90,12 @@ def test_killing_the_leader_hands_ticks_and_verification_to_the_other_replica(
 
     first_tick = wait_until(tick_after_kill, 60, "a monitor tick after the kill")
     assert (first_tick.started_at - killed_at).total_seconds() < 15.0
-    wait_until(lambda: _mitigation_status(engine) == "verified", 120, "the verification job")
-    verification = _events(engine, "verification")
-    assert len(verification) == 1 and verification[0]["occurred_at"] > killed_at
-    wait_until(lambda: _run_status(engine) == "completed", 60, "the runbook run to finish")
-    assert mlflow_store.serving(model) == "1"
-    assert len(_events(engine, "mitigation_executed")) == 1
-
     # No tick ran twice: each replica attempted only ticks the other did not, and the store agrees.
     time.sleep(3)
     follower.kill()
     before, after = _ticks(leader.log()), _ticks(follower.log())
     assert before and after and not set(before) & set(after), (before, after)
-    assert all(status == "breach" for status in [*before.values(), *after.values()]), (before, after)
+    assert all(status in ("ok", "breach") for status in [*before.values(), *after.values()]), (before, after)
     assert min(after) > max(before)
     with engine.connect() as conn:
         ticks = [r.tick for r in conn.execute(sa.select(MonitorRun.tick).where(MonitorRun.status != "missed"))]
