@@ -41,7 +41,7 @@ class Gate:
 
 
 GATES: dict[str, Gate] = {
-    "latency": Gate(up_ratio=1.3, down_ratio=None),
+    "latency": Gate(up_ratio=1.2, down_ratio=None),
     "errors": Gate(up_ratio=2.0, down_ratio=None, min_share_delta=0.01),
     "traffic": Gate(up_ratio=1.6, down_ratio=0.6),
     "resource": Gate(up_ratio=1.3, down_ratio=None),
@@ -204,12 +204,12 @@ def _excursion_start(raw: np.ndarray, level: np.ndarray, ref: Reference, peak: i
     """Where the excursion that crossed the threshold at ``first`` began.
 
     Walked back on a 3-point median (sharp in time, unlike the wide level) while the series stays
-    beyond a fifth of its peak move and two spreads: a wide median leans early by half its width
+    beyond a tenth of its peak move and two spreads: a wide median leans early by half its width
     at a step, which would let a symptom look older than its cause.
     """
     sign = 1.0 if level[peak] >= ref.median else -1.0
     sharp = sign * (rolling_level(raw, 3) - ref.median)
-    threshold = max(0.2 * sign * (float(level[peak]) - ref.median), Z_START * ref.spread)
+    threshold = max(0.1 * sign * (float(level[peak]) - ref.median), Z_START * ref.spread)
     below = np.nan_to_num(sharp[:first], nan=np.inf) < threshold
     below[: min(floor, first)] = True
     hits = np.flatnonzero(below)
@@ -260,7 +260,7 @@ def detect_onset(series: list[Series], levels: list[np.ndarray], times: np.ndarr
         return None
     step = float(times[1] - times[0])
     r = max(MIN_REF_POINTS, int(ref_s / step))
-    stride = max(1, n // 240)
+    stride = max(1, n // 160)
     positions = np.arange(max(MIN_REF_POINTS, r // 3), n - 2, stride)
     if positions.size == 0:
         return None
@@ -280,7 +280,7 @@ def _first_excursion(s: Series, level: np.ndarray, positions: np.ndarray, r: int
     padded_raw = np.concatenate([mirror, np.full(r - mirror.shape[0], mirror[-1]), raw])
     mirror_level = level[:r][::-1]
     padded_level = np.concatenate([mirror_level, np.full(r - mirror_level.shape[0], mirror_level[-1]), level])
-    thin = max(1, r // 120)  # every point of the reference is not needed for its median and spread
+    thin = max(1, r // 60)  # every point of the reference is not needed for its median and spread
     ref_raw = sliding_window_view(padded_raw, r)[positions, ::thin]
     ref_level = sliding_window_view(padded_level, r)[positions, ::thin]
     med = _median_rows(ref_raw)

@@ -63,8 +63,14 @@ class SeriesVerdict:
 
 
 def diagnose_series(
-    sset: SeriesSet, *, onset: float | None = None, changes: list[ChangeRecord] | None = None
+    sset: SeriesSet,
+    *,
+    onset: float | None = None,
+    changes: list[ChangeRecord] | None = None,
+    own_names: tuple[str, ...] = (),
 ) -> SeriesVerdict:
+    """The culprit among the series. ``own_names``: other names the service's own changes carry
+    (its registered model, say); the trigger is only ever a change of these or of the dependency."""
     changes = changes or []
     times = sset.times
     notes = [Finding("none", "source_unavailable", "prometheus", 0.0, p) for p in sset.problems]
@@ -82,8 +88,9 @@ def diagnose_series(
         # service's symptom stayed under its gate still dates the incident
         own = [s for s in usable if not s.owner]
         idx = detect_onset(own, [levels[id(s)] for s in own], times, DETECT_REFERENCE_S) if own else None
-        if idx is None:
-            idx = detect_onset(usable, [levels[id(s)] for s in usable], times, DETECT_REFERENCE_S)
+        deps = [s for s in usable if s.owner]
+        if idx is None and deps:
+            idx = detect_onset(deps, [levels[id(s)] for s in deps], times, DETECT_REFERENCE_S)
         onset_idx = idx if idx is not None else int(0.75 * n)
     else:
         onset_idx = int(np.searchsorted(times, onset, side="left"))
@@ -116,7 +123,7 @@ def diagnose_series(
     confidence = score * (1.0 - 0.5 * rival / max(score, 1e-9))
     change_at = float(times[top.change_index])
 
-    services = [top.name] if top.kind == "dependency" else [sset.service]
+    services = [top.name] if top.kind == "dependency" else [sset.service, *own_names]
     slack = max(4 * step, 150.0)
     at = min(change_at, onset_at) if onset is not None else change_at
     trigger = pick_trigger(changes, culprit_kind=top.kind, at=at, services=services, slack_s=slack)

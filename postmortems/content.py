@@ -219,6 +219,7 @@ def _trigger(record: dict[str, Any], onset: datetime | None) -> str:
     """The recorded change closest to the onset, preferring one that names the culprit, then one of a kind
     that typically causes it (a pipeline run for data, a deploy for a model, infra for the service)."""
     diagnosis = record.get("diagnosis") or {}
+    named = diagnosis.get("trigger")
     culprit_name = str((diagnosis.get("culprit") or {}).get("name") or "")
     # mitigations are recorded as changes too, but they answer the incident, they do not trigger it
     changes = [e for e in record.get("timeline", [])
@@ -229,6 +230,13 @@ def _trigger(record: dict[str, Any], onset: datetime | None) -> str:
         changes.sort(key=lambda c: abs(((parse_time(c["at"]) or onset) - onset).total_seconds()))
     else:
         changes.reverse()
+    if isinstance(named, dict) and named.get("kind"):  # the diagnosis named the change the evidence supports
+        at = parse_time(named.get("timestamp"))
+        same = [c for c in changes if parse_time(c["at"]) == at and c["data"].get("kind") == named.get("kind")]
+        if not same:
+            return (f"{named.get('kind')} on `{named.get('service')}` at {fmt_time(at)}: "
+                    f"{named.get('description')}")
+        changes = same
     matching = [c for c in changes if culprit_name and (
         culprit_name == str(c["data"].get("to_version")) or culprit_name in str(c["data"].get("description")))]
     likely_kinds = _TRIGGER_KINDS.get(str(diagnosis.get("cause")), ())

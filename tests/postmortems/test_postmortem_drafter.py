@@ -99,6 +99,27 @@ def test_model_incident_draft_has_every_section_and_the_metric_figure(store_runt
     assert "canary stage" in items and "_owner: TBD_" in items and "| P1 |" in items
 
 
+def test_the_trigger_named_by_the_diagnosis_wins_over_the_closest_change(
+    store_runtime: Runtime, tmp_path: Path
+) -> None:
+    """A service diagnosis names the dependency's change as the trigger; the service's own deploy a
+    minute before the onset (recorded, closer) is not what started it."""
+    s = story()
+    diagnosis = {
+        **model_diagnosis(s),
+        "cause": "service",
+        "culprit": {"kind": "dependency", "name": "feature-store"},
+        "recommended_mitigation": "escalate_service",
+        "trigger": {"timestamp": (s.onset - pd.Timedelta(minutes=3)).isoformat(), "kind": "infra",
+                    "service": "feature-store", "description": "feature-store node pool moved"},
+    }
+    incident_id = record_incident(store_runtime, s, diagnosis)
+    md = draft_postmortem_full(store_runtime, incident_id, "U042ALICE", tmp_path / "out", None).markdown
+    cause = _section(md, "## Root cause and trigger")
+    assert "Trigger: infra on `feature-store`" in cause and "node pool moved" in cause
+    assert "model_deploy on `scoring`" not in cause
+
+
 def test_draft_is_blameless_and_never_shows_secrets(store_runtime: Runtime, tmp_path: Path) -> None:
     s = story()
     incident_id = record_incident(store_runtime, s, model_diagnosis(s))
