@@ -142,6 +142,7 @@ class Diagnosis:
             runtime_ms=_number(data.get("runtime_ms")),
             onset_detected=bool(data.get("onset_detected", False)),
             summary=str(data.get("summary") or ""),
+            trigger=_trigger(data.get("trigger")),
         )
 
     def to_dict(self, include_details: bool = False) -> dict[str, Any]:
@@ -166,6 +167,17 @@ def iso_utc(epoch_seconds: float) -> str:
     dt = datetime.fromtimestamp(float(epoch_seconds), tz=UTC)
     text = dt.isoformat(timespec="milliseconds" if dt.microsecond else "seconds")
     return text.replace("+00:00", "Z")
+
+
+def _trigger(value: Any) -> Trigger | None:
+    if not isinstance(value, Mapping) or not value.get("kind"):
+        return None
+    return Trigger(
+        timestamp=_epoch(value.get("timestamp")),
+        kind=str(value.get("kind")),
+        service=str(value.get("service") or ""),
+        description=str(value.get("description") or ""),
+    )
 
 
 def _number(value: Any) -> float:
