@@ -128,7 +128,7 @@ def _label(strength: Any) -> str:
 
 
 def _pct(k: int, n: int) -> str:
-    return f"{100.0 * k / n:.0f}% ({k}/{n})" if n else "–"
+    return f"{100.0 * k / n:.3g}% ({k}/{n})" if n else "–"
 
 
 def _median(values: list[float]) -> str:
