@@ -14,12 +14,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from diagnostics.engine import DiagnosisInputError, diagnose
 from diagnostics.findings import Diagnosis, Finding
 from diagnostics.loader import LogError, load_log
 from diagnostics.log import ChangeRecord
 from diagnostics.prometheus import read_series
 from diagnostics.series import DependencySpec, SeriesSpec, ServiceSpec
+from diagnostics.series_figure import figure_data
 from diagnostics.service_causes import CURRENT_S, GUARD_S, REFERENCE_S, diagnose_series
 from diagnostics.service_diagnosis import combine
 
@@ -67,7 +70,12 @@ def series_spec(service: Any) -> ServiceSpec:
     )
 
 
-def diagnose_service(
+def diagnose_service(service: Any, **kwargs: Any) -> Diagnosis:
+    """Diagnose ``service`` (a catalog `Service`) from whatever sources can be read (see `diagnose_service_full`)."""
+    return diagnose_service_full(service, **kwargs)[0]
+
+
+def diagnose_service_full(
     service: Any,
     *,
     prometheus_url: str | None,
@@ -76,14 +84,18 @@ def diagnose_service(
     changes: Iterable[ChangeRecord] = (),
     onset: float | None = None,
     now: float | None = None,
-    timeout: float = 5.0,
-) -> Diagnosis:
-    """Diagnose ``service`` (a catalog `Service`) from whatever sources can be read.
+    timeout: float = 10.0,
+    log_since: float | None = None,
+) -> tuple[Diagnosis, dict[str, Any] | None]:
+    """The diagnosis, and the numbers of its series figure (None when no series were read).
 
     ``log`` given explicitly must load (else `ServiceInputError`); the catalog's prediction log
     that cannot be read becomes a finding, like a Prometheus that is down.
     """
-    from bot.secrets import resolve_refs
+    try:
+        from bot.secrets import resolve_refs
+    except ImportError:  # until the catalog of issue 10 is in the build
+        from bot.catalog_fallback import resolve_refs  # type: ignore[assignment]
 
     started = time.perf_counter()
     now = time.time() if now is None else now
@@ -123,6 +135,7 @@ def diagnose_service(
     log_diagnosis = None
     if log_source:
         log_diagnosis = _log_diagnosis(
+            log_since,
             service.name,
             log_source,
             log is not None,
@@ -132,13 +145,22 @@ def diagnose_service(
             notes,
         )
     runtime_ms = (time.perf_counter() - started) * 1000.0
-    out = combine(verdict, log_diagnosis, service=service.name, changes=change_list, notes=notes, runtime_ms=runtime_ms)
+    out = combine(
+        verdict,
+        log_diagnosis,
+        service=service.name,
+        own_names=own_names,
+        changes=change_list,
+        notes=notes,
+        runtime_ms=runtime_ms,
+    )
     if out.onset == 0.0:
         out.onset = onset if onset is not None else now
-    return out
+    return out, (figure_data(verdict) if verdict is not None else None)
 
 
 def _log_diagnosis(
+    since: float | None,
     name: str,
     source: str,
     explicit: bool,
@@ -166,6 +188,8 @@ def _log_diagnosis(
             )
         )
         return None
+    if since is not None:  # a runbook reads only the last day or so of a long log
+        plog = plog.take(np.flatnonzero(np.asarray(plog.timestamp) >= since))
     try:
         return diagnose(plog, changes=changes, onset=onset)
     except DiagnosisInputError as exc:

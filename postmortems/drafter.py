@@ -16,12 +16,9 @@ from typing import Any
 import pandas as pd
 
 from postmortems.content import BlameNote, Content, build_content, fmt_time, parse_time
-from postmortems.figures import Marker, plot_feature_distribution, plot_metric
+from postmortems.figures import Marker, plot_feature_distribution, plot_metric, plot_service_series
 from postmortems.impact import PredictionLogError, load_prediction_log, measure_impact, metric_series
 from postmortems.render import render_markdown, scrub
-
-# Keys under which flows may record the prediction log an incident was diagnosed from.
-LOG_KEYS = ("prediction_log", "log", "log_path")
 
 
 @dataclass
@@ -31,23 +28,6 @@ class Draft:
     figures: list[Path] = field(default_factory=list)
     blame_review: list[BlameNote] = field(default_factory=list)
     prediction_log: str | None = None
-
-
-def find_prediction_log(record: dict[str, Any]) -> str | None:
-    """The prediction log named by the incident: its labels, its diagnosis, its alerts or its events."""
-    places: list[dict[str, Any]] = [record.get("labels") or {}, record.get("diagnosis") or {}]
-    places += [(record.get("diagnosis") or {}).get("inputs") or {}]
-    for alert in record.get("alerts", []):
-        places += [alert.get("annotations") or {}, alert.get("labels") or {}]
-    for event in reversed(record.get("timeline", [])):
-        data = event.get("data") or {}
-        places += [data, data.get("inputs") or {} if isinstance(data.get("inputs"), dict) else {}]
-    for place in places:
-        for key in LOG_KEYS:
-            value = place.get(key)
-            if isinstance(value, str) and value and ("://" in value or Path(value).exists()):
-                return value
-    return None
 
 
 def _metric_kind(record: dict[str, Any]) -> str:
@@ -79,9 +59,10 @@ def _figures(record: dict[str, Any], content: Content, frame: pd.DataFrame | Non
              out_dir: Path, stem: str) -> tuple[list[dict[str, str]], list[Path]]:
     metric_title = "Affected metric around the onset"
     feature_title = "Culprit feature: reference vs current distribution"
+    series_shown, series_paths = _series_figure(record, out_dir, stem)
     if frame is None:
         return ([{"title": metric_title, "file": "", "note": log_note},
-                 {"title": feature_title, "file": "", "note": log_note}], [])
+                 {"title": feature_title, "file": "", "note": log_note}, *series_shown], series_paths)
     shown: list[dict[str, str]] = []
     paths: list[Path] = []
     onset = content.onset or frame["timestamp"].iloc[len(frame) // 2].to_pydatetime()
@@ -113,7 +94,21 @@ def _figures(record: dict[str, Any], content: Content, frame: pd.DataFrame | Non
         paths.append(path)
         shown.append({"title": feature_title, "file": path.name,
                       "caption": f"`{feature}` before the onset (reference) and during the impact (current)"})
-    return shown, paths
+    return [*shown, *series_shown], [*paths, *series_paths]
+
+
+def _series_figure(record: dict[str, Any], out_dir: Path, stem: str) -> tuple[list[dict[str, str]], list[Path]]:
+    """The service diagnosis' top series around the onset, when the diagnosis read Prometheus."""
+    data = (record.get("diagnosis") or {}).get("series_figure")
+    if not isinstance(data, dict) or not data.get("series"):
+        return [], []
+    path = plot_service_series(data, f"{record.get('id')}: the service's series around the onset",
+                               out_dir / f"{stem}-series.png")
+    culprit = data.get("culprit") or {}
+    caption = (f"top series of the service and its dependencies; the culprit, {culprit.get('kind')} "
+               f"`{culprit.get('name')}`, in red" if culprit.get("kind") not in (None, "none")
+               else "top series of the service and its dependencies; none moved beyond its usual range")
+    return [{"title": "Service series around the onset", "file": path.name, "caption": caption}], [path]
 
 
 def draft(
@@ -121,9 +116,11 @@ def draft(
     out_dir: str | Path,
     *,
     prediction_log: str | Path | None = None,
+    catalog_log: str | None = None,
     team_dirs: Iterable[str | Path] = (),
     secrets: Iterable[str] = (),
     now: datetime | None = None,
+    tracking: dict[str, dict[str, str]] | None = None,
 ) -> Draft:
     """Write ``<ref>-postmortem.md`` and its figures into ``out_dir``; return what was written."""
     secret_list = [s for s in secrets if s]
@@ -131,9 +128,11 @@ def draft(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     stem = str(record.get("id"))
-    log_path = str(prediction_log) if prediction_log else find_prediction_log(record)
+    # The log named by the caller, else the one of the incident's catalog service; never one the
+    # alert names (its labels and annotations are text, not configuration).
+    log_path = str(prediction_log) if prediction_log else catalog_log
     frame: pd.DataFrame | None = None
-    log_note = "no prediction log is known for this incident (pass one with --log)"
+    log_note = "no prediction log is known for this incident's service (pass one with --log)"
     if log_path is not None:
         try:
             frame = load_prediction_log(log_path)
@@ -142,7 +141,7 @@ def draft(
                 raise  # the caller named this log: a typo must not pass as "no data"
             log_note = str(exc)
 
-    content = build_content(record)
+    content = build_content(record, tracking)
     if frame is not None:
         start = content.onset or frame["timestamp"].iloc[0].to_pydatetime()
         end = content.impact_end or frame["timestamp"].iloc[-1].to_pydatetime()

@@ -15,13 +15,10 @@ from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-# Attributes that lead from a value to the interpreter's internals even without a leading "_".
-_FORBIDDEN_NAMES = frozenset(
-    {"mro", "func_globals", "func_code", "gi_frame", "gi_code", "cr_frame", "cr_code", "f_globals",
-     "f_locals", "f_builtins", "co_code", "tb_frame", "ag_frame", "ag_code"}
-)
+from bot.sandbox import FORBIDDEN_NAMES, LimitedSandbox, render_limited
+
+_FORBIDDEN_NAMES = FORBIDDEN_NAMES
 
 
 # Filters whose first argument names an attribute to read.
@@ -36,11 +33,8 @@ class TemplateFailed(Exception):
     """A template that cannot be rendered with the data at hand (syntax, missing variable)."""
 
 
-class RunbookSandbox(ImmutableSandboxedEnvironment):
-    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
-        if attr.startswith("_") or attr in _FORBIDDEN_NAMES:
-            return False
-        return bool(super().is_safe_attribute(obj, attr, value))
+class RunbookSandbox(LimitedSandbox):
+    """The core's limited sandbox (`bot.sandbox`), strict about undefined names."""
 
 
 _ENV = RunbookSandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
@@ -70,6 +64,59 @@ def _unsafe_names(tree: nodes.Node) -> Iterator[str]:
                         yield part
 
 
+# What a data source, an action URL or a mitigation target may be built from: configuration
+# (the catalog's `service`, the runbook) and mlresponder's own findings. The alert (`labels`,
+# `annotations`, `alert`, an incident's labels/title/summary/service) is text to show, never this.
+_TRUSTED_ROOTS = frozenset({"service", "diagnosis", "runbook", "mitigation", "secrets"})
+_TRUSTED_INCIDENT_FIELDS = frozenset({"id", "ref", "severity", "status", "started_at", "created_at"})
+
+
+def referenced_paths(source: str) -> list[tuple[str, ...]]:
+    """Every variable a template reads, as attribute paths: ``{{ service.model.registry }}`` →
+    ``("service", "model", "registry")``; a bare ``{{ labels }}`` → ``("labels",)``."""
+    try:
+        tree = _ENV.parse(source)
+    except TemplateSyntaxError:
+        return []
+    inner: set[int] = set()
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        assert isinstance(node, nodes.Getattr | nodes.Getitem)
+        inner.add(id(node.node))
+    # Loop and {% set %} variables: what they are bound from is itself a path of the template.
+    local = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    paths: list[tuple[str, ...]] = []
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Name)):
+        if id(node) in inner or (isinstance(node, nodes.Name) and node.ctx != "load"):
+            continue
+        parts: list[str] = []
+        cur: nodes.Node = node
+        while isinstance(cur, nodes.Getattr | nodes.Getitem):
+            if isinstance(cur, nodes.Getattr):
+                parts.append(cur.attr)
+            else:
+                arg = cur.arg
+                parts.append(str(arg.value) if isinstance(arg, nodes.Const) else "[]")
+            cur = cur.node
+        if isinstance(cur, nodes.Name) and cur.name not in local:
+            paths.append((cur.name, *reversed(parts)))
+    return paths
+
+
+def untrusted_paths(source: str) -> list[str]:
+    """The variables of ``source`` that come from outside (the alert, chat, change events)."""
+    bad: list[str] = []
+    for path in referenced_paths(source):
+        root = path[0]
+        if root in _TRUSTED_ROOTS:
+            continue
+        if root == "incident" and len(path) > 1 and path[1] in _TRUSTED_INCIDENT_FIELDS:
+            continue
+        text = ".".join(path)
+        if text not in bad:
+            bad.append(text)
+    return bad
+
+
 def check_template(source: str, *, expression: bool = False) -> str | None:
     """Why this template may not be used (syntax or sandbox), or None when it is fine."""
     text = "{{ " + source + " }}" if expression else source
@@ -89,7 +136,7 @@ def render(source: str, context: Mapping[str, Any]) -> str:
     if problem:
         raise (TemplateRefused if problem.startswith("template refused") else TemplateFailed)(problem)
     try:
-        return _ENV.from_string(source).render(**context)
+        return render_limited(_ENV.from_string(source), context)
     except SecurityError as exc:
         raise TemplateRefused(f"template refused: {exc}") from exc
     except UndefinedError as exc:

@@ -7,13 +7,14 @@ import threading
 import time
 
 from bot.chat import blocks
-from bot.chat.port import ChannelCreated, FinalChatError
+from bot.chat.port import ChannelCreated, FileToUpload, FinalChatError
 from bot.chat.signing import ButtonSigner
 from bot.chat.slack_client import SlackClient
 from bot.chat.views import IncidentView, TimelineLine, channel_name
 
 MAX_NAME_ATTEMPTS = 6
 GROUP_CACHE_SECONDS = 60.0
+MAX_LIST_PAGES = 20
 
 
 class SlackPort:
@@ -24,6 +25,7 @@ class SlackPort:
         self.signer = signer
         self._groups: dict[str, tuple[float, list[str]]] = {}
         self._lock = threading.Lock()
+        self._bot_user_id: str | None = None
 
     def create_channel(self, view: IncidentView) -> ChannelCreated:
         base = channel_name(view.id, view.title)
@@ -32,15 +34,43 @@ class SlackPort:
         candidates.append(f"{base[:74]}-{secrets.token_hex(2)}")
         for name in candidates:
             try:
-                answer = self.client.call("conversations.create", name=name, is_private=False)
+                answer = self.client.call("conversations.create", name=name, is_private=view.private)
             except FinalChatError as exc:
                 if exc.code == "name_taken":
+                    # Ours already, when an earlier attempt timed out after Slack had created it:
+                    # adopt it rather than open an orphan "-2" channel.
+                    own = self._own_channel(name)
+                    if own is not None:
+                        return ChannelCreated(own, name, taken)
                     taken.append(name)
                     continue
                 raise
             channel = answer.get("channel") or {}
             return ChannelCreated(str(channel["id"]), str(channel.get("name") or name), taken)
         raise FinalChatError("name_taken", f"every channel name tried for {view.ref} is taken: {', '.join(taken)}")
+
+    def _bot_user(self) -> str | None:
+        with self._lock:
+            if self._bot_user_id is None:
+                self._bot_user_id = str(self.client.call("auth.test").get("user_id") or "")
+            return self._bot_user_id or None
+
+    def _own_channel(self, name: str) -> str | None:
+        """The id of the unarchived public channel ``name`` this bot created, if there is one."""
+        me = self._bot_user()
+        if me is None:
+            return None
+        cursor = ""
+        for _ in range(MAX_LIST_PAGES):
+            answer = self.client.call("conversations.list", types="public_channel", exclude_archived=True,
+                                      limit=1000, **({"cursor": cursor} if cursor else {}))
+            for channel in answer.get("channels") or []:
+                if channel.get("name") == name and channel.get("creator") == me and not channel.get("is_archived"):
+                    return str(channel["id"])
+            cursor = str((answer.get("response_metadata") or {}).get("next_cursor") or "")
+            if not cursor:
+                break
+        return None
 
     def set_topic(self, channel: str, view: IncidentView) -> None:
         self.client.call("conversations.setTopic", channel=channel, topic=blocks.topic(view))
@@ -91,6 +121,22 @@ class SlackPort:
 
     def channel_link(self, channel_id: str) -> str:
         return f"<#{channel_id}>"
+
+    def upload_files(self, channel: str, thread_id: str | None, files: list[FileToUpload], comment: str) -> list[str]:
+        """Slack's external upload: files.getUploadURLExternal, the bytes, files.completeUploadExternal."""
+        ids: list[dict[str, str]] = []
+        for f in files:
+            ticket = self.client.call("files.getUploadURLExternal", filename=f.filename, length=len(f.content))
+            self.client.upload(str(ticket["upload_url"]), f.content, f.filename)
+            ids.append({"id": str(ticket["file_id"]), "title": f.title})
+        args: dict[str, object] = {"files": ids, "channel_id": channel, "initial_comment": comment}
+        if thread_id:
+            args["thread_ts"] = thread_id
+        self.client.call("files.completeUploadExternal", **args)
+        return [i["id"] for i in ids]
+
+    def archive(self, channel: str) -> None:
+        self.client.call("conversations.archive", channel=channel)
 
     def group_members(self, group_id: str) -> list[str]:
         now = time.monotonic()

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from bot import safeyaml
 from bot.monitors.schema import EscalationSpec, MonitorConfig, MonitorSpec
 
 
@@ -77,8 +78,7 @@ def _files(spec: str) -> list[Path]:
 def parse_text(text: str, filename: str) -> MonitorConfig:
     """Validate one file's text; raises `MonitorConfigError` with ``file:line: field: problem`` lines."""
     try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
+        node, data = safeyaml.compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
