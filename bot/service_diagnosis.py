@@ -20,6 +20,7 @@ from diagnostics.loader import LogError, load_log
 from diagnostics.log import ChangeRecord
 from diagnostics.prometheus import read_series
 from diagnostics.series import DependencySpec, SeriesSpec, ServiceSpec
+from diagnostics.series_figure import figure_data
 from diagnostics.service_causes import CURRENT_S, GUARD_S, REFERENCE_S, diagnose_series
 from diagnostics.service_diagnosis import combine
 
@@ -67,7 +68,12 @@ def series_spec(service: Any) -> ServiceSpec:
     )
 
 
-def diagnose_service(
+def diagnose_service(service: Any, **kwargs: Any) -> Diagnosis:
+    """Diagnose ``service`` (a catalog `Service`) from whatever sources can be read (see `diagnose_service_full`)."""
+    return diagnose_service_full(service, **kwargs)[0]
+
+
+def diagnose_service_full(
     service: Any,
     *,
     prometheus_url: str | None,
@@ -77,8 +83,8 @@ def diagnose_service(
     onset: float | None = None,
     now: float | None = None,
     timeout: float = 5.0,
-) -> Diagnosis:
-    """Diagnose ``service`` (a catalog `Service`) from whatever sources can be read.
+) -> tuple[Diagnosis, dict[str, Any] | None]:
+    """The diagnosis, and the numbers of its series figure (None when no series were read).
 
     ``log`` given explicitly must load (else `ServiceInputError`); the catalog's prediction log
     that cannot be read becomes a finding, like a Prometheus that is down.
@@ -135,7 +141,7 @@ def diagnose_service(
     out = combine(verdict, log_diagnosis, service=service.name, changes=change_list, notes=notes, runtime_ms=runtime_ms)
     if out.onset == 0.0:
         out.onset = onset if onset is not None else now
-    return out
+    return out, (figure_data(verdict) if verdict is not None else None)
 
 
 def _log_diagnosis(

@@ -41,7 +41,7 @@ class Gate:
 
 
 GATES: dict[str, Gate] = {
-    "latency": Gate(up_ratio=1.2, down_ratio=None),
+    "latency": Gate(up_ratio=1.3, down_ratio=None),
     "errors": Gate(up_ratio=2.0, down_ratio=None, min_share_delta=0.01),
     "traffic": Gate(up_ratio=1.6, down_ratio=0.6),
     "resource": Gate(up_ratio=1.3, down_ratio=None),
@@ -123,27 +123,41 @@ def is_share(ref: Reference, level: np.ndarray) -> bool:
     return ref.median <= 1.0 and (finite.size == 0 or float(finite.max()) <= 1.0 + 1e-9)
 
 
+def size_gate(
+    kind: SeriesKind, median: np.ndarray | float, level: np.ndarray, share: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """(large rise, large drop) per point against a reference median (a scalar or one per point).
+
+    ``share``: the series is a 0..1 share (an error rate, a utilization). A utilization pinned at
+    its ceiling is at its limit even when the rise is small (0.85 -> 1.0).
+    """
+    gate = GATES[kind]
+    med = np.asarray(median, dtype=np.float64)
+    delta = level - med
+    with np.errstate(invalid="ignore"):
+        if kind == "errors" and share:
+            up = (delta >= gate.min_share_delta) & (delta >= 0.5 * med)
+        else:
+            up = np.where(med > 0, level >= gate.up_ratio * np.abs(med), level > 0)
+            if kind == "resource" and share:
+                up = up | ((level >= 0.95) & (delta >= 0.05))
+        if gate.down_ratio is None:
+            down = np.zeros(np.shape(up), dtype=bool)
+        else:
+            down = (level <= gate.down_ratio * med) & (med > 0)
+    return up, down
+
+
 def bad_z(kind: SeriesKind, ref: Reference, level: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(z, effect-ok) per point: robust z in the kind's bad direction, and whether the size gate holds.
 
     Traffic is bad both ways; its z is the larger of the rise and the drop.
     """
-    gate = GATES[kind]
-    delta = level - ref.median
-    z_up = delta / ref.spread
-    base = max(abs(ref.median), 1e-12)
-    with np.errstate(invalid="ignore"):
-        if kind == "errors" and is_share(ref, level):
-            big_up = (delta >= gate.min_share_delta) & (delta >= 0.5 * ref.median)
-        elif ref.median <= 0:
-            big_up = level > 0
-        else:
-            big_up = level >= gate.up_ratio * base
-        if gate.down_ratio is None:
-            return np.where(np.isfinite(z_up), z_up, np.nan), big_up & np.isfinite(z_up)
-        big_down = (level <= gate.down_ratio * base) & (ref.median > 0)
-        z = np.where(big_down & ~big_up, -z_up, np.maximum(z_up, -z_up))
-        return np.where(np.isfinite(z), z, np.nan), (big_up | big_down) & np.isfinite(z)
+    z_up = (level - ref.median) / ref.spread
+    up, down = size_gate(kind, ref.median, level, is_share(ref, level))
+    z = np.where(down & ~up, -z_up, z_up) if GATES[kind].down_ratio is not None else z_up
+    finite = np.isfinite(z)
+    return np.where(finite, z, np.nan), (up | down) & finite
 
 
 @dataclass
@@ -291,19 +305,13 @@ def _first_excursion(s: Series, level: np.ndarray, positions: np.ndarray, r: int
     count = seen[positions] - seen[np.maximum(positions - r, 0)]
     spread = np.fmax(np.fmax(mad_level, 0.25 * mad_raw), np.fmax(REL_FLOOR * np.abs(med), 1e-12))
     cur = level[positions]
-    gate = GATES[s.kind]
-    delta = cur - med
-    z = delta / spread
+    z = (cur - med) / spread
+    finite = raw[np.isfinite(raw)]
+    share = bool(finite.size) and float(np.max(np.abs(finite))) <= 1.0
+    up, down = size_gate(s.kind, med, cur, share)
+    z = np.where(down & ~up, -z, z)
     with np.errstate(invalid="ignore"):
-        if s.kind == "errors" and np.nanmax(np.abs(np.concatenate([med, cur]))) <= 1.0:
-            big = (delta >= gate.min_share_delta) & (delta >= 0.5 * med)
-        else:
-            big = np.where(med > 0, cur >= gate.up_ratio * med, cur > 0)
-        if gate.down_ratio is not None:
-            down = (cur <= gate.down_ratio * med) & (med > 0)
-            z = np.where(down & ~big, -z, z)
-            big = big | down
-        ok = (count >= MIN_REF_POINTS) & big & (z >= Z_SIGNIFICANT)
+        ok = (count >= MIN_REF_POINTS) & (up | down) & (z >= Z_SIGNIFICANT)
     hits = np.flatnonzero(ok)
     if hits.size == 0:
         return None

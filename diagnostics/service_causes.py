@@ -56,6 +56,7 @@ class SeriesVerdict:
     findings: list[Finding]
     scores: list[SeriesScore] = field(default_factory=list)
     culprit_change: float | None = None
+    times: np.ndarray | None = None  # the grid of the scored series (for figures)
 
     @property
     def found(self) -> bool:
@@ -107,7 +108,9 @@ def diagnose_series(
     if not candidates:
         strongest = max((s.score for s in scores), default=0.0)
         findings.sort(key=lambda f: f.score, reverse=True)
-        return SeriesVerdict("none", "", round(1.0 - strongest, 4), onset_at, False, None, findings, scores, None)
+        return SeriesVerdict(
+            "none", "", round(1.0 - strongest, 4), onset_at, False, None, findings, scores, None, times
+        )
 
     first = min(c.change_index for c in candidates)
     tie = max(3, int(round(TIE_S / step)))
@@ -140,6 +143,7 @@ def diagnose_series(
         findings,
         scores,
         change_at,
+        times,
     )
 
 
