@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.catalog import Catalog
 from bot.config import Settings
 from bot.events import EventBus
 
@@ -27,6 +28,8 @@ class Runtime:
     sessions: sessionmaker[Session]
     bus: EventBus
     parts: dict[str, Any] = field(default_factory=dict)
+    # What mlresponder may read, connect to or change, per service (never the alert).
+    catalog: Catalog = field(default_factory=Catalog)
 
     def start(self) -> None:
         """Start background parts (workers, scheduler). Idempotent."""

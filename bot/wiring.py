@@ -16,7 +16,9 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from bot import redact
+from bot.catalog import load_catalog
 from bot.chat import flows
+from bot.chat.archive import ChannelArchiver
 from bot.chat.console import ConsolePort
 from bot.chat.part import ChatPart
 from bot.chat.port import ChatPort
@@ -34,7 +36,9 @@ from bot.monitors.metrics import make_registry
 from bot.monitors.runner import MonitorService
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
+from bot.updates import UpdateReminders, parse_cadence
 from postmortems.worker import PostmortemWorker
+from runbooks.actions import ACTIONS
 from runbooks.engine import RunbookEngine
 from runbooks.loader import load_runbooks, paths_from_setting
 
@@ -45,13 +49,16 @@ def create_runtime(settings: Settings, *, migrate: bool = True, install_parts: b
     """The store (migrated unless told otherwise), the event bus and, unless told otherwise, every part."""
     redact.configure(settings)  # every way out now masks these settings' secrets
     redact_every_record()
+    # An invalid catalog stops the start before the store is touched; its ${MLRESPONDER_SECRET_…}
+    # references are environment values, which the redactor reads there.
+    catalog = load_catalog(settings.catalog, known_actions=ACTIONS)
     if migrate:
         upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
     bus = EventBus()
     bus.attach(sessions)
-    runtime = Runtime(settings=settings, engine=engine, sessions=sessions, bus=bus)
+    runtime = Runtime(settings=settings, engine=engine, sessions=sessions, bus=bus, catalog=catalog)
     if install_parts:
         for installer in PART_INSTALLERS:
             installer(runtime)
@@ -80,6 +87,33 @@ def install_chat(runtime: Runtime) -> None:
         port = ConsolePort(secrets=settings.secrets())
     options = dict(settings.extra.get("chat_outbox") or {})
     part = ChatPart(runtime, port, signer, client, options)
+    _queue_in_transactions(runtime)
+
+    def on_events(notices: list[EventNotice]) -> None:
+        part.worker.wake()
+
+    runtime.bus.subscribe(on_events)
+    runtime.parts["chat"] = part
+    if settings.slack_archive_after_seconds > 0 and runtime.parts.get("scheduler") is not None:
+        archiver = ChannelArchiver(runtime)
+        runtime.parts["channel_archiver"] = archiver
+        runtime.bus.subscribe(archiver.on_events)
+
+
+def attach_outbox(runtime: Runtime) -> None:
+    """Queue chat messages for what this process records, without sending them (CLI commands).
+
+    The running service's outbox worker picks the rows up and delivers them, so a revert or a
+    resolve typed in a terminal reaches the incident channel like one clicked in Slack.
+    """
+    if "chat" in runtime.parts or not flows.outbox_table_exists(runtime.engine):
+        return
+    _queue_in_transactions(runtime)
+
+
+def _queue_in_transactions(runtime: Runtime) -> None:
+    """Every transaction of this runtime adds the outbox rows its events need before it commits."""
+    settings = runtime.settings
 
     def before_commit(session: Session) -> None:
         flows.queue_for_session(session, settings)
@@ -91,11 +125,14 @@ def install_chat(runtime: Runtime) -> None:
     event.listen(runtime.sessions, "after_commit", after_end)
     event.listen(runtime.sessions, "after_rollback", after_end)
 
-    def on_events(notices: list[EventNotice]) -> None:
-        part.worker.wake()
 
-    runtime.bus.subscribe(on_events)
-    runtime.parts["chat"] = part
+def install_update_reminders(runtime: Runtime) -> None:
+    """Reminders to post a status update, where a scheduler runs and a cadence is configured."""
+    if runtime.parts.get("scheduler") is None or not parse_cadence(runtime.settings.update_reminders):
+        return
+    service = UpdateReminders(runtime)
+    runtime.parts["update_reminders"] = service
+    runtime.bus.subscribe(service.on_events)
 
 
 def install_runbooks(runtime: Runtime) -> None:
@@ -130,6 +167,7 @@ def install_postmortems(runtime: Runtime) -> None:
 
 PART_INSTALLERS: tuple[Callable[[Runtime], None], ...] = (
     install_scheduler,
+    install_update_reminders,
     install_chat,
     install_runbooks,
     install_monitors,

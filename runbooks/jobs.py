@@ -26,6 +26,7 @@ from runbooks.executor import advance, finish_step, schedule, step_row, verify_j
 from runbooks.models import RunbookRun
 from runbooks.runs import runbook_of
 from runbooks.schema import VerifyStep
+from runbooks.sources import open_source
 from runbooks.templating import TemplateFailed, TemplateRefused, render
 from runbooks.verify import (
     MetricUnavailable,
@@ -59,6 +60,8 @@ def _measure(runtime: Runtime, body: VerifyStep, ctx: dict[str, Any], baseline_s
         if not base_url:
             raise MetricUnavailable("no Prometheus configured (MLRESPONDER_PROMETHEUS_URL)")
         query = render(body.prometheus, ctx)
+        if not query.strip():
+            raise MetricUnavailable("the Prometheus query rendered empty")
         from datetime import UTC, datetime
 
         def at(ts: float) -> datetime:
@@ -72,8 +75,8 @@ def _measure(runtime: Runtime, body: VerifyStep, ctx: dict[str, Any], baseline_s
 
     source = render(body.log, ctx).strip()
     try:
-        data = load_log(source, query=render(body.query, ctx) if body.query else None)
-    except (LogError, OSError) as exc:
+        data = load_log(open_source(source), query=render(body.query, ctx) if body.query else None)
+    except (LogError, OSError, ValueError) as exc:
         raise MetricUnavailable(str(exc)) from exc
     baseline = log_metric_buckets(data, body.metric, baseline_start, incident_start, body.step)
     after = log_metric_buckets(data, body.metric, after_start, float("inf"), body.step)
@@ -98,16 +101,19 @@ def verify_mitigation(mitigation_id: int, run_id: int, step_index: int, attempt:
         rb = runbook_of(run)
         body = rb.steps[step_index].verify
         assert body is not None
-        if m.status != "executed":
-            finish_step(s, run, step_row(s, run_id, step_index), status="skipped",
-                    output={"skipped": f"mitigation {m.id} is {m.status}"})
+        resolved = m.incident.status == "resolved"
+        if m.status != "executed" or resolved:
+            # a resolved incident needs no more checks (and no escalation if one were inconclusive)
+            why = f"{m.incident.ref} is resolved" if resolved else f"mitigation {m.id} is {m.status}"
+            finish_step(s, run, step_row(s, run_id, step_index), status="skipped", output={"skipped": why})
             run.status = "running"
             skip = True
         else:
             skip = False
             incident = s.get(Incident, run.incident_id)
             assert incident is not None
-            ctx = build_context(s, incident, run.context, runbook={"name": rb.name}, mitigation=m)
+            ctx = build_context(s, incident, run.context, runbook={"name": rb.name}, mitigation=m,
+                                catalog=runtime.catalog)
             onset = (incident.diagnosis or {}).get("onset")
             incident_start = incident.started_at.timestamp()
             if onset:
@@ -174,7 +180,7 @@ def _apply_verdict(runtime: Runtime, run_id: int, idx: int, mitigation_id: int, 
                 s, incident, escalate_to,
                 f"{what}. The metric has not been shown to recover; revert it with "
                 f"`mlresponder mitigation revert {m.id}` or take over.",
-                mitigation_id=m.id, run_id=run_id, offer_revert=True)
+                mitigation_id=m.id, run_id=run_id, offer_revert=True, catalog=runtime.catalog)
             row.status = "failed"
             row.error = what
             row.finished_at = utcnow()

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from bot.catalog import Catalog
 from bot.db import transaction, utcnow
 from bot.egress import EgressPolicy
 from bot.incidents import IllegalTransition, audit, change_to_dict, changes_in_window, log_event, transition
@@ -65,9 +66,29 @@ def escalation_targets(incident: Incident, escalate_to: list[str] | None = None)
     return [incident.commander] if incident.commander else ["on-call"]
 
 
-def escalate(session: Session, incident: Incident, who: list[str], message: str, **data: Any) -> None:
-    log_event(session, incident, "escalation", f"escalated to {', '.join(who)}: {message}",
-              data={"who": who, "message": message, **data})
+OWNERS = "owners"
+
+
+def escalate(session: Session, incident: Incident, who: list[str], message: str, *, catalog: Catalog,
+             **data: Any) -> None:
+    """An escalation on the timeline; ``owners`` means the catalog owners of the incident's service:
+    their Slack user group or user (mentioned by the chat) and, with a routing key, a PagerDuty page."""
+    service = catalog.get(incident.catalog_service)
+    resolved: list[str] = []
+    page: dict[str, Any] | None = None
+    for name in who:
+        if name != OWNERS:
+            resolved.append(name)
+        elif service is None:
+            resolved.append(f"owners of {incident.service} (not in the service catalog)")
+        else:
+            resolved.append(service.owners.slack or f"owners of {service.name} (no owners.slack in the catalog)")
+            if service.owners.pagerduty_routing_key:
+                page = {"service": service.name}
+    resolved = list(dict.fromkeys(resolved))
+    extra = {"page": page} if page else {}
+    log_event(session, incident, "escalation", f"escalated to {', '.join(resolved)}: {message}",
+              data={"who": resolved, "message": message, **extra, **data})
 
 
 def action_context(runtime: Runtime, session: Session, incident: Incident, action_name: str,
@@ -79,7 +100,9 @@ def action_context(runtime: Runtime, session: Session, incident: Incident, actio
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ActionError(f"{action_name}: params.{where}: {first['msg']}") from exc
-    changes = changes_in_window(session, incident, lookback_minutes=CHANGE_LOOKBACK_MINUTES)
+    # Deploys of the incident's service and its dependencies; mlresponder's own mitigations are not deploys.
+    changes = changes_in_window(session, incident, lookback_minutes=CHANGE_LOOKBACK_MINUTES, mitigations=False,
+                                services=runtime.catalog.change_scope(incident.catalog_service, incident.service))
     return ActionContext(
         target=target, params=parsed, registry=lambda: registry_for(runtime),
         incident=incident_view(incident), diagnosis=incident.diagnosis,
@@ -95,12 +118,12 @@ def plan(runtime: Runtime, session: Session, incident: Incident, action_name: st
     return get_action(action_name).plan(ctx)
 
 
-def execution_params(session: Session, m: Mitigation) -> dict[str, Any]:
+def execution_params(session: Session, m: Mitigation, catalog: Catalog | None = None) -> dict[str, Any]:
     """The parameters to execute with: a runbook step's params rendered again, now with the secrets."""
+    from bot.secrets import secret_values
     from runbooks.context import build_context
     from runbooks.models import RunbookRun
     from runbooks.runs import latest_mitigation, run_step_of, runbook_of
-    from runbooks.secrets import secret_values
     from runbooks.templating import render_tree
 
     row = run_step_of(session, m.id)
@@ -112,14 +135,14 @@ def execution_params(session: Session, m: Mitigation) -> dict[str, Any]:
     if body is None:
         return dict(m.params)
     ctx = build_context(session, m.incident, run.context, runbook={"name": rb.name, "description": rb.description},
-                        mitigation=latest_mitigation(session, run.id, row.step_index))
+                        mitigation=latest_mitigation(session, run.id, row.step_index), catalog=catalog)
     return dict(render_tree(body.params, {**ctx, "secrets": secret_values()}))
 
 
 def _ctx_for(runtime: Runtime, mitigation_id: int) -> tuple[ActionContext, dict[str, Any], str]:
     with transaction(runtime.sessions) as s:
         m = get_mitigation(s, mitigation_id)
-        params = execution_params(s, m)
+        params = execution_params(s, m, runtime.catalog)
         return action_context(runtime, s, m.incident, m.action, m.target, params), dict(m.plan), m.action
 
 
@@ -192,7 +215,7 @@ def _record_failure(runtime: Runtime, mitigation_id: int, error: str, *, escalat
               outcome="failed", incident_id=m.incident_id, detail={"error": error, "plan": m.plan})
         escalate(s, m.incident, escalation_targets(m.incident, escalate_to),
                  f"mitigation {m.id} ({m.action} {m.target}) failed: {error}. Nothing was changed by it; "
-                 "the incident needs a person.", mitigation_id=m.id)
+                 "the incident needs a person.", mitigation_id=m.id, catalog=runtime.catalog)
 
 
 def _version_change(session: Session, m: Mitigation, before: dict[str, Any], after: dict[str, Any],
@@ -200,7 +223,7 @@ def _version_change(session: Session, m: Mitigation, before: dict[str, Any], aft
     action = get_action(m.action)
     session.add(ChangeEvent(
         timestamp=utcnow(), kind="model_deploy" if action.changes_model_version else "config_change",
-        service=m.target, description=description,
+        service=m.incident.catalog_service or m.target, description=description,
         from_version=None if before.get("version") is None else str(before["version"]),
         to_version=None if after.get("version") is None else str(after["version"]),
         origin="mitigation", mitigation_id=m.id,
@@ -327,11 +350,27 @@ def revert(runtime: Runtime, mitigation_id: int, actor: str) -> dict[str, Any]:
         audit(s, actor, "mitigation.revert", f"mitigation {m.id}: {m.action} {m.target}",
               incident_id=m.incident_id, detail={"before": m.after, "after": state})
         _version_change(s, m, dict(m.after), state, f"revert of mitigation {m.id} ({m.action}) for {m.incident.ref}")
-        if m.incident.status == "mitigated":
-            move_incident(s, m.incident, "mitigating", f"mitigation {m.id} reverted")
-        elif m.incident.status == "mitigating":
-            move_incident(s, m.incident, "acknowledged", f"mitigation {m.id} reverted")
+        _after_revert(s, m, actor)
         return mitigation_to_dict(m)
+
+
+def _after_revert(session: Session, m: Mitigation, actor: str) -> None:
+    """Where the incident stands once a mitigation is undone.
+
+    Another mitigation still in place, or an incident already resolved (a revert is then
+    clean-up, e.g. the fixed champion serving again): the status stays. Otherwise nothing
+    mitigates it any more, so it goes back to acknowledged, by the person who reverted (a
+    person acting on it is what acknowledging means), never "mitigating" with nothing running.
+    """
+    incident = m.incident
+    in_effect = [o.id for o in incident.mitigations if o.id != m.id and o.status in EXECUTED_STATES]
+    if in_effect or incident.status not in ("mitigating", "mitigated"):
+        return
+    try:
+        transition(session, incident, "acknowledged", actor=actor,
+                   note=f"mitigation {m.id} reverted; no other mitigation is in place")
+    except IllegalTransition:
+        log.info("incident %s not moved back after the revert of mitigation %s", incident.ref, m.id)
 
 
 def open_duplicate(session: Session, incident_id: int, action: str, target: str) -> Mitigation | None:

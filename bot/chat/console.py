@@ -12,7 +12,7 @@ import threading
 from typing import TextIO
 
 from bot.chat import blocks
-from bot.chat.port import ChannelCreated
+from bot.chat.port import ChannelCreated, FileToUpload
 from bot.chat.views import IncidentView, TimelineLine, channel_name
 from bot.redact import redact, redact_text
 from diagnostics.findings import Diagnosis
@@ -92,6 +92,14 @@ class ConsolePort:
 
     def group_members(self, group_id: str) -> list[str]:
         return []
+
+    def upload_files(self, channel: str, thread_id: str | None, files: list[FileToUpload], comment: str) -> list[str]:
+        names = ", ".join(f"{f.filename} ({len(f.content)} bytes)" for f in files)
+        self._write(f"[chat {channel}] shared {names}: {comment}")
+        return [f.filename for f in files]
+
+    def archive(self, channel: str) -> None:
+        self._write(f"[chat {channel}] channel archived")
 
 
 def render_card(view: IncidentView) -> str:

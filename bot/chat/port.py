@@ -86,3 +86,16 @@ class ChatPort(Protocol):
     def group_members(self, group_id: str) -> list[str]:
         """Members of a user group (a read, not sent through the outbox)."""
         ...
+
+    def upload_files(self, channel: str, thread_id: str | None, files: list[FileToUpload], comment: str) -> list[str]:
+        """Share files in the channel (under the thread when given); returns the chat system's file ids."""
+        ...
+
+    def archive(self, channel: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class FileToUpload:
+    filename: str
+    title: str
+    content: bytes
