@@ -50,16 +50,10 @@ def part_member(part: ChatPart, user_id: str, group: str) -> bool:
 
 
 def _catalog_owners(part: ChatPart, incident: Incident) -> list[str]:
-    """The Slack owners of the incident's service in the catalog (`runtime.parts["catalog"]`), if any."""
-    catalog = part.runtime.parts.get("catalog")
-    find = getattr(catalog, "owners_of", None)
-    if not callable(find):
-        return []
-    try:
-        found = find(incident.service)
-    except Exception:
-        return []
-    return [str(o) for o in (found or []) if o]
+    """The Slack owner (user or user group) of the incident's service in the catalog, if any."""
+    service = part.runtime.catalog.get(incident.catalog_service)
+    owner = service.owners.slack if service is not None else None
+    return [owner] if owner else []
 
 
 def refuse(session: Session, user_id: str, what: str, incident: Incident) -> str:

@@ -69,3 +69,26 @@ def test_a_replayed_slash_command_acts_once(api: TestClient, chat_runtime: Runti
     command(api, "declare sev3 another one")
     drain(chat_runtime)
     assert counts(chat_runtime)[0] == 2
+
+
+def test_the_services_catalog_owner_may_act(slack_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient as Client
+
+    from bot.api import create_app
+    from bot.wiring import create_runtime
+
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text("services:\n  - name: churn\n    owners: {slack: UOWNER001}\n")
+    runtime = create_runtime(slack_settings.with_(catalog=str(catalog)))
+    runtime.start()
+    try:
+        with Client(create_app(runtime), client=("127.0.0.1", 50000)) as api:
+            _, channel = open_incident(runtime)
+            with transaction(runtime.sessions) as s:
+                from bot.incidents import get_incident
+
+                get_incident(s, 1).catalog_service = "churn"
+            assert command(api, "ack", channel=channel, user="UOWNER001")["text"] == "INC-1 is now acknowledged."
+            assert command(api, "resolve", channel=channel, user="UMALLORY1")["text"].startswith(":no_entry:")
+    finally:
+        runtime.close()
