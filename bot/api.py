@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
@@ -305,7 +305,7 @@ def create_app(runtime: Runtime, *, bind_host: str = "127.0.0.1") -> FastAPI:
     @app.get("/metrics", tags=["ops"])
     def prom_metrics() -> Response:
         payload = generate_latest(metrics.registry)
-        extra = runtime.parts.get("metrics_registry")
+        extra = runtime.parts.get(CollectorRegistry)
         if extra is not None:
             payload += generate_latest(extra)
         return Response(payload, media_type=CONTENT_TYPE_LATEST)

@@ -12,6 +12,7 @@ import logging
 import secrets
 from collections.abc import Callable
 
+from prometheus_client import CollectorRegistry
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -56,7 +57,7 @@ def create_runtime(settings: Settings, *, migrate: bool = True, install_parts: b
 
 def install_scheduler(runtime: Runtime) -> None:
     if runtime.settings.scheduler_enabled:
-        runtime.parts.setdefault("scheduler", Scheduler(runtime))
+        runtime.parts.setdefault(Scheduler, Scheduler(runtime))
 
 
 def install_chat(runtime: Runtime) -> None:
@@ -91,14 +92,14 @@ def install_chat(runtime: Runtime) -> None:
         part.worker.wake()
 
     runtime.bus.subscribe(on_events)
-    runtime.parts["chat"] = part
+    runtime.parts[ChatPart] = part
 
 
 def install_runbooks(runtime: Runtime) -> None:
     """Load and validate runbooks (raises `RunbookError` on any invalid one) and subscribe."""
     runbooks = load_runbooks(paths_from_setting(runtime.settings.runbooks))
     engine = RunbookEngine(runtime, runbooks)
-    runtime.parts["runbooks"] = engine
+    runtime.parts[RunbookEngine] = engine
     runtime.bus.subscribe(engine.on_events)
 
 
@@ -107,11 +108,11 @@ def install_monitors(runtime: Runtime) -> None:
     config = load_config(runtime.settings.monitors)
     monitors = MonitorService(runtime, config)
     escalation = EscalationService(runtime, config.escalation)
-    runtime.parts["monitors"] = monitors
-    runtime.parts["escalation"] = escalation
-    runtime.parts.setdefault("metrics_registry", make_registry(runtime))
+    runtime.parts[MonitorService] = monitors
+    runtime.parts[EscalationService] = escalation
+    runtime.parts.setdefault(CollectorRegistry, make_registry(runtime))
     runtime.bus.subscribe(escalation.on_events)
-    scheduler = runtime.parts.get("scheduler")
+    scheduler = runtime.parts.get(Scheduler)
     if scheduler is not None:
         schedule_jobs(scheduler, list(config.monitors.values()),
                       config.escalation.sweep_every if escalation.active else None)
@@ -120,7 +121,7 @@ def install_monitors(runtime: Runtime) -> None:
 def install_postmortems(runtime: Runtime) -> None:
     """Draft the postmortem when an incident is resolved (queued off the committing thread)."""
     worker = PostmortemWorker(runtime)
-    runtime.parts["postmortems"] = worker
+    runtime.parts[PostmortemWorker] = worker
     runtime.bus.subscribe(worker.on_events)
 
 

@@ -29,6 +29,7 @@ from bot.db import transaction, utcnow
 from bot.incidents import log_event, record_diagnosis
 from bot.models import Incident, Mitigation
 from bot.runtime import Runtime
+from bot.scheduler import Scheduler
 from runbooks import mitigations
 from runbooks.actions import ActionError, get_action
 from runbooks.context import build_context
@@ -384,7 +385,7 @@ def _escalate(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, 
 def schedule(runtime: Runtime, job_id: str, when: datetime, func: str, **kwargs: Any) -> None:
     """A persisted APScheduler job when the process has a scheduler, else an in-process timer."""
     when = max(when, utcnow() + timedelta(milliseconds=200))  # past run dates would be "missed"
-    scheduler = runtime.parts.get("scheduler")
+    scheduler = runtime.parts.get(Scheduler)
     if scheduler is not None:
         scheduler.run_at(job_id, when, func, **kwargs)
         return

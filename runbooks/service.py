@@ -20,6 +20,7 @@ from bot.runtime import Runtime
 from runbooks import executor, mitigations, runs
 from runbooks.actions import ACTIONS, ActionError, get_action
 from runbooks.context import build_context
+from runbooks.engine import RunbookEngine
 from runbooks.mitigations import MitigationConflict, MitigationError, MitigationNotFound
 from runbooks.models import RunbookRun
 from runbooks.schema import Runbook
@@ -37,7 +38,7 @@ class RunbookServiceError(Exception):
 
 
 def _engine(runtime: Runtime) -> Any:
-    return runtime.parts.get("runbooks")
+    return runtime.parts.get(RunbookEngine)
 
 
 def _continue_in_background(runtime: Runtime, mitigation_id: int) -> None:

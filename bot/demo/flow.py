@@ -28,6 +28,7 @@ from bot.incidents import get_incident, incident_to_dict, transition
 from bot.models import TRANSITIONS
 from bot.runtime import Runtime
 from bot.wiring import create_runtime
+from postmortems.worker import PostmortemWorker
 
 log = logging.getLogger(__name__)
 
@@ -275,7 +276,7 @@ class ScenarioRun:
                 transition(session, incident, "resolved", actor=ONCALL,
                            note="service back to normal after the mitigation")
         self.mark("resolved")
-        worker = runtime.parts.get("postmortems")
+        worker = runtime.parts.get(PostmortemWorker)
         if worker is not None:
             worker.wait(timeout=60)
         record = self.wait_for(runtime, incident_id, "the postmortem", lambda r: bool(r.get("postmortem_path")))

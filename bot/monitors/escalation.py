@@ -23,6 +23,7 @@ from bot.db import transaction, utcnow
 from bot.events import EventNotice
 from bot.models import OPEN_STATUSES, Incident, TimelineEvent
 from bot.monitors.schema import EscalationSpec, SeverityPolicy, WebhookSpec
+from bot.scheduler import Scheduler
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -208,7 +209,7 @@ class EscalationService:
         return decision
 
     def _schedule(self, incident_id: int, when: datetime | None) -> None:
-        scheduler = self.runtime.parts.get("scheduler")
+        scheduler = self.runtime.parts.get(Scheduler)
         if scheduler is None:
             return
         if when is None:
@@ -218,7 +219,7 @@ class EscalationService:
 
     def on_events(self, notices: list[EventNotice]) -> None:
         """Bus listener: a new incident gets its check job; a status change re-plans (or cancels) it."""
-        scheduler = self.runtime.parts.get("scheduler")
+        scheduler = self.runtime.parts.get(Scheduler)
         if scheduler is None or not self.active:
             return  # no scheduler here (CLI: the service's sweep picks it up), or no policy at all
         hook = self.policy.webhook
@@ -353,7 +354,7 @@ class EscalationService:
 def check_incident(incident_id: int) -> None:
     from bot.scheduler import current_runtime
 
-    service: EscalationService | None = current_runtime().parts.get("escalation")
+    service: EscalationService | None = current_runtime().parts.get(EscalationService)
     if service is not None:
         service.check(incident_id)
 
@@ -361,7 +362,7 @@ def check_incident(incident_id: int) -> None:
 def follow_up_webhook(incident_id: int, action: str) -> None:
     from bot.scheduler import current_runtime
 
-    service: EscalationService | None = current_runtime().parts.get("escalation")
+    service: EscalationService | None = current_runtime().parts.get(EscalationService)
     if service is not None:
         service.follow_up_webhook(incident_id, action)
 
@@ -369,6 +370,6 @@ def follow_up_webhook(incident_id: int, action: str) -> None:
 def sweep() -> None:
     from bot.scheduler import current_runtime
 
-    service: EscalationService | None = current_runtime().parts.get("escalation")
+    service: EscalationService | None = current_runtime().parts.get(EscalationService)
     if service is not None:
         service.sweep()
