@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.db import transaction
 from bot.incidents import IncidentNotFound, get_incident, incident_to_dict, list_incidents, normalize_severity
-from bot.intake import PARSERS, IngestResult, IntakeError, ingest, parse_json, validation_message
+from bot.intake import ALERT_SOURCES, IngestResult, IntakeError, ingest, parse_json, validation_message
 from bot.metrics import ServiceMetrics
 from bot.models import CHANGE_KINDS, STATUSES, ChangeEvent
 from bot.runtime import Runtime
@@ -184,7 +184,7 @@ def create_app(runtime: Runtime, *, bind_host: str = "127.0.0.1") -> FastAPI:
 
     def ingest_delivery(source: str, data: Any) -> IngestResult:
         try:
-            alerts = PARSERS[source](data)
+            alerts = ALERT_SOURCES[source].parse(data)
         except IntakeError as exc:
             raise ApiError(422, str(exc)) from None
         for attempt in range(INGEST_RETRIES):
@@ -216,12 +216,9 @@ def create_app(runtime: Runtime, *, bind_host: str = "127.0.0.1") -> FastAPI:
 
         return handler
 
-    app.add_api_route("/alerts/alertmanager", _intake_route("alertmanager"), methods=["POST"],
-                      summary="Prometheus Alertmanager webhook (version 4)", tags=["intake"])
-    app.add_api_route("/alerts/grafana", _intake_route("grafana"), methods=["POST"],
-                      summary="Grafana alerting webhook", tags=["intake"])
-    app.add_api_route("/alerts", _intake_route("generic"), methods=["POST"],
-                      summary="Generic alert", tags=["intake"])
+    for alert_source in ALERT_SOURCES.values():
+        app.add_api_route(alert_source.path, _intake_route(alert_source.name), methods=["POST"],
+                          summary=alert_source.summary, tags=["intake"])
 
     @app.post("/changes", tags=["changes"], status_code=201)
     async def post_change(request: Request) -> JSONResponse:

@@ -16,10 +16,13 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+import postmortems.service
+import runbooks.service
 from bot.chat import flows
 from bot.chat.console import ConsolePort
 from bot.chat.part import ChatPart
 from bot.chat.port import ChatPort
+from bot.chat.responder import Responder
 from bot.chat.signing import ButtonSigner
 from bot.chat.slack_client import SlackClient
 from bot.chat.slack_port import SlackPort
@@ -34,6 +37,7 @@ from bot.monitors.runner import MonitorService
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from postmortems.worker import PostmortemWorker
+from runbooks.actions import hand_proposable
 from runbooks.engine import RunbookEngine
 from runbooks.loader import load_runbooks, paths_from_setting
 
@@ -76,7 +80,7 @@ def install_chat(runtime: Runtime) -> None:
     else:
         port = ConsolePort(secrets=settings.secrets())
     options = dict(settings.extra.get("chat_outbox") or {})
-    part = ChatPart(runtime, port, signer, client, options)
+    part = ChatPart(runtime, port, signer, client, chat_responder(), options)
 
     def before_commit(session: Session) -> None:
         flows.queue_for_session(session, settings)
@@ -95,10 +99,22 @@ def install_chat(runtime: Runtime) -> None:
     runtime.parts[ChatPart] = part
 
 
+def chat_responder() -> Responder:
+    """The runbooks' and postmortems' entry points the chat commands and buttons call."""
+    return Responder(
+        mitigations=hand_proposable(),
+        run_diagnosis=runbooks.service.run_diagnosis,
+        propose_mitigation=runbooks.service.propose_mitigation,
+        approve_mitigation=runbooks.service.approve_mitigation,
+        reject_mitigation=runbooks.service.reject_mitigation,
+        draft_postmortem=postmortems.service.draft_postmortem,
+    )
+
+
 def install_runbooks(runtime: Runtime) -> None:
     """Load and validate runbooks (raises `RunbookError` on any invalid one) and subscribe."""
-    runbooks = load_runbooks(paths_from_setting(runtime.settings.runbooks))
-    engine = RunbookEngine(runtime, runbooks)
+    loaded = load_runbooks(paths_from_setting(runtime.settings.runbooks))
+    engine = RunbookEngine(runtime, loaded)
     runtime.parts[RunbookEngine] = engine
     runtime.bus.subscribe(engine.on_events)
 

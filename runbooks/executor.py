@@ -37,7 +37,7 @@ from runbooks.loader import LoadedRunbook, format_loc
 from runbooks.mitigations import rowcount
 from runbooks.models import RUN_ACTIVE, RunbookRun, RunbookStep
 from runbooks.runs import latest_mitigation, run_step_of, runbook_of
-from runbooks.schema import Runbook, Step
+from runbooks.schema import STEP_KINDS, Runbook, Step
 from runbooks.secrets import masked_values
 from runbooks.templating import TemplateFailed, TemplateRefused, evaluate, render, render_tree
 
@@ -298,8 +298,22 @@ def _fail_run(runtime: Runtime, run_id: int, idx: int | None, error: str, *, esc
 # ---------------------------------------------------------------- step kinds
 
 Handler = Callable[[Runtime, int, int, Step, Runbook, dict[str, Any]], str]
+_HANDLERS: dict[str, Handler] = {}
 
 
+def step_handler(kind: str) -> Callable[[Handler], Handler]:
+    """Register the handler of one step kind of the schema (`runbooks.schema.STEP_KINDS`)."""
+    if kind not in STEP_KINDS:
+        raise ValueError(f"no step kind {kind!r} in the runbook schema (kinds: {', '.join(STEP_KINDS)})")
+
+    def register(handler: Handler) -> Handler:
+        _HANDLERS[kind] = handler
+        return handler
+
+    return register
+
+
+@step_handler("diagnose")
 def _diagnose(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, ctx: dict[str, Any]) -> str:
     body = step.diagnose
     assert body is not None
@@ -355,6 +369,7 @@ def run_diagnose(runtime: Runtime, incident_id: int, source: str, *, reference: 
     return diagnose(log_data, reference=ref, changes=changes, onset=onset).to_dict()
 
 
+@step_handler("notify")
 def _notify(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, ctx: dict[str, Any]) -> str:
     assert step.notify is not None
     text = render(step.notify.message, ctx).strip()
@@ -368,6 +383,7 @@ def _notify(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, ct
     return "next"
 
 
+@step_handler("escalate")
 def _escalate(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, ctx: dict[str, Any]) -> str:
     assert step.escalate is not None
     who = [render(w, ctx).strip() for w in step.escalate.who]
@@ -400,6 +416,7 @@ def schedule(runtime: Runtime, job_id: str, when: datetime, func: str, **kwargs:
     log.warning("no scheduler in this process: %s runs in %.0fs from an in-memory timer", job_id, delay)
 
 
+@step_handler("wait")
 def _wait(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, ctx: dict[str, Any]) -> str:
     assert step.wait is not None
     with transaction(runtime.sessions) as s:
@@ -421,6 +438,7 @@ def _wait(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, ctx:
     return "wait"
 
 
+@step_handler("mitigate")
 def _mitigate(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, ctx: dict[str, Any]) -> str:
     body = step.mitigate
     assert body is not None
@@ -524,6 +542,7 @@ def _settle_mitigation_step(runtime: Runtime, run_id: int, idx: int, mitigation_
         return "next"
 
 
+@step_handler("verify")
 def _verify(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, ctx: dict[str, Any]) -> str:
     body = step.verify
     assert body is not None
@@ -562,14 +581,9 @@ def verify_job_id(mitigation_id: int) -> str:
     return f"runbooks-verify-{mitigation_id}"
 
 
-_HANDLERS: dict[str, Handler] = {
-    "diagnose": _diagnose,
-    "notify": _notify,
-    "mitigate": _mitigate,
-    "verify": _verify,
-    "escalate": _escalate,
-    "wait": _wait,
-}
+_unhandled = set(STEP_KINDS) - set(_HANDLERS)
+if _unhandled:  # a kind added to the schema without its handler: refuse to run any runbook
+    raise RuntimeError(f"runbook step kinds without a handler: {', '.join(sorted(_unhandled))}")
 
 
 # ---------------------------------------------------------------- continuing after outside events

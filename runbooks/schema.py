@@ -21,8 +21,6 @@ from pydantic_core import PydanticCustomError
 from bot.durations import Duration
 from bot.models import SEVERITIES
 
-STEP_KINDS = ("diagnose", "notify", "mitigate", "verify", "escalate", "wait")
-
 
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
@@ -167,6 +165,10 @@ class WaitStep(StrictModel):
 
 
 class Step(StrictModel):
+    """One step: ``name``, ``when`` and exactly one kind. The kind fields below are the registry of
+    step kinds: `STEP_KINDS` derives from them, and the executor refuses to load unless it has a
+    handler for each (`runbooks.executor.step_handler`)."""
+
     name: str | None = None
     when: str | None = None
     diagnose: DiagnoseStep | None = None
@@ -198,6 +200,9 @@ class Step(StrictModel):
 
     def label(self, index: int) -> str:
         return self.name or f"{self.kind}-{index}"
+
+
+STEP_KINDS: tuple[str, ...] = tuple(k for k in Step.model_fields if k not in ("name", "when"))
 
 
 def _severity_list(value: Any) -> list[str]:

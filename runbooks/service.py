@@ -18,7 +18,7 @@ from bot.incidents import get_incident, log_event, record_diagnosis
 from bot.models import Mitigation
 from bot.runtime import Runtime
 from runbooks import executor, mitigations, runs
-from runbooks.actions import ACTIONS, ActionError, get_action
+from runbooks.actions import ACTIONS, ActionError, get_action, hand_proposable
 from runbooks.context import build_context
 from runbooks.engine import RunbookEngine
 from runbooks.mitigations import MitigationConflict, MitigationError, MitigationNotFound
@@ -109,8 +109,9 @@ def propose_mitigation(runtime: Runtime, incident_id: int | str, action: str, ac
     """Propose a mitigation by hand (it still needs an approval); returns the mitigation id."""
     if action not in ACTIONS:
         raise MitigationError(f"unknown action {action!r} (expected one of {', '.join(ACTIONS)})")
-    if action == "http":
-        raise MitigationError("an http mitigation needs its request from a runbook; it cannot be proposed by hand")
+    if action not in hand_proposable():
+        raise MitigationError(f"an {action} mitigation needs its request from a runbook; "
+                              "it cannot be proposed by hand")
     with transaction(runtime.sessions) as s:
         incident = get_incident(s, incident_id)
         chosen = target or str((incident.labels or {}).get("model") or incident.service)

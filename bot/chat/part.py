@@ -15,6 +15,7 @@ from bot.chat.delivery import Delivery
 from bot.chat.models import OutboxMessage
 from bot.chat.outbox import OutboxWorker
 from bot.chat.port import ChatError, ChatPort
+from bot.chat.responder import Responder
 from bot.chat.signing import ButtonSigner
 from bot.chat.slack_client import SlackClient
 from bot.db import transaction
@@ -30,8 +31,9 @@ log = logging.getLogger(__name__)
 
 class ChatPart:
     def __init__(self, runtime: Runtime, port: ChatPort, signer: ButtonSigner, client: SlackClient | None,
-                 worker_options: dict[str, Any] | None = None) -> None:
+                 responder: Responder, worker_options: dict[str, Any] | None = None) -> None:
         self.runtime = runtime
+        self.responder = responder
         self.port = port
         self.signer = signer
         self.client = client
