@@ -9,7 +9,6 @@ on the same port.
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections import deque
@@ -18,11 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support.servers import free_port
 
 
 @dataclass
