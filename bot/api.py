@@ -27,9 +27,10 @@ from bot.db import transaction
 from bot.incidents import IncidentNotFound, get_incident, incident_to_dict, list_incidents, normalize_severity
 from bot.intake import ALERT_SOURCES, IngestResult, IntakeError, ingest, parse_json, validation_message
 from bot.metrics import ServiceMetrics
-from bot.models import CHANGE_KINDS, STATUSES, ChangeEvent
+from bot.models import STATUSES, ChangeEvent
 from bot.runtime import Runtime
-from bot.timeparse import parse_timestamp
+from diagnostics.log import CHANGE_KINDS
+from diagnostics.timeparse import parse_timestamp
 
 log = logging.getLogger(__name__)
 

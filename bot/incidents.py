@@ -21,7 +21,7 @@ from bot.models import (
     Incident,
     TimelineEvent,
 )
-from bot.timeparse import iso as _iso
+from diagnostics.timeparse import iso as _iso
 
 
 class IncidentError(Exception):

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from bot.db import UTCDateTime, utcnow
 from bot.incidents import create_incident, log_event, normalize_severity
 from bot.models import OPEN_STATUSES, Alert, DedupKey, Incident
-from bot.timeparse import parse_optional_end, parse_timestamp
+from diagnostics.timeparse import parse_optional_end, parse_timestamp
 
 
 class IntakeError(ValueError):

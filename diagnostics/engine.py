@@ -28,6 +28,7 @@ from diagnostics.model_checks import performance_finding, prediction_shift_findi
 from diagnostics.onset import detect_onset
 from diagnostics.segments import segment_and_concept_findings
 from diagnostics.service_checks import service_findings
+from diagnostics.timeparse import parse_timestamp
 from diagnostics.versions import version_findings
 
 
@@ -42,20 +43,11 @@ def to_epoch(value: float | int | str | datetime) -> float:
     """Epoch seconds from a float, an aware/naive (UTC) datetime or an ISO-8601 string."""
     if isinstance(value, int | float | np.floating | np.integer):
         return float(value)
-    if isinstance(value, str):
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
+    if isinstance(value, str | datetime):
         try:
-            value = datetime.fromisoformat(text)
+            return parse_timestamp(value, "onset").timestamp()
         except ValueError as exc:
             raise DiagnosisInputError(f"onset {value!r} is not an ISO-8601 time") from exc
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            from datetime import UTC
-
-            value = value.replace(tzinfo=UTC)
-        return value.timestamp()
     if hasattr(value, "timestamp"):
         return float(value.timestamp())
     raise DiagnosisInputError(f"onset {value!r} is not a time")

@@ -19,11 +19,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from diagnostics.log import Categorical, ChangeRecord, PredictionLog
+from diagnostics.log import CHANGE_KINDS, REQUIRED_COLUMNS, RESERVED_COLUMNS, Categorical, ChangeRecord, PredictionLog
 
-REQUIRED = ("timestamp", "model_version", "prediction")
-RESERVED = ("timestamp", "model_version", "prediction", "label", "latency_ms", "error")
-CHANGE_KINDS = ("model_deploy", "config_change", "pipeline_run", "schema_change", "infra", "other")
 MIXED_MIN_NUMERIC = 0.5  # a text column is numeric-with-bad-values when at least this share parses
 _NUMBER_RE = r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^(?i:[-+]?(nan|inf|infinity))$"
 _TRUE = {"1", "true", "t", "yes", "y"}
@@ -227,7 +224,7 @@ def table_to_log(source: Any, *, name: str, line_offset: int | None = None) -> P
     table = _Columns(source)
     del source
     columns = table.column_names
-    missing = [c for c in REQUIRED if c not in columns]
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
         found = ", ".join(columns[:12]) + (", ..." if len(columns) > 12 else "")
         raise LogError(f"{name}: missing required column {missing[0]!r} (found: {found or 'no columns'})")
@@ -258,7 +255,7 @@ def table_to_log(source: Any, *, name: str, line_offset: int | None = None) -> P
     error = _error_column(table.column("error"), name, where) if "error" in columns else None
     features: dict[str, np.ndarray | Categorical] = {}
     for col in columns:
-        if col in RESERVED:
+        if col in RESERVED_COLUMNS:
             continue
         values, bad = _feature_column(table.column(col))
         features[col] = values

@@ -1,4 +1,8 @@
-"""Parsing the timestamps users send: ISO-8601 (with Z or an offset) or epoch seconds, always UTC."""
+"""Parsing the timestamps users send: ISO-8601 (with Z or an offset) or epoch seconds, always UTC.
+
+The one parser of the code base (alerts, change events, onsets, monitor ticks, postmortem
+records). It lives in `diagnostics`, the bottom layer, so that every layer may use it.
+"""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from diagnostics.timeparse import parse_timestamp
 from postmortems.action_items import DETECTION_BUDGET_MINUTES, derive_action_items
 from postmortems.blameless import check_blameless, neutral_wording
 
@@ -43,9 +44,7 @@ MITIGATION_PHRASES = {
 def parse_time(value: Any) -> datetime | None:
     if value in (None, ""):
         return None
-    if isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parse_timestamp(value, "time")
 
 
 def fmt_time(value: datetime | None, *, with_date: bool = True) -> str:

@@ -94,7 +94,7 @@ def verify_mitigation(mitigation_id: int, run_id: int, step_index: int, attempt:
             onset = (incident.diagnosis or {}).get("onset")
             incident_start = incident.started_at.timestamp()
             if onset:
-                from bot.timeparse import parse_timestamp
+                from diagnostics.timeparse import parse_timestamp
 
                 with contextlib.suppress(ValueError):  # an unreadable onset: keep the incident start
                     incident_start = min(incident_start, parse_timestamp(onset, "onset").timestamp())

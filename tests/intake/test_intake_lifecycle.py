@@ -17,8 +17,8 @@ from bot.db import transaction, utcnow
 from bot.incidents import IllegalTransition, create_incident, get_incident, transition
 from bot.models import STATUSES, TRANSITIONS, TimelineEvent
 from bot.runtime import Runtime
-from bot.timeparse import iso
 from bot.wiring import create_runtime
+from diagnostics.timeparse import iso
 
 
 def path_to(status: str) -> list[str]:
