@@ -24,7 +24,7 @@ from runbooks.models import RunbookRun
 from runbooks.runs import runbook_of
 from runbooks.schema import VerifyStep
 from runbooks.templating import TemplateFailed, TemplateRefused, render
-from runbooks.verify import MetricUnavailable, Verdict, judge, log_metric_buckets, prometheus_range
+from runbooks.verify import MetricUnavailable, RecoveryVerdict, judge, log_metric_buckets, prometheus_range
 
 log = logging.getLogger(__name__)
 
@@ -108,12 +108,12 @@ def verify_mitigation(mitigation_id: int, run_id: int, step_index: int, attempt:
         baseline, after = _measure(runtime, body, ctx, incident_start - body.baseline, incident_start, after_start)
         verdict = judge(baseline, after, body.expect)
     except (MetricUnavailable, TemplateFailed, TemplateRefused) as exc:
-        verdict = Verdict("inconclusive", f"cannot measure: {exc}", 0, 0, body.expect.measurements,
+        verdict = RecoveryVerdict("inconclusive", f"cannot measure: {exc}", 0, 0, body.expect.measurements,
                           body.expect.better, body.expect.min_effect, body.expect.alpha)
     return _apply_verdict(runtime, run_id, step_index, mitigation_id, attempt, verdict, body, escalate_to)
 
 
-def _apply_verdict(runtime: Runtime, run_id: int, idx: int, mitigation_id: int, attempt: int, verdict: Verdict,
+def _apply_verdict(runtime: Runtime, run_id: int, idx: int, mitigation_id: int, attempt: int, verdict: RecoveryVerdict,
                    body: VerifyStep, escalate_to: list[str]) -> str:
     record = {**verdict.to_dict(), "attempt": attempt, "step": idx, "checked_at": utcnow().isoformat()}
     retry_at = None

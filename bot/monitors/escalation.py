@@ -61,7 +61,7 @@ class IncidentState:
 
 
 @dataclass(frozen=True)
-class Action:
+class EscalationAction:
     kind: Literal["escalation", "reminder"]
     reason: Literal["unacknowledged", "no_updates", "postmortem_review"]
     tier: int | None
@@ -75,7 +75,7 @@ class Action:
 
 @dataclass(frozen=True)
 class Decision:
-    actions: tuple[Action, ...]
+    actions: tuple[EscalationAction, ...]
     next_check: datetime | None
 
 
@@ -86,7 +86,7 @@ def _minutes(delta: timedelta) -> str:
 
 def decide(state: IncidentState, now: datetime, policy: EscalationSpec) -> Decision:
     """What is due at ``now`` and when to look again (None: nothing will ever be due)."""
-    actions: list[Action] = []
+    actions: list[EscalationAction] = []
     due: list[datetime] = []
     pol: SeverityPolicy | None = policy.severities.get(state.severity)  # type: ignore[call-overload]
     if pol is not None and state.status in UNACKNOWLEDGED:
@@ -98,7 +98,7 @@ def decide(state: IncidentState, now: datetime, policy: EscalationSpec) -> Decis
                 due.append(at)
                 break  # later tiers come later still
             waited = _minutes(now - state.unacknowledged_since)
-            actions.append(Action(
+            actions.append(EscalationAction(
                 "escalation", "unacknowledged", number, tuple(tier.notify),
                 f"{state.ref} ({state.severity}, {state.service}) is unacknowledged after {waited}: "
                 f"paging tier {number} ({', '.join(tier.notify)}). {state.title}",
@@ -108,7 +108,7 @@ def decide(state: IncidentState, now: datetime, policy: EscalationSpec) -> Decis
         every = timedelta(seconds=pol.reminder_every)
         last = max(state.last_update_at, state.last_reminder_at or state.last_update_at)
         if now >= last + every:
-            actions.append(Action(
+            actions.append(EscalationAction(
                 "reminder", "no_updates", None, _reminder_audience(state, pol),
                 f"{state.ref} ({state.severity}) has had no update for {_minutes(now - state.last_update_at)} "
                 f"and is still {state.status}: post a status update or move it on.",
@@ -122,7 +122,7 @@ def decide(state: IncidentState, now: datetime, policy: EscalationSpec) -> Decis
         at = (state.last_postmortem_reminder_at or state.resolved_at) + after
         if now >= at:
             audience = (state.commander,) if state.commander else _reminder_audience(state, pol)
-            actions.append(Action(
+            actions.append(EscalationAction(
                 "reminder", "postmortem_review", None, audience,
                 f"{state.ref} was resolved {_minutes(now - state.resolved_at)} ago and its postmortem is not "
                 "reviewed yet: review it while the details are fresh.",
@@ -267,7 +267,7 @@ class EscalationService:
 
     # ------------------------------------------------------------ outgoing webhook
 
-    def _send_webhook(self, incident_id: int, facts: dict[str, Any], action: Action, hook: WebhookSpec,
+    def _send_webhook(self, incident_id: int, facts: dict[str, Any], action: EscalationAction, hook: WebhookSpec,
                       now: datetime) -> None:
         import httpx
 
@@ -338,7 +338,8 @@ class EscalationService:
                       f"outgoing page {action} {text}", data={"event_action": action, **outcome}, at=now)
         return bool(outcome.get("ok"))
 
-    def _record_webhook(self, incident_id: int, action: Action, outcome: dict[str, Any], now: datetime) -> None:
+    def _record_webhook(self, incident_id: int, action: EscalationAction, outcome: dict[str, Any],
+                        now: datetime) -> None:
         from bot.incidents import get_incident, log_event
 
         text = "sent" if outcome.get("ok") else f"failed: {outcome.get('error')}"
