@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.db import transaction, utcnow
-from bot.incidents import log_event, record_diagnosis
+from bot.incidents import escalate, escalation_targets, log_event, record_diagnosis
 from bot.models import Incident, Mitigation
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
@@ -36,7 +36,7 @@ from runbooks.context import build_context
 from runbooks.loader import LoadedRunbook, format_loc
 from runbooks.mitigations import rowcount
 from runbooks.models import RUN_ACTIVE, RunbookRun, RunbookStep
-from runbooks.runs import latest_mitigation, run_step_of, runbook_of
+from runbooks.runs import escalate_to_of, latest_mitigation, run_step_of, runbook_of
 from runbooks.schema import STEP_KINDS, Runbook, Step
 from runbooks.secrets import masked_values
 from runbooks.templating import TemplateFailed, TemplateRefused, evaluate, render, render_tree
@@ -138,17 +138,11 @@ def clear_dead_leases(runtime: Runtime) -> int:
 def reconcile_interrupted(runtime: Runtime) -> list[int]:
     """Mitigations a dead process left claimed or executing: settle them without re-running them."""
     with transaction(runtime.sessions) as s:
-        pending = [(m.id, _escalate_to_of(s, m.id)) for m in s.scalars(
+        pending = [(m.id, escalate_to_of(s, m.id)) for m in s.scalars(
             select(Mitigation).where(Mitigation.status.in_(("approved", "executing"))))]
     for mitigation_id, escalate_to in pending:
         mitigations.reconcile(runtime, mitigation_id, escalate_to=escalate_to)
     return [mitigation_id for mitigation_id, _ in pending]
-
-
-def _escalate_to_of(s: Session, mitigation_id: int) -> list[str] | None:
-    row = run_step_of(s, mitigation_id)
-    run = s.get(RunbookRun, row.run_id) if row is not None else None
-    return runbook_of(run).escalate_to if run is not None else None
 
 
 def resume_active(runtime: Runtime) -> list[int]:
@@ -291,7 +285,7 @@ def _fail_run(runtime: Runtime, run_id: int, idx: int | None, error: str, *, esc
         log_event(s, incident, "runbook_step", f"runbook {rb.name} failed{where}: {error}",
                   data={"run_id": run_id, "step": idx, "status": "failed", "error": error})
         if not escalated:
-            mitigations.escalate(s, incident, mitigations.escalation_targets(incident, rb.escalate_to),
+            escalate(s, incident, escalation_targets(incident, rb.escalate_to),
                                  f"runbook {rb.name} stopped{where}: {error}", run_id=run_id)
 
 
@@ -393,7 +387,7 @@ def _escalate(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, 
         assert run is not None
         incident = s.get(Incident, run.incident_id)
         assert incident is not None
-        mitigations.escalate(s, incident, who, text, run_id=run_id, step=idx)
+        escalate(s, incident, who, text, run_id=run_id, step=idx)
         finish_step(s, run, step_row(s, run_id, idx), output={"who": who, "message": text})
     return "next"
 
@@ -487,8 +481,8 @@ def _mitigate(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, 
                               f"mitigation {body.action} {target} cannot be planned: {plan_error}",
                               data={"mitigation_id": m.id, "action": body.action, "target": target,
                                     "error": plan_error, "during": "plan"})
-                    mitigations.escalate(
-                        s, incident, mitigations.escalation_targets(incident, rb.escalate_to),
+                    escalate(
+                        s, incident, escalation_targets(incident, rb.escalate_to),
                         f"runbook {rb.name} could not prepare {body.action} of {target}: {plan_error}. "
                         "Nothing was changed.", mitigation_id=m.id, run_id=run_id)
                 else:

@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.db import transaction, utcnow
-from bot.incidents import log_event
+from bot.incidents import escalate, escalation_targets, log_event
 from bot.models import Incident
 from bot.runtime import Runtime
 from bot.scheduler import current_runtime
@@ -100,7 +100,7 @@ def verify_mitigation(mitigation_id: int, run_id: int, step_index: int, attempt:
                     incident_start = min(incident_start, parse_timestamp(onset, "onset").timestamp())
             assert m.executed_at is not None
             after_start = m.executed_at.timestamp()
-            escalate_to = mitigations.escalation_targets(incident, rb.escalate_to)
+            escalate_to = escalation_targets(incident, rb.escalate_to)
     if skip:
         advance(runtime, run_id)
         return "skipped"
@@ -150,7 +150,7 @@ def _apply_verdict(runtime: Runtime, run_id: int, idx: int, mitigation_id: int, 
                 what = (f"verification of mitigation {m.id} still inconclusive after {attempt} check(s): "
                         f"{verdict.message}")
             log_event(s, incident, "verification", what, data=data)
-            mitigations.escalate(
+            escalate(
                 s, incident, escalate_to,
                 f"{what}. The metric has not been shown to recover; revert it with "
                 f"`mlresponder mitigation revert {m.id}` or take over.",

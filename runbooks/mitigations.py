@@ -20,7 +20,16 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.db import transaction, utcnow
-from bot.incidents import IllegalTransition, audit, change_to_dict, changes_in_window, log_event, transition
+from bot.incidents import (
+    IllegalTransition,
+    audit,
+    change_to_dict,
+    changes_in_window,
+    escalate,
+    escalation_targets,
+    log_event,
+    transition,
+)
 from bot.models import TRANSITIONS, ChangeEvent, Incident, Mitigation
 from bot.runtime import Runtime
 from runbooks.actions import ActionContext, ActionError, get_action
@@ -56,17 +65,6 @@ def get_mitigation(session: Session, mitigation_id: int) -> Mitigation:
     if m is None:
         raise MitigationNotFound(f"no mitigation {mitigation_id}")
     return m
-
-
-def escalation_targets(incident: Incident, escalate_to: list[str] | None = None) -> list[str]:
-    if escalate_to:
-        return list(escalate_to)
-    return [incident.commander] if incident.commander else ["on-call"]
-
-
-def escalate(session: Session, incident: Incident, who: list[str], message: str, **data: Any) -> None:
-    log_event(session, incident, "escalation", f"escalated to {', '.join(who)}: {message}",
-              data={"who": who, "message": message, **data})
 
 
 def action_context(runtime: Runtime, session: Session, incident: Incident, action_name: str,

@@ -153,7 +153,7 @@ def approve_mitigation(runtime: Runtime, mitigation_id: int, actor: str) -> dict
     """Approve and execute once. A second, concurrent approval gets MitigationConflict."""
     with transaction(runtime.sessions) as s:
         m = mitigations.get_mitigation(s, mitigation_id)
-        escalate_to = _escalate_to(s, m.id)
+        escalate_to = runs.escalate_to_of(s, m.id)
     mitigations.claim(runtime, mitigation_id, actor)
     mitigations.execute(runtime, mitigation_id, escalate_to=escalate_to)
     _continue_in_background(runtime, mitigation_id)
@@ -186,9 +186,3 @@ def get_mitigation(runtime: Runtime, mitigation_id: int) -> dict[str, Any]:
         return mitigations.mitigation_to_dict(mitigations.get_mitigation(s, mitigation_id))
 
 
-def _escalate_to(s: Any, mitigation_id: int) -> list[str] | None:
-    row = runs.run_step_of(s, mitigation_id)
-    if row is None:
-        return None
-    run = s.get(RunbookRun, row.run_id)
-    return runs.runbook_of(run).escalate_to if run is not None else None

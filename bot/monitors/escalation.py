@@ -191,15 +191,19 @@ class EscalationService:
 
     def check(self, incident_id: int, now: datetime | None = None) -> Decision:
         """Apply the policy to one incident at ``now``: record what is due, schedule the next check."""
-        from bot.incidents import get_incident, log_event
+        from bot.incidents import escalate, get_incident, log_event
 
         now = now or utcnow()
         with transaction(self.runtime.sessions) as session:
             incident = get_incident(session, incident_id, for_update=True)
             decision = decide(load_state(session, incident), now, self.policy)
             for action in decision.actions:
-                log_event(session, incident, action.kind, action.message, actor="mlresponder", data=action.data(),
-                          at=now)
+                if action.kind == "escalation":
+                    escalate(session, incident, list(action.who), action.message, text=action.message, at=now,
+                             tier=action.tier, reason=action.reason)
+                else:
+                    log_event(session, incident, action.kind, action.message, actor="mlresponder",
+                              data=action.data(), at=now)
             facts = {"ref": incident.ref, "title": incident.title, "severity": incident.severity,
                      "service": incident.service}
         for action in decision.actions:
