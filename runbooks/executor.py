@@ -30,10 +30,11 @@ from bot.incidents import escalate, escalation_targets, log_event, record_diagno
 from bot.models import Incident, Mitigation
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
+from bot.yamlfile import format_loc
 from runbooks import mitigations
 from runbooks.actions import ActionError, get_action
 from runbooks.context import build_context
-from runbooks.loader import LoadedRunbook, format_loc
+from runbooks.loader import LoadedRunbook
 from runbooks.mitigations import rowcount
 from runbooks.models import RUN_ACTIVE, RunbookRun, RunbookStep
 from runbooks.runs import escalate_to_of, latest_mitigation, run_step_of, runbook_of

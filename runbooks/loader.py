@@ -17,16 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
+from bot.yamlfile import Loc, YamlDoc, YamlSyntaxError, format_loc, parse_yaml
 from runbooks.actions import ACTIONS
 from runbooks.schema import Runbook, did_you_mean
 from runbooks.templating import check_template, template_problems
 
 BUILTIN_DIR = Path(__file__).parent / "builtin"
 
-Loc = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
@@ -64,60 +63,13 @@ class LoadedRunbook:
         return self.runbook.name
 
 
-@dataclass
-class _Doc:
-    data: Any
-    lines: dict[Loc, int] = field(default_factory=dict)
-    problems: list[tuple[Loc, str]] = field(default_factory=list)
-
-    def line_of(self, loc: Loc) -> int:
-        while loc not in self.lines and loc:
-            loc = loc[:-1]
-        return self.lines.get(loc, 1)
-
-
-def format_loc(loc: Iterable[str | int]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
-def _walk(node: yaml.Node, loc: Loc, doc: _Doc) -> None:
-    doc.lines.setdefault(loc, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            if key in seen:
-                doc.problems.append(((*loc, key), f"duplicate key {key!r}"))
-            seen.add(key)
-            doc.lines[(*loc, key)] = key_node.start_mark.line + 1
-            _walk(value_node, (*loc, key), doc)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            doc.lines[(*loc, i)] = item.start_mark.line + 1
-            _walk(item, (*loc, i), doc)
-
-
-def _parse(text: str, file: str) -> _Doc:
-    loader = yaml.SafeLoader(text)
+def _parse(text: str, file: str) -> YamlDoc:
     try:
-        node = loader.get_single_node()
-        if node is None:
-            raise RunbookError([Problem(file, 1, "", "empty file (expected a runbook mapping)")])
-        data = loader.construct_document(node)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        raise RunbookError([Problem(file, line, "", f"invalid YAML: {exc.problem or exc}")]) from exc
-    finally:
-        loader.dispose()
-    doc = _Doc(data)
-    _walk(node, (), doc)
+        doc = parse_yaml(text)
+    except YamlSyntaxError as exc:
+        raise RunbookError([Problem(file, exc.line, "", f"invalid YAML: {exc.problem}")]) from exc
+    if doc.data is None:
+        raise RunbookError([Problem(file, 1, "", "empty file (expected a runbook mapping)")])
     return doc
 
 
@@ -203,7 +155,8 @@ def _semantic_problems(runbook: Runbook) -> Iterator[tuple[Loc, str]]:
 
 def parse_runbook(text: str, file: str) -> LoadedRunbook:
     doc = _parse(text, file)
-    problems = [Problem(file, doc.line_of(loc), format_loc(loc), msg) for loc, msg in doc.problems]
+    problems = [Problem(file, doc.line_of(loc), format_loc(loc), f"duplicate key {loc[-1]!r}")
+                for loc in doc.duplicate_keys]
     if not isinstance(doc.data, dict):
         raise RunbookError([Problem(file, 1, "", f"expected a runbook mapping, got {type(doc.data).__name__}")])
     try:
