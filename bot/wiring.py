@@ -18,14 +18,11 @@ from sqlalchemy.orm import Session
 
 import postmortems.service
 import runbooks.service
-from bot.chat import flows
-from bot.chat.console import ConsolePort
+from bot.chat import console, flows, slack_port  # noqa: F401  (each registers its chat port)
 from bot.chat.part import ChatPart
-from bot.chat.port import ChatPort
+from bot.chat.port import choose_port
 from bot.chat.responder import Responder
 from bot.chat.signing import ButtonSigner
-from bot.chat.slack_client import SlackClient
-from bot.chat.slack_port import SlackPort
 from bot.config import Settings
 from bot.db import make_engine, make_session_factory, upgrade
 from bot.events import EventBus, EventNotice
@@ -72,13 +69,7 @@ def install_chat(runtime: Runtime) -> None:
         return
     key = settings.slack_signing_secret or settings.slack_bot_token or secrets.token_hex(32)
     signer = ButtonSigner(key)
-    client: SlackClient | None = None
-    port: ChatPort
-    if settings.slack_bot_token:
-        client = SlackClient(settings.slack_bot_token, base_url=settings.slack_api_url, secrets=settings.secrets())
-        port = SlackPort(client, signer)
-    else:
-        port = ConsolePort(secrets=settings.secrets())
+    port, client = choose_port(settings, signer)
     options = dict(settings.extra.get("chat_outbox") or {})
     part = ChatPart(runtime, port, signer, client, chat_responder(), options)
 

@@ -89,3 +89,18 @@ def test_an_alert_source_path_cannot_be_taken_twice() -> None:
     with pytest.raises(ValueError, match="already registered"):
         alert_source("other", "/alerts/grafana", "x")(lambda data: [])
     assert "other" not in ALERT_SOURCES
+
+
+def test_the_chat_port_is_chosen_from_the_registry() -> None:
+    from bot.chat.console import ConsolePort
+    from bot.chat.port import CHAT_PORTS, choose_port
+    from bot.chat.signing import ButtonSigner
+    from bot.chat.slack_port import SlackPort
+    from bot.config import Settings
+
+    assert set(CHAT_PORTS) == {"console", "slack"}
+    signer = ButtonSigner("k")
+    console, no_client = choose_port(Settings(), signer)
+    assert isinstance(console, ConsolePort) and no_client is None  # the fallback, whatever the order
+    slack, client = choose_port(Settings(slack_bot_token="xoxb-test", slack_api_url="http://127.0.0.1:9/api/"), signer)
+    assert isinstance(slack, SlackPort) and client is not None
