@@ -19,6 +19,8 @@ DEFAULT_DATABASE_URL = "sqlite:///./mlresponder.db"
 _ENV_KEYS: dict[str, str] = {
     "MLRESPONDER_DATABASE_URL": "database_url",
     "MLRESPONDER_API_TOKEN": "api_token",
+    "MLRESPONDER_READ_TOKEN": "read_token",
+    "MLRESPONDER_EGRESS_ALLOW": "egress_allow",
     "SLACK_BOT_TOKEN": "slack_bot_token",
     "SLACK_SIGNING_SECRET": "slack_signing_secret",
     "SLACK_APP_TOKEN": "slack_app_token",
@@ -37,13 +39,17 @@ _ENV_KEYS: dict[str, str] = {
     "MLRESPONDER_POSTMORTEM_TEMPLATES": "postmortem_templates",
 }
 
-_SECRET_FIELDS = {"api_token", "slack_bot_token", "slack_signing_secret", "slack_app_token"}
+_SECRET_FIELDS = {"api_token", "read_token", "slack_bot_token", "slack_signing_secret", "slack_app_token"}
 
 
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     api_token: str | None = None
+    # May only read: GET routes, /metrics and the OpenAPI pages (for dashboards).
+    read_token: str | None = None
+    # Comma-separated hosts or CIDRs that runbook HTTP actions may reach although internal.
+    egress_allow: str = ""
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
     slack_app_token: str | None = None

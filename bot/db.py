@@ -16,10 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Engine, create_engine, event
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from bot.redact import known_secrets, redact
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_S = 30.0
@@ -145,7 +148,23 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    event.listen(factory, "before_flush", _redact_before_flush)
+    return factory
+
+
+def _redact_before_flush(session: Session, _context: Any, _instances: Any) -> None:
+    """No secret is ever stored: timeline messages, mitigation errors and responses, audit
+    details and queued chat messages are redacted as they are written, whoever wrote them."""
+    if not known_secrets():
+        return
+    for obj in (*session.new, *session.dirty):
+        for attr in sa_inspect(obj).mapper.column_attrs:
+            value = getattr(obj, attr.key, None)
+            if isinstance(value, str | dict | list):
+                cleaned = redact(value)
+                if cleaned != value:
+                    setattr(obj, attr.key, cleaned)
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.db import utcnow
+from bot.errors import Conflict, InvalidInput, NotFound
 from bot.events import EventNotice, queue_notice
 from bot.models import (
     OPEN_STATUSES,
@@ -21,22 +22,22 @@ from bot.models import (
     Incident,
     TimelineEvent,
 )
-from diagnostics.timeparse import iso as _iso
+from bot.timeparse import iso as _iso
 
 
-class IncidentError(Exception):
+class IncidentError(Conflict):
     """A request about an incident that cannot be honoured; the message says why."""
 
 
-class IncidentNotFound(IncidentError):
-    pass
+class IncidentNotFound(IncidentError, NotFound):
+    status = 404
 
 
 class IllegalTransition(IncidentError):
     pass
 
 
-_REF = re.compile(r"^(?:INC-)?(\d+)$", re.IGNORECASE)
+_REF = re.compile(r"^(?:INC-)?(\d{1,18})$", re.IGNORECASE)
 
 
 def parse_ref(ref: str | int) -> int:
@@ -44,7 +45,7 @@ def parse_ref(ref: str | int) -> int:
         return ref
     m = _REF.match(ref.strip())
     if not m:
-        raise IncidentNotFound(f"{ref!r} is not an incident id (expected INC-<number>)")
+        raise IncidentNotFound(f"{ref[:40]!r} is not an incident id (expected INC-<number>)")
     return int(m.group(1))
 
 
@@ -129,8 +130,8 @@ def normalize_severity(value: Any, field_name: str = "severity") -> str:
     }
     key = str(value).strip().lower()
     if key not in aliases:
-        raise ValueError(
-            f"{field_name}: unknown severity {value!r} (expected one of {', '.join(SEVERITIES)}, "
+        raise InvalidInput(
+            f"{field_name}: unknown severity {str(value)[:60]!r} (expected one of {', '.join(SEVERITIES)}, "
             "or critical/high/warning/info)"
         )
     return aliases[key]

@@ -21,13 +21,21 @@ from sqlalchemy import Table, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from bot.db import UTCDateTime, utcnow
+from bot.errors import InvalidInput, MalformedBody
 from bot.incidents import create_incident, log_event, normalize_severity
 from bot.models import OPEN_STATUSES, Alert, DedupKey, Incident
-from diagnostics.timeparse import parse_optional_end, parse_timestamp
+from bot.textcheck import check_text, check_text_tree
+from bot.timeparse import parse_optional_end, parse_timestamp
 
 
-class IntakeError(ValueError):
+class IntakeError(InvalidInput):
     """A payload that cannot be accepted; the message names the field at fault."""
+
+
+class MalformedPayload(IntakeError, MalformedBody):
+    """The body is not JSON (or too deep, too large to parse): 400, not 422."""
+
+    status = 400
 
 
 # ---------------------------------------------------------------- payload shapes
@@ -137,9 +145,30 @@ def parse_json(raw: bytes) -> Any:
     try:
         return json.loads(raw)
     except UnicodeDecodeError as exc:
-        raise IntakeError(f"body: not UTF-8 JSON ({exc.reason} at byte {exc.start})") from None
+        raise MalformedPayload(f"body: not UTF-8 JSON ({exc.reason} at byte {exc.start})") from None
     except json.JSONDecodeError as exc:
-        raise IntakeError(f"body: malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise MalformedPayload(f"body: malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise MalformedPayload("body: JSON nested too deeply") from None
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise MalformedPayload(f"body: JSON value out of range ({str(exc)[:80]})") from None
+
+
+# Column widths of the store (bot/models.py): longer values are refused before the database sees them.
+_LIMITS = {"fingerprint": 200, "source": 40, "title": 500, "service": 200, "group_key": 500,
+           "generator_url": 2000}
+
+
+def _checked(a: NormalizedAlert, where: str, fields: dict[str, str]) -> NormalizedAlert:
+    """``a`` when every text in it fits the store; else an error naming the field as sent."""
+    for name, limit in _LIMITS.items():
+        value = getattr(a, name)
+        if value is not None:
+            check_text(value, f"{where}{fields.get(name, name)}", max_length=limit)
+    # Labels and annotations are JSON of any length (the body limit bounds them): only NULs matter.
+    check_text_tree(a.labels, f"{where}labels")
+    check_text_tree(a.annotations, f"{where}annotations")
+    return a
 
 
 def validation_message(exc: ValidationError) -> str:
@@ -203,7 +232,9 @@ def _from_webhook_alert(
 ) -> NormalizedAlert:
     """Alertmanager and Grafana alerts share one shape; field names in errors point into ``alerts[i]``."""
     labels = dict(a.labels)
-    return NormalizedAlert(
+    service_field = next((f"labels.{k}" for k in ("service", "app", "model", "job", "namespace") if labels.get(k)),
+                         "labels.service")
+    return _checked(NormalizedAlert(
         fingerprint=a.fingerprint or _fingerprint(source, labels, title),
         source=source,
         status=a.status,
@@ -216,7 +247,8 @@ def _from_webhook_alert(
         ends_at=_end(a.endsAt, f"alerts[{i}].endsAt"),
         group_key=group_key,
         generator_url=a.generatorURL,
-    )
+    ), f"alerts[{i}].", {"service": service_field, "generator_url": "generatorURL",
+                         "title": "annotations.summary"})
 
 
 Parser = Callable[[Any], list["NormalizedAlert"]]
@@ -252,7 +284,10 @@ def alert_source(name: str, path: str, summary: str) -> Callable[[Parser], Parse
 def parse_alertmanager(data: Any) -> list[NormalizedAlert]:
     payload: AlertmanagerPayload = _validate(AlertmanagerPayload, data)
     if payload.version != "4":
-        raise IntakeError(f"version: unsupported Alertmanager webhook version {payload.version!r} (expected '4')")
+        raise IntakeError(f"version: unsupported Alertmanager webhook version {payload.version[:20]!r} "
+                          "(expected '4')")
+    if payload.groupKey:
+        check_text(payload.groupKey, "groupKey", max_length=_LIMITS["group_key"])
     return [
         _from_webhook_alert(
             a, i, source="alertmanager",
@@ -266,6 +301,8 @@ def parse_alertmanager(data: Any) -> list[NormalizedAlert]:
 @alert_source("grafana", "/alerts/grafana", "Grafana alerting webhook")
 def parse_grafana(data: Any) -> list[NormalizedAlert]:
     payload: GrafanaPayload = _validate(GrafanaPayload, data)
+    if payload.groupKey:
+        check_text(payload.groupKey, "groupKey", max_length=_LIMITS["group_key"] - len("grafana:"))
     group_key = f"grafana:{payload.groupKey}" if payload.groupKey else None
     out = []
     for i, a in enumerate(payload.alerts):
@@ -287,8 +324,10 @@ def parse_generic(data: Any) -> list[NormalizedAlert]:
     except ValueError as exc:
         raise IntakeError(str(exc)) from None
     labels = dict(a.labels)
+    service_field = next((f"labels.{k}" for k in ("service", "app", "model", "job", "namespace") if labels.get(k)),
+                         "labels.service")
     return [
-        NormalizedAlert(
+        _checked(NormalizedAlert(
             fingerprint=a.fingerprint or _fingerprint(a.source, labels, a.title),
             source=a.source,
             status=a.status,
@@ -299,7 +338,7 @@ def parse_generic(data: Any) -> list[NormalizedAlert]:
             annotations=dict(a.annotations),
             starts_at=_ts(a.starts_at, "starts_at"),
             ends_at=_end(a.ends_at, "ends_at"),
-        )
+        ), "", {"service": service_field})
     ]
 
 
@@ -408,6 +447,14 @@ def _count_resend(session: Session, a: NormalizedAlert, now: datetime) -> int | 
     return incident_id
 
 
+def _moves_start(a: NormalizedAlert, incident: Incident, group_window_seconds: int) -> bool:
+    """A joining alert that fired earlier moves the incident's start back, but never by more than
+    the grouping window before the incident was opened: an alert firing for days (or a sender's
+    wrong clock) joining later must not rewrite when the incident began."""
+    earliest = incident.created_at - timedelta(seconds=max(group_window_seconds, 900))
+    return earliest <= a.starts_at < incident.started_at
+
+
 def ingest(session: Session, alerts: list[NormalizedAlert], *, group_window_seconds: int) -> IngestResult:
     """Route every alert of one delivery; the caller commits (one transaction per delivery)."""
     result = IngestResult()
@@ -455,7 +502,7 @@ def ingest(session: Session, alerts: list[NormalizedAlert], *, group_window_seco
         else:
             result.joined += 1
             kind, message = "alert_joined", f"alert joined ({via}): {a.title}"
-            if a.starts_at < incident.started_at:
+            if _moves_start(a, incident, group_window_seconds):
                 incident.started_at = a.starts_at
             incident.alerts_resolved_at = None
         session.add(_alert_row(a, incident, now))

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import threading
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
+
+# Distinct `source` label values kept before the rest are counted as "other": the generic
+# intake's `source` is free text, and every value would otherwise be a new series forever.
+MAX_SOURCES = 20
+BUILTIN_SOURCES = ("alertmanager", "grafana")
 
 
 class ServiceMetrics:
     def __init__(self) -> None:
+        self._sources: set[str] = set()
+        self._sources_lock = threading.Lock()
         self.registry = CollectorRegistry(auto_describe=True)
         self.alerts_received = Counter(
             "mlresponder_alerts_received_total", "Alerts received, by source and status.",
@@ -29,3 +38,16 @@ class ServiceMetrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
             registry=self.registry,
         )
+
+    def source_label(self, source: str) -> str:
+        """``source`` while fewer than `MAX_SOURCES` values have been seen, then "other"."""
+        if source in BUILTIN_SOURCES:
+            return source
+        seen = self._sources
+        if source in seen:
+            return source
+        with self._sources_lock:
+            if len(seen) >= MAX_SOURCES - len(BUILTIN_SOURCES):
+                return "other"
+            seen.add(source)
+        return source

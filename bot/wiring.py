@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 import postmortems.service
 import runbooks.service
+from bot import redact
 from bot.chat import console, flows, slack_port  # noqa: F401  (each registers its chat port)
 from bot.chat.part import ChatPart
 from bot.chat.port import choose_port
@@ -26,6 +27,7 @@ from bot.chat.signing import ButtonSigner
 from bot.config import Settings
 from bot.db import make_engine, make_session_factory, upgrade
 from bot.events import EventBus, EventNotice
+from bot.logging_setup import redact_every_record
 from bot.monitors.escalation import EscalationService
 from bot.monitors.jobs import schedule_jobs
 from bot.monitors.loader import load_config
@@ -43,6 +45,8 @@ log = logging.getLogger(__name__)
 
 def create_runtime(settings: Settings, *, migrate: bool = True, install_parts: bool = True) -> Runtime:
     """The store (migrated unless told otherwise), the event bus and, unless told otherwise, every part."""
+    redact.configure(settings)  # every way out now masks these settings' secrets
+    redact_every_record()
     if migrate:
         upgrade(settings.database_url)
     engine = make_engine(settings.database_url)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -276,6 +277,9 @@ class Context:
     cur_sample: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     ref_bin_codes: dict[str, np.ndarray] = field(default_factory=dict)
     cur_bin_codes: dict[str, np.ndarray] = field(default_factory=dict)
+    # late labels (`diagnostics.late_labels`): expected per-row loss of the current window
+    cur_loss_estimate: np.ndarray | None = None
+    estimator: Any = None
 
 
 def _entropy(counts: np.ndarray) -> float:

@@ -22,13 +22,14 @@ from diagnostics.context import (
 )
 from diagnostics.data_checks import data_findings
 from diagnostics.findings import Diagnosis, Finding, iso_utc
+from diagnostics.late_labels import estimated_performance_finding
 from diagnostics.localize import localize
 from diagnostics.log import Categorical, ChangeRecord, PredictionLog
 from diagnostics.model_checks import performance_finding, prediction_shift_finding
 from diagnostics.onset import detect_onset
 from diagnostics.segments import segment_and_concept_findings
 from diagnostics.service_checks import service_findings
-from diagnostics.timeparse import parse_timestamp
+from diagnostics.trigger import trigger_for_diagnosis
 from diagnostics.versions import version_findings
 
 
@@ -43,11 +44,20 @@ def to_epoch(value: float | int | str | datetime) -> float:
     """Epoch seconds from a float, an aware/naive (UTC) datetime or an ISO-8601 string."""
     if isinstance(value, int | float | np.floating | np.integer):
         return float(value)
-    if isinstance(value, str | datetime):
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
         try:
-            return parse_timestamp(value, "onset").timestamp()
+            value = datetime.fromisoformat(text)
         except ValueError as exc:
             raise DiagnosisInputError(f"onset {value!r} is not an ISO-8601 time") from exc
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            from datetime import UTC
+
+            value = value.replace(tzinfo=UTC)
+        return value.timestamp()
     if hasattr(value, "timestamp"):
         return float(value.timestamp())
     raise DiagnosisInputError(f"onset {value!r} is not a time")
@@ -147,6 +157,8 @@ def diagnose(
     findings += data_findings(ctx)
     data_score = max((f.score for f in findings if f.cause == "data" and f.check != "input_quality"), default=0.0)
     perf, perf_mag = performance_finding(ctx)
+    if perf is None:
+        perf, _ = estimated_performance_finding(ctx)  # late labels; concept/segment need realized ones
     if perf is not None:
         findings.append(perf)
     versions = version_findings(ctx, change_list, data_score)
@@ -159,6 +171,9 @@ def diagnose(
     findings += service_findings(ctx)
 
     verdict = localize(findings)
+    trigger = trigger_for_diagnosis(
+        change_list, culprit_kind=verdict.culprit_kind, culprit_name=verdict.culprit_name, onset=onset_ts, services=None
+    )
     runtime_ms = (time.perf_counter() - started) * 1000.0
     return Diagnosis(
         cause=verdict.cause,  # type: ignore[arg-type]
@@ -171,4 +186,5 @@ def diagnose(
         runtime_ms=runtime_ms,
         onset_detected=detected,
         summary=verdict.summary,
+        trigger=trigger,
     )

@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 Cause = Literal["data", "model", "service", "none"]
-CulpritKind = Literal["feature", "model_version", "concept", "segment", "latency", "errors", "traffic", "none"]
+CulpritKind = Literal[
+    "feature", "model_version", "concept", "segment", "latency", "errors", "traffic", "dependency", "resource", "none"
+]
 Mitigation = Literal["rollback", "naive_model", "retrain", "escalate_service", "none"]
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
@@ -63,6 +65,20 @@ class Finding:
         return out
 
 
+@dataclass(frozen=True)
+class Trigger:
+    """The recorded change that started the regression (a change event of DESIGN.md)."""
+
+    timestamp: float
+    kind: str
+    service: str
+    description: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"timestamp": iso_utc(self.timestamp), "kind": self.kind, "service": self.service,
+                "description": self.description}
+
+
 @dataclass
 class Diagnosis:
     """The verdict: one cause, its culprit, a confidence and the mitigation to propose."""
@@ -77,6 +93,7 @@ class Diagnosis:
     runtime_ms: float = 0.0
     onset_detected: bool = False
     summary: str = ""
+    trigger: Trigger | None = None
 
     @property
     def onset_iso(self) -> str:
@@ -86,6 +103,7 @@ class Diagnosis:
         out: dict[str, Any] = {
             "cause": self.cause,
             "culprit": {"kind": self.culprit_kind, "name": self.culprit_name},
+            "trigger": None if self.trigger is None else self.trigger.to_dict(),
             "confidence": round(float(self.confidence), 4),
             "onset": self.onset_iso,
             "recommended_mitigation": self.recommended_mitigation,

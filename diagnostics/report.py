@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from diagnostics.findings import Diagnosis
+from diagnostics.findings import Diagnosis, iso_utc
 
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _trigger(d: Diagnosis) -> str:
+    t = d.trigger
+    if t is None:
+        return "none recorded that the evidence supports"
+    return f"{t.kind} of {t.service} at {iso_utc(t.timestamp)}: {_cell(t.description)}"
 
 
 def to_markdown(diagnosis: Diagnosis, title: str = "Diagnosis") -> str:
@@ -26,6 +33,7 @@ def to_markdown(diagnosis: Diagnosis, title: str = "Diagnosis") -> str:
         "",
         f"- confidence: {d.confidence:.2f}",
         f"- onset: {d.onset_iso}{onset_note}",
+        f"- trigger: {_trigger(d)}",
         f"- runtime: {d.runtime_ms:.0f} ms",
         "",
     ]

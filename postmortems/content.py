@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from diagnostics.timeparse import parse_timestamp
+from bot.timeparse import parse_timestamp
 from postmortems.action_items import DETECTION_BUDGET_MINUTES, derive_action_items
 from postmortems.blameless import check_blameless, neutral_wording
 

@@ -13,6 +13,8 @@ from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 
+from bot.redact import redact
+
 BUILTIN_TEMPLATES = Path(__file__).parent / "templates"
 MAIN_TEMPLATE = "postmortem.md.j2"
 REDACTED = "[redacted]"
@@ -38,24 +40,10 @@ def make_environment(team_dirs: Iterable[str | Path] = ()) -> Environment:
     return env
 
 
-def scrub(value: Any, secrets: Iterable[str]) -> Any:
-    """``value`` (str, or nested dicts/lists of them) with every secret replaced by ``[redacted]``."""
-    secret_list = sorted({s for s in secrets if s}, key=len, reverse=True)
-    if not secret_list:
-        return value
-
-    def walk(item: Any) -> Any:
-        if isinstance(item, str):
-            for secret in secret_list:
-                item = item.replace(secret, REDACTED)
-            return item
-        if isinstance(item, dict):
-            return {walk(k): walk(v) for k, v in item.items()}
-        if isinstance(item, list | tuple):
-            return [walk(v) for v in item]
-        return item
-
-    return walk(value)
+def scrub(value: Any, secrets: Iterable[str] = ()) -> Any:
+    """``value`` (str, or nested dicts/lists of them) with every secret the core knows, and
+    ``secrets``, replaced by ``[redacted]`` (``***`` would read as a markdown rule)."""
+    return redact(value, mask=REDACTED, extra=secrets)
 
 
 def render_markdown(context: dict[str, Any], *, team_dirs: Iterable[str | Path] = (),

@@ -8,9 +8,12 @@ or late cannot do harm.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from datetime import timedelta
 from typing import Any
+
+import numpy as np
 
 from bot.db import transaction, utcnow
 from bot.incidents import escalate, escalation_targets, log_event
@@ -24,7 +27,14 @@ from runbooks.models import RunbookRun
 from runbooks.runs import runbook_of
 from runbooks.schema import VerifyStep
 from runbooks.templating import TemplateFailed, TemplateRefused, render
-from runbooks.verify import MetricUnavailable, RecoveryVerdict, judge, log_metric_buckets, prometheus_range
+from runbooks.verify import (
+    MetricUnavailable,
+    RecoveryVerdict,
+    estimated_after_buckets,
+    judge,
+    log_metric_buckets,
+    prometheus_range,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +51,8 @@ def resume_after_wait(run_id: int, step_index: int, runtime: Runtime | None = No
 
 
 def _measure(runtime: Runtime, body: VerifyStep, ctx: dict[str, Any], baseline_start: float,
-             incident_start: float, after_start: float) -> tuple[Any, Any]:
+             incident_start: float, after_start: float) -> tuple[Any, Any, str]:
+    """Baseline and after-mitigation measurements, and how the latter was estimated ("" if measured)."""
     now = utcnow()
     if body.prometheus is not None:
         base_url = runtime.settings.prometheus_url
@@ -55,7 +66,7 @@ def _measure(runtime: Runtime, body: VerifyStep, ctx: dict[str, Any], baseline_s
 
         baseline = prometheus_range(base_url, query, at(baseline_start), at(incident_start), body.step)
         after = prometheus_range(base_url, query, at(after_start), now, body.step)
-        return baseline, after
+        return baseline, after, ""
     assert body.log is not None and body.metric is not None
     from diagnostics.loader import LogError, load_log
 
@@ -66,7 +77,13 @@ def _measure(runtime: Runtime, body: VerifyStep, ctx: dict[str, Any], baseline_s
         raise MetricUnavailable(str(exc)) from exc
     baseline = log_metric_buckets(data, body.metric, baseline_start, incident_start, body.step)
     after = log_metric_buckets(data, body.metric, after_start, float("inf"), body.step)
-    return baseline, after
+    served_since = int(np.count_nonzero(np.asarray(data.timestamp) >= after_start))
+    if body.metric in ("accuracy", "mae") and after.shape[0] < body.expect.measurements and served_since:
+        # the labels of the rows served since the mitigation have not arrived: judge on the estimate
+        estimate, how = estimated_after_buckets(data, body.metric, baseline_start, incident_start, after_start,
+                                                body.step)
+        return baseline, estimate, how
+    return baseline, after, ""
 
 
 def verify_mitigation(mitigation_id: int, run_id: int, step_index: int, attempt: int = 1,
@@ -94,7 +111,7 @@ def verify_mitigation(mitigation_id: int, run_id: int, step_index: int, attempt:
             onset = (incident.diagnosis or {}).get("onset")
             incident_start = incident.started_at.timestamp()
             if onset:
-                from diagnostics.timeparse import parse_timestamp
+                from bot.timeparse import parse_timestamp
 
                 with contextlib.suppress(ValueError):  # an unreadable onset: keep the incident start
                     incident_start = min(incident_start, parse_timestamp(onset, "onset").timestamp())
@@ -105,8 +122,11 @@ def verify_mitigation(mitigation_id: int, run_id: int, step_index: int, attempt:
         advance(runtime, run_id)
         return "skipped"
     try:
-        baseline, after = _measure(runtime, body, ctx, incident_start - body.baseline, incident_start, after_start)
+        baseline, after, estimated = _measure(runtime, body, ctx, incident_start - body.baseline, incident_start,
+                                              after_start)
         verdict = judge(baseline, after, body.expect)
+        if estimated:
+            verdict = dataclasses.replace(verdict, estimated=True, message=f"{verdict.message} ({estimated})")
     except (MetricUnavailable, TemplateFailed, TemplateRefused) as exc:
         verdict = RecoveryVerdict("inconclusive", f"cannot measure: {exc}", 0, 0, body.expect.measurements,
                           body.expect.better, body.expect.min_effect, body.expect.alpha)

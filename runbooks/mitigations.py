@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.db import transaction, utcnow
+from bot.egress import EgressPolicy
 from bot.incidents import (
     IllegalTransition,
     audit,
@@ -81,6 +82,7 @@ def action_context(runtime: Runtime, session: Session, incident: Incident, actio
         target=target, params=parsed, registry=lambda: registry_for(runtime),
         incident=incident_view(incident), diagnosis=incident.diagnosis,
         changes=[change_to_dict(c) for c in changes],
+        egress=EgressPolicy.parse(runtime.settings.egress_allow),
     )
 
 

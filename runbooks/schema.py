@@ -136,7 +136,7 @@ class VerifyStep(StrictModel):
     # ... or a prediction-log check: per-bucket metric from a log source.
     log: str | None = None
     query: str | None = None
-    metric: Literal["accuracy", "error_rate", "latency_ms", "mean_prediction"] | None = None
+    metric: Literal["accuracy", "mae", "error_rate", "latency_ms", "mean_prediction"] | None = None
     expect: Expectation
     # Baseline: this long before the incident started.
     baseline: Duration = 3600.0
@@ -151,7 +151,7 @@ class VerifyStep(StrictModel):
             raise PydanticCustomError("verify_source", "give exactly one of 'prometheus' or 'log'")
         if self.log is not None and self.metric is None:
             raise PydanticCustomError("verify_metric", "a log check needs 'metric' "
-                                      "(accuracy, error_rate, latency_ms or mean_prediction)")
+                                      "(accuracy, mae, error_rate, latency_ms or mean_prediction)")
         return self
 
 

@@ -7,14 +7,13 @@ Messages (notify, escalate) never get them, so a template cannot post a token to
 
 from __future__ import annotations
 
-import os
+from bot.redact import MASK, SECRET_ENV_PREFIX, env_secrets
 
-PREFIX = "MLRESPONDER_SECRET_"
-MASK = "***"
+PREFIX = SECRET_ENV_PREFIX
 
 
 def secret_values() -> dict[str, str]:
-    return {k[len(PREFIX):]: v for k, v in os.environ.items() if k.startswith(PREFIX) and len(k) > len(PREFIX)}
+    return env_secrets()
 
 
 def masked_values() -> dict[str, str]:

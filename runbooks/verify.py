@@ -44,6 +44,7 @@ class RecoveryVerdict:
     effect: float | None = None
     baseline_median: float | None = None
     after_median: float | None = None
+    estimated: bool = False  # the after-mitigation figure is an estimate (its labels have not arrived)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -141,6 +142,62 @@ def prometheus_range(base_url: str, query: str, start: datetime, end: datetime, 
     return np.asarray(values, dtype=np.float64)
 
 
+def _realized(log: Any, metric: str) -> np.ndarray:
+    """Per-row correctness (accuracy) or absolute error (mae); NaN where the label is not known yet."""
+    from diagnostics.context import detect_task, row_loss
+
+    if log.label is None:
+        raise MetricUnavailable(f"{log.name}: no 'label' column, so {metric} cannot be measured")
+    task = detect_task(log.prediction, log.label)
+    if metric == "mae":
+        if task.kind != "regression":
+            raise MetricUnavailable(f"{log.name}: mae needs numeric predictions and labels (a regression log)")
+        return np.asarray(row_loss(log.prediction, log.label, task), dtype=np.float64)
+    if task.kind == "binary_score":  # a probability: the hard prediction is score >= 0.5
+        label = np.asarray(log.label, dtype=np.float64)
+        return np.where(np.isfinite(label), ((np.asarray(log.prediction) >= 0.5) == (label == 1.0)) * 1.0, np.nan)
+    pred, label = _decoded(log.prediction), _decoded(log.label)
+    known = np.array([v is not None and not (isinstance(v, float) and math.isnan(v)) for v in label])
+    return np.where(known, (pred.astype(str) == label.astype(str)).astype(np.float64), np.nan)
+
+
+def estimated_after_buckets(log: Any, metric: str, baseline_start: float, baseline_end: float, after_start: float,
+                            bucket_s: float) -> tuple[np.ndarray, str]:
+    """Per-bucket *estimated* accuracy/mae after the mitigation, for rows whose labels have not arrived.
+
+    The estimator (`diagnostics.estimate`) is fitted on the labelled baseline rows: confidence-based
+    for probability scores (accuracy), a learned error model for regression (mae). A log of class
+    names without probabilities has no confidence to estimate from: MetricUnavailable says so.
+    Returns the buckets and a sentence saying how the figure was estimated.
+    """
+    from diagnostics.context import detect_task, row_loss
+    from diagnostics.estimate import fit_estimator
+
+    if metric not in ("accuracy", "mae") or log.label is None:
+        raise MetricUnavailable(f"{metric} cannot be estimated without labels")
+    ts = np.asarray(log.timestamp, dtype=np.float64)
+    task = detect_task(log.prediction, log.label)
+    base = log.take(np.flatnonzero((ts >= baseline_start) & (ts < baseline_end)))
+    est = fit_estimator(base, row_loss(base.prediction, base.label, task), task)
+    wanted = "confidence" if metric == "accuracy" else "learned_loss"
+    if est is None or est.method != wanted:
+        why = ("its predictions are class names without probabilities" if task.kind == "classification"
+               else f"the baseline has too few labelled rows or the wrong kind of prediction for {metric}")
+        raise MetricUnavailable(f"labels after the mitigation have not arrived and {metric} cannot be estimated: {why}")
+    after_idx = np.flatnonzero(ts >= after_start)
+    after = log.take(after_idx)
+    per_row = est.expected_accuracy(after) if metric == "accuracy" else est.expected_loss(after)
+    ok = np.isfinite(per_row)
+    if not ok.any():
+        return np.empty(0), ""
+    buckets = np.floor((ts[after_idx][ok] - after_start) / bucket_s).astype(np.int64)
+    sums = np.bincount(buckets, weights=per_row[ok])
+    counts = np.bincount(buckets)
+    how = ("from the predicted probabilities" + (" recalibrated on the baseline" if est.calibrated else "")
+           if est.method == "confidence" else "by an error model learned on the labelled baseline")
+    return np.asarray(sums[counts > 0] / counts[counts > 0]), f"{metric} after the mitigation estimated {how}"
+
+
 def _decoded(values: Any) -> np.ndarray:
     to_numpy = getattr(values, "to_numpy", None)
     return np.asarray(to_numpy() if callable(to_numpy) else values)
@@ -152,13 +209,8 @@ def log_metric_buckets(log: Any, metric: str, start: float, end: float, bucket_s
     sel = (ts >= start) & (ts < end)
     if not sel.any():
         return np.empty(0)
-    if metric == "accuracy":
-        if log.label is None:
-            raise MetricUnavailable(f"{log.name}: no 'label' column, so accuracy cannot be measured")
-        pred, label = _decoded(log.prediction), _decoded(log.label)
-        known = np.array([v is not None and not (isinstance(v, float) and math.isnan(v)) for v in label])
-        sel &= known
-        per_row = (pred.astype(str) == label.astype(str)).astype(np.float64)
+    if metric in ("accuracy", "mae"):
+        per_row = _realized(log, metric)
     elif metric == "error_rate":
         if log.error is None:
             raise MetricUnavailable(f"{log.name}: no 'error' column, so the error rate cannot be measured")

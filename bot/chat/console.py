@@ -15,6 +15,7 @@ from bot.chat import blocks
 from bot.chat.port import ChannelCreated, ChatPort, register_chat_port
 from bot.chat.views import IncidentView, TimelineLine, channel_name
 from bot.config import Settings
+from bot.redact import redact, redact_text
 
 if TYPE_CHECKING:
     from bot.chat.signing import ButtonSigner
@@ -32,8 +33,7 @@ class ConsolePort:
 
     def _write(self, text: str) -> None:
         stream = self.stream or sys.stdout
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
+        text = redact_text(text) if not self._secrets else str(redact(text, extra=self._secrets))
         with self._lock:
             try:
                 stream.write(text.rstrip("\n") + "\n")

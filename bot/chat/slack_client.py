@@ -19,6 +19,7 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.webhook import WebhookClient
 
 from bot.chat.port import FinalChatError, RetryableChatError
+from bot.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -75,17 +76,8 @@ class SlackClient:
 
 
 def scrub(value: Any, secrets: list[str]) -> Any:
-    """`value` with every secret replaced by ``***`` (strings inside dicts and lists too)."""
-    if isinstance(value, str):
-        for secret in secrets:
-            if secret and secret in value:
-                value = value.replace(secret, "***")
-        return value
-    if isinstance(value, dict):
-        return {k: scrub(v, secrets) for k, v in value.items()}
-    if isinstance(value, list):
-        return [scrub(v, secrets) for v in value]
-    return value
+    """`value` with every secret (the core's and these) replaced by ``***``, in dicts and lists too."""
+    return redact(value, extra=secrets)
 
 
 def _classify(method: str, exc: SlackApiError) -> Exception:

@@ -79,7 +79,7 @@ def list_cmd(args: argparse.Namespace) -> int:
 def run_cmd(args: argparse.Namespace) -> int:
     from bot.cli import CommandError
     from bot.monitors.runner import UnknownMonitor
-    from diagnostics.timeparse import parse_timestamp
+    from bot.timeparse import parse_timestamp
 
     runtime = _runtime(args)
     try:

@@ -38,9 +38,24 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"refusing to start: {exc}") from None
     app = create_app(runtime, bind_host=args.host)
     runtime.start()
-    logging.getLogger("mlresponder").info("serving on http://%s:%d", args.host, args.port)
+    logger = logging.getLogger("mlresponder")
+    if not settings.api_token and not _is_loopback_bind(args.host):
+        logger.warning("MLRESPONDER_API_TOKEN is not set: listening on %s, but only clients on this host "
+                       "are answered; set a token to serve other hosts", args.host)
+    logger.info("serving on http://%s:%d", args.host, args.port)
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
     finally:
         runtime.close()
     return 0
+
+
+def _is_loopback_bind(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

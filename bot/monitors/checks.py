@@ -20,9 +20,9 @@ import numpy as np
 
 from bot.monitors.schema import ChecksSpec, MonitorSpec
 from bot.monitors.summary import NULL_KEY, TOP_CATEGORIES, Layout, NumericStats, VersionStats, WindowSummary
+from bot.timeparse import iso
 from diagnostics.findings import severity_for
 from diagnostics.stats import psi_from_counts
-from diagnostics.timeparse import iso
 
 PSI_GROUPS = 10
 MITIGATION = {"feature": "naive_model", "model_version": "rollback", "concept": "retrain",

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.egress import EgressPolicy
 from runbooks.registry.base import ModelRegistry
 
 
@@ -39,6 +40,8 @@ class ActionContext:
     diagnosis: dict[str, Any] | None = None
     # Change events around the incident, oldest first (dicts as in bot.incidents.change_to_dict).
     changes: list[dict[str, Any]] = field(default_factory=list)
+    # Where outbound requests may go (settings `egress_allow`); the default refuses internal addresses.
+    egress: EgressPolicy = field(default_factory=EgressPolicy)
 
 
 class Action(ABC):

@@ -4,7 +4,9 @@ KServe, Seldon, SageMaker and Argo Rollouts all expose "switch traffic / promote
 an HTTP call, so one action with a timeout, bounded retries and the response recorded covers
 them. The call is not observable afterwards, so `verify` answers None: after a crash mid-call
 the executor reports "outcome unknown" instead of calling again. Header values that look like
-credentials are redacted in everything recorded.
+credentials, and every secret the core knows, are redacted in everything recorded (URL, bodies,
+errors). Requests go through the egress policy (`bot.egress`): internal addresses are refused
+unless allow-listed, on every connection, redirects included.
 """
 
 from __future__ import annotations
@@ -18,10 +20,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from bot.durations import Duration
+from bot.egress import EgressPolicy, EgressRefused, guarded_client
+from bot.redact import redact, redact_text
 from runbooks.actions.base import Action, ActionContext, ActionError, register_action
 
 _SECRET_HEADERS = ("authorization", "x-api-key", "api-key", "x-auth-token", "cookie", "proxy-authorization")
 _MAX_RECORDED = 2000
+MAX_REDIRECTS = 5
 
 
 class HttpRequest(BaseModel):
@@ -54,7 +59,7 @@ def _redacted_headers(headers: dict[str, str]) -> dict[str, str]:
 
 
 def describe_request(req: HttpRequest) -> dict[str, Any]:
-    return {
+    described: dict[str, Any] = redact({
         "method": req.method,
         "url": req.url,
         "headers": _redacted_headers(req.headers),
@@ -62,40 +67,46 @@ def describe_request(req: HttpRequest) -> dict[str, Any]:
         "body": req.body,
         "timeout_s": req.timeout,
         "retries": req.retries,
-    }
+    })
+    return described
 
 
-def send(req: HttpRequest) -> dict[str, Any]:
-    """Send with bounded retries on connection errors and 5xx; the final response is recorded."""
+def send(req: HttpRequest, egress: EgressPolicy | None = None) -> dict[str, Any]:
+    """Send with bounded retries on connection errors and 5xx; the final response is recorded
+    (redacted). An internal destination is refused before anything is sent, and not retried."""
+    shown = redact_text(f"{req.method} {req.url}")
     attempts: list[str] = []
     last: httpx.Response | None = None
-    for attempt in range(req.retries + 1):
-        if attempt:
-            time.sleep(min(0.5 * 2 ** (attempt - 1), 5.0))
-        try:
-            last = httpx.request(
-                req.method, req.url, headers=req.headers, timeout=req.timeout,
-                json=req.json_body if req.body is None else None,
-                content=req.body.encode() if req.body is not None else None,
-            )
-        except httpx.HTTPError as exc:
-            attempts.append(f"attempt {attempt + 1}: {type(exc).__name__}: {exc}")
-            last = None
-            continue
-        attempts.append(f"attempt {attempt + 1}: HTTP {last.status_code}")
-        if last.status_code < 500:
-            break
+    with guarded_client(egress or EgressPolicy(), follow_redirects=True, max_redirects=MAX_REDIRECTS) as client:
+        for attempt in range(req.retries + 1):
+            if attempt:
+                time.sleep(min(0.5 * 2 ** (attempt - 1), 5.0))
+            try:
+                last = client.request(
+                    req.method, req.url, headers=req.headers, timeout=req.timeout,
+                    json=req.json_body if req.body is None else None,
+                    content=req.body.encode() if req.body is not None else None,
+                )
+            except EgressRefused as exc:
+                raise ActionError(f"{shown}: {redact_text(exc.message)}") from None
+            except httpx.HTTPError as exc:
+                attempts.append(redact_text(f"attempt {attempt + 1}: {type(exc).__name__}: {exc}"))
+                last = None
+                continue
+            attempts.append(f"attempt {attempt + 1}: HTTP {last.status_code}")
+            if last.status_code < 500:
+                break
     if last is None:
-        raise ActionError(f"{req.method} {req.url} failed: " + "; ".join(attempts))
+        raise ActionError(f"{shown} failed: " + "; ".join(attempts))
     ok = last.status_code in req.expect_status if req.expect_status else 200 <= last.status_code < 300
-    text = last.text[:_MAX_RECORDED]
+    text = redact_text(last.text[:_MAX_RECORDED])
     try:
         body: Any = json.loads(text) if len(last.text) <= _MAX_RECORDED else text
     except ValueError:
         body = text
     response = {"status": last.status_code, "body": body, "attempts": attempts}
     if not ok:
-        raise ActionError(f"{req.method} {req.url} answered HTTP {last.status_code}: {text[:300]}")
+        raise ActionError(f"{shown} answered HTTP {last.status_code}: {text[:300]}")
     return response
 
 
@@ -111,9 +122,9 @@ class HttpAction(Action):
         params = ctx.params
         assert isinstance(params, HttpParams)
         if not params.url.startswith(("http://", "https://")):
-            raise ActionError(f"http: url {params.url!r} is not an http(s) URL after rendering")
+            raise ActionError(redact_text(f"http: url {params.url!r} is not an http(s) URL after rendering"))
         return {
-            "summary": f"{params.method} {params.url} for {ctx.target!r}",
+            "summary": redact_text(f"{params.method} {params.url} for {ctx.target!r}"),
             "target": ctx.target,
             "request": describe_request(params),
             "revert": describe_request(params.revert) if params.revert else None,
@@ -122,7 +133,7 @@ class HttpAction(Action):
     def execute(self, ctx: ActionContext, plan: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         params = ctx.params
         assert isinstance(params, HttpParams)
-        response = send(params)
+        response = send(params, ctx.egress)
         return {"target": ctx.target}, {"target": ctx.target, "response": response}
 
     def verify(self, ctx: ActionContext, plan: dict[str, Any]) -> bool | None:
@@ -133,4 +144,4 @@ class HttpAction(Action):
         assert isinstance(params, HttpParams)
         if params.revert is None:
             raise ActionError("this http mitigation has no 'revert' request; undo it on the platform by hand")
-        return {"target": ctx.target, "response": send(params.revert)}
+        return {"target": ctx.target, "response": send(params.revert, ctx.egress)}

@@ -75,7 +75,7 @@ def full_runtime(slack_settings: Settings) -> Iterator[Runtime]:
 def api(chat_runtime: Runtime) -> Iterator[TestClient]:
     from bot.api import create_app
 
-    with TestClient(create_app(chat_runtime)) as client:
+    with TestClient(create_app(chat_runtime), client=("127.0.0.1", 50000)) as client:
         yield client
 
 
@@ -83,5 +83,5 @@ def api(chat_runtime: Runtime) -> Iterator[TestClient]:
 def full_api(full_runtime: Runtime) -> Iterator[TestClient]:
     from bot.api import create_app
 
-    with TestClient(create_app(full_runtime)) as client:
+    with TestClient(create_app(full_runtime), client=("127.0.0.1", 50000)) as client:
         yield client

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from diag_synth import make_case
 
-from diagnostics import Categorical, Diagnosis, PredictionLog, diagnose
+from diagnostics import Categorical, ChangeRecord, Diagnosis, PredictionLog, diagnose
 from diagnostics.engine import DiagnosisInputError
+from diagnostics.findings import iso_utc
 
 EXPECTED = {
     # fault: (cause, culprit kind, culprit name, mitigation, a check that must be among the findings)
@@ -141,10 +142,31 @@ def test_empty_windows_are_input_errors() -> None:
 
 def test_to_dict_matches_the_contract() -> None:
     case = make_case("bad_version", seed=1)
-    d = diagnose(case.log, changes=case.changes, onset=case.onset)
+    deploys = [
+        ChangeRecord(case.onset - 30.0, "model_deploy", "ml", "deployed v2", "v1", "v2"),
+        ChangeRecord(case.onset - 5.0, "model_deploy", "ml", "deployed v3 to staging", "v2", "v3"),
+    ]
+    d = diagnose(case.log, changes=case.changes + deploys, onset=case.onset)
     out = d.to_dict()
-    assert set(out) == {"cause", "culprit", "confidence", "onset", "recommended_mitigation", "findings", "runtime_ms"}
+    assert set(out) == {
+        "cause",
+        "culprit",
+        "trigger",
+        "confidence",
+        "onset",
+        "recommended_mitigation",
+        "findings",
+        "runtime_ms",
+    }
     assert set(out["culprit"]) == {"kind", "name"}
+    # the trigger is the deploy that introduced the culprit version, not the hourly pipeline run
+    assert out["trigger"] is not None
+    assert {k: out["trigger"][k] for k in ("kind", "service", "description")} == {
+        "kind": "model_deploy",
+        "service": "ml",
+        "description": "deployed v2",
+    }
+    assert out["trigger"]["timestamp"] == iso_utc(case.onset - 30.0)
     assert out["onset"].endswith("Z")
     for f in out["findings"]:
         assert set(f) == {"cause", "check", "subject", "score", "severity", "evidence"}

@@ -19,7 +19,9 @@ from bot.cli import main
 from diagnostics import Categorical, PredictionLog
 from diagnostics.findings import iso_utc
 
-CONTRACT_KEYS = {"cause", "culprit", "confidence", "onset", "recommended_mitigation", "findings", "runtime_ms"}
+CONTRACT_KEYS = {
+    "cause", "culprit", "trigger", "confidence", "onset", "recommended_mitigation", "findings", "runtime_ms"
+}
 FINDING_KEYS = {"cause", "check", "subject", "score", "severity", "evidence"}
 
 

@@ -24,6 +24,7 @@ from intake_support import ServiceProcess, free_port, require_server
 
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
 TOKEN = "am-webhook-token-5b1e"
+AUTH = {"authorization": f"Bearer {TOKEN}"}
 
 
 class Alertmanager:
@@ -118,13 +119,13 @@ def test_alertmanager_delivers_an_alert_and_its_resolution(service: ServiceProce
                                "generatorURL": "http://prometheus.local/graph?g0.expr=accuracy"}])
 
     def fraud_incidents() -> list[dict[str, Any]]:
-        response = httpx.get(service.url + "/incidents", params={"service": "fraud-scorer"}, timeout=10)
+        response = httpx.get(service.url + "/incidents", params={"service": "fraud-scorer"}, headers=AUTH, timeout=10)
         return list(response.json()["incidents"])
 
     opened = wait_for(fraud_incidents, "the incident opened by Alertmanager's webhook")
     assert len(opened) == 1
     ref = opened[0]["id"]
-    detail = httpx.get(f"{service.url}/incidents/{ref}", timeout=10).json()
+    detail = httpx.get(f"{service.url}/incidents/{ref}", headers=AUTH, timeout=10).json()
     assert detail["severity"] == "sev1"
     assert detail["title"] == annotations["summary"]
     assert detail["status"] == "triggered" and detail["alerts_resolved"] is False
@@ -140,7 +141,7 @@ def test_alertmanager_delivers_an_alert_and_its_resolution(service: ServiceProce
                                "endsAt": iso(datetime.now(UTC) - timedelta(seconds=1))}])
 
     def resolved() -> dict[str, Any] | None:
-        data = dict(httpx.get(f"{service.url}/incidents/{ref}", timeout=10).json())
+        data = dict(httpx.get(f"{service.url}/incidents/{ref}", headers=AUTH, timeout=10).json())
         return data if data["alerts_resolved"] else None
 
     detail = wait_for(resolved, "the resolution delivered by Alertmanager")
@@ -153,7 +154,7 @@ def test_alertmanager_delivers_an_alert_and_its_resolution(service: ServiceProce
     assert len(fraud_incidents()) == 1
 
     # Every delivery carried the bearer token: the service counted 2xx answers and no 401.
-    metrics = httpx.get(service.url + "/metrics", timeout=10).text
+    metrics = httpx.get(service.url + "/metrics", headers=AUTH, timeout=10).text
     intake_lines = [line for line in metrics.splitlines()
                     if line.startswith("mlresponder_http_request_duration_seconds_count")
                     and 'route="/alerts/alertmanager"' in line]

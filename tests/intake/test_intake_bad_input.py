@@ -140,7 +140,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClien
     folder = tmp_path_factory.mktemp("bad-input")
     runtime = create_runtime(Settings(database_url=f"sqlite:///{folder / 'store.db'}", scheduler_enabled=False,
                                       postmortem_dir=str(folder / "postmortems")))
-    client = TestClient(create_app(runtime))
+    client = TestClient(create_app(runtime), client=("127.0.0.1", 50000))
     assert client.post("/alerts", json=VALID_GENERIC).status_code == 201
     assert client.post("/changes", json=VALID_CHANGE).status_code == 201
     yield client, runtime.settings.database_url
@@ -176,16 +176,17 @@ def test_a_valid_delivery_after_the_refusals_is_stored(seeded: tuple[TestClient,
 
 
 @pytest.mark.parametrize("route", ["/alerts/alertmanager", "/alerts/grafana", "/alerts", "/changes"])
-def test_without_a_token_a_server_not_on_loopback_refuses_intake(settings: Settings, route: str) -> None:
+def test_without_a_token_a_client_not_on_loopback_is_refused(settings: Settings, route: str) -> None:
     runtime = create_runtime(settings)
     try:
-        client = TestClient(create_app(runtime, bind_host="0.0.0.0"))
+        client = TestClient(create_app(runtime, bind_host="0.0.0.0"), client=("192.0.2.10", 40000))
         before = store_counts(settings.database_url)
         response = client.post(route, json=_body_for(route))
         assert response.status_code == 401
         assert "MLRESPONDER_API_TOKEN" in response.json()["detail"]
         assert store_counts(settings.database_url) == before
         assert client.get("/healthz").status_code == 200
+        assert client.get("/incidents").status_code == 401
     finally:
         runtime.close()
 
@@ -193,7 +194,7 @@ def test_without_a_token_a_server_not_on_loopback_refuses_intake(settings: Setti
 def test_with_a_token_a_server_not_on_loopback_accepts_intake(settings: Settings) -> None:
     runtime = create_runtime(settings.with_(api_token="s3cr3t-intake"))
     try:
-        client = TestClient(create_app(runtime, bind_host="0.0.0.0"))
+        client = TestClient(create_app(runtime, bind_host="0.0.0.0"), client=("192.0.2.10", 40000))
         response = client.post("/alerts", json=VALID_GENERIC, headers={"Authorization": "Bearer s3cr3t-intake"})
         assert response.status_code == 201
     finally:

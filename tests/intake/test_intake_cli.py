@@ -34,7 +34,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> str:
                         postmortem_dir=str(folder / "pm"))
     runtime = create_runtime(settings)
     try:
-        client = TestClient(create_app(runtime))
+        client = TestClient(create_app(runtime), client=("127.0.0.1", 50000))
         client.post("/alerts/alertmanager", json=am_payload(am_alert("fp-cli-1", service="ranker")))
         client.post("/alerts/alertmanager", json=am_payload(am_alert("fp-cli-2", service="fraud", severity="info"),
                                                             group_key="other"))

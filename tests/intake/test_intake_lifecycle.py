@@ -17,8 +17,8 @@ from bot.db import transaction, utcnow
 from bot.incidents import IllegalTransition, create_incident, get_incident, transition
 from bot.models import STATUSES, TRANSITIONS, TimelineEvent
 from bot.runtime import Runtime
+from bot.timeparse import iso
 from bot.wiring import create_runtime
-from diagnostics.timeparse import iso
 
 
 def path_to(status: str) -> list[str]:
@@ -108,7 +108,7 @@ def test_unknown_status_is_refused(shared_runtime: Runtime) -> None:
 
 
 def test_resolve_reopen_and_resolve_again(runtime: Runtime) -> None:
-    client = TestClient(create_app(runtime))
+    client = TestClient(create_app(runtime), client=("127.0.0.1", 50000))
     assert client.post("/alerts/alertmanager", json=am_payload(am_alert("fp-reopen"))).status_code == 201
     with transaction(runtime.sessions) as session:
         incident = get_incident(session, "INC-1")
@@ -129,7 +129,7 @@ def test_resolve_reopen_and_resolve_again(runtime: Runtime) -> None:
 
 
 def test_alerts_join_a_reopened_incident(runtime: Runtime) -> None:
-    client = TestClient(create_app(runtime))
+    client = TestClient(create_app(runtime), client=("127.0.0.1", 50000))
     client.post("/alerts/alertmanager", json=am_payload(am_alert("fp-a", service="payments")))
     with transaction(runtime.sessions) as session:
         incident = get_incident(session, "INC-1")
@@ -144,7 +144,7 @@ def test_alerts_join_a_reopened_incident(runtime: Runtime) -> None:
 
 @pytest.fixture
 def client(runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime)) as c:
+    with TestClient(create_app(runtime), client=("127.0.0.1", 50000)) as c:
         yield c
 
 
@@ -279,7 +279,7 @@ def test_metrics_count_alerts_incidents_dedup_hits_and_latency(client: TestClien
 
 def test_timeline_events_are_committed_with_the_delivery(runtime: Runtime) -> None:
     """The event log is written in the delivery's transaction: one delivery, its events, nothing else."""
-    client = TestClient(create_app(runtime))
+    client = TestClient(create_app(runtime), client=("127.0.0.1", 50000))
     client.post("/alerts/alertmanager", json=am_payload(am_alert("fp-ev1"), am_alert("fp-ev2", service="other")))
     with transaction(runtime.sessions) as session:
         kinds = [e.kind for e in session.query(TimelineEvent).order_by(TimelineEvent.id)]

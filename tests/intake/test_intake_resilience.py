@@ -108,7 +108,7 @@ def test_postgres_down_gives_503_never_2xx_and_intake_recovers(
 def test_sqlite_file_unreachable_gives_503(settings: Settings) -> None:
     runtime = create_runtime(settings)
     try:
-        client = TestClient(create_app(runtime))
+        client = TestClient(create_app(runtime), client=("127.0.0.1", 50000))
         assert client.post("/alerts/alertmanager", json=delivery(1, "file")).status_code == 201
         # The volume holding the store goes away: new connections cannot open it.
         runtime.engine.dispose()

@@ -19,7 +19,7 @@ def am_payload(fp: str = "abc", status: str = "firing", group: str = "{}:{alertn
 
 
 def test_alert_opens_one_incident_and_dedups(runtime: Runtime) -> None:
-    client = TestClient(create_app(runtime))
+    client = TestClient(create_app(runtime), client=("127.0.0.1", 50000))
     r = client.post("/alerts/alertmanager", json=am_payload())
     assert r.status_code == 201, r.text
     assert r.json()["incidents"] == ["INC-1"]

@@ -42,7 +42,7 @@ def grafana_payload(status: str = "firing", ends_at: str = "0001-01-01T00:00:00Z
 
 
 def test_a_grafana_alert_opens_an_incident_dedups_and_resolves(runtime: Runtime) -> None:
-    client = TestClient(create_app(runtime))
+    client = TestClient(create_app(runtime), client=("127.0.0.1", 50000))
     response = client.post("/alerts/grafana", json=grafana_payload())
     assert response.status_code == 201, response.text
     assert response.json()["incidents"] == ["INC-1"]
@@ -61,7 +61,7 @@ def test_a_grafana_alert_opens_an_incident_dedups_and_resolves(runtime: Runtime)
 
 
 def test_a_generic_alert_opens_an_incident_and_a_resend_is_a_duplicate(runtime: Runtime) -> None:
-    client = TestClient(create_app(runtime))
+    client = TestClient(create_app(runtime), client=("127.0.0.1", 50000))
     body = {"title": "nightly feature pipeline produced 0 rows", "source": "airflow", "severity": "high",
             "labels": {"service": "feature-store", "dag": "features_nightly"}, "annotations": {"run": "42"},
             "starts_at": 1795748400}
@@ -86,7 +86,7 @@ def _post(client: TestClient, fingerprint: str, service: str, group: str) -> dic
 def test_same_service_within_the_window_joins_and_outside_it_opens_anew(settings: Settings) -> None:
     runtime = create_runtime(settings.with_(group_window_seconds=600))
     try:
-        client = TestClient(create_app(runtime))
+        client = TestClient(create_app(runtime), client=("127.0.0.1", 50000))
         assert _post(client, "fp-w1", "ranker", "g1")["incidents"] == ["INC-1"]
         joined = _post(client, "fp-w2", "ranker", "g2")  # another group, same service, inside 10 minutes
         assert joined["incidents"] == ["INC-1"] and joined["joined"] == 1
@@ -109,7 +109,7 @@ def test_same_service_within_the_window_joins_and_outside_it_opens_anew(settings
 def test_a_zero_window_turns_service_grouping_off(settings: Settings) -> None:
     runtime = create_runtime(settings.with_(group_window_seconds=0))
     try:
-        client = TestClient(create_app(runtime))
+        client = TestClient(create_app(runtime), client=("127.0.0.1", 50000))
         assert _post(client, "fp-z1", "ranker", "z1")["incidents"] == ["INC-1"]
         assert _post(client, "fp-z2", "ranker", "z2")["incidents"] == ["INC-2"]
     finally:
@@ -121,7 +121,7 @@ def test_the_window_comes_from_the_environment() -> None:
 
 
 def test_alerts_without_a_service_never_group_by_service(runtime: Runtime) -> None:
-    client = TestClient(create_app(runtime))
+    client = TestClient(create_app(runtime), client=("127.0.0.1", 50000))
     for i in range(2):
         body = am_payload(am_alert(f"fp-u{i}"), group_key=f"u{i}")
         body["alerts"][0]["labels"] = {"alertname": f"Orphan{i}"}
@@ -129,14 +129,14 @@ def test_alerts_without_a_service_never_group_by_service(runtime: Runtime) -> No
 
 
 def test_a_resolved_alert_never_seen_firing_is_ignored(runtime: Runtime) -> None:
-    client = TestClient(create_app(runtime))
+    client = TestClient(create_app(runtime), client=("127.0.0.1", 50000))
     response = client.post("/alerts/alertmanager", json=am_payload(am_alert("fp-ghost", status="resolved")))
     assert response.status_code == 202 and response.json()["ignored"] == 1
     assert client.get("/incidents").json()["incidents"] == []
 
 
 def test_all_alerts_resolved_only_when_the_last_one_resolves(runtime: Runtime) -> None:
-    client = TestClient(create_app(runtime))
+    client = TestClient(create_app(runtime), client=("127.0.0.1", 50000))
     client.post("/alerts/alertmanager", json=am_payload(am_alert("fp-r1"), am_alert("fp-r2")))
     client.post("/alerts/alertmanager", json=am_payload(am_alert("fp-r1", status="resolved")))
     assert client.get("/incidents/INC-1").json()["alerts_resolved"] is False

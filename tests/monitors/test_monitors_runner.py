@@ -202,7 +202,7 @@ def test_api_metrics_endpoint_includes_monitor_gauges(settings: Settings, tmp_pa
     rt = _runtime(settings, tmp_path, [monitor_doc("drift-watch", source, "drifted")])
     try:
         rt.parts[MonitorService].run("drift-watch", now=END)
-        response = TestClient(create_app(rt)).get("/metrics")
+        response = TestClient(create_app(rt), client=("127.0.0.1", 50000)).get("/metrics")
     finally:
         rt.close()
     assert response.status_code == 200

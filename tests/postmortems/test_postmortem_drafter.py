@@ -105,7 +105,8 @@ def test_draft_is_blameless_and_never_shows_secrets(store_runtime: Runtime, tmp_
     result = draft_postmortem_full(store_runtime, incident_id, "cli", tmp_path)
     md = result.markdown
 
-    assert SECRET not in md and "[redacted]" in md
+    # The store redacts secrets as they are written ("***"); the drafter masks any it still meets.
+    assert SECRET not in md and ("***" in md or "[redacted]" in md)
     for person in ("U042ALICE", "U077BOB", "U099CAROL", "Bob"):
         assert person not in md, person
     for blame in ("broke the pipeline", "careless", "fault of", "should have known"):

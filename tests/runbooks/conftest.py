@@ -82,6 +82,7 @@ def rb_settings(tmp_path: Path, mlflow_store: MlflowStore) -> Settings:
         scheduler_enabled=True,
         mlflow_registry_uri=mlflow_store.uri,
         postmortem_dir=str(tmp_path / "postmortems"),
+        egress_allow="127.0.0.1",  # the local recording servers stand in for serving platforms
     )
 
 

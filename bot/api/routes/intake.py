@@ -1,0 +1,65 @@
+"""`POST` of each registered alert source (`/alerts/alertmanager`, `/alerts/grafana`, `/alerts`): one delivery,
+one transaction."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
+
+from bot.api.deps import JsonBody, MetricsDep, RuntimeDep, Writer
+from bot.api.schemas import IngestAnswer, Problem
+from bot.db import transaction
+from bot.intake import ALERT_SOURCES, IngestResult, ingest
+from bot.metrics import ServiceMetrics
+from bot.runtime import Runtime
+
+INGEST_RETRIES = 5
+
+router = APIRouter(tags=["intake"], dependencies=[Writer],
+                   responses={400: {"model": Problem}, 401: {"model": Problem}, 422: {"model": Problem},
+                              503: {"model": Problem}})
+
+
+def ingest_delivery(runtime: Runtime, metrics: ServiceMetrics, source: str, data: object) -> IngestResult:
+    alerts = ALERT_SOURCES[source].parse(data)
+    for attempt in range(INGEST_RETRIES):
+        try:
+            with transaction(runtime.sessions) as session:
+                result = ingest(session, alerts, group_window_seconds=runtime.settings.group_window_seconds)
+            break
+        except IntegrityError:
+            # Another delivery created the same key first: route again, now seeing its incident.
+            if attempt == INGEST_RETRIES - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1))
+    for a in alerts:
+        metrics.alerts_received.labels(metrics.source_label(a.source), a.status).inc()
+    for severity in result.opened_severities:
+        metrics.incidents_opened.labels(severity).inc()
+    if result.duplicates:
+        metrics.dedup_hits.inc(result.duplicates)
+    return result
+
+
+def _intake_route(source: str) -> Callable[..., Awaitable[JSONResponse]]:
+    async def handler(data: JsonBody, runtime: RuntimeDep, metrics: MetricsDep) -> JSONResponse:
+        result = await run_in_threadpool(ingest_delivery, runtime, metrics, source, data)
+        answer = IngestAnswer.model_validate(result.to_dict())
+        return JSONResponse(answer.model_dump(), status_code=202 if result.opened == 0 else 201)
+
+    return handler
+
+
+_ANSWERS: dict[int | str, dict[str, Any]] = {201: {"model": IngestAnswer, "description": "an incident was opened"},
+            202: {"model": IngestAnswer, "description": "joined, deduplicated or resolved"}}
+
+# one route per registered alert source (`bot.intake.alert_source`)
+for _source in ALERT_SOURCES.values():
+    router.add_api_route(_source.path, _intake_route(_source.name), methods=["POST"], summary=_source.summary,
+                         responses=_ANSWERS)

@@ -1,0 +1,228 @@
+"""Performance without labels: the loss that unlabelled rows are expected to have.
+
+Labels often arrive hours or weeks after the prediction, so the window an incident is about
+may hold none. Two estimators, both fitted on the labelled reference only:
+
+* **Binary score** (`prediction` is the probability of the positive class): confidence-based
+  performance estimation, as NannyML's CBPE does. A calibrated probability `q` says how often
+  the positive class is right, so each row's expected loss is known without its label:
+  `E|y - p| = q (1 - p) + (1 - q) p`, and the hard prediction is right with probability
+  `q` (when `p >= 0.5`) or `1 - q`. Calibration is checked on the reference first: an isotonic
+  map (pool-adjacent-violators on score quantile bins) is cross-fitted on two halves, and used
+  only when it lowers the expected calibration error; otherwise the raw scores are trusted.
+* **Regression**: a learned loss estimate (NannyML's DLE learns it with a gradient-boosted
+  model): an additive model of the absolute error on the binned features and the binned
+  prediction, fitted by backfitting per-bin means (shrunk towards zero for thin bins) — a
+  few `bincount`s per feature, no Python loop over rows.
+* **Class names without probabilities** carry no confidence, so nothing is estimated
+  (`fit_estimator` returns None): the label-free checks (input drift, the input -> prediction
+  map of a new version, prediction shift, service) still run; performance stays unknown.
+
+Both assume the relation between inputs and labels did not change: an estimate can see a
+data fault (inputs moved to where the model errs more) but never concept drift, and a bad
+new model version is judged by its input -> prediction map, not by an estimate learned on
+the old model's errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from diagnostics.context import FeatureBins, Task, make_bins, subsample_index
+from diagnostics.log import Categorical, PredictionLog
+
+MIN_REFERENCE_LABELS = 100  # labelled reference rows needed to fit an estimator
+CALIBRATION_BINS = 40
+ECE_BINS = 10
+BACKFIT_ROUNDS = 4
+SHRINK_ROWS = 20.0  # a bin's effect is shrunk by n / (n + SHRINK_ROWS)
+MAX_FEATURES = 40
+
+
+def expected_calibration_error(p: np.ndarray, y: np.ndarray, bins: int = ECE_BINS) -> float:
+    """ECE on equal-width probability bins: sum of bin share x |mean score - positive rate|."""
+    if p.size == 0:
+        return 0.0
+    b = np.minimum((p * bins).astype(np.int64), bins - 1)
+    sp = np.bincount(b, weights=p, minlength=bins)
+    sy = np.bincount(b, weights=y, minlength=bins)
+    return float(np.abs(sp - sy).sum() / p.size)
+
+
+@dataclass
+class Calibration:
+    """A monotone map score -> P(positive), linear between the bins' mean scores."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+    def __call__(self, p: np.ndarray) -> np.ndarray:
+        return np.interp(p, self.x, self.y)
+
+    @classmethod
+    def fit(cls, p: np.ndarray, y: np.ndarray) -> Calibration:
+        order = np.sort(p)
+        edges = np.unique(np.quantile(order, np.linspace(0, 1, CALIBRATION_BINS + 1)[1:-1]))
+        b = np.searchsorted(edges, p, side="left")
+        k = edges.size + 1
+        n = np.bincount(b, minlength=k).astype(np.float64)
+        keep = n > 0
+        mean_p = np.bincount(b, weights=p, minlength=k)[keep] / n[keep]
+        rate = np.bincount(b, weights=y, minlength=k)[keep] / n[keep]
+        return cls(mean_p, _pool_adjacent_violators(rate, n[keep]))
+
+
+def _pool_adjacent_violators(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted isotonic (non-decreasing) fit of a few dozen bin rates."""
+    blocks: list[list[float]] = []  # [mean, weight, count of bins]
+    for v, w in zip(values.tolist(), weights.tolist(), strict=True):
+        blocks.append([v, w, 1.0])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            m2, w2, c2 = blocks.pop()
+            m1, w1, c1 = blocks.pop()
+            blocks.append([(m1 * w1 + m2 * w2) / (w1 + w2), w1 + w2, c1 + c2])
+    return np.concatenate([np.full(int(c), m) for m, _, c in blocks])
+
+
+@dataclass
+class Estimator:
+    """Expected per-row loss of unlabelled rows (the engine's loss: 0/1, |y - p| or |error|)."""
+
+    method: str  # "confidence" (CBPE) | "learned_loss"
+    calibrated: bool = False
+    ece_raw: float = float("nan")
+    ece_calibrated: float = float("nan")
+    reference_loss: float = float("nan")  # realized mean loss of the labelled reference rows
+    reference_fit: float = float("nan")  # the estimate's mean on those rows (cross-fitted)
+    calibration: Calibration | None = None
+    bins: dict[str, FeatureBins] = field(default_factory=dict)
+    effects: dict[str, np.ndarray] = field(default_factory=dict)
+    intercept: float = 0.0
+
+    def probability(self, pred: np.ndarray) -> np.ndarray:
+        """Calibrated probability of the positive class (binary scores)."""
+        p = np.clip(pred, 0.0, 1.0)
+        return self.calibration(p) if self.calibration is not None else p
+
+    def expected_loss(self, log: PredictionLog) -> np.ndarray:
+        pred = log.prediction
+        assert not isinstance(pred, Categorical)
+        if self.method == "confidence":
+            p = np.clip(pred, 0.0, 1.0)
+            q = self.probability(pred)
+            return q * (1.0 - p) + (1.0 - q) * p
+        return self._additive(log)
+
+    def expected_accuracy(self, log: PredictionLog) -> np.ndarray:
+        """Probability that the hard prediction (score >= 0.5) is right (binary scores only)."""
+        pred = log.prediction
+        assert self.method == "confidence" and not isinstance(pred, Categorical)
+        q = self.probability(pred)
+        return np.where(pred >= 0.5, q, 1.0 - q)
+
+    def _additive(self, log: PredictionLog) -> np.ndarray:
+        pred = log.prediction
+        assert not isinstance(pred, Categorical)
+        out = np.full(len(log), self.intercept)
+        for name, bins in self.bins.items():
+            values = pred if name == _PREDICTION else log.features.get(name)
+            if values is None or isinstance(values, Categorical) == bins.numeric:
+                continue  # a column the current log lost or retyped contributes nothing
+            out += self.effects[name][bins.assign(values).astype(np.int64)]
+        out[~np.isfinite(pred)] = np.nan
+        return np.maximum(out, 0.0)
+
+
+_PREDICTION = "\x00prediction"
+
+
+def fit_estimator(reference: PredictionLog, ref_loss: np.ndarray, task: Task) -> Estimator | None:
+    """An estimator of the loss from the labelled reference, or None when there is nothing to learn from."""
+    labelled = np.flatnonzero(np.isfinite(ref_loss))
+    if labelled.size < MIN_REFERENCE_LABELS or isinstance(reference.prediction, Categorical):
+        return None
+    if task.kind == "binary_score":
+        return _fit_confidence(reference, labelled)
+    if task.kind == "regression":
+        return _fit_learned_loss(reference, ref_loss, labelled)
+    return None  # class names: no confidence to estimate from
+
+
+def _fit_confidence(reference: PredictionLog, labelled: np.ndarray) -> Estimator | None:
+    pred, label = reference.prediction, reference.label
+    assert not isinstance(pred, Categorical) and isinstance(label, np.ndarray)
+    p = np.clip(pred[labelled], 0.0, 1.0)
+    y = label[labelled]
+    ok = np.isfinite(p) & np.isfinite(y)
+    p, y = p[ok], y[ok]
+    if p.size < MIN_REFERENCE_LABELS:
+        return None
+    # cross-fitted check (fit on one half, measure on the other), as NannyML decides whether to calibrate
+    half = np.random.default_rng(7).random(p.size) < 0.5
+    cross = np.empty_like(p)
+    cross[half] = Calibration.fit(p[~half], y[~half])(p[half])
+    cross[~half] = Calibration.fit(p[half], y[half])(p[~half])
+    ece_raw = expected_calibration_error(p, y)
+    ece_cal = expected_calibration_error(cross, y)
+    est = Estimator("confidence", ece_raw=ece_raw, ece_calibrated=ece_cal)
+    if ece_cal + 0.005 < ece_raw:
+        est.calibration = Calibration.fit(p, y)
+        est.calibrated = True
+        q_fit = cross
+    else:
+        q_fit = p
+    est.reference_loss = float(np.abs(y - p).mean())
+    est.reference_fit = float((q_fit * (1 - p) + (1 - q_fit) * p).mean())
+    return est
+
+
+def _fit_learned_loss(reference: PredictionLog, ref_loss: np.ndarray, labelled: np.ndarray) -> Estimator | None:
+    pred = reference.prediction
+    assert not isinstance(pred, Categorical)
+    idx = labelled[subsample_index(labelled.size, seed=11)]
+    target = ref_loss[idx]
+    columns: dict[str, np.ndarray | Categorical] = {_PREDICTION: pred[idx]}
+    for name, values in list(reference.features.items())[:MAX_FEATURES]:
+        columns[name] = values.take(idx) if isinstance(values, Categorical) else values[idx]
+    bins: dict[str, FeatureBins] = {}
+    codes: dict[str, np.ndarray] = {}
+    for name, values in columns.items():
+        b = make_bins(name, values)
+        if b is not None and b.n_bins > 2:
+            bins[name] = b
+            codes[name] = b.assign(values).astype(np.int64)
+    half = np.random.default_rng(7).random(target.size) < 0.5
+    held_a = _backfit(target[~half], {k: c[~half] for k, c in codes.items()}, bins)
+    held_b = _backfit(target[half], {k: c[half] for k, c in codes.items()}, bins)
+    cross = np.empty_like(target)
+    cross[half] = held_a[0] + sum((held_a[1][k][c[half]] for k, c in codes.items()), np.zeros(int(half.sum())))
+    cross[~half] = held_b[0] + sum((held_b[1][k][c[~half]] for k, c in codes.items()), np.zeros(int((~half).sum())))
+    intercept, effects = _backfit(target, codes, bins)
+    return Estimator(
+        "learned_loss",
+        reference_loss=float(target.mean()),
+        reference_fit=float(np.maximum(cross, 0.0).mean()),
+        bins=bins,
+        effects=effects,
+        intercept=intercept,
+    )
+
+
+def _backfit(
+    target: np.ndarray, codes: dict[str, np.ndarray], bins: dict[str, FeatureBins]
+) -> tuple[float, dict[str, np.ndarray]]:
+    """Additive per-bin means of `target` (backfitting), each bin shrunk by n / (n + SHRINK_ROWS)."""
+    mu = float(target.mean()) if target.size else 0.0
+    resid = target - mu
+    effects = {k: np.zeros(bins[k].n_bins) for k in codes}
+    for _ in range(BACKFIT_ROUNDS):
+        for k, c in codes.items():
+            partial = resid + effects[k][c]
+            n = np.bincount(c, minlength=bins[k].n_bins).astype(np.float64)
+            s = np.bincount(c, weights=partial, minlength=bins[k].n_bins)
+            new = s / (n + SHRINK_ROWS)
+            resid = partial - new[c]
+            effects[k] = new
+    return mu, effects

@@ -1,0 +1,213 @@
+"""Which dependency, which resource, which change: the verdict from a service's series.
+
+Every series (the service's and each dependency's) is scored against its reference window
+(`series_scores`). The culprit is the cause that moved first: the earliest significant change
+among the candidates, ties (within a few minutes) going to the most upstream kind — a traffic
+surge, then a dependency, then a resource of the service, then the service's own errors or
+latency. A dependency whose series moved before the service's symptom explains it; a resource
+that moved first (a CPU at its limit, memory growing into restarts) is the resource; the
+service's own errors or latency with nothing earlier is just that. Nothing significant: "none".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from diagnostics.findings import Finding, Trigger, iso_utc
+from diagnostics.log import ChangeRecord
+from diagnostics.series import SeriesSet
+from diagnostics.series_scores import SeriesScore, detect_onset, level_points, rolling_level, score_series
+from diagnostics.trigger import pick_trigger
+
+REFERENCE_S = 5400.0  # reference: the 90 minutes before the onset ...
+GUARD_S = 600.0  # ... less the last 10 (a given onset is often the alert, minutes late)
+CURRENT_S = 5400.0  # changes are looked for up to 90 minutes after the onset
+DETECT_REFERENCE_S = 3600.0
+TIE_S = 120.0
+NO_SYMPTOM_DISCOUNT = 0.75  # a dependency moved but the service shows no symptom of it
+
+# candidate role -> precedence at a tie (lower = more upstream)
+PRECEDENCE = {"traffic_surge": 0, "dependency": 1, "resource": 2, "errors": 3, "latency": 3, "traffic_drop": 4}
+
+
+@dataclass
+class Candidate:
+    role: str  # a PRECEDENCE key
+    kind: str  # the culprit kind of the contract
+    name: str
+    change_index: int
+    score: float
+    evidence: list[SeriesScore]
+
+
+@dataclass
+class SeriesVerdict:
+    """The series' own verdict, before it is weighed with the prediction log."""
+
+    culprit_kind: str  # "none" when nothing moved
+    culprit_name: str
+    confidence: float
+    onset: float
+    onset_detected: bool
+    trigger: Trigger | None
+    findings: list[Finding]
+    scores: list[SeriesScore] = field(default_factory=list)
+    culprit_change: float | None = None
+
+    @property
+    def found(self) -> bool:
+        return self.culprit_kind != "none"
+
+
+def diagnose_series(
+    sset: SeriesSet, *, onset: float | None = None, changes: list[ChangeRecord] | None = None
+) -> SeriesVerdict:
+    changes = changes or []
+    times = sset.times
+    notes = [Finding("none", "source_unavailable", "prometheus", 0.0, p) for p in sset.problems]
+    usable = [s for s in sset.series if np.isfinite(s.values).any()]
+    n = times.shape[0]
+    if not usable or n < 4:
+        at = onset if onset is not None else (float(times[-1]) if n else 0.0)
+        return SeriesVerdict("none", "", 0.0, at, False, None, notes)
+    step = sset.step
+    k = level_points(step)
+    levels = {id(s): rolling_level(s.values, k) for s in usable}
+
+    if onset is None:
+        # the service's own series say when it started to hurt; a dependency that moved while the
+        # service's symptom stayed under its gate still dates the incident
+        own = [s for s in usable if not s.owner]
+        idx = detect_onset(own, [levels[id(s)] for s in own], times, DETECT_REFERENCE_S) if own else None
+        if idx is None:
+            idx = detect_onset(usable, [levels[id(s)] for s in usable], times, DETECT_REFERENCE_S)
+        onset_idx = idx if idx is not None else int(0.75 * n)
+    else:
+        onset_idx = int(np.searchsorted(times, onset, side="left"))
+    onset_at = float(times[min(onset_idx, n - 1)]) if onset is None else float(onset)
+
+    guard = int(round(GUARD_S / step))
+    ref_stop = max(0, onset_idx - guard)
+    ref_start = max(0, ref_stop - int(round(REFERENCE_S / step)))
+    search_to = onset_idx + int(round(CURRENT_S / step))
+    scores = [score_series(s, levels[id(s)], slice(ref_start, ref_stop), ref_stop, search_to) for s in usable]
+
+    candidates = _candidates(scores, sset)
+    findings = _findings(scores, times, sset) + notes
+    if not candidates:
+        strongest = max((s.score for s in scores), default=0.0)
+        findings.sort(key=lambda f: f.score, reverse=True)
+        return SeriesVerdict("none", "", round(1.0 - strongest, 4), onset_at, False, None, findings, scores, None)
+
+    first = min(c.change_index for c in candidates)
+    tie = max(3, int(round(TIE_S / step)))
+    tied = [c for c in candidates if c.change_index <= first + tie]
+    tied.sort(key=lambda c: (PRECEDENCE[c.role], -c.score))
+    top = tied[0]
+    has_symptom_series = any(not s.owner and s.kind in ("latency", "errors") for s in usable)
+    symptom = any(c.role in ("errors", "latency") for c in candidates)
+    score = top.score
+    if top.role == "dependency" and has_symptom_series and not symptom:
+        score *= NO_SYMPTOM_DISCOUNT
+    rival = max((c.score for c in tied[1:] if c.role == top.role and c.name != top.name), default=0.0)
+    confidence = score * (1.0 - 0.5 * rival / max(score, 1e-9))
+    change_at = float(times[top.change_index])
+
+    services = [top.name] if top.kind == "dependency" else [sset.service]
+    slack = max(4 * step, 150.0)
+    at = min(change_at, onset_at) if onset is not None else change_at
+    trigger = pick_trigger(changes, culprit_kind=top.kind, at=at, services=services, slack_s=slack)
+
+    culprit_labels = {s.series.label for s in top.evidence}
+    findings.sort(key=lambda f: (f.subject not in culprit_labels, -f.score))
+    return SeriesVerdict(
+        top.kind,
+        top.name,
+        round(float(np.clip(confidence, 0.0, 1.0)), 4),
+        change_at if onset is None else onset_at,
+        onset is None,
+        trigger,
+        findings,
+        scores,
+        change_at,
+    )
+
+
+def _candidates(scores: list[SeriesScore], sset: SeriesSet) -> list[Candidate]:
+    out: list[Candidate] = []
+    by_dep: dict[str, list[SeriesScore]] = {}
+    for sc in scores:
+        if not sc.significant or sc.change_index is None:
+            continue
+        s = sc.series
+        if s.owner:
+            if s.kind != "traffic":  # a dependency's traffic follows its callers; not a cause
+                by_dep.setdefault(s.owner, []).append(sc)
+            continue
+        if s.kind == "traffic":
+            role = "traffic_surge" if sc.direction == "up" else "traffic_drop"
+            out.append(Candidate(role, "traffic", s.key, sc.change_index, sc.score, [sc]))
+        elif s.kind == "resource":
+            out.append(Candidate("resource", "resource", s.key, sc.change_index, sc.score, [sc]))
+        else:
+            out.append(Candidate(s.kind, s.kind, s.key, sc.change_index, sc.score, [sc]))
+    for dep, scs in by_dep.items():
+        start = min(sc.change_index for sc in scs if sc.change_index is not None)
+        out.append(Candidate("dependency", "dependency", dep, start, max(sc.score for sc in scs), scs))
+    return out
+
+
+def _fmt(v: float) -> str:
+    if not math.isfinite(v):
+        return "n/a"
+    a = abs(v)
+    for div, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e4, "k")):
+        if a >= div:
+            return f"{v / div:.3g}{suffix}"
+    return f"{v:.3g}"
+
+
+def _findings(scores: list[SeriesScore], times: np.ndarray, sset: SeriesSet) -> list[Finding]:
+    out: list[Finding] = []
+    for sc in scores:
+        if sc.reference is None:
+            continue
+        s = sc.series
+        if not sc.significant and sc.score < 0.1:
+            continue
+        peak = float(sc.reference.median * sc.ratio) if math.isfinite(sc.ratio) else float("nan")
+        peak_level = float(np.nan_to_num(peak, nan=0.0))
+        moved = "dropped" if sc.direction == "down" else "rose"
+        text = (
+            f"{s.label} {moved} from {_fmt(sc.reference.median)} to {_fmt(peak_level)}"
+            f" (x{sc.ratio:.2f}, robust z {sc.z:.1f})"
+            if math.isfinite(sc.ratio)
+            else f"{s.label} {moved} from {_fmt(sc.reference.median)} (robust z {sc.z:.1f})"
+        )
+        if sc.significant and sc.change_index is not None:
+            text += f", starting {iso_utc(float(times[sc.change_index]))}"
+        if sc.restarts:
+            text += f"; {sc.restarts} restart(s): it grew and dropped back (sawtooth)"
+        if sc.flat_top:
+            text += "; pinned at its maximum (a limit)"
+        if not sc.significant:
+            text += "; within its usual range"
+        role = "dependency" if s.owner else s.kind
+        details = {
+            "owner": s.owner or sset.service,
+            "key": s.key,
+            "kind": s.kind,
+            "reference_median": sc.reference.median,
+            "reference_spread": sc.reference.spread,
+            "z": sc.z,
+            "ratio": sc.ratio,
+            "significant": sc.significant,
+            "change": iso_utc(float(times[sc.change_index])) if sc.change_index is not None else None,
+            "restarts": sc.restarts,
+            "flat_top": sc.flat_top,
+        }
+        out.append(Finding("service", f"series_{role}", s.label, sc.score, text + ".", details))
+    return out

@@ -1,0 +1,153 @@
+"""Series diagnostics on arrays (no Prometheus): propagation, resources, traffic, robustness, trigger."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from diagnostics.log import ChangeRecord
+from diagnostics.series import Series, SeriesSet, kind_for_key
+from diagnostics.series_scores import rolling_level
+from diagnostics.service_causes import diagnose_series
+
+STEP = 15.0
+N = int(4 * 3600 / STEP)
+T0 = 1_800_000_000.0
+TIMES = T0 + STEP * np.arange(N)
+ONSET_I = N - 240  # an hour before the end
+ONSET = float(TIMES[ONSET_I])
+
+
+def noisy(level: float, rel: float, seed: int, diurnal: float = 0.0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    wave = 1.0 + diurnal * np.sin(2 * np.pi * (TIMES - T0) / 86400.0 + seed)
+    return level * wave * (1.0 + rng.normal(0.0, rel, N))
+
+
+def step_at(values: np.ndarray, i: int, factor: float) -> np.ndarray:
+    out = values.copy()
+    out[i:] *= factor
+    return out
+
+
+def service(**extra: np.ndarray) -> SeriesSet:
+    """A service `svc` with latency, errors, traffic, CPU; dependency `store` with latency/errors."""
+    base = {
+        ("", "latency_p95_ms"): noisy(120.0, 0.05, 1),
+        ("", "error_rate"): np.abs(noisy(0.003, 0.3, 2)),
+        ("", "requests_per_s"): noisy(40.0, 0.05, 3, diurnal=0.3),
+        ("", "cpu_utilization"): noisy(0.3, 0.04, 4, diurnal=0.2),
+        ("store", "latency_p95_ms"): noisy(20.0, 0.05, 5),
+        ("store", "error_rate"): np.abs(noisy(0.001, 0.3, 6)),
+    }
+    for key, values in extra.items():
+        owner, _, name = key.partition("__") if "__" in key else ("", "", key)
+        base[(owner, name)] = values
+    series = [Series(owner, key, kind_for_key(key), v) for (owner, key), v in base.items()]
+    return SeriesSet("svc", TIMES.copy(), series)
+
+
+def test_a_dependency_that_moved_first_is_the_culprit() -> None:
+    dep = step_at(noisy(20.0, 0.05, 5), ONSET_I, 4.0)
+    svc = step_at(noisy(120.0, 0.05, 1), ONSET_I + 8, 1.6)  # two minutes later
+    changes = [
+        ChangeRecord(ONSET - 60, "infra", "store", "store moved to new nodes"),
+        ChangeRecord(ONSET - 10, "model_deploy", "other-service", "not ours"),
+        ChangeRecord(ONSET - 20, "config_change", "svc", "svc log level"),
+    ]
+    for onset in (ONSET, None):
+        v = diagnose_series(service(store__latency_p95_ms=dep, latency_p95_ms=svc), onset=onset, changes=changes)
+        assert (v.culprit_kind, v.culprit_name) == ("dependency", "store")
+        assert v.trigger is not None and v.trigger.service == "store" and v.trigger.kind == "infra"
+    assert abs(v.onset - ONSET) <= 60.0
+
+
+def test_own_errors_with_nothing_upstream_and_its_config_change() -> None:
+    errors = np.abs(noisy(0.003, 0.3, 2))
+    errors[ONSET_I:] += 0.06
+    changes = [
+        ChangeRecord(ONSET - 120, "config_change", "svc", "strict schema on"),
+        ChangeRecord(ONSET - 30, "infra", "payments", "someone else's change, closer"),
+    ]
+    v = diagnose_series(service(error_rate=errors), onset=None, changes=changes)
+    assert (v.culprit_kind, v.culprit_name) == ("errors", "error_rate")
+    assert v.trigger is not None and (v.trigger.service, v.trigger.kind) == ("svc", "config_change")
+
+
+def test_cpu_pinned_at_its_limit_is_the_resource() -> None:
+    cpu = noisy(0.3, 0.04, 4, diurnal=0.2)
+    cpu[ONSET_I:] = np.minimum(1.0, cpu[ONSET_I:] + 0.9)
+    lat = step_at(noisy(120.0, 0.05, 1), ONSET_I + 4, 3.0)
+    v = diagnose_series(service(cpu_utilization=cpu, latency_p95_ms=lat), onset=ONSET)
+    assert (v.culprit_kind, v.culprit_name) == ("resource", "cpu_utilization")
+    top = v.findings[0]
+    assert top.subject == "cpu_utilization" and top.details["flat_top"]
+
+
+def test_memory_sawtooth_is_the_resource_with_its_restarts() -> None:
+    mem = noisy(6e8, 0.005, 7)
+    period = 80  # 20 minutes
+    grow = np.where(np.arange(N) >= ONSET_I, ((np.arange(N) - ONSET_I) % period) / period, 0.0)
+    mem = mem * (1.0 + 1.5 * grow)
+    v = diagnose_series(service(memory_bytes=mem), onset=None)
+    assert (v.culprit_kind, v.culprit_name) == ("resource", "memory_bytes")
+    assert v.findings[0].details["restarts"] >= 2
+
+
+def test_a_traffic_surge_outranks_the_cpu_and_latency_it_causes() -> None:
+    surge = 2.8
+    rps = step_at(noisy(40.0, 0.05, 3, diurnal=0.3), ONSET_I, surge)
+    cpu = step_at(noisy(0.3, 0.04, 4, diurnal=0.2), ONSET_I, 2.2)
+    lat = step_at(noisy(120.0, 0.05, 1), ONSET_I + 2, 1.5)
+    v = diagnose_series(service(requests_per_s=rps, cpu_utilization=cpu, latency_p95_ms=lat), onset=ONSET)
+    assert (v.culprit_kind, v.culprit_name) == ("traffic", "requests_per_s")
+
+
+def test_two_dependencies_failing_one_after_the_other_blame_the_first() -> None:
+    first = step_at(noisy(20.0, 0.05, 5), ONSET_I, 3.0)
+    second = np.abs(noisy(0.001, 0.3, 8))
+    second[ONSET_I + 60 :] += 0.1
+    lat = step_at(noisy(120.0, 0.05, 1), ONSET_I, 1.5)
+    v = diagnose_series(service(store__latency_p95_ms=first, cache__error_rate=second, latency_p95_ms=lat), onset=None)
+    assert (v.culprit_kind, v.culprit_name) == ("dependency", "store")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_healthy_days_with_waves_dips_and_gaps_stay_none(seed: int) -> None:
+    rng = np.random.default_rng(100 + seed)
+    rps = noisy(40.0, 0.05, 30 + seed, diurnal=0.35)
+    # rate() dips from missed scrapes, p95 jumps at a bucket edge, lost points
+    dips = rng.random(N) < 0.01
+    rps[dips] *= 0.5
+    lat = noisy(120.0, 0.05, 40 + seed)
+    jumps = rng.random(N) < 0.03
+    lat[jumps] = 250.0
+    cpu = noisy(0.3, 0.04, 50 + seed, diurnal=0.3)
+    for arr in (rps, lat, cpu):
+        arr[rng.random(N) < 0.02] = np.nan
+    changes = [ChangeRecord(ONSET - 30, "config_change", "svc", "log level"), ChangeRecord(ONSET, "infra", "store", "")]
+    for onset in (ONSET, None):
+        v = diagnose_series(
+            service(requests_per_s=rps, latency_p95_ms=lat, cpu_utilization=cpu), onset=onset, changes=changes
+        )
+        assert v.culprit_kind == "none", [f.evidence for f in v.findings[:3]]
+        assert v.trigger is None
+
+
+def test_a_traffic_drop_is_traffic_and_a_silent_series_is_not_held_still() -> None:
+    rps = noisy(40.0, 0.05, 3)
+    rps[ONSET_I:] *= 0.3
+    v = diagnose_series(service(requests_per_s=rps), onset=ONSET)
+    assert (v.culprit_kind, v.culprit_name) == ("traffic", "requests_per_s")
+    assert "dropped" in v.findings[0].evidence
+    gap = noisy(1.0, 0.01, 9)
+    gap[100:200] = np.nan
+    level = rolling_level(gap, 21)
+    assert np.isnan(level[150]) and np.isfinite(level[95])
+
+
+def test_no_series_is_none_with_the_problem_as_a_finding() -> None:
+    empty = SeriesSet("svc", TIMES.copy(), [], ["Prometheus at http://x unreachable"])
+    v = diagnose_series(empty, onset=ONSET)
+    assert v.culprit_kind == "none"
+    assert [f.check for f in v.findings] == ["source_unavailable"]
