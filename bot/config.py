@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
+from bot import safeyaml
 
 DEFAULT_DATABASE_URL = "sqlite:///./mlresponder.db"
 
@@ -80,7 +80,7 @@ class Settings:
         values: dict[str, Any] = {}
         path = config_file or env.get("MLRESPONDER_CONFIG")
         if path:
-            loaded = yaml.safe_load(Path(path).read_text()) or {}
+            loaded = safeyaml.safe_load(Path(path).read_text()) or {}
             if not isinstance(loaded, dict):
                 raise ValueError(f"{path}: expected a mapping of settings, got {type(loaded).__name__}")
             for key, value in loaded.items():

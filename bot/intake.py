@@ -448,10 +448,10 @@ def _count_resend(session: Session, a: NormalizedAlert, now: datetime) -> int | 
 
 
 def _moves_start(a: NormalizedAlert, incident: Incident, group_window_seconds: int) -> bool:
-    """A joining alert that fired earlier moves the incident's start back, but never by more than
-    the grouping window before the incident was opened: an alert firing for days (or a sender's
-    wrong clock) joining later must not rewrite when the incident began."""
-    earliest = incident.created_at - timedelta(seconds=max(group_window_seconds, 900))
+    """A joining alert that fired earlier moves the incident's start back, but by no more than the
+    grouping window: an alert firing for days (or a sender's wrong clock) joining later must not
+    rewrite when the incident began."""
+    earliest = incident.started_at - timedelta(seconds=max(group_window_seconds, 900))
     return earliest <= a.starts_at < incident.started_at
 
 

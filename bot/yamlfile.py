@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from bot import safeyaml
+
 Loc = tuple[str | int, ...]
 
 
@@ -37,16 +39,13 @@ class YamlDoc:
 
 
 def parse_yaml(text: str) -> YamlDoc:
-    """Parse once (safe loader), recording lines; raises `YamlSyntaxError`. Empty text gives data None."""
-    loader = yaml.SafeLoader(text)
+    """Parse once (`bot.safeyaml`: safe and bounded), recording lines; raises `YamlSyntaxError`.
+    Empty text gives data None."""
     try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
+        node, data = safeyaml.compose(text)  # bounded: size and alias expansion
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         raise YamlSyntaxError(mark.line + 1 if mark else 1, str(getattr(exc, "problem", None) or exc)) from None
-    finally:
-        loader.dispose()
     doc = YamlDoc(data)
     if node is not None:
         _walk(node, (), doc)

@@ -107,13 +107,13 @@ def row_loss(pred: np.ndarray | Categorical, label: np.ndarray | Categorical | N
         loss[~known] = np.nan
         if isinstance(pred, Categorical):
             loss[pred.codes < 0] = np.nan
-        return loss
+        return np.asarray(loss)
     assert not isinstance(pred, Categorical)
     if isinstance(label, Categorical):
         return np.full(n, np.nan)
     if task.kind == "binary_score":
-        return np.abs(label - pred)  # = 1 - probability given to the true class
-    return np.abs(label - pred)
+        return np.asarray(np.abs(label - pred))  # = 1 - probability given to the true class
+    return np.asarray(np.abs(label - pred))
 
 
 def performance_summary(
@@ -228,7 +228,7 @@ class FeatureBins:
         cat = values if isinstance(values, Categorical) else as_categorical(values)
         lookup = {str(c): i for i, c in enumerate(self.categories)}
         table = np.array([lookup.get(str(c), self.n_bins - 1) for c in cat.categories] + [self.n_bins - 1])
-        return table[cat.codes].astype(np.int16)
+        return np.asarray(table[cat.codes].astype(np.int16))
 
     def label(self, lo: int, hi: int | None = None) -> str:
         hi = lo if hi is None else hi
@@ -306,6 +306,9 @@ def estimate_influence(ctx: Context) -> None:
         pedges = quantile_edges(np.sort(col[pvalid]), 10) if pvalid.any() else np.empty(0)
         pbin = np.searchsorted(pedges, col)
         n_pbins = len(pedges) + 1
+    elif pmat.shape[1] == 0:  # no class prediction in the reference sample: nothing to associate
+        pbin = np.zeros(pmat.shape[0], dtype=np.int64)
+        n_pbins = 1
     else:
         pbin = np.where(pmat.sum(axis=1) > 0, np.argmax(pmat, axis=1), pmat.shape[1])
         n_pbins = pmat.shape[1] + 1

@@ -17,6 +17,7 @@ import numpy as np
 from diagnostics.context import Context, align_categorical
 from diagnostics.findings import Finding
 from diagnostics.log import Categorical
+from diagnostics.model_checks import MIN_LABELLED, LossStats, relative_increase
 from diagnostics.stats import (
     bin_counts_sorted,
     chi2_homogeneity,
@@ -82,6 +83,42 @@ def data_findings(ctx: Context) -> list[Finding]:
         # less information about the prediction than its source, so the source ranks first
         f.details.setdefault("influence_raw", ctx.influence_raw.get(f.subject, 0.0))
     return out
+
+
+UNSEEN_MAJOR = 0.2  # this share of rows with never-seen values is a broken input, used or not
+
+
+def _unseen_weight(
+    ctx: Context, name: str, unseen: np.ndarray, codes: np.ndarray, share: float, details: dict[str, object]
+) -> tuple[float, str]:
+    """How much never-seen categories matter, and what the labels say about their rows.
+
+    A model cannot have learned a value it never saw, so a large share of such rows is a data
+    fault even on a feature whose reference influence looks small (its categories may simply
+    have been uninformative before). The labels can clear it: when the rows with new values are
+    labelled and do no worse than the others, only the feature's influence counts.
+    """
+    weight = _weight(ctx, name)
+    rows_new = np.zeros(codes.shape[0], dtype=bool)
+    present = codes >= 0
+    rows_new[present] = unseen[codes[present]]
+    loss_new = LossStats.of(ctx.cur_loss[rows_new])
+    loss_old = LossStats.of(ctx.cur_loss[~rows_new])
+    loss_ref = LossStats.of(ctx.ref_loss)
+    text = ""
+    harmless = False
+    if loss_new.n >= MIN_LABELLED and loss_ref.n >= MIN_LABELLED:
+        base = loss_old if loss_old.n >= MIN_LABELLED else loss_ref
+        z = loss_new.z_worse(base)
+        details.update(loss_unseen_rows=loss_new.mean, loss_other_rows=base.mean, loss_z=z)
+        what = "error rate" if ctx.task.kind == "classification" else "mean absolute error"
+        text = f" Their {what} is {loss_new.mean:.4g} against {base.mean:.4g} on the other rows."
+        harmless = z < 2.0
+        if z >= 3.0 and relative_increase(loss_new, base) >= 0.1:
+            weight = max(weight, 0.6)
+    if share >= UNSEEN_MAJOR and not harmless:
+        weight = max(weight, STRUCTURAL_FLOOR)
+    return weight, text
 
 
 def _schema(ctx: Context, name: str, change: str, what: str) -> Finding:
@@ -356,14 +393,15 @@ def _categorical_checks(ctx: Context, name: str, r: Categorical, c: Categorical)
     }
     if unseen_share >= 0.03:
         mag = min(1.0, unseen_share / 0.15)
+        weight, loss_text = _unseen_weight(ctx, name, unseen, cc, unseen_share, details)
         out.append(
             Finding(
                 "data",
                 "unseen_categories",
                 name,
-                mag * _weight(ctx, name),
-                f"{_pct(unseen_share)} of '{name}' values are categories new since the onset "
-                f"(e.g. {', '.join(repr(v) for v in top_new)}).",
+                mag * weight,
+                f"{_pct(unseen_share)} of '{name}' values since the onset are categories never seen in the reference "
+                f"(e.g. {', '.join(repr(v) for v in top_new)}): the model has not learned them.{loss_text}",
                 details,
             )
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +29,7 @@ from diagnostics.log import Categorical, ChangeRecord, PredictionLog
 from diagnostics.model_checks import performance_finding, prediction_shift_finding
 from diagnostics.onset import detect_onset
 from diagnostics.segments import segment_and_concept_findings
+from diagnostics.service_checks import MIN_ROWS as MIN_SERVICE_ROWS
 from diagnostics.service_checks import service_findings
 from diagnostics.trigger import trigger_for_diagnosis
 from diagnostics.versions import version_findings
@@ -74,6 +76,34 @@ def as_change(record: ChangeRecord | Mapping[str, Any]) -> ChangeRecord:
         from_version=None if record.get("from_version") is None else str(record.get("from_version")),
         to_version=None if record.get("to_version") is None else str(record.get("to_version")),
     )
+
+
+ADJACENT_GAP_S = 900.0  # a reference ending this close before the log starts is the previous window
+
+
+def _adjacent_service_findings(ctx: Context, split: int, *, explicit_reference: bool) -> list[Finding]:
+    """Service checks compare adjacent windows of the same service: just before and after the onset.
+
+    Traffic, latency and errors are properties of a period, not of a data set: an explicit
+    reference from another period (last year's training data, another region's log) says
+    nothing about how many requests a minute this service normally serves, so it serves the
+    feature and model comparisons only, and the service baseline is the log's own rows before
+    the onset. A reference that ends right where the log begins (a monitor's trailing window)
+    is the adjacent window itself. Without either there is no service finding.
+    """
+    if not explicit_reference:
+        return service_findings(ctx)
+    before = ctx.log.take(slice(0, split))
+    if len(before) >= MIN_SERVICE_ROWS:
+        return service_findings(replace(ctx, reference=before))
+    ref_ts = ctx.reference.timestamp
+    log_start = float(ctx.log.timestamp[0])
+    span = float(ctx.log.timestamp[-1]) - log_start
+    if len(ref_ts) and float(ref_ts[-1]) <= log_start + 1.0 and log_start - float(ref_ts[-1]) <= max(
+        ADJACENT_GAP_S, 0.25 * span
+    ):
+        return service_findings(ctx)
+    return []
 
 
 def diagnose(
@@ -167,8 +197,8 @@ def diagnose(
     if shift is not None:
         findings.append(shift)
     version_score = max((f.score for f in versions), default=0.0)
-    findings += segment_and_concept_findings(ctx, perf_mag, max(data_score, version_score))
-    findings += service_findings(ctx)
+    findings += segment_and_concept_findings(ctx, perf_mag, max(data_score, version_score), findings)
+    findings += _adjacent_service_findings(ctx, split, explicit_reference=reference is not None)
 
     verdict = localize(findings)
     trigger = trigger_for_diagnosis(

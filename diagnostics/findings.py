@@ -8,6 +8,7 @@ dataclasses and in `to_dict(include_details=True)` for the chat card and the pos
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -50,6 +51,20 @@ class Finding:
         self.score = float(min(1.0, max(0.0, self.score))) if math.isfinite(self.score) else 0.0
         if not self.severity:
             self.severity = severity_for(self.score)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Finding:
+        """A finding back from its JSON (a stored diagnosis); tolerant of missing keys."""
+        details = data.get("details")
+        return cls(
+            cause=str(data.get("cause") or "none"),  # type: ignore[arg-type]
+            check=str(data.get("check") or ""),
+            subject=str(data.get("subject") or ""),
+            score=_number(data.get("score")),
+            evidence=str(data.get("evidence") or ""),
+            details=dict(details) if isinstance(details, Mapping) else {},
+            severity=str(data.get("severity") or ""),
+        )
 
     def to_dict(self, include_details: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -97,7 +112,37 @@ class Diagnosis:
 
     @property
     def onset_iso(self) -> str:
-        return iso_utc(self.onset)
+        return iso_utc(self.onset) if math.isfinite(self.onset) else ""
+
+    @property
+    def found(self) -> bool:
+        """Whether the diagnosis names a cause (anything but "none")."""
+        return self.cause != "none"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Diagnosis:
+        """A diagnosis back from its JSON contract (stored on an incident, a runbook run, a file).
+
+        Renderers read this type, not dict keys. Stored data is not trusted to be complete:
+        missing keys become "none"/0/empty, an unparseable onset becomes NaN.
+        """
+        culprit = data.get("culprit")
+        culprit = culprit if isinstance(culprit, Mapping) else {}
+        findings = data.get("findings")
+        return cls(
+            cause=str(data.get("cause") or "none"),  # type: ignore[arg-type]
+            culprit_kind=str(culprit.get("kind") or "none"),  # type: ignore[arg-type]
+            culprit_name=str(culprit.get("name") or ""),
+            confidence=_number(data.get("confidence")),
+            onset=_epoch(data.get("onset")),
+            recommended_mitigation=str(data.get("recommended_mitigation") or "none"),  # type: ignore[arg-type]
+            findings=[Finding.from_dict(f) for f in findings if isinstance(f, Mapping)]
+            if isinstance(findings, list)
+            else [],
+            runtime_ms=_number(data.get("runtime_ms")),
+            onset_detected=bool(data.get("onset_detected", False)),
+            summary=str(data.get("summary") or ""),
+        )
 
     def to_dict(self, include_details: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -121,6 +166,27 @@ def iso_utc(epoch_seconds: float) -> str:
     dt = datetime.fromtimestamp(float(epoch_seconds), tz=UTC)
     text = dt.isoformat(timespec="milliseconds" if dt.microsecond else "seconds")
     return text.replace("+00:00", "Z")
+
+
+def _number(value: Any) -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return out if math.isfinite(out) else 0.0
+
+
+def _epoch(value: Any) -> float:
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str) and value:
+        text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            return float("nan")
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+    return float("nan")
 
 
 def _jsonable(value: Any) -> Any:

@@ -11,27 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from diagnostics.checks import culprit_name, verdict_checks
 from diagnostics.findings import Finding
 
 MIN_CAUSE_SCORE = 0.3
-
-# check -> (cause, culprit kind, mitigation); checks not listed are symptoms or notes
-CAUSE_OF_CHECK: dict[str, tuple[str, str, str]] = {
-    "drift": ("data", "feature", "naive_model"),
-    "missing_rate": ("data", "feature", "naive_model"),
-    "schema_change": ("data", "feature", "naive_model"),
-    "unit_change": ("data", "feature", "naive_model"),
-    "stuck_values": ("data", "feature", "naive_model"),
-    "unseen_categories": ("data", "feature", "naive_model"),
-    "out_of_range": ("data", "feature", "naive_model"),
-    "version_change": ("model", "model_version", "rollback"),
-    "concept_drift": ("model", "concept", "retrain"),
-    "segment": ("model", "segment", "retrain"),
-    "latency": ("service", "latency", "escalate_service"),
-    "error_rate": ("service", "errors", "escalate_service"),
-    "traffic": ("service", "traffic", "escalate_service"),
-    "traffic_gap": ("service", "traffic", "escalate_service"),
-}
 
 
 @dataclass
@@ -50,7 +33,8 @@ def _rank_key(f: Finding) -> tuple[float, float]:
 
 
 def localize(findings: list[Finding]) -> Verdict:
-    candidates = [f for f in findings if f.check in CAUSE_OF_CHECK]
+    causes = verdict_checks()
+    candidates = [f for f in findings if f.check in causes]
     candidates.sort(key=_rank_key, reverse=True)
     top = candidates[0] if candidates else None
     if top is None or top.score < MIN_CAUSE_SCORE:
@@ -65,19 +49,28 @@ def localize(findings: list[Finding]) -> Verdict:
             ranked,
             "No check found a problem strong enough to explain a regression.",
         )
-    cause, kind, mitigation = CAUSE_OF_CHECK[top.check]
-    rival = next((f for f in candidates if CAUSE_OF_CHECK[f.check][1] != kind or f.subject != top.subject), None)
+    spec = causes[top.check]
+    cause, kind, mitigation = spec.cause, str(spec.culprit_kind), spec.mitigation
+    # a rival is another explanation; a concept finding that says the top findings explain the
+    # drop is support, not competition
+    rival = next(
+        (
+            f
+            for f in candidates
+            if (causes[f.check].culprit_kind != kind or f.subject != top.subject)
+            and not (f.check == "concept_drift" and f.details.get("explained_elsewhere", 0.0) >= MIN_CAUSE_SCORE)
+        ),
+        None,
+    )
     rival_score = rival.score if rival else 0.0
     confidence = top.score * (1.0 - 0.5 * rival_score / max(top.score, 1e-9))
-    name = "concept" if kind == "concept" else top.subject
-    if kind in ("latency", "errors", "traffic"):
-        name = {"latency": "latency_ms", "errors": "error", "traffic": "traffic"}[kind]
+    name = culprit_name(kind, top.subject)
     # the verdict's supporting findings first (same culprit), then everything else by score
     support = [
         f
         for f in findings
-        if f.check in CAUSE_OF_CHECK
-        and CAUSE_OF_CHECK[f.check][1] == kind
+        if f.check in causes
+        and causes[f.check].culprit_kind == kind
         and (f.subject == top.subject or kind in ("concept",))
     ]
     support.sort(key=_rank_key, reverse=True)

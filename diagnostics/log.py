@@ -40,7 +40,7 @@ class Categorical:
         out = np.empty(len(self.categories) + 1, dtype=object)
         out[:-1] = self.categories
         out[-1] = None
-        return out[self.codes]
+        return np.asarray(out[self.codes])
 
 
 def as_categorical(values: np.ndarray | Categorical | Any) -> Categorical:

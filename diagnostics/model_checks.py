@@ -50,18 +50,56 @@ class LossStats:
         return (self.mean - base.mean) / max(se, 1e-9)
 
 
-def drop_magnitude(ctx: Context, worse: LossStats, base: LossStats, z_min: float = 3.0) -> float:
-    """0..1 size of a loss increase: accuracy points for classes, relative error otherwise."""
+# A moderate loss increase that is far beyond the metric's own noise is a finding too: an effect
+# of MODERATE_EFFECT (relative) at CERTAIN_Z standard errors scores MODERATE_SCORE, enough for a
+# verdict; a gross effect needs less certainty, but one that barely clears its bar scores little.
+MODERATE_EFFECT = 0.05
+MODERATE_POINTS = 0.03
+MODERATE_SCORE = 0.6
+CERTAIN_Z = 4.5
+MIN_RELATIVE = 0.02  # below 2% relative, a significant gap is still not an incident
+
+
+def certainty(z: float, z_min: float) -> float:
+    """0..1: how far a z statistic clears its bar (0 at the bar, 1 two standard errors past it)."""
+    return float(np.clip((z - z_min) / 2.0, 0.0, 1.0))
+
+
+def relative_increase(worse: LossStats, base: LossStats) -> float:
+    """The loss increase relative to the baseline loss (error rate for classes, MAE otherwise)."""
+    return (worse.mean - base.mean) / max(base.mean, 1e-12)
+
+
+def drop_magnitude(
+    ctx: Context, worse: LossStats, base: LossStats, z_min: float = 3.0, *, moderate: bool = True
+) -> float:
+    """0..1 strength of the evidence that `worse` lost quality against `base`.
+
+    Two ways to score: a gross effect (accuracy points for classes, relative error otherwise),
+    discounted by how far its z clears `z_min`; or a moderate relative effect (>= 2%) at high
+    certainty (z >= CERTAIN_Z gives full weight), which reaches a verdict at about 5% worse.
+    `moderate=False` keeps only the gross score (a scan over many slices needs a gross effect).
+    """
     if worse.n < MIN_LABELLED or base.n < MIN_LABELLED:
         return 0.0
     z = worse.z_worse(base)
     if z < z_min:
         return 0.0
     delta = worse.mean - base.mean
+    rel = relative_increase(worse, base)
     if ctx.task.kind == "classification":
-        return float(np.clip((delta - 0.015) / 0.08, 0.0, 1.0))
-    rel = delta / max(base.mean, 1e-12)
-    return float(np.clip((rel - 0.04) / 0.15, 0.0, 1.0))
+        gross = float(np.clip((delta - 0.015) / 0.08, 0.0, 1.0))
+    else:
+        gross = float(np.clip((rel - 0.04) / 0.15, 0.0, 1.0))
+    sure = certainty(z, z_min)
+    gross *= 0.25 + 0.75 * sure
+    if rel < MIN_RELATIVE or not moderate:
+        return gross
+    # effect of a moderate drop: relative error for numbers; for classes accuracy points (a
+    # tripled 0.5% error rate is not yet an incident), MODERATE_POINTS for a full score
+    effect = min(1.0, delta / MODERATE_POINTS) if ctx.task.kind == "classification" else min(1.0, rel / MODERATE_EFFECT)
+    sure_moderate = float(np.clip((z - 3.0) / (CERTAIN_Z - 3.0), 0.0, 1.0))
+    return max(gross, MODERATE_SCORE * effect * sure_moderate)
 
 
 def _metric_text(summary: dict[str, float]) -> str:

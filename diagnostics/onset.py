@@ -1,9 +1,10 @@
 """Onset detection: where did the symptoms start?
 
-The log is cut into up to 400 equal time bins; for every symptom series (performance,
-prediction mean or class shares, latency, error rate, traffic, model-version shares, feature
-means and missing rates) the best single mean shift is scored (`mean_shift_split`). The
-strongest symptom wins; a model-version switch or change event within two bins snaps the
+The log is cut into up to 400 equal time bins; for every symptom series (performance, the
+share of extreme losses (a local regression's signature), prediction mean or class shares,
+latency, error rate, traffic, model-version shares, feature means and missing rates) the best
+single mean shift is scored (`mean_shift_split`; the extreme-loss share as a binomial rate,
+`rate_increase_split`). The strongest symptom wins; a model-version switch or change event within two bins snaps the
 onset to its exact time. Without a convincing change the last quarter of the log is the
 current window.
 """
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from diagnostics.log import Categorical, ChangeRecord, PredictionLog
-from diagnostics.stats import mean_shift_split
+from diagnostics.stats import mean_shift_split, rate_increase_split
 
 MAX_BINS = 400
 MIN_Z = 6.0
@@ -42,6 +43,7 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
     b = np.minimum(((ts - t0) / width).astype(np.int64), n_bins - 1)
     counts = np.bincount(b, minlength=n_bins).astype(float)
     series: dict[str, tuple[np.ndarray, bool]] = {}  # name -> (values, is_symptom)
+    rate_steps: list[tuple[float, int, str]] = []  # symptoms scanned as rates of rare events
     # per-bin means need a few hundred rows per bin, not millions: a time-ordered stride sample
     stride = max(1, len(log) // SAMPLE_ROWS)
     rows = slice(None, None, stride)
@@ -57,6 +59,13 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
     series["traffic"] = (counts, True)
     if np.isfinite(loss).any():
         series["performance"] = (mean_series(loss[rows]), True)
+        tail = tail_series(loss[rows])
+        if tail is not None:
+            ok = np.isfinite(tail)
+            extreme = np.bincount(bs[ok], weights=tail[ok], minlength=n_bins)
+            labelled = np.bincount(bs[ok], minlength=n_bins).astype(np.float64)
+            at, z = rate_increase_split(extreme, labelled, lo_frac=0.15, hi_frac=0.95)
+            rate_steps.append((z, at, "performance:tail"))
     if log.latency_ms is not None:
         series["latency"] = (mean_series(np.log1p(np.maximum(log.latency_ms[rows], 0))), True)
     if log.error is not None:
@@ -104,7 +113,7 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
             miss = np.isnan(v).astype(float)
             series[f"{name}:mean"] = (mean_series(v), False)
         series[f"{name}:missing"] = (mean_series(miss), False)
-    scored: list[tuple[float, int, str]] = []
+    scored: list[tuple[float, int, str]] = list(rate_steps)
     for name, (values, symptom) in series.items():
         # the reference needs history and the current window enough rows to judge: no onset
         # in the first 15% or the last 5% of the log (a short tail is where noise looks like a step)
@@ -127,6 +136,26 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
     if candidates:
         onset = min(candidates, key=lambda t: abs(t - onset))
     return Onset(float(onset), True, name, float(score))
+
+
+TAIL_QUANTILE = 0.99
+HEAD_FRACTION = 0.15  # the part of the log that is always reference (no onset is placed in it)
+
+
+def tail_series(loss: np.ndarray) -> np.ndarray | None:
+    """1 where a row's loss exceeds the 99th percentile of the log's first 15%, else 0 (NaN unlabelled).
+
+    A local regression (a few percent of inputs with very large errors) barely moves the mean
+    loss of a bin but multiplies the share of extreme losses, a binomial series whose step stands
+    out. Only for continuous losses: a 0/1 loss has no tail beyond its mean.
+    """
+    ok = np.isfinite(loss)
+    head = loss[: max(1, int(loss.shape[0] * HEAD_FRACTION))]
+    head = head[np.isfinite(head)]
+    if head.size < 200 or np.unique(head[:1000]).size <= 2:
+        return None
+    cut = float(np.quantile(head, TAIL_QUANTILE))
+    return np.where(ok, (np.where(ok, loss, 0.0) > cut).astype(np.float64), np.nan)
 
 
 def _version_first_rows(log: PredictionLog) -> list[float]:

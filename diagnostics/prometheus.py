@@ -18,8 +18,8 @@ import numpy as np
 from diagnostics.series import Series, SeriesSet, SeriesSpec, ServiceSpec
 
 MAX_POINTS = 11_000  # Prometheus refuses longer range answers
-DEFAULT_TIMEOUT_S = 5.0
-WORKERS = 4
+DEFAULT_TIMEOUT_S = 10.0
+WORKERS = 8
 
 
 class _Dead:

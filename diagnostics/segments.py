@@ -7,6 +7,7 @@ Both are what is left once a version or the inputs explain nothing.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,7 +15,7 @@ import numpy as np
 from diagnostics.context import Context
 from diagnostics.findings import Finding
 from diagnostics.log import Categorical
-from diagnostics.model_checks import MIN_LABELLED, LossStats
+from diagnostics.model_checks import MIN_LABELLED, LossStats, drop_magnitude
 
 MIN_SEGMENT_SHARE = 0.03
 MIN_SEGMENT_ROWS = 30
@@ -175,7 +176,9 @@ def _pair_segments(
     return out
 
 
-def segment_and_concept_findings(ctx: Context, perf_mag: float, blockers: float) -> list[Finding]:
+def segment_and_concept_findings(
+    ctx: Context, perf_mag: float, blockers: float, context_findings: Sequence[Finding] = ()
+) -> list[Finding]:
     """Concept drift (a drop everywhere) or one segment (a drop concentrated in a slice).
 
     Both are what is left once a version or the inputs explain nothing: `blockers` is the
@@ -199,7 +202,8 @@ def segment_and_concept_findings(ctx: Context, perf_mag: float, blockers: float)
     if concentrated and best is not None and ctx.task.kind != "classification":
         concentrated = _bias_concentrated(ctx, best, overall)
     # a segment matters only inside a material overall drop (not a retrain's 0.1% wobble)
-    materiality = min(1.0, perf_mag / 0.2)
+    # (the gross size of the drop: a scan over many slices must not ride on a moderate one)
+    materiality = min(1.0, drop_magnitude(ctx, a, b, moderate=False) / 0.2)
     for rank, seg in enumerate(segs):
         own = _segment_drop(ctx, seg)
         if rank == 0 and concentrated:
@@ -231,7 +235,7 @@ def segment_and_concept_findings(ctx: Context, perf_mag: float, blockers: float)
             "concept_drift",
             "concept",
             residual * (0.3 if concentrated else 1.0),
-            _concept_text(blockers, concentrated),
+            _concept_text(blockers, concentrated, context_findings),
             {"performance_magnitude": perf_mag, "explained_elsewhere": blockers},
         )
     )
@@ -263,14 +267,26 @@ def _bias_concentrated(ctx: Context, seg: Segment, loss_increase: float) -> bool
     return explained >= 0.6
 
 
-def _concept_text(blockers: float, concentrated: bool) -> str:
+def _concept_text(blockers: float, concentrated: bool, context: Sequence[Finding]) -> str:
+    """The concept-drift sentence, stating only what the other findings establish.
+
+    `context` holds the data and version findings: a version that took traffic or an input
+    that moved is named, never denied, even when its own evidence is too weak to blame it.
+    """
     if blockers >= 0.3:
         return "Performance dropped, but the input or model-version findings above explain most of it."
     if concentrated:
         return "Performance dropped mostly in one segment (above) rather than everywhere."
+    versions = sorted({f.subject for f in context if f.check == "version_change"})
+    moved = sorted({f.subject for f in context if f.cause == "data" and f.check != "input_quality" and f.score >= 0.1})
+    if versions:
+        model = f"version {', '.join(versions)} took traffic since the onset but does not explain the drop"
+    else:
+        model = "the model version did not change"
+    inputs = f"inputs moved ({', '.join(moved[:3])}) but too little to explain it" if moved else "the inputs held"
     return (
-        "Performance dropped everywhere while the inputs and the model version stayed put: the relation "
-        "between inputs and labels changed (concept drift)."
+        f"Performance dropped across the traffic; {inputs} and {model}: the relation between inputs and labels "
+        "changed (concept drift)."
     )
 
 

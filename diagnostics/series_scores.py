@@ -123,27 +123,41 @@ def is_share(ref: Reference, level: np.ndarray) -> bool:
     return ref.median <= 1.0 and (finite.size == 0 or float(finite.max()) <= 1.0 + 1e-9)
 
 
+def size_gate(
+    kind: SeriesKind, median: np.ndarray | float, level: np.ndarray, share: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """(large rise, large drop) per point against a reference median (a scalar or one per point).
+
+    ``share``: the series is a 0..1 share (an error rate, a utilization). A utilization pinned at
+    its ceiling is at its limit even when the rise is small (0.85 -> 1.0).
+    """
+    gate = GATES[kind]
+    med = np.asarray(median, dtype=np.float64)
+    delta = level - med
+    with np.errstate(invalid="ignore"):
+        if kind == "errors" and share:
+            up = (delta >= gate.min_share_delta) & (delta >= 0.5 * med)
+        else:
+            up = np.where(med > 0, level >= gate.up_ratio * np.abs(med), level > 0)
+            if kind == "resource" and share:
+                up = up | ((level >= 0.95) & (delta >= 0.05))
+        if gate.down_ratio is None:
+            down = np.zeros(np.shape(up), dtype=bool)
+        else:
+            down = (level <= gate.down_ratio * med) & (med > 0)
+    return up, down
+
+
 def bad_z(kind: SeriesKind, ref: Reference, level: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(z, effect-ok) per point: robust z in the kind's bad direction, and whether the size gate holds.
 
     Traffic is bad both ways; its z is the larger of the rise and the drop.
     """
-    gate = GATES[kind]
-    delta = level - ref.median
-    z_up = delta / ref.spread
-    base = max(abs(ref.median), 1e-12)
-    with np.errstate(invalid="ignore"):
-        if kind == "errors" and is_share(ref, level):
-            big_up = (delta >= gate.min_share_delta) & (delta >= 0.5 * ref.median)
-        elif ref.median <= 0:
-            big_up = level > 0
-        else:
-            big_up = level >= gate.up_ratio * base
-        if gate.down_ratio is None:
-            return np.where(np.isfinite(z_up), z_up, np.nan), big_up & np.isfinite(z_up)
-        big_down = (level <= gate.down_ratio * base) & (ref.median > 0)
-        z = np.where(big_down & ~big_up, -z_up, np.maximum(z_up, -z_up))
-        return np.where(np.isfinite(z), z, np.nan), (big_up | big_down) & np.isfinite(z)
+    z_up = (level - ref.median) / ref.spread
+    up, down = size_gate(kind, ref.median, level, is_share(ref, level))
+    z = np.where(down & ~up, -z_up, z_up) if GATES[kind].down_ratio is not None else z_up
+    finite = np.isfinite(z)
+    return np.where(finite, z, np.nan), (up | down) & finite
 
 
 @dataclass
@@ -204,12 +218,12 @@ def _excursion_start(raw: np.ndarray, level: np.ndarray, ref: Reference, peak: i
     """Where the excursion that crossed the threshold at ``first`` began.
 
     Walked back on a 3-point median (sharp in time, unlike the wide level) while the series stays
-    beyond a fifth of its peak move and two spreads: a wide median leans early by half its width
+    beyond a tenth of its peak move and two spreads: a wide median leans early by half its width
     at a step, which would let a symptom look older than its cause.
     """
     sign = 1.0 if level[peak] >= ref.median else -1.0
     sharp = sign * (rolling_level(raw, 3) - ref.median)
-    threshold = max(0.2 * sign * (float(level[peak]) - ref.median), Z_START * ref.spread)
+    threshold = max(0.1 * sign * (float(level[peak]) - ref.median), Z_START * ref.spread)
     below = np.nan_to_num(sharp[:first], nan=np.inf) < threshold
     below[: min(floor, first)] = True
     hits = np.flatnonzero(below)
@@ -260,7 +274,7 @@ def detect_onset(series: list[Series], levels: list[np.ndarray], times: np.ndarr
         return None
     step = float(times[1] - times[0])
     r = max(MIN_REF_POINTS, int(ref_s / step))
-    stride = max(1, n // 240)
+    stride = max(1, n // 160)
     positions = np.arange(max(MIN_REF_POINTS, r // 3), n - 2, stride)
     if positions.size == 0:
         return None
@@ -280,7 +294,7 @@ def _first_excursion(s: Series, level: np.ndarray, positions: np.ndarray, r: int
     padded_raw = np.concatenate([mirror, np.full(r - mirror.shape[0], mirror[-1]), raw])
     mirror_level = level[:r][::-1]
     padded_level = np.concatenate([mirror_level, np.full(r - mirror_level.shape[0], mirror_level[-1]), level])
-    thin = max(1, r // 120)  # every point of the reference is not needed for its median and spread
+    thin = max(1, r // 60)  # every point of the reference is not needed for its median and spread
     ref_raw = sliding_window_view(padded_raw, r)[positions, ::thin]
     ref_level = sliding_window_view(padded_level, r)[positions, ::thin]
     med = _median_rows(ref_raw)
@@ -291,19 +305,13 @@ def _first_excursion(s: Series, level: np.ndarray, positions: np.ndarray, r: int
     count = seen[positions] - seen[np.maximum(positions - r, 0)]
     spread = np.fmax(np.fmax(mad_level, 0.25 * mad_raw), np.fmax(REL_FLOOR * np.abs(med), 1e-12))
     cur = level[positions]
-    gate = GATES[s.kind]
-    delta = cur - med
-    z = delta / spread
+    z = (cur - med) / spread
+    finite = raw[np.isfinite(raw)]
+    share = bool(finite.size) and float(np.max(np.abs(finite))) <= 1.0
+    up, down = size_gate(s.kind, med, cur, share)
+    z = np.where(down & ~up, -z, z)
     with np.errstate(invalid="ignore"):
-        if s.kind == "errors" and np.nanmax(np.abs(np.concatenate([med, cur]))) <= 1.0:
-            big = (delta >= gate.min_share_delta) & (delta >= 0.5 * med)
-        else:
-            big = np.where(med > 0, cur >= gate.up_ratio * med, cur > 0)
-        if gate.down_ratio is not None:
-            down = (cur <= gate.down_ratio * med) & (med > 0)
-            z = np.where(down & ~big, -z, z)
-            big = big | down
-        ok = (count >= MIN_REF_POINTS) & big & (z >= Z_SIGNIFICANT)
+        ok = (count >= MIN_REF_POINTS) & (up | down) & (z >= Z_SIGNIFICANT)
     hits = np.flatnonzero(ok)
     if hits.size == 0:
         return None

@@ -56,6 +56,7 @@ class SeriesVerdict:
     findings: list[Finding]
     scores: list[SeriesScore] = field(default_factory=list)
     culprit_change: float | None = None
+    times: np.ndarray | None = None  # the grid of the scored series (for figures)
 
     @property
     def found(self) -> bool:
@@ -63,8 +64,14 @@ class SeriesVerdict:
 
 
 def diagnose_series(
-    sset: SeriesSet, *, onset: float | None = None, changes: list[ChangeRecord] | None = None
+    sset: SeriesSet,
+    *,
+    onset: float | None = None,
+    changes: list[ChangeRecord] | None = None,
+    own_names: tuple[str, ...] = (),
 ) -> SeriesVerdict:
+    """The culprit among the series. ``own_names``: other names the service's own changes carry
+    (its registered model, say); the trigger is only ever a change of these or of the dependency."""
     changes = changes or []
     times = sset.times
     notes = [Finding("none", "source_unavailable", "prometheus", 0.0, p) for p in sset.problems]
@@ -82,8 +89,9 @@ def diagnose_series(
         # service's symptom stayed under its gate still dates the incident
         own = [s for s in usable if not s.owner]
         idx = detect_onset(own, [levels[id(s)] for s in own], times, DETECT_REFERENCE_S) if own else None
-        if idx is None:
-            idx = detect_onset(usable, [levels[id(s)] for s in usable], times, DETECT_REFERENCE_S)
+        deps = [s for s in usable if s.owner]
+        if idx is None and deps:
+            idx = detect_onset(deps, [levels[id(s)] for s in deps], times, DETECT_REFERENCE_S)
         onset_idx = idx if idx is not None else int(0.75 * n)
     else:
         onset_idx = int(np.searchsorted(times, onset, side="left"))
@@ -100,7 +108,9 @@ def diagnose_series(
     if not candidates:
         strongest = max((s.score for s in scores), default=0.0)
         findings.sort(key=lambda f: f.score, reverse=True)
-        return SeriesVerdict("none", "", round(1.0 - strongest, 4), onset_at, False, None, findings, scores, None)
+        return SeriesVerdict(
+            "none", "", round(1.0 - strongest, 4), onset_at, False, None, findings, scores, None, times
+        )
 
     first = min(c.change_index for c in candidates)
     tie = max(3, int(round(TIE_S / step)))
@@ -116,7 +126,7 @@ def diagnose_series(
     confidence = score * (1.0 - 0.5 * rival / max(score, 1e-9))
     change_at = float(times[top.change_index])
 
-    services = [top.name] if top.kind == "dependency" else [sset.service]
+    services = [top.name] if top.kind == "dependency" else [sset.service, *own_names]
     slack = max(4 * step, 150.0)
     at = min(change_at, onset_at) if onset is not None else change_at
     trigger = pick_trigger(changes, culprit_kind=top.kind, at=at, services=services, slack_s=slack)
@@ -133,6 +143,7 @@ def diagnose_series(
         findings,
         scores,
         change_at,
+        times,
     )
 
 

@@ -101,7 +101,7 @@ def _errors(ctx: Context) -> list[Finding]:
 
 def _rate(ts: np.ndarray, start: float, end: float) -> float:
     span = max(end - start, 1.0)
-    return ts.shape[0] / span * 60.0
+    return float(ts.shape[0] / span * 60.0)
 
 
 def _traffic(ctx: Context) -> list[Finding]:

@@ -187,7 +187,7 @@ def interpolate_sorted(s: np.ndarray, lo: np.ndarray, hi: np.ndarray, frac: np.n
     """Linear interpolation between order statistics that tolerates infinite values."""
     with np.errstate(invalid="ignore"):
         mixed = s[lo] * (1.0 - frac) + s[hi] * frac
-    return np.where(frac == 0.0, s[lo], np.where(np.isnan(mixed), s[hi], mixed))
+    return np.asarray(np.where(frac == 0.0, s[lo], np.where(np.isnan(mixed), s[hi], mixed)))
 
 
 def bin_counts_sorted(sorted_x: np.ndarray, inner_edges: np.ndarray) -> np.ndarray:
@@ -338,3 +338,42 @@ def mean_shift_split(values: np.ndarray, lo_frac: float = 0.0, hi_frac: float = 
     if s2 <= 0:
         return int(idx[kb]), (float("inf") if gain > 0 else 0.0)
     return int(idx[kb]), float(math.sqrt(gain / s2))
+
+
+def rate_increase_split(
+    hits: np.ndarray, totals: np.ndarray, lo_frac: float = 0.0, hi_frac: float = 1.0
+) -> tuple[int, float]:
+    """Best single rise in a rate of rare events per bin: (split index, strength).
+
+    For rare events (the share of extreme losses) a Gaussian residual variance pooled over the
+    series understates how quiet the series was before the step; the binomial likelihood ratio
+    of "one rate" against "a lower rate, then a higher one" does not. Strength is sqrt(2 * log
+    likelihood ratio) of the best split, comparable to a z score; only increases count.
+    """
+    h = np.asarray(hits, dtype=np.float64)
+    t = np.asarray(totals, dtype=np.float64)
+    nb = h.shape[0]
+    lo = max(1, int(lo_frac * nb))
+    hi = min(nb - 1, int(hi_frac * nb))
+    if hi <= lo or t.sum() <= 0:
+        return 0, 0.0
+    ch, ct = np.cumsum(h), np.cumsum(t)
+    hl, tl = ch[lo - 1 : hi - 1], ct[lo - 1 : hi - 1]
+    hr, tr = ch[-1] - hl, ct[-1] - tl
+
+    def loglik(k: np.ndarray, n: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = np.where(n > 0, k / np.maximum(n, 1e-12), 0.0)
+            a = np.where(k > 0, k * np.log(np.maximum(p, 1e-300)), 0.0)
+            b = np.where(n - k > 0, (n - k) * np.log(np.maximum(1.0 - p, 1e-300)), 0.0)
+        return np.asarray(a + b)
+
+    whole = float(loglik(np.array([ch[-1]]), np.array([ct[-1]]))[0])
+    llr = loglik(hl, tl) + loglik(hr, tr) - whole
+    rising = (hr / np.maximum(tr, 1e-12)) > (hl / np.maximum(tl, 1e-12))
+    valid = rising & (tl > 0) & (tr > 0)
+    if not valid.any():
+        return 0, 0.0
+    llr = np.where(valid, llr, -1.0)
+    best = int(np.argmax(llr))
+    return lo + best, float(math.sqrt(max(2.0 * float(llr[best]), 0.0)))

@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.timeparse import parse_timestamp
+from diagnostics.checks import culprit_phrase
+from diagnostics.findings import Diagnosis
 from postmortems.action_items import DETECTION_BUDGET_MINUTES, derive_action_items
 from postmortems.blameless import check_blameless, neutral_wording
 
@@ -24,15 +26,6 @@ SYSTEM_ACTORS = {
 # Event kinds that say nothing about the incident itself.
 _HIDDEN_KINDS = {"postmortem_drafted", "chat_error"}
 
-CAUSE_PHRASES = {
-    "model_version": "model version `{name}`",
-    "feature": "a change in input feature `{name}`",
-    "concept": "concept drift (the input-label relation moved)",
-    "segment": "a regression concentrated in segment `{name}`",
-    "latency": "a serving latency regression",
-    "errors": "serving errors",
-    "traffic": "a change in traffic",
-}
 MITIGATION_PHRASES = {
     "rollback": "a rollback",
     "naive_model": "a swap to the naive fallback model",
@@ -153,11 +146,11 @@ class Content:
 
 
 def cause_phrase(diagnosis: dict[str, Any] | None) -> str:
-    if not diagnosis or diagnosis.get("cause") in (None, "none"):
+    """The culprit in words, as the diagnostic-check registry phrases it."""
+    d = Diagnosis.from_dict(diagnosis or {})
+    if not d.found:
         return "an undetermined cause"
-    culprit = diagnosis.get("culprit") or {}
-    template = CAUSE_PHRASES.get(str(culprit.get("kind")), "a {cause} issue")
-    return template.format(name=culprit.get("name") or "?", cause=diagnosis.get("cause"))
+    return culprit_phrase(d.culprit_kind, d.culprit_name, d.cause)
 
 
 def _escalation_targets(record: dict[str, Any]) -> list[str]:
@@ -225,6 +218,7 @@ def _trigger(record: dict[str, Any], onset: datetime | None) -> str:
     """The recorded change closest to the onset, preferring one that names the culprit, then one of a kind
     that typically causes it (a pipeline run for data, a deploy for a model, infra for the service)."""
     diagnosis = record.get("diagnosis") or {}
+    named = diagnosis.get("trigger")
     culprit_name = str((diagnosis.get("culprit") or {}).get("name") or "")
     # mitigations are recorded as changes too, but they answer the incident, they do not trigger it
     changes = [e for e in record.get("timeline", [])
@@ -235,6 +229,13 @@ def _trigger(record: dict[str, Any], onset: datetime | None) -> str:
         changes.sort(key=lambda c: abs(((parse_time(c["at"]) or onset) - onset).total_seconds()))
     else:
         changes.reverse()
+    if isinstance(named, dict) and named.get("kind"):  # the diagnosis named the change the evidence supports
+        at = parse_time(named.get("timestamp"))
+        same = [c for c in changes if parse_time(c["at"]) == at and c["data"].get("kind") == named.get("kind")]
+        if not same:
+            return (f"{named.get('kind')} on `{named.get('service')}` at {fmt_time(at)}: "
+                    f"{named.get('description')}")
+        changes = same
     matching = [c for c in changes if culprit_name and (
         culprit_name == str(c["data"].get("to_version")) or culprit_name in str(c["data"].get("description")))]
     likely_kinds = _TRIGGER_KINDS.get(str(diagnosis.get("cause")), ())

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from postmortems.content import BlameNote, Content, build_content, fmt_time, parse_time
-from postmortems.figures import Marker, plot_feature_distribution, plot_metric
+from postmortems.figures import Marker, plot_feature_distribution, plot_metric, plot_service_series
 from postmortems.impact import PredictionLogError, load_prediction_log, measure_impact, metric_series
 from postmortems.render import render_markdown, scrub
 
@@ -79,9 +79,10 @@ def _figures(record: dict[str, Any], content: Content, frame: pd.DataFrame | Non
              out_dir: Path, stem: str) -> tuple[list[dict[str, str]], list[Path]]:
     metric_title = "Affected metric around the onset"
     feature_title = "Culprit feature: reference vs current distribution"
+    series_shown, series_paths = _series_figure(record, out_dir, stem)
     if frame is None:
         return ([{"title": metric_title, "file": "", "note": log_note},
-                 {"title": feature_title, "file": "", "note": log_note}], [])
+                 {"title": feature_title, "file": "", "note": log_note}, *series_shown], series_paths)
     shown: list[dict[str, str]] = []
     paths: list[Path] = []
     onset = content.onset or frame["timestamp"].iloc[len(frame) // 2].to_pydatetime()
@@ -113,7 +114,21 @@ def _figures(record: dict[str, Any], content: Content, frame: pd.DataFrame | Non
         paths.append(path)
         shown.append({"title": feature_title, "file": path.name,
                       "caption": f"`{feature}` before the onset (reference) and during the impact (current)"})
-    return shown, paths
+    return [*shown, *series_shown], [*paths, *series_paths]
+
+
+def _series_figure(record: dict[str, Any], out_dir: Path, stem: str) -> tuple[list[dict[str, str]], list[Path]]:
+    """The service diagnosis' top series around the onset, when the diagnosis read Prometheus."""
+    data = (record.get("diagnosis") or {}).get("series_figure")
+    if not isinstance(data, dict) or not data.get("series"):
+        return [], []
+    path = plot_service_series(data, f"{record.get('id')}: the service's series around the onset",
+                               out_dir / f"{stem}-series.png")
+    culprit = data.get("culprit") or {}
+    caption = (f"top series of the service and its dependencies; the culprit, {culprit.get('kind')} "
+               f"`{culprit.get('name')}`, in red" if culprit.get("kind") not in (None, "none")
+               else "top series of the service and its dependencies; none moved beyond its usual range")
+    return [{"title": "Service series around the onset", "file": path.name, "caption": caption}], [path]
 
 
 def draft(

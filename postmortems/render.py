@@ -12,12 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
+from jinja2.exceptions import SecurityError
 
 from bot.redact import redact
+from bot.sandbox import LimitedSandbox, TemplateRefused, render_limited
 
 BUILTIN_TEMPLATES = Path(__file__).parent / "templates"
 MAIN_TEMPLATE = "postmortem.md.j2"
 REDACTED = "[redacted]"
+MAX_POSTMORTEM_CHARS = 5_000_000
+MAX_RENDER_SECONDS = 10.0
 
 
 def table_cell(value: Any) -> str:
@@ -27,8 +31,9 @@ def table_cell(value: Any) -> str:
 
 
 def make_environment(team_dirs: Iterable[str | Path] = ()) -> Environment:
+    """The core's limited sandbox: a team template is code a team wrote, not code the service trusts."""
     search = [Path(d) for d in team_dirs if d] + [BUILTIN_TEMPLATES]
-    env = Environment(
+    env = LimitedSandbox(
         loader=ChoiceLoader([FileSystemLoader(str(p)) for p in search]),
         autoescape=False,  # markdown, not HTML
         undefined=StrictUndefined,  # a typo in a team template fails loudly instead of leaving a hole
@@ -49,5 +54,10 @@ def scrub(value: Any, secrets: Iterable[str] = ()) -> Any:
 def render_markdown(context: dict[str, Any], *, team_dirs: Iterable[str | Path] = (),
                     secrets: Iterable[str] = ()) -> str:
     secrets = list(secrets)
-    text = make_environment(team_dirs).get_template(MAIN_TEMPLATE).render(**scrub(context, secrets))
+    try:
+        template = make_environment(team_dirs).get_template(MAIN_TEMPLATE)
+        text = render_limited(template, scrub(context, secrets), max_output=MAX_POSTMORTEM_CHARS,
+                              max_seconds=MAX_RENDER_SECONDS)
+    except SecurityError as exc:
+        raise TemplateRefused(f"postmortem template refused: {exc}") from None
     return str(scrub(text, secrets))  # again on the output: a team template may print anything

@@ -15,13 +15,10 @@ from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-# Attributes that lead from a value to the interpreter's internals even without a leading "_".
-_FORBIDDEN_NAMES = frozenset(
-    {"mro", "func_globals", "func_code", "gi_frame", "gi_code", "cr_frame", "cr_code", "f_globals",
-     "f_locals", "f_builtins", "co_code", "tb_frame", "ag_frame", "ag_code"}
-)
+from bot.sandbox import FORBIDDEN_NAMES, LimitedSandbox, render_limited
+
+_FORBIDDEN_NAMES = FORBIDDEN_NAMES
 
 
 # Filters whose first argument names an attribute to read.
@@ -36,11 +33,8 @@ class TemplateFailed(Exception):
     """A template that cannot be rendered with the data at hand (syntax, missing variable)."""
 
 
-class RunbookSandbox(ImmutableSandboxedEnvironment):
-    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
-        if attr.startswith("_") or attr in _FORBIDDEN_NAMES:
-            return False
-        return bool(super().is_safe_attribute(obj, attr, value))
+class RunbookSandbox(LimitedSandbox):
+    """The core's limited sandbox (`bot.sandbox`), strict about undefined names."""
 
 
 _ENV = RunbookSandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
@@ -89,7 +83,7 @@ def render(source: str, context: Mapping[str, Any]) -> str:
     if problem:
         raise (TemplateRefused if problem.startswith("template refused") else TemplateFailed)(problem)
     try:
-        return _ENV.from_string(source).render(**context)
+        return render_limited(_ENV.from_string(source), context)
     except SecurityError as exc:
         raise TemplateRefused(f"template refused: {exc}") from exc
     except UndefinedError as exc:

@@ -16,6 +16,23 @@ from bot.runtime import Runtime
 from bot.wiring import create_runtime
 from tests.support.servers import PostgresServer
 
+# `make unit` (the fast tier, under two minutes) runs ``-m "not slow"``; `make test` runs all.
+# A test is slow when it needs a real server or process (the integration marker, PostgreSQL, a
+# `mlresponder serve` process) or is in one of the modules measured slow (`--durations`).
+SLOW_FIXTURES = frozenset({"postgres_server", "postgres_url", "start_service", "stoppable_postgres"})
+SLOW_MODULES = frozenset({
+    # filled from measurements: see below
+})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        if (item.get_closest_marker("integration") is not None
+                or SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))
+                or "postgres" in item.nodeid or module in SLOW_MODULES):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:

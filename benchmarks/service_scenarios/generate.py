@@ -96,14 +96,23 @@ def _diurnal(times: np.ndarray, rng: np.random.Generator, amplitude: float) -> n
     return 1.0 + amplitude * np.sin(day) + 0.25 * amplitude * np.sin(2 * day + 1.0)
 
 
-def generate(kind: str, strength: str, seed: int, *, end: float, index: int = 0) -> ServiceScenario:
+def generate(
+    kind: str,
+    strength: str,
+    seed: int,
+    *,
+    end: float,
+    index: int = 0,
+    history_s: float = HISTORY_S,
+    extra_deps: int = 0,
+) -> ServiceScenario:
     """One scenario whose history ends at ``end`` (epoch seconds, usually now)."""
     if kind not in KINDS:
         raise ValueError(f"unknown service scenario kind {kind!r}")
     s_i = STRENGTHS.index(strength)
     rng = np.random.default_rng(10_000 * (KINDS.index(kind) + 1) + 100 * s_i + seed)
     end = math.floor(end / STEP_S) * STEP_S
-    times = end - HISTORY_S + STEP_S * np.arange(int(HISTORY_S / STEP_S) + 1)
+    times = end - history_s + STEP_S * np.arange(int(history_s / STEP_S) + 1)
     n = times.shape[0]
     onset = float(times[np.searchsorted(times, end - rng.uniform(50, 70) * 60.0)])
     after = times >= onset
@@ -240,6 +249,10 @@ def generate(kind: str, strength: str, seed: int, *, end: float, index: int = 0)
         None if trigger is None else {k: trigger[k] for k in ("timestamp", "kind", "service")},
     )
     sid = f"{kind}-{strength}-s{seed}"
+    components = {SERVICE: svc, DEPS[0]: fs, DEPS[1]: emb}
+    for k in range(extra_deps):  # more dependencies, healthy, for the scale benchmark
+        components[f"dep-{k + 3}"] = comp(f"dep-{k + 3}", rate0, 0.015, 0.001, 0.004, 1e9)
+        components[f"dep-{k + 3}"].missing = rng.random(n) < 0.01
     return ServiceScenario(
         sid,
         kind,
@@ -247,7 +260,7 @@ def generate(kind: str, strength: str, seed: int, *, end: float, index: int = 0)
         seed,
         times,
         onset,
-        {SERVICE: svc, DEPS[0]: fs, DEPS[1]: emb},
+        components,
         expected,
         sorted(changes, key=lambda c: c["timestamp"]),
         f"sc{index}",
@@ -380,21 +393,16 @@ def queries(job: str) -> dict[str, str]:
     }
 
 
-def catalog_entry(sc: ServiceScenario) -> dict[str, Any]:
-    """The service's catalog entry (DESIGN.md keys) pointing at this scenario's jobs."""
+def catalog_entry(sc: ServiceScenario, *, every_series: bool = False) -> dict[str, Any]:
+    """The service's catalog entry (DESIGN.md keys) pointing at this scenario's jobs.
+
+    Dependencies get latency, errors and CPU; ``every_series`` gives them all five series.
+    """
     deps = []
-    for d in DEPS:
+    for d in (name for name in sc.components if name != SERVICE):
         q = queries(sc.job(d))
-        deps.append(
-            {
-                "name": d,
-                "metrics": {
-                    "latency_p95_ms": q["latency_p95_ms"],
-                    "error_rate": q["error_rate"],
-                    "cpu_utilization": q["cpu_utilization"],
-                },
-            }
-        )
+        keep = q if every_series else {k: q[k] for k in ("latency_p95_ms", "error_rate", "cpu_utilization")}
+        deps.append({"name": d, "metrics": keep})
     return {"name": SERVICE, "metrics": queries(sc.job(SERVICE)), "dependencies": deps}
 
 

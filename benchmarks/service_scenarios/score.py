@@ -66,6 +66,7 @@ class Result:
     onset: float
     ms: float
     anchor: tuple[str, str] | None = None
+    problems: tuple[str, ...] = ()
 
     @property
     def culprit_ok(self) -> bool:
@@ -265,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
                         print(
                             f"MISS {sc.id} [{r.mode}]: got {r.kind}/{r.name} trigger={r.trigger}; "
                             f"expected {sc.expected.culprit_kind}/{sc.expected.culprit_name} "
-                            f"trigger={sc.expected.trigger}",
+                            f"trigger={sc.expected.trigger} problems={list(r.problems)[:1]}",
                             file=sys.stderr,
                         )
                 if not args.no_cli and sc.kind not in seen:

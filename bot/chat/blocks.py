@@ -16,6 +16,7 @@ from typing import Any
 from bot.chat.signing import ButtonSigner
 from bot.chat.views import IncidentView, TimelineLine
 from bot.events import EventKind
+from diagnostics.findings import Diagnosis
 
 SECTION_LIMIT = 2900  # Slack allows 3000 characters in a section's text
 _SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
@@ -71,16 +72,26 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def user_ref(who: str | None) -> str:
-    """A person as Slack shows them: a real mention for a validated Slack id, else escaped text."""
+def user_ref(who: str | None, *, groups: bool = False) -> str:
+    """A person as Slack shows them: a real mention for a validated Slack user id, else escaped
+    text. Only fields meant to be people come here (commander, escalation targets); a user group
+    is mentioned only where paging a group is the point (``groups=True``: escalation)."""
     if not who:
         return "_unassigned_"
     raw = who[len("slack:") :] if who.startswith("slack:") else who
     if _SLACK_ID.match(raw):
         return f"<@{raw}>"
-    if _SLACK_USERGROUP.match(raw):
+    if groups and _SLACK_USERGROUP.match(raw):
         return f"<!subteam^{raw}>"
     return escape(who)
+
+
+def actor_ref(actor: str | None) -> str:
+    """Who did something: a mention only for a Slack user who acted (``slack:U...``); any other
+    actor (an alert's ``source``, a monitor, a runbook) is text, whatever it looks like."""
+    if actor and actor.startswith("slack:") and _SLACK_ID.match(actor[len("slack:"):]):
+        return f"<@{actor[len('slack:'):]}>"
+    return escape(actor or "mlresponder")
 
 
 def is_slack_user_id(value: str) -> bool:
@@ -185,20 +196,15 @@ def _alert_summary(view: IncidentView, limit: int = 5) -> str:
 
 
 def diagnosis_text(diagnosis: dict[str, Any], findings: int = 3) -> str:
-    culprit = diagnosis.get("culprit") or {}
-    try:
-        confidence = f"{float(diagnosis.get('confidence', 0.0)):.0%}"
-    except (TypeError, ValueError):
-        confidence = "?"
+    d = Diagnosis.from_dict(diagnosis)
     head = (
-        f":mag: *Diagnosis:* cause *{escape(diagnosis.get('cause', '?'))}*, culprit "
-        f"{escape(culprit.get('kind', '?'))} `{clip(escape(culprit.get('name') or ''), 200)}`, "
-        f"confidence {confidence}, recommended *{escape(diagnosis.get('recommended_mitigation', '?'))}*"
+        f":mag: *Diagnosis:* cause *{escape(d.cause)}*, culprit "
+        f"{escape(d.culprit_kind)} `{clip(escape(d.culprit_name), 200)}`, "
+        f"confidence {d.confidence:.0%}, recommended *{escape(d.recommended_mitigation)}*"
     )
     lines = [head]
-    for f in (diagnosis.get("findings") or [])[:findings]:
-        if isinstance(f, dict):
-            lines.append(f"• {clip(escape(f.get('evidence', '')), 400)}")
+    for f in d.findings[:findings]:
+        lines.append(f"• {clip(escape(f.evidence), 400)}")
     return clip("\n".join(lines), SECTION_LIMIT)
 
 
@@ -206,7 +212,7 @@ def timeline_text(line: TimelineLine) -> str:
     """One threaded message per timeline event, by its kind's renderer."""
     icon = KIND_ICON.get(line.kind, ":small_blue_diamond:")
     render = RENDERERS.get(line.kind, _plain)
-    return f"{render(line, icon)}\n_{user_ref(line.actor)} · {line.at.strftime('%H:%M:%S UTC')}_"
+    return f"{render(line, icon)}\n_{actor_ref(line.actor)} · {line.at.strftime('%H:%M:%S UTC')}_"
 
 
 def _plain(line: TimelineLine, icon: str) -> str:
@@ -221,7 +227,7 @@ def _diagnosis(line: TimelineLine, icon: str) -> str:
 
 def _escalation(line: TimelineLine, icon: str) -> str:
     data = line.data
-    who = " ".join(user_ref(w) for w in data.get("who", []) if isinstance(w, str))
+    who = " ".join(user_ref(w, groups=True) for w in data.get("who", []) if isinstance(w, str))
     return f"{icon} *Escalation* {who}: {clip(escape(data.get('message') or line.message), 2000)}"
 
 

@@ -17,7 +17,7 @@ from slack_bolt.adapter.fastapi import SlackRequestHandler
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from bot.chat import commands
 
@@ -93,6 +93,10 @@ def mount_events(app: FastAPI, bolt: App) -> None:
 
     async def slack_events(req: Request) -> Response:
         """Slack events, slash commands and interactivity (signed by Slack; verified by Bolt)."""
+        stamp = req.headers.get("x-slack-request-timestamp")
+        if stamp is not None and not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
+            # Bolt would fail on int(stamp) with a 500; this is a bad request, not our failure.
+            return JSONResponse({"detail": "x-slack-request-timestamp: expected epoch seconds"}, status_code=400)
         return await handler.handle(req)
 
     app.add_api_route("/slack/events", slack_events, methods=["POST"], tags=["slack"])

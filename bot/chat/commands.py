@@ -201,6 +201,8 @@ def _assign(part: ChatPart, args: list[str], user_id: str, channel_id: str) -> R
         commander = actor_of(m.group(1))
     elif who.lower() in ("me", "myself"):
         commander = actor_of(user_id)
+    elif who.startswith("<!") or re.match(r"^@?S[A-Z0-9]{2,20}$", who):
+        raise UsageError("`assign` needs one person, not a user group or a broadcast.")
     else:
         commander = clip(who.lstrip("@"), 100)
     with transaction(part.runtime.sessions) as s:

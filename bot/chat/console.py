@@ -16,6 +16,7 @@ from bot.chat.port import ChannelCreated, ChatPort, register_chat_port
 from bot.chat.views import IncidentView, TimelineLine, channel_name
 from bot.config import Settings
 from bot.redact import redact, redact_text
+from diagnostics.findings import Diagnosis
 
 if TYPE_CHECKING:
     from bot.chat.signing import ButtonSigner
@@ -71,9 +72,8 @@ class ConsolePort:
     ) -> str:
         self._write(f"[chat {channel}] {line.at.strftime('%H:%M:%S')} {line.kind} ({line.actor}): {line.message}")
         if line.kind == "diagnosis" and isinstance(line.data.get("diagnosis"), dict):
-            for finding in (line.data["diagnosis"].get("findings") or [])[:3]:
-                if isinstance(finding, dict):
-                    self._write(f"    - {finding.get('evidence', '')}")
+            for finding in Diagnosis.from_dict(line.data["diagnosis"]).findings[:3]:
+                self._write(f"    - {finding.evidence}")
         return f"console-{next(self._ids)}"
 
     def post_text(self, channel: str, text: str, thread_id: str | None = None) -> str:
@@ -109,11 +109,10 @@ def render_card(view: IncidentView) -> str:
     if view.alerts:
         lines.append(f"  alerts: {firing} firing, {len(view.alerts) - firing} resolved")
     if view.diagnosis:
-        d = view.diagnosis
-        culprit = d.get("culprit") or {}
+        d = Diagnosis.from_dict(view.diagnosis)
         lines.append(
-            f"  diagnosis: cause {d.get('cause')}, culprit {culprit.get('kind')} {culprit.get('name')}, "
-            f"recommended {d.get('recommended_mitigation')}"
+            f"  diagnosis: cause {d.cause}, culprit {d.culprit_kind} {d.culprit_name or None}, "
+            f"recommended {d.recommended_mitigation}"
         )
     for m in view.proposed:
         lines.append(f"  proposed mitigation #{m.id}: {m.action} on {m.target} (awaiting approval)")

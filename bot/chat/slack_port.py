@@ -15,6 +15,7 @@ from bot.config import Settings
 
 MAX_NAME_ATTEMPTS = 6
 GROUP_CACHE_SECONDS = 60.0
+MAX_LIST_PAGES = 20
 
 
 class SlackPort:
@@ -25,6 +26,7 @@ class SlackPort:
         self.signer = signer
         self._groups: dict[str, tuple[float, list[str]]] = {}
         self._lock = threading.Lock()
+        self._bot_user_id: str | None = None
 
     def create_channel(self, view: IncidentView) -> ChannelCreated:
         base = channel_name(view.id, view.title)
@@ -36,12 +38,40 @@ class SlackPort:
                 answer = self.client.call("conversations.create", name=name, is_private=False)
             except FinalChatError as exc:
                 if exc.code == "name_taken":
+                    # Ours already, when an earlier attempt timed out after Slack had created it:
+                    # adopt it rather than open an orphan "-2" channel.
+                    own = self._own_channel(name)
+                    if own is not None:
+                        return ChannelCreated(own, name, taken)
                     taken.append(name)
                     continue
                 raise
             channel = answer.get("channel") or {}
             return ChannelCreated(str(channel["id"]), str(channel.get("name") or name), taken)
         raise FinalChatError("name_taken", f"every channel name tried for {view.ref} is taken: {', '.join(taken)}")
+
+    def _bot_user(self) -> str | None:
+        with self._lock:
+            if self._bot_user_id is None:
+                self._bot_user_id = str(self.client.call("auth.test").get("user_id") or "")
+            return self._bot_user_id or None
+
+    def _own_channel(self, name: str) -> str | None:
+        """The id of the unarchived public channel ``name`` this bot created, if there is one."""
+        me = self._bot_user()
+        if me is None:
+            return None
+        cursor = ""
+        for _ in range(MAX_LIST_PAGES):
+            answer = self.client.call("conversations.list", types="public_channel", exclude_archived=True,
+                                      limit=1000, **({"cursor": cursor} if cursor else {}))
+            for channel in answer.get("channels") or []:
+                if channel.get("name") == name and channel.get("creator") == me and not channel.get("is_archived"):
+                    return str(channel["id"])
+            cursor = str((answer.get("response_metadata") or {}).get("next_cursor") or "")
+            if not cursor:
+                break
+        return None
 
     def set_topic(self, channel: str, view: IncidentView) -> None:
         self.client.call("conversations.setTopic", channel=channel, topic=blocks.topic(view))

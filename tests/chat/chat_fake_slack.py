@@ -8,6 +8,7 @@ on the same port.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -55,6 +56,7 @@ class FakeSlack:
         self._channels: dict[str, str] = {}
         self._members: dict[str, set[str]] = {}
         self._seq = 0
+        self._slow: dict[str, float] = {}  # method -> seconds to wait before answering (after acting)
         self.attempts: list[Call] = []  # every request that reached us, faulted ones included
 
     # lifecycle -------------------------------------------------------------
@@ -103,6 +105,10 @@ class FakeSlack:
                   retry_after: float | None = None, times: int = 1) -> None:
         for _ in range(times):
             self.faults.append(Fault(method, status, error, retry_after))
+
+    def slow_next(self, method: str, seconds: float) -> None:
+        """Act on the next ``method`` call at once, but answer only after ``seconds`` (a client timeout)."""
+        self._slow[method] = seconds
 
     def methods(self) -> list[str]:
         with self._lock:
@@ -161,6 +167,12 @@ class FakeSlack:
             status, answer = self._answer(method, args)
             if answer.get("ok"):
                 self.calls.append(call)
+            delay = self._slow.pop(method, 0.0)
+        if delay:
+            time.sleep(delay)
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up: the point
+                self._send_json(req, status, answer)
+            return
         self._send_json(req, status, answer)
 
     def _take_fault(self, method: str) -> Fault | None:
@@ -184,7 +196,13 @@ class FakeSlack:
                 return 200, {"ok": False, "error": "name_taken"}
             cid = f"C{len(self._channels) + 1:05d}"
             self._channels[name] = cid
-            return 200, {"ok": True, "channel": {"id": cid, "name": name}}
+            return 200, {"ok": True, "channel": {"id": cid, "name": name, "creator": "UBOT"}}
+        if method == "conversations.list":
+            channels = [{"id": cid, "name": name, "creator": "UBOT", "is_archived": cid in self.archived}
+                        for name, cid in self._channels.items()]
+            channels += [{"id": f"CX{i:04d}", "name": name, "creator": "UOTHER", "is_archived": False}
+                         for i, name in enumerate(sorted(self.taken_names))]
+            return 200, {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}
         if channel in self.archived and method in (
             "conversations.setTopic", "conversations.invite", "chat.postMessage", "chat.update", "pins.add"
         ):

@@ -24,7 +24,8 @@ def test_escape_neutralises_slack_control_characters_once() -> None:
 
 def test_user_ref_mentions_only_validated_ids() -> None:
     assert blocks.user_ref("slack:UALICE01") == "<@UALICE01>"
-    assert blocks.user_ref("SONCALL01") == "<!subteam^SONCALL01>"
+    assert blocks.user_ref("SONCALL01", groups=True) == "<!subteam^SONCALL01>"  # escalation targets only
+    assert blocks.user_ref("SONCALL01") == "SONCALL01"
     assert blocks.user_ref("<!channel>") == "&lt;!channel&gt;"
     assert blocks.user_ref("slack:<!here>") == "slack:&lt;!here&gt;"
     assert blocks.user_ref(None) == "_unassigned_"

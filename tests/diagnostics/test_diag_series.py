@@ -84,6 +84,15 @@ def test_cpu_pinned_at_its_limit_is_the_resource() -> None:
     assert top.subject == "cpu_utilization" and top.details["flat_top"]
 
 
+def test_a_busy_cpu_pinned_at_its_ceiling_is_at_its_limit() -> None:
+    """0.85 -> 1.0 is a small rise (x1.18) but a utilization at 1.0 has nowhere left to go."""
+    cpu = np.clip(noisy(0.85, 0.02, 4), 0.0, 1.0)
+    cpu[ONSET_I:] = np.clip(1.0 - np.abs(np.random.default_rng(5).normal(0, 0.003, N - ONSET_I)), 0, 1)
+    lat = step_at(noisy(120.0, 0.05, 1), ONSET_I + 8, 2.0)
+    v = diagnose_series(service(cpu_utilization=cpu, latency_p95_ms=lat), onset=None)
+    assert (v.culprit_kind, v.culprit_name) == ("resource", "cpu_utilization")
+
+
 def test_memory_sawtooth_is_the_resource_with_its_restarts() -> None:
     mem = noisy(6e8, 0.005, 7)
     period = 80  # 20 minutes

@@ -99,6 +99,57 @@ def test_model_incident_draft_has_every_section_and_the_metric_figure(store_runt
     assert "canary stage" in items and "_owner: TBD_" in items and "| P1 |" in items
 
 
+def test_the_trigger_named_by_the_diagnosis_wins_over_the_closest_change(
+    store_runtime: Runtime, tmp_path: Path
+) -> None:
+    """A service diagnosis names the dependency's change as the trigger; the service's own deploy a
+    minute before the onset (recorded, closer) is not what started it."""
+    s = story()
+    diagnosis = {
+        **model_diagnosis(s),
+        "cause": "service",
+        "culprit": {"kind": "dependency", "name": "feature-store"},
+        "recommended_mitigation": "escalate_service",
+        "trigger": {"timestamp": (s.onset - pd.Timedelta(minutes=3)).isoformat(), "kind": "infra",
+                    "service": "feature-store", "description": "feature-store node pool moved"},
+    }
+    incident_id = record_incident(store_runtime, s, diagnosis)
+    md = draft_postmortem_full(store_runtime, incident_id, "U042ALICE", tmp_path / "out", None).markdown
+    cause = _section(md, "## Root cause and trigger")
+    assert "Trigger: infra on `feature-store`" in cause and "node pool moved" in cause
+    assert "model_deploy on `scoring`" not in cause
+
+
+def test_service_incident_draws_its_series_with_the_culprit(store_runtime: Runtime, tmp_path: Path) -> None:
+    """The service diagnosis' top series around the onset, drawn from the numbers stored with it."""
+    import numpy as np
+
+    from diagnostics.series import Series, SeriesSet
+    from diagnostics.series_figure import figure_data
+    from diagnostics.service_causes import diagnose_series
+
+    s = story()
+    rng = np.random.default_rng(0)
+    times = s.onset.timestamp() - 7200 + 15.0 * np.arange(int(9000 / 15))
+    after = times >= s.onset.timestamp()
+    dep = 20 * (1 + 0.05 * rng.normal(size=times.size)) * np.where(after, 4.0, 1.0)
+    own = 120 * (1 + 0.05 * rng.normal(size=times.size)) * np.where(after, 1.6, 1.0)
+    sset = SeriesSet("scoring", times, [Series("", "latency_p95_ms", "latency", own),
+                                        Series("feature-store", "latency_p95_ms", "latency", dep)])
+    verdict = diagnose_series(sset, onset=s.onset.timestamp())
+    assert verdict.culprit_kind == "dependency"
+    data = figure_data(verdict)
+    assert data is not None and data["series"][0]["culprit"] and data["series"][0]["label"].startswith("feature-store")
+    diagnosis = {**model_diagnosis(s), "cause": "service", "culprit": {"kind": "dependency", "name": "feature-store"},
+                 "series_figure": data}
+    incident_id = record_incident(store_runtime, s, diagnosis)
+    result = draft_postmortem_full(store_runtime, incident_id, "U042ALICE", tmp_path / "out", None)
+    series_png = [p for p in result.figures if p.name == f"INC-{incident_id}-series.png"]
+    assert series_png and series_png[0].read_bytes().startswith(PNG_MAGIC)
+    assert f"(INC-{incident_id}-series.png)" in result.markdown
+    assert "dependency `feature-store`, in red" in result.markdown
+
+
 def test_draft_is_blameless_and_never_shows_secrets(store_runtime: Runtime, tmp_path: Path) -> None:
     s = story()
     incident_id = record_incident(store_runtime, s, model_diagnosis(s))

@@ -1,0 +1,111 @@
+"""Series diagnostics against a real Prometheus: every fault kind, both with the onset given and
+detected, and the reader surviving a Prometheus that is down, slow or answering errors."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from svc_support import History
+
+from benchmarks.service_scenarios import generate as g
+from benchmarks.service_scenarios.score import baro_anchor, run_one, spec_of
+from diagnostics.prometheus import read_series
+from diagnostics.service_causes import diagnose_series
+
+KINDS = [*g.FAULT_KINDS, "healthy", "healthy-2"]
+
+
+@pytest.mark.parametrize("given", [True, False], ids=["onset-given", "onset-detected"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_fault_kind_is_localized(prometheus_history: History, kind: str, given: bool) -> None:
+    sc = prometheus_history.scenarios[kind]
+    r = run_one(sc, prometheus_history.url, prometheus_history.end, given)
+    want = sc.expected
+    assert r.culprit_ok, f"{sc.id}: got {r.kind}/{r.name}, expected {want.culprit_kind}/{want.culprit_name}"
+    assert r.trigger_ok, f"{sc.id}: got trigger {r.trigger}, expected {want.trigger}"
+    if want.culprit_kind != "none" and not given:
+        # a step is dated to the minute; a slow growth once it has grown out of the noise
+        slack = 600.0 if sc.kind in ("memory_leak", "slow_ramp") else 180.0
+        assert abs(r.onset - sc.onset) <= slack, f"{sc.id}: detected onset {r.onset - sc.onset:+.0f} s off"
+
+
+def test_the_anchor_is_fooled_where_propagation_is_not(prometheus_history: History) -> None:
+    """A traffic surge moves CPU and latency by more robust z than traffic itself: the BARO-style
+    ranking names the symptom, the earliest-change ranking the cause."""
+    sc = prometheus_history.scenarios["traffic_surge"]
+    start, end = sc.onset - 6000, min(prometheus_history.end, sc.onset + 5400)
+    sset = read_series(spec_of(g.catalog_entry(sc)), prometheus_history.url, start, end, 15.0)
+    assert baro_anchor(sset, sc.onset) != ("traffic", "requests_per_s")
+    assert diagnose_series(sset, onset=sc.onset).culprit_kind == "traffic"
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    mode = "error"
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        if self.server.mode == "slow":  # type: ignore[attr-defined]
+            time.sleep(3.0)
+        status, body = {
+            "error": (503, b"upstream down"),
+            "slow": (200, b"{}"),
+            "bad": (400, b'{"status":"error","errorType":"bad_data","error":"parse error"}'),
+        }[
+            self.server.mode  # type: ignore[attr-defined]
+        ]
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class _QuietServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # the slow mode's client gives up first: its broken pipe is the point
+
+
+@pytest.fixture
+def broken_prometheus() -> Iterator[tuple[_QuietServer, str]]:
+    server = _QuietServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def _spec() -> object:
+    return spec_of(g.catalog_entry(g.generate("healthy", "medium", 0, end=time.time())))
+
+
+@pytest.mark.parametrize("mode", ["error", "slow", "bad", "down"])
+def test_a_broken_prometheus_is_a_problem_not_a_crash(
+    broken_prometheus: tuple[_QuietServer, str], mode: str
+) -> None:
+    server, url = broken_prometheus
+    if mode == "down":
+        server.shutdown()
+        server.server_close()
+    server.mode = mode  # type: ignore[attr-defined]
+    now = time.time()
+    started = time.perf_counter()
+    timeout = 1.0 if mode == "slow" else 10.0  # a loaded machine must not turn an answer into a timeout
+    sset = read_series(_spec(), url, now - 3600, now, 15.0, timeout=timeout)  # type: ignore[arg-type]
+    took = time.perf_counter() - started
+    assert sset.series == []
+    assert sset.problems
+    if mode == "bad":  # the server works, each query is refused: said per series
+        assert all("parse error" in p for p in sset.problems) and len(sset.problems) == 11
+    else:  # a dead or slow server is said once and not asked again for every series
+        assert url in sset.problems[0]
+        assert {"error": "HTTP 503", "slow": "in time", "down": "unreachable"}[mode] in sset.problems[0]
+        assert took < 8.0
+    v = diagnose_series(sset, onset=now - 1200)
+    assert v.culprit_kind == "none" and v.findings[0].check == "source_unavailable"
