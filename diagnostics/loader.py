@@ -327,7 +327,7 @@ def _timestamps(col: pa.ChunkedArray, name: str, where: Any) -> np.ndarray:
     if bad_mask.any():
         row = int(np.argmax(bad_mask))
         raise LogError(f"{name}: column 'timestamp' is empty at {where(row)}; every row needs a time")
-    return arr
+    return np.asarray(arr)
 
 
 def _epoch_seconds(parsed: Any) -> np.ndarray:
@@ -351,11 +351,12 @@ def _categorical(col: pa.ChunkedArray) -> Categorical:
 
 
 def _is_numeric_type(typ: pa.DataType) -> bool:
-    return pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_boolean(typ) or pa.types.is_decimal(typ)
+    return bool(pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_boolean(typ)
+                or pa.types.is_decimal(typ))
 
 
 def _to_float(col: pa.ChunkedArray) -> np.ndarray:
-    return col.cast(pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+    return np.asarray(col.cast(pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64, copy=False))
 
 
 def _numeric_column(col: pa.ChunkedArray) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -438,7 +439,7 @@ def _error_column(col: pa.ChunkedArray, name: str, where: Any) -> np.ndarray:
             f"{name}: column 'error' has value {cat.categories[cat.codes[row]]!r} at {where(row)}; "
             "expected 1/0 or true/false"
         )
-    return out
+    return np.asarray(out)
 
 
 def _parse_time_value(value: Any) -> float | None:

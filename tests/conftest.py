@@ -20,8 +20,16 @@ from tests.support.servers import PostgresServer
 # A test is slow when it needs a real server or process (the integration marker, PostgreSQL, a
 # `mlresponder serve` process) or is in one of the modules measured slow (`--durations`).
 SLOW_FIXTURES = frozenset({"postgres_server", "postgres_url", "start_service", "stoppable_postgres"})
-SLOW_MODULES = frozenset({
-    # filled from measurements: see below
+SLOW_MODULES = frozenset({  # each over ~10 s in a --durations run of the whole suite
+    "tests/monitors/test_monitors_scenarios.py", "tests/monitors/test_monitors_faults.py",
+    "tests/monitors/test_monitors_schedule.py", "tests/monitors/test_monitors_runner.py",
+    "tests/demo/test_demo_scenarios.py", "tests/cli/test_cli_serve_refuses.py",
+    "tests/intake/test_intake_resilience.py", "tests/intake/test_intake_cli.py",
+    "tests/intake/test_intake_concurrency.py", "tests/intake/test_intake_bad_input.py",
+    "tests/intake/test_intake_alertmanager.py", "tests/security/test_security_api.py",
+    "tests/security/test_security_secrets_egress.py", "tests/runbooks/test_runbooks_crash.py",
+    "tests/runbooks/test_runbooks_e2e.py", "tests/runbooks/test_runbooks_failures.py",
+    "tests/scenarios/test_scenarios_engine.py", "tests/scenarios/test_scenarios_scale_smoke.py",
 })
 
 
