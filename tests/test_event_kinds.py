@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [p for package in ("bot", "runbooks", "postmortems") for p in (ROOT / package).rglob("*.py")]
 
 
+@functools.cache
 def _trees() -> list[tuple[Path, ast.Module]]:
     return [(p, ast.parse(p.read_text(encoding="utf-8"))) for p in SOURCES]
 
