@@ -31,6 +31,16 @@ _ENV_KEYS: dict[str, str] = {
     "MLRESPONDER_SLACK_ALERTS_CHANNEL": "slack_alerts_channel",
     "MLRESPONDER_SLACK_RESPONDERS": "slack_responders",
     "MLRESPONDER_SLACK_APPROVERS": "slack_approvers",
+    "MLRESPONDER_SLACK_STAKEHOLDERS_CHANNEL": "slack_stakeholders_channel",
+    "MLRESPONDER_UPDATE_REMINDERS": "update_reminders",
+    "MLRESPONDER_SLACK_ARCHIVE_AFTER_SECONDS": "slack_archive_after_seconds",
+    "MLRESPONDER_GITHUB_REPO": "github_repo",
+    "MLRESPONDER_GITHUB_API_URL": "github_api_url",
+    "MLRESPONDER_GITHUB_TOKEN": "github_token",
+    "MLRESPONDER_JIRA_URL": "jira_url",
+    "MLRESPONDER_JIRA_PROJECT": "jira_project",
+    "MLRESPONDER_JIRA_USER": "jira_user",
+    "MLRESPONDER_JIRA_TOKEN": "jira_token",
     "MLRESPONDER_MLFLOW_REGISTRY_URI": "mlflow_registry_uri",
     "MLRESPONDER_SERVING_ALIAS": "serving_alias",
     "MLRESPONDER_MONITORS": "monitors",
@@ -39,7 +49,8 @@ _ENV_KEYS: dict[str, str] = {
     "MLRESPONDER_POSTMORTEM_TEMPLATES": "postmortem_templates",
 }
 
-_SECRET_FIELDS = {"api_token", "read_token", "slack_bot_token", "slack_signing_secret", "slack_app_token"}
+_SECRET_FIELDS = {"api_token", "read_token", "slack_bot_token", "slack_signing_secret", "slack_app_token",
+                  "github_token", "jira_token"}
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,20 @@ class Settings:
     slack_responders: str = ""
     # Comma-separated Slack user ids or user-group ids (S...) allowed to approve mitigations.
     slack_approvers: str = ""
+    # Where `/incident update` posts besides the incident channel (a catalog service may name its own).
+    slack_stakeholders_channel: str | None = None
+    # Remind to post a status update every N minutes by severity, until the incident is mitigated.
+    update_reminders: str = "sev1=30,sev2=60"
+    # Archive an incident's channel this long after it is resolved and its postmortem drafted (0: never).
+    slack_archive_after_seconds: int = 86400
+    # Where postmortem action items may be filed (`mlresponder postmortem INC-7 --file github|jira`).
+    github_repo: str | None = None  # owner/name
+    github_api_url: str = "https://api.github.com"
+    github_token: str | None = None
+    jira_url: str | None = None
+    jira_project: str | None = None
+    jira_user: str | None = None  # with a token: basic auth (Jira Cloud); without: the token as a bearer
+    jira_token: str | None = None
     mlflow_registry_uri: str | None = None
     serving_alias: str = "champion"
     monitors: str | None = None

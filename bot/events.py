@@ -55,6 +55,10 @@ class EventKind(StrEnum):
     POSTMORTEM_FAILED = "postmortem_failed"
     POSTMORTEM_REVIEWED = "postmortem_reviewed"
     CHAT_ERROR = "chat_error"
+    ROLE_ASSIGNED = "role_assigned"
+    STATUS_UPDATE = "status_update"
+    ACTION_ITEM_FILED = "action_item_filed"
+    CHANNEL_ARCHIVED = "channel_archived"
 
 
 @dataclass(frozen=True)

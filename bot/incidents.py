@@ -201,6 +201,8 @@ def transition(
 def set_severity(session: Session, incident: Incident, severity: str, *, actor: str) -> TimelineEvent:
     new = normalize_severity(severity)
     old = incident.severity
+    if new == old:
+        raise IncidentError(f"{incident.ref} is already {new}")
     incident.severity = new
     return log_event(
         session, incident, "severity_changed", f"severity {old} → {new}", actor=actor,

@@ -22,7 +22,7 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "triggered": ("acknowledged", "mitigating", "resolved"),
     "acknowledged": ("mitigating", "mitigated", "resolved"),
     "mitigating": ("mitigated", "acknowledged", "resolved"),
-    "mitigated": ("mitigating", "resolved"),
+    "mitigated": ("mitigating", "acknowledged", "resolved"),
     "resolved": ("reopened",),
     "reopened": ("acknowledged", "mitigating", "mitigated", "resolved"),
 }

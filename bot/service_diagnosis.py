@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from diagnostics.engine import DiagnosisInputError, diagnose
 from diagnostics.findings import Diagnosis, Finding
 from diagnostics.loader import LogError, load_log
@@ -82,14 +84,18 @@ def diagnose_service_full(
     changes: Iterable[ChangeRecord] = (),
     onset: float | None = None,
     now: float | None = None,
-    timeout: float = 5.0,
+    timeout: float = 10.0,
+    log_since: float | None = None,
 ) -> tuple[Diagnosis, dict[str, Any] | None]:
     """The diagnosis, and the numbers of its series figure (None when no series were read).
 
     ``log`` given explicitly must load (else `ServiceInputError`); the catalog's prediction log
     that cannot be read becomes a finding, like a Prometheus that is down.
     """
-    from bot.secrets import resolve_refs
+    try:
+        from bot.secrets import resolve_refs
+    except ImportError:  # until the catalog of issue 10 is in the build
+        from bot.catalog_fallback import resolve_refs  # type: ignore[assignment]
 
     started = time.perf_counter()
     now = time.time() if now is None else now
@@ -129,6 +135,7 @@ def diagnose_service_full(
     log_diagnosis = None
     if log_source:
         log_diagnosis = _log_diagnosis(
+            log_since,
             service.name,
             log_source,
             log is not None,
@@ -138,13 +145,22 @@ def diagnose_service_full(
             notes,
         )
     runtime_ms = (time.perf_counter() - started) * 1000.0
-    out = combine(verdict, log_diagnosis, service=service.name, changes=change_list, notes=notes, runtime_ms=runtime_ms)
+    out = combine(
+        verdict,
+        log_diagnosis,
+        service=service.name,
+        own_names=own_names,
+        changes=change_list,
+        notes=notes,
+        runtime_ms=runtime_ms,
+    )
     if out.onset == 0.0:
         out.onset = onset if onset is not None else now
     return out, (figure_data(verdict) if verdict is not None else None)
 
 
 def _log_diagnosis(
+    since: float | None,
     name: str,
     source: str,
     explicit: bool,
@@ -172,6 +188,8 @@ def _log_diagnosis(
             )
         )
         return None
+    if since is not None:  # a runbook reads only the last day or so of a long log
+        plog = plog.take(np.flatnonzero(np.asarray(plog.timestamp) >= since))
     try:
         return diagnose(plog, changes=changes, onset=onset)
     except DiagnosisInputError as exc:

@@ -20,6 +20,7 @@ import postmortems.service
 import runbooks.service
 from bot import redact
 from bot.chat import console, flows, slack_port  # noqa: F401  (each registers its chat port)
+from bot.chat.archive import ChannelArchiver
 from bot.chat.part import ChatPart
 from bot.chat.port import choose_port
 from bot.chat.responder import Responder
@@ -35,6 +36,7 @@ from bot.monitors.metrics import make_registry
 from bot.monitors.runner import MonitorService
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
+from bot.updates import UpdateReminders, parse_cadence
 from postmortems.worker import PostmortemWorker
 from runbooks.actions import hand_proposable
 from runbooks.engine import RunbookEngine
@@ -76,6 +78,33 @@ def install_chat(runtime: Runtime) -> None:
     port, client = choose_port(settings, signer)
     options = dict(settings.extra.get("chat_outbox") or {})
     part = ChatPart(runtime, port, signer, client, chat_responder(), options)
+    _queue_in_transactions(runtime)
+
+    def on_events(notices: list[EventNotice]) -> None:
+        part.worker.wake()
+
+    runtime.bus.subscribe(on_events)
+    runtime.parts[ChatPart] = part
+    if settings.slack_archive_after_seconds > 0 and runtime.parts.get(Scheduler) is not None:
+        archiver = ChannelArchiver(runtime)
+        runtime.parts[ChannelArchiver] = archiver
+        runtime.bus.subscribe(archiver.on_events)
+
+
+def attach_outbox(runtime: Runtime) -> None:
+    """Queue chat messages for what this process records, without sending them (CLI commands).
+
+    The running service's outbox worker picks the rows up and delivers them, so a revert or a
+    resolve typed in a terminal reaches the incident channel like one clicked in Slack.
+    """
+    if ChatPart in runtime.parts or not flows.outbox_table_exists(runtime.engine):
+        return
+    _queue_in_transactions(runtime)
+
+
+def _queue_in_transactions(runtime: Runtime) -> None:
+    """Every transaction of this runtime adds the outbox rows its events need before it commits."""
+    settings = runtime.settings
 
     def before_commit(session: Session) -> None:
         flows.queue_for_session(session, settings)
@@ -87,12 +116,6 @@ def install_chat(runtime: Runtime) -> None:
     event.listen(runtime.sessions, "after_commit", after_end)
     event.listen(runtime.sessions, "after_rollback", after_end)
 
-    def on_events(notices: list[EventNotice]) -> None:
-        part.worker.wake()
-
-    runtime.bus.subscribe(on_events)
-    runtime.parts[ChatPart] = part
-
 
 def chat_responder() -> Responder:
     """The runbooks' and postmortems' entry points the chat commands and buttons call."""
@@ -102,8 +125,18 @@ def chat_responder() -> Responder:
         propose_mitigation=runbooks.service.propose_mitigation,
         approve_mitigation=runbooks.service.approve_mitigation,
         reject_mitigation=runbooks.service.reject_mitigation,
+        revert_mitigation=runbooks.service.revert_mitigation,
         draft_postmortem=postmortems.service.draft_postmortem,
     )
+
+
+def install_update_reminders(runtime: Runtime) -> None:
+    """Reminders to post a status update, where a scheduler runs and a cadence is configured."""
+    if runtime.parts.get(Scheduler) is None or not parse_cadence(runtime.settings.update_reminders):
+        return
+    service = UpdateReminders(runtime)
+    runtime.parts[UpdateReminders] = service
+    runtime.bus.subscribe(service.on_events)
 
 
 def install_runbooks(runtime: Runtime) -> None:
@@ -138,6 +171,7 @@ def install_postmortems(runtime: Runtime) -> None:
 
 PART_INSTALLERS: tuple[Callable[[Runtime], None], ...] = (
     install_scheduler,
+    install_update_reminders,
     install_chat,
     install_runbooks,
     install_monitors,

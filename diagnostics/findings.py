@@ -93,6 +93,17 @@ class Trigger:
         return {"timestamp": iso_utc(self.timestamp), "kind": self.kind, "service": self.service,
                 "description": self.description}
 
+    @classmethod
+    def from_dict(cls, data: Any) -> Trigger | None:
+        """Back from its JSON; None for null or anything without a readable time."""
+        if not isinstance(data, Mapping):
+            return None
+        at = _epoch(data.get("timestamp"))
+        if not math.isfinite(at):
+            return None
+        return cls(at, str(data.get("kind") or "other"), str(data.get("service") or ""),
+                   str(data.get("description") or ""))
+
 
 @dataclass
 class Diagnosis:
@@ -142,6 +153,7 @@ class Diagnosis:
             runtime_ms=_number(data.get("runtime_ms")),
             onset_detected=bool(data.get("onset_detected", False)),
             summary=str(data.get("summary") or ""),
+            trigger=Trigger.from_dict(data.get("trigger")),
         )
 
     def to_dict(self, include_details: bool = False) -> dict[str, Any]:

@@ -199,7 +199,7 @@ def score_series(
     if sig.any():
         first = lo + int(np.argmax(sig))
         peak = lo + int(np.argmax(np.where(sig, zc, -np.inf)))
-        start = _excursion_start(raw, level, ref, peak, first, ref_slice.stop)
+        start = _excursion_start(raw, level, ref, peak, first, ref_slice)
     else:
         start = None
         peak = lo + int(np.nanargmax(np.where(finite, zc, -np.inf)))
@@ -214,18 +214,25 @@ def score_series(
     return out
 
 
-def _excursion_start(raw: np.ndarray, level: np.ndarray, ref: Reference, peak: int, first: int, floor: int) -> int:
+def _excursion_start(
+    raw: np.ndarray, level: np.ndarray, ref: Reference, peak: int, first: int, ref_slice: slice
+) -> int:
     """Where the excursion that crossed the threshold at ``first`` began.
 
     Walked back on a 3-point median (sharp in time, unlike the wide level) while the series stays
-    beyond a tenth of its peak move and two spreads: a wide median leans early by half its width
-    at a step, which would let a symptom look older than its cause.
+    beyond a tenth of its peak move and three spreads *of that 3-point median* in the reference: a
+    wide median leans early by half its width at a step, and a threshold under the noise (a p95
+    flickering at a bucket edge) walks back through noise; either would let a symptom look older
+    than its cause.
     """
     sign = 1.0 if level[peak] >= ref.median else -1.0
     sharp = sign * (rolling_level(raw, 3) - ref.median)
-    threshold = max(0.1 * sign * (float(level[peak]) - ref.median), Z_START * ref.spread)
+    ref_sharp = sharp[ref_slice]
+    ref_sharp = ref_sharp[np.isfinite(ref_sharp)]
+    noise = 1.4826 * float(np.median(np.abs(ref_sharp - np.median(ref_sharp)))) if ref_sharp.size else 0.0
+    threshold = max(0.1 * sign * (float(level[peak]) - ref.median), Z_START * ref.spread, 3.0 * noise)
     below = np.nan_to_num(sharp[:first], nan=np.inf) < threshold
-    below[: min(floor, first)] = True
+    below[: min(ref_slice.stop or 0, first)] = True
     hits = np.flatnonzero(below)
     return min(int(hits[-1]) + 1 if hits.size else 0, first)
 

@@ -20,14 +20,18 @@ UPSTREAM = frozenset({"dependency", "resource", "traffic"})
 OWN_SYMPTOMS = frozenset({"latency", "errors"})
 
 
-def mitigation_for(culprit_kind: str, trigger: Trigger | None, service: str) -> str:
+def mitigation_for(culprit_kind: str, trigger: Trigger | None, service: str, own_names: tuple[str, ...] = ()) -> str:
     """Roll back a model deploy of the service that started its own trouble; otherwise the
     service's owners (or the dependency's) have to act."""
-    own_deploy = trigger is not None and trigger.kind == "model_deploy" and same_service(trigger.service, service)
+    own_deploy = (
+        trigger is not None
+        and trigger.kind == "model_deploy"
+        and any(same_service(trigger.service, n) for n in (service, *own_names))
+    )
     return "rollback" if own_deploy and culprit_kind in ("latency", "errors", "resource") else "escalate_service"
 
 
-def from_series(v: SeriesVerdict, service: str, runtime_ms: float = 0.0) -> Diagnosis:
+def from_series(v: SeriesVerdict, service: str, runtime_ms: float = 0.0, own_names: tuple[str, ...] = ()) -> Diagnosis:
     if not v.found:
         return Diagnosis(
             "none",
@@ -42,7 +46,7 @@ def from_series(v: SeriesVerdict, service: str, runtime_ms: float = 0.0) -> Diag
             "No series of the service or its dependencies moved beyond its usual range.",
             None,
         )
-    mitigation = mitigation_for(v.culprit_kind, v.trigger, service)
+    mitigation = mitigation_for(v.culprit_kind, v.trigger, service, own_names)
     top = v.findings[0].evidence if v.findings else ""
     summary = f"cause: service — {v.culprit_kind} {v.culprit_name}; {top} Recommended: {mitigation}."
     return Diagnosis(
@@ -65,6 +69,7 @@ def combine(
     log: Diagnosis | None,
     *,
     service: str,
+    own_names: tuple[str, ...] = (),
     changes: list[ChangeRecord],
     notes: list[Finding],
     runtime_ms: float,
@@ -73,13 +78,25 @@ def combine(
     if log is not None and log.cause != "none" and log.trigger is None:
         # the log-only engine knows no service; here only this service's changes may be named
         log.trigger = trigger_for_diagnosis(
-            changes, culprit_kind=log.culprit_kind, culprit_name=log.culprit_name, onset=log.onset, services=[service]
+            changes,
+            culprit_kind=log.culprit_kind,
+            culprit_name=log.culprit_name,
+            onset=log.onset,
+            services=[service, *own_names],
         )
-    elif log is not None and log.trigger is not None and not same_service(log.trigger.service, service):
+    elif (
+        log is not None
+        and log.trigger is not None
+        and not any(same_service(log.trigger.service, n) for n in (service, *own_names))
+    ):
         log.trigger = trigger_for_diagnosis(
-            changes, culprit_kind=log.culprit_kind, culprit_name=log.culprit_name, onset=log.onset, services=[service]
+            changes,
+            culprit_kind=log.culprit_kind,
+            culprit_name=log.culprit_name,
+            onset=log.onset,
+            services=[service, *own_names],
         )
-    s = from_series(series, service) if series is not None else None
+    s = from_series(series, service, own_names=own_names) if series is not None else None
     if s is None and log is None:
         return Diagnosis(
             "none",
@@ -108,7 +125,7 @@ def combine(
         log.recommended_mitigation = (
             log.recommended_mitigation
             if log.cause != "service"
-            else mitigation_for(log.culprit_kind, log.trigger, service)  # type: ignore[assignment]
+            else mitigation_for(log.culprit_kind, log.trigger, service, own_names)  # type: ignore[assignment]
         )
     findings = list(winner.findings) + (sorted(other.findings, key=lambda f: -f.score) if other else [])
     winner.findings = findings + list(notes)

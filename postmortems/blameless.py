@@ -55,11 +55,26 @@ def _rule(pattern: str, reason: str, rewrite: _Rewrite) -> _Rule:
 
 
 # A person as a sentence subject: a capitalized name (case-sensitive even under IGNORECASE) or a pronoun.
+# A person's name or handle, without swallowing the full stop that ends the sentence.
+_NAME = r"[\w@-]+(?:\.[\w@-]+)*"
 _WHO = r"(?P<who>(?-i:[A-Z][\w.-]*)|someone|somebody|they|he|she|you|I|we|the\s+\w+)"
 
 
 def _adjective_rewrite(m: re.Match[str]) -> str:
-    return "worked without a safety check" if m.group("copula") else ""
+    return "had no safety check" if m.group("copula") else ""
+
+
+# Nothing but punctuation (or the end) follows: a rewrite must not leave "...that." or "...to." behind.
+_CLAUSE_END = r"(?P<end>(?=\s*(?:[.!?,;:]|$)))?"
+
+
+def _hindsight_known(m: re.Match[str]) -> str:
+    return "there was no signal at the time" if m.group("end") is not None else "there was no signal at the time that"
+
+
+def _blame_rewrite(m: re.Match[str]) -> str:
+    return "we looked at the conditions that led to this" if m.group("end") is not None else \
+        "we looked at the conditions that led to"
 
 
 def _hindsight_rewrite(m: re.Match[str]) -> str:
@@ -76,11 +91,14 @@ _RULES: tuple[_Rule, ...] = (
         _person_broke,
     ),
     _rule(
-        r"\b(?:(?:the\s+)?fault\s+of\s+[\w.@-]+|[\w.@-]+'s\s+fault|(?:his|her|their|my|your)\s+fault)\b",
+        r"\b(?:(?:the\s+)?fault\s+of\s+" + _NAME + r"|" + _NAME + r"'s\s+fault|(?:his|her|their|my|your)\s+fault)\b",
         "assigns fault to a person",
         _const("a contributing factor"),
     ),
-    _rule(r"\bblam(?:e|ed|ing)\b(?:\s+(?:on\s+)?[\w.@-]+)?", "assigns blame", _const("traced the issue to")),
+    _rule(
+        r"(?:" + _WHO + r"\s+)?\bblam(?:e|es|ed|ing)\b(?:\s+(?:it\s+)?(?:on\s+)?(?!for\b)" + _NAME + r")?(?:\s+for\b)?"
+        + _CLAUSE_END,
+        "assigns blame", _blame_rewrite),
     _rule(
         r"(?:\b(?P<copula>was|were|is|are|been)\s+)?\b(?:careless(?:ly|ness)?|sloppy|sloppily|"
         r"negligen(?:t|ce)|incompeten(?:t|ce)|lazy|stupid|reckless(?:ly)?)\b",
@@ -88,9 +106,9 @@ _RULES: tuple[_Rule, ...] = (
         _adjective_rewrite,
     ),
     _rule(
-        r"(?:" + _WHO + r"\s+)?\bshould\s+have\s+known(?:\s+better)?(?:\s+that)?\b",
+        r"(?:" + _WHO + r"\s+)?\bshould\s+have\s+known(?:\s+better)?(?:\s+that)?\b" + _CLAUSE_END,
         "hindsight: judges a decision by information that came later",
-        _const("there was no signal at the time that"),
+        _hindsight_known,
     ),
     _rule(
         r"(?:" + _WHO + r"\s+)?\bshould(?P<neg>\s+not|n't)?\s+have\s+(?P<act>\w+)",
@@ -109,16 +127,16 @@ _RULES: tuple[_Rule, ...] = (
         lambda m: f"no step required anyone to {m.group('act')}",
     ),
     _rule(
-        r"\b(?:[\w.@-]+'s|his|her|their|my|your)\s+(?:mistake|screw-?up|fuck-?up|blunder)\b",
+        r"\b(?:" + _NAME + r"'s|his|her|their|my|your)\s+(?:mistake|screw-?up|fuck-?up|blunder)\b",
         "names a person's mistake as the cause",
         _const("the change"),
     ),
     _rule(
-        r"\b(?:messed|screwed)\s+(?:it\s+)?up\b",
+        r"(?:" + _WHO + r"\s+)?\b(?:messed|screwed)\s+(?:it\s+|this\s+|that\s+)?up\b",
         "judges a person instead of describing what changed",
-        _const("had an unexpected effect"),
+        _const("the change had an unexpected effect"),
     ),
-    _rule(r"\bwho(?:'s| is| was)\s+responsible\b", "looks for a person to hold responsible",
+    _rule(r"\bwho(?:'s| is| was)\s+responsible(?:\s+for\s+(?:this|that|it))?", "looks for a person to hold responsible",
           _const("which conditions allowed this")),
 )
 
@@ -149,4 +167,6 @@ def neutral_wording(text: str) -> str:
 def _tidy(text: str) -> str:
     text = re.sub(r"\s{2,}", " ", text).strip()
     text = re.sub(r"\s+([,.;:!?])", r"\1", text)
+    # every sentence starts with a capital, the first one and each after a full stop
+    text = re.sub(r"([.!?]\s+)([a-z])", lambda m: m.group(1) + m.group(2).upper(), text)
     return text[:1].upper() + text[1:] if text else text

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.roles import ROLES, roles_from_events
 from bot.timeparse import parse_timestamp
 from diagnostics.checks import culprit_phrase
 from diagnostics.findings import Diagnosis
@@ -136,6 +137,8 @@ class Content:
     action_items: list[dict[str, str]]
     blame_review: list[BlameNote] = field(default_factory=list)
     figures: list[dict[str, str]] = field(default_factory=list)
+    # changes people made after the alert that stopped the impact (not mlresponder mitigations)
+    responder_changes: list[dict[str, str]] = field(default_factory=list)
     onset: datetime | None = None
     impact_end: datetime | None = None
 
@@ -180,6 +183,37 @@ def impact_end_of(record: dict[str, Any]) -> datetime | None:
     return candidates[0] if candidates else None
 
 
+def mitigated_at_of(record: dict[str, Any]) -> datetime | None:
+    """When the impact was stopped, one value for the header, the summary and the timings: the incident's
+    `mitigated_at`, else its first executed mitigation, else the first move to `mitigated` on the timeline."""
+    marked = parse_time(record.get("mitigated_at"))
+    if marked is not None:
+        return marked
+    executed = _executed_times(record)
+    if executed:
+        return executed[0]
+    moved = [parse_time(e.get("at")) for e in record.get("timeline", [])
+             if e.get("kind") == "status_changed" and (e.get("data") or {}).get("to") == "mitigated"]
+    return next((t for t in moved if t is not None), None)
+
+
+def responder_changes(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """Changes recorded after the alert and up to the mitigation (or the resolution) that no mitigation made:
+    what people did to stop the impact (a node pool moved back, a feature flag turned off)."""
+    opened = parse_time(record.get("created_at"))
+    until = mitigated_at_of(record) or parse_time(record.get("resolved_at"))
+    if opened is None:
+        return []
+    found = []
+    for e in record.get("timeline", []):
+        if e.get("kind") != "change" or (e.get("data") or {}).get("origin") == "mitigation":
+            continue
+        at = parse_time(e.get("at"))
+        if at is not None and at >= opened and (until is None or at <= until + timedelta(seconds=1)):
+            found.append(e)
+    return found
+
+
 def onset_of(record: dict[str, Any]) -> datetime | None:
     diagnosis = record.get("diagnosis") or {}
     return parse_time(diagnosis.get("onset")) or parse_time(record.get("started_at"))
@@ -188,8 +222,7 @@ def onset_of(record: dict[str, Any]) -> datetime | None:
 def response_timings(record: dict[str, Any]) -> tuple[list[dict[str, str]], dict[str, float | None]]:
     onset, detected = onset_of(record), parse_time(record.get("created_at"))
     acknowledged = parse_time(record.get("acknowledged_at"))
-    executed = _executed_times(record)
-    mitigated = parse_time(record.get("mitigated_at")) or (executed[0] if executed else None)
+    mitigated = mitigated_at_of(record)
     resolved = parse_time(record.get("resolved_at"))
     values = {
         "detect": minutes_between(onset, detected),
@@ -214,7 +247,7 @@ _TRIGGER_KINDS = {
 }
 
 
-def _trigger(record: dict[str, Any], onset: datetime | None) -> str:
+def trigger_change(record: dict[str, Any], onset: datetime | None) -> dict[str, Any] | None:
     """The recorded change closest to the onset, preferring one that names the culprit, then one of a kind
     that typically causes it (a pipeline run for data, a deploy for a model, infra for the service)."""
     diagnosis = record.get("diagnosis") or {}
@@ -232,15 +265,21 @@ def _trigger(record: dict[str, Any], onset: datetime | None) -> str:
     if isinstance(named, dict) and named.get("kind"):  # the diagnosis named the change the evidence supports
         at = parse_time(named.get("timestamp"))
         same = [c for c in changes if parse_time(c["at"]) == at and c["data"].get("kind") == named.get("kind")]
-        if not same:
-            return (f"{named.get('kind')} on `{named.get('service')}` at {fmt_time(at)}: "
-                    f"{named.get('description')}")
+        if not same:  # named by the diagnosis but not in the store's change log: take it as the diagnosis says
+            return {"at": named.get("timestamp"), "kind": "change",
+                    "data": {"kind": named.get("kind"), "service": named.get("service"),
+                             "description": named.get("description")}}
         changes = same
     matching = [c for c in changes if culprit_name and (
         culprit_name == str(c["data"].get("to_version")) or culprit_name in str(c["data"].get("description")))]
     likely_kinds = _TRIGGER_KINDS.get(str(diagnosis.get("cause")), ())
     of_kind = [c for c in changes if c["data"].get("kind") in likely_kinds]
-    chosen = (matching or of_kind or changes or [None])[0]
+    chosen: dict[str, Any] | None = (matching or of_kind or changes or [None])[0]
+    return chosen
+
+
+def _trigger(record: dict[str, Any], onset: datetime | None) -> str:
+    chosen = trigger_change(record, onset)
     if chosen is None:
         return "No recorded change event preceded the onset."
     data = chosen["data"]
@@ -251,12 +290,24 @@ def _trigger(record: dict[str, Any], onset: datetime | None) -> str:
             f"{versions}: {data.get('description')}")
 
 
+def _score(finding: dict[str, Any]) -> float:
+    try:
+        return float(finding.get("score") or 0.0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def scored_findings(diagnosis: dict[str, Any]) -> list[dict[str, Any]]:
+    """Findings that are evidence at all: a check that scored 0 found nothing and is not shown."""
+    return [f for f in diagnosis.get("findings") or [] if isinstance(f, dict) and _score(f) > 0]
+
+
 def _diagnosis_view(record: dict[str, Any], onset: datetime | None) -> dict[str, Any] | None:
     diagnosis = record.get("diagnosis")
     if not diagnosis:
         return None
     culprit = diagnosis.get("culprit") or {}
-    findings = diagnosis.get("findings") or []
+    findings = scored_findings(diagnosis)
     top = findings[0].get("evidence") if findings else None
     root = f"The diagnosis attributes the regression to {cause_phrase(diagnosis)} (cause: {diagnosis.get('cause')})."
     if top:
@@ -290,7 +341,7 @@ def _contributing_factors(record: dict[str, Any], minutes_to_detect: float | Non
     diagnosis = record.get("diagnosis") or {}
     factors: list[str] = []
     culprit_name = str((diagnosis.get("culprit") or {}).get("name") or "")
-    for finding in (diagnosis.get("findings") or [])[1:]:
+    for finding in scored_findings(diagnosis)[1:]:
         if str(finding.get("subject")) == culprit_name:
             continue  # the root cause again, seen by another check
         if str(finding.get("severity", "")).lower() in ("high", "critical", "medium"):
@@ -357,8 +408,11 @@ def _timeline(record: dict[str, Any], roles: Roles) -> tuple[list[dict[str, str]
     return rows, review
 
 
-def build_content(record: dict[str, Any]) -> Content:
-    """Everything the template shows, except the figures (added by the drafter that draws them)."""
+def build_content(record: dict[str, Any], tracking: dict[str, dict[str, str]] | None = None) -> Content:
+    """Everything the template shows, except the figures (added by the drafter that draws them).
+
+    ``tracking`` maps action item titles already filed in a tracker to their key, link and state.
+    """
     approvers = {m["approved_by"] for m in record.get("mitigations", []) if m.get("approved_by")}
     roles = Roles(record.get("commander"), approvers, rotations=set(_escalation_targets(record)))
     for event in record.get("timeline", []):  # number responders in order of appearance, before any text
@@ -392,27 +446,30 @@ def build_content(record: dict[str, Any]) -> Content:
     }
 
     what = cause_phrase(record.get("diagnosis"))
-    escalated_to = _escalation_targets(record)
-    if actions:
-        mitigation_text = "mitigated by " + " and ".join(MITIGATION_PHRASES.get(a, f"`{a}`")
-                                                         for a in dict.fromkeys(actions))
-    elif escalated_to:
-        mitigation_text = f"escalated to {', '.join(escalated_to)}, then mitigated"
-    else:
-        mitigation_text = "mitigated"
+    by_people = responder_changes(record)
     summary = (
         f"On {fmt_time(onset)}, `{record.get('service')}` regressed ({record.get('title')}); "
         f"the diagnosis attributes it to {what}. "
-        f"It was detected after {fmt_minutes(timing_values['detect'])} and {mitigation_text} "
-        f"after {fmt_minutes(timing_values['mitigate'])}; the incident was "
+        f"It was detected after {fmt_minutes(timing_values['detect'])} and "
+        f"{_mitigation_phrase(record, actions, by_people, timing_values['mitigate'])}; the incident was "
         + (f"resolved at {fmt_time(parse_time(record.get('resolved_at')))}." if record.get("resolved_at")
            else f"still {record.get('status')} when this draft was made.")
     )
 
     prompts = _prompts(record, timing_values, executed)
+    trigger = trigger_change(record, onset)
+    holders = roles_from_events(record.get("commander"), [
+        _Event(str(e.get("kind")), e.get("data") or {}) for e in record.get("timeline", [])])
     items = derive_action_items(
         record.get("diagnosis"), service=str(record.get("service")), mitigation_actions=actions,
         minutes_to_detect=timing_values["detect"],
+        trigger_kind=str(trigger["data"].get("kind")) if trigger else None,
+        alert_names=[str(a.get("title") or "") for a in record.get("alerts", [])]
+        + [str((a.get("labels") or {}).get("alertname") or "") for a in record.get("alerts", [])]
+        + [str(record.get("title") or "")],
+        still_in_place=[m for m in record.get("mitigations", []) if m.get("status") in IN_PLACE],
+        resolved=bool(record.get("resolved_at")),
+        roles=_owners(record, holders, roles),
     )
     return Content(
         incident={
@@ -424,7 +481,7 @@ def build_content(record: dict[str, Any]) -> Content:
             "commander": "assigned" if record.get("commander") else "not assigned",
             "started": fmt_time(onset),
             "opened": fmt_time(parse_time(record.get("created_at"))),
-            "mitigated": fmt_time(parse_time(record.get("mitigated_at"))),
+            "mitigated": fmt_time(mitigated_at_of(record)),
             "resolved": fmt_time(parse_time(record.get("resolved_at"))),
         },
         summary=summary,
@@ -433,13 +490,69 @@ def build_content(record: dict[str, Any]) -> Content:
         diagnosis=diagnosis,
         contributing_factors=_contributing_factors(record, timing_values["detect"]),
         mitigations=_mitigation_rows(record, roles),
+        responder_changes=[{
+            "at": fmt_time(parse_time(e.get("at"))), "kind": str(e["data"].get("kind")),
+            "service": str(e["data"].get("service")), "description": str(e["data"].get("description")),
+        } for e in by_people],
         timeline=timeline,
         prompts=prompts,
-        action_items=[asdict(item) for item in items],
+        action_items=[{**asdict(item), "tracked": _tracked(item.title, tracking or {})} for item in items],
         blame_review=review,
         onset=onset,
         impact_end=end,
     )
+
+
+def _owners(record: dict[str, Any], holders: dict[str, str], roles: Roles) -> dict[str, str]:
+    """Who owns follow-ups, by role: the roles held, else whoever acknowledged the incident (by their role)
+    for the commander's share and the team the runbook escalated to for the service's share."""
+    owners = {role: ROLES[role] for role in holders}
+    if "commander" not in owners:
+        acked = [e.get("actor") for e in record.get("timeline", []) if e.get("kind") == "status_changed"
+                 and (e.get("data") or {}).get("to") == "acknowledged" and not roles.is_system(e.get("actor"))]
+        if acked:
+            owners["commander"] = roles.of(acked[0])
+    if "ops" not in owners and _escalation_targets(record):
+        owners["ops"] = _escalation_targets(record)[0]
+    return owners
+
+
+def _tracked(title: str, tracking: dict[str, dict[str, str]]) -> str:
+    found = tracking.get(title)
+    if not found:
+        return ""
+    key = f"[{found['key']}]({found['url']})" if found.get("url") else found["key"]
+    return f"{found['tracker']} {key} ({found['state']})"
+
+
+@dataclass(frozen=True)
+class _Event:
+    kind: str
+    data: dict[str, Any]
+
+
+# Mitigation states whose change is still in place in production.
+IN_PLACE = ("executed", "verified", "failed_verification")
+
+
+def _mitigation_phrase(record: dict[str, Any], actions: list[str], by_people: list[dict[str, Any]],
+                       minutes: float | None) -> str:
+    """How the impact was stopped, in the words the mitigations section backs up."""
+    after = f" after {fmt_minutes(minutes)}"
+    if actions:
+        return "mitigated by " + " and ".join(MITIGATION_PHRASES.get(a, f"`{a}`") for a in dict.fromkeys(actions)) \
+            + after
+    escalated_to = _escalation_targets(record)
+    lead = f"escalated to {', '.join(escalated_to)}, then " if escalated_to else ""
+    if by_people:
+        first = by_people[0]["data"]
+        kind = str(first.get("kind"))
+        article = "an" if kind[:1] in "aeiou" else "a"
+        return f"{lead}mitigated by {article} {kind} change on `{first.get('service')}` " \
+               f"({first.get('description')}){after}"
+    if minutes is not None:
+        return f"{lead}marked mitigated{after}, with no mitigating action recorded"
+    return f"{lead}not mitigated before it was resolved" if record.get("resolved_at") else f"{lead}not mitigated yet"
 
 
 def _prompts(record: dict[str, Any], timings: dict[str, float | None],

@@ -139,6 +139,7 @@ def draft(
     team_dirs: Iterable[str | Path] = (),
     secrets: Iterable[str] = (),
     now: datetime | None = None,
+    tracking: dict[str, dict[str, str]] | None = None,
 ) -> Draft:
     """Write ``<ref>-postmortem.md`` and its figures into ``out_dir``; return what was written."""
     secret_list = [s for s in secrets if s]
@@ -157,7 +158,7 @@ def draft(
                 raise  # the caller named this log: a typo must not pass as "no data"
             log_note = str(exc)
 
-    content = build_content(record)
+    content = build_content(record, tracking)
     if frame is not None:
         start = content.onset or frame["timestamp"].iloc[0].to_pydatetime()
         end = content.impact_end or frame["timestamp"].iloc[-1].to_pydatetime()

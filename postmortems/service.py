@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from bot.db import transaction
 from bot.incidents import audit, get_incident, incident_to_dict, log_event
 from postmortems.drafter import Draft, draft
+from postmortems.trackers import tracking
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -46,6 +47,7 @@ def draft_postmortem_full(
         prediction_log=prediction_log,
         team_dirs=team_template_dirs(runtime),
         secrets=runtime.settings.secrets(),
+        tracking=tracking(runtime.settings, record),
     )
     path = result.path.resolve()
     with transaction(runtime.sessions) as session:
@@ -55,11 +57,13 @@ def draft_postmortem_full(
         figures = ", ".join(p.name for p in result.figures) or "no figures"
         log_event(
             session, incident, "postmortem_drafted",
-            f"postmortem drafted: {path} ({figures}"
+            f"postmortem drafted: {path.name} ({figures}"
             + (f"; {len(result.blame_review)} note(s) reworded for blameless language" if result.blame_review else "")
             + ")",
             actor=actor,
-            data={"path": str(path), "markdown": result.markdown},
+            # the chat uploads the files named here (the draft first, then its figures)
+            data={"path": str(path), "figures": [str(p.resolve()) for p in result.figures],
+                  "markdown": result.markdown, "upload": True},
         )
         audit(session, actor, "postmortem.draft", incident.ref, incident_id=incident.id,
               detail={"path": str(path), "figures": [p.name for p in result.figures]})

@@ -98,9 +98,11 @@ def verify_mitigation(mitigation_id: int, run_id: int, step_index: int, attempt:
         rb = runbook_of(run)
         body = rb.steps[step_index].verify
         assert body is not None
-        if m.status != "executed":
-            finish_step(s, run, step_row(s, run_id, step_index), status="skipped",
-                    output={"skipped": f"mitigation {m.id} is {m.status}"})
+        resolved = m.incident.status == "resolved"
+        if m.status != "executed" or resolved:
+            # a resolved incident needs no more checks (and no escalation if one were inconclusive)
+            why = f"{m.incident.ref} is resolved" if resolved else f"mitigation {m.id} is {m.status}"
+            finish_step(s, run, step_row(s, run_id, step_index), status="skipped", output={"skipped": why})
             run.status = "running"
             skip = True
         else:

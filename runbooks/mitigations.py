@@ -325,11 +325,27 @@ def revert(runtime: Runtime, mitigation_id: int, actor: str) -> dict[str, Any]:
         audit(s, actor, "mitigation.revert", f"mitigation {m.id}: {m.action} {m.target}",
               incident_id=m.incident_id, detail={"before": m.after, "after": state})
         _version_change(s, m, dict(m.after), state, f"revert of mitigation {m.id} ({m.action}) for {m.incident.ref}")
-        if m.incident.status == "mitigated":
-            move_incident(s, m.incident, "mitigating", f"mitigation {m.id} reverted")
-        elif m.incident.status == "mitigating":
-            move_incident(s, m.incident, "acknowledged", f"mitigation {m.id} reverted")
+        _after_revert(s, m, actor)
         return mitigation_to_dict(m)
+
+
+def _after_revert(session: Session, m: Mitigation, actor: str) -> None:
+    """Where the incident stands once a mitigation is undone.
+
+    Another mitigation still in place, or an incident already resolved (a revert is then
+    clean-up, e.g. the fixed champion serving again): the status stays. Otherwise nothing
+    mitigates it any more, so it goes back to acknowledged, by the person who reverted (a
+    person acting on it is what acknowledging means), never "mitigating" with nothing running.
+    """
+    incident = m.incident
+    in_effect = [o.id for o in incident.mitigations if o.id != m.id and o.status in EXECUTED_STATES]
+    if in_effect or incident.status not in ("mitigating", "mitigated"):
+        return
+    try:
+        transition(session, incident, "acknowledged", actor=actor,
+                   note=f"mitigation {m.id} reverted; no other mitigation is in place")
+    except IllegalTransition:
+        log.info("incident %s not moved back after the revert of mitigation %s", incident.ref, m.id)
 
 
 def open_duplicate(session: Session, incident_id: int, action: str, target: str) -> Mitigation | None:

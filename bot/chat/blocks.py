@@ -16,9 +16,11 @@ from typing import Any
 from bot.chat.signing import ButtonSigner
 from bot.chat.views import IncidentView, TimelineLine
 from bot.events import EventKind
-from diagnostics.findings import Diagnosis
+from diagnostics.findings import Diagnosis, iso_utc
 
 SECTION_LIMIT = 2900  # Slack allows 3000 characters in a section's text
+# Mitigation states whose effect is in place, so a Revert button makes sense.
+REVERTIBLE = ("executed", "verified", "failed_verification")
 _SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 _SLACK_USERGROUP = re.compile(r"^S[A-Z0-9]{2,20}$")
 
@@ -50,16 +52,20 @@ KIND_ICON: dict[str, str] = {
     EventKind.MITIGATION_REVERTED: ":rewind:",
     EventKind.VERIFICATION: ":chart_with_upwards_trend:",
     EventKind.ESCALATION: ":sos:",
-    EventKind.ESCALATION_WEBHOOK: ":sos:",
-    EventKind.REMINDER: ":alarm_clock:",
     EventKind.NOTIFY: ":loudspeaker:",
+    EventKind.POSTMORTEM_DRAFTED: ":page_facing_up:",
+    EventKind.CHAT_ERROR: ":warning:",
     EventKind.RUNBOOK_STARTED: ":clipboard:",
     EventKind.RUNBOOK_STEP: ":arrow_right:",
+    EventKind.ESCALATION_WEBHOOK: ":sos:",
     EventKind.MONITOR_ERROR: ":warning:",
-    EventKind.POSTMORTEM_DRAFTED: ":page_facing_up:",
     EventKind.POSTMORTEM_FAILED: ":x:",
+    EventKind.ROLE_ASSIGNED: ":technologist:",
+    EventKind.STATUS_UPDATE: ":mega:",
+    EventKind.REMINDER: ":alarm_clock:",
+    EventKind.ACTION_ITEM_FILED: ":ticket:",
+    EventKind.CHANNEL_ARCHIVED: ":file_cabinet:",
     EventKind.POSTMORTEM_REVIEWED: ":white_check_mark:",
-    EventKind.CHAT_ERROR: ":warning:",
 }
 
 
@@ -68,8 +74,29 @@ def escape(text: object) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+_PARTIAL_ENTITY = re.compile(r"&[a-z]{0,3}$")
+
+
 def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """At most ``limit`` characters, never ending inside an escaped entity or a Slack ``<…>`` sequence."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    cut = _PARTIAL_ENTITY.sub("", cut)
+    opened = cut.rfind("<")
+    if opened > cut.rfind(">"):  # a mention or link we built would be cut in half: drop it whole
+        cut = cut[:opened]
+    return cut + "…"
+
+
+_SAFE_URL = re.compile(r"^https?://[^\s<>|]+$")
+
+
+def link(url: str, label: str) -> str:
+    """A Slack link to an http(s) URL taken from an alert; anything else is shown as inert text."""
+    if not _SAFE_URL.match(url) or len(url) > 1000:
+        return f"{escape(label)}: {clip(escape(url), 200)}"
+    return f"<{escape(url)}|{escape(label)}>"
 
 
 def user_ref(who: str | None, *, groups: bool = False) -> str:
@@ -108,6 +135,14 @@ def topic(view: IncidentView) -> str:
     )
 
 
+def roles_text(view: IncidentView) -> str | None:
+    """The roles other than the commander (shown in the fields), or None when none is assigned."""
+    from bot.roles import ROLES
+
+    held = [f"*{ROLES[role].capitalize()}* {user_ref(who)}" for role, who in view.roles.items() if role != "commander"]
+    return " · ".join(held) if held else None
+
+
 def card_text(view: IncidentView) -> str:
     """The notification / fallback text of the card."""
     return escape(f"{view.ref} [{view.severity}] {view.status}: {view.title} ({view.service})")
@@ -129,6 +164,9 @@ def card_blocks(view: IncidentView, signer: ButtonSigner | None) -> list[dict[st
             ],
         },
     ]
+    roles = roles_text(view)
+    if roles:
+        blocks.append(_section(roles))
     if view.alerts:
         blocks.append(_section(_alert_summary(view)))
     if view.diagnosis:
@@ -138,6 +176,19 @@ def card_blocks(view: IncidentView, signer: ButtonSigner | None) -> list[dict[st
         blocks.append(_section("*Mitigations*\n" + "\n".join(
             f"#{m.id} {escape(m.action)} on `{clip(escape(m.target), 120)}`: *{escape(m.status)}*" for m in done[-5:]
         )))
+        revertible = [m for m in done[-5:] if m.status in REVERTIBLE]
+        if signer is not None and revertible:
+            blocks.append({
+                "type": "actions",
+                "block_id": "revert",
+                "elements": [
+                    _button(f"mit_revert:{m.id}", f"Revert #{m.id}", signer.sign("revert", view.id, m.id), "danger",
+                            confirm=_confirm(f"Revert mitigation #{m.id}?",
+                                             f"This undoes {escape(m.action)} on `{clip(escape(m.target), 120)}` "
+                                             "in production (the previous version serves again).", "Revert"))
+                    for m in revertible
+                ],
+            })
     for m in view.proposed:
         blocks.append(
             _section(
@@ -152,7 +203,11 @@ def card_blocks(view: IncidentView, signer: ButtonSigner | None) -> list[dict[st
                     "block_id": f"mitigation-{m.id}",
                     "elements": [
                         _button(f"mit_approve:{m.id}", "Approve", signer.sign("approve", view.id, m.id),
-                                "primary"),
+                                "primary",
+                                confirm=_confirm(f"Approve mitigation #{m.id}?",
+                                                 f"This runs {escape(m.action)} on `{clip(escape(m.target), 120)}` "
+                                                 f"in production: {clip(escape(m.summary), 200)}", "Approve",
+                                                 "primary")),
                         _button(f"mit_reject:{m.id}", "Reject", signer.sign("reject", view.id, m.id),
                                 "danger"),
                     ],
@@ -187,6 +242,10 @@ def _alert_summary(view: IncidentView, limit: int = 5) -> str:
         line = f"{icon} {clip(escape(a.title), 200)}"
         if a.summary:
             line += f" — {clip(escape(a.summary), 300)}"
+        if a.description:
+            line += f"\n      {clip(escape(a.description), 500)}"
+        if a.links:
+            line += "\n      " + " · ".join(link(url, label) for label, url in a.links)
         if labels:
             line += f"\n      `{clip(escape(labels), 300)}`"
         lines.append(line)
@@ -203,6 +262,10 @@ def diagnosis_text(diagnosis: dict[str, Any], findings: int = 3) -> str:
         f"confidence {d.confidence:.0%}, recommended *{escape(d.recommended_mitigation)}*"
     )
     lines = [head]
+    if d.trigger is not None:
+        t = d.trigger
+        lines.append(f"Trigger: {escape(t.kind)} of `{clip(escape(t.service), 80)}` at {iso_utc(t.timestamp)}: "
+                     f"{clip(escape(t.description), 300)}")
     for f in d.findings[:findings]:
         lines.append(f"• {clip(escape(f.evidence), 400)}")
     return clip("\n".join(lines), SECTION_LIMIT)
@@ -216,7 +279,7 @@ def timeline_text(line: TimelineLine) -> str:
 
 
 def _plain(line: TimelineLine, icon: str) -> str:
-    return f"{icon} {clip(escape(line.message), 2500)}"
+    return f"{icon} {mention_people(clip(escape(line.message), 2500), line)}"
 
 
 def _diagnosis(line: TimelineLine, icon: str) -> str:
@@ -231,20 +294,40 @@ def _escalation(line: TimelineLine, icon: str) -> str:
     return f"{icon} *Escalation* {who}: {clip(escape(data.get('message') or line.message), 2000)}"
 
 
+def _reminder(line: TimelineLine, icon: str) -> str:
+    if not line.data.get("who"):
+        return _plain(line, icon)
+    who = " ".join(user_ref(w) for w in line.data.get("who", []) if isinstance(w, str))
+    return f"{icon} {who}: {clip(escape(line.message), 2000)}"
+
+
 def _commander_assigned(line: TimelineLine, icon: str) -> str:
     if line.data.get("to"):
         return f"{icon} incident commander: {user_ref(str(line.data['to']))}"
     return _plain(line, icon)
 
 
+def _role_assigned(line: TimelineLine, icon: str) -> str:
+    data = line.data
+    if not data.get("to"):
+        return _plain(line, icon)
+    from bot.roles import ROLES
+
+    return f"{icon} {escape(ROLES.get(str(data.get('role')), str(data.get('role'))))}: {user_ref(str(data['to']))}"
+
+
+def _status_update(line: TimelineLine, icon: str) -> str:
+    return f"{icon} *Status update:* {clip(escape(line.data.get('text') or line.message), 2500)}"
+
+
 def _postmortem_drafted(line: TimelineLine, icon: str) -> str:
     data = line.data
     md = str(data.get("markdown") or "")
     body = f"{icon} {clip(escape(line.message), 500)}"
-    if data.get("path"):
-        body += f"\n`{clip(escape(data['path']), 300)}`"
+    if data.get("upload"):
+        body += "\nThe draft and its figures are attached below."
     if md:
-        body += f"\n```{clip(escape(md), 2000)}```"
+        body += f"\n```{clip(escape(_summary_of(md)), 1500)}```"
     return body
 
 
@@ -253,9 +336,50 @@ RENDERERS: dict[str, Callable[[TimelineLine, str], str]] = {str(kind): _plain fo
 RENDERERS.update({
     EventKind.DIAGNOSIS: _diagnosis,
     EventKind.ESCALATION: _escalation,
+    EventKind.REMINDER: _reminder,
     EventKind.COMMANDER_ASSIGNED: _commander_assigned,
+    EventKind.ROLE_ASSIGNED: _role_assigned,
+    EventKind.STATUS_UPDATE: _status_update,
     EventKind.POSTMORTEM_DRAFTED: _postmortem_drafted,
 })
+
+
+def _summary_of(markdown: str) -> str:
+    """The draft's summary section (the whole draft is uploaded as a file)."""
+    lines = markdown.splitlines()
+    try:
+        start = lines.index("## Summary") + 1
+    except ValueError:
+        return markdown
+    end = next((i for i in range(start, len(lines)) if lines[i].startswith("## ")), len(lines))
+    return "\n".join(lines[start:end]).strip()
+
+
+_PEOPLE_FIELDS = ("approved_by", "reverted_by", "to", "from", "by")
+
+
+def mention_people(text: str, line: TimelineLine) -> str:
+    """Person ids the event itself names (its actor, its approver...) shown as mentions, not raw ids.
+
+    Only ids recorded by the event's own fields are replaced, and only validated Slack ids, so
+    free text in a message can never turn into a mention.
+    """
+    people = {line.actor, *(str(line.data.get(k)) for k in _PEOPLE_FIELDS if line.data.get(k))}
+    for who in sorted(people, key=len, reverse=True):
+        if who.startswith("slack:") and is_slack_user_id(who[len("slack:"):]):
+            text = text.replace(escape(who), actor_ref(who))
+    return text
+
+
+def stakeholder_text(view: IncidentView, line: TimelineLine, channel_link: str | None) -> str:
+    """A status update as stakeholders see it: what, how bad, where it stands, who said so."""
+    where = f" · {channel_link}" if channel_link else ""
+    text = clip(escape(line.data.get("text") or line.message), 2500)
+    return (
+        f":mega: *{view.ref} status update* [{escape(view.severity)}] *{escape(view.status)}*: "
+        f"{clip(escape(view.title), 200)} ({clip(escape(view.service), 100)}){where}\n{text}\n"
+        f"_{actor_ref(line.actor)} · {line.at.strftime('%H:%M UTC')}_"
+    )
 
 
 def alerts_channel_line(view: IncidentView, channel_link: str) -> str:
@@ -274,7 +398,8 @@ def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": _mrkdwn(clip(text, SECTION_LIMIT))}
 
 
-def _button(action_id: str, label: str, value: str, style: str | None = None) -> dict[str, Any]:
+def _button(action_id: str, label: str, value: str, style: str | None = None,
+            confirm: dict[str, Any] | None = None) -> dict[str, Any]:
     button: dict[str, Any] = {
         "type": "button",
         "action_id": action_id,
@@ -283,4 +408,17 @@ def _button(action_id: str, label: str, value: str, style: str | None = None) ->
     }
     if style:
         button["style"] = style
+    if confirm:
+        button["confirm"] = confirm
     return button
+
+
+def _confirm(title: str, text: str, yes: str, style: str = "danger") -> dict[str, Any]:
+    """Slack's confirmation dialog: a click that changes production asks first."""
+    return {
+        "title": {"type": "plain_text", "text": clip(title, 100)},
+        "text": {"type": "mrkdwn", "text": clip(text, 300)},
+        "confirm": {"type": "plain_text", "text": yes},
+        "deny": {"type": "plain_text", "text": "Cancel"},
+        "style": style,
+    }

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BUTTON_ACTIONS = re.compile(r"^(inc_ack|inc_diagnose|mit_approve:\d+|mit_reject:\d+)$")
+BUTTON_ACTIONS = re.compile(r"^(inc_ack|inc_diagnose|mit_approve:\d+|mit_reject:\d+|mit_revert:\d+)$")
 
 
 def build_bolt_app(part: ChatPart) -> App:

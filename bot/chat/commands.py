@@ -34,6 +34,8 @@ from bot.incidents import (
     transition,
 )
 from bot.models import Incident, Mitigation
+from bot.roles import ROLES, assign_role, normalize_role
+from bot.updates import post_status_update
 
 if TYPE_CHECKING:
     from bot.chat.part import ChatPart
@@ -44,14 +46,19 @@ USAGE = """*`/incident` commands* (inside an incident channel the incident is im
 elsewhere name it, e.g. `/incident ack INC-12`)
 • `declare [sev1..sev4] <title>`: open an incident
 • `list`: open incidents · `status`: where an incident stands · `help`: this text
-• `ack` · `resolve` · `assign @user` · `severity sev1..sev4` · `note <text>`
+• `declare private [sev1..sev4] <title>`: a private incident (private channel, not announced)
+• `ack` · `resolve` · `reopen` · `assign @user` · `severity sev1..sev4` · `note <text>`
+• `role commander|comms|scribe|ops @user`: give an incident role (the person joins the channel)
+• `update <text>`: a status update, posted here and to the stakeholders channel
 • `diagnose`: run the diagnostics · `mitigate {mitigations}`: propose a mitigation
-• `postmortem`: draft the postmortem"""
+• `revert <mitigation id>`: undo an executed mitigation (approvers only)
+• `postmortem`: draft the postmortem and upload it here"""
 
 
 def usage(part: ChatPart) -> str:
     """The help text, listing the mitigations the runbooks' action registry lets a person name."""
     return USAGE.format(mitigations="|".join(part.responder.mitigations))
+
 
 _REF = re.compile(r"^INC-\d+$", re.IGNORECASE)
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
@@ -126,6 +133,9 @@ def _no_args(args: list[str], sub: str) -> None:
 # -- quick commands --------------------------------------------------------------------------
 def _declare(part: ChatPart, args: list[str], user_id: str, channel_id: str) -> Reply:
     severity = "sev3"
+    private = bool(args) and args[0].lower() in ("private", "--private")
+    if private:
+        args = args[1:]
     if args:
         try:
             severity = normalize_severity(args[0])
@@ -138,9 +148,12 @@ def _declare(part: ChatPart, args: list[str], user_id: str, channel_id: str) -> 
     with transaction(part.runtime.sessions) as s:
         incident = create_incident(
             s, title=clip(title, 500), severity=severity, service="unknown", source="slack",
-            actor=actor_of(user_id),
+            actor=actor_of(user_id), labels={"private": "true"} if private else None,
         )
         ref = incident.ref
+    if private:  # not even the declaring channel hears of it
+        return Reply(f":lock: *{ref}* [{severity}] declared as a private incident; its private channel is on "
+                     "the way.")
     return Reply(f":rotating_light: {user_ref(actor_of(user_id))} declared *{ref}* [{severity}]: "
                  f"{escape(clip(title, 500))}. Its channel is on the way.", public=True)
 
@@ -181,7 +194,7 @@ def _status(part: ChatPart, args: list[str], user_id: str, channel_id: str) -> R
 def _transition_command(to_status: str) -> Callable[[ChatPart, list[str], str, str], Reply]:
     def run(part: ChatPart, args: list[str], user_id: str, channel_id: str) -> Reply:
         ref, rest = _split_ref(args)
-        _no_args(rest, "ack" if to_status == "acknowledged" else "resolve")
+        _no_args(rest, {"acknowledged": "ack", "resolved": "resolve", "reopened": "reopen"}[to_status])
         with transaction(part.runtime.sessions) as s:
             incident = _resolve(s, ref, channel_id)
             transition(s, incident, to_status, actor=actor_of(user_id))
@@ -191,25 +204,57 @@ def _transition_command(to_status: str) -> Callable[[ChatPart, list[str], str, s
     return run
 
 
+def _person(who: str, user_id: str, sub: str) -> str:
+    m = _MENTION.match(who)
+    if m:
+        return actor_of(m.group(1))
+    if who.lower() in ("me", "myself"):
+        return actor_of(user_id)
+    if who.startswith("<!") or re.match(r"^@?S[A-Z0-9]{2,20}$", who):
+        raise UsageError(f"`{sub}` needs one person, not a user group or a broadcast.")
+    return clip(who.lstrip("@"), 100)
+
+
 def _assign(part: ChatPart, args: list[str], user_id: str, channel_id: str) -> Reply:
     ref, rest = _split_ref(args)
     if len(rest) != 1:
         raise UsageError("`assign` needs exactly one person, e.g. `/incident assign @alice`.")
-    who = rest[0]
-    m = _MENTION.match(who)
-    if m:
-        commander = actor_of(m.group(1))
-    elif who.lower() in ("me", "myself"):
-        commander = actor_of(user_id)
-    elif who.startswith("<!") or re.match(r"^@?S[A-Z0-9]{2,20}$", who):
-        raise UsageError("`assign` needs one person, not a user group or a broadcast.")
-    else:
-        commander = clip(who.lstrip("@"), 100)
+    commander = _person(rest[0], user_id, "assign")
     with transaction(part.runtime.sessions) as s:
         incident = _resolve(s, ref, channel_id)
         assign_commander(s, incident, commander, actor=actor_of(user_id))
         done = incident.ref
     return Reply(f"{done}: incident commander is now {user_ref(commander)}.")
+
+
+def _role(part: ChatPart, args: list[str], user_id: str, channel_id: str) -> Reply:
+    ref, rest = _split_ref(args)
+    if len(rest) != 2:
+        raise UsageError(f"`role` needs a role ({', '.join(ROLES)}) and one person, e.g. `/incident role comms @bob`.")
+    try:
+        role = normalize_role(rest[0])
+    except IncidentError as exc:
+        raise UsageError(escape(exc)) from None
+    who = _person(rest[1], user_id, "role")
+    with transaction(part.runtime.sessions) as s:
+        incident = _resolve(s, ref, channel_id)
+        assign_role(s, incident, role, who, actor=actor_of(user_id))
+        done = incident.ref
+    return Reply(f"{done}: {ROLES[role]} is now {user_ref(who)}.")
+
+
+def _update(part: ChatPart, args: list[str], user_id: str, channel_id: str) -> Reply:
+    ref, rest = _split_ref(args, first_only=True)
+    text = " ".join(rest).strip()
+    if not text:
+        raise UsageError("`update` needs the update, e.g. `/incident update rollback done, AUC recovering`.")
+    with transaction(part.runtime.sessions) as s:
+        incident = _resolve(s, ref, channel_id)
+        channels = post_status_update(s, part.runtime.settings, incident, clip(text, 3000), actor=actor_of(user_id),
+                                      catalog=getattr(part.runtime, "catalog", None))
+        done = incident.ref
+    where = f" and to {', '.join(part.port.channel_link(c) for c in channels)}" if channels else ""
+    return Reply(f"Status update of {done} posted to its channel{where}.")
 
 
 def _severity(part: ChatPart, args: list[str], user_id: str, channel_id: str) -> Reply:
@@ -305,6 +350,44 @@ def _postmortem(part: ChatPart, args: list[str], user_id: str, channel_id: str) 
     )
 
 
+def _revert(part: ChatPart, args: list[str], user_id: str, channel_id: str) -> Reply:
+    ref, rest = _split_ref(args)
+    if len(rest) != 1 or not rest[0].lstrip("#").isdigit():
+        raise UsageError("`revert` needs the number of an executed mitigation, e.g. `/incident revert 3`.")
+    mitigation_id = int(rest[0].lstrip("#"))
+    with transaction(part.runtime.sessions) as s:
+        m = s.get(Mitigation, mitigation_id)
+        incident = _resolve(s, ref, channel_id) if (ref or m is None) else get_incident(s, m.incident_id)
+        if m is None or m.incident_id != incident.id:
+            raise UsageError(f"{incident.ref} has no mitigation #{mitigation_id}.")
+    refused = _refuse_non_approver(part, user_id, "revert", mitigation_id, incident.id)
+    if refused is not None:
+        return refused
+    return _revert_reply(part, mitigation_id, actor_of(user_id))
+
+
+def _revert_reply(part: ChatPart, mitigation_id: int, actor: str) -> Reply:
+    return Reply(
+        f":rewind: Reverting mitigation #{mitigation_id}…",
+        background=_background(f"revert mitigation #{mitigation_id}",
+            lambda: part.responder.revert_mitigation(part.runtime, mitigation_id, actor),
+        ),
+    )
+
+
+def _refuse_non_approver(part: ChatPart, user_id: str, verb: str, mitigation_id: int, incident_id: int) -> Reply | None:
+    """Changing production is for approvers: anyone else gets a refusal, and the attempt is audited."""
+    if part.is_approver(user_id):
+        return None
+    with transaction(part.runtime.sessions) as s:
+        audit(
+            s, actor_of(user_id), f"mitigation_{verb}", f"mitigation:{mitigation_id}", outcome="refused",
+            incident_id=incident_id, detail={"reason": "not in the approver allow-list"},
+        )
+    return Reply(f":no_entry: You are not allowed to {verb} mitigations "
+                 "(ask someone in the approver list; this attempt was recorded).")
+
+
 def _incident_id(part: ChatPart, ref: str | None, channel_id: str) -> tuple[int, str]:
     with transaction(part.runtime.sessions) as s:
         incident = _resolve(s, ref, channel_id)
@@ -318,6 +401,10 @@ _COMMANDS: dict[str, Callable[[ChatPart, list[str], str, str], Reply]] = {
     "ack": _transition_command("acknowledged"),
     "acknowledge": _transition_command("acknowledged"),
     "resolve": _transition_command("resolved"),
+    "reopen": _transition_command("reopened"),
+    "role": _role,
+    "update": _update,
+    "revert": _revert,
     "assign": _assign,
     "severity": _severity,
     "sev": _severity,
@@ -356,15 +443,12 @@ def handle_button(part: ChatPart, signer: ButtonSigner, value: str, user_id: str
     mitigation_id = button.mitigation_id
     if mitigation_id is None:
         return Reply(":warning: This button names no mitigation.")
-    verb = "approve" if button.action == "approve" else "reject"
-    if not part.is_approver(user_id):
-        with transaction(part.runtime.sessions) as s:
-            audit(
-                s, actor, f"mitigation_{verb}", f"mitigation:{mitigation_id}", outcome="refused",
-                incident_id=button.incident_id, detail={"reason": "not in the approver allow-list"},
-            )
-        return Reply(f":no_entry: You are not allowed to {verb} mitigations "
-                     "(ask someone in the approver list; this attempt was recorded).")
+    verb = button.action if button.action in ("approve", "revert") else "reject"
+    refused = _refuse_non_approver(part, user_id, verb, mitigation_id, button.incident_id)
+    if refused is not None:
+        return refused
+    if verb == "revert":
+        return _revert_reply(part, mitigation_id, actor)
     if verb == "approve":
         def work() -> Any:
             return part.responder.approve_mitigation(part.runtime, mitigation_id, actor)

@@ -12,7 +12,7 @@ import threading
 from typing import TYPE_CHECKING, TextIO
 
 from bot.chat import blocks
-from bot.chat.port import ChannelCreated, ChatPort, register_chat_port
+from bot.chat.port import ChannelCreated, ChatPort, FileToUpload, register_chat_port
 from bot.chat.views import IncidentView, TimelineLine, channel_name
 from bot.config import Settings
 from bot.redact import redact, redact_text
@@ -97,6 +97,14 @@ class ConsolePort:
 
     def group_members(self, group_id: str) -> list[str]:
         return []
+
+    def upload_files(self, channel: str, thread_id: str | None, files: list[FileToUpload], comment: str) -> list[str]:
+        names = ", ".join(f"{f.filename} ({len(f.content)} bytes)" for f in files)
+        self._write(f"[chat {channel}] shared {names}: {comment}")
+        return [f.filename for f in files]
+
+    def archive(self, channel: str) -> None:
+        self._write(f"[chat {channel}] channel archived")
 
 
 def render_card(view: IncidentView) -> str:

@@ -14,8 +14,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.chat import blocks
 from bot.chat.models import PENDING, OutboxMessage
-from bot.chat.port import ChatPort, FinalChatError
+from bot.chat.port import ChatPort, FileToUpload, FinalChatError
 from bot.chat.views import IncidentView, TimelineLine, build_view, timeline_line
 from bot.incidents import log_event
 from bot.models import Incident, TimelineEvent
@@ -70,7 +71,7 @@ class Delivery:
             incident = session.get(Incident, row.incident_id)
             if incident is not None:
                 ctx.view = build_view(session, incident)
-        if row.op == "thread" and row.event_id is not None:
+        if row.op in ("thread", "stakeholder_update", "upload_postmortem") and row.event_id is not None:
             event = session.get(TimelineEvent, row.event_id)
             if event is not None:
                 ctx.line = timeline_line(event)
@@ -165,6 +166,8 @@ class Delivery:
         channel = str(row.payload.get("channel") or self.alerts_channel or "")
         if not channel:
             return Outcome(result={"skipped": "no alerts channel"})
+        if view.private:
+            return Outcome(result={"skipped": "private incident"})
         ts = self.port.announce(channel, view, view.channel_id)
         return Outcome(result={"ts": ts})
 
@@ -184,6 +187,33 @@ class Delivery:
             thread = view.card_id if row.payload.get("in_thread", True) else None
         ts = self.port.post_text(str(channel), str(row.payload["text"]), thread)
         return Outcome(result={"ts": ts})
+
+    def _op_stakeholder_update(self, row: RowRef, ctx: DeliveryContext) -> Outcome:
+        view = self._need_view(ctx)
+        if ctx.line is None:
+            raise FinalChatError("no_event", "the status update of this message no longer exists")
+        channel = str(row.payload["channel"])
+        link = self.port.channel_link(view.channel_id) if view.channel_id and not view.private else None
+        ts = self.port.post_text(channel, blocks.stakeholder_text(view, ctx.line, link))
+        return Outcome(result={"ts": ts, "channel": channel})
+
+    def _op_upload_postmortem(self, row: RowRef, ctx: DeliveryContext) -> Outcome:
+        view, channel = self._need_channel(ctx)
+        if ctx.line is None:
+            raise FinalChatError("no_event", "the postmortem event of this message no longer exists")
+        files = postmortem_files(ctx.line.data)
+        if not files:
+            raise FinalChatError("no_file", "the postmortem files are gone from disk")
+        comment = f"Postmortem draft of {view.ref} ({len(files) - 1} figure(s))"
+        ids = self.port.upload_files(channel, view.card_id, files, comment)
+        return Outcome(result={"files": ids})
+
+    def _op_archive_channel(self, row: RowRef, ctx: DeliveryContext) -> Outcome:
+        view, channel = self._need_channel(ctx)
+        if view.open:
+            return Outcome(result={"skipped": f"{view.ref} was reopened"})
+        self.port.archive(channel)
+        return Outcome(result={"archived": channel})
 
     # -- recording ----------------------------------------------------------------------
     def apply(self, session: Session, row: RowRef, outcome: Outcome) -> None:
@@ -235,5 +265,22 @@ def describe_failure(row: RowRef, error: FinalChatError) -> str:
         "update_card": "could not update the incident card",
         "thread": "could not post a timeline message",
         "alerts_line": f"could not post in {row.payload.get('channel')}",
+        "stakeholder_update": f"could not post the status update in {row.payload.get('channel')}",
+        "upload_postmortem": "could not upload the postmortem",
+        "archive_channel": "could not archive the incident channel",
     }.get(row.op, f"chat operation {row.op} failed")
     return f"chat: {what} ({error.code})"
+
+
+def postmortem_files(data: dict[str, Any]) -> list[FileToUpload]:
+    """The draft and its figures, as the `postmortem_drafted` event names them (files missing now are skipped)."""
+    from pathlib import Path
+
+    paths = [str(data.get("path") or "")] + [str(p) for p in data.get("figures") or []]
+    files = []
+    for path in paths:
+        p = Path(path)
+        if path and p.is_file():
+            title = "Postmortem draft" if p.suffix == ".md" else f"Figure: {p.stem}"
+            files.append(FileToUpload(p.name, title, p.read_bytes()))
+    return files if files and paths[0] and Path(paths[0]).is_file() else []

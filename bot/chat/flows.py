@@ -21,7 +21,7 @@ from bot.events import EventKind, EventNotice, pending_notices
 CARD_KINDS = frozenset(
     {EventKind.STATUS_CHANGED, EventKind.SEVERITY_CHANGED, EventKind.COMMANDER_ASSIGNED, EventKind.DIAGNOSIS,
      EventKind.ALERTS_ALL_RESOLVED, EventKind.ALERT_JOINED, EventKind.ALERT_REFIRED, EventKind.ALERT_RESOLVED,
-     EventKind.POSTMORTEM_DRAFTED}
+     EventKind.POSTMORTEM_DRAFTED, EventKind.ROLE_ASSIGNED}
 )
 # Kinds announced in the channel as well as the thread, so people are actually notified.
 BROADCAST_KINDS = frozenset({EventKind.ESCALATION})
@@ -64,12 +64,25 @@ def ops_for(notice: EventNotice, settings: Settings) -> list[OutboxMessage]:
         # Whoever is escalated to joins the channel (a departed one is noted, like any invite).
         who = notice.data.get("who") or []
         rows = [row("invite", {"user": u}) for u in who if isinstance(u, str) and is_slack_user_id(u)] + rows
+    if notice.kind in ("commander_assigned", "role_assigned"):
+        # A role holder who is not a configured responder joins the channel too.
+        to = str(notice.data.get("to") or "")
+        user = to[len("slack:"):] if to.startswith("slack:") else to
+        if is_slack_user_id(user):
+            rows = [row("invite", {"user": user})] + rows
+    if notice.kind == "status_update":
+        for channel in notice.data.get("stakeholder_channels") or []:
+            rows.append(row("stakeholder_update", {"channel": str(channel)}, row_key=f"stakeholders:{channel}"))
     if is_card_kind(notice.kind):
         rows.append(row("update_card"))
-    if notice.kind == "status_changed":
+    if notice.kind in ("status_changed", "severity_changed"):
         rows.append(row("set_topic"))
-        if notice.data.get("to") == "resolved" and settings.slack_alerts_channel:
-            rows.append(row("alerts_line", {"channel": settings.slack_alerts_channel}, row_key="alerts"))
+    if notice.kind == "status_changed" and notice.data.get("to") == "resolved" and settings.slack_alerts_channel:
+        rows.append(row("alerts_line", {"channel": settings.slack_alerts_channel}, row_key="alerts"))
+    if notice.kind == "postmortem_drafted" and notice.data.get("upload"):
+        rows.append(row("upload_postmortem"))
+    if notice.kind == "channel_archived":
+        rows.append(row("archive_channel"))
     return rows
 
 

@@ -93,6 +93,18 @@ class ChatPort(Protocol):
         """Members of a user group (a read, not sent through the outbox)."""
         ...
 
+    def upload_files(self, channel: str, thread_id: str | None, files: list[FileToUpload], comment: str) -> list[str]:
+        """Share files in the channel (under the thread when given); returns the chat system's file ids."""
+        ...
+
+    def archive(self, channel: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class FileToUpload:
+    filename: str
+    title: str
+    content: bytes
 
 # ------------------------------------------------------------------ the registry of chat ports
 

@@ -1,4 +1,5 @@
-"""What the chat asks of the other domains: diagnose, propose/approve/reject a mitigation, draft a postmortem.
+"""What the chat asks of the other domains: diagnose, propose/approve/reject/revert a mitigation, draft a
+postmortem.
 
 The chat is a part beside the runbooks and the postmortems, so it imports neither; `bot.wiring`
 hands it a `Responder` made of their functions, and the mitigations a person may name in
@@ -22,4 +23,5 @@ class Responder:
     propose_mitigation: Callable[[Runtime, int, str, str], Any]
     approve_mitigation: Callable[[Runtime, int, str], Any]
     reject_mitigation: Callable[[Runtime, int, str], Any]
+    revert_mitigation: Callable[[Runtime, int, str], Any]
     draft_postmortem: Callable[[Runtime, int, str], Any]

@@ -12,7 +12,7 @@ import hmac
 import re
 from dataclasses import dataclass
 
-BUTTON_ACTIONS = ("ack", "diagnose", "approve", "reject")
+BUTTON_ACTIONS = ("ack", "diagnose", "approve", "reject", "revert")
 _VALUE = re.compile(r"^(?P<action>[a-z]+):(?P<incident>\d+):(?P<mitigation>\d+):(?P<mac>[0-9a-f]{32})$")
 
 

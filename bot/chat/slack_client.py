@@ -58,6 +58,21 @@ class SlackClient:
         return data if isinstance(data, dict) else {"ok": True}
 
 
+    def upload(self, upload_url: str, content: bytes, filename: str) -> None:
+        """The middle step of Slack's external upload: the bytes go to the URL Slack handed out."""
+        import httpx
+
+        try:
+            response = httpx.post(upload_url, files={"file": (filename, content)}, timeout=self.web.timeout)
+        except httpx.HTTPError as exc:
+            raise RetryableChatError("unreachable", f"file upload: Slack unreachable ({type(exc).__name__})") from None
+        if response.status_code == 429 or response.status_code >= 500:
+            raise RetryableChatError(f"http_{response.status_code}", "file upload: try again later",
+                                     retry_after=_retry_after(response.headers) if response.status_code == 429
+                                     else None)
+        if response.status_code >= 400:
+            raise FinalChatError(f"http_{response.status_code}", "file upload refused")
+
     def respond(self, response_url: str, text: str) -> None:
         """Answer a slash command or click through its `response_url` (works where the bot is not a member)."""
         client = WebhookClient(response_url, timeout=self.web.timeout, retry_handlers=[])

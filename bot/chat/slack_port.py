@@ -7,7 +7,7 @@ import threading
 import time
 
 from bot.chat import blocks
-from bot.chat.port import ChannelCreated, ChatPort, FinalChatError, register_chat_port
+from bot.chat.port import ChannelCreated, ChatPort, FileToUpload, FinalChatError, register_chat_port
 from bot.chat.signing import ButtonSigner
 from bot.chat.slack_client import SlackClient
 from bot.chat.views import IncidentView, TimelineLine, channel_name
@@ -35,7 +35,7 @@ class SlackPort:
         candidates.append(f"{base[:74]}-{secrets.token_hex(2)}")
         for name in candidates:
             try:
-                answer = self.client.call("conversations.create", name=name, is_private=False)
+                answer = self.client.call("conversations.create", name=name, is_private=view.private)
             except FinalChatError as exc:
                 if exc.code == "name_taken":
                     # Ours already, when an earlier attempt timed out after Slack had created it:
@@ -122,6 +122,22 @@ class SlackPort:
 
     def channel_link(self, channel_id: str) -> str:
         return f"<#{channel_id}>"
+
+    def upload_files(self, channel: str, thread_id: str | None, files: list[FileToUpload], comment: str) -> list[str]:
+        """Slack's external upload: files.getUploadURLExternal, the bytes, files.completeUploadExternal."""
+        ids: list[dict[str, str]] = []
+        for f in files:
+            ticket = self.client.call("files.getUploadURLExternal", filename=f.filename, length=len(f.content))
+            self.client.upload(str(ticket["upload_url"]), f.content, f.filename)
+            ids.append({"id": str(ticket["file_id"]), "title": f.title})
+        args: dict[str, object] = {"files": ids, "channel_id": channel, "initial_comment": comment}
+        if thread_id:
+            args["thread_ts"] = thread_id
+        self.client.call("files.completeUploadExternal", **args)
+        return [i["id"] for i in ids]
+
+    def archive(self, channel: str) -> None:
+        self.client.call("conversations.archive", channel=channel)
 
     def group_members(self, group_id: str) -> list[str]:
         now = time.monotonic()

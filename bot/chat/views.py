@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.models import Alert, Incident, Mitigation, TimelineEvent
+from bot.roles import roles_of
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,9 @@ class AlertLine:
     service: str
     labels: dict[str, str]
     summary: str
+    description: str = ""
+    # (label, url) pairs from the alert: runbook, source graph, dashboard, panel. Shown, never fetched.
+    links: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,9 @@ class IncidentView:
     mitigations: list[MitigationLine] = field(default_factory=list)
     channel_id: str | None = None
     card_id: str | None = None
+    # role key (bot.roles.ROLES) → actor id; the commander is also `commander`.
+    roles: dict[str, str] = field(default_factory=dict)
+    private: bool = False
 
     @property
     def open(self) -> bool:
@@ -90,19 +97,42 @@ def build_view(session: Session, incident: Incident) -> IncidentView:
         service=incident.service,
         started_at=incident.started_at,
         commander=incident.commander,
-        alerts=[
-            AlertLine(
-                title=a.title, status=a.status, severity=a.severity, service=a.service,
-                labels={str(k): str(v) for k, v in (a.labels or {}).items()},
-                summary=str((a.annotations or {}).get("summary") or (a.annotations or {}).get("description") or ""),
-            )
-            for a in alerts
-        ],
+        alerts=[_alert_line(a) for a in alerts],
         diagnosis=incident.diagnosis,
         proposed=[m for m in lines if m.status == "proposed"],
         mitigations=lines,
         channel_id=incident.chat_channel_id,
         card_id=incident.chat_card_ts,
+        roles=roles_of(session, incident),
+        private=is_private(incident),
+    )
+
+
+# Annotation keys (Prometheus conventions and Grafana's webhook fields) that hold links, in card order.
+LINK_ANNOTATIONS = (("runbook_url", "runbook"), ("dashboardURL", "dashboard"), ("panelURL", "panel"))
+
+
+def is_private(incident: Incident) -> bool:
+    """A private incident: its channel is private and it stays out of the public alerts channel."""
+    return str((incident.labels or {}).get("private", "")).lower() in ("true", "1", "yes")
+
+
+def _alert_line(a: Alert) -> AlertLine:
+    annotations = {str(k): str(v) for k, v in (a.annotations or {}).items()}
+    summary = annotations.get("summary", "")
+    description = annotations.get("description", "")
+    # Alertmanager and Grafana titles are the summary: say it once.
+    if summary.strip() == a.title.strip():
+        summary = ""
+    if description.strip() in (a.title.strip(), summary.strip()):
+        description = ""
+    links = [(label, annotations[key]) for key, label in LINK_ANNOTATIONS if annotations.get(key)]
+    if a.generator_url:
+        links.insert(1 if links and links[0][0] == "runbook" else 0, ("source", a.generator_url))
+    return AlertLine(
+        title=a.title, status=a.status, severity=a.severity, service=a.service,
+        labels={str(k): str(v) for k, v in (a.labels or {}).items()},
+        summary=summary, description=description, links=tuple(links),
     )
 
 

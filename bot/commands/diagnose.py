@@ -83,8 +83,9 @@ def run_service(args: argparse.Namespace) -> int:
 
     try:
         from bot.catalog import CatalogError, load_catalog
-    except ImportError:  # the catalog lands with issue 10; until then --service cannot resolve a name
-        raise CommandError("--service needs the service catalog (bot.catalog), which this build lacks") from None
+    except ImportError:  # until the catalog of issue 10 is in the build: its diagnosis keys only
+        from bot.catalog_fallback import FallbackCatalogError as CatalogError  # type: ignore[assignment]
+        from bot.catalog_fallback import load as load_catalog  # type: ignore[assignment]
     from bot.service_diagnosis import ServiceInputError, diagnose_service
     from diagnostics import DiagnosisInputError, to_markdown
     from diagnostics.engine import to_epoch

@@ -26,6 +26,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     show.add_argument("ref", help="INC-<number>")
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=show_cmd)
+    for name, status, help_text in (("resolve", "resolved", "resolve an incident"),
+                                    ("reopen", "reopened", "reopen a resolved incident"),
+                                    ("ack", "acknowledged", "acknowledge an incident")):
+        move = isub.add_parser(name, help=f"{help_text} (the incident channel hears of it through the running service)")
+        move.add_argument("ref", help="INC-<number>")
+        move.add_argument("--actor", help="who does it (default: the OS user)")
+        move.add_argument("--note", help="a reason, shown on the timeline")
+        move.set_defaults(func=transition_cmd, to_status=status)
 
 
 def _open_runtime(args: argparse.Namespace) -> Runtime:
@@ -105,4 +113,28 @@ def show_cmd(args: argparse.Namespace) -> int:
     print("  timeline:")
     for ev in data["timeline"]:
         print(f"    {ev['at'][:19]}  {ev['kind']:<20} {ev['actor']:<14} {ev['message']}")
+    return 0
+
+
+def transition_cmd(args: argparse.Namespace) -> int:
+    import getpass
+
+    from bot.cli import CommandError
+    from bot.db import transaction
+    from bot.incidents import IncidentError, get_incident, transition
+    from bot.wiring import attach_outbox
+
+    runtime = _open_runtime(args)
+    attach_outbox(runtime)
+    actor = args.actor or f"cli:{getpass.getuser()}"
+    try:
+        with transaction(runtime.sessions) as session:
+            incident = get_incident(session, args.ref)
+            transition(session, incident, args.to_status, actor=actor, note=args.note)
+            ref = incident.ref
+    except IncidentError as exc:
+        raise CommandError(str(exc), exit_code=1) from None
+    finally:
+        runtime.close()
+    print(f"{ref} is now {args.to_status}")
     return 0

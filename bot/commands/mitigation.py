@@ -36,10 +36,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _with_runtime(args: argparse.Namespace, fn: Any) -> Any:
     from bot.cli import CommandError
     from bot.incidents import IncidentError
-    from bot.wiring import create_runtime
+    from bot.wiring import attach_outbox, create_runtime
     from runbooks.mitigations import MitigationError
 
     runtime = create_runtime(settings_from(args), install_parts=False)
+    attach_outbox(runtime)  # what this command records reaches the incident channel via the running service
     try:
         return fn(runtime)
     except (MitigationError, IncidentError) as exc:

@@ -22,6 +22,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--reviewed", action="store_true",
                         help="record that the team reviewed the draft (stops the review reminders) "
                         "instead of drafting")
+    parser.add_argument("--file-action-items", dest="file_to", choices=("github", "jira"),
+                        help="file the draft's action items (not filed yet) as GitHub issues or Jira tickets, "
+                        "then redraw the draft with their keys and states")
     parser.set_defaults(func=run)
 
 
@@ -43,9 +46,14 @@ def run(args: argparse.Namespace) -> int:
             runtime.close()
         print(f"{args.incident}: postmortem marked as reviewed")
         return 0
+    from postmortems.trackers import TrackerError, file_action_items
+
     try:
+        if args.file_to:
+            for filed in file_action_items(runtime, args.incident, args.file_to, args.actor):
+                print(f"filed {filed.key}: {filed.title} {filed.url}")
         result = draft_postmortem_full(runtime, args.incident, args.actor, args.out, args.prediction_log)
-    except (IncidentNotFound, PredictionLogError) as exc:
+    except (IncidentNotFound, PredictionLogError, TrackerError) as exc:
         raise CommandError(str(exc)) from exc
     finally:
         runtime.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 
 from bot.commands import settings_from
 
@@ -37,15 +38,23 @@ def run(args: argparse.Namespace) -> int:
         # An invalid runbook or monitor must stop the service before it takes any alert.
         raise CommandError(f"refusing to start: {exc}") from None
     app = create_app(runtime, bind_host=args.host)
+    # Bind before anything starts or says "serving": a taken port is one clear error, not a log that lies.
+    try:
+        sock = socket.create_server((args.host, args.port))
+    except OSError as exc:
+        runtime.close()
+        raise CommandError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     runtime.start()
     logger = logging.getLogger("mlresponder")
     if not settings.api_token and not _is_loopback_bind(args.host):
         logger.warning("MLRESPONDER_API_TOKEN is not set: listening on %s, but only clients on this host "
                        "are answered; set a token to serve other hosts", args.host)
     logger.info("serving on http://%s:%d", args.host, args.port)
+    server = uvicorn.Server(uvicorn.Config(app, log_level=args.log_level, access_log=False))
     try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+        server.run(sockets=[sock])
     finally:
+        sock.close()
         runtime.close()
     return 0
 

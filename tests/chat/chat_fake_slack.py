@@ -58,6 +58,9 @@ class FakeSlack:
         self._seq = 0
         self._slow: dict[str, float] = {}  # method -> seconds to wait before answering (after acting)
         self.attempts: list[Call] = []  # every request that reached us, faulted ones included
+        # files.getUploadURLExternal hands out /upload/<file id>; what was POSTed there, by file id.
+        self.uploads: dict[str, bytes] = {}
+        self.private_channels: set[str] = set()
 
     # lifecycle -------------------------------------------------------------
     @property
@@ -136,6 +139,12 @@ class FakeSlack:
         parts = urlsplit(req.path)
         length = int(req.headers.get("Content-Length") or 0)
         body = req.rfile.read(length) if length else b""
+        if parts.path.startswith("/upload/"):
+            # Slack's upload URL takes the bytes (raw or multipart) and answers plain text.
+            with self._lock:
+                self.uploads[parts.path[len("/upload/"):]] = body
+            self._send(req, 200, b"OK - " + str(len(body)).encode(), "text/plain", {})
+            return
         args: dict[str, Any] = dict(parse_qsl(parts.query))
         ctype = req.headers.get("Content-Type") or ""
         if body:
@@ -143,7 +152,7 @@ class FakeSlack:
                 args.update(json.loads(body))
             else:
                 args.update(dict(parse_qsl(body.decode())))
-        for key in ("blocks", "attachments"):
+        for key in ("blocks", "attachments", "files"):
             if isinstance(args.get(key), str):
                 args[key] = json.loads(args[key])
         path = parts.path
@@ -196,6 +205,8 @@ class FakeSlack:
                 return 200, {"ok": False, "error": "name_taken"}
             cid = f"C{len(self._channels) + 1:05d}"
             self._channels[name] = cid
+            if str(args.get("is_private")).lower() in ("true", "1"):
+                self.private_channels.add(cid)
             return 200, {"ok": True, "channel": {"id": cid, "name": name, "creator": "UBOT"}}
         if method == "conversations.list":
             channels = [{"id": cid, "name": name, "creator": "UBOT", "is_archived": cid in self.archived}
@@ -224,6 +235,22 @@ class FakeSlack:
             return 200, {"ok": True, "channel": channel, "ts": args.get("ts")}
         if method == "chat.postEphemeral":
             return 200, {"ok": True, "message_ts": f"1700000000.{self._seq:06d}"}
+        if method == "files.getUploadURLExternal":
+            if not args.get("filename") or not str(args.get("length", "")).isdigit():
+                return 200, {"ok": False, "error": "invalid_arguments"}
+            file_id = f"F{self._seq:06d}"
+            return 200, {"ok": True, "upload_url": f"http://127.0.0.1:{self.port}/upload/{file_id}",
+                         "file_id": file_id}
+        if method == "files.completeUploadExternal":
+            files = args.get("files") or []
+            if not files or any(f.get("id") not in self.uploads for f in files):
+                return 200, {"ok": False, "error": "file_not_found"}
+            return 200, {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
+        if method == "conversations.archive":
+            if channel in self.archived:
+                return 200, {"ok": False, "error": "already_archived"}
+            self.archived.add(channel)
+            return 200, {"ok": True}
         if method == "usergroups.users.list":
             group = str(args.get("usergroup"))
             if group not in self.groups:

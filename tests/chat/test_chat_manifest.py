@@ -22,7 +22,12 @@ METHOD_SCOPES: dict[str, str | None] = {
     "chat.postEphemeral": "chat:write",
     "pins.add": "pins:write",
     "usergroups.users.list": "usergroups:read",
+    "conversations.archive": "channels:manage",
+    "files.getUploadURLExternal": "files:write",
+    "files.completeUploadExternal": "files:write",
 }
+# Private incidents: creating, inviting to, archiving a private channel need the groups: twin.
+PRIVATE_SCOPES = {"groups:write"}
 
 
 def called_methods() -> set[str]:
@@ -48,4 +53,8 @@ def test_manifest_declares_the_command_urls_and_every_needed_scope() -> None:
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     methods = called_methods()
     assert methods == set(METHOD_SCOPES), methods  # a new call needs its scope listed here and in the manifest
-    assert {METHOD_SCOPES[m] for m in methods if METHOD_SCOPES[m]} | {"commands", "chat:write.public"} <= scopes
+    assert {METHOD_SCOPES[m] for m in methods if METHOD_SCOPES[m]} | {"commands", "chat:write.public"} \
+        | PRIVATE_SCOPES <= scopes
+    usage = commands[0]["usage_hint"]
+    for sub in ("role", "update", "revert", "reopen", "declare [private]"):
+        assert sub in usage, sub

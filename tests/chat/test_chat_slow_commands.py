@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -47,12 +48,26 @@ def test_postmortem_is_drafted_after_the_ack_and_lands_in_the_thread(
                    for c in fake_slack.calls_of("chat.postMessage"))
 
     fake_slack.wait_for(drafted, timeout=60)
+    fake_slack.wait_for(lambda: bool(fake_slack.calls_of("files.completeUploadExternal")), timeout=30)
     message = next(c.args["text"] for c in fake_slack.calls_of("chat.postMessage")
                    if ":page_facing_up:" in c.args.get("text", ""))
-    assert ".md`" in message and "```" in message
     with transaction(full_runtime.sessions) as s:
         incident = get_incident(s, 1)
         assert [e.actor for e in incident.events if e.kind == "postmortem_drafted"] == ["slack:UALICE01"]
+        path, card_ts = incident.postmortem_path, incident.chat_card_ts
+    assert path and card_ts
+    # the summary in the thread, the file uploaded: never a path on the server's disk
+    assert "```" in message and "attached below" in message and path not in message and "/" not in message.split(
+        "```")[0]
+    tickets = fake_slack.calls_of("files.getUploadURLExternal")
+    assert [(t.args["filename"], int(t.args["length"])) for t in tickets] == [
+        ("INC-1-postmortem.md", len(Path(path).read_bytes()))]
+    complete = fake_slack.calls_of("files.completeUploadExternal")[0].args
+    assert complete["channel_id"] == channel and complete["thread_ts"] == card_ts
+    file_id = complete["files"][0]["id"]
+    assert complete["files"] == [{"id": file_id, "title": "Postmortem draft"}]
+    assert Path(path).read_bytes() in fake_slack.uploads[file_id]  # the bytes went to the upload URL
+    assert complete["initial_comment"] == "Postmortem draft of INC-1 (0 figure(s))"
 
 
 def ephemerals(fake: FakeSlack) -> list[str]:

@@ -89,6 +89,11 @@ def test_diagnosis_and_escalation_lines_escape_their_evidence() -> None:
     text = blocks.diagnosis_text(diagnosis)
     assert "cause *data*" in text and "`&lt;!channel&gt;`" in text and "confidence 91%" in text
     assert "&lt;@U1&gt; shifted" in text
+    with_trigger = {**diagnosis, "cause": "service", "culprit": {"kind": "dependency", "name": "feature-store"},
+                    "trigger": {"timestamp": "2026-11-27T03:01:00Z", "kind": "infra", "service": "feature-store",
+                                "description": "node pool moved <!here>"}}
+    text = blocks.diagnosis_text(with_trigger)
+    assert "Trigger: infra of `feature-store` at 2026-11-27T03:01:00Z: node pool moved &lt;!here&gt;" in text
     line = TimelineLine(event_id=1, kind="escalation", actor="runbook", message="m",
                         at=datetime(2026, 11, 27, tzinfo=UTC),
                         data={"who": ["UONCALL01", "<!channel>"], "message": "please look <!here>"})

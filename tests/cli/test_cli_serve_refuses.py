@@ -35,3 +35,16 @@ def test_serve_refuses_an_invalid_monitor(tmp_path: Path) -> None:
     assert proc.returncode == 2, proc.stderr
     assert "refusing to start" in proc.stderr and "monitors.yaml" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_serve_refuses_a_taken_port_before_saying_it_serves(tmp_path: Path) -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        full_env = {**os.environ, "MLRESPONDER_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+        proc = subprocess.run([sys.executable, "-m", "bot.cli", "serve", "--port", str(port)], env=full_env,
+                              capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in proc.stderr
+    assert "serving on" not in proc.stderr + proc.stdout and "Traceback" not in proc.stderr

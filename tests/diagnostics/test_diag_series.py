@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from diagnostics.findings import Diagnosis, Finding, Trigger
 from diagnostics.log import ChangeRecord
 from diagnostics.series import Series, SeriesSet, kind_for_key
 from diagnostics.series_scores import rolling_level
 from diagnostics.service_causes import diagnose_series
+from diagnostics.service_diagnosis import combine
 
 STEP = 15.0
 N = int(4 * 3600 / STEP)
@@ -160,3 +162,55 @@ def test_no_series_is_none_with_the_problem_as_a_finding() -> None:
     v = diagnose_series(empty, onset=ONSET)
     assert v.culprit_kind == "none"
     assert [f.check for f in v.findings] == ["source_unavailable"]
+
+
+def _log_verdict(cause: str, kind: str, name: str, trigger_service: str | None = None) -> Diagnosis:
+    trig = None if trigger_service is None else Trigger(ONSET - 60, "model_deploy", trigger_service, "v2 out")
+    return Diagnosis(
+        cause,
+        kind,
+        name,
+        0.8,
+        ONSET,
+        "rollback",
+        [Finding(cause, "version_change", name, 0.8, "x")],  # type: ignore[arg-type]
+        trigger=trig,
+    )
+
+
+def test_both_sources_upstream_series_beat_the_logs_version_and_own_symptoms_do_not() -> None:
+    deploy = ChangeRecord(ONSET - 60, "model_deploy", "fraud-model", "v2 out", "v1", "v2")
+    other = ChangeRecord(ONSET - 10, "model_deploy", "someone-else", "v9 out", "v8", "v2")
+    dep = step_at(noisy(20.0, 0.05, 5), ONSET_I, 4.0)
+    upstream = diagnose_series(service(store__latency_p95_ms=dep), onset=ONSET, changes=[deploy])
+    d = combine(
+        upstream,
+        _log_verdict("model", "model_version", "v2"),
+        service="svc",
+        own_names=("fraud-model",),
+        changes=[deploy, other],
+        notes=[],
+        runtime_ms=1.0,
+    )
+    assert (d.cause, d.culprit_kind, d.culprit_name, d.trigger) == ("service", "dependency", "store", None)
+    assert [f.check for f in d.findings][-1] == "version_change"  # the log's finding is kept, ranked after
+    own = diagnose_series(
+        service(latency_p95_ms=step_at(noisy(120.0, 0.05, 1), ONSET_I, 2.0)),
+        onset=ONSET,
+        changes=[deploy, other],
+        own_names=("fraud-model",),
+    )
+    d = combine(
+        own,
+        _log_verdict("model", "model_version", "v2", trigger_service="someone-else"),
+        service="svc",
+        own_names=("fraud-model",),
+        changes=[deploy, other],
+        notes=[],
+        runtime_ms=1.0,
+    )
+    assert (d.cause, d.culprit_kind, d.culprit_name) == ("model", "model_version", "v2")
+    assert d.trigger is not None and d.trigger.service == "fraud-model"  # never another service's change
+    alone = combine(own, None, service="svc", own_names=("fraud-model",), changes=[deploy], notes=[], runtime_ms=1.0)
+    assert alone.culprit_kind == "latency" and alone.trigger is not None
+    assert alone.recommended_mitigation == "rollback"  # the service's own model deploy started it
