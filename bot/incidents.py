@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.db import utcnow
@@ -149,11 +150,13 @@ def create_incident(
     started_at: datetime | None = None,
     summary: str = "",
     group_key: str | None = None,
+    catalog_service: str | None = None,
 ) -> Incident:
     incident = Incident(
         title=title,
         severity=normalize_severity(severity),
         service=service or "unknown",
+        catalog_service=catalog_service,
         source=source,
         labels=labels or {},
         started_at=started_at or utcnow(),
@@ -165,7 +168,8 @@ def create_incident(
     session.flush()
     log_event(
         session, incident, "incident_opened", f"{incident.ref} opened: {title}", actor=actor,
-        data={"severity": incident.severity, "service": incident.service, "source": source},
+        data={"severity": incident.severity, "service": incident.service, "source": source,
+              "catalog_service": catalog_service},
     )
     return incident
 
@@ -261,17 +265,27 @@ def list_incidents(
     return list(session.scalars(stmt))
 
 
-def changes_in_window(session: Session, incident: Incident, *, lookback_minutes: int = 60) -> list[ChangeEvent]:
-    """Change events from an hour before the incident started until it resolved (or now)."""
+def changes_in_window(session: Session, incident: Incident, *, lookback_minutes: int = 60,
+                      services: Collection[str] | None = None, mitigations: bool = True) -> list[ChangeEvent]:
+    """Change events of the incident's service from an hour before it started until it resolved (or now).
+
+    A change counts when its service is one of ``services`` (default: the incident's service; see
+    `bot.catalog.Catalog.change_scope`, which adds the catalog dependencies) or empty (global).
+    ``mitigations=False`` leaves out mlresponder's own mitigations, which are never deploys to undo.
+    """
     from datetime import timedelta
 
     start = min(incident.started_at, incident.created_at) - timedelta(minutes=lookback_minutes)
     end = incident.resolved_at or utcnow()
+    scope = set(services) if services is not None else {incident.service, incident.catalog_service or ""}
     stmt = (
         select(ChangeEvent)
-        .where(ChangeEvent.timestamp >= start, ChangeEvent.timestamp <= end)
+        .where(ChangeEvent.timestamp >= start, ChangeEvent.timestamp <= end,
+               or_(ChangeEvent.service.in_(sorted(scope)), ChangeEvent.service == ""))
         .order_by(ChangeEvent.timestamp, ChangeEvent.id)
     )
+    if not mitigations:
+        stmt = stmt.where(ChangeEvent.origin != "mitigation")
     return list(session.scalars(stmt))
 
 
@@ -293,7 +307,8 @@ def change_to_dict(change: ChangeEvent) -> dict[str, Any]:
     }
 
 
-def incident_to_dict(session: Session, incident: Incident, *, full: bool = True) -> dict[str, Any]:
+def incident_to_dict(session: Session, incident: Incident, *, full: bool = True,
+                     change_scope: Collection[str] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": incident.ref,
         "number": incident.id,
@@ -301,6 +316,7 @@ def incident_to_dict(session: Session, incident: Incident, *, full: bool = True)
         "status": incident.status,
         "severity": incident.severity,
         "service": incident.service,
+        "catalog_service": incident.catalog_service,
         "source": incident.source,
         "commander": incident.commander,
         "summary": incident.summary,
@@ -341,7 +357,7 @@ def incident_to_dict(session: Session, incident: Incident, *, full: bool = True)
         }
         for e in incident.events
     ]
-    for change in changes_in_window(session, incident):
+    for change in changes_in_window(session, incident, services=change_scope):
         timeline.append(
             {
                 "at": _iso(change.timestamp),

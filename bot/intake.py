@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Table, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
+from bot.catalog import Catalog
 from bot.db import UTCDateTime, utcnow
 from bot.errors import InvalidInput, MalformedBody
 from bot.incidents import create_incident, log_event, normalize_severity
@@ -118,6 +119,8 @@ class NormalizedAlert:
     ends_at: datetime | None = None
     group_key: str | None = None
     generator_url: str | None = None
+    # Set by `ingest` when the catalog knows the service the labels select.
+    catalog_service: str | None = None
 
 
 @dataclass
@@ -455,11 +458,18 @@ def _moves_start(a: NormalizedAlert, incident: Incident, group_window_seconds: i
     return earliest <= a.starts_at < incident.started_at
 
 
-def ingest(session: Session, alerts: list[NormalizedAlert], *, group_window_seconds: int) -> IngestResult:
-    """Route every alert of one delivery; the caller commits (one transaction per delivery)."""
+def ingest(session: Session, alerts: list[NormalizedAlert], *, group_window_seconds: int,
+           catalog: Catalog | None = None) -> IngestResult:
+    """Route every alert of one delivery; the caller commits (one transaction per delivery).
+
+    The catalog only names the service an alert's labels select (the incident records it);
+    nothing else of the alert becomes configuration.
+    """
     result = IngestResult()
     now = utcnow()
     routed: list[NormalizedAlert] = []
+    known = catalog or Catalog()
+    alerts = [_with_catalog_service(a, known) for a in alerts]
     for a in alerts:
         incident_id = _count_resend(session, a, now) if a.status == "firing" else None
         if incident_id is None:
@@ -494,7 +504,7 @@ def ingest(session: Session, alerts: list[NormalizedAlert], *, group_window_seco
             incident = create_incident(
                 session, title=a.title, severity=a.severity, service=a.service, source=a.source,
                 actor=a.source, labels=a.labels, started_at=a.starts_at, group_key=a.group_key,
-                summary=a.annotations.get("description", ""),
+                summary=a.annotations.get("description", ""), catalog_service=a.catalog_service,
             )
             result.opened += 1
             result.opened_severities.append(incident.severity)
@@ -512,6 +522,18 @@ def ingest(session: Session, alerts: list[NormalizedAlert], *, group_window_seco
         log_event(session, incident, kind, message, actor=a.source, data=_event_data(a))
         _note_ref(result, incident)
     return result
+
+
+def _with_catalog_service(a: NormalizedAlert, catalog: Catalog) -> NormalizedAlert:
+    """The alert routed under its catalog service's name, so alerts of one service group together.
+
+    Matched on the labels, with ``service`` defaulting to the one intake derived (a monitor's alert
+    carries its service that way).
+    """
+    service = catalog.match({"service": a.service, **a.labels})
+    if service is None:
+        return a
+    return replace(a, service=service.name, catalog_service=service.name)
 
 
 def _alert_row(a: NormalizedAlert, incident: Incident, now: datetime) -> Alert:

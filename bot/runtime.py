@@ -14,6 +14,7 @@ from typing import TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.catalog import Catalog
 from bot.config import Settings
 from bot.events import EventBus
 
@@ -76,6 +77,8 @@ class Runtime:
     sessions: sessionmaker[Session]
     bus: EventBus
     parts: Parts = field(default_factory=Parts)
+    # What mlresponder may read, connect to or change, per service (never the alert).
+    catalog: Catalog = field(default_factory=Catalog)
 
     def start(self) -> None:
         """Start background parts (workers, scheduler). Idempotent."""

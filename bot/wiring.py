@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 import postmortems.service
 import runbooks.service
 from bot import redact
+from bot.catalog import load_catalog
 from bot.chat import console, flows, slack_port  # noqa: F401  (each registers its chat port)
 from bot.chat.archive import ChannelArchiver
 from bot.chat.part import ChatPart
@@ -38,7 +39,7 @@ from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.updates import UpdateReminders, parse_cadence
 from postmortems.worker import PostmortemWorker
-from runbooks.actions import hand_proposable
+from runbooks.actions import ACTIONS, hand_proposable
 from runbooks.engine import RunbookEngine
 from runbooks.loader import load_runbooks, paths_from_setting
 
@@ -49,13 +50,16 @@ def create_runtime(settings: Settings, *, migrate: bool = True, install_parts: b
     """The store (migrated unless told otherwise), the event bus and, unless told otherwise, every part."""
     redact.configure(settings)  # every way out now masks these settings' secrets
     redact_every_record()
+    # An invalid catalog stops the start before the store is touched; its ${MLRESPONDER_SECRET_…}
+    # references are environment values, which the redactor reads there.
+    catalog = load_catalog(settings.catalog, known_actions=ACTIONS)
     if migrate:
         upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
     bus = EventBus()
     bus.attach(sessions)
-    runtime = Runtime(settings=settings, engine=engine, sessions=sessions, bus=bus)
+    runtime = Runtime(settings=settings, engine=engine, sessions=sessions, bus=bus, catalog=catalog)
     if install_parts:
         for installer in PART_INSTALLERS:
             installer(runtime)

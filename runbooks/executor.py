@@ -26,11 +26,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.db import transaction, utcnow
-from bot.incidents import escalate, escalation_targets, log_event, record_diagnosis
+from bot.incidents import escalation_targets, log_event, record_diagnosis
 from bot.models import Incident, Mitigation
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
-from bot.yamlfile import format_loc
+from bot.secrets import masked_values
+from bot.yamldoc import format_loc
 from runbooks import mitigations
 from runbooks.actions import ActionError, get_action
 from runbooks.context import build_context
@@ -39,7 +40,7 @@ from runbooks.mitigations import rowcount
 from runbooks.models import RUN_ACTIVE, RunbookRun, RunbookStep
 from runbooks.runs import escalate_to_of, latest_mitigation, run_step_of, runbook_of
 from runbooks.schema import STEP_KINDS, Runbook, Step
-from runbooks.secrets import masked_values
+from runbooks.sources import missing_catalog_data, open_source
 from runbooks.templating import TemplateFailed, TemplateRefused, evaluate, render, render_tree
 
 log = logging.getLogger(__name__)
@@ -215,7 +216,7 @@ def _advance_locked(runtime: Runtime, run_id: int, owner: str) -> None:
             go: bool | None = True
             error = ""
             ctx = build_context(s, incident, run.context, runbook={"name": rb.name, "description": rb.description},
-                                mitigation=latest_mitigation(s, run.id, idx))
+                                mitigation=latest_mitigation(s, run.id, idx), catalog=runtime.catalog)
             if step.when is not None:
                 try:
                     go = bool(evaluate(step.when, ctx))
@@ -230,6 +231,10 @@ def _advance_locked(runtime: Runtime, run_id: int, owner: str) -> None:
                               f"runbook {rb.name}: step {row.name} skipped (when: {step.when})",
                               data={"run_id": run.id, "step": idx, "name": row.name, "status": "skipped"})
                     continue
+            missing = missing_catalog_data(step, ctx) if go else None
+            if missing is not None:
+                _skip_for_catalog(s, run, row, incident, rb.name, missing)
+                continue
             row.status = "running"
             row.attempts += 1
             row.started_at = row.started_at or utcnow()
@@ -247,6 +252,20 @@ def _advance_locked(runtime: Runtime, run_id: int, owner: str) -> None:
             return
         if outcome != "next":
             return
+
+
+def _skip_for_catalog(s: Session, run: RunbookRun, row: RunbookStep, incident: Incident, runbook: str,
+                      reason: str) -> None:
+    """Skip a step that needs catalog data; the timeline says why once per run and reason."""
+    finish_step(s, run, row, status="skipped", output={"skipped": reason})
+    noted = list((run.context or {}).get("catalog_skips") or [])
+    if reason in noted:
+        return
+    run.context = {**(run.context or {}), "catalog_skips": [*noted, reason]}
+    log_event(s, incident, "runbook_step",
+              f"runbook {runbook}: steps that read data or change a model are skipped: {reason}",
+              data={"run_id": run.id, "step": row.step_index, "name": row.name, "status": "skipped",
+                    "reason": reason})
 
 
 def step_row(s: Session, run_id: int, idx: int) -> RunbookStep:
@@ -286,8 +305,9 @@ def _fail_run(runtime: Runtime, run_id: int, idx: int | None, error: str, *, esc
         log_event(s, incident, "runbook_step", f"runbook {rb.name} failed{where}: {error}",
                   data={"run_id": run_id, "step": idx, "status": "failed", "error": error})
         if not escalated:
-            escalate(s, incident, escalation_targets(incident, rb.escalate_to),
-                                 f"runbook {rb.name} stopped{where}: {error}", run_id=run_id)
+            mitigations.escalate(s, incident, escalation_targets(incident, rb.escalate_to),
+                                 f"runbook {rb.name} stopped{where}: {error}", run_id=run_id,
+                                 catalog=runtime.catalog)
 
 
 # ---------------------------------------------------------------- step kinds
@@ -317,7 +337,8 @@ def _diagnose(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, 
     query = render(body.query, ctx) if body.query else None
     onset = render(body.onset, ctx).strip() if body.onset else None
     try:
-        diagnosis = run_diagnose(runtime, ctx["incident"]["id"], source, reference=reference, query=query,
+        diagnosis = run_diagnose(runtime, ctx["incident"]["id"], open_source(source),
+                                 reference=open_source(reference) if reference else None, query=query,
                                  onset=onset or None, window=body.window, use_changes=body.use_changes)
     except Exception as exc:
         raise StepFailed(f"steps[{idx}].diagnose: {exc}") from exc
@@ -354,7 +375,9 @@ def run_diagnose(runtime: Runtime, incident_id: int, source: str, *, reference: 
         changes = [
             ChangeRecord(timestamp=c.timestamp.timestamp(), kind=c.kind, service=c.service,
                          description=c.description, from_version=c.from_version, to_version=c.to_version)
-            for c in changes_in_window(s, incident, lookback_minutes=mitigations.CHANGE_LOOKBACK_MINUTES)
+            for c in changes_in_window(
+                s, incident, lookback_minutes=mitigations.CHANGE_LOOKBACK_MINUTES, mitigations=False,
+                services=runtime.catalog.change_scope(incident.catalog_service, incident.service))
         ] if use_changes else []
     log_data = load_log(source, query=query)
     if window is not None:
@@ -388,7 +411,7 @@ def _escalate(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, 
         assert run is not None
         incident = s.get(Incident, run.incident_id)
         assert incident is not None
-        escalate(s, incident, who, text, run_id=run_id, step=idx)
+        mitigations.escalate(s, incident, who, text, run_id=run_id, step=idx, catalog=runtime.catalog)
         finish_step(s, run, step_row(s, run_id, idx), output={"who": who, "message": text})
     return "next"
 
@@ -469,8 +492,9 @@ def _mitigate(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, 
                 run = s.get(RunbookRun, run_id)
                 incident = s.get(Incident, incident_id)
                 assert run is not None and incident is not None
+                approval, policy_note = _approval_by_policy(body.approval, body.action, ctx.get("service"))
                 m = Mitigation(incident_id=incident_id, idempotency_key=key, action=body.action, target=target,
-                               params=params, approval=body.approval, plan=plan,
+                               params=params, approval=approval, plan=plan,
                                status="failed" if plan_error else "proposed", error=plan_error)
                 s.add(m)
                 s.flush()
@@ -482,16 +506,17 @@ def _mitigate(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, 
                               f"mitigation {body.action} {target} cannot be planned: {plan_error}",
                               data={"mitigation_id": m.id, "action": body.action, "target": target,
                                     "error": plan_error, "during": "plan"})
-                    escalate(
+                    mitigations.escalate(
                         s, incident, escalation_targets(incident, rb.escalate_to),
                         f"runbook {rb.name} could not prepare {body.action} of {target}: {plan_error}. "
-                        "Nothing was changed.", mitigation_id=m.id, run_id=run_id)
+                        "Nothing was changed.", mitigation_id=m.id, run_id=run_id, catalog=runtime.catalog)
                 else:
-                    how = "runs at once (approval: auto)" if body.approval == "auto" else "awaits approval"
+                    how = "runs at once (approval: auto)" if approval == "auto" else "awaits approval"
+                    how += policy_note
                     log_event(s, incident, "mitigation_proposed",
                               f"mitigation {m.id} proposed: {plan.get('summary', body.action)}; {how}",
                               data={"mitigation_id": m.id, "action": body.action, "target": target, "plan": plan,
-                                    "approval": body.approval, "run_id": run_id})
+                                    "approval": approval, "run_id": run_id})
         except IntegrityError:  # the same step proposed it concurrently: use that one
             with transaction(runtime.sessions) as s:
                 found = s.scalars(select(Mitigation).where(Mitigation.idempotency_key == key)).one()
@@ -499,6 +524,16 @@ def _mitigate(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, 
                 step_row(s, run_id, idx).mitigation_id = found.id
     assert mitigation_id is not None
     return _settle_mitigation_step(runtime, run_id, idx, mitigation_id, rb)
+
+
+def _approval_by_policy(asked: str, action: str, service: dict[str, Any] | None) -> tuple[str, str]:
+    """A runbook's ``approval: auto`` holds only for actions the service's catalog entry auto-approves."""
+    if asked != "auto":
+        return asked, ""
+    if service is not None and action in (service.get("auto_approve") or []):
+        return "auto", ""
+    name = service["name"] if service is not None else "this incident's service"
+    return "required", f" (the runbook says approval: auto, but {name} does not list {action} in auto_approve)"
 
 
 def _settle_mitigation_step(runtime: Runtime, run_id: int, idx: int, mitigation_id: int, rb: Runbook) -> str:

@@ -9,60 +9,15 @@ file, line and field (see `runbooks.loader`), never a surprise in the middle of 
 
 from __future__ import annotations
 
-import difflib
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from bot.durations import Duration
+from bot.matchers import MatcherField
 from bot.models import SEVERITIES
-
-
-def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else f" (expected one of {', '.join(choices)})"
-
-
-
-
-@dataclass(frozen=True)
-class Matcher:
-    """An exact value, or a regular expression that must match the whole value."""
-
-    exact: str | None = None
-    regex: str | None = None
-
-    def matches(self, value: Any) -> bool:
-        if value is None:
-            return False
-        text = str(value)
-        if self.regex is not None:
-            return re.fullmatch(self.regex, text) is not None
-        return text == self.exact
-
-    def describe(self) -> str:
-        return f"~/{self.regex}/" if self.regex is not None else repr(self.exact)
-
-
-def _to_matcher(value: Any) -> Matcher:
-    if isinstance(value, Matcher):
-        return value
-    if isinstance(value, str | int | float) and not isinstance(value, bool):
-        return Matcher(exact=str(value))
-    if isinstance(value, Mapping) and set(value) == {"regex"} and isinstance(value["regex"], str):
-        try:
-            re.compile(value["regex"])
-        except re.error as exc:
-            raise PydanticCustomError("regex", f"invalid regular expression {value['regex']!r}: {exc}") from exc
-        return Matcher(regex=value["regex"])
-    raise PydanticCustomError("matcher", f"expected a value or {{regex: <pattern>}}, got {value!r}")
-
-
-MatcherField = Annotated[Matcher, BeforeValidator(_to_matcher)]
+from bot.yamldoc import did_you_mean
 
 
 class StrictModel(BaseModel):

@@ -13,18 +13,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from bot.catalog import Service
 from bot.db import transaction
 from bot.incidents import get_incident, log_event, record_diagnosis
-from bot.models import Mitigation
+from bot.models import Incident, Mitigation
 from bot.runtime import Runtime
 from runbooks import executor, mitigations, runs
 from runbooks.actions import ACTIONS, ActionError, get_action, hand_proposable
-from runbooks.context import build_context
 from runbooks.engine import RunbookEngine
 from runbooks.mitigations import MitigationConflict, MitigationError, MitigationNotFound
 from runbooks.models import RunbookRun
 from runbooks.schema import Runbook
-from runbooks.templating import render
+from runbooks.sources import open_source
 
 __all__ = [
     "MitigationConflict", "MitigationError", "MitigationNotFound", "RunbookServiceError",
@@ -49,12 +49,43 @@ def _continue_in_background(runtime: Runtime, mitigation_id: int) -> None:
         executor.continue_after_decision(runtime, mitigation_id)
 
 
+def incident_service(runtime: Runtime, incident: Incident) -> Service:
+    """The catalog entry of the incident's service; what any action on it reads or changes."""
+    service = runtime.catalog.get(incident.catalog_service)
+    if service is None:
+        raise RunbookServiceError(
+            f"{incident.ref}: service {incident.service!r} is not in the service catalog, so mlresponder has "
+            "nothing to read or change for it (add it to MLRESPONDER_CATALOG)")
+    return service
+
+
+def _target_of(runtime: Runtime, incident: Incident, target: str | None) -> str:
+    """The registered model of the incident's service; a person may name it, never another one."""
+    try:
+        service = incident_service(runtime, incident)
+    except RunbookServiceError as exc:
+        raise MitigationError(str(exc)) from None
+    if service.model is None:
+        raise MitigationError(f"{incident.ref}: service {service.name!r} has no model in the catalog")
+    if target and target != service.model.registry:
+        raise MitigationError(f"{incident.ref}: {target!r} is not the model of service {service.name!r} "
+                              f"({service.model.registry!r}); mitigations act only on the incident's service")
+    return service.model.registry
+
+
 def run_diagnosis(runtime: Runtime, incident_id: int | str, actor: str) -> dict[str, Any]:
-    """Diagnose an incident with the data source of its runbook's diagnose step; records and returns it."""
+    """Diagnose an incident from its catalog service's prediction log; records and returns it.
+
+    The window and options come from the matching runbook's diagnose step when there is one.
+    """
     from runbooks.loader import LoadedRunbook
 
     with transaction(runtime.sessions) as s:
         incident = get_incident(s, incident_id)
+        service = incident_service(runtime, incident)
+        if not service.prediction_log:
+            raise RunbookServiceError(f"{incident.ref}: service {service.name!r} has no prediction_log in the "
+                                      "catalog, so there is nothing to diagnose")
         run_rows = list(s.scalars(select(RunbookRun).where(RunbookRun.incident_id == incident.id)))
         candidates: list[Runbook] = [runs.runbook_of(r) for r in run_rows]
         engine = _engine(runtime)
@@ -63,19 +94,13 @@ def run_diagnosis(runtime: Runtime, incident_id: int | str, actor: str) -> dict[
             if matched is not None:
                 candidates.append(matched.runbook)
         step = next((st.diagnose for rb in candidates for st in rb.steps if st.diagnose is not None), None)
-        if step is None:
-            raise RunbookServiceError(f"{incident.ref}: no runbook with a diagnose step applies, so there is "
-                                      "no prediction log to diagnose (run `mlresponder diagnose --log ...`)")
-        run_ctx = run_rows[0].context if run_rows else None
-        ctx = build_context(s, incident, run_ctx)
         number = incident.id
-    source = render(step.log, ctx).strip()
-    reference = render(step.reference, ctx).strip() if step.reference else None
-    query = render(step.query, ctx) if step.query else None
-    onset = render(step.onset, ctx).strip() if step.onset else None
     try:
-        diagnosis = executor.run_diagnose(runtime, number, source, reference=reference, query=query,
-                                          onset=onset or None, window=step.window, use_changes=step.use_changes)
+        source = open_source(service.prediction_log)
+        reference = open_source(service.reference) if service.reference else None
+        diagnosis = executor.run_diagnose(
+            runtime, number, source, reference=reference,
+            window=step.window if step else None, use_changes=step.use_changes if step else True)
     except Exception as exc:
         with transaction(runtime.sessions) as s:
             log_event(s, get_incident(s, number), "runbook_step", f"diagnosis requested by {actor} failed: {exc}",
@@ -93,7 +118,7 @@ def plan_mitigation(runtime: Runtime, incident_id: int | str, action: str, targe
         raise MitigationError(f"unknown action {action!r} (expected one of {', '.join(ACTIONS)})")
     with transaction(runtime.sessions) as s:
         incident = get_incident(s, incident_id)
-        chosen = target or str((incident.labels or {}).get("model") or incident.service)
+        chosen = _target_of(runtime, incident, target)
         try:
             ctx = mitigations.action_context(runtime, s, incident, action, chosen, params or {})
         except ActionError as exc:
@@ -114,7 +139,7 @@ def propose_mitigation(runtime: Runtime, incident_id: int | str, action: str, ac
                               "it cannot be proposed by hand")
     with transaction(runtime.sessions) as s:
         incident = get_incident(s, incident_id)
-        chosen = target or str((incident.labels or {}).get("model") or incident.service)
+        chosen = _target_of(runtime, incident, target)
         duplicate = mitigations.open_duplicate(s, incident.id, action, chosen)
         if duplicate is not None:
             return duplicate.id

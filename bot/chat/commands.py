@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 USAGE = """*`/incident` commands* (inside an incident channel the incident is implied;
 elsewhere name it, e.g. `/incident ack INC-12`)
-• `declare [sev1..sev4] <title>`: open an incident
+• `declare [SERVICE] [sev1..sev4] <title>`: open an incident (SERVICE from the catalog)
 • `list`: open incidents · `status`: where an incident stands · `help`: this text
 • `declare private [sev1..sev4] <title>`: a private incident (private channel, not announced)
 • `ack` · `resolve` · `reopen` · `assign @user` · `severity sev1..sev4` · `note <text>`
@@ -132,10 +132,17 @@ def _no_args(args: list[str], sub: str) -> None:
 
 # -- quick commands --------------------------------------------------------------------------
 def _declare(part: ChatPart, args: list[str], user_id: str, channel_id: str) -> Reply:
+    """``declare [SERVICE] [sevN] <title>``: a catalog service makes the incident diagnosable and
+    mitigable (what is read and changed comes from its catalog entry); without one it is only tracked."""
+    catalog = part.runtime.catalog
+    private = False
+    service = None
+    for _ in range(2):  # `private` and SERVICE, in either order
+        if args and args[0].lower() in ("private", "--private") and not private:
+            private, args = True, args[1:]
+        elif args and service is None and catalog.get(args[0]) is not None:
+            service, args = catalog.get(args[0]), args[1:]
     severity = "sev3"
-    private = bool(args) and args[0].lower() in ("private", "--private")
-    if private:
-        args = args[1:]
     if args:
         try:
             severity = normalize_severity(args[0])
@@ -144,18 +151,24 @@ def _declare(part: ChatPart, args: list[str], user_id: str, channel_id: str) -> 
             pass
     title = " ".join(args).strip()
     if not title:
-        raise UsageError("`declare` needs a title, e.g. `/incident declare sev2 churn model AUC dropped`.")
+        raise UsageError("`declare` needs a title, e.g. `/incident declare fraud-scorer sev2 precision dropped`.")
     with transaction(part.runtime.sessions) as s:
         incident = create_incident(
-            s, title=clip(title, 500), severity=severity, service="unknown", source="slack",
-            actor=actor_of(user_id), labels={"private": "true"} if private else None,
+            s, title=clip(title, 500), severity=severity, service=service.name if service else "unknown",
+            source="slack", actor=actor_of(user_id), catalog_service=service.name if service else None,
+            labels={"private": "true"} if private else None,
         )
         ref = incident.ref
     if private:  # not even the declaring channel hears of it
         return Reply(f":lock: *{ref}* [{severity}] declared as a private incident; its private channel is on "
                      "the way.")
-    return Reply(f":rotating_light: {user_ref(actor_of(user_id))} declared *{ref}* [{severity}]: "
-                 f"{escape(clip(title, 500))}. Its channel is on the way.", public=True)
+    about = f" on *{escape(service.name)}*" if service else ""
+    hint = ""
+    if service is None and len(catalog):
+        hint = (f" No catalog service named, so it cannot be diagnosed or mitigated; declare with one of "
+                f"{escape(', '.join(catalog.names()[:20]))} first.")
+    return Reply(f":rotating_light: {user_ref(actor_of(user_id))} declared *{ref}* [{severity}]{about}: "
+                 f"{escape(clip(title, 500))}. Its channel is on the way.{hint}", public=True)
 
 
 def _list(part: ChatPart, args: list[str], user_id: str, channel_id: str) -> Reply:

@@ -14,8 +14,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.catalog import Catalog
 from bot.chat import blocks
 from bot.chat.models import PENDING, OutboxMessage
+from bot.chat.pagerduty import EVENT_ACTIONS, PagerDutyClient, event_body
 from bot.chat.port import ChatPort, FileToUpload, FinalChatError
 from bot.chat.views import IncidentView, TimelineLine, build_view, timeline_line
 from bot.incidents import log_event
@@ -60,9 +62,13 @@ class Outcome:
 
 
 class Delivery:
-    def __init__(self, port: ChatPort, *, alerts_channel: str | None = None) -> None:
+    def __init__(self, port: ChatPort, *, alerts_channel: str | None = None,
+                 pager: PagerDutyClient | None = None, catalog: Catalog | None = None) -> None:
         self.port = port
         self.alerts_channel = alerts_channel
+        self.pager = pager or PagerDutyClient()
+        # Pages go to the owners the catalog names (an alert can never choose whom to page).
+        self.catalog = catalog or Catalog()
 
     # -- reading ----------------------------------------------------------------------
     def load(self, session: Session, row: RowRef) -> DeliveryContext:
@@ -188,6 +194,21 @@ class Delivery:
         ts = self.port.post_text(str(channel), str(row.payload["text"]), thread)
         return Outcome(result={"ts": ts})
 
+    def _op_pagerduty(self, row: RowRef, ctx: DeliveryContext) -> Outcome:
+        view = self._need_view(ctx)
+        action = str(row.payload.get("event_action"))
+        service = self.catalog.get(str(row.payload.get("service") or ""))
+        if action not in EVENT_ACTIONS or service is None or not service.owners.pagerduty_routing_key:
+            raise FinalChatError("pagerduty_no_route", f"no PagerDuty routing key for {row.payload.get('service')!r}")
+        try:
+            key = service.owners.routing_key()
+        except KeyError as exc:  # unset since the catalog loaded: nothing to page with
+            raise FinalChatError("pagerduty_no_key", str(exc)) from None
+        assert key is not None
+        body = event_body(key, action, view.ref, title=view.title, severity=view.severity, service=service.name,
+                          message=str(row.payload.get("message") or ""))
+        return Outcome(result={"event_action": action, **self.pager.enqueue(body)})
+
     def _op_stakeholder_update(self, row: RowRef, ctx: DeliveryContext) -> Outcome:
         view = self._need_view(ctx)
         if ctx.line is None:
@@ -265,6 +286,7 @@ def describe_failure(row: RowRef, error: FinalChatError) -> str:
         "update_card": "could not update the incident card",
         "thread": "could not post a timeline message",
         "alerts_line": f"could not post in {row.payload.get('channel')}",
+        "pagerduty": f"could not send the PagerDuty {row.payload.get('event_action')}",
         "stakeholder_update": f"could not post the status update in {row.payload.get('channel')}",
         "upload_postmortem": "could not upload the postmortem",
         "archive_channel": "could not archive the incident channel",

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from bot.chat.delivery import Delivery
 from bot.chat.models import OutboxMessage
 from bot.chat.outbox import OutboxWorker
+from bot.chat.pagerduty import PagerDutyClient
 from bot.chat.port import ChatError, ChatPort
 from bot.chat.responder import Responder
 from bot.chat.signing import ButtonSigner
@@ -37,7 +38,8 @@ class ChatPart:
         self.port = port
         self.signer = signer
         self.client = client
-        self.delivery = Delivery(port, alerts_channel=runtime.settings.slack_alerts_channel)
+        self.delivery = Delivery(port, alerts_channel=runtime.settings.slack_alerts_channel,
+                                 pager=PagerDutyClient(runtime.settings.pagerduty_url), catalog=runtime.catalog)
         self.worker = OutboxWorker(runtime.sessions, self.delivery, **(worker_options or {}))
         self._bolt: App | None = None
         self._socket_mode: Any = None

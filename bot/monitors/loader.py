@@ -11,11 +11,13 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import yaml
 from pydantic import ValidationError
 
+from bot import safeyaml
 from bot.monitors.schema import EscalationSpec, MonitorConfig, MonitorSpec
-from bot.yamlfile import YamlSyntaxError, format_loc, parse_yaml
 
 
 class MonitorConfigError(ValueError):
@@ -31,6 +33,33 @@ class LoadedConfig:
     monitors: dict[str, MonitorSpec] = field(default_factory=dict)
     escalation: EscalationSpec = field(default_factory=EscalationSpec)
     files: tuple[str, ...] = ()
+
+
+def _lines(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
+    out.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            # an error about a key points at the key's line, even when its value starts below
+            out[(*path, key)] = key_node.start_mark.line + 1
+            _lines(value_node, (*path, key), out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _lines(item, (*path, i), out)
+
+
+def _loc_text(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for item in loc:
+        text += f"[{item}]" if isinstance(item, int) else (f".{item}" if text else str(item))
+    return text or "(file)"
+
+
+def _line_for(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int:
+    for cut in range(len(loc), -1, -1):
+        if loc[:cut] in lines:
+            return lines[loc[:cut]]
+    return 1
 
 
 def _files(spec: str) -> list[Path]:
@@ -49,14 +78,18 @@ def _files(spec: str) -> list[Path]:
 def parse_text(text: str, filename: str) -> MonitorConfig:
     """Validate one file's text; raises `MonitorConfigError` with ``file:line: field: problem`` lines."""
     try:
-        doc = parse_yaml(text)
-    except YamlSyntaxError as exc:
-        raise MonitorConfigError([f"{filename}:{exc.line}: not valid YAML: {exc.problem}"]) from None
-    data = doc.data
+        node, data = safeyaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        raise MonitorConfigError([f"{filename}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
     if data is None:
         return MonitorConfig()
     if not isinstance(data, dict):
         raise MonitorConfigError([f"{filename}:1: expected a mapping with 'monitors:' and/or 'escalation:'"])
+    lines: dict[tuple[Any, ...], int] = {}
+    if node is not None:
+        _lines(node, (), lines)
     try:
         return MonitorConfig.model_validate(data)
     except ValidationError as exc:
@@ -65,7 +98,7 @@ def parse_text(text: str, filename: str) -> MonitorConfig:
             loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and x.startswith("function-")))
             # pydantic appends the union member / literal tag to some locations; keep file paths only
             msg = err["msg"].removeprefix("Value error, ")
-            problems.append(f"{filename}:{doc.line_of(loc)}: {format_loc(loc, empty='(file)')}: {msg}")
+            problems.append(f"{filename}:{_line_for(loc, lines)}: {_loc_text(loc)}: {msg}")
         raise MonitorConfigError(problems) from None
 
 

@@ -293,7 +293,8 @@ class MonitorService:
                     ))
             refs: list[str] = []
             if alerts:
-                result = ingest(session, alerts, group_window_seconds=self.runtime.settings.group_window_seconds)
+                result = ingest(session, alerts, group_window_seconds=self.runtime.settings.group_window_seconds,
+                                catalog=self.runtime.catalog)
                 refs = list(result.incidents)
                 if new_alert is not None and (result.opened or result.joined):
                     incident = get_incident(session, refs[0])

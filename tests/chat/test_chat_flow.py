@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 from typing import Any
 
 from chat_fake_slack import FakeSlack
@@ -143,12 +144,15 @@ def test_malicious_labels_and_annotations_are_inert(
 
 
 def test_taken_name_and_departed_responders_are_noted_and_the_flow_carries_on(
-    slack_settings: Settings, fake_slack: FakeSlack
+    slack_settings: Settings, fake_slack: FakeSlack, tmp_path: Path
 ) -> None:
     fake_slack.taken_names.add("inc-1-feature-drift")
     fake_slack.unknown_users.add("UGONE0001")
     fake_slack.disabled_users.add("UOLD00002")
-    runtime = create_runtime(slack_settings.with_(slack_responders="UGONE0001,UALICE01,UOLD00002"))
+    no_runbooks = tmp_path / "no-runbooks"  # only the chat flow's own messages in the thread
+    no_runbooks.mkdir()
+    runtime = create_runtime(slack_settings.with_(slack_responders="UGONE0001,UALICE01,UOLD00002",
+                                                  runbooks=str(no_runbooks)))
     runtime.start()
     try:
         with transaction(runtime.sessions) as s:

@@ -90,11 +90,12 @@ def test_diagnose_command_and_button_run_the_runbook_engine_after_the_ack(
     )
     assert post_signed(full_api, button_body("inc_diagnose", diag_value, user="UBOB0002", channel=channel)
                        ).status_code == 200
-    # No runbook with a diagnose step matches this hand-made incident: the engine says so, privately.
+    # This hand-made incident's service is not in the catalog: nothing to read, and it says so, privately.
     fake_slack.wait_for(lambda: len(ephemerals(fake_slack)) == 3, timeout=60)
     texts = ephemerals(fake_slack)
     assert ":mag: Running the diagnosis of INC-1." in texts
-    failures = [t for t in texts if t.startswith(":warning: diagnosis failed: INC-1: no runbook with a diagnose step")]
+    failures = [t for t in texts if t.startswith(":warning: diagnosis failed: INC-1: service 'churn' is not in the "
+                                                 "service catalog")]
     assert len(failures) == 2
 
 

@@ -16,7 +16,16 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from rb_logs import after_mitigation, history, write_log
-from rb_support import audit_count, count, events_of, incident_status, mitigations_of, open_incident
+from rb_support import (
+    audit_count,
+    catalog_entry,
+    count,
+    events_of,
+    incident_status,
+    mitigations_of,
+    open_incident,
+    write_catalog,
+)
 
 from bot.config import Settings
 from bot.db import make_engine, make_session_factory, transaction
@@ -31,10 +40,10 @@ RUNBOOK = """
 name: crash-test
 match: {alertname: CrashAlert}
 steps:
-  - diagnose: {log: "{{ annotations.prediction_log }}"}
-  - mitigate: {action: rollback, target: "{{ labels.model }}", approval: auto}
+  - diagnose: {log: "{{ service.prediction_log }}"}
+  - mitigate: {action: rollback, target: "{{ service.model.registry }}", approval: auto}
   - verify:
-      log: "{{ annotations.prediction_log }}"
+      log: "{{ service.prediction_log }}"
       metric: accuracy
       after: 6s
       retries: 3
@@ -56,7 +65,9 @@ def test_killed_after_execution_resumes_and_never_executes_twice(tmp_path: Path,
     rows, onset = history("bad_deploy", time.time())
     log = write_log(tmp_path / "log.csv", rows)
     db = f"sqlite:///{tmp_path / 'store.db'}"
-    cfg = {"db": db, "mlflow": mlflow_store.uri, "runbooks": str(folder), "model": model, "log": str(log)}
+    catalog = write_catalog(tmp_path / "catalog.yaml", catalog_entry("fraud-api", model, str(log)))
+    cfg = {"db": db, "mlflow": mlflow_store.uri, "runbooks": str(folder), "model": model, "log": str(log),
+           "catalog": catalog}
     from bot.db import upgrade
 
     upgrade(db)

@@ -35,10 +35,10 @@ name: custom-rollback
 match: {{alertname: CustomAlert}}
 escalate_to: [ml-lead]
 steps:
-  - diagnose: {{log: "{{{{ annotations.prediction_log }}}}"}}
+  - diagnose: {{log: "{{{{ service.prediction_log }}}}"}}
   - mitigate:
       action: rollback
-      target: "{{{{ labels.model }}}}"
+      target: "{{{{ service.model.registry }}}}"
       approval: {approval}
       params: {params}
   - notify: {{message: "after the mitigation"}}

@@ -22,16 +22,16 @@ match: {alertname: CanaryDegraded}
 steps:
   - mitigate:
       action: http
-      target: "{{ labels.model }}"
+      target: "{{ service.model.registry }}"
       approval: auto
       params:
-        url: "%(url)s/v1/models/{{ labels.model }}:abort"
+        url: "%(url)s/v1/models/{{ service.model.registry }}:abort"
         json: {reason: "{{ incident.ref }} {{ incident.title }}"}
         headers: {Authorization: "Bearer {{ secrets.KSERVE_TOKEN }}", X-Trace: "{{ secrets.KSERVE_TOKEN }}"}
         retries: 2
         timeout: 5s
         revert:
-          url: "%(url)s/v1/models/{{ labels.model }}:promote"
+          url: "%(url)s/v1/models/{{ service.model.registry }}:promote"
           method: POST
   - notify: {message: "answer {{ mitigation.after.response.status }}"}
 """

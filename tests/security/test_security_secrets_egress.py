@@ -34,7 +34,7 @@ match: {alertname: CanaryDegraded}
 steps:
   - mitigate:
       action: http
-      target: "{{ labels.model }}"
+      target: "{{ service.model.registry }}"
       approval: auto
       params:
         url: "%(url)s?key={{ secrets.HOOK_KEY }}"
@@ -168,7 +168,8 @@ def test_a_templated_url_cannot_reach_loopback(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setenv("MLRESPONDER_SECRET_HOOK_KEY", SECRET)
     recorder = Recorder(status=200)
     try:
-        m, rt = _run_to(tmp_path, "{{ annotations.callback }}", {"callback": target.format(port=recorder.port)})
+        # Templated (from the incident, not the alert: an alert-templated URL is refused at load)
+        m, rt = _run_to(tmp_path, target.format(port=recorder.port) + "?incident={{ incident.ref }}", {})
         rt.close()
         assert m.status == "failed"
         assert "egress refused" in m.error and "loopback" in m.error
@@ -179,8 +180,8 @@ def test_a_templated_url_cannot_reach_loopback(tmp_path: Path, monkeypatch: pyte
 
 def test_the_metadata_address_is_refused_without_connecting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLRESPONDER_SECRET_HOOK_KEY", SECRET)
-    m, rt = _run_to(tmp_path, "{{ annotations.callback }}",
-                    {"callback": "http://169.254.169.254/latest/meta-data/iam/security-credentials/"})
+    m, rt = _run_to(tmp_path, "http://169.254.169.254/latest/meta-data/iam/security-credentials/{{ incident.ref }}",
+                    {})
     rt.close()
     assert m.status == "failed" and "169.254.169.254, a link-local address" in m.error
 

@@ -31,7 +31,8 @@ def ingest_delivery(runtime: Runtime, metrics: ServiceMetrics, source: str, data
     for attempt in range(INGEST_RETRIES):
         try:
             with transaction(runtime.sessions) as session:
-                result = ingest(session, alerts, group_window_seconds=runtime.settings.group_window_seconds)
+                result = ingest(session, alerts, group_window_seconds=runtime.settings.group_window_seconds,
+                                catalog=runtime.catalog)
             break
         except IntegrityError:
             # Another delivery created the same key first: route again, now seeing its incident.
