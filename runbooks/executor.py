@@ -337,9 +337,10 @@ def _diagnose(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, 
     query = render(body.query, ctx) if body.query else None
     onset = render(body.onset, ctx).strip() if body.onset else None
     try:
-        diagnosis = run_diagnose(runtime, ctx["incident"]["id"], open_source(source),
+        diagnosis = run_diagnose(runtime, ctx["incident"]["id"], open_source(source) if source else "",
                                  reference=open_source(reference) if reference else None, query=query,
-                                 onset=onset or None, window=body.window, use_changes=body.use_changes)
+                                 onset=onset or None, window=body.window, use_changes=body.use_changes,
+                                 series=body.series)
     except Exception as exc:
         raise StepFailed(f"steps[{idx}].diagnose: {exc}") from exc
     with transaction(runtime.sessions) as s:
@@ -358,20 +359,25 @@ def _diagnose(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, 
 
 def run_diagnose(runtime: Runtime, incident_id: int, source: str, *, reference: str | None = None,
                  query: str | None = None, onset: str | None = None, window: float | None = None,
-                 use_changes: bool = True) -> dict[str, Any]:
-    """Load the prediction log and run the diagnostics engine; returns the diagnose JSON dict."""
+                 use_changes: bool = True, series: bool = False) -> dict[str, Any]:
+    """Load the prediction log and run the diagnostics engine; returns the diagnose JSON dict.
+
+    ``series``: the incident's catalog service is diagnosed from its Prometheus series too
+    (`bot.service_diagnosis`); the dict then carries ``series_figure`` for the postmortem.
+    """
     import numpy as np
 
     from bot.incidents import changes_in_window
     from diagnostics import ChangeRecord, diagnose
     from diagnostics.loader import load_log
 
-    if not source:
+    if not source and not series:
         raise ValueError("the prediction log source rendered empty")
     with transaction(runtime.sessions) as s:
         incident = s.get(Incident, incident_id)
         assert incident is not None
         started = incident.started_at
+        catalog_service = incident.catalog_service
         changes = [
             ChangeRecord(timestamp=c.timestamp.timestamp(), kind=c.kind, service=c.service,
                          description=c.description, from_version=c.from_version, to_version=c.to_version)
@@ -379,12 +385,32 @@ def run_diagnose(runtime: Runtime, incident_id: int, source: str, *, reference: 
                 s, incident, lookback_minutes=mitigations.CHANGE_LOOKBACK_MINUTES, mitigations=False,
                 services=runtime.catalog.change_scope(incident.catalog_service, incident.service))
         ] if use_changes else []
+    service = runtime.catalog.get(catalog_service) if series else None
+    if series and service is not None and not query and not reference:
+        return _diagnose_service(runtime, service, source, changes, onset,
+                                 since=None if window is None else started.timestamp() - window)
+    if not source:
+        raise ValueError("the prediction log source rendered empty and the incident has no catalog service")
     log_data = load_log(source, query=query)
     if window is not None:
         cutoff = started.timestamp() - window
         log_data = log_data.take(np.flatnonzero(np.asarray(log_data.timestamp) >= cutoff))
     ref = load_log(reference) if reference else None
     return diagnose(log_data, reference=ref, changes=changes, onset=onset).to_dict()
+
+
+def _diagnose_service(runtime: Runtime, service: Any, source: str, changes: list[Any], onset: str | None,
+                      since: float | None) -> dict[str, Any]:
+    from bot.service_diagnosis import diagnose_service_full
+    from diagnostics.engine import to_epoch
+
+    diagnosis, figure = diagnose_service_full(
+        service, prometheus_url=runtime.settings.prometheus_url, log=source or None, log_from_catalog=False,
+        changes=changes, onset=to_epoch(onset) if onset else None, log_since=since)
+    out = diagnosis.to_dict()
+    if figure is not None:
+        out["series_figure"] = figure
+    return out
 
 
 @step_handler("notify")

@@ -36,7 +36,11 @@ class Match(StrictModel):
 
 class DiagnoseStep(StrictModel):
     # Prediction log: a Parquet/CSV path or a SQLAlchemy URL (with `?table=` or `query`). Templated.
-    log: str
+    # May render empty when `series` is on and the service has no prediction log.
+    log: str = ""
+    # Also read the catalog service's and its dependencies' Prometheus series (MLRESPONDER_PROMETHEUS_URL)
+    # and judge both sources together: dependency, resource, traffic culprits and the trigger.
+    series: bool = False
     query: str | None = None
     # Reference set (training data or a known-good window), same forms as `log`.
     reference: str | None = None
