@@ -105,6 +105,8 @@ class PredictionLog:
     name: str = "log"
     invalid: dict[str, np.ndarray] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # share of the served rows the log holds (a monitor samples large windows): rates scale by it
+    sample_fraction: float = 1.0
 
     def __post_init__(self) -> None:
         self.timestamp = np.asarray(self.timestamp, dtype=np.float64)
@@ -157,6 +159,7 @@ class PredictionLog:
             name=self.name,
             invalid={k: v[index] for k, v in self.invalid.items()},
             notes=list(self.notes),
+            sample_fraction=self.sample_fraction,
         )
 
     def sorted_by_time(self) -> PredictionLog:

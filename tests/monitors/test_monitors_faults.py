@@ -102,8 +102,8 @@ def test_fault_opens_incident_with_diagnosis(monitored: Runtime, fault: str) -> 
     diagnosis = data["diagnosis"]
     assert (diagnosis["cause"], diagnosis["culprit"]["kind"], diagnosis["culprit"]["name"],
             diagnosis["recommended_mitigation"]) == (cause, kind, name, mitigation)
-    assert set(diagnosis) == {"cause", "culprit", "confidence", "onset", "recommended_mitigation", "findings",
-                              "runtime_ms"}
+    assert set(diagnosis) == {"cause", "culprit", "trigger", "confidence", "onset", "recommended_mitigation",
+                              "findings", "runtime_ms"}  # the diagnose contract, exactly
     assert diagnosis["onset"] == ONSET.isoformat().replace("+00:00", "Z")
     top = diagnosis["findings"][0]
     assert set(top) == {"cause", "check", "subject", "score", "severity", "evidence"} and top["evidence"]

@@ -145,7 +145,7 @@ def test_cli_list_run_history(settings: Settings, tmp_path: Path, source: str,
     monkeypatch.setenv("MLRESPONDER_SCHEDULER", "false")
     assert main(["monitor", "run", "drift-watch", "--at", END.isoformat()]) == 0
     out = capsys.readouterr().out
-    assert "drift-watch: breach" in out and "INC-1" in out and "feature amount: PSI" in out
+    assert "drift-watch: breach" in out and "INC-1" in out and "data/unit_change amount" in out
     assert main(["monitor", "run", "drift-watch", "--dry-run"]) == 1  # now: no rows in the window
     assert "returned 0 rows" in capsys.readouterr().out
     assert main(["monitor", "list"]) == 0
