@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.chat import guard
 from bot.chat.blocks import clip, escape, user_ref
 from bot.chat.signing import BadSignature, ButtonSigner
 from bot.db import transaction
@@ -96,6 +97,9 @@ def handle_command(part: ChatPart, text: str, user_id: str, channel_id: str) -> 
     if handler is None:
         return Reply(f"Unknown subcommand `{clip(escape(sub), 40)}`.\n{usage(part)}")
     try:
+        refused = _refusal(part, sub, args, user_id, channel_id)
+        if refused is not None:
+            return Reply(refused)
         return handler(part, args, user_id, channel_id)
     except UsageError as exc:
         return Reply(f"{exc}\n{usage(part)}")
@@ -104,6 +108,25 @@ def handle_command(part: ChatPart, text: str, user_id: str, channel_id: str) -> 
 
 
 # -- helpers ---------------------------------------------------------------------------
+MUTATING = frozenset({"ack", "acknowledge", "resolve", "assign", "severity", "sev", "note", "diagnose",
+                      "mitigate", "postmortem"})
+
+
+def _refusal(part: ChatPart, sub: str, args: list[str], user_id: str, channel_id: str) -> str | None:
+    """Why ``user_id`` may not run this command on its incident (audited), or None."""
+    if sub not in MUTATING:
+        return None
+    ref = next((a for a in args if _REF.match(a)), None)
+    with transaction(part.runtime.sessions) as s:
+        try:
+            incident = _resolve(s, ref, channel_id)
+        except (UsageError, IncidentError):
+            return None  # the command itself explains what is missing
+        if guard.may_act(part, user_id, incident):
+            return None
+        return guard.refuse(s, user_id, sub, incident)
+
+
 def _split_ref(args: list[str], *, first_only: bool = False) -> tuple[str | None, list[str]]:
     """Pull an explicit `INC-<n>` out of the arguments (for free text, only as the first word)."""
     if first_only:
@@ -438,6 +461,14 @@ def handle_button(part: ChatPart, signer: ButtonSigner, value: str, user_id: str
         with transaction(part.runtime.sessions) as s:
             audit(s, actor, "button", clip(value or "", 200), outcome="refused", detail={"reason": str(exc)})
         return Reply(":no_entry: This button is not valid (it was altered or is not from this bot).")
+    if button.action in ("ack", "diagnose"):
+        with transaction(part.runtime.sessions) as s:
+            try:
+                incident = get_incident(s, button.incident_id)
+            except IncidentError as exc:
+                return Reply(f":warning: {escape(exc)}")
+            if not guard.may_act(part, user_id, incident):
+                return Reply(guard.refuse(s, user_id, button.action, incident))
     if button.action == "ack":
         try:
             with transaction(part.runtime.sessions) as s:
