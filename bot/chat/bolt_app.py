@@ -76,7 +76,7 @@ def build_bolt_app(part: ChatPart) -> App:
     def on_mention(event: dict[str, Any]) -> None:
         channel, user = str(event.get("channel") or ""), str(event.get("user") or "")
         if channel and user:
-            part.tell(channel, user, commands.USAGE)
+            part.tell(channel, user, commands.usage(part))
 
     return app
 

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from bot.chat.models import OutboxMessage
+from bot.chat.part import ChatPart
 from bot.chat.signing import ButtonSigner
 from bot.db import transaction
 from bot.incidents import create_incident, get_incident, log_event
@@ -20,7 +21,7 @@ from bot.runtime import Runtime
 
 
 def drain(runtime: Runtime) -> None:
-    assert runtime.parts["chat"].worker.drain(20)
+    assert runtime.parts[ChatPart].worker.drain(20)
 
 
 def command(api: TestClient, text: str, **kwargs: Any) -> dict[str, Any]:
