@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from test_chat_slack_events import command, counts, drain, incident, open_incident
 
+from bot.chat.part import ChatPart
 from bot.chat.signing import ButtonSigner
 from bot.db import transaction
 from bot.models import AuditRecord
@@ -47,7 +48,7 @@ def test_responders_commanders_and_approvers_may_act(api: TestClient, chat_runti
 
 def test_an_outsiders_ack_button_is_refused_and_audited(api: TestClient, chat_runtime: Runtime) -> None:
     number, channel = open_incident(chat_runtime)
-    signer: ButtonSigner = chat_runtime.parts["chat"].signer
+    signer: ButtonSigner = chat_runtime.parts[ChatPart].signer
     value = signer.sign("ack", number)
     assert post_signed(api, button_body("inc_ack", value, user="UMALLORY1", channel=channel)).status_code == 200
     drain(chat_runtime)
