@@ -47,6 +47,8 @@ _ENV_KEYS: dict[str, str] = {
     "MLRESPONDER_SCHEDULER": "scheduler_enabled",
     "MLRESPONDER_POSTMORTEM_DIR": "postmortem_dir",
     "MLRESPONDER_POSTMORTEM_TEMPLATES": "postmortem_templates",
+    "MLRESPONDER_CATALOG": "catalog",
+    "MLRESPONDER_PAGERDUTY_URL": "pagerduty_url",
 }
 
 _SECRET_FIELDS = {"api_token", "read_token", "slack_bot_token", "slack_signing_secret", "slack_app_token",
@@ -96,6 +98,10 @@ class Settings:
     # Team folder(s), comma-separated, whose *.j2 files override the built-in postmortem templates.
     postmortem_templates: str | None = None
     max_body_bytes: int = 1024 * 1024
+    # The service catalog: YAML file(s) or folder(s); unset: no service is known.
+    catalog: str | None = None
+    # Base URL of the PagerDuty Events API v2 (None: PagerDuty's own).
+    pagerduty_url: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

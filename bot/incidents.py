@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.db import utcnow
@@ -85,6 +86,21 @@ def log_event(
     return ev
 
 
+def escalation_targets(incident: Incident, escalate_to: list[str] | None = None) -> list[str]:
+    """Who an escalation goes to when nobody is named: the commander, else the on-call rotation."""
+    if escalate_to:
+        return list(escalate_to)
+    return [incident.commander] if incident.commander else ["on-call"]
+
+
+def escalate(session: Session, incident: Incident, who: list[str], message: str, *, text: str | None = None,
+             at: datetime | None = None, **data: Any) -> TimelineEvent:
+    """The one way to escalate (runbooks, failed mitigations, the escalation policy): an ``escalation``
+    event with ``data: {"who", "message", ...}``, which the chat turns into a mention of ``who``."""
+    return log_event(session, incident, "escalation", text or f"escalated to {', '.join(who)}: {message}",
+                     data={"who": list(who), "message": message, **data}, at=at)
+
+
 def audit(
     session: Session,
     actor: str,
@@ -134,11 +150,13 @@ def create_incident(
     started_at: datetime | None = None,
     summary: str = "",
     group_key: str | None = None,
+    catalog_service: str | None = None,
 ) -> Incident:
     incident = Incident(
         title=title,
         severity=normalize_severity(severity),
         service=service or "unknown",
+        catalog_service=catalog_service,
         source=source,
         labels=labels or {},
         started_at=started_at or utcnow(),
@@ -150,7 +168,8 @@ def create_incident(
     session.flush()
     log_event(
         session, incident, "incident_opened", f"{incident.ref} opened: {title}", actor=actor,
-        data={"severity": incident.severity, "service": incident.service, "source": source},
+        data={"severity": incident.severity, "service": incident.service, "source": source,
+              "catalog_service": catalog_service},
     )
     return incident
 
@@ -246,17 +265,27 @@ def list_incidents(
     return list(session.scalars(stmt))
 
 
-def changes_in_window(session: Session, incident: Incident, *, lookback_minutes: int = 60) -> list[ChangeEvent]:
-    """Change events from an hour before the incident started until it resolved (or now)."""
+def changes_in_window(session: Session, incident: Incident, *, lookback_minutes: int = 60,
+                      services: Collection[str] | None = None, mitigations: bool = True) -> list[ChangeEvent]:
+    """Change events of the incident's service from an hour before it started until it resolved (or now).
+
+    A change counts when its service is one of ``services`` (default: the incident's service; see
+    `bot.catalog.Catalog.change_scope`, which adds the catalog dependencies) or empty (global).
+    ``mitigations=False`` leaves out mlresponder's own mitigations, which are never deploys to undo.
+    """
     from datetime import timedelta
 
     start = min(incident.started_at, incident.created_at) - timedelta(minutes=lookback_minutes)
     end = incident.resolved_at or utcnow()
+    scope = set(services) if services is not None else {incident.service, incident.catalog_service or ""}
     stmt = (
         select(ChangeEvent)
-        .where(ChangeEvent.timestamp >= start, ChangeEvent.timestamp <= end)
+        .where(ChangeEvent.timestamp >= start, ChangeEvent.timestamp <= end,
+               or_(ChangeEvent.service.in_(sorted(scope)), ChangeEvent.service == ""))
         .order_by(ChangeEvent.timestamp, ChangeEvent.id)
     )
+    if not mitigations:
+        stmt = stmt.where(ChangeEvent.origin != "mitigation")
     return list(session.scalars(stmt))
 
 
@@ -278,7 +307,8 @@ def change_to_dict(change: ChangeEvent) -> dict[str, Any]:
     }
 
 
-def incident_to_dict(session: Session, incident: Incident, *, full: bool = True) -> dict[str, Any]:
+def incident_to_dict(session: Session, incident: Incident, *, full: bool = True,
+                     change_scope: Collection[str] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": incident.ref,
         "number": incident.id,
@@ -286,6 +316,7 @@ def incident_to_dict(session: Session, incident: Incident, *, full: bool = True)
         "status": incident.status,
         "severity": incident.severity,
         "service": incident.service,
+        "catalog_service": incident.catalog_service,
         "source": incident.source,
         "commander": incident.commander,
         "summary": incident.summary,
@@ -326,7 +357,7 @@ def incident_to_dict(session: Session, incident: Incident, *, full: bool = True)
         }
         for e in incident.events
     ]
-    for change in changes_in_window(session, incident):
+    for change in changes_in_window(session, incident, services=change_scope):
         timeline.append(
             {
                 "at": _iso(change.timestamp),

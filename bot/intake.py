@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Table, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
+from bot.catalog import Catalog
 from bot.db import UTCDateTime, utcnow
 from bot.errors import InvalidInput, MalformedBody
 from bot.incidents import create_incident, log_event, normalize_severity
@@ -117,6 +119,8 @@ class NormalizedAlert:
     ends_at: datetime | None = None
     group_key: str | None = None
     generator_url: str | None = None
+    # Set by `ingest` when the catalog knows the service the labels select.
+    catalog_service: str | None = None
 
 
 @dataclass
@@ -250,6 +254,36 @@ def _from_webhook_alert(
                          "title": "annotations.summary"})
 
 
+Parser = Callable[[Any], list["NormalizedAlert"]]
+
+
+@dataclass(frozen=True)
+class AlertSource:
+    """One kind of alert sender: the route it posts to and the parser that normalizes its payload."""
+
+    name: str
+    path: str
+    summary: str
+    parse: Callable[[Any], list[NormalizedAlert]]
+
+
+# name → source; the API serves one `POST` route per entry (`bot.api`), in this order.
+ALERT_SOURCES: dict[str, AlertSource] = {}
+
+
+def alert_source(name: str, path: str, summary: str) -> Callable[[Parser], Parser]:
+    """Register a parser as an alert source (the one way to add one)."""
+
+    def register(parse: Parser) -> Parser:
+        if name in ALERT_SOURCES or any(s.path == path for s in ALERT_SOURCES.values()):
+            raise ValueError(f"alert source {name!r} or its path {path!r} is already registered")
+        ALERT_SOURCES[name] = AlertSource(name=name, path=path, summary=summary, parse=parse)
+        return parse
+
+    return register
+
+
+@alert_source("alertmanager", "/alerts/alertmanager", "Prometheus Alertmanager webhook (version 4)")
 def parse_alertmanager(data: Any) -> list[NormalizedAlert]:
     payload: AlertmanagerPayload = _validate(AlertmanagerPayload, data)
     if payload.version != "4":
@@ -267,6 +301,7 @@ def parse_alertmanager(data: Any) -> list[NormalizedAlert]:
     ]
 
 
+@alert_source("grafana", "/alerts/grafana", "Grafana alerting webhook")
 def parse_grafana(data: Any) -> list[NormalizedAlert]:
     payload: GrafanaPayload = _validate(GrafanaPayload, data)
     if payload.groupKey:
@@ -284,6 +319,7 @@ def parse_grafana(data: Any) -> list[NormalizedAlert]:
     return out
 
 
+@alert_source("generic", "/alerts", "Generic alert")
 def parse_generic(data: Any) -> list[NormalizedAlert]:
     a: GenericAlert = _validate(GenericAlert, data)
     try:
@@ -309,7 +345,6 @@ def parse_generic(data: Any) -> list[NormalizedAlert]:
     ]
 
 
-PARSERS = {"alertmanager": parse_alertmanager, "grafana": parse_grafana, "generic": parse_generic}
 
 
 # ---------------------------------------------------------------- routing
@@ -423,11 +458,18 @@ def _moves_start(a: NormalizedAlert, incident: Incident, group_window_seconds: i
     return earliest <= a.starts_at < incident.started_at
 
 
-def ingest(session: Session, alerts: list[NormalizedAlert], *, group_window_seconds: int) -> IngestResult:
-    """Route every alert of one delivery; the caller commits (one transaction per delivery)."""
+def ingest(session: Session, alerts: list[NormalizedAlert], *, group_window_seconds: int,
+           catalog: Catalog | None = None) -> IngestResult:
+    """Route every alert of one delivery; the caller commits (one transaction per delivery).
+
+    The catalog only names the service an alert's labels select (the incident records it);
+    nothing else of the alert becomes configuration.
+    """
     result = IngestResult()
     now = utcnow()
     routed: list[NormalizedAlert] = []
+    known = catalog or Catalog()
+    alerts = [_with_catalog_service(a, known) for a in alerts]
     for a in alerts:
         incident_id = _count_resend(session, a, now) if a.status == "firing" else None
         if incident_id is None:
@@ -462,7 +504,7 @@ def ingest(session: Session, alerts: list[NormalizedAlert], *, group_window_seco
             incident = create_incident(
                 session, title=a.title, severity=a.severity, service=a.service, source=a.source,
                 actor=a.source, labels=a.labels, started_at=a.starts_at, group_key=a.group_key,
-                summary=a.annotations.get("description", ""),
+                summary=a.annotations.get("description", ""), catalog_service=a.catalog_service,
             )
             result.opened += 1
             result.opened_severities.append(incident.severity)
@@ -480,6 +522,18 @@ def ingest(session: Session, alerts: list[NormalizedAlert], *, group_window_seco
         log_event(session, incident, kind, message, actor=a.source, data=_event_data(a))
         _note_ref(result, incident)
     return result
+
+
+def _with_catalog_service(a: NormalizedAlert, catalog: Catalog) -> NormalizedAlert:
+    """The alert routed under its catalog service's name, so alerts of one service group together.
+
+    Matched on the labels, with ``service`` defaulting to the one intake derived (a monitor's alert
+    carries its service that way).
+    """
+    service = catalog.match({"service": a.service, **a.labels})
+    if service is None:
+        return a
+    return replace(a, service=service.name, catalog_service=service.name)
 
 
 def _alert_row(a: NormalizedAlert, incident: Incident, now: datetime) -> Alert:

@@ -29,7 +29,6 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 STATUSES = tuple(TRANSITIONS)
 OPEN_STATUSES = tuple(s for s in STATUSES if s != "resolved")
 
-CHANGE_KINDS = ("model_deploy", "config_change", "pipeline_run", "schema_change", "infra", "other")
 
 
 class Incident(Base):
@@ -40,6 +39,8 @@ class Incident(Base):
     status: Mapped[str] = mapped_column(String(20), default="triggered", index=True)
     severity: Mapped[str] = mapped_column(String(8), index=True)
     service: Mapped[str] = mapped_column(String(200), default="unknown", index=True)
+    # The catalog service the alert's labels selected; None: not in the catalog (nothing to act on).
+    catalog_service: Mapped[str | None] = mapped_column(String(200), nullable=True)
     source: Mapped[str] = mapped_column(String(40), default="generic")
     commander: Mapped[str | None] = mapped_column(String(200), nullable=True)
     summary: Mapped[str] = mapped_column(Text, default="")

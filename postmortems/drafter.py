@@ -20,9 +20,6 @@ from postmortems.figures import Marker, plot_feature_distribution, plot_metric, 
 from postmortems.impact import PredictionLogError, load_prediction_log, measure_impact, metric_series
 from postmortems.render import render_markdown, scrub
 
-# Keys under which flows may record the prediction log an incident was diagnosed from.
-LOG_KEYS = ("prediction_log", "log", "log_path")
-
 
 @dataclass
 class Draft:
@@ -31,23 +28,6 @@ class Draft:
     figures: list[Path] = field(default_factory=list)
     blame_review: list[BlameNote] = field(default_factory=list)
     prediction_log: str | None = None
-
-
-def find_prediction_log(record: dict[str, Any]) -> str | None:
-    """The prediction log named by the incident: its labels, its diagnosis, its alerts or its events."""
-    places: list[dict[str, Any]] = [record.get("labels") or {}, record.get("diagnosis") or {}]
-    places += [(record.get("diagnosis") or {}).get("inputs") or {}]
-    for alert in record.get("alerts", []):
-        places += [alert.get("annotations") or {}, alert.get("labels") or {}]
-    for event in reversed(record.get("timeline", [])):
-        data = event.get("data") or {}
-        places += [data, data.get("inputs") or {} if isinstance(data.get("inputs"), dict) else {}]
-    for place in places:
-        for key in LOG_KEYS:
-            value = place.get(key)
-            if isinstance(value, str) and value and ("://" in value or Path(value).exists()):
-                return value
-    return None
 
 
 def _metric_kind(record: dict[str, Any]) -> str:
@@ -136,6 +116,7 @@ def draft(
     out_dir: str | Path,
     *,
     prediction_log: str | Path | None = None,
+    catalog_log: str | None = None,
     team_dirs: Iterable[str | Path] = (),
     secrets: Iterable[str] = (),
     now: datetime | None = None,
@@ -147,9 +128,11 @@ def draft(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     stem = str(record.get("id"))
-    log_path = str(prediction_log) if prediction_log else find_prediction_log(record)
+    # The log named by the caller, else the one of the incident's catalog service; never one the
+    # alert names (its labels and annotations are text, not configuration).
+    log_path = str(prediction_log) if prediction_log else catalog_log
     frame: pd.DataFrame | None = None
-    log_note = "no prediction log is known for this incident (pass one with --log)"
+    log_note = "no prediction log is known for this incident's service (pass one with --log)"
     if log_path is not None:
         try:
             frame = load_prediction_log(log_path)

@@ -9,6 +9,7 @@ them, outside any lock.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,13 +41,20 @@ def draft_postmortem_full(
     """Like `draft_postmortem`, returning the whole `Draft` (figures, blame review)."""
     with transaction(runtime.sessions) as session:
         incident = get_incident(session, incident_id)
-        record = incident_to_dict(session, incident)
+        record = incident_to_dict(session, incident, change_scope=runtime.catalog.change_scope(
+            incident.catalog_service, incident.service))
+        service = runtime.catalog.get(incident.catalog_service)
+    catalog_log: str | None = None
+    if service is not None and prediction_log is None:
+        with contextlib.suppress(KeyError):  # a secret unset since the catalog loaded: no figures
+            catalog_log = service.prediction_log_source()
     result = draft(
         record,
         out_dir if out_dir is not None else default_out_dir(runtime, str(record["id"])),
         prediction_log=prediction_log,
+        catalog_log=catalog_log,
         team_dirs=team_template_dirs(runtime),
-        secrets=runtime.settings.secrets(),
+        secrets=[*runtime.settings.secrets(), *runtime.catalog.secret_values()],
         tracking=tracking(runtime.settings, record),
     )
     path = result.path.resolve()

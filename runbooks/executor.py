@@ -26,18 +26,21 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.db import transaction, utcnow
-from bot.incidents import log_event, record_diagnosis
+from bot.incidents import escalation_targets, log_event, record_diagnosis
 from bot.models import Incident, Mitigation
 from bot.runtime import Runtime
+from bot.scheduler import Scheduler
+from bot.secrets import masked_values
+from bot.yamldoc import format_loc
 from runbooks import mitigations
 from runbooks.actions import ActionError, get_action
 from runbooks.context import build_context
-from runbooks.loader import LoadedRunbook, format_loc
+from runbooks.loader import LoadedRunbook
 from runbooks.mitigations import rowcount
 from runbooks.models import RUN_ACTIVE, RunbookRun, RunbookStep
-from runbooks.runs import latest_mitigation, run_step_of, runbook_of
-from runbooks.schema import Runbook, Step
-from runbooks.secrets import masked_values
+from runbooks.runs import escalate_to_of, latest_mitigation, run_step_of, runbook_of
+from runbooks.schema import STEP_KINDS, Runbook, Step
+from runbooks.sources import missing_catalog_data, open_source
 from runbooks.templating import TemplateFailed, TemplateRefused, evaluate, render, render_tree
 
 log = logging.getLogger(__name__)
@@ -137,17 +140,11 @@ def clear_dead_leases(runtime: Runtime) -> int:
 def reconcile_interrupted(runtime: Runtime) -> list[int]:
     """Mitigations a dead process left claimed or executing: settle them without re-running them."""
     with transaction(runtime.sessions) as s:
-        pending = [(m.id, _escalate_to_of(s, m.id)) for m in s.scalars(
+        pending = [(m.id, escalate_to_of(s, m.id)) for m in s.scalars(
             select(Mitigation).where(Mitigation.status.in_(("approved", "executing"))))]
     for mitigation_id, escalate_to in pending:
         mitigations.reconcile(runtime, mitigation_id, escalate_to=escalate_to)
     return [mitigation_id for mitigation_id, _ in pending]
-
-
-def _escalate_to_of(s: Session, mitigation_id: int) -> list[str] | None:
-    row = run_step_of(s, mitigation_id)
-    run = s.get(RunbookRun, row.run_id) if row is not None else None
-    return runbook_of(run).escalate_to if run is not None else None
 
 
 def resume_active(runtime: Runtime) -> list[int]:
@@ -219,7 +216,7 @@ def _advance_locked(runtime: Runtime, run_id: int, owner: str) -> None:
             go: bool | None = True
             error = ""
             ctx = build_context(s, incident, run.context, runbook={"name": rb.name, "description": rb.description},
-                                mitigation=latest_mitigation(s, run.id, idx))
+                                mitigation=latest_mitigation(s, run.id, idx), catalog=runtime.catalog)
             if step.when is not None:
                 try:
                     go = bool(evaluate(step.when, ctx))
@@ -234,6 +231,10 @@ def _advance_locked(runtime: Runtime, run_id: int, owner: str) -> None:
                               f"runbook {rb.name}: step {row.name} skipped (when: {step.when})",
                               data={"run_id": run.id, "step": idx, "name": row.name, "status": "skipped"})
                     continue
+            missing = missing_catalog_data(step, ctx) if go else None
+            if missing is not None:
+                _skip_for_catalog(s, run, row, incident, rb.name, missing)
+                continue
             row.status = "running"
             row.attempts += 1
             row.started_at = row.started_at or utcnow()
@@ -251,6 +252,20 @@ def _advance_locked(runtime: Runtime, run_id: int, owner: str) -> None:
             return
         if outcome != "next":
             return
+
+
+def _skip_for_catalog(s: Session, run: RunbookRun, row: RunbookStep, incident: Incident, runbook: str,
+                      reason: str) -> None:
+    """Skip a step that needs catalog data; the timeline says why once per run and reason."""
+    finish_step(s, run, row, status="skipped", output={"skipped": reason})
+    noted = list((run.context or {}).get("catalog_skips") or [])
+    if reason in noted:
+        return
+    run.context = {**(run.context or {}), "catalog_skips": [*noted, reason]}
+    log_event(s, incident, "runbook_step",
+              f"runbook {runbook}: steps that read data or change a model are skipped: {reason}",
+              data={"run_id": run.id, "step": row.step_index, "name": row.name, "status": "skipped",
+                    "reason": reason})
 
 
 def step_row(s: Session, run_id: int, idx: int) -> RunbookStep:
@@ -290,15 +305,30 @@ def _fail_run(runtime: Runtime, run_id: int, idx: int | None, error: str, *, esc
         log_event(s, incident, "runbook_step", f"runbook {rb.name} failed{where}: {error}",
                   data={"run_id": run_id, "step": idx, "status": "failed", "error": error})
         if not escalated:
-            mitigations.escalate(s, incident, mitigations.escalation_targets(incident, rb.escalate_to),
-                                 f"runbook {rb.name} stopped{where}: {error}", run_id=run_id)
+            mitigations.escalate(s, incident, escalation_targets(incident, rb.escalate_to),
+                                 f"runbook {rb.name} stopped{where}: {error}", run_id=run_id,
+                                 catalog=runtime.catalog)
 
 
 # ---------------------------------------------------------------- step kinds
 
 Handler = Callable[[Runtime, int, int, Step, Runbook, dict[str, Any]], str]
+_HANDLERS: dict[str, Handler] = {}
 
 
+def step_handler(kind: str) -> Callable[[Handler], Handler]:
+    """Register the handler of one step kind of the schema (`runbooks.schema.STEP_KINDS`)."""
+    if kind not in STEP_KINDS:
+        raise ValueError(f"no step kind {kind!r} in the runbook schema (kinds: {', '.join(STEP_KINDS)})")
+
+    def register(handler: Handler) -> Handler:
+        _HANDLERS[kind] = handler
+        return handler
+
+    return register
+
+
+@step_handler("diagnose")
 def _diagnose(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, ctx: dict[str, Any]) -> str:
     body = step.diagnose
     assert body is not None
@@ -307,8 +337,10 @@ def _diagnose(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, 
     query = render(body.query, ctx) if body.query else None
     onset = render(body.onset, ctx).strip() if body.onset else None
     try:
-        diagnosis = run_diagnose(runtime, ctx["incident"]["id"], source, reference=reference, query=query,
-                                 onset=onset or None, window=body.window, use_changes=body.use_changes)
+        diagnosis = run_diagnose(runtime, ctx["incident"]["id"], open_source(source) if source else "",
+                                 reference=open_source(reference) if reference else None, query=query,
+                                 onset=onset or None, window=body.window, use_changes=body.use_changes,
+                                 series=body.series)
     except Exception as exc:
         raise StepFailed(f"steps[{idx}].diagnose: {exc}") from exc
     with transaction(runtime.sessions) as s:
@@ -327,25 +359,38 @@ def _diagnose(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, 
 
 def run_diagnose(runtime: Runtime, incident_id: int, source: str, *, reference: str | None = None,
                  query: str | None = None, onset: str | None = None, window: float | None = None,
-                 use_changes: bool = True) -> dict[str, Any]:
-    """Load the prediction log and run the diagnostics engine; returns the diagnose JSON dict."""
+                 use_changes: bool = True, series: bool = False) -> dict[str, Any]:
+    """Load the prediction log and run the diagnostics engine; returns the diagnose JSON dict.
+
+    ``series``: the incident's catalog service is diagnosed from its Prometheus series too
+    (`bot.service_diagnosis`); the dict then carries ``series_figure`` for the postmortem.
+    """
     import numpy as np
 
     from bot.incidents import changes_in_window
     from diagnostics import ChangeRecord, diagnose
     from diagnostics.loader import load_log
 
-    if not source:
+    if not source and not series:
         raise ValueError("the prediction log source rendered empty")
     with transaction(runtime.sessions) as s:
         incident = s.get(Incident, incident_id)
         assert incident is not None
         started = incident.started_at
+        catalog_service = incident.catalog_service
         changes = [
             ChangeRecord(timestamp=c.timestamp.timestamp(), kind=c.kind, service=c.service,
                          description=c.description, from_version=c.from_version, to_version=c.to_version)
-            for c in changes_in_window(s, incident, lookback_minutes=mitigations.CHANGE_LOOKBACK_MINUTES)
+            for c in changes_in_window(
+                s, incident, lookback_minutes=mitigations.CHANGE_LOOKBACK_MINUTES, mitigations=False,
+                services=runtime.catalog.change_scope(incident.catalog_service, incident.service))
         ] if use_changes else []
+    service = runtime.catalog.get(catalog_service) if series else None
+    if series and service is not None and not query and not reference:
+        return _diagnose_service(runtime, service, source, changes, onset,
+                                 since=None if window is None else started.timestamp() - window)
+    if not source:
+        raise ValueError("the prediction log source rendered empty and the incident has no catalog service")
     log_data = load_log(source, query=query)
     if window is not None:
         cutoff = started.timestamp() - window
@@ -354,6 +399,21 @@ def run_diagnose(runtime: Runtime, incident_id: int, source: str, *, reference: 
     return diagnose(log_data, reference=ref, changes=changes, onset=onset).to_dict()
 
 
+def _diagnose_service(runtime: Runtime, service: Any, source: str, changes: list[Any], onset: str | None,
+                      since: float | None) -> dict[str, Any]:
+    from bot.service_diagnosis import diagnose_service_full
+    from diagnostics.engine import to_epoch
+
+    diagnosis, figure = diagnose_service_full(
+        service, prometheus_url=runtime.settings.prometheus_url, log=source or None, log_from_catalog=False,
+        changes=changes, onset=to_epoch(onset) if onset else None, log_since=since)
+    out = diagnosis.to_dict()
+    if figure is not None:
+        out["series_figure"] = figure
+    return out
+
+
+@step_handler("notify")
 def _notify(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, ctx: dict[str, Any]) -> str:
     assert step.notify is not None
     text = render(step.notify.message, ctx).strip()
@@ -367,6 +427,7 @@ def _notify(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, ct
     return "next"
 
 
+@step_handler("escalate")
 def _escalate(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, ctx: dict[str, Any]) -> str:
     assert step.escalate is not None
     who = [render(w, ctx).strip() for w in step.escalate.who]
@@ -376,7 +437,7 @@ def _escalate(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, 
         assert run is not None
         incident = s.get(Incident, run.incident_id)
         assert incident is not None
-        mitigations.escalate(s, incident, who, text, run_id=run_id, step=idx)
+        mitigations.escalate(s, incident, who, text, run_id=run_id, step=idx, catalog=runtime.catalog)
         finish_step(s, run, step_row(s, run_id, idx), output={"who": who, "message": text})
     return "next"
 
@@ -384,7 +445,7 @@ def _escalate(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, 
 def schedule(runtime: Runtime, job_id: str, when: datetime, func: str, **kwargs: Any) -> None:
     """A persisted APScheduler job when the process has a scheduler, else an in-process timer."""
     when = max(when, utcnow() + timedelta(milliseconds=200))  # past run dates would be "missed"
-    scheduler = runtime.parts.get("scheduler")
+    scheduler = runtime.parts.get(Scheduler)
     if scheduler is not None:
         scheduler.run_at(job_id, when, func, **kwargs)
         return
@@ -399,6 +460,7 @@ def schedule(runtime: Runtime, job_id: str, when: datetime, func: str, **kwargs:
     log.warning("no scheduler in this process: %s runs in %.0fs from an in-memory timer", job_id, delay)
 
 
+@step_handler("wait")
 def _wait(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, ctx: dict[str, Any]) -> str:
     assert step.wait is not None
     with transaction(runtime.sessions) as s:
@@ -420,6 +482,7 @@ def _wait(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, ctx:
     return "wait"
 
 
+@step_handler("mitigate")
 def _mitigate(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, ctx: dict[str, Any]) -> str:
     body = step.mitigate
     assert body is not None
@@ -455,8 +518,9 @@ def _mitigate(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, 
                 run = s.get(RunbookRun, run_id)
                 incident = s.get(Incident, incident_id)
                 assert run is not None and incident is not None
+                approval, policy_note = _approval_by_policy(body.approval, body.action, ctx.get("service"))
                 m = Mitigation(incident_id=incident_id, idempotency_key=key, action=body.action, target=target,
-                               params=params, approval=body.approval, plan=plan,
+                               params=params, approval=approval, plan=plan,
                                status="failed" if plan_error else "proposed", error=plan_error)
                 s.add(m)
                 s.flush()
@@ -469,15 +533,16 @@ def _mitigate(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, 
                               data={"mitigation_id": m.id, "action": body.action, "target": target,
                                     "error": plan_error, "during": "plan"})
                     mitigations.escalate(
-                        s, incident, mitigations.escalation_targets(incident, rb.escalate_to),
+                        s, incident, escalation_targets(incident, rb.escalate_to),
                         f"runbook {rb.name} could not prepare {body.action} of {target}: {plan_error}. "
-                        "Nothing was changed.", mitigation_id=m.id, run_id=run_id)
+                        "Nothing was changed.", mitigation_id=m.id, run_id=run_id, catalog=runtime.catalog)
                 else:
-                    how = "runs at once (approval: auto)" if body.approval == "auto" else "awaits approval"
+                    how = "runs at once (approval: auto)" if approval == "auto" else "awaits approval"
+                    how += policy_note
                     log_event(s, incident, "mitigation_proposed",
                               f"mitigation {m.id} proposed: {plan.get('summary', body.action)}; {how}",
                               data={"mitigation_id": m.id, "action": body.action, "target": target, "plan": plan,
-                                    "approval": body.approval, "run_id": run_id})
+                                    "approval": approval, "run_id": run_id})
         except IntegrityError:  # the same step proposed it concurrently: use that one
             with transaction(runtime.sessions) as s:
                 found = s.scalars(select(Mitigation).where(Mitigation.idempotency_key == key)).one()
@@ -485,6 +550,16 @@ def _mitigate(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, 
                 step_row(s, run_id, idx).mitigation_id = found.id
     assert mitigation_id is not None
     return _settle_mitigation_step(runtime, run_id, idx, mitigation_id, rb)
+
+
+def _approval_by_policy(asked: str, action: str, service: dict[str, Any] | None) -> tuple[str, str]:
+    """A runbook's ``approval: auto`` holds only for actions the service's catalog entry auto-approves."""
+    if asked != "auto":
+        return asked, ""
+    if service is not None and action in (service.get("auto_approve") or []):
+        return "auto", ""
+    name = service["name"] if service is not None else "this incident's service"
+    return "required", f" (the runbook says approval: auto, but {name} does not list {action} in auto_approve)"
 
 
 def _settle_mitigation_step(runtime: Runtime, run_id: int, idx: int, mitigation_id: int, rb: Runbook) -> str:
@@ -523,6 +598,7 @@ def _settle_mitigation_step(runtime: Runtime, run_id: int, idx: int, mitigation_
         return "next"
 
 
+@step_handler("verify")
 def _verify(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, ctx: dict[str, Any]) -> str:
     body = step.verify
     assert body is not None
@@ -561,14 +637,9 @@ def verify_job_id(mitigation_id: int) -> str:
     return f"runbooks-verify-{mitigation_id}"
 
 
-_HANDLERS: dict[str, Handler] = {
-    "diagnose": _diagnose,
-    "notify": _notify,
-    "mitigate": _mitigate,
-    "verify": _verify,
-    "escalate": _escalate,
-    "wait": _wait,
-}
+_unhandled = set(STEP_KINDS) - set(_HANDLERS)
+if _unhandled:  # a kind added to the schema without its handler: refuse to run any runbook
+    raise RuntimeError(f"runbook step kinds without a handler: {', '.join(sorted(_unhandled))}")
 
 
 # ---------------------------------------------------------------- continuing after outside events

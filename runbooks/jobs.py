@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from bot.db import transaction, utcnow
-from bot.incidents import log_event
+from bot.incidents import escalation_targets, log_event
 from bot.models import Incident
 from bot.runtime import Runtime
 from bot.scheduler import current_runtime
@@ -26,10 +26,11 @@ from runbooks.executor import advance, finish_step, schedule, step_row, verify_j
 from runbooks.models import RunbookRun
 from runbooks.runs import runbook_of
 from runbooks.schema import VerifyStep
+from runbooks.sources import open_source
 from runbooks.templating import TemplateFailed, TemplateRefused, render
 from runbooks.verify import (
     MetricUnavailable,
-    Verdict,
+    RecoveryVerdict,
     estimated_after_buckets,
     judge,
     log_metric_buckets,
@@ -59,6 +60,8 @@ def _measure(runtime: Runtime, body: VerifyStep, ctx: dict[str, Any], baseline_s
         if not base_url:
             raise MetricUnavailable("no Prometheus configured (MLRESPONDER_PROMETHEUS_URL)")
         query = render(body.prometheus, ctx)
+        if not query.strip():
+            raise MetricUnavailable("the Prometheus query rendered empty")
         from datetime import UTC, datetime
 
         def at(ts: float) -> datetime:
@@ -72,8 +75,8 @@ def _measure(runtime: Runtime, body: VerifyStep, ctx: dict[str, Any], baseline_s
 
     source = render(body.log, ctx).strip()
     try:
-        data = load_log(source, query=render(body.query, ctx) if body.query else None)
-    except (LogError, OSError) as exc:
+        data = load_log(open_source(source), query=render(body.query, ctx) if body.query else None)
+    except (LogError, OSError, ValueError) as exc:
         raise MetricUnavailable(str(exc)) from exc
     baseline = log_metric_buckets(data, body.metric, baseline_start, incident_start, body.step)
     after = log_metric_buckets(data, body.metric, after_start, float("inf"), body.step)
@@ -109,7 +112,8 @@ def verify_mitigation(mitigation_id: int, run_id: int, step_index: int, attempt:
             skip = False
             incident = s.get(Incident, run.incident_id)
             assert incident is not None
-            ctx = build_context(s, incident, run.context, runbook={"name": rb.name}, mitigation=m)
+            ctx = build_context(s, incident, run.context, runbook={"name": rb.name}, mitigation=m,
+                                catalog=runtime.catalog)
             onset = (incident.diagnosis or {}).get("onset")
             incident_start = incident.started_at.timestamp()
             if onset:
@@ -119,7 +123,7 @@ def verify_mitigation(mitigation_id: int, run_id: int, step_index: int, attempt:
                     incident_start = min(incident_start, parse_timestamp(onset, "onset").timestamp())
             assert m.executed_at is not None
             after_start = m.executed_at.timestamp()
-            escalate_to = mitigations.escalation_targets(incident, rb.escalate_to)
+            escalate_to = escalation_targets(incident, rb.escalate_to)
     if skip:
         advance(runtime, run_id)
         return "skipped"
@@ -130,12 +134,12 @@ def verify_mitigation(mitigation_id: int, run_id: int, step_index: int, attempt:
         if estimated:
             verdict = dataclasses.replace(verdict, estimated=True, message=f"{verdict.message} ({estimated})")
     except (MetricUnavailable, TemplateFailed, TemplateRefused) as exc:
-        verdict = Verdict("inconclusive", f"cannot measure: {exc}", 0, 0, body.expect.measurements,
+        verdict = RecoveryVerdict("inconclusive", f"cannot measure: {exc}", 0, 0, body.expect.measurements,
                           body.expect.better, body.expect.min_effect, body.expect.alpha)
     return _apply_verdict(runtime, run_id, step_index, mitigation_id, attempt, verdict, body, escalate_to)
 
 
-def _apply_verdict(runtime: Runtime, run_id: int, idx: int, mitigation_id: int, attempt: int, verdict: Verdict,
+def _apply_verdict(runtime: Runtime, run_id: int, idx: int, mitigation_id: int, attempt: int, verdict: RecoveryVerdict,
                    body: VerifyStep, escalate_to: list[str]) -> str:
     record = {**verdict.to_dict(), "attempt": attempt, "step": idx, "checked_at": utcnow().isoformat()}
     retry_at = None
@@ -176,7 +180,7 @@ def _apply_verdict(runtime: Runtime, run_id: int, idx: int, mitigation_id: int, 
                 s, incident, escalate_to,
                 f"{what}. The metric has not been shown to recover; revert it with "
                 f"`mlresponder mitigation revert {m.id}` or take over.",
-                mitigation_id=m.id, run_id=run_id, offer_revert=True)
+                mitigation_id=m.id, run_id=run_id, offer_revert=True, catalog=runtime.catalog)
             row.status = "failed"
             row.error = what
             row.finished_at = utcnow()

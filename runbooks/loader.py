@@ -1,53 +1,32 @@
 """Loading runbook YAML with errors that name the file, the line and the field.
 
-YAML is composed into nodes first so every value keeps its line; pydantic validates the
-plain data, and each error's location (``('steps', 2, 'mitigate', 'action')``) is mapped back
-to a line and printed as ``runbooks/x.yaml:14: steps[2].mitigate.action: <what is wrong>``.
-A second pass checks what pydantic cannot: action parameters against the action's own
-model, every template against the sandbox, unique step names, unique runbook names.
+`bot.yamldoc` composes the YAML with lines and maps pydantic's errors back to them
+(``runbooks/x.yaml:14: steps[2].mitigate.action: <what is wrong>``). A second pass checks what
+pydantic cannot: action parameters against the action's own model, every template against the
+sandbox, unique step names, unique runbook names.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import typing
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from bot import safeyaml
+from bot.yamldoc import ConfigFileError, Loc, Problem, parse_yaml, pydantic_problems
 from runbooks.actions import ACTIONS
-from runbooks.schema import Runbook, did_you_mean
-from runbooks.templating import check_template, template_problems
+from runbooks.schema import Runbook
+from runbooks.templating import check_template, template_problems, untrusted_paths
 
 BUILTIN_DIR = Path(__file__).parent / "builtin"
 
-Loc = tuple[str | int, ...]
 
-
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    line: int
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}"
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
-
-
-class RunbookError(Exception):
+class RunbookError(ConfigFileError):
     """One or more invalid runbooks; ``str()`` has one ``file:line: field: message`` per line."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
 
 
 @dataclass(frozen=True)
@@ -65,108 +44,34 @@ class LoadedRunbook:
         return self.runbook.name
 
 
-@dataclass
-class _Doc:
-    data: Any
-    lines: dict[Loc, int] = field(default_factory=dict)
-    problems: list[tuple[Loc, str]] = field(default_factory=list)
-
-    def line_of(self, loc: Loc) -> int:
-        while loc not in self.lines and loc:
-            loc = loc[:-1]
-        return self.lines.get(loc, 1)
-
-
-def format_loc(loc: Iterable[str | int]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
+# Step fields that say what mlresponder reads, calls or changes: never built from the alert.
+DATA_FIELDS: dict[str, tuple[str, ...]] = {
+    "diagnose": ("log", "query", "reference"),
+    "verify": ("log", "query", "prometheus"),
+    "mitigate": ("target",),
+}
+# Action parameters that are payload (text sent), not where to or what: the rest are checked.
+_PAYLOAD_PARAMS = frozenset({"json", "body"})
+_HINT = {"log": "service.prediction_log", "reference": "service.reference", "target": "service.model.registry",
+         "prometheus": "service.metrics.<key>"}
 
 
-def _walk(node: yaml.Node, loc: Loc, doc: _Doc) -> None:
-    doc.lines.setdefault(loc, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            if key in seen:
-                doc.problems.append(((*loc, key), f"duplicate key {key!r}"))
-            seen.add(key)
-            doc.lines[(*loc, key)] = key_node.start_mark.line + 1
-            _walk(value_node, (*loc, key), doc)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            doc.lines[(*loc, i)] = item.start_mark.line + 1
-            _walk(item, (*loc, i), doc)
-
-
-def _parse(text: str, file: str) -> _Doc:
-    try:
-        node, data = safeyaml.compose(text)
-        if node is None:
-            raise RunbookError([Problem(file, 1, "", "empty file (expected a runbook mapping)")])
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        raise RunbookError([Problem(file, line, "", f"invalid YAML: {exc.problem or exc}")]) from exc
-    doc = _Doc(data)
-    _walk(node, (), doc)
-    return doc
-
-
-def _model_fields_at(loc: Loc, root: type[BaseModel] = Runbook) -> list[str]:
-    """The field names allowed at ``loc`` (for "did you mean" on unknown fields)."""
-    annotation: Any = root
-    for part in loc:
-        if isinstance(part, int):
-            args = typing.get_args(annotation)
-            annotation = args[0] if args else annotation
-            continue
-        model = _unwrap_model(annotation)
-        if model is None or part not in model.model_fields:
-            return []
-        annotation = model.model_fields[part].annotation
-        if typing.get_origin(annotation) in (list, dict) and typing.get_args(annotation):
-            annotation = typing.get_args(annotation)[-1] if typing.get_origin(annotation) is dict \
-                else annotation
-    model = _unwrap_model(annotation)
-    return list(model.model_fields) if model else []
-
-
-def _unwrap_model(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        found = _unwrap_model(arg)
-        if found is not None:
-            return found
-    return None
-
-
-def _pydantic_problems(
-    exc: ValidationError, base: Loc = (), root: type[BaseModel] = Runbook
-) -> Iterator[tuple[Loc, str]]:
-    for err in exc.errors(include_url=False):
-        loc: Loc = (*base, *(p for p in err["loc"] if not (isinstance(p, str) and "[" in p)))
-        kind = err["type"]
-        if kind == "extra_forbidden":
-            name = str(loc[-1])
-            allowed = _model_fields_at(loc[len(base):-1], root)
-            hint = did_you_mean(name, allowed) if allowed else ""
-            yield loc, f"unknown field {name!r}{hint}"
-        elif kind == "missing":
-            yield loc, "required field is missing"
-        elif kind in ("literal_error", "string_pattern_mismatch", "int_parsing", "float_parsing",
-                      "bool_parsing", "string_type", "dict_type", "list_type", "model_type", "int_type",
-                      "too_short", "greater_than_equal", "less_than_equal", "greater_than", "less_than"):
-            yield loc, f"{err['msg'][0].lower()}{err['msg'][1:]}, got {err.get('input')!r}"
-        else:
-            msg = err["msg"]
-            yield loc, msg.removeprefix("Value error, ")
+def _alert_sourced(loc: Loc, value: Any) -> Iterator[tuple[Loc, str]]:
+    """A data source, URL or target templated from the alert: the alert is text, never configuration."""
+    if isinstance(value, str):
+        bad = untrusted_paths(value) if ("{{" in value or "{%" in value) else []
+        if bad:
+            field_name = next((str(p) for p in reversed(loc) if isinstance(p, str)), "")
+            hint = _HINT.get(field_name, "service.…")
+            yield loc, (f"may not come from the alert or other outside text ({', '.join(bad)}); "
+                        f"what mlresponder reads, calls or changes comes from the catalog (e.g. {hint})")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key not in _PAYLOAD_PARAMS:
+                yield from _alert_sourced((*loc, key), item)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _alert_sourced((*loc, i), item)
 
 
 def _semantic_problems(runbook: Runbook) -> Iterator[tuple[Loc, str]]:
@@ -182,6 +87,8 @@ def _semantic_problems(runbook: Runbook) -> Iterator[tuple[Loc, str]]:
             if problem:
                 yield (*base, "when"), problem
         body = step.body
+        for field_name in DATA_FIELDS.get(step.kind, ()):
+            yield from _alert_sourced((*base, step.kind, field_name), getattr(body, field_name))
         for field_name, value in body.model_dump(by_alias=True, exclude_none=True).items():
             if field_name == "params" or not isinstance(value, (str, list, dict)):
                 continue
@@ -193,22 +100,26 @@ def _semantic_problems(runbook: Runbook) -> Iterator[tuple[Loc, str]]:
             try:
                 action.Params.model_validate(step.mitigate.params)
             except ValidationError as exc:
-                yield from _pydantic_problems(exc, ploc, action.Params)
+                yield from pydantic_problems(exc, action.Params, ploc)
             for sub, problem in template_problems(step.mitigate.params):
                 yield (*ploc, *sub), problem
+            yield from _alert_sourced(ploc, step.mitigate.params)
 
 
 def parse_runbook(text: str, file: str) -> LoadedRunbook:
-    doc = _parse(text, file)
-    problems = [Problem(file, doc.line_of(loc), format_loc(loc), msg) for loc, msg in doc.problems]
+    try:
+        doc = parse_yaml(text, file, what="a runbook mapping")
+    except ConfigFileError as exc:
+        raise RunbookError(exc.problems) from None
+    problems = [doc.problem(loc, msg) for loc, msg in doc.problems]
     if not isinstance(doc.data, dict):
         raise RunbookError([Problem(file, 1, "", f"expected a runbook mapping, got {type(doc.data).__name__}")])
     try:
         runbook = Runbook.model_validate(doc.data)
     except ValidationError as exc:
-        problems += [Problem(file, doc.line_of(loc), format_loc(loc), msg) for loc, msg in _pydantic_problems(exc)]
+        problems += [doc.problem(loc, msg) for loc, msg in pydantic_problems(exc, Runbook)]
         raise RunbookError(sorted(problems, key=lambda p: p.line)) from None
-    problems += [Problem(file, doc.line_of(loc), format_loc(loc), msg) for loc, msg in _semantic_problems(runbook)]
+    problems += [doc.problem(loc, msg) for loc, msg in _semantic_problems(runbook)]
     if problems:
         raise RunbookError(sorted(problems, key=lambda p: p.line))
     steps_lines = tuple(doc.line_of(("steps", i)) for i in range(len(runbook.steps)))

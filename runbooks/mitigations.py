@@ -19,9 +19,19 @@ from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from bot.catalog import Catalog
 from bot.db import transaction, utcnow
 from bot.egress import EgressPolicy
-from bot.incidents import IllegalTransition, audit, change_to_dict, changes_in_window, log_event, transition
+from bot.incidents import (
+    IllegalTransition,
+    audit,
+    change_to_dict,
+    changes_in_window,
+    escalation_targets,
+    log_event,
+    transition,
+)
+from bot.incidents import escalate as record_escalation
 from bot.models import TRANSITIONS, ChangeEvent, Incident, Mitigation
 from bot.runtime import Runtime
 from runbooks.actions import ActionContext, ActionError, get_action
@@ -59,15 +69,28 @@ def get_mitigation(session: Session, mitigation_id: int) -> Mitigation:
     return m
 
 
-def escalation_targets(incident: Incident, escalate_to: list[str] | None = None) -> list[str]:
-    if escalate_to:
-        return list(escalate_to)
-    return [incident.commander] if incident.commander else ["on-call"]
+OWNERS = "owners"
 
 
-def escalate(session: Session, incident: Incident, who: list[str], message: str, **data: Any) -> None:
-    log_event(session, incident, "escalation", f"escalated to {', '.join(who)}: {message}",
-              data={"who": who, "message": message, **data})
+def escalate(session: Session, incident: Incident, who: list[str], message: str, *, catalog: Catalog,
+             **data: Any) -> None:
+    """An escalation on the timeline; ``owners`` means the catalog owners of the incident's service:
+    their Slack user group or user (mentioned by the chat) and, with a routing key, a PagerDuty page."""
+    service = catalog.get(incident.catalog_service)
+    resolved: list[str] = []
+    page: dict[str, Any] | None = None
+    for name in who:
+        if name != OWNERS:
+            resolved.append(name)
+        elif service is None:
+            resolved.append(f"owners of {incident.service} (not in the service catalog)")
+        else:
+            resolved.append(service.owners.slack or f"owners of {service.name} (no owners.slack in the catalog)")
+            if service.owners.pagerduty_routing_key:
+                page = {"service": service.name}
+    resolved = list(dict.fromkeys(resolved))
+    extra: dict[str, Any] = {"page": page} if page else {}
+    record_escalation(session, incident, resolved, message, **extra, **data)
 
 
 def action_context(runtime: Runtime, session: Session, incident: Incident, action_name: str,
@@ -79,7 +102,9 @@ def action_context(runtime: Runtime, session: Session, incident: Incident, actio
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ActionError(f"{action_name}: params.{where}: {first['msg']}") from exc
-    changes = changes_in_window(session, incident, lookback_minutes=CHANGE_LOOKBACK_MINUTES)
+    # Deploys of the incident's service and its dependencies; mlresponder's own mitigations are not deploys.
+    changes = changes_in_window(session, incident, lookback_minutes=CHANGE_LOOKBACK_MINUTES, mitigations=False,
+                                services=runtime.catalog.change_scope(incident.catalog_service, incident.service))
     return ActionContext(
         target=target, params=parsed, registry=lambda: registry_for(runtime),
         incident=incident_view(incident), diagnosis=incident.diagnosis,
@@ -95,12 +120,12 @@ def plan(runtime: Runtime, session: Session, incident: Incident, action_name: st
     return get_action(action_name).plan(ctx)
 
 
-def execution_params(session: Session, m: Mitigation) -> dict[str, Any]:
+def execution_params(session: Session, m: Mitigation, catalog: Catalog | None = None) -> dict[str, Any]:
     """The parameters to execute with: a runbook step's params rendered again, now with the secrets."""
+    from bot.secrets import secret_values
     from runbooks.context import build_context
     from runbooks.models import RunbookRun
     from runbooks.runs import latest_mitigation, run_step_of, runbook_of
-    from runbooks.secrets import secret_values
     from runbooks.templating import render_tree
 
     row = run_step_of(session, m.id)
@@ -112,14 +137,14 @@ def execution_params(session: Session, m: Mitigation) -> dict[str, Any]:
     if body is None:
         return dict(m.params)
     ctx = build_context(session, m.incident, run.context, runbook={"name": rb.name, "description": rb.description},
-                        mitigation=latest_mitigation(session, run.id, row.step_index))
+                        mitigation=latest_mitigation(session, run.id, row.step_index), catalog=catalog)
     return dict(render_tree(body.params, {**ctx, "secrets": secret_values()}))
 
 
 def _ctx_for(runtime: Runtime, mitigation_id: int) -> tuple[ActionContext, dict[str, Any], str]:
     with transaction(runtime.sessions) as s:
         m = get_mitigation(s, mitigation_id)
-        params = execution_params(s, m)
+        params = execution_params(s, m, runtime.catalog)
         return action_context(runtime, s, m.incident, m.action, m.target, params), dict(m.plan), m.action
 
 
@@ -192,7 +217,7 @@ def _record_failure(runtime: Runtime, mitigation_id: int, error: str, *, escalat
               outcome="failed", incident_id=m.incident_id, detail={"error": error, "plan": m.plan})
         escalate(s, m.incident, escalation_targets(m.incident, escalate_to),
                  f"mitigation {m.id} ({m.action} {m.target}) failed: {error}. Nothing was changed by it; "
-                 "the incident needs a person.", mitigation_id=m.id)
+                 "the incident needs a person.", mitigation_id=m.id, catalog=runtime.catalog)
 
 
 def _version_change(session: Session, m: Mitigation, before: dict[str, Any], after: dict[str, Any],
@@ -200,7 +225,7 @@ def _version_change(session: Session, m: Mitigation, before: dict[str, Any], aft
     action = get_action(m.action)
     session.add(ChangeEvent(
         timestamp=utcnow(), kind="model_deploy" if action.changes_model_version else "config_change",
-        service=m.target, description=description,
+        service=m.incident.catalog_service or m.target, description=description,
         from_version=None if before.get("version") is None else str(before["version"]),
         to_version=None if after.get("version") is None else str(after["version"]),
         origin="mitigation", mitigation_id=m.id,

@@ -9,62 +9,15 @@ file, line and field (see `runbooks.loader`), never a surprise in the middle of 
 
 from __future__ import annotations
 
-import difflib
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from bot.durations import Duration
+from bot.matchers import MatcherField
 from bot.models import SEVERITIES
-
-STEP_KINDS = ("diagnose", "notify", "mitigate", "verify", "escalate", "wait")
-
-
-def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else f" (expected one of {', '.join(choices)})"
-
-
-
-
-@dataclass(frozen=True)
-class Matcher:
-    """An exact value, or a regular expression that must match the whole value."""
-
-    exact: str | None = None
-    regex: str | None = None
-
-    def matches(self, value: Any) -> bool:
-        if value is None:
-            return False
-        text = str(value)
-        if self.regex is not None:
-            return re.fullmatch(self.regex, text) is not None
-        return text == self.exact
-
-    def describe(self) -> str:
-        return f"~/{self.regex}/" if self.regex is not None else repr(self.exact)
-
-
-def _to_matcher(value: Any) -> Matcher:
-    if isinstance(value, Matcher):
-        return value
-    if isinstance(value, str | int | float) and not isinstance(value, bool):
-        return Matcher(exact=str(value))
-    if isinstance(value, Mapping) and set(value) == {"regex"} and isinstance(value["regex"], str):
-        try:
-            re.compile(value["regex"])
-        except re.error as exc:
-            raise PydanticCustomError("regex", f"invalid regular expression {value['regex']!r}: {exc}") from exc
-        return Matcher(regex=value["regex"])
-    raise PydanticCustomError("matcher", f"expected a value or {{regex: <pattern>}}, got {value!r}")
-
-
-MatcherField = Annotated[Matcher, BeforeValidator(_to_matcher)]
+from bot.yamldoc import did_you_mean
 
 
 class StrictModel(BaseModel):
@@ -83,7 +36,11 @@ class Match(StrictModel):
 
 class DiagnoseStep(StrictModel):
     # Prediction log: a Parquet/CSV path or a SQLAlchemy URL (with `?table=` or `query`). Templated.
-    log: str
+    # May render empty when `series` is on and the service has no prediction log.
+    log: str = ""
+    # Also read the catalog service's and its dependencies' Prometheus series (MLRESPONDER_PROMETHEUS_URL)
+    # and judge both sources together: dependency, resource, traffic culprits and the trigger.
+    series: bool = False
     query: str | None = None
     # Reference set (training data or a known-good window), same forms as `log`.
     reference: str | None = None
@@ -167,6 +124,10 @@ class WaitStep(StrictModel):
 
 
 class Step(StrictModel):
+    """One step: ``name``, ``when`` and exactly one kind. The kind fields below are the registry of
+    step kinds: `STEP_KINDS` derives from them, and the executor refuses to load unless it has a
+    handler for each (`runbooks.executor.step_handler`)."""
+
     name: str | None = None
     when: str | None = None
     diagnose: DiagnoseStep | None = None
@@ -198,6 +159,9 @@ class Step(StrictModel):
 
     def label(self, index: int) -> str:
         return self.name or f"{self.kind}-{index}"
+
+
+STEP_KINDS: tuple[str, ...] = tuple(k for k in Step.model_fields if k not in ("name", "when"))
 
 
 def _severity_list(value: Any) -> list[str]:

@@ -13,17 +13,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from bot.catalog import Service
 from bot.db import transaction
 from bot.incidents import get_incident, log_event, record_diagnosis
-from bot.models import Mitigation
+from bot.models import Incident, Mitigation
 from bot.runtime import Runtime
 from runbooks import executor, mitigations, runs
-from runbooks.actions import ACTIONS, ActionError, get_action
-from runbooks.context import build_context
+from runbooks.actions import ACTIONS, ActionError, get_action, hand_proposable
+from runbooks.engine import RunbookEngine
 from runbooks.mitigations import MitigationConflict, MitigationError, MitigationNotFound
 from runbooks.models import RunbookRun
 from runbooks.schema import Runbook
-from runbooks.templating import render
+from runbooks.sources import open_source
 
 __all__ = [
     "MitigationConflict", "MitigationError", "MitigationNotFound", "RunbookServiceError",
@@ -37,7 +38,7 @@ class RunbookServiceError(Exception):
 
 
 def _engine(runtime: Runtime) -> Any:
-    return runtime.parts.get("runbooks")
+    return runtime.parts.get(RunbookEngine)
 
 
 def _continue_in_background(runtime: Runtime, mitigation_id: int) -> None:
@@ -48,12 +49,43 @@ def _continue_in_background(runtime: Runtime, mitigation_id: int) -> None:
         executor.continue_after_decision(runtime, mitigation_id)
 
 
+def incident_service(runtime: Runtime, incident: Incident) -> Service:
+    """The catalog entry of the incident's service; what any action on it reads or changes."""
+    service = runtime.catalog.get(incident.catalog_service)
+    if service is None:
+        raise RunbookServiceError(
+            f"{incident.ref}: service {incident.service!r} is not in the service catalog, so mlresponder has "
+            "nothing to read or change for it (add it to MLRESPONDER_CATALOG)")
+    return service
+
+
+def _target_of(runtime: Runtime, incident: Incident, target: str | None) -> str:
+    """The registered model of the incident's service; a person may name it, never another one."""
+    try:
+        service = incident_service(runtime, incident)
+    except RunbookServiceError as exc:
+        raise MitigationError(str(exc)) from None
+    if service.model is None:
+        raise MitigationError(f"{incident.ref}: service {service.name!r} has no model in the catalog")
+    if target and target != service.model.registry:
+        raise MitigationError(f"{incident.ref}: {target!r} is not the model of service {service.name!r} "
+                              f"({service.model.registry!r}); mitigations act only on the incident's service")
+    return service.model.registry
+
+
 def run_diagnosis(runtime: Runtime, incident_id: int | str, actor: str) -> dict[str, Any]:
-    """Diagnose an incident with the data source of its runbook's diagnose step; records and returns it."""
+    """Diagnose an incident from its catalog service's prediction log; records and returns it.
+
+    The window and options come from the matching runbook's diagnose step when there is one.
+    """
     from runbooks.loader import LoadedRunbook
 
     with transaction(runtime.sessions) as s:
         incident = get_incident(s, incident_id)
+        service = incident_service(runtime, incident)
+        if not service.prediction_log:
+            raise RunbookServiceError(f"{incident.ref}: service {service.name!r} has no prediction_log in the "
+                                      "catalog, so there is nothing to diagnose")
         run_rows = list(s.scalars(select(RunbookRun).where(RunbookRun.incident_id == incident.id)))
         candidates: list[Runbook] = [runs.runbook_of(r) for r in run_rows]
         engine = _engine(runtime)
@@ -62,19 +94,13 @@ def run_diagnosis(runtime: Runtime, incident_id: int | str, actor: str) -> dict[
             if matched is not None:
                 candidates.append(matched.runbook)
         step = next((st.diagnose for rb in candidates for st in rb.steps if st.diagnose is not None), None)
-        if step is None:
-            raise RunbookServiceError(f"{incident.ref}: no runbook with a diagnose step applies, so there is "
-                                      "no prediction log to diagnose (run `mlresponder diagnose --log ...`)")
-        run_ctx = run_rows[0].context if run_rows else None
-        ctx = build_context(s, incident, run_ctx)
         number = incident.id
-    source = render(step.log, ctx).strip()
-    reference = render(step.reference, ctx).strip() if step.reference else None
-    query = render(step.query, ctx) if step.query else None
-    onset = render(step.onset, ctx).strip() if step.onset else None
     try:
-        diagnosis = executor.run_diagnose(runtime, number, source, reference=reference, query=query,
-                                          onset=onset or None, window=step.window, use_changes=step.use_changes)
+        source = open_source(service.prediction_log)
+        reference = open_source(service.reference) if service.reference else None
+        diagnosis = executor.run_diagnose(
+            runtime, number, source, reference=reference,
+            window=step.window if step else None, use_changes=step.use_changes if step else True)
     except Exception as exc:
         with transaction(runtime.sessions) as s:
             log_event(s, get_incident(s, number), "runbook_step", f"diagnosis requested by {actor} failed: {exc}",
@@ -92,7 +118,7 @@ def plan_mitigation(runtime: Runtime, incident_id: int | str, action: str, targe
         raise MitigationError(f"unknown action {action!r} (expected one of {', '.join(ACTIONS)})")
     with transaction(runtime.sessions) as s:
         incident = get_incident(s, incident_id)
-        chosen = target or str((incident.labels or {}).get("model") or incident.service)
+        chosen = _target_of(runtime, incident, target)
         try:
             ctx = mitigations.action_context(runtime, s, incident, action, chosen, params or {})
         except ActionError as exc:
@@ -108,11 +134,12 @@ def propose_mitigation(runtime: Runtime, incident_id: int | str, action: str, ac
     """Propose a mitigation by hand (it still needs an approval); returns the mitigation id."""
     if action not in ACTIONS:
         raise MitigationError(f"unknown action {action!r} (expected one of {', '.join(ACTIONS)})")
-    if action == "http":
-        raise MitigationError("an http mitigation needs its request from a runbook; it cannot be proposed by hand")
+    if action not in hand_proposable():
+        raise MitigationError(f"an {action} mitigation needs its request from a runbook; "
+                              "it cannot be proposed by hand")
     with transaction(runtime.sessions) as s:
         incident = get_incident(s, incident_id)
-        chosen = target or str((incident.labels or {}).get("model") or incident.service)
+        chosen = _target_of(runtime, incident, target)
         duplicate = mitigations.open_duplicate(s, incident.id, action, chosen)
         if duplicate is not None:
             return duplicate.id
@@ -151,7 +178,7 @@ def approve_mitigation(runtime: Runtime, mitigation_id: int, actor: str) -> dict
     """Approve and execute once. A second, concurrent approval gets MitigationConflict."""
     with transaction(runtime.sessions) as s:
         m = mitigations.get_mitigation(s, mitigation_id)
-        escalate_to = _escalate_to(s, m.id)
+        escalate_to = runs.escalate_to_of(s, m.id)
     mitigations.claim(runtime, mitigation_id, actor)
     mitigations.execute(runtime, mitigation_id, escalate_to=escalate_to)
     _continue_in_background(runtime, mitigation_id)
@@ -184,9 +211,3 @@ def get_mitigation(runtime: Runtime, mitigation_id: int) -> dict[str, Any]:
         return mitigations.mitigation_to_dict(mitigations.get_mitigation(s, mitigation_id))
 
 
-def _escalate_to(s: Any, mitigation_id: int) -> list[str] | None:
-    row = runs.run_step_of(s, mitigation_id)
-    if row is None:
-        return None
-    run = s.get(RunbookRun, row.run_id)
-    return runs.runbook_of(run).escalate_to if run is not None else None

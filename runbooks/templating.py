@@ -64,6 +64,59 @@ def _unsafe_names(tree: nodes.Node) -> Iterator[str]:
                         yield part
 
 
+# What a data source, an action URL or a mitigation target may be built from: configuration
+# (the catalog's `service`, the runbook) and mlresponder's own findings. The alert (`labels`,
+# `annotations`, `alert`, an incident's labels/title/summary/service) is text to show, never this.
+_TRUSTED_ROOTS = frozenset({"service", "diagnosis", "runbook", "mitigation", "secrets"})
+_TRUSTED_INCIDENT_FIELDS = frozenset({"id", "ref", "severity", "status", "started_at", "created_at"})
+
+
+def referenced_paths(source: str) -> list[tuple[str, ...]]:
+    """Every variable a template reads, as attribute paths: ``{{ service.model.registry }}`` →
+    ``("service", "model", "registry")``; a bare ``{{ labels }}`` → ``("labels",)``."""
+    try:
+        tree = _ENV.parse(source)
+    except TemplateSyntaxError:
+        return []
+    inner: set[int] = set()
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        assert isinstance(node, nodes.Getattr | nodes.Getitem)
+        inner.add(id(node.node))
+    # Loop and {% set %} variables: what they are bound from is itself a path of the template.
+    local = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    paths: list[tuple[str, ...]] = []
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Name)):
+        if id(node) in inner or (isinstance(node, nodes.Name) and node.ctx != "load"):
+            continue
+        parts: list[str] = []
+        cur: nodes.Node = node
+        while isinstance(cur, nodes.Getattr | nodes.Getitem):
+            if isinstance(cur, nodes.Getattr):
+                parts.append(cur.attr)
+            else:
+                arg = cur.arg
+                parts.append(str(arg.value) if isinstance(arg, nodes.Const) else "[]")
+            cur = cur.node
+        if isinstance(cur, nodes.Name) and cur.name not in local:
+            paths.append((cur.name, *reversed(parts)))
+    return paths
+
+
+def untrusted_paths(source: str) -> list[str]:
+    """The variables of ``source`` that come from outside (the alert, chat, change events)."""
+    bad: list[str] = []
+    for path in referenced_paths(source):
+        root = path[0]
+        if root in _TRUSTED_ROOTS:
+            continue
+        if root == "incident" and len(path) > 1 and path[1] in _TRUSTED_INCIDENT_FIELDS:
+            continue
+        text = ".".join(path)
+        if text not in bad:
+            bad.append(text)
+    return bad
+
+
 def check_template(source: str, *, expression: bool = False) -> str | None:
     """Why this template may not be used (syntax or sandbox), or None when it is fine."""
     text = "{{ " + source + " }}" if expression else source

@@ -46,6 +46,8 @@ class IncidentSummary(_Open):
     status: str
     severity: str
     service: str
+    # The catalog service the alert selected; null when the service is not in the catalog.
+    catalog_service: str | None = None
     source: str
     commander: str | None
     summary: str | None

@@ -9,25 +9,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from bot.chat.blocks import is_slack_user_id
 from bot.chat.models import OutboxMessage
+from bot.chat.pagerduty import pd_key
 from bot.config import Settings
-from bot.events import EventNotice, pending_notices
+from bot.events import EventKind, EventNotice, pending_notices
 
 # Kinds whose change shows on the card: it is updated in place.
 CARD_KINDS = frozenset(
-    {"status_changed", "severity_changed", "commander_assigned", "diagnosis", "alerts_all_resolved",
-     "alert_joined", "alert_refired", "alert_resolved", "postmortem_drafted", "role_assigned"}
+    {EventKind.STATUS_CHANGED, EventKind.SEVERITY_CHANGED, EventKind.COMMANDER_ASSIGNED, EventKind.DIAGNOSIS,
+     EventKind.ALERTS_ALL_RESOLVED, EventKind.ALERT_JOINED, EventKind.ALERT_REFIRED, EventKind.ALERT_RESOLVED,
+     EventKind.POSTMORTEM_DRAFTED, EventKind.ROLE_ASSIGNED}
 )
-# Kinds that are recorded but not worth a chat message (Alertmanager re-sends firing alerts).
-QUIET_KINDS = frozenset({"alert_repeated"})
 # Kinds announced in the channel as well as the thread, so people are actually notified.
-BROADCAST_KINDS = frozenset({"escalation"})
+BROADCAST_KINDS = frozenset({EventKind.ESCALATION})
 
 _QUEUED = "mlresponder_chat_queued"
+PAGE_FOLLOW_UP = {"acknowledged": "acknowledge", "resolved": "resolve"}
 
 
 def incident_key(incident_id: int) -> str:
@@ -55,8 +56,6 @@ def ops_for(notice: EventNotice, settings: Settings) -> list[OutboxMessage]:
         if settings.slack_alerts_channel:
             rows.append(row("alerts_line", {"channel": settings.slack_alerts_channel}, row_key="alerts"))
         return rows
-    if notice.kind in QUIET_KINDS:
-        return []
     payload: dict[str, Any] = {}
     if notice.kind == "chat_error":
         payload["quiet"] = True  # a failure to post a failure note is not noted again
@@ -67,6 +66,12 @@ def ops_for(notice: EventNotice, settings: Settings) -> list[OutboxMessage]:
         # Whoever is escalated to joins the channel (a departed one is noted, like any invite).
         who = notice.data.get("who") or []
         rows = [row("invite", {"user": u}) for u in who if isinstance(u, str) and is_slack_user_id(u)] + rows
+        page = notice.data.get("page")
+        if isinstance(page, dict) and page.get("service"):
+            # The owners' PagerDuty service, on its own key: a chat outage never holds a page back.
+            rows.append(row("pagerduty", {"event_action": "trigger", "service": page["service"],
+                                          "message": str(notice.data.get("message") or "")},
+                            row_key=pd_key(notice.incident_id)))
     if notice.kind in ("commander_assigned", "role_assigned"):
         # A role holder who is not a configured responder joins the channel too.
         to = str(notice.data.get("to") or "")
@@ -98,7 +103,23 @@ def queue_for_session(session: Session, settings: Settings) -> None:
     for notice in notices[done:]:
         for message in ops_for(notice, settings):
             session.add(message)
+        session.add_all(page_follow_ups(session, notice))
     session.info[_QUEUED] = len(notices)
+
+
+def page_follow_ups(session: Session, notice: EventNotice) -> list[OutboxMessage]:
+    """A paged incident acknowledged or resolved here is acknowledged or resolved in PagerDuty."""
+    action = PAGE_FOLLOW_UP.get(str(notice.data.get("to"))) if notice.kind == "status_changed" else None
+    if action is None:
+        return []
+    key = pd_key(notice.incident_id)
+    trigger = session.scalars(select(OutboxMessage).where(OutboxMessage.key == key, OutboxMessage.op == "pagerduty")
+                              .order_by(OutboxMessage.id).limit(1)).first()
+    if trigger is None:
+        return []
+    return [OutboxMessage(key=key, incident_id=notice.incident_id, event_id=notice.event_id, op="pagerduty",
+                          payload={"event_action": action, "service": trigger.payload.get("service")},
+                          status="pending")]
 
 
 def reset_session_marker(session: Session) -> None:

@@ -14,7 +14,9 @@ from urllib.parse import urlsplit
 from bot.chat.delivery import Delivery
 from bot.chat.models import OutboxMessage
 from bot.chat.outbox import OutboxWorker
+from bot.chat.pagerduty import PagerDutyClient
 from bot.chat.port import ChatError, ChatPort
+from bot.chat.responder import Responder
 from bot.chat.signing import ButtonSigner
 from bot.chat.slack_client import SlackClient
 from bot.db import transaction
@@ -30,12 +32,14 @@ log = logging.getLogger(__name__)
 
 class ChatPart:
     def __init__(self, runtime: Runtime, port: ChatPort, signer: ButtonSigner, client: SlackClient | None,
-                 worker_options: dict[str, Any] | None = None) -> None:
+                 responder: Responder, worker_options: dict[str, Any] | None = None) -> None:
         self.runtime = runtime
+        self.responder = responder
         self.port = port
         self.signer = signer
         self.client = client
-        self.delivery = Delivery(port, alerts_channel=runtime.settings.slack_alerts_channel)
+        self.delivery = Delivery(port, alerts_channel=runtime.settings.slack_alerts_channel,
+                                 pager=PagerDutyClient(runtime.settings.pagerduty_url), catalog=runtime.catalog)
         self.worker = OutboxWorker(runtime.sessions, self.delivery, **(worker_options or {}))
         self._bolt: App | None = None
         self._socket_mode: Any = None

@@ -79,12 +79,8 @@ def run_log(args: argparse.Namespace) -> int:
 
 
 def run_service(args: argparse.Namespace) -> int:
+    from bot.catalog import CatalogError, load_catalog
     from bot.cli import CommandError
-
-    try:
-        from bot.catalog import CatalogError, load_catalog
-    except ImportError:  # the catalog lands with issue 10; until then --service cannot resolve a name
-        raise CommandError("--service needs the service catalog (bot.catalog), which this build lacks") from None
     from bot.service_diagnosis import ServiceInputError, diagnose_service
     from diagnostics import DiagnosisInputError, to_markdown
     from diagnostics.engine import to_epoch

@@ -21,6 +21,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from bot.api import create_app
+    from bot.catalog import CatalogError
     from bot.cli import CommandError
     from bot.logging_setup import configure_logging
     from bot.monitors.loader import MonitorConfigError
@@ -34,8 +35,8 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(args.log_level, settings.secrets())
     try:
         runtime = create_runtime(settings, migrate=True)
-    except (RunbookError, MonitorConfigError) as exc:
-        # An invalid runbook or monitor must stop the service before it takes any alert.
+    except (RunbookError, MonitorConfigError, CatalogError) as exc:
+        # An invalid catalog, runbook or monitor must stop the service before it takes any alert.
         raise CommandError(f"refusing to start: {exc}") from None
     app = create_app(runtime, bind_host=args.host)
     # Bind before anything starts or says "serving": a taken port is one clear error, not a log that lies.

@@ -17,10 +17,19 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
 from bot.config import Settings
 from bot.db import transaction
-from bot.demo.models import MODEL_NAME, SERVING_ALIAS, Dataset, DemoRegistry, build_registry, load_dataset
+from bot.demo.models import (
+    FALLBACK_ALIAS,
+    MODEL_NAME,
+    SERVING_ALIAS,
+    Dataset,
+    DemoRegistry,
+    build_registry,
+    load_dataset,
+)
 from bot.demo.scenarios import SCENARIOS, Scenario
 from bot.demo.server import ApiServer
 from bot.demo.serving import NO_FAULT, ServingLoop
@@ -28,6 +37,7 @@ from bot.incidents import get_incident, incident_to_dict, transition
 from bot.models import TRANSITIONS
 from bot.runtime import Runtime
 from bot.wiring import create_runtime
+from postmortems.worker import PostmortemWorker
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +72,7 @@ def build_stage(folder: Path) -> Stage:
 
 
 @dataclass
-class Outcome:
+class DemoOutcome:
     scenario: str
     incident: dict[str, Any]
     postmortem_path: Path
@@ -87,8 +97,24 @@ class Narrator:
         self.echo(line)
 
 
-def demo_settings(folder: Path, registry: DemoRegistry) -> Settings:
+def write_demo_catalog(folder: Path, log_path: Path) -> Path:
+    """The demo's service catalog: what mlresponder may read and change for the tumor classifier.
+
+    The demo's alerts only name the service; the prediction log and the model come from here.
+    """
+    path = folder / "catalog.yaml"
+    path.write_text(yaml.safe_dump({"services": [{
+        "name": MODEL_NAME,
+        "owners": {"slack": "S0DEMOOWNR"},
+        "model": {"registry": MODEL_NAME, "serving_alias": SERVING_ALIAS, "fallback_alias": FALLBACK_ALIAS},
+        "prediction_log": str(log_path),
+    }]}, sort_keys=False))
+    return path
+
+
+def demo_settings(folder: Path, registry: DemoRegistry, catalog: Path | None = None) -> Settings:
     return Settings(
+        catalog=str(catalog) if catalog else None,
         database_url=f"sqlite:///{folder / 'mlresponder.db'}",
         runbooks=str(RUNBOOKS_DIR),
         mlflow_registry_uri=registry.uri,
@@ -102,12 +128,11 @@ def _iso(dt: datetime) -> str:
     return dt.isoformat().replace("+00:00", "Z")
 
 
-def alertmanager_payload(scenario: Scenario, starts_at: datetime, log_path: Path, value: str) -> dict[str, Any]:
+def alertmanager_payload(scenario: Scenario, starts_at: datetime, value: str) -> dict[str, Any]:
     labels = {"alertname": scenario.alertname, "service": MODEL_NAME, "severity": "critical"}
     annotations = {
         "summary": scenario.alert_summary,
         "description": f"{scenario.alert_summary}: {value}",
-        "prediction_log": str(log_path),
     }
     alert = {
         "status": "firing", "labels": labels, "annotations": annotations, "startsAt": _iso(starts_at),
@@ -152,12 +177,13 @@ class ScenarioRun:
         kinds = [e["kind"] for e in record.get("timeline", [])]
         raise DemoError(f"timed out waiting for {what} on INC-{incident_id} (timeline so far: {', '.join(kinds)})")
 
-    def run(self) -> Outcome:
+    def run(self) -> DemoOutcome:
         scenario, stage = self.scenario, self.stage
         stage.reset()
         log_path = self.folder / f"predictions-{scenario.name}.csv"
-        settings = demo_settings(self.folder / scenario.name, stage.registry)
         (self.folder / scenario.name).mkdir(parents=True, exist_ok=True)
+        catalog = write_demo_catalog(self.folder / scenario.name, log_path)
+        settings = demo_settings(self.folder / scenario.name, stage.registry, catalog)
         runtime = create_runtime(settings)
         serving = ServingLoop(stage.registry, stage.data, log_path, rate=RATE)
         server = ApiServer(runtime)
@@ -168,7 +194,8 @@ class ScenarioRun:
             serving.start()
             self.say(f"serving {MODEL_NAME} v{stage.registry.alias_version()} ({SERVING_ALIAS}) at "
                      f"{RATE:.0f} requests/s; prediction log {log_path} ({rows} rows of history)")
-            self.say(f"mlresponder API on {server.url} (uvicorn), console chat, runbooks from {RUNBOOKS_DIR}")
+            self.say(f"mlresponder API on {server.url} (uvicorn), console chat, runbooks from {RUNBOOKS_DIR}, "
+                     f"service catalog {catalog}")
             time.sleep(2.0)
             return self._incident(runtime, server, serving, log_path)
         finally:
@@ -176,7 +203,7 @@ class ScenarioRun:
             server.stop()
             runtime.close()
 
-    def _incident(self, runtime: Runtime, server: ApiServer, serving: ServingLoop, log_path: Path) -> Outcome:
+    def _incident(self, runtime: Runtime, server: ApiServer, serving: ServingLoop, log_path: Path) -> DemoOutcome:
         scenario, registry = self.scenario, self.stage.registry
         client = httpx.Client(base_url=server.url, timeout=30)
         baseline_since = datetime.now(UTC) - timedelta(seconds=30)
@@ -211,8 +238,7 @@ class ScenarioRun:
         if not degraded:
             raise DemoError(f"the fault did not degrade the metric: {reading}")
         response = client.post("/alerts/alertmanager",
-                               json=alertmanager_payload(scenario, changed_at + timedelta(seconds=2), log_path,
-                                                         reading))
+                               json=alertmanager_payload(scenario, changed_at + timedelta(seconds=2), reading))
         if response.status_code >= 300:
             raise DemoError(f"POST /alerts/alertmanager answered {response.status_code}: {response.text}")
         self.mark("alert")
@@ -275,14 +301,14 @@ class ScenarioRun:
                 transition(session, incident, "resolved", actor=ONCALL,
                            note="service back to normal after the mitigation")
         self.mark("resolved")
-        worker = runtime.parts.get("postmortems")
+        worker = runtime.parts.get(PostmortemWorker)
         if worker is not None:
             worker.wait(timeout=60)
         record = self.wait_for(runtime, incident_id, "the postmortem", lambda r: bool(r.get("postmortem_path")))
         self.mark("postmortem")
         path = Path(record["postmortem_path"])
         self.say(f"{ref}: resolved by the on-call; postmortem drafted: {path}")
-        return Outcome(self.scenario.name, record, path, registry.alias_version(), dict(self.marks),
+        return DemoOutcome(self.scenario.name, record, path, registry.alias_version(), dict(self.marks),
                        list(self.narrator.lines))
 
     def _service_owner_reverts(self, runtime: Runtime, client: httpx.Client, serving: ServingLoop,
@@ -322,7 +348,7 @@ def approve_mitigation(runtime: Runtime, mitigation_id: int, actor: str) -> None
 
 
 def run_demo(scenario_name: str, folder: Path, *, stage: Stage | None = None,
-             echo: Callable[[str], None] = print) -> Outcome:
+             echo: Callable[[str], None] = print) -> DemoOutcome:
     if scenario_name not in SCENARIOS:
         raise DemoError(f"unknown scenario {scenario_name!r} (expected one of {', '.join(SCENARIOS)})")
     narrator = Narrator(echo)

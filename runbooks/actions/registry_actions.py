@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from runbooks.actions.base import Action, ActionContext, ActionError
+from runbooks.actions.base import Action, ActionContext, ActionError, register_action
 from runbooks.registry.base import ModelRegistry, RegistryError
 
 FALLBACK_TAG = "mlresponder.role"
@@ -103,8 +103,15 @@ class RollbackParams(BaseModel):
     to_version: str | None = None
 
 
+@register_action
 class RollbackAction(_AliasMove):
-    """Serve the last known-good version: the one before the deploy that caused the incident."""
+    """Serve the version that served before the culprit was deployed, never the culprit again.
+
+    The target comes from the deploys recorded for the service (mlresponder's own alias moves are
+    mitigations, not deploys, and are never read as one), else the registry's newest older version.
+    A version tagged known-bad, or the version the diagnosis blames, is refused with the reason;
+    the runbook then escalates instead of moving the alias.
+    """
 
     name: ClassVar[str] = "rollback"
     description: ClassVar[str] = "serve the last known-good version of the target model"
@@ -113,22 +120,40 @@ class RollbackAction(_AliasMove):
     def plan(self, ctx: ActionContext) -> dict[str, Any]:
         params = ctx.params
         assert isinstance(params, RollbackParams)
-        if params.to_version:
-            return self._plan_move(ctx, str(params.to_version), "version given by the runbook")
         reg = _registry(ctx)
         try:
             current = reg.serving_version(ctx.target)
         except RegistryError as exc:
             raise ActionError(str(exc)) from exc
-        version, reason = self._known_good(reg, ctx, current)
+        culprit = _culprit_version(ctx)
+        if culprit is not None and not _same_version(culprit, current):
+            raise ActionError(
+                f"refused: the diagnosis blames version {culprit}, but {reg.serving_alias!r} of {ctx.target!r} "
+                f"serves version {current}; rolling back further would not remove the culprit")
+        if params.to_version:
+            version, reason = str(params.to_version), "version given by the runbook"
+        else:
+            version, reason = self._known_good(reg, ctx, current)
+        self._refuse_bad(reg, ctx, version, culprit)
         return self._plan_move(ctx, version, reason)
 
+    @staticmethod
+    def _refuse_bad(reg: ModelRegistry, ctx: ActionContext, version: str, culprit: str | None) -> None:
+        if culprit is not None and _same_version(version, culprit):
+            raise ActionError(f"refused: version {version} is the version the diagnosis blames")
+        try:
+            tags = reg.get_version(ctx.target, version).tags
+        except RegistryError as exc:
+            raise ActionError(str(exc)) from exc
+        if KNOWN_BAD_TAG in tags:
+            raise ActionError(f"refused: version {version} of {ctx.target!r} is tagged {KNOWN_BAD_TAG} "
+                              f"({tags[KNOWN_BAD_TAG]}); it will not be served again automatically")
+
     def _known_good(self, reg: ModelRegistry, ctx: ActionContext, current: str) -> tuple[str, str]:
-        # 1. The change log: the deploy that put the current version in place says what was before.
+        # 1. The deploy that put the current version in place says what served before it.
         for change in reversed(ctx.changes):
-            if (change.get("kind") == "model_deploy" and str(change.get("to_version")) == current
-                    and change.get("from_version") and change.get("service") in (ctx.target,
-                                                                                ctx.incident.get("service"))):
+            if (change.get("kind") == "model_deploy" and change.get("origin") != "mitigation"
+                    and str(change.get("to_version")) == current and change.get("from_version")):
                 return str(change["from_version"]), (
                     f"version {current} was deployed at {change.get('timestamp')} over version "
                     f"{change['from_version']}"
@@ -158,6 +183,18 @@ class RollbackAction(_AliasMove):
                                 str(ctx.incident.get("ref", "yes")))
 
 
+def _same_version(a: str, b: str) -> bool:
+    """Prediction logs often write a registry version "3" as "v3"."""
+    return a.strip().lower().removeprefix("v") == b.strip().lower().removeprefix("v")
+
+
+def _culprit_version(ctx: ActionContext) -> str | None:
+    culprit = (ctx.diagnosis or {}).get("culprit") or {}
+    if culprit.get("kind") == "model_version" and culprit.get("name") not in (None, ""):
+        return str(culprit["name"])
+    return None
+
+
 class NaiveModelParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     # Where the fallback is declared: a version, an alias, or a version tag "key=value".
@@ -166,6 +203,7 @@ class NaiveModelParams(BaseModel):
     fallback_tag: str = f"{FALLBACK_TAG}={FALLBACK_TAG_VALUE}"
 
 
+@register_action
 class NaiveModelAction(_AliasMove):
     """Serve the target's registered fallback: a simple, robust model or heuristic."""
 

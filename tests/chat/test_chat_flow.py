@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 from typing import Any
 
 from chat_fake_slack import FakeSlack
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from bot.chat.models import OutboxMessage
+from bot.chat.part import ChatPart
 from bot.chat.signing import ButtonSigner
 from bot.config import Settings
 from bot.db import transaction
@@ -22,7 +24,7 @@ from bot.wiring import create_runtime
 
 
 def drain(runtime: Runtime) -> None:
-    assert runtime.parts["chat"].worker.drain(20), "the outbox did not empty"
+    assert runtime.parts[ChatPart].worker.drain(20), "the outbox did not empty"
 
 
 def incident_calls(fake: FakeSlack, channel: str) -> list[str]:
@@ -142,12 +144,15 @@ def test_malicious_labels_and_annotations_are_inert(
 
 
 def test_taken_name_and_departed_responders_are_noted_and_the_flow_carries_on(
-    slack_settings: Settings, fake_slack: FakeSlack
+    slack_settings: Settings, fake_slack: FakeSlack, tmp_path: Path
 ) -> None:
     fake_slack.taken_names.add("inc-1-feature-drift")
     fake_slack.unknown_users.add("UGONE0001")
     fake_slack.disabled_users.add("UOLD00002")
-    runtime = create_runtime(slack_settings.with_(slack_responders="UGONE0001,UALICE01,UOLD00002"))
+    no_runbooks = tmp_path / "no-runbooks"  # only the chat flow's own messages in the thread
+    no_runbooks.mkdir()
+    runtime = create_runtime(slack_settings.with_(slack_responders="UGONE0001,UALICE01,UOLD00002",
+                                                  runbooks=str(no_runbooks)))
     runtime.start()
     try:
         with transaction(runtime.sessions) as s:
@@ -214,7 +219,7 @@ def test_without_a_bot_token_the_console_renders_the_same_flow(settings: Setting
     runtime = create_runtime(settings.with_(extra={"chat_outbox": {"poll_interval": 0.05, "base_delay": 0.05}},
                                             slack_responders="UALICE01"))
     out = io.StringIO()
-    runtime.parts["chat"].port.stream = out
+    runtime.parts[ChatPart].port.stream = out
     runtime.start()
     try:
         with transaction(runtime.sessions) as s:
@@ -223,7 +228,7 @@ def test_without_a_bot_token_the_console_renders_the_same_flow(settings: Setting
             add_note(s, get_incident(s, 1), "looking at the feature pipeline", actor="alice")
             transition(s, get_incident(s, 1), "acknowledged", actor="alice")
         drain(runtime)
-        assert not hasattr(runtime.parts["chat"], "bolt_app")
+        assert not hasattr(runtime.parts[ChatPart], "bolt_app")
     finally:
         runtime.close()
     text = out.getvalue()
@@ -279,7 +284,7 @@ def test_purge_keeps_pending_rows_and_drops_old_delivered_ones(chat_runtime: Run
     with transaction(chat_runtime.sessions) as s:
         create_incident(s, title="x", severity="sev3", service="x", source="test", actor="t")
     drain(chat_runtime)
-    worker = chat_runtime.parts["chat"].worker
+    worker = chat_runtime.parts[ChatPart].worker
     assert worker.purge() == 0  # nothing is a week old
     with transaction(chat_runtime.sessions) as s:
         s.add(OutboxMessage(key="k", op="text", payload={"channel": "C1", "text": "later"}, status="pending"))

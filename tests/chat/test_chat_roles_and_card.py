@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from bot.chat import blocks
+from bot.chat.part import ChatPart
 from bot.chat.views import TimelineLine
 from bot.db import transaction
 from bot.incidents import create_incident, get_incident, log_event
@@ -20,7 +21,7 @@ from bot.runtime import Runtime
 
 
 def drain(runtime: Runtime) -> None:
-    assert runtime.parts["chat"].worker.drain(20), "the outbox did not empty"
+    assert runtime.parts[ChatPart].worker.drain(20), "the outbox did not empty"
 
 
 def command(api: TestClient, text: str, **kwargs: Any) -> dict[str, Any]:

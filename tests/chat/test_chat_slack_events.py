@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from chat_fake_slack import FakeSlack
@@ -11,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from bot.chat.models import OutboxMessage
+from bot.chat.part import ChatPart
 from bot.chat.signing import ButtonSigner
 from bot.db import transaction
 from bot.incidents import create_incident, get_incident, log_event
@@ -19,7 +21,7 @@ from bot.runtime import Runtime
 
 
 def drain(runtime: Runtime) -> None:
-    assert runtime.parts["chat"].worker.drain(20)
+    assert runtime.parts[ChatPart].worker.drain(20)
 
 
 def command(api: TestClient, text: str, **kwargs: Any) -> dict[str, Any]:
@@ -77,7 +79,7 @@ def test_wrong_signature_and_stale_timestamp_get_401_and_change_nothing(api: Tes
 def test_help_and_unknown_or_malformed_subcommands_answer_with_usage(api: TestClient, chat_runtime: Runtime) -> None:
     for text in ("", "help"):
         reply = command(api, text)
-        assert reply["response_type"] == "ephemeral" and "`declare [sev1..sev4] <title>`" in reply["text"]
+        assert reply["response_type"] == "ephemeral" and "`declare [SERVICE] [sev1..sev4] <title>`" in reply["text"]
     reply = command(api, "frobnicate <!channel>")
     assert reply["text"].startswith("Unknown subcommand `frobnicate`") and "`list`" in reply["text"]
     number, channel = open_incident(chat_runtime)
@@ -114,6 +116,39 @@ def test_declare_opens_an_incident_from_slack_with_its_channel(
     assert [c.args["name"] for c in fake_slack.calls_of("conversations.create")] == [
         "inc-1-recommendations-are-channel-empty"
     ]
+
+
+def test_declare_with_a_catalog_service_makes_the_incident_diagnosable(
+    api: TestClient, chat_runtime: Runtime, tmp_path: Path
+) -> None:
+    import csv
+
+    from bot.catalog import load_catalog
+    from runbooks.service import run_diagnosis
+
+    log = tmp_path / "predictions.csv"
+    start = time.time() - 7200
+    with log.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["timestamp", "model_version", "prediction", "label", "x1"])
+        for i in range(2000):  # version 2 from the middle on, and wrong half of the time
+            late = i >= 1000
+            w.writerow([start + i * 3.6, "2" if late else "1", i % 2, (i % 2) if not late or i % 4 else 1 - i % 2,
+                        (i * 7919) % 100 / 100])
+    (tmp_path / "catalog.yaml").write_text(f"services:\n  - name: fraud-scorer\n    prediction_log: {log}\n")
+    chat_runtime.catalog = load_catalog(tmp_path / "catalog.yaml")
+    reply = command(api, "declare fraud-scorer sev1 precision dropped", user="UBOB0002")
+    assert "declared *INC-1* [sev1] on *fraud-scorer*: precision dropped" in reply["text"]
+    found = incident(chat_runtime)
+    assert (found.service, found.catalog_service, found.severity, found.title) == \
+        ("fraud-scorer", "fraud-scorer", "sev1", "precision dropped")
+    diagnosis = run_diagnosis(chat_runtime, found.id, "slack:UBOB0002")
+    assert diagnosis["cause"] == "model" and diagnosis["culprit"] == {"kind": "model_version", "name": "2"}
+    # Without a service (the old form), the reply says how to make it diagnosable.
+    reply = command(api, "declare sev2 something odd", user="UBOB0002")
+    assert "declared *INC-2* [sev2]: something odd" in reply["text"]
+    assert "declare with one of fraud-scorer first" in reply["text"]
+    assert incident(chat_runtime, 2).catalog_service is None
 
 
 def test_quick_commands_in_the_incident_channel_and_by_name_elsewhere(
@@ -216,7 +251,9 @@ def test_card_shows_approve_and_reject_and_refuses_outsiders_with_an_audit(
     assert all("You are not allowed to" in t for t in texts)
     assert {c.args["user"] for c in fake_slack.calls_of("chat.postEphemeral")} == {"UMALLORY1"}
     with transaction(chat_runtime.sessions) as s:
-        audits = s.scalars(select(AuditRecord).order_by(AuditRecord.id)).all()
+        # (each Slack request is also recorded once, as "slack.request", to refuse its replays)
+        audits = s.scalars(select(AuditRecord).where(AuditRecord.action != "slack.request")
+                           .order_by(AuditRecord.id)).all()
         status = s.get(Mitigation, mid).status  # type: ignore[union-attr]
         assert [(a.actor, a.action, a.subject, a.outcome, a.incident_id) for a in audits] == [
             ("slack:UMALLORY1", "mitigation_approve", f"mitigation:{mid}", "refused", number),
@@ -239,7 +276,7 @@ def test_forged_or_altered_button_values_are_refused(
     fake_slack.wait_for(lambda: len(fake_slack.calls_of("chat.postEphemeral")) == 4)
     assert all("not valid" in c.args["text"] for c in fake_slack.calls_of("chat.postEphemeral"))
     with transaction(chat_runtime.sessions) as s:
-        audits = s.scalars(select(AuditRecord)).all()
+        audits = s.scalars(select(AuditRecord).where(AuditRecord.action != "slack.request")).all()
         assert [(a.action, a.outcome) for a in audits] == [("button", "refused")] * 4
         assert s.get(Mitigation, mid).status == "proposed"  # type: ignore[union-attr]
 

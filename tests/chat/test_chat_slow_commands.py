@@ -11,6 +11,7 @@ from chat_fake_slack import FakeSlack
 from chat_support import button_body, post_signed, slash_body
 from fastapi.testclient import TestClient
 
+from bot.chat.part import ChatPart
 from bot.db import transaction
 from bot.incidents import create_incident, get_incident
 from bot.runtime import Runtime
@@ -21,7 +22,7 @@ HAS_RUNBOOKS = importlib.util.find_spec("runbooks.service") is not None
 def open_incident(runtime: Runtime) -> str:
     with transaction(runtime.sessions) as s:
         create_incident(s, title="Churn AUC dropped", severity="sev2", service="churn", source="test", actor="t")
-    assert runtime.parts["chat"].worker.drain(20)
+    assert runtime.parts[ChatPart].worker.drain(20)
     with transaction(runtime.sessions) as s:
         channel = get_incident(s, 1).chat_channel_id
     assert channel
@@ -89,11 +90,12 @@ def test_diagnose_command_and_button_run_the_runbook_engine_after_the_ack(
     )
     assert post_signed(full_api, button_body("inc_diagnose", diag_value, user="UBOB0002", channel=channel)
                        ).status_code == 200
-    # No runbook with a diagnose step matches this hand-made incident: the engine says so, privately.
+    # This hand-made incident's service is not in the catalog: nothing to read, and it says so, privately.
     fake_slack.wait_for(lambda: len(ephemerals(fake_slack)) == 3, timeout=60)
     texts = ephemerals(fake_slack)
     assert ":mag: Running the diagnosis of INC-1." in texts
-    failures = [t for t in texts if t.startswith(":warning: diagnosis failed: INC-1: no runbook with a diagnose step")]
+    failures = [t for t in texts if t.startswith(":warning: diagnosis failed: INC-1: service 'churn' is not in the "
+                                                 "service catalog")]
     assert len(failures) == 2
 
 
@@ -135,7 +137,7 @@ def test_approval_by_a_user_group_member_runs_the_mitigation_through_the_engine(
         log_event(s, get_incident(s, 1), "mitigation_proposed", "rollback proposed",
                   data={"mitigation_id": m.id, "action": "rollback", "target": "churn-model", "plan": m.plan})
         mid = m.id
-    assert full_runtime.parts["chat"].worker.drain(20)
+    assert full_runtime.parts[ChatPart].worker.drain(20)
     fake_slack.groups["SONCALL01"] = ["UCAROL003"]
     card = fake_slack.calls_of("chat.update")[-1].args["blocks"]
     value = next(b["value"] for block in card if block["type"] == "actions" for b in block["elements"]
@@ -154,7 +156,7 @@ def test_approval_by_a_user_group_member_runs_the_mitigation_through_the_engine(
         assert mitigation is not None and mitigation.approved_by == "slack:UCAROL003"
         refused = s.scalars(select(AuditRecord).where(AuditRecord.outcome == "refused")).all()
         assert refused == []
-    assert full_runtime.parts["chat"].worker.drain(20)
+    assert full_runtime.parts[ChatPart].worker.drain(20)
     card = fake_slack.calls_of("chat.update")[-1].args["blocks"]
     assert not any(b.get("block_id") == f"mitigation-{mid}" for b in card)  # the buttons are gone
 
@@ -175,7 +177,7 @@ def test_reject_by_a_listed_approver_rejects_through_the_engine(
         log_event(s, get_incident(s, 1), "mitigation_proposed", "naive model proposed",
                   data={"mitigation_id": m.id, "action": "naive_model", "target": "churn-model", "plan": m.plan})
         mid = m.id
-    assert full_runtime.parts["chat"].worker.drain(20)
+    assert full_runtime.parts[ChatPart].worker.drain(20)
     card = fake_slack.calls_of("chat.update")[-1].args["blocks"]
     value = next(b["value"] for block in card if block["type"] == "actions" for b in block["elements"]
                  if b["action_id"] == f"mit_reject:{mid}")

@@ -210,7 +210,11 @@ TOKEN = "tok-intake-7f3a"
 def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     """`mlresponder serve` with MLRESPONDER_API_TOKEN set, on SQLite."""
     db = tmp_path_factory.mktemp("guarded") / "store.db"
-    service = ServiceProcess(f"sqlite:///{db}", api_token=TOKEN).start()
+    # No runbooks: an accepted alert's runbook would otherwise still be writing while a later test
+    # checks that a refused body stored nothing.
+    no_runbooks = tmp_path_factory.mktemp("no-runbooks")
+    service = ServiceProcess(f"sqlite:///{db}", api_token=TOKEN,
+                             extra_env={"MLRESPONDER_RUNBOOKS": str(no_runbooks)}).start()
     yield service
     service.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,6 +13,7 @@ from intake_support import am_alert, am_payload
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.api import create_app
+from bot.catalog import load_catalog
 from bot.config import Settings
 from bot.db import transaction, utcnow
 from bot.incidents import IllegalTransition, create_incident, get_incident, transition
@@ -148,7 +150,13 @@ def client(runtime: Runtime) -> Iterator[TestClient]:
         yield c
 
 
-def test_changes_inside_the_incident_window_appear_on_its_timeline(client: TestClient, runtime: Runtime) -> None:
+def test_changes_inside_the_incident_window_appear_on_its_timeline(client: TestClient, runtime: Runtime,
+                                                                   tmp_path: Path) -> None:
+    # The ranker calls the feature store (its catalog dependency), so the store's changes count too;
+    # another service's change does not.
+    (tmp_path / "catalog.yaml").write_text(
+        "services:\n  - name: ranker\n    dependencies: [{name: feature-store}]\n")
+    runtime.catalog = load_catalog(tmp_path / "catalog.yaml")
     now = datetime.now(UTC).replace(microsecond=0)
     started = now - timedelta(minutes=10)
     client.post("/alerts/alertmanager", json=am_payload(am_alert("fp-change", service="ranker",
@@ -166,6 +174,8 @@ def test_changes_inside_the_incident_window_appear_on_its_timeline(client: TestC
     # epoch seconds are a timestamp too
     client.post("/changes", json={"timestamp": (now - timedelta(minutes=5)).timestamp(), "kind": "config_change",
                                   "service": "feature-store", "description": "TTL 1h → 10m"})
+    client.post("/changes", json={"timestamp": (now - timedelta(minutes=4)).timestamp(), "kind": "model_deploy",
+                                  "service": "search", "description": "another service's deploy"})
 
     detail = client.get("/incidents/INC-1").json()
     shown = [e for e in detail["timeline"] if e["kind"] == "change"]

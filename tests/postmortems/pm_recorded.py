@@ -119,14 +119,14 @@ def _retime(session: Any, incident_id: int, kind: str, at: datetime) -> None:
 
 def record_incident(runtime: Runtime, s: Story, diagnosis: dict[str, Any], *,
                     action: str = "rollback", labels: dict[str, Any] | None = None,
-                    resolve: bool = True) -> int:
+                    resolve: bool = True, catalog_service: str | None = None) -> int:
     """A full incident: deploy, alert, ack, diagnosis, mitigation with verification, notes, resolution."""
     with transaction(runtime.sessions) as session:
         session.add(ChangeEvent(timestamp=s.deploy, kind="model_deploy", service="scoring",
                                 description="deploy scoring model v2", from_version="v1", to_version="v2"))
         incident = create_incident(session, title="Accuracy of scoring dropped", severity="sev2",
                                    service="scoring", source="alertmanager", actor="alertmanager",
-                                   labels=labels or {}, started_at=s.alert)
+                                   labels=labels or {}, started_at=s.alert, catalog_service=catalog_service)
         incident.created_at = s.alert
         _retime(session, incident.id, "incident_opened", s.alert)
         assign_commander(session, incident, "U042ALICE", actor="U042ALICE")

@@ -10,6 +10,7 @@ import pytest
 from pm_recorded import SECRET, feature_diagnosis, model_diagnosis, record_incident, story, write_log
 from sqlalchemy import select
 
+from bot.catalog import load_catalog
 from bot.db import transaction
 from bot.incidents import get_incident
 from bot.models import TimelineEvent
@@ -175,9 +176,12 @@ def test_draft_is_blameless_and_never_shows_secrets(store_runtime: Runtime, tmp_
 def test_feature_incident_draws_the_feature_distribution(store_runtime: Runtime, tmp_path: Path) -> None:
     s = story()
     log = write_log(tmp_path / "predictions.csv", s, broken_feature=True)
-    # the incident names its log in a label, so the automatic draft finds it without --log
+    # the incident's catalog service names its log, so the automatic draft finds it without --log
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(f"services:\n  - name: scoring\n    prediction_log: {log}\n")
+    store_runtime.catalog = load_catalog(catalog)
     incident_id = record_incident(store_runtime, s, feature_diagnosis(s), action="naive_model",
-                                  labels={"prediction_log": str(log)})
+                                  catalog_service="scoring")
     result = draft_postmortem_full(store_runtime, incident_id, "cli", tmp_path / "out")
     md = result.markdown
 

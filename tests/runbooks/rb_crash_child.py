@@ -20,7 +20,7 @@ from runbooks.models import RunbookRun  # noqa: E402
 def main() -> int:
     phase, cfg = sys.argv[1], json.loads(sys.argv[2])
     settings = Settings(database_url=cfg["db"], scheduler_enabled=True, mlflow_registry_uri=cfg["mlflow"],
-                        runbooks=cfg["runbooks"])
+                        runbooks=cfg["runbooks"], catalog=cfg["catalog"])
     rt = create_runtime(settings, install_parts=False)
     install_scheduler(rt)
     install_runbooks(rt)

@@ -50,6 +50,9 @@ def history(kind: str, now: float, seed: int = 7) -> tuple[list[list[object]], f
     elif kind == "latency_service":  # same version, the serving side slowed down
         bad = _rows(rng, onset, now, version="2", accuracy=0.95, latency=400.0)
         good = [[*r[:1], "2", *r[2:]] for r in good]
+    elif kind == "healthy":  # nothing happened: version 2 serves as well as before
+        bad = _rows(rng, onset, now, version="2", accuracy=0.95)
+        good = [[*r[:1], "2", *r[2:]] for r in good]
     elif kind == "errors":  # version 2 fails requests
         bad = _rows(rng, onset, now, version="2", accuracy=0.95, error_rate=0.3)
     else:

@@ -7,12 +7,15 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlparse
 
+import yaml
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.catalog import Catalog, LoadedService, Service
 from bot.config import Settings
 from bot.db import transaction, utcnow
 from bot.incidents import create_incident
@@ -27,17 +30,47 @@ class HasSessions(Protocol):
     sessions: sessionmaker[Session]
 
 
+ALL_ACTIONS = ("rollback", "naive_model", "http")
+OWNERS = "S0FRAUDOPS"  # the Slack user group the test services' escalations mention
+
+
+def catalog_entry(service: str, model: str, log_path: str | None = None,
+                  auto_approve: tuple[str, ...] = ALL_ACTIONS, **more: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": service, "model": {"registry": model, "serving_alias": "champion"},
+                             "owners": {"slack": OWNERS}, "auto_approve": list(auto_approve), **more}
+    if log_path:
+        entry["prediction_log"] = log_path
+    return entry
+
+
+def write_catalog(path: Path, *entries: dict[str, Any]) -> str:
+    """A catalog file (for processes that load it from settings, e.g. after a restart)."""
+    path.write_text(yaml.safe_dump({"services": list(entries)}, sort_keys=False))
+    return str(path)
+
+
+def add_service(rt: Runtime, entry: dict[str, Any]) -> None:
+    """Put (or replace) a service in the runtime's catalog, as if MLRESPONDER_CATALOG named it."""
+    service = Service.model_validate(entry)
+    kept = tuple(e for e in rt.catalog.entries if e.service.name != service.name)
+    rt.catalog = Catalog((*kept, LoadedService(service, "<test>", len(kept))))
+
+
 def open_incident(rt: Runtime, alertname: str, *, model: str, log_path: str | None = None,
                   started: datetime | None = None, service: str = "fraud-api",
-                  annotations: dict[str, str] | None = None) -> int:
+                  annotations: dict[str, str] | None = None, in_catalog: bool = True,
+                  auto_approve: tuple[str, ...] = ALL_ACTIONS, **catalog_keys: Any) -> int:
+    """An incident of ``service``; unless ``in_catalog`` is False the service joins (or replaces its
+    entry in) the runtime's catalog with ``model`` and ``log_path``. The alert names nothing."""
     started = started or utcnow() - timedelta(minutes=55)
     notes = dict(annotations or {})
-    if log_path:
-        notes.setdefault("prediction_log", log_path)
-    labels = {"alertname": alertname, "model": model, "service": service}
+    if in_catalog:
+        add_service(rt, catalog_entry(service, model, log_path, auto_approve, **catalog_keys))
+    labels = {"alertname": alertname, "service": service}
     with transaction(rt.sessions) as s:
         incident = create_incident(s, title=alertname, severity="sev2", service=service, source="test",
-                                   actor="test", labels=labels, started_at=started)
+                                   actor="test", labels=labels, started_at=started,
+                                   catalog_service=service if in_catalog else None)
         s.add(Alert(incident_id=incident.id, fingerprint=f"fp-{incident.id}", source="test", title=alertname,
                     severity="sev2", service=service, labels=labels, annotations=notes, starts_at=started))
         return incident.id

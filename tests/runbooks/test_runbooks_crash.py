@@ -16,11 +16,22 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from rb_logs import after_mitigation, history, write_log
-from rb_support import audit_count, count, events_of, incident_status, mitigations_of, open_incident
+from rb_support import (
+    audit_count,
+    catalog_entry,
+    count,
+    events_of,
+    incident_status,
+    mitigations_of,
+    open_incident,
+    write_catalog,
+)
 
 from bot.config import Settings
 from bot.db import make_engine, make_session_factory, transaction
 from bot.models import ChangeEvent, Mitigation
+from bot.scheduler import Scheduler
+from runbooks.engine import RunbookEngine
 from runbooks.executor import resume_active
 from runbooks.models import RunbookRun
 
@@ -29,10 +40,10 @@ RUNBOOK = """
 name: crash-test
 match: {alertname: CrashAlert}
 steps:
-  - diagnose: {log: "{{ annotations.prediction_log }}"}
-  - mitigate: {action: rollback, target: "{{ labels.model }}", approval: auto}
+  - diagnose: {log: "{{ service.prediction_log }}"}
+  - mitigate: {action: rollback, target: "{{ service.model.registry }}", approval: auto}
   - verify:
-      log: "{{ annotations.prediction_log }}"
+      log: "{{ service.prediction_log }}"
       metric: accuracy
       after: 6s
       retries: 3
@@ -54,7 +65,9 @@ def test_killed_after_execution_resumes_and_never_executes_twice(tmp_path: Path,
     rows, onset = history("bad_deploy", time.time())
     log = write_log(tmp_path / "log.csv", rows)
     db = f"sqlite:///{tmp_path / 'store.db'}"
-    cfg = {"db": db, "mlflow": mlflow_store.uri, "runbooks": str(folder), "model": model, "log": str(log)}
+    catalog = write_catalog(tmp_path / "catalog.yaml", catalog_entry("fraud-api", model, str(log)))
+    cfg = {"db": db, "mlflow": mlflow_store.uri, "runbooks": str(folder), "model": model, "log": str(log),
+           "catalog": catalog}
     from bot.db import upgrade
 
     upgrade(db)
@@ -130,7 +143,7 @@ def _executing(rt, mlflow_store, tmp_path: Path, monkeypatch, *, flip: bool) -> 
     with monkeypatch.context() as patch:
         patch.setattr(runbooks.mitigations, "execute", dies)
         with contextlib.suppress(SystemExit):
-            rt.parts["runbooks"].run_for_incident(iid)
+            rt.parts[RunbookEngine].run_for_incident(iid)
     with transaction(rt.sessions) as s:  # the dead process's lease: expire it
         run = s.query(RunbookRun).one()
         run.lease_owner = None
@@ -161,7 +174,7 @@ def test_died_mid_execution_with_the_change_in_place_is_recorded_not_repeated(tm
         assert "found in place after a restart; not executed again" in executed.message
         assert executed.data["before"]["version"] == "2" and executed.data["after"]["version"] == "1"
         assert mlflow_store.serving(model) == "1"
-        assert rt.parts["scheduler"].aps.get_job(f"runbooks-verify-{m.id}") is not None
+        assert rt.parts[Scheduler].aps.get_job(f"runbooks-verify-{m.id}") is not None
     finally:
         rt.close()
 

@@ -15,8 +15,10 @@ from typing import Any
 import pytest
 from rb_logs import after_mitigation, history, write_log
 from rb_support import (
+    OWNERS,
     FakePrometheus,
     audit_count,
+    catalog_entry,
     count,
     events_of,
     incident_status,
@@ -25,12 +27,15 @@ from rb_support import (
     open_incident,
     record_deploy,
     shift_execution,
+    write_catalog,
 )
 
 from bot.db import transaction
 from bot.models import ChangeEvent
 from bot.runtime import Runtime
+from bot.scheduler import Scheduler
 from runbooks import jobs
+from runbooks.engine import RunbookEngine
 from runbooks.models import RunbookRun
 from runbooks.service import approve_mitigation, reject_mitigation, revert_mitigation
 
@@ -43,22 +48,23 @@ def _run_status(rt: Runtime, run_id: int) -> str:
 
 
 def _verify_job(rt: Runtime, mitigation_id: int) -> dict[str, Any]:
-    job = rt.parts["scheduler"].aps.get_job(f"runbooks-verify-{mitigation_id}")
+    job = rt.parts[Scheduler].aps.get_job(f"runbooks-verify-{mitigation_id}")
     assert job is not None, "the verification must be a persisted scheduler job"
     assert job.func_ref == "runbooks.jobs:verify_mitigation"
     return dict(job.kwargs)
 
 
 def _scenario(rt: Runtime, store: Any, tmp_path: Path, kind: str, alertname: str, *,
-              deploy: bool = True) -> tuple[int, str, Path, int]:
+              deploy: bool = True, **catalog_keys: Any) -> tuple[int, str, Path, int]:
     model = store.new_model()
     now = time.time()
     rows, onset = history(kind, now)
     log = write_log(tmp_path / f"{kind}.csv", rows)
     if deploy:
         record_deploy(rt, model, datetime.fromtimestamp(onset, UTC))
-    iid = open_incident(rt, alertname, model=model, log_path=str(log))
-    run_id = rt.parts["runbooks"].run_for_incident(iid)
+    metrics = {"latency_p95_ms": f'histogram_quantile(0.99, rate(request_seconds_bucket{{model="{model}"}}[5m]))'}
+    iid = open_incident(rt, alertname, model=model, log_path=str(log), metrics=metrics, **catalog_keys)
+    run_id = rt.parts[RunbookEngine].run_for_incident(iid)
     assert run_id is not None, f"{alertname} matched no runbook"
     return iid, model, log, run_id
 
@@ -135,7 +141,7 @@ def test_data_drift_serves_the_naive_fallback_and_hands_the_pipeline_over(rt, ml
     write_log(log, after_mitigation("drift", time.time() + 60, recovered=True, version="3"), append=True)
     assert jobs.verify_mitigation(**_verify_job(rt, m.id), runtime=rt) == "pass"
     [escalation] = events_of(rt, iid, "escalation")
-    assert escalation.data["who"] == ["data-eng"] and "x1" in escalation.data["message"]
+    assert escalation.data["who"] == [OWNERS] and "x1" in escalation.data["message"]
     assert f"the naive fallback serves meanwhile. Please fix the pipeline, then revert mitigation {m.id}." in \
         escalation.data["message"]
     assert _run_status(rt, run_id) == "completed"
@@ -179,7 +185,7 @@ def test_latency_regression_of_the_service_escalates_without_touching_the_model(
                                          deploy=False)
     assert mitigations_of(rt, iid) == []
     [escalation] = events_of(rt, iid, "escalation")
-    assert escalation.data["who"] == ["serving-oncall"]
+    assert escalation.data["who"] == [OWNERS]
     assert mlflow_store.serving(model) == "2"
     assert _run_status(rt, run_id) == "completed"
 
@@ -196,7 +202,7 @@ def test_error_spike_rollback_fails_verification_escalates_and_offers_revert(rt,
     [escalation] = events_of(rt, iid, "escalation")
     assert escalation.data["offer_revert"] is True and escalation.data["mitigation_id"] == m.id
     assert f"mitigation revert {m.id}" in escalation.data["message"]
-    assert escalation.data["who"] == ["ml-oncall"]
+    assert escalation.data["who"] == [OWNERS]
     assert mitigations_of(rt, iid)[0].status == "failed_verification"
     assert _run_status(rt, run_id) == "escalated"
     assert incident_status(rt, iid) == "mitigating"
@@ -262,10 +268,10 @@ def test_wait_step_is_a_persisted_job_and_the_run_continues_after_it(rb_settings
     rt = make_runtime(rb_settings.with_(runbooks=str(folder)))
     try:
         iid = open_(rt, "W", model="m")
-        run_id = rt.parts["runbooks"].run_for_incident(iid)
+        run_id = rt.parts[RunbookEngine].run_for_incident(iid)
         assert [e.message for e in events_of(rt, iid, "notify")] == ["before"]
         assert _run_status(rt, run_id) == "waiting"
-        job = rt.parts["scheduler"].aps.get_job(f"runbooks-wait-{run_id}-1")
+        job = rt.parts[Scheduler].aps.get_job(f"runbooks-wait-{run_id}-1")
         assert job is not None and job.func_ref == "runbooks.jobs:resume_after_wait"
         jobs.resume_after_wait(**job.kwargs, runtime=rt)
         jobs.resume_after_wait(**job.kwargs, runtime=rt)  # a duplicate firing changes nothing
@@ -286,6 +292,8 @@ def test_cli_mitigation_revert_list_and_show(rt, rb_settings, mlflow_store, tmp_
     assert mlflow_store.serving(model) == "1"
     monkeypatch.setenv("MLRESPONDER_DATABASE_URL", rb_settings.database_url)
     monkeypatch.setenv("MLRESPONDER_MLFLOW_REGISTRY_URI", mlflow_store.uri)
+    catalog = write_catalog(tmp_path / "catalog.yaml", catalog_entry("fraud-api", model))
+    monkeypatch.setenv("MLRESPONDER_CATALOG", catalog)
     assert main(["mitigation", "plan", f"INC-{iid}", "naive_model"]) == 0
     assert f"dry run: move 'champion' of {model!r} from version 1 to version 3" in capsys.readouterr().out
     assert mlflow_store.serving(model) == "1"  # a dry run changes nothing

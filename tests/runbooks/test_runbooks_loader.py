@@ -25,7 +25,7 @@ steps:
       message: "cause {{ diagnosis.cause }}"
   - mitigate:
       action: rollback
-      target: "{{ labels.model }}"
+      target: "{{ service.model.registry }}"
   - verify:
       log: /tmp/log.csv
       metric: accuracy
@@ -68,7 +68,7 @@ def test_misspelt_action_names_line_and_field_and_suggests(tmp_path: Path) -> No
           "runbooks/x.yaml:12: steps[1].notify.mesage: unknown field 'mesage' (did you mean 'message'?)"]),
         ("  - notify:", "  - notfy:",
          ["runbooks/x.yaml:11: steps[1].notfy: unknown field 'notfy' (did you mean 'notify'?)"]),
-        ("      target: \"{{ labels.model }}\"", "      target: x\n      approval: maybe",
+        ("      target: \"{{ service.model.registry }}\"", "      target: x\n      approval: maybe",
          ["runbooks/x.yaml:16: steps[2].mitigate.approval: input should be 'required' or 'auto', got 'maybe'"]),
         ("      expect: {better: higher}", "      expect: {better: upward}",
          ["runbooks/x.yaml:19: steps[3].verify.expect.better: input should be 'higher' or 'lower', got 'upward'"]),
@@ -93,10 +93,10 @@ def test_misspelt_action_names_line_and_field_and_suggests(tmp_path: Path) -> No
         ("  - mitigate:", "  - when: \"labels|attr('__dict__')\"\n    mitigate:",
          ["runbooks/x.yaml:13: steps[2].when: template refused: access to '__dict__' is not allowed in the "
           "sandbox"]),
-        ("      target: \"{{ labels.model }}\"", "      target: x\n      params: {to_verison: '3'}",
+        ("      target: \"{{ service.model.registry }}\"", "      target: x\n      params: {to_verison: '3'}",
          ["runbooks/x.yaml:16: steps[2].mitigate.params.to_verison: unknown field 'to_verison' "
           "(did you mean 'to_version'?)"]),
-        ("      action: rollback\n      target: \"{{ labels.model }}\"",
+        ("      action: rollback\n      target: \"{{ service.model.registry }}\"",
          "      action: http\n      target: kserve\n      params: {url: 'ftp://x', timeout: 3}",
          ["runbooks/x.yaml:16: steps[2].mitigate.params.url: expected an http:// or https:// URL, got 'ftp://x'"]),
         ("  - verify:", "  - {}\n  - verify:",
@@ -181,3 +181,42 @@ def test_the_documented_example_is_a_valid_runbook(tmp_path: Path) -> None:
     (tmp_path / "example.yaml").write_text(match.group(1))
     [loaded] = load_runbooks([tmp_path / "example.yaml"])
     assert loaded.name == "fraud-quality-drop"
+
+
+def test_a_runbook_may_not_take_a_source_url_or_target_from_the_alert(tmp_path: Path) -> None:
+    hint = "; what mlresponder reads, calls or changes comes from the catalog (e.g. "
+    assert _errors(tmp_path, """\
+        name: steered
+        match: {alertname: X}
+        steps:
+          - diagnose:
+              log: "{{ annotations.prediction_log }}"
+              reference: "{{ alert.annotations['ref'] | default('') }}"
+          - mitigate:
+              action: rollback
+              target: "{{ labels.model | default(incident.service) }}"
+              params: {to_version: "{{ labels.version }}"}
+          - mitigate:
+              action: http
+              target: "{{ service.model.registry }}"
+              params:
+                url: "https://platform.internal/{{ incident.labels.model }}"
+                json: {note: "{{ annotations.summary }}"}
+          - verify:
+              prometheus: "{{ annotations.latency_query }}"
+              expect: {better: lower}
+          - notify: {message: "{{ annotations.summary }} on {{ labels.model }}"}
+        """) == [
+        f"runbooks/x.yaml:5: steps[0].diagnose.log: may not come from the alert or other outside text "
+        f"(annotations.prediction_log){hint}service.prediction_log)",
+        f"runbooks/x.yaml:6: steps[0].diagnose.reference: may not come from the alert or other outside text "
+        f"(alert.annotations.ref){hint}service.reference)",
+        f"runbooks/x.yaml:9: steps[1].mitigate.target: may not come from the alert or other outside text "
+        f"(labels.model, incident.service){hint}service.model.registry)",
+        f"runbooks/x.yaml:10: steps[1].mitigate.params.to_version: may not come from the alert or other outside "
+        f"text (labels.version){hint}service.…)",
+        f"runbooks/x.yaml:15: steps[2].mitigate.params.url: may not come from the alert or other outside text "
+        f"(incident.labels.model){hint}service.…)",
+        f"runbooks/x.yaml:18: steps[3].verify.prometheus: may not come from the alert or other outside text "
+        f"(annotations.latency_query){hint}service.metrics.<key>)",
+    ]

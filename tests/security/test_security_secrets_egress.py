@@ -24,6 +24,7 @@ from bot.models import AuditRecord
 from bot.runtime import Runtime
 from bot.wiring import create_runtime
 from postmortems.service import draft_postmortem
+from runbooks.engine import RunbookEngine
 
 SECRET = "hook-key-9d8e7f6a5b"
 
@@ -33,7 +34,7 @@ match: {alertname: CanaryDegraded}
 steps:
   - mitigate:
       action: http
-      target: "{{ labels.model }}"
+      target: "{{ service.model.registry }}"
       approval: auto
       params:
         url: "%(url)s?key={{ secrets.HOOK_KEY }}"
@@ -103,7 +104,7 @@ def test_a_secret_in_an_http_action_reaches_no_output(platform_runtime: tuple[Ru
     rt, recorder = platform_runtime
     caplog.set_level(logging.DEBUG)
     iid = open_incident(rt, "CanaryDegraded", model="fraud")
-    rt.parts["runbooks"].run_for_incident(iid)
+    rt.parts[RunbookEngine].run_for_incident(iid)
     assert recorder.calls and SECRET in recorder.calls[0]  # the platform did get the secret
     [m] = mitigations_of(rt, iid)
     assert m.status == "failed"
@@ -130,7 +131,7 @@ def test_a_successful_response_echoing_the_secret_is_stored_redacted(platform_ru
         rt2 = create_runtime(rt.settings)
         try:
             iid = open_incident(rt2, "CanaryDegraded", model="fraud")
-            rt2.parts["runbooks"].run_for_incident(iid)
+            rt2.parts[RunbookEngine].run_for_incident(iid)
             [m] = mitigations_of(rt2, iid)
             assert m.status == "executed", m.error
             assert m.after["response"]["body"]["echo"] == "/abort?key=***"
@@ -156,7 +157,7 @@ def _run_to(tmp_path: Path, url_template: str, annotations: dict[str, str], allo
                         scheduler_enabled=False, postmortem_dir=str(tmp_path / "pm"), egress_allow=allow)
     rt = create_runtime(settings)
     iid = open_incident(rt, "CanaryDegraded", model="fraud", annotations=annotations)
-    rt.parts["runbooks"].run_for_incident(iid)
+    rt.parts[RunbookEngine].run_for_incident(iid)
     [m] = mitigations_of(rt, iid)
     return m, rt
 
@@ -167,7 +168,8 @@ def test_a_templated_url_cannot_reach_loopback(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setenv("MLRESPONDER_SECRET_HOOK_KEY", SECRET)
     recorder = Recorder(status=200)
     try:
-        m, rt = _run_to(tmp_path, "{{ annotations.callback }}", {"callback": target.format(port=recorder.port)})
+        # Templated (from the incident, not the alert: an alert-templated URL is refused at load)
+        m, rt = _run_to(tmp_path, target.format(port=recorder.port) + "?incident={{ incident.ref }}", {})
         rt.close()
         assert m.status == "failed"
         assert "egress refused" in m.error and "loopback" in m.error
@@ -178,8 +180,8 @@ def test_a_templated_url_cannot_reach_loopback(tmp_path: Path, monkeypatch: pyte
 
 def test_the_metadata_address_is_refused_without_connecting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLRESPONDER_SECRET_HOOK_KEY", SECRET)
-    m, rt = _run_to(tmp_path, "{{ annotations.callback }}",
-                    {"callback": "http://169.254.169.254/latest/meta-data/iam/security-credentials/"})
+    m, rt = _run_to(tmp_path, "http://169.254.169.254/latest/meta-data/iam/security-credentials/{{ incident.ref }}",
+                    {})
     rt.close()
     assert m.status == "failed" and "169.254.169.254, a link-local address" in m.error
 

@@ -17,8 +17,6 @@ from svc_support import History
 from benchmarks.service_scenarios import generate as g
 from bot.cli import main
 
-pytest.importorskip("bot.catalog", reason="the service catalog is not in this build yet")
-
 CONTRACT_KEYS = {
     "cause",
     "culprit",

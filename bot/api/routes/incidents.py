@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from bot.api.deps import Reader, SessionDep
+from bot.api.deps import Reader, RuntimeDep, SessionDep
 from bot.api.schemas import IncidentDetail, IncidentList, Problem
 from bot.errors import InvalidInput
 from bot.incidents import get_incident, incident_to_dict, list_incidents, normalize_severity
@@ -43,5 +43,8 @@ def get_incidents(
 
 @router.get("/incidents/{ref}", response_model=IncidentDetail, responses={404: {"model": Problem}},
             summary="One incident with its timeline, diagnosis and mitigations")
-def get_one(ref: str, session: SessionDep) -> Any:
-    return redact(incident_to_dict(session, get_incident(session, ref)))
+def get_one(ref: str, session: SessionDep, runtime: RuntimeDep) -> Any:
+    incident = get_incident(session, ref)
+    # The timeline's changes: the incident's service and its catalog dependencies only.
+    scope = runtime.catalog.change_scope(incident.catalog_service, incident.service)
+    return redact(incident_to_dict(session, incident, change_scope=scope))

@@ -1,0 +1,63 @@
+"""PagerDuty Events API v2 as an outbox destination: pages leave through the same outbox as chat.
+
+A page is an outbox row (key ``pd:<incident>``, so a trigger is always sent before its
+acknowledge/resolve and a Slack outage never holds a page back). The worker's retries cover a
+PagerDuty outage; ``dedup_key`` is the incident ref, so a retried trigger whose first answer was
+lost opens no second PagerDuty incident. The routing key is read from the environment (the
+catalog holds a ``${MLRESPONDER_SECRET_…}`` reference) only when the row is sent, so no key is
+ever stored in the outbox, the timeline or a log line.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from bot.chat.port import FinalChatError, RetryableChatError
+
+DEFAULT_URL = "https://events.pagerduty.com"
+SEVERITY = {"sev1": "critical", "sev2": "error", "sev3": "warning", "sev4": "info"}
+EVENT_ACTIONS = ("trigger", "acknowledge", "resolve")
+
+
+def pd_key(incident_id: int) -> str:
+    return f"pd:{incident_id}"
+
+
+class PagerDutyClient:
+    def __init__(self, base_url: str | None = None, *, timeout: float = 10.0) -> None:
+        self.url = (base_url or DEFAULT_URL).rstrip("/") + "/v2/enqueue"
+        self.timeout = timeout
+
+    def enqueue(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Send one event; raises `RetryableChatError` (outage, 429, 5xx) or `FinalChatError` (400...)."""
+        try:
+            response = httpx.post(self.url, json=body, timeout=self.timeout)
+        except httpx.HTTPError as exc:
+            raise RetryableChatError("pagerduty_unreachable", f"{type(exc).__name__}") from None
+        if response.status_code == 429 or response.status_code >= 500:
+            retry_after = response.headers.get("Retry-After")
+            raise RetryableChatError(f"pagerduty_http_{response.status_code}", response.text[:200],
+                                     retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None)
+        if not response.is_success:
+            raise FinalChatError(f"pagerduty_http_{response.status_code}", response.text[:200])
+        try:
+            answer: dict[str, Any] = response.json()
+        except ValueError:
+            answer = {}
+        return {"status": answer.get("status", "success"), "dedup_key": answer.get("dedup_key", body["dedup_key"])}
+
+
+def event_body(routing_key: str, action: str, ref: str, *, title: str = "", severity: str = "sev3",
+               service: str = "", message: str = "") -> dict[str, Any]:
+    body: dict[str, Any] = {"routing_key": routing_key, "event_action": action, "dedup_key": ref}
+    if action == "trigger":
+        body["payload"] = {
+            "summary": f"{ref}: {title}"[:1024],
+            "source": "mlresponder",
+            "severity": SEVERITY.get(severity, "error"),
+            "component": service,
+            "custom_details": {"incident": ref, "message": message[:2000]},
+        }
+    return body
