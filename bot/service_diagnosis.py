@@ -92,10 +92,7 @@ def diagnose_service_full(
     ``log`` given explicitly must load (else `ServiceInputError`); the catalog's prediction log
     that cannot be read becomes a finding, like a Prometheus that is down.
     """
-    try:
-        from bot.secrets import resolve_refs
-    except ImportError:  # until the catalog of issue 10 is in the build
-        from bot.catalog_fallback import resolve_refs  # type: ignore[assignment]
+    from bot.secrets import resolve_refs
 
     started = time.perf_counter()
     now = time.time() if now is None else now

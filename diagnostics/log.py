@@ -16,6 +16,11 @@ import numpy as np
 
 ColumnArray = np.ndarray  # float64 (numeric) or object/str (categorical)
 
+# The prediction-log and change-event contracts (docs/contracts.md), named once for every reader.
+REQUIRED_COLUMNS = ("timestamp", "model_version", "prediction")
+RESERVED_COLUMNS = ("timestamp", "model_version", "prediction", "label", "latency_ms", "error")
+CHANGE_KINDS = ("model_deploy", "config_change", "pipeline_run", "schema_change", "infra", "other")
+
 
 @dataclass(frozen=True)
 class Categorical:
@@ -100,6 +105,8 @@ class PredictionLog:
     name: str = "log"
     invalid: dict[str, np.ndarray] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # share of the served rows the log holds (a monitor samples large windows): rates scale by it
+    sample_fraction: float = 1.0
 
     def __post_init__(self) -> None:
         self.timestamp = np.asarray(self.timestamp, dtype=np.float64)
@@ -152,6 +159,7 @@ class PredictionLog:
             name=self.name,
             invalid={k: v[index] for k, v in self.invalid.items()},
             notes=list(self.notes),
+            sample_fraction=self.sample_fraction,
         )
 
     def sorted_by_time(self) -> PredictionLog:

@@ -99,9 +99,9 @@ def _errors(ctx: Context) -> list[Finding]:
     ]
 
 
-def _rate(ts: np.ndarray, start: float, end: float) -> float:
+def _rate(ts: np.ndarray, start: float, end: float, sample_fraction: float = 1.0) -> float:
     span = max(end - start, 1.0)
-    return float(ts.shape[0] / span * 60.0)
+    return float(ts.shape[0] / span * 60.0 / sample_fraction)
 
 
 def _traffic(ctx: Context) -> list[Finding]:
@@ -118,13 +118,13 @@ def _traffic(ctx: Context) -> list[Finding]:
         look = max(cur_span, 3600.0)
         lo = max(float(ref_ts[0]), ctx.onset - look)
         recent = ref_ts[np.searchsorted(ref_ts, lo) :]
-        ref_rate = _rate(recent, lo, ctx.onset)
+        ref_rate = _rate(recent, lo, ctx.onset, ctx.reference.sample_fraction)
         gaps_ref = np.diff(ref_ts)
         typical_gap = float(np.percentile(gaps_ref, 99.9)) if gaps_ref.size else 0.0
     else:
-        ref_rate = _rate(ref_ts, float(ref_ts[0]), float(ref_ts[-1]))
+        ref_rate = _rate(ref_ts, float(ref_ts[0]), float(ref_ts[-1]), ctx.reference.sample_fraction)
         typical_gap = 0.0
-    cur_rate = _rate(cur_ts, cur_start, cur_end)
+    cur_rate = _rate(cur_ts, cur_start, cur_end, ctx.current.sample_fraction)
     ratio = cur_rate / max(ref_rate, 1e-9)
     details = {"rows_per_minute_reference": ref_rate, "rows_per_minute_current": cur_rate, "ratio": ratio}
     # gaps: the longest silence since the onset

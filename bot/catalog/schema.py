@@ -11,29 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bot.matchers import Matcher, MatcherField
 from bot.secrets import resolve_refs
+from diagnostics.series import SeriesKind, kind_for_key
 
-SeriesKind = Literal["latency", "errors", "traffic", "resource"]
-SERIES_KINDS: tuple[str, ...] = ("latency", "errors", "traffic", "resource")
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$"
 # Slack user group (S…), user (U…) or enterprise user (W…) id.
 SLACK_ID_PATTERN = r"^[SUW][A-Z0-9]{2,}$"
-
-
-def kind_for_key(key: str) -> SeriesKind:
-    """What a series is, from its key: the contract's naming rule (``latency*``, ``errors*``, …)."""
-    if key.startswith("latency"):
-        return "latency"
-    if key == "error_rate" or key.startswith("errors"):
-        return "errors"
-    if key == "requests_per_s" or key.startswith("traffic"):
-        return "traffic"
-    return "resource"
 
 
 class CatalogModel(BaseModel):

@@ -63,7 +63,7 @@ def list_cmd(args: argparse.Namespace) -> int:
 
 def show_cmd(args: argparse.Namespace) -> int:
     from bot.cli import CommandError
-    from bot.logging_setup import redact
+    from bot.redact import redact
 
     catalog = _load(args)
     entry = catalog.where(args.name)
@@ -77,7 +77,7 @@ def show_cmd(args: argparse.Namespace) -> int:
         "series": [{"key": r.key, "kind": r.kind, "dependency": r.dependency, "query": r.query} for r in s.series()],
     }
     # The catalog holds references, not secrets; the redactor still runs in case one was resolved.
-    text = redact(json.dumps(data, indent=2), catalog.secret_values())
+    text = str(redact(json.dumps(data, indent=2), extra=catalog.secret_values()))
     if args.json:
         print(text)
         return 0

@@ -79,13 +79,8 @@ def run_log(args: argparse.Namespace) -> int:
 
 
 def run_service(args: argparse.Namespace) -> int:
+    from bot.catalog import CatalogError, load_catalog
     from bot.cli import CommandError
-
-    try:
-        from bot.catalog import CatalogError, load_catalog
-    except ImportError:  # until the catalog of issue 10 is in the build: its diagnosis keys only
-        from bot.catalog_fallback import FallbackCatalogError as CatalogError  # type: ignore[assignment]
-        from bot.catalog_fallback import load as load_catalog  # type: ignore[assignment]
     from bot.service_diagnosis import ServiceInputError, diagnose_service
     from diagnostics import DiagnosisInputError, to_markdown
     from diagnostics.engine import to_epoch

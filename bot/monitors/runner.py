@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.db import transaction, utcnow
-from bot.monitors.checks import Evaluation, evaluate, to_diagnosis
+from bot.monitors.checks import Evaluation, judge, window_metrics
 from bot.monitors.loader import LoadedConfig
 from bot.monitors.models import MonitorRun
 from bot.monitors.schema import MonitorSpec, ScheduleSpec
@@ -145,33 +145,54 @@ class MonitorService:
         return outcome
 
     def judge(self, spec: MonitorSpec, end: datetime) -> Judgement:
-        """Read the reference and current windows ending at ``end`` and judge them (no store writes)."""
+        """Read the reference and current windows ending at ``end`` and judge them (no store writes).
+
+        Two reads per window: the summary (counts and histograms computed by the source: the
+        gauges and the exact row counts), then the rows the diagnostics engine judges — all of
+        them up to ``max_rows`` per window, beyond that the same random share of both windows,
+        drawn by the database, so memory stays bounded and rates stay comparable.
+        """
         window = Window(end - timedelta(seconds=spec.window), end)
         t0 = time.perf_counter()
         try:
-            if spec.engine == "diagnostics":
-                return self._judge_with_engine(spec, window, t0)
             source = open_source(spec.source, self.engines)
             layout = source.probe(spec.task)
             if spec.reference.source is not None:
                 ref_source = open_source(spec.reference.source, self.engines)
                 ref_layout = restrict(ref_source.probe(layout.task, need_timestamp=False), layout)
                 ref_summary, edges = ref_source.summarize_reference(ref_layout, None)
-                ref_minutes = None
+                ref_window, ref_minutes = None, None
             else:
+                ref_source, ref_layout = source, layout
                 ref_window = self._reference_window(spec, window)
                 ref_summary, edges = source.summarize_reference(layout, ref_window)
                 ref_minutes = ref_window.minutes
             current = source.summarize(layout, window, edges)
             _require_rows(spec, source.description, window, current.rows)
-            ev = evaluate(spec, layout, ref_summary, current, current_minutes=window.minutes,
-                          reference_minutes=ref_minutes)
+            metrics = window_metrics(spec.checks, layout, ref_summary, current, current_minutes=window.minutes,
+                                     reference_minutes=ref_minutes)
+            fraction = 1.0
+            if spec.source.mode == "aggregate":
+                fraction = min(1.0, spec.max_rows / max(current.rows, ref_summary.rows, 1))
+            cur_frame = _engine_frame(source.frame(layout, window, fraction), layout.timestamp)
+            ref_frame = _engine_frame(ref_source.frame(ref_layout, ref_window, fraction), ref_layout.timestamp)
+            if ref_window is None:
+                ref_frame = _timeless_reference(ref_frame, cur_frame, window)
+            cur_log = self._rows(spec, source, cur_frame, fraction, "window")
+            ref_log = self._rows(spec, ref_source, ref_frame, fraction, "reference")
+            if ref_window is None:
+                _type_predictions_like(ref_log, cur_log)
+            result = judge(spec, cur_log, ref_log, window.start.timestamp())
         except SourceError as exc:
             return Judgement("error", window, error=str(exc))
         except Exception as exc:  # a bug or an unexpected source failure must not look like a quiet run
             log.exception("monitor %s failed", spec.name)
             return Judgement("error", window, error=f"monitor failed: {type(exc).__name__}: {str(exc)[:300]}")
-        diagnosis = to_diagnosis(ev, window.start, (time.perf_counter() - t0) * 1000.0)
+        metrics.update(judged_rows=len(cur_log), judged_reference_rows=len(ref_log), sample_fraction=fraction,
+                       cause=result.cause)
+        diagnosis = result.to_dict()
+        diagnosis["runtime_ms"] = round((time.perf_counter() - t0) * 1000.0, 1)
+        ev = Evaluation(metrics=metrics, diagnosis=result)
         return Judgement("breach" if ev.breached else "ok", window, ev, diagnosis, rows=current.rows)
 
     @staticmethod
@@ -179,33 +200,19 @@ class MonitorService:
         trailing = timedelta(seconds=float(spec.reference.trailing or 0))
         return Window(window.start - trailing, window.start)
 
-    def _judge_with_engine(self, spec: MonitorSpec, window: Window, t0: float) -> Judgement:
-        """The full diagnostics engine on the window's rows against the reference's rows."""
-        from diagnostics import DiagnosisInputError, diagnose
+    @staticmethod
+    def _rows(spec: MonitorSpec, source: Any, frame: Any, fraction: float, what: str) -> Any:
+        """The rows of one window as a diagnostics `PredictionLog` (sampled at ``fraction``)."""
         from diagnostics.loader import LogError, frame_to_log
 
-        source = open_source(spec.source, self.engines)
-        layout = source.probe(spec.task)
-        current = source.frame(layout, window)
-        _require_rows(spec, source.description, window, len(current))
-        if spec.reference.source is not None:
-            ref_source = open_source(spec.reference.source, self.engines)
-            reference = ref_source.frame(ref_source.probe(layout.task, need_timestamp=False), None)
-        else:
-            reference = source.frame(layout, self._reference_window(spec, window))
-        current, reference = _engine_frame(current, layout.timestamp), _engine_frame(reference, layout.timestamp)
+        if frame.empty:
+            raise SourceError(f"{source.description}: no rows in the {what} to judge")
         try:
-            result = diagnose(frame_to_log(current, name=f"{spec.name} window"),
-                              reference=frame_to_log(reference, name=f"{spec.name} reference"),
-                              onset=window.start.timestamp())
-        except (LogError, DiagnosisInputError) as exc:
+            rows = frame_to_log(frame, name=f"{spec.name} {what}")
+        except LogError as exc:
             raise SourceError(f"{source.description}: {exc}") from None
-        diagnosis = result.to_dict()
-        diagnosis["runtime_ms"] = round((time.perf_counter() - t0) * 1000.0, 1)
-        metrics = {"rows": len(current), "reference_rows": len(reference), "engine": "diagnostics",
-                   "cause": diagnosis["cause"]}
-        status = "ok" if diagnosis["cause"] == "none" else "breach"
-        return Judgement(status, window, Evaluation(metrics=metrics), diagnosis, rows=len(current))
+        rows.sample_fraction = fraction
+        return rows
 
     # ------------------------------------------------------------ claiming
 
@@ -330,6 +337,47 @@ def _engine_frame(frame: Any, timestamp: str) -> Any:
     return frame
 
 
+def _timeless_reference(reference: Any, current: Any, window: Window) -> Any:
+    """A training set as a reference: it has features (maybe labels) but no time, predictions or versions.
+
+    Its rows are laid out just before the window at the window's own rate, so the traffic checks
+    compare nothing (they need a trailing reference); a missing prediction column is empty (typed
+    like the window's by `_type_predictions_like`) and the version is the window's main one.
+    """
+    import numpy as np
+    import pandas as pd
+
+    out = reference.copy()
+    n = len(out)
+    if "timestamp" not in out.columns or out["timestamp"].isna().all():
+        span = max(window.minutes * 60.0 * n / max(len(current), 1), 1.0)
+        start = window.start.timestamp() - span
+        out["timestamp"] = pd.to_datetime(start + np.arange(n) * (span / max(n, 1)), unit="s", utc=True)
+    if "model_version" not in out.columns:  # the window's main version: a training set announces no version
+        versions = current["model_version"].dropna() if "model_version" in current else None
+        out["model_version"] = versions.mode().iloc[0] if versions is not None and len(versions) else "reference"
+    if "prediction" not in out.columns:
+        numeric = pd.api.types.is_numeric_dtype(current["prediction"].dtype) if "prediction" in current else False
+        out["prediction"] = np.full(n, np.nan) if numeric else np.full(n, None, dtype=object)
+    return out
+
+
+def _type_predictions_like(reference: Any, current: Any) -> None:
+    """An empty prediction column (a training set's) typed as the window's, so the logs compare."""
+    import numpy as np
+
+    from diagnostics import Categorical
+
+    pred = reference.prediction
+    empty = (pred.codes < 0).all() if isinstance(pred, Categorical) else not np.isfinite(pred).any()
+    if not empty:
+        return
+    if isinstance(current.prediction, Categorical):
+        reference.prediction = Categorical(np.full(len(reference), -1), current.prediction.categories)
+    else:
+        reference.prediction = np.full(len(reference), np.nan)
+
+
 def _require_rows(spec: MonitorSpec, description: str, window: Window, rows: int) -> None:
     if rows < spec.min_rows:
         raise SourceError(
@@ -375,7 +423,7 @@ def scheduled_run(name: str) -> None:
     from bot.scheduler import current_runtime
 
     runtime = current_runtime()
-    service: MonitorService | None = runtime.parts.get("monitors")
+    service: MonitorService | None = runtime.parts.get(MonitorService)
     if service is None or name not in service.config.monitors:
         log.warning("scheduled monitor %s is not configured any more; skipping", name)
         return

@@ -86,47 +86,46 @@ class ReferenceSpec(_Spec):
         return self
 
 
+# The checks select which of the diagnostics engine's check families may raise a breach; their
+# thresholds are the engine's (docs/diagnostics.md), the same as `mlresponder diagnose`'s. The
+# remaining keys choose what is looked at and which gauge is exported, never a threshold.
+
+
 class DriftCheck(_Spec):
-    psi: float = Field(default=0.2, gt=0)
-    unseen_share: float = Field(default=0.05, gt=0, le=1)
-    out_of_range_share: float = Field(default=0.2, gt=0, le=1)
+    """Input drift and breakage: drift, unit change, out of range, unseen categories, schema change."""
+
     features: list[str] | None = None
     ignore: list[str] = Field(default_factory=list)
-    min_rows: int = Field(default=100, ge=1)
 
 
 class MissingCheck(_Spec):
-    increase: float = Field(default=0.05, gt=0, le=1, description="absolute rise of the missing share")
+    """A rise of a feature's missing share (`missing_rate`)."""
 
 
 class StuckCheck(_Spec):
-    min_rows: int = Field(default=100, ge=2)
+    """A feature stuck at one value (`stuck_values`)."""
 
 
 class QualityCheck(_Spec):
-    metric: Literal["accuracy", "mae", "rmse"] | None = None
-    drop: float = Field(default=0.05, gt=0, description="absolute accuracy drop, or relative MAE/RMSE rise")
-    min_labels: int = Field(default=100, ge=1)
+    """Model quality: a bad version, concept drift, an underperforming segment."""
+
+    metric: Literal["accuracy", "mae", "rmse"] | None = Field(default=None, description="the exported gauge")
 
 
 class LatencyCheck(_Spec):
-    quantile: float = Field(default=0.95, gt=0, lt=1)
-    ratio: float = Field(default=1.5, gt=1)
-    min_ms: float = Field(default=10.0, ge=0)
+    quantile: float = Field(default=0.95, gt=0, lt=1, description="the exported gauge's quantile")
 
 
 class ErrorsCheck(_Spec):
-    rate: float = Field(default=0.02, gt=0, le=1, description="absolute rise of the error rate")
-    ratio: float = Field(default=3.0, gt=1)
+    """A rise of the error rate (`error_rate`)."""
 
 
 class TrafficCheck(_Spec):
-    drop: float = Field(default=0.5, gt=0, lt=1, description="rows per minute below this share of the reference")
-    spike: float = Field(default=3.0, gt=1)
+    """A traffic drop, spike or gap (`traffic`, `traffic_gap`; trailing references only)."""
 
 
 class ChecksSpec(_Spec):
-    """Which checks run; an omitted check does not run, ``{}`` runs it with default thresholds."""
+    """Which check families may raise a breach; an omitted one does not, ``{}`` enables it."""
 
     drift: DriftCheck | None = None
     missing: MissingCheck | None = None
@@ -154,10 +153,12 @@ class MonitorSpec(_Spec):
     window: Duration
     reference: ReferenceSpec
     checks: ChecksSpec = Field(default_factory=ChecksSpec)
-    # "summary": the checks below on window aggregates (pushed into SQL; memory stays flat).
-    # "diagnostics": the full diagnostics engine on the window's rows (every data, model and service
-    # check, segments and influence weighting; memory grows with the window).
+    # Kept so older files load: both values run the one diagnostics engine (docs/monitors.md);
+    # "diagnostics" runs every check family, "summary" the families listed under `checks`.
     engine: Literal["summary", "diagnostics"] = "summary"
+    # Rows judged per window at most: a larger window is sampled (the same share of both
+    # windows, drawn by the database) so memory stays bounded.
+    max_rows: int = Field(default=100_000, ge=1000)
     task: Literal["classification", "regression"] | None = None
     min_rows: int = Field(default=1, ge=1, description="fewer rows in the window is a broken-pipeline alert")
     labels: dict[str, str] = Field(default_factory=dict)

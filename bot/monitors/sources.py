@@ -32,7 +32,6 @@ from bot.monitors.schema import SourceSpec
 from bot.monitors.summary import (
     LATENCY_EDGES,
     NULL_KEY,
-    RESERVED,
     TOP_CATEGORIES,
     Layout,
     NumericStats,
@@ -45,6 +44,7 @@ from bot.monitors.summary import (
     merge,
     summarize_frame,
 )
+from diagnostics.log import RESERVED_COLUMNS
 
 PROBE_ROWS = 500
 
@@ -105,7 +105,7 @@ def layout_from_sample(columns: list[str], sample: dict[str, list[Any]], timesta
             first = next(str(v) for v in sample[timestamp] if v is not None)
             sep = " " if len(first) > 10 and first[10] == " " else "T"
     kinds = {c: _kind_of(sample.get(c, [])) for c in columns}
-    features = [c for c in columns if c not in RESERVED and c != timestamp]
+    features = [c for c in columns if c not in RESERVED_COLUMNS and c != timestamp]
     numeric = tuple(c for c in features if kinds[c] == "numeric")
     categorical = tuple(c for c in features if kinds[c] != "numeric")
     if task is None:
@@ -152,8 +152,8 @@ class Source:
     def latest_timestamp(self, layout: Layout) -> datetime | None:
         raise NotImplementedError
 
-    def frame(self, layout: Layout, window: Window | None) -> pd.DataFrame:
-        """Every row of the window (for the full diagnostics engine; memory grows with the window)."""
+    def frame(self, layout: Layout, window: Window | None, fraction: float = 1.0) -> pd.DataFrame:
+        """The window's rows, each kept with probability ``fraction`` (drawn where the data is)."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -258,13 +258,22 @@ class SqlSource(Source):
         frame = pd.read_sql(stmt, conn)
         return cap_categories(summarize_frame(frame, layout, edges or {}))
 
-    def frame(self, layout: Layout, window: Window | None) -> pd.DataFrame:
-        stmt = sa.select(sa.text("*")).select_from(self._from()).where(*self._where(layout, window))
+    def frame(self, layout: Layout, window: Window | None, fraction: float = 1.0) -> pd.DataFrame:
+        where = self._where(layout, window)
+        if fraction < 1.0:
+            where.append(self._sample(fraction))
+        stmt = sa.select(sa.text("*")).select_from(self._from()).where(*where)
         try:
             with self.engine.connect() as conn:
                 return pd.read_sql(stmt, conn)
         except sa.exc.SQLAlchemyError as exc:
             raise self._fail(exc, "load") from None
+
+    def _sample(self, fraction: float) -> Any:
+        """A Bernoulli row filter evaluated by the database (only the kept rows travel)."""
+        if self.engine.dialect.name == "sqlite":  # random(): a signed 64-bit integer
+            return sa.func.abs(sa.func.random() % 1_000_000) < int(fraction * 1_000_000)
+        return sa.func.random() < fraction  # PostgreSQL and most others: uniform on [0, 1)
 
     def _aggregate(self, conn: sa.Connection, layout: Layout, window: Window | None,
                    edges: dict[str, list[float]] | None) -> WindowSummary:
@@ -473,8 +482,11 @@ class FileSource(Source):
                 best = max(best, float(np.nanmax(ts)))
         return None if best == -np.inf else datetime.fromtimestamp(best, tz=UTC)
 
-    def frame(self, layout: Layout, window: Window | None) -> pd.DataFrame:
+    def frame(self, layout: Layout, window: Window | None, fraction: float = 1.0) -> pd.DataFrame:
+        rng = np.random.default_rng()
         frames = [self._in_window(f, layout, window) for f in self._batches(None)]
+        if fraction < 1.0:
+            frames = [f.loc[rng.random(len(f)) < fraction] for f in frames]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(layout.columns))
 
     def summarize(self, layout: Layout, window: Window | None, edges: dict[str, list[float]] | None) -> WindowSummary:

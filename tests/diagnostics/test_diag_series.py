@@ -214,3 +214,17 @@ def test_both_sources_upstream_series_beat_the_logs_version_and_own_symptoms_do_
     alone = combine(own, None, service="svc", own_names=("fraud-model",), changes=[deploy], notes=[], runtime_ms=1.0)
     assert alone.culprit_kind == "latency" and alone.trigger is not None
     assert alone.recommended_mitigation == "rollback"  # the service's own model deploy started it
+
+
+@pytest.mark.parametrize("phase", [0.0, 1.5, 3.0, 4.5])
+def test_a_strong_diurnal_wave_is_not_a_fault(phase: float) -> None:
+    """Peak traffic 4x the trough (amplitude 0.6); CPU follows it. At the steepest hour of the wave
+    traffic moves 16% an hour: the size gates must not take that for a surge or a saturating CPU."""
+    wave = 1.0 + 0.6 * np.sin(2 * np.pi * (TIMES - T0) / 86400.0 + phase)
+    rng = np.random.default_rng(int(phase * 10))
+    rps = 40.0 * wave * (1 + rng.normal(0, 0.05, N))
+    cpu = (0.05 + 0.006 * rps) * (1 + rng.normal(0, 0.03, N))
+    lat = 120.0 * (1 + 0.1 * (wave - 1)) * (1 + rng.normal(0, 0.05, N))
+    for onset in (ONSET, float(TIMES[N - 480]), None):  # 1 or 2 hours of data after a given onset
+        v = diagnose_series(service(requests_per_s=rps, cpu_utilization=cpu, latency_p95_ms=lat), onset=onset)
+        assert v.culprit_kind == "none", [f.evidence for f in v.findings[:2]]

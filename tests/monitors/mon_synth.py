@@ -38,7 +38,9 @@ def make_log(fault: str = "healthy", *, rows_per_minute: float = 60.0, seed: int
     amount = rng.lognormal(3.0, 0.5, size=n)
     age = rng.normal(40, 10, size=n)
     country = rng.choice(COUNTRIES, size=n, p=[0.4, 0.3, 0.2, 0.1])
-    truth = np.where(rng.random(n) < 0.2, "fraud", "ok").astype(object)
+    # the model has learned that fraud rates differ by country: the feature matters to it
+    fraud_rate = np.select([country == c for c in COUNTRIES], [0.1, 0.15, 0.3, 0.45])
+    truth = np.where(rng.random(n) < fraud_rate, "fraud", "ok").astype(object)
     flip = rng.random(n) < 0.08
     version = np.full(n, "v1", dtype=object)
     latency = rng.lognormal(np.log(30), 0.3, size=n)

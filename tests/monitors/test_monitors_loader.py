@@ -20,16 +20,16 @@ monitors:
     window: 1h
     reference: {trailing: 24h}
     checks:
-      drift: {psi: 0.25, ignore: [session_id]}
+      drift: {features: [amount, age], ignore: [session_id]}
       missing:
-      quality: {metric: accuracy, drop: 0.05}
+      quality: {metric: accuracy}
   - name: fraud-scorer-serving
     service: fraud-scorer
     schedule: {cron: "*/10 * * * *"}
     source: {path: /data/preds/*.parquet}
     window: 30m
     reference: {source: {path: /data/train.parquet}}
-    checks: {latency: {ratio: 2}, errors: {}}
+    checks: {latency: {quantile: 0.99}, errors: {}}
 escalation:
   severities:
     sev1:
@@ -46,7 +46,8 @@ def test_valid_file_loads_with_defaults_and_durations() -> None:
     cfg = parse_text(GOOD, "good.yaml")
     first, second = cfg.monitors
     assert first.schedule.every == 300 and first.window == 3600 and first.reference.trailing == 86400
-    assert first.checks.missing is not None and first.checks.missing.increase == 0.05  # empty = defaults
+    assert first.checks.missing is not None  # empty = enabled
+    assert first.checks.drift is not None and first.checks.drift.features == ["amount", "age"]
     assert first.checks.latency is None  # omitted = not run
     assert second.schedule.cron == "*/10 * * * *" and second.source.path == "/data/preds/*.parquet"
     assert cfg.escalation is not None and cfg.escalation.severities["sev1"].tiers[1].after == 900
@@ -56,8 +57,8 @@ def test_valid_file_loads_with_defaults_and_durations() -> None:
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [
-        ("drift: {psi: 0.25, ignore: [session_id]}", "drift: {psi: lots}",
-         "bad.yaml:12: monitors[0].checks.drift.psi:"),
+        ("drift: {features: [amount, age], ignore: [session_id]}", "drift: {psi: 0.2}",
+         "bad.yaml:12: monitors[0].checks.drift.psi: Extra inputs are not permitted"),
         ("      table: predictions\n", "      table: predictions\n      tabel: x\n",
          "bad.yaml:9: monitors[0].source.tabel: Extra inputs are not permitted"),
         ("schedule: {every: 5m}", "schedule: {every: 5 minutes}",
@@ -80,7 +81,7 @@ def test_errors_name_file_line_and_field(old: str, new: str, expected: str) -> N
 
 
 def test_checks_must_not_be_empty_and_yaml_errors_have_lines() -> None:
-    text = GOOD.replace("    checks: {latency: {ratio: 2}, errors: {}}", "    checks: {}")
+    text = GOOD.replace("    checks: {latency: {quantile: 0.99}, errors: {}}", "    checks: {}")
     with pytest.raises(MonitorConfigError, match=r"bad.yaml:15: monitors\[1\]: checks: enable at least one"):
         parse_text(text, "bad.yaml")
     with pytest.raises(MonitorConfigError, match=r"bad.yaml:3: not valid YAML"):
