@@ -24,8 +24,9 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy
 
+# the fast tier (under two minutes): no real servers or processes; `make test` runs everything
 unit: install-dev
-	$(BIN)/pytest -q -ra
+	$(BIN)/pytest -q -ra -m "not slow"
 
 test: install-dev
 	$(BIN)/ruff check bot runbooks diagnostics postmortems tests benchmarks scripts

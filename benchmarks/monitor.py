@@ -39,6 +39,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.config import Settings  # noqa: E402
+from bot.monitors.runner import MonitorService
 from bot.wiring import create_runtime
 
 START = datetime(2026, 11, 20, tzinfo=UTC)
@@ -215,7 +216,7 @@ def child(backend: str, url: str, mode: str, monitors: int, work: Path) -> None:
     settings = Settings(database_url=f"sqlite:///{store}", scheduler_enabled=False,
                         monitors=monitors_yaml(work / f"m-{backend}-{mode}.yaml", url, mode, monitors))
     runtime = create_runtime(settings)
-    service = runtime.parts["monitors"]
+    service = runtime.parts[MonitorService]
     meter = PeakRss()
     tracemalloc.start()
     for i in range(monitors):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import event
@@ -18,6 +19,46 @@ from sqlalchemy.orm import Session, sessionmaker
 log = logging.getLogger(__name__)
 
 _PENDING = "mlresponder_pending_events"
+
+
+class EventKind(StrEnum):
+    """Every kind of event the event log records: the one list. Each has its icon and its
+    renderer in the chat (`bot.chat.blocks`); `tests/test_event_kinds.py` checks both, and that
+    every kind the code logs is one of these."""
+
+    INCIDENT_OPENED = "incident_opened"
+    ALERT_FIRED = "alert_fired"
+    ALERT_JOINED = "alert_joined"
+    ALERT_REFIRED = "alert_refired"
+    ALERT_RESOLVED = "alert_resolved"
+    ALERTS_ALL_RESOLVED = "alerts_all_resolved"
+    STATUS_CHANGED = "status_changed"
+    SEVERITY_CHANGED = "severity_changed"
+    COMMANDER_ASSIGNED = "commander_assigned"
+    NOTE = "note"
+    DIAGNOSIS = "diagnosis"
+    MITIGATION_PROPOSED = "mitigation_proposed"
+    MITIGATION_APPROVED = "mitigation_approved"
+    MITIGATION_REJECTED = "mitigation_rejected"
+    MITIGATION_EXECUTED = "mitigation_executed"
+    MITIGATION_FAILED = "mitigation_failed"
+    MITIGATION_REVERTED = "mitigation_reverted"
+    VERIFICATION = "verification"
+    ESCALATION = "escalation"
+    ESCALATION_WEBHOOK = "escalation_webhook"
+    REMINDER = "reminder"
+    NOTIFY = "notify"
+    RUNBOOK_STARTED = "runbook_started"
+    RUNBOOK_STEP = "runbook_step"
+    MONITOR_ERROR = "monitor_error"
+    POSTMORTEM_DRAFTED = "postmortem_drafted"
+    POSTMORTEM_FAILED = "postmortem_failed"
+    POSTMORTEM_REVIEWED = "postmortem_reviewed"
+    CHAT_ERROR = "chat_error"
+    ROLE_ASSIGNED = "role_assigned"
+    STATUS_UPDATE = "status_update"
+    ACTION_ITEM_FILED = "action_item_filed"
+    CHANNEL_ARCHIVED = "channel_archived"
 
 
 @dataclass(frozen=True)

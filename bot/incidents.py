@@ -86,6 +86,21 @@ def log_event(
     return ev
 
 
+def escalation_targets(incident: Incident, escalate_to: list[str] | None = None) -> list[str]:
+    """Who an escalation goes to when nobody is named: the commander, else the on-call rotation."""
+    if escalate_to:
+        return list(escalate_to)
+    return [incident.commander] if incident.commander else ["on-call"]
+
+
+def escalate(session: Session, incident: Incident, who: list[str], message: str, *, text: str | None = None,
+             at: datetime | None = None, **data: Any) -> TimelineEvent:
+    """The one way to escalate (runbooks, failed mitigations, the escalation policy): an ``escalation``
+    event with ``data: {"who", "message", ...}``, which the chat turns into a mention of ``who``."""
+    return log_event(session, incident, "escalation", text or f"escalated to {', '.join(who)}: {message}",
+                     data={"who": list(who), "message": message, **data}, at=at)
+
+
 def audit(
     session: Session,
     actor: str,

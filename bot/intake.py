@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -253,6 +254,36 @@ def _from_webhook_alert(
                          "title": "annotations.summary"})
 
 
+Parser = Callable[[Any], list["NormalizedAlert"]]
+
+
+@dataclass(frozen=True)
+class AlertSource:
+    """One kind of alert sender: the route it posts to and the parser that normalizes its payload."""
+
+    name: str
+    path: str
+    summary: str
+    parse: Callable[[Any], list[NormalizedAlert]]
+
+
+# name → source; the API serves one `POST` route per entry (`bot.api`), in this order.
+ALERT_SOURCES: dict[str, AlertSource] = {}
+
+
+def alert_source(name: str, path: str, summary: str) -> Callable[[Parser], Parser]:
+    """Register a parser as an alert source (the one way to add one)."""
+
+    def register(parse: Parser) -> Parser:
+        if name in ALERT_SOURCES or any(s.path == path for s in ALERT_SOURCES.values()):
+            raise ValueError(f"alert source {name!r} or its path {path!r} is already registered")
+        ALERT_SOURCES[name] = AlertSource(name=name, path=path, summary=summary, parse=parse)
+        return parse
+
+    return register
+
+
+@alert_source("alertmanager", "/alerts/alertmanager", "Prometheus Alertmanager webhook (version 4)")
 def parse_alertmanager(data: Any) -> list[NormalizedAlert]:
     payload: AlertmanagerPayload = _validate(AlertmanagerPayload, data)
     if payload.version != "4":
@@ -270,6 +301,7 @@ def parse_alertmanager(data: Any) -> list[NormalizedAlert]:
     ]
 
 
+@alert_source("grafana", "/alerts/grafana", "Grafana alerting webhook")
 def parse_grafana(data: Any) -> list[NormalizedAlert]:
     payload: GrafanaPayload = _validate(GrafanaPayload, data)
     if payload.groupKey:
@@ -287,6 +319,7 @@ def parse_grafana(data: Any) -> list[NormalizedAlert]:
     return out
 
 
+@alert_source("generic", "/alerts", "Generic alert")
 def parse_generic(data: Any) -> list[NormalizedAlert]:
     a: GenericAlert = _validate(GenericAlert, data)
     try:
@@ -312,7 +345,6 @@ def parse_generic(data: Any) -> list[NormalizedAlert]:
     ]
 
 
-PARSERS = {"alertmanager": parse_alertmanager, "grafana": parse_grafana, "generic": parse_generic}
 
 
 # ---------------------------------------------------------------- routing

@@ -29,7 +29,6 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 STATUSES = tuple(TRANSITIONS)
 OPEN_STATUSES = tuple(s for s in STATUSES if s != "resolved")
 
-CHANGE_KINDS = ("model_deploy", "config_change", "pipeline_run", "schema_change", "infra", "other")
 
 
 class Incident(Base):

@@ -19,6 +19,7 @@ from bot.db import transaction, utcnow
 from bot.events import EventNotice
 from bot.incidents import get_incident, log_event
 from bot.models import Incident, TimelineEvent
+from bot.scheduler import Scheduler
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -154,7 +155,7 @@ class UpdateReminders:
         return due
 
     def _schedule(self, incident_id: int, when: datetime | None) -> None:
-        scheduler = self.runtime.parts.get("scheduler")
+        scheduler = self.runtime.parts.get(Scheduler)
         if scheduler is None:
             return
         job_id = f"{JOB_PREFIX}INC-{incident_id}"
@@ -169,7 +170,7 @@ def remind(incident_id: int) -> None:
     from bot.scheduler import current_runtime
 
     runtime = current_runtime()
-    service: UpdateReminders | None = runtime.parts.get("update_reminders")
+    service: UpdateReminders | None = runtime.parts.get(UpdateReminders)
     due = check(runtime, incident_id)
     if service is not None:
         service._schedule(incident_id, due)

@@ -12,19 +12,20 @@ import logging
 import secrets
 from collections.abc import Callable
 
+from prometheus_client import CollectorRegistry
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+import postmortems.service
+import runbooks.service
 from bot import redact
 from bot.catalog import load_catalog
-from bot.chat import flows
+from bot.chat import console, flows, slack_port  # noqa: F401  (each registers its chat port)
 from bot.chat.archive import ChannelArchiver
-from bot.chat.console import ConsolePort
 from bot.chat.part import ChatPart
-from bot.chat.port import ChatPort
+from bot.chat.port import choose_port
+from bot.chat.responder import Responder
 from bot.chat.signing import ButtonSigner
-from bot.chat.slack_client import SlackClient
-from bot.chat.slack_port import SlackPort
 from bot.config import Settings
 from bot.db import make_engine, make_session_factory, upgrade
 from bot.events import EventBus, EventNotice
@@ -38,7 +39,7 @@ from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.updates import UpdateReminders, parse_cadence
 from postmortems.worker import PostmortemWorker
-from runbooks.actions import ACTIONS
+from runbooks.actions import ACTIONS, hand_proposable
 from runbooks.engine import RunbookEngine
 from runbooks.loader import load_runbooks, paths_from_setting
 
@@ -67,7 +68,7 @@ def create_runtime(settings: Settings, *, migrate: bool = True, install_parts: b
 
 def install_scheduler(runtime: Runtime) -> None:
     if runtime.settings.scheduler_enabled:
-        runtime.parts.setdefault("scheduler", Scheduler(runtime))
+        runtime.parts.setdefault(Scheduler, Scheduler(runtime))
 
 
 def install_chat(runtime: Runtime) -> None:
@@ -78,25 +79,19 @@ def install_chat(runtime: Runtime) -> None:
         return
     key = settings.slack_signing_secret or settings.slack_bot_token or secrets.token_hex(32)
     signer = ButtonSigner(key)
-    client: SlackClient | None = None
-    port: ChatPort
-    if settings.slack_bot_token:
-        client = SlackClient(settings.slack_bot_token, base_url=settings.slack_api_url, secrets=settings.secrets())
-        port = SlackPort(client, signer)
-    else:
-        port = ConsolePort(secrets=settings.secrets())
+    port, client = choose_port(settings, signer)
     options = dict(settings.extra.get("chat_outbox") or {})
-    part = ChatPart(runtime, port, signer, client, options)
+    part = ChatPart(runtime, port, signer, client, chat_responder(), options)
     _queue_in_transactions(runtime)
 
     def on_events(notices: list[EventNotice]) -> None:
         part.worker.wake()
 
     runtime.bus.subscribe(on_events)
-    runtime.parts["chat"] = part
-    if settings.slack_archive_after_seconds > 0 and runtime.parts.get("scheduler") is not None:
+    runtime.parts[ChatPart] = part
+    if settings.slack_archive_after_seconds > 0 and runtime.parts.get(Scheduler) is not None:
         archiver = ChannelArchiver(runtime)
-        runtime.parts["channel_archiver"] = archiver
+        runtime.parts[ChannelArchiver] = archiver
         runtime.bus.subscribe(archiver.on_events)
 
 
@@ -106,7 +101,7 @@ def attach_outbox(runtime: Runtime) -> None:
     The running service's outbox worker picks the rows up and delivers them, so a revert or a
     resolve typed in a terminal reaches the incident channel like one clicked in Slack.
     """
-    if "chat" in runtime.parts or not flows.outbox_table_exists(runtime.engine):
+    if ChatPart in runtime.parts or not flows.outbox_table_exists(runtime.engine):
         return
     _queue_in_transactions(runtime)
 
@@ -126,20 +121,33 @@ def _queue_in_transactions(runtime: Runtime) -> None:
     event.listen(runtime.sessions, "after_rollback", after_end)
 
 
+def chat_responder() -> Responder:
+    """The runbooks' and postmortems' entry points the chat commands and buttons call."""
+    return Responder(
+        mitigations=hand_proposable(),
+        run_diagnosis=runbooks.service.run_diagnosis,
+        propose_mitigation=runbooks.service.propose_mitigation,
+        approve_mitigation=runbooks.service.approve_mitigation,
+        reject_mitigation=runbooks.service.reject_mitigation,
+        revert_mitigation=runbooks.service.revert_mitigation,
+        draft_postmortem=postmortems.service.draft_postmortem,
+    )
+
+
 def install_update_reminders(runtime: Runtime) -> None:
     """Reminders to post a status update, where a scheduler runs and a cadence is configured."""
-    if runtime.parts.get("scheduler") is None or not parse_cadence(runtime.settings.update_reminders):
+    if runtime.parts.get(Scheduler) is None or not parse_cadence(runtime.settings.update_reminders):
         return
     service = UpdateReminders(runtime)
-    runtime.parts["update_reminders"] = service
+    runtime.parts[UpdateReminders] = service
     runtime.bus.subscribe(service.on_events)
 
 
 def install_runbooks(runtime: Runtime) -> None:
     """Load and validate runbooks (raises `RunbookError` on any invalid one) and subscribe."""
-    runbooks = load_runbooks(paths_from_setting(runtime.settings.runbooks))
-    engine = RunbookEngine(runtime, runbooks)
-    runtime.parts["runbooks"] = engine
+    loaded = load_runbooks(paths_from_setting(runtime.settings.runbooks))
+    engine = RunbookEngine(runtime, loaded)
+    runtime.parts[RunbookEngine] = engine
     runtime.bus.subscribe(engine.on_events)
 
 
@@ -148,11 +156,11 @@ def install_monitors(runtime: Runtime) -> None:
     config = load_config(runtime.settings.monitors)
     monitors = MonitorService(runtime, config)
     escalation = EscalationService(runtime, config.escalation)
-    runtime.parts["monitors"] = monitors
-    runtime.parts["escalation"] = escalation
-    runtime.parts.setdefault("metrics_registry", make_registry(runtime))
+    runtime.parts[MonitorService] = monitors
+    runtime.parts[EscalationService] = escalation
+    runtime.parts.setdefault(CollectorRegistry, make_registry(runtime))
     runtime.bus.subscribe(escalation.on_events)
-    scheduler = runtime.parts.get("scheduler")
+    scheduler = runtime.parts.get(Scheduler)
     if scheduler is not None:
         schedule_jobs(scheduler, list(config.monitors.values()),
                       config.escalation.sweep_every if escalation.active else None)
@@ -161,7 +169,7 @@ def install_monitors(runtime: Runtime) -> None:
 def install_postmortems(runtime: Runtime) -> None:
     """Draft the postmortem when an incident is resolved (queued off the committing thread)."""
     worker = PostmortemWorker(runtime)
-    runtime.parts["postmortems"] = worker
+    runtime.parts[PostmortemWorker] = worker
     runtime.bus.subscribe(worker.on_events)
 
 

@@ -81,6 +81,8 @@ for _culprit in (
     CulpritSpec("latency", "a serving latency regression", "latency_ms"),
     CulpritSpec("errors", "serving errors", "error"),
     CulpritSpec("traffic", "a change in traffic", "traffic"),
+    CulpritSpec("dependency", "a failing dependency `{name}`"),
+    CulpritSpec("resource", "resource saturation (`{name}`)"),
 ):
     register_culprit(_culprit)
 

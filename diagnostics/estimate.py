@@ -59,7 +59,7 @@ class Calibration:
     y: np.ndarray
 
     def __call__(self, p: np.ndarray) -> np.ndarray:
-        return np.interp(p, self.x, self.y)
+        return np.asarray(np.interp(p, self.x, self.y))
 
     @classmethod
     def fit(cls, p: np.ndarray, y: np.ndarray) -> Calibration:
@@ -112,7 +112,7 @@ class Estimator:
         if self.method == "confidence":
             p = np.clip(pred, 0.0, 1.0)
             q = self.probability(pred)
-            return q * (1.0 - p) + (1.0 - q) * p
+            return np.asarray(q * (1.0 - p) + (1.0 - q) * p)
         return self._additive(log)
 
     def expected_accuracy(self, log: PredictionLog) -> np.ndarray:
@@ -132,7 +132,7 @@ class Estimator:
                 continue  # a column the current log lost or retyped contributes nothing
             out += self.effects[name][bins.assign(values).astype(np.int64)]
         out[~np.isfinite(pred)] = np.nan
-        return np.maximum(out, 0.0)
+        return np.asarray(np.maximum(out, 0.0))
 
 
 _PREDICTION = "\x00prediction"

@@ -19,11 +19,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from diagnostics.log import Categorical, ChangeRecord, PredictionLog
+from diagnostics.log import CHANGE_KINDS, REQUIRED_COLUMNS, RESERVED_COLUMNS, Categorical, ChangeRecord, PredictionLog
 
-REQUIRED = ("timestamp", "model_version", "prediction")
-RESERVED = ("timestamp", "model_version", "prediction", "label", "latency_ms", "error")
-CHANGE_KINDS = ("model_deploy", "config_change", "pipeline_run", "schema_change", "infra", "other")
 MIXED_MIN_NUMERIC = 0.5  # a text column is numeric-with-bad-values when at least this share parses
 _NUMBER_RE = r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^(?i:[-+]?(nan|inf|infinity))$"
 _TRUE = {"1", "true", "t", "yes", "y"}
@@ -227,7 +224,7 @@ def table_to_log(source: Any, *, name: str, line_offset: int | None = None) -> P
     table = _Columns(source)
     del source
     columns = table.column_names
-    missing = [c for c in REQUIRED if c not in columns]
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
         found = ", ".join(columns[:12]) + (", ..." if len(columns) > 12 else "")
         raise LogError(f"{name}: missing required column {missing[0]!r} (found: {found or 'no columns'})")
@@ -258,7 +255,7 @@ def table_to_log(source: Any, *, name: str, line_offset: int | None = None) -> P
     error = _error_column(table.column("error"), name, where) if "error" in columns else None
     features: dict[str, np.ndarray | Categorical] = {}
     for col in columns:
-        if col in RESERVED:
+        if col in RESERVED_COLUMNS:
             continue
         values, bad = _feature_column(table.column(col))
         features[col] = values
@@ -330,7 +327,7 @@ def _timestamps(col: pa.ChunkedArray, name: str, where: Any) -> np.ndarray:
     if bad_mask.any():
         row = int(np.argmax(bad_mask))
         raise LogError(f"{name}: column 'timestamp' is empty at {where(row)}; every row needs a time")
-    return arr
+    return np.asarray(arr)
 
 
 def _epoch_seconds(parsed: Any) -> np.ndarray:
@@ -354,11 +351,12 @@ def _categorical(col: pa.ChunkedArray) -> Categorical:
 
 
 def _is_numeric_type(typ: pa.DataType) -> bool:
-    return pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_boolean(typ) or pa.types.is_decimal(typ)
+    return bool(pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_boolean(typ)
+                or pa.types.is_decimal(typ))
 
 
 def _to_float(col: pa.ChunkedArray) -> np.ndarray:
-    return col.cast(pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+    return np.asarray(col.cast(pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64, copy=False))
 
 
 def _numeric_column(col: pa.ChunkedArray) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -441,7 +439,7 @@ def _error_column(col: pa.ChunkedArray, name: str, where: Any) -> np.ndarray:
             f"{name}: column 'error' has value {cat.categories[cat.codes[row]]!r} at {where(row)}; "
             "expected 1/0 or true/false"
         )
-    return out
+    return np.asarray(out)
 
 
 def _parse_time_value(value: Any) -> float | None:

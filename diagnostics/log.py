@@ -16,6 +16,11 @@ import numpy as np
 
 ColumnArray = np.ndarray  # float64 (numeric) or object/str (categorical)
 
+# The prediction-log and change-event contracts (docs/contracts.md), named once for every reader.
+REQUIRED_COLUMNS = ("timestamp", "model_version", "prediction")
+RESERVED_COLUMNS = ("timestamp", "model_version", "prediction", "label", "latency_ms", "error")
+CHANGE_KINDS = ("model_deploy", "config_change", "pipeline_run", "schema_change", "infra", "other")
+
 
 @dataclass(frozen=True)
 class Categorical:

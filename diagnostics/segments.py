@@ -202,8 +202,12 @@ def segment_and_concept_findings(
     if concentrated and best is not None and ctx.task.kind != "classification":
         concentrated = _bias_concentrated(ctx, best, overall)
     # a segment matters only inside a material overall drop (not a retrain's 0.1% wobble)
-    # (the gross size of the drop: a scan over many slices must not ride on a moderate one)
-    materiality = min(1.0, drop_magnitude(ctx, a, b, moderate=False) / 0.2)
+    # a moderate but certain drop makes a segment material too, unless a new version took
+    # traffic: then the version comparison has judged the drop, and a scan over many slices
+    # must not pin it on the slice where the new model happens to differ most
+    new_version = any(f.check == "version_change" for f in context_findings)
+    drop = perf_mag if not new_version else drop_magnitude(ctx, a, b, moderate=False)
+    materiality = min(1.0, drop / 0.2)
     for rank, seg in enumerate(segs):
         own = _segment_drop(ctx, seg)
         if rank == 0 and concentrated:

@@ -73,10 +73,10 @@ def filled(values: np.ndarray, max_gap: int = 8) -> np.ndarray:
 
 def _median_rows(windows: np.ndarray) -> np.ndarray:
     if not np.isnan(windows).any():
-        return np.median(windows, axis=1)
+        return np.asarray(np.median(windows, axis=1))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmedian(windows, axis=1)
+        return np.asarray(np.nanmedian(windows, axis=1))
 
 
 def rolling_level(values: np.ndarray, k: int) -> np.ndarray:
@@ -88,7 +88,7 @@ def rolling_level(values: np.ndarray, k: int) -> np.ndarray:
     k = min(k, n if n % 2 else max(n - 1, 1))
     half = k // 2
     if not np.isnan(x).any():
-        return median_filter(x, size=k, mode="mirror")
+        return np.asarray(median_filter(x, size=k, mode="mirror"))
     padded = np.concatenate([x[1 : half + 1][::-1], x, x[n - half - 1 : n - 1][::-1]]) if half else x
     if padded.shape[0] < n + 2 * half:  # very short series: no mirroring possible
         padded = np.concatenate([np.full(half, x[0]), x, np.full(half, x[-1])])

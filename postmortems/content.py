@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.roles import ROLES, roles_from_events
+from bot.timeparse import parse_timestamp
 from diagnostics.checks import culprit_phrase
 from diagnostics.findings import Diagnosis
 from postmortems.action_items import DETECTION_BUDGET_MINUTES, derive_action_items
@@ -37,9 +38,7 @@ MITIGATION_PHRASES = {
 def parse_time(value: Any) -> datetime | None:
     if value in (None, ""):
         return None
-    if isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parse_timestamp(value, "time")
 
 
 def fmt_time(value: datetime | None, *, with_date: bool = True) -> str:

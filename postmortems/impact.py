@@ -17,9 +17,7 @@ import numpy as np
 import pandas as pd
 
 from diagnostics.loader import LogError, load_log
-from diagnostics.log import Categorical
-
-RESERVED_COLUMNS = ("timestamp", "model_version", "prediction", "label", "latency_ms", "error")
+from diagnostics.log import RESERVED_COLUMNS, Categorical
 
 
 class PredictionLogError(ValueError):

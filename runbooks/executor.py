@@ -26,9 +26,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.db import transaction, utcnow
-from bot.incidents import log_event, record_diagnosis
+from bot.incidents import escalation_targets, log_event, record_diagnosis
 from bot.models import Incident, Mitigation
 from bot.runtime import Runtime
+from bot.scheduler import Scheduler
 from bot.secrets import masked_values
 from bot.yamldoc import format_loc
 from runbooks import mitigations
@@ -37,8 +38,8 @@ from runbooks.context import build_context
 from runbooks.loader import LoadedRunbook
 from runbooks.mitigations import rowcount
 from runbooks.models import RUN_ACTIVE, RunbookRun, RunbookStep
-from runbooks.runs import latest_mitigation, run_step_of, runbook_of
-from runbooks.schema import Runbook, Step
+from runbooks.runs import escalate_to_of, latest_mitigation, run_step_of, runbook_of
+from runbooks.schema import STEP_KINDS, Runbook, Step
 from runbooks.sources import missing_catalog_data, open_source
 from runbooks.templating import TemplateFailed, TemplateRefused, evaluate, render, render_tree
 
@@ -139,17 +140,11 @@ def clear_dead_leases(runtime: Runtime) -> int:
 def reconcile_interrupted(runtime: Runtime) -> list[int]:
     """Mitigations a dead process left claimed or executing: settle them without re-running them."""
     with transaction(runtime.sessions) as s:
-        pending = [(m.id, _escalate_to_of(s, m.id)) for m in s.scalars(
+        pending = [(m.id, escalate_to_of(s, m.id)) for m in s.scalars(
             select(Mitigation).where(Mitigation.status.in_(("approved", "executing"))))]
     for mitigation_id, escalate_to in pending:
         mitigations.reconcile(runtime, mitigation_id, escalate_to=escalate_to)
     return [mitigation_id for mitigation_id, _ in pending]
-
-
-def _escalate_to_of(s: Session, mitigation_id: int) -> list[str] | None:
-    row = run_step_of(s, mitigation_id)
-    run = s.get(RunbookRun, row.run_id) if row is not None else None
-    return runbook_of(run).escalate_to if run is not None else None
 
 
 def resume_active(runtime: Runtime) -> list[int]:
@@ -310,7 +305,7 @@ def _fail_run(runtime: Runtime, run_id: int, idx: int | None, error: str, *, esc
         log_event(s, incident, "runbook_step", f"runbook {rb.name} failed{where}: {error}",
                   data={"run_id": run_id, "step": idx, "status": "failed", "error": error})
         if not escalated:
-            mitigations.escalate(s, incident, mitigations.escalation_targets(incident, rb.escalate_to),
+            mitigations.escalate(s, incident, escalation_targets(incident, rb.escalate_to),
                                  f"runbook {rb.name} stopped{where}: {error}", run_id=run_id,
                                  catalog=runtime.catalog)
 
@@ -318,8 +313,22 @@ def _fail_run(runtime: Runtime, run_id: int, idx: int | None, error: str, *, esc
 # ---------------------------------------------------------------- step kinds
 
 Handler = Callable[[Runtime, int, int, Step, Runbook, dict[str, Any]], str]
+_HANDLERS: dict[str, Handler] = {}
 
 
+def step_handler(kind: str) -> Callable[[Handler], Handler]:
+    """Register the handler of one step kind of the schema (`runbooks.schema.STEP_KINDS`)."""
+    if kind not in STEP_KINDS:
+        raise ValueError(f"no step kind {kind!r} in the runbook schema (kinds: {', '.join(STEP_KINDS)})")
+
+    def register(handler: Handler) -> Handler:
+        _HANDLERS[kind] = handler
+        return handler
+
+    return register
+
+
+@step_handler("diagnose")
 def _diagnose(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, ctx: dict[str, Any]) -> str:
     body = step.diagnose
     assert body is not None
@@ -404,6 +413,7 @@ def _diagnose_service(runtime: Runtime, service: Any, source: str, changes: list
     return out
 
 
+@step_handler("notify")
 def _notify(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, ctx: dict[str, Any]) -> str:
     assert step.notify is not None
     text = render(step.notify.message, ctx).strip()
@@ -417,6 +427,7 @@ def _notify(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, ct
     return "next"
 
 
+@step_handler("escalate")
 def _escalate(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, ctx: dict[str, Any]) -> str:
     assert step.escalate is not None
     who = [render(w, ctx).strip() for w in step.escalate.who]
@@ -434,7 +445,7 @@ def _escalate(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, 
 def schedule(runtime: Runtime, job_id: str, when: datetime, func: str, **kwargs: Any) -> None:
     """A persisted APScheduler job when the process has a scheduler, else an in-process timer."""
     when = max(when, utcnow() + timedelta(milliseconds=200))  # past run dates would be "missed"
-    scheduler = runtime.parts.get("scheduler")
+    scheduler = runtime.parts.get(Scheduler)
     if scheduler is not None:
         scheduler.run_at(job_id, when, func, **kwargs)
         return
@@ -449,6 +460,7 @@ def schedule(runtime: Runtime, job_id: str, when: datetime, func: str, **kwargs:
     log.warning("no scheduler in this process: %s runs in %.0fs from an in-memory timer", job_id, delay)
 
 
+@step_handler("wait")
 def _wait(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, ctx: dict[str, Any]) -> str:
     assert step.wait is not None
     with transaction(runtime.sessions) as s:
@@ -470,6 +482,7 @@ def _wait(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, ctx:
     return "wait"
 
 
+@step_handler("mitigate")
 def _mitigate(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, ctx: dict[str, Any]) -> str:
     body = step.mitigate
     assert body is not None
@@ -520,7 +533,7 @@ def _mitigate(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, 
                               data={"mitigation_id": m.id, "action": body.action, "target": target,
                                     "error": plan_error, "during": "plan"})
                     mitigations.escalate(
-                        s, incident, mitigations.escalation_targets(incident, rb.escalate_to),
+                        s, incident, escalation_targets(incident, rb.escalate_to),
                         f"runbook {rb.name} could not prepare {body.action} of {target}: {plan_error}. "
                         "Nothing was changed.", mitigation_id=m.id, run_id=run_id, catalog=runtime.catalog)
                 else:
@@ -585,6 +598,7 @@ def _settle_mitigation_step(runtime: Runtime, run_id: int, idx: int, mitigation_
         return "next"
 
 
+@step_handler("verify")
 def _verify(runtime: Runtime, run_id: int, idx: int, step: Step, rb: Runbook, ctx: dict[str, Any]) -> str:
     body = step.verify
     assert body is not None
@@ -623,14 +637,9 @@ def verify_job_id(mitigation_id: int) -> str:
     return f"runbooks-verify-{mitigation_id}"
 
 
-_HANDLERS: dict[str, Handler] = {
-    "diagnose": _diagnose,
-    "notify": _notify,
-    "mitigate": _mitigate,
-    "verify": _verify,
-    "escalate": _escalate,
-    "wait": _wait,
-}
+_unhandled = set(STEP_KINDS) - set(_HANDLERS)
+if _unhandled:  # a kind added to the schema without its handler: refuse to run any runbook
+    raise RuntimeError(f"runbook step kinds without a handler: {', '.join(sorted(_unhandled))}")
 
 
 # ---------------------------------------------------------------- continuing after outside events

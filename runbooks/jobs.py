@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from bot.db import transaction, utcnow
-from bot.incidents import log_event
+from bot.incidents import escalation_targets, log_event
 from bot.models import Incident
 from bot.runtime import Runtime
 from bot.scheduler import current_runtime
@@ -30,7 +30,7 @@ from runbooks.sources import open_source
 from runbooks.templating import TemplateFailed, TemplateRefused, render
 from runbooks.verify import (
     MetricUnavailable,
-    Verdict,
+    RecoveryVerdict,
     estimated_after_buckets,
     judge,
     log_metric_buckets,
@@ -123,7 +123,7 @@ def verify_mitigation(mitigation_id: int, run_id: int, step_index: int, attempt:
                     incident_start = min(incident_start, parse_timestamp(onset, "onset").timestamp())
             assert m.executed_at is not None
             after_start = m.executed_at.timestamp()
-            escalate_to = mitigations.escalation_targets(incident, rb.escalate_to)
+            escalate_to = escalation_targets(incident, rb.escalate_to)
     if skip:
         advance(runtime, run_id)
         return "skipped"
@@ -134,12 +134,12 @@ def verify_mitigation(mitigation_id: int, run_id: int, step_index: int, attempt:
         if estimated:
             verdict = dataclasses.replace(verdict, estimated=True, message=f"{verdict.message} ({estimated})")
     except (MetricUnavailable, TemplateFailed, TemplateRefused) as exc:
-        verdict = Verdict("inconclusive", f"cannot measure: {exc}", 0, 0, body.expect.measurements,
+        verdict = RecoveryVerdict("inconclusive", f"cannot measure: {exc}", 0, 0, body.expect.measurements,
                           body.expect.better, body.expect.min_effect, body.expect.alpha)
     return _apply_verdict(runtime, run_id, step_index, mitigation_id, attempt, verdict, body, escalate_to)
 
 
-def _apply_verdict(runtime: Runtime, run_id: int, idx: int, mitigation_id: int, attempt: int, verdict: Verdict,
+def _apply_verdict(runtime: Runtime, run_id: int, idx: int, mitigation_id: int, attempt: int, verdict: RecoveryVerdict,
                    body: VerifyStep, escalate_to: list[str]) -> str:
     record = {**verdict.to_dict(), "attempt": attempt, "step": idx, "checked_at": utcnow().isoformat()}
     retry_at = None

@@ -22,7 +22,16 @@ from sqlalchemy.orm import Session
 from bot.catalog import Catalog
 from bot.db import transaction, utcnow
 from bot.egress import EgressPolicy
-from bot.incidents import IllegalTransition, audit, change_to_dict, changes_in_window, log_event, transition
+from bot.incidents import (
+    IllegalTransition,
+    audit,
+    change_to_dict,
+    changes_in_window,
+    escalation_targets,
+    log_event,
+    transition,
+)
+from bot.incidents import escalate as record_escalation
 from bot.models import TRANSITIONS, ChangeEvent, Incident, Mitigation
 from bot.runtime import Runtime
 from runbooks.actions import ActionContext, ActionError, get_action
@@ -60,12 +69,6 @@ def get_mitigation(session: Session, mitigation_id: int) -> Mitigation:
     return m
 
 
-def escalation_targets(incident: Incident, escalate_to: list[str] | None = None) -> list[str]:
-    if escalate_to:
-        return list(escalate_to)
-    return [incident.commander] if incident.commander else ["on-call"]
-
-
 OWNERS = "owners"
 
 
@@ -86,9 +89,8 @@ def escalate(session: Session, incident: Incident, who: list[str], message: str,
             if service.owners.pagerduty_routing_key:
                 page = {"service": service.name}
     resolved = list(dict.fromkeys(resolved))
-    extra = {"page": page} if page else {}
-    log_event(session, incident, "escalation", f"escalated to {', '.join(resolved)}: {message}",
-              data={"who": resolved, "message": message, **extra, **data})
+    extra: dict[str, Any] = {"page": page} if page else {}
+    record_escalation(session, incident, resolved, message, **extra, **data)
 
 
 def action_context(runtime: Runtime, session: Session, incident: Incident, action_name: str,

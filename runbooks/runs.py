@@ -38,3 +38,10 @@ def latest_mitigation(s: Session, run_id: int, before_idx: int) -> Mitigation | 
 
 def run_step_of(s: Session, mitigation_id: int) -> RunbookStep | None:
     return s.scalars(select(RunbookStep).where(RunbookStep.mitigation_id == mitigation_id)).first()
+
+
+def escalate_to_of(s: Session, mitigation_id: int) -> list[str] | None:
+    """The ``escalate_to`` of the runbook whose step proposed the mitigation (None: not from a runbook)."""
+    row = run_step_of(s, mitigation_id)
+    run = s.get(RunbookRun, row.run_id) if row is not None else None
+    return runbook_of(run).escalate_to if run is not None else None

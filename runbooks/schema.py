@@ -19,8 +19,6 @@ from bot.matchers import MatcherField
 from bot.models import SEVERITIES
 from bot.yamldoc import did_you_mean
 
-STEP_KINDS = ("diagnose", "notify", "mitigate", "verify", "escalate", "wait")
-
 
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
@@ -126,6 +124,10 @@ class WaitStep(StrictModel):
 
 
 class Step(StrictModel):
+    """One step: ``name``, ``when`` and exactly one kind. The kind fields below are the registry of
+    step kinds: `STEP_KINDS` derives from them, and the executor refuses to load unless it has a
+    handler for each (`runbooks.executor.step_handler`)."""
+
     name: str | None = None
     when: str | None = None
     diagnose: DiagnoseStep | None = None
@@ -157,6 +159,9 @@ class Step(StrictModel):
 
     def label(self, index: int) -> str:
         return self.name or f"{self.kind}-{index}"
+
+
+STEP_KINDS: tuple[str, ...] = tuple(k for k in Step.model_fields if k not in ("name", "when"))
 
 
 def _severity_list(value: Any) -> list[str]:

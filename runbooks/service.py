@@ -19,7 +19,8 @@ from bot.incidents import get_incident, log_event, record_diagnosis
 from bot.models import Incident, Mitigation
 from bot.runtime import Runtime
 from runbooks import executor, mitigations, runs
-from runbooks.actions import ACTIONS, ActionError, get_action
+from runbooks.actions import ACTIONS, ActionError, get_action, hand_proposable
+from runbooks.engine import RunbookEngine
 from runbooks.mitigations import MitigationConflict, MitigationError, MitigationNotFound
 from runbooks.models import RunbookRun
 from runbooks.schema import Runbook
@@ -37,7 +38,7 @@ class RunbookServiceError(Exception):
 
 
 def _engine(runtime: Runtime) -> Any:
-    return runtime.parts.get("runbooks")
+    return runtime.parts.get(RunbookEngine)
 
 
 def _continue_in_background(runtime: Runtime, mitigation_id: int) -> None:
@@ -133,8 +134,9 @@ def propose_mitigation(runtime: Runtime, incident_id: int | str, action: str, ac
     """Propose a mitigation by hand (it still needs an approval); returns the mitigation id."""
     if action not in ACTIONS:
         raise MitigationError(f"unknown action {action!r} (expected one of {', '.join(ACTIONS)})")
-    if action == "http":
-        raise MitigationError("an http mitigation needs its request from a runbook; it cannot be proposed by hand")
+    if action not in hand_proposable():
+        raise MitigationError(f"an {action} mitigation needs its request from a runbook; "
+                              "it cannot be proposed by hand")
     with transaction(runtime.sessions) as s:
         incident = get_incident(s, incident_id)
         chosen = _target_of(runtime, incident, target)
@@ -176,7 +178,7 @@ def approve_mitigation(runtime: Runtime, mitigation_id: int, actor: str) -> dict
     """Approve and execute once. A second, concurrent approval gets MitigationConflict."""
     with transaction(runtime.sessions) as s:
         m = mitigations.get_mitigation(s, mitigation_id)
-        escalate_to = _escalate_to(s, m.id)
+        escalate_to = runs.escalate_to_of(s, m.id)
     mitigations.claim(runtime, mitigation_id, actor)
     mitigations.execute(runtime, mitigation_id, escalate_to=escalate_to)
     _continue_in_background(runtime, mitigation_id)
@@ -209,9 +211,3 @@ def get_mitigation(runtime: Runtime, mitigation_id: int) -> dict[str, Any]:
         return mitigations.mitigation_to_dict(mitigations.get_mitigation(s, mitigation_id))
 
 
-def _escalate_to(s: Any, mitigation_id: int) -> list[str] | None:
-    row = runs.run_step_of(s, mitigation_id)
-    if row is None:
-        return None
-    run = s.get(RunbookRun, row.run_id)
-    return runs.runbook_of(run).escalate_to if run is not None else None

@@ -31,7 +31,7 @@ class MetricUnavailable(Exception):
 
 
 @dataclass(frozen=True)
-class Verdict:
+class RecoveryVerdict:
     result: Result
     message: str
     n_baseline: int
@@ -68,7 +68,7 @@ def _thin(x: np.ndarray) -> np.ndarray:
 
 
 def judge(baseline: Sequence[float] | np.ndarray, after: Sequence[float] | np.ndarray,
-          expect: Expectation) -> Verdict:
+          expect: Expectation) -> RecoveryVerdict:
     """pass / fail / inconclusive for ``after`` against ``baseline`` under ``expect``."""
     b = np.asarray(baseline, dtype=np.float64)
     a = np.asarray(after, dtype=np.float64)
@@ -78,7 +78,7 @@ def judge(baseline: Sequence[float] | np.ndarray, after: Sequence[float] | np.nd
         "better": expect.better, "min_effect": expect.min_effect, "alpha": expect.alpha,
     }
     if b.shape[0] < expect.measurements or a.shape[0] < expect.measurements:
-        return Verdict(
+        return RecoveryVerdict(
             "inconclusive",
             f"too little data to judge: {a.shape[0]} measurement(s) after the mitigation and {b.shape[0]} "
             f"in the baseline; {expect.measurements} needed on each side",
@@ -105,9 +105,9 @@ def judge(baseline: Sequence[float] | np.ndarray, after: Sequence[float] | np.nd
     details: dict[str, Any] = {**common, "p_value": p_worse, "effect": effect, "baseline_median": base_median,
                "after_median": after_median}
     if p_worse < expect.alpha and effect > expect.min_effect:
-        return Verdict("fail", f"not recovered: {numbers} (floor {expect.min_effect:.0%}, "
+        return RecoveryVerdict("fail", f"not recovered: {numbers} (floor {expect.min_effect:.0%}, "
                                f"alpha {expect.alpha})", **details)
-    return Verdict("pass", f"recovered: {numbers}", **details)
+    return RecoveryVerdict("pass", f"recovered: {numbers}", **details)
 
 
 def prometheus_range(base_url: str, query: str, start: datetime, end: datetime, step_s: float,

@@ -1,16 +1,11 @@
 """Shared fixtures: a fresh SQLite store per test, a real PostgreSQL per session.
 
-Integration servers: under ``CI=true`` a missing server is a failure, never a skip.
+Integration servers: under ``CI=true`` a missing server is a failure, never a skip. The helpers
+behind these fixtures are in `tests.support` (importable from any test folder).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,22 +14,32 @@ import pytest
 from bot.config import Settings
 from bot.runtime import Runtime
 from bot.wiring import create_runtime
+from tests.support.servers import PostgresServer
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# `make unit` (the fast tier, under two minutes) runs ``-m "not slow"``; `make test` runs all.
+# A test is slow when it needs a real server or process (the integration marker, PostgreSQL, a
+# `mlresponder serve` process) or is in one of the modules measured slow (`--durations`).
+SLOW_FIXTURES = frozenset({"postgres_server", "postgres_url", "start_service", "stoppable_postgres"})
+SLOW_MODULES = frozenset({  # each over ~10 s in a --durations run of the whole suite
+    "tests/monitors/test_monitors_scenarios.py", "tests/monitors/test_monitors_faults.py",
+    "tests/monitors/test_monitors_schedule.py", "tests/monitors/test_monitors_runner.py",
+    "tests/demo/test_demo_scenarios.py", "tests/cli/test_cli_serve_refuses.py",
+    "tests/intake/test_intake_resilience.py", "tests/intake/test_intake_cli.py",
+    "tests/intake/test_intake_concurrency.py", "tests/intake/test_intake_bad_input.py",
+    "tests/intake/test_intake_alertmanager.py", "tests/security/test_security_api.py",
+    "tests/security/test_security_secrets_egress.py", "tests/runbooks/test_runbooks_crash.py",
+    "tests/runbooks/test_runbooks_e2e.py", "tests/runbooks/test_runbooks_failures.py",
+    "tests/scenarios/test_scenarios_engine.py", "tests/scenarios/test_scenarios_scale_smoke.py",
+})
 
 
-def require_server(what: str) -> None:
-    """Fail under CI, skip elsewhere: an integration test never passes silently without its server."""
-    message = f"{what} is not available on this machine"
-    if IN_CI:
-        pytest.fail(message + " (CI=true: integration servers are required)")
-    pytest.skip(message)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        if (item.get_closest_marker("integration") is not None
+                or SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))
+                or "postgres" in item.nodeid or module in SLOW_MODULES):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture
@@ -53,58 +58,6 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
         yield rt
     finally:
         rt.close()
-
-
-def _pg_binary(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    for candidate in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True):
-        return str(candidate)
-    return None
-
-
-class PostgresServer:
-    """A throwaway PostgreSQL cluster on a free loopback port, run as the postgres user when root."""
-
-    def __init__(self) -> None:
-        initdb, pg_ctl = _pg_binary("initdb"), _pg_binary("pg_ctl")
-        if not initdb or not pg_ctl:
-            require_server("PostgreSQL (initdb/pg_ctl)")
-        assert initdb and pg_ctl
-        self.pg_ctl = pg_ctl
-        self.dir = Path(tempfile.mkdtemp(prefix="mlr-pg-"))
-        self.data = self.dir / "data"
-        self.port = free_port()
-        self.as_root = os.geteuid() == 0
-        if self.as_root:
-            shutil.chown(self.dir, "postgres", "postgres")
-        self._run([initdb, "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"])
-        opts = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} -c fsync=off -c max_connections=200"
-        self._run([pg_ctl, "-D", str(self.data), "-o", opts, "-l", str(self.dir / "log"), "-w", "start"])
-        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
-        self._databases = 0
-
-    def _run(self, cmd: list[str]) -> None:
-        if self.as_root:
-            cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        subprocess.run(cmd, check=True, capture_output=True, timeout=60)
-
-    def new_database(self) -> str:
-        import psycopg
-
-        self._databases += 1
-        name = f"t{self._databases}_{int(time.time() * 1000) % 100000}"
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
-                             autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
-
-    def stop(self) -> None:
-        try:
-            self._run([self.pg_ctl, "-D", str(self.data), "-m", "immediate", "stop"])
-        finally:
-            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -26,6 +26,11 @@ from sklearn.preprocessing import OneHotEncoder
 Task = Literal["classification", "regression"]
 
 DATASETS: tuple[str, ...] = ("breast_cancer", "wine", "diabetes", "iris")
+# The harder suite (`benchmarks.scenarios.curve`) adds a weak-signal regression (R^2 < 0.2), a
+# classifier with under 10% positives, and a held-out dataset kept out of all tuning.
+HARD_DATASETS: tuple[str, ...] = ("diabetes_weak", "breast_cancer_rare", "wine", "iris")
+HELD_OUT_DATASETS: tuple[str, ...] = ("digits_rare",)
+ALL_DATASETS: tuple[str, ...] = (*DATASETS, "diabetes_weak", "breast_cancer_rare", "digits_rare")
 
 # A categorical input derived from the most important feature (quartile bins): it carries signal,
 # so unseen codes in it matter to the model.
@@ -69,8 +74,10 @@ def _load_raw(name: str) -> tuple[pd.DataFrame, np.ndarray, Task, tuple[str, ...
         "diabetes": skdatasets.load_diabetes,
         "iris": skdatasets.load_iris,
     }
+    if name in _DERIVED:
+        return _DERIVED[name]()
     if name not in loaders:
-        raise ValueError(f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)}")
+        raise ValueError(f"unknown dataset {name!r}; expected one of {', '.join(ALL_DATASETS)}")
     bunch = loaders[name]()
     frame = pd.DataFrame(bunch.data, columns=[snake(str(c)) for c in bunch.feature_names])
     if name == "diabetes":
@@ -78,6 +85,48 @@ def _load_raw(name: str) -> tuple[pd.DataFrame, np.ndarray, Task, tuple[str, ...
     classes = tuple(snake(str(c)) for c in bunch.target_names)
     labels = np.asarray(classes, dtype=object)[np.asarray(bunch.target, dtype=int)]
     return frame, labels, "classification", classes
+
+
+def _diabetes_weak() -> tuple[pd.DataFrame, np.ndarray, Task, tuple[str, ...]]:
+    """Diabetes with its three strongest inputs left out and a noisier target: held-out R^2 < 0.2."""
+    bunch = skdatasets.load_diabetes()
+    frame = pd.DataFrame(bunch.data, columns=[snake(str(c)) for c in bunch.feature_names])
+    frame = frame.drop(columns=["bmi", "s5", "bp"])
+    noise = np.random.default_rng(42).normal(0.0, 40.0, frame.shape[0])
+    return frame, np.asarray(bunch.target, dtype=float) + noise, "regression", ()
+
+
+def _rare(frame: pd.DataFrame, positive: np.ndarray, keep_share: float) -> tuple[pd.DataFrame, np.ndarray]:
+    """Keep every negative and a fixed subsample of positives (under 10% positives)."""
+    rng = np.random.default_rng(17)
+    keep = ~positive | (rng.random(positive.shape[0]) < keep_share)
+    return frame.loc[keep].reset_index(drop=True), positive[keep]
+
+
+def _breast_cancer_rare() -> tuple[pd.DataFrame, np.ndarray, Task, tuple[str, ...]]:
+    bunch = skdatasets.load_breast_cancer()
+    frame = pd.DataFrame(bunch.data, columns=[snake(str(c)) for c in bunch.feature_names]).iloc[:, :10]
+    frame, positive = _rare(frame, np.asarray(bunch.target) == 0, 0.1)  # malignant: ~7% of rows
+    labels = np.where(positive, "malignant", "benign").astype(object)
+    return frame, labels, "classification", ("benign", "malignant")
+
+
+def _digits_rare() -> tuple[pd.DataFrame, np.ndarray, Task, tuple[str, ...]]:
+    """Digits one-vs-rest ('0' against the rest, ~6% positives) on 4x4 pooled pixels (16 inputs)."""
+    bunch = skdatasets.load_digits()
+    images = np.asarray(bunch.images, dtype=float).reshape(-1, 4, 2, 4, 2).sum(axis=(2, 4))
+    frame = pd.DataFrame(images.reshape(-1, 16), columns=[f"px_{r}{c}" for r in range(4) for c in range(4)])
+    frame = frame.loc[:, frame.std() > 0.5]
+    frame, positive = _rare(frame, np.asarray(bunch.target) == 0, 0.55)
+    labels = np.where(positive, "zero", "other").astype(object)
+    return frame, labels, "classification", ("other", "zero")
+
+
+_DERIVED = {
+    "diabetes_weak": _diabetes_weak,
+    "breast_cancer_rare": _breast_cancer_rare,
+    "digits_rare": _digits_rare,
+}
 
 
 def model_inputs(source: Source) -> list[str]:
@@ -162,8 +211,9 @@ def broken_model(name: str, split_seed: int, flaw: str) -> Pipeline:
     x = source.train_x.copy()
     y = source.train_y.copy()
     rng = np.random.default_rng(split_seed + 7919)
-    if flaw == "label_noise":
-        share = 0.7 if source.task == "classification" else 1.0
+    if flaw.startswith("label_noise"):
+        # "label_noise:0.2" grades the flaw (20% of labels shuffled): a moderately worse model
+        share = float(flaw.partition(":")[2] or (0.7 if source.task == "classification" else 1.0))
         idx = rng.choice(len(y), size=int(len(y) * share), replace=False)
         y[idx] = y[rng.permutation(idx)]
     elif flaw == "scaler_skew":

@@ -489,3 +489,36 @@ FAULTS: dict[str, type[FaultBase]] = {
         DriftDuringBadDeploy,
     )
 }
+
+
+# ---------------------------------------------------------------- harder-suite healthy logs
+
+
+class HealthySlowDrift(FaultBase):
+    """Nothing the model reads changes; the unused context drifts slowly all day (sessions get
+    twice as long, the region mix moves by ten points): a healthy log a drift detector trips on."""
+
+    kind = "healthy_slow_drift"
+    group = "healthy"
+
+    def inputs(self, ctx: Ctx) -> None:
+        frac = (ctx.ts - ctx.ts[0]) / max(ctx.ts[-1] - ctx.ts[0], np.timedelta64(1, "s"))
+        frac = np.asarray(frac, dtype=float)
+        ctx.inputs[UNUSED_FEATURE] = np.round(ctx.inputs[UNUSED_FEATURE].to_numpy() * (1.0 + frac), 1)
+        moved = ctx.rng.random(ctx.ts.size) < 0.1 * frac
+        ctx.inputs.loc[moved, "region"] = "latam"
+
+
+class HealthyRedeploy(FaultBase):
+    """The same model artifact redeployed under a new version (a config push, a base-image bump)."""
+
+    kind = "healthy_redeploy"
+    group = "healthy"
+    variants = (1.0, 0.5, 0.1)
+
+    def rollout(self, ctx: Ctx) -> None:
+        at = ctx.onset - pd.Timedelta(minutes=int(ctx.rng.integers(1, 15)))
+        _deploy(ctx, ctx.next_version(), ctx.models[ctx.base_version], at, float(self.variant), announce=True)
+
+
+EXTRA_FAULTS: dict[str, type[FaultBase]] = {cls.kind: cls for cls in (HealthySlowDrift, HealthyRedeploy)}

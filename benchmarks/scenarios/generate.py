@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.scenarios.datasets import DATASETS, load_source
-from benchmarks.scenarios.faults import FAULTS, Expected, FaultBase
+from benchmarks.scenarios.datasets import ALL_DATASETS, DATASETS, load_source
+from benchmarks.scenarios.faults import EXTRA_FAULTS, FAULTS, Expected, FaultBase
 from benchmarks.scenarios.simulate import (
     START,
     Ctx,
@@ -104,6 +104,8 @@ def generate_scenario(
     hours: float = 6.0,
     rows_per_minute: float | None = None,
     fmt: str | None = None,
+    labels_withheld: bool = False,
+    strength: Any = None,
 ) -> Scenario:
     """Simulate one scenario into `out_dir` (created) and return where it is and what is right.
 
@@ -111,14 +113,16 @@ def generate_scenario(
     sets the log size (6 h x 25/min is about 9,000 rows). Left out, the traffic volume (8 to 40 a
     minute) and the label delay (none, 20 or 45 minutes) vary with the seed, as they do between services.
     `fmt` is "parquet" or "csv"; left out, every fifth seed writes CSV (ISO or epoch timestamps).
+    `labels_withheld` leaves every row since the onset unlabelled (labels that arrive weeks later);
+    `strength` overrides the variant's value (the harder suite sweeps strengths beyond the variants).
     """
-    if kind not in FAULTS:
+    cls = FAULTS.get(kind) or EXTRA_FAULTS.get(kind)
+    if cls is None:
         raise ValueError(f"unknown scenario kind {kind!r}; expected one of {', '.join(KINDS)}")
-    if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; expected one of {', '.join(DATASETS)}")
-    cls = FAULTS[kind]
+    if dataset not in ALL_DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; expected one of {', '.join(ALL_DATASETS)}")
     index = (seed if variant is None else variant) % len(cls.variants)
-    fault = cls(cls.variants[index])
+    fault = cls(cls.variants[index] if strength is None else strength)
     rng = _rng(kind, seed, dataset, index)
     split_seed = seed % 3
     source = load_source(dataset, split_seed)
@@ -135,13 +139,16 @@ def generate_scenario(
         base_version=f"v{3 + seed % 7}",
         rows_per_minute=float(rng.choice([8.0, 15.0, 25.0, 40.0])) if rows_per_minute is None else rows_per_minute,
         label_delay_min=float(rng.choice([0.0, 20.0, 45.0])),
+        labels_withheld=labels_withheld,
     )
     _simulate(ctx, fault)
     if fmt is None:
         fmt = "csv" if seed % 5 == 4 else "parquet"
     if fmt not in ("parquet", "csv"):
         raise ValueError(f"unknown log format {fmt!r}; expected 'parquet' or 'csv'")
-    return _write(ctx, fault, Path(out_dir), kind, seed, dataset, cls.variants[index], fmt)
+    return _write(
+        ctx, fault, Path(out_dir), kind, seed, dataset, cls.variants[index] if strength is None else strength, fmt
+    )
 
 
 def _simulate(ctx: Ctx, fault: FaultBase) -> None:
@@ -189,6 +196,7 @@ def _write(
         current.to_parquet(path_log, index=False)
     else:
         frame.to_parquet(path_log, index=False)
+    ctx.truth["effect"] = measured_effect(ctx, frame)
     path_changes = out / "changes.jsonl"
     events = sorted(ctx.changes, key=lambda e: str(e["timestamp"]))
     path_changes.write_text("".join(json.dumps(e) + "\n" for e in events))
@@ -208,6 +216,44 @@ def _write(
     )
     (out / "scenario.json").write_text(json.dumps(scenario.to_dict(), indent=2) + "\n")
     return scenario
+
+
+def measured_effect(ctx: Ctx, frame: pd.DataFrame) -> dict[str, float]:
+    """How big the injected fault is, measured on the log: the relative rise of the error since
+    the onset (on every row with a prediction, labelled or not: the truth is known here), the
+    labelled rows the engine gets after the onset, and the share of rows of the fault's feature
+    that moved (total-variation distance for text, KS distance with missing values as their own
+    mass for numbers: the least share of rows that must change to turn one window into the other)."""
+    served = ~ctx.error
+    if ctx.source.task == "classification":
+        loss = (ctx.predictions.astype(str) != ctx.labels.astype(str)).astype(float)
+    else:
+        loss = np.abs(ctx.predictions.astype(float) - ctx.labels.astype(float))
+    before, after = loss[served & ~ctx.after], loss[served & ctx.after]
+    base = float(before.mean()) if before.size else float("nan")
+    rel = (float(after.mean()) - base) / base if after.size and base > 0 else float("nan")
+    out = {
+        "relative_error_increase": rel,
+        "labelled_after": float(frame.loc[ctx.after, "label"].notna().sum()),
+        "rows_moved": float("nan"),
+    }
+    feature = ctx.truth.get("feature")
+    if isinstance(feature, str) and feature in frame.columns:
+        out["rows_moved"] = _moved_share(frame.loc[~ctx.after, feature], frame.loc[ctx.after, feature])
+    return out
+
+
+def _moved_share(ref: pd.Series, cur: pd.Series) -> float:
+    if not (pd.api.types.is_numeric_dtype(ref) and pd.api.types.is_numeric_dtype(cur)):
+        p = ref.astype(str).where(ref.notna(), "<missing>").value_counts(normalize=True)
+        q = cur.astype(str).where(cur.notna(), "<missing>").value_counts(normalize=True)
+        return float(0.5 * p.sub(q, fill_value=0.0).abs().sum())
+    a = np.sort(np.nan_to_num(ref.to_numpy(float), nan=np.inf))
+    b = np.sort(np.nan_to_num(cur.to_numpy(float), nan=np.inf))
+    grid = np.concatenate([a, b])
+    fa = np.searchsorted(a, grid, side="right") / a.size
+    fb = np.searchsorted(b, grid, side="right") / b.size
+    return float(np.max(np.abs(fa - fb)))
 
 
 def _jsonable(value: dict[str, Any]) -> dict[str, Any]:

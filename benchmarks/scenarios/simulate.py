@@ -42,6 +42,7 @@ class Ctx:
     base_version: str
     rows_per_minute: float
     label_delay_min: float = 0.0  # the newest rows have no label yet
+    labels_withheld: bool = False  # no label at all since the onset (labels arrive weeks later)
     ts: np.ndarray = field(default_factory=lambda: np.empty(0, dtype="datetime64[ns]"))
     after: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
     inputs: pd.DataFrame = field(default_factory=pd.DataFrame)  # what is logged as features
@@ -169,6 +170,8 @@ def assemble(ctx: Ctx) -> pd.DataFrame:
     unlabelled = ctx.rng.random(n) > LABELLED_SHARE
     cutoff = (ctx.end - pd.Timedelta(minutes=ctx.label_delay_min)).tz_convert(None).to_datetime64()
     unlabelled |= ctx.ts >= cutoff
+    if ctx.labels_withheld:
+        unlabelled |= ctx.after
     labels[unlabelled] = None
     task = ctx.source.task
     frame = pd.DataFrame(

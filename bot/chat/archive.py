@@ -18,6 +18,7 @@ from bot.db import transaction, utcnow
 from bot.events import EventNotice
 from bot.incidents import get_incident, log_event
 from bot.models import Incident, TimelineEvent
+from bot.scheduler import Scheduler
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -74,7 +75,7 @@ class ChannelArchiver:
         with transaction(self.runtime.sessions) as s:
             incident = s.get(Incident, incident_id)
             due = due_at(incident, after) if incident is not None else None
-        scheduler = self.runtime.parts.get("scheduler")
+        scheduler = self.runtime.parts.get(Scheduler)
         if due is not None and scheduler is not None:
             scheduler.run_at(f"{JOB_PREFIX}INC-{incident_id}", max(due, utcnow()), ARCHIVE_FUNC,
                              incident_id=incident_id)

@@ -9,11 +9,13 @@ channel links) contains Slack control sequences.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from bot.chat.signing import ButtonSigner
 from bot.chat.views import IncidentView, TimelineLine
+from bot.events import EventKind
 from diagnostics.findings import Diagnosis, iso_utc
 
 SECTION_LIMIT = 2900  # Slack allows 3000 characters in a section's text
@@ -30,39 +32,40 @@ STATUS_ICON = {
     "resolved": ":white_check_mark:",
     "reopened": ":rotating_light:",
 }
-KIND_ICON = {
-    "incident_opened": ":rotating_light:",
-    "alert_fired": ":fire:",
-    "alert_joined": ":fire:",
-    "alert_refired": ":fire:",
-    "alert_resolved": ":large_green_circle:",
-    "alerts_all_resolved": ":large_green_circle:",
-    "status_changed": ":arrows_counterclockwise:",
-    "severity_changed": ":warning:",
-    "commander_assigned": ":technologist:",
-    "note": ":memo:",
-    "diagnosis": ":mag:",
-    "mitigation_proposed": ":bulb:",
-    "mitigation_approved": ":white_check_mark:",
-    "mitigation_rejected": ":no_entry_sign:",
-    "mitigation_executed": ":gear:",
-    "mitigation_failed": ":x:",
-    "mitigation_reverted": ":rewind:",
-    "verification": ":chart_with_upwards_trend:",
-    "escalation": ":sos:",
-    "notify": ":loudspeaker:",
-    "postmortem_drafted": ":page_facing_up:",
-    "chat_error": ":warning:",
-    "runbook_started": ":clipboard:",
-    "runbook_step": ":arrow_right:",
-    "escalation_webhook": ":sos:",
-    "monitor_error": ":warning:",
-    "postmortem_failed": ":x:",
-    "role_assigned": ":technologist:",
-    "status_update": ":mega:",
-    "reminder": ":alarm_clock:",
-    "postmortem_uploaded": ":page_facing_up:",
-    "action_item_filed": ":ticket:",
+KIND_ICON: dict[str, str] = {
+    EventKind.INCIDENT_OPENED: ":rotating_light:",
+    EventKind.ALERT_FIRED: ":fire:",
+    EventKind.ALERT_JOINED: ":fire:",
+    EventKind.ALERT_REFIRED: ":fire:",
+    EventKind.ALERT_RESOLVED: ":large_green_circle:",
+    EventKind.ALERTS_ALL_RESOLVED: ":large_green_circle:",
+    EventKind.STATUS_CHANGED: ":arrows_counterclockwise:",
+    EventKind.SEVERITY_CHANGED: ":warning:",
+    EventKind.COMMANDER_ASSIGNED: ":technologist:",
+    EventKind.NOTE: ":memo:",
+    EventKind.DIAGNOSIS: ":mag:",
+    EventKind.MITIGATION_PROPOSED: ":bulb:",
+    EventKind.MITIGATION_APPROVED: ":white_check_mark:",
+    EventKind.MITIGATION_REJECTED: ":no_entry_sign:",
+    EventKind.MITIGATION_EXECUTED: ":gear:",
+    EventKind.MITIGATION_FAILED: ":x:",
+    EventKind.MITIGATION_REVERTED: ":rewind:",
+    EventKind.VERIFICATION: ":chart_with_upwards_trend:",
+    EventKind.ESCALATION: ":sos:",
+    EventKind.NOTIFY: ":loudspeaker:",
+    EventKind.POSTMORTEM_DRAFTED: ":page_facing_up:",
+    EventKind.CHAT_ERROR: ":warning:",
+    EventKind.RUNBOOK_STARTED: ":clipboard:",
+    EventKind.RUNBOOK_STEP: ":arrow_right:",
+    EventKind.ESCALATION_WEBHOOK: ":sos:",
+    EventKind.MONITOR_ERROR: ":warning:",
+    EventKind.POSTMORTEM_FAILED: ":x:",
+    EventKind.ROLE_ASSIGNED: ":technologist:",
+    EventKind.STATUS_UPDATE: ":mega:",
+    EventKind.REMINDER: ":alarm_clock:",
+    EventKind.ACTION_ITEM_FILED: ":ticket:",
+    EventKind.CHANNEL_ARCHIVED: ":file_cabinet:",
+    EventKind.POSTMORTEM_REVIEWED: ":white_check_mark:",
 }
 
 
@@ -269,35 +272,76 @@ def diagnosis_text(diagnosis: dict[str, Any], findings: int = 3) -> str:
 
 
 def timeline_text(line: TimelineLine) -> str:
-    """One threaded message per timeline event."""
+    """One threaded message per timeline event, by its kind's renderer."""
     icon = KIND_ICON.get(line.kind, ":small_blue_diamond:")
-    data = line.data
-    if line.kind == "diagnosis" and isinstance(data.get("diagnosis"), dict):
-        body = diagnosis_text(data["diagnosis"])
-    elif line.kind == "escalation":
-        who = " ".join(user_ref(w, groups=True) for w in data.get("who", []) if isinstance(w, str))
-        body = f"{icon} *Escalation* {who}: {clip(escape(data.get('message') or line.message), 2000)}"
-    elif line.kind == "reminder" and data.get("who"):
-        who = " ".join(user_ref(w) for w in data.get("who", []) if isinstance(w, str))
-        body = f"{icon} {who}: {clip(escape(line.message), 2000)}"
-    elif line.kind == "commander_assigned" and data.get("to"):
-        body = f"{icon} incident commander: {user_ref(str(data['to']))}"
-    elif line.kind == "role_assigned" and data.get("to"):
-        from bot.roles import ROLES
+    render = RENDERERS.get(line.kind, _plain)
+    return f"{render(line, icon)}\n_{actor_ref(line.actor)} · {line.at.strftime('%H:%M:%S UTC')}_"
 
-        body = f"{icon} {escape(ROLES.get(str(data.get('role')), str(data.get('role'))))}: {user_ref(str(data['to']))}"
-    elif line.kind == "status_update":
-        body = f"{icon} *Status update:* {clip(escape(data.get('text') or line.message), 2500)}"
-    elif line.kind == "postmortem_drafted":
-        md = str(data.get("markdown") or "")
-        body = f"{icon} {clip(escape(line.message), 500)}"
-        if data.get("upload"):
-            body += "\nThe draft and its figures are attached below."
-        if md:
-            body += f"\n```{clip(escape(_summary_of(md)), 1500)}```"
-    else:
-        body = f"{icon} {mention_people(clip(escape(line.message), 2500), line)}"
-    return f"{body}\n_{actor_ref(line.actor)} · {line.at.strftime('%H:%M:%S UTC')}_"
+
+def _plain(line: TimelineLine, icon: str) -> str:
+    return f"{icon} {mention_people(clip(escape(line.message), 2500), line)}"
+
+
+def _diagnosis(line: TimelineLine, icon: str) -> str:
+    if isinstance(line.data.get("diagnosis"), dict):
+        return diagnosis_text(line.data["diagnosis"])
+    return _plain(line, icon)
+
+
+def _escalation(line: TimelineLine, icon: str) -> str:
+    data = line.data
+    who = " ".join(user_ref(w, groups=True) for w in data.get("who", []) if isinstance(w, str))
+    return f"{icon} *Escalation* {who}: {clip(escape(data.get('message') or line.message), 2000)}"
+
+
+def _reminder(line: TimelineLine, icon: str) -> str:
+    if not line.data.get("who"):
+        return _plain(line, icon)
+    who = " ".join(user_ref(w) for w in line.data.get("who", []) if isinstance(w, str))
+    return f"{icon} {who}: {clip(escape(line.message), 2000)}"
+
+
+def _commander_assigned(line: TimelineLine, icon: str) -> str:
+    if line.data.get("to"):
+        return f"{icon} incident commander: {user_ref(str(line.data['to']))}"
+    return _plain(line, icon)
+
+
+def _role_assigned(line: TimelineLine, icon: str) -> str:
+    data = line.data
+    if not data.get("to"):
+        return _plain(line, icon)
+    from bot.roles import ROLES
+
+    return f"{icon} {escape(ROLES.get(str(data.get('role')), str(data.get('role'))))}: {user_ref(str(data['to']))}"
+
+
+def _status_update(line: TimelineLine, icon: str) -> str:
+    return f"{icon} *Status update:* {clip(escape(line.data.get('text') or line.message), 2500)}"
+
+
+def _postmortem_drafted(line: TimelineLine, icon: str) -> str:
+    data = line.data
+    md = str(data.get("markdown") or "")
+    body = f"{icon} {clip(escape(line.message), 500)}"
+    if data.get("upload"):
+        body += "\nThe draft and its figures are attached below."
+    if md:
+        body += f"\n```{clip(escape(_summary_of(md)), 1500)}```"
+    return body
+
+
+# One renderer per event kind (the plain one unless the kind shows more than its message).
+RENDERERS: dict[str, Callable[[TimelineLine, str], str]] = {str(kind): _plain for kind in EventKind}
+RENDERERS.update({
+    EventKind.DIAGNOSIS: _diagnosis,
+    EventKind.ESCALATION: _escalation,
+    EventKind.REMINDER: _reminder,
+    EventKind.COMMANDER_ASSIGNED: _commander_assigned,
+    EventKind.ROLE_ASSIGNED: _role_assigned,
+    EventKind.STATUS_UPDATE: _status_update,
+    EventKind.POSTMORTEM_DRAFTED: _postmortem_drafted,
+})
 
 
 def _summary_of(markdown: str) -> str:

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.chat import commands
+from bot.chat import commands, guard
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -47,6 +47,9 @@ def build_bolt_app(part: ChatPart) -> App:
 
     @app.command("/incident")
     def on_incident(ack: Ack, command: dict[str, Any]) -> None:
+        if not guard.first_time(part, command):
+            ack()  # a replay of a request already handled: it acts once
+            return
         reply = commands.handle_command(
             part, str(command.get("text") or ""), str(command.get("user_id")), str(command.get("channel_id"))
         )
@@ -59,6 +62,8 @@ def build_bolt_app(part: ChatPart) -> App:
     @app.action(BUTTON_ACTIONS)
     def on_button(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
+        if not guard.first_time(part, body):
+            return
         user = str((body.get("user") or {}).get("id") or "")
         channel = str((body.get("channel") or {}).get("id") or "")
         reply = commands.handle_button(part, part.signer, str(action.get("value") or ""), user, channel)
@@ -71,7 +76,7 @@ def build_bolt_app(part: ChatPart) -> App:
     def on_mention(event: dict[str, Any]) -> None:
         channel, user = str(event.get("channel") or ""), str(event.get("user") or "")
         if channel and user:
-            part.tell(channel, user, commands.USAGE)
+            part.tell(channel, user, commands.usage(part))
 
     return app
 

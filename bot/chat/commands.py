@@ -8,7 +8,6 @@ work that the caller runs after acknowledging the request, within Slack's 3 seco
 
 from __future__ import annotations
 
-import importlib
 import logging
 import re
 import shlex
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.chat import guard
 from bot.chat.blocks import clip, escape, user_ref
 from bot.chat.signing import BadSignature, ButtonSigner
 from bot.db import transaction
@@ -51,11 +51,16 @@ elsewhere name it, e.g. `/incident ack INC-12`)
 • `ack` · `resolve` · `reopen` · `assign @user` · `severity sev1..sev4` · `note <text>`
 • `role commander|comms|scribe|ops @user`: give an incident role (the person joins the channel)
 • `update <text>`: a status update, posted here and to the stakeholders channel
-• `diagnose`: run the diagnostics · `mitigate rollback|naive_model`: propose a mitigation
+• `diagnose`: run the diagnostics · `mitigate {mitigations}`: propose a mitigation
 • `revert <mitigation id>`: undo an executed mitigation (approvers only)
 • `postmortem`: draft the postmortem and upload it here"""
 
-MITIGATIONS = ("rollback", "naive_model")
+
+def usage(part: ChatPart) -> str:
+    """The help text, listing the mitigations the runbooks' action registry lets a person name."""
+    return USAGE.format(mitigations="|".join(part.responder.mitigations))
+
+
 _REF = re.compile(r"^INC-\d+$", re.IGNORECASE)
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 
@@ -86,20 +91,42 @@ def handle_command(part: ChatPart, text: str, user_id: str, channel_id: str) -> 
     except ValueError:
         words = (text or "").split()
     if not words or words[0].lower() in ("help", "-h", "--help"):
-        return Reply(USAGE)
+        return Reply(usage(part))
     sub, args = words[0].lower(), words[1:]
     handler = _COMMANDS.get(sub)
     if handler is None:
-        return Reply(f"Unknown subcommand `{clip(escape(sub), 40)}`.\n{USAGE}")
+        return Reply(f"Unknown subcommand `{clip(escape(sub), 40)}`.\n{usage(part)}")
     try:
+        refused = _refusal(part, sub, args, user_id, channel_id)
+        if refused is not None:
+            return Reply(refused)
         return handler(part, args, user_id, channel_id)
     except UsageError as exc:
-        return Reply(f"{exc}\n{USAGE}")
+        return Reply(f"{exc}\n{usage(part)}")
     except (IncidentError, ValueError) as exc:
         return Reply(f":warning: {escape(exc)}")
 
 
 # -- helpers ---------------------------------------------------------------------------
+MUTATING = frozenset({"ack", "acknowledge", "resolve", "assign", "severity", "sev", "note", "diagnose",
+                      "mitigate", "postmortem"})
+
+
+def _refusal(part: ChatPart, sub: str, args: list[str], user_id: str, channel_id: str) -> str | None:
+    """Why ``user_id`` may not run this command on its incident (audited), or None."""
+    if sub not in MUTATING:
+        return None
+    ref = next((a for a in args if _REF.match(a)), None)
+    with transaction(part.runtime.sessions) as s:
+        try:
+            incident = _resolve(s, ref, channel_id)
+        except (UsageError, IncidentError):
+            return None  # the command itself explains what is missing
+        if guard.may_act(part, user_id, incident):
+            return None
+        return guard.refuse(s, user_id, sub, incident)
+
+
 def _split_ref(args: list[str], *, first_only: bool = False) -> tuple[str | None, list[str]]:
     """Pull an explicit `INC-<n>` out of the arguments (for free text, only as the first word)."""
     if first_only:
@@ -294,11 +321,6 @@ def _note(part: ChatPart, args: list[str], user_id: str, channel_id: str) -> Rep
 
 
 # -- slow commands (run after the acknowledgement) ----------------------------------------------
-def _service(module: str) -> Any:
-    """The runbook and postmortem domains, imported when first needed (they are optional parts)."""
-    return importlib.import_module(module)
-
-
 def _background(what: str, work: Callable[[], Any]) -> Background:
     def run(tell: Tell) -> None:
         try:
@@ -330,21 +352,22 @@ def _diagnose(part: ChatPart, args: list[str], user_id: str, channel_id: str) ->
     return Reply(
         f":mag: Running the diagnosis of {name}; the result will appear on the card and in the thread.",
         background=_background("diagnosis",
-            lambda: _service("runbooks.service").run_diagnosis(part.runtime, incident_id, actor_of(user_id)),
+            lambda: part.responder.run_diagnosis(part.runtime, incident_id, actor_of(user_id)),
         ),
     )
 
 
 def _mitigate(part: ChatPart, args: list[str], user_id: str, channel_id: str) -> Reply:
     ref, rest = _split_ref(args)
-    if len(rest) != 1 or rest[0].lower() not in MITIGATIONS:
-        raise UsageError(f"`mitigate` needs one of {', '.join(MITIGATIONS)}.")
+    mitigations = part.responder.mitigations
+    if len(rest) != 1 or rest[0].lower() not in mitigations:
+        raise UsageError(f"`mitigate` needs one of {', '.join(mitigations)}.")
     action = rest[0].lower()
     incident_id, name = _incident_id(part, ref, channel_id)
     return Reply(
         f":bulb: Proposing `{action}` for {name}; approve it on the card.",
         background=_background(f"mitigate {action}",
-            lambda: _service("runbooks.service").propose_mitigation(
+            lambda: part.responder.propose_mitigation(
                 part.runtime, incident_id, action, actor_of(user_id)
             ),
         ),
@@ -358,7 +381,7 @@ def _postmortem(part: ChatPart, args: list[str], user_id: str, channel_id: str) 
     return Reply(
         f":page_facing_up: Drafting the postmortem of {name}.",
         background=_background("postmortem",
-            lambda: _service("postmortems.service").draft_postmortem(part.runtime, incident_id, actor_of(user_id)),
+            lambda: part.responder.draft_postmortem(part.runtime, incident_id, actor_of(user_id)),
         ),
     )
 
@@ -383,7 +406,7 @@ def _revert_reply(part: ChatPart, mitigation_id: int, actor: str) -> Reply:
     return Reply(
         f":rewind: Reverting mitigation #{mitigation_id}…",
         background=_background(f"revert mitigation #{mitigation_id}",
-            lambda: _service("runbooks.service").revert_mitigation(part.runtime, mitigation_id, actor),
+            lambda: part.responder.revert_mitigation(part.runtime, mitigation_id, actor),
         ),
     )
 
@@ -438,6 +461,14 @@ def handle_button(part: ChatPart, signer: ButtonSigner, value: str, user_id: str
         with transaction(part.runtime.sessions) as s:
             audit(s, actor, "button", clip(value or "", 200), outcome="refused", detail={"reason": str(exc)})
         return Reply(":no_entry: This button is not valid (it was altered or is not from this bot).")
+    if button.action in ("ack", "diagnose"):
+        with transaction(part.runtime.sessions) as s:
+            try:
+                incident = get_incident(s, button.incident_id)
+            except IncidentError as exc:
+                return Reply(f":warning: {escape(exc)}")
+            if not guard.may_act(part, user_id, incident):
+                return Reply(guard.refuse(s, user_id, button.action, incident))
     if button.action == "ack":
         try:
             with transaction(part.runtime.sessions) as s:
@@ -450,7 +481,7 @@ def handle_button(part: ChatPart, signer: ButtonSigner, value: str, user_id: str
         return Reply(
             f":mag: Running the diagnosis of INC-{button.incident_id}.",
             background=_background("diagnosis",
-                lambda: _service("runbooks.service").run_diagnosis(part.runtime, button.incident_id, actor),
+                lambda: part.responder.run_diagnosis(part.runtime, button.incident_id, actor),
             ),
         )
     mitigation_id = button.mitigation_id
@@ -464,10 +495,10 @@ def handle_button(part: ChatPart, signer: ButtonSigner, value: str, user_id: str
         return _revert_reply(part, mitigation_id, actor)
     if verb == "approve":
         def work() -> Any:
-            return _service("runbooks.service").approve_mitigation(part.runtime, mitigation_id, actor)
+            return part.responder.approve_mitigation(part.runtime, mitigation_id, actor)
     else:
         def work() -> Any:
-            return _service("runbooks.service").reject_mitigation(part.runtime, mitigation_id, actor)
+            return part.responder.reject_mitigation(part.runtime, mitigation_id, actor)
     return Reply(
         f"{'Approving' if verb == 'approve' else 'Rejecting'} mitigation #{mitigation_id}…",
         background=_background(f"{verb} mitigation #{mitigation_id}", work),

@@ -9,13 +9,18 @@ from __future__ import annotations
 import itertools
 import sys
 import threading
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot.chat import blocks
-from bot.chat.port import ChannelCreated, FileToUpload
+from bot.chat.port import ChannelCreated, ChatPort, FileToUpload, register_chat_port
 from bot.chat.views import IncidentView, TimelineLine, channel_name
+from bot.config import Settings
 from bot.redact import redact, redact_text
 from diagnostics.findings import Diagnosis
+
+if TYPE_CHECKING:
+    from bot.chat.signing import ButtonSigner
+    from bot.chat.slack_client import SlackClient
 
 
 class ConsolePort:
@@ -120,3 +125,9 @@ def render_card(view: IncidentView) -> str:
     for m in view.proposed:
         lines.append(f"  proposed mitigation #{m.id}: {m.action} on {m.target} (awaiting approval)")
     return "\n".join(lines)
+
+
+@register_chat_port("console", applies=lambda settings: True, fallback=True)
+def build_console_port(settings: Settings, signer: ButtonSigner) -> tuple[ChatPort, SlackClient | None]:
+    """Without a Slack token: the chat goes to the terminal (and the log)."""
+    return ConsolePort(secrets=settings.secrets()), None

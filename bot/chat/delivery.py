@@ -56,7 +56,7 @@ class RowRef:
 
 
 @dataclass
-class Context:
+class DeliveryContext:
     view: IncidentView | None = None
     line: TimelineLine | None = None
     # An earlier row this one depends on has not been sent yet (e.g. the channel).
@@ -82,8 +82,8 @@ class Delivery:
         self.catalog = catalog or Catalog()
 
     # -- reading ----------------------------------------------------------------------
-    def load(self, session: Session, row: RowRef) -> Context:
-        ctx = Context()
+    def load(self, session: Session, row: RowRef) -> DeliveryContext:
+        ctx = DeliveryContext()
         if row.incident_id is not None:
             incident = session.get(Incident, row.incident_id)
             if incident is not None:
@@ -116,7 +116,7 @@ class Delivery:
         ) is not None
 
     # -- sending (no session is open while the chat call runs) ------------------------
-    def call(self, row: RowRef, ctx: Context) -> Outcome:
+    def call(self, row: RowRef, ctx: DeliveryContext) -> Outcome:
         if ctx.waiting_for:
             return Outcome(defer=True, result={"waiting_for": ctx.waiting_for})
         handler = getattr(self, f"_op_{row.op}", None)
@@ -125,18 +125,18 @@ class Delivery:
         outcome: Outcome = handler(row, ctx)
         return outcome
 
-    def _need_view(self, ctx: Context) -> IncidentView:
+    def _need_view(self, ctx: DeliveryContext) -> IncidentView:
         if ctx.view is None:
             raise FinalChatError("no_incident", "the incident of this message no longer exists")
         return ctx.view
 
-    def _need_channel(self, ctx: Context) -> tuple[IncidentView, str]:
+    def _need_channel(self, ctx: DeliveryContext) -> tuple[IncidentView, str]:
         view = self._need_view(ctx)
         if not view.channel_id:
             raise FinalChatError("no_channel", f"{view.ref} has no chat channel")
         return view, view.channel_id
 
-    def _op_create_channel(self, row: RowRef, ctx: Context) -> Outcome:
+    def _op_create_channel(self, row: RowRef, ctx: DeliveryContext) -> Outcome:
         view = self._need_view(ctx)
         if view.channel_id:
             return Outcome(result={"skipped": "channel exists", "channel": view.channel_id})
@@ -149,38 +149,38 @@ class Delivery:
             ))
         return outcome
 
-    def _op_set_topic(self, row: RowRef, ctx: Context) -> Outcome:
+    def _op_set_topic(self, row: RowRef, ctx: DeliveryContext) -> Outcome:
         view, channel = self._need_channel(ctx)
         self.port.set_topic(channel, view)
         return Outcome()
 
-    def _op_invite(self, row: RowRef, ctx: Context) -> Outcome:
+    def _op_invite(self, row: RowRef, ctx: DeliveryContext) -> Outcome:
         _, channel = self._need_channel(ctx)
         self.port.invite(channel, str(row.payload["user"]))
         return Outcome(result={"user": row.payload["user"]})
 
-    def _op_post_card(self, row: RowRef, ctx: Context) -> Outcome:
+    def _op_post_card(self, row: RowRef, ctx: DeliveryContext) -> Outcome:
         view, channel = self._need_channel(ctx)
         if view.card_id:
             return Outcome(result={"skipped": "card exists", "ts": view.card_id})
         ts = self.port.post_card(channel, view)
         return Outcome(result={"ts": ts}, card_id=ts)
 
-    def _op_pin_card(self, row: RowRef, ctx: Context) -> Outcome:
+    def _op_pin_card(self, row: RowRef, ctx: DeliveryContext) -> Outcome:
         view, channel = self._need_channel(ctx)
         if not view.card_id:
             raise FinalChatError("no_card", f"{view.ref} has no card to pin")
         self.port.pin(channel, view.card_id)
         return Outcome()
 
-    def _op_update_card(self, row: RowRef, ctx: Context) -> Outcome:
+    def _op_update_card(self, row: RowRef, ctx: DeliveryContext) -> Outcome:
         view, channel = self._need_channel(ctx)
         if not view.card_id:
             raise FinalChatError("no_card", f"{view.ref} has no card to update")
         self.port.update_card(channel, view.card_id, view)
         return Outcome(result={"ts": view.card_id})
 
-    def _op_thread(self, row: RowRef, ctx: Context) -> Outcome:
+    def _op_thread(self, row: RowRef, ctx: DeliveryContext) -> Outcome:
         view, channel = self._need_channel(ctx)
         if ctx.line is None:
             raise FinalChatError("no_event", "the timeline event of this message no longer exists")
@@ -189,7 +189,7 @@ class Delivery:
         )
         return Outcome(result={"ts": ts})
 
-    def _op_alerts_line(self, row: RowRef, ctx: Context) -> Outcome:
+    def _op_alerts_line(self, row: RowRef, ctx: DeliveryContext) -> Outcome:
         view = self._need_view(ctx)
         channel = str(row.payload.get("channel") or self.alerts_channel or "")
         if not channel:
@@ -199,15 +199,15 @@ class Delivery:
         ts = self.port.announce(channel, view, view.channel_id)
         return Outcome(result={"ts": ts})
 
-    def _op_ephemeral(self, row: RowRef, ctx: Context) -> Outcome:
+    def _op_ephemeral(self, row: RowRef, ctx: DeliveryContext) -> Outcome:
         self.port.post_ephemeral(str(row.payload["channel"]), str(row.payload["user"]), str(row.payload["text"]))
         return Outcome()
 
-    def _op_respond(self, row: RowRef, ctx: Context) -> Outcome:
+    def _op_respond(self, row: RowRef, ctx: DeliveryContext) -> Outcome:
         self.port.respond(str(row.payload["url"]), str(row.payload["text"]))
         return Outcome()
 
-    def _op_text(self, row: RowRef, ctx: Context) -> Outcome:
+    def _op_text(self, row: RowRef, ctx: DeliveryContext) -> Outcome:
         channel = row.payload.get("channel")
         thread = None
         if not channel:
@@ -216,7 +216,7 @@ class Delivery:
         ts = self.port.post_text(str(channel), str(row.payload["text"]), thread)
         return Outcome(result={"ts": ts})
 
-    def _op_pagerduty(self, row: RowRef, ctx: Context) -> Outcome:
+    def _op_pagerduty(self, row: RowRef, ctx: DeliveryContext) -> Outcome:
         view = self._need_view(ctx)
         action = str(row.payload.get("event_action"))
         service = self.catalog.get(str(row.payload.get("service") or ""))
@@ -231,7 +231,7 @@ class Delivery:
                           message=str(row.payload.get("message") or ""))
         return Outcome(result={"event_action": action, **self.pager.enqueue(body)})
 
-    def _op_stakeholder_update(self, row: RowRef, ctx: Context) -> Outcome:
+    def _op_stakeholder_update(self, row: RowRef, ctx: DeliveryContext) -> Outcome:
         view = self._need_view(ctx)
         if ctx.line is None:
             raise FinalChatError("no_event", "the status update of this message no longer exists")
@@ -240,7 +240,7 @@ class Delivery:
         ts = self.port.post_text(channel, blocks.stakeholder_text(view, ctx.line, link))
         return Outcome(result={"ts": ts, "channel": channel})
 
-    def _op_upload_postmortem(self, row: RowRef, ctx: Context) -> Outcome:
+    def _op_upload_postmortem(self, row: RowRef, ctx: DeliveryContext) -> Outcome:
         view, channel = self._need_channel(ctx)
         if ctx.line is None:
             raise FinalChatError("no_event", "the postmortem event of this message no longer exists")
@@ -251,7 +251,7 @@ class Delivery:
         ids = self.port.upload_files(channel, view.card_id, files, comment)
         return Outcome(result={"files": ids})
 
-    def _op_archive_channel(self, row: RowRef, ctx: Context) -> Outcome:
+    def _op_archive_channel(self, row: RowRef, ctx: DeliveryContext) -> Outcome:
         view, channel = self._need_channel(ctx)
         if view.open:
             return Outcome(result={"skipped": f"{view.ref} was reopened"})

@@ -16,17 +16,16 @@ from bot.chat.blocks import is_slack_user_id
 from bot.chat.models import OutboxMessage
 from bot.chat.pagerduty import pd_key
 from bot.config import Settings
-from bot.events import EventNotice, pending_notices
+from bot.events import EventKind, EventNotice, pending_notices
 
 # Kinds whose change shows on the card: it is updated in place.
 CARD_KINDS = frozenset(
-    {"status_changed", "severity_changed", "commander_assigned", "diagnosis", "alerts_all_resolved",
-     "alert_joined", "alert_refired", "alert_resolved", "postmortem_drafted", "role_assigned"}
+    {EventKind.STATUS_CHANGED, EventKind.SEVERITY_CHANGED, EventKind.COMMANDER_ASSIGNED, EventKind.DIAGNOSIS,
+     EventKind.ALERTS_ALL_RESOLVED, EventKind.ALERT_JOINED, EventKind.ALERT_REFIRED, EventKind.ALERT_RESOLVED,
+     EventKind.POSTMORTEM_DRAFTED, EventKind.ROLE_ASSIGNED}
 )
-# Kinds that are recorded but not worth a chat message (Alertmanager re-sends firing alerts).
-QUIET_KINDS = frozenset({"alert_repeated"})
 # Kinds announced in the channel as well as the thread, so people are actually notified.
-BROADCAST_KINDS = frozenset({"escalation"})
+BROADCAST_KINDS = frozenset({EventKind.ESCALATION})
 
 _QUEUED = "mlresponder_chat_queued"
 PAGE_FOLLOW_UP = {"acknowledged": "acknowledge", "resolved": "resolve"}
@@ -62,8 +61,6 @@ def ops_for(notice: EventNotice, settings: Settings) -> list[OutboxMessage]:
         if settings.slack_alerts_channel:
             rows.append(row("alerts_line", {"channel": settings.slack_alerts_channel}, row_key="alerts"))
         return rows
-    if notice.kind in QUIET_KINDS:
-        return []
     payload: dict[str, Any] = {}
     if notice.kind == "chat_error":
         payload["quiet"] = True  # a failure to post a failure note is not noted again

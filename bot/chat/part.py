@@ -16,6 +16,7 @@ from bot.chat.models import OutboxMessage
 from bot.chat.outbox import OutboxWorker
 from bot.chat.pagerduty import PagerDutyClient
 from bot.chat.port import ChatError, ChatPort
+from bot.chat.responder import Responder
 from bot.chat.signing import ButtonSigner
 from bot.chat.slack_client import SlackClient
 from bot.db import transaction
@@ -31,8 +32,9 @@ log = logging.getLogger(__name__)
 
 class ChatPart:
     def __init__(self, runtime: Runtime, port: ChatPort, signer: ButtonSigner, client: SlackClient | None,
-                 worker_options: dict[str, Any] | None = None) -> None:
+                 responder: Responder, worker_options: dict[str, Any] | None = None) -> None:
         self.runtime = runtime
+        self.responder = responder
         self.port = port
         self.signer = signer
         self.client = client

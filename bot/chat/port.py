@@ -7,10 +7,16 @@ are interchangeable. Errors are split the way a delivery loop needs them: retry 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bot.chat.views import IncidentView, TimelineLine
+
+if TYPE_CHECKING:
+    from bot.chat.signing import ButtonSigner
+    from bot.chat.slack_client import SlackClient
+    from bot.config import Settings
 
 
 class ChatError(Exception):
@@ -99,3 +105,40 @@ class FileToUpload:
     filename: str
     title: str
     content: bytes
+
+# ------------------------------------------------------------------ the registry of chat ports
+
+
+@dataclass(frozen=True)
+class PortKind:
+    """A chat backend: when it applies to the settings, and how to build its port (and Slack client)."""
+
+    name: str
+    applies: Callable[[Settings], bool]
+    build: Callable[[Settings, ButtonSigner], tuple[ChatPort, SlackClient | None]]
+    fallback: bool = False
+
+
+# name → kind; `choose_port` takes the first that applies, the fallback (console) last.
+CHAT_PORTS: dict[str, PortKind] = {}
+
+Builder = Callable[["Settings", "ButtonSigner"], "tuple[ChatPort, SlackClient | None]"]
+
+
+def register_chat_port(name: str, *, applies: Callable[[Settings], bool],
+                       fallback: bool = False) -> Callable[[Builder], Builder]:
+    """Register a chat backend's builder (the one way to add one: Slack, the console, ...)."""
+
+    def register(build: Builder) -> Builder:
+        CHAT_PORTS[name] = PortKind(name, applies, build, fallback)
+        return build
+
+    return register
+
+
+def choose_port(settings: Settings, signer: ButtonSigner) -> tuple[ChatPort, SlackClient | None]:
+    ordered = sorted(CHAT_PORTS.values(), key=lambda kind: kind.fallback)
+    for kind in ordered:
+        if kind.applies(settings):
+            return kind.build(settings, signer)
+    raise LookupError(f"no chat port applies to these settings (registered: {', '.join(CHAT_PORTS)})")

@@ -7,10 +7,11 @@ import threading
 import time
 
 from bot.chat import blocks
-from bot.chat.port import ChannelCreated, FileToUpload, FinalChatError
+from bot.chat.port import ChannelCreated, ChatPort, FileToUpload, FinalChatError, register_chat_port
 from bot.chat.signing import ButtonSigner
 from bot.chat.slack_client import SlackClient
 from bot.chat.views import IncidentView, TimelineLine, channel_name
+from bot.config import Settings
 
 MAX_NAME_ATTEMPTS = 6
 GROUP_CACHE_SECONDS = 60.0
@@ -148,3 +149,9 @@ class SlackPort:
         with self._lock:
             self._groups[group_id] = (now, users)
         return users
+
+
+@register_chat_port("slack", applies=lambda settings: bool(settings.slack_bot_token))
+def build_slack_port(settings: Settings, signer: ButtonSigner) -> tuple[ChatPort, SlackClient | None]:
+    client = SlackClient(settings.slack_bot_token or "", base_url=settings.slack_api_url, secrets=settings.secrets())
+    return SlackPort(client, signer), client

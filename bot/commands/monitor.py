@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from bot.commands import print_rows, settings_from
+from bot.monitors.runner import MonitorService
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -49,7 +50,7 @@ def list_cmd(args: argparse.Namespace) -> int:
 
     runtime = _runtime(args)
     try:
-        service = runtime.parts["monitors"]
+        service = runtime.parts[MonitorService]
         with transaction(runtime.sessions) as session:
             last = last_runs(session)
             rows = []
@@ -82,7 +83,7 @@ def run_cmd(args: argparse.Namespace) -> int:
 
     runtime = _runtime(args)
     try:
-        service = runtime.parts["monitors"]
+        service = runtime.parts[MonitorService]
         try:
             now = parse_timestamp(args.at, "--at") if args.at else None
         except ValueError as exc:
@@ -113,7 +114,7 @@ def history_cmd(args: argparse.Namespace) -> int:
     runtime = _runtime(args)
     try:
         try:
-            runtime.parts["monitors"].spec(args.name)
+            runtime.parts[MonitorService].spec(args.name)
         except UnknownMonitor as exc:
             raise CommandError(str(exc.args[0])) from None
         with transaction(runtime.sessions) as session:

@@ -37,6 +37,7 @@ from bot.incidents import get_incident, incident_to_dict, transition
 from bot.models import TRANSITIONS
 from bot.runtime import Runtime
 from bot.wiring import create_runtime
+from postmortems.worker import PostmortemWorker
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def build_stage(folder: Path) -> Stage:
 
 
 @dataclass
-class Outcome:
+class DemoOutcome:
     scenario: str
     incident: dict[str, Any]
     postmortem_path: Path
@@ -176,7 +177,7 @@ class ScenarioRun:
         kinds = [e["kind"] for e in record.get("timeline", [])]
         raise DemoError(f"timed out waiting for {what} on INC-{incident_id} (timeline so far: {', '.join(kinds)})")
 
-    def run(self) -> Outcome:
+    def run(self) -> DemoOutcome:
         scenario, stage = self.scenario, self.stage
         stage.reset()
         log_path = self.folder / f"predictions-{scenario.name}.csv"
@@ -202,7 +203,7 @@ class ScenarioRun:
             server.stop()
             runtime.close()
 
-    def _incident(self, runtime: Runtime, server: ApiServer, serving: ServingLoop, log_path: Path) -> Outcome:
+    def _incident(self, runtime: Runtime, server: ApiServer, serving: ServingLoop, log_path: Path) -> DemoOutcome:
         scenario, registry = self.scenario, self.stage.registry
         client = httpx.Client(base_url=server.url, timeout=30)
         baseline_since = datetime.now(UTC) - timedelta(seconds=30)
@@ -300,14 +301,14 @@ class ScenarioRun:
                 transition(session, incident, "resolved", actor=ONCALL,
                            note="service back to normal after the mitigation")
         self.mark("resolved")
-        worker = runtime.parts.get("postmortems")
+        worker = runtime.parts.get(PostmortemWorker)
         if worker is not None:
             worker.wait(timeout=60)
         record = self.wait_for(runtime, incident_id, "the postmortem", lambda r: bool(r.get("postmortem_path")))
         self.mark("postmortem")
         path = Path(record["postmortem_path"])
         self.say(f"{ref}: resolved by the on-call; postmortem drafted: {path}")
-        return Outcome(self.scenario.name, record, path, registry.alias_version(), dict(self.marks),
+        return DemoOutcome(self.scenario.name, record, path, registry.alias_version(), dict(self.marks),
                        list(self.narrator.lines))
 
     def _service_owner_reverts(self, runtime: Runtime, client: httpx.Client, serving: ServingLoop,
@@ -347,7 +348,7 @@ def approve_mitigation(runtime: Runtime, mitigation_id: int, actor: str) -> None
 
 
 def run_demo(scenario_name: str, folder: Path, *, stage: Stage | None = None,
-             echo: Callable[[str], None] = print) -> Outcome:
+             echo: Callable[[str], None] = print) -> DemoOutcome:
     if scenario_name not in SCENARIOS:
         raise DemoError(f"unknown scenario {scenario_name!r} (expected one of {', '.join(SCENARIOS)})")
     narrator = Narrator(echo)

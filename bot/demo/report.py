@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bot.demo.flow import Outcome
+from bot.demo.flow import DemoOutcome
 from bot.demo.scenarios import SCENARIOS
 
 
-def summary(outcome: Outcome) -> str:
+def summary(outcome: DemoOutcome) -> str:
     scenario = SCENARIOS[outcome.scenario]
     d = outcome.diagnosis
     culprit = d.get("culprit") or {}

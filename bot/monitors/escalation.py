@@ -23,6 +23,7 @@ from bot.db import transaction, utcnow
 from bot.events import EventNotice
 from bot.models import OPEN_STATUSES, Incident, TimelineEvent
 from bot.monitors.schema import EscalationSpec, SeverityPolicy, WebhookSpec
+from bot.scheduler import Scheduler
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -60,7 +61,7 @@ class IncidentState:
 
 
 @dataclass(frozen=True)
-class Action:
+class EscalationAction:
     kind: Literal["escalation", "reminder"]
     reason: Literal["unacknowledged", "no_updates", "postmortem_review"]
     tier: int | None
@@ -74,7 +75,7 @@ class Action:
 
 @dataclass(frozen=True)
 class Decision:
-    actions: tuple[Action, ...]
+    actions: tuple[EscalationAction, ...]
     next_check: datetime | None
 
 
@@ -85,7 +86,7 @@ def _minutes(delta: timedelta) -> str:
 
 def decide(state: IncidentState, now: datetime, policy: EscalationSpec) -> Decision:
     """What is due at ``now`` and when to look again (None: nothing will ever be due)."""
-    actions: list[Action] = []
+    actions: list[EscalationAction] = []
     due: list[datetime] = []
     pol: SeverityPolicy | None = policy.severities.get(state.severity)  # type: ignore[call-overload]
     if pol is not None and state.status in UNACKNOWLEDGED:
@@ -97,7 +98,7 @@ def decide(state: IncidentState, now: datetime, policy: EscalationSpec) -> Decis
                 due.append(at)
                 break  # later tiers come later still
             waited = _minutes(now - state.unacknowledged_since)
-            actions.append(Action(
+            actions.append(EscalationAction(
                 "escalation", "unacknowledged", number, tuple(tier.notify),
                 f"{state.ref} ({state.severity}, {state.service}) is unacknowledged after {waited}: "
                 f"paging tier {number} ({', '.join(tier.notify)}). {state.title}",
@@ -107,7 +108,7 @@ def decide(state: IncidentState, now: datetime, policy: EscalationSpec) -> Decis
         every = timedelta(seconds=pol.reminder_every)
         last = max(state.last_update_at, state.last_reminder_at or state.last_update_at)
         if now >= last + every:
-            actions.append(Action(
+            actions.append(EscalationAction(
                 "reminder", "no_updates", None, _reminder_audience(state, pol),
                 f"{state.ref} ({state.severity}) has had no update for {_minutes(now - state.last_update_at)} "
                 f"and is still {state.status}: post a status update or move it on.",
@@ -121,7 +122,7 @@ def decide(state: IncidentState, now: datetime, policy: EscalationSpec) -> Decis
         at = (state.last_postmortem_reminder_at or state.resolved_at) + after
         if now >= at:
             audience = (state.commander,) if state.commander else _reminder_audience(state, pol)
-            actions.append(Action(
+            actions.append(EscalationAction(
                 "reminder", "postmortem_review", None, audience,
                 f"{state.ref} was resolved {_minutes(now - state.resolved_at)} ago and its postmortem is not "
                 "reviewed yet: review it while the details are fresh.",
@@ -190,15 +191,19 @@ class EscalationService:
 
     def check(self, incident_id: int, now: datetime | None = None) -> Decision:
         """Apply the policy to one incident at ``now``: record what is due, schedule the next check."""
-        from bot.incidents import get_incident, log_event
+        from bot.incidents import escalate, get_incident, log_event
 
         now = now or utcnow()
         with transaction(self.runtime.sessions) as session:
             incident = get_incident(session, incident_id, for_update=True)
             decision = decide(load_state(session, incident), now, self.policy)
             for action in decision.actions:
-                log_event(session, incident, action.kind, action.message, actor="mlresponder", data=action.data(),
-                          at=now)
+                if action.kind == "escalation":
+                    escalate(session, incident, list(action.who), action.message, text=action.message, at=now,
+                             tier=action.tier, reason=action.reason)
+                else:
+                    log_event(session, incident, action.kind, action.message, actor="mlresponder",
+                              data=action.data(), at=now)
             facts = {"ref": incident.ref, "title": incident.title, "severity": incident.severity,
                      "service": incident.service}
         for action in decision.actions:
@@ -208,7 +213,7 @@ class EscalationService:
         return decision
 
     def _schedule(self, incident_id: int, when: datetime | None) -> None:
-        scheduler = self.runtime.parts.get("scheduler")
+        scheduler = self.runtime.parts.get(Scheduler)
         if scheduler is None:
             return
         if when is None:
@@ -218,7 +223,7 @@ class EscalationService:
 
     def on_events(self, notices: list[EventNotice]) -> None:
         """Bus listener: a new incident gets its check job; a status change re-plans (or cancels) it."""
-        scheduler = self.runtime.parts.get("scheduler")
+        scheduler = self.runtime.parts.get(Scheduler)
         if scheduler is None or not self.active:
             return  # no scheduler here (CLI: the service's sweep picks it up), or no policy at all
         hook = self.policy.webhook
@@ -266,7 +271,7 @@ class EscalationService:
 
     # ------------------------------------------------------------ outgoing webhook
 
-    def _send_webhook(self, incident_id: int, facts: dict[str, Any], action: Action, hook: WebhookSpec,
+    def _send_webhook(self, incident_id: int, facts: dict[str, Any], action: EscalationAction, hook: WebhookSpec,
                       now: datetime) -> None:
         import httpx
 
@@ -337,7 +342,8 @@ class EscalationService:
                       f"outgoing page {action} {text}", data={"event_action": action, **outcome}, at=now)
         return bool(outcome.get("ok"))
 
-    def _record_webhook(self, incident_id: int, action: Action, outcome: dict[str, Any], now: datetime) -> None:
+    def _record_webhook(self, incident_id: int, action: EscalationAction, outcome: dict[str, Any],
+                        now: datetime) -> None:
         from bot.incidents import get_incident, log_event
 
         text = "sent" if outcome.get("ok") else f"failed: {outcome.get('error')}"
@@ -353,7 +359,7 @@ class EscalationService:
 def check_incident(incident_id: int) -> None:
     from bot.scheduler import current_runtime
 
-    service: EscalationService | None = current_runtime().parts.get("escalation")
+    service: EscalationService | None = current_runtime().parts.get(EscalationService)
     if service is not None:
         service.check(incident_id)
 
@@ -361,7 +367,7 @@ def check_incident(incident_id: int) -> None:
 def follow_up_webhook(incident_id: int, action: str) -> None:
     from bot.scheduler import current_runtime
 
-    service: EscalationService | None = current_runtime().parts.get("escalation")
+    service: EscalationService | None = current_runtime().parts.get(EscalationService)
     if service is not None:
         service.follow_up_webhook(incident_id, action)
 
@@ -369,6 +375,6 @@ def follow_up_webhook(incident_id: int, action: str) -> None:
 def sweep() -> None:
     from bot.scheduler import current_runtime
 
-    service: EscalationService | None = current_runtime().parts.get("escalation")
+    service: EscalationService | None = current_runtime().parts.get(EscalationService)
     if service is not None:
         service.sweep()

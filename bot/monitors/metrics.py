@@ -14,6 +14,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from bot.db import transaction
+from bot.monitors.runner import MonitorService
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -46,7 +47,7 @@ class MonitorCollector(Collector):
                                    "1 when the last finished run breached or failed to read its source.",
                                    labels=["monitor", "status"])
         service_of = {}
-        part = self.runtime.parts.get("monitors")
+        part = self.runtime.parts.get(MonitorService)
         if part is not None:
             service_of = {name: spec.service for name, spec in part.config.monitors.items()}
         with transaction(self.runtime.sessions) as session:

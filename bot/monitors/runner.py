@@ -423,7 +423,7 @@ def scheduled_run(name: str) -> None:
     from bot.scheduler import current_runtime
 
     runtime = current_runtime()
-    service: MonitorService | None = runtime.parts.get("monitors")
+    service: MonitorService | None = runtime.parts.get(MonitorService)
     if service is None or name not in service.config.monitors:
         log.warning("scheduled monitor %s is not configured any more; skipping", name)
         return

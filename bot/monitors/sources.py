@@ -32,7 +32,6 @@ from bot.monitors.schema import SourceSpec
 from bot.monitors.summary import (
     LATENCY_EDGES,
     NULL_KEY,
-    RESERVED,
     TOP_CATEGORIES,
     Layout,
     NumericStats,
@@ -45,6 +44,7 @@ from bot.monitors.summary import (
     merge,
     summarize_frame,
 )
+from diagnostics.log import RESERVED_COLUMNS
 
 PROBE_ROWS = 500
 
@@ -105,7 +105,7 @@ def layout_from_sample(columns: list[str], sample: dict[str, list[Any]], timesta
             first = next(str(v) for v in sample[timestamp] if v is not None)
             sep = " " if len(first) > 10 and first[10] == " " else "T"
     kinds = {c: _kind_of(sample.get(c, [])) for c in columns}
-    features = [c for c in columns if c not in RESERVED and c != timestamp]
+    features = [c for c in columns if c not in RESERVED_COLUMNS and c != timestamp]
     numeric = tuple(c for c in features if kinds[c] == "numeric")
     categorical = tuple(c for c in features if kinds[c] != "numeric")
     if task is None:

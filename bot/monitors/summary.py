@@ -16,7 +16,6 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-RESERVED = ("timestamp", "model_version", "prediction", "label", "latency_ms", "error")
 FINE_BINS = 32  # equal-width bins over the reference range; checks merge them into quantile bins
 TOP_CATEGORIES = 200
 # 0.5 ms .. 2 min, ~22% apart: a p95 read from this histogram is within ~10% of the exact one,

@@ -1,26 +1,23 @@
 """The mitigation actions a runbook may name, by name (Robusta-style typed registry).
 
+An action is a class decorated with `register_action` (`runbooks.actions.base`); importing this
+package imports the modules that define the built-in ones, so `ACTIONS` is complete. Every
+list of actions elsewhere (runbook validation, the CLI, the chat's `mitigate`) derives from it.
 Each action's ``Params`` model validates the runbook's ``params:`` at load time, so a typo in a
 parameter is a load error with file and line, not a failure mid-incident.
 """
 
 from __future__ import annotations
 
-from runbooks.actions.base import Action, ActionContext, ActionError
-from runbooks.actions.http import HttpAction
-from runbooks.actions.registry_actions import NaiveModelAction, RollbackAction
+from runbooks.actions import http, registry_actions  # noqa: F401  (each registers its actions on import)
+from runbooks.actions.base import (
+    ACTIONS,
+    Action,
+    ActionContext,
+    ActionError,
+    get_action,
+    hand_proposable,
+    register_action,
+)
 
-ACTIONS: dict[str, type[Action]] = {
-    RollbackAction.name: RollbackAction,
-    NaiveModelAction.name: NaiveModelAction,
-    HttpAction.name: HttpAction,
-}
-
-__all__ = ["ACTIONS", "Action", "ActionContext", "ActionError", "get_action"]
-
-
-def get_action(name: str) -> Action:
-    try:
-        return ACTIONS[name]()
-    except KeyError:
-        raise ActionError(f"unknown action {name!r} (expected one of {', '.join(ACTIONS)})") from None
+__all__ = ["ACTIONS", "Action", "ActionContext", "ActionError", "get_action", "hand_proposable", "register_action"]

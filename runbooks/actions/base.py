@@ -13,7 +13,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -50,6 +50,9 @@ class Action(ABC):
     Params: ClassVar[type[BaseModel]] = NoParams
     # A registry-backed action changes a model version (recorded as a model_deploy change).
     changes_model_version: ClassVar[bool] = True
+    # May a person propose it by name alone (`/incident mitigate NAME`, `mitigation plan`)? An
+    # action whose parameters only a runbook can give (an HTTP request) may not.
+    proposable_by_hand: ClassVar[bool] = True
 
     @abstractmethod
     def plan(self, ctx: ActionContext) -> dict[str, Any]:
@@ -66,3 +69,32 @@ class Action(ABC):
     @abstractmethod
     def revert(self, ctx: ActionContext, before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
         """Undo an executed change; returns the state afterwards."""
+
+
+# ------------------------------------------------------------------ the registry of actions
+
+A = TypeVar("A", bound=type[Action])
+
+# name → action class; filled by `@register_action` when `runbooks.actions` imports its modules.
+ACTIONS: dict[str, type[Action]] = {}
+
+
+def register_action(cls: A) -> A:
+    """Class decorator: the one way an action becomes known to runbooks, the CLI and the chat."""
+    name = cls.name
+    if name in ACTIONS and ACTIONS[name] is not cls:
+        raise ValueError(f"two mitigation actions are named {name!r}: {ACTIONS[name].__name__} and {cls.__name__}")
+    ACTIONS[name] = cls
+    return cls
+
+
+def get_action(name: str) -> Action:
+    try:
+        return ACTIONS[name]()
+    except KeyError:
+        raise ActionError(f"unknown action {name!r} (expected one of {', '.join(ACTIONS)})") from None
+
+
+def hand_proposable() -> tuple[str, ...]:
+    """Actions a person may propose by name, in registration order."""
+    return tuple(name for name, cls in ACTIONS.items() if cls.proposable_by_hand)

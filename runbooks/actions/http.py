@@ -22,7 +22,7 @@ from pydantic_core import PydanticCustomError
 from bot.durations import Duration
 from bot.egress import EgressPolicy, EgressRefused, guarded_client
 from bot.redact import redact, redact_text
-from runbooks.actions.base import Action, ActionContext, ActionError
+from runbooks.actions.base import Action, ActionContext, ActionError, register_action
 
 _SECRET_HEADERS = ("authorization", "x-api-key", "api-key", "x-auth-token", "cookie", "proxy-authorization")
 _MAX_RECORDED = 2000
@@ -110,11 +110,13 @@ def send(req: HttpRequest, egress: EgressPolicy | None = None) -> dict[str, Any]
     return response
 
 
+@register_action
 class HttpAction(Action):
     name: ClassVar[str] = "http"
     description: ClassVar[str] = "a templated HTTP call to any serving platform"
     Params: ClassVar[type[BaseModel]] = HttpParams
     changes_model_version: ClassVar[bool] = False
+    proposable_by_hand: ClassVar[bool] = False  # its request comes from a runbook
 
     def plan(self, ctx: ActionContext) -> dict[str, Any]:
         params = ctx.params

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from runbooks.actions.base import Action, ActionContext, ActionError
+from runbooks.actions.base import Action, ActionContext, ActionError, register_action
 from runbooks.registry.base import ModelRegistry, RegistryError
 
 FALLBACK_TAG = "mlresponder.role"
@@ -103,6 +103,7 @@ class RollbackParams(BaseModel):
     to_version: str | None = None
 
 
+@register_action
 class RollbackAction(_AliasMove):
     """Serve the version that served before the culprit was deployed, never the culprit again.
 
@@ -202,6 +203,7 @@ class NaiveModelParams(BaseModel):
     fallback_tag: str = f"{FALLBACK_TAG}={FALLBACK_TAG_VALUE}"
 
 
+@register_action
 class NaiveModelAction(_AliasMove):
     """Serve the target's registered fallback: a simple, robust model or heuristic."""
 

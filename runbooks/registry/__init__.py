@@ -23,9 +23,9 @@ __all__ = [
 
 
 def registry_for(runtime: Runtime) -> ModelRegistry:
-    """The registry in ``runtime.parts["model_registry"]``, else MLflow from the settings."""
-    existing = runtime.parts.get("model_registry")
-    if isinstance(existing, ModelRegistry):
+    """The registry in ``runtime.parts[ModelRegistry]``, else MLflow from the settings."""
+    existing = runtime.parts.get(ModelRegistry)  # type: ignore[type-abstract]  # any implementation
+    if existing is not None:
         return existing
     uri = runtime.settings.mlflow_registry_uri
     if not uri:
@@ -33,5 +33,5 @@ def registry_for(runtime: Runtime) -> ModelRegistry:
     from runbooks.registry.mlflow import MlflowRegistry
 
     registry = MlflowRegistry(uri, serving_alias=runtime.settings.serving_alias)
-    runtime.parts["model_registry"] = registry
+    runtime.parts[ModelRegistry] = registry  # type: ignore[type-abstract]
     return registry

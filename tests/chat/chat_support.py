@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import time
 from typing import Any
@@ -12,6 +13,12 @@ from urllib.parse import urlencode
 from fastapi.testclient import TestClient
 
 SIGNING_SECRET = "test-signing-secret-8f3a"
+_TRIGGERS = itertools.count(1)
+
+
+def trigger_id() -> str:
+    """Slack gives every interaction its own trigger id (a repeated one is a replay)."""
+    return f"{next(_TRIGGERS)}.{int(time.time())}.t"
 
 
 def sign(body: str, *, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
@@ -29,7 +36,7 @@ def slash_body(text: str, *, user: str = "UALICE01", channel: str = "CGENERAL1",
         "token": "legacy", "team_id": "T1", "team_domain": "test", "channel_id": channel,
         "channel_name": "general", "user_id": user, "user_name": user.lower(), "command": "/incident",
         "text": text, "api_app_id": "A1", "response_url": response_url or "http://127.0.0.1:9/none",
-        "trigger_id": "1.2.3",
+        "trigger_id": trigger_id(),
     })
 
 
@@ -41,7 +48,7 @@ def button_body(action_id: str, value: str, *, user: str = "UALICE01", channel: 
         "api_app_id": "A1",
         "token": "legacy",
         "container": {"type": "message", "message_ts": "1700000000.000004", "channel_id": channel},
-        "trigger_id": "1.2.3",
+        "trigger_id": trigger_id(),
         "channel": {"id": channel, "name": "inc"},
         "response_url": "http://127.0.0.1:9/none",
         "actions": [{

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from bot.chat.models import OutboxMessage
+from bot.chat.part import ChatPart
 from bot.chat.signing import ButtonSigner
 from bot.config import Settings
 from bot.db import transaction
@@ -23,7 +24,7 @@ from bot.wiring import create_runtime
 
 
 def drain(runtime: Runtime) -> None:
-    assert runtime.parts["chat"].worker.drain(20), "the outbox did not empty"
+    assert runtime.parts[ChatPart].worker.drain(20), "the outbox did not empty"
 
 
 def incident_calls(fake: FakeSlack, channel: str) -> list[str]:
@@ -218,7 +219,7 @@ def test_without_a_bot_token_the_console_renders_the_same_flow(settings: Setting
     runtime = create_runtime(settings.with_(extra={"chat_outbox": {"poll_interval": 0.05, "base_delay": 0.05}},
                                             slack_responders="UALICE01"))
     out = io.StringIO()
-    runtime.parts["chat"].port.stream = out
+    runtime.parts[ChatPart].port.stream = out
     runtime.start()
     try:
         with transaction(runtime.sessions) as s:
@@ -227,7 +228,7 @@ def test_without_a_bot_token_the_console_renders_the_same_flow(settings: Setting
             add_note(s, get_incident(s, 1), "looking at the feature pipeline", actor="alice")
             transition(s, get_incident(s, 1), "acknowledged", actor="alice")
         drain(runtime)
-        assert not hasattr(runtime.parts["chat"], "bolt_app")
+        assert not hasattr(runtime.parts[ChatPart], "bolt_app")
     finally:
         runtime.close()
     text = out.getvalue()
@@ -283,7 +284,7 @@ def test_purge_keeps_pending_rows_and_drops_old_delivered_ones(chat_runtime: Run
     with transaction(chat_runtime.sessions) as s:
         create_incident(s, title="x", severity="sev3", service="x", source="test", actor="t")
     drain(chat_runtime)
-    worker = chat_runtime.parts["chat"].worker
+    worker = chat_runtime.parts[ChatPart].worker
     assert worker.purge() == 0  # nothing is a week old
     with transaction(chat_runtime.sessions) as s:
         s.add(OutboxMessage(key="k", op="text", payload={"channel": "C1", "text": "later"}, status="pending"))

@@ -9,6 +9,7 @@ from chat_fake_slack import FakeSlack
 from sqlalchemy import select
 
 from bot.chat.models import OutboxMessage
+from bot.chat.part import ChatPart
 from bot.config import Settings
 from bot.db import transaction
 from bot.incidents import add_note, assign_commander, create_incident, get_incident, set_severity, transition
@@ -59,7 +60,7 @@ def test_rate_limit_server_error_and_outage_deliver_everything_in_order_exactly_
     sent_while_down = len(fake_slack.calls)
 
     fake_slack.up()
-    assert chat_runtime.parts["chat"].worker.drain(20)
+    assert chat_runtime.parts[ChatPart].worker.drain(20)
 
     assert len(fake_slack.calls) > sent_while_down
     # the 429 was honoured: the retry came at least Retry-After later

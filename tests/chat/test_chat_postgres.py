@@ -7,6 +7,7 @@ import threading
 import pytest
 from chat_fake_slack import FakeSlack
 
+from bot.chat.part import ChatPart
 from bot.config import Settings
 from bot.db import transaction
 from bot.incidents import add_note, create_incident, get_incident
@@ -33,7 +34,7 @@ def test_outbox_delivers_concurrent_events_once_on_postgres(
             t.start()
         for t in threads:
             t.join()
-        assert runtime.parts["chat"].worker.drain(30)
+        assert runtime.parts[ChatPart].worker.drain(30)
         with transaction(runtime.sessions) as s:
             incident = get_incident(s, 1)
             stored = [e.message for e in incident.events if e.kind == "note"]

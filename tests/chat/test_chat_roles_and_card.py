@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from bot.chat import blocks
+from bot.chat.part import ChatPart
 from bot.chat.views import TimelineLine
 from bot.db import transaction
 from bot.incidents import create_incident, get_incident, log_event
@@ -20,7 +21,7 @@ from bot.runtime import Runtime
 
 
 def drain(runtime: Runtime) -> None:
-    assert runtime.parts["chat"].worker.drain(20), "the outbox did not empty"
+    assert runtime.parts[ChatPart].worker.drain(20), "the outbox did not empty"
 
 
 def command(api: TestClient, text: str, **kwargs: Any) -> dict[str, Any]:
@@ -166,3 +167,14 @@ def test_private_incident_gets_a_private_channel_and_stays_out_of_the_alerts_cha
         incident = s.scalars(select(Incident)).one()
         assert incident.labels == {"private": "true"} and incident.status == "resolved"
     assert json.dumps(fake_slack.calls_of("conversations.setTopic")[0].args).count("Fraud model") == 1
+
+
+def test_an_alert_labelled_private_opens_a_private_incident(
+    api: TestClient, chat_runtime: Runtime, fake_slack: FakeSlack
+) -> None:
+    payload = alertmanager_payload("FraudScoresLeak", labels={"private": "true"})
+    assert api.post("/alerts/alertmanager", json=payload).status_code == 201
+    drain(chat_runtime)
+    assert fake_slack.calls_of("conversations.create")[0].args["is_private"] in (True, "true", "1")
+    assert [c for c in fake_slack.calls if c.args.get("channel") == "ml-alerts"] == []
+    assert fake_slack.calls_of("pins.add")  # the rest of the flow is the same

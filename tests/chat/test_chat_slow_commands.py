@@ -11,6 +11,7 @@ from chat_fake_slack import FakeSlack
 from chat_support import button_body, post_signed, slash_body
 from fastapi.testclient import TestClient
 
+from bot.chat.part import ChatPart
 from bot.db import transaction
 from bot.incidents import create_incident, get_incident
 from bot.runtime import Runtime
@@ -21,7 +22,7 @@ HAS_RUNBOOKS = importlib.util.find_spec("runbooks.service") is not None
 def open_incident(runtime: Runtime) -> str:
     with transaction(runtime.sessions) as s:
         create_incident(s, title="Churn AUC dropped", severity="sev2", service="churn", source="test", actor="t")
-    assert runtime.parts["chat"].worker.drain(20)
+    assert runtime.parts[ChatPart].worker.drain(20)
     with transaction(runtime.sessions) as s:
         channel = get_incident(s, 1).chat_channel_id
     assert channel
@@ -136,7 +137,7 @@ def test_approval_by_a_user_group_member_runs_the_mitigation_through_the_engine(
         log_event(s, get_incident(s, 1), "mitigation_proposed", "rollback proposed",
                   data={"mitigation_id": m.id, "action": "rollback", "target": "churn-model", "plan": m.plan})
         mid = m.id
-    assert full_runtime.parts["chat"].worker.drain(20)
+    assert full_runtime.parts[ChatPart].worker.drain(20)
     fake_slack.groups["SONCALL01"] = ["UCAROL003"]
     card = fake_slack.calls_of("chat.update")[-1].args["blocks"]
     value = next(b["value"] for block in card if block["type"] == "actions" for b in block["elements"]
@@ -155,7 +156,7 @@ def test_approval_by_a_user_group_member_runs_the_mitigation_through_the_engine(
         assert mitigation is not None and mitigation.approved_by == "slack:UCAROL003"
         refused = s.scalars(select(AuditRecord).where(AuditRecord.outcome == "refused")).all()
         assert refused == []
-    assert full_runtime.parts["chat"].worker.drain(20)
+    assert full_runtime.parts[ChatPart].worker.drain(20)
     card = fake_slack.calls_of("chat.update")[-1].args["blocks"]
     assert not any(b.get("block_id") == f"mitigation-{mid}" for b in card)  # the buttons are gone
 
@@ -176,7 +177,7 @@ def test_reject_by_a_listed_approver_rejects_through_the_engine(
         log_event(s, get_incident(s, 1), "mitigation_proposed", "naive model proposed",
                   data={"mitigation_id": m.id, "action": "naive_model", "target": "churn-model", "plan": m.plan})
         mid = m.id
-    assert full_runtime.parts["chat"].worker.drain(20)
+    assert full_runtime.parts[ChatPart].worker.drain(20)
     card = fake_slack.calls_of("chat.update")[-1].args["blocks"]
     value = next(b["value"] for block in card if block["type"] == "actions" for b in block["elements"]
                  if b["action_id"] == f"mit_reject:{mid}")

@@ -8,6 +8,7 @@ import time
 from chat_fake_slack import FakeSlack
 from fastapi import FastAPI
 
+from bot.chat.part import ChatPart
 from bot.config import Settings
 from bot.wiring import create_runtime, install_chat
 
@@ -19,7 +20,7 @@ def test_socket_mode_dials_out_in_the_background_and_stops_cleanly(
     runtime = create_runtime(settings, install_parts=False)
     install_chat(runtime)
     app = FastAPI()
-    runtime.parts["chat"].mount(app)
+    runtime.parts[ChatPart].mount(app)
     assert "/slack/events" not in {getattr(r, "path", "") for r in app.routes}  # nothing to verify with
     before = set(threading.enumerate())
     runtime.start()  # must not block or raise although the WebSocket cannot connect
@@ -45,7 +46,7 @@ def test_http_mode_mounts_the_events_route(slack_settings: Settings) -> None:
     install_chat(runtime)
     try:
         app = FastAPI()
-        runtime.parts["chat"].mount(app)
+        runtime.parts[ChatPart].mount(app)
         assert "/slack/events" in {getattr(r, "path", "") for r in app.routes}
     finally:
         runtime.close()
@@ -56,8 +57,8 @@ def test_console_mode_mounts_nothing(settings: Settings) -> None:
     install_chat(runtime)
     try:
         app = FastAPI()
-        runtime.parts["chat"].mount(app)
+        runtime.parts[ChatPart].mount(app)
         assert "/slack/events" not in {getattr(r, "path", "") for r in app.routes}
-        assert runtime.parts["chat"].port.name == "console"
+        assert runtime.parts[ChatPart].port.name == "console"
     finally:
         runtime.close()

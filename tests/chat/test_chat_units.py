@@ -136,7 +136,13 @@ def test_slack_client_never_sends_a_configured_secret(fake_slack: FakeSlack) -> 
 
 
 def test_help_lists_every_subcommand() -> None:
-    usage = handle_command(None, "help", "U1", "C1").text  # type: ignore[arg-type]
+    from types import SimpleNamespace
+
+    from bot.wiring import chat_responder
+
+    part = SimpleNamespace(responder=chat_responder())  # help needs no runtime, only the mitigations
+    usage = handle_command(part, "help", "U1", "C1").text  # type: ignore[arg-type]
     for sub in ("declare", "list", "status", "ack", "assign", "severity", "note", "diagnose", "mitigate",
                 "postmortem", "resolve", "help"):
         assert f"`{sub}" in usage, sub
+    assert "`mitigate rollback|naive_model`" in usage  # from the action registry

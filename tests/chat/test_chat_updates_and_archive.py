@@ -13,17 +13,19 @@ from chat_support import post_signed, slash_body
 from fastapi.testclient import TestClient
 
 from bot.chat.archive import archive_if_due
+from bot.chat.part import ChatPart
 from bot.config import Settings
 from bot.db import transaction
 from bot.incidents import create_incident, get_incident, log_event, transition
 from bot.roles import assign_role
 from bot.runtime import Runtime
+from bot.scheduler import Scheduler
 from bot.updates import check as check_reminder
 from bot.updates import parse_cadence
 
 
 def drain(runtime: Runtime) -> None:
-    assert runtime.parts["chat"].worker.drain(20), "the outbox did not empty"
+    assert runtime.parts[ChatPart].worker.drain(20), "the outbox did not empty"
 
 
 @pytest.fixture
@@ -123,12 +125,12 @@ def test_reminder_job_is_scheduled_where_a_scheduler_runs(slack_settings: Settin
     try:
         with transaction(rt.sessions) as s:
             opened = create_incident(s, title="x", severity="sev2", service="s", source="test", actor="t").created_at
-        job = rt.parts["scheduler"].aps.get_job("status-update:INC-1")
+        job = rt.parts[Scheduler].aps.get_job("status-update:INC-1")
         assert job is not None and job.trigger.run_date == opened + timedelta(minutes=20)
         with transaction(rt.sessions) as s:
             transition(s, get_incident(s, 1), "mitigating", actor="t")
             transition(s, get_incident(s, 1), "mitigated", actor="t")
-        assert rt.parts["scheduler"].aps.get_job("status-update:INC-1") is None
+        assert rt.parts[Scheduler].aps.get_job("status-update:INC-1") is None
     finally:
         rt.close()
 

@@ -13,7 +13,7 @@ pytest.importorskip("mlflow")
 pytest.importorskip("sklearn")
 
 from bot.cli import main  # noqa: E402
-from bot.demo.flow import Outcome, Stage, build_stage, run_demo  # noqa: E402
+from bot.demo.flow import DemoOutcome, Stage, build_stage, run_demo  # noqa: E402
 from bot.demo.scenarios import SCENARIOS  # noqa: E402
 
 POSTMORTEM_SECTIONS = (
@@ -29,9 +29,9 @@ def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
 
 
 @pytest.fixture(scope="module")
-def outcomes(stage: Stage, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
+def outcomes(stage: Stage, tmp_path_factory: pytest.TempPathFactory) -> dict[str, DemoOutcome]:
     """Every scenario once, in a row on the shared registry (each test then asserts on its own)."""
-    results: dict[str, Outcome] = {}
+    results: dict[str, DemoOutcome] = {}
     for name in SCENARIOS:
         results[name] = run_demo(name, tmp_path_factory.mktemp(f"demo-{name}"), stage=stage, echo=lambda _: None)
         # the registry state right after the scenario, before the next one resets it
@@ -40,7 +40,7 @@ def outcomes(stage: Stage, tmp_path_factory: pytest.TempPathFactory) -> dict[str
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
-def test_scenario_is_diagnosed_and_mitigated(name: str, outcomes: dict[str, Outcome], stage: Stage) -> None:
+def test_scenario_is_diagnosed_and_mitigated(name: str, outcomes: dict[str, DemoOutcome], stage: Stage) -> None:
     scenario, outcome = SCENARIOS[name], outcomes[name]
     diagnosis = outcome.diagnosis
     assert diagnosis["cause"] == scenario.expected_cause
@@ -74,7 +74,7 @@ def test_scenario_is_diagnosed_and_mitigated(name: str, outcomes: dict[str, Outc
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
-def test_scenario_postmortem_has_every_section(name: str, outcomes: dict[str, Outcome]) -> None:
+def test_scenario_postmortem_has_every_section(name: str, outcomes: dict[str, DemoOutcome]) -> None:
     scenario, outcome = SCENARIOS[name], outcomes[name]
     md = outcome.postmortem_path.read_text()
     for section in POSTMORTEM_SECTIONS:
@@ -89,7 +89,7 @@ def test_scenario_postmortem_has_every_section(name: str, outcomes: dict[str, Ou
     assert "demo-oncall" not in md  # people by role
 
 
-def test_narrative_tells_the_story_with_timings(outcomes: dict[str, Outcome]) -> None:
+def test_narrative_tells_the_story_with_timings(outcomes: dict[str, DemoOutcome]) -> None:
     outcome = outcomes["bad-deploy"]
     text = "\n".join(outcome.narrative)
     for fragment in ("change: model_deploy", "POST /alerts/alertmanager: 201", "diagnosis: cause model",

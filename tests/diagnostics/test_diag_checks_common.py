@@ -146,5 +146,15 @@ def test_diagnosis_round_trips_through_its_json_contract() -> None:
     d = diagnose(case.log, onset=case.onset, changes=case.changes)
     back = Diagnosis.from_dict(d.to_dict())
     assert back.to_dict() == d.to_dict()
+    with_trigger = {
+        **d.to_dict(),
+        "trigger": {
+            "timestamp": "2026-11-18T03:00:00Z",
+            "kind": "model_deploy",
+            "service": "ml",
+            "description": "deployed v2",
+        },
+    }
+    assert Diagnosis.from_dict(with_trigger).to_dict() == with_trigger
     empty = Diagnosis.from_dict({})
     assert (empty.cause, empty.culprit_kind, empty.confidence, empty.findings) == ("none", "none", 0.0, [])

@@ -20,7 +20,14 @@ from diagnostics import Categorical, PredictionLog
 from diagnostics.findings import iso_utc
 
 CONTRACT_KEYS = {
-    "cause", "culprit", "trigger", "confidence", "onset", "recommended_mitigation", "findings", "runtime_ms"
+    "cause",
+    "culprit",
+    "trigger",
+    "confidence",
+    "onset",
+    "recommended_mitigation",
+    "findings",
+    "runtime_ms",
 }
 FINDING_KEYS = {"cause", "check", "subject", "score", "severity", "evidence"}
 

@@ -154,8 +154,13 @@ def _binary_score_log(shift: float, *, label_after_onset: bool, n: int = 8000, s
     y = (rng.random(n) < p).astype(float)
     if not label_after_onset:
         y[after] = np.nan
-    log = PredictionLog(timestamp=ts, model_version=np.array(["v1"] * n, dtype=object), prediction=p, label=y,
-                        features={"x0": x0, "x1": x1})
+    log = PredictionLog(
+        timestamp=ts,
+        model_version=np.array(["v1"] * n, dtype=object),
+        prediction=p,
+        label=y,
+        features={"x0": x0, "x1": x1},
+    )
     return log, onset
 
 

@@ -6,7 +6,6 @@ this folder on ``sys.path`` and a generic name would clash with other areas' hel
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import signal
@@ -15,7 +14,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
@@ -24,34 +22,9 @@ from sqlalchemy import func, inspect, select, table
 from bot.db import make_engine
 from bot.models import Alert as AlertRow
 from bot.models import AuditRecord, ChangeEvent, DedupKey, Incident, Mitigation, TimelineEvent
-
-
-def root_conftest() -> ModuleType:
-    """tests/conftest.py, whose module name `conftest` this folder's conftest shadows."""
-    name = "mlresponder_tests_root_conftest"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / "conftest.py")
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-def require_server(what: str) -> None:
-    """Fail under CI=true, skip elsewhere (the shared rule of tests/conftest.py)."""
-    root_conftest().require_server(what)
-
+from tests.support.servers import free_port, require_server  # noqa: F401  (used by the intake tests)
 
 STORE_TABLES = (Incident, AlertRow, DedupKey, TimelineEvent, ChangeEvent, Mitigation, AuditRecord)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def mlresponder_command() -> list[str]:

@@ -20,11 +20,12 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from intake_support import ServiceProcess, am_alert, am_payload, root_conftest, store_counts
+from intake_support import ServiceProcess, am_alert, am_payload, store_counts
 
 from bot.api import create_app
 from bot.config import Settings
 from bot.wiring import create_runtime
+from tests.support.servers import PostgresServer
 
 
 def delivery(i: int, prefix: str) -> dict[str, Any]:
@@ -40,7 +41,7 @@ class StoppablePostgres:
     """A PostgreSQL cluster of its own (the shared one keeps running), stopped and started at will."""
 
     def __init__(self) -> None:
-        self.server = root_conftest().PostgresServer()
+        self.server = PostgresServer()
         self.url: str = self.server.new_database()
         self.running = True
 

@@ -21,9 +21,10 @@ from mon_helpers import write_config
 from bot.config import Settings
 from bot.db import transaction
 from bot.incidents import add_note, create_incident, get_incident, incident_to_dict, transition
-from bot.monitors.escalation import IncidentState, decide
+from bot.monitors.escalation import EscalationService, IncidentState, decide
 from bot.monitors.schema import EscalationSpec
 from bot.runtime import Runtime
+from bot.scheduler import Scheduler
 from bot.wiring import create_runtime
 
 T0 = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
@@ -144,7 +145,7 @@ def test_unacknowledged_incident_escalates_on_time_with_simulated_clock(
     policy = {**POLICY, "webhook": {"kind": "pagerduty", "url": hook_url, "routing_key_env": "MLR_TEST_PD_KEY"}}
     rt = create_runtime(settings.with_(monitors=write_config(tmp_path / "e.yaml", [], policy)))
     try:
-        escalation = rt.parts["escalation"]
+        escalation = rt.parts[EscalationService]
         incident_id = _open(rt)
         with transaction(rt.sessions) as session:
             opened = get_incident(session, incident_id).created_at
@@ -191,7 +192,7 @@ def test_real_scheduler_pages_after_a_short_delay(settings: Settings, tmp_path: 
     try:
         rt.start()
         incident_id = _open(rt, "sev2")  # incident_opened → the bus listener schedules the check job
-        job = rt.parts["scheduler"].aps.get_job(f"escalation:INC-{incident_id}")
+        job = rt.parts[Scheduler].aps.get_job(f"escalation:INC-{incident_id}")
         assert job is not None
         _poll(lambda: any(e["kind"] == "escalation_webhook" for e in _timeline(rt, incident_id)))
         # (the built-in runbook for "accuracy dropped" escalates too, to the service's catalog owners)
@@ -203,7 +204,7 @@ def test_real_scheduler_pages_after_a_short_delay(settings: Settings, tmp_path: 
             transition(session, get_incident(session, incident_id), "acknowledged", actor="U01PRIMARY")
         _poll(lambda: len(_Hook.received) == 2)
         assert _Hook.received[1]["event_action"] == "acknowledge"
-        _poll(lambda: rt.parts["scheduler"].aps.get_job(f"escalation:INC-{incident_id}") is None)
+        _poll(lambda: rt.parts[Scheduler].aps.get_job(f"escalation:INC-{incident_id}") is None)
     finally:
         rt.close()
 
@@ -222,7 +223,7 @@ def test_acknowledging_cancels_the_pending_page(settings: Settings, tmp_path: Pa
     rt = create_runtime(settings.with_(scheduler_enabled=True,
                                        monitors=write_config(tmp_path / "e.yaml", [], policy)))
     try:
-        scheduler = rt.parts["scheduler"]
+        scheduler = rt.parts[Scheduler]
         incident_id = _open(rt, "sev2")
         job = scheduler.aps.get_job(f"escalation:INC-{incident_id}")
         assert job is not None and job.next_run_time > datetime.now(UTC) + timedelta(minutes=59)
@@ -241,12 +242,12 @@ def test_sweep_catches_incidents_opened_without_a_scheduler(settings: Settings, 
             transition(session, get_incident(session, second), "resolved", actor="U01PRIMARY")
         with transaction(rt.sessions) as session:
             opened = get_incident(session, first).created_at
-        assert rt.parts["escalation"].sweep(opened + timedelta(minutes=16)) == 2
-        assert rt.parts["escalation"].sweep(opened + timedelta(minutes=17)) == 2  # idempotent
+        assert rt.parts[EscalationService].sweep(opened + timedelta(minutes=16)) == 2
+        assert rt.parts[EscalationService].sweep(opened + timedelta(minutes=17)) == 2  # idempotent
         paged = [e["data"]["tier"] for e in _timeline(rt, first) if e["kind"] == "escalation"]
         assert paged == [1, 2]
         assert not [e for e in _timeline(rt, second) if e["kind"] in ("escalation", "reminder")]
-        rt.parts["escalation"].sweep(opened + timedelta(days=3, minutes=1))
+        rt.parts[EscalationService].sweep(opened + timedelta(days=3, minutes=1))
         [pm] = [e for e in _timeline(rt, second) if e["kind"] == "reminder"]
         assert pm["data"]["reason"] == "postmortem_review"
     finally:

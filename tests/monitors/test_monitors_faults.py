@@ -18,6 +18,7 @@ from mon_synth import END, FAULTS, ONSET, START, make_log
 from bot.config import Settings
 from bot.db import transaction
 from bot.incidents import incident_to_dict, list_incidents
+from bot.monitors.runner import MonitorService
 from bot.monitors.sources import SourceSpec, Window, open_source
 from bot.runtime import Runtime
 from bot.wiring import create_runtime
@@ -89,7 +90,7 @@ def monitored(tmp_path: Path, settings: Settings, source_url: str) -> Iterator[R
 
 @pytest.mark.parametrize("fault", sorted(EXPECTED))
 def test_fault_opens_incident_with_diagnosis(monitored: Runtime, fault: str) -> None:
-    outcome = monitored.parts["monitors"].run(f"m-{fault}", now=END)
+    outcome = monitored.parts[MonitorService].run(f"m-{fault}", now=END)
     assert outcome.status == "breach", outcome.to_dict()
     cause, kind, name, mitigation = EXPECTED[fault]
     with transaction(monitored.sessions) as session:
@@ -110,7 +111,7 @@ def test_fault_opens_incident_with_diagnosis(monitored: Runtime, fault: str) -> 
 
 
 def test_healthy_stream_stays_quiet(monitored: Runtime) -> None:
-    service = monitored.parts["monitors"]
+    service = monitored.parts[MonitorService]
     for _ in range(2):  # a second look at the same healthy window stays quiet too
         outcome = service.run("m-healthy", now=END)
         assert outcome.status == "ok", outcome.to_dict()
@@ -121,7 +122,7 @@ def test_healthy_stream_stays_quiet(monitored: Runtime) -> None:
 
 
 def test_load_mode_agrees_with_sql_aggregation(monitored: Runtime) -> None:
-    service = monitored.parts["monitors"]
+    service = monitored.parts[MonitorService]
     pushed = service.judge(service.spec("m-drift"), END)
     loaded = service.judge(service.spec("m-drift-load"), END)
     assert pushed.diagnosis is not None and loaded.diagnosis is not None
@@ -167,7 +168,7 @@ def test_sql_summaries_equal_numpy_summaries(source_url: str, table: str) -> Non
 
 @pytest.mark.parametrize("fault", sorted(ENGINE_EXPECTED))
 def test_diagnostics_engine_behind_a_monitor(monitored: Runtime, fault: str) -> None:
-    outcome = monitored.parts["monitors"].run(f"engine-{fault}", now=END)
+    outcome = monitored.parts[MonitorService].run(f"engine-{fault}", now=END)
     cause, kind, name = ENGINE_EXPECTED[fault]
     assert outcome.status == ("ok" if fault == "healthy" else "breach"), outcome.to_dict()
     assert outcome.diagnosis is not None
@@ -200,8 +201,8 @@ def test_file_sources_stream_and_catch_faults(tmp_path: Path, settings: Settings
         docs.append(doc)
     rt = create_runtime(settings.with_(monitors=write_config(tmp_path / "files.yaml", docs)))
     try:
-        healthy = rt.parts["monitors"].run("files-healthy", now=END)
-        broken = rt.parts["monitors"].run("files-missing", now=END)
+        healthy = rt.parts[MonitorService].run("files-healthy", now=END)
+        broken = rt.parts[MonitorService].run("files-missing", now=END)
     finally:
         rt.close()
     assert healthy.status == "ok", healthy.to_dict()

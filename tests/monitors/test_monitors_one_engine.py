@@ -24,6 +24,7 @@ from mon_synth import FAULTS, START, make_log
 
 from bot.config import Settings
 from bot.monitors.checks import FAMILIES
+from bot.monitors.runner import MonitorService
 from bot.runtime import Runtime
 from bot.wiring import create_runtime
 from diagnostics import diagnose
@@ -92,7 +93,7 @@ def _direct(url: str, table: str, start: Any, window_start: Any, end: Any) -> An
 
 
 def test_scaled_feature_with_a_polluted_trailing_reference_is_a_unit_change(runtime: Runtime, url: str) -> None:
-    outcome = runtime.parts["monitors"].run("scaled", now=END)
+    outcome = runtime.parts[MonitorService].run("scaled", now=END)
     assert outcome.status == "breach", outcome.to_dict()
     assert outcome.diagnosis is not None
     got = outcome.diagnosis
@@ -109,7 +110,7 @@ def test_scaled_feature_with_a_polluted_trailing_reference_is_a_unit_change(runt
 @pytest.mark.parametrize("fault", FAULTS)
 def test_monitor_and_diagnose_agree_on_every_fault(runtime: Runtime, url: str, fault: str) -> None:
     end = START + timedelta(hours=2)
-    outcome = runtime.parts["monitors"].run(f"m-{fault}", now=end)
+    outcome = runtime.parts[MonitorService].run(f"m-{fault}", now=end)
     assert outcome.diagnosis is not None, outcome.to_dict()
     direct = _direct(url, f"log_{fault}", START, START + timedelta(hours=1), end).to_dict()
     for key in ("cause", "culprit", "recommended_mitigation", "confidence"):
@@ -127,8 +128,8 @@ def test_checks_only_choose_families_of_the_engines_checks(tmp_path: Path, setti
     rt = create_runtime(settings.with_(monitors=write_config(tmp_path / "monitors.yaml", docs)))
     try:
         end = START + timedelta(hours=2)
-        quiet = rt.parts["monitors"].run("no-quality", now=end, publish=False)
-        loud = rt.parts["monitors"].run("quality", now=end, publish=False)
+        quiet = rt.parts[MonitorService].run("no-quality", now=end, publish=False)
+        loud = rt.parts[MonitorService].run("quality", now=end, publish=False)
     finally:
         rt.close()
     assert quiet.status == "ok" and quiet.diagnosis is not None and quiet.diagnosis["cause"] == "none"
@@ -142,7 +143,7 @@ def test_a_large_window_is_sampled_by_the_database_with_rates_kept(tmp_path: Pat
     doc = {**monitor_doc("sampled", sqlite_url, "log_traffic"), "max_rows": 1000}
     rt = create_runtime(settings.with_(monitors=write_config(tmp_path / "monitors.yaml", [doc])))
     try:
-        outcome = rt.parts["monitors"].run("sampled", now=START + timedelta(hours=2), publish=False)
+        outcome = rt.parts[MonitorService].run("sampled", now=START + timedelta(hours=2), publish=False)
     finally:
         rt.close()
     m = outcome.metrics

@@ -8,14 +8,15 @@ import pytest
 import sqlalchemy as sa
 from mon_helpers import monitor_doc, write_config
 from mon_synth import END, make_log
-from prometheus_client import generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 
 from bot.cli import main
 from bot.config import Settings
 from bot.db import transaction
 from bot.incidents import incident_to_dict, list_incidents
-from bot.monitors.runner import history
+from bot.monitors.runner import MonitorService, history
 from bot.runtime import Runtime
+from bot.scheduler import Scheduler
 from bot.wiring import create_runtime
 
 
@@ -61,7 +62,7 @@ def test_unreadable_source_opens_an_incident_that_says_so(
     try:
         # "returned 0 rows": a window far after the data; otherwise the data's own window
         at = END.replace(year=2027) if "0 rows" in says else END
-        outcome = rt.parts["monitors"].run("broken-pipe", now=at)
+        outcome = rt.parts[MonitorService].run("broken-pipe", now=at)
         assert outcome.status == "error" and says in (outcome.error or ""), outcome.error
         assert "s3cret" not in (outcome.error or "")
         with transaction(rt.sessions) as session:
@@ -80,7 +81,7 @@ def test_persisting_breach_dedups_then_resolves_when_it_clears(settings: Setting
                                                                source: str) -> None:
     docs = [monitor_doc("drift-watch", source, "drifted")]
     rt = _runtime(settings, tmp_path, docs)
-    service = rt.parts["monitors"]
+    service = rt.parts[MonitorService]
     try:
         first = service.run("drift-watch", now=END)
         second = service.run("drift-watch", now=END)
@@ -95,13 +96,13 @@ def test_persisting_breach_dedups_then_resolves_when_it_clears(settings: Setting
         rt.close()
         docs[0]["source"]["table"] = "gone"
         rt = _runtime(settings, tmp_path, docs)
-        blind = rt.parts["monitors"].run("drift-watch", now=END)
+        blind = rt.parts[MonitorService].run("drift-watch", now=END)
         assert blind.status == "error" and blind.incidents == ["INC-1"]
         # the same monitor now reads a healthy table: both alerts resolve, the incident says so
         rt.close()
         docs[0]["source"]["table"] = "healthy"
         rt = _runtime(settings, tmp_path, docs)
-        third = rt.parts["monitors"].run("drift-watch", now=END)
+        third = rt.parts[MonitorService].run("drift-watch", now=END)
         assert third.status == "ok" and third.incidents == ["INC-1"]
         with transaction(rt.sessions) as session:
             data = incident_to_dict(session, list_incidents(session)[0])
@@ -120,9 +121,9 @@ def test_metrics_registry_exposes_gauges(settings: Settings, tmp_path: Path, sou
     rt = _runtime(settings, tmp_path, [monitor_doc("drift-watch", source, "drifted"),
                                        monitor_doc("calm", source, "healthy")])
     try:
-        rt.parts["monitors"].run("drift-watch", now=END)
-        rt.parts["monitors"].run("calm", now=END)
-        text = generate_latest(rt.parts["metrics_registry"]).decode()
+        rt.parts[MonitorService].run("drift-watch", now=END)
+        rt.parts[MonitorService].run("calm", now=END)
+        text = generate_latest(rt.parts[CollectorRegistry]).decode()
     finally:
         rt.close()
     drift = [line for line in text.splitlines() if line.startswith("mlresponder_monitor_drift_score{")]
@@ -163,7 +164,7 @@ def test_slot_claims_missed_slots_and_lease_takeover(settings: Settings, tmp_pat
     from bot.monitors.models import MonitorRun
 
     rt = _runtime(settings, tmp_path, [monitor_doc("calm", source, "healthy", every="10m")])
-    service = rt.parts["monitors"]
+    service = rt.parts[MonitorService]
     step = timedelta(minutes=10)
     try:
         first = service.run("calm", now=END, tick=END, trigger="schedule")
@@ -200,7 +201,7 @@ def test_api_metrics_endpoint_includes_monitor_gauges(settings: Settings, tmp_pa
 
     rt = _runtime(settings, tmp_path, [monitor_doc("drift-watch", source, "drifted")])
     try:
-        rt.parts["monitors"].run("drift-watch", now=END)
+        rt.parts[MonitorService].run("drift-watch", now=END)
         response = TestClient(create_app(rt), client=("127.0.0.1", 50000)).get("/metrics")
     finally:
         rt.close()
@@ -222,8 +223,8 @@ def test_reference_can_be_a_training_set_table(settings: Settings, tmp_path: Pat
         docs.append(doc)
     rt = _runtime(settings, tmp_path, docs)
     try:
-        calm = rt.parts["monitors"].run("vs-train-healthy", now=END)
-        drifted = rt.parts["monitors"].run("vs-train-drifted", now=END)
+        calm = rt.parts[MonitorService].run("vs-train-healthy", now=END)
+        drifted = rt.parts[MonitorService].run("vs-train-drifted", now=END)
     finally:
         rt.close()
     assert calm.status == "ok", calm.to_dict()
@@ -242,7 +243,7 @@ def test_jobs_follow_the_configuration_across_restarts(settings: Settings, tmp_p
     def jobs(docs: list[dict], escalation: dict | None = policy) -> dict[str, object]:
         rt = create_runtime(live.with_(monitors=write_config(tmp_path / "m.yaml", docs, escalation)))
         try:
-            aps = rt.parts["scheduler"].aps
+            aps = rt.parts[Scheduler].aps
             return {job.id: (str(job.trigger), job.next_run_time) for job in aps.get_jobs()}
         finally:
             rt.close()
@@ -282,7 +283,7 @@ def test_concurrent_claims_of_one_slot_on_postgres_run_it_once(
 
     rt = _runtime(settings.with_(database_url=postgres_url), tmp_path,
                   [monitor_doc("calm", source, "healthy", every="10m")])
-    service = rt.parts["monitors"]
+    service = rt.parts[MonitorService]
     barrier = threading.Barrier(6)
     statuses: list[str] = []
 

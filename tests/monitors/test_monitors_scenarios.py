@@ -21,6 +21,7 @@ from mon_helpers import monitor_doc, write_config
 
 from benchmarks.scenarios.judge import culprit_matches
 from bot.config import Settings
+from bot.monitors.runner import MonitorService
 from bot.runtime import Runtime
 from bot.wiring import create_runtime
 
@@ -98,7 +99,7 @@ def summary_runtime(settings: Settings, tmp_path: Path, scenario_url: str, cases
 
 def test_summary_monitor_names_each_scenarios_cause_and_culprit(summary_runtime: Runtime,
                                                                 cases: list[Case]) -> None:
-    service = summary_runtime.parts["monitors"]
+    service = summary_runtime.parts[MonitorService]
     wrong = []
     for case in cases:
         j = service.judge(service.spec(f"summary-{case.kind}"), case.end)
@@ -120,7 +121,7 @@ def test_diagnostics_engine_monitor_names_each_scenarios_cause(settings: Setting
     _store(url, cases, tmp_path_factory.getbasetemp() / "scenarios0")
     rt = _runtime(settings, tmp_path, url, cases, "diagnostics")
     try:
-        service = rt.parts["monitors"]
+        service = rt.parts[MonitorService]
         wrong = []
         for case in cases:
             j = service.judge(service.spec(f"diagnostics-{case.kind}"), case.end)

@@ -15,12 +15,13 @@ from bot.incidents import get_incident, transition
 from bot.models import TimelineEvent
 from bot.runtime import Runtime
 from bot.wiring import PART_INSTALLERS, create_runtime, install_postmortems
+from postmortems.worker import PostmortemWorker
 
 
 def test_resolving_an_incident_drafts_its_postmortem_on_the_worker(store_runtime: Runtime) -> None:
     assert install_postmortems in PART_INSTALLERS
     install_postmortems(store_runtime)
-    worker = store_runtime.parts["postmortems"]
+    worker = store_runtime.parts[PostmortemWorker]
     drafting_threads: list[str] = []
     store_runtime.bus.subscribe(lambda notices: drafting_threads.extend(
         threading.current_thread().name for n in notices if n.kind == "postmortem_drafted"))
@@ -51,7 +52,7 @@ def test_a_failed_automatic_draft_is_recorded_on_the_timeline(store_runtime: Run
         install_postmortems(runtime)
         s = story()
         incident_id = record_incident(runtime, s, model_diagnosis(s))
-        assert runtime.parts["postmortems"].wait(timeout=60)
+        assert runtime.parts[PostmortemWorker].wait(timeout=60)
         with transaction(runtime.sessions) as session:
             events = session.scalars(select(TimelineEvent).where(TimelineEvent.incident_id == incident_id,
                                                                  TimelineEvent.kind == "postmortem_failed")).all()

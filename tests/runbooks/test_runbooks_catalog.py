@@ -36,6 +36,7 @@ from bot.incidents import get_incident
 from bot.models import ChangeEvent, Incident
 from bot.runtime import Runtime
 from runbooks.actions.registry_actions import KNOWN_BAD_TAG
+from runbooks.engine import RunbookEngine
 from runbooks.mitigations import MitigationError
 from runbooks.service import plan_mitigation, propose_mitigation
 
@@ -145,7 +146,7 @@ def test_the_forged_alert_of_an_unknown_service_opens_an_incident_and_touches_no
     with transaction(rt.sessions) as s:
         incident = s.get_one(Incident, iid)
         assert (incident.catalog_service, incident.service) == (None, model)
-    run_id = rt.parts["runbooks"].run_for_incident(iid)
+    run_id = rt.parts[RunbookEngine].run_for_incident(iid)
     assert run_id is not None  # bad-deploy still runs: the incident is announced and escalated
     skipped = [e.message for e in events_of(rt, iid, "runbook_step") if "catalog" in e.message]
     assert skipped == [f"runbook bad-deploy: steps that read data or change a model are skipped: service "
@@ -172,7 +173,7 @@ def test_the_forged_alert_of_a_known_service_reads_only_the_catalog(rt, mlflow_s
                             attacker))
     with transaction(rt.sessions) as s:
         assert s.get_one(Incident, iid).catalog_service == "fraud-scorer"
-    rt.parts["runbooks"].run_for_incident(iid)
+    rt.parts[RunbookEngine].run_for_incident(iid)
     assert "diagnosis" in kinds(rt, iid)  # the catalog's healthy log, not the attacker's
     with transaction(rt.sessions) as s:
         assert get_incident(s, iid).diagnosis["culprit"]["kind"] != "model_version"
@@ -194,7 +195,7 @@ def test_the_bad_deploy_replayed_twice_never_re_promotes_the_rolled_back_version
     add_service(rt, catalog_entry("fraud-scorer", model, str(log), auto_approve=("rollback",)))
     first = open_incident(rt, "CanaryDeployCheck", model=model, service="fraud-scorer", in_catalog=False)
     _set_catalog_service(rt, first, "fraud-scorer")
-    rt.parts["runbooks"].run_for_incident(first)
+    rt.parts[RunbookEngine].run_for_incident(first)
     [m] = mitigations_of(rt, first)
     assert (m.action, m.status, m.plan["from_version"], m.plan["to_version"]) == ("rollback", "executed", "2", "1")
     assert mlflow_store.serving(model) == "1"
@@ -205,7 +206,7 @@ def test_the_bad_deploy_replayed_twice_never_re_promotes_the_rolled_back_version
     # The alert fires again: the log still shows v2's bad rows, the diagnosis still names v2.
     second = open_incident(rt, "CanaryDeployCheck", model=model, service="fraud-scorer", in_catalog=False)
     _set_catalog_service(rt, second, "fraud-scorer")
-    rt.parts["runbooks"].run_for_incident(second)
+    rt.parts[RunbookEngine].run_for_incident(second)
     [again] = mitigations_of(rt, second)
     assert again.status == "failed"
     assert again.error == (f"refused: the diagnosis blames version 2, but 'champion' of {model!r} serves version "
@@ -235,7 +236,7 @@ def test_approval_auto_needs_the_action_in_the_services_auto_approve(rt, mlflow_
     log = write_log(tmp_path / "log.csv", rows)
     record_deploy(rt, model, datetime.fromtimestamp(onset, UTC))
     iid = open_incident(rt, "CanaryDeployCheck", model=model, log_path=str(log), auto_approve=())
-    rt.parts["runbooks"].run_for_incident(iid)
+    rt.parts[RunbookEngine].run_for_incident(iid)
     [m] = mitigations_of(rt, iid)
     assert (m.action, m.approval, m.status) == ("rollback", "required", "proposed")
     assert mlflow_store.serving(model) == "2"  # nothing moved without a click

@@ -30,6 +30,8 @@ from rb_support import (
 from bot.config import Settings
 from bot.db import make_engine, make_session_factory, transaction
 from bot.models import ChangeEvent, Mitigation
+from bot.scheduler import Scheduler
+from runbooks.engine import RunbookEngine
 from runbooks.executor import resume_active
 from runbooks.models import RunbookRun
 
@@ -141,7 +143,7 @@ def _executing(rt, mlflow_store, tmp_path: Path, monkeypatch, *, flip: bool) -> 
     with monkeypatch.context() as patch:
         patch.setattr(runbooks.mitigations, "execute", dies)
         with contextlib.suppress(SystemExit):
-            rt.parts["runbooks"].run_for_incident(iid)
+            rt.parts[RunbookEngine].run_for_incident(iid)
     with transaction(rt.sessions) as s:  # the dead process's lease: expire it
         run = s.query(RunbookRun).one()
         run.lease_owner = None
@@ -172,7 +174,7 @@ def test_died_mid_execution_with_the_change_in_place_is_recorded_not_repeated(tm
         assert "found in place after a restart; not executed again" in executed.message
         assert executed.data["before"]["version"] == "2" and executed.data["after"]["version"] == "1"
         assert mlflow_store.serving(model) == "1"
-        assert rt.parts["scheduler"].aps.get_job(f"runbooks-verify-{m.id}") is not None
+        assert rt.parts[Scheduler].aps.get_job(f"runbooks-verify-{m.id}") is not None
     finally:
         rt.close()
 

@@ -33,7 +33,9 @@ from rb_support import (
 from bot.db import transaction
 from bot.models import ChangeEvent
 from bot.runtime import Runtime
+from bot.scheduler import Scheduler
 from runbooks import jobs
+from runbooks.engine import RunbookEngine
 from runbooks.models import RunbookRun
 from runbooks.service import approve_mitigation, reject_mitigation, revert_mitigation
 
@@ -46,7 +48,7 @@ def _run_status(rt: Runtime, run_id: int) -> str:
 
 
 def _verify_job(rt: Runtime, mitigation_id: int) -> dict[str, Any]:
-    job = rt.parts["scheduler"].aps.get_job(f"runbooks-verify-{mitigation_id}")
+    job = rt.parts[Scheduler].aps.get_job(f"runbooks-verify-{mitigation_id}")
     assert job is not None, "the verification must be a persisted scheduler job"
     assert job.func_ref == "runbooks.jobs:verify_mitigation"
     return dict(job.kwargs)
@@ -62,7 +64,7 @@ def _scenario(rt: Runtime, store: Any, tmp_path: Path, kind: str, alertname: str
         record_deploy(rt, model, datetime.fromtimestamp(onset, UTC))
     metrics = {"latency_p95_ms": f'histogram_quantile(0.99, rate(request_seconds_bucket{{model="{model}"}}[5m]))'}
     iid = open_incident(rt, alertname, model=model, log_path=str(log), metrics=metrics, **catalog_keys)
-    run_id = rt.parts["runbooks"].run_for_incident(iid)
+    run_id = rt.parts[RunbookEngine].run_for_incident(iid)
     assert run_id is not None, f"{alertname} matched no runbook"
     return iid, model, log, run_id
 
@@ -266,10 +268,10 @@ def test_wait_step_is_a_persisted_job_and_the_run_continues_after_it(rb_settings
     rt = make_runtime(rb_settings.with_(runbooks=str(folder)))
     try:
         iid = open_(rt, "W", model="m")
-        run_id = rt.parts["runbooks"].run_for_incident(iid)
+        run_id = rt.parts[RunbookEngine].run_for_incident(iid)
         assert [e.message for e in events_of(rt, iid, "notify")] == ["before"]
         assert _run_status(rt, run_id) == "waiting"
-        job = rt.parts["scheduler"].aps.get_job(f"runbooks-wait-{run_id}-1")
+        job = rt.parts[Scheduler].aps.get_job(f"runbooks-wait-{run_id}-1")
         assert job is not None and job.func_ref == "runbooks.jobs:resume_after_wait"
         jobs.resume_after_wait(**job.kwargs, runtime=rt)
         jobs.resume_after_wait(**job.kwargs, runtime=rt)  # a duplicate firing changes nothing

@@ -23,8 +23,10 @@ from rb_support import (
 
 from bot.db import transaction
 from bot.models import ChangeEvent
+from runbooks.engine import RunbookEngine
 from runbooks.mitigations import MitigationConflict, MitigationError
 from runbooks.models import RunbookRun
+from runbooks.registry.base import ModelRegistry
 from runbooks.registry.mlflow import MlflowRegistry
 from runbooks.service import approve_mitigation, propose_mitigation, revert_mitigation
 
@@ -55,7 +57,7 @@ def _start(rt, tmp_path: Path, model: str) -> int:
     log = write_log(tmp_path / "log.csv", rows)
     record_deploy(rt, model, datetime.fromtimestamp(onset, UTC))
     iid = open_incident(rt, "CustomAlert", model=model, log_path=str(log))
-    rt.parts["runbooks"].run_for_incident(iid)
+    rt.parts[RunbookEngine].run_for_incident(iid)
     return iid
 
 
@@ -127,7 +129,7 @@ def test_registry_down_between_approval_and_execution_changes_nothing(rb_setting
         iid = _start(rt, tmp_path, model)
         [m] = mitigations_of(rt, iid)
         assert m.status == "proposed"
-        rt.parts["model_registry"] = MlflowRegistry("http://127.0.0.1:9", serving_alias="champion")
+        rt.parts[ModelRegistry] = MlflowRegistry("http://127.0.0.1:9", serving_alias="champion")
         approve_mitigation(rt, m.id, "U-alice")
         [m] = mitigations_of(rt, iid)
         assert m.status == "failed" and "unavailable" in (m.error or "")
@@ -191,7 +193,7 @@ def test_two_approvals_at_once_execute_once(rb_settings, mlflow_store, tmp_path)
 def test_manual_proposal_revert_twice_and_refusals(rt, mlflow_store, tmp_path):
     model = mlflow_store.new_model()
     iid = open_incident(rt, "SomethingElse", model=model)  # no runbook matches: a person drives
-    assert rt.parts["runbooks"].run_for_incident(iid) is None
+    assert rt.parts[RunbookEngine].run_for_incident(iid) is None
     mid = propose_mitigation(rt, iid, "naive_model", "U-alice")
     assert propose_mitigation(rt, iid, "naive_model", "U-bob") == mid  # a double click: same proposal
     with pytest.raises(MitigationError, match="only an executed mitigation"):

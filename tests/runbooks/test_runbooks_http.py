@@ -13,6 +13,7 @@ from rb_support import events_of, make_runtime, mitigations_of, open_incident
 
 from bot.db import transaction
 from bot.models import AuditRecord, ChangeEvent
+from runbooks.engine import RunbookEngine
 from runbooks.service import revert_mitigation
 
 RUNBOOK = """
@@ -76,7 +77,7 @@ def test_http_mitigation_retries_records_and_reverts(rb_settings, tmp_path: Path
     rt = make_runtime(rb_settings.with_(runbooks=str(folder)))
     try:
         iid = open_incident(rt, "CanaryDegraded", model="fraud")
-        rt.parts["runbooks"].run_for_incident(iid)
+        rt.parts[RunbookEngine].run_for_incident(iid)
         [m] = mitigations_of(rt, iid)
         assert m.status == "executed"
         assert [c[0] for c in platform.calls] == ["/v1/models/fraud:abort"] * 2  # one retry after the 503

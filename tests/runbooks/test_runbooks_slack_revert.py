@@ -23,6 +23,7 @@ from chat_fake_slack import FakeSlack  # noqa: E402
 from chat_support import SIGNING_SECRET, button_body, post_signed, slash_body  # noqa: E402
 from rb_support import open_incident, record_deploy  # noqa: E402
 
+from bot.chat.part import ChatPart
 from bot.config import Settings  # noqa: E402
 from bot.db import transaction, utcnow  # noqa: E402
 from bot.incidents import get_incident  # noqa: E402
@@ -64,7 +65,7 @@ def slack_rt(tmp_path: Path, mlflow_store: Any, fake_slack: FakeSlack) -> Iterat
 
 
 def drain(rt: Runtime) -> None:
-    assert rt.parts["chat"].worker.drain(20)
+    assert rt.parts[ChatPart].worker.drain(20)
 
 
 def executed_rollback(rt: Runtime, mlflow_store: Any) -> tuple[int, int, str, str]:

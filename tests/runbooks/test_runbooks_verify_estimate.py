@@ -19,6 +19,7 @@ from rb_support import events_of, incident_status, mitigations_of, open_incident
 
 from bot.runtime import Runtime
 from runbooks import jobs
+from runbooks.engine import RunbookEngine
 from runbooks.service import approve_mitigation
 from tests.runbooks.test_runbooks_e2e import _run_status, _scenario, _verify_job
 
@@ -29,7 +30,7 @@ def _score_scenario(rt: Runtime, store: Any, tmp_path: Path) -> tuple[int, Path,
     log = write_log(tmp_path / "scores.csv", rows)
     record_deploy(rt, model, datetime.fromtimestamp(onset, UTC))
     iid = open_incident(rt, "ModelAccuracyDrop", model=model, log_path=str(log))
-    run_id = rt.parts["runbooks"].run_for_incident(iid)
+    run_id = rt.parts[RunbookEngine].run_for_incident(iid)
     assert run_id is not None
     [m] = mitigations_of(rt, iid)
     assert m.action == "rollback"

@@ -24,6 +24,7 @@ from bot.models import AuditRecord
 from bot.runtime import Runtime
 from bot.wiring import create_runtime
 from postmortems.service import draft_postmortem
+from runbooks.engine import RunbookEngine
 
 SECRET = "hook-key-9d8e7f6a5b"
 
@@ -103,7 +104,7 @@ def test_a_secret_in_an_http_action_reaches_no_output(platform_runtime: tuple[Ru
     rt, recorder = platform_runtime
     caplog.set_level(logging.DEBUG)
     iid = open_incident(rt, "CanaryDegraded", model="fraud")
-    rt.parts["runbooks"].run_for_incident(iid)
+    rt.parts[RunbookEngine].run_for_incident(iid)
     assert recorder.calls and SECRET in recorder.calls[0]  # the platform did get the secret
     [m] = mitigations_of(rt, iid)
     assert m.status == "failed"
@@ -130,7 +131,7 @@ def test_a_successful_response_echoing_the_secret_is_stored_redacted(platform_ru
         rt2 = create_runtime(rt.settings)
         try:
             iid = open_incident(rt2, "CanaryDegraded", model="fraud")
-            rt2.parts["runbooks"].run_for_incident(iid)
+            rt2.parts[RunbookEngine].run_for_incident(iid)
             [m] = mitigations_of(rt2, iid)
             assert m.status == "executed", m.error
             assert m.after["response"]["body"]["echo"] == "/abort?key=***"
@@ -156,7 +157,7 @@ def _run_to(tmp_path: Path, url_template: str, annotations: dict[str, str], allo
                         scheduler_enabled=False, postmortem_dir=str(tmp_path / "pm"), egress_allow=allow)
     rt = create_runtime(settings)
     iid = open_incident(rt, "CanaryDegraded", model="fraud", annotations=annotations)
-    rt.parts["runbooks"].run_for_incident(iid)
+    rt.parts[RunbookEngine].run_for_incident(iid)
     [m] = mitigations_of(rt, iid)
     return m, rt
 

@@ -11,9 +11,10 @@ from bot.api.schemas import ChangeCreated, ChangeIn, Problem
 from bot.db import transaction
 from bot.errors import InvalidInput
 from bot.intake import validation_message
-from bot.models import CHANGE_KINDS, ChangeEvent
+from bot.models import ChangeEvent
 from bot.textcheck import check_text_tree
 from bot.timeparse import parse_timestamp
+from diagnostics.log import CHANGE_KINDS
 
 router = APIRouter(tags=["changes"], dependencies=[Writer],
                    responses={400: {"model": Problem}, 401: {"model": Problem}, 422: {"model": Problem}})

@@ -1,4 +1,5 @@
-"""`POST /alerts/alertmanager`, `/alerts/grafana`, `/alerts`: one delivery, one transaction."""
+"""`POST` of each registered alert source (`/alerts/alertmanager`, `/alerts/grafana`, `/alerts`): one delivery,
+one transaction."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from bot.api.deps import JsonBody, MetricsDep, RuntimeDep, Writer
 from bot.api.schemas import IngestAnswer, Problem
 from bot.db import transaction
-from bot.intake import PARSERS, IngestResult, ingest
+from bot.intake import ALERT_SOURCES, IngestResult, ingest
 from bot.metrics import ServiceMetrics
 from bot.runtime import Runtime
 
@@ -26,7 +27,7 @@ router = APIRouter(tags=["intake"], dependencies=[Writer],
 
 
 def ingest_delivery(runtime: Runtime, metrics: ServiceMetrics, source: str, data: object) -> IngestResult:
-    alerts = PARSERS[source](data)
+    alerts = ALERT_SOURCES[source].parse(data)
     for attempt in range(INGEST_RETRIES):
         try:
             with transaction(runtime.sessions) as session:
@@ -59,9 +60,7 @@ def _intake_route(source: str) -> Callable[..., Awaitable[JSONResponse]]:
 _ANSWERS: dict[int | str, dict[str, Any]] = {201: {"model": IngestAnswer, "description": "an incident was opened"},
             202: {"model": IngestAnswer, "description": "joined, deduplicated or resolved"}}
 
-router.add_api_route("/alerts/alertmanager", _intake_route("alertmanager"), methods=["POST"],
-                     summary="Prometheus Alertmanager webhook (version 4)", responses=_ANSWERS)
-router.add_api_route("/alerts/grafana", _intake_route("grafana"), methods=["POST"],
-                     summary="Grafana alerting webhook", responses=_ANSWERS)
-router.add_api_route("/alerts", _intake_route("generic"), methods=["POST"], summary="Generic alert",
-                     responses=_ANSWERS)
+# one route per registered alert source (`bot.intake.alert_source`)
+for _source in ALERT_SOURCES.values():
+    router.add_api_route(_source.path, _intake_route(_source.name), methods=["POST"], summary=_source.summary,
+                         responses=_ANSWERS)

@@ -6,7 +6,7 @@ import logging
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
@@ -53,7 +53,7 @@ def healthz(runtime: RuntimeDep) -> JSONResponse:
             response_class=Response)
 def prom_metrics(runtime: RuntimeDep, metrics: MetricsDep) -> Response:
     payload = generate_latest(metrics.registry)
-    extra = runtime.parts.get("metrics_registry")
+    extra = runtime.parts.get(CollectorRegistry)
     if extra is not None:
         payload += generate_latest(extra)
     scheduler = runtime.parts.get("scheduler")  # mlresponder_scheduler_leader of this replica
