@@ -25,6 +25,7 @@ from bot.db import make_engine, upgrade, utcnow
 from bot.leader import Leadership
 from bot.models import Mitigation, TimelineEvent
 from bot.monitors.models import MonitorRun
+from bot.scheduler import Scheduler
 from bot.wiring import create_runtime
 from runbooks.models import RunbookRun
 
@@ -161,7 +162,7 @@ def test_on_sqlite_the_one_process_always_leads(tmp_path: Path) -> None:
     runtime = create_runtime(settings)
     try:
         runtime.start()
-        assert runtime.parts["scheduler"].leader
+        assert runtime.parts[Scheduler].leader
         with TestClient(create_app(runtime), headers={"Authorization": f"Bearer {TOKEN}"}) as client:
             assert "mlresponder_scheduler_leader 1.0" in client.get("/metrics").text
     finally:

@@ -14,6 +14,7 @@ from bot.api.deps import MetricsDep, Reader, RuntimeDep
 from bot.api.schemas import Health
 from bot.models import AuditRecord
 from bot.runtime import Runtime
+from bot.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def prom_metrics(runtime: RuntimeDep, metrics: MetricsDep) -> Response:
     extra = runtime.parts.get(CollectorRegistry)
     if extra is not None:
         payload += generate_latest(extra)
-    scheduler = runtime.parts.get("scheduler")  # mlresponder_scheduler_leader of this replica
+    scheduler = runtime.parts.get(Scheduler)  # mlresponder_scheduler_leader of this replica
     if scheduler is not None:
         payload += generate_latest(scheduler.registry)
     return Response(payload, media_type=CONTENT_TYPE_LATEST)
