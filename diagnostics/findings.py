@@ -82,7 +82,7 @@ class Finding:
 
 @dataclass(frozen=True)
 class Trigger:
-    """The recorded change that started the regression (a change event of DESIGN.md)."""
+    """The recorded change that started the regression (a change event of docs/contracts.md)."""
 
     timestamp: float
     kind: str

@@ -394,7 +394,7 @@ def queries(job: str) -> dict[str, str]:
 
 
 def catalog_entry(sc: ServiceScenario, *, every_series: bool = False) -> dict[str, Any]:
-    """The service's catalog entry (DESIGN.md keys) pointing at this scenario's jobs.
+    """The service's catalog entry (docs/contracts.md keys) pointing at this scenario's jobs.
 
     Dependencies get latency, errors and CPU; ``every_series`` gives them all five series.
     """
