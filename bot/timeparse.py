@@ -1,4 +1,4 @@
-"""Parsing the timestamps users send: ISO-8601 (with Z or an offset) or epoch seconds, always UTC.
+"""Parsing the timestamps users send: `diagnostics.timeparse` parses, this adds the app's error and range.
 
 Only 1970-01-01 to 2200-01-01 is accepted: an alert from year 1 or 9999 is a sender's bug, and
 stored it would move an incident's start to a date nothing downstream can compute with.
@@ -10,53 +10,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.errors import InvalidInput
+from diagnostics.timeparse import TimestampError, parse_utc
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
-def _utc(parsed: datetime, field: str, value: Any) -> datetime:
-    try:
-        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    except (OverflowError, ValueError):
-        raise InvalidInput(f"{field}: timestamp {value!r} is out of range (1970-2200)") from None
-
-
 def _parse(value: Any, field: str) -> datetime:
-    if isinstance(value, datetime):
-        return _utc(value, field, value)
-    if isinstance(value, bool):
-        raise InvalidInput(f"{field}: expected an ISO-8601 timestamp or epoch seconds, got {value!r}")
-    if isinstance(value, int | float):
-        try:
-            return datetime.fromtimestamp(float(value), tz=UTC)
-        except (OverflowError, OSError, ValueError) as exc:
-            raise InvalidInput(f"{field}: epoch seconds out of range: {str(value)[:40]!r}") from exc
-    if isinstance(value, str):
-        text = value.strip()
-        if len(text) > 64:
-            raise InvalidInput(f"{field}: not a timestamp (longer than 64 characters)")
-        try:
-            return datetime.fromtimestamp(float(text), tz=UTC)
-        except ValueError:
-            pass
-        except (OverflowError, OSError) as exc:
-            raise InvalidInput(f"{field}: epoch seconds out of range: {value!r}") from exc
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        # Go (Alertmanager) sends nanoseconds; Python takes at most microseconds.
-        if "." in text:
-            head, _, tail = text.partition(".")
-            digits = "".join(ch for ch in tail if ch.isdigit())
-            rest = tail[len(digits):]
-            text = f"{head}.{digits[:6]}{rest}" if digits else head + rest
-        try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError:
-            raise InvalidInput(f"{field}: cannot parse timestamp {value!r} (expected ISO-8601, e.g. "
-                               "2026-11-27T03:02:00Z, or epoch seconds)") from None
-        return _utc(parsed, field, value)
-    raise InvalidInput(f"{field}: expected an ISO-8601 timestamp or epoch seconds, got {type(value).__name__}")
+    try:
+        return parse_utc(value, field)
+    except TimestampError as exc:
+        raise InvalidInput(str(exc)) from exc
 
 
 def _in_range(parsed: datetime, field: str, value: Any) -> datetime:

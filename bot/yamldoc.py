@@ -103,6 +103,11 @@ def parse_yaml(text: str, file: str, *, what: str) -> YamlDoc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         raise ConfigFileError([Problem(file, line, "", f"invalid YAML: {exc.problem or exc}")]) from exc
+    return doc_from_node(node, data, file)
+
+
+def doc_from_node(node: yaml.Node, data: Any, file: str) -> YamlDoc:
+    """A `YamlDoc` for an already composed document (for loaders with their own empty/YAML-error policy)."""
     doc = YamlDoc(file, data)
     _walk(node, (), doc)
     return doc

@@ -31,6 +31,7 @@ from diagnostics.onset import detect_onset
 from diagnostics.segments import segment_and_concept_findings
 from diagnostics.service_checks import MIN_ROWS as MIN_SERVICE_ROWS
 from diagnostics.service_checks import service_findings
+from diagnostics.timeparse import TimestampError, parse_utc
 from diagnostics.trigger import trigger_for_diagnosis
 from diagnostics.versions import version_findings
 
@@ -43,26 +44,14 @@ OnsetLike = float | int | str | datetime | None
 
 
 def to_epoch(value: float | int | str | datetime) -> float:
-    """Epoch seconds from a float, an aware/naive (UTC) datetime or an ISO-8601 string."""
+    """Epoch seconds from a number, an aware/naive (UTC) datetime or ISO-8601/epoch text."""
     if isinstance(value, int | float | np.floating | np.integer):
         return float(value)
-    if isinstance(value, str):
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        try:
-            value = datetime.fromisoformat(text)
-        except ValueError as exc:
-            raise DiagnosisInputError(f"onset {value!r} is not an ISO-8601 time") from exc
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            from datetime import UTC
-
-            value = value.replace(tzinfo=UTC)
-        return value.timestamp()
-    if hasattr(value, "timestamp"):
-        return float(value.timestamp())
-    raise DiagnosisInputError(f"onset {value!r} is not a time")
+    try:
+        return parse_utc(value, "onset").timestamp()
+    except TimestampError as exc:
+        kind = "an ISO-8601 time" if isinstance(value, str) else "a time"
+        raise DiagnosisInputError(f"onset {value!r} is not {kind}") from exc
 
 
 def as_change(record: ChangeRecord | Mapping[str, Any]) -> ChangeRecord:

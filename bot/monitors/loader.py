@@ -1,8 +1,7 @@
 """Load monitor YAML files, with errors that name the file, the line and the field.
 
-pydantic reports a location as a path (``monitors[0].checks.drift.psi``); PyYAML's composed
-node tree knows the line of every mapping key and sequence item, so each error is mapped to the
-line of the deepest part of its path that exists in the file.
+pydantic reports a location as a path (``monitors[0].checks.drift.psi``); `bot.yamldoc` (shared
+with runbooks and the catalog) maps it to the line of the deepest part of the path in the file.
 """
 
 from __future__ import annotations
@@ -11,13 +10,13 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
 from bot import safeyaml
 from bot.monitors.schema import EscalationSpec, MonitorConfig, MonitorSpec
+from bot.yamldoc import YamlDoc, doc_from_node, format_loc
 
 
 class MonitorConfigError(ValueError):
@@ -33,33 +32,6 @@ class LoadedConfig:
     monitors: dict[str, MonitorSpec] = field(default_factory=dict)
     escalation: EscalationSpec = field(default_factory=EscalationSpec)
     files: tuple[str, ...] = ()
-
-
-def _lines(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
-    out.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = key_node.value
-            # an error about a key points at the key's line, even when its value starts below
-            out[(*path, key)] = key_node.start_mark.line + 1
-            _lines(value_node, (*path, key), out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _lines(item, (*path, i), out)
-
-
-def _loc_text(loc: tuple[Any, ...]) -> str:
-    text = ""
-    for item in loc:
-        text += f"[{item}]" if isinstance(item, int) else (f".{item}" if text else str(item))
-    return text or "(file)"
-
-
-def _line_for(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int:
-    for cut in range(len(loc), -1, -1):
-        if loc[:cut] in lines:
-            return lines[loc[:cut]]
-    return 1
 
 
 def _files(spec: str) -> list[Path]:
@@ -87,9 +59,7 @@ def parse_text(text: str, filename: str) -> MonitorConfig:
         return MonitorConfig()
     if not isinstance(data, dict):
         raise MonitorConfigError([f"{filename}:1: expected a mapping with 'monitors:' and/or 'escalation:'"])
-    lines: dict[tuple[Any, ...], int] = {}
-    if node is not None:
-        _lines(node, (), lines)
+    doc = doc_from_node(node, data, filename) if node is not None else YamlDoc(filename, data)
     try:
         return MonitorConfig.model_validate(data)
     except ValidationError as exc:
@@ -98,7 +68,7 @@ def parse_text(text: str, filename: str) -> MonitorConfig:
             loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and x.startswith("function-")))
             # pydantic appends the union member / literal tag to some locations; keep file paths only
             msg = err["msg"].removeprefix("Value error, ")
-            problems.append(f"{filename}:{_line_for(loc, lines)}: {_loc_text(loc)}: {msg}")
+            problems.append(f"{filename}:{doc.line_of(loc)}: {format_loc(loc) or '(file)'}: {msg}")
         raise MonitorConfigError(problems) from None
 
 
