@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import difflib
 import typing
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -59,6 +60,24 @@ class YamlDoc:
 
     def problem(self, loc: Loc, message: str) -> Problem:
         return Problem(self.file, self.line_of(loc), format_loc(loc), message)
+
+
+def yaml_files(paths: Iterable[str | Path], missing: Callable[[Path], Exception]) -> list[Path]:
+    """Files named, or the YAML files inside the folders named (sorted, for a stable order).
+
+    Runbooks, the catalog and monitors name their sources the same way; `missing` builds the
+    loader's own error for a path that does not exist, so each keeps its `file:line` reporting.
+    """
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files += sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise missing(path)
+    return files
 
 
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:

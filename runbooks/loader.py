@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.yamldoc import ConfigFileError, Loc, Problem, parse_yaml, pydantic_problems
+from bot.yamldoc import ConfigFileError, Loc, Problem, parse_yaml, pydantic_problems, yaml_files
 from runbooks.actions import ACTIONS
 from runbooks.schema import Runbook
 from runbooks.templating import check_template, template_problems, untrusted_paths
@@ -129,16 +129,7 @@ def parse_runbook(text: str, file: str) -> LoadedRunbook:
 
 def runbook_files(paths: Iterable[str | Path]) -> list[Path]:
     """YAML files named, or inside the folders named, sorted for a stable order."""
-    files: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            files += sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise RunbookError([Problem(str(path), 0, "", "no such file or directory")])
-    return files
+    return yaml_files(paths, lambda path: RunbookError([Problem(str(path), 0, "", "no such file or directory")]))
 
 
 def load_runbooks(paths: Iterable[str | Path] | None = None) -> list[LoadedRunbook]:

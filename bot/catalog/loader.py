@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 from bot.catalog.catalog import Catalog, LoadedService
 from bot.catalog.schema import CatalogFile, Dependency, ModelRef, Owners, Service
 from bot.secrets import PREFIX, refs_in
-from bot.yamldoc import ConfigFileError, Loc, Problem, YamlDoc, parse_yaml, pydantic_problems
+from bot.yamldoc import ConfigFileError, Loc, Problem, YamlDoc, parse_yaml, pydantic_problems, yaml_files
 
 
 class CatalogError(ConfigFileError):
@@ -50,16 +50,7 @@ def catalog_files(spec: str | Path | Iterable[str | Path]) -> list[Path]:
         parts = [spec]
     else:
         parts = list(spec)
-    files: list[Path] = []
-    for raw in parts:
-        path = Path(raw)
-        if path.is_dir():
-            files += sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise CatalogError([Problem(str(path), 0, "", "no such file or directory")])
-    return files
+    return yaml_files(parts, lambda path: CatalogError([Problem(str(path), 0, "", "no such file or directory")]))
 
 
 def load_catalog(

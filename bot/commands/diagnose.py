@@ -65,12 +65,7 @@ def run_log(args: argparse.Namespace) -> int:
     except Exception as exc:  # a bug must still not spill a traceback over a responder's terminal
         if os.environ.get("MLRESPONDER_DEBUG"):
             raise
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise CommandError(
-            f"internal error while diagnosing {args.log}: {type(exc).__name__}: {first} "
-            "(set MLRESPONDER_DEBUG=1 for the traceback)",
-            exit_code=1,
-        ) from None
+        raise _internal_error(exc, str(args.log)) from None
     if args.format == "markdown":
         sys.stdout.write(to_markdown(diagnosis))
     else:
@@ -109,14 +104,21 @@ def run_service(args: argparse.Namespace) -> int:
     except Exception as exc:  # a bug must still not spill a traceback over a responder's terminal
         if os.environ.get("MLRESPONDER_DEBUG"):
             raise
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise CommandError(
-            f"internal error while diagnosing service {args.service}: {type(exc).__name__}: {first} "
-            "(set MLRESPONDER_DEBUG=1 for the traceback)",
-            exit_code=1,
-        ) from None
+        raise _internal_error(exc, f"service {args.service}") from None
     if args.format == "markdown":
         sys.stdout.write(to_markdown(diagnosis, title=f"Diagnosis of {service.name}"))
     else:
         sys.stdout.write(json.dumps(diagnosis.to_dict(include_details=args.details)) + "\n")
     return 0
+
+
+def _internal_error(exc: Exception, subject: str) -> Exception:
+    """One line for a bug, naming what was being diagnosed; MLRESPONDER_DEBUG=1 re-raises instead."""
+    from bot.cli import CommandError
+
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return CommandError(
+        f"internal error while diagnosing {subject}: {type(exc).__name__}: {first} "
+        "(set MLRESPONDER_DEBUG=1 for the traceback)",
+        exit_code=1,
+    )
