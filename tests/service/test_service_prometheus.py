@@ -12,7 +12,7 @@ import pytest
 from svc_support import History
 
 from benchmarks.service_scenarios import generate as g
-from benchmarks.service_scenarios.score import baro_anchor, run_one, spec_of
+from benchmarks.service_scenarios.score import run_one, spec_of
 from diagnostics.prometheus import read_series
 from diagnostics.service_causes import diagnose_series
 
@@ -33,13 +33,13 @@ def test_each_fault_kind_is_localized(prometheus_history: History, kind: str, gi
         assert abs(r.onset - sc.onset) <= slack, f"{sc.id}: detected onset {r.onset - sc.onset:+.0f} s off"
 
 
-def test_the_anchor_is_fooled_where_propagation_is_not(prometheus_history: History) -> None:
-    """A traffic surge moves CPU and latency by more robust z than traffic itself: the BARO-style
-    ranking names the symptom, the earliest-change ranking the cause."""
+def test_a_traffic_surge_is_named_as_traffic_not_as_its_symptoms(prometheus_history: History) -> None:
+    """A traffic surge moves CPU and latency by more robust z than traffic itself; the earliest-change
+    ranking still names the cause. How often the BARO-style anchor names the symptom instead (22% right
+    on surges) is a benchmark figure, not a test: on one history it depends on where the scrapes fall."""
     sc = prometheus_history.scenarios["traffic_surge"]
     start, end = sc.onset - 6000, min(prometheus_history.end, sc.onset + 5400)
     sset = read_series(spec_of(g.catalog_entry(sc)), prometheus_history.url, start, end, 15.0)
-    assert baro_anchor(sset, sc.onset) != ("traffic", "requests_per_s")
     assert diagnose_series(sset, onset=sc.onset).culprit_kind == "traffic"
 
 
