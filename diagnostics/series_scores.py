@@ -71,24 +71,42 @@ def filled(values: np.ndarray, max_gap: int = 8) -> np.ndarray:
     return out
 
 
-def silences(values: np.ndarray, min_points: int, monitoring_gap: np.ndarray | None = None) -> np.ndarray:
+def fresh(values: np.ndarray) -> np.ndarray:
+    """Points where a series has a new value: finite and not the previous point's value again.
+
+    A gauge whose target is gone keeps answering its last value for Prometheus' lookback (5
+    minutes): held, not fresh. A live series (a rate, a latency, a noisy gauge) changes every point.
+    """
+    ok = np.asarray(np.isfinite(values), dtype=bool)
+    if values.shape[0] == 0:
+        return ok
+    changed = np.concatenate(([True], values[1:] != values[:-1]))
+    return np.asarray(ok & changed, dtype=bool)
+
+
+def silences(values: np.ndarray, min_points: int, others_alive: np.ndarray | None) -> np.ndarray:
     """Where a series that had reported went silent for ``min_points`` or more (a boolean mask).
 
-    ``monitoring_gap``: points where every series is missing; that is Prometheus' own gap (a
-    restart, a lost scrape loop), not a target that stopped reporting, and never counts.
+    A silence counts when something else kept reporting through it: ``others_alive`` marks the
+    points where another target's series had fresh values, and it must hold for half the silence
+    (every target silent at once is Prometheus' own gap: a restart, a lost scrape loop, a history
+    that ends before now). With nothing else to compare (None), only a silence that ended within
+    the window counts: the target came back, so it, not the monitoring, was gone.
     """
     missing = ~np.isfinite(values)
-    if monitoring_gap is not None:
-        missing = missing & ~monitoring_gap
-    ok = np.isfinite(values)
+    ok = ~missing
+    n = values.shape[0]
     if not ok.any() or not missing.any():
-        return np.zeros(values.shape[0], dtype=bool)
+        return np.zeros(n, dtype=bool)
     missing[: int(np.argmax(ok))] = False  # before the series existed is not a silence
     edges = np.diff(np.concatenate(([0], missing.astype(np.int8), [0])))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    out = np.zeros(values.shape[0], dtype=bool)
+    out = np.zeros(n, dtype=bool)
     for a, b in zip(starts, ends, strict=True):  # one iteration per silence, not per point
-        if b - a >= min_points:
+        if b - a < min_points:
+            continue
+        witnessed = b < n if others_alive is None else float(np.mean(others_alive[a:b])) >= 0.5
+        if witnessed:
             out[a:b] = True
     return out
 
