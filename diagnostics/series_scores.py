@@ -57,15 +57,20 @@ def level_points(step: float) -> int:
 def filled(values: np.ndarray, max_gap: int = 8) -> np.ndarray:
     """Short gaps carry the last value forward (what Prometheus shows for a missed scrape).
 
-    A longer silence stays NaN: a series that stops is not a series that holds still.
+    A longer silence stays NaN from its first point: a series that stops is not a series that
+    holds still (a gap running into the end of the window counts by its length so far).
     """
     ok = np.isfinite(values)
     if ok.all() or not ok.any():
         return values.copy()
-    pos = np.arange(values.shape[0])
+    n = values.shape[0]
+    pos = np.arange(n)
     last = np.where(ok, pos, -1)
     np.maximum.accumulate(last, out=last)
-    fill = ~ok & (last >= 0) & (pos - last <= max_gap)
+    following = np.where(ok, pos, n)
+    following = np.minimum.accumulate(following[::-1])[::-1]
+    # the whole gap must be short: the first minutes of a long silence are not a missed scrape
+    fill = ~ok & (last >= 0) & (following - last - 1 <= max_gap)
     out = values.copy()
     out[fill] = values[last[fill]]
     return out
@@ -120,7 +125,8 @@ def _median_rows(windows: np.ndarray) -> np.ndarray:
 
 
 def rolling_level(values: np.ndarray, k: int) -> np.ndarray:
-    """Centered rolling median of the gap-filled series (shorter windows mirror at the ends)."""
+    """Centered rolling median of the gap-filled series (shorter windows mirror at the ends); NaN
+    where less than half the window has data."""
     n = values.shape[0]
     if n == 0:
         return values.copy()
@@ -132,7 +138,12 @@ def rolling_level(values: np.ndarray, k: int) -> np.ndarray:
     padded = np.concatenate([x[1 : half + 1][::-1], x, x[n - half - 1 : n - 1][::-1]]) if half else x
     if padded.shape[0] < n + 2 * half:  # very short series: no mirroring possible
         padded = np.concatenate([np.full(half, x[0]), x, np.full(half, x[-1])])
-    return _median_rows(sliding_window_view(padded, k))
+    windows = sliding_window_view(padded, k)
+    level = _median_rows(windows)
+    # a level needs most of its window: the median of the last few points before a silence (the
+    # partial `rate()` windows of a series that stops) is not where the series stood
+    level[np.isfinite(windows).sum(axis=1) < (k + 1) // 2] = np.nan
+    return level
 
 
 @dataclass(frozen=True)
