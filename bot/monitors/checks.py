@@ -15,19 +15,8 @@ from typing import Any
 from bot.monitors.gauges import watched_features
 from bot.monitors.schema import MonitorSpec
 from diagnostics import Diagnosis, PredictionLog, diagnose
-from diagnostics.checks import verdict_checks
+from diagnostics.checks import check_families, verdict_checks
 from diagnostics.localize import localize
-
-# `checks:` key -> the diagnostics checks it lets raise a breach
-FAMILIES: dict[str, frozenset[str]] = {
-    "drift": frozenset({"drift", "unit_change", "out_of_range", "unseen_categories", "schema_change"}),
-    "missing": frozenset({"missing_rate"}),
-    "stuck": frozenset({"stuck_values"}),
-    "quality": frozenset({"version_change", "concept_drift", "segment"}),
-    "latency": frozenset({"latency"}),
-    "errors": frozenset({"error_rate"}),
-    "traffic": frozenset({"traffic", "traffic_gap"}),
-}
 
 
 @dataclass
@@ -50,8 +39,8 @@ def enabled_checks(spec: MonitorSpec) -> frozenset[str] | None:
     if spec.engine == "diagnostics":
         return None
     allowed: set[str] = set()
-    for key, checks in FAMILIES.items():
-        if getattr(spec.checks, key) is not None:
+    for family, checks in check_families().items():  # the check registry says which family a check is in
+        if getattr(spec.checks, family, None) is not None:
             allowed |= checks
     return frozenset(allowed)
 
