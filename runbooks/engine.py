@@ -112,9 +112,18 @@ class RunbookEngine:
         if self.started:
             return
         self.started = True
-        from runbooks.executor import resume_active
+        from bot.scheduler import Scheduler
 
-        self.submit(resume_active, self.runtime)
+        scheduler = self.runtime.parts.get(Scheduler)
+        if scheduler is None:  # no scheduler, no replicas: this process picks everything up now
+            from runbooks.executor import resume_active
+
+            self.submit(resume_active, self.runtime)
+            return
+        # Replicas: only the scheduler leader resumes, periodically, and only what is orphaned.
+        from runbooks.jobs import arm_resumption
+
+        arm_resumption(scheduler)
 
     def stop(self) -> None:
         self.started = False
