@@ -12,7 +12,7 @@ import dataclasses
 import logging
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -21,10 +21,10 @@ from bot.db import transaction, utcnow
 from bot.incidents import escalation_targets, log_event
 from bot.models import Incident
 from bot.runtime import Runtime
-from bot.scheduler import Scheduler, current_runtime
+from bot.scheduler import current_runtime
 from runbooks import mitigations
 from runbooks.context import build_context
-from runbooks.executor import advance, finish_step, resume_active, schedule, step_row, verify_job_id
+from runbooks.executor import advance, finish_step, schedule, step_row, verify_job_id
 from runbooks.models import RunbookRun
 from runbooks.runs import runbook_of
 from runbooks.schema import VerifyStep
@@ -40,11 +40,6 @@ from runbooks.verify import (
 )
 
 log = logging.getLogger(__name__)
-
-RESUME_JOB = "runbooks-resume"
-RESUME_FUNC = "runbooks.jobs:resume_orphans"
-# How often the scheduler leader looks for work a dead replica left (and for jobs a dead leader was running).
-RESUME_EVERY = 5.0
 
 _running: set[str] = set()  # ids of the runbook jobs running in this process right now
 _running_guard = threading.Lock()
@@ -63,34 +58,10 @@ def _running_job(job_id: str) -> Iterator[None]:
             _running.discard(job_id)
 
 
-def arm_resumption(scheduler: Scheduler) -> None:
-    """The periodic resumption job (it runs on the scheduler leader only, like every job)."""
-    existing = scheduler.aps.get_job(RESUME_JOB) if RESUME_JOB in scheduler.job_ids() else None
-    interval = getattr(getattr(existing, "trigger", None), "interval", None)
-    if interval is None or interval.total_seconds() != RESUME_EVERY:
-        scheduler.every(RESUME_JOB, RESUME_FUNC, seconds=RESUME_EVERY, start_date=datetime(1970, 1, 1, tzinfo=UTC))
-
-
-def resume_orphans(runtime: Runtime | None = None) -> list[int]:
-    """On the scheduler leader: settle mitigations whose replica died mid-execution, continue runs
-    nobody is advancing, and re-arm the jobs a dead leader was running when it died."""
-    from runbooks.engine import RunbookEngine
-
-    runtime = runtime or current_runtime()
-    scheduler = runtime.parts.get(Scheduler)
-    engine = runtime.parts.get(RunbookEngine)
-
-    def armed(job_id: str) -> bool:
-        with _running_guard:
-            if job_id in _running:
-                return True
-        return scheduler is not None and scheduler.aps.get_job(job_id) is not None
-
-    def submit(run_id: int) -> None:
-        assert engine is not None
-        engine.submit(advance, runtime, run_id)
-
-    return resume_active(runtime, armed=armed, submit=submit if engine is not None else None)
+def running_here(job_id: str) -> bool:
+    """Whether this process is running that job right now (it is then in no store)."""
+    with _running_guard:
+        return job_id in _running
 
 
 def resume_after_wait(run_id: int, step_index: int, runtime: Runtime | None = None) -> None:

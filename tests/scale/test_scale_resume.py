@@ -20,7 +20,7 @@ from scale_support import alertmanager_body, base_env, wait_until
 
 from bot.db import make_engine, upgrade
 from bot.models import Mitigation, TimelineEvent
-from runbooks.jobs import RESUME_JOB
+from runbooks.engine import RESUME_JOB
 from runbooks.models import RunbookRun
 
 SERVICE = "svc-slow"
