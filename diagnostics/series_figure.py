@@ -23,7 +23,7 @@ def figure_data(v: SeriesVerdict) -> dict[str, Any] | None:
     """None when there is nothing to draw (no series were read)."""
     if v.times is None or not v.scores:
         return None
-    culprit_labels = [
+    culprit_labels = list(v.culprit_series) or [
         sc.series.label
         for sc in v.scores
         if v.found

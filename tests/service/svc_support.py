@@ -11,4 +11,4 @@ from benchmarks.service_scenarios import generate as g
 class History:
     url: str
     end: float
-    scenarios: dict[str, g.ServiceScenario]  # kind -> scenario (healthy: "healthy", "healthy-2")
+    scenarios: dict[str, g.ServiceScenario]  # kind -> scenario (healthy: "healthy", "healthy-2", "healthy-3")
