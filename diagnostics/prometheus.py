@@ -4,6 +4,10 @@ A Prometheus that is down, slow or answering errors is not a crash: what could n
 becomes a problem sentence on the `SeriesSet` (the diagnosis shows it as a finding) and the
 diagnosis goes on with what it has. Once the server itself is unreachable or times out, the
 remaining queries are not sent: one dead server must not cost a timeout per series.
+
+A latency series that is a `histogram_quantile` of bucket rates also has those bucket rates read
+(one more range query, by `le`): the diagnosis judges the quantile from the bucket shares
+(`diagnostics.histogram`), which move with the requests, not with where the bucket edges fall.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import numpy as np
 
+from diagnostics.histogram import QuantileQuery, parse_quantile_query, quantile_from_buckets
 from diagnostics.series import Series, SeriesSet, SeriesSpec, ServiceSpec
 
 MAX_POINTS = 11_000  # Prometheus refuses longer range answers
@@ -62,20 +67,34 @@ def read_series(
     dead = _Dead()
     own_client = client is None
     http = client or httpx.Client(timeout=timeout, limits=httpx.Limits(max_connections=WORKERS))
+    quantiles = [parse_quantile_query(s.query) if s.kind == "latency" else None for _, s in pairs]
+    jobs = len(pairs) + sum(q is not None for q in quantiles)
     try:
-        with ThreadPoolExecutor(max_workers=min(WORKERS, len(pairs))) as pool:
-            results = list(pool.map(lambda p: _one(http, base_url, p[1], times, step, dead), pairs))
+        with ThreadPoolExecutor(max_workers=min(WORKERS, jobs)) as pool:
+            series_jobs = [pool.submit(_one, http, base_url, s, times, step, dead) for _, s in pairs]
+            bucket_jobs = {
+                i: pool.submit(_buckets, http, base_url, q, times, step, dead)
+                for i, q in enumerate(quantiles)
+                if q is not None
+            }
+            answers = [f.result() for f in series_jobs]
+            judged = {i: f.result() for i, f in bucket_jobs.items()}
     finally:
         if own_client:
             http.close()
-    for (owner, s), (values, problem) in zip(pairs, results, strict=True):
+    for i, ((owner, s), (values, problem)) in enumerate(zip(pairs, answers, strict=True)):
         label = f"{owner}/{s.key}" if owner else s.key
         if problem is not None:
             if dead.reason is None:
                 out.problems.append(f"series {label}: {problem}")
             continue
         assert values is not None
-        out.series.append(Series(owner, s.key, s.kind, values))
+        series = Series(owner, s.key, s.kind, values)
+        q, better = quantiles[i], judged.get(i)
+        if q is not None and better is not None and np.isfinite(better).any():
+            series.judged = np.where(np.isfinite(values), better * q.scale, np.nan)
+            series.judged_note = "quantile re-read from the histogram's bucket shares"
+        out.series.append(series)
     if dead.reason is not None:
         read = len(out.series)
         out.problems.insert(
@@ -131,6 +150,44 @@ def _one(
     ok = (idx >= 0) & (idx < times.shape[0])
     values[idx[ok]] = arr[ok, 1]
     return values, None
+
+
+def _buckets(
+    http: httpx.Client, base_url: str, q: QuantileQuery, times: np.ndarray, step: float, dead: _Dead
+) -> np.ndarray | None:
+    """The quantile re-read from the bucket rates of the query's inner part (summed by `le`); None
+    when they cannot be read (the catalog's own series is then judged as it is)."""
+    if dead.reason is not None:
+        return None
+    params = {"query": q.inner, "start": f"{times[0]:.3f}", "end": f"{times[-1]:.3f}", "step": f"{step:g}"}
+    try:
+        resp = http.get(base_url.rstrip("/") + "/api/v1/query_range", params=params)
+        payload = resp.json()
+    except (httpx.HTTPError, ValueError):
+        return None
+    if resp.status_code != 200 or payload.get("status") != "success":
+        return None
+    by_le: dict[float, np.ndarray] = {}
+    for item in (payload.get("data") or {}).get("result") or []:
+        le_text = (item.get("metric") or {}).get("le")
+        pts = item.get("values")
+        if le_text is None or not pts:  # a native histogram or no `le`: nothing to re-read
+            return None
+        le = _num(le_text) if le_text != "+Inf" else math.inf
+        if math.isnan(le):
+            return None
+        arr = np.asarray([(float(t), _num(v)) for t, v in pts], dtype=np.float64)
+        idx = np.rint((arr[:, 0] - times[0]) / step).astype(np.int64)
+        ok = (idx >= 0) & (idx < times.shape[0])
+        row = by_le.setdefault(le, np.zeros(times.shape[0]))
+        seen = np.zeros(times.shape[0], dtype=bool)
+        seen[idx[ok]] = True
+        row[idx[ok]] += arr[ok, 1]
+        row[~seen] = np.nan  # a point one `le` series lacks is unknown for the whole histogram
+    if len(by_le) < 2 or math.inf not in by_le:
+        return None
+    edges = np.asarray(sorted(by_le))
+    return quantile_from_buckets(edges, np.column_stack([by_le[e] for e in edges]), q.phi)
 
 
 def _num(text: object) -> float:

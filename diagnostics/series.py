@@ -59,16 +59,27 @@ class ServiceSpec:
 
 @dataclass
 class Series:
-    """One series sampled on the shared grid (NaN where Prometheus had no value)."""
+    """One series sampled on the shared grid (NaN where Prometheus had no value).
+
+    ``judged``: what the diagnosis judges instead of ``values`` when the catalog's series is a
+    coarse estimate of something better read from its parts (a quantile re-estimated from the
+    histogram's bucket shares, `diagnostics.histogram`); ``values`` stay what the catalog shows.
+    """
 
     owner: str  # "" = the service itself, else a dependency name
     key: str
     kind: SeriesKind
     values: np.ndarray
+    judged: np.ndarray | None = None
+    judged_note: str = ""  # how ``judged`` was made, said in the findings
 
     @property
     def label(self) -> str:
         return f"{self.owner}/{self.key}" if self.owner else self.key
+
+    @property
+    def scored(self) -> np.ndarray:
+        return self.judged if self.judged is not None else self.values
 
 
 @dataclass

@@ -71,6 +71,28 @@ def filled(values: np.ndarray, max_gap: int = 8) -> np.ndarray:
     return out
 
 
+def silences(values: np.ndarray, min_points: int, monitoring_gap: np.ndarray | None = None) -> np.ndarray:
+    """Where a series that had reported went silent for ``min_points`` or more (a boolean mask).
+
+    ``monitoring_gap``: points where every series is missing; that is Prometheus' own gap (a
+    restart, a lost scrape loop), not a target that stopped reporting, and never counts.
+    """
+    missing = ~np.isfinite(values)
+    if monitoring_gap is not None:
+        missing = missing & ~monitoring_gap
+    ok = np.isfinite(values)
+    if not ok.any() or not missing.any():
+        return np.zeros(values.shape[0], dtype=bool)
+    missing[: int(np.argmax(ok))] = False  # before the series existed is not a silence
+    edges = np.diff(np.concatenate(([0], missing.astype(np.int8), [0])))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    out = np.zeros(values.shape[0], dtype=bool)
+    for a, b in zip(starts, ends, strict=True):  # one iteration per silence, not per point
+        if b - a >= min_points:
+            out[a:b] = True
+    return out
+
+
 def _median_rows(windows: np.ndarray) -> np.ndarray:
     if not np.isnan(windows).any():
         return np.asarray(np.median(windows, axis=1))
@@ -181,7 +203,7 @@ def score_series(
     series: Series, level: np.ndarray, ref_slice: slice, search_from: int, search_to: int | None = None
 ) -> SeriesScore:
     """Score one series: reference = ``ref_slice`` of the grid, changes looked for from ``search_from``."""
-    raw = series.values
+    raw = series.scored
     ref = reference_stats(raw[ref_slice], level[ref_slice])
     n = raw.shape[0]
     end = n if search_to is None else min(n, search_to)
@@ -294,8 +316,8 @@ def detect_onset(series: list[Series], levels: list[np.ndarray], times: np.ndarr
 
 
 def _first_excursion(s: Series, level: np.ndarray, positions: np.ndarray, r: int) -> int | None:
-    raw = filled(s.values)
-    finite = np.isfinite(s.values)
+    raw = filled(s.scored)
+    finite = np.isfinite(s.scored)
     # each position's reference is the r points just before it; the first ones mirror the start
     mirror = raw[:r][::-1]
     padded_raw = np.concatenate([mirror, np.full(r - mirror.shape[0], mirror[-1]), raw])

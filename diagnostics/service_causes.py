@@ -11,6 +11,7 @@ service's own errors or latency with nothing earlier is just that. Nothing signi
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -18,8 +19,16 @@ import numpy as np
 
 from diagnostics.findings import Finding, Trigger, iso_utc
 from diagnostics.log import ChangeRecord
-from diagnostics.series import SeriesSet
-from diagnostics.series_scores import SeriesScore, detect_onset, level_points, rolling_level, score_series
+from diagnostics.series import Series, SeriesSet
+from diagnostics.series_scores import (
+    MIN_REF_POINTS,
+    SeriesScore,
+    detect_onset,
+    level_points,
+    rolling_level,
+    score_series,
+    silences,
+)
 from diagnostics.trigger import pick_trigger
 
 REFERENCE_S = 5400.0  # reference: the 90 minutes before the onset ...
@@ -28,9 +37,20 @@ CURRENT_S = 5400.0  # changes are looked for up to 90 minutes after the onset
 DETECT_REFERENCE_S = 3600.0
 TIE_S = 120.0
 NO_SYMPTOM_DISCOUNT = 0.75  # a dependency moved but the service shows no symptom of it
+VANISH_S = 180.0  # a series silent this long stopped reporting (longer than a few lost scrapes)
+VANISHED_SCORE = 0.8
 
-# candidate role -> precedence at a tie (lower = more upstream)
-PRECEDENCE = {"traffic_surge": 0, "dependency": 1, "resource": 2, "errors": 3, "latency": 3, "traffic_drop": 4}
+# candidate role -> precedence at a tie (lower = more upstream). "downtime": the service's own
+# traffic series stopped reporting (its dependencies then go quiet too: they get no calls)
+PRECEDENCE = {
+    "downtime": 0,
+    "traffic_surge": 0,
+    "dependency": 1,
+    "resource": 2,
+    "errors": 3,
+    "latency": 3,
+    "traffic_drop": 4,
+}
 
 
 @dataclass
@@ -57,6 +77,7 @@ class SeriesVerdict:
     scores: list[SeriesScore] = field(default_factory=list)
     culprit_change: float | None = None
     times: np.ndarray | None = None  # the grid of the scored series (for figures)
+    culprit_series: tuple[str, ...] = ()  # labels of the series that named the culprit
 
     @property
     def found(self) -> bool:
@@ -82,7 +103,9 @@ def diagnose_series(
         return SeriesVerdict("none", "", 0.0, at, False, None, notes)
     step = sset.step
     k = level_points(step)
-    levels = {id(s): rolling_level(s.values, k) for s in usable}
+    silent = _silences(usable, step)
+    usable = [_silence_as_no_requests(s, silent[s.label], times) if s.kind == "traffic" else s for s in usable]
+    levels = {id(s): rolling_level(s.scored, k) for s in usable}
 
     if onset is None:
         # the service's own series say when it started to hurt; a dependency that moved while the
@@ -103,8 +126,9 @@ def diagnose_series(
     search_to = onset_idx + int(round(CURRENT_S / step))
     scores = [score_series(s, levels[id(s)], slice(ref_start, ref_stop), ref_stop, search_to) for s in usable]
 
-    candidates = _candidates(scores, sset)
-    findings = _findings(scores, times, sset) + notes
+    vanished = _vanished_dependencies(usable, silent, ref_start, ref_stop, search_to, step)
+    candidates = _candidates(scores, sset, silent, vanished, ref_stop, search_to)
+    findings = _findings(scores, times, sset) + _vanished_findings(vanished, usable, times) + notes
     if not candidates:
         strongest = max((s.score for s in scores), default=0.0)
         findings.sort(key=lambda f: f.score, reverse=True)
@@ -129,9 +153,12 @@ def diagnose_series(
     services = [top.name] if top.kind == "dependency" else [sset.service, *own_names]
     slack = max(4 * step, 150.0)
     at = min(change_at, onset_at) if onset is not None else change_at
-    trigger = pick_trigger(changes, culprit_kind=top.kind, at=at, services=services, slack_s=slack)
+    kind = "downtime" if top.role == "downtime" else top.kind
+    trigger = pick_trigger(changes, culprit_kind=kind, at=at, services=services, slack_s=slack)
 
     culprit_labels = {s.series.label for s in top.evidence}
+    if top.role == "dependency" and top.name in vanished:
+        culprit_labels.add(top.name)
     findings.sort(key=lambda f: (f.subject not in culprit_labels, -f.score))
     return SeriesVerdict(
         top.kind,
@@ -144,21 +171,98 @@ def diagnose_series(
         scores,
         change_at,
         times,
+        tuple(sorted(s.series.label for s in top.evidence)),
     )
 
 
-def _candidates(scores: list[SeriesScore], sset: SeriesSet) -> list[Candidate]:
+def _silences(usable: list[Series], step: float) -> dict[str, np.ndarray]:
+    """Per series label: where it stopped reporting (not where every series did: that is Prometheus)."""
+    points = max(int(round(VANISH_S / step)), 9)  # longer than `filled`'s carry of lost scrapes
+    everyone = np.logical_and.reduce([~np.isfinite(s.values) for s in usable]) if len(usable) > 1 else None
+    return {s.label: silences(s.values, points, everyone) for s in usable}
+
+
+def _silence_as_no_requests(s: Series, silent: np.ndarray, times: np.ndarray) -> Series:
+    """A request rate that stopped reporting counts no requests: the target is down or unreachable
+    (`sum(rate(...))` of a target that is gone is no data, not zero)."""
+    if not silent.any():
+        return s
+    since = iso_utc(float(times[int(np.argmax(silent))]))
+    return dataclasses.replace(
+        s,
+        judged=np.where(silent, 0.0, s.scored),
+        judged_note=f"no data from {since} read as no requests: the target stopped reporting",
+    )
+
+
+def _silence_start(silent: np.ndarray, lo: int, hi: int) -> int | None:
+    cur = silent[lo:hi]
+    return lo + int(np.argmax(cur)) if cur.any() else None
+
+
+def _vanished_dependencies(
+    usable: list[Series], silent: dict[str, np.ndarray], ref_start: int, ref_stop: int, search_to: int, step: float
+) -> dict[str, tuple[int, int]]:
+    """Dependencies whose every series stopped reporting in the current window, at about the same
+    time, after reporting in the reference: name -> (when, how many series)."""
+    tie = max(3, int(round(TIE_S / step)))
+    out: dict[str, tuple[int, int]] = {}
+    for dep in sorted({s.owner for s in usable if s.owner}):
+        own = [s for s in usable if s.owner == dep]
+        starts = []
+        for s in own:
+            reported = int(np.isfinite(s.values[ref_start:ref_stop]).sum()) >= MIN_REF_POINTS
+            start = _silence_start(silent[s.label], ref_stop, search_to)
+            if not reported or start is None:
+                break
+            starts.append(start)
+        else:
+            if starts and max(starts) - min(starts) <= tie:
+                out[dep] = (min(starts), len(own))
+    return out
+
+
+def _vanished_findings(
+    vanished: dict[str, tuple[int, int]], usable: list[Series], times: np.ndarray
+) -> list[Finding]:
+    out = []
+    for dep, (at, count) in vanished.items():
+        text = (
+            f"{dep} stopped reporting at {iso_utc(float(times[at]))}: none of its {count} series has data "
+            "since (down or unreachable)."
+        )
+        details = {"owner": dep, "vanished": iso_utc(float(times[at])), "series": count, "significant": True}
+        out.append(Finding("service", "series_dependency", dep, VANISHED_SCORE, text, details))
+    return out
+
+
+def _candidates(
+    scores: list[SeriesScore],
+    sset: SeriesSet,
+    silent: dict[str, np.ndarray],
+    vanished: dict[str, tuple[int, int]],
+    ref_stop: int,
+    search_to: int,
+) -> list[Candidate]:
     out: list[Candidate] = []
     by_dep: dict[str, list[SeriesScore]] = {}
+    for dep, (at, _) in vanished.items():
+        evidence = [sc for sc in scores if sc.series.owner == dep]
+        out.append(Candidate("dependency", "dependency", dep, at, VANISHED_SCORE, evidence))
     for sc in scores:
         if not sc.significant or sc.change_index is None:
             continue
         s = sc.series
         if s.owner:
-            if s.kind != "traffic":  # a dependency's traffic follows its callers; not a cause
+            # a dependency's traffic follows its callers; not a cause
+            if s.kind != "traffic" and s.owner not in vanished:
                 by_dep.setdefault(s.owner, []).append(sc)
             continue
         if s.kind == "traffic":
+            gone = _silence_start(silent.get(s.label, np.zeros(0, dtype=bool)), ref_stop, search_to)
+            if gone is not None and sc.direction == "down":
+                out.append(Candidate("downtime", "traffic", s.key, min(gone, sc.change_index), sc.score, [sc]))
+                continue
             role = "traffic_surge" if sc.direction == "up" else "traffic_drop"
             out.append(Candidate(role, "traffic", s.key, sc.change_index, sc.score, [sc]))
         elif s.kind == "resource":
@@ -206,6 +310,8 @@ def _findings(scores: list[SeriesScore], times: np.ndarray, sset: SeriesSet) -> 
             text += "; pinned at its maximum (a limit)"
         if not sc.significant:
             text += "; within its usual range"
+        if s.judged_note:
+            text += f" ({s.judged_note})"
         role = "dependency" if s.owner else s.kind
         details = {
             "owner": s.owner or sset.service,

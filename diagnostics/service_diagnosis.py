@@ -21,14 +21,16 @@ OWN_SYMPTOMS = frozenset({"latency", "errors"})
 
 
 def mitigation_for(culprit_kind: str, trigger: Trigger | None, service: str, own_names: tuple[str, ...] = ()) -> str:
-    """Roll back a model deploy of the service that started its own trouble; otherwise the
-    service's owners (or the dependency's) have to act."""
+    """Roll back a model deploy of the service that started its own trouble (its latency, errors,
+    resources, or its going down); otherwise the service's owners (or the dependency's) have to act."""
     own_deploy = (
         trigger is not None
         and trigger.kind == "model_deploy"
         and any(same_service(trigger.service, n) for n in (service, *own_names))
     )
-    return "rollback" if own_deploy and culprit_kind in ("latency", "errors", "resource") else "escalate_service"
+    # a model deploy is never the trigger of a traffic surge, only of the service going down
+    own_trouble = culprit_kind in ("latency", "errors", "resource", "traffic")
+    return "rollback" if own_deploy and own_trouble else "escalate_service"
 
 
 def from_series(v: SeriesVerdict, service: str, runtime_ms: float = 0.0, own_names: tuple[str, ...] = ()) -> Diagnosis:

@@ -23,6 +23,8 @@ KINDS_FOR_CULPRIT: dict[str, frozenset[str]] = {
     "latency": frozenset({"model_deploy", "config_change", "infra", "other"}),
     "errors": frozenset({"model_deploy", "config_change", "infra", "other", "schema_change"}),
     "traffic": frozenset({"config_change", "infra", "other", "pipeline_run"}),
+    # the service stopped reporting: a crash-looping deploy, a drained node, a bad config
+    "downtime": frozenset({"model_deploy", "config_change", "infra", "other"}),
     "model_version": frozenset({"model_deploy"}),
     "feature": frozenset({"pipeline_run", "schema_change", "config_change", "other"}),
 }

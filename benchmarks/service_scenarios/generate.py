@@ -45,8 +45,12 @@ FAULT_KINDS = (
     "two_dependencies",
     "bad_model_deploy",
     "deploy_and_dependency",
+    "target_down",
+    "dependency_down",
 )
 KINDS = (*FAULT_KINDS, "healthy")
+# random streams are keyed by this order, which only ever grows: adding a kind changes no other scenario
+SEED_ORDER = (*FAULT_KINDS[:11], "healthy", *FAULT_KINDS[11:])
 STRENGTHS = ("weak", "medium", "strong")
 
 
@@ -71,6 +75,7 @@ class Component:
     memory: np.ndarray  # bytes
     restarts: list[int] = field(default_factory=list)  # grid indexes where the process restarted
     missing: np.ndarray | None = None  # scrapes lost
+    down: np.ndarray | None = None  # the process is gone: nothing is scraped
 
 
 @dataclass
@@ -110,7 +115,7 @@ def generate(
     if kind not in KINDS:
         raise ValueError(f"unknown service scenario kind {kind!r}")
     s_i = STRENGTHS.index(strength)
-    rng = np.random.default_rng(10_000 * (KINDS.index(kind) + 1) + 100 * s_i + seed)
+    rng = np.random.default_rng(10_000 * (SEED_ORDER.index(kind) + 1) + 100 * s_i + seed)
     end = math.floor(end / STEP_S) * STEP_S
     times = end - history_s + STEP_S * np.arange(int(history_s / STEP_S) + 1)
     n = times.shape[0]
@@ -216,6 +221,33 @@ def generate(
             onset - 20, "model_deploy", SERVICE, "scorer model v5 (same architecture)", from_version="4", to_version="5"
         )
         culprit = ("service", "dependency", DEPS[0])
+    elif kind in ("target_down", "dependency_down"):
+        # a process that is gone for 8 / 20 minutes, or for good: its exporter stops answering,
+        # its series vanish (no data, not zero) and it comes back with fresh counters
+        minutes = (8.0, 20.0, None)[s_i]
+        down = after & (times < onset + minutes * 60.0) if minutes is not None else after.copy()
+        back = int(np.argmax(times >= onset + minutes * 60.0)) if minutes is not None else 0
+        if kind == "target_down":
+            svc.down, svc.rate = down, np.where(down, 0.0, svc.rate)
+            svc.restarts = [back] if back else []
+            for dep in (fs, emb):  # other callers keep a third of their traffic
+                dep.rate = np.where(down, 0.3 * dep.rate, dep.rate)
+                dep.cpu = np.where(down, 0.05 + 0.3 * (dep.cpu - 0.05), dep.cpu)
+            if seed % 2 == 0:
+                trigger = change(onset - 30, "infra", SERVICE, "scorer nodes drained for a kernel upgrade")
+            else:
+                trigger = change(
+                    onset - 15, "model_deploy", SERVICE, "scorer model v11 (3x embedding table)",
+                    from_version="10", to_version="11",
+                )
+            culprit = ("service", "traffic", "requests_per_s")
+        else:
+            fs.down, fs.rate, fs.cpu = down, np.where(down, 0.0, fs.rate), np.where(down, 0.0, fs.cpu)
+            fs.restarts = [back] if back else []
+            svc.errors = svc.errors + 0.9 * down  # calls to the feature store fail fast
+            if seed % 2 == 1:
+                trigger = change(onset - 25, "config_change", DEPS[0], "feature-store memory limit 8Gi -> 800Mi")
+            culprit = ("service", "dependency", DEPS[0])
     else:  # healthy: diurnal waves, harmless changes, a small wobble after one of them
         change(onset - 20, "config_change", SERVICE, "scorer log level info -> debug")
         change(
@@ -238,6 +270,8 @@ def generate(
     svc.latency = svc.latency * queueing + fs.latency + emb.latency
     for c in (svc, fs, emb):
         c.missing = rng.random(n) < 0.01
+        if c.down is not None:
+            c.missing = c.missing | c.down
         c.errors = np.clip(c.errors, 0.0, 1.0)
     if svc.restarts:
         for r in svc.restarts:
@@ -417,8 +451,15 @@ def suite(end: float, *, seeds: tuple[int, ...] = (0, 1), healthy_seeds: int = 1
     return out
 
 
+# a healthy day whose p95 sits just under the 100 ms bucket edge: a +6% wobble of the typical
+# request carries it across, and `histogram_quantile`'s linear guess reads x1.3 and more
+HEALTHY_AT_AN_EDGE = ("healthy", "weak", 12)
+
+
 def quick_suite(end: float) -> list[ServiceScenario]:
-    """One medium scenario of each kind and two healthy ones (the test suite's subset)."""
+    """One medium scenario of each kind and three healthy ones (the test suite's subset)."""
     out = [generate(k, "medium", 1, end=end, index=i) for i, k in enumerate(FAULT_KINDS)]
     out += [generate("healthy", "medium", s, end=end, index=len(FAULT_KINDS) + s) for s in range(2)]
+    kind, strength, seed = HEALTHY_AT_AN_EDGE
+    out.append(generate(kind, strength, seed, end=end, index=len(out)))
     return out

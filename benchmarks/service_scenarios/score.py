@@ -246,10 +246,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--json", help="write the summary and every result here")
     ap.add_argument("--no-cli", action="store_true", help="skip the CLI cross-check")
+    ap.add_argument("--kinds", help="comma-separated scenario kinds to run (default: all)")
     args = ap.parse_args(argv)
     end = time.time()
     seeds = tuple(int(s) for s in args.seeds.split(","))
     scenarios = g.quick_suite(end) if args.quick else g.suite(end, seeds=seeds, healthy_seeds=args.healthy)
+    if args.kinds:
+        wanted = set(args.kinds.split(","))
+        scenarios = [sc for sc in scenarios if sc.kind in wanted]
     with tempfile.TemporaryDirectory(prefix="svc-scenarios-") as tmp:
         t0 = time.perf_counter()
         data = backfill(g.openmetrics_lines(scenarios), Path(tmp) / "prom")

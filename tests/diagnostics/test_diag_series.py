@@ -10,7 +10,7 @@ from diagnostics.log import ChangeRecord
 from diagnostics.series import Series, SeriesSet, kind_for_key
 from diagnostics.series_scores import rolling_level
 from diagnostics.service_causes import diagnose_series
-from diagnostics.service_diagnosis import combine
+from diagnostics.service_diagnosis import combine, from_series
 
 STEP = 15.0
 N = int(4 * 3600 / STEP)
@@ -228,3 +228,56 @@ def test_a_strong_diurnal_wave_is_not_a_fault(phase: float) -> None:
     for onset in (ONSET, float(TIMES[N - 480]), None):  # 1 or 2 hours of data after a given onset
         v = diagnose_series(service(requests_per_s=rps, cpu_utilization=cpu, latency_p95_ms=lat), onset=onset)
         assert v.culprit_kind == "none", [f.evidence for f in v.findings[:2]]
+
+
+def test_a_request_rate_that_stops_reporting_is_downtime_not_ignored() -> None:
+    """A target that stops reporting leaves no data (not zero) behind `sum(rate(...))`: read as no
+    requests, dated when it vanished, with the service's own deploy as the trigger."""
+    gone = slice(ONSET_I, None)
+    own = {key: service().series[i].values.copy() for i, key in enumerate(("latency_p95_ms", "error_rate",
+                                                                          "requests_per_s", "cpu_utilization"))}
+    for values in own.values():
+        values[gone] = np.nan
+    changes = [
+        ChangeRecord(ONSET - 45, "model_deploy", "svc", "model v8", to_version="8"),
+        ChangeRecord(ONSET - 10, "config_change", "payments", "someone else's"),
+    ]
+    for onset in (ONSET, None):
+        v = diagnose_series(service(**own), onset=onset, changes=changes)
+        assert (v.culprit_kind, v.culprit_name) == ("traffic", "requests_per_s"), [f.evidence for f in v.findings[:3]]
+        assert v.culprit_change is not None and abs(v.culprit_change - ONSET) <= 60.0
+        assert v.trigger is not None and (v.trigger.kind, v.trigger.service) == ("model_deploy", "svc")
+        assert "stopped reporting" in v.findings[0].evidence
+    d = from_series(v, "svc")
+    assert d.recommended_mitigation == "rollback"
+
+
+def test_a_dependency_that_stops_reporting_is_the_culprit_before_the_errors_it_causes() -> None:
+    store = {"store__latency_p95_ms": noisy(20.0, 0.05, 5), "store__error_rate": np.abs(noisy(0.001, 0.3, 6))}
+    for values in store.values():
+        values[ONSET_I : ONSET_I + 80] = np.nan  # down for 20 minutes, then back
+    errors = np.abs(noisy(0.003, 0.3, 2))
+    errors[ONSET_I + 2 : ONSET_I + 80] += 0.5
+    for onset in (ONSET, None):
+        v = diagnose_series(service(error_rate=errors, **store), onset=onset)
+        assert (v.culprit_kind, v.culprit_name) == ("dependency", "store"), [f.evidence for f in v.findings[:3]]
+        assert v.findings[0].subject == "store" and "stopped reporting" in v.findings[0].evidence
+        assert set(v.culprit_series) == {"store/latency_p95_ms", "store/error_rate"}
+
+
+def test_a_gap_in_every_series_is_prometheus_not_downtime() -> None:
+    sset = service()
+    for s in sset.series:
+        s.values[ONSET_I : ONSET_I + 40] = np.nan  # ten minutes without any data at all
+    for onset in (ONSET, None):
+        assert diagnose_series(sset, onset=onset).culprit_kind == "none"
+
+
+def test_a_few_lost_scrapes_are_not_a_vanished_series() -> None:
+    rps = noisy(40.0, 0.05, 3)
+    store = noisy(20.0, 0.05, 5)
+    for start in range(ONSET_I, N - 20, 40):  # two minutes missing every ten
+        rps[start : start + 8] = np.nan
+        store[start : start + 8] = np.nan
+    v = diagnose_series(service(requests_per_s=rps, store__latency_p95_ms=store), onset=ONSET)
+    assert v.culprit_kind == "none", [f.evidence for f in v.findings[:3]]

@@ -1,5 +1,5 @@
 """A real Prometheus with hours of backfilled service history (one medium scenario of each fault
-kind and two healthy days), generated relative to now and started once per session."""
+kind and three healthy days), generated relative to now and started once per session."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def prometheus_history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[His
     data = backfill(g.openmetrics_lines(scenarios), tmp_path_factory.mktemp("prometheus"))
     by_kind: dict[str, g.ServiceScenario] = {}
     for sc in scenarios:
-        key = sc.kind if sc.kind not in by_kind else f"{sc.kind}-2"
-        by_kind[key] = sc
+        same = sum(k.split("-")[0] == sc.kind for k in by_kind if k.startswith(sc.kind))
+        by_kind[sc.kind if not same else f"{sc.kind}-{same + 1}"] = sc
     with serve(data) as url:
         yield History(url, end, by_kind)
