@@ -19,6 +19,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import or_, select, update
@@ -430,6 +431,7 @@ def run_diagnose(runtime: Runtime, incident_id: int, source: str, *, reference: 
         assert incident is not None
         started = incident.started_at
         catalog_service = incident.catalog_service
+        incident_ref = incident.ref
         changes = [
             ChangeRecord(timestamp=c.timestamp.timestamp(), kind=c.kind, service=c.service,
                          description=c.description, from_version=c.from_version, to_version=c.to_version)
@@ -439,7 +441,7 @@ def run_diagnose(runtime: Runtime, incident_id: int, source: str, *, reference: 
         ] if use_changes else []
     service = runtime.catalog.get(catalog_service) if series else None
     if series and service is not None and not query and not reference:
-        return _diagnose_service(runtime, service, source, changes, onset,
+        return _diagnose_service(runtime, service, source, changes, onset, ref=incident_ref,
                                  since=None if window is None else started.timestamp() - window)
     if not source:
         raise ValueError("the prediction log source rendered empty and the incident has no catalog service")
@@ -452,7 +454,7 @@ def run_diagnose(runtime: Runtime, incident_id: int, source: str, *, reference: 
 
 
 def _diagnose_service(runtime: Runtime, service: Any, source: str, changes: list[Any], onset: str | None,
-                      since: float | None) -> dict[str, Any]:
+                      since: float | None, ref: str) -> dict[str, Any]:
     from bot.service_diagnosis import diagnose_service_full
     from diagnostics.engine import to_epoch
 
@@ -461,8 +463,24 @@ def _diagnose_service(runtime: Runtime, service: Any, source: str, changes: list
         changes=changes, onset=to_epoch(onset) if onset else None, log_since=since)
     out = diagnosis.to_dict()
     if figure is not None:
-        out["series_figure"] = figure
+        png = draw_series_figure(runtime, ref, figure, f"{diagnosis.culprit_kind} {diagnosis.culprit_name}".strip())
+        out["series_figure"] = {**figure, **({"png": str(png)} if png is not None else {})}
     return out
+
+
+def draw_series_figure(runtime: Runtime, ref: str, figure: dict[str, Any], culprit: str) -> Path | None:
+    """The figure the incident card shows (uploaded by the chat), beside the incident's postmortem
+    files; a figure that cannot be drawn costs the card its picture, never the diagnosis."""
+    from diagnostics.series_figure import draw_png
+
+    stamp = utcnow().strftime("%Y%m%dT%H%M%S")
+    path = Path(runtime.settings.postmortem_dir) / ref / f"{ref}-diagnosis-{stamp}-series.png"
+    named = culprit if not culprit.startswith("none") else "nothing moved beyond its usual range"
+    try:
+        return draw_png(figure, f"{ref}: the service's series around the onset ({named})", path).resolve()
+    except Exception:
+        log.exception("%s: the series figure could not be drawn", ref)
+        return None
 
 
 @step_handler("notify")
