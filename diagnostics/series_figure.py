@@ -1,12 +1,19 @@
-"""The numbers behind the service figure: the top series around the onset, the culprit first.
+"""The service figure: the top series around the onset, the culprit first and in red.
 
-Plain JSON (stored with the incident's diagnosis, drawn by the postmortem): at most
+`figure_data` gives its numbers as plain JSON (stored with the incident's diagnosis): at most
 `MAX_SERIES` series, the hour either side of the onset, thinned to `MAX_POINTS` points each.
+`draw_png` draws them, one panel per series with the moment the culprit began to move and the
+onset marked; the runbook's diagnosis (for the incident card) and the postmortem both draw it
+this one way. matplotlib is imported when a figure is drawn, not when diagnostics is (the
+`diagnose` CLI never draws), and runs on explicit Agg figures (no pyplot state: safe on a
+worker thread).
 """
 
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -56,3 +63,49 @@ def figure_data(v: SeriesVerdict) -> dict[str, Any] | None:
             for sc in ranked
         ],
     }
+
+
+def draw_png(data: dict[str, Any], title: str, path: Path) -> Path:
+    """The figure of ``data`` (`figure_data`'s numbers) as a PNG at ``path``."""
+    import matplotlib.dates as mdates
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    series = data.get("series") or []
+    days = 86400.0  # matplotlib's date numbers: days since 1970-01-01 UTC
+    fig = Figure(figsize=(8, 1.7 * max(len(series), 1) + 0.6))
+    axes = fig.subplots(max(len(series), 1), 1, sharex=True, squeeze=False)[:, 0]
+    x = np.asarray([float(t) / days for t in data.get("times") or []], dtype=float)
+    marks = [
+        (data.get("culprit_change"), "culprit began to move", "tab:red", "-"),
+        (data.get("onset"), "onset", "tab:gray", ":"),
+    ]
+    for ax, s in zip(axes, series, strict=False):
+        values = np.asarray([np.nan if v is None else float(v) for v in s.get("values") or []], dtype=float)
+        culprit = bool(s.get("culprit"))
+        color, width = ("tab:red", 1.6) if culprit else ("tab:blue", 1.0)
+        ax.plot(x[: values.shape[0]], values, color=color, linewidth=width)
+        label = f"{s.get('label')} ({s.get('kind')})" + ("  ← culprit" if culprit else "")
+        ax.set_title(
+            label,
+            fontsize=9,
+            loc="left",
+            color="tab:red" if culprit else "black",
+            fontweight="bold" if culprit else "normal",
+        )
+        for at, text, color, style in marks:
+            if at:
+                when = datetime.fromisoformat(str(at).replace("Z", "+00:00")).timestamp() / days
+                ax.axvline(when, color=color, linestyle=style, linewidth=1.0, label=text)
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=7)
+    axes[0].legend(fontsize=7, loc="upper left")
+    locator = mdates.AutoDateLocator(tz=UTC)  # type: ignore[no-untyped-call]
+    axes[-1].xaxis.set_major_locator(locator)
+    axes[-1].xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC))  # type: ignore[no-untyped-call]
+    axes[-1].set_xlabel("time (UTC)")
+    fig.suptitle(title, fontsize=10)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    FigureCanvasAgg(fig)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    return path

@@ -15,8 +15,9 @@ from typing import Any
 
 import pandas as pd
 
+from diagnostics.series_figure import draw_png
 from postmortems.content import BlameNote, Content, build_content, fmt_time, parse_time
-from postmortems.figures import Marker, plot_feature_distribution, plot_metric, plot_service_series
+from postmortems.figures import Marker, plot_feature_distribution, plot_metric
 from postmortems.impact import PredictionLogError, load_prediction_log, measure_impact, metric_series
 from postmortems.render import render_markdown, scrub
 
@@ -102,7 +103,7 @@ def _series_figure(record: dict[str, Any], out_dir: Path, stem: str) -> tuple[li
     data = (record.get("diagnosis") or {}).get("series_figure")
     if not isinstance(data, dict) or not data.get("series"):
         return [], []
-    path = plot_service_series(data, f"{record.get('id')}: the service's series around the onset",
+    path = draw_png(data, f"{record.get('id')}: the service's series around the onset",
                                out_dir / f"{stem}-series.png")
     culprit = data.get("culprit") or {}
     caption = (f"top series of the service and its dependencies; the culprit, {culprit.get('kind')} "

@@ -7,9 +7,8 @@ draft made on a worker thread of the service never touches a GUI or another thre
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import matplotlib
 
@@ -69,41 +68,6 @@ def plot_metric(series: MetricSeries, markers: list[Marker], title: str, path: P
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz="UTC"))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="best")
-    return _save(fig, path)
-
-
-def plot_service_series(data: dict[str, Any], title: str, path: Path) -> Path:
-    """The service diagnosis' top series around the onset, one panel each, the culprit in red.
-
-    ``data`` is `diagnostics.series_figure.figure_data` (stored with the incident's diagnosis).
-    """
-    series = data.get("series") or []
-    times = [datetime.fromtimestamp(float(t), tz=UTC) for t in data.get("times") or []]
-    fig = Figure(figsize=(8, 1.7 * max(len(series), 1) + 0.6))
-    axes = fig.subplots(max(len(series), 1), 1, sharex=True, squeeze=False)[:, 0]
-    x = mdates.date2num(times) if times else np.empty(0)
-    marks = [(data.get("culprit_change"), "culprit began to move", "tab:red", "-"),
-             (data.get("onset"), "onset", "tab:gray", ":")]
-    for ax, s in zip(axes, series, strict=False):
-        values = np.asarray([np.nan if v is None else float(v) for v in s.get("values") or []], dtype=float)
-        culprit = bool(s.get("culprit"))
-        ax.plot(x[: values.shape[0]], values, color="tab:red" if culprit else "tab:blue",
-                linewidth=1.6 if culprit else 1.0)
-        label = f"{s.get('label')} ({s.get('kind')})" + ("  ← culprit" if culprit else "")
-        ax.set_title(label, fontsize=9, loc="left", color="tab:red" if culprit else "black",
-                     fontweight="bold" if culprit else "normal")
-        for at, text, color, style in marks:
-            if at:
-                ax.axvline(float(mdates.date2num(datetime.fromisoformat(str(at).replace("Z", "+00:00")))),
-                           color=color, linestyle=style, linewidth=1.0, label=text)
-        ax.grid(alpha=0.3)
-        ax.tick_params(labelsize=7)
-    axes[0].legend(fontsize=7, loc="upper left")
-    locator = mdates.AutoDateLocator(tz="UTC")
-    axes[-1].xaxis.set_major_locator(locator)
-    axes[-1].xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz="UTC"))
-    axes[-1].set_xlabel("time (UTC)")
-    fig.suptitle(title, fontsize=10)
     return _save(fig, path)
 
 

@@ -171,6 +171,8 @@ def card_blocks(view: IncidentView, signer: ButtonSigner | None) -> list[dict[st
         blocks.append(_section(_alert_summary(view)))
     if view.diagnosis:
         blocks.append(_section(diagnosis_text(view.diagnosis)))
+        if view.figure_file:
+            blocks.append(figure_block(view.figure_file, view.diagnosis))
     done = [m for m in view.mitigations if m.status != "proposed"]
     if done:
         blocks.append(_section("*Mitigations*\n" + "\n".join(
@@ -252,6 +254,20 @@ def _alert_summary(view: IncidentView, limit: int = 5) -> str:
     if len(view.alerts) > limit:
         lines.append(f"…and {len(view.alerts) - limit} more")
     return clip("\n".join(lines), SECTION_LIMIT)
+
+
+def figure_block(file_id: str, diagnosis: dict[str, Any]) -> dict[str, Any]:
+    """The diagnosis' series figure (uploaded to the chat first) as the card's image."""
+    d = Diagnosis.from_dict(diagnosis)
+    culprit = f"{d.culprit_kind} {d.culprit_name}".strip() if d.cause != "none" else "none"
+    return {
+        "type": "image",
+        "block_id": f"series-figure-{file_id}",
+        "slack_file": {"id": file_id},
+        "title": {"type": "plain_text", "text": "The service's series around the onset"},
+        "alt_text": clip(f"Top series of the service and its dependencies around the onset; culprit: {culprit} "
+                         "(in red).", 2000),
+    }
 
 
 def diagnosis_text(diagnosis: dict[str, Any], findings: int = 3) -> str:

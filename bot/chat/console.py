@@ -122,6 +122,8 @@ def render_card(view: IncidentView) -> str:
             f"  diagnosis: cause {d.cause}, culprit {d.culprit_kind} {d.culprit_name or None}, "
             f"recommended {d.recommended_mitigation}"
         )
+        if view.figure_path:
+            lines.append(f"  series figure: {view.figure_path}")
     for m in view.proposed:
         lines.append(f"  proposed mitigation #{m.id}: {m.action} on {m.target} (awaiting approval)")
     return "\n".join(lines)

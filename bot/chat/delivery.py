@@ -16,16 +16,19 @@ from sqlalchemy.orm import Session
 
 from bot.catalog import Catalog
 from bot.chat import blocks
+from bot.chat.flows import card_key
 from bot.chat.models import PENDING, OutboxMessage
 from bot.chat.pagerduty import EVENT_ACTIONS, PagerDutyClient, event_body
 from bot.chat.port import ChatPort, FileToUpload, FinalChatError
-from bot.chat.views import IncidentView, TimelineLine, build_view, timeline_line
+from bot.chat.views import IncidentView, TimelineLine, build_view, series_figure_png, timeline_line
 from bot.incidents import log_event
 from bot.models import Incident, TimelineEvent
 
 # Operations that never show the incident's alerts: their view is built without reading them.
 NO_ALERT_OPS = frozenset({"create_channel", "set_topic", "invite", "pin_card", "thread", "alerts_line", "text",
                           "ephemeral", "respond"})
+# Operations that send something of their timeline event (its line, its files).
+EVENT_OPS = frozenset({"thread", "stakeholder_update", "upload_postmortem", "upload_figure"})
 # Timeline kinds whose thread messages may go out together, several lines in one (a storm).
 COALESCED_KINDS = frozenset({"alert_joined", "alert_refired", "alert_resolved"})
 # Errors that are not worth a timeline note (the goal is already reached).
@@ -70,6 +73,8 @@ class Outcome:
     card_id: str | None = None
     notes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     defer: bool = False
+    # The card must be drawn again (it shows what this row made, e.g. an uploaded figure).
+    refresh_card: bool = False
 
 
 class Delivery:
@@ -88,7 +93,7 @@ class Delivery:
             incident = session.get(Incident, row.incident_id)
             if incident is not None:
                 ctx.view = build_view(session, incident, with_alerts=row.op not in NO_ALERT_OPS)
-        if row.op in ("thread", "stakeholder_update", "upload_postmortem") and row.event_id is not None:
+        if row.op in EVENT_OPS and row.event_id is not None:
             ids = [row.event_id, *(event_id for _, event_id in row.batch)]
             events = session.scalars(select(TimelineEvent).where(TimelineEvent.id.in_(ids))
                                      .order_by(TimelineEvent.id)).all() if row.batch else \
@@ -251,6 +256,20 @@ class Delivery:
         ids = self.port.upload_files(channel, view.card_id, files, comment)
         return Outcome(result={"files": ids})
 
+    def _op_upload_figure(self, row: RowRef, ctx: DeliveryContext) -> Outcome:
+        """The diagnosis' series figure into the card's thread, through the same upload as the
+        postmortem; the card is then redrawn to show it."""
+        view, channel = self._need_channel(ctx)
+        if ctx.line is None:
+            raise FinalChatError("no_event", "the diagnosis event of this figure no longer exists")
+        png = series_figure_png(ctx.line.data.get("diagnosis"))
+        figure = figure_file(png, view.ref)
+        if png is None or figure is None:
+            raise FinalChatError("no_file", "the series figure is gone from disk")
+        comment = f"{view.ref}: the service's series around the onset, the culprit in red"
+        ids = self.port.upload_files(channel, view.card_id, [figure], comment)
+        return Outcome(result={"files": ids, "figure": png}, refresh_card=True)
+
     def _op_archive_channel(self, row: RowRef, ctx: DeliveryContext) -> Outcome:
         view, channel = self._need_channel(ctx)
         if view.open:
@@ -261,7 +280,9 @@ class Delivery:
     # -- recording ----------------------------------------------------------------------
     def apply(self, session: Session, row: RowRef, outcome: Outcome) -> None:
         """Store what later rows depend on and note what went wrong, in the worker's transaction."""
-        if row.incident_id is None or not (outcome.channel_id or outcome.card_id or outcome.notes):
+        if row.incident_id is None or not (
+            outcome.channel_id or outcome.card_id or outcome.notes or outcome.refresh_card
+        ):
             return
         incident = session.get(Incident, row.incident_id)
         if incident is None:
@@ -272,6 +293,9 @@ class Delivery:
             incident.chat_card_ts = outcome.card_id
         for message, data in outcome.notes:
             self.note(session, incident, message, data)
+        if outcome.refresh_card:
+            session.add(OutboxMessage(key=card_key(incident.id), incident_id=incident.id, event_id=row.event_id,
+                                      op="update_card", payload={}, status=PENDING))
 
     def note_failure(self, session: Session, row: RowRef, error: FinalChatError) -> None:
         if row.incident_id is None or row.payload.get("quiet") or error.code in BENIGN_ERRORS:
@@ -323,9 +347,22 @@ def describe_failure(row: RowRef, error: FinalChatError) -> str:
         "pagerduty": f"could not send the PagerDuty {row.payload.get('event_action')}",
         "stakeholder_update": f"could not post the status update in {row.payload.get('channel')}",
         "upload_postmortem": "could not upload the postmortem",
+        "upload_figure": "could not upload the series figure",
         "archive_channel": "could not archive the incident channel",
     }.get(row.op, f"chat operation {row.op} failed")
     return f"chat: {what} ({error.code})"
+
+
+def figure_file(png: str | None, ref: str) -> FileToUpload | None:
+    """The runbook's series figure of this incident (a PNG it drew, named after the incident)."""
+    from pathlib import Path
+
+    if not png:
+        return None
+    p = Path(png)
+    if p.suffix != ".png" or not p.name.startswith(f"{ref}-") or not p.is_file():
+        return None
+    return FileToUpload(p.name, f"{ref}: series around the onset", p.read_bytes())
 
 
 def postmortem_files(data: dict[str, Any]) -> list[FileToUpload]:

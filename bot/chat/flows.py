@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from bot.chat.blocks import is_slack_user_id
 from bot.chat.models import OutboxMessage
 from bot.chat.pagerduty import pd_key
+from bot.chat.views import series_figure_png
 from bot.config import Settings
 from bot.events import EventKind, EventNotice, pending_notices
 
@@ -86,6 +87,9 @@ def ops_for(notice: EventNotice, settings: Settings) -> list[OutboxMessage]:
     if notice.kind == "status_update":
         for channel in notice.data.get("stakeholder_channels") or []:
             rows.append(row("stakeholder_update", {"channel": str(channel)}, row_key=f"stakeholders:{channel}"))
+    if notice.kind == "diagnosis" and series_figure_png(notice.data.get("diagnosis")):
+        # the figure goes up in the card's thread; the card shows it once the upload is done
+        rows.append(row("upload_figure"))
     if is_card_kind(notice.kind):
         rows.append(row("update_card", row_key=card_key(notice.incident_id)))
     if notice.kind in ("status_changed", "severity_changed"):

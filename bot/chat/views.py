@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.chat.models import SENT, OutboxMessage
 from bot.models import Alert, Incident, Mitigation, TimelineEvent
 from bot.roles import roles_of
 
@@ -60,6 +61,10 @@ class IncidentView:
     # role key (bot.roles.ROLES) → actor id; the commander is also `commander`.
     roles: dict[str, str] = field(default_factory=dict)
     private: bool = False
+    # The diagnosis' series figure: its PNG on this server (the console shows the path) and, once
+    # the chat has it, the chat's file id (the Slack card shows the picture).
+    figure_path: str | None = None
+    figure_file: str | None = None
 
     @property
     def open(self) -> bool:
@@ -90,6 +95,7 @@ def build_view(session: Session, incident: Incident, *, with_alerts: bool = True
         select(Mitigation).where(Mitigation.incident_id == incident.id).order_by(Mitigation.id)
     ).all()
     lines = [_mitigation_line(m) for m in mitigations]
+    figure = series_figure_png(incident.diagnosis)
     return IncidentView(
         id=incident.id,
         ref=incident.ref,
@@ -107,7 +113,30 @@ def build_view(session: Session, incident: Incident, *, with_alerts: bool = True
         card_id=incident.chat_card_ts,
         roles=roles_of(session, incident),
         private=is_private(incident),
+        figure_path=figure,
+        figure_file=uploaded_figure(session, incident.id, figure) if figure else None,
     )
+
+
+def series_figure_png(diagnosis: dict[str, Any] | None) -> str | None:
+    """The PNG the runbook drew for a service diagnosis (`series_figure.png`), if it drew one."""
+    figure = (diagnosis or {}).get("series_figure")
+    png = figure.get("png") if isinstance(figure, dict) else None
+    return str(png) if isinstance(png, str) and png else None
+
+
+def uploaded_figure(session: Session, incident_id: int, png: str) -> str | None:
+    """The chat's file id of that PNG, once an `upload_figure` row has sent it."""
+    results = session.scalars(
+        select(OutboxMessage.result).where(
+            OutboxMessage.incident_id == incident_id, OutboxMessage.op == "upload_figure", OutboxMessage.status == SENT
+        ).order_by(OutboxMessage.id.desc()).limit(5)
+    ).all()
+    for result in results:
+        files = (result or {}).get("files") or []
+        if (result or {}).get("figure") == png and files:
+            return str(files[0])
+    return None
 
 
 # Annotation keys (Prometheus conventions and Grafana's webhook fields) that hold links, in card order.

@@ -5,7 +5,8 @@ transaction; a replica that loses the insert race skips the tick. (2) Read and j
 any store transaction (the source may be slow). (3) Publish, in one transaction: the breach (or
 the unreadable source) goes through `bot.intake.ingest` exactly like an external alert, the
 diagnosis is attached, alerts that cleared are resolved, and the run row is completed. A crash
-before (3) leaves the row ``running``; after its lease another run may take the tick over.
+before (3) leaves the row ``running``; after its lease another run may take the tick over, and
+the next scheduled run of the monitor records a tick cut by its replica's death as interrupted.
 """
 
 from __future__ import annotations
@@ -232,6 +233,7 @@ class MonitorService:
                 session.add(row)
                 session.flush()
                 if trigger == "schedule":
+                    self._settle_interrupted(session, spec, tick)
                     self._record_missed(session, spec, tick)
                 return row.id
         except IntegrityError:
@@ -248,6 +250,22 @@ class MonitorService:
                 return None
             return session.scalar(select(MonitorRun.id).where(MonitorRun.monitor == spec.name,
                                                               MonitorRun.tick == tick))
+
+    def _settle_interrupted(self, session: Session, spec: MonitorSpec, tick: datetime) -> None:
+        """Earlier scheduled ticks another replica left ``running``: it led the scheduler and is gone.
+
+        Only the scheduler leader runs scheduled ticks, and this replica leads now, so such a run
+        was cut by its replica's death (APScheduler does not run a started job again). It is
+        recorded as interrupted, its window covered by this run, rather than left running forever.
+        """
+        session.execute(
+            update(MonitorRun)
+            .where(MonitorRun.monitor == spec.name, MonitorRun.tick < tick, MonitorRun.status == "running",
+                   MonitorRun.trigger.in_(("schedule", "catch_up")), MonitorRun.replica != self.replica)
+            .values(status="missed", finished_at=utcnow(),
+                    error=f"interrupted: the replica running this tick stopped before finishing (the scheduler "
+                          f"moved to another replica); its window is covered by the run at {tick.isoformat()}")
+        )
 
     def _record_missed(self, session: Session, spec: MonitorSpec, tick: datetime) -> None:
         """Slots skipped while nothing ran (downtime, an overrunning run) are recorded, never silent."""

@@ -146,3 +146,35 @@ def test_help_lists_every_subcommand() -> None:
                 "postmortem", "resolve", "help"):
         assert f"`{sub}" in usage, sub
     assert "`mitigate rollback|naive_model`" in usage  # from the action registry
+
+
+def test_the_series_figure_rides_on_the_diagnosis_card_and_console() -> None:
+    """The figure is queued for upload when the diagnosis carries a drawn PNG; the Slack card shows
+    the uploaded file under the diagnosis, the console card the PNG's path."""
+    import io
+
+    from bot.chat.console import ConsolePort, render_card
+    from bot.chat.flows import ops_for
+    from bot.config import Settings
+    from bot.events import EventNotice
+
+    diagnosis = {"cause": "service", "culprit": {"kind": "traffic", "name": "requests_per_s"}, "confidence": 0.8,
+                 "recommended_mitigation": "escalate_service", "findings": [],
+                 "series_figure": {"png": "/srv/incidents/INC-1/INC-1-diagnosis-20261127T040000-series.png"}}
+    settings = Settings(database_url="sqlite://", scheduler_enabled=False)
+    ops = [r.op for r in ops_for(EventNotice(1, 7, "diagnosis", {"diagnosis": diagnosis}), settings)]
+    assert ops == ["thread", "upload_figure", "update_card"]
+    no_png = {**diagnosis, "series_figure": {"series": []}}
+    assert [r.op for r in ops_for(EventNotice(1, 8, "diagnosis", {"diagnosis": no_png}), settings)] == [
+        "thread", "update_card"]
+
+    card = blocks.card_blocks(_view(diagnosis=diagnosis, figure_file="F0042"), None)
+    image = next(b for b in card if b["type"] == "image")
+    assert image["slack_file"] == {"id": "F0042"} and "traffic requests_per_s" in image["alt_text"]
+    assert not [b for b in blocks.card_blocks(_view(diagnosis=diagnosis), None) if b["type"] == "image"]
+
+    view = _view(diagnosis=diagnosis, figure_path=diagnosis["series_figure"]["png"])  # type: ignore[index]
+    assert "  series figure: /srv/incidents/INC-1/INC-1-diagnosis-20261127T040000-series.png" in render_card(view)
+    out = io.StringIO()
+    ConsolePort(out).post_card("C1", view)
+    assert "series figure: /srv/incidents/INC-1/" in out.getvalue()

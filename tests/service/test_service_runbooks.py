@@ -5,35 +5,17 @@ numbers; the postmortem draws them."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from svc_support import History
+from svc_support import History, open_service_incident
 
-from benchmarks.service_scenarios import generate as g
-from bot.catalog import Catalog, LoadedService, Service
 from bot.db import transaction
-from bot.incidents import create_incident, get_incident
-from bot.models import ChangeEvent
+from bot.incidents import get_incident
 from bot.runtime import Runtime
 from postmortems.service import draft_postmortem_full
 from runbooks.executor import run_diagnose
 from runbooks.loader import load_runbooks
-
-
-def _incident(rt: Runtime, sc: g.ServiceScenario, *, in_catalog: bool = True) -> int:
-    rt.catalog = Catalog((LoadedService(Service.model_validate(g.catalog_entry(sc)), "<test>", 0),))
-    with transaction(rt.sessions) as s:
-        for c in sc.changes:
-            s.add(ChangeEvent(timestamp=datetime.fromtimestamp(c["timestamp"], tz=UTC), kind=c["kind"],
-                              service=c["service"], description=c["description"],
-                              from_version=c.get("from_version"), to_version=c.get("to_version")))
-        incident = create_incident(s, title="scorer p95 latency high", severity="sev3", service=g.SERVICE,
-                                   source="alertmanager", actor="alertmanager",
-                                   started_at=datetime.fromtimestamp(sc.onset + 240, tz=UTC),
-                                   catalog_service=g.SERVICE if in_catalog else None)
-        return int(incident.id)
 
 
 @pytest.fixture
@@ -52,7 +34,7 @@ def test_runbook_diagnosis_names_the_dependency_and_keeps_the_figure(
     service_runtime: Runtime, prometheus_history: History, tmp_path: Path
 ) -> None:
     sc = prometheus_history.scenarios["two_dependencies"]
-    incident_id = _incident(service_runtime, sc)
+    incident_id = open_service_incident(service_runtime, sc)
     d = run_diagnose(service_runtime, incident_id, "", series=True)
     assert d["cause"] == "service" and d["culprit"] == {"kind": "dependency", "name": "feature-store"}
     assert d["trigger"]["service"] == "feature-store"
@@ -70,6 +52,6 @@ def test_runbook_diagnosis_names_the_dependency_and_keeps_the_figure(
 def test_series_without_a_catalog_service_and_without_a_log_is_refused(
     service_runtime: Runtime, prometheus_history: History
 ) -> None:
-    incident_id = _incident(service_runtime, prometheus_history.scenarios["bad_config"], in_catalog=False)
+    incident_id = open_service_incident(service_runtime, prometheus_history.scenarios["bad_config"], in_catalog=False)
     with pytest.raises(ValueError, match="no catalog service"):
         run_diagnose(service_runtime, incident_id, "", series=True)
