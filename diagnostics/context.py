@@ -280,6 +280,7 @@ class Context:
     # late labels (`diagnostics.late_labels`): expected per-row loss of the current window
     cur_loss_estimate: np.ndarray | None = None
     estimator: Any = None
+    label_model: Any = None  # `diagnostics.label_model.LabelModel`, fitted once on demand (False: not possible)
 
 
 def _entropy(counts: np.ndarray) -> float:

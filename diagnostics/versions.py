@@ -14,12 +14,23 @@ import numpy as np
 
 from diagnostics.context import Context, align_categorical, prediction_matrix
 from diagnostics.findings import Finding, iso_utc
+from diagnostics.label_model import LabelModel, fit_label_model, window_expected_loss
 from diagnostics.log import Categorical, ChangeRecord
-from diagnostics.model_checks import MIN_LABELLED, LossStats, distribution_gap, drop_magnitude
+from diagnostics.model_checks import (
+    MIN_LABELLED,
+    MIN_RELATIVE,
+    MODERATE_EFFECT,
+    MODERATE_SCORE,
+    LossStats,
+    distribution_gap,
+    drop_magnitude,
+    relative_increase,
+)
 
 MIN_CONCLUSIVE = 200  # labelled rows that make a side-by-side comparison trustworthy
 VERSION_Z = 2.5  # a version comparison is one pre-registered test, not a scan: a lower bar
 MAPPING_Z = 1.5  # labels need only lean "worse" for a changed input -> prediction map to count
+ESTIMATE_Z = 3.0  # an estimated gap this many (sampling + estimator) errors wide starts to count
 VERSION_WINDOW_S = 1800.0  # a deploy this close to the onset is "near" it
 
 
@@ -155,18 +166,71 @@ def _assess_version(
         conditional_gap=conditional,
     )
     mag = max(float(np.clip((shift - 0.05) / 0.3, 0.0, 1.0)), float(np.clip((conditional - 0.1) / 0.3, 0.0, 1.0)))
+    est_mag, est_text = _estimated_comparison(ctx, v, base, rv, cv, same_window=other is not None, details=details)
     if other is None:
         mag *= 1.0 - data_score
+        est_mag *= 1.0 - data_score
     why = "no labels" if unlabelled else f"only {lv.n} labelled rows"
-    return Finding(
-        "model",
-        "version_change",
-        name,
-        mag,
+    text = (
         f"{why}; given the same inputs its predictions depart from the baseline's by {conditional:.0%} of their "
-        f"variance (distribution gap beyond noise {shift:.3f}).",
-        details,
+        f"variance (distribution gap beyond noise {shift:.3f})."
     )
+    if est_mag > mag:
+        mag, text = est_mag, f"{why}; {est_text}."
+    elif est_text:
+        text = text[:-1] + f"; estimated: {est_text}."
+    return Finding("model", "version_change", name, mag, text, details)
+
+
+def _estimated_comparison(
+    ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray, *, same_window: bool, details: dict[str, object]
+) -> tuple[float, str]:
+    """The version's loss against the baseline's, both estimated from the inputs (no labels needed)."""
+    model = _label_model(ctx)
+    if model is None:
+        return 0.0, ""
+    cur_e = window_expected_loss(ctx, model, "current")
+    v_rows = cv[ctx.cur_sample] == v
+    if same_window:
+        b_e = cur_e[(cv[ctx.cur_sample] != v) & (cv[ctx.cur_sample] >= 0)]
+    else:
+        ref_e = window_expected_loss(ctx, model, "reference")
+        b_e = ref_e[rv[ctx.ref_sample] == base]
+    ev, eb = LossStats.of(cur_e[v_rows]), LossStats.of(b_e)
+    if ev.n < MIN_LABELLED or eb.n < MIN_LABELLED:
+        return 0.0, ""
+    # the estimate's own error, measured where the truth is known (the labelled reference), is a
+    # systematic uncertainty on top of the sampling noise of the two means
+    bias = abs(model.reference_fit - model.reference_loss)
+    se = math.sqrt(ev.var / ev.n + eb.var / eb.n + bias**2)
+    z = (ev.mean - eb.mean) / max(se, 1e-12)
+    rel = relative_increase(ev, eb)
+    sure = float(np.clip((z - ESTIMATE_Z) / 2.0, 0.0, 1.0))
+    mag = MODERATE_SCORE * min(1.0, max(rel, 0.0) / MODERATE_EFFECT) * sure if rel >= MIN_RELATIVE else 0.0
+    details.update(
+        estimated=True,
+        estimated_loss_version=ev.mean,
+        estimated_loss_baseline=eb.mean,
+        estimated_z=z,
+        estimated_relative=rel,
+        estimate_reference_loss=model.reference_loss,
+        estimate_reference_fit=model.reference_fit,
+        estimated_magnitude=mag,
+    )
+    base_name = details["baseline_version"]
+    against = "the other versions in the same window" if same_window else f"{base_name} before the onset"
+    text = (
+        f"its {_quality(ctx, ev.mean)} against {_quality(ctx, eb.mean)} for {against} (both estimated from the "
+        f"inputs by a label model learned on {model.labelled} labelled reference rows; z {z:.1f} counting the "
+        f"estimate's own error of {bias:.2g} on the reference)"
+    )
+    return mag, text
+
+
+def _label_model(ctx: Context) -> LabelModel | None:
+    if ctx.label_model is None:
+        ctx.label_model = fit_label_model(ctx) or False
+    return ctx.label_model or None
 
 
 CONDITIONAL_FEATURES = 6

@@ -80,17 +80,18 @@ class Result:
     effect: dict[str, float]
     held_out: bool
     error: str = ""
+    withheld: bool = False
 
     @property
     def in_target(self) -> bool:
         """The issue's class of faults that must be caught: a data or model fault that raised the
         model's error by 5%+ on 2,000+ labelled rows, or moved 20%+ of a used feature's rows.
-        (Service faults leave the model's error alone; their curves are reported on their own.)"""
+        (Service faults leave the model's error alone; their curves are reported on their own.)
+        With labels withheld, a fault is sized by the labelled rows the same log would have had."""
         if self.scenario.group not in ("data", "model", "confounded"):
             return False
-        rel, n, moved = (
-            self.effect.get(k, math.nan) for k in ("relative_error_increase", "labelled_after", "rows_moved")
-        )
+        labelled_key = "labelled_after_unwithheld" if self.withheld else "labelled_after"
+        rel, n, moved = (self.effect.get(k, math.nan) for k in ("relative_error_increase", labelled_key, "rows_moved"))
         labelled = n >= 2000 and rel >= 0.05
         return bool(labelled or (moved >= 0.2))
 
@@ -114,10 +115,19 @@ def _run(kind: str, dataset: str, seed: int, strength: Any, folder: Path, withhe
         run = diagnose_api(sc, with_onset=True)
         verdict = judge(sc.expected, run.diagnosis)
         ok = verdict.cause and verdict.culprit
-        return Result(sc, strength, bool(ok), str(run.diagnosis.get("cause")), sc.truth.get("effect", {}), held_out)
+        return Result(
+            sc, strength, bool(ok), str(run.diagnosis.get("cause")), sc.truth.get("effect", {}), held_out, "", withheld
+        )
     except Exception as exc:
         return Result(
-            sc, strength, False, "crash", sc.truth.get("effect", {}), held_out, f"{type(exc).__name__}: {exc}"
+            sc,
+            strength,
+            False,
+            "crash",
+            sc.truth.get("effect", {}),
+            held_out,
+            f"{type(exc).__name__}: {exc}",
+            withheld,
         )
 
 
@@ -170,8 +180,13 @@ def report(results: list[Result], healthy: list[Result], markdown: bool, withhel
             f"{_pct(sum(r.detected for r in part), len(part))}."
         )
         if withheld:
-            dm = [r for r in part if r.scenario.kind in DATA_MODEL]
-            lines.append(f"Data faults and bad versions localized: {_pct(sum(r.detected for r in dm), len(dm))}.")
+            for group, label in (("data", "Data faults"), ("model", "Bad versions")):
+                dm = [r for r in part if r.scenario.kind in DATA_MODEL and r.scenario.group == group]
+                tg = [r for r in dm if r.in_target]
+                lines.append(
+                    f"{label} localized: {_pct(sum(r.detected for r in dm), len(dm))}; in the target class "
+                    f"(sized as if labelled): {_pct(sum(r.detected for r in tg), len(tg))}."
+                )
     if healthy:
         lines.append("\n### False alarms on healthy logs\n")
         lines.append("| kind | n | false alarms |")

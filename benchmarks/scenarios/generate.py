@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import zlib
 from collections.abc import Iterable, Sequence
@@ -235,6 +236,8 @@ def measured_effect(ctx: Ctx, frame: pd.DataFrame) -> dict[str, float]:
     out = {
         "relative_error_increase": rel,
         "labelled_after": float(frame.loc[ctx.after, "label"].notna().sum()),
+        # with labels withheld: the labelled rows the same log would have had (sizes the target class)
+        "labelled_after_unwithheld": float(ctx.truth.get("labelled_after_unwithheld", math.nan)),
         "rows_moved": float("nan"),
     }
     feature = ctx.truth.get("feature")

@@ -170,6 +170,8 @@ def assemble(ctx: Ctx) -> pd.DataFrame:
     unlabelled = ctx.rng.random(n) > LABELLED_SHARE
     cutoff = (ctx.end - pd.Timedelta(minutes=ctx.label_delay_min)).tz_convert(None).to_datetime64()
     unlabelled |= ctx.ts >= cutoff
+    # what the labelled fault would be sized by had the labels not been withheld (the curve's target class)
+    ctx.truth["labelled_after_unwithheld"] = int((~unlabelled & ctx.after).sum())
     if ctx.labels_withheld:
         unlabelled |= ctx.after
     labels[unlabelled] = None
