@@ -226,6 +226,7 @@ class SeriesScore:
     score: float  # 0..1, >= 0.4 when significant
     restarts: int = 0  # sudden drops of a growing resource (sawtooth)
     flat_top: bool = False  # level pinned at its maximum (a limit)
+    follows_load: bool = False  # a resource that rose only as much as the request rate did
 
 
 def score_series(

@@ -21,6 +21,7 @@ from diagnostics.findings import Finding, Trigger, iso_utc
 from diagnostics.log import ChangeRecord
 from diagnostics.series import Series, SeriesSet
 from diagnostics.series_scores import (
+    GATES,
     MIN_REF_POINTS,
     SeriesScore,
     detect_onset,
@@ -128,6 +129,8 @@ def diagnose_series(
     scores = [score_series(s, levels[id(s)], slice(ref_start, ref_stop), ref_stop, search_to) for s in usable]
 
     vanished = _vanished_dependencies(usable, silent, ref_start, ref_stop, search_to, step)
+    for sc in scores:
+        sc.follows_load = _follows_the_load(sc, scores, levels)
     candidates = _candidates(scores, sset, silent, vanished, ref_stop, search_to)
     findings = _findings(scores, times, sset) + _vanished_findings(vanished, usable, times) + notes
     if not candidates:
@@ -244,6 +247,25 @@ def _vanished_findings(
     return out
 
 
+def _follows_the_load(sc: SeriesScore, scores: list[SeriesScore], levels: dict[int, np.ndarray]) -> bool:
+    """A resource that rose only as much as the service's request rate did: busier, not broken.
+
+    CPU follows traffic (a diurnal peak of +35% requests is +35% CPU), the service's and its
+    dependencies' alike (their load is its calls). Such a resource stays a finding; it is not a
+    cause unless it rose by the resource gate *beyond* the load, or sits pinned at a limit.
+    """
+    if sc.series.kind != "resource" or not sc.significant or sc.flat_top or sc.peak_index is None:
+        return False
+    load = next((t for t in scores if not t.series.owner and t.series.kind == "traffic" and t.reference), None)
+    if load is None or load.reference is None or load.reference.median <= 0:
+        return False
+    now = float(levels[id(load.series)][sc.peak_index])
+    load_ratio = now / load.reference.median
+    if not math.isfinite(load_ratio) or load_ratio <= 1.0 or not math.isfinite(sc.ratio):
+        return False
+    return sc.ratio / load_ratio < GATES["resource"].up_ratio
+
+
 def _candidates(
     scores: list[SeriesScore],
     sset: SeriesSet,
@@ -258,7 +280,7 @@ def _candidates(
         evidence = [sc for sc in scores if sc.series.owner == dep]
         out.append(Candidate("dependency", "dependency", dep, at, VANISHED_SCORE, evidence))
     for sc in scores:
-        if not sc.significant or sc.change_index is None:
+        if not sc.significant or sc.change_index is None or sc.follows_load:
             continue
         s = sc.series
         if s.owner:
@@ -316,6 +338,8 @@ def _findings(scores: list[SeriesScore], times: np.ndarray, sset: SeriesSet) -> 
             text += f"; {sc.restarts} restart(s): it grew and dropped back (sawtooth)"
         if sc.flat_top:
             text += "; pinned at its maximum (a limit)"
+        if sc.follows_load:
+            text += "; no more than the request rate rose (busier, not broken)"
         if not sc.significant:
             text += "; within its usual range"
         if s.judged_note:

@@ -316,3 +316,19 @@ def test_a_lone_service_that_went_silent_and_came_back_was_down() -> None:
     still = noisy(40.0, 0.05, 3)
     still[N - 40 :] = np.nan
     assert diagnose_series(lone(still), onset=None).culprit_kind == "none"
+
+
+def test_cpu_that_rose_with_the_traffic_is_busier_not_broken() -> None:
+    """A diurnal peak: requests x1.4 (under the traffic gate), CPU with them x1.4 (over the resource
+    gate). The CPU per request did not move: no culprit, the CPU said to have followed the load."""
+    ramp = np.clip((np.arange(N) - ONSET_I) / 120.0, 0.0, 1.0)
+    rps = noisy(40.0, 0.01, 3) * (1.0 + 0.4 * ramp)
+    cpu = 0.3 * (rps / 40.0) * (1.0 + np.random.default_rng(4).normal(0.0, 0.01, N))
+    for onset in (ONSET, None):
+        v = diagnose_series(service(requests_per_s=rps, cpu_utilization=cpu), onset=onset)
+        assert v.culprit_kind == "none", [f.evidence for f in v.findings[:3]]
+    cpu_finding = next(f for f in v.findings if f.subject == "cpu_utilization")
+    assert "busier, not broken" in cpu_finding.evidence
+    hot = cpu * (1.0 + 0.6 * ramp)  # the same traffic, 60% more CPU per request: a resource cause
+    v = diagnose_series(service(requests_per_s=rps, cpu_utilization=hot), onset=ONSET)
+    assert (v.culprit_kind, v.culprit_name) == ("resource", "cpu_utilization")
