@@ -145,7 +145,7 @@ def _one(
     pts = result[0].get("values") or []
     if not pts:
         return None, "no data in the window"
-    arr = np.asarray([(float(t), _num(v)) for t, v in pts], dtype=np.float64)
+    arr = _points(pts)
     idx = np.rint((arr[:, 0] - times[0]) / step).astype(np.int64)
     ok = (idx >= 0) & (idx < times.shape[0])
     values[idx[ok]] = arr[ok, 1]
@@ -176,7 +176,7 @@ def _buckets(
         le = _num(le_text) if le_text != "+Inf" else math.inf
         if math.isnan(le):
             return None
-        arr = np.asarray([(float(t), _num(v)) for t, v in pts], dtype=np.float64)
+        arr = _points(pts)
         idx = np.rint((arr[:, 0] - times[0]) / step).astype(np.int64)
         ok = (idx >= 0) & (idx < times.shape[0])
         row = by_le.setdefault(le, np.zeros(times.shape[0]))
@@ -188,6 +188,11 @@ def _buckets(
         return None
     edges = np.asarray(sorted(by_le))
     return quantile_from_buckets(edges, np.column_stack([by_le[e] for e in edges]), q.phi)
+
+
+def _points(pts: list[list[object]]) -> np.ndarray:
+    """A range answer's ``[[time, "value"], ...]`` as an (n, 2) float array (non-finite values NaN)."""
+    return np.asarray([(float(str(t)), _num(v)) for t, v in pts], dtype=np.float64).reshape(-1, 2)
 
 
 def _num(text: object) -> float:
