@@ -191,8 +191,17 @@ def _buckets(
 
 
 def _points(pts: list[list[object]]) -> np.ndarray:
-    """A range answer's ``[[time, "value"], ...]`` as an (n, 2) float array (non-finite values NaN)."""
-    return np.asarray([(float(str(t)), _num(v)) for t, v in pts], dtype=np.float64).reshape(-1, 2)
+    """A range answer's ``[[time, "value"], ...]`` as an (n, 2) float array (non-finite values NaN).
+
+    Vectorized (numpy parses the value strings): a bucket read is a dozen series of ~1,400 points.
+    """
+    try:
+        times = np.fromiter((p[0] for p in pts), dtype=np.float64, count=len(pts))  # type: ignore[misc]
+        values = np.array([p[1] for p in pts], dtype=np.float64)
+    except (TypeError, ValueError):  # something that is not a number at all: point by point
+        return np.asarray([(float(str(t)), _num(v)) for t, v in pts], dtype=np.float64).reshape(-1, 2)
+    values[~np.isfinite(values)] = np.nan
+    return np.column_stack([times, values])
 
 
 def _num(text: object) -> float:
