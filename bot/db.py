@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -194,16 +194,40 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 def _redact_before_flush(session: Session, _context: Any, _instances: Any) -> None:
     """No secret is ever stored: timeline messages, mitigation errors and responses, audit
-    details and queued chat messages are redacted as they are written, whoever wrote them."""
-    if not known_secrets():
+    details and queued chat messages are redacted as they are written, whoever wrote them.
+
+    What a flush writes: every column of a new object, and the columns of a loaded object that
+    were set since it was loaded (``committed_state``; an unchanged column is not written).
+    """
+    secrets = known_secrets()  # once per flush, not once per value
+    if not secrets:
         return
-    for obj in (*session.new, *session.dirty):
-        for attr in sa_inspect(obj).mapper.column_attrs:
-            value = getattr(obj, attr.key, None)
-            if isinstance(value, str | dict | list):
-                cleaned = redact(value)
-                if cleaned != value:
-                    setattr(obj, attr.key, cleaned)
+    for obj in session.new:
+        _redact_columns(obj, _column_keys(sa_inspect(obj).mapper), secrets)
+    for obj in session.dirty:
+        state = sa_inspect(obj)
+        changed = state.committed_state
+        if changed:
+            _redact_columns(obj, [k for k in _column_keys(state.mapper) if k in changed], secrets)
+
+
+_COLUMN_KEYS: dict[Any, tuple[str, ...]] = {}
+
+
+def _column_keys(mapper: Any) -> tuple[str, ...]:
+    keys = _COLUMN_KEYS.get(mapper)
+    if keys is None:
+        keys = _COLUMN_KEYS[mapper] = tuple(attr.key for attr in mapper.column_attrs)
+    return keys
+
+
+def _redact_columns(obj: Any, keys: Iterable[str], secrets: list[str]) -> None:
+    for key in keys:
+        value = getattr(obj, key, None)
+        if isinstance(value, str | dict | list):
+            cleaned = redact(value, secrets=secrets)
+            if cleaned != value:
+                setattr(obj, key, cleaned)
 
 
 @contextmanager

@@ -403,32 +403,38 @@ def _lock_keys(session: Session, keys: list[str]) -> None:
     session.execute(_LOCK_KEYS, {"ids": ids})
 
 
-def _open_incident_for_key(session: Session, key: str, absent: set[str] | None = None) -> Incident | None:
+# Key rows one delivery has looked up: the row, or None when there is none. The session's identity
+# map holds rows only weakly, so without this a key read a moment ago is selected again to be set.
+KeyRows = dict[str, DedupKey | None]
+
+
+def _open_incident_for_key(session: Session, key: str, rows: KeyRows | None = None) -> Incident | None:
     found = session.execute(_INCIDENT_FOR_KEY, {"key": key}).first()
     if found is None:
-        if absent is not None:
-            absent.add(key)
+        if rows is not None:
+            rows[key] = None
         return None
     row, incident = found
     if incident.status not in OPEN_STATUSES:
         session.delete(row)
         session.flush()
-        if absent is not None:
-            absent.add(key)
+        if rows is not None:
+            rows[key] = None
         return None
-    if absent is not None:
-        absent.discard(key)
+    if rows is not None:
+        rows[key] = row
     return incident
 
 
-def _set_key(session: Session, key: str, incident: Incident, absent: set[str] | None = None) -> None:
-    row = None if absent is not None and key in absent else session.get(DedupKey, key)
+def _set_key(session: Session, key: str, incident: Incident, rows: KeyRows | None = None) -> None:
+    row = rows[key] if rows is not None and key in rows else session.get(DedupKey, key)
     if row is None:
-        session.add(DedupKey(key=key, incident_id=incident.id))
-        if absent is not None:
-            absent.discard(key)
-    else:
+        row = DedupKey(key=key, incident_id=incident.id)
+        session.add(row)
+    elif row.incident_id != incident.id:
         row.incident_id = incident.id
+    if rows is not None:
+        rows[key] = row
 
 
 def _service_incident(session: Session, service: str, window_seconds: int) -> Incident | None:
@@ -483,10 +489,10 @@ def ingest(session: Session, alerts: list[NormalizedAlert], *, group_window_seco
     keys = [f"fp:{a.fingerprint}" for a in routed] + [f"group:{a.group_key}" for a in routed if a.group_key]
     keys += [f"service:{a.service}" for a in routed]
     _lock_keys(session, keys)
-    absent: set[str] = set()  # keys looked up and not there: no need to look again before adding them
+    key_rows: KeyRows = {}
     for a in routed:
         fp_key = f"fp:{a.fingerprint}"
-        incident = _open_incident_for_key(session, fp_key, absent)
+        incident = _open_incident_for_key(session, fp_key, key_rows)
         if a.status == "resolved":
             _resolve(session, a, incident, result, now)
             continue
@@ -495,7 +501,7 @@ def ingest(session: Session, alerts: list[NormalizedAlert], *, group_window_seco
             continue
         via = None
         if a.group_key:
-            incident = _open_incident_for_key(session, f"group:{a.group_key}", absent)
+            incident = _open_incident_for_key(session, f"group:{a.group_key}", key_rows)
             via = "group"
         if incident is None:
             incident = _service_incident(session, a.service, group_window_seconds)
@@ -516,9 +522,9 @@ def ingest(session: Session, alerts: list[NormalizedAlert], *, group_window_seco
                 incident.started_at = a.starts_at
             incident.alerts_resolved_at = None
         session.add(_alert_row(a, incident, now))
-        _set_key(session, fp_key, incident, absent)
+        _set_key(session, fp_key, incident, key_rows)
         if a.group_key:
-            _set_key(session, f"group:{a.group_key}", incident, absent)
+            _set_key(session, f"group:{a.group_key}", incident, key_rows)
         log_event(session, incident, kind, message, actor=a.source, data=_event_data(a))
         _note_ref(result, incident)
     return result

@@ -28,13 +28,21 @@ log = logging.getLogger(__name__)
 # pg_advisory_lock key of the scheduler election ("mlrsched" in ASCII, as a signed bigint).
 LOCK_KEY = 0x6D6C7273636865
 CHECK_EVERY = 2.0
-# libpq options of the lock's session: a dead peer (either side) is noticed in about 10-15 s.
+# libpq options of a lock's session: a dead peer (either side) is noticed in about 10-15 s.
 _SESSION_OPTIONS: dict[str, Any] = {
     "connect_timeout": 5, "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
     "keepalives_count": 3, "tcp_user_timeout": 10000,
     "options": "-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3",
-    "application_name": "mlresponder-scheduler-election",
 }
+
+
+def lock_session(database_url: str, application_name: str) -> Any:
+    """A psycopg connection of its own, outside any pool, for holding session-level advisory locks:
+    they last exactly as long as this process can reach the server (see `runbooks.ownership`)."""
+    import psycopg
+
+    return psycopg.connect(libpq_url(database_url), autocommit=True, application_name=application_name,
+                           **_SESSION_OPTIONS)
 
 
 def identity() -> str:
@@ -104,7 +112,7 @@ class Leadership:
 
         try:
             if self._conn is None or self._conn.closed:
-                self._conn = psycopg.connect(libpq_url(self.database_url), autocommit=True, **_SESSION_OPTIONS)
+                self._conn = lock_session(self.database_url, "mlresponder-scheduler-election")
             row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
         except psycopg.Error as exc:
             log.warning("scheduler election: database unreachable (%s); retrying", type(exc).__name__)

@@ -56,10 +56,14 @@ def known_secrets(extra: Iterable[str] = ()) -> list[str]:
     return sorted((s for s in found if len(s) >= MIN_LENGTH), key=len, reverse=True)
 
 
-def redact(value: Any, *, mask: str = MASK, extra: Iterable[str] = ()) -> Any:
+def redact(value: Any, *, mask: str = MASK, extra: Iterable[str] = (), secrets: list[str] | None = None) -> Any:
     """``value`` with every known secret replaced by ``mask``: strings, and strings inside
-    dicts, lists and tuples (keys too); anything else is returned as is."""
-    secrets = known_secrets(extra)
+    dicts, lists and tuples (keys too); anything else is returned as is.
+
+    ``secrets``: a `known_secrets()` list taken just before, for a caller redacting many values
+    at once (reading the environment for each of them cost more than the redaction itself)."""
+    if secrets is None:
+        secrets = known_secrets(extra)
     if not secrets:
         return value
     return _walk(value, secrets, mask)

@@ -3,8 +3,11 @@
 `bot.wiring.install_runbooks` loads the runbooks (``settings.runbooks`` or the built-ins) and raises on
 any invalid one, so the service refuses to start rather than fail mid-incident. Once started
 (`mlresponder serve`), the engine matches every new incident against the runbooks and runs
-the first match in a worker thread, and resumes runs a previous process left unfinished.
-Processes that never start it (CLI commands) load and validate but do not run anything.
+the first match in a worker thread. Work a dead process left unfinished (a mitigation it was
+executing, a run it was advancing, a job it was running) is resumed by the scheduler leader
+alone, every `RESUME_EVERY` seconds, and only once its owner is gone (`runbooks.ownership`,
+run leases): replicas never settle each other's live work. Processes that never start it (CLI
+commands) load and validate but do not run anything.
 """
 
 from __future__ import annotations
@@ -13,15 +16,22 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.db import transaction
 from bot.events import EventNotice
 from bot.models import Incident
 from bot.runtime import Runtime
+from bot.scheduler import Scheduler, current_runtime
 from runbooks.loader import LoadedRunbook
 
 log = logging.getLogger(__name__)
+
+RESUME_JOB = "runbooks-resume"
+RESUME_FUNC = "runbooks.engine:resume_orphans"
+# How often the scheduler leader looks for work a dead replica left (and for jobs a dead leader was running).
+RESUME_EVERY = 5.0
 
 
 def incident_matches(loaded: LoadedRunbook, incident: Incident) -> bool:
@@ -112,9 +122,14 @@ class RunbookEngine:
         if self.started:
             return
         self.started = True
-        from runbooks.executor import resume_active
+        scheduler = self.runtime.parts.get(Scheduler)
+        if scheduler is None:  # no scheduler, no replicas: this process picks everything up now
+            from runbooks.executor import resume_active
 
-        self.submit(resume_active, self.runtime)
+            self.submit(resume_active, self.runtime)
+            return
+        # Replicas: only the scheduler leader resumes, periodically, and only what is orphaned.
+        arm_resumption(scheduler)
 
     def stop(self) -> None:
         self.started = False
@@ -122,3 +137,31 @@ class RunbookEngine:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
+
+
+def arm_resumption(scheduler: Scheduler) -> None:
+    """The periodic resumption job (it runs on the scheduler leader only, like every job)."""
+    existing = scheduler.aps.get_job(RESUME_JOB) if RESUME_JOB in scheduler.job_ids() else None
+    interval = getattr(getattr(existing, "trigger", None), "interval", None)
+    if interval is None or interval.total_seconds() != RESUME_EVERY:
+        scheduler.every(RESUME_JOB, RESUME_FUNC, seconds=RESUME_EVERY, start_date=datetime(1970, 1, 1, tzinfo=UTC))
+
+
+def resume_orphans(runtime: Runtime | None = None) -> list[int]:
+    """On the scheduler leader: settle mitigations whose replica died mid-execution, continue runs
+    nobody is advancing, and re-arm the jobs a dead leader was running when it died."""
+    from runbooks.executor import advance, resume_active
+    from runbooks.jobs import running_here
+
+    runtime = runtime or current_runtime()
+    scheduler = runtime.parts.get(Scheduler)
+    engine = runtime.parts.get(RunbookEngine)
+
+    def armed(job_id: str) -> bool:
+        return running_here(job_id) or (scheduler is not None and scheduler.aps.get_job(job_id) is not None)
+
+    def submit(run_id: int) -> None:
+        assert engine is not None
+        engine.submit(advance, runtime, run_id)
+
+    return resume_active(runtime, armed=armed, submit=submit if engine is not None else None)

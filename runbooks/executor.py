@@ -33,7 +33,7 @@ from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.secrets import masked_values
 from bot.yamldoc import format_loc
-from runbooks import mitigations
+from runbooks import mitigations, ownership
 from runbooks.actions import ActionError, get_action
 from runbooks.context import build_context
 from runbooks.loader import LoadedRunbook
@@ -139,29 +139,81 @@ def clear_dead_leases(runtime: Runtime) -> int:
 
 
 def reconcile_interrupted(runtime: Runtime) -> list[int]:
-    """Mitigations a dead process left claimed or executing: settle them without re-running them."""
+    """Mitigations a dead process left claimed or executing: settle them without re-running them.
+
+    Those a live replica (or thread) is carrying hold their lock (`runbooks.ownership`) and are
+    left alone; returns the ids that were settled here."""
     with transaction(runtime.sessions) as s:
-        pending = [(m.id, escalate_to_of(s, m.id)) for m in s.scalars(
+        pending = [(m.id, m.status, escalate_to_of(s, m.id)) for m in s.scalars(
             select(Mitigation).where(Mitigation.status.in_(("approved", "executing"))))]
-    for mitigation_id, escalate_to in pending:
-        mitigations.reconcile(runtime, mitigation_id, escalate_to=escalate_to)
-    return [mitigation_id for mitigation_id, _ in pending]
+    settled = []
+    for mitigation_id, seen, escalate_to in pending:
+        if ownership.held_here(mitigation_id):
+            continue
+        if mitigations.reconcile(runtime, mitigation_id, escalate_to=escalate_to) != seen:
+            settled.append(mitigation_id)
+    return settled
 
 
-def resume_active(runtime: Runtime) -> list[int]:
-    """After a start or restart: settle interrupted mitigations, then pick every unfinished run up
-    where it stood. Only call it when no other thread of this store is executing mitigations."""
+# The job a waiting run counts on, by run status: when it is neither stored nor running, the run is re-armed.
+def _awaited_job(run: RunbookRun, row: RunbookStep | None) -> str | None:
+    if row is None:
+        return None
+    if run.status == "waiting":
+        return f"runbooks-wait-{run.id}-{row.step_index}"
+    if run.status == "waiting_verification":
+        mitigation_id = (row.output or {}).get("mitigation_id")
+        return verify_job_id(int(mitigation_id)) if mitigation_id is not None else None
+    return None
+
+
+def _orphaned(s: Session, run: RunbookRun, now: datetime, armed: Callable[[str], bool] | None) -> bool:
+    """Whether nobody will move this run on unless resumption does."""
+    if run.lease_owner is not None and run.lease_until is not None and run.lease_until >= now:
+        return False  # someone is advancing it
+    if armed is None or run.status == "running":
+        return True  # at start-up every unfinished run is picked up; a free "running" one always
+    row = s.scalars(select(RunbookStep).where(RunbookStep.run_id == run.id,
+                                              RunbookStep.step_index == run.current_step)).first()
+    if run.status == "waiting_approval":
+        # decided (executed, failed, rejected) but nobody continued the run: its continuation was lost
+        m = s.get(Mitigation, row.mitigation_id) if row is not None and row.mitigation_id else None
+        return m is not None and m.status not in ("proposed", "approved", "executing", "reverting")
+    job = _awaited_job(run, row)
+    return job is not None and not armed(job)
+
+
+def resume_active(runtime: Runtime, *, armed: Callable[[str], bool] | None = None,
+                  submit: Callable[[int], None] | None = None) -> list[int]:
+    """Settle interrupted mitigations whose owner is gone, then pick up runs nobody is moving on.
+
+    With ``armed`` (a job id -> "is it stored or running?" test, from the scheduler leader's
+    periodic resumption), a waiting run is picked up only when the job it waits for was lost (the
+    leader running it died); without, every unfinished run is (one process, at start). Each run
+    changes hands by a conditional update and `advance`'s lease, so a run a live replica is
+    advancing is never touched. ``submit`` hands each run to a worker (default: advance it here).
+    """
     clear_dead_leases(runtime)
     reconcile_interrupted(runtime)
+    now = utcnow()
+    ids = []
     with transaction(runtime.sessions) as s:
         runs = list(s.scalars(select(RunbookRun).where(RunbookRun.status.in_(RUN_ACTIVE))))
-        ids = []
-        for run in runs:
-            # Waiting steps re-arm their (idempotent, same-id) jobs; nothing is repeated.
-            run.status = "running"
-            ids.append(run.id)
+        picked = [(run.id, run.status) for run in runs if _orphaned(s, run, now, armed)]
+    for run_id, seen in picked:
+        # Waiting steps re-arm their (idempotent, same-id) jobs; nothing is repeated.
+        with transaction(runtime.sessions) as s:
+            moved = rowcount(s.execute(
+                update(RunbookRun)
+                .where(RunbookRun.id == run_id, RunbookRun.status == seen,
+                       or_(RunbookRun.lease_owner.is_(None), RunbookRun.lease_until < now))
+                .values(status="running")))
+        if moved == 1:
+            ids.append(run_id)
+    if ids:
+        log.info("runbooks: resuming run(s) %s", ", ".join(map(str, ids)))
     for run_id in ids:
-        advance(runtime, run_id)
+        (submit or (lambda r: advance(runtime, r)))(run_id)
     return ids
 
 
@@ -586,10 +638,10 @@ def _settle_mitigation_step(runtime: Runtime, run_id: int, idx: int, mitigation_
         status, approval = m.status, m.approval
     if status == "proposed" and approval == "auto":
         with contextlib.suppress(mitigations.MitigationConflict):  # a concurrent resume claimed it
-            mitigations.claim(runtime, mitigation_id, f"runbook:{rb.name}", auto=True)
-        status = mitigations.execute(runtime, mitigation_id, escalate_to=rb.escalate_to)
-    # "approved"/"executing": another thread is executing it right now (a process that died
-    # half-way is reconciled by `resume_active` before any run advances), so just wait for it.
+            mitigations.claim_and_execute(runtime, mitigation_id, f"runbook:{rb.name}", auto=True,
+                                          escalate_to=rb.escalate_to)
+    # "approved"/"executing": another thread or replica is executing it right now (one that died
+    # half-way is settled by `resume_active` on the scheduler leader), so just wait for it.
     with transaction(runtime.sessions) as s:
         run = s.get(RunbookRun, run_id)
         assert run is not None

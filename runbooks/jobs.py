@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import threading
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -39,9 +41,35 @@ from runbooks.verify import (
 
 log = logging.getLogger(__name__)
 
+_running: set[str] = set()  # ids of the runbook jobs running in this process right now
+_running_guard = threading.Lock()
+
+
+@contextlib.contextmanager
+def _running_job(job_id: str) -> Iterator[None]:
+    # APScheduler drops a one-off job from its store when it starts it: while it runs, only this
+    # process knows it exists, and resumption must not mistake it for a job lost with a dead leader.
+    with _running_guard:
+        _running.add(job_id)
+    try:
+        yield
+    finally:
+        with _running_guard:
+            _running.discard(job_id)
+
+
+def running_here(job_id: str) -> bool:
+    """Whether this process is running that job right now (it is then in no store)."""
+    with _running_guard:
+        return job_id in _running
+
 
 def resume_after_wait(run_id: int, step_index: int, runtime: Runtime | None = None) -> None:
-    runtime = runtime or current_runtime()
+    with _running_job(f"runbooks-wait-{run_id}-{step_index}"):
+        _resume_after_wait(run_id, step_index, runtime or current_runtime())
+
+
+def _resume_after_wait(run_id: int, step_index: int, runtime: Runtime) -> None:
     with transaction(runtime.sessions) as s:
         run = s.get(RunbookRun, run_id)
         if run is None or run.status != "waiting" or run.current_step != step_index:
@@ -92,11 +120,22 @@ def _measure(runtime: Runtime, body: VerifyStep, ctx: dict[str, Any], baseline_s
 def verify_mitigation(mitigation_id: int, run_id: int, step_index: int, attempt: int = 1,
                       runtime: Runtime | None = None) -> str | None:
     """Judge recovery after a mitigation and continue, escalate or re-check its run."""
-    runtime = runtime or current_runtime()
+    with _running_job(verify_job_id(mitigation_id)):
+        return _verify_mitigation(mitigation_id, run_id, step_index, attempt, runtime or current_runtime())
+
+
+def _awaits(run: RunbookRun | None, row_output: dict[str, Any], step_index: int, attempt: int) -> bool:
+    """Whether the run still waits for this very check (not one already judged: a duplicate or late job)."""
+    return (run is not None and run.status == "waiting_verification" and run.current_step == step_index
+            and int(row_output.get("attempt", 1)) == attempt)
+
+
+def _verify_mitigation(mitigation_id: int, run_id: int, step_index: int, attempt: int,
+                       runtime: Runtime) -> str | None:
     with transaction(runtime.sessions) as s:
         run = s.get(RunbookRun, run_id)
         m = mitigations.get_mitigation(s, mitigation_id)
-        if run is None or run.status != "waiting_verification" or run.current_step != step_index:
+        if run is None or not _awaits(run, step_row(s, run_id, step_index).output or {}, step_index, attempt):
             return None  # already handled (a duplicate or late job)
         rb = runbook_of(run)
         body = rb.steps[step_index].verify
@@ -144,11 +183,16 @@ def _apply_verdict(runtime: Runtime, run_id: int, idx: int, mitigation_id: int, 
     record = {**verdict.to_dict(), "attempt": attempt, "step": idx, "checked_at": utcnow().isoformat()}
     retry_at = None
     with transaction(runtime.sessions) as s:
-        run = s.get(RunbookRun, run_id)
+        # Locked (PostgreSQL) and checked again: of two checks judged at once, one verdict counts.
+        run = s.get(RunbookRun, run_id, with_for_update=True)
+        row = step_row(s, run_id, idx)
+        if not _awaits(run, row.output or {}, idx, attempt):
+            log.info("verification %s of mitigation %s was already judged; this verdict is dropped",
+                     attempt, mitigation_id)
+            return "duplicate"
         assert run is not None
         m = mitigations.get_mitigation(s, mitigation_id)
         incident = m.incident
-        row = step_row(s, run_id, idx)
         data = {"result": verdict.result, "mitigation_id": m.id, "run_id": run_id, **record}
         if verdict.result == "pass":
             m.status = "verified"

@@ -36,6 +36,7 @@ from bot.models import TRANSITIONS, ChangeEvent, Incident, Mitigation
 from bot.runtime import Runtime
 from runbooks.actions import ActionContext, ActionError, get_action
 from runbooks.context import incident_view
+from runbooks.ownership import owning
 from runbooks.registry import registry_for
 
 log = logging.getLogger(__name__)
@@ -263,7 +264,34 @@ def _record_success(runtime: Runtime, mitigation_id: int, before: dict[str, Any]
 
 
 def execute(runtime: Runtime, mitigation_id: int, *, escalate_to: list[str] | None = None) -> str:
-    """Run an approved mitigation once; returns its final status ("executed" or "failed")."""
+    """Run an approved mitigation once; returns its final status ("executed" or "failed").
+
+    Holds the mitigation's lock (`runbooks.ownership`) from before ``executing`` is committed
+    until the outcome is: a live replica's mitigation is never settled by another one. When
+    someone else holds it, nothing is done and the current status is returned."""
+    with owning(runtime, mitigation_id) as mine:
+        if not mine:
+            with transaction(runtime.sessions) as s:
+                return get_mitigation(s, mitigation_id).status
+        return _execute_owned(runtime, mitigation_id, escalate_to)
+
+
+def claim_and_execute(runtime: Runtime, mitigation_id: int, actor: str, *, auto: bool = False,
+                      escalate_to: list[str] | None = None) -> str:
+    """Approve and execute, holding the mitigation's lock from the claim on (no replica resuming
+    interrupted work can mistake the freshly approved mitigation for an abandoned one)."""
+    with owning(runtime, mitigation_id) as mine:
+        if not mine:  # another approval (or a resumption) holds it: say where it stands
+            with transaction(runtime.sessions) as s:
+                m = get_mitigation(s, mitigation_id)
+                phrase = (f"mitigation {m.id} is already being approved by someone else" if m.status == "proposed"
+                          else _state_phrase(m))
+            raise MitigationConflict(f"{phrase}; nothing to approve")
+        claim(runtime, mitigation_id, actor, auto=auto)
+        return execute(runtime, mitigation_id, escalate_to=escalate_to)
+
+
+def _execute_owned(runtime: Runtime, mitigation_id: int, escalate_to: list[str] | None) -> str:
     with transaction(runtime.sessions) as s:
         moved = rowcount(s.execute(
             update(Mitigation).where(Mitigation.id == int(mitigation_id), Mitigation.status == "approved")
@@ -287,13 +315,25 @@ def execute(runtime: Runtime, mitigation_id: int, *, escalate_to: list[str] | No
 
 
 def reconcile(runtime: Runtime, mitigation_id: int, *, escalate_to: list[str] | None = None) -> str:
-    """Settle a mitigation a dead process left half-way, without ever calling the action twice."""
-    with transaction(runtime.sessions) as s:
-        status = get_mitigation(s, mitigation_id).status
-    if status == "approved":  # claimed but execution never began
-        return execute(runtime, mitigation_id, escalate_to=escalate_to)
-    if status != "executing":
-        return status
+    """Settle a mitigation a dead process left half-way, without ever calling the action twice.
+
+    Only when its owner is gone: while a live replica (or another thread) holds the mitigation's
+    lock it is left alone, and its current status is returned."""
+    with owning(runtime, mitigation_id) as mine:
+        with transaction(runtime.sessions) as s:
+            status = get_mitigation(s, mitigation_id).status
+        if not mine:
+            log.debug("mitigation %s is %s by a live owner: left alone", mitigation_id, status)
+            return status
+        if status == "approved":  # claimed but execution never began
+            return execute(runtime, mitigation_id, escalate_to=escalate_to)
+        if status != "executing":
+            return status
+        log.info("mitigation %s was left executing by a process that is gone: settling it", mitigation_id)
+        return _settle_interrupted(runtime, mitigation_id, escalate_to)
+
+
+def _settle_interrupted(runtime: Runtime, mitigation_id: int, escalate_to: list[str] | None) -> str:
     try:
         ctx, plan_, action_name = _ctx_for(runtime, mitigation_id)
         in_place = get_action(action_name).verify(ctx, plan_)

@@ -179,8 +179,7 @@ def approve_mitigation(runtime: Runtime, mitigation_id: int, actor: str) -> dict
     with transaction(runtime.sessions) as s:
         m = mitigations.get_mitigation(s, mitigation_id)
         escalate_to = runs.escalate_to_of(s, m.id)
-    mitigations.claim(runtime, mitigation_id, actor)
-    mitigations.execute(runtime, mitigation_id, escalate_to=escalate_to)
+    mitigations.claim_and_execute(runtime, mitigation_id, actor, escalate_to=escalate_to)
     _continue_in_background(runtime, mitigation_id)
     with transaction(runtime.sessions) as s:
         return mitigations.mitigation_to_dict(mitigations.get_mitigation(s, mitigation_id))

@@ -33,3 +33,16 @@ def test_alert_opens_one_incident_and_dedups(runtime: Runtime) -> None:
     kinds = [e["kind"] for e in inc["timeline"]]
     assert kinds == ["incident_opened", "alert_fired", "alert_resolved", "alerts_all_resolved"]
     assert len(client.get("/incidents").json()["incidents"]) == 1
+
+
+def test_intake_answer_is_exactly_the_documented_shape(runtime: Runtime) -> None:
+    """The route sends `IngestResult.to_dict()` as it is (no per-delivery validation): it must be
+    the `IngestAnswer` shape, with no key missing and none added."""
+    from bot.api.schemas import IngestAnswer
+
+    client = TestClient(create_app(runtime), client=("127.0.0.1", 50000))
+    for body, status in ((am_payload("shape"), 201), (am_payload("shape"), 202)):
+        r = client.post("/alerts/alertmanager", json=body)
+        assert r.status_code == status, r.text
+        assert set(r.json()) == set(IngestAnswer.model_fields)
+        assert IngestAnswer.model_validate(r.json()).model_dump() == r.json()

@@ -210,3 +210,36 @@ def test_a_run_longer_than_its_interval_is_not_stacked(tmp_path: Path) -> None:
     assert ticks == [runs[0].tick + timedelta(seconds=i) for i in range(len(ticks))]
     assert {r.status for r in every} <= {"breach", "missed"}
     engine.dispose()
+
+
+def test_a_tick_cut_by_its_replicas_death_is_recorded_as_interrupted(tmp_path: Path) -> None:
+    """A scheduled tick another replica left running (it led, then died mid-run) is settled by the
+    next scheduled run: recorded as interrupted, never left running; manual runs and this
+    replica's own runs are not touched."""
+    from bot.config import Settings
+    from bot.db import transaction
+    from bot.monitors.runner import MonitorService, tick_for
+    from bot.wiring import create_runtime
+
+    config = _config(tmp_path, _source(tmp_path), "1m")
+    runtime = create_runtime(Settings(database_url=f"sqlite:///{tmp_path / 'store.db'}", monitors=config))
+    try:
+        service = runtime.parts[MonitorService]
+        spec = service.spec("live-drift")
+        now = tick_for(spec.schedule, datetime.now(UTC))
+        cut, manual = now - timedelta(minutes=2), now - timedelta(minutes=3)
+        with transaction(runtime.sessions) as s:
+            for tick, trigger, replica in ((cut, "schedule", "gone-host:41"), (manual, "manual", "gone-host:42")):
+                s.add(MonitorRun(monitor=spec.name, tick=tick, trigger=trigger, status="running", replica=replica,
+                                 started_at=tick, metrics={}, firing=[], incidents=[]))
+        outcome = service.run(spec.name, now=now, tick=now, trigger="schedule")
+        assert outcome.status == "breach"
+        with transaction(runtime.sessions) as s:
+            rows = {r.tick: r for r in s.scalars(sa.select(MonitorRun))}
+            assert rows[cut].status == "missed" and rows[cut].finished_at is not None
+            assert (rows[cut].error or "").startswith("interrupted: the replica running this tick stopped")
+            assert rows[manual].status == "running"  # a person's run on another replica: not ours to judge
+            assert rows[now].status == "breach"
+            assert rows[now - timedelta(minutes=1)].status == "missed"  # the slot nobody ran, as before
+    finally:
+        runtime.close()

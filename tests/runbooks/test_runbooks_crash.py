@@ -192,3 +192,55 @@ def test_died_mid_execution_without_the_change_fails_and_escalates_not_retried(t
         assert events_of(rt, iid, "mitigation_executed") == []
     finally:
         rt.close()
+
+
+def test_a_verification_lost_with_its_leader_is_rearmed_once_and_never_judged_twice(tmp_path: Path, mlflow_store):
+    """APScheduler drops a one-off job from its store as it starts it: a leader killed mid-check
+    takes the job with it. The next leader's resumption re-arms it (same due time and attempt);
+    a check already judged is neither re-armed nor judged again."""
+    from runbooks.engine import resume_orphans
+    from runbooks.jobs import _running_job, verify_mitigation
+
+    rt = _runtime_with(tmp_path, mlflow_store)
+    try:
+        model = mlflow_store.new_model()
+        rows, onset = history("bad_deploy", time.time())
+        log = write_log(tmp_path / "log.csv", rows)
+        with transaction(rt.sessions) as s:
+            s.add(ChangeEvent(timestamp=datetime.fromtimestamp(onset, UTC), kind="model_deploy", service=model,
+                              description="deploy", from_version="1", to_version="2", origin="api"))
+        iid = open_incident(rt, "CrashAlert", model=model, log_path=str(log))
+        rt.parts[RunbookEngine].run_for_incident(iid)
+        [m] = mitigations_of(rt, iid)
+        aps = rt.parts[Scheduler].aps
+        job_id = f"runbooks-verify-{m.id}"
+        stored = aps.get_job(job_id)
+        assert m.status == "executed" and stored is not None
+        kwargs, due = dict(stored.kwargs), stored.next_run_time
+
+        assert resume_orphans(rt) == []  # the job is stored: nothing to do
+        aps.remove_job(job_id)  # the leader started it (APScheduler drops it from the store) ...
+        with _running_job(job_id):  # ... and while it runs here, it is not lost
+            assert resume_orphans(rt) == []
+        assert aps.get_job(job_id) is None
+        with transaction(rt.sessions) as s:
+            run_id = s.query(RunbookRun).one().id
+        assert resume_orphans(rt) == [run_id]  # the leader died mid-check: the next one re-arms it
+        assert rt.parts[RunbookEngine].drain()
+        rearmed = aps.get_job(job_id)
+        assert rearmed is not None and rearmed.kwargs == kwargs and rearmed.next_run_time == due
+
+        write_log(log, after_mitigation("bad_deploy", time.time() + 60, recovered=True), append=True)
+        assert verify_mitigation(**kwargs, runtime=rt) == "pass"
+        assert rt.parts[RunbookEngine].drain()
+        # The same check again (the job the old leader had completed): dropped, and nothing re-armed.
+        assert verify_mitigation(**kwargs, runtime=rt) is None
+        aps.remove_job(job_id)
+        assert resume_orphans(rt) == []
+        assert aps.get_job(job_id) is None
+        assert len(events_of(rt, iid, "verification")) == 1
+        assert [e.data["text"] for e in events_of(rt, iid, "notify")] == ["verified: pass"]
+        with transaction(rt.sessions) as s:
+            assert s.query(RunbookRun).one().status == "completed"
+    finally:
+        rt.close()

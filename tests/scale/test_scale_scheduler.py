@@ -18,12 +18,14 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from mon_helpers import monitor_doc, write_config
 from mon_synth import make_log
-from scale_support import TOKEN, base_env, wait_until
+from rb_logs import after_mitigation, history, write_log
+from rb_support import catalog_entry, write_catalog
+from scale_support import TOKEN, alertmanager_body, base_env, wait_until
 
 from bot.config import Settings
 from bot.db import make_engine, upgrade, utcnow
 from bot.leader import Leadership
-from bot.models import Mitigation, TimelineEvent
+from bot.models import ChangeEvent, Mitigation, TimelineEvent
 from bot.monitors.models import MonitorRun
 from bot.scheduler import Scheduler
 from bot.wiring import create_runtime
@@ -31,16 +33,16 @@ from runbooks.models import RunbookRun
 
 RUNBOOK = """
 name: failover
-match: {{alertname: FailoverAlert}}
+match: {alertname: PredictionLatencyHigh}
 steps:
-  - mitigate: {{action: rollback, target: "{model}", approval: auto}}
+  - mitigate: {action: rollback, target: "{{ service.model.registry }}", approval: auto}
   - verify:
-      log: "{log}"
+      log: "{{ service.prediction_log }}"
       metric: accuracy
-      after: 8s
+      after: 3s
       retries: 3
-      expect: {{better: higher, measurements: 10}}
-  - notify: {{message: "verified: {{{{ verification.result }}}}"}}
+      expect: {better: higher, measurements: 10}
+  - notify: {message: "verified: {{ verification.result }}"}
 """
 TICK = re.compile(r"monitor live-drift tick (\S+): (\w+)")
 
@@ -124,6 +126,83 @@ def _events(engine: sa.Engine, kind: str) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(
             sa.select(TimelineEvent.__table__).where(TimelineEvent.kind == kind))]
+
+
+def _blocked_on_the_log(engine: sa.Engine) -> bool:
+    """A session (the leader's verification job) waits for the prediction log the test keeps locked."""
+    with engine.connect() as conn:
+        return bool(conn.execute(sa.text(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE '%preds%'"
+        )).scalar())
+
+
+def _prediction_log(engine: sa.Engine, tmp_path: Path) -> float:
+    """History with a bad deploy an hour ago, and recovered measurements after the coming rollback,
+    as a table in the PostgreSQL database; returns the deploy's time."""
+    import pandas as pd
+
+    now = time.time()
+    rows, onset = history("bad_deploy", now)
+    path = write_log(tmp_path / "preds.csv", rows + after_mitigation("bad_deploy", now + 60, recovered=True))
+    pd.read_csv(path).to_sql("preds", engine, index=False)
+    return onset
+
+
+@pytest.mark.integration
+def test_killing_the_leader_mid_verification_hands_the_job_to_the_other_replica(
+    tmp_path: Path, postgres_url: str, replicas: Any, mlflow_store: Any
+) -> None:
+    """The verification job is running on the leader (its read blocked) when the leader is killed:
+    the other replica takes the lead, finds the job lost with it and runs it, once, within 15 s."""
+    upgrade(postgres_url)
+    engine = make_engine(postgres_url)
+    model = mlflow_store.new_model()
+    onset = _prediction_log(engine, tmp_path)
+    with engine.begin() as conn:  # the deploy the rollback undoes
+        conn.execute(sa.insert(ChangeEvent.__table__).values(
+            timestamp=datetime.fromtimestamp(onset, UTC), kind="model_deploy", service=model, description="deploy",
+            from_version="1", to_version="2", origin="api", data={}))
+    folder = tmp_path / "runbooks"
+    folder.mkdir()
+    (folder / "failover.yaml").write_text(RUNBOOK)
+    catalog = write_catalog(tmp_path / "catalog.yaml", catalog_entry(
+        "svc-verify", model, f"{postgres_url}?table=preds", auto_approve=("rollback",)))
+    env = base_env(postgres_url, tmp_path, MLRESPONDER_RUNBOOKS=str(folder), MLRESPONDER_CATALOG=catalog,
+                   MLRESPONDER_MLFLOW_REGISTRY_URI=mlflow_store.uri)
+    a, b = replicas(env, "a"), replicas(env, "b")
+    a.wait_ready(), b.wait_ready()
+    wait_until(lambda: {a.leader(), b.leader()} == {True, False}, 30, "one leader")
+    leader, follower = (a, b) if a.leader() else (b, a)
+
+    hold = engine.connect()  # the prediction log stays locked: a verification that reads it waits
+    hold.execute(sa.text("LOCK TABLE preds IN ACCESS EXCLUSIVE MODE"))
+    try:
+        body = alertmanager_body("verify-1", "svc-verify")
+        body["alerts"][0]["startsAt"] = datetime.fromtimestamp(onset, UTC).isoformat().replace("+00:00", "Z")
+        assert follower.post("/alerts/alertmanager", body).status_code == 201
+        wait_until(lambda: _mitigation_status(engine) == "executed", 90, "the rollback")
+        assert mlflow_store.serving(model) == "1"
+        # The leader starts the verification job (it leaves the store) and blocks reading the log.
+        wait_until(lambda: _run_status(engine) == "waiting_verification" and not _job_scheduled(
+            engine, "runbooks-verify-") and _blocked_on_the_log(engine), 60, "the leader's verification to run")
+
+        leader.kill()
+        killed_at = utcnow()
+        wait_until(lambda: follower.leader(), 30, "the follower to take the lead")
+    finally:
+        hold.rollback()  # the log can be read again
+        hold.close()
+    wait_until(lambda: _events(engine, "verification"), 60, "the verification on the new leader")
+    wait_until(lambda: _run_status(engine) == "completed", 60, "the run to finish")
+    [verification] = _events(engine, "verification")
+    assert verification["data"]["result"] == "pass", verification
+    assert (verification["occurred_at"] - killed_at).total_seconds() < 15.0
+    assert [e["data"]["text"] for e in _events(engine, "notify")] == ["verified: pass"]
+    assert _mitigation_status(engine) == "verified"
+    assert "resuming run(s)" in follower.log()
+    follower.kill()
+    assert len(_events(engine, "verification")) == 1  # judged once, by the new leader
+    engine.dispose()
 
 
 @pytest.mark.integration

@@ -1,0 +1,173 @@
+"""Resuming interrupted mitigations across replicas: a live replica's mitigation is never touched;
+one whose replica died is settled exactly once, by the scheduler leader.
+
+Real `mlresponder serve` processes on one PostgreSQL, and a serving platform (a local HTTP server)
+that holds the mitigation's call open for as long as the test wants, so the mitigation stays
+``executing`` on the replica that runs it.
+"""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from rb_support import catalog_entry, write_catalog
+from scale_support import alertmanager_body, base_env, wait_until
+
+from bot.db import make_engine, upgrade
+from bot.models import Mitigation, TimelineEvent
+from runbooks.engine import RESUME_JOB
+from runbooks.models import RunbookRun
+
+SERVICE = "svc-slow"
+RUNBOOK = """
+name: slow-switch
+match: {alertname: PredictionLatencyHigh}
+steps:
+  - mitigate:
+      action: http
+      target: "{{ service.model.registry }}"
+      approval: auto
+      params: {url: "%(url)s/switch", retries: 0, timeout: 300s}
+  - notify: {message: "switched"}
+"""
+
+
+class HeldPlatform:
+    """Answers each call only once released; records every call it receives."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.release = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                outer.calls.append(self.path)
+                outer.release.wait(600)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"{}")
+                except OSError:  # the caller died meanwhile
+                    pass
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def platform() -> Any:
+    held = HeldPlatform()
+    yield held
+    held.close()
+
+
+def _env(postgres_url: str, tmp_path: Path, platform: HeldPlatform) -> dict[str, str]:
+    folder = tmp_path / "runbooks"
+    folder.mkdir()
+    (folder / "slow.yaml").write_text(RUNBOOK % {"url": platform.url})
+    catalog = write_catalog(tmp_path / "catalog.yaml", catalog_entry(SERVICE, "slow-model", auto_approve=("http",)))
+    return base_env(postgres_url, tmp_path, MLRESPONDER_RUNBOOKS=str(folder), MLRESPONDER_CATALOG=catalog,
+                    MLRESPONDER_EGRESS_ALLOW="127.0.0.1")
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.engine = make_engine(url)
+
+    def mitigations(self) -> list[tuple[int, str]]:
+        with self.engine.connect() as conn:
+            return [(r.id, r.status) for r in conn.execute(sa.select(Mitigation.id, Mitigation.status))]
+
+    def events(self, kind: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [dict(r.data or {}) for r in conn.execute(
+                sa.select(TimelineEvent.data).where(TimelineEvent.kind == kind))]
+
+    def run_status(self) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(RunbookRun.status)).scalar()
+
+    def resume_due(self) -> float:
+        """When the leader's resumption job runs next (it moves on each time the job is started)."""
+        with self.engine.connect() as conn:
+            value = conn.execute(sa.text("SELECT next_run_time FROM apscheduler_jobs WHERE id = :id"),
+                                 {"id": RESUME_JOB}).scalar()
+        return float(value or 0.0)
+
+    def wait_for_sweeps(self, n: int, what: str) -> None:
+        """Until the leader has started its resumption job ``n`` more times."""
+        seen = [self.resume_due()]
+
+        def moved() -> bool:
+            due = self.resume_due()
+            if due > seen[-1]:
+                seen.append(due)
+            return len(seen) > n
+
+        wait_until(moved, 60, what)
+
+
+@pytest.mark.integration
+def test_a_live_replicas_mitigation_is_left_alone_and_a_dead_ones_settled_once(
+    tmp_path: Path, postgres_url: str, replicas: Any, platform: HeldPlatform
+) -> None:
+    upgrade(postgres_url)
+    store = Store(postgres_url)
+    env = _env(postgres_url, tmp_path, platform)
+    a, b = replicas(env, "a"), replicas(env, "b")
+    a.wait_ready(), b.wait_ready()
+    wait_until(lambda: {a.leader(), b.leader()} == {True, False}, 30, "one leader")
+    leader, executor = (a, b) if a.leader() else (b, a)
+
+    # The follower opens the incident, so its runbook runs there and it executes the mitigation.
+    assert executor.post("/alerts/alertmanager", alertmanager_body("slow-1", SERVICE)).status_code == 201
+    wait_until(lambda: platform.calls, 90, "the mitigation's call to reach the platform")
+    [(mitigation_id, status)] = store.mitigations()
+    assert status == "executing"
+
+    # The leader resumes periodically while the other replica executes: it must leave it alone.
+    store.wait_for_sweeps(2, "two resumption passes of the leader")
+    assert store.mitigations() == [(mitigation_id, "executing")]
+
+    # A replica starting meanwhile (the old leader's replacement) leaves it alone too.
+    leader.kill()
+    newcomer = replicas(env, "c").wait_ready()
+    wait_until(lambda: executor.leader(), 30, "the executing replica to take the lead")
+    assert newcomer.leader() is False
+    store.wait_for_sweeps(2, "two resumption passes while the mitigation executes")
+    assert store.mitigations() == [(mitigation_id, "executing")]
+    assert store.events("mitigation_failed") == [] and store.events("mitigation_executed") == []
+    assert "settling it" not in newcomer.log() + executor.log()
+
+    # The executing replica dies mid-call: the survivor leads and settles the mitigation, once.
+    executor.kill()
+    wait_until(lambda: newcomer.leader(), 30, "the survivor to take the lead")
+    wait_until(lambda: store.mitigations() == [(mitigation_id, "failed")], 60, "the survivor to settle it")
+    store.wait_for_sweeps(3, "three more resumption passes")
+    failed = store.events("mitigation_failed")
+    assert [(e["mitigation_id"], e["during"]) for e in failed] == [(mitigation_id, "restart")]
+    assert "outcome cannot be observed" in failed[0]["error"]
+    assert store.events("mitigation_executed") == []
+    assert platform.calls == ["/switch"]  # never called again
+    assert newcomer.log().count(f"mitigation {mitigation_id} was left executing") == 1
+    # The run the dead replica was advancing is picked up and stops at the failed mitigation.
+    wait_until(lambda: store.run_status() == "failed", 60, "the interrupted run to be continued")
+    store.engine.dispose()
