@@ -26,6 +26,9 @@ class CheckSpec:
     culprit_kind: CulpritKind | None  # None: a symptom or a note, never the verdict
     mitigation: Mitigation
     description: str
+    # the family a monitor's `checks:` key enables (drift, missing, stuck, quality, latency,
+    # errors, traffic); symptoms and notes have none, they never decide a verdict
+    family: str | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,15 @@ def verdict_checks() -> dict[str, CheckSpec]:
     return {name: spec for name, spec in CHECKS.items() if spec.culprit_kind is not None}
 
 
+def check_families() -> dict[str, frozenset[str]]:
+    """Family -> the verdict checks in it: what a monitor's `checks:` key lets raise a breach."""
+    out: dict[str, set[str]] = {}
+    for name, spec in verdict_checks().items():
+        if spec.family is not None:
+            out.setdefault(spec.family, set()).add(name)
+    return {family: frozenset(names) for family, names in out.items()}
+
+
 def culprit_phrase(kind: str, name: str, cause: str = "") -> str:
     """A culprit in words for reports ("model version `v7`"); unknown kinds say the cause."""
     spec = CULPRITS.get(kind)
@@ -87,20 +99,20 @@ for _culprit in (
     register_culprit(_culprit)
 
 for _check in (
-    CheckSpec("drift", "data", "feature", "naive_model", "a used feature's distribution moved"),
-    CheckSpec("missing_rate", "data", "feature", "naive_model", "more values arrive empty"),
-    CheckSpec("schema_change", "data", "feature", "naive_model", "a column vanished, emptied or changed type"),
-    CheckSpec("unit_change", "data", "feature", "naive_model", "a feature rescaled by a unit factor"),
-    CheckSpec("stuck_values", "data", "feature", "naive_model", "a feature repeats one value"),
-    CheckSpec("unseen_categories", "data", "feature", "naive_model", "categories never seen in the reference"),
-    CheckSpec("out_of_range", "data", "feature", "naive_model", "values outside the reference range"),
-    CheckSpec("version_change", "model", "model_version", "rollback", "a new model version performs worse"),
-    CheckSpec("concept_drift", "model", "concept", "retrain", "quality fell everywhere, nothing else moved"),
-    CheckSpec("segment", "model", "segment", "retrain", "quality fell in one slice of the traffic"),
-    CheckSpec("latency", "service", "latency", "escalate_service", "requests got slower"),
-    CheckSpec("error_rate", "service", "errors", "escalate_service", "more requests failed"),
-    CheckSpec("traffic", "service", "traffic", "escalate_service", "the request rate dropped or spiked"),
-    CheckSpec("traffic_gap", "service", "traffic", "escalate_service", "no predictions for a while"),
+    CheckSpec("drift", "data", "feature", "naive_model", "a used feature's distribution moved", "drift"),
+    CheckSpec("missing_rate", "data", "feature", "naive_model", "more values arrive empty", "missing"),
+    CheckSpec("schema_change", "data", "feature", "naive_model", "a column vanished, emptied or changed type", "drift"),
+    CheckSpec("unit_change", "data", "feature", "naive_model", "a feature rescaled by a unit factor", "drift"),
+    CheckSpec("stuck_values", "data", "feature", "naive_model", "a feature repeats one value", "stuck"),
+    CheckSpec("unseen_categories", "data", "feature", "naive_model", "categories never seen in the reference", "drift"),
+    CheckSpec("out_of_range", "data", "feature", "naive_model", "values outside the reference range", "drift"),
+    CheckSpec("version_change", "model", "model_version", "rollback", "a new model version performs worse", "quality"),
+    CheckSpec("concept_drift", "model", "concept", "retrain", "quality fell everywhere, nothing else moved", "quality"),
+    CheckSpec("segment", "model", "segment", "retrain", "quality fell in one slice of the traffic", "quality"),
+    CheckSpec("latency", "service", "latency", "escalate_service", "requests got slower", "latency"),
+    CheckSpec("error_rate", "service", "errors", "escalate_service", "more requests failed", "errors"),
+    CheckSpec("traffic", "service", "traffic", "escalate_service", "the request rate dropped or spiked", "traffic"),
+    CheckSpec("traffic_gap", "service", "traffic", "escalate_service", "no predictions for a while", "traffic"),
     CheckSpec("performance", "model", None, "none", "quality per window (symptom)"),
     CheckSpec("prediction_shift", "model", None, "none", "the prediction distribution moved (symptom)"),
     CheckSpec("input_quality", "data", None, "none", "loader notes and mixed types (note)"),

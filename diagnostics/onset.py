@@ -4,7 +4,9 @@ The log is cut into up to 400 equal time bins; for every symptom series (perform
 share of extreme losses (a local regression's signature), prediction mean or class shares,
 latency, error rate, traffic, model-version shares, feature means and missing rates) the best
 single mean shift is scored (`mean_shift_split`; the extreme-loss share as a binomial rate,
-`rate_increase_split`). The strongest symptom wins; a model-version switch or change event within two bins snaps the
+`rate_increase_split`), and so is the loss of every input segment (`onset_segments`: a drift
+hitting a few percent of the inputs steps up inside its segment however diluted overall).
+The strongest symptom wins; a model-version switch or change event within two bins snaps the
 onset to its exact time. Without a convincing change the last quarter of the log is the
 current window.
 """
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from diagnostics.log import Categorical, ChangeRecord, PredictionLog
+from diagnostics.onset_segments import segment_steps
 from diagnostics.stats import mean_shift_split, rate_increase_split
 
 MAX_BINS = 400
@@ -113,6 +116,10 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
             miss = np.isnan(v).astype(float)
             series[f"{name}:mean"] = (mean_series(v), False)
         series[f"{name}:missing"] = (mean_series(miss), False)
+    if np.isfinite(loss).any():
+        # a local regression steps up inside the segment it hits, however diluted overall
+        rate_steps += [(st.strength, st.first_bin, st.series)
+                       for st in segment_steps(log, loss, rows, bs, n_bins, head_fraction=HEAD_FRACTION)]
     scored: list[tuple[float, int, str]] = list(rate_steps)
     for name, (values, symptom) in series.items():
         # the reference needs history and the current window enough rows to judge: no onset

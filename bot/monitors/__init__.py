@@ -6,8 +6,9 @@ Parquet/CSV files) run on a schedule; a breach opens or joins an incident exactl
 external alert does. Escalation pages the next tier when nobody acknowledges, and reminds
 while an incident sits without updates or its postmortem unreviewed.
 
-Modules: `schema` (the YAML contract), `loader` (file:line:field errors), `sources` and
-`summary` (window aggregates, pushed into SQL), `checks` (aggregates → findings and a
-diagnosis), `runner` (locks, run history, alerts), `escalation` (pure policy + jobs),
+Modules: `schema` (the YAML contract), `loader` (file:line:field errors), `layout` and
+`sources` (one read per window, sampled by the database), `checks` (the diagnostics engine on
+those rows), `gauges` (the exported figures, from the same rows), `runner` (locks, run
+history, alerts), `escalation` (pure policy + jobs),
 `metrics` (Prometheus gauges), `jobs` (their scheduler jobs); `bot.wiring` installs them.
 """

@@ -26,7 +26,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.db import transaction, utcnow
-from bot.monitors.checks import Evaluation, judge, window_metrics
+from bot.monitors.checks import Evaluation, judge
+from bot.monitors.gauges import window_metrics
 from bot.monitors.loader import LoadedConfig
 from bot.monitors.models import MonitorRun
 from bot.monitors.schema import MonitorSpec, ScheduleSpec
@@ -148,10 +149,10 @@ class MonitorService:
     def judge(self, spec: MonitorSpec, end: datetime) -> Judgement:
         """Read the reference and current windows ending at ``end`` and judge them (no store writes).
 
-        Two reads per window: the summary (counts and histograms computed by the source: the
-        gauges and the exact row counts), then the rows the diagnostics engine judges — all of
-        them up to ``max_rows`` per window, beyond that the same random share of both windows,
-        drawn by the database, so memory stays bounded and rates stay comparable.
+        One read per window: the database counts its rows, then sends the rows the diagnostics
+        engine judges — all of them up to ``max_rows`` per window, beyond that the same random
+        share of both windows, drawn by the database, so memory stays bounded and rates stay
+        comparable. The gauges are computed from those same rows (`bot.monitors.gauges`).
         """
         window = Window(end - timedelta(seconds=spec.window), end)
         t0 = time.perf_counter()
@@ -161,28 +162,35 @@ class MonitorService:
             if spec.reference.source is not None:
                 ref_source = open_source(spec.reference.source, self.engines)
                 ref_layout = restrict(ref_source.probe(layout.task, need_timestamp=False), layout)
-                ref_summary, edges = ref_source.summarize_reference(ref_layout, None)
                 ref_window, ref_minutes = None, None
             else:
                 ref_source, ref_layout = source, layout
                 ref_window = self._reference_window(spec, window)
-                ref_summary, edges = source.summarize_reference(layout, ref_window)
                 ref_minutes = ref_window.minutes
-            current = source.summarize(layout, window, edges)
-            _require_rows(spec, source.description, window, current.rows)
-            metrics = window_metrics(spec.checks, layout, ref_summary, current, current_minutes=window.minutes,
-                                     reference_minutes=ref_minutes)
-            fraction = 1.0
             if spec.source.mode == "aggregate":
-                fraction = min(1.0, spec.max_rows / max(current.rows, ref_summary.rows, 1))
-            cur_frame = _engine_frame(source.frame(layout, window, fraction), layout.timestamp)
-            ref_frame = _engine_frame(ref_source.frame(ref_layout, ref_window, fraction), ref_layout.timestamp)
+                rows = source.count(layout, window)
+                _require_rows(spec, source.description, window, rows)
+                ref_rows = ref_source.count(ref_layout, ref_window)
+                fraction = min(1.0, spec.max_rows / max(rows, ref_rows, 1))
+                cur_frame = source.frame(layout, window, fraction)
+                ref_frame = ref_source.frame(ref_layout, ref_window, fraction)
+            else:  # load: every row, counted once fetched (the baseline)
+                fraction = 1.0
+                cur_frame = source.frame(layout, window)
+                rows = len(cur_frame)
+                _require_rows(spec, source.description, window, rows)
+                ref_frame = ref_source.frame(ref_layout, ref_window)
+                ref_rows = len(ref_frame)
+            cur_frame = _engine_frame(cur_frame, layout.timestamp)
+            ref_frame = _engine_frame(ref_frame, ref_layout.timestamp)
             if ref_window is None:
                 ref_frame = _timeless_reference(ref_frame, cur_frame, window)
             cur_log = self._rows(spec, source, cur_frame, fraction, "window")
             ref_log = self._rows(spec, ref_source, ref_frame, fraction, "reference")
             if ref_window is None:
                 _type_predictions_like(ref_log, cur_log)
+            metrics = window_metrics(spec.checks, layout.task, ref_log, cur_log, rows=rows, reference_rows=ref_rows,
+                                     current_minutes=window.minutes, reference_minutes=ref_minutes)
             result = judge(spec, cur_log, ref_log, window.start.timestamp())
         except SourceError as exc:
             return Judgement("error", window, error=str(exc))
@@ -194,7 +202,7 @@ class MonitorService:
         diagnosis = result.to_dict()
         diagnosis["runtime_ms"] = round((time.perf_counter() - t0) * 1000.0, 1)
         ev = Evaluation(metrics=metrics, diagnosis=result)
-        return Judgement("breach" if ev.breached else "ok", window, ev, diagnosis, rows=current.rows)
+        return Judgement("breach" if ev.breached else "ok", window, ev, diagnosis, rows=rows)
 
     @staticmethod
     def _reference_window(spec: MonitorSpec, window: Window) -> Window:
@@ -347,7 +355,7 @@ def _engine_frame(frame: Any, timestamp: str) -> Any:
     """Timestamps as aware datetimes under the contract's column name, whatever the source stored."""
     import pandas as pd
 
-    from bot.monitors.summary import epoch_seconds
+    from bot.monitors.layout import epoch_seconds
 
     if timestamp in frame.columns:
         stamps = pd.to_datetime(epoch_seconds(frame[timestamp]), unit="s", utc=True)

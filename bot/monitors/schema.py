@@ -46,9 +46,8 @@ class ScheduleSpec(_Spec):
 class SourceSpec(_Spec):
     """Where the prediction log lives: a SQL table/query, or Parquet/CSV files.
 
-    ``mode: aggregate`` computes histograms and counts in the database (memory stays flat);
-    ``mode: load`` fetches the window's rows and aggregates them in numpy (the baseline, and
-    the only way for sources whose SQL dialect lacks what the aggregate queries need).
+    ``mode: aggregate`` has the database count the window and sample it beyond ``max_rows``
+    (memory stays bounded); ``mode: load`` fetches every row of the window (the baseline).
     """
 
     url: str | None = Field(default=None, description="SQLAlchemy URL; ${ENV} references are expanded")

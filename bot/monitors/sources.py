@@ -1,10 +1,10 @@
-"""Reading a monitor's prediction log: SQL tables/queries and Parquet/CSV files, as window summaries.
+"""Reading a monitor's prediction log: SQL tables/queries and Parquet/CSV files.
 
-SQL sources in ``aggregate`` mode send one aggregate query per window (plus one GROUP BY per
-categorical column and one per model version): counts, ranges, moments and cumulative counts
-at the reference's histogram edges are computed by the database, so the process never holds
-the window's rows. ``load`` mode fetches the rows and summarizes them in numpy (the baseline).
-File sources stream record batches through pyarrow and merge per-batch summaries.
+A run reads each window once. In ``aggregate`` mode (the default) the database counts the
+window's rows (`Source.count`, an index range scan on the timestamp) and a larger window than
+the monitor's ``max_rows`` is sampled where the data is (`Source.frame` with a share below 1:
+a ``random()`` filter in SQL, per batch for files), so only kept rows travel and memory is
+bounded by ``max_rows``. ``load`` mode fetches every row (the baseline).
 
 Every failure to read is a `SourceError` whose message says what could not be read, without
 credentials: the runner turns it into an incident, because a broken pipeline must not look
@@ -27,23 +27,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
 from bot.db import normalize_url
+from bot.monitors.layout import Layout, Task, epoch_seconds
 from bot.monitors.loader import MonitorConfigError, expand_env
 from bot.monitors.schema import SourceSpec
-from bot.monitors.summary import (
-    LATENCY_EDGES,
-    NULL_KEY,
-    TOP_CATEGORIES,
-    Layout,
-    NumericStats,
-    Task,
-    VersionStats,
-    WindowSummary,
-    cap_categories,
-    epoch_seconds,
-    fine_edges,
-    merge,
-    summarize_frame,
-)
 from diagnostics.log import RESERVED_COLUMNS
 
 PROBE_ROWS = 500
@@ -146,7 +132,8 @@ class Source:
     def probe(self, task: Task | None, *, need_timestamp: bool = True) -> Layout:
         raise NotImplementedError
 
-    def summarize(self, layout: Layout, window: Window | None, edges: dict[str, list[float]] | None) -> WindowSummary:
+    def count(self, layout: Layout, window: Window | None) -> int:
+        """Rows in the window (all rows without one): sizes the sample before any row is read."""
         raise NotImplementedError
 
     def latest_timestamp(self, layout: Layout) -> datetime | None:
@@ -158,20 +145,6 @@ class Source:
 
     def close(self) -> None:
         pass
-
-    def summarize_reference(
-        self, layout: Layout, window: Window | None
-    ) -> tuple[WindowSummary, dict[str, list[float]]]:
-        """Reference summary plus the histogram edges it defines (its range, per numeric feature)."""
-        first = self.summarize(layout, window, None)
-        edges = {name: fine_edges(st.min, st.max) for name, st in first.numeric.items() if st.count}
-        if not edges:
-            return first, {}
-        second = self.summarize(layout, window, edges)
-        for name, st in second.numeric.items():
-            first.numeric[name].cum = st.cum
-            first.numeric[name].below = st.below
-        return first, edges
 
 
 # ---------------------------------------------------------------- SQL
@@ -243,20 +216,13 @@ class SqlSource(Source):
             return None
         return datetime.fromtimestamp(float(epoch_seconds([value])[0]), tz=UTC)
 
-    def summarize(self, layout: Layout, window: Window | None, edges: dict[str, list[float]] | None) -> WindowSummary:
+    def count(self, layout: Layout, window: Window | None) -> int:
+        stmt = sa.select(sa.func.count()).select_from(self._from()).where(*self._where(layout, window))
         try:
             with self.engine.connect() as conn:
-                if self.spec.mode == "load":
-                    return self._load(conn, layout, window, edges)
-                return self._aggregate(conn, layout, window, edges)
+                return int(conn.execute(stmt).scalar() or 0)
         except sa.exc.SQLAlchemyError as exc:
-            raise self._fail(exc, "aggregate" if self.spec.mode == "aggregate" else "load") from None
-
-    def _load(self, conn: sa.Connection, layout: Layout, window: Window | None,
-              edges: dict[str, list[float]] | None) -> WindowSummary:
-        stmt = sa.select(sa.text("*")).select_from(self._from()).where(*self._where(layout, window))
-        frame = pd.read_sql(stmt, conn)
-        return cap_categories(summarize_frame(frame, layout, edges or {}))
+            raise self._fail(exc, "read") from None
 
     def frame(self, layout: Layout, window: Window | None, fraction: float = 1.0) -> pd.DataFrame:
         where = self._where(layout, window)
@@ -265,9 +231,14 @@ class SqlSource(Source):
         stmt = sa.select(sa.text("*")).select_from(self._from()).where(*where)
         try:
             with self.engine.connect() as conn:
-                return pd.read_sql(stmt, conn)
-        except sa.exc.SQLAlchemyError as exc:
-            raise self._fail(exc, "load") from None
+                # The driver's rows straight into pandas: SQLAlchemy's per-row Result processing
+                # (nothing to convert for SELECT *) cost as much as the fetch itself.
+                cursor = conn.execute(stmt).cursor
+                names = [d[0] for d in cursor.description]
+                rows = cursor.fetchall()
+        except (sa.exc.SQLAlchemyError, self.engine.dialect.loaded_dbapi.Error) as exc:  # the driver's own
+            raise self._fail(exc, "load") from None  # error class when the raw cursor's fetch fails
+        return pd.DataFrame.from_records(rows, columns=names, coerce_float=True)
 
     def _sample(self, fraction: float) -> Any:
         """A Bernoulli row filter evaluated by the database (only the kept rows travel)."""
@@ -275,140 +246,9 @@ class SqlSource(Source):
             return sa.func.abs(sa.func.random() % 1_000_000) < int(fraction * 1_000_000)
         return sa.func.random() < fraction  # PostgreSQL and most others: uniform on [0, 1)
 
-    def _aggregate(self, conn: sa.Connection, layout: Layout, window: Window | None,
-                   edges: dict[str, list[float]] | None) -> WindowSummary:
-        """Moments and counts in one scan, then one GROUP BY per histogram and per categorical column.
-
-        Histograms group rows by their bin, found by a binary tree of CASE comparisons (about
-        log2(bins) comparisons per row instead of one SUM(CASE ...) per edge): exact, portable SQL,
-        and an order of magnitude cheaper than evaluating every edge on every row.
-        """
-        where = self._where(layout, window)
-        src = self._from()
-        cols: list[Any] = [sa.func.count().label("rows")]
-        for name in layout.numeric:
-            c = _col(name)
-            cols += [sa.func.count(c), sa.func.min(c), sa.func.max(c), sa.func.sum(c), sa.func.sum(c * c)]
-        if layout.has_latency:
-            cols.append(sa.func.count(_col("latency_ms")))
-        if layout.error_kind != "none":
-            err = _col("error")
-            flag = {"bool": err, "numeric": err != 0,
-                    "text": sa.func.lower(err).in_(["1", "true", "t", "yes", "1.0"])}[layout.error_kind]
-            cols += [sa.func.count(err), sa.func.sum(sa.case((flag, 1), else_=0))]
-        row = list(conn.execute(sa.select(*cols).select_from(src).where(*where)).one())
-        out = WindowSummary(rows=int(row.pop(0)))
-        wanted: dict[str, tuple[Any, list[float]]] = {}
-        for name in layout.numeric:
-            count, lo, hi, total, sumsq = row[:5]
-            del row[:5]
-            st = NumericStats(count=int(count or 0), nulls=out.rows - int(count or 0),
-                              min=None if lo is None else float(lo), max=None if hi is None else float(hi),
-                              sum=float(total or 0.0), sumsq=float(sumsq or 0.0))
-            e = (edges or {}).get(name)
-            if e:
-                st.cum = [0] * len(e)
-                if st.count:
-                    wanted[name] = (_col(name), e)
-            out.numeric[name] = st
-        if layout.has_latency:
-            out.latency_count = int(row.pop(0) or 0)
-            out.latency_cum = [0] * len(LATENCY_EDGES)
-            if out.latency_count:
-                wanted["\x00latency"] = (_col("latency_ms"), list(LATENCY_EDGES))
-        for name, (below, cum) in self._cumulative(conn, src, where, wanted).items():
-            if name == "\x00latency":
-                out.latency_cum = cum
-            else:
-                out.numeric[name].below, out.numeric[name].cum = below, cum
-        if layout.error_kind != "none":
-            out.error_count, out.errors = int(row[0] or 0), int(row[1] or 0)
-        for name in layout.categorical:
-            c = _col(name)
-            stmt = (sa.select(c, sa.func.count()).select_from(src).where(*where).group_by(c)
-                    .order_by(sa.func.count().desc(), c).limit(TOP_CATEGORIES))
-            out.categorical[name] = {
-                (NULL_KEY if value is None else _text(value)): int(n) for value, n in conn.execute(stmt)
-            }
-        out.versions = self._versions(conn, layout, src, where)
-        return out
-
-    @staticmethod
-    def _cumulative(conn: sa.Connection, src: Any, where: list[Any],
-                    columns: dict[str, tuple[Any, list[float]]]) -> dict[str, tuple[int, list[int]]]:
-        """Per column: (count below its first edge, count <= each edge), from one UNION ALL statement.
-
-        Each member groups the rows by a bin index (the number of edges strictly below the value,
-        found by a binary tree of CASE comparisons); one statement for all columns saves a round
-        trip and a statement compilation per column.
-        """
-        if not columns:
-            return {}
-        names = list(columns)
-        members = []
-        for i, name in enumerate(names):
-            col, edges = columns[name]
-            params = [sa.bindparam(f"e{i}_{k}", x, type_=sa.Float) for k, x in enumerate(edges)]
-
-            def tree(lo: int, hi: int, col: Any = col, params: list[Any] = params) -> Any:
-                if lo == hi:
-                    return sa.literal(lo)
-                mid = (lo + hi) // 2
-                return sa.case((col <= params[mid], tree(lo, mid)), else_=tree(mid + 1, hi))
-
-            below = sa.literal(len(edges) + 1)  # a sentinel bin for values under the first edge
-            index = sa.case((col.is_(None), sa.null()), (col < params[0], below), else_=tree(0, len(edges)))
-            members.append(sa.select(sa.literal(i, type_=sa.Integer).label("col"), index.label("bin"),
-                                     sa.func.count().label("n")).select_from(src).where(*where).group_by(index))
-        counts = {name: np.zeros(len(columns[name][1]) + 2, dtype=np.int64) for name in names}
-        statement = members[0] if len(members) == 1 else sa.union_all(*members)
-        for i, b, n in conn.execute(statement):
-            if b is not None:
-                counts[names[int(i)]][int(b)] += int(n)
-        out: dict[str, tuple[int, list[int]]] = {}
-        for name, c in counts.items():
-            k = len(columns[name][1])
-            n_below = int(c[k + 1])
-            out[name] = (n_below, [int(x) for x in n_below + np.cumsum(c[:k])])
-        return out
-
-    def _versions(self, conn: sa.Connection, layout: Layout, src: Any, where: list[Any]) -> dict[str, VersionStats]:
-        key = _col("model_version") if layout.has_version else sa.literal("all")
-        cols: list[Any] = [key, sa.func.count()]
-        if layout.has_label:
-            label, pred = _col("label"), _col("prediction")
-            both = sa.and_(label.is_not(None), pred.is_not(None))
-            if layout.task == "classification":
-                cols += [sa.func.count(label),
-                         sa.func.sum(sa.case((sa.and_(both, sa.cast(label, sa.String) == sa.cast(pred, sa.String)),
-                                              1), else_=0)),
-                         sa.func.sum(sa.case((both, 1), else_=0)), sa.literal(0.0), sa.literal(0.0)]
-            else:
-                diff = label - pred
-                cols += [sa.func.count(label), sa.literal(0), sa.func.sum(sa.case((both, 1), else_=0)),
-                         sa.func.sum(sa.func.abs(diff)), sa.func.sum(diff * diff)]
-        stmt = sa.select(*cols).select_from(src).where(*where)
-        if layout.has_version:
-            stmt = stmt.group_by(key)
-        out: dict[str, VersionStats] = {}
-        for r in conn.execute(stmt):
-            if int(r[1] or 0) == 0:
-                continue
-            st = VersionStats(rows=int(r[1]))
-            if layout.has_label:
-                st.labelled, st.correct, st.pairs = int(r[2] or 0), int(r[3] or 0), int(r[4] or 0)
-                st.abs_err, st.sq_err = float(r[5] or 0.0), float(r[6] or 0.0)
-            out[_text(r[0])] = st
-        return out
-
 
 def _col(name: str) -> sa.ColumnClause[Any]:
     return sa.column(name)
-
-
-def _text(value: Any) -> str:
-    """Category keys as the numpy path writes them (``str`` of the Python value)."""
-    return str(value)
 
 
 # ---------------------------------------------------------------- files
@@ -460,13 +300,6 @@ class FileSource(Source):
         except SourceError as exc:
             raise SourceError(f"{self.description}: {exc}") from None
 
-    def _needed(self, layout: Layout, window: Window | None) -> list[str]:
-        cols = [*layout.numeric, *layout.categorical]
-        cols += [c for c in ("model_version", "prediction", "label", "latency_ms", "error") if c in layout.columns]
-        if window is not None:
-            cols.append(layout.timestamp)
-        return list(dict.fromkeys(cols))
-
     def _in_window(self, frame: pd.DataFrame, layout: Layout, window: Window | None) -> pd.DataFrame:
         if window is None:
             return frame
@@ -489,16 +322,10 @@ class FileSource(Source):
             frames = [f.loc[rng.random(len(f)) < fraction] for f in frames]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(layout.columns))
 
-    def summarize(self, layout: Layout, window: Window | None, edges: dict[str, list[float]] | None) -> WindowSummary:
-        cols = self._needed(layout, window)
-        if self.spec.mode == "load":
-            frames = [self._in_window(f, layout, window) for f in self._batches(cols)]
-            frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
-            return cap_categories(summarize_frame(frame, layout, edges or {}))
-        total = WindowSummary()
-        for frame in self._batches(cols):
-            total = merge(total, summarize_frame(self._in_window(frame, layout, window), layout, edges or {}))
-        return cap_categories(total)
+    def count(self, layout: Layout, window: Window | None) -> int:
+        if window is None:
+            return int(self._dataset().count_rows())
+        return int(sum(len(self._in_window(f, layout, window)) for f in self._batches([layout.timestamp])))
 
 
 # ---------------------------------------------------------------- opening

@@ -23,11 +23,12 @@ from mon_helpers import monitor_doc, write_config
 from mon_synth import FAULTS, START, make_log
 
 from bot.config import Settings
-from bot.monitors.checks import FAMILIES
 from bot.monitors.runner import MonitorService
+from bot.monitors.schema import ChecksSpec
 from bot.runtime import Runtime
 from bot.wiring import create_runtime
 from diagnostics import diagnose
+from diagnostics.checks import CHECKS, check_families, verdict_checks
 from diagnostics.loader import load_log
 
 END = START + timedelta(hours=4)
@@ -135,7 +136,23 @@ def test_checks_only_choose_families_of_the_engines_checks(tmp_path: Path, setti
     assert quiet.status == "ok" and quiet.diagnosis is not None and quiet.diagnosis["cause"] == "none"
     assert loud.status == "breach" and loud.diagnosis is not None
     assert loud.diagnosis["culprit"] == {"kind": "model_version", "name": "v2"}
-    assert loud.diagnosis["findings"][0]["check"] in FAMILIES["quality"]
+    assert loud.diagnosis["findings"][0]["check"] in check_families()["quality"]
+    assert loud.diagnosis["recommended_mitigation"] == CHECKS[loud.diagnosis["findings"][0]["check"]].mitigation
+
+
+def test_monitor_families_are_the_check_registrys() -> None:
+    """One table: every `checks:` key is a family of the registry, every verdict check of the
+    engine's own checks is in exactly one family, and the mitigation a breach proposes is the
+    registry's (the monitors keep no map of their own)."""
+    families = check_families()
+    assert set(families) == set(ChecksSpec.model_fields)
+    own = {name for name, spec in verdict_checks().items() if spec.family is not None}
+    assert sorted(n for names in families.values() for n in names) == sorted(own)
+    assert {"drift", "unit_change", "missing_rate", "version_change", "latency", "traffic"} <= own
+    import bot.monitors.checks as monitor_checks
+
+    assert not [k for k, v in vars(monitor_checks).items() if isinstance(v, dict) and k.isupper()]
+    assert all(CHECKS[name].mitigation != "none" for name in own)
 
 
 def test_a_large_window_is_sampled_by_the_database_with_rates_kept(tmp_path: Path, settings: Settings,
