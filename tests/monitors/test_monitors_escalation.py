@@ -197,6 +197,27 @@ def test_unacknowledged_incident_escalates_on_time_with_simulated_clock(
         rt.close()
 
 
+def test_a_generic_webhook_is_a_notification_posted_once_not_a_page(
+    settings: Settings, tmp_path: Path, hook_url: str
+) -> None:
+    policy = {**POLICY, "webhook": {"kind": "generic", "url": hook_url}}
+    rt = create_runtime(settings.with_(monitors=write_config(tmp_path / "e.yaml", [], policy)))
+    try:
+        escalation = rt.parts[EscalationService]
+        incident_id = _open(rt)
+        with transaction(rt.sessions) as session:
+            opened = get_incident(session, incident_id).created_at
+        escalation.check(incident_id, opened + timedelta(minutes=15))
+        escalation.check(incident_id, opened + timedelta(minutes=16))  # nothing new is due: nothing sent
+        [posted] = _Hook.received
+        assert (posted["incident"], posted["tier"], posted["who"]) == (f"INC-{incident_id}", 2, ["S02SECONDARY"])
+        [outcome] = [e for e in _timeline(rt, incident_id) if e["kind"] == "escalation_webhook"]
+        assert outcome["data"]["ok"] is True and outcome["data"]["tier"] == 2
+        assert _pages(rt) == []  # not a PagerDuty page
+    finally:
+        rt.close()
+
+
 def test_real_scheduler_pages_after_a_short_delay(settings: Settings, tmp_path: Path, hook_url: str,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLR_TEST_PD_KEY", "routing-key-456")
