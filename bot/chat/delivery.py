@@ -8,6 +8,7 @@ become a `chat_error` note on the timeline and the flow carries on.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,8 +30,6 @@ NO_ALERT_OPS = frozenset({"create_channel", "set_topic", "invite", "pin_card", "
                           "ephemeral", "respond"})
 # Operations that send something of their timeline event (its line, its files).
 EVENT_OPS = frozenset({"thread", "stakeholder_update", "upload_postmortem", "upload_figure"})
-# Timeline kinds whose thread messages may go out together, several lines in one (a storm).
-COALESCED_KINDS = frozenset({"alert_joined", "alert_refired", "alert_resolved"})
 # Errors that are not worth a timeline note (the goal is already reached).
 BENIGN_ERRORS = frozenset({"already_in_channel", "already_pinned", "cant_invite_self", "message_not_modified"})
 
@@ -224,17 +223,31 @@ class Delivery:
     def _op_pagerduty(self, row: RowRef, ctx: DeliveryContext) -> Outcome:
         view = self._need_view(ctx)
         action = str(row.payload.get("event_action"))
+        key, component = self._routing_key(row, view)
+        if action not in EVENT_ACTIONS:
+            raise FinalChatError("pagerduty_no_route", f"no PagerDuty event action {action!r}")
+        body = event_body(key, action, view.ref, title=view.title, severity=view.severity, service=component,
+                          message=str(row.payload.get("message") or ""))
+        url = row.payload.get("url")
+        return Outcome(result={"event_action": action, **self.pager.enqueue(body, str(url) if url else None)})
+
+    def _routing_key(self, row: RowRef, view: IncidentView) -> tuple[str, str]:
+        """The routing key (read now, never stored) and the PagerDuty component of a page."""
+        variable = row.payload.get("routing_key_env")
+        if variable:  # the escalation policy's key, from the variable its configuration names
+            key = os.environ.get(str(variable), "")
+            if not key:
+                raise FinalChatError("pagerduty_no_key", f"routing key variable {variable} is not set")
+            return key, view.service
         service = self.catalog.get(str(row.payload.get("service") or ""))
-        if action not in EVENT_ACTIONS or service is None or not service.owners.pagerduty_routing_key:
+        if service is None or not service.owners.pagerduty_routing_key:
             raise FinalChatError("pagerduty_no_route", f"no PagerDuty routing key for {row.payload.get('service')!r}")
         try:
-            key = service.owners.routing_key()
+            owners_key = service.owners.routing_key()
         except KeyError as exc:  # unset since the catalog loaded: nothing to page with
             raise FinalChatError("pagerduty_no_key", str(exc)) from None
-        assert key is not None
-        body = event_body(key, action, view.ref, title=view.title, severity=view.severity, service=service.name,
-                          message=str(row.payload.get("message") or ""))
-        return Outcome(result={"event_action": action, **self.pager.enqueue(body)})
+        assert owners_key is not None
+        return owners_key, service.name
 
     def _op_stakeholder_update(self, row: RowRef, ctx: DeliveryContext) -> Outcome:
         view = self._need_view(ctx)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot.chat.blocks import is_slack_user_id
 from bot.chat.models import OutboxMessage
-from bot.chat.pagerduty import pd_key
+from bot.chat.pagerduty import page_route, pd_key
 from bot.chat.views import series_figure_png
 from bot.config import Settings
 from bot.events import EventKind, EventNotice, pending_notices
@@ -25,6 +25,8 @@ CARD_KINDS = frozenset(
      EventKind.ALERTS_ALL_RESOLVED, EventKind.ALERT_JOINED, EventKind.ALERT_REFIRED, EventKind.ALERT_RESOLVED,
      EventKind.POSTMORTEM_DRAFTED, EventKind.ROLE_ASSIGNED}
 )
+# Timeline kinds whose thread messages may go out together, several lines in one (a storm).
+COALESCED_KINDS = frozenset({"alert_joined", "alert_refired", "alert_resolved"})
 # Kinds announced in the channel as well as the thread, so people are actually notified.
 BROADCAST_KINDS = frozenset({EventKind.ESCALATION})
 
@@ -72,10 +74,10 @@ def ops_for(notice: EventNotice, settings: Settings) -> list[OutboxMessage]:
         # Whoever is escalated to joins the channel (a departed one is noted, like any invite).
         who = notice.data.get("who") or []
         rows = [row("invite", {"user": u}) for u in who if isinstance(u, str) and is_slack_user_id(u)] + rows
-        page = notice.data.get("page")
-        if isinstance(page, dict) and page.get("service"):
-            # The owners' PagerDuty service, on its own key: a chat outage never holds a page back.
-            rows.append(row("pagerduty", {"event_action": "trigger", "service": page["service"],
+        route = page_route(notice.data.get("page"))
+        if route:
+            # The owners' or the policy's PagerDuty service, on its own key: a chat outage never holds a page back.
+            rows.append(row("pagerduty", {"event_action": "trigger", **route,
                                           "message": str(notice.data.get("message") or "")},
                             row_key=pd_key(notice.incident_id)))
     if notice.kind in ("commander_assigned", "role_assigned"):
@@ -103,6 +105,13 @@ def ops_for(notice: EventNotice, settings: Settings) -> list[OutboxMessage]:
     return rows
 
 
+def due_at_once(notices: list[EventNotice]) -> bool:
+    """Whether these events queue a row due now. An alert line and its card update wait for their
+    window (`OutboxWorker.lines_every`, `card_every`), so a storm's joined alerts need not wake the
+    worker at every commit; it sends them when their window ends."""
+    return any(n.kind not in COALESCED_KINDS for n in notices)
+
+
 def queue_for_session(session: Session, settings: Settings) -> None:
     """before_commit hook: add outbox rows for the events this transaction logged."""
     notices: list[EventNotice] = pending_notices(session)
@@ -122,13 +131,14 @@ def page_follow_ups(session: Session, notice: EventNotice) -> list[OutboxMessage
     if action is None:
         return []
     key = pd_key(notice.incident_id)
-    trigger = session.scalars(select(OutboxMessage).where(OutboxMessage.key == key, OutboxMessage.op == "pagerduty")
-                              .order_by(OutboxMessage.id).limit(1)).first()
-    if trigger is None:
-        return []
+    triggers = session.scalars(select(OutboxMessage).where(OutboxMessage.key == key, OutboxMessage.op == "pagerduty")
+                               .order_by(OutboxMessage.id))
+    # One follow-up per PagerDuty route the incident paged (the owners' service, the policy's key).
+    routes = dict.fromkeys(tuple(page_route(t.payload).items()) for t in triggers
+                           if t.payload.get("event_action") == "trigger")
     return [OutboxMessage(key=key, incident_id=notice.incident_id, event_id=notice.event_id, op="pagerduty",
-                          payload={"event_action": action, "service": trigger.payload.get("service")},
-                          status="pending")]
+                          payload={"event_action": action, **dict(route)}, status="pending")
+            for route in routes if route]
 
 
 def reset_session_marker(session: Session) -> None:
