@@ -11,20 +11,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import Table, bindparam, func, select, text, update
+from sqlalchemy import Engine, Table, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from bot.catalog import Catalog
 from bot.db import UTCDateTime, utcnow
 from bot.errors import InvalidInput, MalformedBody
 from bot.incidents import create_incident, log_event, normalize_severity
-from bot.models import OPEN_STATUSES, Alert, DedupKey, Incident
+from bot.models import OPEN_STATUSES, STATUSES, Alert, DedupKey, Incident
 from bot.textcheck import check_text, check_text_tree
 from bot.timeparse import parse_optional_end, parse_timestamp
 
@@ -361,9 +362,12 @@ _INCIDENT_FOR_KEY = (
     .join(Incident, Incident.id == DedupKey.incident_id)
     .where(DedupKey.key == bindparam("key"))
 )
+# Open = not resolved (`OPEN_STATUSES`), said as one comparison: an IN list is an "expanding"
+# parameter that SQLAlchemy rewrites into the SQL on every execution.
+assert set(OPEN_STATUSES) == set(STATUSES) - {"resolved"}
 _SERVICE_INCIDENT = (
     select(Incident)
-    .where(Incident.service == bindparam("service"), Incident.status.in_(OPEN_STATUSES),
+    .where(Incident.service == bindparam("service"), Incident.status != "resolved",
            Incident.created_at >= bindparam("since", type_=UTCDateTime()))
     .order_by(Incident.id.desc())
     .limit(1)
@@ -385,7 +389,7 @@ _COUNT_RESEND = (
             _alerts.join(_keys, (_keys.c.incident_id == _alerts.c.incident_id) & (_keys.c.key == bindparam("b_key")))
             .join(_incidents, _incidents.c.id == _alerts.c.incident_id)
         )
-        .where(_alerts.c.fingerprint == bindparam("b_fingerprint"), _incidents.c.status.in_(OPEN_STATUSES))
+        .where(_alerts.c.fingerprint == bindparam("b_fingerprint"), _incidents.c.status != "resolved")
         .scalar_subquery(),
         _alerts.c.status == "firing",
     )
@@ -451,9 +455,64 @@ def _count_resend(session: Session, a: NormalizedAlert, now: datetime) -> int | 
     locks and the ORM. Returns the incident id, or None when the alert needs full routing. Safe
     without the locks: it only counts, and a concurrent resolve makes its WHERE fail.
     """
-    params = {"b_key": f"fp:{a.fingerprint}", "b_fingerprint": a.fingerprint, "b_now": now}
-    incident_id: int | None = session.connection().execute(_COUNT_RESEND, params).scalar_one_or_none()
+    incident_id: int | None = session.connection().execute(_COUNT_RESEND, _resend_params(a, now)).scalar_one_or_none()
     return incident_id
+
+
+def _resend_params(a: NormalizedAlert, now: datetime) -> dict[str, Any]:
+    return {"b_key": f"fp:{a.fingerprint}", "b_fingerprint": a.fingerprint, "b_now": now}
+
+
+def count_resends(engine: Engine, alerts: list[NormalizedAlert]) -> IngestResult | None:
+    """A delivery of re-sends only (Alertmanager's steady state, most deliveries of a storm), counted
+    in one transaction of plain statements, without an ORM session.
+
+    Returns None, having changed nothing, unless every alert of the delivery is a firing re-send
+    of an alert firing in its open incident: the caller then routes the delivery with `ingest`
+    (``count_resends=False``: it has just been tried). Nothing here opens, joins or logs, so
+    there is nothing for the event bus or the chat to hear of.
+    """
+    if not alerts or any(a.status != "firing" for a in alerts):
+        return None
+    result = IngestResult()
+    now = utcnow()
+    with engine.connect() as conn, conn.begin() as tx:
+        for a in alerts:
+            incident_id = conn.execute(_COUNT_RESEND, _resend_params(a, now)).scalar_one_or_none()
+            if incident_id is None:
+                tx.rollback()
+                return None
+            result.duplicates += 1
+            if f"INC-{incident_id}" not in result.incidents:
+                result.incidents.append(f"INC-{incident_id}")
+    return result
+
+
+class RecentFingerprints:
+    """Fingerprints this process has routed lately, the newest `size` of them.
+
+    Only a hint of which deliveries are re-sends, so that a new alert does not first pay for a
+    re-send count that finds nothing: a miss (another replica's alert, one forgotten) is routed
+    in full, which counts re-sends too, and a stale hit costs one statement that changes nothing.
+    """
+
+    def __init__(self, size: int = 65_536) -> None:
+        self.size = size
+        self._seen: dict[str, None] = {}
+        self._lock = threading.Lock()
+
+    def __contains__(self, fingerprint: object) -> bool:
+        return fingerprint in self._seen
+
+    def all_seen(self, alerts: list[NormalizedAlert]) -> bool:
+        return bool(alerts) and all(a.fingerprint in self._seen for a in alerts)
+
+    def add(self, alerts: list[NormalizedAlert]) -> None:
+        with self._lock:
+            for a in alerts:
+                self._seen[a.fingerprint] = None
+            while len(self._seen) > self.size:
+                del self._seen[next(iter(self._seen))]
 
 
 def _moves_start(a: NormalizedAlert, incident: Incident, group_window_seconds: int) -> bool:
@@ -465,11 +524,12 @@ def _moves_start(a: NormalizedAlert, incident: Incident, group_window_seconds: i
 
 
 def ingest(session: Session, alerts: list[NormalizedAlert], *, group_window_seconds: int,
-           catalog: Catalog | None = None) -> IngestResult:
+           catalog: Catalog | None = None, count_resends: bool = True) -> IngestResult:
     """Route every alert of one delivery; the caller commits (one transaction per delivery).
 
     The catalog only names the service an alert's labels select (the incident records it);
-    nothing else of the alert becomes configuration.
+    nothing else of the alert becomes configuration. ``count_resends=False`` skips the one-statement
+    count of re-sends (the caller has just tried `count_resends`); routing counts them as well.
     """
     result = IngestResult()
     now = utcnow()
@@ -477,7 +537,7 @@ def ingest(session: Session, alerts: list[NormalizedAlert], *, group_window_seco
     known = catalog or Catalog()
     alerts = [_with_catalog_service(a, known) for a in alerts]
     for a in alerts:
-        incident_id = _count_resend(session, a, now) if a.status == "firing" else None
+        incident_id = _count_resend(session, a, now) if count_resends and a.status == "firing" else None
         if incident_id is None:
             routed.append(a)
             continue

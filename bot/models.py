@@ -78,9 +78,13 @@ class Incident(Base):
 
 class Alert(Base):
     __tablename__ = "alerts"
+    # Intake finds an alert by (incident, fingerprint) on every delivery: with an index on the incident
+    # alone, each re-send read every alert of its incident, and a storm's incident holds thousands.
+    # Lookups by incident alone use the same index (its leading column).
+    __table_args__ = (Index("ix_alerts_incident_fingerprint", "incident_id", "fingerprint"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"))
     fingerprint: Mapped[str] = mapped_column(String(200), index=True)
     source: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(20), default="firing")

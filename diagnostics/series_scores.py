@@ -57,38 +57,61 @@ def level_points(step: float) -> int:
 def filled(values: np.ndarray, max_gap: int = 8) -> np.ndarray:
     """Short gaps carry the last value forward (what Prometheus shows for a missed scrape).
 
-    A longer silence stays NaN: a series that stops is not a series that holds still.
+    A longer silence stays NaN from its first point: a series that stops is not a series that
+    holds still (a gap running into the end of the window counts by its length so far).
     """
     ok = np.isfinite(values)
     if ok.all() or not ok.any():
         return values.copy()
-    pos = np.arange(values.shape[0])
+    n = values.shape[0]
+    pos = np.arange(n)
     last = np.where(ok, pos, -1)
     np.maximum.accumulate(last, out=last)
-    fill = ~ok & (last >= 0) & (pos - last <= max_gap)
+    following = np.where(ok, pos, n)
+    following = np.minimum.accumulate(following[::-1])[::-1]
+    # the whole gap must be short: the first minutes of a long silence are not a missed scrape
+    fill = ~ok & (last >= 0) & (following - last - 1 <= max_gap)
     out = values.copy()
     out[fill] = values[last[fill]]
     return out
 
 
-def silences(values: np.ndarray, min_points: int, monitoring_gap: np.ndarray | None = None) -> np.ndarray:
+def fresh(values: np.ndarray) -> np.ndarray:
+    """Points where a series has a new value: finite and not the previous point's value again.
+
+    A gauge whose target is gone keeps answering its last value for Prometheus' lookback (5
+    minutes): held, not fresh. A live series (a rate, a latency, a noisy gauge) changes every point.
+    """
+    ok = np.asarray(np.isfinite(values), dtype=bool)
+    if values.shape[0] == 0:
+        return ok
+    changed = np.concatenate(([True], values[1:] != values[:-1]))
+    return np.asarray(ok & changed, dtype=bool)
+
+
+def silences(values: np.ndarray, min_points: int, others_alive: np.ndarray | None) -> np.ndarray:
     """Where a series that had reported went silent for ``min_points`` or more (a boolean mask).
 
-    ``monitoring_gap``: points where every series is missing; that is Prometheus' own gap (a
-    restart, a lost scrape loop), not a target that stopped reporting, and never counts.
+    A silence counts when something else kept reporting through it: ``others_alive`` marks the
+    points where another target's series had fresh values, and it must hold for half the silence
+    (every target silent at once is Prometheus' own gap: a restart, a lost scrape loop, a history
+    that ends before now). With nothing else to compare (None), only a silence that ended within
+    the window counts: the target came back, so it, not the monitoring, was gone.
     """
     missing = ~np.isfinite(values)
-    if monitoring_gap is not None:
-        missing = missing & ~monitoring_gap
-    ok = np.isfinite(values)
+    ok = ~missing
+    n = values.shape[0]
     if not ok.any() or not missing.any():
-        return np.zeros(values.shape[0], dtype=bool)
+        return np.zeros(n, dtype=bool)
     missing[: int(np.argmax(ok))] = False  # before the series existed is not a silence
     edges = np.diff(np.concatenate(([0], missing.astype(np.int8), [0])))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    out = np.zeros(values.shape[0], dtype=bool)
+    out = np.zeros(n, dtype=bool)
     for a, b in zip(starts, ends, strict=True):  # one iteration per silence, not per point
-        if b - a >= min_points:
+        if b - a < min_points:
+            continue
+        witnessed = b < n if others_alive is None else float(np.mean(others_alive[a:b])) >= 0.5
+        if witnessed:
             out[a:b] = True
     return out
 
@@ -102,7 +125,8 @@ def _median_rows(windows: np.ndarray) -> np.ndarray:
 
 
 def rolling_level(values: np.ndarray, k: int) -> np.ndarray:
-    """Centered rolling median of the gap-filled series (shorter windows mirror at the ends)."""
+    """Centered rolling median of the gap-filled series (shorter windows mirror at the ends); NaN
+    where less than half the window has data."""
     n = values.shape[0]
     if n == 0:
         return values.copy()
@@ -114,7 +138,12 @@ def rolling_level(values: np.ndarray, k: int) -> np.ndarray:
     padded = np.concatenate([x[1 : half + 1][::-1], x, x[n - half - 1 : n - 1][::-1]]) if half else x
     if padded.shape[0] < n + 2 * half:  # very short series: no mirroring possible
         padded = np.concatenate([np.full(half, x[0]), x, np.full(half, x[-1])])
-    return _median_rows(sliding_window_view(padded, k))
+    windows = sliding_window_view(padded, k)
+    level = _median_rows(windows)
+    # a level needs most of its window: the median of the last few points before a silence (the
+    # partial `rate()` windows of a series that stops) is not where the series stood
+    level[np.isfinite(windows).sum(axis=1) < (k + 1) // 2] = np.nan
+    return level
 
 
 @dataclass(frozen=True)

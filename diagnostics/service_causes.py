@@ -24,6 +24,7 @@ from diagnostics.series_scores import (
     MIN_REF_POINTS,
     SeriesScore,
     detect_onset,
+    fresh,
     level_points,
     rolling_level,
     score_series,
@@ -176,10 +177,17 @@ def diagnose_series(
 
 
 def _silences(usable: list[Series], step: float) -> dict[str, np.ndarray]:
-    """Per series label: where it stopped reporting (not where every series did: that is Prometheus)."""
+    """Per series label: where it stopped reporting while another target kept reporting fresh values."""
     points = max(int(round(VANISH_S / step)), 9)  # longer than `filled`'s carry of lost scrapes
-    everyone = np.logical_and.reduce([~np.isfinite(s.values) for s in usable]) if len(usable) > 1 else None
-    return {s.label: silences(s.values, points, everyone) for s in usable}
+    alive: dict[str, np.ndarray] = {}
+    for s in usable:
+        now_fresh = fresh(s.values)
+        alive[s.owner] = alive[s.owner] | now_fresh if s.owner in alive else now_fresh
+    out = {}
+    for s in usable:
+        others = [m for owner, m in alive.items() if owner != s.owner]
+        out[s.label] = silences(s.values, points, np.logical_or.reduce(others) if others else None)
+    return out
 
 
 def _silence_as_no_requests(s: Series, silent: np.ndarray, times: np.ndarray) -> Series:

@@ -124,12 +124,14 @@ def _authorize(request: Request, settings: Settings, *, write: bool) -> None:
     raise Unauthorized("authorization: a valid 'Bearer <token>' header is required")
 
 
-async def require_reader(request: Request, settings: SettingsDep) -> None:
-    _authorize(request, settings, write=False)
+# The request alone (the settings from the app's runtime): each dependency FastAPI solves costs
+# CPU on every request, and these guard every route.
+async def require_reader(request: Request) -> None:
+    _authorize(request, request.app.state.runtime.settings, write=False)
 
 
-async def require_writer(request: Request, settings: SettingsDep) -> None:
-    _authorize(request, settings, write=True)
+async def require_writer(request: Request) -> None:
+    _authorize(request, request.app.state.runtime.settings, write=True)
 
 
 Reader = Depends(require_reader)

@@ -22,8 +22,11 @@ log = logging.getLogger(__name__)
 
 def create_app(runtime: Runtime, *, bind_host: str = "127.0.0.1") -> FastAPI:
     """``bind_host`` is only reported: who may call is decided per request, by token or client address."""
+    # FastAPI's own OpenTelemetry hooks off: mlresponder exports its metrics at /metrics, and the
+    # hooks look for a configured provider on every request (a storm pays that per alert).
     app = FastAPI(title="mlresponder", version="0.1.0", description="Incident response for production ML systems.",
-                  docs_url=None, redoc_url=None, openapi_url=None)
+                  docs_url=None, redoc_url=None, openapi_url=None,
+                  telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.runtime = runtime
     app.state.metrics = metrics = ServiceMetrics()
     app.state.bind_host = bind_host

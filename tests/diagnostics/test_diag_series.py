@@ -281,3 +281,38 @@ def test_a_few_lost_scrapes_are_not_a_vanished_series() -> None:
         store[start : start + 8] = np.nan
     v = diagnose_series(service(requests_per_s=rps, store__latency_p95_ms=store), onset=ONSET)
     assert v.culprit_kind == "none", [f.evidence for f in v.findings[:3]]
+
+
+def test_a_history_that_ends_before_now_is_not_downtime() -> None:
+    """Asked minutes after the last scrape (a history that ends early, Prometheus behind): every
+    rate stops together, gauges hold their last value for the lookback. Nothing kept reporting
+    fresh values through the silence, so nobody is down."""
+    sset = service(memory_bytes=noisy(6e8, 0.005, 11), store__memory_bytes=noisy(2e9, 0.005, 12))
+    end = N - 40  # ten minutes before the window's end
+    for s in sset.series:
+        held = s.values[end - 1]
+        s.values[end:] = np.nan
+        if s.key == "memory_bytes":
+            s.values[end : end + 20] = held  # a gauge answered for 5 more minutes, unchanged
+        elif s.key in ("requests_per_s", "cpu_utilization"):
+            s.values[end - 2 : end] *= (0.6, 0.35)  # rate() of the last samples: partial windows
+    for onset in (ONSET, None):
+        v = diagnose_series(sset, onset=onset)
+        assert v.culprit_kind == "none", [f.evidence for f in v.findings[:3]]
+
+
+def test_a_lone_service_that_went_silent_and_came_back_was_down() -> None:
+    """With no other target to compare, a silence that ended inside the window was the service's;
+    one still running at the window's end could be the monitoring's own and is not read."""
+
+    def lone(rps: np.ndarray) -> SeriesSet:
+        return SeriesSet("svc", TIMES.copy(), [Series("", "requests_per_s", "traffic", rps),
+                                              Series("", "latency_p95_ms", "latency", noisy(120.0, 0.05, 1))])
+
+    back = noisy(40.0, 0.05, 3)
+    back[ONSET_I : ONSET_I + 60] = np.nan  # 15 minutes without data, then reporting again
+    v = diagnose_series(lone(back), onset=ONSET)
+    assert (v.culprit_kind, v.culprit_name) == ("traffic", "requests_per_s")
+    still = noisy(40.0, 0.05, 3)
+    still[N - 40 :] = np.nan
+    assert diagnose_series(lone(still), onset=None).culprit_kind == "none"

@@ -46,3 +46,32 @@ def test_intake_answer_is_exactly_the_documented_shape(runtime: Runtime) -> None
         assert r.status_code == status, r.text
         assert set(r.json()) == set(IngestAnswer.model_fields)
         assert IngestAnswer.model_validate(r.json()).model_dump() == r.json()
+
+
+def test_resends_counted_without_a_session_still_follow_the_alert_lifecycle(runtime: Runtime) -> None:
+    """A fingerprint this process has seen is first counted as a re-send in one statement
+    (`count_resends`); whenever that is not what it is, the delivery is routed in full."""
+    from bot.db import transaction
+    from bot.incidents import get_incident, transition
+    from bot.intake import RecentFingerprints
+
+    client = TestClient(create_app(runtime), client=("127.0.0.1", 50000))
+    assert client.post("/alerts/alertmanager", json=am_payload("fast")).status_code == 201
+    assert "fast" in runtime.parts[RecentFingerprints]  # the hint is installed and holds it
+    for _ in range(3):
+        r = client.post("/alerts/alertmanager", json=am_payload("fast"))
+        assert r.status_code == 202 and r.json() == {"incidents": ["INC-1"], "opened": 0, "joined": 0,
+                                                      "duplicates": 1, "resolved": 0, "ignored": 0}
+    assert client.post("/alerts/alertmanager", json=am_payload("fast", status="resolved")).json()["resolved"] == 1
+    # Seen, but resolved: the one-statement count finds nothing, routing sees it fire again.
+    r = client.post("/alerts/alertmanager", json=am_payload("fast"))
+    assert r.status_code == 202 and r.json()["duplicates"] == 1
+    inc = client.get("/incidents/INC-1").json()
+    assert inc["alerts"][0]["deliveries"] == 6 and inc["alerts"][0]["status"] == "firing"
+    assert [e["kind"] for e in inc["timeline"]][-2:] == ["alerts_all_resolved", "alert_refired"]
+    with transaction(runtime.sessions) as s:
+        transition(s, get_incident(s, "INC-1"), "resolved", actor="test")
+    # Seen, but its incident is closed: a new incident, never a count on the closed one.
+    r = client.post("/alerts/alertmanager", json=am_payload("fast"))
+    assert r.status_code == 201 and r.json()["incidents"] == ["INC-2"]
+    assert client.get("/incidents/INC-1").json()["alerts"][0]["deliveries"] == 6
