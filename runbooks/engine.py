@@ -6,8 +6,9 @@ any invalid one, so the service refuses to start rather than fail mid-incident. 
 the first match in a worker thread. Work a dead process left unfinished (a mitigation it was
 executing, a run it was advancing, a job it was running) is resumed by the scheduler leader
 alone, every `RESUME_EVERY` seconds, and only once its owner is gone (`runbooks.ownership`,
-run leases): replicas never settle each other's live work. Processes that never start it (CLI
-commands) load and validate but do not run anything.
+run leases): replicas never settle each other's live work. On SQLite (one process) everything
+unfinished is picked up once, at start. Processes that never start it (CLI commands) load and
+validate but do not run anything.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.db import transaction
+from bot.db import is_postgres, transaction
 from bot.events import EventNotice
 from bot.models import Incident
 from bot.runtime import Runtime
@@ -123,7 +124,9 @@ class RunbookEngine:
             return
         self.started = True
         scheduler = self.runtime.parts.get(Scheduler)
-        if scheduler is None:  # no scheduler, no replicas: this process picks everything up now
+        if scheduler is None or not is_postgres(self.runtime.settings.database_url):
+            # One process (SQLite, or no scheduler): whatever is unfinished was left by a process
+            # that is gone, so it is all picked up now.
             from runbooks.executor import resume_active
 
             self.submit(resume_active, self.runtime)

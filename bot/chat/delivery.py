@@ -8,6 +8,7 @@ become a `chat_error` note on the timeline and the flow carries on.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -224,17 +225,31 @@ class Delivery:
     def _op_pagerduty(self, row: RowRef, ctx: DeliveryContext) -> Outcome:
         view = self._need_view(ctx)
         action = str(row.payload.get("event_action"))
+        key, component = self._routing_key(row, view)
+        if action not in EVENT_ACTIONS:
+            raise FinalChatError("pagerduty_no_route", f"no PagerDuty event action {action!r}")
+        body = event_body(key, action, view.ref, title=view.title, severity=view.severity, service=component,
+                          message=str(row.payload.get("message") or ""))
+        url = row.payload.get("url")
+        return Outcome(result={"event_action": action, **self.pager.enqueue(body, str(url) if url else None)})
+
+    def _routing_key(self, row: RowRef, view: IncidentView) -> tuple[str, str]:
+        """The routing key (read now, never stored) and the PagerDuty component of a page."""
+        variable = row.payload.get("routing_key_env")
+        if variable:  # the escalation policy's key, from the variable its configuration names
+            key = os.environ.get(str(variable), "")
+            if not key:
+                raise FinalChatError("pagerduty_no_key", f"routing key variable {variable} is not set")
+            return key, view.service
         service = self.catalog.get(str(row.payload.get("service") or ""))
-        if action not in EVENT_ACTIONS or service is None or not service.owners.pagerduty_routing_key:
+        if service is None or not service.owners.pagerduty_routing_key:
             raise FinalChatError("pagerduty_no_route", f"no PagerDuty routing key for {row.payload.get('service')!r}")
         try:
-            key = service.owners.routing_key()
+            owners_key = service.owners.routing_key()
         except KeyError as exc:  # unset since the catalog loaded: nothing to page with
             raise FinalChatError("pagerduty_no_key", str(exc)) from None
-        assert key is not None
-        body = event_body(key, action, view.ref, title=view.title, severity=view.severity, service=service.name,
-                          message=str(row.payload.get("message") or ""))
-        return Outcome(result={"event_action": action, **self.pager.enqueue(body)})
+        assert owners_key is not None
+        return owners_key, service.name
 
     def _op_stakeholder_update(self, row: RowRef, ctx: DeliveryContext) -> Outcome:
         view = self._need_view(ctx)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot.chat.blocks import is_slack_user_id
 from bot.chat.models import OutboxMessage
-from bot.chat.pagerduty import pd_key
+from bot.chat.pagerduty import page_route, pd_key
 from bot.chat.views import series_figure_png
 from bot.config import Settings
 from bot.events import EventKind, EventNotice, pending_notices
@@ -72,10 +72,10 @@ def ops_for(notice: EventNotice, settings: Settings) -> list[OutboxMessage]:
         # Whoever is escalated to joins the channel (a departed one is noted, like any invite).
         who = notice.data.get("who") or []
         rows = [row("invite", {"user": u}) for u in who if isinstance(u, str) and is_slack_user_id(u)] + rows
-        page = notice.data.get("page")
-        if isinstance(page, dict) and page.get("service"):
-            # The owners' PagerDuty service, on its own key: a chat outage never holds a page back.
-            rows.append(row("pagerduty", {"event_action": "trigger", "service": page["service"],
+        route = page_route(notice.data.get("page"))
+        if route:
+            # The owners' or the policy's PagerDuty service, on its own key: a chat outage never holds a page back.
+            rows.append(row("pagerduty", {"event_action": "trigger", **route,
                                           "message": str(notice.data.get("message") or "")},
                             row_key=pd_key(notice.incident_id)))
     if notice.kind in ("commander_assigned", "role_assigned"):
@@ -122,13 +122,14 @@ def page_follow_ups(session: Session, notice: EventNotice) -> list[OutboxMessage
     if action is None:
         return []
     key = pd_key(notice.incident_id)
-    trigger = session.scalars(select(OutboxMessage).where(OutboxMessage.key == key, OutboxMessage.op == "pagerduty")
-                              .order_by(OutboxMessage.id).limit(1)).first()
-    if trigger is None:
-        return []
+    triggers = session.scalars(select(OutboxMessage).where(OutboxMessage.key == key, OutboxMessage.op == "pagerduty")
+                               .order_by(OutboxMessage.id))
+    # One follow-up per PagerDuty route the incident paged (the owners' service, the policy's key).
+    routes = dict.fromkeys(tuple(page_route(t.payload).items()) for t in triggers
+                           if t.payload.get("event_action") == "trigger")
     return [OutboxMessage(key=key, incident_id=notice.incident_id, event_id=notice.event_id, op="pagerduty",
-                          payload={"event_action": action, "service": trigger.payload.get("service")},
-                          status="pending")]
+                          payload={"event_action": action, **dict(route)}, status="pending")
+            for route in routes if route]
 
 
 def reset_session_marker(session: Session) -> None:

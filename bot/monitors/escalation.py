@@ -4,14 +4,16 @@ The decision is a pure function, `decide(state, now, policy)`, of an incident's 
 from its timeline), the time and the policy, so tests drive the clock explicitly and a
 restarted or duplicated job cannot page twice: what was already paged is on the timeline.
 Jobs only load the state, call `decide`, record ``escalation``/``reminder`` events (the chat
-adapter renders them; this module never talks to Slack), send the optional outgoing webhook,
-and schedule the next check at the time `decide` says.
+adapter renders them; this module never talks to Slack), and schedule the next check at the
+time `decide` says. A tier with ``webhook: true`` pages PagerDuty the one way mlresponder pages:
+its escalation event carries the page, and the outbox sends it (retried through an outage, once,
+then acknowledged and resolved with the incident; `bot.chat.pagerduty`). A ``generic`` webhook
+is a plain notification, posted directly.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -37,9 +39,6 @@ REVIEWED_KIND = "postmortem_reviewed"
 JOB_PREFIX = "escalation:"
 CHECK_FUNC = "bot.monitors.escalation:check_incident"
 SWEEP_FUNC = "bot.monitors.escalation:sweep"
-FOLLOW_UP_FUNC = "bot.monitors.escalation:follow_up_webhook"
-# PagerDuty follows the incident: a page is acknowledged/resolved there when it is here.
-FOLLOW_UP = {"acknowledged": "acknowledge", "resolved": "resolve"}
 
 
 @dataclass(frozen=True)
@@ -199,16 +198,18 @@ class EscalationService:
             decision = decide(load_state(session, incident), now, self.policy)
             for action in decision.actions:
                 if action.kind == "escalation":
+                    page = self._page(action)
                     escalate(session, incident, list(action.who), action.message, text=action.message, at=now,
-                             tier=action.tier, reason=action.reason)
+                             tier=action.tier, reason=action.reason, **({"page": page} if page else {}))
                 else:
                     log_event(session, incident, action.kind, action.message, actor="mlresponder",
                               data=action.data(), at=now)
             facts = {"ref": incident.ref, "title": incident.title, "severity": incident.severity,
                      "service": incident.service}
+        hook = self.policy.webhook
         for action in decision.actions:
-            if action.webhook and self.policy.webhook is not None:
-                self._send_webhook(incident_id, facts, action, self.policy.webhook, now)
+            if action.webhook and hook is not None and hook.kind == "generic":
+                self._send_webhook(incident_id, facts, action, hook, now)
         self._schedule(incident_id, decision.next_check)
         return decision
 
@@ -226,13 +227,6 @@ class EscalationService:
         scheduler = self.runtime.parts.get(Scheduler)
         if scheduler is None or not self.active:
             return  # no scheduler here (CLI: the service's sweep picks it up), or no policy at all
-        hook = self.policy.webhook
-        for n in notices:
-            action = FOLLOW_UP.get(str(n.data.get("to"))) if n.kind == "status_changed" else None
-            if action and hook is not None and hook.kind == "pagerduty":
-                # HTTP does not belong in a listener: a job sends it at once
-                scheduler.run_at(f"{JOB_PREFIX}webhook:INC-{n.incident_id}:{action}", utcnow(), FOLLOW_UP_FUNC,
-                                 incident_id=n.incident_id, action=action)
         for incident_id in dict.fromkeys(n.incident_id for n in notices
                                          if n.kind in ("incident_opened", "status_changed", "severity_changed",
                                                        REVIEWED_KIND)):
@@ -269,78 +263,34 @@ class EscalationService:
                 log.exception("escalation check of INC-%s failed", incident_id)
         return len(ids)
 
-    # ------------------------------------------------------------ outgoing webhook
+    # ------------------------------------------------------------ paging and the outgoing webhook
+
+    def _page(self, action: EscalationAction) -> dict[str, str] | None:
+        """The PagerDuty page of a tier with ``webhook: true`` (the outbox sends it; the key stays in
+        the environment and is read when the page is sent)."""
+        hook = self.policy.webhook
+        if not action.webhook or hook is None or hook.kind != "pagerduty":
+            return None
+        page = {"routing_key_env": hook.routing_key_env or "(none)"}
+        if hook.url != WebhookSpec.model_fields["url"].default:  # else MLRESPONDER_PAGERDUTY_URL, like every page
+            page["url"] = hook.url
+        return page
 
     def _send_webhook(self, incident_id: int, facts: dict[str, Any], action: EscalationAction, hook: WebhookSpec,
                       now: datetime) -> None:
+        """The ``generic`` webhook: a notification of the escalation, posted once (not a page)."""
         import httpx
 
-        body: dict[str, Any]
-        if hook.kind == "pagerduty":
-            key = os.environ.get(hook.routing_key_env or "", "") if hook.routing_key_env else ""
-            if not key:
-                outcome = {"ok": False, "error": f"routing key variable {hook.routing_key_env or '(none)'} is not set"}
-                self._record_webhook(incident_id, action, outcome, now)
-                return
-            pd_severity = {"sev1": "critical", "sev2": "error", "sev3": "warning", "sev4": "info"}
-            body = {
-                "routing_key": key,
-                "event_action": "trigger",
-                "dedup_key": f"mlresponder-{facts['ref']}",
-                "payload": {
-                    "summary": f"{facts['ref']}: {facts['title']}"[:1024],
-                    "source": "mlresponder",
-                    "severity": pd_severity.get(facts["severity"], "error"),
-                    "component": facts["service"],
-                    "custom_details": {"incident": facts["ref"], "tier": action.tier, "who": list(action.who),
-                                       "message": action.message},
-                },
-            }
-        else:
-            body = {"incident": facts["ref"], "title": facts["title"], "severity": facts["severity"],
-                    "service": facts["service"], **action.data()}
+        body = {"incident": facts["ref"], "title": facts["title"], "severity": facts["severity"],
+                "service": facts["service"], **action.data()}
         try:
             response = httpx.post(hook.url, json=body, timeout=hook.timeout)
-            outcome = {"ok": response.is_success, "status": response.status_code}
+            outcome: dict[str, Any] = {"ok": response.is_success, "status": response.status_code}
             if not response.is_success:
                 outcome["error"] = response.text[:200]
         except httpx.HTTPError as exc:
             outcome = {"ok": False, "error": f"{type(exc).__name__}: {str(exc)[:200]}"}
         self._record_webhook(incident_id, action, outcome, now)
-
-    def follow_up_webhook(self, incident_id: int, action: str, now: datetime | None = None) -> bool:
-        """Acknowledge or resolve the PagerDuty incident this incident paged, if it paged one."""
-        import httpx
-
-        hook = self.policy.webhook
-        if hook is None or hook.kind != "pagerduty":
-            return False
-        now = now or utcnow()
-        with transaction(self.runtime.sessions) as session:
-            sent = session.scalars(select(TimelineEvent.data).where(
-                TimelineEvent.incident_id == incident_id, TimelineEvent.kind == "escalation_webhook"))
-            paged = any((d or {}).get("ok") and "event_action" not in (d or {}) for d in sent)
-            ref = f"INC-{incident_id}"
-        if not paged:
-            return False
-        key = os.environ.get(hook.routing_key_env or "", "") if hook.routing_key_env else ""
-        outcome: dict[str, Any]
-        if not key:
-            outcome = {"ok": False, "error": f"routing key variable {hook.routing_key_env or '(none)'} is not set"}
-        else:
-            body = {"routing_key": key, "event_action": action, "dedup_key": f"mlresponder-{ref}"}
-            try:
-                response = httpx.post(hook.url, json=body, timeout=hook.timeout)
-                outcome = {"ok": response.is_success, "status": response.status_code}
-            except httpx.HTTPError as exc:
-                outcome = {"ok": False, "error": f"{type(exc).__name__}: {str(exc)[:200]}"}
-        from bot.incidents import get_incident, log_event
-
-        text = "sent" if outcome.get("ok") else f"failed: {outcome.get('error', outcome.get('status'))}"
-        with transaction(self.runtime.sessions) as session:
-            log_event(session, get_incident(session, incident_id), "escalation_webhook",
-                      f"outgoing page {action} {text}", data={"event_action": action, **outcome}, at=now)
-        return bool(outcome.get("ok"))
 
     def _record_webhook(self, incident_id: int, action: EscalationAction, outcome: dict[str, Any],
                         now: datetime) -> None:
@@ -349,7 +299,7 @@ class EscalationService:
         text = "sent" if outcome.get("ok") else f"failed: {outcome.get('error')}"
         with transaction(self.runtime.sessions) as session:
             incident = get_incident(session, incident_id)
-            log_event(session, incident, "escalation_webhook", f"outgoing page for tier {action.tier} {text}",
+            log_event(session, incident, "escalation_webhook", f"outgoing webhook for tier {action.tier} {text}",
                       data={"tier": action.tier, **outcome}, at=now)
 
 
@@ -362,14 +312,6 @@ def check_incident(incident_id: int) -> None:
     service: EscalationService | None = current_runtime().parts.get(EscalationService)
     if service is not None:
         service.check(incident_id)
-
-
-def follow_up_webhook(incident_id: int, action: str) -> None:
-    from bot.scheduler import current_runtime
-
-    service: EscalationService | None = current_runtime().parts.get(EscalationService)
-    if service is not None:
-        service.follow_up_webhook(incident_id, action)
 
 
 def sweep() -> None:

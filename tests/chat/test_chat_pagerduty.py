@@ -167,3 +167,30 @@ def test_a_service_without_a_routing_key_is_mentioned_and_not_paged(paging, fake
     _move(rt, quiet, "acknowledged")  # an incident never paged sends no acknowledge either
     time.sleep(0.5)
     assert pd.events == []
+
+
+def test_the_escalation_policys_page_takes_the_same_path_and_each_route_hears_the_follow_ups(
+        paging, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One way to page: the catalog owners' page and the escalation policy's (its routing key from
+    the variable its configuration names) are both outbox rows; acknowledging reaches both."""
+    from bot.incidents import escalate
+
+    rt, pd = paging
+    monkeypatch.setenv("MLR_POLICY_PD_KEY", "P0L1CYKEYsecondtier")
+    pd.start()
+    iid = _incident(rt, "fraud-scorer")
+    _escalate(rt, iid, ["owners"])
+    with transaction(rt.sessions) as s:
+        escalate(s, get_incident(s, iid), ["S02SECONDARY"], "tier 2", tier=2,
+                 page={"routing_key_env": "MLR_POLICY_PD_KEY"})
+    _wait(lambda: len(pd.events) >= 2)
+    _move(rt, iid, "acknowledged")
+    _wait(lambda: len(pd.events) >= 4)
+    time.sleep(1.0)  # anything doubled would arrive now
+    assert [(e["event_action"], e["routing_key"], e["dedup_key"]) for e in pd.events] == [
+        ("trigger", ROUTING_KEY, f"INC-{iid}"), ("trigger", "P0L1CYKEYsecondtier", f"INC-{iid}"),
+        ("acknowledge", ROUTING_KEY, f"INC-{iid}"), ("acknowledge", "P0L1CYKEYsecondtier", f"INC-{iid}")]
+    assert pd.events[1]["payload"]["component"] == "fraud-scorer"
+    with transaction(rt.sessions) as s:
+        stored = json.dumps([r.payload for r in s.query(OutboxMessage).all()])
+    assert "P0L1CYKEYsecondtier" not in stored and ROUTING_KEY not in stored

@@ -138,6 +138,15 @@ def _timeline(rt: Runtime, incident_id: int) -> list[dict[str, Any]]:
         return list(incident_to_dict(session, get_incident(session, incident_id))["timeline"])
 
 
+def _pages(rt: Runtime) -> list[dict[str, Any]]:
+    """The PagerDuty rows of the outbox (what is stored: never the routing key)."""
+    from bot.chat.models import OutboxMessage
+
+    with transaction(rt.sessions) as session:
+        return [dict(r.payload) for r in session.query(OutboxMessage).filter(OutboxMessage.op == "pagerduty")
+                .order_by(OutboxMessage.id)]
+
+
 def test_unacknowledged_incident_escalates_on_time_with_simulated_clock(
     settings: Settings, tmp_path: Path, hook_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -145,6 +154,7 @@ def test_unacknowledged_incident_escalates_on_time_with_simulated_clock(
     policy = {**POLICY, "webhook": {"kind": "pagerduty", "url": hook_url, "routing_key_env": "MLR_TEST_PD_KEY"}}
     rt = create_runtime(settings.with_(monitors=write_config(tmp_path / "e.yaml", [], policy)))
     try:
+        rt.start()  # the outbox worker sends the pages; the test drives the escalation clock
         escalation = rt.parts[EscalationService]
         incident_id = _open(rt)
         with transaction(rt.sessions) as session:
@@ -154,29 +164,56 @@ def test_unacknowledged_incident_escalates_on_time_with_simulated_clock(
         assert escalation.check(incident_id, opened + timedelta(minutes=6)).actions == ()  # never twice
         second = escalation.check(incident_id, opened + timedelta(minutes=15))
         assert [a.tier for a in second.actions] == [2]
-        events = [e for e in _timeline(rt, incident_id) if e["kind"] in ("escalation", "escalation_webhook")]
-        assert [(e["kind"], e["data"].get("tier")) for e in events] == [
-            ("escalation", 1), ("escalation", 2), ("escalation_webhook", 2)]
+        # (the built-in runbook for "accuracy dropped" escalates too, to the service's catalog owners)
+        events = [e for e in _timeline(rt, incident_id) if e["kind"] == "escalation" and "tier" in e["data"]]
+        assert [e["data"]["tier"] for e in events] == [1, 2]
         assert events[0]["data"]["who"] == ["U01PRIMARY"] and "unacknowledged after 5 min" in events[0]["message"]
-        assert events[2]["data"]["ok"] is True
+        # Tier 2 pages PagerDuty, through the outbox like every page (tier 1 has no webhook: no page).
+        assert "page" not in events[0]["data"]
+        assert events[1]["data"]["page"] == {"routing_key_env": "MLR_TEST_PD_KEY", "url": hook_url}
+        _poll(lambda: len(_Hook.received) == 1)
         [page] = _Hook.received
         assert page["routing_key"] == "routing-key-123" and page["event_action"] == "trigger"
-        assert page["dedup_key"] == f"mlresponder-INC-{incident_id}" and page["payload"]["severity"] == "critical"
-        assert "routing-key-123" not in json.dumps(_timeline(rt, incident_id))
+        assert page["dedup_key"] == f"INC-{incident_id}" and page["payload"]["severity"] == "critical"
+        assert page["payload"]["component"] == "fraud-scorer"
+        assert "routing-key-123" not in json.dumps(_timeline(rt, incident_id)) + json.dumps(_pages(rt))
+        assert not [e for e in _timeline(rt, incident_id) if e["kind"] == "escalation_webhook"]
         # acknowledged: no more pages; a note counts as an update for the reminder clock
         with transaction(rt.sessions) as session:
             incident = get_incident(session, incident_id)
             transition(session, incident, "acknowledged", actor="U01PRIMARY")
             add_note(session, incident, "looking at the feature pipeline", actor="U01PRIMARY")
         # PagerDuty follows: the page it raised is acknowledged there too (same dedup key)
-        assert escalation.follow_up_webhook(incident_id, "acknowledge") is True
+        _poll(lambda: len(_Hook.received) == 2)
         assert _Hook.received[-1] == {"routing_key": "routing-key-123", "event_action": "acknowledge",
-                                      "dedup_key": f"mlresponder-INC-{incident_id}"}
+                                      "dedup_key": f"INC-{incident_id}"}
         quiet = escalation.check(incident_id, opened + timedelta(minutes=29))
         assert quiet.actions == ()
         note_at = next(datetime.fromisoformat(e["at"].replace("Z", "+00:00"))
                        for e in _timeline(rt, incident_id) if e["kind"] == "note")
         assert quiet.next_check == note_at + timedelta(minutes=30)
+        assert [p["event_action"] for p in _pages(rt)] == ["trigger", "acknowledge"]  # each once
+    finally:
+        rt.close()
+
+
+def test_a_generic_webhook_is_a_notification_posted_once_not_a_page(
+    settings: Settings, tmp_path: Path, hook_url: str
+) -> None:
+    policy = {**POLICY, "webhook": {"kind": "generic", "url": hook_url}}
+    rt = create_runtime(settings.with_(monitors=write_config(tmp_path / "e.yaml", [], policy)))
+    try:
+        escalation = rt.parts[EscalationService]
+        incident_id = _open(rt)
+        with transaction(rt.sessions) as session:
+            opened = get_incident(session, incident_id).created_at
+        escalation.check(incident_id, opened + timedelta(minutes=15))
+        escalation.check(incident_id, opened + timedelta(minutes=16))  # nothing new is due: nothing sent
+        [posted] = _Hook.received
+        assert (posted["incident"], posted["tier"], posted["who"]) == (f"INC-{incident_id}", 2, ["S02SECONDARY"])
+        [outcome] = [e for e in _timeline(rt, incident_id) if e["kind"] == "escalation_webhook"]
+        assert outcome["data"]["ok"] is True and outcome["data"]["tier"] == 2
+        assert _pages(rt) == []  # not a PagerDuty page
     finally:
         rt.close()
 
@@ -194,16 +231,17 @@ def test_real_scheduler_pages_after_a_short_delay(settings: Settings, tmp_path: 
         incident_id = _open(rt, "sev2")  # incident_opened → the bus listener schedules the check job
         job = rt.parts[Scheduler].aps.get_job(f"escalation:INC-{incident_id}")
         assert job is not None
-        _poll(lambda: any(e["kind"] == "escalation_webhook" for e in _timeline(rt, incident_id)))
+        _poll(lambda: _Hook.received)
         # (the built-in runbook for "accuracy dropped" escalates too, to the service's catalog owners)
         events = [e for e in _timeline(rt, incident_id) if e["kind"] == "escalation" and "tier" in e["data"]]
         assert [e["data"]["tier"] for e in events] == [1]
         assert [p["event_action"] for p in _Hook.received] == ["trigger"]
-        # acknowledging: nothing is left scheduled, and PagerDuty hears of it (a job sends it)
+        # acknowledging: nothing is left scheduled, and PagerDuty hears of it (through the outbox)
         with transaction(rt.sessions) as session:
             transition(session, get_incident(session, incident_id), "acknowledged", actor="U01PRIMARY")
         _poll(lambda: len(_Hook.received) == 2)
         assert _Hook.received[1]["event_action"] == "acknowledge"
+        assert _Hook.received[1]["dedup_key"] == _Hook.received[0]["dedup_key"] == f"INC-{incident_id}"
         _poll(lambda: rt.parts[Scheduler].aps.get_job(f"escalation:INC-{incident_id}") is None)
     finally:
         rt.close()
