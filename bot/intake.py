@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Engine, Table, bindparam, func, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from bot.catalog import Catalog
 from bot.db import UTCDateTime, utcnow
@@ -357,10 +357,14 @@ _LOCK_KEYS = text(
     # One round trip; unnest yields the ids in the (sorted) order given.
     "SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:ids AS bigint[])) WITH ORDINALITY AS t(k, n) ORDER BY n"
 )
+# Routing reads an incident's state, never its large documents (a diagnosis, a postmortem): they
+# stay unloaded, not decoded for every alert that joins (loaded if anything asks for them).
+_UNREAD = (defer(Incident.diagnosis), defer(Incident.postmortem_md), defer(Incident.labels), defer(Incident.summary))
 _INCIDENT_FOR_KEY = (
     select(DedupKey, Incident)
     .join(Incident, Incident.id == DedupKey.incident_id)
     .where(DedupKey.key == bindparam("key"))
+    .options(*_UNREAD)
 )
 # Open = not resolved (`OPEN_STATUSES`), said as one comparison: an IN list is an "expanding"
 # parameter that SQLAlchemy rewrites into the SQL on every execution.
@@ -371,6 +375,7 @@ _SERVICE_INCIDENT = (
            Incident.created_at >= bindparam("since", type_=UTCDateTime()))
     .order_by(Incident.id.desc())
     .limit(1)
+    .options(*_UNREAD)
 )
 _LATEST_ALERT = (
     select(Alert)

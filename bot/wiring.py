@@ -85,7 +85,8 @@ def install_chat(runtime: Runtime) -> None:
     _queue_in_transactions(runtime)
 
     def on_events(notices: list[EventNotice]) -> None:
-        part.worker.wake()
+        if flows.due_at_once(notices):  # alert lines wait for their window: the worker's own timer sends them
+            part.worker.wake()
 
     runtime.bus.subscribe(on_events)
     runtime.parts[ChatPart] = part

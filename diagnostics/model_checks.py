@@ -71,14 +71,24 @@ def relative_increase(worse: LossStats, base: LossStats) -> float:
 
 
 def drop_magnitude(
-    ctx: Context, worse: LossStats, base: LossStats, z_min: float = 3.0, *, moderate: bool = True
+    ctx: Context,
+    worse: LossStats,
+    base: LossStats,
+    z_min: float = 3.0,
+    *,
+    moderate: bool = True,
+    relative: bool = False,
 ) -> float:
     """0..1 strength of the evidence that `worse` lost quality against `base`.
 
     Two ways to score: a gross effect (accuracy points for classes, relative error otherwise),
     discounted by how far its z clears `z_min`; or a moderate relative effect (>= 2%) at high
-    certainty (z >= CERTAIN_Z gives full weight), which reaches a verdict at about 5% worse.
+    certainty (full weight 1.5 standard errors past `z_min`: z >= CERTAIN_Z at the default bar),
+    which reaches a verdict at about 5% worse.
     `moderate=False` keeps only the gross score (a scan over many slices needs a gross effect).
+    `relative=True` sizes a moderate drop of classes by its relative error too (a version
+    comparison: one model against another on the same traffic, where a rare-positive
+    classifier's error going from 2.7% to 4.3% is the regression, not "1.6 points").
     """
     if worse.n < MIN_LABELLED or base.n < MIN_LABELLED:
         return 0.0
@@ -97,8 +107,11 @@ def drop_magnitude(
         return gross
     # effect of a moderate drop: relative error for numbers; for classes accuracy points (a
     # tripled 0.5% error rate is not yet an incident), MODERATE_POINTS for a full score
-    effect = min(1.0, delta / MODERATE_POINTS) if ctx.task.kind == "classification" else min(1.0, rel / MODERATE_EFFECT)
-    sure_moderate = float(np.clip((z - 3.0) / (CERTAIN_Z - 3.0), 0.0, 1.0))
+    points = ctx.task.kind == "classification" and not relative
+    effect = min(1.0, delta / MODERATE_POINTS) if points else min(1.0, rel / MODERATE_EFFECT)
+    # the ramp starts at the test's own bar: a version comparison is one pre-registered test
+    # (z_min 2.5), so a moderate gap is as sure at z 4 there as a scanned one is at z 4.5
+    sure_moderate = float(np.clip((z - z_min) / (CERTAIN_Z - 3.0), 0.0, 1.0))
     return max(gross, MODERATE_SCORE * effect * sure_moderate)
 
 

@@ -17,6 +17,7 @@ from diagnostics.findings import Finding, iso_utc
 from diagnostics.label_model import LabelModel, fit_label_model, window_expected_loss
 from diagnostics.log import Categorical, ChangeRecord
 from diagnostics.model_checks import (
+    CERTAIN_Z,
     MIN_LABELLED,
     MIN_RELATIVE,
     MODERATE_EFFECT,
@@ -30,7 +31,6 @@ from diagnostics.model_checks import (
 MIN_CONCLUSIVE = 200  # labelled rows that make a side-by-side comparison trustworthy
 VERSION_Z = 2.5  # a version comparison is one pre-registered test, not a scan: a lower bar
 MAPPING_Z = 1.5  # labels need only lean "worse" for a changed input -> prediction map to count
-ESTIMATE_Z = 3.0  # an estimated gap this many (sampling + estimator) errors wide starts to count
 VERSION_WINDOW_S = 1800.0  # a deploy this close to the onset is "near" it
 
 
@@ -106,7 +106,7 @@ def _assess_version(
     # 1. same window, other versions (canary)
     lo = LossStats.of(ctx.cur_loss[cur_other])
     if lv.n >= MIN_LABELLED and lo.n >= MIN_LABELLED:
-        mag = drop_magnitude(ctx, lv, lo, z_min=VERSION_Z)
+        mag = drop_magnitude(ctx, lv, lo, z_min=VERSION_Z, relative=True)
         worse_z = lv.z_worse(lo)
         details.update(
             comparison="same_window", loss_version=lv.mean, loss_others=lo.mean, n_version=lv.n, n_others=lo.n
@@ -117,7 +117,7 @@ def _assess_version(
         lr = LossStats.of(ctx.ref_loss[ref_base]) if ref_base.any() else LossStats.of(ctx.ref_loss)
         if lr.n >= MIN_LABELLED and lo.z_worse(lr) < 2.0:
             baseline = lo.pooled(lr)
-            pooled_mag = drop_magnitude(ctx, lv, baseline, z_min=VERSION_Z)
+            pooled_mag = drop_magnitude(ctx, lv, baseline, z_min=VERSION_Z, relative=True)
             worse_z = max(worse_z, lv.z_worse(baseline))
             if pooled_mag > mag:
                 mag = pooled_mag
@@ -132,7 +132,7 @@ def _assess_version(
     lpv = LossStats.of(ctx.ref_loss[ref_v])
     lpb = LossStats.of(ctx.ref_loss[ref_base])
     if lpv.n >= MIN_LABELLED and lpb.n >= MIN_LABELLED:
-        mag = drop_magnitude(ctx, lpv, lpb)
+        mag = drop_magnitude(ctx, lpv, lpb, z_min=VERSION_Z, relative=True)
         # conclusive either way: a significant gap, or enough rows that a real one would show
         if mag > 0 or lpv.n >= MIN_CONCLUSIVE:
             details.update(
@@ -142,7 +142,7 @@ def _assess_version(
             return Finding("model", "version_change", name, mag, text, details)
     # 3. labels: against the reference window (confounded with anything else that changed)
     if lv.n >= MIN_LABELLED and lpb.n >= MIN_LABELLED:
-        mag = drop_magnitude(ctx, lv, lpb)
+        mag = drop_magnitude(ctx, lv, lpb, z_min=VERSION_Z, relative=True)
         details.update(
             comparison="cross_window",
             loss_version=lv.mean,
@@ -205,7 +205,9 @@ def _estimated_comparison(
     se = math.sqrt(ev.var / ev.n + eb.var / eb.n + bias**2)
     z = (ev.mean - eb.mean) / max(se, 1e-12)
     rel = relative_increase(ev, eb)
-    sure = float(np.clip((z - ESTIMATE_Z) / 2.0, 0.0, 1.0))
+    # weighed like a realized version comparison (`drop_magnitude` with VERSION_Z): the z above
+    # already counts the estimator's own error
+    sure = float(np.clip((z - VERSION_Z) / (CERTAIN_Z - 3.0), 0.0, 1.0))
     mag = MODERATE_SCORE * min(1.0, max(rel, 0.0) / MODERATE_EFFECT) * sure if rel >= MIN_RELATIVE else 0.0
     details.update(
         estimated=True,

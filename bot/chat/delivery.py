@@ -30,8 +30,6 @@ NO_ALERT_OPS = frozenset({"create_channel", "set_topic", "invite", "pin_card", "
                           "ephemeral", "respond"})
 # Operations that send something of their timeline event (its line, its files).
 EVENT_OPS = frozenset({"thread", "stakeholder_update", "upload_postmortem", "upload_figure"})
-# Timeline kinds whose thread messages may go out together, several lines in one (a storm).
-COALESCED_KINDS = frozenset({"alert_joined", "alert_refired", "alert_resolved"})
 # Errors that are not worth a timeline note (the goal is already reached).
 BENIGN_ERRORS = frozenset({"already_in_channel", "already_pinned", "cant_invite_self", "message_not_modified"})
 

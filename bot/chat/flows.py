@@ -25,6 +25,8 @@ CARD_KINDS = frozenset(
      EventKind.ALERTS_ALL_RESOLVED, EventKind.ALERT_JOINED, EventKind.ALERT_REFIRED, EventKind.ALERT_RESOLVED,
      EventKind.POSTMORTEM_DRAFTED, EventKind.ROLE_ASSIGNED}
 )
+# Timeline kinds whose thread messages may go out together, several lines in one (a storm).
+COALESCED_KINDS = frozenset({"alert_joined", "alert_refired", "alert_resolved"})
 # Kinds announced in the channel as well as the thread, so people are actually notified.
 BROADCAST_KINDS = frozenset({EventKind.ESCALATION})
 
@@ -101,6 +103,13 @@ def ops_for(notice: EventNotice, settings: Settings) -> list[OutboxMessage]:
     if notice.kind == "channel_archived":
         rows.append(row("archive_channel"))
     return rows
+
+
+def due_at_once(notices: list[EventNotice]) -> bool:
+    """Whether these events queue a row due now. An alert line and its card update wait for their
+    window (`OutboxWorker.lines_every`, `card_every`), so a storm's joined alerts need not wake the
+    worker at every commit; it sends them when their window ends."""
+    return any(n.kind not in COALESCED_KINDS for n in notices)
 
 
 def queue_for_session(session: Session, settings: Settings) -> None:

@@ -22,7 +22,8 @@ from typing import Any, cast
 from sqlalchemy import JSON, CursorResult, Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.chat.delivery import BENIGN_ERRORS, COALESCED_KINDS, Delivery, Outcome, RowRef
+from bot.chat.delivery import BENIGN_ERRORS, Delivery, Outcome, RowRef
+from bot.chat.flows import COALESCED_KINDS
 from bot.chat.models import FAILED, PENDING, SENDING, SENT, SUPERSEDED, OutboxMessage
 from bot.chat.port import FinalChatError, RetryableChatError
 from bot.db import UTCDateTime, transaction, utcnow
@@ -51,6 +52,12 @@ _MARK = (
             sent_at=func.coalesce(bindparam("sent_at", type_=UTCDateTime()), _TABLE.c.sent_at))
 )
 _MARK_WITH_RESULT = _MARK.values(result=bindparam("result", type_=JSON()))
+# A row about an alert line (the kinds `_coalesce` folds), as a condition on the row's event.
+_IS_ALERT_LINE = (
+    select(TimelineEvent.id)
+    .where(TimelineEvent.id == OutboxMessage.event_id, TimelineEvent.kind.in_(sorted(COALESCED_KINDS)))
+    .exists()
+)
 
 
 class OutboxWorker:
@@ -64,6 +71,7 @@ class OutboxWorker:
         max_delay: float = 60.0,
         claim: int = 20,
         card_every: float = 2.0,
+        lines_every: float = 1.0,
     ) -> None:
         self.sessions = sessions
         self.delivery = delivery
@@ -75,6 +83,10 @@ class OutboxWorker:
         self.claim = claim
         # A card is updated at most once per this many seconds (see `_claim_heads`).
         self.card_every = card_every
+        # An alert line (joined, re-fired, resolved) waits this long for the lines of the same storm,
+        # then they go out as one thread message: at most about one per incident per this many
+        # seconds, which is also what Slack allows a channel (see `_claim_heads`).
+        self.lines_every = lines_every
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -169,9 +181,12 @@ class OutboxWorker:
         of them only. A card update is due once it is `card_every` old, and claiming it
         supersedes the later updates of the same card: it renders the state as of its sending,
         so during a storm each card gets one update every few seconds, and the last state shows.
+        Likewise a thread message about an alert is due once it is `lines_every` old: the alert
+        lines queued behind it by then go out with it (`_coalesce`).
         """
         now = utcnow()
         card_due = now - timedelta(seconds=self.card_every)
+        lines_due = now - timedelta(seconds=self.lines_every)
         with transaction(self.sessions) as s:
             heads = (
                 select(func.min(OutboxMessage.id))
@@ -182,7 +197,9 @@ class OutboxWorker:
                 select(OutboxMessage)
                 .where(OutboxMessage.id.in_(heads), OutboxMessage.status == PENDING,
                        OutboxMessage.next_attempt_at <= now,
-                       or_(OutboxMessage.op != "update_card", OutboxMessage.created_at <= card_due))
+                       or_(OutboxMessage.op != "update_card", OutboxMessage.created_at <= card_due),
+                       or_(OutboxMessage.op != "thread", OutboxMessage.created_at <= lines_due,
+                           ~_IS_ALERT_LINE))
                 .order_by(OutboxMessage.id).limit(self.claim)
                 .with_for_update(skip_locked=True)
             ).all()
@@ -236,13 +253,19 @@ class OutboxWorker:
     def _next_due(self, s: Session, heads: Any, now: datetime) -> float:
         """Seconds until the earliest waiting head is due (a backing-off row, a card in its window)."""
         pending = s.execute(
-            select(OutboxMessage.op, OutboxMessage.next_attempt_at, OutboxMessage.created_at)
+            select(OutboxMessage.op, OutboxMessage.next_attempt_at, OutboxMessage.created_at, _IS_ALERT_LINE)
             .where(OutboxMessage.id.in_(heads), OutboxMessage.status == PENDING)
         ).all()
-        dues = [max(n, c + timedelta(seconds=self.card_every)) if op == "update_card" else n for op, n, c in pending]
+        dues = [max(n, c + timedelta(seconds=self._window(op, line))) for op, n, c, line in pending]
         if not dues:
             return self.poll_interval
         return max(0.0, (min(dues) - now).total_seconds())
+
+    def _window(self, op: str, alert_line: bool) -> float:
+        """How long a head of this kind waits for what queues behind it (see `_claim_heads`)."""
+        if op == "update_card":
+            return self.card_every
+        return self.lines_every if op == "thread" and alert_line else 0.0
 
     def _release(self, refs: Sequence[RowRef]) -> None:
         """Claimed rows this worker will not send (it is stopping): back to pending, no attempt counted."""
