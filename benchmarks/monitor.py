@@ -11,8 +11,9 @@ different hour of the last day (a drift is injected in the last 3 hours, so some
 Each monitor runs once through `MonitorService.run` (claim, read, judge, publish; the baseline
 runs only the first --load-monitors of them, 5 by default, because it is slow),
 and the script prints per-run time and peak RSS growth (sampled from /proc every 5 ms) for
-``aggregate`` (histograms and counts computed by the database) beside ``load`` (the window
-and reference rows fetched into pandas and summarized in numpy). Prints figures, asserts nothing.
+``aggregate`` (each window counted by the database and read once, sampled by the database beyond
+``max_rows``) beside ``load`` (every row of the window and reference fetched into pandas).
+Prints figures, asserts nothing.
 """
 
 from __future__ import annotations

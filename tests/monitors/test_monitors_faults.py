@@ -153,6 +153,18 @@ def test_source_counts_the_rows_it_reads_and_samples_at_the_share(source_url: st
         assert abs(sampled - 0.25 * rows) < 5 * (0.25 * 0.75 * rows) ** 0.5
 
 
+def test_file_source_counts_a_window_and_a_whole_training_set(tmp_path: Path) -> None:
+    frame = make_log("healthy")
+    half = len(frame) // 2
+    frame.iloc[:half].to_parquet(tmp_path / "part-0.parquet")
+    frame.iloc[half:].to_parquet(tmp_path / "part-1.parquet")
+    source = open_source(SourceSpec(path=str(tmp_path / "*.parquet")))
+    layout = source.probe(None)
+    inside = int(((frame["timestamp"] >= ONSET) & (frame["timestamp"] < END)).sum())
+    assert source.count(layout, Window(ONSET, END)) == inside == len(source.frame(layout, Window(ONSET, END)))
+    assert source.count(layout, None) == len(frame)
+
+
 @pytest.mark.parametrize("fault", ["healthy", "drift", "bad_version", "missing"])
 def test_gauges_agree_with_the_engine_and_an_independent_computation(monitored: Runtime, source_url: str,
                                                                      fault: str) -> None:
