@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from bot.db import migration_lock, normalize_url
+from bot.db import SQLITE_BUSY_TIMEOUT_S, migration_lock, normalize_url
 from bot.leader import Leadership
 
 if TYPE_CHECKING:
@@ -44,10 +44,14 @@ class Scheduler:
 
     def __init__(self, runtime: Runtime, *, tablename: str = "apscheduler_jobs") -> None:
         self.runtime = runtime
-        store = SQLAlchemyJobStore(
-            url=normalize_url(runtime.settings.database_url), tablename=tablename,
-            engine_options={"pool_pre_ping": True},
-        )
+        url = normalize_url(runtime.settings.database_url)
+        options: dict[str, Any] = {"pool_pre_ping": True}
+        if url.startswith("sqlite"):
+            # The job store has an engine of its own, outside the app's writer lock. With pysqlite's
+            # 5 s default it met "database is locked" under load, and APScheduler's main loop died
+            # with it, silently: wait as long as the app's own connections do.
+            options["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S}
+        store = SQLAlchemyJobStore(url=url, tablename=tablename, engine_options=options)
         self.aps = BackgroundScheduler(
             jobstores={"default": store},
             executors={"default": ThreadPoolExecutor(4)},
