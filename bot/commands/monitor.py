@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 from bot.commands import print_rows, settings_from
-from bot.monitors.runner import MonitorService
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -46,7 +45,7 @@ def _runtime(args: argparse.Namespace) -> Any:
 
 def list_cmd(args: argparse.Namespace) -> int:
     from bot.db import transaction
-    from bot.monitors.runner import last_runs
+    from bot.monitors.runner import MonitorService, last_runs
 
     runtime = _runtime(args)
     try:
@@ -78,7 +77,7 @@ def list_cmd(args: argparse.Namespace) -> int:
 
 def run_cmd(args: argparse.Namespace) -> int:
     from bot.cli import CommandError
-    from bot.monitors.runner import UnknownMonitor
+    from bot.monitors.runner import MonitorService, UnknownMonitor
     from bot.timeparse import parse_timestamp
 
     runtime = _runtime(args)
@@ -109,7 +108,7 @@ def run_cmd(args: argparse.Namespace) -> int:
 def history_cmd(args: argparse.Namespace) -> int:
     from bot.cli import CommandError
     from bot.db import transaction
-    from bot.monitors.runner import UnknownMonitor, history
+    from bot.monitors.runner import MonitorService, UnknownMonitor, history
 
     runtime = _runtime(args)
     try:
