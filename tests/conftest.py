@@ -14,6 +14,7 @@ import pytest
 from bot.config import Settings
 from bot.runtime import Runtime
 from bot.wiring import create_runtime
+from tests.support.fake_slack import FakeSlack
 from tests.support.servers import PostgresServer
 
 # `make unit` (the fast tier, under two minutes) runs ``-m "not slow"``; `make test` runs all.
@@ -63,6 +64,16 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
         yield rt
     finally:
         rt.close()
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    """The recording Slack Web API (point `slack_api_url` at its `url`)."""
+    fake = FakeSlack().start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
 
 
 @pytest.fixture(scope="session")

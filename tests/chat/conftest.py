@@ -11,23 +11,12 @@ from fastapi.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from chat_fake_slack import FakeSlack  # noqa: E402
 from chat_support import SIGNING_SECRET  # noqa: E402
 
 from bot.config import Settings  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
 from bot.wiring import create_runtime
-
-FAST_OUTBOX = {"poll_interval": 0.05, "base_delay": 0.05, "max_delay": 0.4}
-
-
-@pytest.fixture
-def fake_slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack().start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
+from tests.support.fake_slack import FAST_OUTBOX, FakeSlack, chat_only_runtime  # noqa: E402
 
 
 @pytest.fixture
@@ -49,15 +38,8 @@ def slack_settings(tmp_path: Path, fake_slack: FakeSlack) -> Settings:
 @pytest.fixture
 def chat_runtime(slack_settings: Settings) -> Iterator[Runtime]:
     """Only the chat part: what Slack receives is then exactly what these tests caused."""
-    from bot.wiring import install_chat
-
-    rt = create_runtime(slack_settings, install_parts=False)
-    install_chat(rt)
-    rt.start()
-    try:
+    with chat_only_runtime(slack_settings) as rt:
         yield rt
-    finally:
-        rt.close()
 
 
 @pytest.fixture

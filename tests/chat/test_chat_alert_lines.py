@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 
-from chat_fake_slack import FakeSlack
 from chat_support import alertmanager_payload
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -20,6 +19,7 @@ from bot.db import transaction
 from bot.events import EventNotice
 from bot.models import Incident
 from bot.runtime import Runtime
+from tests.support.fake_slack import FakeSlack
 
 
 def test_alert_lines_joining_one_by_one_go_out_as_one_thread_message(

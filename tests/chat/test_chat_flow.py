@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from chat_fake_slack import FakeSlack
 from chat_support import alertmanager_payload
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -21,6 +20,7 @@ from bot.incidents import add_note, create_incident, get_incident, transition
 from bot.models import Incident, TimelineEvent
 from bot.runtime import Runtime
 from bot.wiring import create_runtime
+from tests.support.fake_slack import FakeSlack
 
 
 def drain(runtime: Runtime) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import time
 
-from chat_fake_slack import FakeSlack
 from sqlalchemy import select
 
 from bot.chat.models import OutboxMessage
@@ -15,6 +14,7 @@ from bot.db import transaction
 from bot.incidents import add_note, assign_commander, create_incident, get_incident, set_severity, transition
 from bot.runtime import Runtime
 from bot.wiring import create_runtime
+from tests.support.fake_slack import FakeSlack
 
 
 def note(runtime: Runtime, text: str) -> None:

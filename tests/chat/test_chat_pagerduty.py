@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chat_fake_slack import FakeSlack, free_port
 
 from bot.chat.models import OutboxMessage
 from bot.config import Settings
@@ -25,6 +24,7 @@ from bot.incidents import create_incident, get_incident, transition
 from bot.runtime import Runtime
 from bot.wiring import create_runtime, install_chat
 from runbooks import mitigations
+from tests.support.fake_slack import FakeSlack, free_port
 
 ROUTING_KEY = "R0UT1NGKEYfraudscorer"
 CATALOG = """\

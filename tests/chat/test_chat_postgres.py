@@ -5,13 +5,13 @@ from __future__ import annotations
 import threading
 
 import pytest
-from chat_fake_slack import FakeSlack
 
 from bot.chat.part import ChatPart
 from bot.config import Settings
 from bot.db import transaction
 from bot.incidents import add_note, create_incident, get_incident
 from bot.wiring import create_runtime
+from tests.support.fake_slack import FakeSlack
 
 
 @pytest.mark.integration

@@ -6,7 +6,6 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from chat_fake_slack import FakeSlack
 from chat_support import alertmanager_payload, post_signed, slash_body
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -18,6 +17,7 @@ from bot.db import transaction
 from bot.incidents import create_incident, get_incident, log_event
 from bot.models import Incident, Mitigation, TimelineEvent
 from bot.runtime import Runtime
+from tests.support.fake_slack import FakeSlack
 
 
 def drain(runtime: Runtime) -> None:

@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from chat_fake_slack import FakeSlack
 from chat_support import button_body, post_signed, slash_body
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -18,6 +17,7 @@ from bot.db import transaction
 from bot.incidents import create_incident, get_incident, log_event
 from bot.models import AuditRecord, Incident, Mitigation, TimelineEvent
 from bot.runtime import Runtime
+from tests.support.fake_slack import FakeSlack
 
 
 def drain(runtime: Runtime) -> None:

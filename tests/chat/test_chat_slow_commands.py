@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chat_fake_slack import FakeSlack
 from chat_support import button_body, post_signed, slash_body
 from fastapi.testclient import TestClient
 
@@ -15,6 +14,7 @@ from bot.chat.part import ChatPart
 from bot.db import transaction
 from bot.incidents import create_incident, get_incident
 from bot.runtime import Runtime
+from tests.support.fake_slack import FakeSlack
 
 HAS_RUNBOOKS = importlib.util.find_spec("runbooks.service") is not None
 

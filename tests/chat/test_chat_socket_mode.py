@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 import time
 
-from chat_fake_slack import FakeSlack
 from fastapi import FastAPI
 
 from bot.chat.part import ChatPart
 from bot.config import Settings
 from bot.wiring import create_runtime, install_chat
+from tests.support.fake_slack import FakeSlack
 
 
 def test_socket_mode_dials_out_in_the_background_and_stops_cleanly(

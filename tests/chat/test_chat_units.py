@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from chat_fake_slack import FakeSlack
 
 from bot.chat import blocks
 from bot.chat.commands import handle_command
@@ -13,6 +12,7 @@ from bot.chat.port import FinalChatError, RetryableChatError
 from bot.chat.signing import BadSignature, ButtonAction, ButtonSigner
 from bot.chat.slack_client import SlackClient
 from bot.chat.views import IncidentView, TimelineLine, channel_name
+from tests.support.fake_slack import FakeSlack
 
 
 def test_escape_neutralises_slack_control_characters_once() -> None:

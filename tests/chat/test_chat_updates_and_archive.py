@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chat_fake_slack import FakeSlack
 from chat_support import post_signed, slash_body
 from fastapi.testclient import TestClient
 
@@ -22,6 +21,7 @@ from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.updates import check as check_reminder
 from bot.updates import parse_cadence
+from tests.support.fake_slack import FakeSlack, chat_only_runtime
 
 
 def drain(runtime: Runtime) -> None:
@@ -30,15 +30,8 @@ def drain(runtime: Runtime) -> None:
 
 @pytest.fixture
 def stake_runtime(slack_settings: Settings) -> Iterator[Runtime]:
-    from bot.wiring import create_runtime, install_chat
-
-    rt = create_runtime(slack_settings.with_(slack_stakeholders_channel="CSTAKE001"), install_parts=False)
-    install_chat(rt)
-    rt.start()
-    try:
+    with chat_only_runtime(slack_settings.with_(slack_stakeholders_channel="CSTAKE001")) as rt:
         yield rt
-    finally:
-        rt.close()
 
 
 @pytest.fixture

@@ -9,12 +9,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import uvicorn
-from chat_fake_slack import FakeSlack, free_port
 from chat_support import sign, slash_body
 
 from bot.db import transaction
 from bot.incidents import get_incident
 from bot.runtime import Runtime
+from tests.support.fake_slack import FakeSlack, free_port
 
 
 @pytest.fixture

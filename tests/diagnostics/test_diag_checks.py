@@ -9,6 +9,7 @@ from diag_synth import make_case
 from diagnostics import Categorical, ChangeRecord, Diagnosis, PredictionLog, diagnose
 from diagnostics.engine import DiagnosisInputError
 from diagnostics.findings import iso_utc
+from tests.support.contract import DIAGNOSIS_KEYS
 
 EXPECTED = {
     # fault: (cause, culprit kind, culprit name, mitigation, a check that must be among the findings)
@@ -148,16 +149,7 @@ def test_to_dict_matches_the_contract() -> None:
     ]
     d = diagnose(case.log, changes=case.changes + deploys, onset=case.onset)
     out = d.to_dict()
-    assert set(out) == {
-        "cause",
-        "culprit",
-        "trigger",
-        "confidence",
-        "onset",
-        "recommended_mitigation",
-        "findings",
-        "runtime_ms",
-    }
+    assert set(out) == DIAGNOSIS_KEYS
     assert set(out["culprit"]) == {"kind", "name"}
     # the trigger is the deploy that introduced the culprit version, not the hourly pipeline run
     assert out["trigger"] is not None

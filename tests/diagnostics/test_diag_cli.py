@@ -18,18 +18,7 @@ from diag_synth import make_case
 from bot.cli import main
 from diagnostics import Categorical, PredictionLog
 from diagnostics.findings import iso_utc
-
-CONTRACT_KEYS = {
-    "cause",
-    "culprit",
-    "trigger",
-    "confidence",
-    "onset",
-    "recommended_mitigation",
-    "findings",
-    "runtime_ms",
-}
-FINDING_KEYS = {"cause", "check", "subject", "score", "severity", "evidence"}
+from tests.support.contract import DIAGNOSIS_KEYS, FINDING_KEYS
 
 
 def _column(values: np.ndarray | Categorical | None) -> np.ndarray:
@@ -87,7 +76,7 @@ def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
 
 
 def _check_contract(payload: dict[str, Any]) -> None:
-    assert set(payload) == CONTRACT_KEYS
+    assert set(payload) == DIAGNOSIS_KEYS
     assert set(payload["culprit"]) == {"kind", "name"}
     for finding in payload["findings"]:
         assert set(finding) == FINDING_KEYS

@@ -19,7 +19,6 @@ from fastapi.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "chat"))
 
-from chat_fake_slack import FakeSlack  # noqa: E402
 from chat_support import SIGNING_SECRET, button_body, post_signed, slash_body  # noqa: E402
 from rb_support import open_incident, record_deploy  # noqa: E402
 
@@ -30,17 +29,9 @@ from bot.incidents import get_incident  # noqa: E402
 from bot.models import AuditRecord, Mitigation  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
 from runbooks.service import approve_mitigation, propose_mitigation  # noqa: E402
+from tests.support.fake_slack import FAST_OUTBOX, FakeSlack  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def fake_slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack().start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
 
 
 @pytest.fixture
@@ -52,7 +43,7 @@ def slack_rt(tmp_path: Path, mlflow_store: Any, fake_slack: FakeSlack) -> Iterat
         mlflow_registry_uri=mlflow_store.uri, postmortem_dir=str(tmp_path / "pm"),
         slack_bot_token=fake_slack.token, slack_signing_secret=SIGNING_SECRET, slack_api_url=fake_slack.url,
         slack_alerts_channel="ml-alerts", slack_responders="UALICE01", slack_approvers="UALICE01",
-        extra={"chat_outbox": {"poll_interval": 0.05, "base_delay": 0.05, "max_delay": 0.4}},
+        extra={"chat_outbox": dict(FAST_OUTBOX)},
     )
     rt = create_runtime(settings, install_parts=False)
     install_chat(rt)

@@ -16,22 +16,15 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 import yaml
-from chat_fake_slack import FakeSlack
 from scale_support import alertmanager_body, base_env, wait_until
 
 from bot.chat.models import OutboxMessage
 from bot.db import make_engine, upgrade
 from bot.models import Incident, TimelineEvent
+from tests.support.fake_slack import FakeSlack
 
 INCIDENTS = 4
 JOINS = 5
-
-
-@pytest.fixture
-def fake_slack() -> Any:
-    fake = FakeSlack().start()
-    yield fake
-    fake.stop()
 
 
 def _unsent(engine: sa.Engine) -> int:

@@ -12,12 +12,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "chat"))
 
-from chat_fake_slack import FakeSlack  # noqa: E402
-
 from bot.chat.port import RetryableChatError  # noqa: E402
 from bot.chat.slack_client import SlackClient  # noqa: E402
 from bot.chat.slack_port import SlackPort  # noqa: E402
 from bot.chat.views import IncidentView  # noqa: E402
+from tests.support.fake_slack import FakeSlack  # noqa: E402
 
 
 def _view() -> IncidentView:

@@ -15,27 +15,15 @@ from svc_support import History, open_service_incident
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "chat"))
 
-from chat_fake_slack import FakeSlack  # noqa: E402
-
 from bot.chat.part import ChatPart  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.db import transaction  # noqa: E402
 from bot.incidents import get_incident, record_diagnosis  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
-from bot.wiring import create_runtime, install_chat  # noqa: E402
 from runbooks.executor import run_diagnose  # noqa: E402
+from tests.support.fake_slack import FAST_OUTBOX, FakeSlack, chat_only_runtime  # noqa: E402
 
-FAST_OUTBOX = {"poll_interval": 0.05, "base_delay": 0.05, "max_delay": 0.4}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture
-def fake_slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack().start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
 
 
 @pytest.fixture
@@ -50,13 +38,8 @@ def slack_runtime(tmp_path: Path, fake_slack: FakeSlack, prometheus_history: His
         prometheus_url=prometheus_history.url,
         extra={"chat_outbox": dict(FAST_OUTBOX)},
     )
-    rt = create_runtime(settings, install_parts=False)
-    install_chat(rt)
-    rt.start()
-    try:
+    with chat_only_runtime(settings) as rt:
         yield rt
-    finally:
-        rt.close()
 
 
 def test_the_card_shows_the_series_figure_uploaded_in_its_thread(

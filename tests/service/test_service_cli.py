@@ -16,17 +16,7 @@ from svc_support import History
 
 from benchmarks.service_scenarios import generate as g
 from bot.cli import main
-
-CONTRACT_KEYS = {
-    "cause",
-    "culprit",
-    "trigger",
-    "confidence",
-    "onset",
-    "recommended_mitigation",
-    "findings",
-    "runtime_ms",
-}
+from tests.support.contract import DIAGNOSIS_KEYS
 
 
 def _files(tmp_path: Path, sc: g.ServiceScenario, **service_extra: Any) -> tuple[Path, Path]:
@@ -90,7 +80,7 @@ def test_dependency_fault_through_the_cli(
         "json",
     )
     assert code == 0, err
-    assert out is not None and set(out) == CONTRACT_KEYS
+    assert out is not None and set(out) == DIAGNOSIS_KEYS
     assert out["cause"] == "service"
     assert out["culprit"] == {"kind": "dependency", "name": "feature-store"}
     assert out["recommended_mitigation"] == "escalate_service"

@@ -13,12 +13,18 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from bot.config import Settings
+from bot.runtime import Runtime
 from tests.support.servers import free_port
+
+# The chat outbox's timings for tests: deliveries and retries within tenths of a second.
+FAST_OUTBOX = {"poll_interval": 0.05, "base_delay": 0.05, "max_delay": 0.4}
 
 
 @dataclass
@@ -272,3 +278,17 @@ class FakeSlack:
             req.send_header(k, v)
         req.end_headers()
         req.wfile.write(body)
+
+
+@contextlib.contextmanager
+def chat_only_runtime(settings: Settings) -> Iterator[Runtime]:
+    """A started runtime with only the chat part: what Slack receives is then what the test caused."""
+    from bot.wiring import create_runtime, install_chat
+
+    rt = create_runtime(settings, install_parts=False)
+    install_chat(rt)
+    rt.start()
+    try:
+        yield rt
+    finally:
+        rt.close()
