@@ -6,7 +6,7 @@ Pure computation on a `PredictionLog`; loading and printing live in `diagnostics
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -93,6 +93,27 @@ def _adjacent_service_findings(ctx: Context, split: int, *, explicit_reference: 
     ):
         return service_findings(ctx)
     return []
+
+
+# schema changes after which the model gets no usable value of the column at all
+_UNUSABLE = frozenset({"emptied", "missing", "type_changed"})
+
+
+def _explained_elsewhere(ctx: Context, findings: Sequence[Finding], version_score: float) -> float:
+    """How much of a performance drop the inputs or a version already explain, in [0, 1].
+
+    A column the model uses that broke at the onset (emptied, gone, changed type) explains a
+    drop at that onset outright: its finding's score is capped by the column's influence
+    estimate, which is rough for a feature that acts through a curve or an interaction, and a
+    concept change landing on the same minute as the break is far less likely than the break
+    itself. Otherwise the strongest data or version finding says how much is explained.
+    """
+    for f in findings:
+        used = ctx.influence.get(f.subject, 0.0) > 0.1
+        if f.check == "schema_change" and f.details.get("change") in _UNUSABLE and used:
+            return 1.0
+    data_score = max((f.score for f in findings if f.cause == "data" and f.check != "input_quality"), default=0.0)
+    return max(data_score, version_score)
 
 
 def diagnose(
@@ -186,7 +207,8 @@ def diagnose(
     if shift is not None:
         findings.append(shift)
     version_score = max((f.score for f in versions), default=0.0)
-    findings += segment_and_concept_findings(ctx, perf_mag, max(data_score, version_score), findings)
+    explained = _explained_elsewhere(ctx, findings, version_score)
+    findings += segment_and_concept_findings(ctx, perf_mag, explained, findings)
     findings += _adjacent_service_findings(ctx, split, explicit_reference=reference is not None)
 
     verdict = localize(findings)

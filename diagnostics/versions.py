@@ -14,7 +14,7 @@ import numpy as np
 
 from diagnostics.context import Context, align_categorical, prediction_matrix
 from diagnostics.findings import Finding, iso_utc
-from diagnostics.label_model import LabelModel, fit_label_model, window_expected_loss
+from diagnostics.label_model import LabelModel, estimated_gap, fit_label_model
 from diagnostics.log import Categorical, ChangeRecord
 from diagnostics.matched import paired_gap
 from diagnostics.model_checks import (
@@ -193,21 +193,15 @@ def _estimated_comparison(
     model = _label_model(ctx)
     if model is None:
         return 0.0, ""
-    cur_e = window_expected_loss(ctx, model, "current")
-    v_rows = cv[ctx.cur_sample] == v
-    if same_window:
-        b_e = cur_e[(cv[ctx.cur_sample] != v) & (cv[ctx.cur_sample] >= 0)]
-    else:
-        ref_e = window_expected_loss(ctx, model, "reference")
-        b_e = ref_e[rv[ctx.ref_sample] == base]
-    ev, eb = LossStats.of(cur_e[v_rows]), LossStats.of(b_e)
-    if ev.n < MIN_LABELLED or eb.n < MIN_LABELLED:
+    v_cur = np.flatnonzero(cv[ctx.cur_sample] == v)
+    base_ref = np.flatnonzero(rv[ctx.ref_sample] == base)
+    base_cur = np.flatnonzero(cv[ctx.cur_sample] == base)
+    gap = estimated_gap(ctx, model, v_cur, base_ref, base_cur)
+    if gap is None or gap.n < MIN_LABELLED:
         return 0.0, ""
-    # the estimate's own error, measured where the truth is known (the labelled reference), is a
-    # systematic uncertainty on top of the sampling noise of the two means
-    bias = abs(model.reference_fit - model.reference_loss)
-    se = math.sqrt(ev.var / ev.n + eb.var / eb.n + bias**2)
-    z = (ev.mean - eb.mean) / max(se, 1e-12)
+    ev = LossStats(gap.n, gap.loss_version, 0.0)
+    eb = LossStats(gap.n, gap.loss_baseline, 0.0)
+    z, bias = gap.z, gap.bias
     rel = relative_increase(ev, eb)
     # weighed like a realized version comparison (`drop_magnitude` with VERSION_Z): the z above
     # already counts the estimator's own error
@@ -221,6 +215,9 @@ def _estimated_comparison(
         estimated_relative=rel,
         estimate_reference_loss=model.reference_loss,
         estimate_reference_fit=model.reference_fit,
+        estimate_method=model.method,
+        estimated_paired=gap.paired,
+        estimated_n=gap.n,
         estimated_magnitude=mag,
     )
     base_name = details["baseline_version"]

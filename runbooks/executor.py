@@ -139,13 +139,14 @@ def clear_dead_leases(runtime: Runtime) -> int:
 
 
 def reconcile_interrupted(runtime: Runtime) -> list[int]:
-    """Mitigations a dead process left claimed or executing: settle them without re-running them.
+    """Mitigations a dead process left claimed, executing or reverting: settle them without calling
+    the action (or its revert) again.
 
     Those a live replica (or thread) is carrying hold their lock (`runbooks.ownership`) and are
     left alone; returns the ids that were settled here."""
     with transaction(runtime.sessions) as s:
         pending = [(m.id, m.status, escalate_to_of(s, m.id)) for m in s.scalars(
-            select(Mitigation).where(Mitigation.status.in_(("approved", "executing"))))]
+            select(Mitigation).where(Mitigation.status.in_(("approved", "executing", "reverting"))))]
     settled = []
     for mitigation_id, seen, escalate_to in pending:
         if ownership.held_here(mitigation_id):
