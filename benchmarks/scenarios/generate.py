@@ -252,7 +252,7 @@ def measured_effect(ctx: Ctx, frame: pd.DataFrame) -> dict[str, float]:
         clean = ctx.clean_inputs.loc[rows, model_inputs(ctx.source)]
         cf = float(_loss(task, healthy.predict(clean), ctx.truth_y[rows]).mean())
         actual = float(loss[rows].mean())
-        rel = (actual - cf) / cf if cf > 0 else float("nan")  # no error to rise from: no relative rise
+        rel = (actual - cf) / cf if cf > 0 else (math.inf if actual > cf else 0.0)  # any rise from none
     out = {
         "relative_error_increase": rel,
         "relative_error_increase_windows": rel_windows,
