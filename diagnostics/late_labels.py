@@ -1,7 +1,8 @@
 """Late labels: when the current window is short of labels, its performance is estimated.
 
 The estimate (`diagnostics.estimate`: confidence-based for binary scores, a learned loss for
-regression) fills `Context.cur_loss_estimate`, and the `performance` finding then reports the
+regression; for class names without probabilities, the label model of `diagnostics.label_model`
+on the window's sample) fills `Context.cur_loss_estimate`, and the `performance` finding then reports the
 estimated figure, saying so in its evidence and with `details["estimated"] = True`. Realized
 labels always win when there are enough of them: the estimate is used only when the current
 window has fewer than `MIN_LABELLED` labelled rows, or a labelled share below a quarter of the
@@ -15,6 +16,7 @@ import numpy as np
 from diagnostics.context import Context, performance_summary
 from diagnostics.estimate import Estimator, fit_estimator
 from diagnostics.findings import Finding
+from diagnostics.label_model import label_model_of, window_expected_loss
 from diagnostics.log import Categorical
 from diagnostics.model_checks import MIN_LABELLED, LossStats, drop_magnitude
 
@@ -36,9 +38,20 @@ def estimate_current(ctx: Context) -> Estimator | None:
     if not short_of_labels(ctx):
         return None
     est = fit_estimator(ctx.reference, ctx.ref_loss, ctx.task)
-    if est is None:
+    if est is not None:
+        ctx.cur_loss_estimate = est.expected_loss(ctx.current)
+    elif ctx.task.kind == "classification":
+        # class names carry no confidence of their own: each row's expected 0/1 loss comes from
+        # the label the reference says its inputs likely have
+        model = label_model_of(ctx)
+        if model is None:
+            return None
+        est = Estimator("label_model", reference_loss=model.reference_loss, reference_fit=model.reference_fit)
+        # the estimate's own level error, measured on the labelled reference, is taken out
+        shift = model.reference_loss - model.reference_fit if np.isfinite(model.reference_fit) else 0.0
+        ctx.cur_loss_estimate = np.clip(window_expected_loss(ctx, model, "current") + shift, 0.0, 1.0)
+    else:
         return None
-    ctx.cur_loss_estimate = est.expected_loss(ctx.current)
     ctx.estimator = est
     return est
 
@@ -68,11 +81,10 @@ def estimated_performance_finding(ctx: Context) -> tuple[Finding | None, float]:
         details.update(ece_raw=est.ece_raw, ece_calibrated=est.ece_calibrated)
     if mag <= 0:
         return None, 0.0
-    how = (
-        f"from the predicted probabilities{' (recalibrated on the reference)' if est.calibrated else ''}"
-        if est.method == "confidence"
-        else "by an error model learned on the labelled reference"
-    )
+    how = {
+        "confidence": f"from the predicted probabilities{' (recalibrated on the reference)' if est.calibrated else ''}",
+        "label_model": "from the inputs by a label model learned on the labelled reference",
+    }.get(est.method, "by an error model learned on the labelled reference")
     return Finding(
         "model",
         "performance",
@@ -93,6 +105,8 @@ def _estimate_summary(ctx: Context, est: Estimator) -> dict[str, float]:
         assert not isinstance(pred, Categorical)
         acc = est.expected_accuracy(ctx.current)
         out["accuracy"] = float(acc[np.isfinite(pred)].mean()) if np.isfinite(pred).any() else float("nan")
+    elif est.method == "label_model":
+        out["accuracy"] = 1.0 - out["mean_loss"]
     else:
         out["mae"] = out["mean_loss"]
     return out

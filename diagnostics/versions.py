@@ -14,7 +14,7 @@ import numpy as np
 
 from diagnostics.context import Context, align_categorical, prediction_matrix
 from diagnostics.findings import Finding, iso_utc
-from diagnostics.label_model import LabelModel, estimated_gap, fit_label_model
+from diagnostics.label_model import estimated_gap, label_model_of
 from diagnostics.log import Categorical, ChangeRecord
 from diagnostics.model_checks import (
     CERTAIN_Z,
@@ -186,7 +186,7 @@ def _estimated_comparison(
     ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray, *, same_window: bool, details: dict[str, object]
 ) -> tuple[float, str]:
     """The version's loss against the baseline's, both estimated from the inputs (no labels needed)."""
-    model = _label_model(ctx)
+    model = label_model_of(ctx)
     if model is None:
         return 0.0, ""
     v_cur = np.flatnonzero(cv[ctx.cur_sample] == v)
@@ -224,12 +224,6 @@ def _estimated_comparison(
         f"estimate's own error of {bias:.2g} on the reference)"
     )
     return mag, text
-
-
-def _label_model(ctx: Context) -> LabelModel | None:
-    if ctx.label_model is None:
-        ctx.label_model = fit_label_model(ctx) or False
-    return ctx.label_model or None
 
 
 CONDITIONAL_FEATURES = 6
