@@ -166,7 +166,7 @@ def _assess_version(
         conditional_gap=conditional,
     )
     mag = max(float(np.clip((shift - 0.05) / 0.3, 0.0, 1.0)), float(np.clip((conditional - 0.1) / 0.3, 0.0, 1.0)))
-    est_mag, est_text = _estimated_comparison(ctx, v, base, rv, cv, same_window=other is not None, details=details)
+    est_mag, est_text = _estimated_comparison(ctx, v, base, rv, cv, details)
     if other is None:
         mag *= 1.0 - data_score
         est_mag *= 1.0 - data_score
@@ -183,7 +183,7 @@ def _assess_version(
 
 
 def _estimated_comparison(
-    ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray, *, same_window: bool, details: dict[str, object]
+    ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray, details: dict[str, object]
 ) -> tuple[float, str]:
     """The version's loss against the baseline's, both estimated from the inputs (no labels needed)."""
     model = label_model_of(ctx)
@@ -217,7 +217,10 @@ def _estimated_comparison(
         estimated_magnitude=mag,
     )
     base_name = details["baseline_version"]
-    against = "the other versions in the same window" if same_window else f"{base_name} before the onset"
+    if gap.paired:
+        against = f"{base_name}'s answers at the nearest inputs it served, on the same {gap.n} rows"
+    else:
+        against = f"{base_name}'s own rows"
     text = (
         f"its {_quality(ctx, ev.mean)} against {_quality(ctx, eb.mean)} for {against} (both estimated from the "
         f"inputs by a label model learned on {model.labelled} labelled reference rows; z {z:.1f} counting the "
