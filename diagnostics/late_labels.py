@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from diagnostics.context import Context, performance_summary
+from diagnostics.context import Context, detect_task, performance_summary, prepare_windows, row_loss
 from diagnostics.estimate import Estimator, fit_estimator
 from diagnostics.findings import Finding
-from diagnostics.label_model import label_model_of, window_expected_loss
-from diagnostics.log import Categorical
+from diagnostics.label_model import LabelModel, label_model_of, window_expected_loss
+from diagnostics.log import Categorical, PredictionLog
 from diagnostics.model_checks import MIN_LABELLED, LossStats, drop_magnitude
 
 SHORT_SHARE = 0.25
@@ -47,9 +47,7 @@ def estimate_current(ctx: Context) -> Estimator | None:
         if model is None:
             return None
         est = Estimator("label_model", reference_loss=model.reference_loss, reference_fit=model.reference_fit)
-        # the estimate's own level error, measured on the labelled reference, is taken out
-        shift = model.reference_loss - model.reference_fit if np.isfinite(model.reference_fit) else 0.0
-        ctx.cur_loss_estimate = np.clip(window_expected_loss(ctx, model, "current") + shift, 0.0, 1.0)
+        ctx.cur_loss_estimate = _class_loss(ctx, model)
     else:
         return None
     ctx.estimator = est
@@ -120,3 +118,32 @@ def _text(ctx: Context, ref_s: dict[str, float], details: dict[str, object]) -> 
     if "mae" in cur_s and "mae" in ref_s:
         return f"mae {ref_s['mae']:.4g} -> {cur_s['mae']:.4g} (estimated)"
     return f"mean loss -> {cur_s['mean_loss']:.4g} (estimated)"
+
+
+def estimated_class_accuracy(baseline: PredictionLog, after: PredictionLog) -> tuple[np.ndarray, np.ndarray] | None:
+    """Rows of `after` (a sample of at most 40,000) and the probability that each one's class
+    name is right, from a label model learned on `baseline`'s labels (a mitigation's
+    verification when labels have not arrived). None: not class names, or too few labels."""
+    task = detect_task(baseline.prediction, baseline.label)
+    if task.kind != "classification" or len(after) == 0:
+        return None
+    ctx = Context(
+        log=after,
+        reference=baseline,
+        current=after,
+        onset=float(after.timestamp[0]),
+        task=task,
+        ref_loss=row_loss(baseline.prediction, baseline.label, task),
+        cur_loss=np.full(len(after), np.nan),
+    )
+    prepare_windows(ctx)
+    model = label_model_of(ctx)
+    if model is None:
+        return None
+    return ctx.cur_sample, 1.0 - _class_loss(ctx, model)
+
+
+def _class_loss(ctx: Context, model: LabelModel) -> np.ndarray:
+    """Expected 0/1 loss of each current sample row, the estimate's level error on the reference taken out."""
+    shift = model.reference_loss - model.reference_fit if np.isfinite(model.reference_fit) else 0.0
+    return np.clip(window_expected_loss(ctx, model, "current") + shift, 0.0, 1.0)
