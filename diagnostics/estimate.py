@@ -91,7 +91,7 @@ def _pool_adjacent_violators(values: np.ndarray, weights: np.ndarray) -> np.ndar
 class Estimator:
     """Expected per-row loss of unlabelled rows (the engine's loss: 0/1, |y - p| or |error|)."""
 
-    method: str  # "confidence" (CBPE) | "learned_loss"
+    method: str  # "confidence" (CBPE) | "learned_loss" | "label_model" (class names: `late_labels`)
     calibrated: bool = False
     ece_raw: float = float("nan")
     ece_calibrated: float = float("nan")

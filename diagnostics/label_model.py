@@ -357,6 +357,13 @@ def _choose_neighbours(
     return points
 
 
+def label_model_of(ctx: Context) -> LabelModel | None:
+    """The context's label model, fitted once on first use (None: not possible on this reference)."""
+    if ctx.label_model is None:
+        ctx.label_model = fit_label_model(ctx) or False
+    return ctx.label_model or None
+
+
 def ref_halves(ctx: Context) -> np.ndarray:
     return halves(ctx.ref_sample.shape[0], seed=13)
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from diagnostics.context import Context, align_categorical, prediction_matrix
 from diagnostics.findings import Finding, iso_utc
-from diagnostics.label_model import LabelModel, estimated_gap, fit_label_model
+from diagnostics.label_model import estimated_gap, label_model_of
 from diagnostics.log import Categorical, ChangeRecord
 from diagnostics.matched import paired_gap
 from diagnostics.model_checks import (
@@ -170,7 +170,7 @@ def _assess_version(
         conditional_gap=conditional,
     )
     mag = max(float(np.clip((shift - 0.05) / 0.3, 0.0, 1.0)), float(np.clip((conditional - 0.1) / 0.3, 0.0, 1.0)))
-    est_mag, est_text = _estimated_comparison(ctx, v, base, rv, cv, same_window=other is not None, details=details)
+    est_mag, est_text = _estimated_comparison(ctx, v, base, rv, cv, details)
     if other is None:
         mag *= 1.0 - data_score
         est_mag *= 1.0 - data_score
@@ -187,10 +187,10 @@ def _assess_version(
 
 
 def _estimated_comparison(
-    ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray, *, same_window: bool, details: dict[str, object]
+    ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray, details: dict[str, object]
 ) -> tuple[float, str]:
     """The version's loss against the baseline's, both estimated from the inputs (no labels needed)."""
-    model = _label_model(ctx)
+    model = label_model_of(ctx)
     if model is None:
         return 0.0, ""
     v_cur = np.flatnonzero(cv[ctx.cur_sample] == v)
@@ -221,19 +221,16 @@ def _estimated_comparison(
         estimated_magnitude=mag,
     )
     base_name = details["baseline_version"]
-    against = "the other versions in the same window" if same_window else f"{base_name} before the onset"
+    if gap.paired:
+        against = f"{base_name}'s answers at the nearest inputs it served, on the same {gap.n} rows"
+    else:
+        against = f"{base_name}'s own rows"
     text = (
         f"its {_quality(ctx, ev.mean)} against {_quality(ctx, eb.mean)} for {against} (both estimated from the "
         f"inputs by a label model learned on {model.labelled} labelled reference rows; z {z:.1f} counting the "
         f"estimate's own error of {bias:.2g} on the reference)"
     )
     return mag, text
-
-
-def _label_model(ctx: Context) -> LabelModel | None:
-    if ctx.label_model is None:
-        ctx.label_model = fit_label_model(ctx) or False
-    return ctx.label_model or None
 
 
 CONDITIONAL_FEATURES = 6
