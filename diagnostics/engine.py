@@ -13,14 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from diagnostics.context import (
-    Context,
-    detect_task,
-    estimate_influence,
-    make_bins,
-    row_loss,
-    subsample_index,
-)
+from diagnostics.context import Context, detect_task, prepare_windows, row_loss
 from diagnostics.data_checks import data_findings
 from diagnostics.findings import Diagnosis, Finding, iso_utc
 from diagnostics.late_labels import estimated_performance_finding
@@ -173,25 +166,7 @@ def diagnose(
     ctx = Context(
         log=log, reference=ref, current=current, onset=onset_ts, task=task, ref_loss=ref_loss, cur_loss=cur_loss
     )
-    ctx.ref_sample = subsample_index(len(ref), seed=1)
-    ctx.cur_sample = subsample_index(len(current), seed=2)
-    # segment bins and influence work on fixed-seed subsamples of each window; influence is a
-    # property of the reference alone, so it is known even for a column the current log lost
-    for name, values in ref.features.items():
-        ref_part = values.take(ctx.ref_sample) if isinstance(values, Categorical) else values[ctx.ref_sample]
-        bins = make_bins(name, ref_part)
-        if bins is None:
-            continue
-        ctx.bins[name] = bins
-        ctx.ref_bin_codes[name] = bins.assign(ref_part)
-        cur_values = current.features.get(name)
-        if cur_values is None or isinstance(values, Categorical) != isinstance(cur_values, Categorical):
-            continue
-        cur_part = (
-            cur_values.take(ctx.cur_sample) if isinstance(cur_values, Categorical) else cur_values[ctx.cur_sample]
-        )
-        ctx.cur_bin_codes[name] = bins.assign(cur_part)
-    estimate_influence(ctx)
+    prepare_windows(ctx)
 
     findings: list[Finding] = list(notes)
     findings += data_findings(ctx)

@@ -14,7 +14,7 @@ import numpy as np
 
 from diagnostics.context import Context, align_categorical, prediction_matrix
 from diagnostics.findings import Finding, iso_utc
-from diagnostics.label_model import LabelModel, fit_label_model, window_expected_loss
+from diagnostics.label_model import estimated_gap, label_model_of
 from diagnostics.log import Categorical, ChangeRecord
 from diagnostics.model_checks import (
     CERTAIN_Z,
@@ -166,7 +166,7 @@ def _assess_version(
         conditional_gap=conditional,
     )
     mag = max(float(np.clip((shift - 0.05) / 0.3, 0.0, 1.0)), float(np.clip((conditional - 0.1) / 0.3, 0.0, 1.0)))
-    est_mag, est_text = _estimated_comparison(ctx, v, base, rv, cv, same_window=other is not None, details=details)
+    est_mag, est_text = _estimated_comparison(ctx, v, base, rv, cv, details)
     if other is None:
         mag *= 1.0 - data_score
         est_mag *= 1.0 - data_score
@@ -183,27 +183,21 @@ def _assess_version(
 
 
 def _estimated_comparison(
-    ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray, *, same_window: bool, details: dict[str, object]
+    ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray, details: dict[str, object]
 ) -> tuple[float, str]:
     """The version's loss against the baseline's, both estimated from the inputs (no labels needed)."""
-    model = _label_model(ctx)
+    model = label_model_of(ctx)
     if model is None:
         return 0.0, ""
-    cur_e = window_expected_loss(ctx, model, "current")
-    v_rows = cv[ctx.cur_sample] == v
-    if same_window:
-        b_e = cur_e[(cv[ctx.cur_sample] != v) & (cv[ctx.cur_sample] >= 0)]
-    else:
-        ref_e = window_expected_loss(ctx, model, "reference")
-        b_e = ref_e[rv[ctx.ref_sample] == base]
-    ev, eb = LossStats.of(cur_e[v_rows]), LossStats.of(b_e)
-    if ev.n < MIN_LABELLED or eb.n < MIN_LABELLED:
+    v_cur = np.flatnonzero(cv[ctx.cur_sample] == v)
+    base_ref = np.flatnonzero(rv[ctx.ref_sample] == base)
+    base_cur = np.flatnonzero(cv[ctx.cur_sample] == base)
+    gap = estimated_gap(ctx, model, v_cur, base_ref, base_cur)
+    if gap is None or gap.n < MIN_LABELLED:
         return 0.0, ""
-    # the estimate's own error, measured where the truth is known (the labelled reference), is a
-    # systematic uncertainty on top of the sampling noise of the two means
-    bias = abs(model.reference_fit - model.reference_loss)
-    se = math.sqrt(ev.var / ev.n + eb.var / eb.n + bias**2)
-    z = (ev.mean - eb.mean) / max(se, 1e-12)
+    ev = LossStats(gap.n, gap.loss_version, 0.0)
+    eb = LossStats(gap.n, gap.loss_baseline, 0.0)
+    z, bias = gap.z, gap.bias
     rel = relative_increase(ev, eb)
     # weighed like a realized version comparison (`drop_magnitude` with VERSION_Z): the z above
     # already counts the estimator's own error
@@ -217,22 +211,22 @@ def _estimated_comparison(
         estimated_relative=rel,
         estimate_reference_loss=model.reference_loss,
         estimate_reference_fit=model.reference_fit,
+        estimate_method=model.method,
+        estimated_paired=gap.paired,
+        estimated_n=gap.n,
         estimated_magnitude=mag,
     )
     base_name = details["baseline_version"]
-    against = "the other versions in the same window" if same_window else f"{base_name} before the onset"
+    if gap.paired:
+        against = f"{base_name}'s answers at the nearest inputs it served, on the same {gap.n} rows"
+    else:
+        against = f"{base_name}'s own rows"
     text = (
         f"its {_quality(ctx, ev.mean)} against {_quality(ctx, eb.mean)} for {against} (both estimated from the "
         f"inputs by a label model learned on {model.labelled} labelled reference rows; z {z:.1f} counting the "
         f"estimate's own error of {bias:.2g} on the reference)"
     )
     return mag, text
-
-
-def _label_model(ctx: Context) -> LabelModel | None:
-    if ctx.label_model is None:
-        ctx.label_model = fit_label_model(ctx) or False
-    return ctx.label_model or None
 
 
 CONDITIONAL_FEATURES = 6
