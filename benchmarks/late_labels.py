@@ -6,7 +6,8 @@ Generates the data-fault, bad-version and confounded scenarios of the suite
 (`benchmarks.scenarios`), withholds every label at or after the onset (in memory, after loading
 the log as `mlresponder diagnose` does), and diagnoses each log twice: with the given onset and
 with the onset detected. Prints the share localized (cause and culprit right) per kind, and how
-many verdicts leaned on an estimated performance figure.
+many diagnoses reported an estimated performance figure (`performance` on estimated loss: a
+learned loss, or the label model for class names) or judged a version on its estimated loss.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ class Result:
     scenario: Scenario
     localized: bool
     localized_detected: bool
-    estimated: bool
+    estimated: bool  # the performance figure is an estimate
+    version_estimated: bool  # a new version was judged on its estimated loss
     answer: str
 
 
@@ -72,12 +74,14 @@ def run_one(scenario: Scenario) -> Result:
     detected = diagnose(log, reference=reference, changes=changes)
     v1 = judge(scenario.expected, given.to_dict())
     v2 = judge(scenario.expected, detected.to_dict())
-    estimated = any(f.details.get("estimated") for f in given.findings)
+    estimated = any(f.check == "performance" and f.details.get("estimated") for f in given.findings)
+    version_estimated = any(f.check == "version_change" and f.details.get("estimated") for f in given.findings)
     return Result(
         scenario,
         v1.cause and v1.culprit,
         v2.cause and v2.culprit,
         estimated,
+        version_estimated,
         f"{given.cause}/{given.culprit_kind}/{given.culprit_name}",
     )
 
@@ -98,25 +102,29 @@ def report(results: list[Result], markdown: bool) -> str:
         by_kind[r.scenario.kind].append(r)
     lines = []
     if markdown:
-        lines += ["| kind | group | n | localized (given onset) | localized (detected onset) | estimated figure |",
-                  "| --- | --- | ---: | ---: | ---: | ---: |"]
+        lines += ["| kind | group | n | localized (given onset) | localized (detected onset) | estimated performance "
+                  "| version on estimated loss |",
+                  "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
     for kind, rs in by_kind.items():
         n = len(rs)
         a = sum(r.localized for r in rs) / n
         b = sum(r.localized_detected for r in rs) / n
         e = sum(r.estimated for r in rs)
+        ev = sum(r.version_estimated for r in rs)
         group = rs[0].scenario.group
         if markdown:
-            lines.append(f"| {kind} | {group} | {n} | {a:.0%} | {b:.0%} | {e}/{n} |")
+            lines.append(f"| {kind} | {group} | {n} | {a:.0%} | {b:.0%} | {e}/{n} | {ev}/{n} |")
         else:
-            lines.append(f"{kind:24s} {group:11s} n={n:3d} given={a:6.1%} detected={b:6.1%} estimated={e}/{n}")
+            lines.append(
+                f"{kind:24s} {group:11s} n={n:3d} given={a:6.1%} detected={b:6.1%} estimated={e}/{n} version={ev}/{n}"
+            )
     for group in GROUPS:
         rs = [r for r in results if r.scenario.group == group]
         if rs:
             a = sum(r.localized for r in rs) / len(rs)
             b = sum(r.localized_detected for r in rs) / len(rs)
             row = f"all {group}"
-            lines.append(f"| **{row}** | | {len(rs)} | {a:.1%} | {b:.1%} | |" if markdown
+            lines.append(f"| **{row}** | | {len(rs)} | {a:.1%} | {b:.1%} | | |" if markdown
                          else f"{row:36s} n={len(rs):3d} given={a:6.1%} detected={b:6.1%}")
     misses = [r for r in results if not r.localized]
     if misses:

@@ -43,6 +43,7 @@ class EventKind(StrEnum):
     MITIGATION_EXECUTED = "mitigation_executed"
     MITIGATION_FAILED = "mitigation_failed"
     MITIGATION_REVERTED = "mitigation_reverted"
+    MITIGATION_STALE = "mitigation_stale"
     VERIFICATION = "verification"
     ESCALATION = "escalation"
     ESCALATION_WEBHOOK = "escalation_webhook"

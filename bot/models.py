@@ -162,7 +162,8 @@ class Mitigation(Base):
     action: Mapped[str] = mapped_column(String(60))
     target: Mapped[str] = mapped_column(String(300))
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # proposed → approved|rejected → executing → executed → verified|failed_verification; reverted; failed
+    # proposed → approved|rejected → executing → executed → verified|failed_verification; failed;
+    # executed|verified|failed_verification → reverting → reverted (or back where it was)
     status: Mapped[str] = mapped_column(String(30), default="proposed")
     approval: Mapped[str] = mapped_column(String(20), default="required")
     plan: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -176,6 +177,11 @@ class Mitigation(Base):
     reverted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     reverted_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The fencing token: incremented by every claim into executing or reverting; an outcome is
+    # written only while the row still holds that claim (`runbooks.mitigations`).
+    attempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The status a revert started from (executed, verified, failed_verification).
+    revert_from: Mapped[str | None] = mapped_column(String(30), nullable=True)
 
     incident: Mapped[Incident] = relationship(back_populates="mitigations")
 

@@ -333,3 +333,29 @@ def estimate_influence(ctx: Context) -> None:
         u = max(0.0, mi / h_pred)
         ctx.influence_raw[name] = u
         ctx.influence[name] = float(np.clip((u - 0.005) / 0.06, 0.0, 1.0))
+
+
+def prepare_windows(ctx: Context) -> None:
+    """Samples, segment bins and influence: what every check shares (`diagnose`, late-label verification).
+
+    Segment bins and influence work on fixed-seed subsamples of each window; influence is a
+    property of the reference alone, so it is known even for a column the current log lost.
+    """
+    ref, current = ctx.reference, ctx.current
+    ctx.ref_sample = subsample_index(len(ref), seed=1)
+    ctx.cur_sample = subsample_index(len(current), seed=2)
+    for name, values in ref.features.items():
+        ref_part = values.take(ctx.ref_sample) if isinstance(values, Categorical) else values[ctx.ref_sample]
+        bins = make_bins(name, ref_part)
+        if bins is None:
+            continue
+        ctx.bins[name] = bins
+        ctx.ref_bin_codes[name] = bins.assign(ref_part)
+        cur_values = current.features.get(name)
+        if cur_values is None or isinstance(values, Categorical) != isinstance(cur_values, Categorical):
+            continue
+        cur_part = (
+            cur_values.take(ctx.cur_sample) if isinstance(cur_values, Categorical) else cur_values[ctx.cur_sample]
+        )
+        ctx.cur_bin_codes[name] = bins.assign(cur_part)
+    estimate_influence(ctx)

@@ -6,21 +6,14 @@ Pure computation on a `PredictionLog`; loading and printing live in `diagnostics
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 
-from diagnostics.context import (
-    Context,
-    detect_task,
-    estimate_influence,
-    make_bins,
-    row_loss,
-    subsample_index,
-)
+from diagnostics.context import Context, detect_task, prepare_windows, row_loss
 from diagnostics.data_checks import data_findings
 from diagnostics.findings import Diagnosis, Finding, iso_utc
 from diagnostics.late_labels import estimated_performance_finding
@@ -95,6 +88,27 @@ def _adjacent_service_findings(ctx: Context, split: int, *, explicit_reference: 
     return []
 
 
+# schema changes after which the model gets no usable value of the column at all
+_UNUSABLE = frozenset({"emptied", "missing", "type_changed"})
+
+
+def _explained_elsewhere(ctx: Context, findings: Sequence[Finding], version_score: float) -> float:
+    """How much of a performance drop the inputs or a version already explain, in [0, 1].
+
+    A column the model uses that broke at the onset (emptied, gone, changed type) explains a
+    drop at that onset outright: its finding's score is capped by the column's influence
+    estimate, which is rough for a feature that acts through a curve or an interaction, and a
+    concept change landing on the same minute as the break is far less likely than the break
+    itself. Otherwise the strongest data or version finding says how much is explained.
+    """
+    for f in findings:
+        used = ctx.influence.get(f.subject, 0.0) > 0.1
+        if f.check == "schema_change" and f.details.get("change") in _UNUSABLE and used:
+            return 1.0
+    data_score = max((f.score for f in findings if f.cause == "data" and f.check != "input_quality"), default=0.0)
+    return max(data_score, version_score)
+
+
 def diagnose(
     log: PredictionLog,
     *,
@@ -152,25 +166,7 @@ def diagnose(
     ctx = Context(
         log=log, reference=ref, current=current, onset=onset_ts, task=task, ref_loss=ref_loss, cur_loss=cur_loss
     )
-    ctx.ref_sample = subsample_index(len(ref), seed=1)
-    ctx.cur_sample = subsample_index(len(current), seed=2)
-    # segment bins and influence work on fixed-seed subsamples of each window; influence is a
-    # property of the reference alone, so it is known even for a column the current log lost
-    for name, values in ref.features.items():
-        ref_part = values.take(ctx.ref_sample) if isinstance(values, Categorical) else values[ctx.ref_sample]
-        bins = make_bins(name, ref_part)
-        if bins is None:
-            continue
-        ctx.bins[name] = bins
-        ctx.ref_bin_codes[name] = bins.assign(ref_part)
-        cur_values = current.features.get(name)
-        if cur_values is None or isinstance(values, Categorical) != isinstance(cur_values, Categorical):
-            continue
-        cur_part = (
-            cur_values.take(ctx.cur_sample) if isinstance(cur_values, Categorical) else cur_values[ctx.cur_sample]
-        )
-        ctx.cur_bin_codes[name] = bins.assign(cur_part)
-    estimate_influence(ctx)
+    prepare_windows(ctx)
 
     findings: list[Finding] = list(notes)
     findings += data_findings(ctx)
@@ -186,7 +182,8 @@ def diagnose(
     if shift is not None:
         findings.append(shift)
     version_score = max((f.score for f in versions), default=0.0)
-    findings += segment_and_concept_findings(ctx, perf_mag, max(data_score, version_score), findings)
+    explained = _explained_elsewhere(ctx, findings, version_score)
+    findings += segment_and_concept_findings(ctx, perf_mag, explained, findings)
     findings += _adjacent_service_findings(ctx, split, explicit_reference=reference is not None)
 
     verdict = localize(findings)

@@ -38,6 +38,7 @@ CALIBRATION_BINS = 40
 ECE_BINS = 10
 BACKFIT_ROUNDS = 4
 SHRINK_ROWS = 20.0  # a bin's effect is shrunk by n / (n + SHRINK_ROWS)
+LOGIT_CAP = 8.0  # a bin's logit effect (a clean separation would run away)
 MAX_FEATURES = 40
 
 
@@ -90,7 +91,7 @@ def _pool_adjacent_violators(values: np.ndarray, weights: np.ndarray) -> np.ndar
 class Estimator:
     """Expected per-row loss of unlabelled rows (the engine's loss: 0/1, |y - p| or |error|)."""
 
-    method: str  # "confidence" (CBPE) | "learned_loss"
+    method: str  # "confidence" (CBPE) | "learned_loss" | "label_model" (class names: `late_labels`)
     calibrated: bool = False
     ece_raw: float = float("nan")
     ece_calibrated: float = float("nan")
@@ -193,36 +194,83 @@ def _fit_learned_loss(reference: PredictionLog, ref_loss: np.ndarray, labelled: 
         if b is not None and b.n_bins > 2:
             bins[name] = b
             codes[name] = b.assign(values).astype(np.int64)
+    n_bins = {name: b.n_bins for name, b in bins.items()}
     half = np.random.default_rng(7).random(target.size) < 0.5
-    held_a = _backfit(target[~half], {k: c[~half] for k, c in codes.items()}, bins)
-    held_b = _backfit(target[half], {k: c[half] for k, c in codes.items()}, bins)
     cross = np.empty_like(target)
-    cross[half] = held_a[0] + sum((held_a[1][k][c[half]] for k, c in codes.items()), np.zeros(int(half.sum())))
-    cross[~half] = held_b[0] + sum((held_b[1][k][c[~half]] for k, c in codes.items()), np.zeros(int((~half).sum())))
-    intercept, effects = _backfit(target, codes, bins)
+    for part in (half, ~half):  # each half scored by the fit on the other
+        mu, eff = additive_fit(target[~part, None], {k: c[~part] for k, c in codes.items()}, n_bins)
+        cross[part] = additive_predict(mu, eff, {k: c[part] for k, c in codes.items()}, int(part.sum()))[:, 0]
+    intercept, effects = additive_fit(target[:, None], codes, n_bins)
     return Estimator(
         "learned_loss",
         reference_loss=float(target.mean()),
         reference_fit=float(np.maximum(cross, 0.0).mean()),
         bins=bins,
-        effects=effects,
-        intercept=intercept,
+        effects={k: e[:, 0] for k, e in effects.items()},
+        intercept=float(intercept[0]),
     )
 
 
-def _backfit(
-    target: np.ndarray, codes: dict[str, np.ndarray], bins: dict[str, FeatureBins]
-) -> tuple[float, dict[str, np.ndarray]]:
-    """Additive per-bin means of `target` (backfitting), each bin shrunk by n / (n + SHRINK_ROWS)."""
-    mu = float(target.mean()) if target.size else 0.0
+def additive_fit(
+    target: np.ndarray, codes: dict[str, np.ndarray], n_bins: dict[str, int]
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Additive per-bin means of each column of `target` (n, k): backfitting, bins shrunk by n / (n + 20).
+
+    The one additive fit of the diagnostics: the learned loss here, the label model's numbers
+    (`label_model`). Returns the intercepts (k,) and per feature an (n_bins, k) effect table.
+    """
+    mu = target.mean(axis=0) if target.shape[0] else np.zeros(target.shape[1])
     resid = target - mu
-    effects = {k: np.zeros(bins[k].n_bins) for k in codes}
+    k = target.shape[1]
+    effects = {f: np.zeros((n_bins[f], k)) for f in codes}
     for _ in range(BACKFIT_ROUNDS):
-        for k, c in codes.items():
-            partial = resid + effects[k][c]
-            n = np.bincount(c, minlength=bins[k].n_bins).astype(np.float64)
-            s = np.bincount(c, weights=partial, minlength=bins[k].n_bins)
-            new = s / (n + SHRINK_ROWS)
+        for f, c in codes.items():
+            nb = n_bins[f]
+            partial = resid + effects[f][c]
+            n = np.bincount(c, minlength=nb).astype(np.float64)
+            sums = np.stack([np.bincount(c, weights=partial[:, j], minlength=nb) for j in range(k)], axis=1)
+            new = sums / (n + SHRINK_ROWS)[:, None]
             resid = partial - new[c]
-            effects[k] = new
+            effects[f] = new
     return mu, effects
+
+
+def additive_logit_fit(
+    target: np.ndarray, codes: dict[str, np.ndarray], n_bins: dict[str, int]
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Additive logit of each 0/1 column of `target` (one class against the rest) by local scoring.
+
+    Each pass over a feature is a Newton step per bin: the weighted mean of the working residual
+    `(y - p) / (p (1 - p))` with weights `p (1 - p)`, shrunk like `additive_fit`. A label that
+    is a threshold of a sum of inputs is additive on this scale, not on the probability scale.
+    """
+    rate = np.clip(target.mean(axis=0), 1e-3, 1 - 1e-3)
+    mu = np.log(rate / (1 - rate))
+    k = target.shape[1]
+    eta = np.tile(mu, (target.shape[0], 1))
+    effects = {f: np.zeros((n_bins[f], k)) for f in codes}
+    shrink = SHRINK_ROWS * 0.25  # rows of weight p (1 - p) <= 1/4
+    for _ in range(BACKFIT_ROUNDS + 2):
+        for f, c in codes.items():
+            nb = n_bins[f]
+            p = 1.0 / (1.0 + np.exp(-eta))
+            w = np.maximum(p * (1.0 - p), 1e-4)
+            work = (target - p) + w * effects[f][c]  # w x (working residual + this feature's effect)
+            sw = np.stack([np.bincount(c, weights=w[:, j], minlength=nb) for j in range(k)], axis=1)
+            sr = np.stack([np.bincount(c, weights=work[:, j], minlength=nb) for j in range(k)], axis=1)
+            new = np.clip(sr / (sw + shrink), -LOGIT_CAP, LOGIT_CAP)
+            eta += new[c] - effects[f][c]
+            effects[f] = new
+    return mu, effects
+
+
+def additive_predict(
+    intercept: np.ndarray, effects: dict[str, np.ndarray], codes: dict[str, np.ndarray], n: int
+) -> np.ndarray:
+    """(n, k) intercept plus each coded feature's effect; a feature without codes contributes nothing."""
+    out = np.tile(np.asarray(intercept, dtype=np.float64), (n, 1))
+    for f, c in codes.items():
+        table = effects.get(f)
+        if table is not None:
+            out += table[c]
+    return out

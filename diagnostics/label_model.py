@@ -8,19 +8,29 @@ case costs about as much either way); a worse model changes answers where the re
 the label is clear, and its expected loss rises. This is not a version's input -> prediction
 map (`versions._conditional_gap`, which only says *different*): it says *worse*.
 
-The relation is an additive model on the binned inputs (reference deciles, top categories:
-the bins the segments use), fitted by backfitting per-bin means shrunk by `n / (n + 20)`:
+Two estimates of the relation, and the one (or the even blend) that predicts the held-out
+labelled reference rows best (Brier score for classes, squared error for numbers) is used:
 
-* **classes**: an additive logit per class (one against the rest, fitted by local scoring:
+* **additive**, on the binned inputs (reference deciles, top categories: the bins the segments
+  use), fitted by backfitting per-bin means shrunk by `n / (n + 20)` (`estimate.additive_fit`):
+  for classes an additive logit per class (one against the rest, fitted by local scoring:
   per-bin Newton steps), its out-of-sample scores mapped to class rates by an isotonic
-  calibration per class, renormalized; a row's expected 0/1 loss is `1 - P(label = prediction)`;
-* **numbers**: an additive fit of the label; a row's expected absolute error is
-  `E|m(x) + e - prediction|` over the reference's own out-of-sample residuals `e` (their
-  empirical distribution, read from one sorted array with cumulative sums).
+  calibration per class, renormalized; for numbers an additive fit of the label. It sees broad
+  trends and extrapolates to inputs the reference rarely holds, but blurs a sharp or
+  interacting boundary (a rare class in a corner of the input space);
+* **nearest neighbours**: the labels of the `k` nearest labelled reference rows (inputs scaled
+  by their reference spread and weighted by how much the model relies on them; `k` chosen from
+  a few sizes by the same held-out score), alone or blended with the additive one. It sees
+  interactions and repeated or near-duplicate inputs (customers who come back, a catalogue of
+  items), where it knows the label almost exactly; on fresh inputs it is a local average.
+
+For classes a row's expected 0/1 loss is `1 - P(label = prediction)`; for numbers a row's
+expected absolute error is `E|m(x) + e - prediction|` over the reference's own out-of-sample
+residuals `e` (their empirical distribution, read from one sorted array with cumulative sums).
 
 Every figure is out-of-sample: the labelled reference is split in two halves, each half's rows
-are scored by the model fitted on the other half, and every other row (current window,
-unlabelled reference rows) by the model of a half drawn at random, so the baseline's estimated
+are scored by the models fitted on the other half, and every other row (current window,
+unlabelled reference rows) by the models of a half drawn at random, so the baseline's estimated
 loss on the reference and a new version's on the current window come from models of the same
 capacity. The estimate assumes the label's relation to the inputs did not change (a version
 comparison in one window does not need more), and it is reported as an estimate.
@@ -28,25 +38,58 @@ comparison in one window does not need more), and it is reported as an estimate.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from diagnostics.context import Context, class_codes
-from diagnostics.estimate import Calibration
+from diagnostics.estimate import Calibration, additive_fit, additive_logit_fit, additive_predict
 from diagnostics.log import Categorical
 
 MIN_LABELS = 100  # labelled reference rows needed to learn the relation
 MAX_FEATURES = 40
 MAX_CLASSES = 20
-ROUNDS = 4
-SHRINK_ROWS = 20.0
-LOGIT_CAP = 8.0  # a bin's logit effect (a clean separation would run away)
+MAX_NEIGHBOUR_FEATURES = 16  # nearest neighbours in more dimensions than this are no longer near
+NEIGHBOUR_SIZES = (1, 4, 16, 48)
+BLENDS = (0.5, 0.8, 1.0)  # weight of the neighbour estimate tried against the additive one
+MIN_WEIGHT = 0.05  # features the model barely reads do not count in a distance
+
+
+@dataclass
+class Space:
+    """How a row becomes a point for the nearest-neighbour search: scaled, weighted inputs."""
+
+    feats: list[str]
+    numeric: list[bool]
+    center: np.ndarray
+    scale: np.ndarray
+    weight: np.ndarray
+    n_bins: list[int]  # categorical features: one-hot over their bins
+
+    def embed(self, columns: dict[str, np.ndarray], n: int) -> np.ndarray:
+        """(n, d) points; a missing value sits at the centre plus one weighted unit on its own axis."""
+        parts: list[np.ndarray] = []
+        for j, f in enumerate(self.feats):
+            col = columns.get(f)
+            w = self.weight[j]
+            if self.numeric[j]:
+                x = np.full(n, self.center[j]) if col is None else np.asarray(col, dtype=np.float64)
+                miss = ~np.isfinite(x)
+                parts.append((np.where(miss, self.center[j], x)[:, None] - self.center[j]) / self.scale[j] * w)
+                parts.append(miss[:, None] * w)
+            else:
+                codes = np.full(n, self.n_bins[j] - 1) if col is None else col.astype(np.int64)
+                onehot = np.zeros((n, self.n_bins[j]))
+                onehot[np.arange(n), codes] = w / math.sqrt(2.0)  # a category mismatch costs one weight
+                parts.append(onehot)
+        return np.concatenate(parts, axis=1) if parts else np.zeros((n, 0))
 
 
 @dataclass
 class LabelModel:
-    """Two half-fits of the label's relation to the binned inputs (see the module docstring)."""
+    """Two half-fits of the label's relation to the inputs (see the module docstring)."""
 
     kind: str  # "classes" | "numbers"
     feats: list[str]
@@ -55,11 +98,17 @@ class LabelModel:
     effects: list[dict[str, np.ndarray]]  # per half: feature -> (n_bins, k)
     classes: np.ndarray | None = None
     calibration: list[Calibration] = field(default_factory=list)  # per class: additive score -> P(class)
+    space: Space | None = None
+    trees: list[cKDTree] = field(default_factory=list)  # per half: labelled reference rows
+    tree_targets: list[np.ndarray] = field(default_factory=list)  # per half: (rows, k) label targets
+    neighbours: int = 0  # k of the neighbour estimate (0: not used)
+    blend: float = 0.0  # weight of the neighbour estimate against the additive one
     residuals: np.ndarray | None = None  # sorted out-of-sample residuals (numbers)
     residual_cumsum: np.ndarray | None = None
     reference_loss: float = float("nan")  # realized loss of the labelled reference sample
     reference_fit: float = float("nan")  # its out-of-sample estimate (same rows)
     labelled: int = 0
+    method: str = "additive"
 
     def fitted(self, codes: dict[str, np.ndarray], half: np.ndarray) -> np.ndarray:
         """(n, k) additive prediction; row i scored by the half-fit `1 - half[i]`."""
@@ -68,36 +117,71 @@ class LabelModel:
         out = np.empty((n, k))
         for h in (0, 1):
             rows = half != h  # rows of half 1 - h are scored by the fit of half h
-            acc = np.tile(self.intercepts[h], (int(rows.sum()), 1))
-            for f in self.feats:
-                c = codes.get(f)
-                if c is not None:
-                    acc += self.effects[h][f][c[rows].astype(np.int64)]
-            out[rows] = acc
+            part = {f: c[rows] for f, c in codes.items() if f in self.n_bins}
+            out[rows] = additive_predict(self.intercepts[h], self.effects[h], part, int(rows.sum()))
         return out
 
-    def probabilities(self, codes: dict[str, np.ndarray], half: np.ndarray) -> np.ndarray:
-        raw = self.fitted(codes, half)  # logits
+    def additive(self, codes: dict[str, np.ndarray], half: np.ndarray) -> np.ndarray:
+        """Class probabilities (calibrated, renormalized) or the label's mean, additive estimate."""
+        raw = self.fitted(codes, half)
+        if self.kind == "numbers":
+            return raw
         if self.calibration:
             raw = np.stack([cal(raw[:, j]) for j, cal in enumerate(self.calibration)], axis=1)
         else:
             raw = 1.0 / (1.0 + np.exp(-raw))
-        raw = np.clip(raw, 0.0, 1.0)
-        total = raw.sum(axis=1, keepdims=True)
-        k = raw.shape[1]
-        return np.asarray(np.where(total > 0, raw / np.maximum(total, 1e-12), 1.0 / k))
+        return _normalized(raw)
 
-    def expected_loss(self, codes: dict[str, np.ndarray], half: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    def near(self, points: np.ndarray, half: np.ndarray, sizes: tuple[int, ...]) -> dict[int, np.ndarray]:
+        """Neighbour estimate per size k: mean label target of the k nearest rows of the other half."""
+        n = points.shape[0]
+        width = self.tree_targets[0].shape[1]
+        out = {k: np.empty((n, width)) for k in sizes}
+        for h in (0, 1):
+            rows = np.flatnonzero(half != h)
+            if rows.size == 0:
+                continue
+            tree, target = self.trees[h], self.tree_targets[h]
+            kmax = min(max(sizes), tree.n)
+            _, nbr = tree.query(points[rows], k=kmax)
+            nbr = nbr.reshape(rows.size, kmax)
+            for j in range(width):
+                csum = np.cumsum(target[nbr, j], axis=1)
+                for k in sizes:
+                    kk = min(k, kmax)
+                    out[k][rows, j] = csum[:, kk - 1] / kk
+        return out
+
+    def estimate(self, codes: dict[str, np.ndarray], points: np.ndarray | None, half: np.ndarray) -> np.ndarray:
+        """The chosen estimate: class probabilities (n, k) or the label's mean (n, 1)."""
+        add = self.additive(codes, half)
+        if self.blend <= 0 or points is None:
+            return add
+        nb = self.near(points, half, (self.neighbours,))[self.neighbours]
+        return self.blend * nb + (1.0 - self.blend) * add
+
+    def expected_loss(
+        self, codes: dict[str, np.ndarray], points: np.ndarray | None, half: np.ndarray, pred: np.ndarray
+    ) -> np.ndarray:
         """Expected per-row loss of `pred` (class codes of `classes`, or numbers); NaN where no prediction."""
+        est = self.estimate(codes, points, half)
+        return self.loss_of(est, pred)
+
+    def loss_of(self, est: np.ndarray, pred: np.ndarray) -> np.ndarray:
         if self.kind == "classes":
-            prob = self.probabilities(codes, half)
             ok = pred >= 0
             out = np.full(pred.shape[0], np.nan)
-            out[ok] = 1.0 - prob[np.flatnonzero(ok), pred[ok]]
+            out[ok] = 1.0 - est[np.flatnonzero(ok), pred[ok]]
             return out
         assert self.residuals is not None and self.residual_cumsum is not None
-        mean = self.fitted(codes, half)[:, 0]
-        return expected_abs(self.residuals, self.residual_cumsum, pred - mean)
+        return expected_abs(self.residuals, self.residual_cumsum, pred - est[:, 0])
+
+
+def _normalized(prob: np.ndarray) -> np.ndarray:
+    prob = np.clip(prob, 0.0, 1.0)
+    total = prob.sum(axis=1, keepdims=True)
+    k = prob.shape[1]
+    return np.asarray(np.where(total > 0, prob / np.maximum(total, 1e-12), 1.0 / k))
 
 
 def expected_abs(sorted_e: np.ndarray, cumsum: np.ndarray, d: np.ndarray) -> np.ndarray:
@@ -113,58 +197,54 @@ def expected_abs(sorted_e: np.ndarray, cumsum: np.ndarray, d: np.ndarray) -> np.
     return out
 
 
-def _backfit(
-    target: np.ndarray, codes: dict[str, np.ndarray], n_bins: dict[str, int]
-) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Additive per-bin means of each target column (backfitting, bins shrunk by n / (n + 20))."""
-    mu = target.mean(axis=0)
-    resid = target - mu
-    k = target.shape[1]
-    effects = {f: np.zeros((n_bins[f], k)) for f in codes}
-    for _ in range(ROUNDS):
-        for f, c in codes.items():
-            nb = n_bins[f]
-            partial = resid + effects[f][c]
-            n = np.bincount(c, minlength=nb).astype(np.float64)
-            sums = np.stack([np.bincount(c, weights=partial[:, j], minlength=nb) for j in range(k)], axis=1)
-            new = sums / (n + SHRINK_ROWS)[:, None]
-            resid = partial - new[c]
-            effects[f] = new
-    return mu, effects
-
-
-def _backfit_logit(
-    target: np.ndarray, codes: dict[str, np.ndarray], n_bins: dict[str, int]
-) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Additive logit of each class indicator (one against the rest) by local scoring.
-
-    Each pass over a feature is a Newton step per bin: the weighted mean of the working residual
-    `(y - p) / (p (1 - p))` with weights `p (1 - p)`, shrunk like the means above. A label that
-    is a threshold of a sum of inputs is additive on this scale, not on the probability scale.
-    """
-    rate = np.clip(target.mean(axis=0), 1e-3, 1 - 1e-3)
-    mu = np.log(rate / (1 - rate))
-    k = target.shape[1]
-    eta = np.tile(mu, (target.shape[0], 1))
-    effects = {f: np.zeros((n_bins[f], k)) for f in codes}
-    shrink = SHRINK_ROWS * 0.25  # rows of weight p (1 - p) <= 1/4
-    for _ in range(ROUNDS + 2):
-        for f, c in codes.items():
-            nb = n_bins[f]
-            p = 1.0 / (1.0 + np.exp(-eta))
-            w = np.maximum(p * (1.0 - p), 1e-4)
-            work = (target - p) + w * effects[f][c]  # w x (working residual + this feature's effect)
-            sw = np.stack([np.bincount(c, weights=w[:, j], minlength=nb) for j in range(k)], axis=1)
-            sr = np.stack([np.bincount(c, weights=work[:, j], minlength=nb) for j in range(k)], axis=1)
-            new = np.clip(sr / (sw + shrink), -LOGIT_CAP, LOGIT_CAP)
-            eta += new[c] - effects[f][c]
-            effects[f] = new
-    return mu, effects
-
-
 def halves(n: int, seed: int) -> np.ndarray:
     """A fixed random half (0/1) per row: which half-fit does *not* score it."""
     return (np.random.default_rng(seed).random(n) < 0.5).astype(np.int8)
+
+
+def _space(ctx: Context) -> Space | None:
+    """The inputs the model relies on (influence >= MIN_WEIGHT), scaled by their reference spread."""
+    ranked = sorted(ctx.bins, key=lambda f: ctx.influence_raw.get(f, 0.0), reverse=True)
+    feats = [f for f in ranked if ctx.influence.get(f, 0.0) >= MIN_WEIGHT and f in ctx.ref_bin_codes]
+    feats = feats[:MAX_NEIGHBOUR_FEATURES]
+    if not feats:
+        return None
+    numeric, center, scale, weight, n_bins = [], [], [], [], []
+    for f in feats:
+        bins = ctx.bins[f]
+        numeric.append(bins.numeric)
+        weight.append(ctx.influence[f])
+        n_bins.append(bins.n_bins)
+        if bins.numeric:
+            x = np.asarray(ctx.reference.features[f][ctx.ref_sample], dtype=np.float64)  # type: ignore[index]
+            x = x[np.isfinite(x)]
+            q25, q50, q75 = np.quantile(x, [0.25, 0.5, 0.75]) if x.size else (0.0, 0.0, 1.0)
+            spread = (q75 - q25) / 1.349
+            if not spread > 0:
+                spread = float(x.std()) if x.size else 1.0
+            center.append(float(q50))
+            scale.append(spread if spread > 0 else 1.0)
+        else:
+            center.append(0.0)
+            scale.append(1.0)
+    return Space(feats, numeric, np.array(center), np.array(scale), np.array(weight), n_bins)
+
+
+def _points(ctx: Context, space: Space, window: str) -> np.ndarray:
+    log, idx, codes = (
+        (ctx.reference, ctx.ref_sample, ctx.ref_bin_codes)
+        if window == "reference"
+        else (ctx.current, ctx.cur_sample, ctx.cur_bin_codes)
+    )
+    cols: dict[str, np.ndarray] = {}
+    for j, f in enumerate(space.feats):
+        if space.numeric[j]:
+            values = log.features.get(f)
+            if values is not None and not isinstance(values, Categorical):
+                cols[f] = values[idx]
+        elif f in codes:
+            cols[f] = codes[f]
+    return space.embed(cols, idx.shape[0])
 
 
 def fit_label_model(ctx: Context) -> LabelModel | None:
@@ -208,29 +288,80 @@ def fit_label_model(ctx: Context) -> LabelModel | None:
         part = rows[half[rows] == h]
         if part.size < MIN_LABELS // 2:
             return None
-        fit = _backfit_logit if kind == "classes" else _backfit
-        mu, eff = fit(target[part], {f: c[part] for f, c in codes.items()}, n_bins)
+        part_codes = {f: c[part] for f, c in codes.items()}
+        if kind == "classes":
+            mu, eff = additive_logit_fit(target[part], part_codes, n_bins)
+        else:
+            mu, eff = additive_fit(target[part], part_codes, n_bins)
         intercepts.append(mu)
         effects.append(eff)
     model = LabelModel(kind, feats, n_bins, intercepts, effects, classes=classes, labelled=int(rows.size))
     sub = {f: c[rows] for f, c in codes.items()}
-    if kind == "numbers":
-        mean = model.fitted(sub, half[rows])[:, 0]
-        e = np.sort(target[rows, 0] - mean)
-        model.residuals, model.residual_cumsum = e, np.cumsum(e)
-        pred = np.asarray(ref.prediction[idx[rows]], dtype=np.float64)  # type: ignore[index]
-    else:
+    y_rows = target[rows]
+    if kind == "classes":
         # one-against-the-rest logits do not add up to a distribution, and shrinkage makes them
         # timid: each class's out-of-sample score is mapped to the rate of that class (isotonic)
         scores = model.fitted(sub, half[rows])
-        model.calibration = [Calibration.fit(scores[:, j], target[rows, j]) for j in range(scores.shape[1])]
+        model.calibration = [Calibration.fit(scores[:, j], y_rows[:, j]) for j in range(scores.shape[1])]
+    points = _choose_neighbours(ctx, model, rows, y_rows, sub, half[rows])
+    est = model.estimate(sub, points, half[rows])
+    if kind == "numbers":
+        e = np.sort(y_rows[:, 0] - est[:, 0])
+        model.residuals, model.residual_cumsum = e, np.cumsum(e)
+        pred = np.asarray(ref.prediction[idx[rows]], dtype=np.float64)  # type: ignore[index]
+    else:
         pred = class_codes(ref.prediction.take(idx[rows]), classes)  # type: ignore[union-attr,arg-type]
-    est = model.expected_loss(sub, half[rows], pred)
+    loss_est = model.loss_of(est, pred)
     real = ctx.ref_loss[idx[rows]]
-    both = np.isfinite(est) & np.isfinite(real)
+    both = np.isfinite(loss_est) & np.isfinite(real)
     model.reference_loss = float(real[both].mean()) if both.any() else float("nan")
-    model.reference_fit = float(est[both].mean()) if both.any() else float("nan")
+    model.reference_fit = float(loss_est[both].mean()) if both.any() else float("nan")
     return model
+
+
+def _choose_neighbours(
+    ctx: Context,
+    model: LabelModel,
+    rows: np.ndarray,
+    y_rows: np.ndarray,
+    sub: dict[str, np.ndarray],
+    half: np.ndarray,
+) -> np.ndarray | None:
+    """Fit the neighbour estimate and keep it (alone or blended) if it predicts held-out labels better."""
+    space = _space(ctx)
+    if space is None:
+        return None
+    points: np.ndarray = _points(ctx, space, "reference")[rows]
+    model.space = space
+    for h in (0, 1):
+        part = half == h
+        model.trees.append(cKDTree(points[part]))
+        model.tree_targets.append(y_rows[part])
+    add = model.additive(sub, half)
+    near = model.near(points, half, NEIGHBOUR_SIZES)
+
+    def score(est: np.ndarray) -> float:
+        return float(np.mean(np.sum((est - y_rows) ** 2, axis=1)))
+
+    best, best_k, best_blend = score(add), 0, 0.0
+    for k, nb in near.items():
+        for blend in BLENDS:
+            s = score(blend * nb + (1.0 - blend) * add)
+            if s < best - 1e-12:
+                best, best_k, best_blend = s, k, blend
+    if best_k == 0:  # the space still pairs rows of two versions (`estimated_gap`)
+        model.trees, model.tree_targets = [], []
+        return None
+    model.neighbours, model.blend = best_k, best_blend
+    model.method = "neighbours" if best_blend >= 1.0 else "blend"
+    return points
+
+
+def label_model_of(ctx: Context) -> LabelModel | None:
+    """The context's label model, fitted once on first use (None: not possible on this reference)."""
+    if ctx.label_model is None:
+        ctx.label_model = fit_label_model(ctx) or False
+    return ctx.label_model or None
 
 
 def ref_halves(ctx: Context) -> np.ndarray:
@@ -239,6 +370,13 @@ def ref_halves(ctx: Context) -> np.ndarray:
 
 def cur_halves(ctx: Context) -> np.ndarray:
     return halves(ctx.cur_sample.shape[0], seed=14)
+
+
+def window_points(ctx: Context, model: LabelModel, window: str) -> np.ndarray | None:
+    """Each sampled row of a window as a point of the neighbour search (None: not used)."""
+    if model.space is None:
+        return None
+    return _points(ctx, model.space, window)
 
 
 def window_expected_loss(ctx: Context, model: LabelModel, window: str) -> np.ndarray:
@@ -256,4 +394,98 @@ def window_expected_loss(ctx: Context, model: LabelModel, window: str) -> np.nda
         if isinstance(pred_src, Categorical):
             return np.full(idx.shape[0], np.nan)
         pred = np.asarray(pred_src[idx], dtype=np.float64)
-    return model.expected_loss({f: c.astype(np.int64) for f, c in codes.items() if f in model.n_bins}, half, pred)
+    sub = {f: c.astype(np.int64) for f, c in codes.items() if f in model.n_bins}
+    return model.expected_loss(sub, window_points(ctx, model, window), half, pred)
+
+
+PAIR_QUANTILE = 0.9  # a pair counts within this quantile of the baseline's own neighbour distances
+
+
+@dataclass(frozen=True)
+class EstimatedGap:
+    """A version's estimated loss against the baseline's, both on the version's own rows."""
+
+    n: int  # version rows compared
+    loss_version: float
+    loss_baseline: float
+    z: float  # counting the estimate's own error on the reference (`bias`)
+    bias: float
+    paired: bool  # the baseline answered at the nearest input it served (else: its own rows)
+    matched_share: float = 1.0
+
+    @property
+    def relative(self) -> float:
+        return (self.loss_version - self.loss_baseline) / max(self.loss_baseline, 1e-12)
+
+
+def _predictions(model: LabelModel, values: np.ndarray | Categorical, idx: np.ndarray) -> np.ndarray:
+    """Predictions of rows `idx` as the label model scores them: class codes (-1: none) or numbers."""
+    taken = values.take(idx) if isinstance(values, Categorical) else values[idx]
+    if model.kind == "classes":
+        assert model.classes is not None
+        return class_codes(taken, model.classes)
+    if isinstance(taken, Categorical):
+        return np.full(idx.shape[0], np.nan)
+    return np.asarray(taken, dtype=np.float64)
+
+
+def estimated_gap(
+    ctx: Context, model: LabelModel, v_cur: np.ndarray, base_ref: np.ndarray, base_cur: np.ndarray
+) -> EstimatedGap | None:
+    """The version's estimated loss on its rows against the baseline's answer for the same inputs.
+
+    `v_cur`, `base_ref`, `base_cur` are positions in the window samples (the version's current
+    rows; the baseline version's reference and current rows). Each version row is paired with
+    the nearest input the baseline served (a version's map from inputs to predictions does not
+    change with time), and both answers are scored against the same estimated label of the
+    version's row: only rows where the two answer differently carry a difference, so a retrain
+    that agrees with the baseline is not judged on the noise of the input mix, and a version
+    wrong where the label is clear stands out. Pairs farther apart than the baseline's own
+    neighbours are dropped (inputs that drifted away from everything it served). Without a
+    neighbour space the baseline's own rows are compared instead (two samples).
+    """
+    cur_pts = window_points(ctx, model, "current")
+    codes = {f: c.astype(np.int64) for f, c in ctx.cur_bin_codes.items() if f in model.n_bins}
+    est = model.estimate(codes, cur_pts, cur_halves(ctx))
+    pred_v = _predictions(model, ctx.current.prediction, ctx.cur_sample[v_cur])
+    ok_v = pred_v >= 0 if model.kind == "classes" else np.isfinite(pred_v)
+    v_cur, pred_v, est_v = v_cur[ok_v], pred_v[ok_v], est[v_cur[ok_v]]
+    bias = abs(model.reference_fit - model.reference_loss)
+    loss_v = model.loss_of(est_v, pred_v)
+    if cur_pts is not None and v_cur.size:
+        ref_pts = window_points(ctx, model, "reference")
+        assert ref_pts is not None
+        pred_b = np.concatenate(
+            [
+                _predictions(model, ctx.reference.prediction, ctx.ref_sample[base_ref]),
+                _predictions(model, ctx.current.prediction, ctx.cur_sample[base_cur]),
+            ]
+        )
+        b_pts = np.concatenate([ref_pts[base_ref], cur_pts[base_cur]])
+        ok_b = pred_b >= 0 if model.kind == "classes" else np.isfinite(pred_b)
+        pred_b, b_pts = pred_b[ok_b], b_pts[ok_b]
+        if pred_b.size >= 2:
+            tree = cKDTree(b_pts)
+            own = tree.query(b_pts, k=2)[0][:, 1]
+            cap = float(np.quantile(own, PAIR_QUANTILE))
+            dist, j = tree.query(cur_pts[v_cur], k=1)
+            keep = dist <= cap
+            if keep.any():
+                diff = loss_v[keep] - model.loss_of(est_v[keep], pred_b[j[keep]])
+                n = int(keep.sum())
+                se = math.sqrt(float(diff.var(ddof=1)) / n + bias**2) if n > 1 else math.inf
+                lv = float(loss_v[keep].mean())
+                mean = float(diff.mean())
+                return EstimatedGap(n, lv, lv - mean, mean / max(se, 1e-12), bias, True, n / v_cur.size)
+    # two samples: the baseline's own rows, each scored on its own estimated label
+    ref_codes = {f: c.astype(np.int64) for f, c in ctx.ref_bin_codes.items() if f in model.n_bins}
+    ref_pred = _predictions(model, ctx.reference.prediction, ctx.ref_sample)
+    ref_e = model.expected_loss(ref_codes, window_points(ctx, model, "reference"), ref_halves(ctx), ref_pred)
+    cur_all = model.loss_of(est, _predictions(model, ctx.current.prediction, ctx.cur_sample))
+    lb = np.concatenate([ref_e[base_ref], cur_all[base_cur]])
+    lb = lb[np.isfinite(lb)]
+    if loss_v.size < 2 or lb.size < 2:
+        return None
+    se = math.sqrt(float(loss_v.var()) / loss_v.size + float(lb.var()) / lb.size + bias**2)
+    z = (float(loss_v.mean()) - float(lb.mean())) / max(se, 1e-12)
+    return EstimatedGap(int(loss_v.size), float(loss_v.mean()), float(lb.mean()), z, bias, False)

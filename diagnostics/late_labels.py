@@ -1,7 +1,8 @@
 """Late labels: when the current window is short of labels, its performance is estimated.
 
 The estimate (`diagnostics.estimate`: confidence-based for binary scores, a learned loss for
-regression) fills `Context.cur_loss_estimate`, and the `performance` finding then reports the
+regression; for class names without probabilities, the label model of `diagnostics.label_model`
+on the window's sample) fills `Context.cur_loss_estimate`, and the `performance` finding then reports the
 estimated figure, saying so in its evidence and with `details["estimated"] = True`. Realized
 labels always win when there are enough of them: the estimate is used only when the current
 window has fewer than `MIN_LABELLED` labelled rows, or a labelled share below a quarter of the
@@ -12,10 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from diagnostics.context import Context, performance_summary
+from diagnostics.context import Context, detect_task, performance_summary, prepare_windows, row_loss
 from diagnostics.estimate import Estimator, fit_estimator
 from diagnostics.findings import Finding
-from diagnostics.log import Categorical
+from diagnostics.label_model import LabelModel, label_model_of, window_expected_loss
+from diagnostics.log import Categorical, PredictionLog
 from diagnostics.model_checks import MIN_LABELLED, LossStats, drop_magnitude
 
 SHORT_SHARE = 0.25
@@ -36,9 +38,18 @@ def estimate_current(ctx: Context) -> Estimator | None:
     if not short_of_labels(ctx):
         return None
     est = fit_estimator(ctx.reference, ctx.ref_loss, ctx.task)
-    if est is None:
+    if est is not None:
+        ctx.cur_loss_estimate = est.expected_loss(ctx.current)
+    elif ctx.task.kind == "classification":
+        # class names carry no confidence of their own: each row's expected 0/1 loss comes from
+        # the label the reference says its inputs likely have
+        model = label_model_of(ctx)
+        if model is None:
+            return None
+        est = Estimator("label_model", reference_loss=model.reference_loss, reference_fit=model.reference_fit)
+        ctx.cur_loss_estimate = _class_loss(ctx, model)
+    else:
         return None
-    ctx.cur_loss_estimate = est.expected_loss(ctx.current)
     ctx.estimator = est
     return est
 
@@ -68,11 +79,10 @@ def estimated_performance_finding(ctx: Context) -> tuple[Finding | None, float]:
         details.update(ece_raw=est.ece_raw, ece_calibrated=est.ece_calibrated)
     if mag <= 0:
         return None, 0.0
-    how = (
-        f"from the predicted probabilities{' (recalibrated on the reference)' if est.calibrated else ''}"
-        if est.method == "confidence"
-        else "by an error model learned on the labelled reference"
-    )
+    how = {
+        "confidence": f"from the predicted probabilities{' (recalibrated on the reference)' if est.calibrated else ''}",
+        "label_model": "from the inputs by a label model learned on the labelled reference",
+    }.get(est.method, "by an error model learned on the labelled reference")
     return Finding(
         "model",
         "performance",
@@ -93,6 +103,8 @@ def _estimate_summary(ctx: Context, est: Estimator) -> dict[str, float]:
         assert not isinstance(pred, Categorical)
         acc = est.expected_accuracy(ctx.current)
         out["accuracy"] = float(acc[np.isfinite(pred)].mean()) if np.isfinite(pred).any() else float("nan")
+    elif est.method == "label_model":
+        out["accuracy"] = 1.0 - out["mean_loss"]
     else:
         out["mae"] = out["mean_loss"]
     return out
@@ -106,3 +118,32 @@ def _text(ctx: Context, ref_s: dict[str, float], details: dict[str, object]) -> 
     if "mae" in cur_s and "mae" in ref_s:
         return f"mae {ref_s['mae']:.4g} -> {cur_s['mae']:.4g} (estimated)"
     return f"mean loss -> {cur_s['mean_loss']:.4g} (estimated)"
+
+
+def estimated_class_accuracy(baseline: PredictionLog, after: PredictionLog) -> tuple[np.ndarray, np.ndarray] | None:
+    """Rows of `after` (a sample of at most 40,000) and the probability that each one's class
+    name is right, from a label model learned on `baseline`'s labels (a mitigation's
+    verification when labels have not arrived). None: not class names, or too few labels."""
+    task = detect_task(baseline.prediction, baseline.label)
+    if task.kind != "classification" or len(after) == 0:
+        return None
+    ctx = Context(
+        log=after,
+        reference=baseline,
+        current=after,
+        onset=float(after.timestamp[0]),
+        task=task,
+        ref_loss=row_loss(baseline.prediction, baseline.label, task),
+        cur_loss=np.full(len(after), np.nan),
+    )
+    prepare_windows(ctx)
+    model = label_model_of(ctx)
+    if model is None:
+        return None
+    return ctx.cur_sample, 1.0 - _class_loss(ctx, model)
+
+
+def _class_loss(ctx: Context, model: LabelModel) -> np.ndarray:
+    """Expected 0/1 loss of each current sample row, the estimate's level error on the reference taken out."""
+    shift = model.reference_loss - model.reference_fit if np.isfinite(model.reference_fit) else 0.0
+    return np.clip(window_expected_loss(ctx, model, "current") + shift, 0.0, 1.0)

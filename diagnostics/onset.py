@@ -2,7 +2,7 @@
 
 The log is cut into up to 400 equal time bins; for every symptom series (performance, the
 share of extreme losses (a local regression's signature), prediction mean or class shares,
-latency, error rate, traffic, model-version shares, feature means and missing rates) the best
+latency, error rate, traffic, model-version shares, feature means, spreads and missing rates) the best
 single mean shift is scored (`mean_shift_split`; the extreme-loss share as a binomial rate,
 `rate_increase_split`), and so is the loss of every input segment (`onset_segments`: a drift
 hitting a few percent of the inputs steps up inside its segment however diluted overall).
@@ -115,6 +115,9 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
             v = values[rows]
             miss = np.isnan(v).astype(float)
             series[f"{name}:mean"] = (mean_series(v), False)
+            spread = spread_series(v)
+            if spread is not None:
+                series[f"{name}:spread"] = (mean_series(spread), False)
         series[f"{name}:missing"] = (mean_series(miss), False)
     if np.isfinite(loss).any():
         # a local regression steps up inside the segment it hits, however diluted overall
@@ -163,6 +166,27 @@ def tail_series(loss: np.ndarray) -> np.ndarray | None:
         return None
     cut = float(np.quantile(head, TAIL_QUANTILE))
     return np.where(ok, (np.where(ok, loss, 0.0) > cut).astype(np.float64), np.nan)
+
+
+def spread_series(values: np.ndarray) -> np.ndarray | None:
+    """log(1 + |x - m| / d): each row's distance from the log head's median m, in head MADs d.
+
+    A per-bin mean misses changes of scale around a centre: a unit change (x100) of a feature
+    centred near zero, a feature stuck at its median, a variance blow-up. Their step shows in
+    the mean distance from the centre; the log keeps one row's outlier from dominating a bin.
+    """
+    head = values[: max(1, int(values.shape[0] * HEAD_FRACTION))]
+    head = head[np.isfinite(head)]
+    if head.size < 50:
+        return None
+    centre = float(np.median(head))
+    dev = float(np.median(np.abs(head - centre)))
+    if not dev > 0:
+        dev = float(np.std(head))
+    if not dev > 0:
+        return None
+    with np.errstate(invalid="ignore"):
+        return np.log1p(np.abs(values - centre) / dev)
 
 
 def _version_first_rows(log: PredictionLog) -> list[float]:

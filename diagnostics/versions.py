@@ -14,8 +14,9 @@ import numpy as np
 
 from diagnostics.context import Context, align_categorical, prediction_matrix
 from diagnostics.findings import Finding, iso_utc
-from diagnostics.label_model import LabelModel, fit_label_model, window_expected_loss
+from diagnostics.label_model import estimated_gap, label_model_of
 from diagnostics.log import Categorical, ChangeRecord
+from diagnostics.matched import paired_gap
 from diagnostics.model_checks import (
     CERTAIN_Z,
     MIN_LABELLED,
@@ -25,6 +26,7 @@ from diagnostics.model_checks import (
     LossStats,
     distribution_gap,
     drop_magnitude,
+    gap_magnitude,
     relative_increase,
 )
 
@@ -126,6 +128,7 @@ def _assess_version(
                     _loss_text(ctx, baseline.mean, lv.mean, f"{base_name} before and alongside it", lv.n)[:-1]
                     + f"; the other versions held {_quality(ctx, lo.mean)} in the same window."
                 )
+        mag, text, worse_z = _with_pairs(ctx, v, base, rv, cv, mag, text, worse_z, details)
         mag, text = _with_mapping(ctx, v, base, rv, cv, True, mag, worse_z, text, details)
         return Finding("model", "version_change", name, mag, text, details)
     # 2. before the onset both versions served side by side
@@ -152,7 +155,8 @@ def _assess_version(
             raw_magnitude=mag,
         )
         text = _loss_text(ctx, lpb.mean, lv.mean, f"{base_name} in the reference window", lv.n)
-        mag, text = _with_mapping(ctx, v, base, rv, cv, False, mag, lv.z_worse(lpb), text, details)
+        mag, text, worse_z = _with_pairs(ctx, v, base, rv, cv, mag, text, lv.z_worse(lpb), details)
+        mag, text = _with_mapping(ctx, v, base, rv, cv, False, mag, worse_z, text, details)
         return Finding("model", "version_change", name, mag * (1.0 - data_score), text, details)
     # 4. no labels: does the version map the same inputs to the same predictions?
     other = cur_other if int(cur_other.sum()) >= MIN_LABELLED else None
@@ -166,7 +170,7 @@ def _assess_version(
         conditional_gap=conditional,
     )
     mag = max(float(np.clip((shift - 0.05) / 0.3, 0.0, 1.0)), float(np.clip((conditional - 0.1) / 0.3, 0.0, 1.0)))
-    est_mag, est_text = _estimated_comparison(ctx, v, base, rv, cv, same_window=other is not None, details=details)
+    est_mag, est_text = _estimated_comparison(ctx, v, base, rv, cv, details)
     if other is None:
         mag *= 1.0 - data_score
         est_mag *= 1.0 - data_score
@@ -183,27 +187,21 @@ def _assess_version(
 
 
 def _estimated_comparison(
-    ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray, *, same_window: bool, details: dict[str, object]
+    ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray, details: dict[str, object]
 ) -> tuple[float, str]:
     """The version's loss against the baseline's, both estimated from the inputs (no labels needed)."""
-    model = _label_model(ctx)
+    model = label_model_of(ctx)
     if model is None:
         return 0.0, ""
-    cur_e = window_expected_loss(ctx, model, "current")
-    v_rows = cv[ctx.cur_sample] == v
-    if same_window:
-        b_e = cur_e[(cv[ctx.cur_sample] != v) & (cv[ctx.cur_sample] >= 0)]
-    else:
-        ref_e = window_expected_loss(ctx, model, "reference")
-        b_e = ref_e[rv[ctx.ref_sample] == base]
-    ev, eb = LossStats.of(cur_e[v_rows]), LossStats.of(b_e)
-    if ev.n < MIN_LABELLED or eb.n < MIN_LABELLED:
+    v_cur = np.flatnonzero(cv[ctx.cur_sample] == v)
+    base_ref = np.flatnonzero(rv[ctx.ref_sample] == base)
+    base_cur = np.flatnonzero(cv[ctx.cur_sample] == base)
+    gap = estimated_gap(ctx, model, v_cur, base_ref, base_cur)
+    if gap is None or gap.n < MIN_LABELLED:
         return 0.0, ""
-    # the estimate's own error, measured where the truth is known (the labelled reference), is a
-    # systematic uncertainty on top of the sampling noise of the two means
-    bias = abs(model.reference_fit - model.reference_loss)
-    se = math.sqrt(ev.var / ev.n + eb.var / eb.n + bias**2)
-    z = (ev.mean - eb.mean) / max(se, 1e-12)
+    ev = LossStats(gap.n, gap.loss_version, 0.0)
+    eb = LossStats(gap.n, gap.loss_baseline, 0.0)
+    z, bias = gap.z, gap.bias
     rel = relative_increase(ev, eb)
     # weighed like a realized version comparison (`drop_magnitude` with VERSION_Z): the z above
     # already counts the estimator's own error
@@ -217,22 +215,22 @@ def _estimated_comparison(
         estimated_relative=rel,
         estimate_reference_loss=model.reference_loss,
         estimate_reference_fit=model.reference_fit,
+        estimate_method=model.method,
+        estimated_paired=gap.paired,
+        estimated_n=gap.n,
         estimated_magnitude=mag,
     )
     base_name = details["baseline_version"]
-    against = "the other versions in the same window" if same_window else f"{base_name} before the onset"
+    if gap.paired:
+        against = f"{base_name}'s answers at the nearest inputs it served, on the same {gap.n} rows"
+    else:
+        against = f"{base_name}'s own rows"
     text = (
         f"its {_quality(ctx, ev.mean)} against {_quality(ctx, eb.mean)} for {against} (both estimated from the "
         f"inputs by a label model learned on {model.labelled} labelled reference rows; z {z:.1f} counting the "
         f"estimate's own error of {bias:.2g} on the reference)"
     )
     return mag, text
-
-
-def _label_model(ctx: Context) -> LabelModel | None:
-    if ctx.label_model is None:
-        ctx.label_model = fit_label_model(ctx) or False
-    return ctx.label_model or None
 
 
 CONDITIONAL_FEATURES = 6
@@ -310,6 +308,45 @@ def _conditional_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.nda
 
 def _take(values: np.ndarray | Categorical, idx: np.ndarray) -> np.ndarray | Categorical:
     return values.take(idx) if isinstance(values, Categorical) else values[idx]
+
+
+def _with_pairs(
+    ctx: Context,
+    v: int,
+    base: int,
+    rv: np.ndarray,
+    cv: np.ndarray,
+    mag: float,
+    text: str,
+    worse_z: float,
+    details: dict[str, object],
+) -> tuple[float, str, float]:
+    """The same comparison on the same inputs (`diagnostics.matched`): each labelled row of the
+    version against the baseline's answer at the nearest input it served. Far more sensitive
+    when both versions are mostly right (only the rows they answer differently carry signal);
+    scored by the same rule as the two-sample comparison, with the paired z."""
+    pg = paired_gap(ctx, v, base, rv, cv, MIN_LABELLED)
+    if pg is None:
+        return mag, text, worse_z
+    details.update(
+        paired_n=pg.n,
+        paired_loss_version=pg.loss_version,
+        paired_loss_baseline=pg.loss_baseline,
+        paired_z=pg.z,
+        paired_matched_share=pg.matched_share,
+    )
+    pmag = gap_magnitude(ctx, pg.delta, pg.relative, pg.z, VERSION_Z, relative=True)
+    details["paired_magnitude"] = pmag
+    if pmag <= mag:
+        return mag, text, max(worse_z, pg.z)
+    base_name = details["baseline_version"]
+    return (
+        pmag,
+        text[:-1] + f"; on the same inputs (each of {pg.n} labelled rows paired with {base_name}'s answer at the "
+        f"nearest input it served) {_quality(ctx, pg.loss_baseline)} -> {_quality(ctx, pg.loss_version)}, "
+        f"z {min(pg.z, 99.0):.1f}.",
+        max(worse_z, pg.z),
+    )
 
 
 def _with_mapping(

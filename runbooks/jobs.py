@@ -192,10 +192,14 @@ def _apply_verdict(runtime: Runtime, run_id: int, idx: int, mitigation_id: int, 
             return "duplicate"
         assert run is not None
         m = mitigations.get_mitigation(s, mitigation_id)
+        # Locked too: a revert claimed meanwhile keeps its claim (the verdict does not overwrite "reverting").
+        s.refresh(m, with_for_update=True)
+        settled = m.status == "executed"
         incident = m.incident
         data = {"result": verdict.result, "mitigation_id": m.id, "run_id": run_id, **record}
         if verdict.result == "pass":
-            m.status = "verified"
+            if settled:
+                m.status = "verified"
             m.verification = record
             log_event(s, incident, "verification", f"verification of mitigation {m.id} passed: {verdict.message}",
                       data=data)
@@ -214,7 +218,8 @@ def _apply_verdict(runtime: Runtime, run_id: int, idx: int, mitigation_id: int, 
         else:
             m.verification = record
             if verdict.result == "fail":
-                m.status = "failed_verification"
+                if settled:
+                    m.status = "failed_verification"
                 what = f"verification of mitigation {m.id} failed: {verdict.message}"
             else:
                 what = (f"verification of mitigation {m.id} still inconclusive after {attempt} check(s): "

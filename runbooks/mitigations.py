@@ -7,6 +7,13 @@ between two committed states, ``executing`` before and ``executed`` after; a pro
 in between leaves ``executing``, which `reconcile` settles by observing the target instead of
 calling the action again. Each executed (or reverted) mitigation writes an audit record, a
 timeline event and a change event in the same transaction.
+
+Outcomes are fenced. A claim into ``executing`` or ``reverting`` increments the row's
+``attempt``, and the process that made it writes its outcome only while the row still holds that
+status and attempt (`_settle`). A process that lost its claim while it kept running (its database
+session, and with it the mitigation's lock, dropped; another replica settled the mitigation) is
+refused when its late outcome arrives: the refusal is a ``mitigation_stale`` event on the
+timeline, the settled record stands.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import func as sa_func
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -205,12 +213,68 @@ def reject(runtime: Runtime, mitigation_id: int, actor: str, reason: str | None 
               incident_id=m.incident_id, detail={"reason": reason})
 
 
-def _record_failure(runtime: Runtime, mitigation_id: int, error: str, *, escalate_to: list[str] | None,
-                    during: str = "execute") -> None:
+# A claim on a mitigation: the status it was claimed into and the attempt (fencing token) of that claim.
+Claim = tuple[str, int]
+
+
+def _claim(s: Session, mitigation_id: int, from_states: tuple[str, ...], to: str, **values: Any) -> Claim | None:
+    """Move the row from one of ``from_states`` to ``to`` under a new attempt; None when it is elsewhere."""
+    won = rowcount(s.execute(
+        update(Mitigation).where(Mitigation.id == int(mitigation_id), Mitigation.status.in_(from_states))
+        .values(status=to, attempt=Mitigation.attempt + 1, **values)
+        .execution_options(synchronize_session=False)
+    ))
+    if won != 1:
+        return None
+    m = get_mitigation(s, mitigation_id)
+    s.refresh(m)
+    return to, m.attempt
+
+
+def claim_of(s: Session, mitigation_id: int) -> Claim:
+    """The claim a mitigation is held under now (what a process settling it in place of a dead one writes against)."""
+    m = get_mitigation(s, mitigation_id)
+    s.refresh(m)
+    return m.status, m.attempt
+
+
+def _settle(s: Session, mitigation_id: int, claim: Claim, **values: Any) -> Mitigation | None:
+    """Write an outcome only while the row still holds ``claim``; None (nothing written) when another
+    process settled it meanwhile."""
+    status, attempt = claim
+    won = rowcount(s.execute(
+        update(Mitigation)
+        .where(Mitigation.id == int(mitigation_id), Mitigation.status == status, Mitigation.attempt == attempt)
+        .values(**values).execution_options(synchronize_session=False)
+    ))
+    m = get_mitigation(s, mitigation_id)
+    s.refresh(m)
+    return m if won == 1 else None
+
+
+def _refused(s: Session, m: Mitigation, claim: Claim, outcome: str, **detail: Any) -> None:
+    """A late outcome of a claim that was lost: on the timeline and in the audit log, never applied."""
+    what = "revert" if claim[0] == "reverting" else "execution"
+    message = (f"late outcome of mitigation {m.id} ({m.action} {m.target}) refused: its {what} (attempt {claim[1]}) "
+               f"reported {outcome}, but the process carrying it had lost its claim and the mitigation was "
+               f"settled meanwhile (it is {m.status}, attempt {m.attempt}); the record stands, check the target")
+    log.warning("%s", message)
+    log_event(s, m.incident, "mitigation_stale", message,
+              data={"mitigation_id": m.id, "action": m.action, "target": m.target, "claim": claim[0],
+                    "attempt": claim[1], "outcome": outcome, "status": m.status, "current_attempt": m.attempt,
+                    **detail})
+    audit(s, m.approved_by or ENGINE_ACTOR, f"mitigation.{'revert' if what == 'revert' else 'execute'}",
+          f"mitigation {m.id}: {m.action} {m.target}", outcome="refused", incident_id=m.incident_id,
+          detail={"attempt": claim[1], "outcome": outcome, "status": m.status, **detail})
+
+
+def _record_failure(runtime: Runtime, mitigation_id: int, claim: Claim, error: str, *,
+                    escalate_to: list[str] | None, during: str = "execute") -> None:
     with transaction(runtime.sessions) as s:
-        m = get_mitigation(s, mitigation_id)
-        m.status = "failed"
-        m.error = error
+        m = _settle(s, mitigation_id, claim, status="failed", error=error)
+        if m is None:
+            _refused(s, get_mitigation(s, mitigation_id), claim, f"failure ({error})", error=error)
+            return
         log_event(s, m.incident, "mitigation_failed", f"mitigation {m.id} ({m.action} {m.target}) failed: {error}",
                   data={"mitigation_id": m.id, "action": m.action, "target": m.target, "error": error,
                         "during": during})
@@ -242,13 +306,14 @@ def move_incident(session: Session, incident: Incident, to_status: str, note: st
             log.info("incident %s not moved to %s", incident.ref, to_status)
 
 
-def _record_success(runtime: Runtime, mitigation_id: int, before: dict[str, Any], after: dict[str, Any],
-                    note: str = "") -> None:
+def _record_success(runtime: Runtime, mitigation_id: int, claim: Claim, before: dict[str, Any],
+                    after: dict[str, Any], note: str = "") -> bool:
+    """Record the execution (False: refused, the claim was lost meanwhile)."""
     with transaction(runtime.sessions) as s:
-        m = get_mitigation(s, mitigation_id)
-        m.status = "executed"
-        m.executed_at = utcnow()
-        m.before, m.after = before, after
+        m = _settle(s, mitigation_id, claim, status="executed", executed_at=utcnow(), before=before, after=after)
+        if m is None:
+            _refused(s, get_mitigation(s, mitigation_id), claim, "success", before=before, after=after)
+            return False
         summary = m.plan.get("summary", f"{m.action} {m.target}")
         log_event(s, m.incident, "mitigation_executed", f"mitigation {m.id} executed: {summary}{note}",
                   actor=m.approved_by or ENGINE_ACTOR,
@@ -261,6 +326,7 @@ def _record_success(runtime: Runtime, mitigation_id: int, before: dict[str, Any]
                       "target": m.target, "before": before, "after": after})
         _version_change(s, m, before, after, f"mitigation {m.id} ({m.action}) for {m.incident.ref}: {summary}")
         move_incident(s, m.incident, "mitigating", f"mitigation {m.id} executed")
+    return True
 
 
 def execute(runtime: Runtime, mitigation_id: int, *, escalate_to: list[str] | None = None) -> str:
@@ -293,25 +359,27 @@ def claim_and_execute(runtime: Runtime, mitigation_id: int, actor: str, *, auto:
 
 def _execute_owned(runtime: Runtime, mitigation_id: int, escalate_to: list[str] | None) -> str:
     with transaction(runtime.sessions) as s:
-        moved = rowcount(s.execute(
-            update(Mitigation).where(Mitigation.id == int(mitigation_id), Mitigation.status == "approved")
-            .values(status="executing")
-        ))
-        if moved != 1:
+        claim = _claim(s, mitigation_id, ("approved",), "executing")
+        if claim is None:
             return get_mitigation(s, mitigation_id).status
     try:
         ctx, plan_, action_name = _ctx_for(runtime, mitigation_id)
         before, after = get_action(action_name).execute(ctx, plan_)
     except ActionError as exc:
-        _record_failure(runtime, mitigation_id, str(exc), escalate_to=escalate_to)
-        return "failed"
+        _record_failure(runtime, mitigation_id, claim, str(exc), escalate_to=escalate_to)
+        return _status(runtime, mitigation_id)
     except Exception as exc:  # a bug or an unexpected client error: still fail loudly, never half-record
         log.exception("mitigation %s failed unexpectedly", mitigation_id)
-        _record_failure(runtime, mitigation_id, f"unexpected error: {type(exc).__name__}: {exc}",
+        _record_failure(runtime, mitigation_id, claim, f"unexpected error: {type(exc).__name__}: {exc}",
                         escalate_to=escalate_to)
-        return "failed"
-    _record_success(runtime, mitigation_id, before, after)
-    return "executed"
+        return _status(runtime, mitigation_id)
+    _record_success(runtime, mitigation_id, claim, before, after)
+    return _status(runtime, mitigation_id)
+
+
+def _status(runtime: Runtime, mitigation_id: int) -> str:
+    with transaction(runtime.sessions) as s:
+        return get_mitigation(s, mitigation_id).status
 
 
 def reconcile(runtime: Runtime, mitigation_id: int, *, escalate_to: list[str] | None = None) -> str:
@@ -321,19 +389,23 @@ def reconcile(runtime: Runtime, mitigation_id: int, *, escalate_to: list[str] | 
     lock it is left alone, and its current status is returned."""
     with owning(runtime, mitigation_id) as mine:
         with transaction(runtime.sessions) as s:
-            status = get_mitigation(s, mitigation_id).status
+            claim = claim_of(s, mitigation_id)
+        status = claim[0]
         if not mine:
             log.debug("mitigation %s is %s by a live owner: left alone", mitigation_id, status)
             return status
         if status == "approved":  # claimed but execution never began
             return execute(runtime, mitigation_id, escalate_to=escalate_to)
-        if status != "executing":
-            return status
-        log.info("mitigation %s was left executing by a process that is gone: settling it", mitigation_id)
-        return _settle_interrupted(runtime, mitigation_id, escalate_to)
+        if status == "executing":
+            log.info("mitigation %s was left executing by a process that is gone: settling it", mitigation_id)
+            _settle_interrupted(runtime, mitigation_id, claim, escalate_to)
+        elif status == "reverting":
+            log.info("mitigation %s was left reverting by a process that is gone: settling it", mitigation_id)
+            _settle_interrupted_revert(runtime, mitigation_id, claim, escalate_to)
+        return _status(runtime, mitigation_id)
 
 
-def _settle_interrupted(runtime: Runtime, mitigation_id: int, escalate_to: list[str] | None) -> str:
+def _settle_interrupted(runtime: Runtime, mitigation_id: int, claim: Claim, escalate_to: list[str] | None) -> None:
     try:
         ctx, plan_, action_name = _ctx_for(runtime, mitigation_id)
         in_place = get_action(action_name).verify(ctx, plan_)
@@ -341,52 +413,109 @@ def _settle_interrupted(runtime: Runtime, mitigation_id: int, escalate_to: list[
         in_place = None
     if in_place:
         state = {"target": plan_.get("target"), "alias": plan_.get("alias")}
-        _record_success(runtime, mitigation_id, {**state, "version": plan_.get("from_version")},
+        _record_success(runtime, mitigation_id, claim, {**state, "version": plan_.get("from_version")},
                         {**state, "version": plan_.get("to_version")},
                         note=" (found in place after a restart; not executed again)")
-        return "executed"
+        return
     reason = ("the process stopped while executing it and the change is not in place; it was not retried "
               "automatically (propose it again)" if in_place is False else
               "the process stopped while executing it and its outcome cannot be observed; check the target "
               "by hand (it was not retried)")
-    _record_failure(runtime, mitigation_id, reason, escalate_to=escalate_to, during="restart")
-    return "failed"
+    _record_failure(runtime, mitigation_id, claim, reason, escalate_to=escalate_to, during="restart")
+
+
+def _settle_interrupted_revert(runtime: Runtime, mitigation_id: int, claim: Claim,
+                               escalate_to: list[str] | None) -> None:
+    """A revert whose process died: observe the target and record what is true, never call it again."""
+    with transaction(runtime.sessions) as s:
+        m = get_mitigation(s, mitigation_id)
+        before, after, actor = dict(m.before), dict(m.after), m.reverted_by or ENGINE_ACTOR
+    try:
+        ctx, _plan, action_name = _ctx_for(runtime, mitigation_id)
+        undone = get_action(action_name).reverted(ctx, before, after)
+    except ActionError:
+        undone = None
+    if undone:
+        _record_reverted(runtime, mitigation_id, claim, actor, before,
+                         note=" (found undone after the process reverting it stopped; not called again)")
+        return
+    reason = ("the process reverting it stopped before the revert took effect; the mitigation is still in place "
+              "(revert it again)" if undone is False else
+              "the process reverting it stopped and the outcome cannot be observed; check the target by hand "
+              "(the revert was not retried)")
+    _record_revert_failure(runtime, mitigation_id, claim, reason, actor=ENGINE_ACTOR, escalate_to=escalate_to)
 
 
 def revert(runtime: Runtime, mitigation_id: int, actor: str) -> dict[str, Any]:
-    """Undo an executed mitigation; refuses when the target changed since (nothing is clobbered)."""
+    """Undo an executed mitigation; refuses when the target changed since (nothing is clobbered).
+
+    Holds the mitigation's lock from the claim (``reverting``) to the recorded outcome, like an
+    execution: a revert whose process dies is settled by the scheduler leader (`reconcile`)."""
+    with owning(runtime, mitigation_id) as mine:
+        if not mine:
+            with transaction(runtime.sessions) as s:
+                m = get_mitigation(s, mitigation_id)
+                doing = "reverted" if m.status == "reverting" else "acted on"
+            raise MitigationConflict(f"mitigation {mitigation_id} is being {doing} by another process right now; "
+                                     "try again in a moment")
+        return _revert_owned(runtime, mitigation_id, actor)
+
+
+def _revert_owned(runtime: Runtime, mitigation_id: int, actor: str) -> dict[str, Any]:
     with transaction(runtime.sessions) as s:
         m = get_mitigation(s, mitigation_id)
         previous = m.status
-        won = rowcount(s.execute(
-            update(Mitigation).where(Mitigation.id == m.id, Mitigation.status.in_(EXECUTED_STATES))
-            .values(status="reverting")
-        ))
-        if won != 1:
+        claim = _claim(s, m.id, EXECUTED_STATES, "reverting", revert_from=Mitigation.status, reverted_by=actor)
+        if claim is None:
             if previous == "reverted":
                 raise MitigationConflict(f"mitigation {m.id} was already reverted by {m.reverted_by}")
             raise MitigationConflict(f"mitigation {m.id} is {previous}; only an executed mitigation can be "
                                      "reverted")
+        before, after = dict(m.before), dict(m.after)
     try:
         ctx, _plan, action_name = _ctx_for(runtime, mitigation_id)
-        state = get_action(action_name).revert(ctx, dict(m.before), dict(m.after))
+        state = get_action(action_name).revert(ctx, before, after)
     except Exception as exc:
         error = str(exc) if isinstance(exc, ActionError) else f"unexpected error: {type(exc).__name__}: {exc}"
-        with transaction(runtime.sessions) as s:
-            m = get_mitigation(s, mitigation_id)
-            m.status = previous
-            log_event(s, m.incident, "mitigation_failed", f"revert of mitigation {m.id} failed: {error}",
-                      actor=actor, data={"mitigation_id": m.id, "error": error, "during": "revert"})
-            audit(s, actor, "mitigation.revert", f"mitigation {m.id}: {m.action} {m.target}", outcome="failed",
-                  incident_id=m.incident_id, detail={"error": error})
+        _record_revert_failure(runtime, mitigation_id, claim, error, actor=actor)
         raise MitigationError(f"revert of mitigation {mitigation_id} failed: {error}") from exc
+    done = _record_reverted(runtime, mitigation_id, claim, actor, state)
+    if done is None:
+        raise MitigationConflict(f"mitigation {mitigation_id} was reverted, but the process doing it lost its "
+                                 "claim meanwhile and another one settled it; see the timeline")
+    return done
+
+
+def _record_revert_failure(runtime: Runtime, mitigation_id: int, claim: Claim, error: str, *, actor: str,
+                           escalate_to: list[str] | None = None) -> None:
+    """Back to the status the revert started from; with ``escalate_to`` (no person is waiting on the
+    answer: the process that reverted is gone), the incident is escalated."""
     with transaction(runtime.sessions) as s:
-        m = get_mitigation(s, mitigation_id)
-        m.status = "reverted"
-        m.reverted_at = utcnow()
-        m.reverted_by = actor
+        m = _settle(s, mitigation_id, claim, status=sa_func.coalesce(Mitigation.revert_from, "executed"),
+                    reverted_by=None)
+        if m is None:
+            _refused(s, get_mitigation(s, mitigation_id), claim, f"failure ({error})", error=error)
+            return
+        log_event(s, m.incident, "mitigation_failed", f"revert of mitigation {m.id} failed: {error}",
+                  actor=actor, data={"mitigation_id": m.id, "error": error, "during": "revert"})
+        audit(s, actor, "mitigation.revert", f"mitigation {m.id}: {m.action} {m.target}", outcome="failed",
+              incident_id=m.incident_id, detail={"error": error})
+        if escalate_to is not None:
+            escalate(s, m.incident, escalation_targets(m.incident, escalate_to),
+                     f"revert of mitigation {m.id} ({m.action} {m.target}) failed: {error}", mitigation_id=m.id,
+                     offer_revert=True, catalog=runtime.catalog)
+
+
+def _record_reverted(runtime: Runtime, mitigation_id: int, claim: Claim, actor: str, state: dict[str, Any],
+                     note: str = "") -> dict[str, Any] | None:
+    """Record the revert (None: refused, the claim was lost meanwhile)."""
+    with transaction(runtime.sessions) as s:
+        m = _settle(s, mitigation_id, claim, status="reverted", reverted_at=utcnow(), reverted_by=actor)
+        if m is None:
+            _refused(s, get_mitigation(s, mitigation_id), claim, "reverted", after=state)
+            return None
         log_event(s, m.incident, "mitigation_reverted",
-                  f"mitigation {m.id} ({m.action} {m.target}) reverted by {actor}",
+                  f"mitigation {m.id} ({m.action} {m.target}) reverted by {actor}{note}",
                   actor=actor, data={"mitigation_id": m.id, "action": m.action, "target": m.target,
                                      "before": m.after, "after": state})
         audit(s, actor, "mitigation.revert", f"mitigation {m.id}: {m.action} {m.target}",

@@ -166,8 +166,9 @@ def estimated_after_buckets(log: Any, metric: str, baseline_start: float, baseli
     """Per-bucket *estimated* accuracy/mae after the mitigation, for rows whose labels have not arrived.
 
     The estimator (`diagnostics.estimate`) is fitted on the labelled baseline rows: confidence-based
-    for probability scores (accuracy), a learned error model for regression (mae). A log of class
-    names without probabilities has no confidence to estimate from: MetricUnavailable says so.
+    for probability scores (accuracy), a learned error model for regression (mae), and for class
+    names without probabilities a label model of the baseline (accuracy: how likely each row's
+    class is right given its inputs). MetricUnavailable says when none of them can be fitted.
     Returns the buckets and a sentence saying how the figure was estimated.
     """
     from diagnostics.context import detect_task, row_loss
@@ -178,6 +179,8 @@ def estimated_after_buckets(log: Any, metric: str, baseline_start: float, baseli
     ts = np.asarray(log.timestamp, dtype=np.float64)
     task = detect_task(log.prediction, log.label)
     base = log.take(np.flatnonzero((ts >= baseline_start) & (ts < baseline_end)))
+    if task.kind == "classification" and metric == "accuracy":
+        return _class_name_buckets(log, base, ts, after_start, bucket_s)
     est = fit_estimator(base, row_loss(base.prediction, base.label, task), task)
     wanted = "confidence" if metric == "accuracy" else "learned_loss"
     if est is None or est.method != wanted:
@@ -187,15 +190,37 @@ def estimated_after_buckets(log: Any, metric: str, baseline_start: float, baseli
     after_idx = np.flatnonzero(ts >= after_start)
     after = log.take(after_idx)
     per_row = est.expected_accuracy(after) if metric == "accuracy" else est.expected_loss(after)
+    how = ("from the predicted probabilities" + (" recalibrated on the baseline" if est.calibrated else "")
+           if est.method == "confidence" else "by an error model learned on the labelled baseline")
+    return _buckets(ts[after_idx], per_row, after_start, bucket_s, f"{metric} after the mitigation estimated {how}")
+
+
+def _class_name_buckets(log: Any, base: Any, ts: np.ndarray, after_start: float,
+                        bucket_s: float) -> tuple[np.ndarray, str]:
+    """Class names carry no confidence: each row's chance of being right comes from a label model
+    learned on the labelled baseline (the label its inputs likely have, `diagnostics.late_labels`)."""
+    from diagnostics.late_labels import estimated_class_accuracy
+
+    after_idx = np.flatnonzero(ts >= after_start)
+    got = estimated_class_accuracy(base, log.take(after_idx))
+    if got is None:
+        raise MetricUnavailable("labels after the mitigation have not arrived and accuracy cannot be estimated: "
+                                "the baseline has too few labelled rows to learn the labels from the inputs")
+    rows, per_row = got
+    return _buckets(ts[after_idx][rows], per_row, after_start, bucket_s,
+                    "accuracy after the mitigation estimated from the inputs by a label model learned on the "
+                    "labelled baseline")
+
+
+def _buckets(ts: np.ndarray, per_row: np.ndarray, after_start: float, bucket_s: float,
+             how: str) -> tuple[np.ndarray, str]:
     ok = np.isfinite(per_row)
     if not ok.any():
         return np.empty(0), ""
-    buckets = np.floor((ts[after_idx][ok] - after_start) / bucket_s).astype(np.int64)
+    buckets = np.floor((ts[ok] - after_start) / bucket_s).astype(np.int64)
     sums = np.bincount(buckets, weights=per_row[ok])
     counts = np.bincount(buckets)
-    how = ("from the predicted probabilities" + (" recalibrated on the baseline" if est.calibrated else "")
-           if est.method == "confidence" else "by an error model learned on the labelled baseline")
-    return np.asarray(sums[counts > 0] / counts[counts > 0]), f"{metric} after the mitigation estimated {how}"
+    return np.asarray(sums[counts > 0] / counts[counts > 0]), how
 
 
 def _decoded(values: Any) -> np.ndarray:

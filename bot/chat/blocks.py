@@ -50,6 +50,7 @@ KIND_ICON: dict[str, str] = {
     EventKind.MITIGATION_EXECUTED: ":gear:",
     EventKind.MITIGATION_FAILED: ":x:",
     EventKind.MITIGATION_REVERTED: ":rewind:",
+    EventKind.MITIGATION_STALE: ":hourglass:",
     EventKind.VERIFICATION: ":chart_with_upwards_trend:",
     EventKind.ESCALATION: ":sos:",
     EventKind.NOTIFY: ":loudspeaker:",

@@ -70,6 +70,11 @@ class Action(ABC):
     def revert(self, ctx: ActionContext, before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
         """Undo an executed change; returns the state afterwards."""
 
+    def reverted(self, ctx: ActionContext, before: dict[str, Any], after: dict[str, Any]) -> bool | None:
+        """Is the target back at ``before`` (did a revert whose process died take effect)? False when
+        the change is still in place, None when the action cannot tell."""
+        return None
+
 
 # ------------------------------------------------------------------ the registry of actions
 

@@ -96,6 +96,15 @@ class _AliasMove(Action):
             raise ActionError(str(exc)) from exc
         return {"target": ctx.target, "alias": reg.serving_alias, "version": now}
 
+    def reverted(self, ctx: ActionContext, before: dict[str, Any], after: dict[str, Any]) -> bool | None:
+        try:
+            now = _registry(ctx).serving_version(ctx.target)
+        except (RegistryError, ActionError):
+            return None
+        if now == before.get("version"):
+            return True
+        return False if now == after.get("version") else None  # a third version: someone else moved it
+
 
 class RollbackParams(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -197,3 +197,39 @@ def test_estimate_covers_every_current_row_of_a_large_log() -> None:
     d = diagnose(log, onset=onset)
     [perf] = [f for f in d.findings if f.check == "performance"]
     assert perf.details["current_estimate"]["rows"] == float(np.sum(log.timestamp >= onset))
+
+
+def _class_names(log: PredictionLog) -> PredictionLog:
+    """The same log as a classifier that logs class names only (no probability)."""
+    score = np.asarray(log.prediction)
+    label = np.asarray(log.label, dtype=np.float64)
+    return PredictionLog(
+        timestamp=log.timestamp,
+        model_version=np.array(["v1"] * len(log), dtype=object),
+        prediction=np.where(score >= 0.5, "yes", "no").astype(object),
+        label=np.where(np.isfinite(label), np.where(label == 1.0, "yes", "no"), None).astype(object),
+        features=dict(log.features),
+    )
+
+
+def test_class_names_get_an_estimated_accuracy_from_the_label_model_when_labels_are_late() -> None:
+    """No probability to trust: the label model learned on the labelled reference says how likely
+    each current row's label is, so the accuracy of the hard answers is estimated from the inputs."""
+    log, onset = _binary_score_log(0.8, label_after_onset=False)
+    d = diagnose(_class_names(log), onset=onset)
+    assert (d.cause, d.culprit_kind, d.culprit_name) == ("data", "feature", "x0")
+    [perf] = [f for f in d.findings if f.check == "performance"]
+    assert perf.details["estimated"] is True and perf.details["method"] == "label_model"
+    assert "label model" in perf.evidence and "(estimated)" in perf.evidence
+    full, _ = _binary_score_log(0.8, label_after_onset=True)
+    after = full.timestamp >= onset
+    truth = float(np.mean((np.asarray(full.prediction)[after] >= 0.5) == (np.asarray(full.label)[after] == 1)))
+    assert abs(perf.details["current_estimate"]["accuracy"] - truth) <= 0.03
+    assert perf.details["current_estimate"]["accuracy"] < perf.details["reference"]["accuracy"] - 0.1
+
+
+def test_class_names_in_a_healthy_late_window_get_no_performance_finding() -> None:
+    quiet, onset = _binary_score_log(0.0, label_after_onset=False, seed=3)
+    d = diagnose(_class_names(quiet), onset=onset)
+    assert d.cause == "none"
+    assert not [f for f in d.findings if f.check == "performance"]

@@ -104,7 +104,8 @@ def score_after_mitigation(start: float, *, recovered: bool, minutes: int = 15, 
                        sharp=4.0 if recovered else 0.4, labelled=False)
 
 
-def unlabelled_after_mitigation(start: float, minutes: int = 15, seed: int = 11) -> list[list[object]]:
+def unlabelled_after_mitigation(start: float, minutes: int = 15, seed: int = 11,
+                                accuracy: float = 0.95) -> list[list[object]]:
     """Class predictions served after the mitigation, none labelled yet."""
-    rows = _rows(np.random.default_rng(seed), start, start + minutes * 60, version="1", accuracy=0.95)
+    rows = _rows(np.random.default_rng(seed), start, start + minutes * 60, version="1", accuracy=accuracy)
     return [[*r[:3], "", *r[4:]] for r in rows]

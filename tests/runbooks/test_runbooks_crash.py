@@ -244,3 +244,81 @@ def test_a_verification_lost_with_its_leader_is_rearmed_once_and_never_judged_tw
             assert s.query(RunbookRun).one().status == "completed"
     finally:
         rt.close()
+
+
+def _reverting(rt, mlflow_store, tmp_path: Path, monkeypatch, *, undone: bool) -> tuple[int, str, int]:
+    """An executed rollback whose revert's process died mid-call: 'reverting', alias moved back or not."""
+    from runbooks.actions.registry_actions import _AliasMove
+    from runbooks.mitigations import revert
+
+    model = mlflow_store.new_model()
+    rows, onset = history("bad_deploy", time.time())
+    log = write_log(tmp_path / "log.csv", rows)
+    with transaction(rt.sessions) as s:
+        s.add(ChangeEvent(timestamp=datetime.fromtimestamp(onset, UTC), kind="model_deploy", service=model,
+                          description="deploy", from_version="1", to_version="2", origin="api"))
+    iid = open_incident(rt, "CrashAlert", model=model, log_path=str(log))
+    rt.parts[RunbookEngine].run_for_incident(iid)
+    [m] = mitigations_of(rt, iid)
+    assert m.status == "executed" and mlflow_store.serving(model) == "1"
+    real_revert = _AliasMove.revert
+
+    def dies(self, ctx, before, after):  # the reverting process "dies" mid-call
+        if undone:
+            real_revert(self, ctx, before, after)
+        raise SystemExit("killed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(_AliasMove, "revert", dies)
+        with contextlib.suppress(SystemExit):
+            revert(rt, m.id, "alice")
+    [m] = mitigations_of(rt, iid)
+    assert m.status == "reverting" and m.revert_from == "executed"
+    return iid, model, m.id
+
+
+def test_died_mid_revert_with_the_revert_in_place_is_recorded_once_not_repeated(tmp_path: Path, mlflow_store,
+                                                                                 monkeypatch):
+    rt = _runtime_with(tmp_path, mlflow_store)
+    try:
+        iid, model, mitigation_id = _reverting(rt, mlflow_store, tmp_path, monkeypatch, undone=True)
+        resume_active(rt)
+        resume_active(rt)  # a second pass finds nothing left to settle
+        [m] = mitigations_of(rt, iid)
+        assert (m.status, m.reverted_by) == ("reverted", "alice")
+        [reverted] = events_of(rt, iid, "mitigation_reverted")
+        assert "found undone after the process reverting it stopped; not called again" in reverted.message
+        assert reverted.data["after"]["version"] == "2"
+        assert mlflow_store.serving(model) == "2"
+        assert audit_count(rt, "mitigation.revert") == 1
+        assert count(rt, ChangeEvent, origin="mitigation") == 2  # the rollback and its revert
+        assert events_of(rt, iid, "mitigation_failed") == [] and events_of(rt, iid, "mitigation_stale") == []
+    finally:
+        rt.close()
+
+
+def test_died_mid_revert_without_the_revert_goes_back_escalates_and_can_be_reverted_again(
+        tmp_path: Path, mlflow_store, monkeypatch):
+    from runbooks.mitigations import revert
+
+    rt = _runtime_with(tmp_path, mlflow_store)
+    try:
+        iid, model, mitigation_id = _reverting(rt, mlflow_store, tmp_path, monkeypatch, undone=False)
+        resume_active(rt)
+        resume_active(rt)
+        [m] = mitigations_of(rt, iid)
+        assert (m.status, m.reverted_by) == ("executed", None)
+        [failed] = events_of(rt, iid, "mitigation_failed")
+        assert failed.data["during"] == "revert" and "still in place (revert it again)" in failed.data["error"]
+        [escalation] = [e for e in events_of(rt, iid, "escalation") if e.data.get("offer_revert")]
+        assert f"revert of mitigation {mitigation_id}" in escalation.message
+        assert mlflow_store.serving(model) == "1"
+        assert audit_count(rt, "mitigation.revert", outcome="failed") == 1
+        assert events_of(rt, iid, "mitigation_reverted") == []
+
+        revert(rt, mitigation_id, "bob")  # a person reverts it again: it works, under a new attempt
+        [m] = mitigations_of(rt, iid)
+        assert (m.status, m.reverted_by, m.attempt) == ("reverted", "bob", 3)
+        assert mlflow_store.serving(model) == "2"
+    finally:
+        rt.close()

@@ -3,8 +3,7 @@
 A runbook run (real MLflow registry, real scheduler jobs) rolls a bad version back; the log
 written "after" the mitigation has predictions but no labels. With probability scores the
 verdict is judged on the confidence-based estimate of accuracy (and says so); with class names
-and no probabilities there is nothing to estimate from, and the verdict stays inconclusive,
-saying why.
+and no probabilities, on the accuracy a label model of the labelled baseline expects.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from bot.runtime import Runtime
 from runbooks import jobs
 from runbooks.engine import RunbookEngine
 from runbooks.service import approve_mitigation
-from tests.runbooks.test_runbooks_e2e import _run_status, _scenario, _verify_job
+from tests.runbooks.test_runbooks_e2e import _scenario, _verify_job
 
 
 def _score_scenario(rt: Runtime, store: Any, tmp_path: Path) -> tuple[int, Path, int]:
@@ -58,12 +57,27 @@ def test_estimated_accuracy_that_stays_low_fails_verification(rt, mlflow_store, 
     assert mitigations_of(rt, iid)[0].status == "failed_verification"
 
 
-def test_class_names_without_labels_stay_inconclusive_and_say_why(rt, mlflow_store, tmp_path):
-    iid, _model, log, run_id = _scenario(rt, mlflow_store, tmp_path, "bad_deploy", "ModelAccuracyDrop")
+def test_class_names_without_labels_are_verified_on_the_label_models_estimate(rt, mlflow_store, tmp_path):
+    """No probability to trust, but the labelled baseline says which label the inputs likely have:
+    the rolled-back version's answers are right about 95% of the time again, so verification passes."""
+    iid, _model, log, _run = _scenario(rt, mlflow_store, tmp_path, "bad_deploy", "ModelAccuracyDrop")
     [m] = mitigations_of(rt, iid)
     approve_mitigation(rt, m.id, "U-alice")
     write_log(log, unlabelled_after_mitigation(time.time() + 60), append=True)
-    assert jobs.verify_mitigation(**_verify_job(rt, m.id), runtime=rt) == "inconclusive"
+    assert jobs.verify_mitigation(**_verify_job(rt, m.id), runtime=rt) == "pass"
     [check] = events_of(rt, iid, "verification")
-    assert "class names without probabilities" in check.message
-    assert _run_status(rt, run_id) == "waiting_verification"
+    assert check.data["estimated"] is True
+    assert "estimated from the inputs by a label model" in check.message
+    assert incident_status(rt, iid) == "mitigated"
+
+
+def test_class_names_whose_estimated_accuracy_stays_low_fail_verification(rt, mlflow_store, tmp_path):
+    iid, _model, log, _run = _scenario(rt, mlflow_store, tmp_path, "bad_deploy", "ModelAccuracyDrop")
+    [m] = mitigations_of(rt, iid)
+    approve_mitigation(rt, m.id, "U-alice")
+    write_log(log, unlabelled_after_mitigation(time.time() + 60, accuracy=0.6), append=True)
+    assert jobs.verify_mitigation(**_verify_job(rt, m.id), runtime=rt) == "fail"
+    [check] = events_of(rt, iid, "verification")
+    assert check.data["estimated"] is True
+    assert check.data["after_median"] < check.data["baseline_median"] - 0.2
+    assert mitigations_of(rt, iid)[0].status == "failed_verification"
