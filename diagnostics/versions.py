@@ -214,6 +214,7 @@ def _estimated_comparison(
         estimate_method=model.method,
         estimated_paired=gap.paired,
         estimated_n=gap.n,
+        estimated_placebo=gap.placebo,
         estimated_magnitude=mag,
     )
     base_name = details["baseline_version"]
