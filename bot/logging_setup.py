@@ -59,3 +59,9 @@ def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # APScheduler's executor logs every run of every job at INFO ("Running job ...", "... executed
+    # successfully"): on the scheduler leader the 5 s resumption job alone made two lines every 5 s.
+    # Its warnings (a missed run) and errors (a job that raised) still show, and our jobs log what
+    # they do themselves; at DEBUG everything shows.
+    quiet = root.level > logging.DEBUG
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING if quiet else logging.NOTSET)

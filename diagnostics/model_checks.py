@@ -92,11 +92,24 @@ def drop_magnitude(
     """
     if worse.n < MIN_LABELLED or base.n < MIN_LABELLED:
         return 0.0
-    z = worse.z_worse(base)
+    return gap_magnitude(
+        ctx,
+        worse.mean - base.mean,
+        relative_increase(worse, base),
+        worse.z_worse(base),
+        z_min,
+        moderate=moderate,
+        relative=relative,
+    )
+
+
+def gap_magnitude(
+    ctx: Context, delta: float, rel: float, z: float, z_min: float, *, moderate: bool = True, relative: bool = False
+) -> float:
+    """`drop_magnitude` for a gap measured any way (two samples, or paired rows): its size
+    (`delta` in loss units, `rel` relative to the baseline loss) and its z statistic."""
     if z < z_min:
         return 0.0
-    delta = worse.mean - base.mean
-    rel = relative_increase(worse, base)
     if ctx.task.kind == "classification":
         gross = float(np.clip((delta - 0.015) / 0.08, 0.0, 1.0))
     else:

@@ -20,6 +20,7 @@ from diagnostics.model_checks import MIN_LABELLED, LossStats, drop_magnitude
 MIN_SEGMENT_SHARE = 0.03
 MIN_SEGMENT_ROWS = 30
 MAX_SEGMENT_SHARE = 0.4  # a "segment" covering most traffic is a global problem
+SEGMENT_Z = 5.0  # a slice's own drop, found by scanning many slices, is certain past this
 
 
 @dataclass
@@ -207,6 +208,11 @@ def segment_and_concept_findings(
     # must not pin it on the slice where the new model happens to differ most
     new_version = any(f.check == "version_change" for f in context_findings)
     drop = perf_mag if not new_version else drop_magnitude(ctx, a, b, moderate=False)
+    if concentrated and best is not None and not new_version:
+        # a slice that carries most of a significant overall rise and whose own drop is gross
+        # and certain past the scan's own bar is material by itself: a rare-positive
+        # classifier's 2.6% -> 4.5% error is "1.9 points" overall but 2.7% -> 12% in one region
+        drop = max(drop, _own_drop(ctx, best))
     materiality = min(1.0, drop / 0.2)
     for rank, seg in enumerate(segs):
         own = _segment_drop(ctx, seg)
@@ -292,6 +298,14 @@ def _concept_text(blockers: float, concentrated: bool, context: Sequence[Finding
         f"Performance dropped across the traffic; {inputs} and {model}: the relation between inputs and labels "
         "changed (concept drift)."
     )
+
+
+def _own_drop(ctx: Context, seg: Segment) -> float:
+    """The slice's own loss rise, scored gross-only against SEGMENT_Z (a bar for a scan over
+    hundreds of slices: z 5 is p ~ 3e-7, Bonferroni-safe for ~1,000 of them)."""
+    cur = ctx.cur_loss[ctx.cur_sample][seg.rows(ctx.cur_bin_codes)]
+    ref = ctx.ref_loss[ctx.ref_sample][seg.rows(ctx.ref_bin_codes)]
+    return drop_magnitude(ctx, LossStats.of(cur), LossStats.of(ref), z_min=SEGMENT_Z, moderate=False)
 
 
 def _segment_drop(ctx: Context, seg: Segment) -> float:

@@ -16,6 +16,7 @@ from diagnostics.context import Context, align_categorical, prediction_matrix
 from diagnostics.findings import Finding, iso_utc
 from diagnostics.label_model import estimated_gap, label_model_of
 from diagnostics.log import Categorical, ChangeRecord
+from diagnostics.matched import paired_gap
 from diagnostics.model_checks import (
     CERTAIN_Z,
     MIN_LABELLED,
@@ -25,6 +26,7 @@ from diagnostics.model_checks import (
     LossStats,
     distribution_gap,
     drop_magnitude,
+    gap_magnitude,
     relative_increase,
 )
 
@@ -126,6 +128,7 @@ def _assess_version(
                     _loss_text(ctx, baseline.mean, lv.mean, f"{base_name} before and alongside it", lv.n)[:-1]
                     + f"; the other versions held {_quality(ctx, lo.mean)} in the same window."
                 )
+        mag, text, worse_z = _with_pairs(ctx, v, base, rv, cv, mag, text, worse_z, details)
         mag, text = _with_mapping(ctx, v, base, rv, cv, True, mag, worse_z, text, details)
         return Finding("model", "version_change", name, mag, text, details)
     # 2. before the onset both versions served side by side
@@ -152,7 +155,8 @@ def _assess_version(
             raw_magnitude=mag,
         )
         text = _loss_text(ctx, lpb.mean, lv.mean, f"{base_name} in the reference window", lv.n)
-        mag, text = _with_mapping(ctx, v, base, rv, cv, False, mag, lv.z_worse(lpb), text, details)
+        mag, text, worse_z = _with_pairs(ctx, v, base, rv, cv, mag, text, lv.z_worse(lpb), details)
+        mag, text = _with_mapping(ctx, v, base, rv, cv, False, mag, worse_z, text, details)
         return Finding("model", "version_change", name, mag * (1.0 - data_score), text, details)
     # 4. no labels: does the version map the same inputs to the same predictions?
     other = cur_other if int(cur_other.sum()) >= MIN_LABELLED else None
@@ -305,6 +309,45 @@ def _conditional_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.nda
 
 def _take(values: np.ndarray | Categorical, idx: np.ndarray) -> np.ndarray | Categorical:
     return values.take(idx) if isinstance(values, Categorical) else values[idx]
+
+
+def _with_pairs(
+    ctx: Context,
+    v: int,
+    base: int,
+    rv: np.ndarray,
+    cv: np.ndarray,
+    mag: float,
+    text: str,
+    worse_z: float,
+    details: dict[str, object],
+) -> tuple[float, str, float]:
+    """The same comparison on the same inputs (`diagnostics.matched`): each labelled row of the
+    version against the baseline's answer at the nearest input it served. Far more sensitive
+    when both versions are mostly right (only the rows they answer differently carry signal);
+    scored by the same rule as the two-sample comparison, with the paired z."""
+    pg = paired_gap(ctx, v, base, rv, cv, MIN_LABELLED)
+    if pg is None:
+        return mag, text, worse_z
+    details.update(
+        paired_n=pg.n,
+        paired_loss_version=pg.loss_version,
+        paired_loss_baseline=pg.loss_baseline,
+        paired_z=pg.z,
+        paired_matched_share=pg.matched_share,
+    )
+    pmag = gap_magnitude(ctx, pg.delta, pg.relative, pg.z, VERSION_Z, relative=True)
+    details["paired_magnitude"] = pmag
+    if pmag <= mag:
+        return mag, text, max(worse_z, pg.z)
+    base_name = details["baseline_version"]
+    return (
+        pmag,
+        text[:-1] + f"; on the same inputs (each of {pg.n} labelled rows paired with {base_name}'s answer at the "
+        f"nearest input it served) {_quality(ctx, pg.loss_baseline)} -> {_quality(ctx, pg.loss_version)}, "
+        f"z {min(pg.z, 99.0):.1f}.",
+        max(worse_z, pg.z),
+    )
 
 
 def _with_mapping(

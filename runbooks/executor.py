@@ -6,7 +6,12 @@ one transaction), so a restart never repeats a message and never skips one. Step
 (approval, a verification delay, ``wait``) leave the run in a ``waiting_*`` state and hand over
 to a persisted APScheduler job or to the person who approves; whoever continues calls
 `advance` again. A lease on the run row (``host:pid:token`` until a deadline) keeps two threads
-or processes from advancing the same run; a lease left by a dead local process is taken over.
+or processes from advancing the same run. The lease is short (`LEASE_SECONDS`) and renewed by a
+heartbeat thread while its holder works (`HEARTBEAT_EVERY`), so a long step keeps it however long
+it takes, while a holder that died on another host lets it lapse within seconds; a lease left by
+a dead process of this host is taken over at once. Deadlines are read on the database's clock
+(PostgreSQL), so hosts whose clocks disagree do not shorten or stretch them. A holder whose lease
+was taken over (its heartbeat could not renew it) stops at the next step boundary.
 """
 
 from __future__ import annotations
@@ -18,11 +23,11 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -46,7 +51,10 @@ from runbooks.templating import TemplateFailed, TemplateRefused, evaluate, rende
 
 log = logging.getLogger(__name__)
 
-LEASE_SECONDS = 120
+# A run's lease lapses this long after its holder's last heartbeat; the scheduler leader's
+# resumption pass (every 5 s) then picks the run up: within 15 s of a replica's death.
+LEASE_SECONDS = 9.0
+HEARTBEAT_EVERY = 2.0
 HOST = socket.gethostname()
 
 
@@ -94,9 +102,18 @@ def _new_owner() -> str:
     return f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def db_now(s: Session) -> datetime:
+    """Now, on the database's clock on PostgreSQL (leases are compared across hosts), else this process's."""
+    if s.get_bind().dialect.name == "postgresql":
+        value = s.scalar(select(func.now()))
+        assert isinstance(value, datetime)
+        return value.astimezone(UTC)
+    return utcnow()
+
+
 def _acquire(runtime: Runtime, run_id: int, owner: str) -> bool:
-    now = utcnow()
     with transaction(runtime.sessions) as s:
+        now = db_now(s)
         won = rowcount(s.execute(
             update(RunbookRun)
             .where(RunbookRun.id == run_id,
@@ -105,6 +122,40 @@ def _acquire(runtime: Runtime, run_id: int, owner: str) -> bool:
             .values(lease_owner=owner, lease_until=now + timedelta(seconds=LEASE_SECONDS))
         ))
     return bool(won == 1)
+
+
+class _Heartbeat:
+    """Renews a run's lease every `HEARTBEAT_EVERY` seconds, from a thread of its own, for as long
+    as its holder works on the run (a diagnosis or a mitigation's call may take minutes); stops
+    when the lease was taken over meanwhile (the holder then stops at its next step)."""
+
+    def __init__(self, runtime: Runtime, run_id: int, owner: str) -> None:
+        self.runtime, self.run_id, self.owner = runtime, run_id, owner
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"run-lease-{run_id}", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(HEARTBEAT_EVERY):
+            try:
+                with transaction(self.runtime.sessions) as s:
+                    kept = rowcount(s.execute(
+                        update(RunbookRun).where(RunbookRun.id == self.run_id, RunbookRun.lease_owner == self.owner)
+                        .values(lease_until=db_now(s) + timedelta(seconds=LEASE_SECONDS))))
+            except Exception as exc:  # the database is unreachable for a moment: try again at the next beat
+                log.warning("runbook run %s: renewing its lease failed (%s); retrying", self.run_id,
+                            type(exc).__name__)
+                continue
+            if kept != 1:
+                log.warning("runbook run %s: its lease was taken over; this process stops advancing it", self.run_id)
+                return
 
 
 def _release(runtime: Runtime, run_id: int, owner: str) -> None:
@@ -196,9 +247,9 @@ def resume_active(runtime: Runtime, *, armed: Callable[[str], bool] | None = Non
     """
     clear_dead_leases(runtime)
     reconcile_interrupted(runtime)
-    now = utcnow()
     ids = []
     with transaction(runtime.sessions) as s:
+        now = db_now(s)
         runs = list(s.scalars(select(RunbookRun).where(RunbookRun.status.in_(RUN_ACTIVE))))
         picked = [(run.id, run.status) for run in runs if _orphaned(s, run, now, armed)]
     for run_id, seen in picked:
@@ -227,7 +278,8 @@ def advance(runtime: Runtime, run_id: int) -> None:
         if not _acquire(runtime, run_id, owner):
             return  # someone else is advancing it; they re-check the status when they let go
         try:
-            _advance_locked(runtime, run_id, owner)
+            with _Heartbeat(runtime, run_id, owner):
+                _advance_locked(runtime, run_id, owner)
         except Exception as exc:  # a bug must not leave the run "running" forever
             log.exception("runbook run %s crashed", run_id)
             _fail_run(runtime, run_id, None, f"internal error: {type(exc).__name__}: {exc}")
@@ -245,7 +297,10 @@ def _advance_locked(runtime: Runtime, run_id: int, owner: str) -> None:
             run = s.get(RunbookRun, run_id)
             if run is None or run.status != "running":
                 return
-            run.lease_until = utcnow() + timedelta(seconds=LEASE_SECONDS)
+            if run.lease_owner != owner:  # taken over while this process was cut off: its holder goes on
+                log.warning("runbook run %s: its lease was taken over; this process stops advancing it", run_id)
+                return
+            run.lease_until = db_now(s) + timedelta(seconds=LEASE_SECONDS)
             rb = runbook_of(run)
             idx = run.current_step
             incident = s.get(Incident, run.incident_id)

@@ -12,8 +12,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from benchmarks.scenarios.datasets import TIER_COLUMN, TIER_LEVELS, broken_model, production_model
-from benchmarks.scenarios.simulate import REGION_SHARES, REGIONS, UNUSED_FEATURE, Ctx
+from benchmarks.scenarios.datasets import TIER_COLUMN, TIER_LEVELS, Source, broken_model, production_model
+from benchmarks.scenarios.simulate import REGION_SHARES, REGIONS, UNUSED_FEATURE, Ctx, served_loss
 
 
 @dataclass(frozen=True)
@@ -413,12 +413,34 @@ class HealthyDeploy(FaultBase):
         _equivalent_deploy(ctx, float(self.variant))
 
 
+HARMLESS_TRIES = 40
+HARMLESS_TOLERANCE = 0.01  # relative: a retrain 1% worse on its traffic is still "equivalent" (the engine's bar is 2%)
+
+
 def _equivalent_deploy(ctx: Ctx, share: float) -> None:
     at = ctx.onset - pd.Timedelta(minutes=int(ctx.rng.integers(1, 15)))
     version = ctx.next_version()
-    model = production_model(ctx.source.name, ctx.split_seed, 1 + int(ctx.rng.integers(1, 1000)))
+    seed = 1 + int(ctx.rng.integers(1, 1000))
+    model = harmless_retrain(ctx.source, ctx.split_seed, seed)
     _deploy(ctx, version, model, at, share, announce=True)
     ctx.truth.update(harmless_version=version, harmless_share=share)
+
+
+def harmless_retrain(source: Source, split_seed: int, seed: int) -> Any:
+    """A retrain that is verified harmless on the traffic it will serve.
+
+    A retrain with another seed is equivalent on the dataset's test split, but the simulated
+    traffic is resampled from a small pool (71 rows for wine), and on those rows such a retrain
+    can be measurably worse (0% -> 2% error): a real regression, not a harmless deploy. So the
+    seed is redrawn (deterministically: seed + 1000 k) until the retrain's expected loss on the
+    served pool is at most 1% above the production model's; a fault's class is its measured effect.
+    """
+    base = served_loss(source, split_seed, production_model(source.name, split_seed, 0))
+    for k in range(HARMLESS_TRIES):
+        model = production_model(source.name, split_seed, seed + 1000 * k)
+        if served_loss(source, split_seed, model) <= base * (1.0 + HARMLESS_TOLERANCE) + 1e-12:
+            return model
+    raise RuntimeError(f"{source.name}: no retrain of {HARMLESS_TRIES} seeds is as good as production on its traffic")
 
 
 class DeployDuringDrift(FaultBase):

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.scenarios.datasets import ALL_DATASETS, DATASETS, load_source
+from benchmarks.scenarios.datasets import ALL_DATASETS, DATASETS, load_source, model_inputs, production_model
 from benchmarks.scenarios.faults import EXTRA_FAULTS, FAULTS, Expected, FaultBase
 from benchmarks.scenarios.simulate import (
     START,
@@ -219,22 +219,43 @@ def _write(
     return scenario
 
 
+def _loss(task: str, pred: np.ndarray, label: np.ndarray) -> np.ndarray:
+    if task == "classification":
+        return (pred.astype(str) != label.astype(str)).astype(float)
+    return np.abs(pred.astype(float) - label.astype(float))
+
+
 def measured_effect(ctx: Ctx, frame: pd.DataFrame) -> dict[str, float]:
-    """How big the injected fault is, measured on the log: the relative rise of the error since
-    the onset (on every row with a prediction, labelled or not: the truth is known here), the
-    labelled rows the engine gets after the onset, and the share of rows of the fault's feature
-    that moved (total-variation distance for text, KS distance with missing values as their own
-    mass for numbers: the least share of rows that must change to turn one window into the other)."""
+    """How big the injected fault is, measured on the log: the relative rise of the error it
+    caused, the labelled rows the engine gets after the onset, and the share of rows of the
+    fault's feature that moved (total-variation distance for text, KS distance with missing
+    values as their own mass for numbers: the least share of rows that must change to turn one
+    window into the other).
+
+    The rise is counterfactual: every served row since the onset (labelled or not: the truth is
+    known here) scored as served, against the same row had nothing broken (the production model
+    on the clean inputs, the original label). Comparing the window after the onset with the one
+    before instead (kept as `relative_error_increase_windows`) mixes in the sampling noise of two
+    windows: for a classifier at 2.6% error on 3,000 rows that noise is about 11% relative, so a
+    canary that adds 6% could be "sized" at +21% or at -5%.
+    """
+    task = ctx.source.task
     served = ~ctx.error
-    if ctx.source.task == "classification":
-        loss = (ctx.predictions.astype(str) != ctx.labels.astype(str)).astype(float)
-    else:
-        loss = np.abs(ctx.predictions.astype(float) - ctx.labels.astype(float))
+    loss = _loss(task, ctx.predictions, ctx.labels)
     before, after = loss[served & ~ctx.after], loss[served & ctx.after]
     base = float(before.mean()) if before.size else float("nan")
-    rel = (float(after.mean()) - base) / base if after.size and base > 0 else float("nan")
+    rel_windows = (float(after.mean()) - base) / base if after.size and base > 0 else float("nan")
+    rows = served & ctx.after
+    rel = float("nan")
+    if rows.any() and len(ctx.clean_inputs):
+        healthy = production_model(ctx.source.name, ctx.split_seed, 0)
+        clean = ctx.clean_inputs.loc[rows, model_inputs(ctx.source)]
+        cf = float(_loss(task, healthy.predict(clean), ctx.truth_y[rows]).mean())
+        actual = float(loss[rows].mean())
+        rel = (actual - cf) / cf if cf > 0 else (math.inf if actual > cf else 0.0)  # any rise from none
     out = {
         "relative_error_increase": rel,
+        "relative_error_increase_windows": rel_windows,
         "labelled_after": float(frame.loc[ctx.after, "label"].notna().sum()),
         # with labels withheld: the labelled rows the same log would have had (sizes the target class)
         "labelled_after_unwithheld": float(ctx.truth.get("labelled_after_unwithheld", math.nan)),

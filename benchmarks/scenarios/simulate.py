@@ -12,13 +12,14 @@ changes for good after the onset unless a fault makes it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from benchmarks.scenarios.datasets import TIER_COLUMN, Source, model_inputs, production_model
+from benchmarks.scenarios.datasets import TIER_COLUMN, Source, load_source, model_inputs, production_model
 
 REGIONS: tuple[str, ...] = ("eu_west", "us_east", "apac", "latam")
 REGION_SHARES: tuple[float, ...] = (0.35, 0.30, 0.22, 0.13)
@@ -46,6 +47,7 @@ class Ctx:
     ts: np.ndarray = field(default_factory=lambda: np.empty(0, dtype="datetime64[ns]"))
     after: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
     inputs: pd.DataFrame = field(default_factory=pd.DataFrame)  # what is logged as features
+    clean_inputs: pd.DataFrame = field(default_factory=pd.DataFrame)  # the same requests had nothing broken
     served: pd.DataFrame = field(default_factory=pd.DataFrame)  # what the model reads
     truth_y: np.ndarray = field(default_factory=lambda: np.empty(0))
     labels: np.ndarray = field(default_factory=lambda: np.empty(0))
@@ -111,11 +113,7 @@ def draw_requests(ctx: Ctx) -> None:
     """Resample held-out rows with measurement jitter; derive region, tier and the unused context."""
     src, rng, n = ctx.source, ctx.rng, ctx.ts.size
     idx = rng.integers(0, len(src.pool_x), size=n)
-    frame = src.pool_x.iloc[idx].reset_index(drop=True).astype(float)
-    for col in src.features:
-        pool = src.pool_x[col].to_numpy()
-        if np.unique(pool).size > 10:  # discrete codes (e.g. sex) stay discrete
-            frame[col] = frame[col].to_numpy() + rng.normal(0.0, 0.05 * pool.std(), size=n)
+    frame = _jittered(src, idx, rng)
     frame["region"] = rng.choice(np.asarray(REGIONS, dtype=object), size=n, p=np.asarray(REGION_SHARES))
     frame[TIER_COLUMN] = src.tier_of(frame[src.top_feature].to_numpy())
     # sessions are longer in the evening: a benign daily wave in a feature the model never reads
@@ -123,9 +121,46 @@ def draw_requests(ctx: Ctx) -> None:
     typical = 120.0 * (1.0 + 0.15 * np.sin(2 * np.pi * hour / 24.0))
     frame[UNUSED_FEATURE] = np.round(typical * rng.lognormal(0.0, 0.6, size=n), 1)
     ctx.inputs = frame
+    ctx.clean_inputs = frame.copy()
     ctx.truth_y = src.pool_y[idx].copy()
     ctx.versions = np.full(n, ctx.base_version, dtype=object)
     ctx.models = {ctx.base_version: production_model(src.name, ctx.split_seed, 0)}
+
+
+def _jittered(src: Source, idx: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+    """Pool rows `idx` as served: continuous inputs carry a measurement jitter of 5% of their spread."""
+    frame = src.pool_x.iloc[idx].reset_index(drop=True).astype(float)
+    for col in src.features:
+        pool = src.pool_x[col].to_numpy()
+        if np.unique(pool).size > 10:  # discrete codes (e.g. sex) stay discrete
+            frame[col] = frame[col].to_numpy() + rng.normal(0.0, 0.05 * pool.std(), size=idx.size)
+    return frame
+
+
+SERVED_COPIES = 30  # jittered copies of the pool that stand for "the traffic this model serves"
+
+
+@lru_cache(maxsize=8)
+def _served_pool(name: str, split_seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    src = load_source(name, split_seed)
+    idx = np.tile(np.arange(len(src.pool_x)), SERVED_COPIES)
+    frame = _jittered(src, idx, np.random.default_rng([split_seed, 4049]))
+    frame[TIER_COLUMN] = src.tier_of(frame[src.top_feature].to_numpy())
+    return frame[model_inputs(src)], src.pool_y[idx]
+
+
+def served_loss(source: Source, split_seed: int, model: Pipeline) -> float:
+    """A model's expected loss on the traffic the simulation serves (0/1 error or absolute error).
+
+    The traffic is resampled from a small held-out pool, so a retrain that is equivalent on the
+    dataset's own test split can still be worse on exactly these rows; this measures it on many
+    jittered copies of the pool (the same jitter as `draw_requests`).
+    """
+    x, y = _served_pool(source.name, split_seed)
+    pred = model.predict(x)
+    if source.task == "classification":
+        return float(np.mean(pred.astype(str) != y.astype(str)))
+    return float(np.mean(np.abs(pred.astype(float) - y.astype(float))))
 
 
 def predict(ctx: Ctx) -> None:

@@ -39,8 +39,8 @@ def replicas(tmp_path: Path) -> Iterator[Callable[..., Replica]]:
     """Start `serve` processes; every one still running at the end is killed."""
     made: list[Replica] = []
 
-    def start(env: dict[str, str], name: str | None = None, workers: int = 1) -> Replica:
-        replica = Replica(env, tmp_path, name or f"r{len(made) + 1}", workers=workers)
+    def start(env: dict[str, str], name: str | None = None, workers: int = 1, host: str | None = None) -> Replica:
+        replica = Replica(env, tmp_path, name or f"r{len(made) + 1}", workers=workers, host=host)
         made.append(replica)
         return replica
 

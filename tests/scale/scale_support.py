@@ -35,15 +35,21 @@ def base_env(database_url: str, tmp_path: Path, **settings: str) -> dict[str, st
 
 
 class Replica:
-    def __init__(self, env: dict[str, str], workdir: Path, name: str, *, workers: int = 1) -> None:
+    def __init__(self, env: dict[str, str], workdir: Path, name: str, *, workers: int = 1,
+                 host: str | None = None) -> None:
         self.name = name
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / f"{name}.log"
         self._log = self.log_path.open("ab")
-        cmd = [sys.executable, "-m", "bot.cli", "serve", "--port", str(self.port), "--log-level", "info"]
+        args = ["serve", "--port", str(self.port), "--log-level", "info"]
         if workers > 1:
-            cmd += ["--workers", str(workers)]
+            args += ["--workers", str(workers)]
+        cmd = [sys.executable, "-m", "bot.cli", *args]
+        if host is not None:  # a replica "on another host": it names itself so (its process ids mean nothing here)
+            cmd = [sys.executable, "-c", "import socket, sys; name = sys.argv.pop(1); "
+                   "socket.gethostname = lambda: name; from bot.cli import main; sys.exit(main(sys.argv[1:]))",
+                   host, *args]
         self.proc = subprocess.Popen(cmd, env=env, cwd=workdir, stdout=self._log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout: float = 180.0) -> Replica:

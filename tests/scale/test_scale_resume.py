@@ -11,6 +11,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -286,3 +287,50 @@ def test_a_revert_whose_process_died_is_settled_once_by_the_leader(
         store.engine.dispose()
     finally:
         platform.close()
+
+
+@pytest.mark.integration
+def test_a_busy_replicas_run_keeps_its_lease_and_a_dead_hosts_run_is_taken_over_within_15s(
+    tmp_path: Path, postgres_url: str, replicas: Any, platform: HeldPlatform
+) -> None:
+    """Replicas on two hosts: the run a replica advances keeps its short lease by heartbeat for as
+    long as a step takes (no takeover of a live, busy replica), and when that replica dies the
+    leader continues the run within 15 s (the lease lapses; no process id can tell it is dead)."""
+    from runbooks.executor import LEASE_SECONDS
+
+    upgrade(postgres_url)
+    store = Store(postgres_url)
+    env = _env(postgres_url, tmp_path, platform)
+    a, b = replicas(env, "a", host="host-a"), replicas(env, "b", host="host-b")
+    a.wait_ready(), b.wait_ready()
+    leader, executor = _leader_and_other(a, b)
+    executor_host = "host-a" if executor is a else "host-b"
+    assert executor.post("/alerts/alertmanager", alertmanager_body("lease-1", SERVICE)).status_code == 201
+    wait_until(lambda: platform.calls, 90, "the mitigation's call to reach the platform")
+
+    def lease() -> tuple[str | None, Any, Any]:
+        with store.engine.connect() as conn:
+            row = conn.execute(sa.select(RunbookRun.lease_owner, RunbookRun.lease_until, sa.func.now())).one()
+        return row[0], row[1], row[2]
+
+    owner, first_until, _ = lease()
+    assert owner is not None and owner.startswith(f"{executor_host}:")
+    # The step lasts several leases: the heartbeat keeps it, and the leader's passes leave the run alone.
+    store.wait_for_sweeps(int(3 * LEASE_SECONDS / 5) + 1, "resumption passes over three lease lengths")
+    owner_now, until, db_now = lease()
+    assert owner_now == owner and until > db_now and until > first_until
+    assert store.run_status() == "running" and "resuming run" not in leader.log()
+    assert store.mitigations()[0][1] == "executing"
+
+    executor.kill()
+    killed_at = datetime.now(UTC)
+    wait_until(lambda: store.run_status() == "failed", 60, "the leader to continue the dead replica's run")
+    with store.engine.connect() as conn:
+        continued = conn.execute(sa.select(RunbookRun.finished_at)).scalar()
+    took = (continued - killed_at).total_seconds()
+    assert took < 15.0, f"took {took:.1f}s"
+    assert leader.log().count("runbooks: resuming run(s)") == 1
+    assert platform.calls == ["/switch"]
+    # APScheduler's per-run lines are quiet on the leader (its 5 s resumption job ran a dozen times).
+    assert "executed successfully" not in leader.log() and "Running job" not in leader.log()
+    store.engine.dispose()
