@@ -163,20 +163,23 @@ def test_an_equivalent_rare_class_version_stays_quiet(seed: int) -> None:
     assert d.cause == "none", [(f.check, f.score, f.evidence) for f in d.findings[:3]]
 
 
-def _catalogue_log(extra_wrong: float, *, seed: int, shift: bool = False, n: int = 9000) -> tuple[PredictionLog, float]:
+def _catalogue_log(
+    extra_wrong: float, *, seed: int, shift: bool = False, n: int = 9000, v1_wrong: float = 0.03, v2_fixes: bool = False
+) -> tuple[PredictionLog, float]:
     """Requests for a catalogue of 120 items (each seen many times, inputs jittered by 2% of their
     spread), whose label is an interaction: positive when x0 and x1 have the same sign. v1 is
-    right on all but 3% of items; v2, deployed at the onset with no label since, is also wrong on
-    `extra_wrong` of the items. `shift` moves the current window's traffic towards v1's hard items."""
+    right on all but `v1_wrong` of items; v2, deployed at the onset with no label since, is also
+    wrong on `extra_wrong` of the items (or, `v2_fixes`, right on all of them). `shift` moves the
+    current window's traffic towards v1's hard items."""
     rng = np.random.default_rng(seed)
     items = rng.normal(size=(120, 2))
     label_of = np.where((items[:, 0] > 0) == (items[:, 1] > 0), "pos", "neg").astype(object)
     flip = lambda y, rows: np.where(rows, np.where(y == "pos", "neg", "pos"), y).astype(object)  # noqa: E731
-    hard = rng.random(120) < 0.03
+    hard = rng.random(120) < v1_wrong
     v1_of = flip(label_of, hard)
     worse = np.zeros(120, dtype=bool)
     worse[rng.choice(np.flatnonzero(~hard), size=round(extra_wrong * 120), replace=False)] = True
-    v2_of = flip(label_of, hard | worse)
+    v2_of = label_of.copy() if v2_fixes else flip(label_of, hard | worse)
     ts = START + np.sort(rng.uniform(0.0, SPAN, n))
     onset = START + 0.6 * SPAN
     after = ts >= onset
@@ -314,3 +317,16 @@ def test_on_fresh_inputs_a_noisier_version_is_sized_near_its_true_gap(seed: int)
     assert v.details["estimate_method"] in ("linear", "additive+linear")
     assert 0.18 < v.details["estimated_relative"] < 0.38, v.details["estimated_relative"]
     assert v.details["estimated_z"] > 0.5
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_an_unlabelled_version_that_answers_differently_but_better_is_not_blamed(seed: int) -> None:
+    """v2 fixes the 30% of items v1 got wrong: its input -> prediction map departs from v1's (a
+    conditional gap that alone scores past the verdict bar), but on the same inputs its
+    estimated loss is lower, and different is not worse."""
+    log, onset = _catalogue_log(0.0, seed=seed, v1_wrong=0.3, v2_fixes=True)
+    d = diagnose(log, onset=onset, changes=_deploy(onset))
+    v = next(f for f in d.findings if f.check == "version_change")
+    assert v.details["different_but_not_worse"] > 0.35  # the map alone would have blamed it
+    assert v.details["estimated_z"] < -3.0
+    assert v.score == 0.0 and d.culprit_name != "v2", v.evidence
