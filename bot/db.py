@@ -27,6 +27,8 @@ from bot.redact import known_secrets, redact
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_S = 30.0
 _WRITER_FLAG = "mlresponder_sqlite_writer"
+# Execution option of a connection whose transaction only reads (see `read_transaction`).
+_READ_ONLY = "mlresponder_read_only"
 
 
 class Base(DeclarativeBase):
@@ -144,6 +146,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
+        if conn.get_execution_options().get(_READ_ONLY):
+            # A reader: a snapshot of the last commit (WAL), taken while the writer goes on writing.
+            conn.exec_driver_sql("BEGIN")
+            return
         if writer.acquire(timeout=SQLITE_BUSY_TIMEOUT_S):
             conn.info[_WRITER_FLAG] = True
         try:
@@ -237,6 +243,24 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     try:
         yield session
         session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+@contextmanager
+def read_transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A unit of work that only reads. On SQLite it does not take the one writer's slot: a long read
+    (rendering an incident card reads all its alerts) no longer holds up intake's commits. Writing
+    in it is an error (SQLite refuses to turn a reader into the writer once others have committed).
+    """
+    session = factory()
+    try:
+        session.connection(execution_options={_READ_ONLY: True})
+        yield session
+        session.rollback()  # nothing to commit; ends the snapshot
     except BaseException:
         session.rollback()
         raise

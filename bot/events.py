@@ -73,13 +73,37 @@ class EventNotice:
 Listener = Callable[[list[EventNotice]], None]
 
 
+@dataclass(frozen=True)
+class _Unflushed:
+    """An event logged without a flush: its id is known once the session flushes it."""
+
+    row: Any  # a `TimelineEvent`, pending in the session
+    incident_id: int
+    kind: str
+    data: dict[str, Any]
+
+    def notice(self) -> EventNotice:
+        return EventNotice(self.incident_id, self.row.id, self.kind, self.data)
+
+
 def queue_notice(session: Session, notice: EventNotice) -> None:
     session.info.setdefault(_PENDING, []).append(notice)
 
 
+def queue_unflushed(session: Session, row: Any, incident_id: int, kind: str, data: dict[str, Any]) -> None:
+    """Queue the notice of an event row not flushed yet (intake logs a batch of them, flushed once)."""
+    session.info.setdefault(_PENDING, []).append(_Unflushed(row, incident_id, kind, data))
+
+
+def _notices(session: Session, items: list[EventNotice | _Unflushed]) -> list[EventNotice]:
+    if any(isinstance(i, _Unflushed) and i.row.id is None for i in items):
+        session.flush()  # one flush gives every unflushed event its id
+    return [i.notice() if isinstance(i, _Unflushed) else i for i in items]
+
+
 def pending_notices(session: Session) -> list[EventNotice]:
     """The events this transaction has logged so far (for work that must commit with them)."""
-    return list(session.info.get(_PENDING) or [])
+    return _notices(session, list(session.info.get(_PENDING) or []))
 
 
 class EventBus:
@@ -97,9 +121,10 @@ class EventBus:
         session.info.pop(_PENDING, None)
 
     def _after_commit(self, session: Session) -> None:
-        notices: list[EventNotice] = session.info.pop(_PENDING, [])
-        if notices:
-            self.publish(notices)
+        items: list[EventNotice | _Unflushed] = session.info.pop(_PENDING, [])
+        if items:
+            # Committed: every event row has its id (nothing is flushed here).
+            self.publish([i.notice() if isinstance(i, _Unflushed) else i for i in items])
 
     def publish(self, notices: list[EventNotice]) -> None:
         for listener in list(self._listeners):

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from bot.db import utcnow
 from bot.errors import Conflict, InvalidInput, NotFound
-from bot.events import EventNotice, queue_notice
+from bot.events import EventNotice, queue_notice, queue_unflushed
 from bot.models import (
     OPEN_STATUSES,
     SEVERITIES,
@@ -69,8 +69,13 @@ def log_event(
     actor: str = "mlresponder",
     data: dict[str, Any] | None = None,
     at: datetime | None = None,
+    flush: bool = True,
 ) -> TimelineEvent:
-    """Append to the incident's event log; listeners hear of it after the transaction commits."""
+    """Append to the incident's event log; listeners hear of it after the transaction commits.
+
+    ``flush=False`` leaves the row pending (its ``id`` unset until the session flushes), so that a
+    batch of events is written by one flush: intake routing a storm logs one per joined alert.
+    """
     ev = TimelineEvent(
         incident_id=incident.id,
         kind=kind,
@@ -80,8 +85,11 @@ def log_event(
         occurred_at=at or utcnow(),
     )
     session.add(ev)
-    session.flush()
     incident.updated_at = utcnow()
+    if not flush:
+        queue_unflushed(session, ev, incident.id, kind, dict(data or {}))
+        return ev
+    session.flush()
     queue_notice(session, EventNotice(incident.id, ev.id, kind, dict(data or {})))
     return ev
 

@@ -18,7 +18,8 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import Engine, Table, bindparam, func, select, text, update
+from sqlalchemy import ColumnElement, Engine, Table, bindparam, func, select, text, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, defer
 
 from bot.catalog import Catalog
@@ -407,43 +408,73 @@ def _lock_keys(session: Session, keys: list[str]) -> None:
     """On PostgreSQL, serialize deliveries that touch the same keys (sorted: no deadlocks)."""
     if session.get_bind().dialect.name != "postgresql":
         return  # SQLite transactions already begin IMMEDIATE: one writer at a time
-    ids = sorted({int.from_bytes(hashlib.blake2b(k.encode(), digest_size=8).digest(), "big", signed=True)
-                  for k in keys})
-    session.execute(_LOCK_KEYS, {"ids": ids})
+    session.execute(_LOCK_KEYS, {"ids": _lock_ids(keys)})
 
 
-# Key rows one delivery has looked up: the row, or None when there is none. The session's identity
-# map holds rows only weakly, so without this a key read a moment ago is selected again to be set.
-KeyRows = dict[str, DedupKey | None]
+_TRY_LOCK_KEYS = text(
+    "SELECT bool_and(pg_try_advisory_xact_lock(k)) FROM unnest(CAST(:ids AS bigint[])) AS t(k)"
+)
 
 
-def _open_incident_for_key(session: Session, key: str, rows: KeyRows | None = None) -> Incident | None:
+def _lock_ids(keys: list[str]) -> list[int]:
+    return sorted({int.from_bytes(hashlib.blake2b(k.encode(), digest_size=8).digest(), "big", signed=True)
+                   for k in keys})
+
+
+def _try_lock_keys(session: Session, keys: list[str]) -> bool:
+    """PostgreSQL: take these keys only if no other transaction holds one (never waits)."""
+    return bool(session.execute(_TRY_LOCK_KEYS, {"ids": _lock_ids(keys)}).scalar())
+
+
+class _Routing:
+    """What routing one transaction has read and written, so that it reads the store without flushing.
+
+    Autoflush would write the pending rows before each query, a flush per routed alert. Routing
+    instead looks first at what it wrote itself (key rows, alert rows, the incidents it touched)
+    and reads the rest from the store, which nobody else changes meanwhile (the keys are locked on
+    PostgreSQL; SQLite has one writer). Also keeps strong references: the session's identity map
+    holds rows only weakly, so a key read a moment ago would otherwise be selected again to be set.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.keys: dict[str, DedupKey | None] = {}
+        self.incidents: dict[int, Incident] = {}
+        self.alerts: dict[tuple[int, str], Alert] = {}
+
+
+def _open_incident_for_key(state: _Routing, key: str) -> Incident | None:
+    if key in state.keys:
+        row = state.keys[key]
+        if row is None:
+            return None
+        incident = state.incidents.get(row.incident_id)
+        if incident is not None:
+            return incident
+    session = state.session
     found = session.execute(_INCIDENT_FOR_KEY, {"key": key}).first()
     if found is None:
-        if rows is not None:
-            rows[key] = None
+        state.keys[key] = None
         return None
     row, incident = found
     if incident.status not in OPEN_STATUSES:
         session.delete(row)
         session.flush()
-        if rows is not None:
-            rows[key] = None
+        state.keys[key] = None
         return None
-    if rows is not None:
-        rows[key] = row
+    state.keys[key] = row
+    state.incidents[incident.id] = incident
     return incident
 
 
-def _set_key(session: Session, key: str, incident: Incident, rows: KeyRows | None = None) -> None:
-    row = rows[key] if rows is not None and key in rows else session.get(DedupKey, key)
+def _set_key(state: _Routing, key: str, incident: Incident) -> None:
+    row = state.keys[key] if key in state.keys else state.session.get(DedupKey, key)
     if row is None:
         row = DedupKey(key=key, incident_id=incident.id)
-        session.add(row)
+        state.session.add(row)
     elif row.incident_id != incident.id:
         row.incident_id = incident.id
-    if rows is not None:
-        rows[key] = row
+    state.keys[key] = row
 
 
 def _service_incident(session: Session, service: str, window_seconds: int) -> Incident | None:
@@ -546,53 +577,142 @@ def ingest(session: Session, alerts: list[NormalizedAlert], *, group_window_seco
         if incident_id is None:
             routed.append(a)
             continue
-        result.duplicates += 1
-        if f"INC-{incident_id}" not in result.incidents:
-            result.incidents.append(f"INC-{incident_id}")
+        _note_duplicate(result, incident_id)
     if not routed:
         return result
-    keys = [f"fp:{a.fingerprint}" for a in routed] + [f"group:{a.group_key}" for a in routed if a.group_key]
-    keys += [f"service:{a.service}" for a in routed]
-    _lock_keys(session, keys)
-    key_rows: KeyRows = {}
-    for a in routed:
-        fp_key = f"fp:{a.fingerprint}"
-        incident = _open_incident_for_key(session, fp_key, key_rows)
-        if a.status == "resolved":
-            _resolve(session, a, incident, result, now)
-            continue
-        if incident is not None:
-            _repeat(session, a, incident, result, now)
-            continue
-        via = None
-        if a.group_key:
-            incident = _open_incident_for_key(session, f"group:{a.group_key}", key_rows)
-            via = "group"
-        if incident is None:
-            incident = _service_incident(session, a.service, group_window_seconds)
-            via = "service"
-        if incident is None:
-            incident = create_incident(
-                session, title=a.title, severity=a.severity, service=a.service, source=a.source,
-                actor=a.source, labels=a.labels, started_at=a.starts_at, group_key=a.group_key,
-                summary=a.annotations.get("description", ""), catalog_service=a.catalog_service,
-            )
-            result.opened += 1
-            result.opened_severities.append(incident.severity)
-            kind, message = "alert_fired", f"alert fired: {a.title}"
-        else:
-            result.joined += 1
-            kind, message = "alert_joined", f"alert joined ({via}): {a.title}"
-            if _moves_start(a, incident, group_window_seconds):
-                incident.started_at = a.starts_at
-            incident.alerts_resolved_at = None
-        session.add(_alert_row(a, incident, now))
-        _set_key(session, fp_key, incident, key_rows)
-        if a.group_key:
-            _set_key(session, f"group:{a.group_key}", incident, key_rows)
-        log_event(session, incident, kind, message, actor=a.source, data=_event_data(a))
-        _note_ref(result, incident)
+    _lock_keys(session, _routing_keys(routed))
+    _route(session, routed, result, now, group_window_seconds)
     return result
+
+
+class BatchContended(Exception):
+    """A batch needs a key another transaction holds: route its deliveries one by one instead."""
+
+
+def ingest_batch(session: Session, deliveries: list[list[NormalizedAlert]], *, group_window_seconds: int,
+                 catalog: Catalog | None = None, seen: Callable[[str], bool] = lambda _: True) -> list[IngestResult]:
+    """Route several deliveries in one transaction, in order, as `ingest` routes each alone.
+
+    Group commit (`bot.api.intake_writer`): one transaction, one commit and one flush of the
+    chat rows for every delivery that arrived while the previous batch committed. Re-sends
+    (fingerprints ``seen`` routed before) are counted first, then everything else is routed; an
+    alert is counted only when no earlier alert of its fingerprint in the batch was routed, so
+    the order of a fingerprint's deliveries is kept.
+
+    On PostgreSQL several replicas commit batches at once. Every advisory lock a batch needs is
+    taken in one sorted statement before it changes any row: a batch never waits for a lock
+    while holding a row another batch waits for (counting re-sends first and locking after, as
+    a single delivery does, could deadlock two batches). A count that finds nothing needs the
+    group and service keys of its alert too: taken without waiting, and when another
+    transaction holds one, `BatchContended` is raised (the caller rolls back and routes the
+    deliveries one by one).
+    """
+    now = utcnow()
+    known = catalog or Catalog()
+    batch = [[_with_catalog_service(a, known) for a in alerts] for alerts in deliveries]
+    postgres = session.get_bind().dialect.name == "postgresql"
+    locked: set[str] = set()
+    if postgres:
+        # fp keys of every alert; group and service keys of those that will be routed in full.
+        wanted = [f"fp:{a.fingerprint}" for alerts in batch for a in alerts]
+        wanted += _routing_keys([a for alerts in batch for a in alerts
+                                 if a.status != "firing" or not seen(a.fingerprint)])
+        locked = set(wanted)
+        _lock_keys(session, wanted)
+    results: list[IngestResult] = []
+    plans: list[list[NormalizedAlert]] = []
+    routed_fingerprints: set[str] = set()
+    for alerts in batch:
+        result = IngestResult()
+        routed: list[NormalizedAlert] = []
+        for a in alerts:
+            if a.status == "firing" and a.fingerprint not in routed_fingerprints and seen(a.fingerprint):
+                incident_id = _count_resend(session, a, now)
+                if incident_id is not None:
+                    _note_duplicate(result, incident_id)
+                    continue
+            routed.append(a)
+            routed_fingerprints.add(a.fingerprint)
+        results.append(result)
+        plans.append(routed)
+    if postgres:
+        missing = [k for k in _routing_keys([a for routed in plans for a in routed]) if k not in locked]
+        if missing and not _try_lock_keys(session, missing):
+            raise BatchContended(f"{len(missing)} routing keys held elsewhere")
+    state = _Routing(session)
+    for result, routed in zip(results, plans, strict=True):
+        if routed:
+            _route(session, routed, result, now, group_window_seconds, state)
+    return results
+
+
+def _routing_keys(alerts: list[NormalizedAlert]) -> list[str]:
+    """The advisory-lock keys routing these alerts may read or set."""
+    keys = [f"fp:{a.fingerprint}" for a in alerts] + [f"group:{a.group_key}" for a in alerts if a.group_key]
+    return keys + [f"service:{a.service}" for a in alerts]
+
+
+def _note_duplicate(result: IngestResult, incident_id: int) -> None:
+    result.duplicates += 1
+    if f"INC-{incident_id}" not in result.incidents:
+        result.incidents.append(f"INC-{incident_id}")
+
+
+def _route(session: Session, routed: list[NormalizedAlert], result: IngestResult, now: datetime,
+           group_window_seconds: int, state: _Routing | None = None) -> None:
+    """Route alerts in full (their keys locked): dedup, group, service window, else a new incident.
+
+    Without autoflush (see `_Routing`): the rows and events of a batch are written by the flush
+    before the commit, not one flush per alert.
+    """
+    state = state or _Routing(session)
+    with session.no_autoflush:
+        for a in routed:
+            _route_one(state, a, result, now, group_window_seconds)
+
+
+def _route_one(state: _Routing, a: NormalizedAlert, result: IngestResult, now: datetime,
+               group_window_seconds: int) -> None:
+    session = state.session
+    fp_key = f"fp:{a.fingerprint}"
+    incident = _open_incident_for_key(state, fp_key)
+    if a.status == "resolved":
+        _resolve(state, a, incident, result, now)
+        return
+    if incident is not None:
+        _repeat(state, a, incident, result, now)
+        return
+    via = None
+    if a.group_key:
+        incident = _open_incident_for_key(state, f"group:{a.group_key}")
+        via = "group"
+    if incident is None:
+        incident = _service_incident(session, a.service, group_window_seconds)
+        via = "service"
+    if incident is None:
+        incident = create_incident(
+            session, title=a.title, severity=a.severity, service=a.service, source=a.source,
+            actor=a.source, labels=a.labels, started_at=a.starts_at, group_key=a.group_key,
+            summary=a.annotations.get("description", ""), catalog_service=a.catalog_service,
+        )
+        result.opened += 1
+        result.opened_severities.append(incident.severity)
+        kind, message = "alert_fired", f"alert fired: {a.title}"
+    else:
+        result.joined += 1
+        kind, message = "alert_joined", f"alert joined ({via}): {a.title}"
+        if _moves_start(a, incident, group_window_seconds):
+            incident.started_at = a.starts_at
+        incident.alerts_resolved_at = None
+    state.incidents[incident.id] = incident
+    row = _alert_row(a, incident, now)
+    session.add(row)
+    state.alerts[(incident.id, a.fingerprint)] = row
+    _set_key(state, fp_key, incident)
+    if a.group_key:
+        _set_key(state, f"group:{a.group_key}", incident)
+    log_event(session, incident, kind, message, actor=a.source, data=_event_data(a), flush=False)
+    _note_ref(result, incident)
 
 
 def _with_catalog_service(a: NormalizedAlert, catalog: Catalog) -> NormalizedAlert:
@@ -623,49 +743,67 @@ def _event_data(a: NormalizedAlert) -> dict[str, Any]:
     }
 
 
-def _latest_alert(session: Session, incident: Incident, fingerprint: str) -> Alert | None:
-    return session.scalars(_LATEST_ALERT, {"incident_id": incident.id, "fingerprint": fingerprint}).first()
+def _latest_alert(state: _Routing, incident: Incident, fingerprint: str) -> Alert | None:
+    row = state.alerts.get((incident.id, fingerprint))
+    if row is None:
+        row = state.session.scalars(_LATEST_ALERT, {"incident_id": incident.id, "fingerprint": fingerprint}).first()
+        if row is not None:
+            state.alerts[(incident.id, fingerprint)] = row
+    return row
 
 
-def _repeat(session: Session, a: NormalizedAlert, incident: Incident, result: IngestResult, now: datetime) -> None:
-    row = _latest_alert(session, incident, a.fingerprint)
+def _count_delivery(row: Alert, now: datetime) -> None:
+    """One more delivery of this alert: in SQL for a stored row (re-sends counted without the locks
+    race it), added to what this transaction already counted when it has not been flushed since."""
+    current = row.__dict__.get("deliveries")
+    if isinstance(current, ColumnElement):
+        row.deliveries = current + 1  # type: ignore[assignment]
+    elif sa_inspect(row).pending:
+        row.deliveries = (current or 0) + 1
+    else:
+        row.deliveries = Alert.deliveries + 1  # type: ignore[assignment]
+    row.last_received_at = now
+
+
+def _repeat(state: _Routing, a: NormalizedAlert, incident: Incident, result: IngestResult, now: datetime) -> None:
+    session = state.session
+    row = _latest_alert(state, incident, a.fingerprint)
     result.duplicates += 1
     _note_ref(result, incident)
     if row is None:
-        session.add(_alert_row(a, incident, now))
+        row = _alert_row(a, incident, now)
+        session.add(row)
+        state.alerts[(incident.id, a.fingerprint)] = row
         return
-    row.deliveries = Alert.deliveries + 1  # in SQL: re-sends counted without the locks race it
-    row.last_received_at = now
+    _count_delivery(row, now)
     if row.status == "resolved":
         # It fired again while the incident is still open: same incident, and say so.
         row.status = "firing"
         row.ends_at = None
         incident.alerts_resolved_at = None
         log_event(session, incident, "alert_refired", f"alert fired again: {a.title}", actor=a.source,
-                  data=_event_data(a))
+                  data=_event_data(a), flush=False)
 
 
 def _resolve(
-    session: Session, a: NormalizedAlert, incident: Incident | None, result: IngestResult, now: datetime
+    state: _Routing, a: NormalizedAlert, incident: Incident | None, result: IngestResult, now: datetime
 ) -> None:
-    row = _latest_alert(session, incident, a.fingerprint) if incident is not None else None
+    session = state.session
+    row = _latest_alert(state, incident, a.fingerprint) if incident is not None else None
     if incident is None or row is None:
         result.ignored += 1  # never seen firing (or its incident is closed): nothing to attach it to
         return
     _note_ref(result, incident)
     if row.status == "resolved":
         result.duplicates += 1
-        row.deliveries = Alert.deliveries + 1
-        row.last_received_at = now
+        _count_delivery(row, now)
         return
     row.status = "resolved"
     row.ends_at = a.ends_at or now
-    row.last_received_at = now
-    row.deliveries = Alert.deliveries + 1
+    _count_delivery(row, now)
     result.resolved += 1
     log_event(session, incident, "alert_resolved", f"alert resolved: {a.title}", actor=a.source,
               data={"fingerprint": a.fingerprint, "ends_at": row.ends_at.isoformat()})
-    session.flush()
     still_firing = session.scalars(
         select(Alert.id).where(Alert.incident_id == incident.id, Alert.status == "firing").limit(1)
     ).first()

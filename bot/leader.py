@@ -18,7 +18,8 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from bot.db import is_postgres, libpq_url
@@ -43,6 +44,26 @@ def lock_session(database_url: str, application_name: str) -> Any:
 
     return psycopg.connect(libpq_url(database_url), autocommit=True, application_name=application_name,
                            **_SESSION_OPTIONS)
+
+
+@contextmanager
+def session_lock(database_url: str, lock_class: int, key: int, application_name: str) -> Iterator[bool]:
+    """Hold the advisory lock ``(lock_class, key)`` for the block, on a session of its own: yields
+    False (holding nothing) when another session holds it. The lock ends with the block, or with
+    the process (SIGKILL closes its socket and PostgreSQL drops the lock at once). On SQLite (one
+    process) it yields True: callers keep their own in-process exclusion."""
+    if not is_postgres(database_url):
+        yield True
+        return
+    conn = lock_session(database_url, application_name)
+    try:
+        row = conn.execute("SELECT pg_try_advisory_lock(%s::int4, %s::int4)", (lock_class, key)).fetchone()
+        yield bool(row and row[0])
+    finally:
+        try:
+            conn.close()  # ends the session: the server releases the lock
+        except Exception:
+            log.debug("closing the lock session (%s, %s) failed", lock_class, key, exc_info=True)
 
 
 def identity() -> str:

@@ -6,12 +6,15 @@ scheduler may run jobs against a store (APScheduler 3's rule), so replicas elect
 `serve` process keeps a paused scheduler (it may add and cancel jobs in the shared store),
 and the one holding a PostgreSQL advisory lock, on a connection of its own, runs them (see
 `bot.leader`). On SQLite there is one process, and it always leads. CLI commands never run jobs.
+Frequent, idempotent sweeps of the leader (`while_leading`) run on threads of their own instead
+of as stored jobs, so they write nothing to the job store each time.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +63,9 @@ class Scheduler:
         )
         self.started = False
         self._paused = False
+        self._duties: list[tuple[str, Callable[[], object], float]] = []
+        self._duty_stop = threading.Event()
+        self._duty_threads: list[threading.Thread] = []
         self.leadership = Leadership(runtime.settings.database_url, on_elected=self._lead,
                                      on_deposed=self._follow, on_tick=self._poll_store)
         # /metrics: `mlresponder_scheduler_leader` is 1 on the replica that runs the jobs, 0 elsewhere.
@@ -89,6 +95,32 @@ class Scheduler:
         self._ensure_store()
         self.started = True
         self.leadership.start()
+        self._duty_stop.clear()
+        for duty in self._duties:
+            self._start_duty(*duty)
+
+    def while_leading(self, name: str, fn: Callable[[], object], every: float) -> None:
+        """Call ``fn`` every ``every`` seconds on whichever replica leads, from a thread of its own
+        and outside the job store (a store write every few seconds starved SQLite under load).
+        ``fn`` must be safe to run twice: a hand-over can overlap one call on the old leader with
+        one on the new."""
+        self._duties.append((name, fn, every))
+        if self.started:
+            self._start_duty(name, fn, every)
+
+    def _start_duty(self, name: str, fn: Callable[[], object], every: float) -> None:
+        def loop() -> None:
+            while not self._duty_stop.wait(every):
+                if not self.leader:
+                    continue
+                try:
+                    fn()
+                except Exception:  # the duty runs again at its next turn
+                    log.exception("scheduler: %s failed", name)
+
+        thread = threading.Thread(target=loop, name=name, daemon=True)
+        self._duty_threads.append(thread)
+        thread.start()
 
     def _lead(self) -> None:
         self.aps.resume()
@@ -106,6 +138,10 @@ class Scheduler:
 
     def stop(self) -> None:
         global _CURRENT
+        self._duty_stop.set()
+        for thread in self._duty_threads:
+            thread.join(10)
+        self._duty_threads.clear()
         if self.started or self._paused:
             self.leadership.stop()
             self.aps.shutdown(wait=False)

@@ -38,7 +38,7 @@ from bot.monitors.runner import MonitorService
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.updates import UpdateReminders, parse_cadence
-from postmortems.worker import PostmortemWorker
+from postmortems.worker import CATCH_UP_EVERY, PostmortemWorker
 from runbooks.actions import ACTIONS, hand_proposable
 from runbooks.engine import RunbookEngine
 from runbooks.loader import load_runbooks, paths_from_setting
@@ -172,6 +172,9 @@ def install_postmortems(runtime: Runtime) -> None:
     worker = PostmortemWorker(runtime)
     runtime.parts[PostmortemWorker] = worker
     runtime.bus.subscribe(worker.on_events)
+    scheduler = runtime.parts.get(Scheduler)
+    if scheduler is not None:  # resolutions made by other processes: found by the leader in the event log
+        scheduler.while_leading("postmortems-catch-up", worker.catch_up, CATCH_UP_EVERY)
 
 
 PART_INSTALLERS: tuple[Callable[[Runtime], None], ...] = (

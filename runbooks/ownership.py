@@ -21,8 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from bot.db import is_postgres
-from bot.leader import lock_session
+from bot.leader import session_lock
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -80,21 +79,8 @@ def owning(runtime: Runtime, mitigation_id: int) -> Iterator[bool]:
         finally:
             _leave(mitigation_id)
         return
-    conn = None
     try:
-        url = runtime.settings.database_url
-        if is_postgres(url):
-            conn = lock_session(url, "mlresponder-mitigation")
-            row = conn.execute("SELECT pg_try_advisory_lock(%s::int4, %s::int4)",
-                               (LOCK_CLASS, mitigation_id)).fetchone()
-            if not (row and row[0]):
-                yield False
-                return
-        yield True
+        with session_lock(runtime.settings.database_url, LOCK_CLASS, mitigation_id, "mlresponder-mitigation") as got:
+            yield got
     finally:
-        if conn is not None:
-            try:
-                conn.close()  # ends the session: the server releases the lock
-            except Exception:
-                log.debug("closing the lock session of mitigation %s failed", mitigation_id, exc_info=True)
         _leave(mitigation_id)

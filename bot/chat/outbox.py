@@ -26,7 +26,7 @@ from bot.chat.delivery import BENIGN_ERRORS, Delivery, Outcome, RowRef
 from bot.chat.flows import COALESCED_KINDS
 from bot.chat.models import FAILED, PENDING, SENDING, SENT, SUPERSEDED, OutboxMessage
 from bot.chat.port import FinalChatError, RetryableChatError
-from bot.db import UTCDateTime, transaction, utcnow
+from bot.db import UTCDateTime, read_transaction, transaction, utcnow
 from bot.models import TimelineEvent
 
 log = logging.getLogger(__name__)
@@ -291,7 +291,7 @@ class OutboxWorker:
         """Deliver one claimed row and record how it went."""
         attempt = ref.attempts + 1
         try:
-            with transaction(self.sessions) as s:
+            with read_transaction(self.sessions) as s:  # reads only: intake's commits go on meanwhile
                 ctx = self.delivery.load(s, ref)
             outcome = self.delivery.call(ref, ctx)
         except RetryableChatError as exc:

@@ -255,7 +255,8 @@ def test_card_shows_approve_and_reject_and_refuses_outsiders_with_an_audit(
         audits = s.scalars(select(AuditRecord).where(AuditRecord.action != "slack.request")
                            .order_by(AuditRecord.id)).all()
         status = s.get(Mitigation, mid).status  # type: ignore[union-attr]
-        assert [(a.actor, a.action, a.subject, a.outcome, a.incident_id) for a in audits] == [
+        # Bolt handles the two presses on its thread pool after acknowledging each: in either order.
+        assert sorted((a.actor, a.action, a.subject, a.outcome, a.incident_id) for a in audits) == [
             ("slack:UMALLORY1", "mitigation_approve", f"mitigation:{mid}", "refused", number),
             ("slack:UMALLORY1", "mitigation_reject", f"mitigation:{mid}", "refused", number),
         ]

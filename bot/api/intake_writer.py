@@ -1,0 +1,176 @@
+"""Group commit for alert intake: one thread routes the deliveries of many requests in one transaction.
+
+A request parses and validates its delivery on the event loop, hands the alerts to the writer
+and waits; the writer takes every delivery queued while it committed the previous batch, routes
+them in order in one transaction (`bot.intake.ingest_batch`), commits, and only then answers
+each request. An acknowledged alert is therefore committed (nothing is lost on SIGKILL after
+the 2xx), and each delivery is still stored whole or not at all: when a batch fails, it is
+rolled back and its deliveries are routed again one transaction each, so one bad or contended
+delivery fails alone. A storm then pays one transaction, one commit (one WAL flush on
+PostgreSQL) and one flush of the chat rows per batch instead of per request, and no thread
+pool hop or writer-lock queue per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import IntegrityError
+
+from bot.db import transaction
+from bot.intake import IngestResult, NormalizedAlert, RecentFingerprints, count_resends, ingest, ingest_batch
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+INGEST_RETRIES = 5
+# Deliveries per transaction at most: a batch holds SQLite's writer (and PostgreSQL's locks) until it commits.
+MAX_BATCH = 64
+# Writer threads. SQLite has one writer anyway. On PostgreSQL a batch spends most of its time waiting
+# for round trips (a busy server answers each statement late): several writers keep the server busy,
+# each committing its own batches, the advisory locks ordering them as they order replicas.
+POSTGRES_WRITERS = 4
+
+
+@dataclass
+class _Delivery:
+    alerts: list[NormalizedAlert]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[IngestResult]
+    result: IngestResult | None = None
+    error: BaseException | None = None
+
+
+@dataclass
+class IntakeWriter:
+    """The one thread of this process that routes alert deliveries (a runtime part: stopped with it)."""
+
+    runtime: Runtime
+    max_batch: int = MAX_BATCH
+    _queue: deque[_Delivery] = field(default_factory=deque)
+    _ready: threading.Condition = field(default_factory=threading.Condition)
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _stopping: bool = False
+
+    def __post_init__(self) -> None:
+        # Fingerprints routed here lately: their re-sends are counted before anything is routed.
+        self.recent = self.runtime.parts.setdefault(RecentFingerprints, RecentFingerprints())
+
+    async def submit(self, alerts: list[NormalizedAlert]) -> IngestResult:
+        """Route one delivery; returns once it is committed (raises what routing raised)."""
+        loop = asyncio.get_running_loop()
+        delivery = _Delivery(alerts, loop, loop.create_future())
+        with self._ready:
+            if self._stopping:
+                raise RuntimeError("intake writer stopped")
+            if not self._threads:
+                writers = POSTGRES_WRITERS if self.runtime.engine.dialect.name == "postgresql" else 1
+                self._threads = [threading.Thread(target=self._run, name=f"intake-writer-{i}", daemon=True)
+                                 for i in range(writers)]
+                for thread in self._threads:
+                    thread.start()
+            self._queue.append(delivery)
+            self._ready.notify()
+        return await delivery.future
+
+    def stop(self) -> None:
+        """Route what is queued, then end the thread."""
+        with self._ready:
+            self._stopping = True
+            self._ready.notify_all()
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while True:
+            with self._ready:
+                while not self._queue and not self._stopping:
+                    self._ready.wait()
+                if not self._queue:
+                    return
+                batch = [self._queue.popleft() for _ in range(min(len(self._queue), self.max_batch))]
+            try:
+                self._route(batch)
+            except BaseException as exc:  # never leave a request waiting
+                for d in batch:
+                    if d.result is None and d.error is None:
+                        d.error = exc
+            finally:
+                self._answer(batch)
+
+    def _route(self, batch: list[_Delivery]) -> None:
+        if len(batch) > 1:
+            try:
+                with transaction(self.runtime.sessions) as session:
+                    results = ingest_batch(session, [d.alerts for d in batch],
+                                           group_window_seconds=self.runtime.settings.group_window_seconds,
+                                           catalog=self.runtime.catalog, seen=self.recent.__contains__)
+            except Exception as exc:
+                # One delivery's fault or a contended key: each delivery alone, in its own transaction.
+                log.info("intake batch of %d rolled back (%s): routing one by one", len(batch), type(exc).__name__)
+            else:
+                for d, result in zip(batch, results, strict=True):
+                    d.result = result
+                    self.recent.add(d.alerts)
+                return
+        for d in batch:
+            try:
+                d.result = self._route_one(d.alerts)
+                self.recent.add(d.alerts)
+            except Exception as exc:
+                d.error = exc
+
+    def _route_one(self, alerts: list[NormalizedAlert]) -> IngestResult:
+        # Re-sends only: counted in one Core transaction, without an ORM session.
+        tried = self.recent.all_seen(alerts)
+        counted = count_resends(self.runtime.engine, alerts) if tried else None
+        if counted is not None:
+            return counted
+        attempt = 0
+        while True:
+            try:
+                with transaction(self.runtime.sessions) as session:
+                    return ingest(session, alerts, group_window_seconds=self.runtime.settings.group_window_seconds,
+                                  catalog=self.runtime.catalog, count_resends=not tried)
+            except IntegrityError:
+                # Another replica created the same key first: route again, now seeing its incident.
+                attempt += 1
+                if attempt == INGEST_RETRIES:
+                    raise
+                time.sleep(0.01 * attempt)
+
+    @staticmethod
+    def _answer(batch: list[_Delivery]) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Delivery]] = {}
+        for d in batch:
+            by_loop.setdefault(d.loop, []).append(d)
+        for loop, deliveries in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # that loop has closed: nobody is waiting
+                loop.call_soon_threadsafe(_settle, deliveries)
+
+
+def _settle(deliveries: list[_Delivery]) -> None:
+    for d in deliveries:
+        if d.future.done():  # the request was cancelled (client gone)
+            continue
+        if d.error is not None:
+            d.future.set_exception(d.error)
+        else:
+            assert d.result is not None
+            d.future.set_result(d.result)
+
+
+def intake_writer(runtime: Runtime) -> IntakeWriter:
+    """The runtime's writer, installed on first use."""
+    found = runtime.parts.get(IntakeWriter)
+    if found is None:
+        found = runtime.parts.setdefault(IntakeWriter, IntakeWriter(runtime))
+    return found
+
