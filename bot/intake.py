@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import ColumnElement, Engine, Table, bindparam, func, select, text, update
+from sqlalchemy import ColumnElement, Engine, Table, bindparam, func, literal, select, text, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, defer
 
@@ -367,6 +367,12 @@ _INCIDENT_FOR_KEY = (
     .where(DedupKey.key == bindparam("key"))
     .options(*_UNREAD)
 )
+_INCIDENTS_FOR_KEYS = (
+    select(DedupKey, Incident)
+    .join(Incident, Incident.id == DedupKey.incident_id)
+    .where(DedupKey.key.in_(bindparam("keys", expanding=True)))
+    .options(*_UNREAD)
+)
 # Open = not resolved (`OPEN_STATUSES`), said as one comparison: an IN list is an "expanding"
 # parameter that SQLAlchemy rewrites into the SQL on every execution.
 assert set(OPEN_STATUSES) == set(STATUSES) - {"resolved"}
@@ -403,6 +409,29 @@ _COUNT_RESEND = (
     .returning(_alerts.c.incident_id)
 )
 
+
+# The re-sends of a whole batch counted by one statement: the latest alert row of each fingerprint,
+# in the open incident its fp key names, still firing. Returns the fingerprints it counted.
+_COUNT_RESENDS = (
+    update(_alerts)
+    .where(
+        _alerts.c.id.in_(
+            select(func.max(_alerts.c.id))
+            .select_from(
+                _alerts.join(_keys, (_keys.c.incident_id == _alerts.c.incident_id)
+                             & (_keys.c.key == literal("fp:") + _alerts.c.fingerprint))
+                .join(_incidents, _incidents.c.id == _alerts.c.incident_id)
+            )
+            .where(_keys.c.key.in_(bindparam("b_keys", expanding=True)),
+                   _alerts.c.fingerprint.in_(bindparam("b_fingerprints", expanding=True)),
+                   _incidents.c.status != "resolved")
+            .group_by(_alerts.c.fingerprint)
+        ),
+        _alerts.c.status == "firing",
+    )
+    .values(deliveries=_alerts.c.deliveries + 1, last_received_at=bindparam("b_now", type_=UTCDateTime()))
+    .returning(_alerts.c.fingerprint, _alerts.c.incident_id)
+)
 
 def _lock_keys(session: Session, keys: list[str]) -> None:
     """On PostgreSQL, serialize deliveries that touch the same keys (sorted: no deadlocks)."""
@@ -441,6 +470,21 @@ class _Routing:
         self.keys: dict[str, DedupKey | None] = {}
         self.incidents: dict[int, Incident] = {}
         self.alerts: dict[tuple[int, str], Alert] = {}
+
+
+def _read_keys(state: _Routing, alerts: list[NormalizedAlert]) -> None:
+    """The fp and group keys routing will look up, read in one query instead of one each."""
+    keys = {f"fp:{a.fingerprint}" for a in alerts} | {f"group:{a.group_key}" for a in alerts if a.group_key}
+    keys -= state.keys.keys()
+    if not keys:
+        return
+    for row, incident in state.session.execute(_INCIDENTS_FOR_KEYS, {"keys": sorted(keys)}):
+        keys.discard(row.key)
+        if incident.status in OPEN_STATUSES:  # a key of a closed incident: `_open_incident_for_key` drops it
+            state.keys[row.key] = row
+            state.incidents[incident.id] = incident
+    for key in keys:
+        state.keys[key] = None
 
 
 def _open_incident_for_key(state: _Routing, key: str) -> Incident | None:
@@ -619,20 +663,31 @@ def ingest_batch(session: Session, deliveries: list[list[NormalizedAlert]], *, g
                                  if a.status != "firing" or not seen(a.fingerprint)])
         locked = set(wanted)
         _lock_keys(session, wanted)
+    # Which alerts are re-send candidates: firing, seen, and no earlier alert of the fingerprint in
+    # the batch is routed (a resolve, or one not seen). All of a fingerprint's candidates are counted
+    # or none: the row a count finds firing stays so until something routed touches it.
+    candidates: dict[str, int] = {}
+    routed_before: set[str] = set()
+    for alerts in batch:
+        for a in alerts:
+            if a.status == "firing" and a.fingerprint not in routed_before and seen(a.fingerprint):
+                candidates[a.fingerprint] = candidates.get(a.fingerprint, 0) + 1
+            else:
+                routed_before.add(a.fingerprint)
+    counted = _count_resends_of(session, candidates, now)
     results: list[IngestResult] = []
     plans: list[list[NormalizedAlert]] = []
-    routed_fingerprints: set[str] = set()
     for alerts in batch:
         result = IngestResult()
         routed: list[NormalizedAlert] = []
         for a in alerts:
-            if a.status == "firing" and a.fingerprint not in routed_fingerprints and seen(a.fingerprint):
-                incident_id = _count_resend(session, a, now)
-                if incident_id is not None:
+            incident_id = counted.get(a.fingerprint) if a.status == "firing" else None
+            if incident_id is not None and a.fingerprint in candidates:
+                candidates[a.fingerprint] -= 1
+                if candidates[a.fingerprint] >= 0:
                     _note_duplicate(result, incident_id)
                     continue
             routed.append(a)
-            routed_fingerprints.add(a.fingerprint)
         results.append(result)
         plans.append(routed)
     if postgres:
@@ -644,6 +699,21 @@ def ingest_batch(session: Session, deliveries: list[list[NormalizedAlert]], *, g
         if routed:
             _route(session, routed, result, now, group_window_seconds, state)
     return results
+
+
+def _count_resends_of(session: Session, counts: dict[str, int], now: datetime) -> dict[str, int]:
+    """Count re-sends (fingerprint → how many in this batch) in one statement; the incident id of
+    each fingerprint counted. A fingerprint sent more than once is counted again for each."""
+    if not counts:
+        return {}
+    rows = session.connection().execute(_COUNT_RESENDS, {
+        "b_keys": [f"fp:{fp}" for fp in counts], "b_fingerprints": list(counts), "b_now": now,
+    }).all()
+    found = {fp: incident_id for fp, incident_id in rows}
+    for fp in found:
+        for _ in range(counts[fp] - 1):
+            session.connection().execute(_COUNT_RESEND, {"b_key": f"fp:{fp}", "b_fingerprint": fp, "b_now": now})
+    return found
 
 
 def _routing_keys(alerts: list[NormalizedAlert]) -> list[str]:
@@ -667,6 +737,7 @@ def _route(session: Session, routed: list[NormalizedAlert], result: IngestResult
     """
     state = state or _Routing(session)
     with session.no_autoflush:
+        _read_keys(state, routed)
         for a in routed:
             _route_one(state, a, result, now, group_window_seconds)
 

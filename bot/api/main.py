@@ -12,12 +12,38 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.api.middleware import BodyLimit, RequestTiming
 from bot.api.routes import changes, docs, incidents, intake, ops
+from bot.api.routes.intake import IntakeFastPath, fast_path_routes
 from bot.errors import MlresponderError
 from bot.metrics import ServiceMetrics
 from bot.redact import redact_text
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+
+# Unreachable, dropped mid-request, or every pooled connection busy: the sender retries later.
+STORE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
+
+
+def refusal(exc: MlresponderError) -> JSONResponse:
+    headers = {"Retry-After": "5"} if exc.status == 503 else None
+    return JSONResponse({"detail": redact_text(exc.message)}, status_code=exc.status, headers=headers)
+
+
+def store_down(exc: Exception) -> JSONResponse:
+    orig = getattr(exc, "orig", None)
+    log.error("incident store unavailable: %s", type(orig or exc).__name__)
+    return JSONResponse({"detail": "incident store unavailable; retry later"}, status_code=503,
+                        headers={"Retry-After": "5"})
+
+
+def error_response(exc: Exception) -> JSONResponse | None:
+    """The answer the app's exception handlers give ``exc``; None for an unexpected error (a 500)."""
+    if isinstance(exc, MlresponderError):
+        return refusal(exc)
+    if isinstance(exc, STORE_DOWN):
+        return store_down(exc)
+    return None
 
 
 def create_app(runtime: Runtime, *, bind_host: str = "127.0.0.1") -> FastAPI:
@@ -33,8 +59,7 @@ def create_app(runtime: Runtime, *, bind_host: str = "127.0.0.1") -> FastAPI:
 
     @app.exception_handler(MlresponderError)
     async def _refused(_: Request, exc: MlresponderError) -> JSONResponse:
-        headers = {"Retry-After": "5"} if exc.status == 503 else None
-        return JSONResponse({"detail": redact_text(exc.message)}, status_code=exc.status, headers=headers)
+        return refusal(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _bad_params(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -45,13 +70,9 @@ def create_app(runtime: Runtime, *, bind_host: str = "127.0.0.1") -> FastAPI:
         return JSONResponse({"detail": "; ".join(parts)}, status_code=422)
 
     async def _db_down(_: Request, exc: Exception) -> JSONResponse:
-        orig = getattr(exc, "orig", None)
-        log.error("incident store unavailable: %s", type(orig or exc).__name__)
-        return JSONResponse({"detail": "incident store unavailable; retry later"}, status_code=503,
-                            headers={"Retry-After": "5"})
+        return store_down(exc)
 
-    # Unreachable, dropped mid-request, or every pooled connection busy: the sender retries later.
-    for unavailable in (OperationalError, InterfaceError, PoolTimeout):
+    for unavailable in STORE_DOWN:
         app.add_exception_handler(unavailable, _db_down)
 
     for router in (intake.router, changes.router, incidents.router, ops.router, docs.router):
@@ -62,6 +83,7 @@ def create_app(runtime: Runtime, *, bind_host: str = "127.0.0.1") -> FastAPI:
         if callable(mount):
             mount(app)
 
+    app.add_middleware(IntakeFastPath, routes=fast_path_routes(app), error_response=error_response)  # type: ignore[arg-type]
     app.add_middleware(RequestTiming, metrics=metrics)  # type: ignore[arg-type]
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_body_bytes)  # type: ignore[arg-type]
     return app

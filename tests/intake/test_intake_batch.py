@@ -79,17 +79,19 @@ def test_a_batch_ends_as_its_deliveries_routed_one_by_one(make_runtime: Any) -> 
     one_by_one = make_runtime()
     notices_one = heard(one_by_one)
     answers_one = []
-    for alerts in deliveries():
+    for alerts in deliveries() + deliveries():  # the second round finds them stored: re-sends counted
         with transaction(one_by_one.sessions) as s:
             answers_one.append(ingest(s, alerts, group_window_seconds=900))
     expected = state(one_by_one)
     batched = make_runtime()
     notices_batch = heard(batched)
-    with transaction(batched.sessions) as s:
-        # Every fingerprint counts as seen: the re-sends of the batch are tried first.
-        answers_batch = ingest_batch(s, deliveries(), group_window_seconds=900, seen=lambda _: True)
+    answers_batch = []
+    for _ in range(2):
+        with transaction(batched.sessions) as s:
+            # Every fingerprint counts as seen: the re-sends of the batch are counted first.
+            answers_batch += ingest_batch(s, deliveries(), group_window_seconds=900, seen=lambda _: True)
     assert [a.to_dict() for a in answers_batch] == [a.to_dict() for a in answers_one]
-    assert [a.to_dict()["opened"] for a in answers_batch] == [1, 0, 0, 0, 0, 0]
+    assert [a.to_dict()["opened"] for a in answers_batch] == [1] + [0] * 11
     got = state(batched)
     assert got["alerts"] == expected["alerts"]
     assert [(e[1], e[2]) for e in got["events"]] == [(e[1], e[2]) for e in expected["events"]]
@@ -102,7 +104,7 @@ def test_a_batch_ends_as_its_deliveries_routed_one_by_one(make_runtime: Any) -> 
     with transaction(batched.sessions) as s:
         stored = {e.id: e.kind for e in s.scalars(select(TimelineEvent))}
     assert all(stored[n.event_id] == n.kind for n in notices_batch)
-    assert [a[1:3] for a in got["alerts"]] == [("firing", 4), ("firing", 2)]  # a: fired, re-sent, resolved, fired again
+    assert [a[1:3] for a in got["alerts"]] == [("firing", 8), ("firing", 4)]  # a: fired, re-sent, resolved, fired again
 
 
 def test_a_rolled_back_batch_leaves_nothing_and_publishes_nothing(make_runtime: Any) -> None:

@@ -8,13 +8,13 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bot.api.deps import Writer, json_body
+from bot.api.deps import Writer, json_body, require_writer
 from bot.api.intake_writer import intake_writer
 from bot.api.schemas import IngestAnswer, Problem
-from bot.intake import ALERT_SOURCES, IngestResult, NormalizedAlert
+from bot.intake import ALERT_SOURCES, AlertSource, IngestResult, NormalizedAlert
 from bot.metrics import ServiceMetrics
-from bot.runtime import Runtime
 
 router = APIRouter(tags=["intake"], dependencies=[Writer],
                    responses={400: {"model": Problem}, 401: {"model": Problem}, 422: {"model": Problem},
@@ -30,22 +30,63 @@ def count_delivery(metrics: ServiceMetrics, alerts: list[NormalizedAlert], resul
         metrics.dedup_hits.inc(result.duplicates)
 
 
-def _intake_route(source: str) -> Callable[..., Awaitable[JSONResponse]]:
-    parse = ALERT_SOURCES[source].parse
+async def answer_delivery(request: Request, source: AlertSource) -> JSONResponse:
+    """Parse one delivery (on the event loop: a bad body is answered without a thread), route it with
+    the group-commit writer, answer once it is committed."""
+    alerts = source.parse(await json_body(request))
+    result = await intake_writer(request.app.state.runtime).submit(alerts)
+    count_delivery(request.app.state.metrics, alerts, result)
+    # `IngestAnswer` documents this shape; `IngestResult.to_dict` builds exactly it (validating
+    # it again per delivery cost a pydantic round trip on every alert of a storm).
+    return JSONResponse(result.to_dict(), status_code=202 if result.opened == 0 else 201)
 
-    # The request alone, no dependencies beyond the router's `Writer`: the route every alert of a
-    # storm takes, where each dependency FastAPI solves is CPU spent per alert. Parsed on the event
-    # loop (a bad body is answered without a thread), routed by the group-commit writer.
+
+def _intake_route(source: AlertSource) -> Callable[..., Awaitable[JSONResponse]]:
     async def handler(request: Request) -> JSONResponse:
-        runtime: Runtime = request.app.state.runtime
-        alerts = parse(await json_body(request))
-        result = await intake_writer(runtime).submit(alerts)
-        count_delivery(request.app.state.metrics, alerts, result)
-        # `IngestAnswer` documents this shape; `IngestResult.to_dict` builds exactly it (validating
-        # it again per delivery cost a pydantic round trip on every alert of a storm).
-        return JSONResponse(result.to_dict(), status_code=202 if result.opened == 0 else 201)
+        return await answer_delivery(request, source)
 
     return handler
+
+
+class IntakeFastPath:
+    """The intake routes answered as plain ASGI, ahead of FastAPI's router.
+
+    Every alert of a storm is one request: routing it through FastAPI (route matching, solving
+    the router's dependencies, its exception and exit-stack middleware) cost about as much CPU
+    as parsing and routing the alert itself. Same checks in the same order as the routes
+    (`require_writer`, then `answer_delivery`), same error answers (`bot.api.main.error_response`);
+    the routes stay registered for the OpenAPI schema and anything this does not take.
+    """
+
+    def __init__(self, app: ASGIApp, routes: dict[str, tuple[AlertSource, Any]],
+                 error_response: Callable[[Exception], JSONResponse | None]) -> None:
+        self.app = app
+        self.routes = routes  # path → (source, the route: `RequestTiming` labels requests by its path)
+        self.error_response = error_response
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        found = self.routes.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
+        if found is None:
+            await self.app(scope, receive, send)
+            return
+        source, route = found
+        scope["route"] = route
+        request = Request(scope, receive)
+        try:
+            await require_writer(request)
+            response = await answer_delivery(request, source)
+        except Exception as exc:
+            answer = self.error_response(exc)
+            if answer is None:
+                raise
+            response = answer
+        await response(scope, receive, send)
+
+
+def fast_path_routes(app: Any) -> dict[str, tuple[AlertSource, Any]]:
+    """The intake routes `app` serves, by path (for `IntakeFastPath`)."""
+    by_path = {getattr(r, "path", None): r for r in app.routes}
+    return {s.path: (s, by_path[s.path]) for s in ALERT_SOURCES.values() if s.path in by_path}
 
 
 _ANSWERS: dict[int | str, dict[str, Any]] = {201: {"model": IngestAnswer, "description": "an incident was opened"},
@@ -53,5 +94,5 @@ _ANSWERS: dict[int | str, dict[str, Any]] = {201: {"model": IngestAnswer, "descr
 
 # one route per registered alert source (`bot.intake.alert_source`)
 for _source in ALERT_SOURCES.values():
-    router.add_api_route(_source.path, _intake_route(_source.name), methods=["POST"], summary=_source.summary,
+    router.add_api_route(_source.path, _intake_route(_source), methods=["POST"], summary=_source.summary,
                          responses=_ANSWERS)
