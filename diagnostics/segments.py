@@ -7,7 +7,7 @@ Both are what is left once a version or the inputs explain nothing.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -193,15 +193,10 @@ def segment_and_concept_findings(
     segs = worst_segments(ctx)
     out: list[Finding] = []
     overall = max(a.mean - b.mean, 1e-12)
-    best = segs[0] if segs else None
-    concentrated = (
-        best is not None
-        and best.explained >= 0.6
-        and best.share <= MAX_SEGMENT_SHARE
-        and (best.loss_cur - best.loss_ref) >= 2.5 * overall
+    segs, concentrated = explaining_first(
+        segs, overall, lambda s: ctx.task.kind == "classification" or _bias_concentrated(ctx, s, overall)
     )
-    if concentrated and best is not None and ctx.task.kind != "classification":
-        concentrated = _bias_concentrated(ctx, best, overall)
+    best = segs[0] if segs else None
     # a segment matters only inside a material overall drop (not a retrain's 0.1% wobble)
     # a moderate but certain drop makes a segment material too, unless a new version took
     # traffic: then the version comparison has judged the drop, and a scan over many slices
@@ -250,6 +245,28 @@ def segment_and_concept_findings(
         )
     )
     return out
+
+
+def explaining_first(
+    segs: list[Segment], overall: float, bias_concentrated: Callable[[Segment], bool]
+) -> tuple[list[Segment], bool]:
+    """The ranked slices with the best-ranked *explanation* first, and whether there is one.
+
+    An explanation carries most of the excess (>= 60%), covers at most MAX_SEGMENT_SHARE of
+    traffic and its own loss rose >= 2.5x the overall rise (for numbers, with the residual's
+    bias shift concentrated in it too). The ranking (explained x own rise) can put a two-feature
+    slice inside a region first on a larger own rise while it explains only half of the excess,
+    which the region itself explains: the region is then the culprit, not "no segment".
+    """
+    for seg in segs:
+        if (
+            seg.explained >= 0.6
+            and seg.share <= MAX_SEGMENT_SHARE
+            and (seg.loss_cur - seg.loss_ref) >= 2.5 * overall
+            and bias_concentrated(seg)
+        ):
+            return [seg] + [s for s in segs if s is not seg], True
+    return segs, False
 
 
 def _bias_concentrated(ctx: Context, seg: Segment, loss_increase: float) -> bool:

@@ -41,6 +41,10 @@ TIE_S = 120.0
 NO_SYMPTOM_DISCOUNT = 0.75  # a dependency moved but the service shows no symptom of it
 VANISH_S = 180.0  # a series silent this long stopped reporting (longer than a few lost scrapes)
 VANISHED_SCORE = 0.8
+# series of one target going silent together: a `rate()` stops within its window, a gauge is held
+# for Prometheus' 5-minute lookback, so "together" is within 7 minutes
+VANISH_TIE_S = 420.0
+REQUEST_KINDS = ("latency", "errors", "traffic")
 
 # candidate role -> precedence at a tie (lower = more upstream). "downtime": the service's own
 # traffic series stopped reporting (its dependencies then go quiet too: they get no calls)
@@ -129,10 +133,14 @@ def diagnose_series(
     scores = [score_series(s, levels[id(s)], slice(ref_start, ref_stop), ref_stop, search_to) for s in usable]
 
     vanished = _vanished_dependencies(usable, silent, ref_start, ref_stop, search_to, step)
+    gone = _service_gone(usable, silent, ref_start, ref_stop, search_to, step)
     for sc in scores:
         sc.follows_load = _follows_the_load(sc, scores, levels)
     candidates = _candidates(scores, sset, silent, vanished, ref_stop, search_to)
     findings = _findings(scores, times, sset) + _vanished_findings(vanished, usable, times) + notes
+    if gone is not None:
+        candidates.append(_gone_candidate(sset.service, gone, scores))
+        findings.append(_gone_finding(sset.service, gone, usable, times))
     if not candidates:
         strongest = max((s.score for s in scores), default=0.0)
         findings.sort(key=lambda f: f.score, reverse=True)
@@ -161,7 +169,7 @@ def diagnose_series(
     trigger = pick_trigger(changes, culprit_kind=kind, at=at, services=services, slack_s=slack)
 
     culprit_labels = {s.series.label for s in top.evidence}
-    if top.role == "dependency" and top.name in vanished:
+    if (top.role == "dependency" and top.name in vanished) or (top.role == "downtime" and gone is not None):
         culprit_labels.add(top.name)
     findings.sort(key=lambda f: (f.subject not in culprit_labels, -f.score))
     return SeriesVerdict(
@@ -211,40 +219,96 @@ def _silence_start(silent: np.ndarray, lo: int, hi: int) -> int | None:
     return lo + int(np.argmax(cur)) if cur.any() else None
 
 
+def _went_silent(
+    group: list[Series], silent: dict[str, np.ndarray], ref_start: int, ref_stop: int, search_to: int, tie: int
+) -> int | None:
+    """When every series of ``group`` that reported in the reference stopped reporting in the
+    current window, at about the same time (``tie`` points); None if one of them kept reporting."""
+    starts = []
+    for s in group:
+        if int(np.isfinite(s.values[ref_start:ref_stop]).sum()) < MIN_REF_POINTS:
+            continue  # a series that never reported (no 5xx yet, say) says nothing either way
+        start = _silence_start(silent[s.label], ref_stop, search_to)
+        if start is None:
+            return None
+        starts.append(start)
+    if not starts or max(starts) - min(starts) > tie:
+        return None
+    return min(starts)
+
+
+def _serving(group: list[Series]) -> list[Series]:
+    """The series a target only has while it answers requests (its latency, errors, request rate);
+    all of them when it has none. A process that is up but unreachable keeps exporting its CPU and
+    memory while every request-derived series goes silent (no requests: no rate, no quantile)."""
+    served = [s for s in group if s.kind in REQUEST_KINDS]
+    return served or group
+
+
 def _vanished_dependencies(
     usable: list[Series], silent: dict[str, np.ndarray], ref_start: int, ref_stop: int, search_to: int, step: float
-) -> dict[str, tuple[int, int]]:
-    """Dependencies whose every series stopped reporting in the current window, at about the same
-    time, after reporting in the reference: name -> (when, how many series)."""
-    tie = max(3, int(round(TIE_S / step)))
-    out: dict[str, tuple[int, int]] = {}
+) -> dict[str, tuple[int, int, int]]:
+    """Dependencies that stopped serving in the current window after reporting in the reference:
+    name -> (when, series gone, series in all). Stopped serving: every request-derived series
+    silent at about the same time (its process series may go on: up but unreachable)."""
+    tie = max(3, int(round(VANISH_TIE_S / step)))
+    out: dict[str, tuple[int, int, int]] = {}
     for dep in sorted({s.owner for s in usable if s.owner}):
         own = [s for s in usable if s.owner == dep]
-        starts = []
-        for s in own:
-            reported = int(np.isfinite(s.values[ref_start:ref_stop]).sum()) >= MIN_REF_POINTS
-            start = _silence_start(silent[s.label], ref_stop, search_to)
-            if not reported or start is None:
-                break
-            starts.append(start)
-        else:
-            if starts and max(starts) - min(starts) <= tie:
-                out[dep] = (min(starts), len(own))
+        at = _went_silent(_serving(own), silent, ref_start, ref_stop, search_to, tie)
+        if at is not None:
+            gone = sum(_silence_start(silent[s.label], ref_stop, search_to) is not None for s in own)
+            out[dep] = (at, gone, len(own))
     return out
+
+
+def _service_gone(
+    usable: list[Series], silent: dict[str, np.ndarray], ref_start: int, ref_stop: int, search_to: int, step: float
+) -> int | None:
+    """A service with no request-rate series that stopped serving: its latency and errors (or, with
+    neither, every series of its own) went silent together while its dependencies kept reporting.
+    With a request-rate series, that series' silence says it (read as no requests)."""
+    own = [s for s in usable if not s.owner]
+    if not own or any(s.kind == "traffic" for s in own):
+        return None
+    return _went_silent(_serving(own), silent, ref_start, ref_stop, search_to, max(3, int(round(VANISH_TIE_S / step))))
 
 
 def _vanished_findings(
-    vanished: dict[str, tuple[int, int]], usable: list[Series], times: np.ndarray
+    vanished: dict[str, tuple[int, int, int]], usable: list[Series], times: np.ndarray
 ) -> list[Finding]:
     out = []
-    for dep, (at, count) in vanished.items():
-        text = (
-            f"{dep} stopped reporting at {iso_utc(float(times[at]))}: none of its {count} series has data "
-            "since (down or unreachable)."
-        )
-        details = {"owner": dep, "vanished": iso_utc(float(times[at])), "series": count, "significant": True}
+    for dep, (at, gone, count) in vanished.items():
+        since = iso_utc(float(times[at]))
+        if gone >= count:
+            text = (
+                f"{dep} stopped reporting at {since}: none of its {count} series has data since (down or unreachable)."
+            )
+        else:
+            text = (
+                f"{dep} stopped serving at {since}: {gone} of its {count} series (its requests) have no data since, "
+                "its process series still report (up but unreachable, or not answering)."
+            )
+        details = {"owner": dep, "vanished": since, "series": gone, "significant": True}
         out.append(Finding("service", "series_dependency", dep, VANISHED_SCORE, text, details))
     return out
+
+
+def _gone_candidate(service: str, at: int, scores: list[SeriesScore]) -> Candidate:
+    """The service down, named by the service itself: it has no request-rate key to name."""
+    evidence = [sc for sc in scores if not sc.series.owner and sc.series.kind in REQUEST_KINDS]
+    return Candidate("downtime", "traffic", service, at, VANISHED_SCORE, evidence)
+
+
+def _gone_finding(service: str, at: int, usable: list[Series], times: np.ndarray) -> Finding:
+    own = [s.key for s in _serving([s for s in usable if not s.owner])]
+    since = iso_utc(float(times[at]))
+    text = (
+        f"{service} stopped serving at {since}: its {', '.join(own)} have no data since while its dependencies "
+        "kept reporting (down or unreachable; the catalog has no request-rate series to show it)."
+    )
+    details = {"owner": service, "vanished": since, "series": len(own), "significant": True}
+    return Finding("service", "series_traffic", service, VANISHED_SCORE, text, details)
 
 
 def _follows_the_load(sc: SeriesScore, scores: list[SeriesScore], levels: dict[int, np.ndarray]) -> bool:
@@ -270,13 +334,13 @@ def _candidates(
     scores: list[SeriesScore],
     sset: SeriesSet,
     silent: dict[str, np.ndarray],
-    vanished: dict[str, tuple[int, int]],
+    vanished: dict[str, tuple[int, int, int]],
     ref_stop: int,
     search_to: int,
 ) -> list[Candidate]:
     out: list[Candidate] = []
     by_dep: dict[str, list[SeriesScore]] = {}
-    for dep, (at, _) in vanished.items():
+    for dep, (at, _, _) in vanished.items():
         evidence = [sc for sc in scores if sc.series.owner == dep]
         out.append(Candidate("dependency", "dependency", dep, at, VANISHED_SCORE, evidence))
     for sc in scores:

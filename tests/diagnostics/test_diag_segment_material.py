@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from diagnostics import PredictionLog, diagnose
+from diagnostics.segments import Segment, explaining_first
 
 START = 1_795_000_000.0
 SPAN = 8 * 3600.0
@@ -48,3 +49,22 @@ def test_a_certain_drop_in_a_small_region_is_the_verdict_when_the_overall_one_is
 def test_no_regional_change_no_segment(seed: int) -> None:
     log, onset = _case(10 + seed, 0.0)
     assert diagnose(log, onset=onset).cause == "none"
+
+
+def _seg(label: str, share: float, explained: float, ref: float, cur: float) -> Segment:
+    return Segment(label, share, explained, ref, cur, 500)
+
+
+def test_the_culprit_is_the_best_ranked_slice_that_explains_the_drop() -> None:
+    """A slice inside the region ranks first on its larger own rise but explains only 56% of the
+    excess; the region explains 89% and is the culprit."""
+    child = _seg("region=apac and age in (0.01, inf]", 0.09, 0.56, 64.1, 87.7)
+    region = _seg("region=apac", 0.22, 0.89, 59.2, 73.7)
+    segs, concentrated = explaining_first([child, region], 3.6, lambda s: True)
+    assert concentrated and segs[0] is region and segs[1] is child
+    # the first that explains keeps its place; nothing explains: the ranking stays, no culprit
+    assert explaining_first([region, child], 3.6, lambda s: True) == ([region, child], True)
+    assert explaining_first([child], 3.6, lambda s: True) == ([child], False)
+    # a rise no steeper than 2.5x the overall one, or a bias shift spread everywhere, is not one
+    assert explaining_first([region], 6.0, lambda s: True)[1] is False
+    assert explaining_first([region], 3.6, lambda s: False)[1] is False
