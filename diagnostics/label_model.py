@@ -102,7 +102,9 @@ class LabelModel:
     trees: list[cKDTree] = field(default_factory=list)  # per half: labelled reference rows
     tree_targets: list[np.ndarray] = field(default_factory=list)  # per half: (rows, k) label targets
     neighbours: int = 0  # k of the neighbour estimate (0: not used)
-    blend: float = 0.0  # weight of the neighbour estimate against the additive one
+    blend: float = 0.0  # weight of the neighbour estimate against the smooth one
+    linear: list[np.ndarray] = field(default_factory=list)  # numbers, per half: least squares on the points
+    linear_weight: float = 0.0  # weight of the linear fit in the smooth estimate (numbers)
     residuals: np.ndarray | None = None  # sorted out-of-sample residuals (numbers)
     residual_cumsum: np.ndarray | None = None
     reference_loss: float = float("nan")  # realized loss of the labelled reference sample
@@ -152,13 +154,29 @@ class LabelModel:
                     out[k][rows, j] = csum[:, kk - 1] / kk
         return out
 
+    def lin(self, points: np.ndarray, half: np.ndarray) -> np.ndarray:
+        """(n, 1) linear fit of the label on the points, row i by the half-fit `1 - half[i]`."""
+        out = np.empty((points.shape[0], 1))
+        design = np.column_stack([np.ones(points.shape[0]), points])
+        for h in (0, 1):
+            rows = half != h
+            out[rows] = design[rows] @ self.linear[h]
+        return out
+
+    def smooth(self, codes: dict[str, np.ndarray], points: np.ndarray | None, half: np.ndarray) -> np.ndarray:
+        """The additive estimate, for numbers blended with the linear one when that predicts better."""
+        add = self.additive(codes, half)
+        if self.linear_weight <= 0 or points is None:
+            return add
+        return self.linear_weight * self.lin(points, half) + (1.0 - self.linear_weight) * add
+
     def estimate(self, codes: dict[str, np.ndarray], points: np.ndarray | None, half: np.ndarray) -> np.ndarray:
         """The chosen estimate: class probabilities (n, k) or the label's mean (n, 1)."""
-        add = self.additive(codes, half)
+        smooth = self.smooth(codes, points, half)
         if self.blend <= 0 or points is None:
-            return add
+            return smooth
         nb = self.near(points, half, (self.neighbours,))[self.neighbours]
-        return self.blend * nb + (1.0 - self.blend) * add
+        return self.blend * nb + (1.0 - self.blend) * smooth
 
     def expected_loss(
         self, codes: dict[str, np.ndarray], points: np.ndarray | None, half: np.ndarray, pred: np.ndarray
@@ -327,7 +345,9 @@ def _choose_neighbours(
     sub: dict[str, np.ndarray],
     half: np.ndarray,
 ) -> np.ndarray | None:
-    """Fit the neighbour estimate and keep it (alone or blended) if it predicts held-out labels better."""
+    """Fit the neighbour (and, for numbers, linear) estimates; keep each if it predicts held-out labels better.
+
+    Returns the labelled rows as points (None: no input to place them by)."""
     space = _space(ctx)
     if space is None:
         return None
@@ -337,21 +357,38 @@ def _choose_neighbours(
         part = half == h
         model.trees.append(cKDTree(points[part]))
         model.tree_targets.append(y_rows[part])
-    add = model.additive(sub, half)
-    near = model.near(points, half, NEIGHBOUR_SIZES)
-
     def score(est: np.ndarray) -> float:
         return float(np.mean(np.sum((est - y_rows) ** 2, axis=1)))
 
-    best, best_k, best_blend = score(add), 0, 0.0
+    add = model.additive(sub, half)
+    if model.kind == "numbers":
+        # a smooth relation over many inputs is blurred by decile bins and too sparse for
+        # neighbours: a linear fit on the same points (least squares per half) may do better
+        design = np.column_stack([np.ones(points.shape[0]), points])
+        ridge = 1e-6 * np.eye(design.shape[1])
+        for h in (0, 1):
+            part = design[half == h]
+            model.linear.append(np.linalg.solve(part.T @ part + ridge, part.T @ y_rows[half == h]))
+        best_w, best = 0.0, score(add)
+        for w in (0.5, 1.0):
+            model.linear_weight = w
+            s = score(model.smooth(sub, points, half))
+            if s < best - 1e-12:
+                best_w, best = w, s
+        model.linear_weight = best_w
+        if best_w > 0:
+            model.method = "linear" if best_w >= 1.0 else "additive+linear"
+    smooth = model.smooth(sub, points, half)
+    near = model.near(points, half, NEIGHBOUR_SIZES)
+    best, best_k, best_blend = score(smooth), 0, 0.0
     for k, nb in near.items():
         for blend in BLENDS:
-            s = score(blend * nb + (1.0 - blend) * add)
+            s = score(blend * nb + (1.0 - blend) * smooth)
             if s < best - 1e-12:
                 best, best_k, best_blend = s, k, blend
     if best_k == 0:  # the space still pairs rows of two versions (`estimated_gap`)
         model.trees, model.tree_targets = [], []
-        return None
+        return points
     model.neighbours, model.blend = best_k, best_blend
     model.method = "neighbours" if best_blend >= 1.0 else "blend"
     return points
@@ -412,6 +449,7 @@ class EstimatedGap:
     bias: float
     paired: bool  # the baseline answered at the nearest input it served (else: its own rows)
     matched_share: float = 1.0
+    placebo: float = 0.0  # the baseline's own answer against its neighbour's (taken out of the gap)
 
     @property
     def relative(self) -> float:
@@ -455,6 +493,8 @@ def estimated_gap(
     if cur_pts is not None and v_cur.size:
         ref_pts = window_points(ctx, model, "reference")
         assert ref_pts is not None
+        ref_codes = {f: c.astype(np.int64) for f, c in ctx.ref_bin_codes.items() if f in model.n_bins}
+        ref_est = model.estimate(ref_codes, ref_pts, ref_halves(ctx))
         pred_b = np.concatenate(
             [
                 _predictions(model, ctx.reference.prediction, ctx.ref_sample[base_ref]),
@@ -462,21 +502,32 @@ def estimated_gap(
             ]
         )
         b_pts = np.concatenate([ref_pts[base_ref], cur_pts[base_cur]])
+        b_est = np.concatenate([ref_est[base_ref], est[base_cur]])
         ok_b = pred_b >= 0 if model.kind == "classes" else np.isfinite(pred_b)
-        pred_b, b_pts = pred_b[ok_b], b_pts[ok_b]
-        if pred_b.size >= 2:
+        pred_b, b_pts, b_est = pred_b[ok_b], b_pts[ok_b], b_est[ok_b]
+        if pred_b.size >= 3:
             tree = cKDTree(b_pts)
-            own = tree.query(b_pts, k=2)[0][:, 1]
-            cap = float(np.quantile(own, PAIR_QUANTILE))
+            own_d, own_j = tree.query(b_pts, k=2)
+            cap = float(np.quantile(own_d[:, 1], PAIR_QUANTILE))
             dist, j = tree.query(cur_pts[v_cur], k=1)
             keep = dist <= cap
-            if keep.any():
+            # placebo pairs: the baseline's own answer against its answer at its nearest other
+            # input. A model's answer fits its own input better than a neighbour's does, so a
+            # version would look better than it is by as much; that offset is taken out.
+            placebo = (
+                model.loss_of(b_est, pred_b) - model.loss_of(b_est, pred_b[own_j[:, 1]])
+                if model.kind == "classes" or model.residuals is not None
+                else np.zeros(0)
+            )
+            placebo = placebo[np.isfinite(placebo) & (own_d[:, 1] <= cap)]
+            if int(keep.sum()) > 1 and placebo.size > 1:
                 diff = loss_v[keep] - model.loss_of(est_v[keep], pred_b[j[keep]])
                 n = int(keep.sum())
-                se = math.sqrt(float(diff.var(ddof=1)) / n + bias**2) if n > 1 else math.inf
+                offset = float(placebo.mean())
+                se = math.sqrt(float(diff.var(ddof=1)) / n + float(placebo.var(ddof=1)) / placebo.size + bias**2)
                 lv = float(loss_v[keep].mean())
-                mean = float(diff.mean())
-                return EstimatedGap(n, lv, lv - mean, mean / max(se, 1e-12), bias, True, n / v_cur.size)
+                mean = float(diff.mean()) - offset
+                return EstimatedGap(n, lv, lv - mean, mean / max(se, 1e-12), bias, True, n / v_cur.size, offset)
     # two samples: the baseline's own rows, each scored on its own estimated label
     ref_codes = {f: c.astype(np.int64) for f, c in ctx.ref_bin_codes.items() if f in model.n_bins}
     ref_pred = _predictions(model, ctx.reference.prediction, ctx.ref_sample)

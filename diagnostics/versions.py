@@ -171,6 +171,11 @@ def _assess_version(
     )
     mag = max(float(np.clip((shift - 0.05) / 0.3, 0.0, 1.0)), float(np.clip((conditional - 0.1) / 0.3, 0.0, 1.0)))
     est_mag, est_text = _estimated_comparison(ctx, v, base, rv, cv, details)
+    # "different" is not "worse": a version whose estimated loss on the same inputs leans better
+    # is not blamed for answering differently (as with labels, `_with_mapping`)
+    if float(details.get("estimated_z", math.inf)) <= 0.0:  # type: ignore[arg-type]
+        details["different_but_not_worse"] = mag
+        mag = 0.0
     if other is None:
         mag *= 1.0 - data_score
         est_mag *= 1.0 - data_score
@@ -218,6 +223,7 @@ def _estimated_comparison(
         estimate_method=model.method,
         estimated_paired=gap.paired,
         estimated_n=gap.n,
+        estimated_placebo=gap.placebo,
         estimated_magnitude=mag,
     )
     base_name = details["baseline_version"]

@@ -163,20 +163,23 @@ def test_an_equivalent_rare_class_version_stays_quiet(seed: int) -> None:
     assert d.cause == "none", [(f.check, f.score, f.evidence) for f in d.findings[:3]]
 
 
-def _catalogue_log(extra_wrong: float, *, seed: int, shift: bool = False, n: int = 9000) -> tuple[PredictionLog, float]:
+def _catalogue_log(
+    extra_wrong: float, *, seed: int, shift: bool = False, n: int = 9000, v1_wrong: float = 0.03, v2_fixes: bool = False
+) -> tuple[PredictionLog, float]:
     """Requests for a catalogue of 120 items (each seen many times, inputs jittered by 2% of their
     spread), whose label is an interaction: positive when x0 and x1 have the same sign. v1 is
-    right on all but 3% of items; v2, deployed at the onset with no label since, is also wrong on
-    `extra_wrong` of the items. `shift` moves the current window's traffic towards v1's hard items."""
+    right on all but `v1_wrong` of items; v2, deployed at the onset with no label since, is also
+    wrong on `extra_wrong` of the items (or, `v2_fixes`, right on all of them). `shift` moves the
+    current window's traffic towards v1's hard items."""
     rng = np.random.default_rng(seed)
     items = rng.normal(size=(120, 2))
     label_of = np.where((items[:, 0] > 0) == (items[:, 1] > 0), "pos", "neg").astype(object)
     flip = lambda y, rows: np.where(rows, np.where(y == "pos", "neg", "pos"), y).astype(object)  # noqa: E731
-    hard = rng.random(120) < 0.03
+    hard = rng.random(120) < v1_wrong
     v1_of = flip(label_of, hard)
     worse = np.zeros(120, dtype=bool)
     worse[rng.choice(np.flatnonzero(~hard), size=round(extra_wrong * 120), replace=False)] = True
-    v2_of = flip(label_of, hard | worse)
+    v2_of = label_of.copy() if v2_fixes else flip(label_of, hard | worse)
     ts = START + np.sort(rng.uniform(0.0, SPAN, n))
     onset = START + 0.6 * SPAN
     after = ts >= onset
@@ -257,3 +260,73 @@ def test_the_shared_additive_fit_matches_a_direct_backfitting_loop() -> None:
         np.testing.assert_allclose(eff[f], want[f], atol=1e-12)
     fitted = additive_predict(mu, eff, codes, n)
     np.testing.assert_allclose(fitted, want_mu + want["a"][codes["a"]] + want["b"][codes["b"]], atol=1e-12)
+
+
+def _fresh_regression(version_noise: float, seed: int, n: int = 9000) -> tuple[PredictionLog, float]:
+    """Fresh inputs in six dimensions (none repeats, neighbours are only near), a steep relation
+    y = x . (30, 25, 20, 15, 10, 5) + noise(10); v1 predicts its mean, v2 (all traffic since the
+    onset, no label since) the same plus noise(`version_noise`)."""
+    rng = np.random.default_rng(seed)
+    ts = START + np.sort(rng.uniform(0.0, SPAN, n))
+    onset = START + 0.6 * SPAN
+    after = ts >= onset
+    x = rng.normal(size=(n, 6))
+    mean = x @ np.array([30.0, 25.0, 20.0, 15.0, 10.0, 5.0])
+    label = mean + rng.normal(0.0, 10.0, size=n)
+    label[after | (rng.random(n) > 0.85)] = np.nan
+    pred = mean + np.where(after, rng.normal(0.0, 1.0, size=n) * version_noise, 0.0)
+    log = PredictionLog(
+        timestamp=ts,
+        model_version=np.where(after, "v2", "v1").astype(object),
+        prediction=pred,
+        label=label,
+        latency_ms=25.0 * rng.lognormal(0.0, 0.3, size=n),
+        error=np.zeros(n),
+        features={f"x{i}": x[:, i] for i in range(6)},
+        name="fresh-regression",
+    )
+    return log, onset
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_on_fresh_inputs_the_neighbour_offset_is_taken_out_of_the_paired_gap(seed: int) -> None:
+    """The baseline's answer at the nearest other input fits a row worse than an answer at the row
+    itself: paired that way, an identical redeploy would look better than the baseline. The
+    baseline paired with itself (the placebo) measures that offset, and it is taken out."""
+    log, onset = _fresh_regression(0.0, seed)
+    d = diagnose(log, onset=onset, changes=_deploy(onset))
+    v = next(f for f in d.findings if f.check == "version_change")
+    assert v.details["estimated_paired"] is True
+    offset = v.details["estimated_placebo"] / v.details["estimated_loss_baseline"]
+    assert offset < -0.03, offset  # a visible offset on these inputs ...
+    assert abs(v.details["estimated_relative"]) < 0.02  # ... and next to none left in the gap
+    assert abs(v.details["estimated_z"]) < 2.0
+    assert d.cause == "none"
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_on_fresh_inputs_a_noisier_version_is_sized_near_its_true_gap(seed: int) -> None:
+    """v2 adds noise of sd 8 to every answer: E|e - n| with e ~ N(0, 10), n ~ N(0, 8) is
+    sqrt(164) / 10 = 1.28 times v1's error, +28%. The label model's own level error on the
+    reference is large here (its inputs leave out x5, which the model's predictions barely
+    show: estimated reference MAE about 9.7 against 8.0 realized), so the z counting it stays
+    low and the version is not blamed on the estimate alone — sized, not yet certain."""
+    log, onset = _fresh_regression(8.0, seed)
+    d = diagnose(log, onset=onset, changes=_deploy(onset))
+    v = next(f for f in d.findings if f.check == "version_change")
+    assert v.details["estimate_method"] in ("linear", "additive+linear")
+    assert 0.18 < v.details["estimated_relative"] < 0.38, v.details["estimated_relative"]
+    assert v.details["estimated_z"] > 0.5
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_an_unlabelled_version_that_answers_differently_but_better_is_not_blamed(seed: int) -> None:
+    """v2 fixes the 30% of items v1 got wrong: its input -> prediction map departs from v1's (a
+    conditional gap that alone scores past the verdict bar), but on the same inputs its
+    estimated loss is lower, and different is not worse."""
+    log, onset = _catalogue_log(0.0, seed=seed, v1_wrong=0.3, v2_fixes=True)
+    d = diagnose(log, onset=onset, changes=_deploy(onset))
+    v = next(f for f in d.findings if f.check == "version_change")
+    assert v.details["different_but_not_worse"] > 0.35  # the map alone would have blamed it
+    assert v.details["estimated_z"] < -3.0
+    assert v.score == 0.0 and d.culprit_name != "v2", v.evidence
