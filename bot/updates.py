@@ -141,7 +141,11 @@ class UpdateReminders:
         self.cadence = parse_cadence(runtime.settings.update_reminders)
 
     def on_events(self, notices: list[EventNotice]) -> None:
-        for incident_id in dict.fromkeys(n.incident_id for n in notices if n.kind in _PLAN_KINDS):
+        # Listeners run on the thread that committed (intake's writer, during a storm of new incidents):
+        # an incident just opened at a severity without a cadence has no job to plan or cancel.
+        for incident_id in dict.fromkeys(n.incident_id for n in notices if n.kind in _PLAN_KINDS
+                                         and not (n.kind == "incident_opened"
+                                                  and n.data.get("severity") not in self.cadence)):
             try:
                 self.plan(incident_id)
             except Exception:

@@ -21,7 +21,8 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.db import transaction
 from bot.intake import IngestResult, NormalizedAlert, RecentFingerprints, count_resends, ingest, ingest_batch
@@ -30,6 +31,8 @@ from bot.runtime import Runtime
 log = logging.getLogger(__name__)
 
 INGEST_RETRIES = 5
+# Unreachable, dropped mid-request, or every pooled connection busy: answered 503, the sender retries.
+STORE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
 # Deliveries per transaction at most: a batch holds SQLite's writer (and PostgreSQL's locks) until it commits.
 MAX_BATCH = 64
 # Writer threads. SQLite has one writer anyway. On PostgreSQL a batch spends most of its time waiting
@@ -120,10 +123,16 @@ class IntakeWriter:
                     d.result = result
                     self.recent.add(d.alerts)
                 return
-        for d in batch:
+        for i, d in enumerate(batch):
             try:
                 d.result = self._route_one(d.alerts)
                 self.recent.add(d.alerts)
+            except STORE_DOWN as exc:
+                # The store is unreachable: every delivery left gets the same 503 now, rather than
+                # each waiting in turn for a connection that will not come (Alertmanager retries).
+                for rest in batch[i:]:
+                    rest.error = exc
+                return
             except Exception as exc:
                 d.error = exc
 

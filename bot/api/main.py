@@ -7,9 +7,8 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from bot.api.intake_writer import STORE_DOWN
 from bot.api.middleware import BodyLimit, RequestTiming
 from bot.api.routes import changes, docs, incidents, intake, ops
 from bot.api.routes.intake import IntakeFastPath, fast_path_routes
@@ -19,10 +18,6 @@ from bot.redact import redact_text
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
-
-
-# Unreachable, dropped mid-request, or every pooled connection busy: the sender retries later.
-STORE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
 
 
 def refusal(exc: MlresponderError) -> JSONResponse:

@@ -99,3 +99,19 @@ def test_a_version_no_worse_on_the_same_inputs_is_never_blamed(seed: int, kind: 
     assert v.details.get("paired_magnitude", 0.0) == 0.0
     if kind == "same_artifact":
         assert v.details["paired_z"] < 2.0
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_a_redeploy_during_an_input_drift_is_not_blamed(seed: int) -> None:
+    """The same model redeployed as the top input drifts: its rows are compared with the
+    baseline's answers at the same (drifted) inputs, so the drift's damage is not the version's."""
+    ts, x, truth, label, onset = _world(20 + seed)
+    after = ts >= onset
+    versions = np.where(after, "v2", "v1").astype(object)
+    served = x.copy()
+    served[after, 0] += 0.3  # the producer's recalibration: labels still follow the true value
+    pred = served[:, 0] + served[:, 1] > 1.0
+    d = diagnose(_log(ts, served, pred, label, versions), onset=onset)
+    v = next(f for f in d.findings if f.check == "version_change")
+    assert v.details.get("paired_magnitude", 0.0) == 0.0, v.details
+    assert d.culprit_kind != "model_version", [f.to_dict() for f in d.findings[:3]]

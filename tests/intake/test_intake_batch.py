@@ -150,3 +150,40 @@ def test_the_writer_answers_each_delivery_after_its_commit(make_runtime: Any) ->
     assert [a[:3] for a in got["alerts"]] == [("fp-batch-a", "firing", 4), ("fp-batch-b", "firing", 3)]
     assert "fp-batch-bad" not in str(got)
 
+
+
+def test_the_sqlite_writer_slot_goes_to_the_longest_waiter() -> None:
+    """A thread that releases SQLite's writer slot and asks again at once queues behind the threads
+    already waiting (a plain lock let a runbook's transactions starve intake's writer)."""
+    import threading
+    import time
+
+    from bot.db import _FifoLock
+
+    lock = _FifoLock()
+    assert lock.acquire(timeout=1)
+    order: list[str] = []
+
+    def waiter() -> None:
+        assert lock.acquire(timeout=10)
+        order.append("waiter")
+        lock.release()
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    while not lock._waiters:
+        time.sleep(0.001)
+    lock.release()
+    assert lock.acquire(timeout=10)  # the releasing thread at once asks again: second in line
+    order.append("releaser")
+    thread.join()
+    assert order == ["waiter", "releaser"]
+
+    timed_out: list[bool] = []
+    other = threading.Thread(target=lambda: timed_out.append(lock.acquire(timeout=0.05)))
+    other.start()
+    other.join()
+    assert timed_out == [False] and not lock._waiters  # a wait that gave up leaves no trace
+    lock.release()
+    assert lock.acquire(timeout=1)
+    lock.release()
