@@ -221,9 +221,10 @@ def _silence_start(silent: np.ndarray, lo: int, hi: int) -> int | None:
 
 def _went_silent(
     group: list[Series], silent: dict[str, np.ndarray], ref_start: int, ref_stop: int, search_to: int, tie: int
-) -> int | None:
-    """When every series of ``group`` that reported in the reference stopped reporting in the
-    current window, at about the same time (``tie`` points); None if one of them kept reporting."""
+) -> tuple[int, int] | None:
+    """(when, how many) if every series of ``group`` that reported in the reference stopped
+    reporting in the current window at about the same time (``tie`` points); None if one of them
+    kept reporting."""
     starts = []
     for s in group:
         if int(np.isfinite(s.values[ref_start:ref_stop]).sum()) < MIN_REF_POINTS:
@@ -234,7 +235,7 @@ def _went_silent(
         starts.append(start)
     if not starts or max(starts) - min(starts) > tie:
         return None
-    return min(starts)
+    return min(starts), len(starts)
 
 
 def _serving(group: list[Series]) -> list[Series]:
@@ -245,20 +246,37 @@ def _serving(group: list[Series]) -> list[Series]:
     return served or group
 
 
+def _stopped_serving(
+    own: list[Series], silent: dict[str, np.ndarray], ref_start: int, ref_stop: int, search_to: int, step: float
+) -> tuple[int, int] | None:
+    """(when, series gone) if one target stopped serving: its request-derived series silent together.
+
+    While its process series go on, one request series alone is not enough: a 5xx counter is gone
+    after a restart until the next error, and the error share with it, while the target serves.
+    """
+    tie = max(3, int(round(VANISH_TIE_S / step)))
+    quiet = _went_silent(_serving(own), silent, ref_start, ref_stop, search_to, tie)
+    if quiet is None:
+        return None
+    at, count = quiet
+    gone = sum(_silence_start(silent[s.label], ref_stop, search_to) is not None for s in own)
+    if gone < len(own) and count < 2:
+        return None
+    return at, gone
+
+
 def _vanished_dependencies(
     usable: list[Series], silent: dict[str, np.ndarray], ref_start: int, ref_stop: int, search_to: int, step: float
 ) -> dict[str, tuple[int, int, int]]:
     """Dependencies that stopped serving in the current window after reporting in the reference:
-    name -> (when, series gone, series in all). Stopped serving: every request-derived series
+    name -> (when, series gone, series in all). Stopped serving: its request-derived series
     silent at about the same time (its process series may go on: up but unreachable)."""
-    tie = max(3, int(round(VANISH_TIE_S / step)))
     out: dict[str, tuple[int, int, int]] = {}
     for dep in sorted({s.owner for s in usable if s.owner}):
         own = [s for s in usable if s.owner == dep]
-        at = _went_silent(_serving(own), silent, ref_start, ref_stop, search_to, tie)
-        if at is not None:
-            gone = sum(_silence_start(silent[s.label], ref_stop, search_to) is not None for s in own)
-            out[dep] = (at, gone, len(own))
+        stopped = _stopped_serving(own, silent, ref_start, ref_stop, search_to, step)
+        if stopped is not None:
+            out[dep] = (stopped[0], stopped[1], len(own))
     return out
 
 
@@ -271,7 +289,8 @@ def _service_gone(
     own = [s for s in usable if not s.owner]
     if not own or any(s.kind == "traffic" for s in own):
         return None
-    return _went_silent(_serving(own), silent, ref_start, ref_stop, search_to, max(3, int(round(VANISH_TIE_S / step))))
+    stopped = _stopped_serving(own, silent, ref_start, ref_stop, search_to, step)
+    return None if stopped is None else stopped[0]
 
 
 def _vanished_findings(

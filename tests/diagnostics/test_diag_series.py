@@ -332,3 +332,26 @@ def test_cpu_that_rose_with_the_traffic_is_busier_not_broken() -> None:
     hot = cpu * (1.0 + 0.6 * ramp)  # the same traffic, 60% more CPU per request: a resource cause
     v = diagnose_series(service(requests_per_s=rps, cpu_utilization=hot), onset=ONSET)
     assert (v.culprit_kind, v.culprit_name) == ("resource", "cpu_utilization")
+
+
+def test_one_request_series_of_a_dependency_going_quiet_is_not_the_dependency_down() -> None:
+    """A 5xx counter is gone after a restart until the next error, so a dependency's error share
+    can go silent for an hour while the dependency serves: with its CPU still reporting and no other
+    request series silent, that is no downtime. Two of its request series silent together are."""
+    err = np.abs(noisy(0.001, 0.3, 6))
+    err[ONSET_I:] = np.nan
+    cpu = noisy(0.2, 0.04, 7)
+    sset = service(store__error_rate=err, store__cpu_utilization=cpu)
+    sset.series = [s for s in sset.series if s.label != "store/latency_p95_ms"]
+    for onset in (ONSET, None):
+        v = diagnose_series(sset, onset=onset)
+        assert v.culprit_kind == "none", [f.evidence for f in v.findings[:2]]
+    lat = noisy(20.0, 0.05, 5)
+    lat[ONSET_I + 2 :] = np.nan
+    svc_err = np.abs(noisy(0.003, 0.3, 2))
+    svc_err[ONSET_I + 4 :] = 0.5  # its calls fail
+    sset = service(store__error_rate=err, store__latency_p95_ms=lat, store__cpu_utilization=cpu, error_rate=svc_err)
+    for onset in (ONSET, None):
+        v = diagnose_series(sset, onset=onset)
+        assert (v.culprit_kind, v.culprit_name) == ("dependency", "store"), [f.evidence for f in v.findings[:2]]
+        assert "process series still report" in v.findings[0].evidence
