@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from diagnostics.log import Categorical, PredictionLog, as_categorical
+from diagnostics.log import Categorical, PredictionLog, as_categorical, take_rows
 from diagnostics.stats import quantile_edges
 
 SUBSAMPLE = 40_000
@@ -300,7 +300,7 @@ def estimate_influence(ctx: Context) -> None:
     """
     ref = ctx.reference
     idx = ctx.ref_sample
-    pred = ref.prediction.take(idx) if isinstance(ref.prediction, Categorical) else ref.prediction[idx]
+    pred = take_rows(ref.prediction, idx)
     pmat, pvalid = prediction_matrix(pred, pred)
     if pmat.shape[1] == 1:
         col = pmat[:, 0]

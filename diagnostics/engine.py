@@ -92,7 +92,7 @@ def _adjacent_service_findings(ctx: Context, split: int, *, explicit_reference: 
 _UNUSABLE = frozenset({"emptied", "missing", "type_changed"})
 
 
-def _explained_elsewhere(ctx: Context, findings: Sequence[Finding], version_score: float) -> float:
+def _explained_elsewhere(ctx: Context, findings: Sequence[Finding], data_score: float, version_score: float) -> float:
     """How much of a performance drop the inputs or a version already explain, in [0, 1].
 
     A column the model uses that broke at the onset (emptied, gone, changed type) explains a
@@ -105,7 +105,6 @@ def _explained_elsewhere(ctx: Context, findings: Sequence[Finding], version_scor
         used = ctx.influence.get(f.subject, 0.0) > 0.1
         if f.check == "schema_change" and f.details.get("change") in _UNUSABLE and used:
             return 1.0
-    data_score = max((f.score for f in findings if f.cause == "data" and f.check != "input_quality"), default=0.0)
     return max(data_score, version_score)
 
 
@@ -182,7 +181,7 @@ def diagnose(
     if shift is not None:
         findings.append(shift)
     version_score = max((f.score for f in versions), default=0.0)
-    explained = _explained_elsewhere(ctx, findings, version_score)
+    explained = _explained_elsewhere(ctx, findings, data_score, version_score)
     findings += segment_and_concept_findings(ctx, perf_mag, explained, findings)
     findings += _adjacent_service_findings(ctx, split, explicit_reference=reference is not None)
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from diagnostics.context import FeatureBins, Task, make_bins, subsample_index
-from diagnostics.log import Categorical, PredictionLog
+from diagnostics.log import Categorical, PredictionLog, take_rows
 
 MIN_REFERENCE_LABELS = 100  # labelled reference rows needed to fit an estimator
 CALIBRATION_BINS = 40
@@ -186,7 +186,7 @@ def _fit_learned_loss(reference: PredictionLog, ref_loss: np.ndarray, labelled: 
     target = ref_loss[idx]
     columns: dict[str, np.ndarray | Categorical] = {_PREDICTION: pred[idx]}
     for name, values in list(reference.features.items())[:MAX_FEATURES]:
-        columns[name] = values.take(idx) if isinstance(values, Categorical) else values[idx]
+        columns[name] = take_rows(values, idx)
     bins: dict[str, FeatureBins] = {}
     codes: dict[str, np.ndarray] = {}
     for name, values in columns.items():

@@ -46,7 +46,7 @@ from scipy.spatial import cKDTree
 
 from diagnostics.context import Context, class_codes
 from diagnostics.estimate import Calibration, additive_fit, additive_logit_fit, additive_predict
-from diagnostics.log import Categorical
+from diagnostics.log import Categorical, take_rows
 
 MIN_LABELS = 100  # labelled reference rows needed to learn the relation
 MAX_FEATURES = 40
@@ -281,7 +281,7 @@ def fit_label_model(ctx: Context) -> LabelModel | None:
         classes = ctx.task.classes
         if classes is None or len(classes) > MAX_CLASSES or len(classes) < 2:
             return None
-        y = class_codes(label.take(idx) if isinstance(label, Categorical) else label[idx], classes)
+        y = class_codes(take_rows(label, idx), classes)
         ok = y >= 0
         target = np.zeros((idx.shape[0], len(classes)))
         target[np.flatnonzero(ok), y[ok]] = 1.0
@@ -425,7 +425,7 @@ def window_expected_loss(ctx: Context, model: LabelModel, window: str) -> np.nda
     pred_src = log.prediction
     if model.kind == "classes":
         assert model.classes is not None
-        taken = pred_src.take(idx) if isinstance(pred_src, Categorical) else pred_src[idx]
+        taken = take_rows(pred_src, idx)
         pred = class_codes(taken, model.classes)
     else:
         if isinstance(pred_src, Categorical):
@@ -458,7 +458,7 @@ class EstimatedGap:
 
 def _predictions(model: LabelModel, values: np.ndarray | Categorical, idx: np.ndarray) -> np.ndarray:
     """Predictions of rows `idx` as the label model scores them: class codes (-1: none) or numbers."""
-    taken = values.take(idx) if isinstance(values, Categorical) else values[idx]
+    taken = take_rows(values, idx)
     if model.kind == "classes":
         assert model.classes is not None
         return class_codes(taken, model.classes)

@@ -43,6 +43,11 @@ class Categorical:
         return np.asarray(out[self.codes])
 
 
+def take_rows(values: np.ndarray | Categorical, idx: np.ndarray | slice) -> np.ndarray | Categorical:
+    """Rows `idx` of a column, whichever form it has (numbers or categories)."""
+    return values.take(idx) if isinstance(values, Categorical) else values[idx]
+
+
 def as_categorical(values: np.ndarray | Categorical | Any) -> Categorical:
     """Encode a string-like array; None/NaN/"" count as missing."""
     if isinstance(values, Categorical):

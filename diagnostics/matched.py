@@ -33,7 +33,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from diagnostics.context import Context, align_categorical, row_loss
-from diagnostics.log import Categorical
+from diagnostics.log import Categorical, take_rows
 
 MATCH_FEATURES = 6  # the most influential inputs span the match
 MATCH_QUANTILE = 0.9  # a pair is kept within this quantile of the baseline's own neighbour distances
@@ -118,9 +118,6 @@ def _valid_prediction(pred: np.ndarray | Categorical, idx: np.ndarray) -> np.nda
     return np.asarray(np.isfinite(pred[idx]))
 
 
-def _take(values: np.ndarray | Categorical, idx: np.ndarray) -> np.ndarray | Categorical:
-    return values.take(idx) if isinstance(values, Categorical) else values[idx]
-
 
 def paired_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray, min_pairs: int) -> PairedGap | None:
     """The version's labelled current rows against the baseline version's prediction at the
@@ -161,11 +158,13 @@ def paired_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray, 
     label = ctx.current.label
     if from_ref.any():
         loss_nb[from_ref] = row_loss(
-            _take(ctx.reference.prediction, b_ref[j[from_ref]]), _take(label, rows_rep[from_ref]), ctx.task
+            take_rows(ctx.reference.prediction, b_ref[j[from_ref]]), take_rows(label, rows_rep[from_ref]), ctx.task
         )
     if (~from_ref).any():
         loss_nb[~from_ref] = row_loss(
-            _take(ctx.current.prediction, b_cur[j[~from_ref] - b_ref.size]), _take(label, rows_rep[~from_ref]), ctx.task
+            take_rows(ctx.current.prediction, b_cur[j[~from_ref] - b_ref.size]),
+            take_rows(label, rows_rep[~from_ref]),
+            ctx.task,
         )
     loss_b = loss_nb.reshape(-1, k).mean(axis=1)
     loss_v = ctx.cur_loss[v_rows]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from diagnostics.log import Categorical, PredictionLog
+from diagnostics.log import Categorical, PredictionLog, take_rows
 from diagnostics.stats import mean_shift_rows, quantile_edges
 
 SEGMENT_BINS = 10
@@ -89,7 +89,7 @@ def segment_steps(
     series: list[np.ndarray] = []
     names: list[str] = []
     for name, values in list(log.features.items())[:MAX_FEATURES]:
-        cut = _codes(values.take(idx) if isinstance(values, Categorical) else values[idx], head)
+        cut = _codes(take_rows(values, idx), head)
         if cut is None:
             continue
         codes, labels = cut

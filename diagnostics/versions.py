@@ -15,7 +15,7 @@ import numpy as np
 from diagnostics.context import Context, align_categorical, prediction_matrix
 from diagnostics.findings import Finding, iso_utc
 from diagnostics.label_model import estimated_gap, label_model_of
-from diagnostics.log import Categorical, ChangeRecord
+from diagnostics.log import Categorical, ChangeRecord, take_rows
 from diagnostics.matched import paired_gap
 from diagnostics.model_checks import (
     CERTAIN_Z,
@@ -281,8 +281,8 @@ def _conditional_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.nda
         return 0.0
     v_bins = {f: ctx.cur_bin_codes[f][v_rows] for f in feats}
     ref_pred = ctx.reference.prediction
-    b_mat, b_ok = prediction_matrix(_take(b_pred_src, b_idx), ref_pred)
-    v_mat, v_ok = prediction_matrix(_take(ctx.current.prediction, cur_idx[v_rows]), ref_pred)
+    b_mat, b_ok = prediction_matrix(take_rows(b_pred_src, b_idx), ref_pred)
+    v_mat, v_ok = prediction_matrix(take_rows(ctx.current.prediction, cur_idx[v_rows]), ref_pred)
     if b_mat.shape[1] == 0 or b_ok.sum() < MIN_LABELLED or v_ok.sum() < MIN_LABELLED:
         return 0.0
     b_mat, v_mat = b_mat[b_ok], v_mat[v_ok]
@@ -311,9 +311,6 @@ def _conditional_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.nda
     mse_v = float(np.mean(np.sum((v_mat - fitted_v) ** 2, axis=1)))
     return max(0.0, (mse_v - mse_b) / total)
 
-
-def _take(values: np.ndarray | Categorical, idx: np.ndarray) -> np.ndarray | Categorical:
-    return values.take(idx) if isinstance(values, Categorical) else values[idx]
 
 
 def _with_pairs(
