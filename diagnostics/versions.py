@@ -172,11 +172,12 @@ def _assess_version(
     mag = max(float(np.clip((shift - 0.05) / 0.3, 0.0, 1.0)), float(np.clip((conditional - 0.1) / 0.3, 0.0, 1.0)))
     est_mag, est_text = _estimated_comparison(ctx, v, base, rv, cv, details)
     rev_mag, rev_text, rev_z = _reverse_comparison(ctx, v, base, rv, cv, details)
-    # "different" is not "worse": a version that leans better on the same inputs is not blamed
-    # for answering differently (as with labels, `_with_mapping`). The reverse comparison scores
-    # realized labels, so it decides when it ran; else the label model's estimate does
-    lean = rev_z if rev_z is not None else float(details.get("estimated_z", math.inf))  # type: ignore[arg-type]
-    if lean <= 0.0:
+    # "different" is not "worse": a version is not blamed for answering differently unless the
+    # evidence leans worse. The reverse comparison scores realized labels, so it is held to the
+    # labelled rule (`_with_mapping`: z >= MAPPING_Z); the label model's estimate must not lean
+    # better either
+    est_z = float(details.get("estimated_z", math.inf))  # type: ignore[arg-type]
+    if est_z <= 0.0 or (rev_z is not None and rev_z < MAPPING_Z):
         details["different_but_not_worse"] = mag
         mag = 0.0
     if rev_z is not None and rev_z <= 0.0:
