@@ -75,8 +75,8 @@ def test_a_ratio_against_a_zero_rate_is_null_in_strict_json() -> None:
 
 def test_the_contracts_numbers_stay_numbers() -> None:
     """A confidence or score that came out NaN is written 0 (the contract says a number 0..1)."""
-    d = Diagnosis("service", "traffic", "svc", math.nan, 1_800_000_000.0, "escalate_service",
-                  [Finding("service", "series_traffic", "svc", math.inf, "x", {"z": -math.inf, "n": np.float64("nan")})],
+    finding = Finding("service", "series_traffic", "svc", math.inf, "x", {"z": -math.inf, "n": np.float64("nan")})
+    d = Diagnosis("service", "traffic", "svc", math.nan, 1_800_000_000.0, "escalate_service", [finding],
                   runtime_ms=math.nan)
     out = strict(dumps(d.to_dict(include_details=True)))
     assert out["confidence"] == 0.0 and out["runtime_ms"] == 0.0 and out["findings"][0]["score"] == 0.0
