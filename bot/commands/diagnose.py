@@ -58,7 +58,7 @@ def run_log(args: argparse.Namespace) -> int:
 
     try:
         log = load_log(args.log, query=args.query)
-        reference = load_log(args.reference) if args.reference else None
+        reference = load_log(args.reference, reference=True) if args.reference else None
         changes = load_changes(args.changes) if args.changes else []
         diagnosis = diagnose(log, reference=reference, changes=changes, onset=args.onset)
     except (LogError, DiagnosisInputError) as exc:
