@@ -109,8 +109,18 @@ def migration_lock(url: str) -> Iterator[None]:
         engine.dispose()
 
 
+def strict_json(value: Any) -> str:
+    """Every JSON column is written strict: PostgreSQL's `json` refuses NaN and Infinity (the whole
+    transaction fails), and SQLite would keep them for strict readers to choke on. A figure that is
+    not finite (a ratio against a zero rate) is stored as null (`diagnostics.strict_json`)."""
+    from diagnostics.strict_json import dumps
+
+    return dumps(value)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     url = normalize_url(url)
+    kwargs.setdefault("json_serializer", strict_json)
     if url.startswith("sqlite"):
         connect_args = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S}
         engine = create_engine(url, connect_args=connect_args, **kwargs)
