@@ -1,0 +1,107 @@
+"""Log shapes that checks built outside the project produce and the scenario suite does not.
+
+Each test builds such a log the way an outside generator did (docs/contracts.md columns, fresh
+inputs, a known model) and asserts the verdict a person on call would want.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from diagnostics import Categorical, PredictionLog, diagnose
+from diagnostics.loader import load_log
+
+MONDAY = pd.Timestamp("2026-11-16T00:00:00Z").timestamp()
+
+
+def _labelled_log(n: int, ts: np.ndarray, rng: np.random.Generator, versions: np.ndarray,
+                  wrong: np.ndarray | None = None) -> PredictionLog:
+    """A two-input classifier's log; `wrong` marks rows a bad model answers wrongly."""
+    x0 = rng.normal(size=n)
+    x1 = rng.normal(size=n)
+    truth = (x0 + 0.7 * x1 + rng.normal(0.0, 0.5, n) > 0).astype(int)
+    pred = (x0 + 0.7 * x1 > 0).astype(int)
+    if wrong is not None:
+        pred = np.where(wrong, 1 - truth, pred)
+    names = np.array(["no", "yes"], dtype=object)
+    vcats, vcodes = np.unique(versions, return_inverse=True)
+    return PredictionLog(
+        timestamp=ts,
+        model_version=Categorical(vcodes.astype(np.int32), vcats.astype(object)),
+        prediction=Categorical(pred.astype(np.int32), names),
+        label=Categorical(truth.astype(np.int32), names),
+        latency_ms=rng.lognormal(np.log(30.0), 0.3, n),
+        error=np.zeros(n),
+        features={"x0": x0, "x1": x1},
+        name="outside",
+    )
+
+
+def test_csv_versions_that_read_as_numbers_stay_apart(tmp_path: Path) -> None:
+    """Versions "1.1" and "1.10" in a CSV: read as numbers they are one version, 1.1, and a bad
+    "1.10" rollout looked like concept drift of the old version."""
+    rng = np.random.default_rng(3)
+    n = 6000
+    ts = MONDAY + np.sort(rng.uniform(0, 6 * 3600.0, n))
+    after = ts >= MONDAY + 4 * 3600.0
+    versions = np.where(after, "1.10", "1.1")
+    log = _labelled_log(n, ts, rng, versions, wrong=after & (rng.random(n) < 0.3))
+    assert isinstance(log.prediction, Categorical) and isinstance(log.label, Categorical)
+    df = pd.DataFrame({
+        "timestamp": pd.to_datetime(ts, unit="s", utc=True).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "model_version": versions,
+        "prediction": log.prediction.categories[log.prediction.codes],
+        "label": log.label.categories[log.label.codes],
+        "x0": log.features["x0"],
+        "x1": log.features["x1"],
+    })
+    path = tmp_path / "log.csv"
+    df.to_csv(path, index=False)
+    loaded = load_log(path)
+    assert sorted(loaded.model_version.categories.tolist()) == ["1.1", "1.10"]
+    d = diagnose(loaded, onset=MONDAY + 4 * 3600.0)
+    assert (d.cause, d.culprit_kind, d.culprit_name) == ("model", "model_version", "1.10")
+    assert d.recommended_mitigation == "rollback"
+
+
+def _weekly_arrivals(rng: np.random.Generator, days: int, per_weekday: int, weekend: float) -> np.ndarray:
+    """Arrival times over `days` days from a Monday, a weekend day carrying `weekend` of a weekday's traffic."""
+    day_rows = [int(per_weekday * (weekend if d % 7 >= 5 else 1.0)) for d in range(days)]
+    parts = [MONDAY + d * 86400.0 + rng.uniform(0, 86400.0, k) for d, k in enumerate(day_rows)]
+    return np.sort(np.concatenate(parts))
+
+
+def test_a_weekend_is_not_a_traffic_drop() -> None:
+    """Two weeks of traffic that halves every weekend; an alert on Friday evening looks over the
+    weekend. Against the hours just before (weekdays) it is a drop to ~50%; against the same hours
+    a week earlier it is normal, and nothing is wrong."""
+    rng = np.random.default_rng(5)
+    ts = _weekly_arrivals(rng, 14, 2000, 0.45)
+    n = ts.size
+    log = _labelled_log(n, ts, rng, np.full(n, "v1"))
+    alert = MONDAY + 11 * 86400.0 + 18 * 3600.0  # Friday of week two, 18:00
+    d = diagnose(log, onset=alert)
+    assert d.cause == "none", d.to_dict()
+    assert not any(f.check == "traffic" for f in d.findings)
+
+
+def test_a_real_weekend_outage_still_drops_against_last_weekend() -> None:
+    """The same two weeks, but this weekend only a quarter of last weekend's requests arrive:
+    below the adjacent hours and below the same hours a week earlier, so it is a traffic drop."""
+    rng = np.random.default_rng(6)
+    ts = _weekly_arrivals(rng, 14, 2000, 0.45)
+    alert = MONDAY + 11 * 86400.0 + 18 * 3600.0
+    keep = (ts < alert) | (rng.random(ts.size) < 0.25)
+    ts = ts[keep]
+    n = ts.size
+    log = _labelled_log(n, ts, rng, np.full(n, "v1"))
+    d = diagnose(log, onset=alert)
+    assert (d.cause, d.culprit_kind) == ("service", "traffic"), d.to_dict()
+    finding = next(f for f in d.findings if f.check == "traffic")
+    assert "week earlier" in finding.evidence
+    assert finding.details["rows_per_minute_week_before"] > 0
+    json.loads(json.dumps(d.to_dict()), parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
