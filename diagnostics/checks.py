@@ -106,6 +106,9 @@ for _check in (
     CheckSpec("stuck_values", "data", "feature", "naive_model", "a feature repeats one value", "stuck"),
     CheckSpec("unseen_categories", "data", "feature", "naive_model", "categories never seen in the reference", "drift"),
     CheckSpec("out_of_range", "data", "feature", "naive_model", "values outside the reference range", "drift"),
+    CheckSpec(
+        "relation_break", "data", "feature", "naive_model", "a feature lost its relation to the other inputs", "drift"
+    ),
     CheckSpec("version_change", "model", "model_version", "rollback", "a new model version performs worse", "quality"),
     CheckSpec("concept_drift", "model", "concept", "retrain", "quality fell everywhere, nothing else moved", "quality"),
     CheckSpec("segment", "model", "segment", "retrain", "quality fell in one slice of the traffic", "quality"),

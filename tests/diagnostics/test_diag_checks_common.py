@@ -71,7 +71,7 @@ def test_every_verdict_check_is_exercised_and_its_verdict_matches_the_registry(
         assert (d.cause, d.culprit_kind, d.recommended_mitigation) == (spec.cause, spec.culprit_kind, spec.mitigation)
         assert d.culprit_name == culprit_name(d.culprit_kind, top.subject)
         won.add(top.check)
-    optional = {"out_of_range", "traffic_gap", "drift", "unit_change"}
+    optional = {"out_of_range", "traffic_gap", "drift", "unit_change", "relation_break"}  # relation: outside_shapes
     assert set(verdict_checks()) - optional <= won | {"schema_change", "stuck_values"}, won
     assert {"version_change", "concept_drift", "segment", "latency", "error_rate", "traffic", "missing_rate"} <= won
 

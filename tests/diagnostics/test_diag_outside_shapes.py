@@ -105,3 +105,66 @@ def test_a_real_weekend_outage_still_drops_against_last_weekend() -> None:
     assert "week earlier" in finding.evidence
     assert finding.details["rows_per_minute_week_before"] > 0
     json.loads(json.dumps(d.to_dict()), parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+
+
+def _related_inputs(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """Five inputs that move together (a latent factor) and one independent input."""
+    latent = rng.normal(size=n)
+    cols = {f"a{i}": latent * w + rng.normal(0.0, 0.6, n) for i, w in enumerate((1.0, 0.9, 0.8, 0.7))}
+    cols["solo"] = rng.normal(size=n)
+    return cols
+
+
+def _relation_log(fault: str, seed: int) -> tuple[PredictionLog, float]:
+    """A regression on a0 (and solo); since the onset a0 is `fault`: replaced by noise of the same
+    mean and spread, shifted by 2 std, or multiplied by 100."""
+    rng = np.random.default_rng(seed)
+    n = 12000
+    ts = MONDAY + np.sort(rng.uniform(0, 8 * 3600.0, n))
+    onset = MONDAY + 5 * 3600.0
+    after = ts >= onset
+    x = _related_inputs(rng, n)
+    truth = 3.0 * x["a0"] + x["solo"] + rng.normal(0.0, 0.5, n)
+    a0 = x["a0"].copy()
+    if fault == "noise":
+        a0[after] = rng.normal(a0.mean(), a0.std(), after.sum())
+    elif fault == "shift":
+        a0[after] += 2.0 * a0.std()
+    elif fault == "unit":
+        a0[after] *= 100.0
+    x["a0"] = a0
+    pred = 3.0 * a0 + x["solo"]
+    log = PredictionLog(
+        timestamp=ts,
+        model_version=Categorical(np.zeros(n, np.int32), np.array(["r1"], dtype=object)),
+        prediction=pred,
+        label=truth,
+        latency_ms=None,
+        error=None,
+        features=x,
+        name="relations",
+    )
+    return log, onset
+
+
+def test_a_feature_replaced_by_noise_is_a_data_fault_not_concept_drift() -> None:
+    """a0 replaced by Gaussian noise of the same mean and spread: its own distribution barely
+    moves (no drift finding), the loss rises everywhere, and before this check the verdict was
+    concept drift (retrain on the broken column). Its rank correlation with a1..a3 fell to ~0
+    while a1..a3 kept theirs with each other: the column is named."""
+    for seed in (1, 2):
+        log, onset = _relation_log("noise", seed)
+        d = diagnose(log, onset=onset)
+        assert (d.cause, d.culprit_kind, d.culprit_name) == ("data", "feature", "a0"), d.to_dict()
+        assert d.recommended_mitigation == "naive_model"
+        top = d.findings[0]
+        assert top.check == "relation_break" and top.details["broken"] == 3
+
+
+def test_a_shift_or_a_unit_change_keeps_the_relations() -> None:
+    """A level shift or a unit factor moves a column's values but not its ranks inside a window:
+    those are drift and unit findings, never a broken relation."""
+    for fault in ("shift", "unit", "none"):
+        log, onset = _relation_log(fault, 3)
+        d = diagnose(log, onset=onset)
+        assert not any(f.check == "relation_break" for f in d.findings), (fault, d.to_dict())
