@@ -116,6 +116,9 @@ for _check in (
     CheckSpec("error_rate", "service", "errors", "escalate_service", "more requests failed", "errors"),
     CheckSpec("traffic", "service", "traffic", "escalate_service", "the request rate dropped or spiked", "traffic"),
     CheckSpec("traffic_gap", "service", "traffic", "escalate_service", "no predictions for a while", "traffic"),
+    CheckSpec(
+        "replayed_requests", "service", "traffic", "escalate_service", "requests repeat earlier ones exactly", "traffic"
+    ),
     CheckSpec("performance", "model", None, "none", "quality per window (symptom)"),
     CheckSpec("prediction_shift", "model", None, "none", "the prediction distribution moved (symptom)"),
     CheckSpec("input_quality", "data", None, "none", "loader notes and mixed types (note)"),

@@ -18,7 +18,7 @@ from diagnostics.context import Context, align_categorical
 from diagnostics.findings import Finding
 from diagnostics.log import Categorical
 from diagnostics.model_checks import MIN_LABELLED, LossStats, relative_increase
-from diagnostics.relations import relation_findings
+from diagnostics.feature_relations import relation_findings
 from diagnostics.stats import (
     bin_counts_sorted,
     chi2_homogeneity,

@@ -12,6 +12,7 @@ import numpy as np
 
 from diagnostics.context import Context
 from diagnostics.findings import Finding
+from diagnostics.replay import replay_findings
 
 MIN_ROWS = 30
 MIN_ERRORS = 10  # failed requests needed in the current window to call an error spike
@@ -23,6 +24,7 @@ def service_findings(ctx: Context) -> list[Finding]:
     out.extend(_latency(ctx))
     out.extend(_errors(ctx))
     out.extend(_traffic(ctx))
+    out.extend(replay_findings(ctx))
     return out
 
 

@@ -168,3 +168,54 @@ def test_a_shift_or_a_unit_change_keeps_the_relations() -> None:
         log, onset = _relation_log(fault, 3)
         d = diagnose(log, onset=onset)
         assert not any(f.check == "relation_break" for f in d.findings), (fault, d.to_dict())
+
+
+def _pool_log(rng: np.random.Generator, ts: np.ndarray, rows: np.ndarray, pool: np.ndarray) -> PredictionLog:
+    n = ts.size
+    x = pool[rows]
+    truth = x[:, 0] + 0.5 * x[:, 1]
+    names = ("x0", "x1", "x2")
+    return PredictionLog(
+        timestamp=ts,
+        model_version=Categorical(np.zeros(n, np.int32), np.array(["r1"], dtype=object)),
+        prediction=truth + 0.1 * x[:, 2],
+        label=truth + rng.normal(0.0, 0.3, n),
+        latency_ms=rng.lognormal(np.log(30.0), 0.3, n),
+        error=np.zeros(n),
+        features={k: x[:, j] for j, k in enumerate(names)},
+        name="pool",
+    )
+
+
+def test_replayed_traffic_is_a_traffic_finding() -> None:
+    """A replay job re-sends the hour before the onset once, interleaved with live traffic: the
+    rate rises only ~1.3x (no spike) and every distribution stays the same, so before this
+    check the log was 'healthy'. A quarter of the rows since the onset repeat an earlier request."""
+    rng = np.random.default_rng(11)
+    n = 10000
+    live = MONDAY + np.sort(rng.uniform(0, 8 * 3600.0, n))
+    onset = MONDAY + 5 * 3600.0
+    pool = rng.normal(size=(n, 3))
+    hour = np.flatnonzero((live >= onset - 3600.0) & (live < onset))
+    ts = np.concatenate([live, live[hour] + 3600.0 + rng.uniform(0, 5, hour.size)])
+    rows = np.concatenate([np.arange(n), hour])
+    order = np.argsort(ts, kind="stable")
+    log = _pool_log(rng, ts[order], rows[order], pool)
+    d = diagnose(log, onset=onset)
+    verdict = (d.cause, d.culprit_kind, d.recommended_mitigation)
+    assert verdict == ("service", "traffic", "escalate_service"), d.to_dict()
+    f = d.findings[0]
+    assert f.check == "replayed_requests" and f.details["repeated_share_current"] > 0.2
+
+
+def test_traffic_that_always_repeats_is_not_a_replay() -> None:
+    """Returning users: every request comes from a catalogue of 400 inputs, so most rows repeat
+    an earlier one before the onset and after it alike; no finding."""
+    rng = np.random.default_rng(12)
+    n = 10000
+    ts = MONDAY + np.sort(rng.uniform(0, 8 * 3600.0, n))
+    pool = rng.normal(size=(400, 3))
+    log = _pool_log(rng, ts, rng.integers(0, 400, n), pool)
+    d = diagnose(log, onset=MONDAY + 5 * 3600.0)
+    assert d.cause == "none", d.to_dict()
+    assert not any(f.check == "replayed_requests" for f in d.findings)
