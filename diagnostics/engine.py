@@ -21,6 +21,7 @@ from diagnostics.localize import localize
 from diagnostics.log import Categorical, ChangeRecord, PredictionLog
 from diagnostics.model_checks import performance_finding, prediction_shift_finding
 from diagnostics.onset import detect_onset
+from diagnostics.relation import temper_concept
 from diagnostics.segments import segment_and_concept_findings
 from diagnostics.service_checks import MIN_ROWS as MIN_SERVICE_ROWS
 from diagnostics.service_checks import service_findings
@@ -78,14 +79,21 @@ def _adjacent_service_findings(ctx: Context, split: int, *, explicit_reference: 
     before = ctx.log.take(slice(0, split))
     if len(before) >= MIN_SERVICE_ROWS:
         return service_findings(replace(ctx, reference=before))
-    ref_ts = ctx.reference.timestamp
-    log_start = float(ctx.log.timestamp[0])
-    span = float(ctx.log.timestamp[-1]) - log_start
-    if len(ref_ts) and float(ref_ts[-1]) <= log_start + 1.0 and log_start - float(ref_ts[-1]) <= max(
-        ADJACENT_GAP_S, 0.25 * span
-    ):
+    if reference_is_adjacent(ctx.reference, ctx.log):
         return service_findings(ctx)
     return []
+
+
+def reference_is_adjacent(reference: PredictionLog, log: PredictionLog) -> bool:
+    """A reference that ends right where the log begins: the previous window of the same traffic."""
+    ref_ts = reference.timestamp
+    log_start = float(log.timestamp[0])
+    span = float(log.timestamp[-1]) - log_start
+    return bool(
+        len(ref_ts)
+        and float(ref_ts[-1]) <= log_start + 1.0
+        and log_start - float(ref_ts[-1]) <= max(ADJACENT_GAP_S, 0.25 * span)
+    )
 
 
 # schema changes after which the model gets no usable value of the column at all
@@ -183,6 +191,8 @@ def diagnose(
     version_score = max((f.score for f in versions), default=0.0)
     explained = _explained_elsewhere(ctx, findings, data_score, version_score)
     findings += segment_and_concept_findings(ctx, perf_mag, explained, findings)
+    if reference is not None and not reference_is_adjacent(ref, log):
+        findings = temper_concept(ctx, findings, full_loss[:split])
     findings += _adjacent_service_findings(ctx, split, explicit_reference=reference is not None)
 
     verdict = localize(findings)

@@ -36,6 +36,7 @@ SLOW_MODULES = frozenset({  # each over ~10 s in a --durations run of the whole 
     "tests/chat/test_chat_flow.py", "tests/chat/test_chat_roles_and_card.py",
     "tests/chat/test_chat_slow_commands.py", "tests/security/test_security_bad_input.py",
     "tests/chat/test_chat_updates_and_archive.py", "tests/chat/test_chat_slack_events.py",
+    "tests/diagnostics/test_diag_relation.py",
 })
 
 
