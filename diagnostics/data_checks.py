@@ -15,10 +15,10 @@ import math
 import numpy as np
 
 from diagnostics.context import Context, align_categorical
+from diagnostics.feature_relations import relation_findings
 from diagnostics.findings import Finding
 from diagnostics.log import Categorical
 from diagnostics.model_checks import MIN_LABELLED, LossStats, relative_increase
-from diagnostics.feature_relations import relation_findings
 from diagnostics.stats import (
     bin_counts_sorted,
     chi2_homogeneity,
