@@ -219,3 +219,33 @@ def test_traffic_that_always_repeats_is_not_a_replay() -> None:
     d = diagnose(log, onset=MONDAY + 5 * 3600.0)
     assert d.cause == "none", d.to_dict()
     assert not any(f.check == "replayed_requests" for f in d.findings)
+
+
+def test_a_gradual_concept_drift_is_dated_at_the_foot_of_its_ramp() -> None:
+    """The label's dependence on x1 grows linearly over the last 3.2 hours of an 8-hour log (a
+    concept drift that builds up). The best single step sits half-way up the ramp: the onset was
+    detected 70-90 minutes late, and the reference held half the fault. The ramp's foot is
+    found from the mean loss; the verdict stays concept drift."""
+    rng = np.random.default_rng(21)
+    n = 15000
+    ts = MONDAY + np.sort(rng.uniform(0, 8 * 3600.0, n))
+    onset = MONDAY + 0.6 * 8 * 3600.0
+    x = {f"f{i}": rng.uniform(0, 1, n) for i in range(5)}
+    truth = 10 * np.sin(np.pi * x["f0"] * x["f1"]) + 20 * (x["f2"] - 0.5) ** 2 + 10 * x["f3"] + 5 * x["f4"]
+    pred = truth + rng.normal(0.0, 1.0, n)
+    ramp = np.clip((ts - onset) / (ts[-1] - onset), 0.0, 1.0)
+    label = truth + rng.normal(0.0, 1.0, n) + ramp * 10 * (x["f1"] - 0.5)
+    log = PredictionLog(
+        timestamp=ts,
+        model_version=Categorical(np.zeros(n, np.int32), np.array(["2026.11.1"], dtype=object)),
+        prediction=pred,
+        label=label,
+        latency_ms=None,
+        error=None,
+        features=x,
+        name="gradual",
+    )
+    d = diagnose(log)
+    assert d.onset_detected
+    assert abs(d.onset - onset) < 45 * 60.0, (d.onset - onset) / 60.0
+    assert (d.cause, d.culprit_kind) == ("model", "concept"), d.to_dict()
