@@ -149,9 +149,9 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
     for _, at, key in strong:
         if abs(at - first_bin) > 0.1 * n_bins:
             continue
-        values = series[key][0] if key in series else rates.get(key)
-        if values is not None and (key in rates or series[key][1]):
-            start = ramp_start(values, at, lo_bin=int(0.15 * n_bins))
+        per_bin = series[key][0] if key in series else rates.get(key)
+        if per_bin is not None and (key in rates or series[key][1]):
+            start = ramp_start(per_bin, at, lo_bin=int(0.15 * n_bins))
             if start is not None:
                 feet.append(start)
     onset = t0 + min(feet) * width
