@@ -20,6 +20,11 @@ and for PostgreSQL the CPU of the database server per alert. CPU per alert is th
 compares across machines and across loaded runs; alerts/s and p99 depend on what else runs.
 Each figure is printed with the load average at the time.
 
+It also reports the server's own p99 (from its `/metrics` request histogram: the time from the
+request reaching the app to the answer, a bucket bound, e.g. "<= 50"): beside the client's p99 it
+tells time spent in the server from time spent queued before it (in the client, which shares the
+machine, or in the kernel). With several workers, `/metrics` is the one worker that answered it.
+
     python benchmarks/intake.py [--seconds 10] [--rate 500] [--new-share 0.2] [--only sqlite|postgresql]
                                 [--replicas N]   # PostgreSQL: N server processes (serve --workers N)
 """
@@ -228,6 +233,7 @@ class Result:
     errors: int
     seconds: float
     latencies_ms: list[float]
+    server_p99_ms: float = float("nan")  # a bucket bound of the server's histogram
     cpu_ms_per_alert: float = float("nan")
     db_cpu_ms_per_alert: float = float("nan")
     load: float = float("nan")
@@ -245,7 +251,8 @@ class Result:
     def line(self) -> str:
         db = "" if self.db_cpu_ms_per_alert != self.db_cpu_ms_per_alert else f" (+db {self.db_cpu_ms_per_alert:.2f})"
         return (f"{self.label:<34} {self.rate:8.0f} alerts/s  p50 {self.pct(50):6.1f} ms  p99 {self.pct(99):6.1f} ms  "
-                f"max {max(self.latencies_ms, default=0):6.1f} ms  errors {self.errors}  "
+                f"max {max(self.latencies_ms, default=0):6.1f} ms  server p99 <= {self.server_p99_ms:g} ms  "
+                f"errors {self.errors}  "
                 f"CPU {self.cpu_ms_per_alert:.2f} ms/alert{db}  load {self.load:.1f}")
 
 
@@ -306,13 +313,41 @@ async def fixed_rate(port: int, deliveries: Deliveries, seconds: float, rate: fl
                   time.perf_counter() - start, latencies)
 
 
-def measured(run: Coroutine[Any, Any, Result], server: int, db: int | None) -> Result:
+_LATENCY_BUCKET = "mlresponder_http_request_duration_seconds_bucket{"
+
+
+def server_latency_buckets(port: int) -> dict[float, float]:
+    """The server's own intake latency histogram: cumulative request counts by bucket bound (s)."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {TOKEN}"},
+                     timeout=30).text
+    counts: dict[float, float] = {}
+    for line in text.splitlines():
+        if line.startswith(_LATENCY_BUCKET) and 'route="/alerts/alertmanager"' in line:
+            labels, _, value = line.rpartition(" ")
+            le = labels.split('le="', 1)[1].split('"', 1)[0]
+            bound = float("inf") if le == "+Inf" else float(le)
+            counts[bound] = counts.get(bound, 0.0) + float(value)
+    return counts
+
+
+def bucket_p99_ms(before: dict[float, float], after: dict[float, float]) -> float:
+    """The smallest bucket bound holding 99% of the requests between two scrapes, in ms."""
+    diff = {le: after.get(le, 0.0) - before.get(le, 0.0) for le in after}
+    total = diff.get(float("inf"), 0.0)
+    if total <= 0:
+        return float("nan")
+    return next(le * 1000 for le in sorted(diff) if diff[le] >= 0.99 * total)
+
+
+def measured(run: Coroutine[Any, Any, Result], server: int, db: int | None, port: int) -> Result:
     """Run one load; charge it the CPU the server (and database) spent until idle again."""
     roots = [server] + ([db] if db else [])
     settle(roots, limit=10.0)
     cpu0, db0 = tree_cpu_seconds(server), (tree_cpu_seconds(db) if db else 0.0)
+    buckets0 = server_latency_buckets(port)
     result = asyncio.run(run)
     result.load = os.getloadavg()[0]
+    result.server_p99_ms = bucket_p99_ms(buckets0, server_latency_buckets(port))
     settle(roots)
     accepted = max(1, result.sent - result.errors)
     result.cpu_ms_per_alert = (tree_cpu_seconds(server) - cpu0) * 1000 / accepted
@@ -342,10 +377,11 @@ def run_backend(name: str, new_store: Callable[[Path, int], str], args: argparse
             deliveries = Deliveries(max(new_share, 0.5), services)
             asyncio.run(saturate(service.port, deliveries, 1.0, args.connections))
             deliveries.new_share = new_share
-            out = [measured(saturate(service.port, deliveries, args.seconds, args.connections), pid, db_pid)]
+            out = [measured(saturate(service.port, deliveries, args.seconds, args.connections), pid, db_pid,
+                            service.port)]
             if runs == "both":
                 out.append(measured(fixed_rate(service.port, deliveries, args.seconds, args.rate, args.connections),
-                                    pid, db_pid))
+                                    pid, db_pid, service.port))
             with httpx.Client(headers={"Authorization": f"Bearer {TOKEN}"}) as client:
                 count = len(client.get(f"http://127.0.0.1:{service.port}/incidents", params={"limit": 1000})
                             .json()["incidents"])
@@ -394,12 +430,13 @@ def main(argv: list[str] | None = None) -> int:
             pg.stop()
     print()
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
-    print("| store | workload, run | alerts/s | p50 ms | p99 ms | errors | CPU ms/alert (server) | "
+    print("| store | workload, run | alerts/s | p50 ms | p99 ms | server p99 ms | errors | CPU ms/alert (server) | "
           "CPU ms/alert (PostgreSQL) | load avg |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for store, r in rows:
         db = "" if r.db_cpu_ms_per_alert != r.db_cpu_ms_per_alert else f"{r.db_cpu_ms_per_alert:.2f}"
-        print(f"| {store} | {r.label} | {r.rate:.0f} | {r.pct(50):.1f} | {r.pct(99):.1f} | {r.errors} | "
+        print(f"| {store} | {r.label} | {r.rate:.0f} | {r.pct(50):.1f} | {r.pct(99):.1f} | <= {r.server_p99_ms:g} | "
+              f"{r.errors} | "
               f"{r.cpu_ms_per_alert:.2f} | {db} | {r.load:.1f} |")
     return 0
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Engine, create_engine, event
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -108,19 +109,70 @@ def migration_lock(url: str) -> Iterator[None]:
         engine.dispose()
 
 
+def strict_json(value: Any) -> str:
+    """Every JSON column is written strict: PostgreSQL's `json` refuses NaN and Infinity (the whole
+    transaction fails), and SQLite would keep them for strict readers to choke on. A figure that is
+    not finite (a ratio against a zero rate) is stored as null (`diagnostics.strict_json`)."""
+    from diagnostics.strict_json import dumps
+
+    return dumps(value)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     url = normalize_url(url)
+    kwargs.setdefault("json_serializer", strict_json)
     if url.startswith("sqlite"):
         connect_args = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S}
         engine = create_engine(url, connect_args=connect_args, **kwargs)
         _configure_sqlite(engine)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
+    ping_idle = "pool_pre_ping" not in kwargs
     # As many pooled connections as requests the server runs at once: overflow connections are
     # closed on check-in, and reconnecting per request costs more than the request itself.
     kwargs.setdefault("pool_size", 20)
     kwargs.setdefault("max_overflow", 20)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    if ping_idle:
+        _ping_idle_connections(engine)
+    return engine
+
+
+# A pooled connection back for less than this is used again without a ping.
+PING_IDLE_SECONDS = 1.0
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """`pool_pre_ping`, only for connections that sat in the pool a while.
+
+    SQLAlchemy's pre-ping costs a round trip on every checkout: on a busy server (an alert storm,
+    a batch every few ms per writer) that is a round trip, and a wait for the server process to be
+    scheduled, per transaction. A connection checked in a moment ago was alive a moment ago; one
+    idle for longer (PostgreSQL restarted, a proxy dropped it) is pinged as before, and a dead one
+    is replaced before anyone uses it (the pool's `DisconnectionError` protocol). A connection
+    that dies while busy fails its transaction, which is then answered 503 and retried."""
+
+    @event.listens_for(engine, "connect")
+    def _connected(_dbapi_conn: Any, record: Any) -> None:
+        record.info[_CHECKED_IN] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+        record.info[_CHECKED_IN] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_CHECKED_IN)
+        if since is not None and time.monotonic() - since < PING_IDLE_SECONDS:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            raise DisconnectionError(f"pooled connection is gone: {type(exc).__name__}") from exc
+        if not alive:
+            raise DisconnectionError("pooled connection is gone")
+
+
+_CHECKED_IN = "mlresponder_checked_in_at"
 
 
 class _FifoLock:

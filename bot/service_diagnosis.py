@@ -19,7 +19,7 @@ import numpy as np
 from diagnostics.engine import DiagnosisInputError, diagnose
 from diagnostics.findings import Diagnosis, Finding
 from diagnostics.loader import LogError, load_log
-from diagnostics.log import ChangeRecord
+from diagnostics.log import ChangeRecord, PredictionLog
 from diagnostics.prometheus import read_series
 from diagnostics.series import DependencySpec, SeriesSpec, ServiceSpec
 from diagnostics.series_figure import figure_data
@@ -86,11 +86,15 @@ def diagnose_service_full(
     now: float | None = None,
     timeout: float = 10.0,
     log_since: float | None = None,
+    reference: str | None = None,
 ) -> tuple[Diagnosis, dict[str, Any] | None]:
     """The diagnosis, and the numbers of its series figure (None when no series were read).
 
     ``log`` given explicitly must load (else `ServiceInputError`); the catalog's prediction log
-    that cannot be read becomes a finding, like a Prometheus that is down.
+    that cannot be read becomes a finding, like a Prometheus that is down. The prediction log is
+    compared against ``reference`` (a source from configuration: a runbook's rendered
+    ``service.reference``), else the catalog's ``reference``; one that cannot be read is a
+    finding too, and the log's own rows before the onset are the reference.
     """
     from bot.secrets import resolve_refs
 
@@ -140,6 +144,7 @@ def diagnose_service_full(
             change_list,
             onset if onset is not None else (verdict.onset if verdict and verdict.found else None),
             notes,
+            reference if reference is not None else (resolve_refs(service.reference) if service.reference else None),
         )
     runtime_ms = (time.perf_counter() - started) * 1000.0
     out = combine(
@@ -165,6 +170,7 @@ def _log_diagnosis(
     changes: list[ChangeRecord],
     onset: float | None,
     notes: list[Finding],
+    reference: str | None = None,
 ) -> Diagnosis | None:
     shown = source if explicit else f"the catalog's prediction_log of {name}"
     target = source if explicit else resolve(source)
@@ -187,8 +193,9 @@ def _log_diagnosis(
         return None
     if since is not None:  # a runbook reads only the last day or so of a long log
         plog = plog.take(np.flatnonzero(np.asarray(plog.timestamp) >= since))
+    ref = _reference(name, reference, notes)
     try:
-        return diagnose(plog, changes=changes, onset=onset)
+        return diagnose(plog, reference=ref, changes=changes, onset=onset)
     except DiagnosisInputError as exc:
         notes.append(
             Finding(
@@ -197,6 +204,28 @@ def _log_diagnosis(
                 "prediction_log",
                 0.0,
                 f"{shown} could not be diagnosed: {_first_line(exc)}",
+            )
+        )
+        return None
+
+
+def _reference(name: str, source: str | None, notes: list[Finding]) -> PredictionLog | None:
+    """The service's reference set, or None (with a finding saying why) when it cannot be read."""
+    if not source:
+        return None
+    try:
+        return load_log(source, reference=True)
+    except LogError as exc:
+        # the location may hold a secret (a database password): the message names the catalog field
+        reason = _first_line(exc).replace(source, "the reference")
+        notes.append(
+            Finding(
+                "none",
+                "source_unavailable",
+                "reference",
+                0.0,
+                f"the catalog's reference of {name} could not be read ({reason}); "
+                "the log's own rows before the onset were the reference.",
             )
         )
         return None

@@ -297,11 +297,24 @@ def estimate_influence(ctx: Context) -> None:
     Uncertainty coefficient U = I(feature bin; prediction bin) / H(prediction bin) with the
     Miller–Madow bias correction, on a subsample. An unused feature scores ~0 whatever its
     drift, so drift on it cannot outrank drift on a feature the model relies on.
+
+    A reference without predictions (training data) says nothing about what the model uses;
+    the log's own rows do (the reference's bins, the log's predictions): a model's reliance on a
+    feature shows in any window it served.
     """
-    ref = ctx.reference
     idx = ctx.ref_sample
-    pred = take_rows(ref.prediction, idx)
+    pred = take_rows(ctx.reference.prediction, idx)
     pmat, pvalid = prediction_matrix(pred, pred)
+    codes = ctx.ref_bin_codes
+    if not pvalid.any() and len(ctx.log):
+        idx = subsample_index(len(ctx.log), seed=3)
+        pred = take_rows(ctx.log.prediction, idx)
+        pmat, pvalid = prediction_matrix(pred, pred)
+        codes = {}
+        for name, bins in ctx.bins.items():
+            values = ctx.log.features.get(name)
+            if values is not None and isinstance(values, Categorical) != bins.numeric:
+                codes[name] = bins.assign(take_rows(values, idx))
     if pmat.shape[1] == 1:
         col = pmat[:, 0]
         pedges = quantile_edges(np.sort(col[pvalid]), 10) if pvalid.any() else np.empty(0)
@@ -317,7 +330,11 @@ def estimate_influence(ctx: Context) -> None:
     n = pbin.shape[0]
     h_pred = _entropy(np.bincount(pbin, minlength=n_pbins))
     for name, bins in ctx.bins.items():
-        fb = ctx.ref_bin_codes[name][pvalid].astype(np.int64)
+        if name not in codes:
+            ctx.influence_raw[name] = 0.0
+            ctx.influence[name] = 0.0
+            continue
+        fb = codes[name][pvalid].astype(np.int64)
         if n < 20 or h_pred <= 0:
             ctx.influence_raw[name] = 0.0
             ctx.influence[name] = 0.0

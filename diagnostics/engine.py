@@ -21,6 +21,7 @@ from diagnostics.localize import localize
 from diagnostics.log import Categorical, ChangeRecord, PredictionLog
 from diagnostics.model_checks import performance_finding, prediction_shift_finding
 from diagnostics.onset import detect_onset
+from diagnostics.reference import complete_reference
 from diagnostics.relation import temper_concept
 from diagnostics.segments import segment_and_concept_findings
 from diagnostics.service_checks import MIN_ROWS as MIN_SERVICE_ROWS
@@ -160,7 +161,7 @@ def diagnose(
     else:
         if len(reference) == 0:
             raise DiagnosisInputError(f"{reference.name}: the reference has no rows")
-        ref = reference.sorted_by_time()
+        ref = complete_reference(reference, log).sorted_by_time()
         if isinstance(ref.prediction, Categorical) != isinstance(log.prediction, Categorical):
             kinds = {True: "class names", False: "numbers"}
             raise DiagnosisInputError(

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from diagnostics.strict_json import jsonable
+
 Cause = Literal["data", "model", "service", "none"]
 CulpritKind = Literal[
     "feature", "model_version", "concept", "segment", "latency", "errors", "traffic", "dependency", "resource", "none"
@@ -76,7 +78,7 @@ class Finding:
             "evidence": self.evidence,
         }
         if include_details:
-            out["details"] = _jsonable(self.details)
+            out["details"] = jsonable(self.details)
         return out
 
 
@@ -161,11 +163,11 @@ class Diagnosis:
             "cause": self.cause,
             "culprit": {"kind": self.culprit_kind, "name": self.culprit_name},
             "trigger": None if self.trigger is None else self.trigger.to_dict(),
-            "confidence": round(float(self.confidence), 4),
+            "confidence": round(_number(self.confidence), 4),  # a number 0..1 by the contract, never NaN
             "onset": self.onset_iso,
             "recommended_mitigation": self.recommended_mitigation,
             "findings": [f.to_dict(include_details) for f in self.findings],
-            "runtime_ms": round(float(self.runtime_ms), 1),
+            "runtime_ms": round(_number(self.runtime_ms), 1),
         }
         if include_details:
             out["onset_detected"] = self.onset_detected
@@ -199,15 +201,3 @@ def _epoch(value: Any) -> float:
             return float("nan")
         return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
     return float("nan")
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "item") and callable(value.item):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

@@ -31,8 +31,13 @@ class LogError(ValueError):
     """Input that cannot be diagnosed; the message names file, column and row."""
 
 
-def load_log(source: str | Path, *, query: str | None = None) -> PredictionLog:
-    """Read a prediction log from a .parquet/.csv path or a SQLAlchemy URL (`?table=` or `query`)."""
+def load_log(source: str | Path, *, query: str | None = None, reference: bool = False) -> PredictionLog:
+    """Read a prediction log from a .parquet/.csv path or a SQLAlchemy URL (`?table=` or `query`).
+
+    `reference=True` reads a reference set, which may be training data: only its feature
+    columns are required (docs/contracts.md); a missing `timestamp`, `model_version` or
+    `prediction` is left empty for `diagnostics.reference.complete_reference` to fill from the log.
+    """
     text = str(source)
     if "://" in text:
         table, name, line_offset = _read_sql(text, query), _redact(text), None
@@ -48,7 +53,7 @@ def load_log(source: str | Path, *, query: str | None = None) -> PredictionLog:
                 # column by column: cheaper than one read_table, and the decoded Arrow copy of
                 # the whole file never coexists with the numpy arrays
                 parquet = pq.ParquetFile(path)
-                return table_to_log(parquet, name=str(path), line_offset=None)
+                return table_to_log(parquet, name=str(path), line_offset=None, reference=reference)
             elif suffix in (".csv", ".tsv", ".txt") or suffix.endswith(".gz"):
                 import pyarrow.csv as pcsv
 
@@ -67,7 +72,7 @@ def load_log(source: str | Path, *, query: str | None = None) -> PredictionLog:
         name = str(path)
     if query is not None and "://" not in text:
         raise LogError(f"{name}: --query needs a SQLAlchemy URL as the log")
-    return table_to_log(table, name=name, line_offset=line_offset)
+    return table_to_log(table, name=name, line_offset=line_offset, reference=reference)
 
 
 def frame_to_log(df: Any, *, name: str = "frame") -> PredictionLog:
@@ -221,13 +226,21 @@ class _Columns:
             self._cache = None
 
 
-def table_to_log(source: Any, *, name: str, line_offset: int | None = None) -> PredictionLog:
+def table_to_log(
+    source: Any, *, name: str, line_offset: int | None = None, reference: bool = False
+) -> PredictionLog:
     """Type the columns of an Arrow table (or a `pyarrow.parquet.ParquetFile`) per docs/contracts.md."""
     table = _Columns(source)
     del source
     columns = table.column_names
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
-    if missing:
+    if missing and reference:
+        if not any(c not in RESERVED_COLUMNS for c in columns):
+            raise LogError(
+                f"{name}: a reference needs the log's feature columns, or the full prediction-log columns "
+                f"(found: {', '.join(columns[:12]) or 'no columns'})"
+            )
+    elif missing:
         found = ", ".join(columns[:12]) + (", ..." if len(columns) > 12 else "")
         raise LogError(f"{name}: missing required column {missing[0]!r} (found: {found or 'no columns'})")
     if table.num_rows == 0:
@@ -238,9 +251,15 @@ def table_to_log(source: Any, *, name: str, line_offset: int | None = None) -> P
 
     invalid: dict[str, np.ndarray] = {}
     notes: list[str] = []
-    ts = _timestamps(table.column("timestamp"), name, where)
-    version = _categorical(table.column("model_version"))
-    prediction = _value_column(table.column("prediction"))
+    n = table.num_rows
+    # a training set as the reference has no time, version or predictions of its own
+    ts = _timestamps(table.column("timestamp"), name, where) if "timestamp" in columns else np.full(n, np.nan)
+    version = (
+        _categorical(table.column("model_version"))
+        if "model_version" in columns
+        else Categorical(np.full(n, -1, dtype=np.int64), np.empty(0, dtype=object))
+    )
+    prediction = _value_column(table.column("prediction")) if "prediction" in columns else np.full(n, np.nan)
     label = _value_column(table.column("label")) if "label" in columns else None
     latency = None
     if "latency_ms" in columns:

@@ -496,27 +496,28 @@ def run_diagnose(runtime: Runtime, incident_id: int, source: str, *, reference: 
                 services=runtime.catalog.change_scope(incident.catalog_service, incident.service))
         ] if use_changes else []
     service = runtime.catalog.get(catalog_service) if series else None
-    if series and service is not None and not query and not reference:
+    if series and service is not None and not query:
         return _diagnose_service(runtime, service, source, changes, onset, ref=incident_ref,
-                                 since=None if window is None else started.timestamp() - window)
+                                 since=None if window is None else started.timestamp() - window,
+                                 reference=reference)
     if not source:
         raise ValueError("the prediction log source rendered empty and the incident has no catalog service")
     log_data = load_log(source, query=query)
     if window is not None:
         cutoff = started.timestamp() - window
         log_data = log_data.take(np.flatnonzero(np.asarray(log_data.timestamp) >= cutoff))
-    ref = load_log(reference) if reference else None
+    ref = load_log(reference, reference=True) if reference else None
     return diagnose(log_data, reference=ref, changes=changes, onset=onset).to_dict()
 
 
 def _diagnose_service(runtime: Runtime, service: Any, source: str, changes: list[Any], onset: str | None,
-                      since: float | None, ref: str) -> dict[str, Any]:
+                      since: float | None, ref: str, reference: str | None = None) -> dict[str, Any]:
     from bot.service_diagnosis import diagnose_service_full
     from diagnostics.engine import to_epoch
 
     diagnosis, figure = diagnose_service_full(
         service, prometheus_url=runtime.settings.prometheus_url, log=source or None, log_from_catalog=False,
-        changes=changes, onset=to_epoch(onset) if onset else None, log_since=since)
+        changes=changes, onset=to_epoch(onset) if onset else None, log_since=since, reference=reference)
     out = diagnosis.to_dict()
     if figure is not None:
         png = draw_series_figure(runtime, ref, figure, f"{diagnosis.culprit_kind} {diagnosis.culprit_name}".strip())

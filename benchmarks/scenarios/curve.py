@@ -18,7 +18,6 @@ unused context).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 import sys
@@ -33,6 +32,7 @@ from benchmarks.scenarios.datasets import HARD_DATASETS, HELD_OUT_DATASETS
 from benchmarks.scenarios.engine import diagnose_api
 from benchmarks.scenarios.generate import Scenario, generate_scenario
 from benchmarks.scenarios.judge import judge
+from diagnostics.strict_json import dumps
 
 # strengths per kind, weakest first (values as the fault classes read their variant)
 STRENGTHS: dict[str, tuple[Any, ...]] = {
@@ -267,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             }
             for r in results + healthy
         ]
-        args.json.write_text(json.dumps(rows, indent=1) + "\n")
+        args.json.write_text(dumps(rows, indent=1, nonfinite="string") + "\n")
     if args.misses:
         for r in results:
             if (r.in_target or r.in_target_windows) and not r.detected:

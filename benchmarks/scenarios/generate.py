@@ -37,6 +37,7 @@ from benchmarks.scenarios.simulate import (
     draw_timestamps,
     predict,
 )
+from diagnostics.strict_json import dumps
 
 KINDS: tuple[str, ...] = tuple(FAULTS)
 HEALTHY_KINDS: tuple[str, ...] = tuple(k for k, c in FAULTS.items() if c.group == "healthy")
@@ -213,9 +214,9 @@ def _write(
         variant=variant,
         path_reference=path_ref,
         rows=int(len(frame)),
-        truth=_jsonable(ctx.truth),
+        truth=_plain(ctx.truth),
     )
-    (out / "scenario.json").write_text(json.dumps(scenario.to_dict(), indent=2) + "\n")
+    (out / "scenario.json").write_text(dumps(scenario.to_dict(), indent=2, nonfinite="string") + "\n")
     return scenario
 
 
@@ -280,7 +281,9 @@ def _moved_share(ref: pd.Series, cur: pd.Series) -> float:
     return float(np.max(np.abs(fa - fb)))
 
 
-def _jsonable(value: dict[str, Any]) -> dict[str, Any]:
+def _plain(value: dict[str, Any]) -> dict[str, Any]:
+    """The truth as plain Python (numpy numbers as numbers, anything else as text); non-finite
+    figures stay floats here (an infinite rise is in the target class) and are written as strings."""
     return json.loads(json.dumps(value, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
 
 
@@ -322,7 +325,7 @@ def generate_suite(
                 spec.kind, spec.seed, spec.dataset, folder, variant=spec.variant, rows_per_minute=rows_per_minute
             )
         )
-    (out / "manifest.json").write_text(json.dumps([s.to_dict() for s in scenarios], indent=2) + "\n")
+    (out / "manifest.json").write_text(dumps([s.to_dict() for s in scenarios], indent=2, nonfinite="string") + "\n")
     return scenarios
 
 

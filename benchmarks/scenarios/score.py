@@ -12,7 +12,6 @@ the engine's answer and its top findings, so a miss can be traced to the check t
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from benchmarks.scenarios.datasets import DATASETS
 from benchmarks.scenarios.engine import Run, diagnose_api, diagnose_cli
 from benchmarks.scenarios.generate import KINDS, Scenario, Spec, generate_suite, suite_specs
 from benchmarks.scenarios.judge import Verdict, judge
+from diagnostics.strict_json import dumps
 
 TARGETS = {"cause": 0.95, "culprit": 0.90, "false_alarms": 0.02}
 
@@ -319,7 +319,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.markdown:
                 print("```")
         if args.json:
-            args.json.write_text(json.dumps([_outcome_dict(o) for o in outcomes], indent=2, default=str) + "\n")
+            rows = [_outcome_dict(o) for o in outcomes]
+            args.json.write_text(dumps(rows, indent=2, default=str, nonfinite="string") + "\n")
     s = summary(outcomes)
     met = s["cause"] >= TARGETS["cause"] and s["culprit"] >= TARGETS["culprit"]
     return 0 if met and s["false_alarms"] <= TARGETS["false_alarms"] else 1

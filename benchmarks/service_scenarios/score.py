@@ -35,6 +35,7 @@ from diagnostics.log import ChangeRecord
 from diagnostics.prometheus import read_series
 from diagnostics.series import DependencySpec, SeriesSet, SeriesSpec, ServiceSpec, kind_for_key
 from diagnostics.service_causes import CURRENT_S, GUARD_S, REFERENCE_S, diagnose_series
+from diagnostics.strict_json import dumps
 
 TARGETS = {"culprit": 0.90, "trigger": 1.0, "false_alarms": 0.0}
 DETECT_WINDOW_S = 6 * 3600.0
@@ -284,11 +285,11 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarize(results)
     summary["cli_disagreements"] = cli_checks
     if args.json:
-        Path(args.json).write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        Path(args.json).write_text(dumps(summary, indent=2), encoding="utf-8")
     if args.markdown:
         print(markdown({k: v for k, v in summary.items() if k in ("given", "detected")}))
     else:
-        print(json.dumps(summary, indent=2))
+        print(dumps(summary, indent=2))
     for c in cli_checks:
         print("CLI DISAGREES:", c, file=sys.stderr)
     return 0

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.db import transaction
+from bot.foreground import Foreground
 from bot.intake import IngestResult, NormalizedAlert, RecentFingerprints, count_resends, ingest, ingest_batch
 from bot.runtime import Runtime
 
@@ -69,6 +70,8 @@ class IntakeWriter:
     def __post_init__(self) -> None:
         # Fingerprints routed here lately: their re-sends are counted before anything is routed.
         self.recent = self.runtime.parts.setdefault(RecentFingerprints, RecentFingerprints())
+        # Deliveries held here (queued or being routed) keep the process's background work waiting.
+        self.foreground = self.runtime.parts.setdefault(Foreground, Foreground())
 
     async def submit(self, alerts: list[NormalizedAlert]) -> IngestResult:
         """Route one delivery; returns once it is committed (raises what routing raised)."""
@@ -84,6 +87,7 @@ class IntakeWriter:
                 for thread in self._threads:
                     thread.start()
             self._queue.append(delivery)
+            self.foreground.enter()
             if len(self._queue) in (1, LINGER_BATCH):  # wake a writer; wake the lingering one early
                 self._ready.notify()
         return await delivery.future
@@ -120,6 +124,7 @@ class IntakeWriter:
                     if d.result is None and d.error is None:
                         d.error = exc
             finally:
+                self.foreground.leave(len(batch))
                 self._answer(batch)
 
     def _route(self, batch: list[_Delivery]) -> None:

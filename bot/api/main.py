@@ -78,7 +78,7 @@ def create_app(runtime: Runtime, *, bind_host: str = "127.0.0.1") -> FastAPI:
         if callable(mount):
             mount(app)
 
-    app.add_middleware(IntakeFastPath, routes=fast_path_routes(app), error_response=error_response)  # type: ignore[arg-type]
+    app.add_middleware(IntakeFastPath, routes=fast_path_routes(), error_response=error_response)  # type: ignore[arg-type]
     app.add_middleware(RequestTiming, metrics=metrics)  # type: ignore[arg-type]
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_body_bytes)  # type: ignore[arg-type]
     return app

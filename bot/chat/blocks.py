@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.chat.signing import ButtonSigner
-from bot.chat.views import IncidentView, TimelineLine
+from bot.chat.views import SHOWN_ALERTS, IncidentView, TimelineLine
 from bot.events import EventKind
 from diagnostics.findings import Diagnosis, iso_utc
 
@@ -232,12 +232,11 @@ def card_blocks(view: IncidentView, signer: ButtonSigner | None) -> list[dict[st
 
 
 def _alert_counts(view: IncidentView) -> str:
-    firing = sum(1 for a in view.alerts if a.status == "firing")
-    resolved = len(view.alerts) - firing
-    return f"{firing} firing, {resolved} resolved"
+    firing = view.alerts_firing
+    return f"{firing} firing, {view.alerts_total - firing} resolved"
 
 
-def _alert_summary(view: IncidentView, limit: int = 5) -> str:
+def _alert_summary(view: IncidentView, limit: int = SHOWN_ALERTS) -> str:
     lines = []
     for a in view.alerts[:limit]:
         icon = ":fire:" if a.status == "firing" else ":large_green_circle:"
@@ -252,8 +251,9 @@ def _alert_summary(view: IncidentView, limit: int = 5) -> str:
         if labels:
             line += f"\n      `{clip(escape(labels), 300)}`"
         lines.append(line)
-    if len(view.alerts) > limit:
-        lines.append(f"…and {len(view.alerts) - limit} more")
+    shown = min(limit, len(view.alerts))
+    if view.alerts_total > shown:
+        lines.append(f"…and {view.alerts_total - shown} more")
     return clip("\n".join(lines), SECTION_LIMIT)
 
 

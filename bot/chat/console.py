@@ -113,9 +113,9 @@ def render_card(view: IncidentView) -> str:
         f"  severity {view.severity} · status {view.status} · service {view.service}",
         f"  started {blocks.fmt_time(view.started_at)} · commander {view.commander or 'unassigned'}",
     ]
-    firing = sum(1 for a in view.alerts if a.status == "firing")
-    if view.alerts:
-        lines.append(f"  alerts: {firing} firing, {len(view.alerts) - firing} resolved")
+    if view.alerts_total:
+        firing = view.alerts_firing
+        lines.append(f"  alerts: {firing} firing, {view.alerts_total - firing} resolved")
     if view.diagnosis:
         d = Diagnosis.from_dict(view.diagnosis)
         lines.append(

@@ -27,6 +27,7 @@ from bot.chat.flows import COALESCED_KINDS
 from bot.chat.models import FAILED, PENDING, SENDING, SENT, SUPERSEDED, OutboxMessage
 from bot.chat.port import FinalChatError, RetryableChatError
 from bot.db import UTCDateTime, read_transaction, transaction, utcnow
+from bot.foreground import Foreground
 from bot.models import TimelineEvent
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,10 @@ COALESCE_MAX = 20
 COALESCE_CHARS = 2000
 # Longer than any chat call can take (the Slack client times out after 10 s).
 STALE_SENDING = timedelta(minutes=2)
+# At most this long before each pass and each message while alert deliveries are in flight: during
+# a storm the chat sends at most some 30 messages per second (each carrying up to `COALESCE_MAX`
+# alert lines, cards superseded by the latest), and the GIL goes to the requests meanwhile.
+YIELD_SECONDS = 0.025
 
 
 _TABLE = cast(Table, OutboxMessage.__table__)
@@ -72,6 +77,8 @@ class OutboxWorker:
         claim: int = 20,
         card_every: float = 2.0,
         lines_every: float = 1.0,
+        foreground: Foreground | None = None,
+        yield_for: float = YIELD_SECONDS,
     ) -> None:
         self.sessions = sessions
         self.delivery = delivery
@@ -87,6 +94,10 @@ class OutboxWorker:
         # then they go out as one thread message: at most about one per incident per this many
         # seconds, which is also what Slack allows a channel (see `_claim_heads`).
         self.lines_every = lines_every
+        # Alert deliveries in flight in this process go first: before each pass and each message
+        # the worker waits for them, at most `yield_for` seconds (`bot.foreground`).
+        self.foreground = foreground
+        self.yield_for = yield_for
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -161,15 +172,22 @@ class OutboxWorker:
     # -- one pass ----------------------------------------------------------------------------
     def run_once(self) -> tuple[int, float]:
         """Claim and send the rows that are due and first in their key; returns (rows handled, seconds to next due)."""
+        self._yield()
         refs, wait = self._claim_heads()
         handled = 0
         for i, ref in enumerate(refs):
             if self._stop.is_set():
                 self._release(refs[i:])
                 break
+            if i:
+                self._yield()
             if self._send(ref):
                 handled += 1
         return handled, wait
+
+    def _yield(self) -> None:
+        if self.foreground is not None and self.foreground.held:
+            self.foreground.wait_idle(self.yield_for)
 
     def _claim_heads(self) -> tuple[list[RowRef], float]:
         """Take the due head of each key, at most `claim` of them, in one transaction.

@@ -20,6 +20,7 @@ from bot.chat.responder import Responder
 from bot.chat.signing import ButtonSigner
 from bot.chat.slack_client import SlackClient
 from bot.db import transaction
+from bot.foreground import Foreground
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -40,7 +41,8 @@ class ChatPart:
         self.client = client
         self.delivery = Delivery(port, alerts_channel=runtime.settings.slack_alerts_channel,
                                  pager=PagerDutyClient(runtime.settings.pagerduty_url), catalog=runtime.catalog)
-        self.worker = OutboxWorker(runtime.sessions, self.delivery, **(worker_options or {}))
+        options = {"foreground": runtime.parts.setdefault(Foreground, Foreground()), **(worker_options or {})}
+        self.worker = OutboxWorker(runtime.sessions, self.delivery, **options)
         self._bolt: App | None = None
         self._socket_mode: Any = None
         self._socket_stop = threading.Event()

@@ -12,12 +12,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.chat.models import SENT, OutboxMessage
 from bot.models import Alert, Incident, Mitigation, TimelineEvent
 from bot.roles import roles_of
+
+# Alerts a card lists by name (the rest it counts).
+SHOWN_ALERTS = 5
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class IncidentView:
     service: str
     started_at: datetime
     commander: str | None
+    # The first `SHOWN_ALERTS` alerts of the incident (a card lists no more); the counts below are of all.
     alerts: list[AlertLine] = field(default_factory=list)
     diagnosis: dict[str, Any] | None = None
     proposed: list[MitigationLine] = field(default_factory=list)
@@ -65,6 +69,19 @@ class IncidentView:
     # the chat has it, the chat's file id (the Slack card shows the picture).
     figure_path: str | None = None
     figure_file: str | None = None
+    # Alerts of the incident, all of them, and how many are firing (None: count `alerts`).
+    alert_count: int | None = None
+    firing_count: int | None = None
+
+    @property
+    def alerts_total(self) -> int:
+        return len(self.alerts) if self.alert_count is None else self.alert_count
+
+    @property
+    def alerts_firing(self) -> int:
+        if self.firing_count is None:
+            return sum(1 for a in self.alerts if a.status == "firing")
+        return self.firing_count
 
     @property
     def open(self) -> bool:
@@ -87,10 +104,19 @@ class TimelineLine:
 
 def build_view(session: Session, incident: Incident, *, with_alerts: bool = True) -> IncidentView:
     """``with_alerts=False`` leaves `alerts` empty: messages that do not show them need not read
-    every alert of an incident that a storm has made large."""
-    alerts = session.scalars(
-        select(Alert).where(Alert.incident_id == incident.id).order_by(Alert.id)
-    ).all() if with_alerts else []
+    the alerts at all. Otherwise the view holds the first `SHOWN_ALERTS` of them and the counts of
+    all: a storm makes an incident of hundreds of alerts, and loading every one for each card
+    refresh made each render slower than the last (and held the GIL from intake meanwhile)."""
+    alerts: list[Alert] = []
+    alert_count = firing_count = 0
+    if with_alerts:
+        alerts = list(session.scalars(
+            select(Alert).where(Alert.incident_id == incident.id).order_by(Alert.id).limit(SHOWN_ALERTS)
+        ).all())
+        by_status: dict[str, int] = {status: n for status, n in session.execute(
+            select(Alert.status, func.count()).where(Alert.incident_id == incident.id).group_by(Alert.status)
+        )}
+        alert_count, firing_count = sum(by_status.values()), by_status.get("firing", 0)
     mitigations = session.scalars(
         select(Mitigation).where(Mitigation.incident_id == incident.id).order_by(Mitigation.id)
     ).all()
@@ -115,6 +141,8 @@ def build_view(session: Session, incident: Incident, *, with_alerts: bool = True
         private=is_private(incident),
         figure_path=figure,
         figure_file=uploaded_figure(session, incident.id, figure) if figure else None,
+        alert_count=alert_count,
+        firing_count=firing_count,
     )
 
 

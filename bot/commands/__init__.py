@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -12,6 +11,14 @@ from bot.config import Settings
 
 def settings_from(args: argparse.Namespace) -> Settings:
     return Settings.from_env(config_file=getattr(args, "config", None))
+
+
+def json_text(data: Any, **kwargs: Any) -> str:
+    """The commands' one way to write JSON: strict (a figure that is not finite is null, never the
+    `NaN` or `Infinity` that jq and other strict readers refuse), ``kwargs`` as for `json.dumps`."""
+    from diagnostics.strict_json import dumps  # numpy comes with it: only once JSON is asked for
+
+    return dumps(data, **kwargs)
 
 
 Column = tuple[str, int, Callable[[dict[str, Any]], str]]
@@ -24,7 +31,7 @@ def print_rows(rows: list[dict[str, Any]], columns: Sequence[Column], *, as_json
     A column is (header, width, cell); width 0 means "the rest of the line", untruncated.
     """
     if as_json:
-        print(json.dumps(rows, indent=2))
+        print(json_text(rows, indent=2))
         return
     if not rows and empty is not None:
         print(empty)

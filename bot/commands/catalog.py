@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from bot.commands import print_rows, settings_from
+from bot.commands import json_text, print_rows, settings_from
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -77,7 +77,7 @@ def show_cmd(args: argparse.Namespace) -> int:
         "series": [{"key": r.key, "kind": r.kind, "dependency": r.dependency, "query": r.query} for r in s.series()],
     }
     # The catalog holds references, not secrets; the redactor still runs in case one was resolved.
-    text = str(redact(json.dumps(data, indent=2), extra=catalog.secret_values()))
+    text = str(redact(json_text(data, indent=2), extra=catalog.secret_values()))
     if args.json:
         print(text)
         return 0
@@ -89,7 +89,7 @@ def show_cmd(args: argparse.Namespace) -> int:
                 who = f"{r['dependency']}." if r["dependency"] else ""
                 print(f"  {who}{r['key']} [{r['kind']}]: {r['query']}")
         elif isinstance(value, dict | list):
-            print(f"{key}: {json.dumps(value)}")
+            print(f"{key}: {json_text(value)}")
         elif value is not None:
             print(f"{key}: {value}")
     return 0

@@ -12,9 +12,10 @@ invalid catalog).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
+
+from bot.commands import json_text
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -57,7 +58,7 @@ def run_log(args: argparse.Namespace) -> int:
 
     try:
         log = load_log(args.log, query=args.query)
-        reference = load_log(args.reference) if args.reference else None
+        reference = load_log(args.reference, reference=True) if args.reference else None
         changes = load_changes(args.changes) if args.changes else []
         diagnosis = diagnose(log, reference=reference, changes=changes, onset=args.onset)
     except (LogError, DiagnosisInputError) as exc:
@@ -69,7 +70,7 @@ def run_log(args: argparse.Namespace) -> int:
     if args.format == "markdown":
         sys.stdout.write(to_markdown(diagnosis))
     else:
-        sys.stdout.write(json.dumps(diagnosis.to_dict(include_details=args.details)) + "\n")
+        sys.stdout.write(json_text(diagnosis.to_dict(include_details=args.details)) + "\n")
     return 0
 
 
@@ -108,7 +109,7 @@ def run_service(args: argparse.Namespace) -> int:
     if args.format == "markdown":
         sys.stdout.write(to_markdown(diagnosis, title=f"Diagnosis of {service.name}"))
     else:
-        sys.stdout.write(json.dumps(diagnosis.to_dict(include_details=args.details)) + "\n")
+        sys.stdout.write(json_text(diagnosis.to_dict(include_details=args.details)) + "\n")
     return 0
 
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import TYPE_CHECKING
 
-from bot.commands import print_rows, settings_from
+from bot.commands import json_text, print_rows, settings_from
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -100,7 +99,7 @@ def show_cmd(args: argparse.Namespace) -> int:
     finally:
         runtime.close()
     if args.json:
-        print(json.dumps(data, indent=2))
+        print(json_text(data, indent=2))
         return 0
     print(f"{data['id']}  {data['title']}")
     print(f"  severity {data['severity']}  status {data['status']}  service {data['service']}")

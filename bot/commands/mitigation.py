@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 from typing import Any
 
-from bot.commands import print_rows, settings_from
+from bot.commands import json_text, print_rows, settings_from
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -67,7 +66,7 @@ def list_cmd(args: argparse.Namespace) -> int:
 def show_cmd(args: argparse.Namespace) -> int:
     from runbooks.service import get_mitigation
 
-    print(json.dumps(_with_runtime(args, lambda rt: get_mitigation(rt, args.id)), indent=2))
+    print(json_text(_with_runtime(args, lambda rt: get_mitigation(rt, args.id)), indent=2))
     return 0
 
 
@@ -77,7 +76,7 @@ def plan_cmd(args: argparse.Namespace) -> int:
     params = {"to_version": args.to_version} if args.to_version else {}
     result = _with_runtime(args, lambda rt: plan_mitigation(rt, args.incident, args.action, args.target, params))
     print(f"dry run: {result.get('summary', args.action)}")
-    print(json.dumps(result, indent=2))
+    print(json_text(result, indent=2))
     return 0
 
 

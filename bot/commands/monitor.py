@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
-from bot.commands import print_rows, settings_from
+from bot.commands import json_text, print_rows, settings_from
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -94,7 +93,7 @@ def run_cmd(args: argparse.Namespace) -> int:
     finally:
         runtime.close()
     if args.json:
-        print(json.dumps(outcome.to_dict(), indent=2, default=str))
+        print(json_text(outcome.to_dict(), indent=2, default=str))
         return 0 if outcome.status in ("ok", "breach", "skipped") else 1
     print(f"{outcome.monitor}: {outcome.status} in {outcome.duration_ms:.0f} ms"
           + (f" → {', '.join(outcome.incidents)}" if outcome.incidents else ""))
@@ -125,7 +124,7 @@ def history_cmd(args: argparse.Namespace) -> int:
     finally:
         runtime.close()
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json_text(rows, indent=2))
         return 0
     if not rows:
         print(f"{args.name}: no runs yet")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from pydantic_core import PydanticCustomError
 
     from bot.cli import CommandError
-    from bot.commands import settings_from
+    from bot.commands import json_text, settings_from
     from bot.db import transaction, utcnow
     from bot.durations import parse_positive_duration
     from bot.incidents import incident_to_dict, list_incidents
@@ -48,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         runtime.close()
     report = build_report(records, since, until)
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
+        print(json_text(report.to_dict(), indent=2))
         return 0
     out = Path(args.out or f"report-{until:%Y-%m-%d}")
     chart = draw_chart(report, out / "report.png")

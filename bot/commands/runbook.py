@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
-from bot.commands import settings_from
+from bot.commands import json_text, settings_from
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -55,7 +54,7 @@ def list_cmd(args: argparse.Namespace) -> int:
         rows.append({"name": rb.name, "file": item.file, "description": rb.description, "severity": rb.severity,
                      "match": match, "steps": [f"{s.label(i)}:{s.kind}" for i, s in enumerate(rb.steps)]})
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json_text(rows, indent=2))
         return 0
     for r in rows:
         print(f"{r['name']}  ({r['file']})")

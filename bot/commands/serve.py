@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
             runtime.close()
             raise
         runtime.start()
+        freeze_startup_heap()
         logging.getLogger("mlresponder").info("serving on http://%s:%d", args.host, args.port)
         server = uvicorn.Server(uvicorn.Config(app, log_level=args.log_level, access_log=False))
         try:
@@ -98,7 +99,23 @@ def worker_app() -> FastAPI:
                           os.environ.get(_WORKER_ENV["log_level"], "info"), migrate=False)
     runtime.start()
     atexit.register(runtime.close)
+    freeze_startup_heap()
     return app
+
+
+def freeze_startup_heap() -> None:
+    """Move everything built at startup out of the garbage collector's sight (`gc.freeze`).
+
+    The modules, the app, the catalog and runbooks are a quarter of a million objects that live as
+    long as the process; every full collection walked them all again, holding the GIL for 100-350
+    ms, and during an alert storm one came about every 20 s: each stalled every request of that
+    moment (the p99 of a fixed-rate storm). Frozen, a full collection walks only what was made
+    since; garbage is collected first so that none of it is kept for good.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def _settings(args: argparse.Namespace) -> Settings:

@@ -32,6 +32,7 @@ from bot.monitors.loader import LoadedConfig
 from bot.monitors.models import MonitorRun
 from bot.monitors.schema import MonitorSpec, ScheduleSpec
 from bot.monitors.sources import SourceError, Window, open_source, restrict
+from diagnostics.reference import complete_reference
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -188,7 +189,7 @@ class MonitorService:
             cur_log = self._rows(spec, source, cur_frame, fraction, "window")
             ref_log = self._rows(spec, ref_source, ref_frame, fraction, "reference")
             if ref_window is None:
-                _type_predictions_like(ref_log, cur_log)
+                ref_log = complete_reference(ref_log, cur_log)
             metrics = window_metrics(spec.checks, layout.task, ref_log, cur_log, rows=rows, reference_rows=ref_rows,
                                      current_minutes=window.minutes, reference_minutes=ref_minutes)
             result = judge(spec, cur_log, ref_log, window.start.timestamp())
@@ -368,7 +369,7 @@ def _timeless_reference(reference: Any, current: Any, window: Window) -> Any:
 
     Its rows are laid out just before the window at the window's own rate, so the traffic checks
     compare nothing (they need a trailing reference); a missing prediction column is empty (typed
-    like the window's by `_type_predictions_like`) and the version is the window's main one.
+    like the window's by `diagnostics.reference.complete_reference`) and the version is the window's main one.
     """
     import numpy as np
     import pandas as pd
@@ -386,22 +387,6 @@ def _timeless_reference(reference: Any, current: Any, window: Window) -> Any:
         numeric = pd.api.types.is_numeric_dtype(current["prediction"].dtype) if "prediction" in current else False
         out["prediction"] = np.full(n, np.nan) if numeric else np.full(n, None, dtype=object)
     return out
-
-
-def _type_predictions_like(reference: Any, current: Any) -> None:
-    """An empty prediction column (a training set's) typed as the window's, so the logs compare."""
-    import numpy as np
-
-    from diagnostics import Categorical
-
-    pred = reference.prediction
-    empty = (pred.codes < 0).all() if isinstance(pred, Categorical) else not np.isfinite(pred).any()
-    if not empty:
-        return
-    if isinstance(current.prediction, Categorical):
-        reference.prediction = Categorical(np.full(len(reference), -1), current.prediction.categories)
-    else:
-        reference.prediction = np.full(len(reference), np.nan)
 
 
 def _require_rows(spec: MonitorSpec, description: str, window: Window, rows: int) -> None:

@@ -50,3 +50,40 @@ def test_only_alert_lines_wait_for_their_window() -> None:
     assert not due_at_once(notices("alert_joined", "alert_refired", "alert_resolved"))
     assert due_at_once(notices("alert_joined", "escalation"))
     assert due_at_once(notices("incident_opened")) and due_at_once(notices("note"))
+
+
+def test_the_outbox_waits_for_deliveries_in_flight_before_each_pass_and_message(
+    api: TestClient, chat_runtime: Runtime, fake_slack: FakeSlack
+) -> None:
+    """While the intake writer holds deliveries (`bot.foreground`), the worker asks to wait before
+    claiming and before each further message, bounded by `yield_for`; everything still goes out."""
+    from bot.chat.outbox import OutboxWorker
+    from bot.foreground import Foreground
+
+    part = chat_runtime.parts[ChatPart]
+    foreground = chat_runtime.parts[Foreground]
+    assert part.worker.foreground is foreground  # the chat part's worker waits on the runtime's
+    part.worker.stop()
+    # Passes run here, one at a time, by a worker of the same part that is not started.
+    worker = OutboxWorker(chat_runtime.sessions, part.delivery, foreground=foreground, yield_for=0.0)
+    asked: list[tuple[int, int]] = []  # (deliveries held, chat calls made so far) at each wait
+    real_wait = foreground.wait_idle
+
+    def wait_idle(limit: float) -> bool:
+        asked.append((foreground.held, len(fake_slack.calls)))
+        assert limit == worker.yield_for
+        return real_wait(limit)
+
+    foreground.wait_idle = wait_idle  # type: ignore[method-assign]
+    assert api.post("/alerts/alertmanager", json=alertmanager_payload("ChurnAUCDrop")).status_code == 201
+    foreground.enter()  # a delivery in flight
+    try:
+        sent, _ = worker.run_once()
+    finally:
+        foreground.leave()
+    assert sent >= 1 and asked and asked[0] == (1, 0)  # asked before anything was sent
+    assert len(asked) == sent  # once before the pass, once before every message after the first
+    asked.clear()
+    while worker.run_once()[0]:
+        pass
+    assert asked == [] and fake_slack.calls_of("chat.postMessage")  # nothing held: no waiting

@@ -292,3 +292,33 @@ def test_purge_keeps_pending_rows_and_drops_old_delivered_ones(chat_runtime: Run
     assert worker.purge(older_than=timedelta(seconds=-1)) > 0
     with transaction(chat_runtime.sessions) as s:
         assert [r.status for r in s.scalars(select(OutboxMessage))] == ["pending"]
+
+
+def test_card_of_a_large_incident_counts_every_alert_and_lists_the_first_five(
+    api: TestClient, chat_runtime: Runtime, fake_slack: FakeSlack
+) -> None:
+    """A storm grows an incident by hundreds of alerts: the card reads the first five and counts the
+    rest in the store (it no longer loads every alert), and still shows the last state."""
+    from bot.chat.views import build_view
+
+    incident = open_by_alert(api, chat_runtime)
+    group = '{}:{alertname="ChurnAUCDrop"}'
+    for i in range(8):
+        body = alertmanager_payload(f"ChurnStorm{i}", group_key=group)
+        assert api.post("/alerts/alertmanager", json=body).status_code == 202
+    for i in (2, 5):
+        body = alertmanager_payload(f"ChurnStorm{i}", group_key=group, status="resolved")
+        assert api.post("/alerts/alertmanager", json=body).status_code == 202
+    before = len(fake_slack.calls)
+    with transaction(chat_runtime.sessions) as s:
+        transition(s, get_incident(s, incident.id), "acknowledged", actor="slack:UALICE01")
+    drain(chat_runtime)
+    card = json.dumps([c.args["blocks"] for c in fake_slack.calls[before:] if c.method == "chat.update"][-1],
+                      ensure_ascii=False).replace("\\n", "\n")
+    assert "*Alerts*\n7 firing, 2 resolved" in card
+    assert "…and 4 more" in card
+    listed = [name for name in ["ChurnAUCDrop", *(f"ChurnStorm{i}" for i in range(8))] if f"{name} on churn" in card]
+    assert listed == ["ChurnAUCDrop", "ChurnStorm0", "ChurnStorm1", "ChurnStorm2", "ChurnStorm3"]
+    with transaction(chat_runtime.sessions) as s:
+        view = build_view(s, get_incident(s, incident.id))
+    assert len(view.alerts) == 5 and (view.alerts_total, view.alerts_firing) == (9, 7)

@@ -187,3 +187,37 @@ def test_the_sqlite_writer_slot_goes_to_the_longest_waiter() -> None:
     lock.release()
     assert lock.acquire(timeout=1)
     lock.release()
+
+
+def test_the_writer_holds_the_foreground_until_it_answers(make_runtime: Any, monkeypatch: Any) -> None:
+    """While deliveries wait or are routed, the process's background work (the chat outbox) is
+    told to wait (`bot.foreground`); once every one is answered, it is not."""
+    import bot.api.intake_writer as writer_module
+    from bot.foreground import Foreground
+
+    runtime = make_runtime()
+    writer = IntakeWriter(runtime)
+    foreground = runtime.parts[Foreground]
+    held_while_routing: list[int] = []
+    real_batch, real_one = writer_module.ingest_batch, writer_module.ingest
+
+    def batch(*args: Any, **kwargs: Any) -> Any:
+        held_while_routing.append(foreground.held)
+        return real_batch(*args, **kwargs)
+
+    def one(*args: Any, **kwargs: Any) -> Any:
+        held_while_routing.append(foreground.held)
+        return real_one(*args, **kwargs)
+
+    monkeypatch.setattr(writer_module, "ingest_batch", batch)
+    monkeypatch.setattr(writer_module, "ingest", one)
+
+    async def submit_all() -> list[Any]:
+        return await asyncio.gather(*(writer.submit(d) for d in deliveries()))
+
+    try:
+        answers = asyncio.run(submit_all())
+    finally:
+        writer.stop()
+    assert len(answers) == 6 and held_while_routing and all(held >= 1 for held in held_while_routing)
+    assert foreground.held == 0 and foreground.wait_idle(0)

@@ -83,9 +83,13 @@ class IntakeFastPath:
         await response(scope, receive, send)
 
 
-def fast_path_routes(app: Any) -> dict[str, tuple[AlertSource, Any]]:
-    """The intake routes `app` serves, by path (for `IntakeFastPath`)."""
-    by_path = {getattr(r, "path", None): r for r in app.routes}
+def fast_path_routes() -> dict[str, tuple[AlertSource, Any]]:
+    """The intake routes, by path (for `IntakeFastPath`).
+
+    Taken from this module's router, not from the app's route list: FastAPI (0.165) lists an
+    included router as one entry without paths, so a search of ``app.routes`` found nothing and
+    every alert silently went the slow way through FastAPI's router."""
+    by_path = {getattr(r, "path", None): r for r in router.routes}
     return {s.path: (s, by_path[s.path]) for s in ALERT_SOURCES.values() if s.path in by_path}
 
 
