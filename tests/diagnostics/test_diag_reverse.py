@@ -172,3 +172,46 @@ def test_a_better_classifier_and_an_equivalent_retrain_are_not_blamed_on_fresh_i
     for log in (better, equivalent):
         d = diagnose(log, onset=onset)
         assert d.cause != "model", _version(d).evidence
+
+
+def _binary_score_log(rule: str, seed: int) -> tuple[PredictionLog, float]:
+    """Probabilities of the positive class; a binary score carries its own confidence, which says
+    nothing about a *new* version's calibration, so its versions are judged on the reference's labels."""
+    rng = np.random.default_rng(seed)
+    ts = START + np.sort(rng.uniform(0.0, SPAN, N))
+    onset = START + 0.6 * SPAN
+    after = ts >= onset
+    x = rng.normal(size=(N, 4))
+    logit = 2.0 * x[:, 0] + 1.5 * x[:, 1] - 2.0
+    y = (rng.random(N) < 1.0 / (1.0 + np.exp(-logit))).astype(float)
+    good = 1.0 / (1.0 + np.exp(-(logit + rng.normal(0.0, 0.3, N))))
+    bad = 1.0 / (1.0 + np.exp(-(0.6 * logit + rng.normal(0.0, 1.2, N) - 0.8)))
+    old, new = {"worse": (good, bad), "better": (bad, good), "same": (good, good)}[rule]
+    label = y.copy()
+    label[after | (rng.random(N) > 0.85)] = np.nan
+    log = PredictionLog(
+        timestamp=ts,
+        model_version=np.where(after, "v2", "v1").astype(object),
+        prediction=np.where(after, new, old),
+        label=label,
+        latency_ms=25.0 * rng.lognormal(0.0, 0.3, size=N),
+        error=np.zeros(N),
+        features={f"x{i}": x[:, i] for i in range(4)},
+    )
+    return log, onset
+
+
+@pytest.mark.parametrize("rule", ["worse", "better", "same"])
+def test_binary_score_versions_are_judged_on_the_reference_labels(rule: str) -> None:
+    """A noisier, shifted score (+20% absolute error) is rolled back; the same scores reversed
+    (v2 better) and a redeploy of the same scores are not blamed."""
+    log, onset = _binary_score_log(rule, 0)
+    d = diagnose(log, onset=onset)
+    v = _version(d)
+    if rule == "worse":
+        assert (d.cause, d.culprit_name) == ("model", "v2"), v.evidence
+        assert v.details["reverse_z"] > 4.0
+    else:
+        assert d.cause == "none", v.evidence
+        if rule == "better":
+            assert v.details["reverse_z"] < -4.0
