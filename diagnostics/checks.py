@@ -106,6 +106,9 @@ for _check in (
     CheckSpec("stuck_values", "data", "feature", "naive_model", "a feature repeats one value", "stuck"),
     CheckSpec("unseen_categories", "data", "feature", "naive_model", "categories never seen in the reference", "drift"),
     CheckSpec("out_of_range", "data", "feature", "naive_model", "values outside the reference range", "drift"),
+    CheckSpec(
+        "relation_break", "data", "feature", "naive_model", "a feature lost its relation to the other inputs", "drift"
+    ),
     CheckSpec("version_change", "model", "model_version", "rollback", "a new model version performs worse", "quality"),
     CheckSpec("concept_drift", "model", "concept", "retrain", "quality fell everywhere, nothing else moved", "quality"),
     CheckSpec("segment", "model", "segment", "retrain", "quality fell in one slice of the traffic", "quality"),
@@ -113,6 +116,9 @@ for _check in (
     CheckSpec("error_rate", "service", "errors", "escalate_service", "more requests failed", "errors"),
     CheckSpec("traffic", "service", "traffic", "escalate_service", "the request rate dropped or spiked", "traffic"),
     CheckSpec("traffic_gap", "service", "traffic", "escalate_service", "no predictions for a while", "traffic"),
+    CheckSpec(
+        "replayed_requests", "service", "traffic", "escalate_service", "requests repeat earlier ones exactly", "traffic"
+    ),
     CheckSpec("performance", "model", None, "none", "quality per window (symptom)"),
     CheckSpec("prediction_shift", "model", None, "none", "the prediction distribution moved (symptom)"),
     CheckSpec("input_quality", "data", None, "none", "loader notes and mixed types (note)"),

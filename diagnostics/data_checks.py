@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from diagnostics.context import Context, align_categorical
+from diagnostics.feature_relations import relation_findings
 from diagnostics.findings import Finding
 from diagnostics.log import Categorical
 from diagnostics.model_checks import MIN_LABELLED, LossStats, relative_increase
@@ -78,6 +79,7 @@ def data_findings(ctx: Context) -> list[Finding]:
         else:
             assert not isinstance(c, Categorical)
             out.extend(_numeric_checks(ctx, name, r, c))
+    out.extend(relation_findings(ctx))
     for f in out:
         # tie-break for equal (clipped) scores: a derived column (e.g. a bucketed copy) carries
         # less information about the prediction than its source, so the source ranks first

@@ -25,6 +25,8 @@ import numpy as np
 from scipy.special import ndtri
 
 _HEAD = re.compile(r"^\s*histogram_quantile\s*\(")
+_BUCKET_NAME = re.compile(r"\b([A-Za-z_:][A-Za-z0-9_:]*)_bucket\b")
+_BY = re.compile(r"\bby\s*\(([^()]*)\)")
 _SCALE = re.compile(r"^\s*(?:([*/])\s*([0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?))?\s*$")
 SHARE_CLIP = 1e-4
 
@@ -71,6 +73,24 @@ def parse_quantile_query(query: str) -> QuantileQuery | None:
             return None
         scale = factor if tail.group(1) == "*" else 1.0 / factor
     return QuantileQuery(phi, inner, scale)
+
+
+def mean_query(q: QuantileQuery) -> str | None:
+    """The PromQL of the rate of the histogram's ``_sum`` beside its bucket rates: the same inner
+    expression on ``<name>_sum`` instead of ``<name>_bucket``, grouped as before but without
+    ``le``. Divided by the ``+Inf`` bucket's rate (the ``_count``) it is the mean latency, which a
+    histogram records exactly, whatever the buckets. None when the inner part is not one classic
+    histogram's buckets (a native histogram, two metrics, a filter on ``le``, ``without``)."""
+    names = set(_BUCKET_NAME.findall(q.inner))
+    if len(names) != 1 or re.search(r"\ble\s*=", q.inner) or re.search(r"\bwithout\b", q.inner):
+        return None
+    inner = _BUCKET_NAME.sub(lambda m: f"{m.group(1)}_sum", q.inner)
+
+    def drop_le(m: re.Match[str]) -> str:
+        kept = [label.strip() for label in m.group(1).split(",") if label.strip() and label.strip() != "le"]
+        return f"by ({', '.join(kept)})"
+
+    return _BY.sub(drop_le, inner)
 
 
 def quantile_from_buckets(edges: np.ndarray, cumulative: np.ndarray, phi: float) -> np.ndarray:

@@ -58,8 +58,10 @@ def load_log(source: str | Path, *, query: str | None = None, reference: bool = 
                 import pyarrow.csv as pcsv
 
                 parse = pcsv.ParseOptions(delimiter="\t" if suffix == ".tsv" else ",")
-                # an empty cell is a missing value (an unlabelled row), not the class ""
-                convert = pcsv.ConvertOptions(strings_can_be_null=True)
+                # an empty cell is a missing value (an unlabelled row), not the class ""; a version
+                # is text as written: read as a number, "1.10" would become 1.1 and merge with
+                # version "1.1" (and "2.0" with "2")
+                convert = pcsv.ConvertOptions(strings_can_be_null=True, column_types={"model_version": pa.string()})
                 table, line_offset = pcsv.read_csv(path, parse_options=parse, convert_options=convert), 1
             else:
                 raise LogError(f"{path}: unknown log format {suffix!r}; expected .parquet or .csv")

@@ -47,6 +47,7 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
     counts = np.bincount(b, minlength=n_bins).astype(float)
     series: dict[str, tuple[np.ndarray, bool]] = {}  # name -> (values, is_symptom)
     rate_steps: list[tuple[float, int, str]] = []  # symptoms scanned as rates of rare events
+    rates: dict[str, np.ndarray] = {}  # their per-bin rates, for the ramp refinement
     # per-bin means need a few hundred rows per bin, not millions: a time-ordered stride sample
     stride = max(1, len(log) // SAMPLE_ROWS)
     rows = slice(None, None, stride)
@@ -69,6 +70,8 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
             labelled = np.bincount(bs[ok], minlength=n_bins).astype(np.float64)
             at, z = rate_increase_split(extreme, labelled, lo_frac=0.15, hi_frac=0.95)
             rate_steps.append((z, at, "performance:tail"))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rates["performance:tail"] = np.where(labelled > 0, extreme / np.maximum(labelled, 1.0), np.nan)
     if log.latency_ms is not None:
         series["latency"] = (mean_series(np.log1p(np.maximum(log.latency_ms[rows], 0))), True)
     if log.error is not None:
@@ -137,8 +140,21 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
         return fallback
     strongest = max(c[0] for c in strong)
     # a regression starts with its cause: among the clearly strong steps take the earliest
-    score, first_bin, name = min((c for c in strong if c[0] >= 0.5 * strongest), key=lambda c: c[1])
-    onset = t0 + first_bin * width
+    leading = [c for c in strong if c[0] >= 0.5 * strongest]
+    score, first_bin, name = min(leading, key=lambda c: c[1])
+    # a gradual change is cut by its step half-way up the ramp: start at the ramp's foot, the
+    # earliest foot among the strong symptoms stepping near it (a mean loss shows a foot its
+    # tail share hides)
+    feet = [first_bin]
+    for _, at, key in strong:
+        if abs(at - first_bin) > 0.1 * n_bins:
+            continue
+        per_bin = series[key][0] if key in series else rates.get(key)
+        if per_bin is not None and (key in rates or series[key][1]):
+            start = ramp_start(per_bin, at, lo_bin=int(0.15 * n_bins))
+            if start is not None:
+                feet.append(start)
+    onset = t0 + min(feet) * width
     # snap to a version switch or change event close by (they are exact; bins are not)
     tolerance = max(2 * width, SNAP_SECONDS)
     candidates = [c.timestamp for c in changes if abs(c.timestamp - onset) <= tolerance]
@@ -146,6 +162,57 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
     if candidates:
         onset = min(candidates, key=lambda t: abs(t - onset))
     return Onset(float(onset), True, name, float(score))
+
+
+RAMP_WIDTHS = (2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
+RAMP_GAIN = 9.0  # the ramp must beat the step by this many residual variances (a z of 3)
+
+
+def ramp_start(values: np.ndarray, step_bin: int, lo_bin: int) -> int | None:
+    """The first bin of a ramp that explains the series better than the step at `step_bin`.
+
+    A drift that builds up over an hour is a ramp, and the best single step sits half-way up
+    it: the current window then starts late and the reference holds half the fault. A ramp
+    `c + s * clip(x - h, 0, w) / w` (flat, rising over w bins, flat again) is fitted for every
+    start h between `lo_bin` and the step and a set of widths (one matrix of candidate shapes,
+    least squares in closed form); when the best one beats the step by `RAMP_GAIN` residual
+    variances and rises the same way, its start is the onset. An abrupt step is its own best
+    ramp (w of one bin), so it stays where it was.
+    """
+    y = np.asarray(values, dtype=np.float64)
+    idx = np.flatnonzero(np.isfinite(y))
+    if idx.size < 12 or step_bin <= lo_bin + 1:
+        return None
+    yv = y[idx]
+    x = idx.astype(np.float64)
+    starts = np.arange(lo_bin, step_bin, dtype=np.float64)
+    widths = np.array([w for w in RAMP_WIDTHS if w < idx.size], dtype=np.float64)
+    h = np.repeat(starts, widths.size)[:, None]
+    w = np.tile(widths, starts.size)[:, None]
+    shapes = np.clip(x[None, :] - h, 0.0, w) / w
+    step = (x >= step_bin).astype(np.float64)[None, :]
+
+    def fit(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        gc = g - g.mean(axis=1, keepdims=True)
+        yc = yv - yv.mean()
+        var = np.einsum("ij,ij->i", gc, gc)
+        cov = gc @ yc
+        with np.errstate(invalid="ignore", divide="ignore"):
+            slope = np.where(var > 0, cov / var, 0.0)
+            sse = float(yc @ yc) - np.where(var > 0, cov * cov / var, 0.0)
+        return sse, slope
+
+    sse_ramp, slope_ramp = fit(shapes)
+    sse_step, slope_step = fit(step)
+    same_way = np.sign(slope_ramp) == np.sign(slope_step[0])
+    sse_ramp = np.where(same_way, sse_ramp, np.inf)
+    best = int(np.argmin(sse_ramp))
+    s2 = float(sse_ramp[best]) / max(idx.size - 3, 1)
+    if not np.isfinite(sse_ramp[best]) or s2 <= 0:
+        return None
+    if (float(sse_step[0]) - float(sse_ramp[best])) / s2 < RAMP_GAIN:
+        return None
+    return int(h[best, 0])
 
 
 TAIL_QUANTILE = 0.99

@@ -8,6 +8,9 @@ remaining queries are not sent: one dead server must not cost a timeout per seri
 A latency series that is a `histogram_quantile` of bucket rates also has those bucket rates read
 (one more range query, by `le`): the diagnosis judges the quantile from the bucket shares
 (`diagnostics.histogram`), which move with the requests, not with where the bucket edges fall.
+And the rate of the histogram's `_sum` (one more query, one series): over the `+Inf` bucket's rate
+it is the mean latency, which the histogram records exactly whatever the shape of the latencies
+(a second estimate, judged beside the quantile: `diagnostics.service_causes`).
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ from __future__ import annotations
 import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 import numpy as np
 
-from diagnostics.histogram import QuantileQuery, parse_quantile_query, quantile_from_buckets
+from diagnostics.histogram import QuantileQuery, mean_query, parse_quantile_query, quantile_from_buckets
 from diagnostics.series import Series, SeriesSet, SeriesSpec, ServiceSpec
 
 MAX_POINTS = 11_000  # Prometheus refuses longer range answers
@@ -68,7 +72,8 @@ def read_series(
     own_client = client is None
     http = client or httpx.Client(timeout=timeout, limits=httpx.Limits(max_connections=WORKERS))
     quantiles = [parse_quantile_query(s.query) if s.kind == "latency" else None for _, s in pairs]
-    jobs = len(pairs) + sum(q is not None for q in quantiles)
+    sums = [mean_query(q) if q is not None else None for q in quantiles]
+    jobs = len(pairs) + sum(q is not None for q in quantiles) + sum(m is not None for m in sums)
     try:
         with ThreadPoolExecutor(max_workers=min(WORKERS, jobs)) as pool:
             series_jobs = [pool.submit(_one, http, base_url, s, times, step, dead) for _, s in pairs]
@@ -77,8 +82,14 @@ def read_series(
                 for i, q in enumerate(quantiles)
                 if q is not None
             }
+            sum_jobs = {
+                i: pool.submit(_summed, http, base_url, m, times, step, dead)
+                for i, m in enumerate(sums)
+                if m is not None
+            }
             answers = [f.result() for f in series_jobs]
             judged = {i: f.result() for i, f in bucket_jobs.items()}
+            sum_rates = {i: f.result() for i, f in sum_jobs.items()}
     finally:
         if own_client:
             http.close()
@@ -90,10 +101,15 @@ def read_series(
             continue
         assert values is not None
         series = Series(owner, s.key, s.kind, values)
-        q, better = quantiles[i], judged.get(i)
+        q, (better, count), sum_rate = quantiles[i], judged.get(i) or (None, None), sum_rates.get(i)
         if q is not None and better is not None and np.isfinite(better).any():
             series.judged = np.where(np.isfinite(values), better * q.scale, np.nan)
             series.judged_note = "quantile re-read from the histogram's bucket shares"
+        if q is not None and count is not None and sum_rate is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                mean = np.where(np.isfinite(values) & (count > 0), sum_rate / count * q.scale, np.nan)
+            if np.isfinite(mean).any():
+                series.mean = mean
         out.series.append(series)
     if dead.reason is not None:
         read = len(out.series)
@@ -152,14 +168,12 @@ def _one(
     return values, None
 
 
-def _buckets(
-    http: httpx.Client, base_url: str, q: QuantileQuery, times: np.ndarray, step: float, dead: _Dead
-) -> np.ndarray | None:
-    """The quantile re-read from the bucket rates of the query's inner part (summed by `le`); None
-    when they cannot be read (the catalog's own series is then judged as it is)."""
-    if dead.reason is not None:
-        return None
-    params = {"query": q.inner, "start": f"{times[0]:.3f}", "end": f"{times[-1]:.3f}", "step": f"{step:g}"}
+def _range(
+    http: httpx.Client, base_url: str, query: str, times: np.ndarray, step: float
+) -> list[dict[str, Any]] | None:
+    """The result of a range query on the grid, or None when it cannot be read (a side reading:
+    the catalog's own series is then judged without it)."""
+    params = {"query": query, "start": f"{times[0]:.3f}", "end": f"{times[-1]:.3f}", "step": f"{step:g}"}
     try:
         resp = http.get(base_url.rstrip("/") + "/api/v1/query_range", params=params)
         payload = resp.json()
@@ -167,8 +181,43 @@ def _buckets(
         return None
     if resp.status_code != 200 or payload.get("status") != "success":
         return None
+    return list((payload.get("data") or {}).get("result") or [])
+
+
+def _summed(
+    http: httpx.Client, base_url: str, query: str, times: np.ndarray, step: float, dead: _Dead
+) -> np.ndarray | None:
+    """Every series of the answer summed on the grid (the histogram's `_sum` rate, grouped as its
+    buckets are); None when it cannot be read. A point one series lacks is unknown."""
+    result = None if dead.reason is not None else _range(http, base_url, query, times, step)
+    if not result:
+        return None
+    total = np.zeros(times.shape[0])
+    for item in result:
+        pts = item.get("values")
+        if not pts:
+            return None
+        arr = _points(pts)
+        idx = np.rint((arr[:, 0] - times[0]) / step).astype(np.int64)
+        ok = (idx >= 0) & (idx < times.shape[0])
+        seen = np.zeros(times.shape[0], dtype=bool)
+        seen[idx[ok]] = True
+        total[idx[ok]] += arr[ok, 1]
+        total[~seen] = np.nan
+    return total
+
+
+def _buckets(
+    http: httpx.Client, base_url: str, q: QuantileQuery, times: np.ndarray, step: float, dead: _Dead
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The quantile re-read from the bucket rates of the query's inner part (summed by `le`), and
+    the `+Inf` bucket's rate (the request rate the histogram counted); None when they cannot be
+    read (the catalog's own series is then judged as it is)."""
+    result = None if dead.reason is not None else _range(http, base_url, q.inner, times, step)
+    if result is None:
+        return None
     by_le: dict[float, np.ndarray] = {}
-    for item in (payload.get("data") or {}).get("result") or []:
+    for item in result:
         le_text = (item.get("metric") or {}).get("le")
         pts = item.get("values")
         if le_text is None or not pts:  # a native histogram or no `le`: nothing to re-read
@@ -187,7 +236,7 @@ def _buckets(
     if len(by_le) < 2 or math.inf not in by_le:
         return None
     edges = np.asarray(sorted(by_le))
-    return quantile_from_buckets(edges, np.column_stack([by_le[e] for e in edges]), q.phi)
+    return quantile_from_buckets(edges, np.column_stack([by_le[e] for e in edges]), q.phi), by_le[math.inf]
 
 
 def _points(pts: list[list[object]]) -> np.ndarray:

@@ -64,6 +64,8 @@ class Series:
     ``judged``: what the diagnosis judges instead of ``values`` when the catalog's series is a
     coarse estimate of something better read from its parts (a quantile re-estimated from the
     histogram's bucket shares, `diagnostics.histogram`); ``values`` stay what the catalog shows.
+    ``mean``: for a latency histogram, its mean latency, judged beside the quantile
+    (`diagnostics.service_causes`).
     """
 
     owner: str  # "" = the service itself, else a dependency name
@@ -72,6 +74,7 @@ class Series:
     values: np.ndarray
     judged: np.ndarray | None = None
     judged_note: str = ""  # how ``judged`` was made, said in the findings
+    mean: np.ndarray | None = None  # a latency histogram's mean (its `_sum` / `_count`), same unit
 
     @property
     def label(self) -> str:

@@ -227,6 +227,7 @@ class SeriesScore:
     restarts: int = 0  # sudden drops of a growing resource (sawtooth)
     flat_top: bool = False  # level pinned at its maximum (a limit)
     follows_load: bool = False  # a resource that rose only as much as the request rate did
+    second: SeriesScore | None = None  # a latency histogram's other estimate (mean or quantile)
 
 
 def score_series(

@@ -12,6 +12,7 @@ import numpy as np
 
 from diagnostics.context import Context
 from diagnostics.findings import Finding
+from diagnostics.replay import replay_findings
 
 MIN_ROWS = 30
 MIN_ERRORS = 10  # failed requests needed in the current window to call an error spike
@@ -23,6 +24,7 @@ def service_findings(ctx: Context) -> list[Finding]:
     out.extend(_latency(ctx))
     out.extend(_errors(ctx))
     out.extend(_traffic(ctx))
+    out.extend(replay_findings(ctx))
     return out
 
 
@@ -104,6 +106,36 @@ def _rate(ts: np.ndarray, start: float, end: float, sample_fraction: float = 1.0
     return float(ts.shape[0] / span * 60.0 / sample_fraction)
 
 
+SEASONS = {"day_before": 86400.0, "week_before": 7 * 86400.0}
+
+
+def _seasonal_rates(ref_ts: np.ndarray, start: float, end: float, sample_fraction: float) -> dict[str, float]:
+    """Rates over the same hours one day and one week before the current window.
+
+    Only where the log covers that whole earlier window (it starts before it, and the window
+    ends before the onset), so a six-hour log has none and keeps the adjacent comparison alone.
+    """
+    out: dict[str, float] = {}
+    if ref_ts.size == 0:
+        return out
+    for key, period in SEASONS.items():
+        lo, hi = start - period, end - period
+        if lo < float(ref_ts[0]) or hi > start:
+            continue
+        n = int(np.searchsorted(ref_ts, hi, side="right") - np.searchsorted(ref_ts, lo, side="left"))
+        if n >= MIN_ROWS:
+            out[key] = n / max(hi - lo, 1.0) * 60.0 / sample_fraction
+    return out
+
+
+def _seasonal_words(seasonal: dict[str, float], cur_rate: float) -> str:
+    words = {"day_before": "a day earlier", "week_before": "a week earlier"}
+    parts = [
+        f"{cur_rate / max(rate, 1e-9):.0%} of the same hours {words[k]} ({rate:.1f})" for k, rate in seasonal.items()
+    ]
+    return f"; {', '.join(parts)}" if parts else ""
+
+
 def _traffic(ctx: Context) -> list[Finding]:
     out: list[Finding] = []
     cur_ts = ctx.current.timestamp
@@ -126,7 +158,15 @@ def _traffic(ctx: Context) -> list[Finding]:
         typical_gap = 0.0
     cur_rate = _rate(cur_ts, cur_start, cur_end, ctx.current.sample_fraction)
     ratio = cur_rate / max(ref_rate, 1e-9)
-    details = {"rows_per_minute_reference": ref_rate, "rows_per_minute_current": cur_rate, "ratio": ratio}
+    details: dict[str, float] = {"rows_per_minute_reference": ref_rate, "rows_per_minute_current": cur_rate,
+                                 "ratio": ratio}
+    seasonal = _seasonal_rates(ref_ts, cur_start, cur_end, ctx.reference.sample_fraction) if same_log else {}
+    for key, rate in seasonal.items():
+        details[f"rows_per_minute_{key}"] = rate
+    # a weekend or a night is not an outage: the drop (spike) must hold against the same hours
+    # a day and a week earlier too, wherever the log reaches back that far
+    ratios = [ratio] + [cur_rate / max(rate, 1e-9) for rate in seasonal.values()]
+    drop_ratio, spike_ratio = max(ratios), min(ratios)
     # gaps: the longest silence since the onset
     edges = np.concatenate(([ctx.onset], cur_ts))
     gaps = np.diff(edges)
@@ -146,27 +186,29 @@ def _traffic(ctx: Context) -> list[Finding]:
             )
         )
     # a diurnal wave moves the rate by at most ~15% between neighbouring hours
-    if ratio <= 0.78 and cur_ts.size + ref_ts.size > 2 * MIN_ROWS:
-        mag = float(np.clip((0.78 - ratio) / 0.25, 0.0, 1.0))
+    if drop_ratio <= 0.78 and cur_ts.size + ref_ts.size > 2 * MIN_ROWS:
+        mag = float(np.clip((0.78 - drop_ratio) / 0.25, 0.0, 1.0))
         out.append(
             Finding(
                 "service",
                 "traffic",
                 "traffic",
                 mag,
-                f"Traffic dropped to {ratio:.0%} of normal: {ref_rate:.1f} -> {cur_rate:.1f} predictions per minute.",
+                f"Traffic dropped to {ratio:.0%} of normal: {ref_rate:.1f} -> {cur_rate:.1f} predictions per minute"
+                f"{_seasonal_words(seasonal, cur_rate)}.",
                 details,
             )
         )
-    elif ratio >= 2.0:
-        mag = float(np.clip((ratio - 1.8) / 1.2, 0.0, 1.0))
+    elif spike_ratio >= 2.0:
+        mag = float(np.clip((spike_ratio - 1.8) / 1.2, 0.0, 1.0))
         out.append(
             Finding(
                 "service",
                 "traffic",
                 "traffic",
                 mag,
-                f"Traffic spiked to {ratio:.1f}x normal: {ref_rate:.1f} -> {cur_rate:.1f} predictions per minute.",
+                f"Traffic spiked to {ratio:.1f}x normal: {ref_rate:.1f} -> {cur_rate:.1f} predictions per minute"
+                f"{_seasonal_words(seasonal, cur_rate)}.",
                 details,
             )
         )

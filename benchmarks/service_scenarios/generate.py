@@ -47,10 +47,13 @@ FAULT_KINDS = (
     "deploy_and_dependency",
     "target_down",
     "dependency_down",
+    "two_speed",
 )
 KINDS = (*FAULT_KINDS, "healthy")
 # random streams are keyed by this order, which only ever grows: adding a kind changes no other scenario
 SEED_ORDER = (*FAULT_KINDS[:11], "healthy", *FAULT_KINDS[11:])
+# "two_speed": a fast and a slow path (10% of requests four times slower), every request slower
+SLOW_PATH = (0.10, 4.0)
 STRENGTHS = ("weak", "medium", "strong")
 
 
@@ -76,6 +79,7 @@ class Component:
     restarts: list[int] = field(default_factory=list)  # grid indexes where the process restarted
     missing: np.ndarray | None = None  # scrapes lost
     down: np.ndarray | None = None  # the process is gone: nothing is scraped
+    slow_path: tuple[float, float] = (0.0, 1.0)  # (share, factor): requests that take a slower path
 
 
 @dataclass
@@ -110,8 +114,10 @@ def generate(
     index: int = 0,
     history_s: float = HISTORY_S,
     extra_deps: int = 0,
+    two_speed: bool = False,
 ) -> ServiceScenario:
-    """One scenario whose history ends at ``end`` (epoch seconds, usually now)."""
+    """One scenario whose history ends at ``end`` (epoch seconds, usually now). ``two_speed``: the
+    service's requests take a fast or a slow path (`SLOW_PATH`), as the `two_speed` kind's do."""
     if kind not in KINDS:
         raise ValueError(f"unknown service scenario kind {kind!r}")
     s_i = STRENGTHS.index(strength)
@@ -144,6 +150,9 @@ def generate(
     changes: list[dict[str, Any]] = []
     trigger: dict[str, Any] | None = None
     culprit: tuple[str, str, str] = ("none", "none", "")
+    total_factor = np.ones(n)  # the service's whole latency (its own and its dependencies')
+    if two_speed or kind == "two_speed":
+        svc.slow_path = SLOW_PATH
 
     def change(at: float, kind_: str, service: str, description: str, **extra: Any) -> dict[str, Any]:
         c = {"timestamp": float(at), "kind": kind_, "service": service, "description": description, **extra}
@@ -221,6 +230,15 @@ def generate(
             onset - 20, "model_deploy", SERVICE, "scorer model v5 (same architecture)", from_version="4", to_version="5"
         )
         culprit = ("service", "dependency", DEPS[0])
+    elif kind == "two_speed":
+        # every request slower, on both paths: the p95 sits where the two populations meet, and
+        # the bucket shares cannot say by how much it moved (x1.3 reads x1.17-x1.5)
+        total_factor = 1.0 + (0.35, 0.6, 1.0)[s_i] * ramp
+        trigger = change(
+            onset - 15, "model_deploy", SERVICE, "scorer model v13 (two more towers)", from_version="12",
+            to_version="13",
+        )
+        culprit = ("service", "latency", "latency_p95_ms")
     elif kind in ("target_down", "dependency_down"):
         # a process that is gone for 8 / 20 minutes, or for good: its exporter stops answering,
         # its series vanish (no data, not zero) and it comes back with fresh counters
@@ -267,7 +285,7 @@ def generate(
     util = svc.cpu / cpu_limit
     queueing = 1.0 + 6.0 * np.clip(util - 0.8, 0.0, None) ** 1.5 * 4
     svc.cpu = np.minimum(svc.cpu, cpu_limit)
-    svc.latency = svc.latency * queueing + fs.latency + emb.latency
+    svc.latency = (svc.latency * queueing + fs.latency + emb.latency) * total_factor
     for c in (svc, fs, emb):
         c.missing = rng.random(n) < 0.01
         if c.down is not None:
@@ -323,7 +341,11 @@ def export(c: Component, rng: np.random.Generator) -> Exported:
     errs = rng.binomial(reqs, np.clip(c.errors, 0.0, 1.0))
     # P(latency <= le) for each bucket: log-normal body plus a point mass at the timeout
     le = np.asarray(BUCKETS)
-    body = ndtr((np.log(le)[None, :] - np.log(np.maximum(c.latency, 1e-6))[:, None]) / SIGMA)
+    share, factor = c.slow_path
+    log_lat = np.log(np.maximum(c.latency, 1e-6))[:, None]
+    body = ndtr((np.log(le)[None, :] - log_lat) / SIGMA)
+    if share > 0:  # a second log-normal population, `factor` times slower
+        body = (1.0 - share) * body + share * ndtr((np.log(le)[None, :] - log_lat - math.log(factor)) / SIGMA)
     slow = np.clip(c.slow_share, 0.0, 1.0)[:, None]
     cdf = (1.0 - slow) * body + slow * (le[None, :] >= TIMEOUT_S * 1.05)
     # split requests into buckets with successive binomials (one pass per bucket, not per row)
@@ -338,7 +360,8 @@ def export(c: Component, rng: np.random.Generator) -> Exported:
         prev = cdf[:, j]
     counts[:, -1] = left
     cum_le = np.cumsum(counts, axis=1)
-    mean_lat = c.latency * math.exp(SIGMA**2 / 2) * (1 - slow[:, 0]) + TIMEOUT_S * 1.05 * slow[:, 0]
+    body_mean = c.latency * math.exp(SIGMA**2 / 2) * ((1.0 - share) + share * factor)
+    mean_lat = body_mean * (1 - slow[:, 0]) + TIMEOUT_S * 1.05 * slow[:, 0]
     per_sum = reqs * mean_lat
     cpu = np.maximum(c.cpu, 0.0) * STEP_S * rng.normal(1.0, 0.03, n)
     # a restart starts every counter from zero again
@@ -457,9 +480,13 @@ HEALTHY_AT_AN_EDGE = ("healthy", "weak", 12)
 
 
 def quick_suite(end: float) -> list[ServiceScenario]:
-    """One medium scenario of each kind and three healthy ones (the test suite's subset)."""
+    """One medium scenario of each kind and three healthy ones (the test suite's subset), then two
+    weak `two_speed` slowdowns (x1.35: the quantile alone reads x1.26-x1.32) and a healthy day of
+    a two-speed service."""
     out = [generate(k, "medium", 1, end=end, index=i) for i, k in enumerate(FAULT_KINDS)]
     out += [generate("healthy", "medium", s, end=end, index=len(FAULT_KINDS) + s) for s in range(2)]
     kind, strength, seed = HEALTHY_AT_AN_EDGE
     out.append(generate(kind, strength, seed, end=end, index=len(out)))
+    out += [generate("two_speed", "weak", s, end=end, index=len(out) + i) for i, s in enumerate((3, 4))]
+    out.append(generate("healthy", "weak", 100, end=end, index=len(out), two_speed=True))
     return out

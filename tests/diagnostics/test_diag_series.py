@@ -355,3 +355,29 @@ def test_one_request_series_of_a_dependency_going_quiet_is_not_the_dependency_do
         v = diagnose_series(sset, onset=onset)
         assert (v.culprit_kind, v.culprit_name) == ("dependency", "store"), [f.evidence for f in v.findings[:2]]
         assert "process series still report" in v.findings[0].evidence
+
+
+def test_a_latency_histograms_mean_sees_the_slowdown_its_quantile_under_reads() -> None:
+    """A fast and a slow population, every request x1.35 slower: the p95 re-read from the bucket
+    shares reads x1.2 (under the x1.3 gate), the histogram's mean (`_sum` / `_count`, exact) x1.35.
+    Judged beside the quantile, the mean names the latency; the quantile alone names nothing; a
+    +6% wobble read by both stays quiet."""
+    sset = service()
+    p95 = sset.series[0]
+    assert p95.key == "latency_p95_ms"
+    p95.values = step_at(noisy(120.0, 0.03, 1), ONSET_I, 1.2)
+    p95.mean = step_at(noisy(45.0, 0.02, 7), ONSET_I, 1.35)
+    for onset in (ONSET, None):
+        v = diagnose_series(sset, onset=onset)
+        assert (v.culprit_kind, v.culprit_name) == ("latency", "latency_p95_ms"), [f.evidence for f in v.findings[:2]]
+        top = v.findings[0]
+        assert top.evidence.startswith("latency_p95_ms (mean) rose") and "the quantile x1.2" in top.evidence
+        assert top.details["estimate"] == "mean" and top.details["ratio"] == pytest.approx(1.35, abs=0.04)
+    quantile_only = service()
+    quantile_only.series[0].values = p95.values
+    assert diagnose_series(quantile_only, onset=ONSET).culprit_kind == "none"
+    wobble = service()
+    wobble.series[0].values = step_at(noisy(120.0, 0.03, 1), ONSET_I, 1.06)
+    wobble.series[0].mean = step_at(noisy(45.0, 0.02, 7), ONSET_I, 1.06)
+    for onset in (ONSET, None):
+        assert diagnose_series(wobble, onset=onset).culprit_kind == "none"
