@@ -1,6 +1,6 @@
 """Late labels: is a data fault or a bad version still localized when no label arrived after the onset?
 
-    python -m benchmarks.late_labels [--per-kind 8] [--markdown] [--out DIR]
+    python -m benchmarks.late_labels [--per-kind 8] [--markdown] [--out DIR] [--kinds KIND ...]
 
 Generates the data-fault, bad-version and confounded scenarios of the suite
 (`benchmarks.scenarios`), withholds every label at or after the onset (in memory, after loading
@@ -86,9 +86,9 @@ def run_one(scenario: Scenario) -> Result:
     )
 
 
-def specs(per_kind: int) -> list[Spec]:
+def specs(per_kind: int, kinds: Sequence[str] | None = None) -> list[Spec]:
     out = []
-    for kind in LABEL_FREE_KINDS:
+    for kind in kinds or LABEL_FREE_KINDS:
         n_variants = len(FAULTS[kind].variants)
         for j in range(per_kind):
             dataset = DATASETS[j % len(DATASETS)]
@@ -140,10 +140,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--per-kind", type=int, default=8)
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--kinds", nargs="*", choices=LABEL_FREE_KINDS, help="only these kinds")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         out = args.out or Path(tmp)
-        scenarios = generate_suite(out, specs(args.per_kind))
+        scenarios = generate_suite(out, specs(args.per_kind, args.kinds))
         results = [run_one(s) for s in scenarios]
     print(report(results, args.markdown))
     return 0

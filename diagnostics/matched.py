@@ -30,6 +30,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats
 from scipy.spatial import cKDTree
 
 from diagnostics.context import Context, align_categorical, row_loss
@@ -79,6 +80,52 @@ def paired_z(diff: np.ndarray) -> float:
     return mean / (sd / math.sqrt(n))
 
 
+EXACT_MAX_DISCORDANT = 400  # beyond this many discordant rows the normal approximation is exact enough
+
+
+def sign_flip_tails(steps: np.ndarray) -> tuple[float, float]:
+    """Exact one-sided p values (sum as large or larger, as small or smaller) of the sum of paired
+    differences under random signs (H0: neither version is better on these rows).
+
+    `steps` are the paired differences as integers (0/1 losses against the mean of `k` answers:
+    the differences times `k`). Under H0 each non-zero difference is as likely with either sign,
+    so the sum's distribution is the convolution, per magnitude m, of `m * (2 B - c)` with
+    `B ~ Binomial(c, 1/2)` over the `c` differences of that magnitude. With a single answer
+    (every step +-1) the upper tail is McNemar's exact test, `binomtest(b, b + c, 0.5, "greater")`.
+    """
+    d = np.asarray(steps, dtype=np.int64)
+    d = d[d != 0]
+    if d.size == 0:
+        return 1.0, 1.0
+    counts = np.bincount(np.abs(d))
+    pmf = np.ones(1)  # of T, the sum of the magnitudes drawn positive; the sum is 2T - sum(|d|)
+    for m in np.flatnonzero(counts):
+        c = int(counts[m])
+        part = np.zeros(int(m) * c + 1)
+        part[:: int(m)] = stats.binom.pmf(np.arange(c + 1), c, 0.5)
+        pmf = np.convolve(pmf, part)
+    t_obs = (int(d.sum()) + int(np.abs(d).sum())) // 2
+    return float(min(1.0, pmf[t_obs:].sum())), float(min(1.0, pmf[: t_obs + 1].sum()))
+
+
+def exact_paired_z(diff: np.ndarray, answers: int) -> float:
+    """The paired z of 0/1-loss differences (each against the mean of `answers` answers), read
+    from the exact sign-flip test (`sign_flip_tails`) as the normal quantile of its p value.
+
+    Why not the t statistic: with few discordant rows its normal reading overstates the
+    evidence: 6 of 6 discordant rows against the version give t = 2.45 (p = 0.007), the exact
+    p is 1/64 (z = 2.15). With many discordant rows both agree and the t statistic is kept."""
+    steps = np.rint(np.asarray(diff) * answers).astype(np.int64)
+    if int(np.count_nonzero(steps)) > EXACT_MAX_DISCORDANT:
+        return paired_z(diff)
+    upper, lower = sign_flip_tails(steps)
+    if min(upper, lower) <= 0.0:  # beyond double precision: far past any bar either way
+        return paired_z(diff)
+    if upper < 0.5:
+        return float(stats.norm.isf(upper))
+    return -float(stats.norm.isf(lower)) if lower < 0.5 else 0.0
+
+
 def match_features(ctx: Context) -> list[str]:
     ranked = sorted(ctx.influence, key=lambda f: ctx.influence_raw.get(f, 0.0), reverse=True)
     out = []
@@ -116,7 +163,6 @@ def _valid_prediction(pred: np.ndarray | Categorical, idx: np.ndarray) -> np.nda
     if isinstance(pred, Categorical):
         return np.asarray(pred.codes[idx] >= 0)
     return np.asarray(np.isfinite(pred[idx]))
-
 
 
 def paired_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray, min_pairs: int) -> PairedGap | None:
@@ -176,6 +222,165 @@ def paired_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray, 
         n=int(ok.sum()),
         loss_version=float(loss_v[ok].mean()),
         loss_baseline=float(loss_b[ok].mean()),
-        z=paired_z(diff),
+        z=exact_paired_z(diff, k) if ctx.task.kind == "classification" else paired_z(diff),
         matched_share=float(ok.sum()) / v_idx.size,
+    )
+
+
+REVERSE_MAX_POOL = 10_000  # answers per version in the reverse match
+REVERSE_MAX_ROWS = 10_000  # labelled reference rows scored
+
+
+@dataclass(frozen=True)
+class ReverseGap:
+    """Both versions' answers at their nearest inputs, scored against labelled reference rows."""
+
+    n: int  # labelled reference rows scored (both answers within reach)
+    loss_version: float
+    loss_baseline: float
+    z: float  # two-way cluster-robust: an answer scores several rows
+    pool: int  # answers per version (equal: equal neighbour distances)
+    same_window: bool  # the baseline's answers came from its current-window rows
+
+    @property
+    def delta(self) -> float:
+        return self.loss_version - self.loss_baseline
+
+    @property
+    def relative(self) -> float:
+        return self.delta / max(self.loss_baseline, 1e-12)
+
+
+def _subsample(rows: np.ndarray, m: int, rng: np.random.Generator) -> np.ndarray:
+    return rows if rows.size <= m else np.sort(rng.choice(rows, size=m, replace=False))
+
+
+def cluster_z(diff: np.ndarray, first: np.ndarray, second: np.ndarray) -> float:
+    """z of the mean of `diff` when rows share answers: two-way cluster-robust variance over the
+    answer each side used (Cameron, Gelbach and Miller: clustered by the first, plus by the
+    second, minus by their intersection), never below the variance of independent rows."""
+    n = diff.size
+    if n < 2:
+        return 0.0
+    e = diff - diff.mean()
+
+    def clustered(ids: np.ndarray) -> float:
+        sums = np.bincount(ids, weights=e)
+        return float(sums @ sums) / n**2
+
+    both = np.unique(np.stack([first, second], axis=1), axis=0, return_inverse=True)[1].ravel()
+    var = max(clustered(first) + clustered(second) - clustered(both), float(e @ e) / n**2)
+    if var <= 0.0:
+        return 0.0
+    return float(diff.mean()) / math.sqrt(var)
+
+
+def _design(points: np.ndarray, quadratic: bool) -> np.ndarray:
+    """Intercept, the numeric coordinates and (quadratic) their squares and products; a missing
+    value or a category (coordinates at `FAR` multiples) counts as 0."""
+    x = np.where(np.abs(points) >= FAR / 2, 0.0, points)
+    cols = [np.ones((x.shape[0], 1)), x]
+    if quadratic:
+        i, j = np.triu_indices(x.shape[1])
+        cols.append(x[:, i] * x[:, j])
+    return np.concatenate(cols, axis=1)
+
+
+def _map_shift(pool: np.ndarray, answers: np.ndarray, source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """How much a version's smooth map (least squares on its own answers: quadratic when it has ten
+    answers per term, else linear, else none) changes from `source` to `target` inputs."""
+    d = pool.shape[1]
+    ok = np.isfinite(answers)
+    quadratic = int(ok.sum()) >= 10 * (1 + d + d * (d + 1) // 2)
+    if not quadratic and int(ok.sum()) < 10 * (1 + d):
+        return np.zeros(source.shape[0])
+    design = _design(pool[ok], quadratic)
+    beta = np.linalg.solve(design.T @ design + 1e-6 * np.eye(design.shape[1]), design.T @ answers[ok])
+    return np.asarray((_design(target, quadratic) - _design(source, quadratic)) @ beta)
+
+
+def reverse_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray, min_pairs: int) -> ReverseGap | None:
+    """A version without labels judged on the *reference's* labels: each labelled reference row
+    of the baseline is scored by the version's answer at the nearest input the version served,
+    and by the baseline's answer at the nearest input of an equally large pool of its other rows.
+
+    Why: without labels on the version's rows, its loss can be estimated by a label model, and on
+    fresh inputs a label model weaker than the versions prefers answers that resemble its own
+    smooth estimate. Here no label is estimated: the labels are realized, and both answers come
+    from a neighbouring input, from pools of the same size (so the same distance away on
+    average), so neither side is favoured by the displacement. The baseline's pool is its current-
+    window rows when it still serves (inputs drawn like the version's), else the half of its
+    reference rows not scored. Rows that share an answer are correlated: the z is cluster-robust.
+    Rows whose neighbour on either side lies beyond twice the 90th percentile of the baseline
+    pool's own neighbour distances are left out (inputs the version no longer sees).
+    """
+    feats = match_features(ctx)
+    if not feats or ctx.reference.label is None:
+        return None
+    rng = np.random.default_rng(29)
+    ref_b = ctx.ref_sample[rv[ctx.ref_sample] == base]
+    ref_b = ref_b[_valid_prediction(ctx.reference.prediction, ref_b)]
+    v_pool = ctx.cur_sample[cv[ctx.cur_sample] == v]
+    v_pool = v_pool[_valid_prediction(ctx.current.prediction, v_pool)]
+    b_cur = ctx.cur_sample[cv[ctx.cur_sample] == base]
+    b_cur = b_cur[_valid_prediction(ctx.current.prediction, b_cur)]
+    labelled = np.isfinite(ctx.ref_loss[ref_b])
+    same_window = b_cur.size >= min(v_pool.size, REVERSE_MAX_POOL) // 2 and b_cur.size >= min_pairs
+    if same_window:
+        scored, b_pool = ref_b[labelled], b_cur
+    else:
+        half = rng.random(ref_b.size) < 0.5
+        scored, b_pool = ref_b[labelled & half], ref_b[~half]
+    m = min(v_pool.size, b_pool.size, REVERSE_MAX_POOL)
+    if m < min_pairs or scored.size < min_pairs:
+        return None
+    v_pool, b_pool = _subsample(v_pool, m, rng), _subsample(b_pool, m, rng)
+    scored = _subsample(scored, REVERSE_MAX_ROWS, rng)
+    if same_window:
+        points = _coordinates(ctx, feats, scored, np.concatenate([b_pool, v_pool]))
+    else:
+        points = _coordinates(ctx, feats, np.concatenate([scored, b_pool]), v_pool)
+    p_scored, p_b, p_v = points[: scored.size], points[scored.size : scored.size + m], points[scored.size + m :]
+    tree_b, tree_v = cKDTree(p_b), cKDTree(p_v)
+    own = tree_b.query(p_b, k=2)[0][:, 1]  # leave-one-out: the first hit is the row itself
+    cap = MATCH_SLACK * float(np.quantile(own, MATCH_QUANTILE))
+    k = min(MATCH_K, m)
+    d_b, j_b = (a.reshape(-1, k) for a in tree_b.query(p_scored, k=k))
+    d_v, j_v = (a.reshape(-1, k) for a in tree_v.query(p_scored, k=k))
+    keep = (d_b[:, 0] <= cap) & (d_v[:, 0] <= cap)
+    if int(keep.sum()) < min_pairs:
+        return None
+    rows, j_b, j_v = scored[keep], j_b[keep], j_v[keep]
+    label = take_rows(ctx.reference.label, np.repeat(rows, k))  # each row's label, once per answer
+    b_src = ctx.current.prediction if same_window else ctx.reference.prediction
+    ans_v = take_rows(ctx.current.prediction, v_pool[j_v.ravel()])
+    ans_b = take_rows(b_src, b_pool[j_b.ravel()])
+    if not isinstance(ans_v, Categorical) and not isinstance(ans_b, Categorical):
+        # numbers: each answer moved from its own input to the scored row's along the version's own
+        # smooth map (a bias-corrected matching estimator); a steep relation otherwise buries the
+        # gap under the difference between neighbouring inputs
+        at = np.repeat(p_scored[keep], k, axis=0)
+        all_v = np.asarray(take_rows(ctx.current.prediction, v_pool), dtype=np.float64)
+        all_b = np.asarray(take_rows(b_src, b_pool), dtype=np.float64)
+        ans_v = ans_v + _map_shift(p_v, all_v, p_v[j_v.ravel()], at)
+        ans_b = ans_b + _map_shift(p_b, all_b, p_b[j_b.ravel()], at)
+        if ctx.task.kind == "binary_score":
+            ans_v, ans_b = np.clip(ans_v, 0.0, 1.0), np.clip(ans_b, 0.0, 1.0)
+    loss_v = row_loss(ans_v, label, ctx.task).reshape(-1, k)
+    loss_b = row_loss(ans_b, label, ctx.task).reshape(-1, k)
+    # the mean of k answers' losses: a classifier's answer near its boundary flips between
+    # neighbouring inputs, and one neighbour would add that coin to every row
+    loss_v, loss_b = loss_v.mean(axis=1), loss_b.mean(axis=1)
+    j_v, j_b = j_v[:, 0], j_b[:, 0]  # rows cluster on their nearest answer
+    ok = np.isfinite(loss_v) & np.isfinite(loss_b)
+    if int(ok.sum()) < min_pairs:
+        return None
+    diff = loss_v[ok] - loss_b[ok]
+    return ReverseGap(
+        n=int(ok.sum()),
+        loss_version=float(loss_v[ok].mean()),
+        loss_baseline=float(loss_b[ok].mean()),
+        z=cluster_z(diff, j_v[ok], j_b[ok]),
+        pool=m,
+        same_window=same_window,
     )

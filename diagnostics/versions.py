@@ -16,7 +16,7 @@ from diagnostics.context import Context, align_categorical, prediction_matrix
 from diagnostics.findings import Finding, iso_utc
 from diagnostics.label_model import estimated_gap, label_model_of
 from diagnostics.log import Categorical, ChangeRecord, take_rows
-from diagnostics.matched import paired_gap
+from diagnostics.matched import paired_gap, reverse_gap
 from diagnostics.model_checks import (
     CERTAIN_Z,
     MIN_LABELLED,
@@ -171,24 +171,63 @@ def _assess_version(
     )
     mag = max(float(np.clip((shift - 0.05) / 0.3, 0.0, 1.0)), float(np.clip((conditional - 0.1) / 0.3, 0.0, 1.0)))
     est_mag, est_text = _estimated_comparison(ctx, v, base, rv, cv, details)
-    # "different" is not "worse": a version whose estimated loss on the same inputs leans better
-    # is not blamed for answering differently (as with labels, `_with_mapping`)
-    if float(details.get("estimated_z", math.inf)) <= 0.0:  # type: ignore[arg-type]
+    rev_mag, rev_text, rev_z = _reverse_comparison(ctx, v, base, rv, cv, details)
+    # "different" is not "worse": a version is not blamed for answering differently unless the
+    # evidence leans worse. The reverse comparison scores realized labels, so it is held to the
+    # labelled rule (`_with_mapping`: z >= MAPPING_Z); the label model's estimate must not lean
+    # better either
+    est_z = float(details.get("estimated_z", math.inf))  # type: ignore[arg-type]
+    if est_z <= 0.0 or (rev_z is not None and rev_z < MAPPING_Z):
         details["different_but_not_worse"] = mag
         mag = 0.0
+    if rev_z is not None and rev_z <= 0.0:
+        est_mag = 0.0  # an estimate that blames what the reference's own labels do not
     if other is None:
         mag *= 1.0 - data_score
         est_mag *= 1.0 - data_score
+        rev_mag *= 1.0 - data_score
     why = "no labels" if unlabelled else f"only {lv.n} labelled rows"
     text = (
         f"{why}; given the same inputs its predictions depart from the baseline's by {conditional:.0%} of their "
         f"variance (distribution gap beyond noise {shift:.3f})."
     )
-    if est_mag > mag:
+    if rev_mag > max(mag, est_mag):
+        mag, text = rev_mag, f"{why}; {rev_text}."
+    elif est_mag > mag:
         mag, text = est_mag, f"{why}; {est_text}."
     elif est_text:
         text = text[:-1] + f"; estimated: {est_text}."
     return Finding("model", "version_change", name, mag, text, details)
+
+
+def _reverse_comparison(
+    ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray, details: dict[str, object]
+) -> tuple[float, str, float | None]:
+    """The version scored on the reference's realized labels (`matched.reverse_gap`): each labelled
+    reference row against the version's answer at the nearest input it served and the baseline's
+    from an equally large pool. Weighed like a realized version comparison on the same inputs.
+    Returns (magnitude, evidence, z); z is None when the comparison could not be made."""
+    rg = reverse_gap(ctx, v, base, rv, cv, MIN_LABELLED)
+    if rg is None:
+        return 0.0, "", None
+    mag = gap_magnitude(ctx, rg.delta, rg.relative, rg.z, VERSION_Z, relative=True)
+    details.update(
+        reverse_n=rg.n,
+        reverse_loss_version=rg.loss_version,
+        reverse_loss_baseline=rg.loss_baseline,
+        reverse_z=rg.z,
+        reverse_pool=rg.pool,
+        reverse_same_window=rg.same_window,
+        reverse_magnitude=mag,
+    )
+    base_name = details["baseline_version"]
+    where = "in the same window" if rg.same_window else "before the onset"
+    text = (
+        f"on {rg.n} labelled reference rows, each scored by the version's answer at the nearest input it served "
+        f"and by {base_name}'s at the nearest of as many inputs it served {where} ({rg.pool} answers each), "
+        f"{_quality(ctx, rg.loss_baseline)} -> {_quality(ctx, rg.loss_version)}, z {min(rg.z, 99.0):.1f}"
+    )
+    return mag, text, rg.z
 
 
 def _estimated_comparison(
@@ -310,7 +349,6 @@ def _conditional_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.nda
     mse_b = float(np.mean(np.sum(resid**2, axis=1)))
     mse_v = float(np.mean(np.sum((v_mat - fitted_v) ** 2, axis=1)))
     return max(0.0, (mse_v - mse_b) / total)
-
 
 
 def _with_pairs(

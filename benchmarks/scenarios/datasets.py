@@ -30,7 +30,12 @@ DATASETS: tuple[str, ...] = ("breast_cancer", "wine", "diabetes", "iris")
 # classifier with under 10% positives, and a held-out dataset kept out of all tuning.
 HARD_DATASETS: tuple[str, ...] = ("diabetes_weak", "breast_cancer_rare", "wine", "iris")
 HELD_OUT_DATASETS: tuple[str, ...] = ("digits_rare",)
-ALL_DATASETS: tuple[str, ...] = (*DATASETS, "diabetes_weak", "breast_cancer_rare", "digits_rare")
+# Fresh inputs (`curve --fresh`): generated data large enough that a log never serves the same
+# input twice, nor one of its reference's, as outside checks do. The pools above are small (60-690
+# rows, resampled with a 5% jitter), so the reference holds the label of nearly every input served.
+FRESH_DATASETS: tuple[str, ...] = ("friedman_fresh", "classification_fresh")
+ALL_DATASETS: tuple[str, ...] = (*DATASETS, "diabetes_weak", "breast_cancer_rare", "digits_rare", *FRESH_DATASETS)
+FRESH_ROWS = 25_000  # 60% to train on, 10,000 fresh rows for a log of about 9,000
 
 # A categorical input derived from the most important feature (quartile bins): it carries signal,
 # so unseen codes in it matter to the model.
@@ -52,6 +57,7 @@ class Source:
     pool_y: np.ndarray
     importance: tuple[str, ...]  # numeric features, most important first (the model's own ranking)
     tier_edges: np.ndarray  # quartile edges of the top feature on the training split
+    fresh: bool = False  # served rows are drawn without replacement and without jitter (never repeat)
 
     @property
     def top_feature(self) -> str:
@@ -122,10 +128,33 @@ def _digits_rare() -> tuple[pd.DataFrame, np.ndarray, Task, tuple[str, ...]]:
     return frame, labels, "classification", ("other", "zero")
 
 
+def _friedman_fresh() -> tuple[pd.DataFrame, np.ndarray, Task, tuple[str, ...]]:
+    """make_friedman1: a steep, interacting relation of five inputs; five more are logged and unused."""
+    x, y = skdatasets.make_friedman1(n_samples=FRESH_ROWS, n_features=10, noise=1.0, random_state=0)
+    return pd.DataFrame(x, columns=[f"x_{i}" for i in range(10)]), np.asarray(y, dtype=float), "regression", ()
+
+
+def _classification_fresh() -> tuple[pd.DataFrame, np.ndarray, Task, tuple[str, ...]]:
+    """make_classification: four informative inputs, two redundant, four noise; ~20% positives, 2% flipped."""
+    x, y = skdatasets.make_classification(
+        n_samples=FRESH_ROWS,
+        n_features=10,
+        n_informative=4,
+        n_redundant=2,
+        weights=[0.8],
+        flip_y=0.02,
+        random_state=0,
+    )
+    labels = np.where(y == 1, "pos", "neg").astype(object)
+    return pd.DataFrame(x, columns=[f"x_{i}" for i in range(10)]), labels, "classification", ("neg", "pos")
+
+
 _DERIVED = {
     "diabetes_weak": _diabetes_weak,
     "breast_cancer_rare": _breast_cancer_rare,
     "digits_rare": _digits_rare,
+    "friedman_fresh": _friedman_fresh,
+    "classification_fresh": _classification_fresh,
 }
 
 
@@ -188,6 +217,7 @@ def load_source(name: str, split_seed: int) -> Source:
         pool_y=np.asarray(py),
         importance=importance,
         tier_edges=np.asarray(edges, dtype=float),
+        fresh=name in FRESH_DATASETS,
     )
 
 

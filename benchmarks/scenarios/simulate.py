@@ -112,7 +112,10 @@ def draw_timestamps(ctx: Ctx, fault: Fault) -> None:
 def draw_requests(ctx: Ctx) -> None:
     """Resample held-out rows with measurement jitter; derive region, tier and the unused context."""
     src, rng, n = ctx.source, ctx.rng, ctx.ts.size
-    idx = rng.integers(0, len(src.pool_x), size=n)
+    if src.fresh:  # every served input is new: never served before, never in the reference
+        idx = np.concatenate([rng.permutation(len(src.pool_x)) for _ in range(n // len(src.pool_x) + 1)])[:n]
+    else:
+        idx = rng.integers(0, len(src.pool_x), size=n)
     frame = _jittered(src, idx, rng)
     frame["region"] = rng.choice(np.asarray(REGIONS, dtype=object), size=n, p=np.asarray(REGION_SHARES))
     frame[TIER_COLUMN] = src.tier_of(frame[src.top_feature].to_numpy())
@@ -130,6 +133,8 @@ def draw_requests(ctx: Ctx) -> None:
 def _jittered(src: Source, idx: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
     """Pool rows `idx` as served: continuous inputs carry a measurement jitter of 5% of their spread."""
     frame = src.pool_x.iloc[idx].reset_index(drop=True).astype(float)
+    if src.fresh:  # generated inputs are continuous and distinct already
+        return frame
     for col in src.features:
         pool = src.pool_x[col].to_numpy()
         if np.unique(pool).size > 10:  # discrete codes (e.g. sex) stay discrete
@@ -143,7 +148,7 @@ SERVED_COPIES = 30  # jittered copies of the pool that stand for "the traffic th
 @lru_cache(maxsize=8)
 def _served_pool(name: str, split_seed: int) -> tuple[pd.DataFrame, np.ndarray]:
     src = load_source(name, split_seed)
-    idx = np.tile(np.arange(len(src.pool_x)), SERVED_COPIES)
+    idx = np.tile(np.arange(len(src.pool_x)), 1 if src.fresh else SERVED_COPIES)
     frame = _jittered(src, idx, np.random.default_rng([split_seed, 4049]))
     frame[TIER_COLUMN] = src.tier_of(frame[src.top_feature].to_numpy())
     return frame[model_inputs(src)], src.pool_y[idx]
