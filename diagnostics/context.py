@@ -310,11 +310,7 @@ def estimate_influence(ctx: Context) -> None:
         idx = subsample_index(len(ctx.log), seed=3)
         pred = take_rows(ctx.log.prediction, idx)
         pmat, pvalid = prediction_matrix(pred, pred)
-        codes = {}
-        for name, bins in ctx.bins.items():
-            values = ctx.log.features.get(name)
-            if values is not None and isinstance(values, Categorical) != bins.numeric:
-                codes[name] = bins.assign(take_rows(values, idx))
+        codes = window_bin_codes(ctx.bins, ctx.log, idx)
     if pmat.shape[1] == 1:
         col = pmat[:, 0]
         pedges = quantile_edges(np.sort(col[pvalid]), 10) if pvalid.any() else np.empty(0)
@@ -368,11 +364,16 @@ def prepare_windows(ctx: Context) -> None:
             continue
         ctx.bins[name] = bins
         ctx.ref_bin_codes[name] = bins.assign(ref_part)
-        cur_values = current.features.get(name)
-        if cur_values is None or isinstance(values, Categorical) != isinstance(cur_values, Categorical):
-            continue
-        cur_part = (
-            cur_values.take(ctx.cur_sample) if isinstance(cur_values, Categorical) else cur_values[ctx.cur_sample]
-        )
-        ctx.cur_bin_codes[name] = bins.assign(cur_part)
+    ctx.cur_bin_codes = window_bin_codes(ctx.bins, current, ctx.cur_sample)
     estimate_influence(ctx)
+
+
+def window_bin_codes(bins: dict[str, FeatureBins], log: PredictionLog, idx: np.ndarray) -> dict[str, np.ndarray]:
+    """Each binned feature's bin for rows `idx` of `log`; a column the log lost or retyped has none."""
+    codes: dict[str, np.ndarray] = {}
+    for name, b in bins.items():
+        values = log.features.get(name)
+        if values is None or isinstance(values, Categorical) == b.numeric:
+            continue
+        codes[name] = b.assign(take_rows(values, idx))
+    return codes
