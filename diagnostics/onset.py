@@ -60,7 +60,9 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(n >= 3, s / np.maximum(n, 1), np.nan)
 
-    series["traffic"] = (counts, True)
+    centres = t0 + (np.arange(n_bins) + 0.5) * width
+    traffic_at, traffic_z, traffic_rest = seasonal_step(counts, centres, lo_frac=0.15, hi_frac=0.95)
+    rates["traffic"] = traffic_rest  # scanned against a daily cycle, not a line
     if np.isfinite(loss).any():
         series["performance"] = (mean_series(loss[rows]), True)
         tail = tail_series(loss[rows])
@@ -127,6 +129,7 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
         rate_steps += [(st.strength, st.first_bin, st.series)
                        for st in segment_steps(log, loss, rows, bs, n_bins, head_fraction=HEAD_FRACTION)]
     scored: list[tuple[float, int, str]] = list(rate_steps)
+    scored.append((traffic_z if np.isfinite(traffic_z) else 1e6, traffic_at, "traffic"))
     for name, (values, symptom) in series.items():
         # the reference needs history and the current window enough rows to judge: no onset
         # in the first 15% or the last 5% of the log (a short tail is where noise looks like a step)
@@ -162,6 +165,58 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
     if candidates:
         onset = min(candidates, key=lambda t: abs(t - onset))
     return Onset(float(onset), True, name, float(score))
+
+
+DAY_S = 86400.0
+
+
+def seasonal_step(
+    values: np.ndarray, times: np.ndarray, lo_frac: float, hi_frac: float
+) -> tuple[int, float, np.ndarray]:
+    """Best single step in a series beyond a daily cycle: (split index, strength, deseasonalized series).
+
+    Traffic follows the clock. Over half a day or more its daily wave is no longer monotone (a
+    16-hour log holds the morning rise, the afternoon peak and the evening fall), and a straight
+    line, the baseline of `mean_shift_split`, leaves the hump to a step: a healthy loan log
+    scored 11 at 15% of its span, the earliest strong step, so the onset of a real fault hours
+    later was read off the traffic curve (a segment's concept drift then had no current window
+    and the verdict was "none"). Here every candidate step is fitted on top of a line plus the
+    first two daily harmonics (free amplitude and phase; for logs of six hours or more), all by
+    least squares in closed form: the strength is sqrt(gain of the step over that fit / residual
+    variance). A wave cannot make an edge, so an abrupt change of traffic keeps its strength.
+    """
+    y = np.asarray(values, dtype=np.float64)
+    idx = np.flatnonzero(np.isfinite(y))
+    n = idx.shape[0]
+    rest = y.copy()
+    if n < 8:
+        return 0, 0.0, rest
+    t = np.asarray(times, dtype=np.float64)[idx]
+    span = float(t[-1] - t[0])
+    cols = [np.ones(n), (t - t.mean()) / max(span, 1.0)]
+    if span >= DAY_S / 4:
+        angle = 2.0 * np.pi * t / DAY_S
+        cols += [np.cos(angle), np.sin(angle), np.cos(2 * angle), np.sin(2 * angle)]
+    q, _ = np.linalg.qr(np.column_stack(cols))
+    yv = y[idx]
+    resid = yv - q @ (q.T @ yv)
+    rest[idx] = resid + yv.mean()
+    lo = max(2, int(lo_frac * n))
+    hi = min(n - 3, int(hi_frac * n))
+    if hi <= lo:
+        return 0, 0.0, rest
+    splits = np.arange(lo, hi)
+    steps = (np.arange(n)[:, None] >= splits[None, :]).astype(np.float64)
+    steps -= q @ (q.T @ steps)
+    norm = np.einsum("ij,ij->j", steps, steps)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gain = np.where(norm > 1e-9, (resid @ steps) ** 2 / norm, 0.0)
+    best = int(np.argmax(gain))
+    s2 = (float(resid @ resid) - float(gain[best])) / max(n - q.shape[1] - 1, 1)
+    at = int(idx[splits[best]])
+    if s2 <= 0:
+        return at, (float("inf") if gain[best] > 0 else 0.0), rest
+    return at, float(np.sqrt(gain[best] / s2)), rest
 
 
 RAMP_WIDTHS = (2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
