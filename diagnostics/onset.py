@@ -146,17 +146,22 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
     leading = [c for c in strong if c[0] >= 0.5 * strongest]
     score, first_bin, name = min(leading, key=lambda c: c[1])
     # a gradual change is cut by its step half-way up the ramp: start at the ramp's foot, the
-    # earliest foot among the strong symptoms stepping near it (a mean loss shows a foot its
-    # tail share hides)
+    # earliest foot among the strong series stepping near it (a mean loss shows a foot its
+    # tail share hides; a drifting input's mean shows the foot of a drift whose errors only
+    # rise above the noise half-way up: a sensor offset growing over 2.5 hours was dated
+    # 35 minutes late from the loss alone)
     feet = [first_bin]
     for _, at, key in strong:
         if abs(at - first_bin) > 0.1 * n_bins:
             continue
         per_bin = series[key][0] if key in series else rates.get(key)
-        if per_bin is not None and (key in rates or series[key][1]):
+        if per_bin is not None:
             start = ramp_start(per_bin, at, lo_bin=int(0.15 * n_bins))
             if start is not None:
                 feet.append(start)
+    rollout = _rollout_start(log, series, strong, first_bin, lo_bin=int(HEAD_FRACTION * n_bins), n_bins=n_bins)
+    if rollout is not None:
+        feet.append(int((rollout - t0) // width))
     onset = t0 + min(feet) * width
     # snap to a version switch or change event close by (they are exact; bins are not)
     tolerance = max(2 * width, SNAP_SECONDS)
@@ -309,6 +314,51 @@ def spread_series(values: np.ndarray) -> np.ndarray | None:
         return None
     with np.errstate(invalid="ignore"):
         return np.log1p(np.abs(values - centre) / dev)
+
+
+def _rollout_start(
+    log: PredictionLog,
+    series: dict[str, tuple[np.ndarray, bool]],
+    strong: list[tuple[float, int, str]],
+    first_bin: int,
+    lo_bin: int,
+    n_bins: int,
+) -> float | None:
+    """The first row of a version whose share steps up at the onset after serving a little before.
+
+    A staged rollout (1% of traffic, then 20%, then everyone) shows as a step of the version's
+    share where it takes over, hours after its first request; the regression began with that
+    first request. A version that already served everything before the onset does not step,
+    so a later data fault keeps its own onset.
+    """
+    mv = log.model_version
+    assert isinstance(mv, Categorical)
+    first_rows = None
+    for _, at, key in strong:
+        if not key.startswith("version=") or abs(at - first_bin) > 0.1 * n_bins:
+            continue
+        share = series[key][0]
+        before = share[lo_bin:at]
+        before = before[np.isfinite(before)]
+        after = share[at:]
+        after = after[np.isfinite(after)]
+        if before.size == 0 or after.size == 0:
+            continue
+        if not (0.0 < float(before.mean()) < 0.5 <= float(after.mean())):
+            continue
+        if first_rows is None:
+            _, idx = np.unique(mv.codes, return_index=True)
+            first_rows = dict(zip(np.unique(mv.codes).tolist(), idx.tolist(), strict=True))
+        names = [str(c) for c in mv.categories[:10]]
+        if key[len("version=") :] not in names:
+            continue
+        row = first_rows.get(names.index(key[len("version=") :]))
+        if row is None:
+            continue
+        t = float(log.timestamp[row])
+        if t >= float(log.timestamp[0]) + (lo_bin / n_bins) * (float(log.timestamp[-1]) - float(log.timestamp[0])):
+            return t
+    return None
 
 
 def _version_first_rows(log: PredictionLog) -> list[float]:

@@ -162,3 +162,49 @@ def test_a_campaign_code_in_an_unused_column_against_training_data_is_no_fault(t
     assert d.cause == "none", [(f.check, f.subject, f.score) for f in d.findings[:3]]
     unseen = [f for f in d.findings if f.check == "unseen_categories"]
     assert unseen and unseen[0].score < 0.3 and "loss_z" in unseen[0].details
+
+
+def _classifier_log(rng: np.random.Generator, n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, object]:
+    X, y = make_classification(n + 3000, n_features=4, n_informative=4, n_redundant=0, class_sep=1.5,
+                               random_state=seed)
+    model = LogisticRegression().fit(X[:3000], y[:3000])
+    df = pd.DataFrame({f"f{i}": np.round(X[3000:, i], 4) for i in range(4)})
+    return df, y[3000:], model
+
+
+def test_a_staged_rollout_is_dated_at_its_first_request(tmp_path: Path) -> None:
+    """A worse version serves 1% of requests, then 20% after two hours, then everyone after four:
+    its share steps where it takes over, and the onset was put there, four hours after its first
+    bad answer."""
+    rng = np.random.default_rng(13)
+    n = 14000
+    X, y, good = _classifier_log(rng, n, 13)
+    bad = LogisticRegression().fit(X.to_numpy()[:400], np.where(rng.uniform(size=400) < 0.35, 1 - y[:400], y[:400]))
+    ts = START + np.sort(rng.uniform(0.0, 14 * 3600.0, n))
+    start = START + 5 * 3600.0
+    share = np.select([ts < start, ts < start + 2 * 3600.0, ts < start + 4 * 3600.0], [0.0, 0.01, 0.2], 1.0)
+    new = rng.uniform(size=n) < share
+    Xa = X.to_numpy()
+    score = np.where(new, bad.predict_proba(Xa)[:, 1], good.predict_proba(Xa)[:, 1])  # type: ignore[attr-defined]
+    df = X.assign(model_version=np.where(new, "v8", "v7"), prediction=np.round(score, 4), label=y)
+    d = diagnose(load_log(_write(df, ts, tmp_path / "log.parquet")))
+    assert (d.cause, d.culprit_kind, d.culprit_name) == ("model", "model_version", "v8")
+    first = float(ts[new].min())
+    assert abs(d.onset - first) <= 900.0, (d.onset - first) / 60.0
+
+
+def test_an_input_drifting_over_hours_is_dated_at_the_foot_of_its_drift(tmp_path: Path) -> None:
+    """A sensor's offset grows over 3 hours: the errors rise above their noise only half-way
+    up, and the onset read off the loss was 97 minutes late; the input's own mean shows the
+    foot of the ramp."""
+    rng = np.random.default_rng(23)
+    n = 12000
+    X, y, model = _classifier_log(rng, n, 23)
+    ts = START + np.sort(rng.uniform(0.0, 10 * 3600.0, n))
+    onset = START + 5 * 3600.0
+    X["f0"] = np.round(X["f0"] + 1.5 * np.clip((ts - onset) / (3 * 3600.0), 0.0, 1.0), 4)
+    score = model.predict_proba(X.to_numpy())[:, 1]  # type: ignore[attr-defined]
+    df = X.assign(model_version="v1", prediction=np.round(score, 4), label=y)
+    d = diagnose(load_log(_write(df, ts, tmp_path / "log.csv")))
+    assert (d.cause, d.culprit_kind, d.culprit_name) == ("data", "feature", "f0")
+    assert d.onset_detected and abs(d.onset - onset) <= 900.0, (d.onset - onset) / 60.0
