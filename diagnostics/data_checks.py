@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from diagnostics.clock_features import clock_input
 from diagnostics.context import Context, align_categorical, loss_name
 from diagnostics.feature_relations import relation_findings
 from diagnostics.findings import Finding
@@ -78,7 +79,16 @@ def data_findings(ctx: Context) -> list[Finding]:
             out.extend(_categorical_checks(ctx, name, r, c))
         else:
             assert not isinstance(c, Categorical)
-            out.extend(_numeric_checks(ctx, name, r, c))
+            clock = clock_input(
+                name, r, ctx.reference.timestamp, c, ctx.current.timestamp, _weight(ctx, name, structural=True)
+            )
+            if clock is None:
+                out.extend(_numeric_checks(ctx, name, r, c))
+                continue
+            # an hour-of-day input moves with the windows' hours: its relation to the clock is what can break
+            out.extend(clock.findings)
+            mr, mc = float(np.isnan(r).mean()) if r.size else 0.0, float(np.isnan(c).mean()) if c.size else 0.0
+            out.extend(_missing(ctx, name, mr, mc, r.shape[0], c.shape[0]))
     out.extend(relation_findings(ctx))
     for f in out:
         # tie-break for equal (clipped) scores: a derived column (e.g. a bucketed copy) carries

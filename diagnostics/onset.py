@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from diagnostics.clock_features import clock_match
 from diagnostics.log import Categorical, ChangeRecord, PredictionLog
 from diagnostics.onset_segments import segment_steps
 from diagnostics.stats import mean_shift_split, rate_increase_split
@@ -119,6 +120,11 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
         else:
             v = values[rows]
             miss = np.isnan(v).astype(float)
+            clock = clock_match(v, ts[rows], int(v.shape[0] * HEAD_FRACTION))
+            if clock is not None:  # an hour-of-day input: its level follows the clock, its match does not
+                series[f"{name}:clock"] = (mean_series(clock), False)
+                series[f"{name}:missing"] = (mean_series(miss), False)
+                continue
             series[f"{name}:mean"] = (mean_series(v), False)
             spread = spread_series(v)
             if spread is not None:
