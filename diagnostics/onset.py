@@ -62,7 +62,8 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
             return np.where(n >= 3, s / np.maximum(n, 1), np.nan)
 
     centres = t0 + (np.arange(n_bins) + 0.5) * width
-    traffic_at, traffic_z, traffic_rest = seasonal_step(counts, centres, lo_frac=0.15, hi_frac=0.95)
+    line_at, _ = mean_shift_split(counts, lo_frac=0.15, hi_frac=0.95)
+    traffic_at, traffic_z, traffic_rest = seasonal_step(counts, centres, lo_frac=0.15, hi_frac=0.95, prefer=line_at)
     rates["traffic"] = traffic_rest  # scanned against a daily cycle, not a line
     if np.isfinite(loss).any():
         series["performance"] = (mean_series(loss[rows]), True)
@@ -182,7 +183,7 @@ DAY_S = 86400.0
 
 
 def seasonal_step(
-    values: np.ndarray, times: np.ndarray, lo_frac: float, hi_frac: float
+    values: np.ndarray, times: np.ndarray, lo_frac: float, hi_frac: float, prefer: int | None = None
 ) -> tuple[int, float, np.ndarray]:
     """Best single step in a series beyond a daily cycle: (split index, strength, deseasonalized series).
 
@@ -195,6 +196,9 @@ def seasonal_step(
     first two daily harmonics (free amplitude and phase; for logs of six hours or more), all by
     least squares in closed form: the strength is sqrt(gain of the step over that fit / residual
     variance). A wave cannot make an edge, so an abrupt change of traffic keeps its strength.
+    `prefer` (the split a line baseline picks) is kept when it is at least half as strong as the
+    best split here: an hour of replayed requests is a pulse whose two edges score alike, and its
+    start, not its end, is the onset.
     """
     y = np.asarray(values, dtype=np.float64)
     idx = np.flatnonzero(np.isfinite(y))
@@ -223,6 +227,10 @@ def seasonal_step(
     with np.errstate(invalid="ignore", divide="ignore"):
         gain = np.where(norm > 1e-9, (resid @ steps) ** 2 / norm, 0.0)
     best = int(np.argmax(gain))
+    if prefer is not None:
+        k = int(np.searchsorted(idx, prefer)) - lo
+        if 0 <= k < gain.shape[0] and gain[k] >= 0.25 * gain[best]:  # strength at least half
+            best = k
     s2 = (float(resid @ resid) - float(gain[best])) / max(n - q.shape[1] - 1, 1)
     at = int(idx[splits[best]])
     if s2 <= 0:
