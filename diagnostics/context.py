@@ -88,7 +88,14 @@ def _as_float(value: object) -> float:
 
 
 def row_loss(pred: np.ndarray | Categorical, label: np.ndarray | Categorical | None, task: Task) -> np.ndarray:
-    """Per-row loss (NaN where unlabelled or no prediction): 0/1 error or absolute error."""
+    """Per-row loss (NaN where unlabelled or no prediction): 0/1 error for class names, the squared
+    error (Brier) for a binary score, the absolute error for a regression.
+
+    A probability is scored by a proper rule: `|label - score|` is smallest when every score is
+    pushed to 0 or 1, so a version whose calibration broke (overconfident, same ranking) looked
+    better than the calibrated one it replaced; `(label - score)^2` is smallest at the true
+    probability, so over- and underconfidence both cost.
+    """
     n = len(pred)
     if label is None:
         return np.full(n, np.nan)
@@ -112,8 +119,13 @@ def row_loss(pred: np.ndarray | Categorical, label: np.ndarray | Categorical | N
     if isinstance(label, Categorical):
         return np.full(n, np.nan)
     if task.kind == "binary_score":
-        return np.asarray(np.abs(label - pred))  # = 1 - probability given to the true class
+        return np.asarray(np.square(label - pred))
     return np.asarray(np.abs(label - pred))
+
+
+def loss_name(task: Task) -> str:
+    """What `row_loss` measures, in the words a finding uses for it."""
+    return {"classification": "error rate", "binary_score": "Brier score"}.get(task.kind, "mean absolute error")
 
 
 def performance_summary(
@@ -148,7 +160,7 @@ def performance_summary(
         denom = float(np.sum(hard == 1) + np.sum(truth == 1))
         out["f1"] = 2 * hits / denom if denom else float("nan")
         out["auc"] = auc(score, truth)
-        out["mean_abs_error"] = float(loss[ok].mean())
+        out["brier"] = float(loss[ok].mean())
     else:
         err = loss[ok]
         out["mae"] = float(err.mean())

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from diagnostics.context import Context, align_categorical
+from diagnostics.context import Context, align_categorical, loss_name
 from diagnostics.feature_relations import relation_findings
 from diagnostics.findings import Finding
 from diagnostics.log import Categorical
@@ -113,8 +113,7 @@ def _unseen_weight(
         base = loss_old if loss_old.n >= MIN_LABELLED else loss_ref
         z = loss_new.z_worse(base)
         details.update(loss_unseen_rows=loss_new.mean, loss_other_rows=base.mean, loss_z=z)
-        what = "error rate" if ctx.task.kind == "classification" else "mean absolute error"
-        text = f" Their {what} is {loss_new.mean:.4g} against {base.mean:.4g} on the other rows."
+        text = f" Their {loss_name(ctx.task)} is {loss_new.mean:.4g} against {base.mean:.4g} on the other rows."
         harmless = z < 2.0
         if z >= 3.0 and relative_increase(loss_new, base) >= 0.1:
             weight = max(weight, 0.6)

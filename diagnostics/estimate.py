@@ -6,7 +6,8 @@ may hold none. Two estimators, both fitted on the labelled reference only:
 * **Binary score** (`prediction` is the probability of the positive class): confidence-based
   performance estimation, as NannyML's CBPE does. A calibrated probability `q` says how often
   the positive class is right, so each row's expected loss is known without its label:
-  `E|y - p| = q (1 - p) + (1 - q) p`, and the hard prediction is right with probability
+  `E(y - p)^2 = q (1 - p)^2 + (1 - q) p^2` (the Brier loss `row_loss` scores), and the hard
+  prediction is right with probability
   `q` (when `p >= 0.5`) or `1 - q`. Calibration is checked on the reference first: an isotonic
   map (pool-adjacent-violators on score quantile bins) is cross-fitted on two halves, and used
   only when it lowers the expected calibration error; otherwise the raw scores are trusted.
@@ -113,7 +114,7 @@ class Estimator:
         if self.method == "confidence":
             p = np.clip(pred, 0.0, 1.0)
             q = self.probability(pred)
-            return np.asarray(q * (1.0 - p) + (1.0 - q) * p)
+            return np.asarray(expected_brier(q, p))
         return self._additive(log)
 
     def expected_accuracy(self, log: PredictionLog) -> np.ndarray:
@@ -137,6 +138,11 @@ class Estimator:
 
 
 _PREDICTION = "\x00prediction"
+
+
+def expected_brier(q: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Expected squared error of score `p` when the positive class comes with probability `q`."""
+    return np.asarray(q * np.square(1.0 - p) + (1.0 - q) * np.square(p))
 
 
 def fit_estimator(reference: PredictionLog, ref_loss: np.ndarray, task: Task) -> Estimator | None:
@@ -174,8 +180,8 @@ def _fit_confidence(reference: PredictionLog, labelled: np.ndarray) -> Estimator
         q_fit = cross
     else:
         q_fit = p
-    est.reference_loss = float(np.abs(y - p).mean())
-    est.reference_fit = float((q_fit * (1 - p) + (1 - q_fit) * p).mean())
+    est.reference_loss = float(np.square(y - p).mean())
+    est.reference_fit = float(expected_brier(q_fit, p).mean())
     return est
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from diagnostics.context import Context, class_codes
+from diagnostics.context import Context, class_codes, loss_name
 from diagnostics.findings import Finding
 from diagnostics.label_model import LabelModel, cur_halves, label_model_of, ref_halves, window_points
 from diagnostics.log import Categorical, PredictionLog, take_rows
@@ -122,7 +122,7 @@ def temper_concept(ctx: Context, findings: list[Finding], log_before_loss: np.nd
     if check is None or not check.held():
         return findings
     old = findings[i]
-    loss = "mean absolute error" if ctx.task.kind == "regression" else "error rate"
+    loss = loss_name(ctx.task)
     text = (
         f"The model's {loss} is above the reference's ({check.model_reference.mean:.3f} -> "
         f"{check.model_current.mean:.3f}), but an independent fit of the labels on the reference's inputs "

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from diagnostics.context import Context, align_categorical, prediction_matrix
+from diagnostics.context import Context, align_categorical, loss_name, prediction_matrix
 from diagnostics.findings import Finding, iso_utc
 from diagnostics.label_model import estimated_gap, label_model_of
 from diagnostics.log import Categorical, ChangeRecord, take_rows
@@ -422,13 +422,13 @@ def _with_mapping(
 
 
 def _quality(ctx: Context, loss: float) -> str:
-    return f"accuracy {1 - loss:.3f}" if ctx.task.kind == "classification" else f"mean absolute error {loss:.4g}"
+    return f"accuracy {1 - loss:.3f}" if ctx.task.kind == "classification" else f"{loss_name(ctx.task)} {loss:.4g}"
 
 
 def _loss_text(ctx: Context, base_loss: float, loss: float, against: str, n: int) -> str:
     if ctx.task.kind == "classification":
         return f"accuracy {1 - base_loss:.3f} ({against}) -> {1 - loss:.3f} on its {n} labelled rows."
-    return f"mean absolute error {base_loss:.4g} ({against}) -> {loss:.4g} on its {n} labelled rows."
+    return f"{loss_name(ctx.task)} {base_loss:.4g} ({against}) -> {loss:.4g} on its {n} labelled rows."
 
 
 def _prediction_gap(ctx: Context, cur_v: np.ndarray, other: np.ndarray | None, ref_base: np.ndarray) -> float:

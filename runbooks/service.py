@@ -74,8 +74,11 @@ def _target_of(runtime: Runtime, incident: Incident, target: str | None) -> str:
 
 
 def run_diagnosis(runtime: Runtime, incident_id: int | str, actor: str) -> dict[str, Any]:
-    """Diagnose an incident from its catalog service's prediction log; records and returns it.
+    """Diagnose an incident from its catalog service's prediction log and, when the catalog names its
+    Prometheus series and a Prometheus is configured, from those series too; records and returns it.
 
+    A person who clicks "Run diagnosis" on a latency incident expects what the runbook would read:
+    a service with series but no prediction log is diagnosed from its series, not refused.
     The window and options come from the matching runbook's diagnose step when there is one.
     """
     from runbooks.loader import LoadedRunbook
@@ -83,9 +86,12 @@ def run_diagnosis(runtime: Runtime, incident_id: int | str, actor: str) -> dict[
     with transaction(runtime.sessions) as s:
         incident = get_incident(s, incident_id)
         service = incident_service(runtime, incident)
-        if not service.prediction_log:
-            raise RunbookServiceError(f"{incident.ref}: service {service.name!r} has no prediction_log in the "
-                                      "catalog, so there is nothing to diagnose")
+        series = bool(service.series()) and bool(runtime.settings.prometheus_url)
+        if not service.prediction_log and not series:
+            raise RunbookServiceError(
+                f"{incident.ref}: service {service.name!r} has no prediction_log in the catalog"
+                + (" and no Prometheus is configured for its series" if service.series() else " and no metrics")
+                + ", so there is nothing to diagnose")
         run_rows = list(s.scalars(select(RunbookRun).where(RunbookRun.incident_id == incident.id)))
         candidates: list[Runbook] = [runs.runbook_of(r) for r in run_rows]
         engine = _engine(runtime)
@@ -96,11 +102,12 @@ def run_diagnosis(runtime: Runtime, incident_id: int | str, actor: str) -> dict[
         step = next((st.diagnose for rb in candidates for st in rb.steps if st.diagnose is not None), None)
         number = incident.id
     try:
-        source = open_source(service.prediction_log)
+        source = open_source(service.prediction_log) if service.prediction_log else ""
         reference = open_source(service.reference) if service.reference else None
         diagnosis = executor.run_diagnose(
             runtime, number, source, reference=reference,
-            window=step.window if step else None, use_changes=step.use_changes if step else True)
+            window=step.window if step else None, use_changes=step.use_changes if step else True,
+            series=series)
     except Exception as exc:
         with transaction(runtime.sessions) as s:
             log_event(s, get_incident(s, number), "runbook_step", f"diagnosis requested by {actor} failed: {exc}",

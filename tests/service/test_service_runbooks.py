@@ -55,3 +55,27 @@ def test_series_without_a_catalog_service_and_without_a_log_is_refused(
     incident_id = open_service_incident(service_runtime, prometheus_history.scenarios["bad_config"], in_catalog=False)
     with pytest.raises(ValueError, match="no catalog service"):
         run_diagnose(service_runtime, incident_id, "", series=True)
+
+
+def test_run_diagnosis_by_hand_reads_the_series_of_a_service_without_a_prediction_log(
+    service_runtime: Runtime, prometheus_history: History
+) -> None:
+    """The "Run diagnosis" button and `/incident diagnose` read what the runbook reads: a service whose
+    catalog entry names Prometheus series but no prediction log is diagnosed from its series (it
+    was refused: "no prediction_log in the catalog"), and the figure goes with the diagnosis."""
+    from runbooks.service import RunbookServiceError, run_diagnosis
+
+    sc = prometheus_history.scenarios["two_dependencies"]
+    incident_id = open_service_incident(service_runtime, sc)
+    d = run_diagnosis(service_runtime, incident_id, "U042ALICE")
+    assert d["cause"] == "service" and d["culprit"] == {"kind": "dependency", "name": "feature-store"}
+    assert Path(d["series_figure"]["png"]).is_file()
+    with transaction(service_runtime.sessions) as s:
+        incident = get_incident(s, incident_id)
+        assert incident.diagnosis is not None and incident.diagnosis["culprit"] == d["culprit"]
+        assert incident.events[-1].kind == "diagnosis" and incident.events[-1].actor == "U042ALICE"
+
+    # without a Prometheus to read, the same service has nothing to diagnose, and says why
+    service_runtime.settings = dataclasses.replace(service_runtime.settings, prometheus_url=None)
+    with pytest.raises(RunbookServiceError, match="no prediction_log in the catalog and no Prometheus is configured"):
+        run_diagnosis(service_runtime, incident_id, "U042ALICE")
