@@ -23,6 +23,7 @@ from diagnostics.model_checks import performance_finding, prediction_shift_findi
 from diagnostics.onset import detect_onset
 from diagnostics.reference import complete_reference, reference_is_adjacent
 from diagnostics.relation import temper_concept
+from diagnostics.score_labels import score_labels
 from diagnostics.segments import segment_and_concept_findings
 from diagnostics.service_checks import MIN_ROWS as MIN_SERVICE_ROWS
 from diagnostics.service_checks import service_findings
@@ -113,7 +114,7 @@ def diagnose(
     started = time.perf_counter()
     if len(log) == 0:
         raise DiagnosisInputError(f"{log.name}: the log has no rows")
-    log = log.sorted_by_time()
+    log, reference = score_labels(log.sorted_by_time(), reference)
     change_list = sorted((as_change(c) for c in changes), key=lambda c: c.timestamp)
     notes: list[Finding] = [Finding("data", "input_quality", "log", 0.01, note) for note in log.notes]
 
