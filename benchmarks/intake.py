@@ -43,7 +43,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -233,6 +233,8 @@ class Result:
     errors: int
     seconds: float
     latencies_ms: list[float]
+    # Fixed rate: how long each request waited in the client for a free connection (from when it was due).
+    waits_ms: list[float] = field(default_factory=list)
     server_p99_ms: float = float("nan")  # a bucket bound of the server's histogram
     cpu_ms_per_alert: float = float("nan")
     db_cpu_ms_per_alert: float = float("nan")
@@ -242,16 +244,18 @@ class Result:
     def rate(self) -> float:
         return (self.sent - self.errors) / self.seconds
 
-    def pct(self, q: float) -> float:
-        if not self.latencies_ms:
+    def pct(self, q: float, values: list[float] | None = None) -> float:
+        ordered = sorted(self.latencies_ms if values is None else values)
+        if not ordered:
             return float("nan")
-        ordered = sorted(self.latencies_ms)
         return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
 
     def line(self) -> str:
         db = "" if self.db_cpu_ms_per_alert != self.db_cpu_ms_per_alert else f" (+db {self.db_cpu_ms_per_alert:.2f})"
         return (f"{self.label:<34} {self.rate:8.0f} alerts/s  p50 {self.pct(50):6.1f} ms  p99 {self.pct(99):6.1f} ms  "
                 f"max {max(self.latencies_ms, default=0):6.1f} ms  server p99 <= {self.server_p99_ms:g} ms  "
+                + (f"client wait p50/p99 {self.pct(50, self.waits_ms):.1f}/{self.pct(99, self.waits_ms):.1f} ms  "
+                   if self.waits_ms else "") +
                 f"errors {self.errors}  "
                 f"CPU {self.cpu_ms_per_alert:.2f} ms/alert{db}  load {self.load:.1f}")
 
@@ -284,6 +288,7 @@ async def fixed_rate(port: int, deliveries: Deliveries, seconds: float, rate: fl
     total = int(seconds * rate)
     queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
     latencies: list[float] = []
+    waits: list[float] = []
     errors = 0
 
     async def worker() -> None:
@@ -292,6 +297,7 @@ async def fixed_rate(port: int, deliveries: Deliveries, seconds: float, rate: fl
         try:
             while (item := await queue.get()) is not None:
                 due, body = item
+                waits.append((time.perf_counter() - due) * 1000)
                 status = await conn.post("/alerts/alertmanager", body)
                 latencies.append((time.perf_counter() - due) * 1000)  # from when it was due: queueing counts
                 errors += status >= 300
@@ -310,7 +316,7 @@ async def fixed_rate(port: int, deliveries: Deliveries, seconds: float, rate: fl
         queue.put_nowait(None)
     await asyncio.gather(*workers)
     return Result(f"fixed rate {rate:.0f}/s, {connections} connections", len(latencies), errors,
-                  time.perf_counter() - start, latencies)
+                  time.perf_counter() - start, latencies, waits)
 
 
 _LATENCY_BUCKET = "mlresponder_http_request_duration_seconds_bucket{"

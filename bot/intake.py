@@ -390,6 +390,14 @@ _LATEST_ALERT = (
     .order_by(Alert.id.desc())
     .limit(1)
 )
+# The latest alert rows of several (incident, fingerprint) pairs, read at once: a superset (every
+# fingerprint in every incident named), the caller keeps the pairs it asked for, the newest of each.
+_ALERTS_FOR_PAIRS = (
+    select(Alert)
+    .where(Alert.incident_id.in_(bindparam("incident_ids", expanding=True)),
+           Alert.fingerprint.in_(bindparam("fingerprints", expanding=True)))
+    .order_by(Alert.id)
+)
 _alerts: Table = Alert.__table__  # type: ignore[assignment]
 _keys: Table = DedupKey.__table__  # type: ignore[assignment]
 _incidents: Table = Incident.__table__  # type: ignore[assignment]
@@ -485,6 +493,29 @@ def _read_keys(state: _Routing, alerts: list[NormalizedAlert]) -> None:
             state.incidents[incident.id] = incident
     for key in keys:
         state.keys[key] = None
+
+
+def _read_batch(state: _Routing, alerts: list[NormalizedAlert]) -> None:
+    """What routing a whole batch will read, in two queries instead of two per delivery: the keys
+    of every alert (`_read_keys`), and the latest alert row of each fingerprint whose key names an
+    open incident (a re-send this process had not routed itself, a resolve). Nothing else changes
+    these rows meanwhile (their keys are locked; SQLite has one writer), and what routing the batch
+    writes it records in ``state`` as it goes, so later deliveries of the batch see it."""
+    with state.session.no_autoflush:
+        _read_keys(state, alerts)
+        pairs: set[tuple[int, str]] = set()
+        for a in alerts:
+            row = state.keys.get(f"fp:{a.fingerprint}")
+            if row is not None and row.incident_id in state.incidents:
+                pairs.add((row.incident_id, a.fingerprint))
+        if not pairs:
+            return
+        found = state.session.scalars(_ALERTS_FOR_PAIRS, {
+            "incident_ids": sorted({i for i, _ in pairs}), "fingerprints": sorted({fp for _, fp in pairs}),
+        }).all()
+        for alert in found:  # in id order: the newest of each pair is kept
+            if (alert.incident_id, alert.fingerprint) in pairs:
+                state.alerts[(alert.incident_id, alert.fingerprint)] = alert
 
 
 def _open_incident_for_key(state: _Routing, key: str) -> Incident | None:
@@ -695,6 +726,7 @@ def ingest_batch(session: Session, deliveries: list[list[NormalizedAlert]], *, g
         if missing and not _try_lock_keys(session, missing):
             raise BatchContended(f"{len(missing)} routing keys held elsewhere")
     state = _Routing(session)
+    _read_batch(state, [a for routed in plans for a in routed])
     for result, routed in zip(results, plans, strict=True):
         if routed:
             _route(session, routed, result, now, group_window_seconds, state)

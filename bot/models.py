@@ -120,9 +120,11 @@ class DedupKey(Base):
 
 class TimelineEvent(Base):
     __tablename__ = "timeline_events"
+    # Lookups by incident, and by incident and kind (its role assignments: `bot.roles.roles_of`).
+    __table_args__ = (Index("ix_timeline_events_incident_kind", "incident_id", "kind"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     kind: Mapped[str] = mapped_column(String(40))
     actor: Mapped[str] = mapped_column(String(200), default="mlresponder")

@@ -131,7 +131,7 @@ def gap_magnitude(
 def _metric_text(summary: dict[str, float]) -> str:
     for key in ("brier", "accuracy", "mae", "auc"):  # a score's drop is measured on its Brier loss
         if key in summary:
-            return f"{key} {summary[key]:.3f}"
+            return f"{'Brier score' if key == 'brier' else key} {summary[key]:.3f}"
     return "no labels"
 
 

@@ -75,3 +75,46 @@ def test_the_score_loss_is_brier_and_its_expectation_matches() -> None:
     # a proper rule: the true probability scores better than the same scores pushed to 0/1
     hard = (q >= 0.5).astype(np.float64)
     assert expected_brier(q, q).mean() < expected_brier(q, hard).mean()
+
+
+def _named(log: PredictionLog, positive: str, negative: str) -> PredictionLog:
+    assert isinstance(log.label, np.ndarray)
+    names = np.array([negative, positive], dtype=object)
+    known = np.isfinite(log.label)
+    codes = np.where(known, log.label, -1).astype(np.int32)
+    return PredictionLog(timestamp=log.timestamp, model_version=log.model_version, prediction=log.prediction,
+                         label=Categorical(codes, names), latency_ms=log.latency_ms, error=log.error,
+                         features=log.features, name=log.name)
+
+
+@pytest.mark.parametrize(("positive", "negative"), [("fraud", "legit"), ("churned", "stayed"), ("yes", "no")])
+def test_class_names_beside_a_score_are_read_as_its_zero_one(positive: str, negative: str) -> None:
+    """Labels written as names ("fraud"/"legit") beside the probability of one of them: the log
+    had no loss at all, and a version whose scores fell apart (4x over-confident) was "none"."""
+    log, onset = _score_log(4.0, 1)
+    d = diagnose(_named(log, positive, negative), onset=onset).to_dict()
+    assert (d["cause"], d["culprit"]) == ("model", {"kind": "model_version", "name": "v2"}), d["findings"][:3]
+    note = next(f for f in d["findings"] if f["check"] == "input_quality")
+    assert f"the score is the probability of {positive!r}" in note["evidence"]
+
+
+def test_the_positive_name_is_the_one_the_score_ranks_higher() -> None:
+    """'stayed' sorts after 'churned', but the score is the probability of 'stayed' here."""
+    from diagnostics.score_labels import score_labels
+
+    log, _ = _score_log(1.0, 2)
+    assert isinstance(log.label, np.ndarray)
+    flipped = _named(log, "stayed", "churned")  # label 1 (the score's class) is called 'stayed'
+    out, _ = score_labels(flipped)
+    np.testing.assert_array_equal(out.label, log.label)
+    # a score that is the probability of the other class reads the names the other way round
+    inverse = PredictionLog(timestamp=log.timestamp, model_version=log.model_version,
+                            prediction=1.0 - np.asarray(log.prediction), label=flipped.label,
+                            features=log.features)
+    out, _ = score_labels(inverse)
+    np.testing.assert_array_equal(out.label, 1.0 - log.label)
+    # three names are not the two classes of a binary score: left as they are
+    three = Categorical(np.arange(len(log)).astype(np.int32) % 3, np.array(["a", "b", "c"], dtype=object))
+    kept = PredictionLog(timestamp=log.timestamp, model_version=log.model_version, prediction=log.prediction,
+                         label=three, features=log.features)
+    assert score_labels(kept)[0] is kept

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from intake_support import am_alert, am_payload
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from bot.api.intake_writer import IntakeWriter
 from bot.chat.models import OutboxMessage
@@ -105,6 +105,42 @@ def test_a_batch_ends_as_its_deliveries_routed_one_by_one(make_runtime: Any) -> 
         stored = {e.id: e.kind for e in s.scalars(select(TimelineEvent))}
     assert all(stored[n.event_id] == n.kind for n in notices_batch)
     assert [a[1:3] for a in got["alerts"]] == [("firing", 8), ("firing", 4)]  # a: fired, re-sent, resolved, fired again
+
+
+def test_a_batch_of_another_replicas_resends_reads_the_store_once(make_runtime: Any) -> None:
+    """Re-sends this process has not routed (another replica did) are routed in full: a batch of
+    them ends as one by one, and reads the keys and the alert rows of all its deliveries in one
+    query each, not one per delivery (each a round trip to the store during a storm)."""
+    one_by_one = make_runtime()
+    answers_one = []
+    for alerts in deliveries() + deliveries():
+        with transaction(one_by_one.sessions) as s:
+            answers_one.append(ingest(s, alerts, group_window_seconds=900).to_dict())
+    expected = state(one_by_one)
+    batched = make_runtime()
+    with transaction(batched.sessions) as s:
+        ingest_batch(s, deliveries(), group_window_seconds=900, seen=lambda _: False)
+    reads: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and ("FROM dedup_keys" in statement
+                                                                 or "FROM alerts" in statement):
+            reads.append(statement)
+
+    event.listen(batched.engine, "before_cursor_execute", note)
+    try:
+        with transaction(batched.sessions) as s:
+            answers = ingest_batch(s, deliveries(), group_window_seconds=900, seen=lambda _: False)
+    finally:
+        event.remove(batched.engine, "before_cursor_execute", note)
+    assert [a.to_dict() for a in answers] == answers_one[6:]
+    got = state(batched)
+    assert got["alerts"] == expected["alerts"]
+    assert [(e[1], e[2]) for e in got["events"]] == [(e[1], e[2]) for e in expected["events"]]
+    # Six deliveries: the keys once, the latest alert rows once (the resolve of `a` checks whether
+    # any alert of the incident still fires: one more).
+    assert len([r for r in reads if "FROM dedup_keys" in r]) == 1, reads
+    assert len([r for r in reads if "FROM alerts" in r]) <= 2, reads
 
 
 def test_a_rolled_back_batch_leaves_nothing_and_publishes_nothing(make_runtime: Any) -> None:
