@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from sklearn.datasets import load_breast_cancer, make_classification
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -135,13 +136,15 @@ def test_hours_of_a_later_window_are_neither_drift_nor_a_placeholder() -> None:
     assert d.cause == "none"
 
 
-def test_a_campaign_code_in_an_unused_column_against_training_data_is_no_fault(tmp_path: Path) -> None:
+@pytest.mark.parametrize("seed", [21, 39])
+def test_a_campaign_code_in_an_unused_column_against_training_data_is_no_fault(tmp_path: Path, seed: int) -> None:
     """The reference is training data (features and labels, no predictions), so it has no loss;
     the rows carrying a never-seen campaign code were then never compared with anything and a
     60% share put a floor of 0.4 under a column the model does not read. Those rows do as well
-    as the other rows of the same window: no fault."""
-    rng = np.random.default_rng(21)
-    X, y = make_classification(12000, n_features=4, n_informative=4, n_redundant=0, random_state=21)
+    as the other rows of the same window: no fault. With seed 39 they are worse by chance
+    (z 2.2, under the bar of 3 that harm is held to), which also put the floor under them."""
+    rng = np.random.default_rng(seed)
+    X, y = make_classification(12000, n_features=4, n_informative=4, n_redundant=0, random_state=seed)
     model = LogisticRegression().fit(X[:4000], y[:4000])
     promo = rng.choice(["NONE", "SAVE10", "FREESHIP"], 12000, p=[0.7, 0.2, 0.1]).astype(object)
     ref = pd.DataFrame({f"f{i}": X[:4000, i] for i in range(4)})
