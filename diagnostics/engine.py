@@ -21,7 +21,7 @@ from diagnostics.localize import localize
 from diagnostics.log import Categorical, ChangeRecord, PredictionLog
 from diagnostics.model_checks import performance_finding, prediction_shift_finding
 from diagnostics.onset import detect_onset
-from diagnostics.reference import complete_reference
+from diagnostics.reference import complete_reference, reference_is_adjacent
 from diagnostics.relation import temper_concept
 from diagnostics.score_labels import score_labels
 from diagnostics.segments import segment_and_concept_findings
@@ -63,9 +63,6 @@ def as_change(record: ChangeRecord | Mapping[str, Any]) -> ChangeRecord:
     )
 
 
-ADJACENT_GAP_S = 900.0  # a reference ending this close before the log starts is the previous window
-
-
 def _adjacent_service_findings(ctx: Context, split: int, *, explicit_reference: bool) -> list[Finding]:
     """Service checks compare adjacent windows of the same service: just before and after the onset.
 
@@ -84,18 +81,6 @@ def _adjacent_service_findings(ctx: Context, split: int, *, explicit_reference: 
     if reference_is_adjacent(ctx.reference, ctx.log):
         return service_findings(ctx)
     return []
-
-
-def reference_is_adjacent(reference: PredictionLog, log: PredictionLog) -> bool:
-    """A reference that ends right where the log begins: the previous window of the same traffic."""
-    ref_ts = reference.timestamp
-    log_start = float(log.timestamp[0])
-    span = float(log.timestamp[-1]) - log_start
-    return bool(
-        len(ref_ts)
-        and float(ref_ts[-1]) <= log_start + 1.0
-        and log_start - float(ref_ts[-1]) <= max(ADJACENT_GAP_S, 0.25 * span)
-    )
 
 
 # schema changes after which the model gets no usable value of the column at all

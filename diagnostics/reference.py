@@ -60,3 +60,18 @@ def complete_reference(reference: PredictionLog, log: PredictionLog) -> Predicti
         last = start - span - DAY_S
         changes["timestamp"] = last - (n - 1 - np.arange(n)) * step
     return replace(reference, **changes) if changes else reference  # type: ignore[arg-type]
+
+
+ADJACENT_GAP_S = 900.0  # a reference ending this close before the log starts is the previous window
+
+
+def reference_is_adjacent(reference: PredictionLog, log: PredictionLog) -> bool:
+    """A reference that ends right where the log begins: the previous window of the same traffic."""
+    ref_ts = reference.timestamp
+    log_start = float(log.timestamp[0])
+    span = float(log.timestamp[-1]) - log_start
+    return bool(
+        len(ref_ts)
+        and float(ref_ts[-1]) <= log_start + 1.0
+        and log_start - float(ref_ts[-1]) <= max(ADJACENT_GAP_S, 0.25 * span)
+    )

@@ -20,7 +20,7 @@ from sklearn.datasets import make_classification, make_friedman1
 from sklearn.ensemble import GradientBoostingRegressor, RandomForestClassifier
 
 from diagnostics import PredictionLog, diagnose
-from diagnostics.matched import cluster_z
+from diagnostics.matched import answer_cluster_z, cluster_z
 
 START = 1_795_000_000.0
 SPAN = 6 * 3600.0
@@ -46,6 +46,57 @@ def test_cluster_z_counts_a_shared_answer_once() -> None:
     z = cluster_z(diff, ids, ids)
     assert z == pytest.approx(iid / 2.0, rel=0.02)
     assert z == pytest.approx(stats.ttest_1samp(base, 0.0).statistic, rel=0.01)
+
+
+def _brute_force_answer_cluster_z(lv: np.ndarray, lb: np.ndarray, jv: np.ndarray, jb: np.ndarray) -> float:
+    """The definition, term by term: every pair of terms (+-loss / k) that shares the scored row, or
+    the same answer on the same side, adds its product to the variance of the sum."""
+    n, k = lv.shape
+    e = np.concatenate([((lv - lv.mean()) / k).ravel(), (-(lb - lb.mean()) / k).ravel()])
+    row = np.concatenate([np.repeat(np.arange(n), k)] * 2)
+    side = np.repeat([0, 1], n * k)
+    ans = np.concatenate([jv.ravel(), jb.ravel()])
+    share = (row[:, None] == row[None, :]) | ((side[:, None] == side[None, :]) & (ans[:, None] == ans[None, :]))
+    row_sums = (lv - lv.mean()).mean(axis=1) - (lb - lb.mean()).mean(axis=1)
+    var = max(float(e @ share @ e), float(row_sums @ row_sums)) / n**2
+    return float(lv.mean() - lb.mean()) / np.sqrt(var)
+
+
+@pytest.mark.parametrize("pool", [7, 40, 400])
+def test_answer_cluster_z_matches_the_pairwise_definition(pool: int) -> None:
+    rng = np.random.default_rng(pool)
+    n, k = 120, 5
+    # k distinct answers per row from a pool of `pool` (fewer answers: more sharing)
+    jv = np.argsort(rng.random((n, pool)), axis=1)[:, :k]
+    jb = np.argsort(rng.random((n, pool)), axis=1)[:, :k]
+    lv = rng.random(pool)[jv] + rng.normal(0.1, 0.3, (n, k))
+    lb = rng.random(pool)[jb] + rng.normal(0.0, 0.3, (n, k))
+    assert answer_cluster_z(lv, lb, jv, jb) == pytest.approx(_brute_force_answer_cluster_z(lv, lb, jv, jb), rel=1e-9)
+
+
+def test_answer_cluster_z_is_the_one_sample_z_without_shared_answers() -> None:
+    rng = np.random.default_rng(3)
+    n, k = 500, 5
+    lv, lb = rng.normal(0.05, 1.0, (n, k)), rng.normal(0.0, 1.0, (n, k))
+    ids = np.arange(n * k).reshape(n, k)
+    diff = lv.mean(axis=1) - lb.mean(axis=1)
+    assert answer_cluster_z(lv, lb, ids, ids) == pytest.approx(diff.mean() / (diff.std() / np.sqrt(n)), rel=1e-9)
+
+
+def test_answer_cluster_z_counts_answers_beyond_the_nearest() -> None:
+    """Each answer shared by many rows, but rarely as their nearest: clustering on the nearest answer
+    alone reads the rows as nearly independent and overstates z; all shared answers count."""
+    rng = np.random.default_rng(5)
+    n, k, pool = 2_000, 5, 100
+    jv = np.argsort(rng.random((n, pool)), axis=1)[:, :k]
+    jb = np.argsort(rng.random((n, pool)), axis=1)[:, :k]
+    effect_v, effect_b = rng.normal(0.0, 1.0, pool), rng.normal(0.0, 1.0, pool)  # answers, not rows, vary
+    lv, lb = effect_v[jv] + 0.05, effect_b[jb]
+    full = answer_cluster_z(lv, lb, jv, jb)
+    nearest = cluster_z(lv.mean(axis=1) - lb.mean(axis=1), jv[:, 0], jb[:, 0])
+    assert abs(full) < 0.6 * abs(nearest)
+    # the honest figure: 100 answers a side, each a draw of sd 1: mean gap 0.05 / sqrt(2 / 100)
+    assert abs(full) == pytest.approx(abs(effect_v.mean() + 0.05 - effect_b.mean()) / np.sqrt(2 / 100), rel=0.6)
 
 
 @lru_cache(maxsize=4)

@@ -1,0 +1,102 @@
+"""A far reference's version tag is not, on its own, a bad-version verdict.
+
+A training set scored in sample by its own model, tagged with its training run ("train-2026-01")
+months before the log, has an error no live traffic reaches. The log's only version ("v7", the
+same model) then looked worse than "train-2026-01" by the two-sample gap, and was blamed with
+"rollback" to a version that served no row of the log. What holds against in-sample optimism
+decides instead: the reference's labels scored by either version's answers at neighbouring
+inputs (`matched.reverse_gap`), the paired comparison on the version's own labels, and the log's
+own rows of other versions before the onset. A version really worse than the reference's is
+still blamed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_friedman1
+from sklearn.ensemble import HistGradientBoostingRegressor
+
+from diagnostics import PredictionLog, diagnose
+
+DAY = 86_400.0
+START = 1_795_000_000.0
+
+
+def _log(x: np.ndarray, pred: np.ndarray, label: np.ndarray, versions: np.ndarray, start: float) -> PredictionLog:
+    n = x.shape[0]
+    return PredictionLog(
+        timestamp=start + np.arange(n) * 3.0,
+        model_version=versions,
+        prediction=pred,
+        label=label,
+        latency_ms=np.full(n, 20.0),
+        error=np.zeros(n, dtype=bool),
+        features={f"x{i}": x[:, i].copy() for i in range(x.shape[1])},
+    )
+
+
+@pytest.fixture(scope="module")
+def friedman() -> dict[str, object]:
+    x, y = make_friedman1(n_samples=12_000, n_features=10, noise=1.0, random_state=11)
+    model = HistGradientBoostingRegressor(random_state=11).fit(x[:4_000], y[:4_000])
+    fewer = HistGradientBoostingRegressor(random_state=11, max_iter=40).fit(x[:4_000], y[:4_000])
+    return {"x": x, "y": y, "model": model, "fewer": fewer}
+
+
+def _training_reference(f: dict[str, object]) -> PredictionLog:
+    x, y, model = f["x"], f["y"], f["model"]
+    assert isinstance(x, np.ndarray) and isinstance(y, np.ndarray)
+    xr, yr = x[:4_000], y[:4_000]
+    tags = np.full(xr.shape[0], "train-2026-01", dtype=object)
+    return _log(xr, model.predict(xr), yr, tags, START - 300 * DAY)  # type: ignore[attr-defined]
+
+
+def _served(f: dict[str, object], served_by: str, *, withheld: bool = False) -> PredictionLog:
+    x, y, model = f["x"], f["y"], f[served_by]
+    assert isinstance(x, np.ndarray) and isinstance(y, np.ndarray)
+    xs, ys = x[4_000:], y[4_000:].copy()
+    if withheld:
+        ys[:] = np.nan
+    return _log(xs, model.predict(xs), ys, np.full(xs.shape[0], "v7", dtype=object), START)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("withheld", [False, True])
+def test_a_training_run_tag_is_not_a_rollback_target(friedman: dict[str, object], withheld: bool) -> None:
+    d = diagnose(_served(friedman, "model", withheld=withheld), reference=_training_reference(friedman))
+    assert d.cause == "none", d.summary
+    assert d.recommended_mitigation == "none"
+    version = next(f for f in d.findings if f.check == "version_change")
+    assert version.score < 0.3
+    if not withheld:
+        # the two-sample gap against the in-sample reference is full-size; it is not the evidence
+        assert version.details["far_reference"] is True
+        assert version.details["two_sample_magnitude"] == pytest.approx(1.0)
+        assert "served no row of this log" in version.evidence
+
+
+@pytest.mark.parametrize("withheld", [False, True])
+def test_a_version_worse_than_the_reference_model_is_still_blamed(friedman: dict[str, object], withheld: bool) -> None:
+    """The same training set; the log is served by a model with fewer trees (+12% error on fresh rows)."""
+    d = diagnose(_served(friedman, "fewer", withheld=withheld), reference=_training_reference(friedman))
+    assert (d.cause, d.culprit_kind, d.culprit_name) == ("model", "model_version", "v7"), d.summary
+    version = next(f for f in d.findings if f.check == "version_change")
+    assert version.details["reverse_z"] > 2.5
+
+
+def test_the_logs_own_earlier_rows_count_against_a_far_reference(friedman: dict[str, object]) -> None:
+    """v6 (the good model) served the log's first half, v7 (fewer trees) the rest: a live
+    comparison inside the log, made whatever the reference's tag."""
+    good, bad = _served(friedman, "model"), _served(friedman, "fewer")
+    n = len(good)
+    half = n // 2
+    assert isinstance(good.prediction, np.ndarray) and isinstance(bad.prediction, np.ndarray)
+    pred = np.concatenate([good.prediction[:half], bad.prediction[half:]])
+    versions = np.where(np.arange(n) < half, "v6", "v7").astype(object)
+    assert good.label is not None
+    x = np.stack([np.asarray(good.features[f"x{i}"]) for i in range(10)], axis=1)
+    log = _log(x, pred, np.asarray(good.label), versions, START)
+    d = diagnose(log, reference=_training_reference(friedman), onset=START + half * 3.0)
+    assert (d.cause, d.culprit_name) == ("model", "v7"), d.summary
+    version = next(f for f in d.findings if f.check == "version_change")
+    assert version.details["log_before_z"] > 2.5
