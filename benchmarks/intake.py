@@ -24,6 +24,10 @@ It also reports the server's own p99 (from its `/metrics` request histogram: the
 request reaching the app to the answer, a bucket bound, e.g. "<= 50"): beside the client's p99 it
 tells time spent in the server from time spent queued before it (in the client, which shares the
 machine, or in the kernel). With several workers, `/metrics` is the one worker that answered it.
+The fixed-rate run also prints how long requests waited in the client for a free connection
+(from when they were due; counted in the latency): with 16 connections at 500/s the client is a
+closed loop as soon as the server takes more than 16/500 s = 32 ms per request on average, and
+this wait is then most of the client's p99.
 
     python benchmarks/intake.py [--seconds 10] [--rate 500] [--new-share 0.2] [--only sqlite|postgresql]
                                 [--replicas N]   # PostgreSQL: N server processes (serve --workers N)
@@ -436,13 +440,14 @@ def main(argv: list[str] | None = None) -> int:
             pg.stop()
     print()
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
-    print("| store | workload, run | alerts/s | p50 ms | p99 ms | server p99 ms | errors | CPU ms/alert (server) | "
-          "CPU ms/alert (PostgreSQL) | load avg |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| store | workload, run | alerts/s | p50 ms | p99 ms | server p99 ms | client wait p99 ms | errors | "
+          "CPU ms/alert (server) | CPU ms/alert (PostgreSQL) | load avg |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for store, r in rows:
         db = "" if r.db_cpu_ms_per_alert != r.db_cpu_ms_per_alert else f"{r.db_cpu_ms_per_alert:.2f}"
+        wait = f"{r.pct(99, r.waits_ms):.1f}" if r.waits_ms else ""
         print(f"| {store} | {r.label} | {r.rate:.0f} | {r.pct(50):.1f} | {r.pct(99):.1f} | <= {r.server_p99_ms:g} | "
-              f"{r.errors} | "
+              f"{wait} | {r.errors} | "
               f"{r.cpu_ms_per_alert:.2f} | {db} | {r.load:.1f} |")
     return 0
 

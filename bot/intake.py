@@ -398,6 +398,12 @@ _ALERTS_FOR_PAIRS = (
            Alert.fingerprint.in_(bindparam("fingerprints", expanding=True)))
     .order_by(Alert.id)
 )
+# Which of these fp keys name an open incident (a read: no lock, no row locked).
+_OPEN_FP_KEYS = (
+    select(DedupKey.key)
+    .join(Incident, Incident.id == DedupKey.incident_id)
+    .where(DedupKey.key.in_(bindparam("keys", expanding=True)), Incident.status != "resolved")
+)
 _alerts: Table = Alert.__table__  # type: ignore[assignment]
 _keys: Table = DedupKey.__table__  # type: ignore[assignment]
 _incidents: Table = Incident.__table__  # type: ignore[assignment]
@@ -688,6 +694,7 @@ def ingest_batch(session: Session, deliveries: list[list[NormalizedAlert]], *, g
     postgres = session.get_bind().dialect.name == "postgresql"
     locked: set[str] = set()
     if postgres:
+        seen = _seen_in_store(session, batch, seen)
         # fp keys of every alert; group and service keys of those that will be routed in full.
         wanted = [f"fp:{a.fingerprint}" for alerts in batch for a in alerts]
         wanted += _routing_keys([a for alerts in batch for a in alerts
@@ -731,6 +738,27 @@ def ingest_batch(session: Session, deliveries: list[list[NormalizedAlert]], *, g
         if routed:
             _route(session, routed, result, now, group_window_seconds, state)
     return results
+
+
+def _seen_in_store(session: Session, batch: list[list[NormalizedAlert]],
+                   seen: Callable[[str], bool]) -> Callable[[str], bool]:
+    """``seen``, and the firing fingerprints it misses whose key names an open incident in the store.
+
+    The ``seen`` hint is this process's: with several replicas, a re-send of an alert another
+    replica routed is not in it, and routing it in full locks its group and service keys, which
+    the other replicas' batches of that service then wait for. One read (no lock taken) finds
+    those in the store: they are counted as re-sends, under their fp key only. Only a hint still:
+    a key that changes before the batch locks it makes the count find nothing, and the alert is
+    routed in full, as any candidate the count does not find is (`ingest_batch`).
+    """
+    unseen = sorted({a.fingerprint for alerts in batch for a in alerts
+                     if a.status == "firing" and not seen(a.fingerprint)})
+    if not unseen:
+        return seen
+    stored = set(session.execute(_OPEN_FP_KEYS, {"keys": [f"fp:{fp}" for fp in unseen]}).scalars())
+    if not stored:
+        return seen
+    return lambda fp: seen(fp) or f"fp:{fp}" in stored
 
 
 def _count_resends_of(session: Session, counts: dict[str, int], now: datetime) -> dict[str, int]:

@@ -83,8 +83,9 @@ def _adjacent_service_findings(ctx: Context, split: int, *, explicit_reference: 
     return []
 
 
-# schema changes after which the model gets no usable value of the column at all
-_UNUSABLE = frozenset({"emptied", "missing", "type_changed"})
+# schema changes after which the model gets no usable value of the column at all (and an
+# hour-of-day input that stopped matching the request's clock: every value is another hour)
+_UNUSABLE = frozenset({"emptied", "missing", "type_changed", "clock"})
 
 
 def _explained_elsewhere(ctx: Context, findings: Sequence[Finding], data_score: float, version_score: float) -> float:
@@ -98,7 +99,7 @@ def _explained_elsewhere(ctx: Context, findings: Sequence[Finding], data_score: 
     """
     for f in findings:
         used = ctx.influence.get(f.subject, 0.0) > 0.1
-        if f.check == "schema_change" and f.details.get("change") in _UNUSABLE and used:
+        if f.check in ("schema_change", "relation_break") and f.details.get("change") in _UNUSABLE and used:
             return 1.0
     return max(data_score, version_score)
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from diagnostics.clock_features import clock_match
 from diagnostics.log import Categorical, ChangeRecord, PredictionLog
 from diagnostics.onset_segments import segment_steps
 from diagnostics.stats import mean_shift_split, rate_increase_split
@@ -60,7 +61,10 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(n >= 3, s / np.maximum(n, 1), np.nan)
 
-    series["traffic"] = (counts, True)
+    centres = t0 + (np.arange(n_bins) + 0.5) * width
+    line_at, _ = mean_shift_split(counts, lo_frac=0.15, hi_frac=0.95)
+    traffic_at, traffic_z, traffic_rest = seasonal_step(counts, centres, lo_frac=0.15, hi_frac=0.95, prefer=line_at)
+    rates["traffic"] = traffic_rest  # scanned against a daily cycle, not a line
     if np.isfinite(loss).any():
         series["performance"] = (mean_series(loss[rows]), True)
         tail = tail_series(loss[rows])
@@ -117,6 +121,11 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
         else:
             v = values[rows]
             miss = np.isnan(v).astype(float)
+            clock = clock_match(v, ts[rows], int(v.shape[0] * HEAD_FRACTION))
+            if clock is not None:  # an hour-of-day input: its level follows the clock, its match does not
+                series[f"{name}:clock"] = (mean_series(clock), False)
+                series[f"{name}:missing"] = (mean_series(miss), False)
+                continue
             series[f"{name}:mean"] = (mean_series(v), False)
             spread = spread_series(v)
             if spread is not None:
@@ -127,6 +136,7 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
         rate_steps += [(st.strength, st.first_bin, st.series)
                        for st in segment_steps(log, loss, rows, bs, n_bins, head_fraction=HEAD_FRACTION)]
     scored: list[tuple[float, int, str]] = list(rate_steps)
+    scored.append((traffic_z if np.isfinite(traffic_z) else 1e6, traffic_at, "traffic"))
     for name, (values, symptom) in series.items():
         # the reference needs history and the current window enough rows to judge: no onset
         # in the first 15% or the last 5% of the log (a short tail is where noise looks like a step)
@@ -143,17 +153,22 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
     leading = [c for c in strong if c[0] >= 0.5 * strongest]
     score, first_bin, name = min(leading, key=lambda c: c[1])
     # a gradual change is cut by its step half-way up the ramp: start at the ramp's foot, the
-    # earliest foot among the strong symptoms stepping near it (a mean loss shows a foot its
-    # tail share hides)
+    # earliest foot among the strong series stepping near it (a mean loss shows a foot its
+    # tail share hides; a drifting input's mean shows the foot of a drift whose errors only
+    # rise above the noise half-way up: a sensor offset growing over 2.5 hours was dated
+    # 35 minutes late from the loss alone)
     feet = [first_bin]
     for _, at, key in strong:
         if abs(at - first_bin) > 0.1 * n_bins:
             continue
         per_bin = series[key][0] if key in series else rates.get(key)
-        if per_bin is not None and (key in rates or series[key][1]):
+        if per_bin is not None:
             start = ramp_start(per_bin, at, lo_bin=int(0.15 * n_bins))
             if start is not None:
                 feet.append(start)
+    rollout = _rollout_start(log, series, strong, first_bin, lo_bin=int(HEAD_FRACTION * n_bins), n_bins=n_bins)
+    if rollout is not None:
+        feet.append(int((rollout - t0) // width))
     onset = t0 + min(feet) * width
     # snap to a version switch or change event close by (they are exact; bins are not)
     tolerance = max(2 * width, SNAP_SECONDS)
@@ -162,6 +177,65 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
     if candidates:
         onset = min(candidates, key=lambda t: abs(t - onset))
     return Onset(float(onset), True, name, float(score))
+
+
+DAY_S = 86400.0
+
+
+def seasonal_step(
+    values: np.ndarray, times: np.ndarray, lo_frac: float, hi_frac: float, prefer: int | None = None
+) -> tuple[int, float, np.ndarray]:
+    """Best single step in a series beyond a daily cycle: (split index, strength, deseasonalized series).
+
+    Traffic follows the clock. Over half a day or more its daily wave is no longer monotone (a
+    16-hour log holds the morning rise, the afternoon peak and the evening fall), and a straight
+    line, the baseline of `mean_shift_split`, leaves the hump to a step: a healthy loan log
+    scored 11 at 15% of its span, the earliest strong step, so the onset of a real fault hours
+    later was read off the traffic curve (a segment's concept drift then had no current window
+    and the verdict was "none"). Here every candidate step is fitted on top of a line plus the
+    first two daily harmonics (free amplitude and phase; for logs of six hours or more), all by
+    least squares in closed form: the strength is sqrt(gain of the step over that fit / residual
+    variance). A wave cannot make an edge, so an abrupt change of traffic keeps its strength.
+    `prefer` (the split a line baseline picks) is kept when it is at least half as strong as the
+    best split here: an hour of replayed requests is a pulse whose two edges score alike, and its
+    start, not its end, is the onset.
+    """
+    y = np.asarray(values, dtype=np.float64)
+    idx = np.flatnonzero(np.isfinite(y))
+    n = idx.shape[0]
+    rest = y.copy()
+    if n < 8:
+        return 0, 0.0, rest
+    t = np.asarray(times, dtype=np.float64)[idx]
+    span = float(t[-1] - t[0])
+    cols = [np.ones(n), (t - t.mean()) / max(span, 1.0)]
+    if span >= DAY_S / 4:
+        angle = 2.0 * np.pi * t / DAY_S
+        cols += [np.cos(angle), np.sin(angle), np.cos(2 * angle), np.sin(2 * angle)]
+    q, _ = np.linalg.qr(np.column_stack(cols))
+    yv = y[idx]
+    resid = yv - q @ (q.T @ yv)
+    rest[idx] = resid + yv.mean()
+    lo = max(2, int(lo_frac * n))
+    hi = min(n - 3, int(hi_frac * n))
+    if hi <= lo:
+        return 0, 0.0, rest
+    splits = np.arange(lo, hi)
+    steps = (np.arange(n)[:, None] >= splits[None, :]).astype(np.float64)
+    steps -= q @ (q.T @ steps)
+    norm = np.einsum("ij,ij->j", steps, steps)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gain = np.where(norm > 1e-9, (resid @ steps) ** 2 / norm, 0.0)
+    best = int(np.argmax(gain))
+    if prefer is not None:
+        k = int(np.searchsorted(idx, prefer)) - lo
+        if 0 <= k < gain.shape[0] and gain[k] >= 0.25 * gain[best]:  # strength at least half
+            best = k
+    s2 = (float(resid @ resid) - float(gain[best])) / max(n - q.shape[1] - 1, 1)
+    at = int(idx[splits[best]])
+    if s2 <= 0:
+        return at, (float("inf") if gain[best] > 0 else 0.0), rest
+    return at, float(np.sqrt(gain[best] / s2)), rest
 
 
 RAMP_WIDTHS = (2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
@@ -254,6 +328,51 @@ def spread_series(values: np.ndarray) -> np.ndarray | None:
         return None
     with np.errstate(invalid="ignore"):
         return np.log1p(np.abs(values - centre) / dev)
+
+
+def _rollout_start(
+    log: PredictionLog,
+    series: dict[str, tuple[np.ndarray, bool]],
+    strong: list[tuple[float, int, str]],
+    first_bin: int,
+    lo_bin: int,
+    n_bins: int,
+) -> float | None:
+    """The first row of a version whose share steps up at the onset after serving a little before.
+
+    A staged rollout (1% of traffic, then 20%, then everyone) shows as a step of the version's
+    share where it takes over, hours after its first request; the regression began with that
+    first request. A version that already served everything before the onset does not step,
+    so a later data fault keeps its own onset.
+    """
+    mv = log.model_version
+    assert isinstance(mv, Categorical)
+    first_rows = None
+    for _, at, key in strong:
+        if not key.startswith("version=") or abs(at - first_bin) > 0.1 * n_bins:
+            continue
+        share = series[key][0]
+        before = share[lo_bin:at]
+        before = before[np.isfinite(before)]
+        after = share[at:]
+        after = after[np.isfinite(after)]
+        if before.size == 0 or after.size == 0:
+            continue
+        if not (0.0 < float(before.mean()) < 0.5 <= float(after.mean())):
+            continue
+        if first_rows is None:
+            _, idx = np.unique(mv.codes, return_index=True)
+            first_rows = dict(zip(np.unique(mv.codes).tolist(), idx.tolist(), strict=True))
+        names = [str(c) for c in mv.categories[:10]]
+        if key[len("version=") :] not in names:
+            continue
+        row = first_rows.get(names.index(key[len("version=") :]))
+        if row is None:
+            continue
+        t = float(log.timestamp[row])
+        if t >= float(log.timestamp[0]) + (lo_bin / n_bins) * (float(log.timestamp[-1]) - float(log.timestamp[0])):
+            return t
+    return None
 
 
 def _version_first_rows(log: PredictionLog) -> list[float]:

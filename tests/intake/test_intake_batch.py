@@ -23,7 +23,7 @@ from bot.chat.models import OutboxMessage
 from bot.config import Settings
 from bot.db import transaction
 from bot.events import EventNotice
-from bot.intake import ingest, ingest_batch, parse_alertmanager
+from bot.intake import _lock_ids, ingest, ingest_batch, parse_alertmanager
 from bot.models import Alert, TimelineEvent
 from bot.runtime import Runtime
 from bot.wiring import create_runtime
@@ -137,10 +137,47 @@ def test_a_batch_of_another_replicas_resends_reads_the_store_once(make_runtime: 
     got = state(batched)
     assert got["alerts"] == expected["alerts"]
     assert [(e[1], e[2]) for e in got["events"]] == [(e[1], e[2]) for e in expected["events"]]
-    # Six deliveries: the keys once, the latest alert rows once (the resolve of `a` checks whether
-    # any alert of the incident still fires: one more).
-    assert len([r for r in reads if "FROM dedup_keys" in r]) == 1, reads
+    # Six deliveries: the keys once (on PostgreSQL one more read finds which fp keys are stored, see
+    # the next test), the latest alert rows once (the resolve of `a` checks whether any alert of the
+    # incident still fires: one more).
+    assert len([r for r in reads if "dedup_keys.incident_id" in r.split("FROM")[0]]) == 1, reads
+    assert len([r for r in reads if "FROM dedup_keys" in r]) <= 2, reads
     assert len([r for r in reads if "FROM alerts" in r]) <= 2, reads
+
+
+def test_resends_another_replica_routed_are_counted_under_their_fp_keys_only(postgres_url: str,
+                                                                             tmp_path: Path) -> None:
+    """Two replicas on one PostgreSQL: the second has routed none of the alerts (its recent-fingerprint
+    hint is empty), yet a batch of their re-sends is counted as re-sends, locking their fp keys only,
+    not their services' and groups' keys (which every batch of those services would wait for)."""
+    settings = Settings(database_url=postgres_url, scheduler_enabled=False,
+                        postmortem_dir=str(tmp_path / "postmortems"))
+    first, second = create_runtime(settings), create_runtime(settings)
+    try:
+        routed = deliveries()[:3]  # a fires, a again, b fires: both alerts firing in one incident
+        with transaction(first.sessions) as s:
+            ingest_batch(s, routed, group_window_seconds=900)
+        before = state(first)
+        locks: list[list[int]] = []
+
+        def note(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+            if "advisory" in statement:
+                locks.append(list(params["ids"]))
+
+        event.listen(second.engine, "before_cursor_execute", note)
+        try:
+            with transaction(second.sessions) as s:
+                answers = ingest_batch(s, routed, group_window_seconds=900, seen=lambda _: False)
+        finally:
+            event.remove(second.engine, "before_cursor_execute", note)
+        assert [a.to_dict()["duplicates"] for a in answers] == [1, 1, 1]
+        assert locks == [_lock_ids(["fp:fp-batch-a", "fp:fp-batch-b"])]
+        after = state(second)
+        assert after["events"] == before["events"] and after["outbox"] == before["outbox"]
+        assert [(fp, deliveries) for fp, _, deliveries, _ in after["alerts"]] == [("fp-batch-a", 4), ("fp-batch-b", 2)]
+    finally:
+        first.close()
+        second.close()
 
 
 def test_a_rolled_back_batch_leaves_nothing_and_publishes_nothing(make_runtime: Any) -> None:
