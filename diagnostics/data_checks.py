@@ -98,6 +98,7 @@ def data_findings(ctx: Context) -> list[Finding]:
 
 
 UNSEEN_MAJOR = 0.2  # this share of rows with never-seen values is a broken input, used or not
+UNUSED_INFLUENCE = 0.05  # below this influence the model does not read the column
 
 
 def _unseen_weight(
@@ -138,9 +139,11 @@ def _new_value_weight(
         z = loss_new.z_worse(base)
         details.update(loss_unseen_rows=loss_new.mean, loss_other_rows=base.mean, loss_z=z)
         text = f" Their {loss_name(ctx.task)} is {loss_new.mean:.4g} against {base.mean:.4g} on the other rows."
-        # not significantly worse at the bar harm is held to: a campaign code in an unused
-        # column whose rows were worse by chance at z 2.5 (5%) was a data verdict at 0.4
-        harmless = z < 3.0
+        # a column the model does not read cannot hurt through its new values: unless they are
+        # significantly worse (the bar harm is held to) they are harmless (a campaign code in an
+        # unused column, worse by chance at z 2.5, was a data verdict at 0.4). A used column's
+        # new values are harmless only when they clearly do no worse.
+        harmless = z < (3.0 if ctx.influence.get(name, 0.0) < UNUSED_INFLUENCE else 2.0)
         if z >= 3.0 and relative_increase(loss_new, base) >= 0.1:
             weight = max(weight, 0.6)
     if share >= UNSEEN_MAJOR and not harmless:

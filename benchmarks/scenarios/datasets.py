@@ -35,7 +35,8 @@ HELD_OUT_DATASETS: tuple[str, ...] = ("digits_rare",)
 # rows, resampled with a 5% jitter), so the reference holds the label of nearly every input served.
 FRESH_DATASETS: tuple[str, ...] = ("friedman_fresh", "classification_fresh")
 ALL_DATASETS: tuple[str, ...] = (*DATASETS, "diabetes_weak", "breast_cancer_rare", "digits_rare", *FRESH_DATASETS)
-FRESH_ROWS = 25_000  # 60% to train on, 10,000 fresh rows for a log of about 9,000
+FRESH_ROWS = 40_000  # 16,000 to train on, 24,000 fresh rows: a log (up to ~12,000 rows) never wraps its pool
+FRESH_POOL_SHARE = 0.6  # a wrapped pool served rows again, which `replayed_requests` rightly saw in healthy logs
 
 # A categorical input derived from the most important feature (quartile bins): it carries signal,
 # so unseen codes in it matter to the model.
@@ -190,10 +191,11 @@ def fit_model(source: Source, x: pd.DataFrame, y: np.ndarray, random_state: int)
 
 @lru_cache(maxsize=32)
 def load_source(name: str, split_seed: int) -> Source:
-    """Split the dataset 60/40; rank features with a forest fitted on the training split."""
+    """Split the dataset 60/40 (fresh datasets 40/60); rank features with a forest fitted on the training split."""
     frame, target, task, classes = _load_raw(name)
     stratify = target if task == "classification" else None
-    tx, px, ty, py = train_test_split(frame, target, test_size=0.4, random_state=split_seed, stratify=stratify)
+    pool_share = FRESH_POOL_SHARE if name in FRESH_DATASETS else 0.4
+    tx, px, ty, py = train_test_split(frame, target, test_size=pool_share, random_state=split_seed, stratify=stratify)
     tx = tx.reset_index(drop=True)
     px = px.reset_index(drop=True)
     features = tuple(frame.columns)

@@ -113,7 +113,9 @@ def draw_requests(ctx: Ctx) -> None:
     """Resample held-out rows with measurement jitter; derive region, tier and the unused context."""
     src, rng, n = ctx.source, ctx.rng, ctx.ts.size
     if src.fresh:  # every served input is new: never served before, never in the reference
-        idx = np.concatenate([rng.permutation(len(src.pool_x)) for _ in range(n // len(src.pool_x) + 1)])[:n]
+        if n > len(src.pool_x):
+            raise ValueError(f"{src.name}: {n} requests but {len(src.pool_x)} fresh rows; rows would repeat")
+        idx = rng.permutation(len(src.pool_x))[:n]
     else:
         idx = rng.integers(0, len(src.pool_x), size=n)
     frame = _jittered(src, idx, rng)

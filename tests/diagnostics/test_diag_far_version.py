@@ -100,3 +100,30 @@ def test_the_logs_own_earlier_rows_count_against_a_far_reference(friedman: dict[
     assert (d.cause, d.culprit_name) == ("model", "v7"), d.summary
     version = next(f for f in d.findings if f.check == "version_change")
     assert version.details["log_before_z"] > 2.5
+
+
+def test_a_forest_judged_against_its_own_training_rows_is_not_blamed() -> None:
+    """A random forest memorizes its training rows (in-sample error near 0): against them the same
+    forest served on fresh inputs was 'model / rollback'. Its answers at neighbouring training rows
+    are those rows' own labels, so the reverse comparison leans towards the version here, and
+    nothing that holds against in-sample optimism blames it."""
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import RandomForestClassifier
+
+    x, y = make_classification(
+        n_samples=9_000, n_features=8, n_informative=4, n_redundant=2, weights=[0.8], flip_y=0.02, random_state=3
+    )
+    forest = RandomForestClassifier(n_estimators=60, random_state=3, n_jobs=1).fit(x[:4_000], y[:4_000])
+
+    def as_log(rows: slice, tag: str, start: float) -> PredictionLog:
+        names = np.asarray(["neg", "pos"], dtype=object)
+        return _log(
+            x[rows], names[forest.predict(x[rows])], names[y[rows]], np.full(len(y[rows]), tag, dtype=object), start
+        )
+
+    d = diagnose(
+        as_log(slice(4_000, None), "v7", START), reference=as_log(slice(0, 4_000), "train-2026-01", START - 300 * DAY)
+    )
+    assert d.cause == "none", d.summary
+    version = next(f for f in d.findings if f.check == "version_change")
+    assert version.details["far_reference"] is True and version.score < 0.3
