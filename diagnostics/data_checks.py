@@ -29,6 +29,7 @@ from diagnostics.stats import (
     ks_statistic_sorted,
     psi_from_counts,
     quantile_edges,
+    two_proportion_se,
 )
 
 STRUCTURAL_FLOOR = 0.4
@@ -226,8 +227,7 @@ def _missing(ctx: Context, name: str, mr: float, mc: float, n_ref: int, n_cur: i
             )
         ]
     delta = mc - mr
-    pooled = (mr * n_ref + mc * n_cur) / max(n_ref + n_cur, 1)
-    se = math.sqrt(max(pooled * (1 - pooled), 1e-12) * (1 / max(n_ref, 1) + 1 / max(n_cur, 1)))
+    se = two_proportion_se(mr, n_ref, mc, n_cur)
     if delta >= 0.03 and delta / se >= 4.0:
         mag = min(1.0, delta / 0.2)
         return [

@@ -48,15 +48,11 @@ MATCH_EPS = 1.0
 FAR = 1.0e6  # coordinate of a missing value: it matches only another missing value
 
 
-@dataclass(frozen=True)
-class PairedGap:
-    """The version's loss minus the baseline's on the same rows (paired differences)."""
+class _LossGap:
+    """A version's loss against its baseline's: the gap and the gap relative to the baseline."""
 
-    n: int  # pairs compared (labelled version rows with a close baseline row)
     loss_version: float
     loss_baseline: float
-    z: float
-    matched_share: float  # of the version's labelled rows, the share with a close baseline row
 
     @property
     def delta(self) -> float:
@@ -65,6 +61,17 @@ class PairedGap:
     @property
     def relative(self) -> float:
         return self.delta / max(self.loss_baseline, 1e-12)
+
+
+@dataclass(frozen=True)
+class PairedGap(_LossGap):
+    """The version's loss minus the baseline's on the same rows (paired differences)."""
+
+    n: int  # pairs compared (labelled version rows with a close baseline row)
+    loss_version: float
+    loss_baseline: float
+    z: float
+    matched_share: float  # of the version's labelled rows, the share with a close baseline row
 
 
 def paired_z(diff: np.ndarray) -> float:
@@ -232,7 +239,7 @@ REVERSE_MAX_ROWS = 10_000  # labelled reference rows scored
 
 
 @dataclass(frozen=True)
-class ReverseGap:
+class ReverseGap(_LossGap):
     """Both versions' answers at their nearest inputs, scored against labelled reference rows."""
 
     n: int  # labelled reference rows scored (both answers within reach)
@@ -241,14 +248,6 @@ class ReverseGap:
     z: float  # two-way cluster-robust: an answer scores several rows
     pool: int  # answers per version (equal: equal neighbour distances)
     same_window: bool  # the baseline's answers came from its current-window rows
-
-    @property
-    def delta(self) -> float:
-        return self.loss_version - self.loss_baseline
-
-    @property
-    def relative(self) -> float:
-        return self.delta / max(self.loss_baseline, 1e-12)
 
 
 def _subsample(rows: np.ndarray, m: int, rng: np.random.Generator) -> np.ndarray:

@@ -12,13 +12,12 @@ share when every row looks back equally far.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from diagnostics.context import Context
 from diagnostics.findings import Finding
 from diagnostics.log import Categorical
+from diagnostics.stats import two_proportion_se
 
 MIN_ROWS = 200
 MIN_RISE = 0.1  # ten points more of the rows repeat an earlier request ...
@@ -99,8 +98,7 @@ def replay_findings(ctx: Context) -> list[Finding]:
     if ref_rep.size < MIN_ROWS or cur_rep.size < MIN_ROWS:
         return []
     p_ref, p_cur = float(ref_rep.mean()), float(cur_rep.mean())
-    pooled = (ref_rep.sum() + cur_rep.sum()) / (ref_rep.size + cur_rep.size)
-    se = math.sqrt(max(pooled * (1 - pooled), 1e-12) * (1 / ref_rep.size + 1 / cur_rep.size))
+    se = two_proportion_se(p_ref, ref_rep.size, p_cur, cur_rep.size)
     rise = p_cur - p_ref
     if rise < MIN_RISE or rise / se < MIN_Z:
         return []

@@ -13,6 +13,7 @@ import numpy as np
 from diagnostics.context import Context
 from diagnostics.findings import Finding
 from diagnostics.replay import replay_findings
+from diagnostics.stats import two_proportion_se
 
 MIN_ROWS = 30
 MIN_ERRORS = 10  # failed requests needed in the current window to call an error spike
@@ -82,8 +83,7 @@ def _errors(ctx: Context) -> list[Finding]:
     if r.size < MIN_ROWS or c.size < MIN_ROWS:
         return []
     er, ec = float(r.mean()), float(c.mean())
-    pooled = (er * r.size + ec * c.size) / (r.size + c.size)
-    se = math.sqrt(max(pooled * (1 - pooled), 1e-12) * (1 / r.size + 1 / c.size))
+    se = two_proportion_se(er, r.size, ec, c.size)
     delta = ec - er
     # a handful of failures in a short window is noise, whatever the z score says
     if delta < 0.008 or delta / se < 3.5 or float(c.sum()) < MIN_ERRORS:

@@ -218,6 +218,13 @@ def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:
     return psi_from_counts(bin_counts_sorted(ref, edges), bin_counts_sorted(cur, edges))
 
 
+def two_proportion_se(p_ref: float, n_ref: int, p_cur: float, n_cur: int) -> float:
+    """Standard error of the difference of two shares under the pooled null (no change): the one
+    yardstick the missing-rate, error-rate and replay checks hold a rise to."""
+    pooled = (p_ref * n_ref + p_cur * n_cur) / max(n_ref + n_cur, 1)
+    return math.sqrt(max(pooled * (1 - pooled), 1e-12) * (1 / max(n_ref, 1) + 1 / max(n_cur, 1)))
+
+
 def js_divergence(p_counts: np.ndarray, q_counts: np.ndarray) -> float:
     """Jensen–Shannon divergence (base 2, in [0, 1]) of two count vectors."""
     p = p_counts / max(p_counts.sum(), 1)
