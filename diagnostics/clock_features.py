@@ -1,4 +1,4 @@
-"""Inputs that follow the request's clock: an hour-of-day column.
+"""Inputs that follow the request's clock: an hour-of-day or a day-of-week column.
 
 An hour-of-day input is a function of the row's own timestamp (in some time zone). Between a
 morning reference and an afternoon window its distribution moves by construction — every hour
@@ -8,6 +8,13 @@ can break is its relation to the clock: a join in the wrong time zone, yesterday
 lag. That relation is checked instead: the offset (quarter hours, UTC−12 to UTC+14) at which
 the reference's values equal the hour of their timestamps, and the share of current rows that
 still match it. A column that matches no offset in the reference is an ordinary input.
+
+A day-of-week input (0-6 or 1-7, the week starting on any day) is the same kind of column one
+level up: over a log of a few days its mean steps at every local midnight, which the onset scan
+read as the strongest step of a healthy log (and a reference of Monday and Tuesday against a
+Wednesday window saw it "stuck" on one value). Its relation to the timestamps is checked the
+same way. One day of rows cannot tell such a column from a constant, so the fit needs two days
+that each hold a tenth of the matching rows.
 """
 
 from __future__ import annotations
@@ -23,10 +30,15 @@ SAMPLE = 4000  # rows per window; a share's standard error is under 1 point
 MIN_ROWS = 200
 MIN_MATCH = 0.9  # reference rows equal to the hour of their timestamp at one offset
 MIN_DROP = 0.2  # share of current rows that stopped matching
+# day of week = (local day number + shift) % 7 + base: Monday=0 at shift 3 (1970-01-01 was a Thursday)
+DOW_SHIFT = np.repeat(np.arange(7), 2)
+DOW_BASE = np.tile(np.arange(2), 7)
+MIN_DAY_SHARE = 0.1  # each of two days holds this share of the matching rows
 
 
 @dataclass
 class ClockInput:
+    unit: str  # "hour" | "weekday"
     offset_h: float
     match_reference: float
     match_current: float
@@ -60,6 +72,46 @@ def best_offset(values: np.ndarray, ts: np.ndarray) -> tuple[float, float] | Non
     return float(OFFSETS_H[best]), float(match[best])
 
 
+def _weekdays(ts: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """[offset, variant, row]: the row's day of week at each offset under each numbering."""
+    days = np.floor((ts[None, :] / 3600.0 + offsets[:, None]) / 24.0).astype(np.int64)
+    out: np.ndarray = (days[:, None, :] + DOW_SHIFT[None, :, None]) % 7 + DOW_BASE[None, :, None]
+    return out
+
+
+def best_weekday(values: np.ndarray, ts: np.ndarray, min_match: float = MIN_MATCH) -> tuple[float, int, float] | None:
+    """(offset in hours, numbering variant, share matching) of an integer 0-7 column against its
+    timestamps' day of week, or None when it does not follow them on two days or more."""
+    v, t = _sample(values, ts)
+    if v.size < MIN_ROWS or not bool(np.all((v >= 0) & (v <= 7) & (v == np.floor(v)))):
+        return None
+    if np.unique(v).size < 2:
+        return None
+    offsets = OFFSETS_H[::4]  # whole hours: only rows near midnight tell quarter hours apart
+    head = (_weekdays(t[:256], offsets) == v[None, None, :256]).mean(axis=2)
+    if float(head.max()) < 0.5 * min_match:
+        return None
+    hits = _weekdays(t, offsets) == v[None, None, :]
+    match = hits.mean(axis=2)
+    o, k = np.unravel_index(int(np.argmax(match)), match.shape)
+    share = float(match[o, k])
+    if share < min_match:
+        return None
+    # two days (two values) each carrying a real part of the matching rows, not one day's constant
+    counts = np.bincount(v[hits[o, k]].astype(np.int64), minlength=8)
+    if int((counts >= MIN_DAY_SHARE * counts.sum()).sum()) < 2:
+        return None
+    return float(offsets[o]), int(k), share
+
+
+def weekday_match_share(values: np.ndarray, ts: np.ndarray, offset: float, variant: int) -> np.ndarray:
+    """Per row 1 where the column equals its timestamp's day of week (fitted numbering), 0 where not."""
+    days = np.floor((ts / 3600.0 + offset) / 24.0).astype(np.int64)
+    expect = (days + DOW_SHIFT[variant]) % 7 + DOW_BASE[variant]
+    out: np.ndarray = (expect == values).astype(np.float64)
+    return out
+
+
 def clock_match(values: np.ndarray, ts: np.ndarray, head: int) -> np.ndarray | None:
     """Per row 1 where an hour-of-day column equals its timestamp's hour (offset fitted on the first
     `head` rows), 0 where not, NaN where missing; None for a column that does not follow the clock.
@@ -69,10 +121,15 @@ def clock_match(values: np.ndarray, ts: np.ndarray, head: int) -> np.ndarray | N
     share stays flat until the column's relation to the clock breaks.
     """
     fit = best_offset(values[:head], ts[:head])
-    if fit is None or fit[1] < MIN_MATCH:
+    if fit is not None and fit[1] >= MIN_MATCH:
+        hours = np.floor((ts / 3600.0 + fit[0]) % 24.0)
+        return np.where(np.isfinite(values), (hours == values).astype(np.float64), np.nan)
+    # a day-of-week column: the head is often a single day, so the numbering is fitted on the
+    # whole log, where a fault in its later part (a minority of rows) cannot move the fit
+    week = best_weekday(values[:head], ts[:head]) or best_weekday(values, ts, min_match=0.6)
+    if week is None:
         return None
-    hours = np.floor((ts / 3600.0 + fit[0]) % 24.0)
-    return np.where(np.isfinite(values), (hours == values).astype(np.float64), np.nan)
+    return np.where(np.isfinite(values), weekday_match_share(values, ts, week[0], week[1]), np.nan)
 
 
 def clock_input(
@@ -80,35 +137,72 @@ def clock_input(
 ) -> ClockInput | None:
     """The clock relation of `name` if the reference shows one; a finding when it broke since."""
     ref = best_offset(r, r_ts)
-    if ref is None or ref[1] < MIN_MATCH:
-        return None
+    if ref is not None and ref[1] >= MIN_MATCH:
+        return _hour_input(name, ref, c, c_ts, weight)
+    week = best_weekday(r, r_ts)
+    if week is None:
+        # a reference of one day cannot show a weekday column; reference and current together
+        # can when most of their rows follow one numbering (a broken current part is a minority)
+        both_v, both_t = np.concatenate([r, c]), np.concatenate([r_ts, c_ts])
+        week = best_weekday(both_v, both_t, min_match=0.6)
+        if week is None:
+            return None
+        rv, rt = _sample(r, r_ts)
+        week = (week[0], week[1], float(weekday_match_share(rv, rt, week[0], week[1]).mean()) if rv.size else 0.0)
+        if week[2] < MIN_MATCH:
+            return None
+    return _weekday_input(name, week, c, c_ts, weight)
+
+
+def _hour_input(name: str, ref: tuple[float, float], c: np.ndarray, c_ts: np.ndarray, weight: float) -> ClockInput:
     offset, match_ref = ref
     v, t = _sample(c, c_ts)
     if v.size < MIN_ROWS:
-        return ClockInput(offset, match_ref, match_ref, offset)
+        return ClockInput("hour", offset, match_ref, match_ref, offset)
     match_cur = float((_hours(t, np.array([offset]))[0] == v).mean())
     now = best_offset(c, c_ts)
     now_offset = now[0] if now is not None and now[1] >= 0.5 else None
-    out = ClockInput(offset, match_ref, match_cur, now_offset)
-    drop = match_ref - match_cur
-    if drop >= MIN_DROP:
-        where = f"; most rows now match UTC{now_offset:+g}" if now_offset is not None else ""
-        out.findings.append(
-            Finding(
-                "data",
-                "relation_break",
-                name,
-                min(1.0, drop / 0.3) * weight,
-                f"Feature '{name}' no longer follows the request time: {100 * match_ref:.0f}% of reference rows equal "
-                f"the hour of their timestamp at UTC{offset:+g}, {100 * match_cur:.0f}% since the onset{where} "
-                "(a time-zone, lag or join change).",
-                {
-                    "change": "clock",
-                    "clock_offset_reference_h": offset,
-                    "clock_match_reference": match_ref,
-                    "clock_match_current": match_cur,
-                    "clock_offset_current_h": now_offset,
-                },
-            )
-        )
+    out = ClockInput("hour", offset, match_ref, match_cur, now_offset)
+    where = f"; most rows now match UTC{now_offset:+g}" if now_offset is not None else ""
+    _break(out, name, weight, f"the hour of their timestamp at UTC{offset:+g}", where)
     return out
+
+
+def _weekday_input(
+    name: str, ref: tuple[float, int, float], c: np.ndarray, c_ts: np.ndarray, weight: float
+) -> ClockInput:
+    offset, variant, match_ref = ref
+    v, t = _sample(c, c_ts)
+    if v.size < MIN_ROWS:
+        return ClockInput("weekday", offset, match_ref, match_ref, offset)
+    match_cur = float(weekday_match_share(v, t, offset, variant).mean())
+    out = ClockInput("weekday", offset, match_ref, match_cur, None)
+    first = "Monday" if DOW_SHIFT[variant] == 3 else "Sunday" if DOW_SHIFT[variant] == 4 else "another day"
+    what = f"the day of week of their timestamp at UTC{offset:+g} (week from {first} = {DOW_BASE[variant]})"
+    _break(out, name, weight, what, "")
+    return out
+
+
+def _break(out: ClockInput, name: str, weight: float, what: str, where: str) -> None:
+    drop = out.match_reference - out.match_current
+    if drop < MIN_DROP:
+        return
+    out.findings.append(
+        Finding(
+            "data",
+            "relation_break",
+            name,
+            min(1.0, drop / 0.3) * weight,
+            f"Feature '{name}' no longer follows the request time: {100 * out.match_reference:.0f}% of reference "
+            f"rows equal {what}, {100 * out.match_current:.0f}% since the onset{where} "
+            "(a time-zone, lag or join change).",
+            {
+                "change": "clock",
+                "clock_unit": out.unit,
+                "clock_offset_reference_h": out.offset_h,
+                "clock_match_reference": out.match_reference,
+                "clock_match_current": out.match_current,
+                "clock_offset_current_h": out.current_offset_h,
+            },
+        )
+    )
