@@ -18,6 +18,7 @@ from diagnostics.clock_features import clock_input
 from diagnostics.context import Context, align_categorical, loss_name
 from diagnostics.feature_relations import relation_findings
 from diagnostics.findings import Finding
+from diagnostics.label_relation import label_relation_findings
 from diagnostics.log import Categorical
 from diagnostics.model_checks import MIN_LABELLED, LossStats, relative_increase
 from diagnostics.stats import (
@@ -91,6 +92,7 @@ def data_findings(ctx: Context) -> list[Finding]:
             mr, mc = float(np.isnan(r).mean()) if r.size else 0.0, float(np.isnan(c).mean()) if c.size else 0.0
             out.extend(_missing(ctx, name, mr, mc, r.shape[0], c.shape[0]))
     out.extend(relation_findings(ctx))
+    out.extend(label_relation_findings(ctx))
     for f in out:
         # tie-break for equal (clipped) scores: a derived column (e.g. a bucketed copy) carries
         # less information about the prediction than its source, so the source ranks first

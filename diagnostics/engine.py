@@ -84,8 +84,9 @@ def _adjacent_service_findings(ctx: Context, split: int, *, explicit_reference: 
 
 
 # schema changes after which the model gets no usable value of the column at all (and an
-# hour-of-day input that stopped matching the request's clock: every value is another hour)
-_UNUSABLE = frozenset({"emptied", "missing", "type_changed", "clock"})
+# hour-of-day input that stopped matching the request's clock: every value is another hour; an
+# input whose values no longer relate to the label: joined to other rows)
+_UNUSABLE = frozenset({"emptied", "missing", "type_changed", "clock", "label_relation"})
 
 
 def _explained_elsewhere(ctx: Context, findings: Sequence[Finding], data_score: float, version_score: float) -> float:

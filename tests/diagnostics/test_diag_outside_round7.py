@@ -91,3 +91,55 @@ def test_a_count_model_whose_labelled_window_is_its_busy_hours_is_not_concept_dr
     given = diagnose(log, onset=MONDAY + 50.5 * 3600.0)
     assert given.cause == "none", given.findings[:3]
     assert diagnose(log).cause == "none"
+
+
+def _independent_inputs_log(seed: int, *, stale: bool = False, flip: float = 0.0) -> tuple[pd.DataFrame, float]:
+    """Churn-like: four unrelated inputs and a rare positive label (about 10%), scored by a
+    logistic regression; since the onset either `calls` is another request's value (a join on
+    the wrong key: its distribution unchanged, no other input to disagree with), or a share of
+    the labels is flipped (the relation changed for every input alike)."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(seed)
+    n = 16000
+
+    def draw(k: int) -> tuple[pd.DataFrame, np.ndarray]:
+        X = pd.DataFrame({"tenure": rng.gamma(2.0, 12.0, k), "fee": rng.normal(40, 12, k),
+                          "calls": rng.poisson(1.2, k).astype(float), "age": rng.uniform(18, 80, k)})
+        z = -3.0 + 0.7 * X["calls"] - 0.04 * X["tenure"] + 0.03 * (X["fee"] - 40) + 0.01 * (X["age"] - 50)
+        return X, (rng.uniform(size=k) < 1 / (1 + np.exp(-z.to_numpy()))).astype(int)
+
+    X_train, y_train = draw(8000)
+    model = LogisticRegression(max_iter=500).fit(X_train, y_train)
+    ts = MONDAY + np.sort(rng.uniform(0.0, 20 * 3600.0, n))
+    X, y = draw(n)
+    onset = MONDAY + 13 * 3600.0
+    after = ts >= onset
+    if stale:
+        X.loc[after, "calls"] = rng.permutation(X.loc[after, "calls"].to_numpy())
+    if flip:
+        hit = after & (rng.uniform(size=n) < flip)
+        y[hit] = 1 - y[hit]
+    df = X.assign(timestamp=ts, model_version="lr-1", label=y,
+                  prediction=np.round(model.predict_proba(X[X_train.columns])[:, 1], 5))
+    return df, onset
+
+
+def test_an_unrelated_input_joined_to_other_requests_is_a_data_fault() -> None:
+    """Nothing but the label relates to `calls`: its relation to the other inputs cannot break,
+    its distribution does not move, and the verdict was "none" (or concept drift, retrain)."""
+    from diagnostics.loader import frame_to_log
+
+    df, onset = _independent_inputs_log(41, stale=True)
+    d = diagnose(frame_to_log(df, name="churn"), onset=onset)
+    assert (d.cause, d.culprit_kind, d.culprit_name) == ("data", "feature", "calls"), d.findings[:3]
+    assert d.findings[0].details["change"] == "label_relation"
+
+
+def test_labels_flipped_for_every_input_alike_are_no_broken_input() -> None:
+    from diagnostics.loader import frame_to_log
+
+    df, onset = _independent_inputs_log(42, flip=0.15)
+    d = diagnose(frame_to_log(df, name="churn"), onset=onset)
+    assert not [f for f in d.findings if f.details.get("change") == "label_relation"], d.findings[:3]
+    assert d.cause == "model", d.findings[:3]

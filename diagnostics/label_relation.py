@@ -1,0 +1,174 @@
+"""An input that stopped saying anything about the label: values joined to the wrong rows.
+
+A column filled from another request (a stale cache, a join on the wrong key) keeps its own
+distribution, so every per-feature check sees nothing, and when it relates to no other input
+(`feature_relations` needs partners) nothing sees the break but the labels: the loss rises
+"everywhere" and the verdict was concept drift or a segment, whose answer (retrain) would
+learn the broken column. What changes is the label's dependence on that column: it was clear
+in the reference and is gone now, while the label's dependence on the other inputs held. A
+concept change that makes one input irrelevant and nothing else is far rarer than a bad join.
+
+Dependence is measured per column on its segment bins (reference deciles or top categories,
+missing values a bin of their own) over the bins both windows fill, so a window that only holds
+some hours of an hour-like input is compared on those hours: a contingency chi-square for
+labels with few values (classes, 0/1), Kruskal-Wallis on label ranks for numbers. Its
+non-centrality per row is the strength; the drop is judged against the chi-square the current
+window would show if the reference's strength held. One vectorized pass per column.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.stats import rankdata
+
+from diagnostics.context import Context
+from diagnostics.findings import Finding
+from diagnostics.log import Categorical, take_rows
+
+MIN_ROWS = 200  # labelled rows per window
+MIN_BIN_ROWS = 20  # rows a bin needs in both windows to be compared
+MAX_CLASSES = 10  # label values kept apart (the rest pooled)
+CLEAR_Z = 10.0  # the reference's dependence: this many standard errors above independence
+COLLAPSED = 0.25  # the current strength is at most this share of the reference's ...
+DROP_Z = 3.0  # ... and below the held relation's expectation by this many standard errors (one
+# test per clearly related input, ten or so in a log: Bonferroni at 1% is z 3.1)
+OTHERS_HELD = 0.6  # the median share the other clearly dependent inputs kept
+MIN_INFLUENCE = 0.05  # a column the model does not read is no cause of its errors
+
+
+def _label_keys(
+    ref: np.ndarray | Categorical, cur: np.ndarray | Categorical
+) -> tuple[np.ndarray, np.ndarray, bool] | None:
+    """Per-row label keys of both windows on one scale, and whether they are discrete.
+
+    Classes (or numbers with at most MAX_CLASSES values in the reference) become class keys
+    0..MAX_CLASSES, shared by name/value across the windows (a value the reference lacks is
+    pooled with the rarest), -1 where unlabelled; other numbers stay numbers (NaN unlabelled).
+    """
+    if isinstance(ref, Categorical) != isinstance(cur, Categorical):
+        return None
+    if isinstance(ref, Categorical):
+        assert isinstance(cur, Categorical)
+        r_names = [str(c) for c in ref.categories]
+        rk = ref.codes.astype(np.int64)
+        lookup = {c: i for i, c in enumerate(r_names)}
+        to_ref = np.array([lookup.get(str(c), len(r_names)) for c in cur.categories] + [-1], dtype=np.int64)
+        ck = np.where(cur.codes >= 0, to_ref[np.where(cur.codes >= 0, cur.codes, -1)], -1)
+        n_keys = len(r_names) + 1
+    else:
+        rv, cv = np.asarray(ref, dtype=np.float64), np.asarray(cur, dtype=np.float64)
+        values = np.unique(rv[np.isfinite(rv)])
+        if values.size > MAX_CLASSES:
+            return rv, cv, False
+
+        def key(v: np.ndarray) -> np.ndarray:
+            ok = np.isfinite(v)
+            pos = np.searchsorted(values, np.where(ok, v, 0.0))
+            hit = ok & (pos < values.size) & (values[np.minimum(pos, values.size - 1)] == v)
+            return np.where(hit, pos, np.where(ok, values.size, -1)).astype(np.int64)
+
+        rk, ck = key(rv), key(cv)
+        n_keys = values.size + 1
+    counts = np.bincount(rk[rk >= 0], minlength=n_keys)
+    order = np.argsort(-counts)
+    remap = np.full(n_keys, MAX_CLASSES, dtype=np.int64)
+    remap[order[:MAX_CLASSES]] = np.arange(min(MAX_CLASSES, n_keys))
+    r_out = np.where(rk >= 0, remap[np.maximum(rk, 0)], -1).astype(np.float64)
+    c_out = np.where(ck >= 0, remap[np.maximum(ck, 0)], -1).astype(np.float64)
+    return r_out, c_out, True
+
+
+def _statistic(bins: np.ndarray, y: np.ndarray, discrete: bool, n_bins: int) -> tuple[float, float, int]:
+    """(chi-square-like statistic, degrees of freedom, rows) of y's dependence on the bins."""
+    n = bins.shape[0]
+    k = int(np.count_nonzero(np.bincount(bins, minlength=n_bins)))
+    if n < MIN_ROWS or k < 2:
+        return 0.0, 0.0, n
+    if discrete:
+        c = int(y.max()) + 1
+        table = np.bincount(bins * c + y.astype(np.int64), minlength=n_bins * c).reshape(n_bins, c).astype(float)
+        table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]
+        if table.shape[1] < 2:
+            return 0.0, 0.0, n
+        expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / n
+        chi2 = float(((table - expected) ** 2 / expected).sum())
+        return chi2, float((table.shape[0] - 1) * (table.shape[1] - 1)), n
+    r = rankdata(y)
+    counts = np.bincount(bins, minlength=n_bins).astype(float)
+    sums = np.bincount(bins, weights=r, minlength=n_bins)
+    filled = counts > 0
+    h = 12.0 / (n * (n + 1.0)) * float((sums[filled] ** 2 / counts[filled]).sum()) - 3.0 * (n + 1.0)
+    _, tie_counts = np.unique(y, return_counts=True)
+    ties = 1.0 - float((tie_counts.astype(float) ** 3 - tie_counts).sum()) / max(float(n) ** 3 - n, 1.0)
+    return h / max(ties, 1e-9), float(k - 1), n
+
+
+def label_relation_findings(ctx: Context) -> list[Finding]:
+    ref_label, cur_label = ctx.reference.label, ctx.current.label
+    if ref_label is None or cur_label is None:
+        return []
+    keys = _label_keys(take_rows(ref_label, ctx.ref_sample), take_rows(cur_label, ctx.cur_sample))
+    if keys is None:
+        return []
+    y_ref, y_cur, disc = keys
+    ok_ref = y_ref >= 0 if disc else np.isfinite(y_ref)
+    ok_cur = y_cur >= 0 if disc else np.isfinite(y_cur)
+    if int(ok_ref.sum()) < MIN_ROWS or int(ok_cur.sum()) < MIN_ROWS:
+        return []
+    stats: dict[str, tuple[float, float, float]] = {}  # name -> (z of reference, strength ratio, z of drop)
+    for name, bins in ctx.bins.items():
+        rc, cc = ctx.ref_bin_codes.get(name), ctx.cur_bin_codes.get(name)
+        if rc is None or cc is None:
+            continue
+        rb, cb = rc.astype(np.int64)[ok_ref], cc.astype(np.int64)[ok_cur]
+        shared = (np.bincount(rb, minlength=bins.n_bins) >= MIN_BIN_ROWS) & (
+            np.bincount(cb, minlength=bins.n_bins) >= MIN_BIN_ROWS
+        )
+        if int(shared.sum()) < 3:
+            continue  # a window in other bins (a unit change, stuck values) is the drift checks' case
+        in_r, in_c = shared[rb], shared[cb]
+        chi_r, df_r, n_r = _statistic(rb[in_r], y_ref[ok_ref][in_r], disc, bins.n_bins)
+        chi_c, df_c, n_c = _statistic(cb[in_c], y_cur[ok_cur][in_c], disc, bins.n_bins)
+        if df_r <= 0 or df_c <= 0 or n_r < MIN_ROWS or n_c < MIN_ROWS:
+            continue
+        z_ref = (chi_r - df_r) / math.sqrt(2.0 * df_r)
+        lam_r = max(chi_r - df_r, 0.0) / n_r
+        lam_c = max(chi_c - df_c, 0.0) / n_c
+        ratio = lam_c / lam_r if lam_r > 0 else 1.0
+        held = df_c + n_c * lam_r
+        z_drop = (held - chi_c) / math.sqrt(2.0 * (df_c + 2.0 * n_c * lam_r))
+        stats[name] = (z_ref, ratio, z_drop)
+    clear = {k: v for k, v in stats.items() if v[0] >= CLEAR_Z}
+    out: list[Finding] = []
+    for name, (z_ref, ratio, z_drop) in clear.items():
+        influence = ctx.influence.get(name, 0.0)
+        if ratio > COLLAPSED or z_drop < DROP_Z or influence < MIN_INFLUENCE:
+            continue
+        others = [v[1] for k, v in clear.items() if k != name]
+        if not others or float(np.median(others)) < OTHERS_HELD:
+            continue  # the label moved away from every input: the relation itself changed
+        sure = 0.5 + 0.5 * float(np.clip((z_drop - DROP_Z) / 5.0, 0.0, 1.0))
+        score = sure * (0.3 + 0.7 * influence)
+        out.append(
+            Finding(
+                "data",
+                "relation_break",
+                name,
+                score,
+                f"Feature '{name}' no longer tells anything about the label: its dependence on it fell to "
+                f"{100 * ratio:.0f}% of the reference's ({z_drop:.1f} standard errors below what the reference "
+                f"predicts) while the label's dependence on {len(others)} other input(s) held (median "
+                f"{100 * float(np.median(others)):.0f}%): its values look joined to the wrong rows or replaced.",
+                {
+                    "change": "label_relation",
+                    "strength_ratio": ratio,
+                    "drop_z": z_drop,
+                    "reference_z": z_ref,
+                    "others_held": float(np.median(others)),
+                    "influence": influence,
+                },
+            )
+        )
+    return out
