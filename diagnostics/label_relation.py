@@ -34,7 +34,7 @@ CLEAR_Z = 10.0  # the reference's dependence: this many standard errors above in
 COLLAPSED = 0.25  # the current strength is at most this share of the reference's ...
 DROP_Z = 3.0  # ... and below the held relation's expectation by this many standard errors (one
 # test per clearly related input, ten or so in a log: Bonferroni at 1% is z 3.1)
-OTHERS_HELD = 0.6  # the median share the other clearly dependent inputs kept
+OTHERS_HELD = 0.6  # an input keeping this share of its dependence held (so did the model's use of the column)
 MIN_INFLUENCE = 0.05  # a column the model does not read is no cause of its errors
 
 
@@ -105,6 +105,26 @@ def _statistic(bins: np.ndarray, y: np.ndarray, discrete: bool, n_bins: int) -> 
     return h / max(ties, 1e-9), float(k - 1), n
 
 
+def _compare(
+    rb: np.ndarray, yr: np.ndarray, cb: np.ndarray, yc: np.ndarray, disc: bool, n_bins: int, ok_rows: bool = False
+) -> tuple[float, float, float] | None:
+    """(z of the reference's dependence, current strength / reference strength, z of the drop)."""
+    if ok_rows:  # keep the rows where this target is present
+        mr = yr >= 0 if disc else np.isfinite(yr)
+        mc = yc >= 0 if disc else np.isfinite(yc)
+        rb, yr, cb, yc = rb[mr], yr[mr], cb[mc], yc[mc]
+    chi_r, df_r, n_r = _statistic(rb, yr, disc, n_bins)
+    chi_c, df_c, n_c = _statistic(cb, yc, disc, n_bins)
+    if df_r <= 0 or df_c <= 0 or n_r < MIN_ROWS or n_c < MIN_ROWS:
+        return None
+    z_ref = (chi_r - df_r) / math.sqrt(2.0 * df_r)
+    lam_r = max(chi_r - df_r, 0.0) / n_r
+    lam_c = max(chi_c - df_c, 0.0) / n_c
+    ratio = lam_c / lam_r if lam_r > 0 else 1.0
+    z_drop = (df_c + n_c * lam_r - chi_c) / math.sqrt(2.0 * (df_c + 2.0 * n_c * lam_r))
+    return z_ref, ratio, z_drop
+
+
 def label_relation_findings(ctx: Context) -> list[Finding]:
     ref_label, cur_label = ctx.reference.label, ctx.current.label
     if ref_label is None or cur_label is None:
@@ -117,7 +137,15 @@ def label_relation_findings(ctx: Context) -> list[Finding]:
     ok_cur = y_cur >= 0 if disc else np.isfinite(y_cur)
     if int(ok_ref.sum()) < MIN_ROWS or int(ok_cur.sum()) < MIN_ROWS:
         return []
+    # the prediction's dependence on each column, on the same rows: the model still reading a
+    # column as before while the label stopped following it is a stale join's signature; a
+    # window of a few hours in which an input tied to the label only through the clock (a
+    # temperature) no longer relates to either is not
+    pred_keys = _label_keys(
+        take_rows(ctx.reference.prediction, ctx.ref_sample), take_rows(ctx.current.prediction, ctx.cur_sample)
+    )
     stats: dict[str, tuple[float, float, float]] = {}  # name -> (z of reference, strength ratio, z of drop)
+    pred_ratio: dict[str, float] = {}
     for name, bins in ctx.bins.items():
         rc, cc = ctx.ref_bin_codes.get(name), ctx.cur_bin_codes.get(name)
         if rc is None or cc is None:
@@ -129,26 +157,30 @@ def label_relation_findings(ctx: Context) -> list[Finding]:
         if int(shared.sum()) < 3:
             continue  # a window in other bins (a unit change, stuck values) is the drift checks' case
         in_r, in_c = shared[rb], shared[cb]
-        chi_r, df_r, n_r = _statistic(rb[in_r], y_ref[ok_ref][in_r], disc, bins.n_bins)
-        chi_c, df_c, n_c = _statistic(cb[in_c], y_cur[ok_cur][in_c], disc, bins.n_bins)
-        if df_r <= 0 or df_c <= 0 or n_r < MIN_ROWS or n_c < MIN_ROWS:
+        found = _compare(rb[in_r], y_ref[ok_ref][in_r], cb[in_c], y_cur[ok_cur][in_c], disc, bins.n_bins)
+        if found is None:
             continue
-        z_ref = (chi_r - df_r) / math.sqrt(2.0 * df_r)
-        lam_r = max(chi_r - df_r, 0.0) / n_r
-        lam_c = max(chi_c - df_c, 0.0) / n_c
-        ratio = lam_c / lam_r if lam_r > 0 else 1.0
-        held = df_c + n_c * lam_r
-        z_drop = (held - chi_c) / math.sqrt(2.0 * (df_c + 2.0 * n_c * lam_r))
-        stats[name] = (z_ref, ratio, z_drop)
+        stats[name] = found
+        if pred_keys is not None:
+            p_ref, p_cur, p_disc = pred_keys
+            p_found = _compare(
+                rb[in_r], p_ref[ok_ref][in_r], cb[in_c], p_cur[ok_cur][in_c], p_disc, bins.n_bins, ok_rows=True
+            )
+            if p_found is not None:
+                pred_ratio[name] = p_found[1]
     clear = {k: v for k, v in stats.items() if v[0] >= CLEAR_Z}
     out: list[Finding] = []
     for name, (z_ref, ratio, z_drop) in clear.items():
         influence = ctx.influence.get(name, 0.0)
         if ratio > COLLAPSED or z_drop < DROP_Z or influence < MIN_INFLUENCE:
             continue
-        others = [v[1] for k, v in clear.items() if k != name]
-        if not others or float(np.median(others)) < OTHERS_HELD:
-            continue  # the label moved away from every input: the relation itself changed
+        if pred_ratio.get(name, 0.0) < OTHERS_HELD:
+            continue  # the model's own use of the column moved too: the window, not the join
+        # another input held when it kept most of its dependence or lost no more than noise
+        # (a weakly related input's point ratio scatters widely on a few thousand labels)
+        others = [v[1] >= OTHERS_HELD or v[2] < DROP_Z for k, v in clear.items() if k != name]
+        if not others or float(np.mean(others)) < 0.5:
+            continue  # the label moved away from most inputs: the relation itself changed
         sure = 0.5 + 0.5 * float(np.clip((z_drop - DROP_Z) / 5.0, 0.0, 1.0))
         score = sure * (0.3 + 0.7 * influence)
         out.append(
@@ -159,14 +191,15 @@ def label_relation_findings(ctx: Context) -> list[Finding]:
                 score,
                 f"Feature '{name}' no longer tells anything about the label: its dependence on it fell to "
                 f"{100 * ratio:.0f}% of the reference's ({z_drop:.1f} standard errors below what the reference "
-                f"predicts) while the label's dependence on {len(others)} other input(s) held (median "
-                f"{100 * float(np.median(others)):.0f}%): its values look joined to the wrong rows or replaced.",
+                f"predicts) while the label's dependence on {sum(others)} of {len(others)} other clearly related "
+                "input(s) held and the model reads it as before: its values look joined to the wrong rows or replaced.",
                 {
                     "change": "label_relation",
                     "strength_ratio": ratio,
                     "drop_z": z_drop,
                     "reference_z": z_ref,
-                    "others_held": float(np.median(others)),
+                    "others_held": float(np.mean(others)),
+                    "prediction_ratio": pred_ratio.get(name, 0.0),
                     "influence": influence,
                 },
             )

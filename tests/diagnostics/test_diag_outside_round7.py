@@ -167,3 +167,4 @@ def test_a_gross_step_on_a_thirty_day_log_is_dated_to_its_row() -> None:
     d = diagnose(frame_to_log(df, name="fees"))
     assert (d.cause, d.culprit_kind, d.culprit_name) == ("data", "feature", "fee")
     assert d.onset_detected and abs(d.onset - onset) <= 900.0, (d.onset - onset) / 3600.0
+
