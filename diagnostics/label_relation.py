@@ -60,6 +60,8 @@ def _label_keys(
     else:
         rv, cv = np.asarray(ref, dtype=np.float64), np.asarray(cur, dtype=np.float64)
         values = np.unique(rv[np.isfinite(rv)])
+        if values.size == 0:
+            return None  # a training reference without predictions (or labels) has nothing to compare
         if values.size > MAX_CLASSES:
             return rv, cv, False
 

@@ -168,3 +168,17 @@ def test_a_gross_step_on_a_thirty_day_log_is_dated_to_its_row() -> None:
     assert (d.cause, d.culprit_kind, d.culprit_name) == ("data", "feature", "fee")
     assert d.onset_detected and abs(d.onset - onset) <= 900.0, (d.onset - onset) / 3600.0
 
+
+
+def test_a_training_reference_without_predictions_is_read_without_error(tmp_path: Path) -> None:
+    """A reference of training rows has labels but no prediction column: the label-relation
+    check compares the model's use of a column too, and that comparison has no reference side
+    (it raised an IndexError)."""
+    from diagnostics.loader import frame_to_log
+
+    df, onset = _independent_inputs_log(43, stale=True)
+    ref = df[df["timestamp"] < onset].drop(columns=["timestamp", "model_version", "prediction"])
+    ref.to_parquet(tmp_path / "train.parquet", index=False)
+    d = diagnose(frame_to_log(df[df["timestamp"] >= onset], name="churn"),
+                 reference=load_log(tmp_path / "train.parquet", reference=True), onset=onset)
+    assert not [f for f in d.findings if f.details.get("change") == "label_relation"]
