@@ -327,7 +327,8 @@ def _map_shift(pool: np.ndarray, answers: np.ndarray, source: np.ndarray, target
     return np.asarray((_design(target, quadratic) - _design(source, quadratic)) @ beta)
 
 
-REVERSE_PLACEBOS = 6  # baseline-against-baseline repetitions that calibrate the reverse z
+REVERSE_PLACEBOS = 10  # baseline-against-baseline repetitions that calibrate the reverse z
+PLACEBO_ROWS = 2_000  # scored rows per placebo (its pools shrink in proportion: the same sharing of answers)
 PLACEBO_MIN_SPREAD = 1.0  # the z is only ever deflated by its placebo spread, never inflated
 
 
@@ -411,10 +412,16 @@ def _placebo_spread(
     pools of the baseline's own answers (as large as the version's pool, or half the baseline's
     rows when it has fewer than twice as many), repeated `REVERSE_PLACEBOS` times; the root mean
     square of their z's (a placebo's expected gap is 0). NaN when no placebo could be formed.
+    Beyond `PLACEBO_ROWS` scored rows it scores a subsample and shrinks its pools in proportion.
 
     It is the null of an *identical* model: a retrain that answers differently on a few inputs
     adds variance no placebo sees, so the spread deflates the z (when above 1) and never inflates it."""
-    size = min(m, b_all.size // 2)
+    if scored.size > PLACEBO_ROWS:  # cost: the pools shrink with the scored rows, so each answer
+        size = int(round(m * PLACEBO_ROWS / scored.size))  # still scores as many rows as in the comparison
+        scored = _subsample(scored, PLACEBO_ROWS, rng)
+    else:
+        size = m
+    size = min(size, b_all.size // 2)
     if size < min_pairs:
         return math.nan
     if same_window:
