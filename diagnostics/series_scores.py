@@ -29,6 +29,7 @@ Z_START = 2.0  # the excursion began where the level last stood below this
 LEVEL_WINDOW_S = 300.0  # rolling-median width: survives a few bad points
 REL_FLOOR = 0.02  # spread never below 2% of the level: a flat series is not infinitely sensitive
 MIN_REF_POINTS = 8
+LEVEL_POINTS_MIN = 10  # an excursion of a bursty series must last about a level window (5 min at 30 s)
 
 
 @dataclass(frozen=True)
@@ -248,6 +249,8 @@ def score_series(
     if not finite.any():
         return SeriesScore(series, ref, 0.0, False, None, None, 1.0, "up", 0.0)
     sig = finite & (np.nan_to_num(zc, nan=-np.inf) >= Z_SIGNIFICANT) & bc
+    if sig.any():
+        sig &= _more_than_its_bursts(series.kind, ref.median, ref.spread, raw[ref_slice], level, lo, end)
     zmax = float(np.nanmax(zc))
     if sig.any():
         first = lo + int(np.argmax(sig))
@@ -265,6 +268,58 @@ def score_series(
     if series.kind == "resource" and out.significant:
         out.restarts, out.flat_top = _resource_shape(raw[lo:end], level[lo:end], ref)
     return out
+
+
+def run_lengths(mask: np.ndarray) -> np.ndarray:
+    """Length of the run of True each point belongs to (0 where False)."""
+    m = np.asarray(mask, dtype=bool)
+    out = np.zeros(m.shape[0], dtype=np.int64)
+    if not m.any():
+        return out
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], m.astype(np.int8), [0]))))
+    lengths = edges[1::2] - edges[::2]
+    out[m] = np.repeat(lengths, lengths)
+    return out
+
+
+def _past_gate(kind: SeriesKind, median: float, spread: float, values: np.ndarray, share: bool) -> np.ndarray:
+    """Points past both the robust-z threshold and the kind's size gate, in the bad direction."""
+    z = (values - median) / spread
+    up, down = size_gate(kind, median, values, share)
+    z = np.where(down & ~up, -z, z)
+    past: np.ndarray = (np.nan_to_num(z, nan=-np.inf) >= Z_SIGNIFICANT) & (up | down)
+    return past
+
+
+def _more_than_its_bursts(
+    kind: SeriesKind, median: float, spread: float, ref_raw: np.ndarray, level: np.ndarray, lo: int, end: int
+) -> np.ndarray:
+    """Which points of ``level[lo:end]`` stand in an excursion the reference's bursts cannot explain.
+
+    A bursty series (a p99 that jumps for a couple of minutes at every GC pause or batch job)
+    crosses the gate in its reference too. The rolling level absorbs a lone burst, but two that
+    overlap lift it for a few points, and one more such burst is the series' usual behaviour, not
+    a change. Against a reference whose raw points crossed the gate, a point counts only inside an
+    excursion of the level that lasts longer than twice the reference's longest burst (and at least
+    the level's own window), or that goes past the reference's worst point by the kind's gate. A
+    reference that never crossed (the usual case) leaves every point as it was.
+    """
+    finite = ref_raw[np.isfinite(ref_raw)]
+    cur = level[lo:end]
+    everything = np.ones(cur.shape[0], dtype=bool)
+    if finite.size == 0:
+        return everything
+    share = bool(median <= 1.0 and float(np.max(np.abs(finite))) <= 1.0)
+    burst = int(run_lengths(_past_gate(kind, median, spread, ref_raw, share)).max(initial=0))
+    if burst == 0:
+        return everything
+    longer = run_lengths(_past_gate(kind, median, spread, cur, share)) > max(2 * burst, LEVEL_POINTS_MIN)
+    worst_up, _ = size_gate(kind, float(finite.max()), cur, share)
+    beyond = worst_up
+    if GATES[kind].down_ratio is not None:
+        _, worst_down = size_gate(kind, float(finite.min()), cur, share)
+        beyond = beyond | worst_down
+    return np.asarray(longer | beyond, dtype=bool)
 
 
 def _excursion_start(
@@ -372,7 +427,14 @@ def _first_excursion(s: Series, level: np.ndarray, positions: np.ndarray, r: int
     z = np.where(down & ~up, -z, z)
     with np.errstate(invalid="ignore"):
         ok = (count >= MIN_REF_POINTS) & (up | down) & (z >= Z_SIGNIFICANT)
-    hits = np.flatnonzero(ok)
-    if hits.size == 0:
-        return None
-    return int(positions[hits[0]])
+    # the first excursion that the bursts of its own reference cannot explain (a loop over the
+    # excursions found, a handful, not over points)
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], ok.astype(np.int8), [0]))))
+    for a in edges[::2]:
+        p = int(positions[a])
+        keep = _more_than_its_bursts(
+            s.kind, float(med[a]), float(spread[a]), raw[max(0, p - r) : p], level, p, level.shape[0]
+        )
+        if keep[0]:
+            return p
+    return None

@@ -381,3 +381,34 @@ def test_a_latency_histograms_mean_sees_the_slowdown_its_quantile_under_reads() 
     wobble.series[0].mean = step_at(noisy(45.0, 0.02, 7), ONSET_I, 1.06)
     for onset in (ONSET, None):
         assert diagnose_series(wobble, onset=onset).culprit_kind == "none"
+
+
+def bursty(level: float, seed: int) -> np.ndarray:
+    """A p99 that jumps x2.5 for about two minutes a few times an hour (GC pauses, batch jobs),
+    all day long: the bursts are the series' usual behaviour."""
+    rng = np.random.default_rng(seed)
+    x = level * (1.0 + rng.normal(0.0, 0.02, N))
+    starts = np.flatnonzero(rng.random(N) < 0.012)
+    for s in starts:  # a few dozen bursts: a loop over bursts, in a test
+        x[s : s + int(rng.integers(6, 12))] *= 2.5
+    return x
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13, 14])
+def test_recurring_bursts_of_a_p99_are_its_usual_behaviour_not_a_fault(seed: int) -> None:
+    p99 = bursty(140.0, seed)
+    # a burst right after the given onset, as a GC pause would put one there
+    p99[ONSET_I + 4 : ONSET_I + 14] = 140.0 * 2.5
+    for onset in (ONSET, None):
+        v = diagnose_series(service(latency_p95_ms=p99), onset=onset)
+        assert v.culprit_kind == "none", (onset, v.culprit_kind, [f.evidence for f in v.findings[:2]])
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_a_sustained_slowdown_of_a_bursty_p99_is_still_latency(seed: int) -> None:
+    p99 = bursty(140.0, seed)
+    p99[ONSET_I:] *= 1.8  # every request slower from the onset on, bursts and all
+    for onset in (ONSET, None):
+        v = diagnose_series(service(latency_p95_ms=p99), onset=onset)
+        assert (v.culprit_kind, v.culprit_name) == ("latency", "latency_p95_ms"), onset
+    assert abs(v.onset - ONSET) <= 300.0
