@@ -129,11 +129,14 @@ def _latency(ctx: Context) -> list[Finding]:
         name, v_rows = carrier
         mine, others = c[c_ok][v_rows], c[c_ok][~v_rows]
         details["carried_by_version"] = name
+        # a canary's trouble is as large as it is on its own rows, not diluted by the others'
+        mag = max(shift.mag, _latency_shift(others, c_ts[~v_rows], mine, c_ts[v_rows]).mag)
         evidence += (
             f" Carried by version {name}'s rows ({int(v_rows.sum())} since the onset: p95 "
             f"{np.percentile(mine, 95):.0f} ms against {np.percentile(others, 95):.0f} ms on the other versions' "
             "rows in the same window); without them latency is at its usual level."
         )
+        return [Finding("service", "latency", "latency_ms", mag, evidence, details)]
     return [Finding("service", "latency", "latency_ms", shift.mag, evidence, details)]
 
 
@@ -179,6 +182,8 @@ def _errors(ctx: Context) -> list[Finding]:
     if carrier is not None:
         name, v_rows = carrier
         details["carried_by_version"] = name
+        ev, eo = float(c[v_rows].mean()), float(c[~v_rows].mean())
+        mag = max(mag, float(np.clip((ev - eo - 0.003) / 0.02, 0.0, 1.0)))
         evidence += (
             f" Carried by version {name}'s rows ({int(v_rows.sum())} since the onset: "
             f"{100 * float(c[v_rows].mean()):.2f}% failed against {100 * float(c[~v_rows].mean()):.2f}% on the other "
