@@ -245,9 +245,11 @@ class ReverseGap(_LossGap):
     n: int  # labelled reference rows scored (both answers within reach)
     loss_version: float
     loss_baseline: float
-    z: float  # two-way cluster-robust: an answer scores several rows
+    z: float  # cluster-robust, divided by the placebo spread when that exceeds 1
     pool: int  # answers per version (equal: equal neighbour distances)
     same_window: bool  # the baseline's answers came from its current-window rows
+    raw_z: float = math.nan  # before the placebo calibration
+    placebo_spread: float = math.nan  # root mean square z of baseline-against-baseline placebos
 
 
 def _subsample(rows: np.ndarray, m: int, rng: np.random.Generator) -> np.ndarray:
@@ -325,6 +327,11 @@ def _map_shift(pool: np.ndarray, answers: np.ndarray, source: np.ndarray, target
     return np.asarray((_design(target, quadratic) - _design(source, quadratic)) @ beta)
 
 
+REVERSE_PLACEBOS = 10  # baseline-against-baseline repetitions that calibrate the reverse z
+PLACEBO_ROWS = 2_000  # scored rows per placebo (its pools shrink in proportion: the same sharing of answers)
+PLACEBO_MIN_SPREAD = 1.0  # the z is only ever deflated by its placebo spread, never inflated
+
+
 def reverse_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray, min_pairs: int) -> ReverseGap | None:
     """A version without labels judged on the *reference's* labels: each labelled reference row
     of the baseline is scored by the version's answer at the nearest input the version served,
@@ -339,6 +346,11 @@ def reverse_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray,
     reference rows not scored. Rows that share an answer are correlated: the z is cluster-robust.
     Rows whose neighbour on either side lies beyond twice the 90th percentile of the baseline
     pool's own neighbour distances are left out (inputs the version no longer sees).
+
+    The cluster-robust z is not calibrated for 0/1 answers (an identical model reached z 3.1 on
+    the suite's healthy redeploys): it is calibrated on this log by a placebo (`_placebo_spread`),
+    the same statistic for two disjoint pools of the baseline's own answers, and divided by their
+    spread when that exceeds 1.
     """
     feats = match_features(ctx)
     if not feats or ctx.reference.label is None:
@@ -353,20 +365,96 @@ def reverse_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray,
     labelled = np.isfinite(ctx.ref_loss[ref_b])
     same_window = b_cur.size >= min(v_pool.size, REVERSE_MAX_POOL) // 2 and b_cur.size >= min_pairs
     if same_window:
-        scored, b_pool = ref_b[labelled], b_cur
+        scored, b_all = ref_b[labelled], b_cur
     else:
         half = rng.random(ref_b.size) < 0.5
-        scored, b_pool = ref_b[labelled & half], ref_b[~half]
-    m = min(v_pool.size, b_pool.size, REVERSE_MAX_POOL)
+        scored, b_all = ref_b[labelled & half], ref_b[~half]
+    m = min(v_pool.size, b_all.size, REVERSE_MAX_POOL)
     if m < min_pairs or scored.size < min_pairs:
         return None
-    v_pool, b_pool = _subsample(v_pool, m, rng), _subsample(b_pool, m, rng)
+    v_pool, b_pool = _subsample(v_pool, m, rng), _subsample(b_all, m, rng)
     scored = _subsample(scored, REVERSE_MAX_ROWS, rng)
+    b_src = ctx.current.prediction if same_window else ctx.reference.prediction
     if same_window:
         points = _coordinates(ctx, feats, scored, np.concatenate([b_pool, v_pool]))
     else:
         points = _coordinates(ctx, feats, np.concatenate([scored, b_pool]), v_pool)
     p_scored, p_b, p_v = points[: scored.size], points[scored.size : scored.size + m], points[scored.size + m :]
+    got = _reverse_core(ctx, p_scored, scored, (p_v, ctx.current.prediction, v_pool), (p_b, b_src, b_pool), min_pairs)
+    if got is None:
+        return None
+    n, loss_v, loss_b, z = got
+    spread = _placebo_spread(ctx, feats, scored, b_src, b_all, same_window, m, min_pairs, rng)
+    return ReverseGap(
+        n=n,
+        loss_version=loss_v,
+        loss_baseline=loss_b,
+        z=z / max(spread, PLACEBO_MIN_SPREAD) if math.isfinite(spread) else z,
+        pool=m,
+        same_window=same_window,
+        raw_z=z,
+        placebo_spread=spread,
+    )
+
+
+def _placebo_spread(
+    ctx: Context,
+    feats: list[str],
+    scored: np.ndarray,
+    b_src: np.ndarray | Categorical,
+    b_all: np.ndarray,
+    same_window: bool,
+    m: int,
+    min_pairs: int,
+    rng: np.random.Generator,
+) -> float:
+    """The reverse statistic's null spread on this log: the same comparison between two disjoint
+    pools of the baseline's own answers (as large as the version's pool, or half the baseline's
+    rows when it has fewer than twice as many), repeated `REVERSE_PLACEBOS` times; the root mean
+    square of their z's (a placebo's expected gap is 0). NaN when no placebo could be formed.
+    Beyond `PLACEBO_ROWS` scored rows it scores a subsample and shrinks its pools in proportion.
+
+    It is the null of an *identical* model: a retrain that answers differently on a few inputs
+    adds variance no placebo sees, so the spread deflates the z (when above 1) and never inflates it."""
+    if scored.size > PLACEBO_ROWS:  # cost: the pools shrink with the scored rows, so each answer
+        size = int(round(m * PLACEBO_ROWS / scored.size))  # still scores as many rows as in the comparison
+        scored = _subsample(scored, PLACEBO_ROWS, rng)
+    else:
+        size = m
+    size = min(size, b_all.size // 2)
+    if size < min_pairs:
+        return math.nan
+    if same_window:
+        points = _coordinates(ctx, feats, scored, b_all)
+    else:
+        points = _coordinates(ctx, feats, np.concatenate([scored, b_all]), np.empty(0, dtype=np.int64))
+    p_scored, p_all = points[: scored.size], points[scored.size :]
+    zs = []
+    for _ in range(REVERSE_PLACEBOS):
+        perm = rng.permutation(b_all.size)
+        a, b = np.sort(perm[:size]), np.sort(perm[size : 2 * size])
+        got = _reverse_core(ctx, p_scored, scored, (p_all[a], b_src, b_all[a]), (p_all[b], b_src, b_all[b]), min_pairs)
+        if got is not None and math.isfinite(got[3]):
+            zs.append(got[3])
+    if len(zs) < 2:
+        return math.nan
+    return float(np.sqrt(np.mean(np.square(zs))))
+
+
+def _reverse_core(
+    ctx: Context,
+    p_scored: np.ndarray,
+    scored: np.ndarray,
+    side_v: tuple[np.ndarray, np.ndarray | Categorical, np.ndarray],
+    side_b: tuple[np.ndarray, np.ndarray | Categorical, np.ndarray],
+    min_pairs: int,
+) -> tuple[int, float, float, float] | None:
+    """The reverse statistic for two pools, each `(points, prediction column, rows)`: the scored
+    reference rows' losses under each pool's answers at their nearest inputs.
+    Returns (rows scored, loss of the first pool, loss of the second, z)."""
+    p_v, v_src, v_pool = side_v
+    p_b, b_src, b_pool = side_b
+    m = min(p_v.shape[0], p_b.shape[0])
     tree_b, tree_v = cKDTree(p_b), cKDTree(p_v)
     own = tree_b.query(p_b, k=2)[0][:, 1]  # leave-one-out: the first hit is the row itself
     cap = MATCH_SLACK * float(np.quantile(own, MATCH_QUANTILE))
@@ -377,16 +465,15 @@ def reverse_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray,
     if int(keep.sum()) < min_pairs:
         return None
     rows, j_b, j_v = scored[keep], j_b[keep], j_v[keep]
-    label = take_rows(ctx.reference.label, np.repeat(rows, k))  # each row's label, once per answer
-    b_src = ctx.current.prediction if same_window else ctx.reference.prediction
-    ans_v = take_rows(ctx.current.prediction, v_pool[j_v.ravel()])
+    label = take_rows(ctx.reference.label, np.repeat(rows, k))  # type: ignore[arg-type]  # each row's label, once per answer
+    ans_v = take_rows(v_src, v_pool[j_v.ravel()])
     ans_b = take_rows(b_src, b_pool[j_b.ravel()])
     if not isinstance(ans_v, Categorical) and not isinstance(ans_b, Categorical):
         # numbers: each answer moved from its own input to the scored row's along the version's own
         # smooth map (a bias-corrected matching estimator); a steep relation otherwise buries the
         # gap under the difference between neighbouring inputs
         at = np.repeat(p_scored[keep], k, axis=0)
-        all_v = np.asarray(take_rows(ctx.current.prediction, v_pool), dtype=np.float64)
+        all_v = np.asarray(take_rows(v_src, v_pool), dtype=np.float64)
         all_b = np.asarray(take_rows(b_src, b_pool), dtype=np.float64)
         ans_v = ans_v + _map_shift(p_v, all_v, p_v[j_v.ravel()], at)
         ans_b = ans_b + _map_shift(p_b, all_b, p_b[j_b.ravel()], at)
@@ -403,15 +490,8 @@ def reverse_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray,
     if ctx.task.kind == "classification":
         # 0/1 answers at neighbouring inputs mostly agree between the sides, so separate answer
         # clusters overcount (identical versions: z spread 0.7); the nearest answer's clusters
-        # spread 1.45 there. Neither is calibrated; the nearest is kept (docs/diagnostics.md)
+        # spread 1.45 there. Neither is calibrated; the nearest is kept, and the placebo calibrates it
         z = cluster_z(loss_v.mean(axis=1) - loss_b.mean(axis=1), j_v[:, 0], j_b[:, 0])
     else:
         z = answer_cluster_z(loss_v, loss_b, j_v, j_b)
-    return ReverseGap(
-        n=int(ok.sum()),
-        loss_version=float(loss_v.mean()),
-        loss_baseline=float(loss_b.mean()),
-        z=z,
-        pool=m,
-        same_window=same_window,
-    )
+    return int(ok.sum()), float(loss_v.mean()), float(loss_b.mean()), z

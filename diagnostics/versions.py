@@ -303,6 +303,8 @@ def _reverse_comparison(
         reverse_loss_version=rg.loss_version,
         reverse_loss_baseline=rg.loss_baseline,
         reverse_z=rg.z,
+        reverse_raw_z=rg.raw_z,
+        reverse_placebo_spread=rg.placebo_spread,
         reverse_pool=rg.pool,
         reverse_same_window=rg.same_window,
         reverse_magnitude=mag,

@@ -21,13 +21,16 @@ from bot.chat.flows import card_key
 from bot.chat.models import PENDING, OutboxMessage
 from bot.chat.pagerduty import EVENT_ACTIONS, PagerDutyClient, event_body
 from bot.chat.port import ChatPort, FileToUpload, FinalChatError
-from bot.chat.views import IncidentView, TimelineLine, build_view, series_figure_png, timeline_line
+from bot.chat.views import IncidentView, TimelineLine, build_view, row_view, series_figure_png, timeline_line
 from bot.incidents import log_event
 from bot.models import Incident, TimelineEvent
 
 # Operations that never show the incident's alerts: their view is built without reading them.
 NO_ALERT_OPS = frozenset({"create_channel", "set_topic", "invite", "pin_card", "thread", "alerts_line", "text",
                           "ephemeral", "respond"})
+# Operations that use nothing of the incident but its row (its channel, its card): their view is
+# `row_view`, without the queries of roles, mitigations and figure (a storm's thread messages).
+ROW_ONLY_OPS = frozenset({"thread", "invite", "pin_card", "text", "ephemeral", "respond"})
 # Operations that send something of their timeline event (its line, its files).
 EVENT_OPS = frozenset({"thread", "stakeholder_update", "upload_postmortem", "upload_figure"})
 # Errors that are not worth a timeline note (the goal is already reached).
@@ -88,7 +91,9 @@ class Delivery:
     # -- reading ----------------------------------------------------------------------
     def load(self, session: Session, row: RowRef) -> DeliveryContext:
         ctx = DeliveryContext()
-        if row.incident_id is not None:
+        if row.incident_id is not None and row.op in ROW_ONLY_OPS:
+            ctx.view = row_view(session, row.incident_id)
+        elif row.incident_id is not None:
             incident = session.get(Incident, row.incident_id)
             if incident is not None:
                 ctx.view = build_view(session, incident, with_alerts=row.op not in NO_ALERT_OPS)
@@ -291,11 +296,17 @@ class Delivery:
         return Outcome(result={"archived": channel})
 
     # -- recording ----------------------------------------------------------------------
+    @staticmethod
+    def changes_incident(row: RowRef, outcome: Outcome) -> bool:
+        """Whether recording this outcome changes more than its row (what `apply` writes): later
+        rows may depend on it (a channel id, a card ts), so it is recorded before they are read."""
+        return row.incident_id is not None and bool(
+            outcome.channel_id or outcome.card_id or outcome.notes or outcome.refresh_card
+        )
+
     def apply(self, session: Session, row: RowRef, outcome: Outcome) -> None:
         """Store what later rows depend on and note what went wrong, in the worker's transaction."""
-        if row.incident_id is None or not (
-            outcome.channel_id or outcome.card_id or outcome.notes or outcome.refresh_card
-        ):
+        if not self.changes_incident(row, outcome):
             return
         incident = session.get(Incident, row.incident_id)
         if incident is None:

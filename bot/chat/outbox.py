@@ -57,6 +57,13 @@ _MARK = (
             sent_at=func.coalesce(bindparam("sent_at", type_=UTCDateTime()), _TABLE.c.sent_at))
 )
 _MARK_WITH_RESULT = _MARK.values(result=bindparam("result", type_=JSON()))
+# Rows delivered in one pass, recorded by one statement run for each (psycopg sends them together).
+_MARK_SENT_EACH = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("row_id"))
+    .values(status=SENT, last_error=None, sent_at=bindparam("sent_at", type_=UTCDateTime()),
+            result=bindparam("result", type_=JSON()))
+)
 # A row about an alert line (the kinds `_coalesce` folds), as a condition on the row's event.
 _IS_ALERT_LINE = (
     select(TimelineEvent.id)
@@ -171,18 +178,30 @@ class OutboxWorker:
 
     # -- one pass ----------------------------------------------------------------------------
     def run_once(self) -> tuple[int, float]:
-        """Claim and send the rows that are due and first in their key; returns (rows handled, seconds to next due)."""
+        """Claim and send the rows that are due and first in their key; returns (rows handled, seconds to next due).
+
+        Rows delivered in the pass whose outcome changes nothing else (a thread message, a card
+        update: most of a storm's) are recorded together at the end of the pass, one transaction
+        instead of one each; the heads claimed are of different keys, and a key's next row is
+        claimed only once its head is recorded, so the order per key holds. One whose outcome
+        later rows depend on (a channel, a card) is recorded at once, with those before it.
+        """
         self._yield()
         refs, wait = self._claim_heads()
         handled = 0
-        for i, ref in enumerate(refs):
-            if self._stop.is_set():
-                self._release(refs[i:])
-                break
-            if i:
-                self._yield()
-            if self._send(ref):
-                handled += 1
+        delivered: list[tuple[RowRef, Outcome]] = []
+        try:
+            for i, ref in enumerate(refs):
+                if self._stop.is_set():
+                    self._release(refs[i:])
+                    break
+                if i:
+                    self._yield()
+                if self._send(ref, delivered):
+                    handled += 1
+        finally:
+            if delivered:
+                self._record_sent(delivered)
         return handled, wait
 
     def _yield(self) -> None:
@@ -305,8 +324,9 @@ class OutboxWorker:
                 .values(status=PENDING, attempts=OutboxMessage.attempts - 1)
             )
 
-    def _send(self, ref: RowRef) -> bool:
-        """Deliver one claimed row and record how it went."""
+    def _send(self, ref: RowRef, delivered: list[tuple[RowRef, Outcome]]) -> bool:
+        """Deliver one claimed row and record how it went (a plain delivery: appended to ``delivered``,
+        recorded with the pass's others; one that changes the incident: recorded now with them)."""
         attempt = ref.attempts + 1
         try:
             with read_transaction(self.sessions) as s:  # reads only: intake's commits go on meanwhile
@@ -345,21 +365,30 @@ class OutboxWorker:
                     )
                 )
             return False
-        self._record_sent(ref, outcome)
+        delivered.append((ref, outcome))
+        if self.delivery.changes_incident(ref, outcome):
+            self._record_sent(delivered)
+            delivered.clear()
         return True
 
-    def _record_sent(self, ref: RowRef, outcome: Outcome) -> None:
-        """Slack has the message: record it, insisting, so a database hiccup does not make it go twice."""
+    def _record_sent(self, delivered: list[tuple[RowRef, Outcome]]) -> None:
+        """The chat has these messages: record them in one transaction, insisting, so a database
+        hiccup does not make them go twice."""
+        now = utcnow()
+        params = [{"row_id": row_id, "sent_at": now, "result": outcome.result}
+                  for ref, outcome in delivered for row_id in ref.ids]
         for attempt in range(5):
             try:
                 with transaction(self.sessions) as s:
-                    self._mark(s, ref, SENT, outcome.result, None)
-                    self.delivery.apply(s, ref, outcome)
+                    s.connection().execute(_MARK_SENT_EACH, params)
+                    for ref, outcome in delivered:
+                        self.delivery.apply(s, ref, outcome)
                 return
             except Exception:
-                log.exception("recording chat %s (row %s) as sent failed (attempt %d)", ref.op, ref.id, attempt + 1)
+                log.exception("recording %d chat message(s) as sent failed (attempt %d; rows %s)", len(delivered),
+                              attempt + 1, [ref.id for ref, _ in delivered])
                 time.sleep(0.2 * (attempt + 1))
-        # Left 'sending': housekeeping retries it later (it may then be posted a second time).
+        # Left 'sending': housekeeping retries them later (they may then be posted a second time).
 
     def _backoff(self, attempt: int) -> float:
         delay = min(self.max_delay, self.base_delay * (2 ** max(0, attempt - 1)))

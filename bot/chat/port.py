@@ -69,7 +69,10 @@ class ChatPort(Protocol):
     def post_timeline(
         self, channel: str, thread_id: str | None, view: IncidentView, line: TimelineLine,
         *, broadcast: bool = False,
-    ) -> str: ...
+    ) -> str:
+        """A timeline line in the card's thread. ``view`` holds the incident's row only (its alerts,
+        mitigations and roles are not read for a thread message: `bot.chat.views.row_view`)."""
+        ...
 
     def post_text(self, channel: str, text: str, thread_id: str | None = None) -> str:
         """Post already-rendered, already-escaped mrkdwn text."""

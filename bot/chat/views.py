@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from bot.chat.models import SENT, OutboxMessage
 from bot.models import Alert, Incident, Mitigation, TimelineEvent
@@ -143,6 +143,28 @@ def build_view(session: Session, incident: Incident, *, with_alerts: bool = True
         figure_file=uploaded_figure(session, incident.id, figure) if figure else None,
         alert_count=alert_count,
         firing_count=firing_count,
+    )
+
+
+# What a message that shows only the incident's row needs not decode: its large documents.
+_ROW_ONLY = (defer(Incident.diagnosis), defer(Incident.postmortem_md), defer(Incident.summary))
+
+
+def row_view(session: Session, incident_id: int) -> IncidentView | None:
+    """The incident's own row only: no alerts, mitigations, roles or figure (each a query of its own).
+
+    For messages that show none of them (a thread message shows its timeline line, in the thread
+    of the card): during a storm the outbox sends one per incident every second or so, and the full
+    view was most of the cost of each. Its large documents (a diagnosis, a postmortem) stay unread.
+    """
+    incident = session.get(Incident, incident_id, options=_ROW_ONLY)
+    if incident is None:
+        return None
+    return IncidentView(
+        id=incident.id, ref=incident.ref, title=incident.title, severity=incident.severity,
+        status=incident.status, service=incident.service, started_at=incident.started_at,
+        commander=incident.commander, channel_id=incident.chat_channel_id, card_id=incident.chat_card_ts,
+        private=is_private(incident), alert_count=0, firing_count=0,
     )
 
 

@@ -87,3 +87,59 @@ def test_the_outbox_waits_for_deliveries_in_flight_before_each_pass_and_message(
     while worker.run_once()[0]:
         pass
     assert asked == [] and fake_slack.calls_of("chat.postMessage")  # nothing held: no waiting
+
+
+def test_a_pass_records_its_thread_messages_in_one_transaction_reading_only_the_incident_row(
+    api: TestClient, chat_runtime: Runtime, fake_slack: FakeSlack
+) -> None:
+    """A storm's thread messages (one per incident each second) cost the outbox a claim, a read and
+    a record each: the rows a pass delivers are recorded together (one transaction, not one each),
+    and a thread message reads its incident's row only, not its mitigations, roles or figure."""
+    from sqlalchemy import event
+
+    from bot.chat.outbox import OutboxWorker
+    from bot.chat.views import build_view
+    from bot.incidents import log_event
+
+    part = chat_runtime.parts[ChatPart]
+    for n in range(3):
+        body = alertmanager_payload("ChurnAUCDrop", service=f"svc-{n}", fingerprint=f"fp-{n}", group_key=f"g-{n}")
+        assert api.post("/alerts/alertmanager", json=body).status_code == 201
+    assert part.worker.drain(timeout=30)
+    part.worker.stop()
+    with transaction(chat_runtime.sessions) as s:
+        incidents = s.scalars(select(Incident).order_by(Incident.id)).all()
+        assert len(incidents) == 3
+        for incident in incidents:
+            log_event(s, incident, "note", f"note on {incident.ref}", actor="U1")
+    worker = OutboxWorker(chat_runtime.sessions, part.delivery)
+    commits: list[int] = []
+    statements: list[str] = []
+
+    def count_commit(_session: object) -> None:
+        commits.append(1)
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(chat_runtime.sessions, "after_commit", count_commit)
+    event.listen(chat_runtime.engine, "before_cursor_execute", record)
+    try:
+        posted_before = len(fake_slack.calls_of("chat.postMessage"))
+        sent, _ = worker.run_once()
+    finally:
+        event.remove(chat_runtime.sessions, "after_commit", count_commit)
+        event.remove(chat_runtime.engine, "before_cursor_execute", record)
+    notes = [c.args["text"] for c in fake_slack.calls_of("chat.postMessage")[posted_before:]]
+    assert sent == 3 and sorted(t for t in notes if "note on" in t) == notes and len(notes) == 3, notes
+    assert len(commits) == 2  # the claim, then the three deliveries recorded at once (was 1 + 3)
+    assert not [s for s in statements if "mitigations" in s or "role_assigned" in s], statements
+    assert worker.pending() == 0
+    with transaction(chat_runtime.sessions) as s:  # the full view still reads them (a card)
+        statements.clear()
+        event.listen(chat_runtime.engine, "before_cursor_execute", record)
+        try:
+            build_view(s, s.get(Incident, incidents[0].id))  # type: ignore[arg-type]
+        finally:
+            event.remove(chat_runtime.engine, "before_cursor_execute", record)
+    assert [s for s in statements if "mitigations" in s]
