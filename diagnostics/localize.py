@@ -51,6 +51,10 @@ def localize(findings: list[Finding]) -> Verdict:
         )
     spec = causes[top.check]
     cause, kind, mitigation = spec.cause, str(spec.culprit_kind), spec.mitigation
+    if top.details.get("carried_by_version"):
+        # a service symptom that a version new since the onset carries: roll that version back,
+        # as for a model deploy that started the service's trouble (service_diagnosis.mitigation_for)
+        mitigation = "rollback"
     # a rival is another explanation; a concept finding that says the top findings explain the
     # drop is support, not competition
     rival = next(

@@ -7,13 +7,16 @@ and a diurnal traffic wave must not page anyone.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
-from diagnostics.context import Context
+from diagnostics.context import Context, align_categorical
 from diagnostics.findings import Finding
 from diagnostics.replay import replay_findings
 from diagnostics.stats import two_proportion_se
+from diagnostics.versions import new_version_codes
 
 MIN_ROWS = 30
 MIN_ERRORS = 10  # failed requests needed in the current window to call an error spike
@@ -29,19 +32,26 @@ def service_findings(ctx: Context) -> list[Finding]:
     return out
 
 
-def _latency(ctx: Context) -> list[Finding]:
-    """Typical latency (geometric mean) and tail (p95) of the current window against the reference.
+@dataclass(frozen=True)
+class _Latency:
+    """How one sample of latencies compares with another (ms; ``mag`` 0 when it does not page)."""
+
+    mag: float
+    ref_q: np.ndarray  # p50, p95, p99
+    cur_q: np.ndarray
+    gm_ratio: float
+    tail_z: float
+
+
+def _latency_shift(r: np.ndarray, r_ts: np.ndarray, c: np.ndarray, c_ts: np.ndarray) -> _Latency:
+    """Typical latency (geometric mean) and tail (p95) of ``c`` against ``r``.
 
     The geometric mean is stable enough to see a 10% slowdown on a few hundred rows; p95 catches a
-    slow tail that leaves the typical request alone.
+    slow tail that leaves the typical request alone. The tail must also be certain: the share of
+    requests beyond the reference's p95 is compared with a standard error clustered by time bins,
+    because slow requests come in bursts (a GC pause, a batch job, a noisy neighbour for a few
+    minutes) and a p95 over a window holding one burst more than usual is not a regression.
     """
-    r, c = ctx.reference.latency_ms, ctx.current.latency_ms
-    if r is None or c is None:
-        return []
-    r = r[np.isfinite(r) & (r > 0)]
-    c = c[np.isfinite(c) & (c > 0)]
-    if r.size < MIN_ROWS or c.size < MIN_ROWS:
-        return []
     q = [50.0, 95.0, 99.0]
     rq = np.percentile(r, q)
     cq = np.percentile(c, q)
@@ -51,54 +61,144 @@ def _latency(ctx: Context) -> list[Finding]:
     gm_ratio = math.exp(diff)
     p95_ratio = float(cq[1] / max(rq[1], 1e-9))
     mag_typical = float(np.clip((gm_ratio - 1.08) / 0.25, 0.0, 1.0)) if diff / max(se, 1e-12) >= 5.0 else 0.0
-    mag_tail = float(np.clip((p95_ratio - 1.2) / 0.5, 0.0, 1.0))
+    tail_z = _exceedance_z(r > rq[1], r_ts, c > rq[1], c_ts)
+    mag_tail = float(np.clip((p95_ratio - 1.2) / 0.5, 0.0, 1.0)) if tail_z >= TAIL_Z else 0.0
     mag = max(mag_typical, mag_tail)
     if cq[1] - rq[1] < 5.0:  # a few milliseconds never page anyone
         mag = 0.0
-    if mag <= 0:
+    return _Latency(mag, rq, cq, gm_ratio, tail_z)
+
+
+TAIL_Z = 4.0
+CLUSTER_S = 300.0  # slow requests cluster within minutes: five-minute bins
+
+
+def _exceedance_z(r_hit: np.ndarray, r_ts: np.ndarray, c_hit: np.ndarray, c_ts: np.ndarray) -> float:
+    """z of the rise in a share of requests, each window's standard error clustered by time bins."""
+
+    def share_var(hit: np.ndarray, ts: np.ndarray) -> tuple[float, float]:
+        n = hit.shape[0]
+        share = float(hit.mean())
+        span = float(ts[-1] - ts[0]) if n else 0.0
+        width = min(CLUSTER_S, max(span / 10.0, 1e-9))
+        b = ((ts - ts[0]) // width).astype(np.int64)
+        rows = np.bincount(b).astype(np.float64)
+        hits = np.bincount(b, weights=hit.astype(np.float64))
+        used = rows > 0
+        k = int(used.sum())
+        resid = hits[used] - share * rows[used]
+        var = float((resid**2).sum()) / (n * n) * (k / (k - 1)) if k > 1 else share * (1 - share) / max(n, 1)
+        # never below the variance of independent requests
+        return share, max(var, share * (1.0 - share) / max(n, 1))
+
+    sr, vr = share_var(r_hit, r_ts)
+    sc, vc = share_var(c_hit, c_ts)
+    return (sc - sr) / math.sqrt(max(vr + vc, 1e-18))
+
+
+def _latency(ctx: Context) -> list[Finding]:
+    r, c = ctx.reference.latency_ms, ctx.current.latency_ms
+    if r is None or c is None:
         return []
-    return [
-        Finding(
-            "service",
-            "latency",
-            "latency_ms",
-            mag,
-            f"Latency rose since the onset: p50 {rq[0]:.0f} -> {cq[0]:.0f} ms, p95 {rq[1]:.0f} -> {cq[1]:.0f} ms, "
-            f"p99 {rq[2]:.0f} -> {cq[2]:.0f} ms (typical request x{gm_ratio:.2f}).",
-            {
-                "reference": dict(zip(("p50", "p95", "p99"), rq.tolist(), strict=True)),
-                "current": dict(zip(("p50", "p95", "p99"), cq.tolist(), strict=True)),
-                "geometric_mean_ratio": gm_ratio,
-            },
+    r_ok = np.isfinite(r) & (r > 0)
+    c_ok = np.isfinite(c) & (c > 0)
+    if r_ok.sum() < MIN_ROWS or c_ok.sum() < MIN_ROWS:
+        return []
+    r_ts, c_ts = ctx.reference.timestamp[r_ok], ctx.current.timestamp[c_ok]
+    shift = _latency_shift(r[r_ok], r_ts, c[c_ok], c_ts)
+    if shift.mag <= 0:
+        return []
+    rq, cq = shift.ref_q, shift.cur_q
+    details: dict[str, object] = {
+        "reference": dict(zip(("p50", "p95", "p99"), rq.tolist(), strict=True)),
+        "current": dict(zip(("p50", "p95", "p99"), cq.tolist(), strict=True)),
+        "geometric_mean_ratio": shift.gm_ratio,
+        "tail_z": shift.tail_z,
+    }
+    evidence = (
+        f"Latency rose since the onset: p50 {rq[0]:.0f} -> {cq[0]:.0f} ms, p95 {rq[1]:.0f} -> {cq[1]:.0f} ms, "
+        f"p99 {rq[2]:.0f} -> {cq[2]:.0f} ms (typical request x{shift.gm_ratio:.2f})."
+    )
+    carrier = _carried_by_version(
+        ctx,
+        c_ok,
+        lambda keep: _latency_shift(r[r_ok], r_ts, c[c_ok][keep], c_ts[keep]).mag > 0,
+        lambda v, o: _latency_shift(c[c_ok][o], c_ts[o], c[c_ok][v], c_ts[v]).mag > 0,
+    )
+    if carrier is not None:
+        name, v_rows = carrier
+        mine, others = c[c_ok][v_rows], c[c_ok][~v_rows]
+        details["carried_by_version"] = name
+        # a canary's trouble is as large as it is on its own rows, not diluted by the others'
+        mag = max(shift.mag, _latency_shift(others, c_ts[~v_rows], mine, c_ts[v_rows]).mag)
+        evidence += (
+            f" Carried by version {name}'s rows ({int(v_rows.sum())} since the onset: p95 "
+            f"{np.percentile(mine, 95):.0f} ms against {np.percentile(others, 95):.0f} ms on the other versions' "
+            "rows in the same window); without them latency is at its usual level."
         )
-    ]
+        return [Finding("service", "latency", "latency_ms", mag, evidence, details)]
+    return [Finding("service", "latency", "latency_ms", shift.mag, evidence, details)]
+
+
+def _carried_by_version(
+    ctx: Context,
+    kept: np.ndarray,
+    fires_without: Callable[[np.ndarray], bool],
+    worse_than_others: Callable[[np.ndarray, np.ndarray], bool],
+) -> tuple[str, np.ndarray] | None:
+    """A version new since the onset whose rows carry a service symptom: without its rows the
+    window is at its usual level, and its rows are worse than the other versions' rows in the same
+    window (same hours, same traffic). Then rolling it back is the mitigation, as for a deploy that
+    started a service's trouble. ``kept``: the current rows the symptom is measured on; the
+    callables take masks over those rows."""
+    rv, cv, names = align_categorical(ctx.reference.model_version, ctx.current.model_version)  # type: ignore[arg-type]
+    cv = cv[kept]
+    for v in new_version_codes(rv, cv, len(names)):
+        mine = cv == v
+        if mine.sum() < MIN_ROWS or (~mine).sum() < MIN_ROWS:
+            continue
+        if not fires_without(~mine) and worse_than_others(mine, ~mine):
+            return str(names[v]), mine
+    return None
 
 
 def _errors(ctx: Context) -> list[Finding]:
     r, c = ctx.reference.error, ctx.current.error
     if r is None or c is None:
         return []
-    r = r[np.isfinite(r)]
-    c = c[np.isfinite(c)]
+    r_ok, c_ok = np.isfinite(r), np.isfinite(c)
+    r, c = r[r_ok], c[c_ok]
     if r.size < MIN_ROWS or c.size < MIN_ROWS:
         return []
+    er, ec = float(r.mean()), float(c.mean())
+    if not _error_rise(r, c):
+        return []
+    mag = float(np.clip((ec - er - 0.003) / 0.02, 0.0, 1.0))
+    details: dict[str, object] = {"reference": er, "current": ec}
+    evidence = f"Error rate rose from {100 * er:.2f}% to {100 * ec:.2f}% of requests since the onset."
+    carrier = _carried_by_version(
+        ctx, c_ok, lambda keep: _error_rise(r, c[keep]), lambda v, o: _error_rise(c[o], c[v])
+    )
+    if carrier is not None:
+        name, v_rows = carrier
+        details["carried_by_version"] = name
+        ev, eo = float(c[v_rows].mean()), float(c[~v_rows].mean())
+        mag = max(mag, float(np.clip((ev - eo - 0.003) / 0.02, 0.0, 1.0)))
+        evidence += (
+            f" Carried by version {name}'s rows ({int(v_rows.sum())} since the onset: "
+            f"{100 * float(c[v_rows].mean()):.2f}% failed against {100 * float(c[~v_rows].mean()):.2f}% on the other "
+            "versions' rows in the same window); without them the error rate is at its usual level."
+        )
+    return [Finding("service", "error_rate", "error", mag, evidence, details)]
+
+
+def _error_rise(r: np.ndarray, c: np.ndarray) -> bool:
+    """A rise of the error share that pages: large, certain, and more than a handful of failures."""
     er, ec = float(r.mean()), float(c.mean())
     se = two_proportion_se(er, r.size, ec, c.size)
     delta = ec - er
     # a handful of failures in a short window is noise, whatever the z score says
-    if delta < 0.008 or delta / se < 3.5 or float(c.sum()) < MIN_ERRORS:
-        return []
-    mag = float(np.clip((delta - 0.003) / 0.02, 0.0, 1.0))
-    return [
-        Finding(
-            "service",
-            "error_rate",
-            "error",
-            mag,
-            f"Error rate rose from {100 * er:.2f}% to {100 * ec:.2f}% of requests since the onset.",
-            {"reference": er, "current": ec},
-        )
-    ]
+    return not (delta < 0.008 or delta / se < 3.5 or float(c.sum()) < MIN_ERRORS)
 
 
 def _rate(ts: np.ndarray, start: float, end: float, sample_fraction: float = 1.0) -> float:

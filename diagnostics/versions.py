@@ -50,14 +50,11 @@ def version_findings(ctx: Context, changes: list[ChangeRecord], data_score: floa
     k = len(names)
     ref_counts = np.bincount(rv[rv >= 0], minlength=k).astype(float)
     cur_counts = np.bincount(cv[cv >= 0], minlength=k).astype(float)
-    ref_share = ref_counts / max(ref_counts.sum(), 1)
     cur_share = cur_counts / max(cur_counts.sum(), 1)
     base = int(np.argmax(ref_counts)) if ref_counts.sum() else -1
     deploys = {c.to_version: c for c in changes if c.to_version}
     out: list[Finding] = []
-    for v in range(k):
-        if cur_share[v] < 0.05 or v == base or cur_share[v] <= 1.5 * ref_share[v] + 0.02:
-            continue
+    for v in new_version_codes(rv, cv, k):
         name = str(names[v])
         first_seen = _first_seen(ctx, rv, cv, v)
         event = deploys.get(name)
@@ -77,6 +74,19 @@ def version_findings(ctx: Context, changes: list[ChangeRecord], data_score: floa
         finding.evidence = f"Version {name} ({when}; {how}): {finding.evidence}{calm}"
         out.append(finding)
     return out
+
+
+def new_version_codes(rv: np.ndarray, cv: np.ndarray, k: int) -> list[int]:
+    """Codes of the versions new in the current window: at least 5% of its rows, well above their
+    reference share, and not the reference's main version."""
+    ref_counts = np.bincount(rv[rv >= 0], minlength=k).astype(float)
+    cur_counts = np.bincount(cv[cv >= 0], minlength=k).astype(float)
+    ref_share = ref_counts / max(ref_counts.sum(), 1)
+    cur_share = cur_counts / max(cur_counts.sum(), 1)
+    base = int(np.argmax(ref_counts)) if ref_counts.sum() else -1
+    return [
+        v for v in range(k) if cur_share[v] >= 0.05 and v != base and cur_share[v] > 1.5 * ref_share[v] + 0.02
+    ]
 
 
 def _first_seen(ctx: Context, rv: np.ndarray, cv: np.ndarray, v: int) -> float:

