@@ -176,3 +176,24 @@ def test_concept_sentence_names_a_version_that_changed() -> None:
     concept = next(f for f in d.findings if f.check == "concept_drift")
     assert "did not change" not in concept.evidence and "stayed put" not in concept.evidence
     assert "v2" in concept.evidence or "explain most of it" in concept.evidence
+
+
+def test_never_seen_categories_on_a_used_feature_are_a_data_cause_even_when_labels_show_no_harm_yet() -> None:
+    """45% of the rows of a channel the model reads carry values it never learned; those rows
+    happen to do no worse so far. A fifth of a used feature's rows moved is a fault (the issue's
+    target), and the labels cannot clear a column the model reads: the answer is still data."""
+    ts, x, pred, label, cat, rng = _world(8)
+    onset = _onset(ts)
+    effect = np.where(cat == "ios", 1.5, np.where(cat == "api", -1.5, 0.0))  # read, weakly
+    label, pred = label + effect, pred + effect  # the model reads the channel
+    new = (ts >= onset) & (rng.random(N) < 0.45)
+    cat = cat.copy()
+    cat[new] = rng.choice(np.array(["tv", "kiosk"], dtype=object), size=int(new.sum()))
+    label = np.where(new, label - effect, label)  # the new channels behave like the baseline one ...
+    pred = np.where(new, pred - effect, pred)  # ... and the model falls back to it: no worse so far
+    d = diagnose(_log(ts, x, pred, label, np.full(N, "v1", dtype=object), cat), onset=onset)
+    assert (d.cause, d.culprit_kind, d.culprit_name) == ("data", "feature", "channel"), [
+        f.evidence for f in d.findings[:2]
+    ]
+    top = d.findings[0]
+    assert top.check == "unseen_categories" and top.details["loss_z"] < 2.0
