@@ -119,46 +119,50 @@ def _latency(ctx: Context) -> list[Finding]:
         f"Latency rose since the onset: p50 {rq[0]:.0f} -> {cq[0]:.0f} ms, p95 {rq[1]:.0f} -> {cq[1]:.0f} ms, "
         f"p99 {rq[2]:.0f} -> {cq[2]:.0f} ms (typical request x{shift.gm_ratio:.2f})."
     )
+    mag = shift.mag
     carrier = _carried_by_version(
         ctx,
         c_ok,
-        lambda keep: _latency_shift(r[r_ok], r_ts, c[c_ok][keep], c_ts[keep]).mag > 0,
-        lambda v, o: _latency_shift(c[c_ok][o], c_ts[o], c[c_ok][v], c_ts[v]).mag > 0,
+        lambda keep: _latency_shift(r[r_ok], r_ts, c[c_ok][keep], c_ts[keep]).mag,
+        lambda v, o: _latency_shift(c[c_ok][o], c_ts[o], c[c_ok][v], c_ts[v]).mag,
     )
     if carrier is not None:
-        name, v_rows = carrier
+        name, v_rows, own_mag = carrier
         mine, others = c[c_ok][v_rows], c[c_ok][~v_rows]
         details["carried_by_version"] = name
-        # a canary's trouble is as large as it is on its own rows, not diluted by the others'
-        mag = max(shift.mag, _latency_shift(others, c_ts[~v_rows], mine, c_ts[v_rows]).mag)
+        mag = max(mag, own_mag)
         evidence += (
             f" Carried by version {name}'s rows ({int(v_rows.sum())} since the onset: p95 "
             f"{np.percentile(mine, 95):.0f} ms against {np.percentile(others, 95):.0f} ms on the other versions' "
             "rows in the same window); without them latency is at its usual level."
         )
-        return [Finding("service", "latency", "latency_ms", mag, evidence, details)]
-    return [Finding("service", "latency", "latency_ms", shift.mag, evidence, details)]
+    return [Finding("service", "latency", "latency_ms", mag, evidence, details)]
 
 
 def _carried_by_version(
     ctx: Context,
     kept: np.ndarray,
-    fires_without: Callable[[np.ndarray], bool],
-    worse_than_others: Callable[[np.ndarray, np.ndarray], bool],
-) -> tuple[str, np.ndarray] | None:
+    magnitude_without: Callable[[np.ndarray], float],
+    magnitude_against_others: Callable[[np.ndarray, np.ndarray], float],
+) -> tuple[str, np.ndarray, float] | None:
     """A version new since the onset whose rows carry a service symptom: without its rows the
     window is at its usual level, and its rows are worse than the other versions' rows in the same
     window (same hours, same traffic). Then rolling it back is the mitigation, as for a deploy that
     started a service's trouble. ``kept``: the current rows the symptom is measured on; the
-    callables take masks over those rows."""
+    callables take masks over those rows and give the symptom's magnitude (0: it does not page).
+    Returned with the version: the magnitude on its own rows, since a canary's trouble is as large
+    as it is there, not diluted by the other versions' rows."""
     rv, cv, names = align_categorical(ctx.reference.model_version, ctx.current.model_version)  # type: ignore[arg-type]
     cv = cv[kept]
     for v in new_version_codes(rv, cv, len(names)):
         mine = cv == v
         if mine.sum() < MIN_ROWS or (~mine).sum() < MIN_ROWS:
             continue
-        if not fires_without(~mine) and worse_than_others(mine, ~mine):
-            return str(names[v]), mine
+        if magnitude_without(~mine) > 0:
+            continue
+        own = magnitude_against_others(mine, ~mine)
+        if own > 0:
+            return str(names[v]), mine, own
     return None
 
 
@@ -171,19 +175,18 @@ def _errors(ctx: Context) -> list[Finding]:
     if r.size < MIN_ROWS or c.size < MIN_ROWS:
         return []
     er, ec = float(r.mean()), float(c.mean())
-    if not _error_rise(r, c):
+    mag = _error_magnitude(r, c)
+    if mag <= 0:
         return []
-    mag = float(np.clip((ec - er - 0.003) / 0.02, 0.0, 1.0))
     details: dict[str, object] = {"reference": er, "current": ec}
     evidence = f"Error rate rose from {100 * er:.2f}% to {100 * ec:.2f}% of requests since the onset."
     carrier = _carried_by_version(
-        ctx, c_ok, lambda keep: _error_rise(r, c[keep]), lambda v, o: _error_rise(c[o], c[v])
+        ctx, c_ok, lambda keep: _error_magnitude(r, c[keep]), lambda v, o: _error_magnitude(c[o], c[v])
     )
     if carrier is not None:
-        name, v_rows = carrier
+        name, v_rows, own_mag = carrier
         details["carried_by_version"] = name
-        ev, eo = float(c[v_rows].mean()), float(c[~v_rows].mean())
-        mag = max(mag, float(np.clip((ev - eo - 0.003) / 0.02, 0.0, 1.0)))
+        mag = max(mag, own_mag)
         evidence += (
             f" Carried by version {name}'s rows ({int(v_rows.sum())} since the onset: "
             f"{100 * float(c[v_rows].mean()):.2f}% failed against {100 * float(c[~v_rows].mean()):.2f}% on the other "
@@ -192,13 +195,16 @@ def _errors(ctx: Context) -> list[Finding]:
     return [Finding("service", "error_rate", "error", mag, evidence, details)]
 
 
-def _error_rise(r: np.ndarray, c: np.ndarray) -> bool:
-    """A rise of the error share that pages: large, certain, and more than a handful of failures."""
+def _error_magnitude(r: np.ndarray, c: np.ndarray) -> float:
+    """Magnitude of a rise of the error share from ``r`` to ``c``; 0 unless it pages: large,
+    certain, and more than a handful of failures."""
     er, ec = float(r.mean()), float(c.mean())
     se = two_proportion_se(er, r.size, ec, c.size)
     delta = ec - er
     # a handful of failures in a short window is noise, whatever the z score says
-    return not (delta < 0.008 or delta / se < 3.5 or float(c.sum()) < MIN_ERRORS)
+    if delta < 0.008 or delta / se < 3.5 or float(c.sum()) < MIN_ERRORS:
+        return 0.0
+    return float(np.clip((delta - 0.003) / 0.02, 0.0, 1.0))
 
 
 def _rate(ts: np.ndarray, start: float, end: float, sample_fraction: float = 1.0) -> float:
