@@ -103,6 +103,7 @@ for _check in (
     CheckSpec("missing_rate", "data", "feature", "naive_model", "more values arrive empty", "missing"),
     CheckSpec("schema_change", "data", "feature", "naive_model", "a column vanished, emptied or changed type", "drift"),
     CheckSpec("unit_change", "data", "feature", "naive_model", "a feature rescaled by a unit factor", "drift"),
+    CheckSpec("value_grid", "data", "feature", "naive_model", "values moved off the grid (rounded, remapped)", "drift"),
     CheckSpec("stuck_values", "data", "feature", "naive_model", "a feature repeats one value", "stuck"),
     CheckSpec("unseen_categories", "data", "feature", "naive_model", "categories never seen in the reference", "drift"),
     CheckSpec("out_of_range", "data", "feature", "naive_model", "values outside the reference range", "drift"),

@@ -32,6 +32,7 @@ from diagnostics.stats import (
     quantile_edges,
     two_proportion_se,
 )
+from diagnostics.value_grid import grid_finding_parts
 
 STRUCTURAL_FLOOR = 0.4
 HIGH_CARDINALITY = 1000
@@ -339,6 +340,7 @@ def _numeric_checks(ctx: Context, name: str, r: np.ndarray, c: np.ndarray) -> li
                     )
                 )
                 return out
+    out.extend(_value_grid(ctx, name, rs, cs, c))
     # out-of-range share
     lo, hi = rs[0], rs[-1]
     below = int(np.searchsorted(cs, lo, side="left"))
@@ -372,6 +374,17 @@ def _numeric_checks(ctx: Context, name: str, r: np.ndarray, c: np.ndarray) -> li
             )
         )
     return out
+
+
+def _value_grid(ctx: Context, name: str, rs: np.ndarray, cs: np.ndarray, c: np.ndarray) -> list[Finding]:
+    """Rows moved off the reference's grid (rounded, truncated, remapped): weighed like never-seen values."""
+    parts = grid_finding_parts(name, rs, cs, c)
+    if parts is None:
+        return []
+    share, text, info, rows = parts
+    info = {"influence": ctx.influence.get(name, 0.0), **info}
+    weight, loss_text = _new_value_weight(ctx, name, rows(), share, info)
+    return [Finding("data", "value_grid", name, min(1.0, share / 0.15) * weight, text + loss_text, info)]
 
 
 PLACEHOLDER_SHARE = 0.1  # a never-seen value in this share of the current rows is a fill, not drift

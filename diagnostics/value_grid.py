@@ -1,0 +1,133 @@
+"""Values moved off the reference's grid: rounding, truncation, remapped codes of a numeric input.
+
+An upstream job that truncates a reading to whole numbers, or writes a survey's half-year codes
+as integers, moves a large share of a column's rows by less than a decile: the KS statistic and
+the PSI (reference-decile bins) barely move, the range holds, no single value dominates, and the
+verdict was "none" while the model read different numbers on every such row (outside-style round
+8: temperatures with one decimal truncated, years married 0.5 / 2.5 / 16.5 written as 0 / 2 / 16).
+What changed is the column's *grid*, the set of values it can take:
+
+- a discrete column (the reference repeats a few values: each distinct value holds on average 50+
+  rows) now carries values inside its range that the reference never had — the numeric twin of
+  never-seen categories (values outside the range are `out_of_range`'s);
+- a fine-grained column whose values were mostly off a round grid (whole numbers, tenths) now
+  sits on it.
+
+Both are counted per row on the sorted windows (binary searches, one vectorized pass), and the
+share of current rows moved is weighed like never-seen categories: a fifth of the rows of a
+column the model reads is a data fault.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+MIN_ROWS = 200
+MIN_ROWS_PER_VALUE = 50  # a discrete reference: its distinct values hold this many rows each on average
+MIN_SHARE = 0.1  # current rows moved off the grid below this share are not reported
+GRIDS = (1.0, 0.1)  # whole numbers, tenths
+OFF_GRID_REFERENCE = 0.5  # a fine-grained reference: at least this share of values off the grid
+SAMPLE = 50_000
+
+
+def _stride(s: np.ndarray) -> np.ndarray:
+    return s[:: max(1, s.shape[0] // SAMPLE)]
+
+
+def new_inner_values(rs: np.ndarray, cs: np.ndarray) -> tuple[float, np.ndarray] | None:
+    """Share of current rows (sorted `cs`) inside the reference range at values a discrete reference never had.
+
+    Returns the share and those values (at most 10, most common first), or None when the
+    reference is not discrete. Values the reference had once or twice count as had: what
+    matters is rows moving onto values the model never learned from.
+    """
+    if rs.shape[0] < MIN_ROWS or cs.shape[0] < MIN_ROWS:
+        return None
+    values, counts = np.unique(rs, return_counts=True)
+    if values.shape[0] * MIN_ROWS_PER_VALUE > rs.shape[0]:
+        return None
+    inside = cs[(cs >= values[0]) & (cs <= values[-1])]
+    if inside.shape[0] == 0:
+        return 0.0, np.empty(0)
+    pos = np.clip(np.searchsorted(values, inside), 0, values.shape[0] - 1)
+    new = inside[values[pos] != inside]
+    if new.shape[0] == 0:
+        return 0.0, np.empty(0)
+    nv, nc = np.unique(new, return_counts=True)
+    top = nv[np.argsort(-nc, kind="stable")[:10]]
+    return new.shape[0] / cs.shape[0], top
+
+
+def _off_grid_share(s: np.ndarray, grid: float) -> float:
+    x = _stride(s) / grid
+    return float(np.mean(np.abs(x - np.round(x)) > 1e-6 * np.maximum(1.0, np.abs(x))))
+
+
+def snapped_to_grid(rs: np.ndarray, cs: np.ndarray) -> tuple[float, float, float, float] | None:
+    """(grid, share of rows moved onto it, off-grid share before, after) for a fine-grained column now rounded.
+
+    The coarsest grid that most of the reference's values were off and that now holds at least
+    half of what was off it: a temperature in tenths truncated to whole degrees moves ~90% of
+    its rows onto the whole-number grid.
+    """
+    if rs.shape[0] < MIN_ROWS or cs.shape[0] < MIN_ROWS:
+        return None
+    for grid in GRIDS:
+        before = _off_grid_share(rs, grid)
+        if before < OFF_GRID_REFERENCE:
+            continue
+        after = _off_grid_share(cs, grid)
+        moved = before - after
+        if after <= 0.5 * before and moved >= MIN_SHARE:
+            return grid, moved, before, after
+    return None
+
+
+def grid_finding_parts(
+    name: str, rs: np.ndarray, cs: np.ndarray, c: np.ndarray
+) -> tuple[float, str, dict[str, object], Callable[[], np.ndarray]] | None:
+    """(share of current rows moved, evidence, details, rows moved) for the column, or None.
+
+    `c` is the current window in row order (NaN for missing), so the rows can be weighed by
+    their labels the way never-seen categories are; they are computed only when asked for.
+    """
+    snapped = snapped_to_grid(rs, cs)
+    if snapped is not None:
+        grid, moved, before, after = snapped
+        what = "whole numbers" if grid == 1.0 else f"multiples of {grid:g}"
+        text = (
+            f"Feature '{name}' lost its resolution since the onset: {100 * before:.1f}% of its reference values "
+            f"were not {what}, {100 * after:.1f}% now (rounded or truncated upstream: the model reads "
+            f"different numbers on {100 * moved:.1f}% of the rows)."
+        )
+        details: dict[str, object] = {
+            "grid": grid,
+            "off_grid_reference": before,
+            "off_grid_current": after,
+            "share_moved": moved,
+        }
+
+        def rows_snapped() -> np.ndarray:
+            x = c / grid
+            return np.isfinite(x) & (np.abs(x - np.round(x)) <= 1e-6 * np.maximum(1.0, np.abs(x)))
+
+        return moved, text, details, rows_snapped
+    inner = new_inner_values(rs, cs)
+    if inner is None or inner[0] < MIN_SHARE:
+        return None
+    share, top = inner
+    shown = ", ".join(f"{v:.6g}" for v in top[:5])
+    text = (
+        f"{100 * share:.1f}% of '{name}' values since the onset are values the reference never had inside its "
+        f"range ({shown}): codes remapped, rounded or truncated upstream."
+    )
+    values = np.unique(rs)
+
+    def rows_new() -> np.ndarray:
+        ok = np.isfinite(c) & (c >= values[0]) & (c <= values[-1])
+        pos = np.clip(np.searchsorted(values, np.where(ok, c, values[0])), 0, values.shape[0] - 1)
+        return ok & (values[pos] != c)
+
+    return share, text, {"share_new_values": share, "new_values": top.tolist()}, rows_new
