@@ -115,7 +115,13 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
                 # novelty: rows whose category first appeared after the first tenth of the log
                 first = np.full(len(values.categories), codes.shape[0], dtype=np.int64)
                 np.minimum.at(first, codes[present], np.flatnonzero(present))
-                late = first > codes.shape[0] // 10
+                head = codes.shape[0] // 10
+                # a category the head could not have missed by chance: at the rate it has held since
+                # it first came, the head would have drawn it ~7 times (a long tail of 400 Zipf
+                # merchants keeps "first appearing" all along, and its novelty read as the onset)
+                seen = np.bincount(codes[present], minlength=len(values.categories))
+                rate = seen / np.maximum(codes.shape[0] - first, 1)
+                late = (first > head) & (rate * head >= 7.0)
                 # healthy data hardly ever grows a new category abruptly: weighed like a symptom
                 series[f"{name}:novel"] = (mean_series(np.where(present, late[np.maximum(codes, 0)], 0.0)), True)
         else:

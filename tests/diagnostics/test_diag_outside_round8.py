@@ -91,3 +91,44 @@ def test_whole_number_inputs_and_a_unit_change_keep_their_own_answers() -> None:
     df, onset = _demand_log(6, "unit")
     d = diagnose(frame_to_log(df, name="demand"), onset=onset)
     assert (d.cause, d.culprit_name) == ("data", "temp") and d.findings[0].check == "unit_change", d.findings[:3]
+
+
+def _payments_log(seed: int, *, renamed_from: float | None = None) -> pd.DataFrame:
+    """Card payments over 36 hours: 400 merchants of Zipf popularity (most seen a few times a
+    day), a fraud score that reads each merchant's risk; since `renamed_from` a quarter of the
+    rows carry merchant codes the model never saw (a code scheme changed upstream)."""
+    rng = np.random.default_rng(seed)
+    n = 9000
+    popularity = 1.0 / np.arange(1, 401) ** 0.9
+    merchant = rng.choice(400, n, p=popularity / popularity.sum())
+    risk = rng.normal(0.0, 1.0, 400)
+    amount = np.round(np.exp(rng.normal(3.5, 1.0, n)), 2)
+    z = -2.6 + 0.9 * risk[merchant] + 0.5 * (np.log(amount) - 3.5)
+    y = (rng.uniform(size=n) < 1 / (1 + np.exp(-z))).astype(int)
+    ts = MONDAY + np.sort(rng.uniform(0.0, 36 * 3600.0, n))
+    codes = np.array([f"mer_{m:04d}" for m in merchant], dtype=object)
+    if renamed_from is not None:
+        hit = (ts >= renamed_from) & (rng.uniform(size=n) < 0.25)
+        codes[hit] = [f"M-{m}" for m in merchant[hit]]
+    return pd.DataFrame({"timestamp": ts, "model_version": "stack-1", "merchant": codes, "amount": amount,
+                         "prediction": np.round(1 / (1 + np.exp(-z)), 4), "label": y})
+
+
+def test_a_long_tail_of_merchants_is_not_never_seen_values_nor_an_onset() -> None:
+    """A reference of the first hours has not yet drawn many rare merchants; the later window
+    meets them. Counted as never-seen values that was a data verdict on a healthy log, and the
+    rows of merchants "first seen" after the log's head made a step that became the onset."""
+    df = _payments_log(21)
+    for onset in (MONDAY + 6 * 3600.0, None):
+        d = diagnose(frame_to_log(df, name="payments"), onset=onset)
+        assert d.cause == "none", (onset, d.findings[:3])
+        assert not [f for f in d.findings if f.check == "unseen_categories"], d.findings[:3]
+
+
+def test_merchant_codes_renamed_upstream_are_still_never_seen_values() -> None:
+    onset = MONDAY + 26 * 3600.0
+    df = _payments_log(22, renamed_from=onset)
+    for given in (onset, None):
+        d = diagnose(frame_to_log(df, name="payments"), onset=given)
+        assert (d.cause, d.culprit_kind, d.culprit_name) == ("data", "feature", "merchant"), d.findings[:3]
+        assert abs(d.onset - onset) <= 900.0
