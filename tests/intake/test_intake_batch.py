@@ -24,7 +24,7 @@ from bot.config import Settings
 from bot.db import transaction
 from bot.events import EventNotice
 from bot.intake import _lock_ids, ingest, ingest_batch, parse_alertmanager
-from bot.models import Alert, TimelineEvent
+from bot.models import Alert, Incident, TimelineEvent
 from bot.runtime import Runtime
 from bot.wiring import create_runtime
 
@@ -354,3 +354,41 @@ def test_each_intake_transaction_is_counted_with_its_deliveries(make_runtime: An
     transactions = registry.get_sample_value("mlresponder_intake_batch_deliveries_count")
     assert registry.get_sample_value("mlresponder_intake_batch_deliveries_sum") == 6
     assert transactions is not None and 1 <= transactions <= 6
+
+
+def test_an_alert_joining_an_open_incident_leaves_the_incident_row_alone(make_runtime: Any) -> None:
+    """A joined alert writes its alert, key, event and chat rows, not the incident's: a storm's
+    transactions no longer update (and row-lock) the same incident row one after the other. An
+    alert that moves the incident's start still does, with ``updated_at``."""
+    runtime = make_runtime()
+    with transaction(runtime.sessions) as s:
+        first = ingest_batch(s, [deliveries()[0]], group_window_seconds=900)
+    ref = first[0].incidents[0]
+    with transaction(runtime.sessions) as s:
+        before = s.execute(select(Incident.updated_at, Incident.started_at)).one()
+    updates: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE INCIDENTS"):
+            updates.append(statement)
+
+    event.listen(runtime.engine, "before_cursor_execute", seen)
+    try:
+        joining = [parse_alertmanager(am_payload(am_alert(f"fp-join-{i}", service="batch")))
+                   for i in range(3)]
+        with transaction(runtime.sessions) as s:
+            joined = ingest_batch(s, joining, group_window_seconds=900)
+        assert [r.to_dict()["joined"] for r in joined] == [1, 1, 1] and {r.incidents[0] for r in joined} == {ref}
+        assert updates == []
+        earlier = parse_alertmanager(am_payload(am_alert("fp-join-earlier", service="batch",
+                                                         starts_at="2026-11-27T02:50:00Z")))
+        with transaction(runtime.sessions) as s:
+            ingest_batch(s, [earlier], group_window_seconds=900)
+        assert len(updates) == 1
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", seen)
+    with transaction(runtime.sessions) as s:
+        after = s.execute(select(Incident.updated_at, Incident.started_at)).one()
+        kinds = [e.kind for e in s.scalars(select(TimelineEvent).order_by(TimelineEvent.id))]
+    assert after.started_at < before.started_at and after.updated_at > before.updated_at
+    assert kinds.count("alert_joined") == 4
