@@ -23,7 +23,8 @@ def _demand_log(seed: int, fault: str = "none") -> tuple[pd.DataFrame, float]:
 
     def draw(k: int) -> tuple[pd.DataFrame, np.ndarray]:
         temp = np.round(rng.normal(18.0, 6.0, k), 1)
-        X = pd.DataFrame({"temp": temp, "humidity": np.round(rng.uniform(20, 90, k), 0), "load": rng.gamma(3.0, 2.0, k)})
+        humidity = np.round(rng.uniform(20, 90, k), 0)
+        X = pd.DataFrame({"temp": temp, "humidity": humidity, "load": rng.gamma(3.0, 2.0, k)})
         y = 40 + 2.0 * temp + 0.05 * X["humidity"].to_numpy() + 1.5 * X["load"].to_numpy() + rng.normal(0, 3, k)
         return X, y
 
