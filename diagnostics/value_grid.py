@@ -128,6 +128,7 @@ def grid_finding_parts(
     def rows_new() -> np.ndarray:
         ok = np.isfinite(c) & (c >= values[0]) & (c <= values[-1])
         pos = np.clip(np.searchsorted(values, np.where(ok, c, values[0])), 0, values.shape[0] - 1)
-        return ok & (values[pos] != c)
+        new: np.ndarray = ok & (values[pos] != c)
+        return new
 
     return share, text, {"share_new_values": share, "new_values": top.tolist()}, rows_new
