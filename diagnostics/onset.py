@@ -21,6 +21,7 @@ from diagnostics.clock_features import clock_match
 from diagnostics.log import Categorical, ChangeRecord, PredictionLog
 from diagnostics.onset_segments import segment_steps
 from diagnostics.stats import mean_shift_split, rate_increase_split
+from diagnostics.value_grid import off_grid_rows
 
 MAX_BINS = 400
 MIN_Z = 6.0
@@ -133,6 +134,9 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
                 series[f"{name}:missing"] = (mean_series(miss), False)
                 continue
             series[f"{name}:mean"] = (mean_series(v), False)
+            grid = off_grid_rows(v, int(v.shape[0] * HEAD_FRACTION))
+            if grid is not None:
+                series[f"{name}:grid"] = (mean_series(grid), False)
             spread = spread_series(v)
             if spread is not None:
                 series[f"{name}:spread"] = (mean_series(spread), False)
@@ -224,6 +228,8 @@ def _row_series(log: PredictionLog, name: str, rows: slice, loss: np.ndarray) ->
         return spread_series(v)
     if part == "clock":
         return clock_match(v, log.timestamp[rows], int(v.shape[0] * HEAD_FRACTION))
+    if part == "grid":
+        return off_grid_rows(v, int(v.shape[0] * HEAD_FRACTION))
     return None
 
 

@@ -65,6 +65,26 @@ def _off_grid_share(s: np.ndarray, grid: float) -> float:
     return float(np.mean(np.abs(x - np.round(x)) > 1e-6 * np.maximum(1.0, np.abs(x))))
 
 
+def off_grid_rows(v: np.ndarray, head: int) -> np.ndarray | None:
+    """Per row 1.0 off / 0.0 on the coarsest grid most of the first `head` values are off (NaN: missing).
+
+    The onset scan's view of a column's resolution: a reading truncated to whole numbers from
+    some row on steps from ~0.9 to 0 there, however little its mean moves (a day's temperature
+    cycle or a warm spell moves the mean far more, and were taken for the onset). None when the
+    column's head sits on every grid (counts, codes): nothing could be rounded.
+    """
+    lead = v[:head]
+    lead = lead[np.isfinite(lead)]
+    if lead.shape[0] < MIN_ROWS // 4:
+        return None
+    for grid in GRIDS:
+        if _off_grid_share(lead, grid) >= OFF_GRID_REFERENCE:
+            x = v / grid
+            off = (np.abs(x - np.round(x)) > 1e-6 * np.maximum(1.0, np.abs(x))).astype(np.float64)
+            return np.where(np.isfinite(v), off, np.nan)
+    return None
+
+
 def snapped_to_grid(rs: np.ndarray, cs: np.ndarray) -> tuple[float, float, float, float] | None:
     """(grid, share of rows moved onto it, off-grid share before, after) for a fine-grained column now rounded.
 

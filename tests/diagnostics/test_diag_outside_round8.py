@@ -53,6 +53,9 @@ def test_an_input_truncated_to_whole_numbers_is_a_data_fault() -> None:
         assert (d.cause, d.culprit_kind, d.culprit_name) == ("data", "feature", "temp"), d.findings[:3]
         assert d.findings[0].check == "value_grid"
         assert d.recommended_mitigation == "naive_model"
+    # detected: the share of whole numbers steps from 0.1 to 1 at the onset (the mean hardly moves)
+    d = diagnose(frame_to_log(df.assign(label=np.where(df["timestamp"] >= onset, np.nan, df["label"])), name="demand"))
+    assert (d.cause, d.culprit_name) == ("data", "temp") and abs(d.onset - onset) <= 900.0, (d.onset - onset)
 
 
 def test_half_year_codes_written_as_whole_numbers_are_a_data_fault() -> None:
