@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -131,10 +132,12 @@ class Service:
         self.proc = subprocess.Popen(
             [*cmd, "serve", "--port", str(self.port), "--log-level", "warning", *extra],
             env=env, cwd=workdir, stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stopped with its workers, whatever happens
         )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                self.stop()
                 raise RuntimeError(f"mlresponder serve exited: {(workdir / 'serve.log').read_text()[-2000:]}")
             try:
                 if httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).status_code == 200:
@@ -142,14 +145,20 @@ class Service:
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
+        # Not left running (a loaded machine's slow start would otherwise leave a server, and
+        # its supervisor respawning workers, behind for every failed run).
+        self.stop()
         raise RuntimeError("mlresponder serve did not start")
 
     def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
+        """The server and its workers (its process group): SIGTERM, then SIGKILL after 15 s."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)  # workers the supervisor left, if any
+        self.proc.wait()
         self.log.close()
 
 
