@@ -45,8 +45,8 @@ def new_inner_values(rs: np.ndarray, cs: np.ndarray) -> tuple[float, np.ndarray]
     """
     if rs.shape[0] < MIN_ROWS or cs.shape[0] < MIN_ROWS:
         return None
-    values, counts = np.unique(rs, return_counts=True)
-    if values.shape[0] * MIN_ROWS_PER_VALUE > rs.shape[0]:
+    values = _distinct_sorted(rs)
+    if values is None:
         return None
     inside = cs[(cs >= values[0]) & (cs <= values[-1])]
     if inside.shape[0] == 0:
@@ -58,6 +58,15 @@ def new_inner_values(rs: np.ndarray, cs: np.ndarray) -> tuple[float, np.ndarray]
     nv, nc = np.unique(new, return_counts=True)
     top = nv[np.argsort(-nc, kind="stable")[:10]]
     return new.shape[0] / cs.shape[0], top
+
+
+def _distinct_sorted(rs: np.ndarray) -> np.ndarray | None:
+    """The distinct values of a sorted discrete reference (one pass, no sort); None when it is not discrete."""
+    change = rs[1:] != rs[:-1]
+    if (int(np.count_nonzero(change)) + 1) * MIN_ROWS_PER_VALUE > rs.shape[0]:
+        return None
+    distinct: np.ndarray = rs[np.concatenate([[True], change])]
+    return distinct
 
 
 def _off_grid_share(s: np.ndarray, grid: float) -> float:
@@ -143,7 +152,8 @@ def grid_finding_parts(
         f"{100 * share:.1f}% of '{name}' values since the onset are values the reference never had inside its "
         f"range ({shown}): codes remapped, rounded or truncated upstream."
     )
-    values = np.unique(rs)
+    values = _distinct_sorted(rs)
+    assert values is not None  # new_inner_values found the reference discrete
 
     def rows_new() -> np.ndarray:
         ok = np.isfinite(c) & (c >= values[0]) & (c <= values[-1])
