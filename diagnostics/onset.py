@@ -28,12 +28,32 @@ SAMPLE_ROWS = 100_000
 SNAP_SECONDS = 600.0
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """A local symptom's step too weak to date the log on its own: (strength, time, series)."""
+
+    strength: float
+    timestamp: float
+    series: str  # "segment:<feature>=<category>", "segment:<feature> bin i of n", "relation:<feature>"
+
+    @property
+    def feature(self) -> str:
+        body = self.series.partition(":")[2]
+        if self.series.startswith("relation:"):
+            return body
+        name, eq, _ = body.partition("=")
+        return name if eq else body.rsplit(" bin ", 1)[0].removesuffix(" missing").removesuffix(" other/missing")
+
+
 @dataclass
 class Onset:
     timestamp: float
     detected: bool
     series: str
     z: float
+    # when nothing is strong enough: local symptoms (a segment's loss, the model's errors lining
+    # up with one input) whose step the caller may confirm by diagnosing at it
+    candidates: tuple[Candidate, ...] = ()
 
 
 def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecord]) -> Onset:
@@ -147,7 +167,10 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
         scored.append((float(z if symptom else z / 1.5), int(at), name))
     strong = [c for c in scored if c[0] >= MIN_Z]
     if not strong:
-        return fallback
+        return Onset(
+            fallback.timestamp, False, "", 0.0,
+            _candidates(log, loss, rows, bs, n_bins, t0, width, [c for c in rate_steps if c[2].startswith("segment:")]),
+        )
     strongest = max(c[0] for c in strong)
     # a regression starts with its cause: among the clearly strong steps take the earliest
     leading = [c for c in strong if c[0] >= 0.5 * strongest]
@@ -185,6 +208,87 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
     if candidates:
         onset = min(candidates, key=lambda t: abs(t - onset))
     return Onset(float(onset), True, name, float(score))
+
+
+CANDIDATE_Z = 3.0  # a local step this strong (after its penalty) is worth confirming
+MAX_CANDIDATES = 2
+RELATION_PENALTY = 1.5  # one series per numeric input scanned, like the segments
+
+
+def _candidates(
+    log: PredictionLog,
+    loss: np.ndarray,
+    rows: slice,
+    bs: np.ndarray,
+    n_bins: int,
+    t0: float,
+    width: float,
+    segment_steps_found: list[tuple[float, int, str]],
+) -> tuple[Candidate, ...]:
+    """The strongest local symptoms below the global bar, strongest first.
+
+    A concept change confined to one country (15% of the rows) or an input joined to the wrong
+    rows moves the loss of a time bin too little for the global bar, and the step over a line
+    loses half its strength when it falls in the middle of the log (the line absorbs part of
+    it): a segment's step at 60% of a 16-hour log scored 5.1 against 6, the window fell back
+    to the last quarter and the onset was 2.2 hours late. These are only candidates: the
+    caller keeps one when a diagnosis at its time names the same input.
+    """
+    found = [Candidate(z, t0 + at * width, name) for z, at, name in segment_steps_found]
+    found += [Candidate(z / RELATION_PENALTY, t0 + at * width, name)
+              for z, at, name in residual_relation_steps(log, loss, rows, bs, n_bins)]
+    found = [c for c in found if CANDIDATE_Z <= c.strength < MIN_Z * 4]
+    found.sort(key=lambda c: -c.strength)
+    out: list[Candidate] = []
+    for c in found:
+        if all(c.feature != o.feature for o in out):
+            out.append(c)
+    return tuple(out[:MAX_CANDIDATES])
+
+
+def residual_relation_steps(
+    log: PredictionLog, loss: np.ndarray, rows: slice, bs: np.ndarray, n_bins: int
+) -> list[tuple[float, int, str]]:
+    """Per numeric input: the step of the correlation between the model's residual and the input.
+
+    A served model's residual (label - prediction) is uncorrelated with every input it reads
+    while the world is as it learned it. An input joined from the wrong rows (a stale snapshot,
+    another application's value) is still read by the model, but the label no longer follows
+    it: the residual turns against the input's rank (the prediction rises with the input, the
+    label does not). The per-row product of residual and the input's centred rank (ranks of the
+    log's head) is a series whose mean steps at the join; one bincount per input, no row loop.
+    Numbers only: a class-name prediction has no residual.
+    """
+    label, pred = log.label, log.prediction
+    if label is None or isinstance(label, Categorical) or isinstance(pred, Categorical):
+        return []
+    resid = np.asarray(label[rows], dtype=np.float64) - np.asarray(pred[rows], dtype=np.float64)
+    lab = np.isfinite(resid)
+    if int(lab.sum()) < 40 * 12:
+        return []
+    scale = float(np.std(resid[lab]))
+    if not scale > 0:
+        return []
+    head = max(1, int(resid.shape[0] * HEAD_FRACTION))
+    out: list[tuple[float, int, str]] = []
+    for name, values in log.features.items():
+        if isinstance(values, Categorical):
+            continue
+        v = np.asarray(values[rows], dtype=np.float64)
+        h = np.sort(v[:head][np.isfinite(v[:head])])
+        if h.size < 50 or h[0] == h[-1]:
+            continue
+        u = (np.searchsorted(h, v, side="left") + np.searchsorted(h, v, side="right")) / (2.0 * h.size) - 0.5
+        prod = np.where(np.isfinite(v) & lab, u * resid / scale, np.nan)
+        ok = np.isfinite(prod)
+        n = np.bincount(bs[ok], minlength=n_bins)
+        s = np.bincount(bs[ok], weights=prod[ok], minlength=n_bins)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_bin = np.where(n >= 3, s / np.maximum(n, 1), np.nan)
+        at, z = mean_shift_split(per_bin, lo_frac=HEAD_FRACTION, hi_frac=0.95)
+        if np.isfinite(z):
+            out.append((float(z), int(at), f"relation:{name}"))
+    return out
 
 
 REFINE_BINS = 2  # the row-level search spans this many bins either side of the bin-level step
