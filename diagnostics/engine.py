@@ -105,13 +105,22 @@ def _explained_elsewhere(ctx: Context, findings: Sequence[Finding], data_score: 
     return max(data_score, version_score)
 
 
-def _names_feature(d: Diagnosis, feature: str) -> bool:
-    if d.culprit_kind == "feature":
-        return d.culprit_name == feature
-    if d.culprit_kind == "segment":
-        parts = d.culprit_name.split(" and ")
-        return any(p.startswith((f"{feature}=", f"{feature} ")) for p in parts)
-    return False
+# what a local symptom's own cause looks like: a segment's regression, an input that stopped
+# telling the label anything; a drift or range finding on the input is not (a daily-cycle input
+# drifts against whole days in any window of a few hours)
+_CONFIRMING = {"segment": ("segment", "relation_break"), "relation": ("relation_break",)}
+
+
+def _names_feature(d: Diagnosis, cand: Candidate) -> bool:
+    if d.cause == "none" or not d.findings:
+        return False
+    top = d.findings[0]
+    if top.check not in _CONFIRMING.get(cand.series.partition(":")[0], ()):
+        return False
+    if top.check == "segment":
+        parts = top.subject.split(" and ")
+        return any(p.startswith((f"{cand.feature}=", f"{cand.feature} ")) for p in parts)
+    return top.subject == cand.feature
 
 
 def _confirmed_candidate(
@@ -128,7 +137,7 @@ def _confirmed_candidate(
     """
     for cand in candidates:
         d = diagnose(log, changes=changes, onset=cand.timestamp)
-        if d.cause != "none" and _names_feature(d, cand.feature):
+        if _names_feature(d, cand):
             return replace(d, onset_detected=True)
     return None
 

@@ -155,6 +155,9 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
         # a local regression steps up inside the segment it hits, however diluted overall
         rate_steps += [(st.strength, st.first_bin, st.series)
                        for st in segment_steps(log, loss, rows, bs, n_bins, head_fraction=HEAD_FRACTION)]
+    cyclic = t1 - t0 >= CYCLES_SPAN
+    if cyclic:  # the extreme-loss share of a count model rises at every evening peak
+        rate_steps = [_beyond_cycles(c, rates.get(c[2]), centres) for c in rate_steps]
     scored: list[tuple[float, int, str]] = list(rate_steps)
     scored.append((traffic_z if np.isfinite(traffic_z) else 1e6, traffic_at, "traffic"))
     for name, (values, symptom) in series.items():
@@ -163,6 +166,8 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
         at, z = mean_shift_split(values, lo_frac=0.15, hi_frac=0.95)
         if not np.isfinite(z):
             z = 1e6
+        if cyclic and z >= MIN_Z:
+            z, at, _ = _beyond_cycles((z, at, name), values, centres)
         # symptoms first: a feature or version change must be 1.5x stronger to count as much
         scored.append((float(z if symptom else z / 1.5), int(at), name))
     strong = [c for c in scored if c[0] >= MIN_Z]
@@ -186,6 +191,8 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
             continue
         per_bin = series[key][0] if key in series else rates.get(key)
         if per_bin is not None:
+            if cyclic:  # the morning rise of a daily-cycle input is no ramp: its foot is looked for beyond the cycle
+                per_bin = without_cycle(per_bin, centres, at)
             start = ramp_start(per_bin, at, lo_bin=int(0.15 * n_bins))
             if start is not None:
                 feet.append(start)
@@ -208,6 +215,29 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
     if candidates:
         onset = min(candidates, key=lambda t: abs(t - onset))
     return Onset(float(onset), True, name, float(score))
+
+
+def _beyond_cycles(
+    step: tuple[float, int, str], per_bin: np.ndarray | None, centres: np.ndarray
+) -> tuple[float, int, str]:
+    """A step's strength kept only as far as it stands out beyond the log's daily (and weekly) cycle.
+
+    On a log of two days or more, temperature, a basket's amount, latency and a count model's
+    errors rise and fall with the hour; against a line their afternoon hump scores as a step (a
+    healthy 2-day log was dated at the amount's morning rise, 7.0 against 6). Fitted with the
+    cycle the log has already seen (`seasonal_step`), a wave cannot make an edge, so a fault's
+    step keeps its strength while the hump loses it. The strength is scaled by the ratio of the
+    two fits on the same per-bin series (a rate of extreme losses keeps its binomial scale).
+    """
+    z, at, name = step
+    if per_bin is None or z < MIN_Z:
+        return step
+    _, line_z = mean_shift_split(per_bin, lo_frac=HEAD_FRACTION, hi_frac=0.95)
+    s_at, s_z, _ = seasonal_step(per_bin, centres, lo_frac=HEAD_FRACTION, hi_frac=0.95, prefer=at)
+    if not (np.isfinite(line_z) and line_z > 0 and np.isfinite(s_z)) or s_z >= line_z:
+        return step
+    kept = z * s_z / line_z
+    return float(kept), (int(s_at) if kept >= MIN_Z else at), name
 
 
 CANDIDATE_Z = 3.0  # a local step this strong (after its penalty) is worth confirming
@@ -371,6 +401,8 @@ def refine_step(
 
 
 DAY_S = 86400.0
+WEEKLY_SPAN = 13 * DAY_S  # most 3-hour blocks of the week seen twice
+CYCLES_SPAN = 1.5 * DAY_S  # a log this long has seen most hours twice: a step is judged beyond the cycle
 
 
 def seasonal_step(
@@ -399,10 +431,7 @@ def seasonal_step(
         return 0, 0.0, rest
     t = np.asarray(times, dtype=np.float64)[idx]
     span = float(t[-1] - t[0])
-    cols = [np.ones(n), (t - t.mean()) / max(span, 1.0)]
-    if span >= DAY_S / 4:
-        angle = 2.0 * np.pi * t / DAY_S
-        cols += [np.cos(angle), np.sin(angle), np.cos(2 * angle), np.sin(2 * angle)]
+    cols = [np.ones(n), (t - t.mean()) / max(span, 1.0)] + _cycle_columns(t)
     q, _ = np.linalg.qr(np.column_stack(cols))
     yv = y[idx]
     resid = yv - q @ (q.T @ yv)
@@ -427,6 +456,48 @@ def seasonal_step(
     if s2 <= 0:
         return at, (float("inf") if gain[best] > 0 else 0.0), rest
     return at, float(np.sqrt(gain[best] / s2)), rest
+
+
+def _cycle_columns(t: np.ndarray) -> list[np.ndarray]:
+    """The daily (and weekly) cycle a log of this span has seen, as regression columns.
+
+    Two weeks or more: each 3-hour block of the week its own level (weekends); a day and a half
+    or more: each hour of the day its own level; six hours or more: two daily harmonics (free
+    amplitude and phase), all a line's companions in `seasonal_step`.
+    """
+    span = float(t[-1] - t[0]) if t.size else 0.0
+    if span >= WEEKLY_SPAN:
+        block = np.floor(t / (3 * 3600.0)) % 56
+        return [(block == b).astype(np.float64) for b in range(1, 56)]
+    if span >= CYCLES_SPAN:
+        hour = np.floor(t / 3600.0) % 24
+        return [(hour == h).astype(np.float64) for h in range(1, 24)]
+    if span >= DAY_S / 4:
+        angle = 2.0 * np.pi * t / DAY_S
+        return [np.cos(angle), np.sin(angle), np.cos(2 * angle), np.sin(2 * angle)]
+    return []
+
+
+def without_cycle(values: np.ndarray, times: np.ndarray, step_at: int) -> np.ndarray:
+    """The series with its daily (weekly) cycle removed, fitted together with the step at `step_at`.
+
+    A daily-cycle input's step (a unit change of a temperature on a 3-day log) sat on the
+    morning rise, which `ramp_start` read as the step's ramp: the onset was dated 11 hours
+    early. The cycle is fitted jointly with the step (so the step does not bend it) and
+    subtracted; the step and the noise stay.
+    """
+    y = np.asarray(values, dtype=np.float64)
+    idx = np.flatnonzero(np.isfinite(y))
+    t = np.asarray(times, dtype=np.float64)[idx]
+    cyc = _cycle_columns(t)
+    if idx.size < len(cyc) + 8 or not cyc:
+        return y
+    base = [np.ones(idx.size), (t - t.mean()) / max(float(t[-1] - t[0]), 1.0), (idx >= step_at).astype(np.float64)]
+    X = np.column_stack(base + cyc)
+    beta, *_ = np.linalg.lstsq(X, y[idx], rcond=None)
+    out = y.copy()
+    out[idx] = y[idx] - np.column_stack(cyc) @ beta[len(base):]
+    return out
 
 
 RAMP_WIDTHS = (2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)

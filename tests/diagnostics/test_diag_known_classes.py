@@ -92,3 +92,91 @@ def test_a_healthy_loan_log_keeps_its_last_quarter_and_names_nothing() -> None:
         log, _, _ = _loan_log(seed, "none", 0.5)
         d = diagnose(log)
         assert d.cause == "none", d.findings[:3]
+
+
+# ---- healthy logs with daily and weekly cycles, in local time zones
+MONDAY = pd.Timestamp("2026-11-02T00:00:00Z").timestamp()
+
+
+def _arrivals(rng: np.random.Generator, days: float, n: int, off_h: float, amp: float = 0.75) -> np.ndarray:
+    """Request times whose rate follows the local day (evening peak) and drops 30% at weekends."""
+    t = MONDAY + np.sort(rng.uniform(0.0, days * 86400.0, 3 * n))
+    local = (t - MONDAY) / 3600.0 + off_h
+    weekend = (np.floor(local / 24.0) % 7) >= 5
+    rate = (1.0 + amp * np.cos(2 * np.pi * (local % 24 - 18) / 24)) * np.where(weekend, 0.7, 1.0)
+    t = t[rng.uniform(size=t.size) < rate / rate.max()]
+    return np.sort(rng.choice(t, min(n, t.size), replace=False))
+
+
+def _rides(rng: np.random.Generator, t: np.ndarray, off_h: float) -> tuple[pd.DataFrame, np.ndarray]:
+    """Bike rentals: commute peaks, a temperature with a 6-degree daily swing, humidity against it."""
+    local = (t - MONDAY) / 3600.0 + off_h
+    hour = local % 24
+    weekday = np.floor(local / 24.0) % 7
+    temp = 12 + 6 * np.cos(2 * np.pi * (hour - 15) / 24) + rng.normal(0, 1.0, t.size)
+    humidity = np.clip(70 - 2.0 * (temp - 12) + rng.normal(0, 5, t.size), 10, 100)
+    peak = np.exp(-((hour - 8.5) ** 2) / 2) + 1.2 * np.exp(-((hour - 18) ** 2) / 3)
+    mu = np.exp(1.0 + 1.2 * peak * np.where(weekday >= 5, 0.4, 1.0) + 0.04 * (temp - 12))
+    X = pd.DataFrame({"hour": np.floor(hour), "weekday": weekday, "temp_c": np.round(temp, 1),
+                      "humidity": np.round(humidity, 0)})
+    return X, rng.poisson(mu).astype(float)
+
+
+def _ride_log(seed: int, days: float, off_h: float, *, fahrenheit_from: float | None = None) -> PredictionLog:
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    rng = np.random.default_rng(seed)
+    X_fit, y_fit = _rides(rng, MONDAY - 30 * 86400.0 + rng.uniform(0, 28 * 86400.0, 12000), off_h)
+    model = HistGradientBoostingRegressor(loss="poisson", max_iter=120, random_state=seed).fit(X_fit, y_fit)
+    t = _arrivals(rng, days, int(min(20000, 2500 * days)), off_h)
+    X, y = _rides(rng, t, off_h)
+    pred = np.round(model.predict(X), 3)
+    if fahrenheit_from is not None:  # the upstream weather feed switched units
+        after = t >= fahrenheit_from
+        X.loc[after, "temp_c"] = np.round(X.loc[after, "temp_c"] * 1.8 + 32, 1)
+        pred = np.round(model.predict(X), 3)
+    df = X.assign(timestamp=pd.to_datetime(t, unit="s", utc=True), model_version="hgbp-1", prediction=pred, label=y)
+    return frame_to_log(df.sample(frac=1.0, random_state=seed))
+
+
+def test_a_daily_cycle_input_is_judged_against_the_same_hours_of_earlier_days() -> None:
+    # a 3-day log in UTC+9 whose window holds some hours of the third day: against whole days the
+    # temperature 'drifted' and the hour column 'broke' its relation with it (verdict: data)
+    for seed, days, off in ((21, 3.0, 9.0), (22, 5.0, 5.5)):
+        log = _ride_log(seed, days, off)
+        start, end = float(log.timestamp.min()), float(log.timestamp.max())
+        for onset in (None, start + 0.8 * (end - start)):
+            d = diagnose(log, onset=onset)
+            assert d.cause == "none", (seed, onset, [(f.check, f.subject, round(f.score, 2)) for f in d.findings[:3]])
+
+
+def test_a_unit_change_of_a_daily_cycle_input_is_still_found_and_dated() -> None:
+    log = _ride_log(23, 3.0, 1.0, fahrenheit_from=MONDAY + 2.3 * 86400.0)
+    d = diagnose(log)
+    assert (d.cause, d.culprit_name) == ("data", "temp_c"), d.findings[:3]
+    assert d.onset_detected and abs(d.onset - (MONDAY + 2.3 * 86400.0)) <= 900.0
+
+
+def test_daily_and_weekly_cycles_of_errors_and_traffic_make_no_onset() -> None:
+    # the extreme-error share of a count model rises at every evening peak (a 2-day log was
+    # dated at the second evening) and traffic drops at every weekend (a 2-week log was dated
+    # at the second Saturday)
+    for seed, days, off in ((24, 2.0, 0.0), (25, 14.0, 9.0)):
+        d = diagnose(_ride_log(seed, days, off))
+        assert not d.onset_detected and d.cause == "none", (seed, d.onset, d.findings[:3])
+
+
+def test_matched_reference_rows_follow_the_windows_hours() -> None:
+    from diagnostics.phase import daily_cycle_share, matched_rows
+
+    rng = np.random.default_rng(26)
+    ref_ts = MONDAY + np.sort(rng.uniform(0, 2 * 86400.0, 20000))
+    cur_ts = MONDAY + 2 * 86400.0 + np.sort(rng.uniform(12 * 3600.0, 18 * 3600.0, 3000))
+    idx = matched_rows(ref_ts, cur_ts)
+    assert idx is not None
+    hours = np.floor(ref_ts[idx] / 3600.0) % 24
+    assert set(np.unique(hours)) == set(range(12, 18))
+    assert matched_rows(ref_ts[ref_ts < MONDAY + 6 * 3600.0], cur_ts) is None  # those hours never seen
+    wave = np.cos(2 * np.pi * ref_ts / 86400.0) + rng.normal(0, 0.5, ref_ts.size)
+    assert daily_cycle_share(wave, ref_ts) > 0.5
+    assert daily_cycle_share(rng.normal(0, 1, ref_ts.size), ref_ts) < 0.01
