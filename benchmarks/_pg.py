@@ -6,10 +6,12 @@ Kept separate from the test fixtures so that the benchmarks run without pytest.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 
@@ -44,7 +46,7 @@ class PostgresServer:
             shutil.chown(self.dir, "postgres", "postgres")
         self._run([initdb, "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8"])
         opts = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} -c max_connections=100 "
-                f"-c fsync={'on' if fsync else 'off'}")
+                f"-c fsync={'on' if fsync else 'off'} -c log_lock_waits=on")
         self._run([pg_ctl, "-D", str(self.data), "-o", opts, "-l", str(self.dir / "log"), "-w", "start"])
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
@@ -59,6 +61,18 @@ class PostgresServer:
     def postmaster_pid(self) -> int:
         """The server's pid (its backends are its children): for CPU accounting."""
         return int((self.data / "postmaster.pid").read_text().split()[0])
+
+    def lock_report(self) -> str:
+        """What the server logged about locks so far: waits longer than `deadlock_timeout` (1 s;
+        ``log_lock_waits`` is on) and deadlocks, each of which stalls the transactions queued behind it."""
+        try:
+            text = (self.dir / "log").read_text(errors="replace")
+        except OSError:
+            return "log unreadable"
+        kinds = Counter(m.group(1) for m in re.finditer(r"still waiting for \w+ on (advisory lock|transaction|tuple|"
+                                                         r"relation|\w+)", text))
+        waits = ", ".join(f"{n} on {kind}" for kind, n in kinds.most_common()) or "none"
+        return f"lock waits over 1 s: {waits}; {text.count('deadlock detected')} deadlocks"
 
     def _run(self, cmd: list[str]) -> None:
         if self.as_root:

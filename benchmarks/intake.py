@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -62,6 +63,8 @@ except ImportError:  # run as a script: benchmarks/ itself is on sys.path
     from _pg import PostgresServer, free_port  # type: ignore[no-redef]
 
 TOKEN = "bench-token-not-a-secret"
+# Settings the servers run with (`--set NAME=VALUE`: MLRESPONDER_NAME in their environment).
+SETTINGS: dict[str, str] = {}
 
 
 # ---------------------------------------------------------------- the service under test
@@ -121,6 +124,7 @@ class Service:
         script = Path(sys.executable).parent / "mlresponder"
         cmd = [str(script)] if script.exists() else [sys.executable, "-m", "bot.cli"]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MLRESPONDER_", "SLACK_"))}
+        env.update(SETTINGS)
         env.update({"MLRESPONDER_DATABASE_URL": database_url, "MLRESPONDER_API_TOKEN": TOKEN,
                     "MLRESPONDER_POSTMORTEM_DIR": str(workdir / "postmortems")})
         self.log = open(workdir / "serve.log", "ab")  # noqa: SIM115 - closed in stop()
@@ -128,10 +132,12 @@ class Service:
         self.proc = subprocess.Popen(
             [*cmd, "serve", "--port", str(self.port), "--log-level", "warning", *extra],
             env=env, cwd=workdir, stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stopped with its workers, whatever happens
         )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                self.stop()
                 raise RuntimeError(f"mlresponder serve exited: {(workdir / 'serve.log').read_text()[-2000:]}")
             try:
                 if httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).status_code == 200:
@@ -139,14 +145,20 @@ class Service:
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
+        # Not left running (a loaded machine's slow start would otherwise leave a server, and
+        # its supervisor respawning workers, behind for every failed run).
+        self.stop()
         raise RuntimeError("mlresponder serve did not start")
 
     def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
+        """The server and its workers (its process group): SIGTERM, then SIGKILL after 15 s."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)  # workers the supervisor left, if any
+        self.proc.wait()
         self.log.close()
 
 
@@ -245,6 +257,7 @@ class Result:
     server_p99_ms: float = float("nan")  # a bucket bound of the server's histogram, summed over its workers
     server_workers: str = ""  # how many workers' histograms that is, e.g. "2/2"
     cpu_ms_per_alert: float = float("nan")
+    per_transaction: float = float("nan")  # deliveries per intake transaction (group commit)
     db_cpu_ms_per_alert: float = float("nan")
     load: float = float("nan")
 
@@ -265,7 +278,7 @@ class Result:
                 f"server p99 <= {self.server_p99_ms:g} ms ({self.server_workers} workers)  "
                 + (f"client wait p50/p99 {self.pct(50, self.waits_ms):.1f}/{self.pct(99, self.waits_ms):.1f} ms  "
                    if self.waits_ms else "") +
-                f"errors {self.errors}  "
+                f"errors {self.errors}  {self.per_transaction:.2f} deliveries/transaction  "
                 f"CPU {self.cpu_ms_per_alert:.2f} ms/alert{db}  load {self.load:.1f}")
 
 
@@ -372,13 +385,13 @@ def worker_pids(root: int) -> list[int]:
     return pids
 
 
-def scrape_workers(port: int, root: int, workers: int, tries: int = 200) -> dict[int, dict[float, float]]:
-    """Each worker's histogram, by pid: a new connection per scrape (the kernel hands it to any
+def scrape_workers(port: int, root: int, workers: int, tries: int = 200) -> dict[int, str]:
+    """Each worker's metrics text, by pid: a new connection per scrape (the kernel hands it to any
     worker) until ``workers`` distinct ones answered or ``tries`` scrapes were made."""
     import http.client
 
     pids = worker_pids(root)
-    found: dict[int, dict[float, float]] = {}
+    found: dict[int, str] = {}
     for _ in range(tries):
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         try:
@@ -389,7 +402,7 @@ def scrape_workers(port: int, root: int, workers: int, tries: int = 200) -> dict
             conn.close()
         if owner is None:
             owner = -len(found) - 1  # not found in /proc (another user's process?): counted apart
-        found.setdefault(owner, parse_latency_buckets(text))
+        found.setdefault(owner, text)
         if len(found) >= workers:
             break
     return found
@@ -407,6 +420,24 @@ def parse_latency_buckets(text: str) -> dict[float, float]:
     return counts
 
 
+def batch_totals(text: str) -> tuple[float, float]:
+    """(transactions, deliveries) the worker's intake writers committed so far (group commit)."""
+    totals = {"count": 0.0, "sum": 0.0}
+    for line in text.splitlines():
+        for key in totals:
+            if line.startswith(f"mlresponder_intake_batch_deliveries_{key} "):
+                totals[key] = float(line.rpartition(" ")[2])
+    return totals["count"], totals["sum"]
+
+
+def deliveries_per_transaction(before: dict[int, str], after: dict[int, str]) -> float:
+    """Mean deliveries per intake transaction between two scrapes, over the workers scraped both times."""
+    both = [pid for pid in after if pid in before and pid > 0]
+    transactions = sum(batch_totals(after[p])[0] - batch_totals(before[p])[0] for p in both)
+    delivered = sum(batch_totals(after[p])[1] - batch_totals(before[p])[1] for p in both)
+    return delivered / transactions if transactions > 0 else float("nan")
+
+
 def bucket_p99_ms(before: dict[float, float], after: dict[float, float]) -> float:
     """The smallest bucket bound holding 99% of the requests between two scrapes, in ms."""
     diff = {le: after.get(le, 0.0) - before.get(le, 0.0) for le in after}
@@ -416,8 +447,10 @@ def bucket_p99_ms(before: dict[float, float], after: dict[float, float]) -> floa
     return next(le * 1000 for le in sorted(diff) if diff[le] >= 0.99 * total)
 
 
-def summed_p99_ms(before: dict[int, dict[float, float]], after: dict[int, dict[float, float]]) -> tuple[float, int]:
+def summed_p99_ms(before_text: dict[int, str], after_text: dict[int, str]) -> tuple[float, int]:
     """p99 bucket bound over the workers scraped both times (their histograms' differences summed)."""
+    before = {pid: parse_latency_buckets(t) for pid, t in before_text.items()}
+    after = {pid: parse_latency_buckets(t) for pid, t in after_text.items()}
     both = [pid for pid in after if pid in before and pid > 0]
     total_before: dict[float, float] = {}
     total_after: dict[float, float] = {}
@@ -437,7 +470,9 @@ def measured(run: Coroutine[Any, Any, Result], server: int, db: int | None, port
     buckets0 = scrape_workers(port, server, workers)
     result = asyncio.run(run)
     result.load = os.getloadavg()[0]
-    result.server_p99_ms, read = summed_p99_ms(buckets0, scrape_workers(port, server, workers))
+    scraped = scrape_workers(port, server, workers)
+    result.server_p99_ms, read = summed_p99_ms(buckets0, scraped)
+    result.per_transaction = deliveries_per_transaction(buckets0, scraped)
     result.server_workers = f"{read}/{workers}"
     settle(roots)
     accepted = max(1, result.sent - result.errors)
@@ -500,12 +535,21 @@ def main(argv: list[str] | None = None) -> int:
                         help="server processes sharing the store (serve --workers N; PostgreSQL only)")
     parser.add_argument("--workloads", default="storm,incident,resend",
                         help="comma-separated subset of storm,incident,resend")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a server setting, e.g. INTAKE_WRITERS=2 (MLRESPONDER_NAME in its environment)")
     args = parser.parse_args(argv)
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            parser.error(f"--set {item!r}: expected NAME=VALUE")
+        SETTINGS[f"MLRESPONDER_{name.upper().removeprefix('MLRESPONDER_')}"] = value
     if args.replicas > 1 and args.only != "postgresql":
         parser.error("--replicas N > 1 needs --only postgresql (SQLite is single-process)")
 
     rows: list[tuple[str, Result]] = []
     load = os.getloadavg()[0]
+    if SETTINGS:
+        print("settings: " + " ".join(f"{k}={v}" for k, v in sorted(SETTINGS.items())))
     print(f"mlresponder intake benchmark: {os.cpu_count()} CPUs (load average {load:.1f} at start), "
           f"{args.seconds:.0f} s per run, {args.connections} keep-alive connections")
     if args.only in (None, "sqlite"):
@@ -517,19 +561,20 @@ def main(argv: list[str] | None = None) -> int:
             rows += [(label, r)
                      for r in run_backend("postgresql", lambda _, n: pg.create_database(f"bench{n}"), args,
                                           db_pid=pg.postmaster_pid(), workers=args.replicas)]
+            print(f"[postgresql] server log: {pg.lock_report()}")
         finally:
             pg.stop()
     print()
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     print("| store | workload, run | alerts/s | p50 ms | p99 ms | server p99 ms | client wait p99 ms | errors | "
-          "CPU ms/alert (server) | CPU ms/alert (PostgreSQL) | load avg |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+          "deliveries/transaction | CPU ms/alert (server) | CPU ms/alert (PostgreSQL) | load avg |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for store, r in rows:
         db = "" if r.db_cpu_ms_per_alert != r.db_cpu_ms_per_alert else f"{r.db_cpu_ms_per_alert:.2f}"
         wait = f"{r.pct(99, r.waits_ms):.1f}" if r.waits_ms else ""
         print(f"| {store} | {r.label} | {r.rate:.0f} | {r.pct(50):.1f} | {r.pct(99):.1f} | "
               f"<= {r.server_p99_ms:g} ({r.server_workers}) | "
-              f"{wait} | {r.errors} | "
+              f"{wait} | {r.errors} | {r.per_transaction:.2f} | "
               f"{r.cpu_ms_per_alert:.2f} | {db} | {r.load:.1f} |")
     return 0
 

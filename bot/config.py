@@ -28,6 +28,8 @@ _ENV_KEYS: dict[str, str] = {
     "MLRESPONDER_PROMETHEUS_URL": "prometheus_url",
     "MLRESPONDER_RUNBOOKS": "runbooks",
     "MLRESPONDER_GROUP_WINDOW_SECONDS": "group_window_seconds",
+    "MLRESPONDER_INTAKE_WRITERS": "intake_writers",
+    "MLRESPONDER_INTAKE_LINGER_MS": "intake_linger_ms",
     "MLRESPONDER_SLACK_ALERTS_CHANNEL": "slack_alerts_channel",
     "MLRESPONDER_SLACK_RESPONDERS": "slack_responders",
     "MLRESPONDER_SLACK_APPROVERS": "slack_approvers",
@@ -71,6 +73,10 @@ class Settings:
     runbooks: str | None = None
     # Alerts of the same service that fire within this many seconds of an open incident join it.
     group_window_seconds: int = 900
+    # Intake group commit (`bot.api.intake_writer`): writer threads per process on PostgreSQL (SQLite
+    # has one writer), and how long a writer that wakes to a short queue waits for more deliveries.
+    intake_writers: int = 4
+    intake_linger_ms: int = 4
     slack_alerts_channel: str = "ml-alerts"
     # Comma-separated Slack user ids invited to every incident channel.
     slack_responders: str = ""

@@ -70,11 +70,15 @@ def log_event(
     data: dict[str, Any] | None = None,
     at: datetime | None = None,
     flush: bool = True,
+    touch: bool = True,
 ) -> TimelineEvent:
     """Append to the incident's event log; listeners hear of it after the transaction commits.
 
     ``flush=False`` leaves the row pending (its ``id`` unset until the session flushes), so that a
     batch of events is written by one flush: intake routing a storm logs one per joined alert.
+    ``touch=False`` leaves the incident's row (its ``updated_at``) alone, for an event that changes
+    nothing of it: during a storm every joined alert's transaction would otherwise update the same
+    incident row, a statement each and a row lock that the incident's other writers queue behind.
     """
     ev = TimelineEvent(
         incident_id=incident.id,
@@ -85,7 +89,8 @@ def log_event(
         occurred_at=at or utcnow(),
     )
     session.add(ev)
-    incident.updated_at = utcnow()
+    if touch:
+        incident.updated_at = utcnow()
     if not flush:
         queue_unflushed(session, ev, incident.id, kind, dict(data or {}))
         return ev

@@ -842,7 +842,10 @@ def _route_one(state: _Routing, a: NormalizedAlert, result: IngestResult, now: d
     _set_key(state, fp_key, incident)
     if a.group_key:
         _set_key(state, f"group:{a.group_key}", incident)
-    log_event(session, incident, kind, message, actor=a.source, data=_event_data(a), flush=False)
+    # A joined alert changes its rows and the timeline, not the incident (unless its start moves
+    # or its alerts had all resolved, which the ORM writes as changes of their own).
+    log_event(session, incident, kind, message, actor=a.source, data=_event_data(a), flush=False,
+              touch=kind != "alert_joined")
     _note_ref(result, incident)
 
 

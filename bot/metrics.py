@@ -39,6 +39,12 @@ class ServiceMetrics:
             registry=self.registry,
         )
 
+        self.intake_batch = Histogram(
+            "mlresponder_intake_batch_deliveries",
+            "Deliveries per intake transaction (group commit: those that arrived together commit together).",
+            buckets=(1, 2, 4, 8, 16, 32, 64), registry=self.registry,
+        )
+
     def source_label(self, source: str) -> str:
         """``source`` while fewer than `MAX_SOURCES` values have been seen, then "other"."""
         if source in BUILTIN_SOURCES:

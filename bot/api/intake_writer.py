@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
@@ -36,14 +37,12 @@ INGEST_RETRIES = 5
 STORE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
 # Deliveries per transaction at most: a batch holds SQLite's writer (and PostgreSQL's locks) until it commits.
 MAX_BATCH = 64
-# Writer threads. SQLite has one writer anyway. On PostgreSQL a batch spends most of its time waiting
-# for round trips (a busy server answers each statement late): several writers keep the server busy,
+# Writer threads on PostgreSQL: `Settings.intake_writers` (SQLite has one writer anyway). A batch
+# spends much of its time waiting for round trips, so more than one writer keeps the server busy,
 # each committing its own batches, the advisory locks ordering them as they order replicas.
-POSTGRES_WRITERS = 4
-# A writer that wakes to a short queue waits this long for more deliveries to route with them: at a
-# steady few hundred alerts/s batches would otherwise be of one or two, each paying a whole
-# transaction (the storm's CPU per alert rose by half), and the queue would grow until they are not.
-LINGER_SECONDS = 0.004
+# A writer that wakes to a short queue waits `Settings.intake_linger_ms` for more deliveries to
+# route with them (until LINGER_BATCH are queued): at a steady few hundred alerts/s batches would
+# otherwise be of one or two, each paying a whole transaction.
 LINGER_BATCH = 8
 
 
@@ -62,6 +61,8 @@ class IntakeWriter:
 
     runtime: Runtime
     max_batch: int = MAX_BATCH
+    # Told the deliveries of each transaction committed (the app's batch-size histogram).
+    on_commit: Callable[[int], None] | None = None
     _queue: deque[_Delivery] = field(default_factory=deque)
     _ready: threading.Condition = field(default_factory=threading.Condition)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -81,7 +82,7 @@ class IntakeWriter:
             if self._stopping:
                 raise RuntimeError("intake writer stopped")
             if not self._threads:
-                writers = POSTGRES_WRITERS if self.runtime.engine.dialect.name == "postgresql" else 1
+                writers = self.writers()
                 self._threads = [threading.Thread(target=self._run, name=f"intake-writer-{i}", daemon=True)
                                  for i in range(writers)]
                 for thread in self._threads:
@@ -91,6 +92,12 @@ class IntakeWriter:
             if len(self._queue) in (1, LINGER_BATCH):  # wake a writer; wake the lingering one early
                 self._ready.notify()
         return await delivery.future
+
+    def writers(self) -> int:
+        """Writer threads: one on SQLite (one writer at a time), else the setting (at least one)."""
+        if self.runtime.engine.dialect.name != "postgresql":
+            return 1
+        return max(1, self.runtime.settings.intake_writers)
 
     def stop(self) -> None:
         """Route what is queued, then end the thread."""
@@ -106,7 +113,7 @@ class IntakeWriter:
             with self._ready:
                 while not self._queue and not self._stopping:
                     self._ready.wait()
-                deadline = time.monotonic() + LINGER_SECONDS
+                deadline = time.monotonic() + self.runtime.settings.intake_linger_ms / 1000
                 while 0 < len(self._queue) < LINGER_BATCH and not self._stopping:
                     left = deadline - time.monotonic()
                     if left <= 0:
@@ -141,11 +148,13 @@ class IntakeWriter:
                 for d, result in zip(batch, results, strict=True):
                     d.result = result
                     self.recent.add(d.alerts)
+                self._committed(len(batch))
                 return
         for i, d in enumerate(batch):
             try:
                 d.result = self._route_one(d.alerts)
                 self.recent.add(d.alerts)
+                self._committed(1)
             except STORE_DOWN as exc:
                 # The store is unreachable: every delivery left gets the same 503 now, rather than
                 # each waiting in turn for a connection that will not come (Alertmanager retries).
@@ -154,6 +163,10 @@ class IntakeWriter:
                 return
             except Exception as exc:
                 d.error = exc
+
+    def _committed(self, deliveries: int) -> None:
+        if self.on_commit is not None:
+            self.on_commit(deliveries)
 
     def _route_one(self, alerts: list[NormalizedAlert]) -> IngestResult:
         # Re-sends only: counted in one Core transaction, without an ORM session.

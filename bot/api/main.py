@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from bot.api.intake_writer import STORE_DOWN
+from bot.api.intake_writer import STORE_DOWN, intake_writer
 from bot.api.middleware import BodyLimit, RequestTiming
 from bot.api.routes import changes, docs, incidents, intake, ops
 from bot.api.routes.intake import IntakeFastPath, fast_path_routes
@@ -51,6 +51,7 @@ def create_app(runtime: Runtime, *, bind_host: str = "127.0.0.1") -> FastAPI:
     app.state.runtime = runtime
     app.state.metrics = metrics = ServiceMetrics()
     app.state.bind_host = bind_host
+    intake_writer(runtime).on_commit = metrics.intake_batch.observe
 
     @app.exception_handler(MlresponderError)
     async def _refused(_: Request, exc: MlresponderError) -> JSONResponse:

@@ -24,7 +24,7 @@ from bot.config import Settings
 from bot.db import transaction
 from bot.events import EventNotice
 from bot.intake import _lock_ids, ingest, ingest_batch, parse_alertmanager
-from bot.models import Alert, TimelineEvent
+from bot.models import Alert, Incident, TimelineEvent
 from bot.runtime import Runtime
 from bot.wiring import create_runtime
 
@@ -294,3 +294,101 @@ def test_the_writer_holds_the_foreground_until_it_answers(make_runtime: Any, mon
         writer.stop()
     assert len(answers) == 6 and held_while_routing and all(held >= 1 for held in held_while_routing)
     assert foreground.held == 0 and foreground.wait_idle(0)
+
+
+def test_the_writer_threads_and_linger_come_from_the_settings(make_runtime: Any) -> None:
+    """`MLRESPONDER_INTAKE_WRITERS` and `MLRESPONDER_INTAKE_LINGER_MS` set the group commit; one
+    writer (no linger) still answers many concurrent deliveries, each after its commit, and
+    routes them as one by one: one incident per service, every alert kept."""
+    settings = Settings.from_env({"MLRESPONDER_INTAKE_WRITERS": "1", "MLRESPONDER_INTAKE_LINGER_MS": "0"})
+    assert (settings.intake_writers, settings.intake_linger_ms) == (1, 0)
+    runtime = make_runtime()
+    runtime.settings = replace(runtime.settings, intake_writers=settings.intake_writers,
+                               intake_linger_ms=settings.intake_linger_ms)
+    writer = IntakeWriter(runtime)
+    firing = [parse_alertmanager(am_payload(am_alert(f"fp-one-writer-{i}", service=f"one-writer-{i % 4}"),
+                                            group_key=f"one-writer-{i % 4}"))
+              for i in range(40)]
+
+    async def submit_all() -> list[Any]:
+        first = await asyncio.gather(*(writer.submit(d) for d in firing))
+        return first + list(await asyncio.gather(*(writer.submit(d) for d in firing[:10])))
+
+    try:
+        answers = asyncio.run(submit_all())
+    finally:
+        writer.stop()
+    assert len(writer._threads) == 1
+    assert sum(a.opened for a in answers) == 4 and sum(a.joined for a in answers) == 36
+    assert sum(a.duplicates for a in answers[40:]) == 10
+    got = state(runtime)
+    assert len(got["alerts"]) == 40 and len({a[3] for a in got["alerts"]}) == 4
+    assert sorted(a[2] for a in got["alerts"]) == [1] * 30 + [2] * 10
+
+
+def test_more_writers_serve_postgresql_only(make_runtime: Any) -> None:
+    """SQLite has one writer whatever the setting (its transactions take the one write slot)."""
+    runtime = make_runtime()
+    runtime.settings = replace(runtime.settings, intake_writers=3)
+    expected = 3 if runtime.engine.dialect.name == "postgresql" else 1
+    assert IntakeWriter(runtime).writers() == expected
+
+
+def test_each_intake_transaction_is_counted_with_its_deliveries(make_runtime: Any) -> None:
+    """/metrics tells how many deliveries each intake transaction committed (the group commit's
+    batch size, which sets the CPU an alert costs): every delivery is counted once."""
+    from bot.api.intake_writer import intake_writer
+    from bot.api.main import create_app
+
+    runtime = make_runtime()
+    registry = create_app(runtime).state.metrics.registry
+    writer = intake_writer(runtime)
+
+    async def submit_all() -> list[Any]:
+        return await asyncio.gather(*(writer.submit(d) for d in deliveries()))
+
+    try:
+        asyncio.run(submit_all())
+    finally:
+        writer.stop()
+    transactions = registry.get_sample_value("mlresponder_intake_batch_deliveries_count")
+    assert registry.get_sample_value("mlresponder_intake_batch_deliveries_sum") == 6
+    assert transactions is not None and 1 <= transactions <= 6
+
+
+def test_an_alert_joining_an_open_incident_leaves_the_incident_row_alone(make_runtime: Any) -> None:
+    """A joined alert writes its alert, key, event and chat rows, not the incident's: a storm's
+    transactions no longer update (and row-lock) the same incident row one after the other. An
+    alert that moves the incident's start still does, with ``updated_at``."""
+    runtime = make_runtime()
+    with transaction(runtime.sessions) as s:
+        first = ingest_batch(s, [deliveries()[0]], group_window_seconds=900)
+    ref = first[0].incidents[0]
+    with transaction(runtime.sessions) as s:
+        before = s.execute(select(Incident.updated_at, Incident.started_at)).one()
+    updates: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE INCIDENTS"):
+            updates.append(statement)
+
+    event.listen(runtime.engine, "before_cursor_execute", seen)
+    try:
+        joining = [parse_alertmanager(am_payload(am_alert(f"fp-join-{i}", service="batch")))
+                   for i in range(3)]
+        with transaction(runtime.sessions) as s:
+            joined = ingest_batch(s, joining, group_window_seconds=900)
+        assert [r.to_dict()["joined"] for r in joined] == [1, 1, 1] and {r.incidents[0] for r in joined} == {ref}
+        assert updates == []
+        earlier = parse_alertmanager(am_payload(am_alert("fp-join-earlier", service="batch",
+                                                         starts_at="2026-11-27T02:50:00Z")))
+        with transaction(runtime.sessions) as s:
+            ingest_batch(s, [earlier], group_window_seconds=900)
+        assert len(updates) == 1
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", seen)
+    with transaction(runtime.sessions) as s:
+        after = s.execute(select(Incident.updated_at, Incident.started_at)).one()
+        kinds = [e.kind for e in s.scalars(select(TimelineEvent).order_by(TimelineEvent.id))]
+    assert after.started_at < before.started_at and after.updated_at > before.updated_at
+    assert kinds.count("alert_joined") == 4
