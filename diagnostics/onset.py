@@ -191,10 +191,11 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
             continue
         per_bin = series[key][0] if key in series else rates.get(key)
         if per_bin is not None:
-            if cyclic:  # the morning rise of a daily-cycle input is no ramp: its foot is looked for beyond the cycle
+            if cyclic:  # a daily-cycle input's morning rise is no ramp: its foot is looked for beyond the cycle
                 per_bin = without_cycle(per_bin, centres, at)
             start = ramp_start(per_bin, at, lo_bin=int(0.15 * n_bins))
-            if start is not None:
+            # a "foot" right at the series' own step elsewhere is that step, not a ramp into this one
+            if start is not None and (not cyclic or at - start > REFINE_BINS or abs(at - first_bin) <= REFINE_BINS):
                 feet.append(start)
     rollout = _rollout_start(log, series, strong, first_bin, lo_bin=int(HEAD_FRACTION * n_bins), n_bins=n_bins)
     if rollout is not None:
@@ -233,11 +234,12 @@ def _beyond_cycles(
     if per_bin is None or z < MIN_Z:
         return step
     _, line_z = mean_shift_split(per_bin, lo_frac=HEAD_FRACTION, hi_frac=0.95)
-    s_at, s_z, _ = seasonal_step(per_bin, centres, lo_frac=HEAD_FRACTION, hi_frac=0.95, prefer=at)
+    _, s_z, _ = seasonal_step(per_bin, centres, lo_frac=HEAD_FRACTION, hi_frac=0.95, prefer=at)
     if not (np.isfinite(line_z) and line_z > 0 and np.isfinite(s_z)) or s_z >= line_z:
         return step
-    kept = z * s_z / line_z
-    return float(kept), (int(s_at) if kept >= MIN_Z else at), name
+    # the strength shrinks; the split stays the line's (the cycle fit's best split may be another
+    # edge entirely, and a step found elsewhere must not move this series' foot)
+    return float(z * s_z / line_z), at, name
 
 
 CANDIDATE_Z = 3.0  # a local step this strong (after its penalty) is worth confirming
