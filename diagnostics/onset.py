@@ -191,11 +191,13 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
             continue
         per_bin = series[key][0] if key in series else rates.get(key)
         if per_bin is not None:
-            if cyclic:  # a daily-cycle input's morning rise is no ramp: its foot is looked for beyond the cycle
+            if cyclic and abs(at - first_bin) <= REFINE_BINS:
+                # a daily-cycle input's morning rise is no ramp into the step: its foot is looked
+                # for beyond the cycle (series stepping elsewhere keep their own shape: cleaned of
+                # the cycle, a prediction mean's own step 38 bins before a fault read as its ramp)
                 per_bin = without_cycle(per_bin, centres, at)
             start = ramp_start(per_bin, at, lo_bin=int(0.15 * n_bins))
-            # a "foot" right at the series' own step elsewhere is that step, not a ramp into this one
-            if start is not None and (not cyclic or at - start > REFINE_BINS or abs(at - first_bin) <= REFINE_BINS):
+            if start is not None:
                 feet.append(start)
     rollout = _rollout_start(log, series, strong, first_bin, lo_bin=int(HEAD_FRACTION * n_bins), n_bins=n_bins)
     if rollout is not None:
