@@ -21,6 +21,7 @@ from diagnostics.findings import Finding
 from diagnostics.label_relation import label_relation_findings
 from diagnostics.log import Categorical
 from diagnostics.model_checks import MIN_LABELLED, LossStats, relative_increase
+from diagnostics.phase import MIN_CYCLE, daily_cycle_share, matched_rows
 from diagnostics.stats import (
     bin_counts_sorted,
     chi2_homogeneity,
@@ -54,6 +55,8 @@ def data_findings(ctx: Context) -> list[Finding]:
     ref_feats = ctx.reference.features
     cur_feats = ctx.current.features
     out: list[Finding] = []
+    same_hours = matched_rows(ctx.reference.timestamp, ctx.current.timestamp)
+    clock_names: set[str] = set()
     for name in sorted(set(ref_feats) | set(cur_feats)):
         if name not in cur_feats:
             out.append(_schema(ctx, name, "missing", "the column is missing from the current log"))
@@ -86,13 +89,21 @@ def data_findings(ctx: Context) -> list[Finding]:
                 name, r, ctx.reference.timestamp, c, ctx.current.timestamp, _weight(ctx, name, structural=True)
             )
             if clock is None:
-                out.extend(_numeric_checks(ctx, name, r, c))
+                if same_hours is not None and daily_cycle_share(r, ctx.reference.timestamp) >= MIN_CYCLE:
+                    # a daily-cycle input: this window's hours against the same hours of earlier days
+                    found = _numeric_checks(ctx, name, r[same_hours], c)
+                    for f in found:
+                        f.details["reference_same_hours"] = True
+                    out.extend(found)
+                else:
+                    out.extend(_numeric_checks(ctx, name, r, c))
                 continue
             # an hour-of-day input moves with the windows' hours: its relation to the clock is what can break
+            clock_names.add(name)
             out.extend(clock.findings)
             mr, mc = float(np.isnan(r).mean()) if r.size else 0.0, float(np.isnan(c).mean()) if c.size else 0.0
             out.extend(_missing(ctx, name, mr, mc, r.shape[0], c.shape[0]))
-    out.extend(relation_findings(ctx))
+    out.extend(relation_findings(ctx, clock_names))
     out.extend(label_relation_findings(ctx))
     for f in out:
         # tie-break for equal (clipped) scores: a derived column (e.g. a bucketed copy) carries

@@ -20,7 +20,7 @@ from diagnostics.late_labels import estimated_performance_finding
 from diagnostics.localize import localize
 from diagnostics.log import Categorical, ChangeRecord, PredictionLog
 from diagnostics.model_checks import performance_finding, prediction_shift_finding
-from diagnostics.onset import detect_onset
+from diagnostics.onset import Candidate, detect_onset
 from diagnostics.reference import complete_reference, reference_is_adjacent
 from diagnostics.relation import temper_concept
 from diagnostics.score_labels import score_labels
@@ -105,6 +105,43 @@ def _explained_elsewhere(ctx: Context, findings: Sequence[Finding], data_score: 
     return max(data_score, version_score)
 
 
+# what a local symptom's own cause looks like: a segment's regression, an input that stopped
+# telling the label anything; a drift or range finding on the input is not (a daily-cycle input
+# drifts against whole days in any window of a few hours)
+_CONFIRMING = {"segment": ("segment", "relation_break"), "relation": ("relation_break",)}
+
+
+def _names_feature(d: Diagnosis, cand: Candidate) -> bool:
+    if d.cause == "none" or not d.findings:
+        return False
+    top = d.findings[0]
+    if top.check not in _CONFIRMING.get(cand.series.partition(":")[0], ()):
+        return False
+    if top.check == "segment":
+        parts = top.subject.split(" and ")
+        return any(p.startswith((f"{cand.feature}=", f"{cand.feature} ")) for p in parts)
+    return top.subject == cand.feature
+
+
+def _confirmed_candidate(
+    log: PredictionLog, changes: list[ChangeRecord], candidates: Sequence[Candidate]
+) -> Diagnosis | None:
+    """A diagnosis at a local symptom's step, kept when it blames that symptom's own input.
+
+    Onset detection left the window at the last quarter, but one segment's loss or the model's
+    errors against one input stepped up somewhere (`Candidate`). Diagnosed at that step, a
+    regression confined to the segment or an input joined to the wrong rows has its whole
+    current window and no faulty rows in the reference; the step is taken only when that
+    diagnosis names the same input, so a healthy log's chance wobble (which names nothing, or
+    something else) keeps the last-quarter window and its answer.
+    """
+    for cand in candidates:
+        d = diagnose(log, changes=changes, onset=cand.timestamp)
+        if _names_feature(d, cand):
+            return replace(d, onset_detected=True)
+    return None
+
+
 def diagnose(
     log: PredictionLog,
     *,
@@ -116,6 +153,7 @@ def diagnose(
     started = time.perf_counter()
     if len(log) == 0:
         raise DiagnosisInputError(f"{log.name}: the log has no rows")
+    given_log = log
     log, reference = score_labels(log.sorted_by_time(), reference)
     change_list = sorted((as_change(c) for c in changes), key=lambda c: c.timestamp)
     notes: list[Finding] = [Finding("data", "input_quality", "log", 0.01, note) for note in log.notes]
@@ -126,6 +164,10 @@ def diagnose(
     if onset is None:
         found = detect_onset(log, full_loss, change_list)
         onset_ts, detected = found.timestamp, found.detected
+        if reference is None and not detected:
+            confirmed = _confirmed_candidate(given_log, change_list, found.candidates)
+            if confirmed is not None:
+                return replace(confirmed, runtime_ms=(time.perf_counter() - started) * 1000.0)
         if reference is not None and not found.detected:
             onset_ts = float(log.timestamp[0])
     else:

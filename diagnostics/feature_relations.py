@@ -16,6 +16,8 @@ only relate to each other and part ways are not named (either could be the broke
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 from scipy.stats import rankdata
 
@@ -65,12 +67,22 @@ def _pairwise_corr(z: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return r, n
 
 
-def relation_findings(ctx: Context) -> list[Finding]:
+def relation_findings(ctx: Context, clock_inputs: Collection[str] = ()) -> list[Finding]:
+    """Inputs that lost their rank correlation with their partners since the onset.
+
+    `clock_inputs` (an hour of the day, a day of the week) are left out: their rank correlation
+    with anything that follows the clock depends on which hours a window holds (a temperature
+    rises with the hour in the morning and falls with it at night), so a window of a few hours
+    'broke' a healthy hour column's relations; their relation to the clock is checked instead.
+    """
     ref, cur = ctx.reference.features, ctx.current.features
     names = [
         k
         for k in ref
-        if k in cur and not isinstance(ref[k], Categorical) and not isinstance(cur[k], Categorical)
+        if k in cur
+        and k not in clock_inputs
+        and not isinstance(ref[k], Categorical)
+        and not isinstance(cur[k], Categorical)
     ]
     if len(names) < 3 or ctx.ref_sample.size < MIN_ROWS or ctx.cur_sample.size < MIN_ROWS:
         return []

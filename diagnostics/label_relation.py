@@ -36,6 +36,14 @@ DROP_Z = 3.0  # ... and below the held relation's expectation by this many stand
 # test per clearly related input, ten or so in a log: Bonferroni at 1% is z 3.1)
 OTHERS_HELD = 0.6  # an input keeping this share of its dependence held (so did the model's use of the column)
 MIN_INFLUENCE = 0.05  # a column the model does not read is no cause of its errors
+# the model still reads a column whose label dependence collapsed when its own dependence kept
+# OTHERS_HELD, or at least PRED_KEPT and PRED_MARGIN more than the label's share: a column
+# that carried part of another input's information (a debt ratio raised for low incomes) loses
+# that part for the model too once its values come from other rows (0.48 of the model's
+# dependence against 0.0 of the label's), while a window in which a clock-tied input means
+# nothing loses both alike (0.2 and 0.19)
+PRED_KEPT = 0.35
+PRED_MARGIN = 0.3
 
 
 def _label_keys(
@@ -176,8 +184,9 @@ def label_relation_findings(ctx: Context) -> list[Finding]:
         influence = ctx.influence.get(name, 0.0)
         if ratio > COLLAPSED or z_drop < DROP_Z or influence < MIN_INFLUENCE:
             continue
-        if pred_ratio.get(name, 0.0) < OTHERS_HELD:
-            continue  # the model's own use of the column moved too: the window, not the join
+        kept = pred_ratio.get(name, 0.0)
+        if kept < OTHERS_HELD and (kept < PRED_KEPT or kept - ratio < PRED_MARGIN):
+            continue  # the model's own use of the column moved as much: the window, not the join
         # another input held when it kept most of its dependence or lost no more than noise
         # (a weakly related input's point ratio scatters widely on a few thousand labels)
         others = [v[1] >= OTHERS_HELD or v[2] < DROP_Z for k, v in clear.items() if k != name]
