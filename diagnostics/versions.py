@@ -33,6 +33,8 @@ from diagnostics.reference import reference_is_adjacent
 
 MIN_CONCLUSIVE = 200  # labelled rows that make a side-by-side comparison trustworthy
 VERSION_Z = 2.5  # a version comparison is one pre-registered test, not a scan: a lower bar
+PAIRED_CLEAR_SHARE = 0.5  # the share of the version's labelled rows that must pair up for the pairing to clear it
+PAIRED_CLEAR_PART = 0.25  # ... and the most of the two-sample gap the paired gap may be
 MAPPING_Z = 1.5  # labels need only lean "worse" for a changed input -> prediction map to count
 VERSION_WINDOW_S = 1800.0  # a deploy this close to the onset is "near" it
 
@@ -111,7 +113,11 @@ def _assess_version(
     data_score: float,
 ) -> Finding:
     cur_v = cv == v
-    cur_other = (cv != v) & (cv >= 0)
+    # rows of the other versions served before the version's first one are the reference's tail
+    # (an onset dated to the deploy's change event, a minute before traffic moved), not a
+    # canary's side-by-side baseline: only what they served alongside it counts
+    since = int(np.argmax(cur_v)) if cur_v.any() else 0
+    cur_other = (cv != v) & (cv >= 0) & (np.arange(cv.size) >= since)
     ref_v = rv == v
     ref_base = rv == base
     lv = LossStats.of(ctx.cur_loss[cur_v])
@@ -170,11 +176,12 @@ def _assess_version(
         if _far_baseline(ctx, base_name):
             mag, text, worse_z = _far_evidence(ctx, v, base, rv, cv, lv, mag, text, details)
         mag, text, worse_z = _with_pairs(ctx, v, base, rv, cv, mag, text, worse_z, details)
+        mag, text = _cleared_by_pairs(ctx, mag, text, details)
         mag, text = _with_mapping(ctx, v, base, rv, cv, False, mag, worse_z, text, details)
         return Finding("model", "version_change", name, mag * (1.0 - data_score), text, details)
     # 4. no labels: does the version map the same inputs to the same predictions?
     other = cur_other if int(cur_other.sum()) >= MIN_LABELLED else None
-    unlabelled = not np.isfinite(ctx.cur_loss).any()
+    unlabelled = not np.isfinite(ctx.cur_loss[since:]).any()
     # with labels elsewhere but too few on this version, its prediction histogram is too thin to judge
     shift = _prediction_gap(ctx, cur_v, other, ref_base) if unlabelled else 0.0
     conditional = _conditional_gap(ctx, v, base, rv, cv, same_window=other is not None)
@@ -464,6 +471,7 @@ def _with_pairs(
         paired_loss_baseline=pg.loss_baseline,
         paired_z=pg.z,
         paired_matched_share=pg.matched_share,
+        paired_neighbour_offset=pg.neighbour_offset,
     )
     pmag = gap_magnitude(ctx, pg.delta, pg.relative, pg.z, VERSION_Z, relative=True)
     details["paired_magnitude"] = pmag
@@ -477,6 +485,40 @@ def _with_pairs(
         f"z {min(pg.z, 99.0):.1f}.",
         max(worse_z, pg.z),
     )
+
+
+def _cleared_by_pairs(ctx: Context, mag: float, text: str, details: dict[str, object]) -> tuple[float, str]:
+    """Across windows, the version's loss against the old version's is confounded with whatever
+    else changed at the onset: a retrain deployed to all traffic as the world moved (labels that
+    turned, a daily cycle in the positive rate the model does not follow) carries the world's rise.
+    The same labelled rows scored by the old version's answers at the nearest inputs it served
+    (`_with_pairs`) take the world out. When that pairing is conclusive (most rows matched, enough
+    of them), shows no gap that is an incident by itself, and its gap, with the flattery of pairing
+    a row with neighbours' answers added back (`PairedGap.neighbour_offset`), is a small part of
+    the two-sample one, the rise is not the version's and the two-sample gap is no evidence
+    against it.
+    """
+    n, share, pmag = details.get("paired_n"), details.get("paired_matched_share"), details.get("paired_magnitude")
+    keys = ("paired_loss_version", "paired_loss_baseline", "paired_neighbour_offset", "loss_version", "loss_others")
+    floats = [details.get(k) for k in keys]
+    if not (isinstance(n, int) and isinstance(share, float) and isinstance(pmag, float)) or mag <= 0.0:
+        return mag, text
+    if not all(isinstance(x, float) for x in floats):
+        return mag, text
+    p_v, p_b, offset, x_v, x_b = (float(x) for x in floats)  # type: ignore[arg-type]
+    if n < MIN_CONCLUSIVE or share < PAIRED_CLEAR_SHARE or pmag > 0.0 or x_v <= x_b:
+        return mag, text
+    # the pairing flatters the version by the baseline's own neighbour offset: judged with it back
+    if p_v - p_b + max(offset, 0.0) > PAIRED_CLEAR_PART * (x_v - x_b):
+        return mag, text
+    details["cleared_by_pairs"] = True
+    base_name = details["baseline_version"]
+    paired = (
+        f" On the same inputs ({n} labelled rows, each paired with {base_name}'s answers at the nearest input it "
+        f"served) {base_name} would have done about as well: {_quality(ctx, p_b)} against {_quality(ctx, p_v)}, "
+        "so the rise is not this version's."
+    )
+    return pmag, text + paired
 
 
 def _with_mapping(
