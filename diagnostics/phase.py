@@ -24,7 +24,7 @@ MIN_MATCHED = 200  # a matched reference smaller than this says too little: keep
 MIN_WINDOW_SHARE = 0.005  # hours holding less of the window are left out of the matching
 
 
-def _hour_of_day(ts: np.ndarray) -> np.ndarray:
+def hour_of_day(ts: np.ndarray) -> np.ndarray:
     return (np.floor(ts / HOUR_S) % 24).astype(np.int64)
 
 
@@ -36,7 +36,7 @@ def daily_cycle_share(values: np.ndarray, ts: np.ndarray) -> float:
     v = values[ok]
     lo, hi = np.quantile(v, [0.01, 0.99])
     v = np.clip(v, lo, hi)
-    h = _hour_of_day(ts[ok])
+    h = hour_of_day(ts[ok])
     n = np.bincount(h, minlength=24).astype(float)
     s = np.bincount(h, weights=v, minlength=24)
     total = float(((v - v.mean()) ** 2).sum())
@@ -56,7 +56,7 @@ def matched_rows(ref_ts: np.ndarray, cur_ts: np.ndarray) -> np.ndarray | None:
     """
     if ref_ts.size == 0 or cur_ts.size == 0:
         return None
-    rh, ch = _hour_of_day(ref_ts), _hour_of_day(cur_ts)
+    rh, ch = hour_of_day(ref_ts), hour_of_day(cur_ts)
     r_n = np.bincount(rh, minlength=24).astype(float)
     c_share = np.bincount(ch, minlength=24) / float(ch.size)
     need = c_share >= MIN_WINDOW_SHARE

@@ -15,7 +15,13 @@ import numpy as np
 from diagnostics.context import Context
 from diagnostics.findings import Finding
 from diagnostics.log import Categorical
-from diagnostics.model_checks import MIN_LABELLED, LossStats, drop_magnitude, mix_adjusted_base
+from diagnostics.model_checks import (
+    MIN_LABELLED,
+    LossStats,
+    drop_magnitude,
+    mix_adjusted_base,
+    phase_adjusted_base,
+)
 
 MIN_SEGMENT_SHARE = 0.03
 MIN_SEGMENT_ROWS = 30
@@ -234,9 +240,10 @@ def segment_and_concept_findings(
             )
         )
     # "quality fell everywhere" must hold at the current window's own mix of predicted values
-    mixed = mix_adjusted_base(ctx, b)
-    if mixed is not b:
-        perf_mag = min(perf_mag, drop_magnitude(ctx, a, mixed))
+    # and of hours of the day
+    for adjusted in (mix_adjusted_base(ctx, b), phase_adjusted_base(ctx, b)):
+        if adjusted is not b:
+            perf_mag = min(perf_mag, drop_magnitude(ctx, a, adjusted))
     residual = perf_mag * (1.0 - blockers)
     out.append(
         Finding(
