@@ -208,21 +208,9 @@ def paired_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray, 
     if int(keep.sum()) < min_pairs:
         return None
     v_rows, j = v_idx[keep], j[keep].ravel()
-    rows_rep = np.repeat(v_rows, k)  # each version row's label, once per neighbour
-    from_ref = j < b_ref.size
-    loss_nb = np.empty(j.size)
-    label = ctx.current.label
-    if from_ref.any():
-        loss_nb[from_ref] = row_loss(
-            take_rows(ctx.reference.prediction, b_ref[j[from_ref]]), take_rows(label, rows_rep[from_ref]), ctx.task
-        )
-    if (~from_ref).any():
-        loss_nb[~from_ref] = row_loss(
-            take_rows(ctx.current.prediction, b_cur[j[~from_ref] - b_ref.size]),
-            take_rows(label, rows_rep[~from_ref]),
-            ctx.task,
-        )
-    loss_b = loss_nb.reshape(-1, k).mean(axis=1)
+    assert ctx.current.label is not None
+    # each version row's label, once per neighbour
+    loss_b = _neighbour_loss(ctx, b_ref, b_cur, j, ctx.current.label, np.repeat(v_rows, k), k)
     loss_v = ctx.cur_loss[v_rows]
     ok = np.isfinite(loss_b) & np.isfinite(loss_v)
     if int(ok.sum()) < min_pairs:
@@ -256,23 +244,38 @@ def _neighbour_offset(
     keep = dist[:, -1] <= cap
     if int(keep.sum()) < 2:
         return 0.0
-    rows, j = labelled[keep], j[keep].ravel()
-    rows_rep = np.repeat(b_ref[rows], k)
+    rows = labelled[keep]
+    loss_b = _neighbour_loss(ctx, b_ref, b_cur, j[keep].ravel(), label, np.repeat(b_ref[rows], k), k)
+    offset = loss_b - ctx.ref_loss[b_ref[rows]]
+    offset = offset[np.isfinite(offset)]
+    return float(offset.mean()) if offset.size else 0.0
+
+
+def _neighbour_loss(
+    ctx: Context,
+    b_ref: np.ndarray,
+    b_cur: np.ndarray,
+    j: np.ndarray,
+    label: np.ndarray | Categorical,
+    label_rows: np.ndarray,
+    k: int,
+) -> np.ndarray:
+    """Per labelled row, the mean loss against its label of the baseline's answers at its k
+    neighbours `j` (indices into the baseline's reference rows `b_ref`, then current rows `b_cur`);
+    `label_rows` repeats each row's index in `label` once per neighbour."""
     from_ref = j < b_ref.size
     loss_nb = np.empty(j.size)
     if from_ref.any():
         loss_nb[from_ref] = row_loss(
-            take_rows(ctx.reference.prediction, b_ref[j[from_ref]]), take_rows(label, rows_rep[from_ref]), ctx.task
+            take_rows(ctx.reference.prediction, b_ref[j[from_ref]]), take_rows(label, label_rows[from_ref]), ctx.task
         )
     if (~from_ref).any():
         loss_nb[~from_ref] = row_loss(
             take_rows(ctx.current.prediction, b_cur[j[~from_ref] - b_ref.size]),
-            take_rows(label, rows_rep[~from_ref]),
+            take_rows(label, label_rows[~from_ref]),
             ctx.task,
         )
-    offset = loss_nb.reshape(-1, k).mean(axis=1) - ctx.ref_loss[b_ref[rows]]
-    offset = offset[np.isfinite(offset)]
-    return float(offset.mean()) if offset.size else 0.0
+    return np.asarray(loss_nb.reshape(-1, k).mean(axis=1))
 
 
 REVERSE_MAX_POOL = 10_000  # answers per version in the reverse match

@@ -27,6 +27,16 @@ def _eta_world(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray
     return np.column_stack([distance, traffic, items]), y
 
 
+def _clicks(rng: np.random.Generator, ts: np.ndarray, *, cycle: float) -> tuple[np.ndarray, np.ndarray]:
+    """Ad clicks whose rate follows the hour of the day: inputs (position, bid, hour), clicks."""
+    m = ts.size
+    position = rng.integers(1, 11, m).astype(float)
+    bid = rng.gamma(2.0, 0.5, m)
+    hour = (ts % DAY) / 3600.0
+    logit = -2.0 - 0.25 * position + 0.9 * bid + cycle * np.sin(2 * np.pi * (hour - 8.0) / 24.0)
+    return np.column_stack([position, bid, hour]), (rng.random(m) < 1 / (1 + np.exp(-logit))).astype(float)
+
+
 def _log(
     ts: np.ndarray, X: np.ndarray, names: list[str], version: np.ndarray, pred: np.ndarray, label: np.ndarray
 ) -> PredictionLog:
@@ -97,13 +107,8 @@ def test_an_afternoon_with_more_clicks_is_judged_against_earlier_afternoons() ->
     rng = np.random.default_rng(13)
 
     def world(ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        m = ts.size
-        position = rng.integers(1, 11, m).astype(float)
-        bid = rng.gamma(2.0, 0.5, m)
-        hour = (ts % DAY) / 3600.0
-        logit = -2.0 - 0.25 * position + 0.9 * bid + 1.2 * np.sin(2 * np.pi * (hour - 8.0) / 24.0)
-        clicks = (rng.random(m) < 1 / (1 + np.exp(-logit))).astype(float)
-        return np.column_stack([position, bid]), clicks
+        X, clicks = _clicks(rng, ts, cycle=1.2)
+        return X[:, :2], clicks  # the model has no hour input
 
     X_train, y_train = world(START - 10 * DAY + rng.uniform(0.0, 7 * DAY, 20000))
     model = LogisticRegression(max_iter=500).fit(X_train, y_train)
@@ -169,12 +174,7 @@ def test_a_harmless_retrain_is_not_judged_against_the_old_rows_served_before_tra
     rng = np.random.default_rng(15)
 
     def world(ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        m = ts.size
-        position = rng.integers(1, 11, m).astype(float)
-        bid = rng.gamma(2.0, 0.5, m)
-        hour = (ts % DAY) / 3600.0
-        logit = -2.0 - 0.25 * position + 0.9 * bid + 0.8 * np.sin(2 * np.pi * (hour - 8.0) / 24.0)
-        return np.column_stack([position, bid, hour]), (rng.random(m) < 1 / (1 + np.exp(-logit))).astype(float)
+        return _clicks(rng, ts, cycle=0.8)
 
     X1, y1 = world(START - 20 * DAY + rng.uniform(0.0, 7 * DAY, 15000))
     X2, y2 = world(START - 10 * DAY + rng.uniform(0.0, 7 * DAY, 15000))
