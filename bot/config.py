@@ -75,7 +75,9 @@ class Settings:
     group_window_seconds: int = 900
     # Intake group commit (`bot.api.intake_writer`): writer threads per process on PostgreSQL (SQLite
     # has one writer), and how long a writer that wakes to a short queue waits for more deliveries.
-    intake_writers: int = 4
+    # One writer: the lowest CPU per alert and the lowest p99 at a fixed 500/s with 2 workers on an
+    # idle machine (docs/intake.md, "The idle-machine verdict").
+    intake_writers: int = 1
     intake_linger_ms: int = 4
     slack_alerts_channel: str = "ml-alerts"
     # Comma-separated Slack user ids invited to every incident channel.

@@ -37,9 +37,10 @@ INGEST_RETRIES = 5
 STORE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
 # Deliveries per transaction at most: a batch holds SQLite's writer (and PostgreSQL's locks) until it commits.
 MAX_BATCH = 64
-# Writer threads on PostgreSQL: `Settings.intake_writers` (SQLite has one writer anyway). A batch
-# spends much of its time waiting for round trips, so more than one writer keeps the server busy,
-# each committing its own batches, the advisory locks ordering them as they order replicas.
+# Writer threads on PostgreSQL: `Settings.intake_writers` (default one; SQLite has one writer anyway).
+# More writers overlap round trips, each committing its own batches, the advisory locks ordering them
+# as they order replicas; one writer makes larger batches, and on this 2-core machine its lower CPU
+# per alert gave the lower tail too (docs/intake.md).
 # A writer that wakes to a short queue waits `Settings.intake_linger_ms` for more deliveries to
 # route with them (until LINGER_BATCH are queued): at a steady few hundred alerts/s batches would
 # otherwise be of one or two, each paying a whole transaction.

@@ -300,6 +300,8 @@ def test_the_writer_threads_and_linger_come_from_the_settings(make_runtime: Any)
     """`MLRESPONDER_INTAKE_WRITERS` and `MLRESPONDER_INTAKE_LINGER_MS` set the group commit; one
     writer (no linger) still answers many concurrent deliveries, each after its commit, and
     routes them as one by one: one incident per service, every alert kept."""
+    assert (Settings().intake_writers, Settings().intake_linger_ms) == (1, 4)  # the defaults
+    assert Settings.from_env({"MLRESPONDER_INTAKE_WRITERS": "3"}).intake_writers == 3
     settings = Settings.from_env({"MLRESPONDER_INTAKE_WRITERS": "1", "MLRESPONDER_INTAKE_LINGER_MS": "0"})
     assert (settings.intake_writers, settings.intake_linger_ms) == (1, 0)
     runtime = make_runtime()
