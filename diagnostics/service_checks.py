@@ -126,17 +126,37 @@ def _latency(ctx: Context) -> list[Finding]:
         lambda keep: _latency_shift(r[r_ok], r_ts, c[c_ok][keep], c_ts[keep]).mag,
         lambda v, o: _latency_shift(c[c_ok][o], c_ts[o], c[c_ok][v], c_ts[v]).mag,
     )
-    if carrier is not None:
-        name, v_rows, own_mag = carrier
-        mine, others = c[c_ok][v_rows], c[c_ok][~v_rows]
-        details["carried_by_version"] = name
-        mag = max(mag, own_mag)
-        evidence += (
-            f" Carried by version {name}'s rows ({int(v_rows.sum())} since the onset: p95 "
-            f"{np.percentile(mine, 95):.0f} ms against {np.percentile(others, 95):.0f} ms on the other versions' "
-            "rows in the same window); without them latency is at its usual level."
-        )
+    served = c[c_ok]
+    mag, evidence = _credit_version(
+        carrier,
+        mag,
+        evidence,
+        details,
+        lambda v: f"p95 {np.percentile(served[v], 95):.0f} ms against {np.percentile(served[~v], 95):.0f} ms",
+        "latency",
+    )
     return [Finding("service", "latency", "latency_ms", mag, evidence, details)]
+
+
+def _credit_version(
+    carrier: tuple[str, np.ndarray, float] | None,
+    mag: float,
+    evidence: str,
+    details: dict[str, object],
+    compare: Callable[[np.ndarray], str],
+    symptom: str,
+) -> tuple[float, str]:
+    """A symptom carried by a new version (`_carried_by_version`) names it, takes the magnitude on
+    its own rows, and says how its rows compare with the other versions' (`compare`, given the mask
+    of its rows)."""
+    if carrier is None:
+        return mag, evidence
+    name, v_rows, own_mag = carrier
+    details["carried_by_version"] = name
+    return max(mag, own_mag), evidence + (
+        f" Carried by version {name}'s rows ({int(v_rows.sum())} since the onset: {compare(v_rows)} on the other "
+        f"versions' rows in the same window); without them {symptom} is at its usual level."
+    )
 
 
 def _carried_by_version(
@@ -183,15 +203,14 @@ def _errors(ctx: Context) -> list[Finding]:
     carrier = _carried_by_version(
         ctx, c_ok, lambda keep: _error_magnitude(r, c[keep]), lambda v, o: _error_magnitude(c[o], c[v])
     )
-    if carrier is not None:
-        name, v_rows, own_mag = carrier
-        details["carried_by_version"] = name
-        mag = max(mag, own_mag)
-        evidence += (
-            f" Carried by version {name}'s rows ({int(v_rows.sum())} since the onset: "
-            f"{100 * float(c[v_rows].mean()):.2f}% failed against {100 * float(c[~v_rows].mean()):.2f}% on the other "
-            "versions' rows in the same window); without them the error rate is at its usual level."
-        )
+    mag, evidence = _credit_version(
+        carrier,
+        mag,
+        evidence,
+        details,
+        lambda v: f"{100 * float(c[v].mean()):.2f}% failed against {100 * float(c[~v].mean()):.2f}%",
+        "the error rate",
+    )
     return [Finding("service", "error_rate", "error", mag, evidence, details)]
 
 
