@@ -1,0 +1,80 @@
+"""Classes of misses found by the round-9 outside-style checks (issue 12): logs built the way a
+team's own serving writes them, from data and models fitted here; each test asserts the answer
+a careful on-call engineer would give, decided before running.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.neighbors import KNeighborsRegressor
+
+from diagnostics import diagnose
+from diagnostics.loader import frame_to_log
+
+MONDAY = pd.Timestamp("2026-11-02T00:00:00Z").timestamp()
+REGIONS = np.array(["north", "south", "east", "west", "centre"])
+
+
+def _segment_canary_log(seed: int, bad: bool) -> tuple[pd.DataFrame, float]:
+    """A life-expectancy-like regression (kNN on income, year and region); since the onset a new
+    version answers a fifth of one region's requests, about 4% of the traffic. `bad`: the version
+    was fitted on half-shuffled labels (its error doubles); otherwise a retrain of the same data."""
+    rng = np.random.default_rng(seed)
+    p = np.array([0.24, 0.28, 0.2, 0.18, 0.1])
+
+    def draw(k: int) -> tuple[pd.DataFrame, np.ndarray]:
+        region = rng.choice(REGIONS, k, p=p)
+        income = np.round(np.exp(rng.normal(8.5, 1.0, k)), 1)
+        year = rng.integers(1950, 2010, k).astype(float)
+        lift = pd.Series(region).map({"north": 6.0, "south": -4.0, "east": 0.0, "west": 3.0, "centre": 1.0})
+        y = 30 + 4.0 * np.log(income) + 0.15 * (year - 1950) + lift.to_numpy() + rng.normal(0, 3, k)
+        return pd.DataFrame({"region": region, "income": income, "year": year}), y
+
+    def fit(X: pd.DataFrame, y: np.ndarray, k: int) -> KNeighborsRegressor:
+        return KNeighborsRegressor(n_neighbors=k).fit(_encode(X), y)
+
+    X_train, y_train = draw(4000)
+    v1 = fit(X_train, y_train, 15)
+    y_v2 = y_train.copy()
+    if bad:
+        flip = rng.uniform(size=y_v2.size) < 0.5
+        y_v2[flip] = rng.permutation(y_v2[flip])
+    v2 = fit(X_train, y_v2, 15 if not bad else 3)
+    ts = MONDAY + np.sort(rng.uniform(0.0, 40 * 3600.0, 10000))
+    X, y = draw(ts.size)
+    onset = MONDAY + 26 * 3600.0
+    canary = (ts >= onset) & (X["region"].to_numpy() == "east") & (rng.uniform(size=ts.size) < 0.2)
+    pred = v1.predict(_encode(X))
+    pred[canary] = v2.predict(_encode(X[canary]))
+    df = X.assign(timestamp=ts, model_version=np.where(canary, "v2", "v1"), prediction=np.round(pred, 3), label=y)
+    return df, onset
+
+
+def _encode(X: pd.DataFrame) -> np.ndarray:
+    region = (X["region"].to_numpy()[:, None] == REGIONS[None, :]).astype(float) * 3.0
+    return np.column_stack([np.log(X["income"].to_numpy()), (X["year"].to_numpy() - 1980) / 17.0, region])
+
+
+def test_a_bad_canary_on_a_fifth_of_one_segment_is_the_version() -> None:
+    """A new version serving 4% of the window (a fifth of one region) doubles its error on ~150
+    labelled rows: it was never assessed (a version needed 5% of the window's rows), and the
+    verdict was "none" with no finding at all (outside round 9: a kNN canary on one continent)."""
+    df, onset = _segment_canary_log(3, bad=True)
+    share = float((df.loc[df["timestamp"] >= onset, "model_version"] == "v2").mean())
+    assert 0.02 < share < 0.05, share
+    for labelled in (True, False):
+        frame = df if labelled else df.assign(label=np.where(df["timestamp"] >= onset, np.nan, df["label"]))
+        d = diagnose(frame_to_log(frame, name="life"), onset=onset)
+        assert (d.cause, d.culprit_kind, d.culprit_name) == ("model", "model_version", "v2"), d.findings[:3]
+        assert d.recommended_mitigation == "rollback"
+
+
+def test_a_harmless_small_canary_stays_quiet() -> None:
+    """The same 4% canary running a retrain of the same data is no regression."""
+    for seed in (3, 4):
+        df, onset = _segment_canary_log(seed, bad=False)
+        for labelled in (True, False):
+            frame = df if labelled else df.assign(label=np.where(df["timestamp"] >= onset, np.nan, df["label"]))
+            d = diagnose(frame_to_log(frame, name="life"), onset=onset)
+            assert d.cause == "none", d.findings[:3]
