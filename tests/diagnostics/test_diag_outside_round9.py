@@ -78,3 +78,60 @@ def test_a_harmless_small_canary_stays_quiet() -> None:
             frame = df if labelled else df.assign(label=np.where(df["timestamp"] >= onset, np.nan, df["label"]))
             d = diagnose(frame_to_log(frame, name="life"), onset=onset)
             assert d.cause == "none", d.findings[:3]
+
+
+def _rain_log(seed: int, fault: str) -> tuple[pd.DataFrame, float]:
+    """A weather classifier (sun / rain / fog) on a rain gauge read in tenths of a millimetre
+    (zero on most rows), two temperatures and wind, from three stations; since the onset one
+    station's gauge reports inches (`inches`: the reading divided by 25.4)."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(seed)
+
+    def draw(k: int) -> tuple[pd.DataFrame, np.ndarray]:
+        wet = rng.uniform(size=k) < 0.4
+        rain = np.where(wet, np.round(rng.gamma(1.2, 5.0, k), 1), 0.0)
+        tmax = np.round(rng.normal(15, 6, k), 2)
+        tmin = np.round(tmax - rng.gamma(3, 2, k), 2)
+        wind = np.round(rng.gamma(3, 1.2, k), 2)
+        station = rng.choice(["KSEA", "KBFI", "KPAE"], k, p=[0.5, 0.3, 0.2])
+        z_rain = -1.5 + 0.5 * rain + rng.normal(0, 0.5, k)
+        z_fog = -1.0 - 0.3 * wind + 0.1 * (tmax - tmin) + rng.normal(0, 0.5, k)
+        y = np.where(z_rain > 0, "rain", np.where(z_fog > 0, "fog", "sun"))
+        return pd.DataFrame({"precipitation": rain, "temp_max": tmax, "temp_min": tmin, "wind": wind,
+                             "station": station}), y
+
+    cols = ["precipitation", "temp_max", "temp_min", "wind"]
+    X_train, y_train = draw(4000)
+    model = LogisticRegression(max_iter=1000).fit(X_train[cols], y_train)
+    ts = MONDAY + np.sort(rng.uniform(0.0, 48 * 3600.0, 9000))
+    X, y = draw(ts.size)
+    onset = MONDAY + 31 * 3600.0
+    hit = (ts >= onset) & (X["station"].to_numpy() == "KBFI")
+    if fault == "inches":
+        X.loc[hit, "precipitation"] = np.round(X.loc[hit, "precipitation"].to_numpy() / 25.4, 3)
+    df = X.assign(timestamp=ts, model_version="wx-7", prediction=model.predict(X[cols]), label=y)
+    return df, onset
+
+
+def test_one_segment_gauge_converted_to_other_units_is_dated_and_found() -> None:
+    """A third of the rows since the onset (one station) report inches: the gauge is zero on
+    most rows, so its mean hardly steps and no series dated the change; the onset fell back to
+    the last quarter, where the reference already held seven hours of converted readings, and the
+    verdict was "none" (outside round 9, Seattle weather). Its values leave the tenths grid at
+    the onset."""
+    for seed in (1, 2):
+        df, onset = _rain_log(seed, "inches")
+        for labelled in (True, False):
+            frame = df if labelled else df.assign(label=np.where(df["timestamp"] >= onset, None, df["label"]))
+            d = diagnose(frame_to_log(frame, name="weather"))
+            assert (d.cause, d.culprit_kind, d.culprit_name) == ("data", "feature", "precipitation"), d.findings[:3]
+            assert abs(d.onset - onset) <= 900.0, (d.onset - onset) / 60
+
+
+def test_a_gauge_that_stays_on_its_grid_dates_nothing() -> None:
+    """The same healthy log: the gauge's rows stay on tenths, no onset is detected from them."""
+    for seed in (1, 2):
+        df, _ = _rain_log(seed, "none")
+        d = diagnose(frame_to_log(df, name="weather"))
+        assert d.cause == "none", d.findings[:3]
