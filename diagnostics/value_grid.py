@@ -91,9 +91,9 @@ def off_grid_rows(v: np.ndarray, head: int) -> np.ndarray | None:
     if lead.shape[0] < MIN_ROWS // 4:
         return None
     shares = [_off_grid_share(lead, grid) for grid in GRIDS]
-    chosen = next((g for g, share in zip(GRIDS, shares) if share >= OFF_GRID_REFERENCE), None)
+    chosen = next((g for g, share in zip(GRIDS, shares, strict=True) if share >= OFF_GRID_REFERENCE), None)
     if chosen is None:
-        chosen = next((g for g, share in zip(GRIDS, shares) if share <= ON_GRID_REFERENCE), None)
+        chosen = next((g for g, share in zip(GRIDS, shares, strict=True) if share <= ON_GRID_REFERENCE), None)
     if chosen is None:
         return None
     x = v / chosen

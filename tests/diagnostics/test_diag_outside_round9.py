@@ -70,14 +70,28 @@ def test_a_bad_canary_on_a_fifth_of_one_segment_is_the_version() -> None:
         assert d.recommended_mitigation == "rollback"
 
 
+def test_a_small_canary_never_served_before_dates_the_onset() -> None:
+    """Without an onset, the canary's share steps from exactly nothing to 4%: z 7.9 on its share
+    series, under the bar a cause series must clear, and with no other strong series the onset
+    fell back to the last quarter of the log (7 hours late). A version first serving after the
+    log's head is weighed like a never-seen category."""
+    df, onset = _segment_canary_log(3, bad=True)
+    for labelled in (True, False):
+        frame = df if labelled else df.assign(label=np.where(df["timestamp"] >= onset, np.nan, df["label"]))
+        d = diagnose(frame_to_log(frame, name="life"))
+        assert (d.cause, d.culprit_name) == ("model", "v2"), d.findings[:3]
+        assert abs(d.onset - onset) <= 900.0, (d.onset - onset) / 60
+
+
 def test_a_harmless_small_canary_stays_quiet() -> None:
     """The same 4% canary running a retrain of the same data is no regression."""
     for seed in (3, 4):
         df, onset = _segment_canary_log(seed, bad=False)
         for labelled in (True, False):
             frame = df if labelled else df.assign(label=np.where(df["timestamp"] >= onset, np.nan, df["label"]))
-            d = diagnose(frame_to_log(frame, name="life"), onset=onset)
-            assert d.cause == "none", d.findings[:3]
+            for given in (onset, None):
+                d = diagnose(frame_to_log(frame, name="life"), onset=given)
+                assert d.cause == "none", d.findings[:3]
 
 
 def _rain_log(seed: int, fault: str) -> tuple[pd.DataFrame, float]:
