@@ -42,8 +42,8 @@ OnsetLike = float | int | str | datetime | None
 
 def to_epoch(value: float | int | str | datetime) -> float:
     """Epoch seconds from a number, an aware/naive (UTC) datetime or ISO-8601/epoch text."""
-    if isinstance(value, int | float | np.floating | np.integer):
-        return float(value)
+    if isinstance(value, np.floating | np.integer):
+        value = float(value)
     try:
         return parse_utc(value, "onset").timestamp()
     except TimestampError as exc:
