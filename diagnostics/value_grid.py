@@ -141,18 +141,20 @@ def left_grid(rs: np.ndarray, cs: np.ndarray) -> tuple[float, float, float, floa
     return None
 
 
-def _left_grid_parts(
-    name: str, rs: np.ndarray, cs: np.ndarray, c: np.ndarray
-) -> tuple[float, str, dict[str, object], Callable[[], np.ndarray]] | None:
-    found = left_grid(rs, cs)
-    if found is None:
-        return None
+def _grid_move_parts(
+    name: str, found: tuple[float, float, float, float], c: np.ndarray, *, snapped: bool
+) -> tuple[float, str, dict[str, object], Callable[[], np.ndarray]]:
+    """Evidence, details and moved rows of a column that moved onto (`snapped`) or off its grid."""
     grid, moved, before, after = found
     what = "whole numbers" if grid == 1.0 else f"multiples of {grid:g}"
+    head, why = (
+        ("lost its resolution", "rounded or truncated upstream")
+        if snapped
+        else ("left its grid", "converted, scaled or computed differently upstream")
+    )
     text = (
-        f"Feature '{name}' left its grid since the onset: {100 * before:.1f}% of its reference values were not "
-        f"{what}, {100 * after:.1f}% now (converted, scaled or computed differently upstream: the model reads "
-        f"different numbers on {100 * moved:.1f}% of the rows)."
+        f"Feature '{name}' {head} since the onset: {100 * before:.1f}% of its reference values were not "
+        f"{what}, {100 * after:.1f}% now ({why}: the model reads different numbers on {100 * moved:.1f}% of the rows)."
     )
     details: dict[str, object] = {
         "grid": grid,
@@ -161,12 +163,13 @@ def _left_grid_parts(
         "share_moved": moved,
     }
 
-    def rows_off() -> np.ndarray:
+    def rows_moved() -> np.ndarray:
         x = c / grid
-        off: np.ndarray = np.isfinite(x) & (np.abs(x - np.round(x)) > 1e-6 * np.maximum(1.0, np.abs(x)))
-        return off
+        on = np.abs(x - np.round(x)) <= 1e-6 * np.maximum(1.0, np.abs(x))
+        rows: np.ndarray = np.isfinite(x) & (on if snapped else ~on)
+        return rows
 
-    return moved, text, details, rows_off
+    return moved, text, details, rows_moved
 
 
 def grid_finding_parts(
@@ -179,28 +182,11 @@ def grid_finding_parts(
     """
     snapped = snapped_to_grid(rs, cs)
     if snapped is not None:
-        grid, moved, before, after = snapped
-        what = "whole numbers" if grid == 1.0 else f"multiples of {grid:g}"
-        text = (
-            f"Feature '{name}' lost its resolution since the onset: {100 * before:.1f}% of its reference values "
-            f"were not {what}, {100 * after:.1f}% now (rounded or truncated upstream: the model reads "
-            f"different numbers on {100 * moved:.1f}% of the rows)."
-        )
-        details: dict[str, object] = {
-            "grid": grid,
-            "off_grid_reference": before,
-            "off_grid_current": after,
-            "share_moved": moved,
-        }
-
-        def rows_snapped() -> np.ndarray:
-            x = c / grid
-            return np.isfinite(x) & (np.abs(x - np.round(x)) <= 1e-6 * np.maximum(1.0, np.abs(x)))
-
-        return moved, text, details, rows_snapped
+        return _grid_move_parts(name, snapped, c, snapped=True)
     inner = new_inner_values(rs, cs)
     if inner is None or inner[0] < MIN_SHARE:
-        return _left_grid_parts(name, rs, cs, c)
+        left = left_grid(rs, cs)
+        return None if left is None else _grid_move_parts(name, left, c, snapped=False)
     share, top = inner
     shown = ", ".join(f"{v:.6g}" for v in top[:5])
     text = (
