@@ -21,7 +21,7 @@ from diagnostics.findings import Finding
 from diagnostics.label_relation import label_relation_findings
 from diagnostics.log import Categorical
 from diagnostics.model_checks import MIN_LABELLED, LossStats, relative_increase
-from diagnostics.phase import MIN_CYCLE, daily_cycle_share, matched_rows
+from diagnostics.phase import MIN_CYCLE, daily_cycle_share, matched_rows, window_hours_unseen, without_daily_wave
 from diagnostics.stats import (
     bin_counts_sorted,
     chi2_homogeneity,
@@ -56,6 +56,8 @@ def data_findings(ctx: Context) -> list[Finding]:
     cur_feats = ctx.current.features
     out: list[Finding] = []
     same_hours = matched_rows(ctx.reference.timestamp, ctx.current.timestamp)
+    unseen_hours = same_hours is None and window_hours_unseen(ctx.reference.timestamp, ctx.current.timestamp)
+    both_ts = np.concatenate((ctx.reference.timestamp, ctx.current.timestamp)) if unseen_hours else ctx.onset
     clock_names: set[str] = set()
     for name in sorted(set(ref_feats) | set(cur_feats)):
         if name not in cur_feats:
@@ -95,6 +97,9 @@ def data_findings(ctx: Context) -> list[Finding]:
                     for f in found:
                         f.details["reference_same_hours"] = True
                     out.extend(found)
+                elif unseen_hours and daily_cycle_share(np.concatenate((r, c)), both_ts) >= MIN_CYCLE:
+                    # (its cycle judged on the whole log: a reference of a few night hours hardly moves)
+                    out.extend(_beyond_daily_wave(ctx, name, r, c))
                 else:
                     out.extend(_numeric_checks(ctx, name, r, c))
                 continue
@@ -110,6 +115,38 @@ def data_findings(ctx: Context) -> list[Finding]:
         # less information about the prediction than its source, so the source ranks first
         f.details.setdefault("influence_raw", ctx.influence_raw.get(f.subject, 0.0))
     return out
+
+
+WAVE_CHECKS = ("drift", "out_of_range")  # what a window of unseen hours moves by construction
+
+
+def _beyond_daily_wave(ctx: Context, name: str, r: np.ndarray, c: np.ndarray) -> list[Finding]:
+    """A daily-cycle input on a log whose window holds hours the reference never saw.
+
+    Its distribution and range are judged with the log's daily wave taken out (`phase.without_daily_wave`);
+    everything a wave cannot fake (missing values, a stuck or placeholder value, a unit change, a
+    grid) is judged on the values as logged.
+    """
+    raw = _numeric_checks(ctx, name, r, c)
+    flat = without_daily_wave(r, ctx.reference.timestamp, c, ctx.current.timestamp, ctx.onset)
+    if flat is None or any(f.check in ("stuck_values", "unit_change", "schema_change") for f in raw):
+        return raw
+    beyond = [f for f in _numeric_checks(ctx, name, flat[0], flat[1]) if f.check == "drift"]
+    for f in beyond:
+        d = f.details
+        d["beyond_daily_cycle"] = True
+        d["reference_quartiles"], d["current_quartiles"] = _quartiles(r), _quartiles(c)
+        f.evidence = (
+            f"Feature '{name}' drifted beyond the log's own daily cycle (the trend and the daily wave taken out)"
+            f": KS {d['ks']:.3f}, PSI {d['psi']:.3f}; median {d['reference_quartiles'][1]:.4g} -> "
+            f"{d['current_quartiles'][1]:.4g} (influence on predictions {d['influence']:.2f})."
+        )
+    return [f for f in raw if f.check not in WAVE_CHECKS] + beyond
+
+
+def _quartiles(v: np.ndarray) -> list[float]:
+    s = np.sort(v[np.isfinite(v)])
+    return _sorted_quantiles(s, np.array([0.25, 0.5, 0.75])).tolist() if s.size else [math.nan] * 3
 
 
 UNSEEN_MAJOR = 0.2  # this share of rows with never-seen values is a broken input, used or not

@@ -20,6 +20,7 @@ import numpy as np
 from diagnostics.clock_features import clock_match
 from diagnostics.log import Categorical, ChangeRecord, PredictionLog
 from diagnostics.onset_segments import segment_steps
+from diagnostics.phase import CYCLES_SPAN, cycle_columns
 from diagnostics.stats import mean_shift_split, rate_increase_split
 from diagnostics.value_grid import off_grid_rows
 
@@ -416,11 +417,6 @@ def refine_step(
     return float(seg_t[kb])
 
 
-DAY_S = 86400.0
-WEEKLY_SPAN = 13 * DAY_S  # most 3-hour blocks of the week seen twice
-CYCLES_SPAN = 1.5 * DAY_S  # a log this long has seen most hours twice: a step is judged beyond the cycle
-
-
 def seasonal_step(
     values: np.ndarray, times: np.ndarray, lo_frac: float, hi_frac: float, prefer: int | None = None
 ) -> tuple[int, float, np.ndarray]:
@@ -447,7 +443,7 @@ def seasonal_step(
         return 0, 0.0, rest
     t = np.asarray(times, dtype=np.float64)[idx]
     span = float(t[-1] - t[0])
-    cols = [np.ones(n), (t - t.mean()) / max(span, 1.0)] + _cycle_columns(t)
+    cols = [np.ones(n), (t - t.mean()) / max(span, 1.0)] + cycle_columns(t)
     q, _ = np.linalg.qr(np.column_stack(cols))
     yv = y[idx]
     resid = yv - q @ (q.T @ yv)
@@ -474,26 +470,6 @@ def seasonal_step(
     return at, float(np.sqrt(gain[best] / s2)), rest
 
 
-def _cycle_columns(t: np.ndarray) -> list[np.ndarray]:
-    """The daily (and weekly) cycle a log of this span has seen, as regression columns.
-
-    Two weeks or more: each 3-hour block of the week its own level (weekends); a day and a half
-    or more: each hour of the day its own level; six hours or more: two daily harmonics (free
-    amplitude and phase), all a line's companions in `seasonal_step`.
-    """
-    span = float(t[-1] - t[0]) if t.size else 0.0
-    if span >= WEEKLY_SPAN:
-        block = np.floor(t / (3 * 3600.0)) % 56
-        return [(block == b).astype(np.float64) for b in range(1, 56)]
-    if span >= CYCLES_SPAN:
-        hour = np.floor(t / 3600.0) % 24
-        return [(hour == h).astype(np.float64) for h in range(1, 24)]
-    if span >= DAY_S / 4:
-        angle = 2.0 * np.pi * t / DAY_S
-        return [np.cos(angle), np.sin(angle), np.cos(2 * angle), np.sin(2 * angle)]
-    return []
-
-
 def without_cycle(values: np.ndarray, times: np.ndarray, step_at: int) -> np.ndarray:
     """The series with its daily (weekly) cycle removed, fitted together with the step at `step_at`.
 
@@ -505,7 +481,7 @@ def without_cycle(values: np.ndarray, times: np.ndarray, step_at: int) -> np.nda
     y = np.asarray(values, dtype=np.float64)
     idx = np.flatnonzero(np.isfinite(y))
     t = np.asarray(times, dtype=np.float64)[idx]
-    cyc = _cycle_columns(t)
+    cyc = cycle_columns(t)
     if idx.size < len(cyc) + 8 or not cyc:
         return y
     base = [np.ones(idx.size), (t - t.mean()) / max(float(t[-1] - t[0]), 1.0), (idx >= step_at).astype(np.float64)]
