@@ -196,3 +196,27 @@ def without_daily_wave(
     flat = v - basis(ts) @ beta[2:]
     return flat[: r.shape[0]], flat[r.shape[0]:]
 
+
+
+MIN_EARLIER_WINDOWS = 2  # earlier windows of the same hours needed to know an input's own swings
+MAX_EARLIER_WINDOWS = 7
+
+
+def earlier_windows(ref_ts: np.ndarray, onset: float, end: float) -> list[slice]:
+    """Reference rows of earlier windows as long as the current one, at the same hours of the day.
+
+    Each is the current window moved back by a whole number of days, far enough to end before the
+    onset (a 6-hour evening window: the evenings before it; a 4-day window: the 4-day stretches
+    ending 1, 2, ... days before it), at most seven. Fewer than two inside the reference: none (a
+    log of a day or two, a 6-hour log).
+    """
+    span = end - onset
+    if ref_ts.size == 0 or span <= 0:
+        return []
+    out: list[slice] = []
+    j = int(np.ceil(span / DAY_S))
+    while onset - j * DAY_S >= float(ref_ts[0]) and len(out) < MAX_EARLIER_WINDOWS:
+        lo, hi = np.searchsorted(ref_ts, [onset - j * DAY_S, end - j * DAY_S], side="left")
+        out.append(slice(int(lo), int(hi)))
+        j += 1
+    return out if len(out) >= MIN_EARLIER_WINDOWS else []

@@ -88,3 +88,34 @@ def test_a_daily_cycle_input_on_a_one_day_log_is_judged_beyond_its_wave_and_a_sh
         bad, onset = _weather_log(seed, hours, off, offset_from=onset)
         d = diagnose(bad, onset=onset)
         assert (d.cause, d.culprit_name) == ("data", "temp_c"), [(f.check, f.evidence) for f in d.findings[:3]]
+
+
+def _weather_days_log(seed: int, days: float, offset_from: float | None = None) -> tuple[PredictionLog, float]:
+    """A demand model reading a temperature whose days wander: the log's first days 3.5 degrees warmer."""
+    rng = np.random.default_rng(seed)
+    t = _arrivals(rng, MONDAY, days * 24, int(2000 * days), 2.0, amp=0.6)
+    local = ((t - MONDAY) / 3600.0 + 2.0) % 24
+    day = (t - t[0]) / DAY
+    weather = np.interp(day, np.arange(int(days) + 2), 3.5 * (np.arange(int(days) + 2) < 3) + rng.normal(0, 0.3, int(days) + 2))
+    temp = 12 + 6 * np.cos(2 * np.pi * (local - 15) / 24) + weather + rng.normal(0, 1.0, t.size)
+    other = rng.normal(0.0, 1.0, t.size)
+    y = 5.0 + 0.4 * temp + other + rng.normal(0, 1.0, t.size)
+    served = temp.copy()
+    if offset_from is not None:
+        served[t >= offset_from] += 4.0
+    df = pd.DataFrame({"timestamp": pd.to_datetime(t, unit="s", utc=True), "model_version": "m1",
+                       "prediction": np.round(5.0 + 0.4 * served + other, 3), "label": np.round(y, 3),
+                       "temp_c": np.round(served, 1), "other": other})
+    return frame_to_log(df), float(t[0] + 0.8 * (t[-1] - t[0]))
+
+
+def test_an_input_is_judged_against_its_own_swings_in_earlier_windows_and_a_shift_beyond_them_is_found() -> None:
+    # weather wanders for days: the window (the last two days) is no colder than the log's middle
+    # days, but 3.5 degrees colder than its first three, and read as a drift ('data, temp_c')
+    for seed in (5, 6):
+        log, onset = _weather_days_log(seed, 10.0)
+        d = diagnose(log, onset=onset)
+        assert d.cause == "none", (seed, [(f.check, f.evidence) for f in d.findings[:3]])
+        bad, onset = _weather_days_log(seed, 10.0, offset_from=onset)
+        d = diagnose(bad, onset=onset)
+        assert (d.cause, d.culprit_name) == ("data", "temp_c"), [(f.check, f.evidence) for f in d.findings[:3]]
