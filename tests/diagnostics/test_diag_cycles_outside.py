@@ -59,7 +59,9 @@ def test_a_one_day_logs_evening_fall_is_no_traffic_drop_but_an_outage_on_it_is()
         assert (d.cause, d.culprit_name) == ("service", "traffic"), [(f.check, f.evidence) for f in d.findings[:3]]
 
 
-def _weather_log(seed: int, hours: float, off_h: float, offset_from: float | None = None) -> tuple[PredictionLog, float]:
+def _weather_log(
+    seed: int, hours: float, off_h: float, offset_from: float | None = None
+) -> tuple[PredictionLog, float]:
     """A demand model reading a temperature with a 6-degree daily swing and a slow weather trend."""
     rng = np.random.default_rng(seed)
     t = _arrivals(rng, MONDAY + 5 * 3600.0, hours, 8000, off_h, amp=0.6)
@@ -96,7 +98,8 @@ def _weather_days_log(seed: int, days: float, offset_from: float | None = None) 
     t = _arrivals(rng, MONDAY, days * 24, int(2000 * days), 2.0, amp=0.6)
     local = ((t - MONDAY) / 3600.0 + 2.0) % 24
     day = (t - t[0]) / DAY
-    weather = np.interp(day, np.arange(int(days) + 2), 3.5 * (np.arange(int(days) + 2) < 3) + rng.normal(0, 0.3, int(days) + 2))
+    knots = np.arange(int(days) + 2)
+    weather = np.interp(day, knots, 3.5 * (knots < 3) + rng.normal(0, 0.3, knots.size))
     temp = 12 + 6 * np.cos(2 * np.pi * (local - 15) / 24) + weather + rng.normal(0, 1.0, t.size)
     other = rng.normal(0.0, 1.0, t.size)
     y = 5.0 + 0.4 * temp + other + rng.normal(0, 1.0, t.size)
@@ -119,3 +122,40 @@ def test_an_input_is_judged_against_its_own_swings_in_earlier_windows_and_a_shif
         bad, onset = _weather_days_log(seed, 10.0, offset_from=onset)
         d = diagnose(bad, onset=onset)
         assert (d.cause, d.culprit_name) == ("data", "temp_c"), [(f.check, f.evidence) for f in d.findings[:3]]
+
+
+def _capped_log(seed: int, cyclic: bool) -> tuple[PredictionLog, float]:
+    """A classifier reading ten inputs; x0 capped since the onset (at 15 degrees when it is a temperature)."""
+    rng = np.random.default_rng(seed)
+    n, days = 12000, 3.0
+    t = MONDAY + np.sort(rng.uniform(0.0, days * DAY, n))
+    X = rng.normal(0.0, 1.0, (n, 10))
+    if cyclic:  # a temperature: warm afternoons, the onset in the second afternoon
+        X[:, 0] = 12 + 6 * np.cos(2 * np.pi * ((t - MONDAY) / 3600.0 % 24 - 15) / 24) + rng.normal(0, 1.0, n)
+        onset, cap = MONDAY + 1.55 * DAY, 15.0
+    else:
+        onset, cap = MONDAY + 0.62 * days * DAY, 1.15
+    X = np.round(X, 4)
+    z = (X[:, 0] - X[:, 0].mean()) / X[:, 0].std() + X[:, 1] - 0.8 * X[:, 2]
+    y = rng.uniform(size=n) < 1 / (1 + np.exp(-2 * z))
+    served = X.copy()
+    served[t >= onset, 0] = np.minimum(served[t >= onset, 0], cap)
+    zs = (served[:, 0] - X[:, 0].mean()) / X[:, 0].std() + served[:, 1] - 0.8 * served[:, 2]
+    names = np.array(["no", "yes"], dtype=object)
+    df = pd.DataFrame({"timestamp": pd.to_datetime(t, unit="s", utc=True), "model_version": "b1",
+                       "prediction": names[(zs > 0).astype(int)], "label": names[y.astype(int)]})
+    for i in range(10):
+        df[f"x{i}"] = served[:, i]
+    return frame_to_log(df), onset
+
+
+def test_a_cap_is_dated_at_its_first_capped_rows_on_plain_and_daily_cycle_inputs() -> None:
+    # a plain input capped at 1.15 (12% of its rows) moved its mean and spread too little to date (the
+    # last quarter, 13 h late); a temperature capped at 15 degrees from a warm afternoon on was dated at the next
+    # afternoon, the larger step (20 hours late)
+    for seed, cyclic in ((7, False), (8, True)):
+        log, onset = _capped_log(seed, cyclic)
+        d = diagnose(log)
+        span = float(log.timestamp.max() - log.timestamp.min())
+        assert (d.cause, d.culprit_name) == ("data", "x0"), (cyclic, d.findings[:3])
+        assert d.onset_detected and abs(d.onset - onset) <= max(900.0, 0.02 * span), (cyclic, (d.onset - onset) / 3600)
