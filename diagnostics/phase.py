@@ -114,7 +114,8 @@ def rate_beyond_cycle(counts: np.ndarray, edges: np.ndarray, at: float) -> float
     few hours compared with the hours just before it reads the wave as a drop or a spike (a 1-day
     log's last quarter at 20% of the afternoon's rate). A wave cannot make an edge: the log's
     per-bin counts are fitted by a Poisson regression on a line, the cycle its span has seen
-    (`cycle_columns`) and a step at `at` (each bin weighted by its share after `at`); the step's
+    (`cycle_columns`; under a day and a half four daily harmonics: two meal peaks are no single
+    hump) and a step at `at` (each bin weighted by its share after `at`); the step's
     factor is the answer. None for logs shorter than half a day (their wave is a line's business)
     or too few bins. `counts` may be weighted (a sampled window counts 1/fraction a row).
     """
@@ -128,6 +129,8 @@ def rate_beyond_cycle(counts: np.ndarray, edges: np.ndarray, at: float) -> float
         return None
     span = float(edges[-1] - edges[0])
     cols = [np.ones(y.shape[0]), after, (centres - centres.mean()) / span] + cycle_columns(centres)
+    if span < CYCLES_SPAN:
+        cols += _higher_harmonics(centres)
     X = np.column_stack(cols)
     if X.shape[0] < X.shape[1] + 8:
         return None
@@ -141,6 +144,12 @@ def rate_beyond_cycle(counts: np.ndarray, edges: np.ndarray, at: float) -> float
         beta, *_ = np.linalg.lstsq(X * w[:, None], z * w, rcond=None)
         eta = np.clip(X @ beta, -30.0, 30.0)
     return float(np.exp(np.clip(beta[1], -30.0, 30.0)))
+
+
+def _higher_harmonics(t: np.ndarray) -> list[np.ndarray]:
+    """The third and fourth daily harmonics: two meal peaks a day (lunch, dinner) are no single hump."""
+    angle = 2.0 * np.pi * t / DAY_S
+    return [np.cos(3 * angle), np.sin(3 * angle), np.cos(4 * angle), np.sin(4 * angle)]
 
 
 def window_hours_unseen(ref_ts: np.ndarray, cur_ts: np.ndarray) -> bool:
@@ -163,7 +172,7 @@ def without_daily_wave(
     On a log of a day or less the current window's hours were never seen before: its evening
     temperatures against the morning's read as a drift (KS 0.5, 'data, temp_c' on a healthy
     1-day log), and the afternoon's highs as out of range. A wave cannot make an edge: the
-    per-bin means of the whole log are fitted by a line, two daily harmonics and a step at the
+    per-bin means of the whole log are fitted by a line, four daily harmonics and a step at the
     onset (jointly, so the step does not bend the wave), and each row loses the line and the
     wave at its own time. A shift, a cap or a lag since the onset stays in the values. None
     below half a day of log or when too few bins are filled.
@@ -188,7 +197,7 @@ def without_daily_wave(
     def basis(t: np.ndarray) -> np.ndarray:
         angle = 2.0 * np.pi * t / DAY_S
         return np.column_stack([(t - t0) / span - 0.5, np.cos(angle), np.sin(angle), np.cos(2 * angle),
-                                np.sin(2 * angle)])
+                                np.sin(2 * angle)] + _higher_harmonics(t))
 
     X = np.column_stack([np.ones(WAVE_BINS), (centres >= onset).astype(np.float64), basis(centres)])[filled]
     w = np.sqrt(n[filled])
