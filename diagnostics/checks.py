@@ -120,6 +120,9 @@ for _check in (
     CheckSpec(
         "replayed_requests", "service", "traffic", "escalate_service", "requests repeat earlier ones exactly", "traffic"
     ),
+    CheckSpec(
+        "segment_traffic", "service", "traffic", "escalate_service", "one segment's requests fell", "traffic"
+    ),
     CheckSpec("performance", "model", None, "none", "quality per window (symptom)"),
     CheckSpec("prediction_shift", "model", None, "none", "the prediction distribution moved (symptom)"),
     CheckSpec("input_quality", "data", None, "none", "loader notes and mixed types (note)"),

@@ -23,6 +23,7 @@ from diagnostics.model_checks import performance_finding, prediction_shift_findi
 from diagnostics.onset import Candidate, detect_onset
 from diagnostics.reference import complete_reference, reference_is_adjacent
 from diagnostics.relation import temper_concept
+from diagnostics.replay import replay_onset
 from diagnostics.score_labels import score_labels
 from diagnostics.segments import segment_and_concept_findings
 from diagnostics.service_checks import MIN_ROWS as MIN_SERVICE_ROWS
@@ -41,8 +42,8 @@ OnsetLike = float | int | str | datetime | None
 
 def to_epoch(value: float | int | str | datetime) -> float:
     """Epoch seconds from a number, an aware/naive (UTC) datetime or ISO-8601/epoch text."""
-    if isinstance(value, int | float | np.floating | np.integer):
-        return float(value)
+    if isinstance(value, np.floating | np.integer):
+        value = float(value)
     try:
         return parse_utc(value, "onset").timestamp()
     except TimestampError as exc:
@@ -108,7 +109,11 @@ def _explained_elsewhere(ctx: Context, findings: Sequence[Finding], data_score: 
 # what a local symptom's own cause looks like: a segment's regression, an input that stopped
 # telling the label anything; a drift or range finding on the input is not (a daily-cycle input
 # drifts against whole days in any window of a few hours)
-_CONFIRMING = {"segment": ("segment", "relation_break"), "relation": ("relation_break",)}
+_CONFIRMING = {
+    "segment": ("segment", "relation_break"),
+    "relation": ("relation_break",),
+    "replay": ("replayed_requests",),
+}
 
 
 def _names_feature(d: Diagnosis, cand: Candidate) -> bool:
@@ -117,6 +122,8 @@ def _names_feature(d: Diagnosis, cand: Candidate) -> bool:
     top = d.findings[0]
     if top.check not in _CONFIRMING.get(cand.series.partition(":")[0], ()):
         return False
+    if top.check == "replayed_requests":
+        return True
     if top.check == "segment":
         parts = top.subject.split(" and ")
         return any(p.startswith((f"{cand.feature}=", f"{cand.feature} ")) for p in parts)
@@ -165,7 +172,9 @@ def diagnose(
         found = detect_onset(log, full_loss, change_list)
         onset_ts, detected = found.timestamp, found.detected
         if reference is None and not detected:
-            confirmed = _confirmed_candidate(given_log, change_list, found.candidates)
+            replayed = replay_onset(log)
+            extra = () if replayed is None else (Candidate(0.0, replayed, "replay:"),)
+            confirmed = _confirmed_candidate(given_log, change_list, (*found.candidates, *extra))
             if confirmed is not None:
                 return replace(confirmed, runtime_ms=(time.perf_counter() - started) * 1000.0)
         if reference is not None and not found.detected:

@@ -67,6 +67,18 @@ def _pairwise_corr(z: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return r, n
 
 
+def rank_correlations(ctx: Context, names: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Pairwise rank correlations of `names` (numeric inputs) and their row counts: reference, current."""
+    ref, cur = ctx.reference.features, ctx.current.features
+    ref_rows = ctx.ref_sample[:: max(1, -(-ctx.ref_sample.size // MAX_ROWS))]
+    cur_rows = ctx.cur_sample[:: max(1, -(-ctx.cur_sample.size // MAX_ROWS))]
+    zr, mr = _centred_ranks([np.asarray(ref[k])[ref_rows] for k in names])
+    zc, mc = _centred_ranks([np.asarray(cur[k])[cur_rows] for k in names])
+    r_ref, n_ref = _pairwise_corr(zr, mr)
+    r_cur, n_cur = _pairwise_corr(zc, mc)
+    return r_ref, n_ref, r_cur, n_cur
+
+
 def relation_findings(ctx: Context, clock_inputs: Collection[str] = ()) -> list[Finding]:
     """Inputs that lost their rank correlation with their partners since the onset.
 
@@ -88,12 +100,7 @@ def relation_findings(ctx: Context, clock_inputs: Collection[str] = ()) -> list[
         return []
     names.sort(key=lambda k: ctx.influence_raw.get(k, 0.0), reverse=True)
     names = names[:MAX_FEATURES]
-    ref_rows = ctx.ref_sample[:: max(1, -(-ctx.ref_sample.size // MAX_ROWS))]
-    cur_rows = ctx.cur_sample[:: max(1, -(-ctx.cur_sample.size // MAX_ROWS))]
-    zr, mr = _centred_ranks([np.asarray(ref[k])[ref_rows] for k in names])
-    zc, mc = _centred_ranks([np.asarray(cur[k])[cur_rows] for k in names])
-    r_ref, n_ref = _pairwise_corr(zr, mr)
-    r_cur, n_cur = _pairwise_corr(zc, mc)
+    r_ref, n_ref, r_cur, n_cur = rank_correlations(ctx, names)
     p = len(names)
     off = ~np.eye(p, dtype=bool)
     valid = off & np.isfinite(r_ref) & np.isfinite(r_cur)

@@ -24,6 +24,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 from diagnostics.context import Context
+from diagnostics.feature_relations import MAX_FEATURES, MIN_DROP, STRONG, rank_correlations
 from diagnostics.findings import Finding
 from diagnostics.log import Categorical, take_rows
 
@@ -135,6 +136,46 @@ def _compare(
     return z_ref, ratio, z_drop
 
 
+def _on_their_own_rows(ctx: Context, names: list[str]) -> set[str]:
+    """Columns among `names` that kept their rank correlations with the other inputs.
+
+    A value joined to another row (a stale cache, a wrong key) keeps nothing of the row's other
+    inputs, so a column that moved with its partners before and still does is the row's own
+    value: the label stopped following it, the join did not break (concept drift that zeroed
+    some weights; three correlated inputs losing the label at once). A column without partners
+    cannot be told apart this way and stays a suspect.
+    """
+    if not names:
+        return set()
+    ref, cur = ctx.reference.features, ctx.current.features
+    numeric = [
+        k for k in ref
+        if k in cur and not isinstance(ref[k], Categorical) and not isinstance(cur[k], Categorical)
+    ]
+    numeric.sort(key=lambda k: ctx.influence_raw.get(k, 0.0), reverse=True)
+    listed = numeric[:MAX_FEATURES] + [k for k in names if k in numeric[MAX_FEATURES:]]
+    if len(listed) < 2 or ctx.ref_sample.size < MIN_ROWS or ctx.cur_sample.size < MIN_ROWS:
+        return set()
+    r_ref, _, r_cur, _ = rank_correlations(ctx, listed)
+    out: set[str] = set()
+    for name in names:
+        if name not in listed:
+            continue
+        j = listed.index(name)
+        rr, rc = np.nan_to_num(r_ref[j]), np.nan_to_num(r_cur[j])
+        partners = np.abs(rr) >= STRONG
+        partners[j] = False
+        if int(partners.sum()) < PARTNERS:
+            continue
+        drop = np.abs(rr[partners]) - rc[partners] * np.sign(rr[partners])
+        if float(drop.max()) < MIN_DROP / 2:
+            out.add(name)
+    return out
+
+
+PARTNERS = 2  # strong relations a column needs before its held relations clear its join
+
+
 def label_relation_findings(ctx: Context) -> list[Finding]:
     ref_label, cur_label = ctx.reference.label, ctx.current.label
     if ref_label is None or cur_label is None:
@@ -179,10 +220,15 @@ def label_relation_findings(ctx: Context) -> list[Finding]:
             if p_found is not None:
                 pred_ratio[name] = p_found[1]
     clear = {k: v for k, v in stats.items() if v[0] >= CLEAR_Z}
+    collapsed = [
+        k for k, (_, ratio, z_drop) in clear.items()
+        if ratio <= COLLAPSED and z_drop >= DROP_Z and ctx.influence.get(k, 0.0) >= MIN_INFLUENCE
+    ]
+    own_rows = _on_their_own_rows(ctx, collapsed)
     out: list[Finding] = []
     for name, (z_ref, ratio, z_drop) in clear.items():
         influence = ctx.influence.get(name, 0.0)
-        if ratio > COLLAPSED or z_drop < DROP_Z or influence < MIN_INFLUENCE:
+        if name not in collapsed or name in own_rows:
             continue
         kept = pred_ratio.get(name, 0.0)
         if kept < OTHERS_HELD and (kept < PRED_KEPT or kept - ratio < PRED_MARGIN):

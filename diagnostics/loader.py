@@ -336,7 +336,7 @@ def _timestamps(col: pa.ChunkedArray, name: str, where: Any) -> np.ndarray:
             if not np.isnan(as_num[bad]).any():
                 out = _epoch_seconds(parsed)
                 out[bad] = as_num[bad]
-                return out
+                return _in_epoch_range(out, raw, name, where)
             row = int(np.flatnonzero(bad & np.isnan(as_num))[0])
             value = raw[row]
             what = "is empty" if value is None else f"has unparseable value {value!r}"
@@ -348,7 +348,28 @@ def _timestamps(col: pa.ChunkedArray, name: str, where: Any) -> np.ndarray:
     if bad_mask.any():
         row = int(np.argmax(bad_mask))
         raise LogError(f"{name}: column 'timestamp' is empty at {where(row)}; every row needs a time")
-    return np.asarray(arr)
+    return _in_epoch_range(np.asarray(arr), None, name, where)
+
+
+# epoch seconds of 1900-01-01 and 2200-01-01: the span the app's timestamps accept
+_EPOCH_MIN, _EPOCH_MAX = -2208988800.0, 7258118400.0
+_EPOCH_UNITS = ((1e17, "nanoseconds"), (1e14, "microseconds"), (1e11, "milliseconds"))
+
+
+def _in_epoch_range(arr: np.ndarray, raw: Any, name: str, where: Any) -> np.ndarray:
+    """Refuse epoch numbers outside 1900-2200 by name: a log in epoch milliseconds would otherwise
+    load as the year 58,000 and fail far away from its cause, or not at all."""
+    out_of_range = (arr < _EPOCH_MIN) | (arr > _EPOCH_MAX)
+    if not out_of_range.any():
+        return arr
+    row = int(np.argmax(out_of_range))
+    value = f"{float(arr[row]):.17g}" if raw is None else repr(raw[row])
+    unit = next((u for bar, u in _EPOCH_UNITS if abs(float(arr[row])) >= bar), "")
+    hint = f" (epoch {unit}? divide to seconds)" if unit else ""
+    raise LogError(
+        f"{name}: column 'timestamp' has {value} at {where(row)}, outside 1900-2200 as epoch seconds{hint}; "
+        "expected ISO-8601 or epoch seconds"
+    )
 
 
 def _epoch_seconds(parsed: Any) -> np.ndarray:

@@ -16,7 +16,7 @@ import numpy as np
 
 from diagnostics.context import Context
 from diagnostics.findings import Finding
-from diagnostics.log import Categorical
+from diagnostics.log import Categorical, PredictionLog
 from diagnostics.stats import two_proportion_se
 
 MIN_ROWS = 200
@@ -60,6 +60,67 @@ def _row_keys(features: dict[str, np.ndarray | Categorical], rows: slice) -> np.
     return key
 
 
+def _repeats(log: PredictionLog, lo: int, look: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """Rows from `lo` on (a sample by key above `SAMPLE_KEYS`) and whether each repeats an earlier
+    row's inputs within `look` seconds."""
+    ts = log.timestamp
+    n = ts.shape[0]
+    keys = _row_keys(log.features, slice(lo, n))
+    if keys is None:
+        return None
+    window = np.arange(lo, n)
+    if keys.size > SAMPLE_KEYS:
+        # a sample by key keeps both rows of every repeated pair, or neither: the repeated
+        # shares of the sample estimate the window's without bias, at a fraction of the sort
+        shift = np.uint64(64 - int(np.ceil(np.log2(keys.size / SAMPLE_KEYS))))
+        keep = (keys >> shift) == 0
+        keys, window = keys[keep], window[keep]
+    order = np.argsort(keys, kind="stable")  # equal keys stay in time order
+    sk = keys[order]
+    prev = np.full(keys.size, -1, dtype=np.int64)
+    same = sk[1:] == sk[:-1]
+    prev[order[1:][same]] = window[order[:-1][same]]
+    t_row = ts[window]
+    return window, (prev >= 0) & (t_row - ts[np.maximum(prev, 0)] <= look)
+
+
+def _bin_shares(t: np.ndarray, hit: np.ndarray, start: float, width: float) -> tuple[np.ndarray, np.ndarray]:
+    b = np.maximum((t - start) // width, 0).astype(np.int64)
+    rows = np.bincount(b).astype(np.float64)
+    hits = np.bincount(b, weights=hit.astype(np.float64), minlength=rows.size)
+    return rows, hits
+
+
+def _burst(t_ref: np.ndarray, ref_rep: np.ndarray, t_cur: np.ndarray, cur_rep: np.ndarray, start: float) -> tuple[
+    float, float, int, float
+]:
+    """The busiest hour of repeats since `start` against the reference's busiest hour.
+
+    A replay job that re-sends one old hour doubles one hour of the window: over a day-long
+    window that is 4% of the rows, under the window-wide bar, but within its hour half the rows
+    repeat an earlier request, where traffic that naturally repeats (a catalogue, returning
+    users) repeats at its usual share in every hour of the reference too.
+    Returns (peak share, the reference's own peak share, rows in the peak hour, its z).
+    """
+    width = BURST_S
+    c_rows, c_hits = _bin_shares(t_cur, cur_rep, start, width)
+    ok = c_rows >= BURST_ROWS
+    if not ok.any():
+        return 0.0, 0.0, 0, 0.0
+    share = np.where(ok, c_hits / np.maximum(c_rows, 1.0), 0.0)
+    i = int(np.argmax(share))
+    r_rows, r_hits = _bin_shares(t_ref, ref_rep, float(t_ref[0]), width)
+    r_ok = r_rows >= BURST_ROWS
+    ref_peak = float((r_hits[r_ok] / r_rows[r_ok]).max()) if r_ok.any() else 1.0
+    p_ref = float(ref_rep.mean())
+    se = two_proportion_se(p_ref, ref_rep.size, float(share[i]), int(c_rows[i]))
+    return float(share[i]), ref_peak, int(c_rows[i]), (float(share[i]) - p_ref) / se
+
+
+BURST_S = 3600.0  # a replay job re-sends an hour (or a few) of requests at once
+BURST_ROWS = 50  # rows an hour needs for its share of repeats to say anything
+
+
 def replay_findings(ctx: Context) -> list[Finding]:
     log = ctx.log
     ts = log.timestamp
@@ -75,23 +136,11 @@ def replay_findings(ctx: Context) -> list[Finding]:
     if ref_from >= ctx.onset:
         return []
     lo = int(np.searchsorted(ts, ref_from - look, side="left"))
-    keys = _row_keys(log.features, slice(lo, n))
-    if keys is None:
+    found = _repeats(log, lo, look)
+    if found is None:
         return []
-    window = np.arange(lo, n)
-    if keys.size > SAMPLE_KEYS:
-        # a sample by key keeps both rows of every repeated pair, or neither: the repeated
-        # shares of the sample estimate the window's without bias, at a fraction of the sort
-        shift = np.uint64(64 - int(np.ceil(np.log2(keys.size / SAMPLE_KEYS))))
-        keep = (keys >> shift) == 0
-        keys, window = keys[keep], window[keep]
-    order = np.argsort(keys, kind="stable")  # equal keys stay in time order
-    sk = keys[order]
-    prev = np.full(keys.size, -1, dtype=np.int64)
-    same = sk[1:] == sk[:-1]
-    prev[order[1:][same]] = window[order[:-1][same]]
+    window, repeat = found
     t_row = ts[window]
-    repeat = (prev >= 0) & (t_row - ts[np.maximum(prev, 0)] <= look)
     in_ref = (t_row >= ref_from) & (window < split)
     current = window >= split
     ref_rep, cur_rep = repeat[in_ref], repeat[current]
@@ -100,19 +149,72 @@ def replay_findings(ctx: Context) -> list[Finding]:
     p_ref, p_cur = float(ref_rep.mean()), float(cur_rep.mean())
     se = two_proportion_se(p_ref, ref_rep.size, p_cur, cur_rep.size)
     rise = p_cur - p_ref
-    if rise < MIN_RISE or rise / se < MIN_Z:
-        return []
-    mag = float(np.clip((rise - 0.05) / 0.2, 0.0, 1.0))
-    return [
-        Finding(
-            "service",
-            "replayed_requests",
-            "traffic",
-            mag,
+    details = {"repeated_share_reference": p_ref, "repeated_share_current": p_cur, "z": rise / se,
+               "rows_current": int(cur_rep.size), "rows_reference": int(ref_rep.size)}
+    if rise >= MIN_RISE and rise / se >= MIN_Z:
+        mag = float(np.clip((rise - 0.05) / 0.2, 0.0, 1.0))
+        evidence = (
             f"Requests are being repeated: {p_cur:.0%} of the {cur_rep.size} rows since the onset repeat an earlier "
             f"request's inputs exactly, against {p_ref:.1%} just before (replayed, retried or doubly delivered "
-            "traffic).",
-            {"repeated_share_reference": p_ref, "repeated_share_current": p_cur, "z": rise / se,
-             "rows_current": int(cur_rep.size), "rows_reference": int(ref_rep.size)},
+            "traffic)."
         )
-    ]
+    else:
+        peak, ref_peak, rows, z = _burst(t_row[in_ref], ref_rep, t_row[current], cur_rep, ctx.onset)
+        burst_rise = peak - max(p_ref, ref_peak)
+        if burst_rise < MIN_RISE or z < MIN_Z:
+            return []
+        mag = float(np.clip((burst_rise - 0.05) / 0.2, 0.0, 1.0))
+        details.update({"repeated_share_peak_hour": peak, "repeated_share_reference_peak_hour": ref_peak, "z": z})
+        evidence = (
+            f"Requests are being replayed: in one hour since the onset {peak:.0%} of {rows} rows repeat an earlier "
+            f"request's inputs exactly, against {p_ref:.1%} of the rows before (and at most {ref_peak:.0%} in any "
+            "hour of them): a replayed batch of old requests."
+        )
+    return [Finding("service", "replayed_requests", "traffic", mag, evidence, details)]
+
+
+def replay_onset(log: PredictionLog) -> float | None:
+    """When a replayed hour began, for a log whose onset nothing else dated.
+
+    A replayed hour moves no distribution, error or loss, so onset detection dates nothing and
+    the diagnosis looks at the log's last quarter, where the replay may not be. Here every row
+    looks back over the whole log; the hour whose share of repeats stands above the usual share
+    of the hours before it (their median) by `MIN_RISE` twice over and by `MIN_Z` is a burst, and the onset is the
+    first repeated row of the earliest hour of that burst still above the usual by `MIN_RISE`.
+    The caller keeps it only when a diagnosis at that time finds the replay.
+    """
+    ts = log.timestamp
+    if ts.shape[0] < 4 * MIN_ROWS:
+        return None
+    found = _repeats(log, 0, float(ts[-1] - ts[0]) + 1.0)
+    if found is None:
+        return None
+    window, repeat = found
+    t = ts[window]
+    rows, hits = _bin_shares(t, repeat, float(ts[0]), BURST_S)
+    ok = rows >= BURST_ROWS
+    if int(ok.sum()) < BASE_HOURS:
+        return None
+    share = np.where(ok, hits / np.maximum(rows, 1.0), np.nan)
+    # the usual share is the median of the hours before: traffic from a catalogue repeats more
+    # as more of it has been seen, so a later hour is compared with its own recent past
+    padded = np.concatenate([np.full(BASE_HOURS, np.nan), share])
+    past = np.lib.stride_tricks.sliding_window_view(padded[:-1], BASE_HOURS)
+    enough = (~np.isnan(past)).sum(axis=1) >= BASE_HOURS // 2
+    with np.errstate(all="ignore"):
+        usual = np.where(enough, np.nanmedian(np.where(enough[:, None], past, 0.0), axis=1), np.nan)
+    rise = np.where(ok & enough, share - usual, -1.0)
+    u = np.clip(np.nan_to_num(usual), 0.0, 1.0)
+    z = rise / np.sqrt(np.maximum(u * (1.0 - u), 0.01) / np.maximum(rows, 1.0))
+    peak = int(np.argmax(rise))
+    if rise[peak] < 2 * MIN_RISE or z[peak] < MIN_Z:
+        return None
+    first = peak
+    while first > 0 and ok[first - 1] and share[first - 1] - usual[peak] >= MIN_RISE:
+        first -= 1
+    in_bin = ((t - float(ts[0])) // BURST_S).astype(np.int64) == first
+    hit_times = t[in_bin & repeat]
+    return float(hit_times.min()) if hit_times.size else None
+
+
+BASE_HOURS = 6  # the hours before a burst that say what share of repeats is usual

@@ -16,6 +16,7 @@ from diagnostics.context import Context, align_categorical
 from diagnostics.findings import Finding
 from diagnostics.phase import RATE_BINS, rate_beyond_cycle
 from diagnostics.replay import replay_findings
+from diagnostics.segment_traffic import segment_traffic_findings
 from diagnostics.stats import two_proportion_se
 from diagnostics.versions import new_version_codes
 
@@ -30,6 +31,7 @@ def service_findings(ctx: Context) -> list[Finding]:
     out.extend(_errors(ctx))
     out.extend(_traffic(ctx))
     out.extend(replay_findings(ctx))
+    out.extend(segment_traffic_findings(ctx))
     return out
 
 

@@ -30,7 +30,7 @@ FAULTS = (
     "gap",
 )
 # about the period, not the rows
-TIME_CHECKS = {"latency", "error_rate", "traffic", "traffic_gap", "replayed_requests"}
+TIME_CHECKS = {"latency", "error_rate", "traffic", "traffic_gap", "replayed_requests", "segment_traffic"}
 
 
 def _all_findings() -> list[tuple[str, str, Diagnosis]]:
@@ -73,9 +73,11 @@ def test_every_verdict_check_is_exercised_and_its_verdict_matches_the_registry(
         assert d.culprit_name == culprit_name(d.culprit_kind, top.subject)
         won.add(top.check)
     # relation_break and replayed_requests are exercised by test_diag_outside_shapes.py, value_grid
-    # by test_diag_outside_round8.py (the synthetic faults here round nothing)
+    # by test_diag_outside_round8.py (the synthetic faults here round nothing), segment_traffic by
+    # test_diag_open_classes.py
     optional = {
-        "out_of_range", "traffic_gap", "drift", "unit_change", "relation_break", "replayed_requests", "value_grid"
+        "out_of_range", "traffic_gap", "drift", "unit_change", "relation_break", "replayed_requests", "value_grid",
+        "segment_traffic",
     }
     assert set(verdict_checks()) - optional <= won | {"schema_change", "stuck_values"}, won
     assert {"version_change", "concept_drift", "segment", "latency", "error_rate", "traffic", "missing_rate"} <= won

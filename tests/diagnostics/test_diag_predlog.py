@@ -94,6 +94,24 @@ def test_timestamp_errors_name_column_and_row(tmp_path: Path) -> None:
         load_log(path)
 
 
+@pytest.mark.parametrize(
+    ("first", "cell", "shown", "unit"),
+    [
+        ("1795748400", "1795748400000", "1795748400000", "milliseconds"),
+        ("2026-11-27T03:00:00Z", "1795748400000000", "'1795748400000000'", "microseconds"),
+        ("1795748400", "99999999999", "99999999999", ""),
+    ],
+)
+def test_epoch_outside_range_is_refused_by_name(tmp_path: Path, first: str, cell: str, shown: str, unit: str) -> None:
+    """Epoch milliseconds loaded as seconds would be the year 58,000 and crash far away (the onset's ISO text)."""
+    path = _write_csv(tmp_path / "ms.csv", f"timestamp,model_version,prediction\n{first},v1,1\n{cell},v1,2\n")
+    hint = rf" \(epoch {unit}\? divide to seconds\)" if unit else ""
+    expected = rf"ms\.csv: column 'timestamp' has {shown} at row 2 \(line 3\), outside 1900-2200 as epoch "
+    expected += rf"seconds{hint};"
+    with pytest.raises(LogError, match=expected):
+        load_log(path)
+
+
 def test_change_events(tmp_path: Path) -> None:
     path = tmp_path / "changes.jsonl"
     path.write_text(

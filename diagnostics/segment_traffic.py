@@ -1,0 +1,143 @@
+"""One segment's requests fell: a categorical input's value whose share of the rows collapsed.
+
+A broken upstream for one country, one app version's client failing to call, one partner's
+feed stopping: the log keeps the other segments' requests at their usual rate, so the total
+rate falls by only that segment's share (a 15% segment to 10% of normal moves the total by
+13%, inside a diurnal day) and every distribution check sees a mild mix change. The on-call
+engineer needs "requests from country=BR fell to 10% of normal".
+
+A value's rate is judged against the rest of the column's rows (the others are the clock the
+segment should keep pace with, so a quiet night or a busy holiday moves both), at the current
+window's hours of the day (time zones: Tokyo's share of a global service cycles every day), and
+against the window just before the onset; the fall must hold against both, be far beyond the
+count's own hour-to-hour noise in the reference, and the lost rows must not have moved to
+another value of the column (a renamed, remapped or emptied value is a data fault, which the
+data checks name).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from diagnostics.context import Context, align_categorical
+from diagnostics.findings import Finding
+from diagnostics.log import Categorical
+from diagnostics.phase import HOUR_S, hour_of_day
+
+MIN_SHARE = 0.02  # a value holding less of the reference's rows is not a segment anyone routes
+MIN_EXPECTED = 50.0  # rows the segment should have sent since the onset
+MAX_RATIO = 0.5  # the segment fell to half its normal rate or less ...
+MIN_Z = 6.0  # ... far beyond its count's noise
+MAX_ABSORBED = 0.3  # share of the lost rows one other value (or new/missing values) may have gained
+MIN_HOUR_ROWS = 20  # reference rows of the others an hour of the day needs to set that hour's ratio
+
+
+def _counts(hours: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
+    """Rows per (hour of day, value) in one pass: shape (24, k), missing in the last column."""
+    idx = hours * k + np.where(codes < 0, k - 1, codes)
+    return np.bincount(idx, minlength=24 * k).reshape(24, k).astype(np.float64)
+
+
+def _dispersion(ts: np.ndarray, is_v: np.ndarray, ratio_h: np.ndarray) -> float:
+    """Pearson dispersion of the value's hourly counts in the reference around its hour-of-day model.
+
+    Requests come in bursts (a campaign, a batch client), so a segment's count varies more than
+    a Poisson count would; the z of the fall is divided by this (never below 1).
+    """
+    b = ((ts - ts[0]) // HOUR_S).astype(np.int64)
+    nb = int(b[-1]) + 1 if b.size else 0
+    if nb < 6:
+        return 1.0
+    v = np.bincount(b, weights=is_v.astype(np.float64), minlength=nb)
+    others = np.bincount(b, weights=(~is_v).astype(np.float64), minlength=nb)
+    h = (np.floor((ts[0] + (np.arange(nb) + 0.5) * HOUR_S) / HOUR_S) % 24).astype(np.int64)
+    exp = others * ratio_h[h]
+    ok = exp >= 5.0
+    if int(ok.sum()) < 6:
+        return 1.0
+    chi2 = float((((v[ok] - exp[ok]) ** 2) / exp[ok]).sum())
+    return max(1.0, chi2 / float(ok.sum()))
+
+
+def _column_findings(ctx: Context, name: str, ref: Categorical, cur: Categorical) -> list[Finding]:
+    r_codes, c_codes, cats = align_categorical(ref, cur)
+    k = len(cats) + 1
+    r_ts, c_ts = ctx.reference.timestamp, ctx.current.timestamp
+    rh, ch = hour_of_day(r_ts), hour_of_day(c_ts)
+    R, C = _counts(rh, r_codes, k), _counts(ch, c_codes, k)
+    r_total = R.sum()
+    shares = R[:, :-1].sum(axis=0) / max(r_total, 1.0)
+    look = max(float(c_ts[-1]) - ctx.onset, HOUR_S)
+    adjacent = r_ts >= ctx.onset - look
+    A = np.bincount(np.where(r_codes[adjacent] < 0, k - 1, r_codes[adjacent]), minlength=k).astype(np.float64)
+    out: list[Finding] = []
+    for v in np.flatnonzero(shares >= MIN_SHARE):
+        r_others_h = R.sum(axis=1) - R[:, v]
+        c_others_h = C.sum(axis=1) - C[:, v]
+        overall = float(R[:, v].sum() / max(r_others_h.sum(), 1.0))
+        # the value's rate per row of the others at each hour of the day; an hour the reference
+        # barely holds takes the whole reference's ratio
+        ratio_h = np.where(r_others_h >= MIN_HOUR_ROWS, R[:, v] / np.maximum(r_others_h, 1.0), overall)
+        expected = float((c_others_h * ratio_h).sum())
+        observed = float(C[:, v].sum())
+        if expected < MIN_EXPECTED:
+            continue
+        rel_hour = observed / expected
+        adj_others = float(A.sum() - A[v])
+        rel_adjacent = (observed / max(float(c_others_h.sum()), 1.0)) / max(A[v] / max(adj_others, 1.0), 1e-12)
+        rel = max(rel_hour, rel_adjacent)
+        if rel > MAX_RATIO:
+            continue
+        phi = _dispersion(r_ts, r_codes == v, ratio_h)
+        z = (expected - observed) / math.sqrt(expected * phi)
+        if z < MIN_Z:
+            continue
+        # where did the lost rows go? a pure fall leaves the other values' mix at its usual
+        # hours-of-day shares; a rename or remap hands them to one value (or to new or missing ones)
+        lost = expected - observed
+        r_rest = R.copy()
+        r_rest[:, v] = 0.0
+        rest_total_h = r_rest.sum(axis=1)
+        share_h = r_rest / np.maximum(rest_total_h, 1.0)[:, None]
+        exp_rest = (c_others_h[:, None] * share_h).sum(axis=0)
+        obs_rest = C.sum(axis=0)
+        obs_rest[v] = exp_rest[v] = 0.0
+        known = shares > 0
+        gained = np.append(obs_rest[:-1][known] - exp_rest[:-1][known], 0.0)
+        new_or_missing = float(obs_rest[:-1][~known].sum() + obs_rest[-1] - exp_rest[-1])
+        if max(float(gained.max()), new_or_missing) >= MAX_ABSORBED * lost:
+            continue
+        mag = float(np.clip((0.6 - rel) / 0.35, 0.0, 1.0))
+        value = str(cats[v])
+        out.append(
+            Finding(
+                "service",
+                "segment_traffic",
+                f"{name}={value}",
+                mag,
+                f"Requests from {name}={value} fell to {rel_hour:.0%} of normal since the onset while the other "
+                f"{name} values kept their rate: {observed:.0f} rows against {expected:.0f} expected at these hours "
+                f"({shares[v]:.1%} of the rows before; a broken upstream or client for that segment).",
+                {"column": name, "value": value, "rows_current": observed, "rows_expected": expected,
+                 "ratio_hour_matched": rel_hour, "ratio_adjacent": rel_adjacent, "z": z, "dispersion": phi,
+                 "share_reference": float(shares[v])},
+            )
+        )
+    return out
+
+
+def segment_traffic_findings(ctx: Context) -> list[Finding]:
+    """Values of a categorical input whose rows fell to a fraction of their rate (see module doc)."""
+    if ctx.reference.timestamp.size < 2 * MIN_EXPECTED or ctx.current.timestamp.size < MIN_EXPECTED:
+        return []
+    if float(ctx.reference.timestamp[-1]) > ctx.onset:  # another period: no rate to compare with
+        return []
+    out: list[Finding] = []
+    for name, ref in ctx.reference.features.items():
+        cur = ctx.current.features.get(name)
+        if isinstance(ref, Categorical) and isinstance(cur, Categorical):
+            out.extend(_column_findings(ctx, name, ref, cur))
+    out.sort(key=lambda f: f.score, reverse=True)
+    return out[:1]

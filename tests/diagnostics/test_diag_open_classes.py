@@ -1,0 +1,195 @@
+"""Known open classes of issue 12 (issue-12n): one segment's traffic falling, an old hour replayed.
+
+Each test builds its log from numpy the way an outside generator did (a daily traffic cycle,
+countries in their own time zones, inputs from a fitted-looking model) and asserts the verdict
+an on-call engineer needs; each has a healthy twin that must stay quiet.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from diagnostics import Categorical, PredictionLog, diagnose
+
+MONDAY = pd.Timestamp("2026-11-16T00:00:00Z").timestamp()
+DAY = 86400.0
+# countries, their share of the traffic and the UTC hour of their busiest time (time zones)
+COUNTRIES = (("US", 0.35, 20.0), ("DE", 0.2, 13.0), ("FR", 0.15, 13.0), ("BR", 0.15, 18.0), ("JP", 0.15, 4.0))
+
+
+def _one_version_log(
+    rng: np.random.Generator, ts: np.ndarray, pred: np.ndarray, label: np.ndarray,
+    features: dict[str, np.ndarray | Categorical], name: str,
+) -> PredictionLog:
+    """A log served by one model version, healthy latency and no errors."""
+    n = ts.size
+    return PredictionLog(
+        timestamp=ts,
+        model_version=Categorical(np.zeros(n, np.int32), np.array(["v1"], dtype=object)),
+        prediction=pred,
+        label=label,
+        latency_ms=rng.lognormal(np.log(30.0), 0.3, n),
+        error=np.zeros(n),
+        features=features,
+        name=name,
+    )
+
+
+def _shop_log(seed: int, days: float, onset: float, drop: str | None, keep: float) -> PredictionLog:
+    """Card payments from five countries, each busiest at its own afternoon (traffic and mix
+    both cycle every day); since `onset`, only `keep` of `drop`'s requests still arrive."""
+    rng = np.random.default_rng(seed)
+    parts_ts, parts_c = [], []
+    for code, (_name, share, peak) in enumerate(COUNTRIES):
+        n = int(9000 * days * share)
+        t = MONDAY + rng.uniform(0.0, days * DAY, 4 * n)
+        hour = (t - MONDAY) / 3600.0 % 24.0
+        wave = 0.55 + 0.45 * np.cos((hour - peak) / 24.0 * 2 * np.pi)
+        t = t[rng.random(t.size) < wave][:n]
+        parts_ts.append(t)
+        parts_c.append(np.full(t.size, code))
+    ts = np.concatenate(parts_ts)
+    country = np.concatenate(parts_c)
+    if drop is not None:
+        code = [c[0] for c in COUNTRIES].index(drop)
+        lost = (ts >= onset) & (country == code) & (rng.random(ts.size) > keep)
+        ts, country = ts[~lost], country[~lost]
+    order = np.argsort(ts)
+    ts, country = ts[order], country[order]
+    n = ts.size
+    amount = rng.lognormal(3.0, 1.0, n)
+    device = rng.integers(0, 3, n)
+    score = 1.0 / (1.0 + np.exp(-(0.8 * np.log(amount) - 3.0 + 0.3 * device)))
+    label = (rng.random(n) < score).astype(float)
+    features: dict[str, np.ndarray | Categorical] = {
+        "amount": amount,
+        "country": Categorical(country.astype(np.int32), np.array([c[0] for c in COUNTRIES], dtype=object)),
+        "device": Categorical(device.astype(np.int32), np.array(["ios", "android", "web"], dtype=object)),
+    }
+    return _one_version_log(rng, ts, score, label, features, "shop")
+
+
+@pytest.mark.parametrize("detect", [False, True])
+def test_one_country_whose_requests_fell_is_a_traffic_verdict(detect: bool) -> None:
+    """BR's requests fall to 10% since the onset, the other countries' are unchanged: the total
+    falls by 13% (inside a day's wave) and the country mix moves mildly, so before this check
+    the verdict was 'none' with a low drift finding on country."""
+    onset = MONDAY + 2.2 * DAY
+    log = _shop_log(1, 3.0, onset, "BR", 0.1)
+    d = diagnose(log, onset=None if detect else onset)
+    assert (d.cause, d.culprit_kind, d.recommended_mitigation) == ("service", "traffic", "escalate_service"), d
+    top = d.findings[0]
+    assert top.check == "segment_traffic" and top.subject == "country=BR", top
+    assert top.details["ratio_hour_matched"] < 0.2
+    if detect:
+        assert abs(d.onset - onset) <= 0.05 * 3 * DAY
+
+
+@pytest.mark.parametrize("seed", [2, 3])
+def test_countries_that_cycle_with_their_time_zones_are_quiet(seed: int) -> None:
+    """Healthy twin: Japan's share goes from a third of the rows to a twentieth every night
+    (its own afternoon is another country's night); whatever window the onset leaves, no
+    country's requests fell."""
+    log = _shop_log(seed, 3.0, MONDAY + 2.6 * DAY, None, 1.0)
+    for onset in (MONDAY + 2.6 * DAY, MONDAY + 2.85 * DAY, None):
+        d = diagnose(log, onset=onset)
+        assert not any(f.check == "segment_traffic" for f in d.findings), d
+        assert d.cause == "none", d
+
+
+def test_a_country_renamed_is_not_a_traffic_fall() -> None:
+    """BR's rows arrive as 'br' (a data fault upstream): BR's count collapses but every lost row
+    is still there under a new value, so the segment-traffic check leaves it to the data checks."""
+    onset = MONDAY + 2.2 * DAY
+    log = _shop_log(4, 3.0, onset, None, 1.0)
+    c = log.features["country"]
+    assert isinstance(c, Categorical)
+    cats = np.append(c.categories, "br")
+    codes = np.where((log.timestamp >= onset) & (c.codes == 3), len(cats) - 1, c.codes).astype(np.int32)
+    log.features["country"] = Categorical(codes, cats)
+    d = diagnose(log, onset=onset)
+    assert not any(f.check == "segment_traffic" for f in d.findings), d
+
+
+def _regression_log(seed: int, hours: float, per_hour: int, replay_at: float | None, back_h: float) -> PredictionLog:
+    """Fresh inputs every request (a 12-input regression); from `replay_at`, the hour of
+    requests `back_h` hours earlier is sent again, interleaved with live traffic."""
+    rng = np.random.default_rng(seed)
+    n = int(hours * per_hour)
+    ts = MONDAY + np.sort(rng.uniform(0.0, hours * 3600.0, n))
+    x = rng.normal(size=(n, 12))
+    if replay_at is not None:
+        src = np.flatnonzero((ts >= replay_at - back_h * 3600.0) & (ts < replay_at - (back_h - 1) * 3600.0))
+        ts = np.concatenate([ts, ts[src] + back_h * 3600.0])
+        x = np.concatenate([x, x[src]])
+        order = np.argsort(ts, kind="stable")
+        ts, x = ts[order], x[order]
+    m = ts.size
+    truth = x[:, :5] @ np.array([3.0, -2.0, 1.5, 1.0, 0.5])
+    features: dict[str, np.ndarray | Categorical] = {f"f{i}": x[:, i] for i in range(12)}
+    pred, label = truth + rng.normal(0.0, 0.5, m), truth + rng.normal(0.0, 1.0, m)
+    return _one_version_log(rng, ts, pred, label, features, "replay")
+
+
+@pytest.mark.parametrize("detect", [False, True])
+def test_an_old_hour_replayed_into_a_long_window_is_a_replay(detect: bool) -> None:
+    """One hour of requests from five hours earlier re-sent at the onset of a 22-hour window:
+    4-5% of the window's rows, under the window-wide bar (ten points), so it read 'none'. In
+    its own hour half the rows repeat an earlier request exactly; no hour before does."""
+    onset = MONDAY + 48.5 * 3600.0
+    log = _regression_log(5, 72.0, 160, onset, 5.0)
+    d = diagnose(log, onset=None if detect else onset)
+    assert (d.cause, d.culprit_kind) == ("service", "traffic"), d
+    assert d.findings[0].check == "replayed_requests", d.findings[0]
+    if detect:
+        assert abs(d.onset - onset) <= 0.05 * 72 * 3600.0
+
+
+def test_a_log_without_replay_has_no_replay_onset() -> None:
+    log = _regression_log(6, 72.0, 160, None, 5.0)
+    d = diagnose(log)
+    assert d.cause == "none" and not any(f.check == "replayed_requests" for f in d.findings), d
+
+
+def _low_rank_log(seed: int, concept: bool, stale: str | None = None) -> tuple[PredictionLog, float]:
+    """Twelve inputs driven by four latent factors (a low-rank world, like sklearn's
+    make_low_rank_matrix); a linear model with three heavy weights. `concept`: since the onset
+    the label no longer depends on the three heaviest inputs; `stale`: that input's values since
+    the onset come from other rows (a join on the wrong key)."""
+    rng = np.random.default_rng(seed)
+    n = 9000
+    ts = MONDAY + np.sort(rng.uniform(0.0, 24 * 3600.0, n))
+    onset = MONDAY + 16 * 3600.0
+    after = ts >= onset
+    x = rng.normal(size=(n, 4)) @ rng.normal(size=(4, 12)) + 0.4 * rng.normal(size=(n, 12))
+    w = np.array([2.0, -1.6, 1.3, 0.5, 0.4, -0.3, 0.3, 0.2, 0.2, -0.1, 0.1, 0.1])
+    pred = x @ w
+    w_new = w.copy()
+    w_new[:3] = 0.0
+    label = np.where(after & concept, x @ w_new, pred) + rng.normal(0.0, 0.3, n)
+    features = {f"z{i}": x[:, i].copy() for i in range(12)}
+    if stale is not None:
+        col = features[stale]
+        col[after] = col[after][rng.permutation(int(after.sum()))]
+        pred = np.column_stack([features[f"z{i}"] for i in range(12)]) @ w
+    return _one_version_log(rng, ts, pred, label, dict(features), "lowrank"), onset
+
+
+@pytest.mark.parametrize("seed", [8, 10])
+def test_correlated_inputs_losing_the_label_at_once_are_concept_drift(seed: int) -> None:
+    """The concept zeroes the three heaviest weights: the label stops depending on z0-z2 (and on
+    the inputs that move with them) while every input keeps its relations to the others. The
+    label relation read it as a broken input ('data, z0'); the inputs are the rows' own values,
+    so it is concept drift and the answer is retrain."""
+    log, onset = _low_rank_log(seed, concept=True)
+    d = diagnose(log, onset=onset)
+    assert (d.cause, d.culprit_kind, d.recommended_mitigation) == ("model", "concept", "retrain"), d
+
+
+def test_a_correlated_input_joined_to_other_rows_is_still_that_input() -> None:
+    """Guard: z1 joined to other rows since the onset loses both the label and its partners."""
+    log, onset = _low_rank_log(9, concept=False, stale="z1")
+    d = diagnose(log, onset=onset)
+    assert (d.cause, d.culprit_kind, d.culprit_name) == ("data", "feature", "z1"), d
