@@ -22,6 +22,7 @@ from diagnostics.label_relation import label_relation_findings
 from diagnostics.log import Categorical
 from diagnostics.model_checks import MIN_LABELLED, LossStats, relative_increase
 from diagnostics.phase import MIN_CYCLE, daily_cycle_share, matched_rows
+from diagnostics.stale_values import stale_value_findings
 from diagnostics.stats import (
     bin_counts_sorted,
     chi2_homogeneity,
@@ -105,6 +106,7 @@ def data_findings(ctx: Context) -> list[Finding]:
             out.extend(_missing(ctx, name, mr, mc, r.shape[0], c.shape[0]))
     out.extend(relation_findings(ctx, clock_names))
     out.extend(label_relation_findings(ctx))
+    out.extend(stale_value_findings(ctx, clock_names))
     for f in out:
         # tie-break for equal (clipped) scores: a derived column (e.g. a bucketed copy) carries
         # less information about the prediction than its source, so the source ranks first

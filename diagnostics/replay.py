@@ -60,12 +60,13 @@ def _row_keys(features: dict[str, np.ndarray | Categorical], rows: slice) -> np.
     return key
 
 
-def _repeats(log: PredictionLog, lo: int, look: float) -> tuple[np.ndarray, np.ndarray] | None:
+def repeats(
+    features: dict[str, np.ndarray | Categorical], ts: np.ndarray, lo: int, look: float
+) -> tuple[np.ndarray, np.ndarray] | None:
     """Rows from `lo` on (a sample by key above `SAMPLE_KEYS`) and whether each repeats an earlier
-    row's inputs within `look` seconds."""
-    ts = log.timestamp
+    row's values of `features` (its most varied columns) within `look` seconds."""
     n = ts.shape[0]
-    keys = _row_keys(log.features, slice(lo, n))
+    keys = _row_keys(features, slice(lo, n))
     if keys is None:
         return None
     window = np.arange(lo, n)
@@ -136,7 +137,7 @@ def replay_findings(ctx: Context) -> list[Finding]:
     if ref_from >= ctx.onset:
         return []
     lo = int(np.searchsorted(ts, ref_from - look, side="left"))
-    found = _repeats(log, lo, look)
+    found = repeats(log.features, ts, lo, look)
     if found is None:
         return []
     window, repeat = found
@@ -186,7 +187,7 @@ def replay_onset(log: PredictionLog) -> float | None:
     ts = log.timestamp
     if ts.shape[0] < 4 * MIN_ROWS:
         return None
-    found = _repeats(log, 0, float(ts[-1] - ts[0]) + 1.0)
+    found = repeats(log.features, ts, 0, float(ts[-1] - ts[0]) + 1.0)
     if found is None:
         return None
     window, repeat = found

@@ -23,7 +23,7 @@ import numpy as np
 
 from diagnostics.context import Context, align_categorical
 from diagnostics.findings import Finding
-from diagnostics.log import Categorical
+from diagnostics.log import Categorical, PredictionLog
 from diagnostics.phase import HOUR_S, hour_of_day
 
 MIN_SHARE = 0.02  # a value holding less of the reference's rows is not a segment anyone routes
@@ -141,3 +141,54 @@ def segment_traffic_findings(ctx: Context) -> list[Finding]:
             out.extend(_column_findings(ctx, name, ref, cur))
     out.sort(key=lambda f: f.score, reverse=True)
     return out[:1]
+
+
+def _loglik(k: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Binomial log-likelihood of k hits in n rows at rate p (0 log 0 = 0), elementwise."""
+    out: np.ndarray = np.nan_to_num(k * np.log(p)) + np.nan_to_num((n - k) * np.log1p(-p))
+    return out
+
+
+def segment_traffic_onset(log: PredictionLog) -> float | None:
+    """When one value's requests fell, for a log whose onset nothing else dated.
+
+    A segment's fall moves no distribution enough for the onset scan, which then leaves the
+    last quarter of the log as the window: the fall may have started a day earlier. Per value
+    of each categorical input (a `MIN_SHARE` of the rows or more), its hourly count among all
+    rows is a binomial series; the hour that splits it best into two rates (the largest
+    likelihood ratio, from cumulative sums) is the candidate when the later rate is at most
+    `MAX_RATIO` of the earlier. The caller keeps it only when a diagnosis at that time finds the
+    fall with all its guards (hours of the day, the adjacent window, where the rows went).
+    """
+    ts = log.timestamp
+    if ts.size < 4 * MIN_EXPECTED:
+        return None
+    hours = ((ts - ts[0]) // HOUR_S).astype(np.int64)
+    n_h = int(hours[-1]) + 1
+    if n_h < 8:
+        return None
+    total = np.bincount(hours, minlength=n_h).astype(np.float64)
+    best: tuple[float, float] | None = None  # (likelihood ratio, time)
+    for col in log.features.values():
+        if not isinstance(col, Categorical):
+            continue
+        share = np.bincount(col.codes[col.codes >= 0], minlength=len(col.categories)) / float(ts.size)
+        for v in np.flatnonzero(share >= MIN_SHARE):
+            hits = np.bincount(hours[col.codes == v], minlength=n_h).astype(np.float64)
+            c_hits, c_rows = np.cumsum(hits)[:-1], np.cumsum(total)[:-1]
+            a_hits, a_rows = hits.sum() - c_hits, total.sum() - c_rows
+            with np.errstate(invalid="ignore", divide="ignore"):
+                p1, p2 = c_hits / c_rows, a_hits / a_rows
+                p0 = np.full(p1.shape, hits.sum() / total.sum())
+                llr = (
+                    _loglik(c_hits, c_rows, p1) + _loglik(a_hits, a_rows, p2)
+                    - _loglik(c_hits + a_hits, c_rows + a_rows, p0)
+                )
+            # a fall, in a later part holding at least two hours and an earlier at least six
+            ok = (p2 <= MAX_RATIO * p1) & (np.arange(1, n_h) >= 6) & (np.arange(1, n_h) <= n_h - 2)
+            if not ok.any():
+                continue
+            i = int(np.argmax(np.where(ok, llr, -np.inf)))
+            if best is None or llr[i] > best[0]:
+                best = (float(llr[i]), float(ts[0]) + (i + 1) * HOUR_S)
+    return None if best is None else best[1]
