@@ -164,7 +164,9 @@ def test_a_log_without_replay_has_no_replay_onset() -> None:
     assert d.cause == "none" and not any(f.check == "replayed_requests" for f in d.findings), d
 
 
-def _low_rank_log(seed: int, concept: bool, stale: str | None = None) -> tuple[PredictionLog, float]:
+def _low_rank_log(
+    seed: int, concept: bool, stale: str | None = None, loose: float = 0.0
+) -> tuple[PredictionLog, float]:
     """Twelve inputs driven by four latent factors (a low-rank world, like sklearn's
     make_low_rank_matrix); a linear model with three heavy weights. `concept`: since the onset
     the label no longer depends on the three heaviest inputs; `stale`: that input's values since
@@ -175,6 +177,7 @@ def _low_rank_log(seed: int, concept: bool, stale: str | None = None) -> tuple[P
     onset = MONDAY + 16 * 3600.0
     after = ts >= onset
     x = rng.normal(size=(n, 4)) @ rng.normal(size=(4, 12)) + 0.4 * rng.normal(size=(n, 12))
+    x[:, 0] += loose * rng.normal(size=n)  # z0 mostly its own: one strong partner or none
     w = np.array([2.0, -1.6, 1.3, 0.5, 0.4, -0.3, 0.3, 0.2, 0.2, -0.1, 0.1, 0.1])
     pred = x @ w
     w_new = w.copy()
@@ -197,6 +200,15 @@ def test_correlated_inputs_losing_the_label_at_once_are_concept_drift(seed: int)
     log, onset = _low_rank_log(seed, concept=True)
     d = diagnose(log, onset=onset)
     assert (d.cause, d.culprit_kind, d.recommended_mitigation) == ("model", "concept", "retrain"), d
+
+
+@pytest.mark.parametrize("seed", [15, 16])
+def test_a_loosely_correlated_input_losing_the_label_with_others_is_concept_drift(seed: int) -> None:
+    """z0 keeps one strong partner or none, so its own rows cannot clear it alone; two or more
+    inputs on their own rows lost the label with it: the relation changed (was 'data, z0')."""
+    log, onset = _low_rank_log(seed, concept=True, loose=2.0)
+    d = diagnose(log, onset=onset)
+    assert (d.cause, d.culprit_kind) == ("model", "concept"), d
 
 
 def test_a_correlated_input_joined_to_other_rows_is_still_that_input() -> None:
