@@ -42,8 +42,8 @@ MIN_TIME_SHARE = 0.9  # share of a column's variance between ten-minute bins: th
 LAGS_H = (*range(1, 49), 72, 168)  # the lags a stale join takes: whole hours up to two days, 3 and 7 days
 MIN_LAG_BINS = 12  # current bins (two hours) that must compare with the log one lag earlier
 DAY_BINS = int(86400 // BIN_S)
-MAX_LAG_RATIO = 0.1  # since the onset the column is this much closer to its own past than ever before ...
-COPY_NOISE = 3.0  # ... and as close as the bins' own sampling noise lets a copy be (mean square / expected)
+MAX_LAG_RATIO = 0.05  # since the onset the column is this much closer to its own past than ever before ...
+COPY_NOISE = 1.5  # ... and as close as the bins' own sampling noise lets a copy be (mean square / expected)
 
 
 def _numeric_columns(ctx: Context) -> list[str]:
@@ -242,7 +242,7 @@ def _lagged_copy(ctx: Context, names: list[str]) -> list[Finding]:
             continue
         ratio, lag_h, rms_cur, rms_ref = best
         influence = ctx.influence.get(k, 0.0)
-        mag = float(np.clip((0.15 - ratio) / 0.1, 0.0, 1.0))
+        mag = float(np.clip((0.08 - ratio) / 0.05, 0.0, 1.0))
         words = f"{lag_h // 24} day(s)" if lag_h % 24 == 0 else f"{lag_h} hour(s)"
         out.append(
             Finding(
