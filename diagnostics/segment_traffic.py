@@ -31,6 +31,7 @@ MIN_EXPECTED = 50.0  # rows the segment should have sent since the onset
 MAX_RATIO = 0.5  # the segment fell to half its normal rate or less ...
 MIN_Z = 6.0  # ... far beyond its count's noise
 MAX_ABSORBED = 0.3  # share of the lost rows one other value (or new/missing values) may have gained
+MAX_REST_ABSORBED = 0.5  # share of them the other values together may have gained over their own rate
 MIN_HOUR_ROWS = 20  # reference rows of the others an hour of the day needs to set that hour's ratio
 
 
@@ -38,6 +39,15 @@ def _counts(hours: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
     """Rows per (hour of day, value) in one pass: shape (24, k), missing in the last column."""
     idx = hours * k + np.where(codes < 0, k - 1, codes)
     return np.bincount(idx, minlength=24 * k).reshape(24, k).astype(np.float64)
+
+
+def _hour_cover(start: float, end: float) -> np.ndarray:
+    """Seconds of [start, end) in each UTC hour of the day (24 values, one pass over the hours)."""
+    first = math.floor(start / HOUR_S)
+    slots = np.arange(first, math.floor(end / HOUR_S) + 1, dtype=np.float64)
+    lo = np.maximum(slots * HOUR_S, start)
+    hi = np.minimum((slots + 1) * HOUR_S, end)
+    return np.bincount((slots % 24).astype(np.int64), weights=np.maximum(hi - lo, 0.0), minlength=24)
 
 
 def _dispersion(ts: np.ndarray, is_v: np.ndarray, ratio_h: np.ndarray) -> float:
@@ -72,6 +82,12 @@ def _column_findings(ctx: Context, name: str, ref: Categorical, cur: Categorical
     look = max(float(c_ts[-1]) - ctx.onset, HOUR_S)
     adjacent = r_ts >= ctx.onset - look
     A = np.bincount(np.where(r_codes[adjacent] < 0, k - 1, r_codes[adjacent]), minlength=k).astype(np.float64)
+    # each hour of the day's time in the current window against the reference's: the others'
+    # rows at the reference's rate per hour of the day, scaled to the current window's hours
+    r_cover, c_cover = _hour_cover(float(r_ts[0]), ctx.onset), _hour_cover(ctx.onset, float(c_ts[-1]))
+    rate_scale = np.where(r_cover >= 0.5 * HOUR_S, c_cover / np.maximum(r_cover, 1.0), 0.0)
+    if float(c_cover[r_cover < 0.5 * HOUR_S].sum()) > 0.1 * float(c_cover.sum()):
+        return []  # the reference misses hours the window holds: no rate to expect
     out: list[Finding] = []
     for v in np.flatnonzero(shares >= MIN_SHARE):
         r_others_h = R.sum(axis=1) - R[:, v]
@@ -108,6 +124,13 @@ def _column_findings(ctx: Context, name: str, ref: Categorical, cur: Categorical
         gained = np.append(obs_rest[:-1][known] - exp_rest[:-1][known], 0.0)
         new_or_missing = float(obs_rest[:-1][~known].sum() + obs_rest[-1] - exp_rest[-1])
         if max(float(gained.max()), new_or_missing) >= MAX_ABSORBED * lost:
+            continue
+        # and the others as a whole kept their own rate: a mix that moved (one theme replacing
+        # another) hands the lost rows to the rest, whose count then rises by them (both against
+        # the reference's rows per hour of the day, scaled to the window's hours)
+        lost_abs = float((R[:, v] * rate_scale).sum()) - observed
+        gained_abs = float(c_others_h.sum()) - float((r_others_h * rate_scale).sum())
+        if lost_abs <= 0 or gained_abs >= MAX_REST_ABSORBED * lost_abs:
             continue
         mag = float(np.clip((0.6 - rel) / 0.35, 0.0, 1.0))
         value = str(cats[v])

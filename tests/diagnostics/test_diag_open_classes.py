@@ -124,6 +124,22 @@ def test_a_country_renamed_is_not_a_traffic_fall() -> None:
     assert not any(f.check == "segment_traffic" for f in d.findings), d
 
 
+def test_a_mix_that_moved_is_not_a_traffic_fall() -> None:
+    """An unused two-valued column (a UI theme, light 60%) turns mostly dark since the onset
+    (15% light): light rows fall to a fifth of their rate against the dark ones, but the dark
+    rows rose by as many and the total kept its rate. With two values the rest is one value, and
+    its share of the rest cannot move, so this read 'service, traffic' (a confounder probe's
+    unused theme); the rest's own rate per hour of the day rose by the lost rows."""
+    onset = MONDAY + 2.2 * DAY
+    log = _shop_log(5, 3.0, onset, None, 1.0)
+    rng = np.random.default_rng(5)
+    light = np.where(log.timestamp >= onset, 0.15, 0.6)
+    dark = (rng.random(len(log)) >= light).astype(np.int32)
+    log.features["theme"] = Categorical(dark, np.array(["light", "dark"], dtype=object))
+    d = diagnose(log, onset=onset)
+    assert not any(f.check == "segment_traffic" for f in d.findings), d
+
+
 def _regression_log(seed: int, hours: float, per_hour: int, replay_at: float | None, back_h: float) -> PredictionLog:
     """Fresh inputs every request (a 12-input regression); from `replay_at`, the hour of
     requests `back_h` hours earlier is sent again, interleaved with live traffic."""
