@@ -152,8 +152,11 @@ def _repeated_values(ctx: Context, names: list[str]) -> list[Finding]:
         if found is None:
             continue
         window, rep = found
-        in_ref = (ts[window] >= ref_from) & (window < split)
-        cur = window >= split
+        # an empty value repeats the last empty one bit for bit: emptied columns are the
+        # missing-value checks' case, so only present values count
+        present = np.isfinite(np.asarray(col, dtype=np.float64)[window])
+        in_ref = (ts[window] >= ref_from) & (window < split) & present
+        cur = (window >= split) & present
         n_r, n_c = int(in_ref.sum()), int(cur.sum())
         if n_r < MIN_PAIRS or n_c < MIN_PAIRS:
             continue
