@@ -21,7 +21,14 @@ from diagnostics.findings import Finding
 from diagnostics.label_relation import label_relation_findings
 from diagnostics.log import Categorical
 from diagnostics.model_checks import MIN_LABELLED, LossStats, relative_increase
-from diagnostics.phase import MIN_CYCLE, daily_cycle_share, matched_rows
+from diagnostics.phase import (
+    MIN_CYCLE,
+    daily_cycle_share,
+    earlier_windows,
+    matched_rows,
+    window_hours_unseen,
+    without_daily_wave,
+)
 from diagnostics.stale_values import stale_value_findings
 from diagnostics.stats import (
     bin_counts_sorted,
@@ -57,6 +64,13 @@ def data_findings(ctx: Context) -> list[Finding]:
     cur_feats = ctx.current.features
     out: list[Finding] = []
     same_hours = matched_rows(ctx.reference.timestamp, ctx.current.timestamp)
+    unseen_hours = same_hours is None and window_hours_unseen(ctx.reference.timestamp, ctx.current.timestamp)
+    earlier = earlier_windows(ctx.reference.timestamp, ctx.onset, float(ctx.current.timestamp[-1])) if len(
+        ctx.current.timestamp) else []
+    # the whole log's cycle is judged on a time-ordered stride sample (a share of variance needs no million rows)
+    stride = max(1, (ctx.reference.timestamp.shape[0] + ctx.current.timestamp.shape[0]) // CYCLE_SAMPLE)
+    both_ts = (np.concatenate((ctx.reference.timestamp[::stride], ctx.current.timestamp[::stride]))
+               if unseen_hours else np.empty(0))
     clock_names: set[str] = set()
     for name in sorted(set(ref_feats) | set(cur_feats)):
         if name not in cur_feats:
@@ -92,12 +106,15 @@ def data_findings(ctx: Context) -> list[Finding]:
             if clock is None:
                 if same_hours is not None and daily_cycle_share(r, ctx.reference.timestamp) >= MIN_CYCLE:
                     # a daily-cycle input: this window's hours against the same hours of earlier days
-                    found = _numeric_checks(ctx, name, r[same_hours], c)
+                    found = _numeric_checks(ctx, name, r[same_hours], c, [r[w] for w in earlier])
                     for f in found:
                         f.details["reference_same_hours"] = True
                     out.extend(found)
+                elif unseen_hours and daily_cycle_share(np.r_[r[::stride], c[::stride]], both_ts) >= MIN_CYCLE:
+                    # (its cycle judged on the whole log: a reference of a few night hours hardly moves)
+                    out.extend(_beyond_daily_wave(ctx, name, r, c))
                 else:
-                    out.extend(_numeric_checks(ctx, name, r, c))
+                    out.extend(_numeric_checks(ctx, name, r, c, [r[w] for w in earlier]))
                 continue
             # an hour-of-day input moves with the windows' hours: its relation to the clock is what can break
             clock_names.add(name)
@@ -112,6 +129,44 @@ def data_findings(ctx: Context) -> list[Finding]:
         # less information about the prediction than its source, so the source ranks first
         f.details.setdefault("influence_raw", ctx.influence_raw.get(f.subject, 0.0))
     return out
+
+
+CYCLE_SAMPLE = 100_000  # rows of the whole log a daily-cycle share is judged on
+WAVE_CHECKS = ("drift", "out_of_range")  # what a window of unseen hours moves by construction
+
+
+def _beyond_daily_wave(ctx: Context, name: str, r: np.ndarray, c: np.ndarray) -> list[Finding]:
+    """A daily-cycle input on a log whose window holds hours the reference never saw.
+
+    Its distribution and range are judged with the log's daily wave taken out (`phase.without_daily_wave`);
+    everything a wave cannot fake (missing values, a stuck or placeholder value, a unit change, a
+    grid) is judged on the values as logged.
+    """
+    raw = _numeric_checks(ctx, name, r, c)
+    if any(f.check in ("stuck_values", "unit_change", "schema_change") for f in raw):
+        return raw
+    # a distribution's comparison needs no million rows a window: time-ordered stride samples
+    kr, kc = max(1, r.shape[0] // CYCLE_SAMPLE), max(1, c.shape[0] // CYCLE_SAMPLE)
+    r_s, c_s = r[::kr], c[::kc]
+    flat = without_daily_wave(r_s, ctx.reference.timestamp[::kr], c_s, ctx.current.timestamp[::kc], ctx.onset)
+    if flat is None:
+        return raw
+    beyond = [f for f in _numeric_checks(ctx, name, flat[0], flat[1]) if f.check == "drift"]
+    for f in beyond:
+        d = f.details
+        d["beyond_daily_cycle"] = True
+        d["reference_quartiles"], d["current_quartiles"] = _quartiles(r_s), _quartiles(c_s)
+        f.evidence = (
+            f"Feature '{name}' drifted beyond the log's own daily cycle (the trend and the daily wave taken out)"
+            f": KS {d['ks']:.3f}, PSI {d['psi']:.3f}; median {d['reference_quartiles'][1]:.4g} -> "
+            f"{d['current_quartiles'][1]:.4g} (influence on predictions {d['influence']:.2f})."
+        )
+    return [f for f in raw if f.check not in WAVE_CHECKS] + beyond
+
+
+def _quartiles(v: np.ndarray) -> list[float]:
+    s = np.sort(v[np.isfinite(v)])
+    return _sorted_quantiles(s, np.array([0.25, 0.5, 0.75])).tolist() if s.size else [math.nan] * 3
 
 
 UNSEEN_MAJOR = 0.2  # this share of rows with never-seen values is a broken input, used or not
@@ -277,7 +332,9 @@ def _top_share_sorted(s: np.ndarray) -> tuple[float, float]:
     return count / s.shape[0], float(med)
 
 
-def _numeric_checks(ctx: Context, name: str, r: np.ndarray, c: np.ndarray) -> list[Finding]:
+def _numeric_checks(
+    ctx: Context, name: str, r: np.ndarray, c: np.ndarray, earlier: list[np.ndarray] | None = None
+) -> list[Finding]:
     out: list[Finding] = []
     r_nan = np.isnan(r)
     c_nan = np.isnan(c)
@@ -372,7 +429,12 @@ def _numeric_checks(ctx: Context, name: str, r: np.ndarray, c: np.ndarray) -> li
                 {**details, "out_of_range_share": oor},
             )
         )
-    # distribution drift
+    # distribution drift, beyond what earlier windows of the same hours already swung by
+    own = _own_swing(rs, edges, earlier or [])
+    if own is not None:
+        details["ks_earlier_windows"], details["psi_earlier_windows"] = own
+        d = d - max(0.0, own[0] - max(crit, 0.1))
+        psi_value = psi_value - max(0.0, own[1] - 0.1)
     if d >= max(crit, 0.1) and psi_value >= 0.1:
         mag = max(min(1.0, (d - 0.05) / 0.35), min(1.0, (psi_value - 0.05) / 0.5))
         out.append(
@@ -381,12 +443,34 @@ def _numeric_checks(ctx: Context, name: str, r: np.ndarray, c: np.ndarray) -> li
                 "drift",
                 name,
                 mag * w,
-                f"Feature '{name}' drifted: KS {d:.3f}, PSI {psi_value:.3f}; median {rq[1]:.4g} -> {cq[1]:.4g} "
-                f"(influence on predictions {infl:.2f}).",
+                f"Feature '{name}' drifted: KS {d:.3f}, PSI {psi_value:.3f}{_swing_words(own)}; median {rq[1]:.4g} -> "
+                f"{cq[1]:.4g} (influence on predictions {infl:.2f}).",
                 details,
             )
         )
     return out
+
+
+def _swing_words(own: tuple[float, float] | None) -> str:
+    return f" beyond earlier windows' own swings (KS {own[0]:.3f}, PSI {own[1]:.3f})" if own is not None else ""
+
+
+def _own_swing(rs: np.ndarray, edges: np.ndarray, earlier: list[np.ndarray]) -> tuple[float, float] | None:
+    """The largest KS and PSI of earlier windows of the same hours against the reference.
+
+    Weather wanders for days: a log whose first week was 3.5 degrees warmer read as a drift of its
+    last week (KS 0.4) that earlier weeks of the same log show as much of. Only the part of such a
+    swing beyond the drift bar (an earlier window that would itself have been called a drift) is
+    taken off the current window's statistics; an input without such swings keeps them whole.
+    """
+    ks, ps = [], []
+    for block in earlier:
+        bs = np.sort(block[np.isfinite(block)])
+        if bs.shape[0] < MIN_VALUES:
+            return None
+        ks.append(ks_statistic_bounded(rs, bs)[0])
+        ps.append(psi_from_counts(bin_counts_sorted(rs, edges), bin_counts_sorted(bs, edges)))
+    return (max(ks), max(ps)) if ks else None
 
 
 def _value_grid(ctx: Context, name: str, rs: np.ndarray, cs: np.ndarray, c: np.ndarray) -> list[Finding]:

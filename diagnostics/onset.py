@@ -20,6 +20,7 @@ import numpy as np
 from diagnostics.clock_features import clock_match
 from diagnostics.log import Categorical, ChangeRecord, PredictionLog
 from diagnostics.onset_segments import segment_steps
+from diagnostics.phase import CYCLES_SPAN, cycle_columns
 from diagnostics.stats import mean_shift_split, rate_increase_split
 from diagnostics.value_grid import off_grid_rows
 
@@ -154,6 +155,9 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
                 series[f"{name}:missing"] = (mean_series(miss), False)
                 continue
             series[f"{name}:mean"] = (mean_series(v), False)
+            mass = mass_point_rows(v, int(v.shape[0] * HEAD_FRACTION))
+            if mass is not None:  # healthy data hardly ever piles up on a new value: weighed like a symptom
+                series[f"{name}:mass"] = (mean_series(mass), True)
             grid = off_grid_rows(v, int(v.shape[0] * HEAD_FRACTION))
             if grid is not None:
                 series[f"{name}:grid"] = (mean_series(grid), False)
@@ -176,7 +180,9 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
         at, z = mean_shift_split(values, lo_frac=0.15, hi_frac=0.95)
         if not np.isfinite(z):
             z = 1e6
-        if cyclic and z >= MIN_Z:
+        if cyclic and z >= MIN_Z and not name.endswith(":mass"):
+            # (a value the head hardly had cannot be a cycle the log has seen: a cap on a
+            # temperature piles up in the afternoons only, which the hours' levels would take)
             z, at, _ = _beyond_cycles((z, at, name), values, centres)
         # symptoms first: a feature or version change must be 1.5x stronger to count as much
         scored.append((float(z if symptom else z / 1.5), int(at), name))
@@ -209,6 +215,10 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
             start = ramp_start(per_bin, at, lo_bin=int(0.15 * n_bins))
             if start is not None:
                 feet.append(start)
+            if key.endswith(EVENT_SERIES):
+                events_at = first_events(series[key][0], at, head=int(HEAD_FRACTION * n_bins))
+                if events_at is not None:
+                    feet.append(events_at)
     rollout = _rollout_start(log, series, strong, first_bin, lo_bin=int(HEAD_FRACTION * n_bins), n_bins=n_bins)
     if rollout is not None:
         feet.append(int((rollout - t0) // width))
@@ -335,6 +345,79 @@ def residual_relation_steps(
     return out
 
 
+EVENT_SERIES = (":grid", ":missing", ":novel", ":mass")  # shares of rows a fault turns on; quiet in a healthy head
+EVENT_Z = 6.0  # a bin this far beyond the head's bins starts the events
+EVENT_STRETCH_Z = 5.0  # and the bins from it to the step hold them too, this clearly
+
+
+MASS_TAIL = 0.2  # the part of the log whose most common value is looked at
+MASS_MIN_SHARE = 0.05  # it holds this share of the tail's rows
+MASS_HEAD_SHARE = 0.01  # and at most this share of the head's
+MASS_HEAD_DISTINCT = 100  # a fine-grained input: this many distinct values in the head (or a quarter of its rows)
+
+
+def mass_point_rows(values: np.ndarray, head: int) -> np.ndarray | None:
+    """Rows equal to a value the log's end piles up on and its head hardly had (a cap, a fill).
+
+    A cap of a continuous input (every value above 1.2 written as 1.2) moves its mean and spread
+    only a little: the onset of a cap on 15% of the rows stayed undated (spread 4.6 after its
+    penalty) and the window fell back to the last quarter. The share of rows at the value the
+    log's last fifth piles up on steps at the cap from zero. Fine-grained inputs only (a weekday
+    first reaching Sunday late in a log is no pile-up), and None when that value was common
+    from the start.
+    """
+    n = values.shape[0]
+    start = values[:head][np.isfinite(values[:head])]
+    if np.unique(start).size < min(MASS_HEAD_DISTINCT, start.size // 4):
+        return None  # a discrete input (a weekday, a count): its later values are no pile-up
+    tail = values[int(n * (1 - MASS_TAIL)):]
+    tail = tail[np.isfinite(tail)]
+    if tail.size < 50 or head < 50:
+        return None
+    uniq, counts = np.unique(tail, return_counts=True)
+    k = int(np.argmax(counts))
+    if counts[k] < MASS_MIN_SHARE * tail.size:
+        return None
+    at = values == uniq[k]
+    if float(at[:head].mean()) > MASS_HEAD_SHARE:
+        return None
+    return np.where(np.isfinite(values), at.astype(np.float64), np.nan)
+
+
+def first_events(values: np.ndarray, step_bin: int, head: int) -> int | None:
+    """The first bin where a share of rows a fault turns on (values capped onto a grid, missing,
+    never-seen categories) leaves the head's level, when the stretch from it to the step holds it.
+
+    A cap on a daily-cycle input only shows while the input would exceed it: a temperature capped
+    at 68 F filled the warm afternoon at the onset with 68.0 and then nothing through the night
+    until the next afternoon, the larger step, where the onset was dated (20 hours late). Pulses
+    are no ramp; the first bin far beyond the head's scatter (z 6), with the bins from it to the
+    step beyond it as a whole (z 5), is where the events began; the scatter is floored at a
+    twentieth of the step, so a bin must hold at least 30% of the step's size. None when no bin
+    qualifies.
+    """
+    y = np.asarray(values, dtype=np.float64)
+    h = y[:head][np.isfinite(y[:head])]
+    if h.size < 8 or step_bin <= head:
+        return None
+    after = y[step_bin:][np.isfinite(y[step_bin:])]
+    if after.size == 0:
+        return None
+    mu = float(h.mean())
+    jump = float(after.mean()) - mu
+    sign = 1.0 if jump >= 0 else -1.0
+    # the head's scatter, but never under a twentieth of the step: a share that was exactly zero
+    # (no row at the cap's value) would make a single chance row outstanding
+    sd = max(float(h.std()), 0.05 * abs(jump), 1e-9)
+    z = sign * (y[head:step_bin] - mu) / sd
+    hits = np.flatnonzero(np.nan_to_num(z, nan=0.0) >= EVENT_Z)
+    for b in hits[:3]:  # the first few outstanding bins, earliest first
+        stretch = z[b:][np.isfinite(z[b:])]
+        if stretch.size and float(stretch.mean()) * np.sqrt(stretch.size) >= EVENT_STRETCH_Z:
+            return int(head + b)
+    return None
+
+
 REFINE_BINS = 2  # the row-level search spans this many bins either side of the bin-level step
 REFINE_Z = 4.0  # the step between the rows must stand out this clearly to move the onset
 
@@ -416,11 +499,6 @@ def refine_step(
     return float(seg_t[kb])
 
 
-DAY_S = 86400.0
-WEEKLY_SPAN = 13 * DAY_S  # most 3-hour blocks of the week seen twice
-CYCLES_SPAN = 1.5 * DAY_S  # a log this long has seen most hours twice: a step is judged beyond the cycle
-
-
 def seasonal_step(
     values: np.ndarray, times: np.ndarray, lo_frac: float, hi_frac: float, prefer: int | None = None
 ) -> tuple[int, float, np.ndarray]:
@@ -447,7 +525,7 @@ def seasonal_step(
         return 0, 0.0, rest
     t = np.asarray(times, dtype=np.float64)[idx]
     span = float(t[-1] - t[0])
-    cols = [np.ones(n), (t - t.mean()) / max(span, 1.0)] + _cycle_columns(t)
+    cols = [np.ones(n), (t - t.mean()) / max(span, 1.0)] + cycle_columns(t)
     q, _ = np.linalg.qr(np.column_stack(cols))
     yv = y[idx]
     resid = yv - q @ (q.T @ yv)
@@ -474,26 +552,6 @@ def seasonal_step(
     return at, float(np.sqrt(gain[best] / s2)), rest
 
 
-def _cycle_columns(t: np.ndarray) -> list[np.ndarray]:
-    """The daily (and weekly) cycle a log of this span has seen, as regression columns.
-
-    Two weeks or more: each 3-hour block of the week its own level (weekends); a day and a half
-    or more: each hour of the day its own level; six hours or more: two daily harmonics (free
-    amplitude and phase), all a line's companions in `seasonal_step`.
-    """
-    span = float(t[-1] - t[0]) if t.size else 0.0
-    if span >= WEEKLY_SPAN:
-        block = np.floor(t / (3 * 3600.0)) % 56
-        return [(block == b).astype(np.float64) for b in range(1, 56)]
-    if span >= CYCLES_SPAN:
-        hour = np.floor(t / 3600.0) % 24
-        return [(hour == h).astype(np.float64) for h in range(1, 24)]
-    if span >= DAY_S / 4:
-        angle = 2.0 * np.pi * t / DAY_S
-        return [np.cos(angle), np.sin(angle), np.cos(2 * angle), np.sin(2 * angle)]
-    return []
-
-
 def without_cycle(values: np.ndarray, times: np.ndarray, step_at: int) -> np.ndarray:
     """The series with its daily (weekly) cycle removed, fitted together with the step at `step_at`.
 
@@ -505,7 +563,7 @@ def without_cycle(values: np.ndarray, times: np.ndarray, step_at: int) -> np.nda
     y = np.asarray(values, dtype=np.float64)
     idx = np.flatnonzero(np.isfinite(y))
     t = np.asarray(times, dtype=np.float64)[idx]
-    cyc = _cycle_columns(t)
+    cyc = cycle_columns(t)
     if idx.size < len(cyc) + 8 or not cyc:
         return y
     base = [np.ones(idx.size), (t - t.mean()) / max(float(t[-1] - t[0]), 1.0), (idx >= step_at).astype(np.float64)]

@@ -76,3 +76,156 @@ def matched_rows(ref_ts: np.ndarray, cur_ts: np.ndarray) -> np.ndarray | None:
     starts = np.searchsorted(hours_sorted, np.arange(24), side="left")
     rank = np.arange(order.size) - starts[hours_sorted]
     return np.sort(order[rank < take[hours_sorted]])
+
+
+WEEKLY_SPAN = 13 * DAY_S  # most 3-hour blocks of the week seen twice
+CYCLES_SPAN = 1.5 * DAY_S  # a log this long has seen most hours twice: a step is judged beyond the cycle
+
+
+def cycle_columns(t: np.ndarray) -> list[np.ndarray]:
+    """The daily (and weekly) cycle a log of this span has seen, as regression columns.
+
+    Two weeks or more: each 3-hour block of the week its own level (weekends); a day and a half
+    or more: each hour of the day its own level; six hours or more: two daily harmonics (free
+    amplitude and phase), all a line's companions in `onset.seasonal_step`.
+    """
+    span = float(t[-1] - t[0]) if t.size else 0.0
+    if span >= WEEKLY_SPAN:
+        block = np.floor(t / (3 * HOUR_S)) % 56
+        return [(block == b).astype(np.float64) for b in range(1, 56)]
+    if span >= CYCLES_SPAN:
+        hour = np.floor(t / HOUR_S) % 24
+        return [(hour == h).astype(np.float64) for h in range(1, 24)]
+    if span >= DAY_S / 4:
+        angle = 2.0 * np.pi * t / DAY_S
+        return [np.cos(angle), np.sin(angle), np.cos(2 * angle), np.sin(2 * angle)]
+    return []
+
+
+WAVE_SPAN = DAY_S / 2  # over half a day the daily wave moves traffic far more than neighbouring hours show
+RATE_BINS = 240  # at most this many bins for the rate's fit (at least ~20 rows each)
+RATE_ITERATIONS = 12
+
+
+def rate_beyond_cycle(counts: np.ndarray, edges: np.ndarray, at: float) -> float | None:
+    """The rate after `at` as a share of what the log's trend and daily (weekly) cycle predict there.
+
+    Traffic over a day rises three- or fivefold from the night to the evening, so a window of a
+    few hours compared with the hours just before it reads the wave as a drop or a spike (a 1-day
+    log's last quarter at 20% of the afternoon's rate). A wave cannot make an edge: the log's
+    per-bin counts are fitted by a Poisson regression on a line, the cycle its span has seen
+    (`cycle_columns`; under a day and a half four daily harmonics: two meal peaks are no single
+    hump) and a step at `at` (each bin weighted by its share after `at`); the step's
+    factor is the answer. None for logs shorter than half a day (their wave is a line's business)
+    or too few bins. `counts` may be weighted (a sampled window counts 1/fraction a row).
+    """
+    y = np.asarray(counts, dtype=np.float64)
+    if y.shape[0] < 24 or float(edges[-1] - edges[0]) < WAVE_SPAN:
+        return None
+    lo, hi = edges[:-1], edges[1:]
+    centres = (lo + hi) / 2.0
+    after = np.clip((hi - at) / np.maximum(hi - lo, 1e-9), 0.0, 1.0)
+    if not (0 < float(after.sum()) < y.shape[0] - 1):
+        return None
+    span = float(edges[-1] - edges[0])
+    cols = [np.ones(y.shape[0]), after, (centres - centres.mean()) / span] + cycle_columns(centres)
+    if span < CYCLES_SPAN:
+        cols += _higher_harmonics(centres)
+    X = np.column_stack(cols)
+    if X.shape[0] < X.shape[1] + 8:
+        return None
+    # iteratively reweighted least squares for log(rate) (a few hundred bins, a few dozen columns)
+    eta = np.log(y + 0.5)
+    beta = np.zeros(X.shape[1])
+    for _ in range(RATE_ITERATIONS):
+        mu = np.exp(eta)
+        z = eta + (y - mu) / mu
+        w = np.sqrt(mu)
+        beta, *_ = np.linalg.lstsq(X * w[:, None], z * w, rcond=None)
+        eta = np.clip(X @ beta, -30.0, 30.0)
+    return float(np.exp(np.clip(beta[1], -30.0, 30.0)))
+
+
+def _higher_harmonics(t: np.ndarray) -> list[np.ndarray]:
+    """The third and fourth daily harmonics: two meal peaks a day (lunch, dinner) are no single hump."""
+    angle = 2.0 * np.pi * t / DAY_S
+    return [np.cos(3 * angle), np.sin(3 * angle), np.cos(4 * angle), np.sin(4 * angle)]
+
+
+def window_hours_unseen(ref_ts: np.ndarray, cur_ts: np.ndarray) -> bool:
+    """The window holds hours of the day the reference never saw enough of (a log of a day or less)."""
+    if ref_ts.size == 0 or cur_ts.size == 0:
+        return False
+    r_n = np.bincount(hour_of_day(ref_ts), minlength=24)
+    c_share = np.bincount(hour_of_day(cur_ts), minlength=24) / float(cur_ts.size)
+    return bool((r_n[c_share >= MIN_WINDOW_SHARE] < MIN_ROWS_PER_HOUR).any())
+
+
+WAVE_BINS = 96  # bins of the whole log for the per-bin means the wave is fitted to
+
+
+def without_daily_wave(
+    r: np.ndarray, r_ts: np.ndarray, c: np.ndarray, c_ts: np.ndarray, onset: float
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Both windows' values with the log's trend and daily wave taken out; a step at the onset kept.
+
+    On a log of a day or less the current window's hours were never seen before: its evening
+    temperatures against the morning's read as a drift (KS 0.5, 'data, temp_c' on a healthy
+    1-day log), and the afternoon's highs as out of range. A wave cannot make an edge: the
+    per-bin means of the whole log are fitted by a line, four daily harmonics and a step at the
+    onset (jointly, so the step does not bend the wave), and each row loses the line and the
+    wave at its own time. A shift, a cap or a lag since the onset stays in the values. None
+    below half a day of log or when too few bins are filled.
+    """
+    ts = np.concatenate((r_ts, c_ts))
+    v = np.concatenate((r, c)).astype(np.float64)
+    ok = np.isfinite(v)
+    if int(ok.sum()) < 24 * MIN_ROWS_PER_HOUR:
+        return None
+    t0, t1 = float(ts.min()), float(ts.max())
+    span = t1 - t0
+    if span < DAY_S / 2:
+        return None
+    b = np.minimum(((ts[ok] - t0) / span * WAVE_BINS).astype(np.int64), WAVE_BINS - 1)
+    n = np.bincount(b, minlength=WAVE_BINS).astype(np.float64)
+    s = np.bincount(b, weights=v[ok], minlength=WAVE_BINS)
+    filled = n >= 5
+    if int(filled.sum()) < 24:
+        return None
+    centres = t0 + (np.arange(WAVE_BINS) + 0.5) * span / WAVE_BINS
+
+    def basis(t: np.ndarray) -> np.ndarray:
+        angle = 2.0 * np.pi * t / DAY_S
+        return np.column_stack([(t - t0) / span - 0.5, np.cos(angle), np.sin(angle), np.cos(2 * angle),
+                                np.sin(2 * angle)] + _higher_harmonics(t))
+
+    X = np.column_stack([np.ones(WAVE_BINS), (centres >= onset).astype(np.float64), basis(centres)])[filled]
+    w = np.sqrt(n[filled])
+    beta, *_ = np.linalg.lstsq(X * w[:, None], (s[filled] / n[filled]) * w, rcond=None)
+    flat = v - basis(ts) @ beta[2:]
+    return flat[: r.shape[0]], flat[r.shape[0]:]
+
+
+
+MIN_EARLIER_WINDOWS = 2  # earlier windows of the same hours needed to know an input's own swings
+MAX_EARLIER_WINDOWS = 7
+
+
+def earlier_windows(ref_ts: np.ndarray, onset: float, end: float) -> list[slice]:
+    """Reference rows of earlier windows as long as the current one, at the same hours of the day.
+
+    Each is the current window moved back by a whole number of days, far enough to end before the
+    onset (a 6-hour evening window: the evenings before it; a 4-day window: the 4-day stretches
+    ending 1, 2, ... days before it), at most seven. Fewer than two inside the reference: none (a
+    log of a day or two, a 6-hour log).
+    """
+    span = end - onset
+    if ref_ts.size == 0 or span <= 0:
+        return []
+    out: list[slice] = []
+    j = int(np.ceil(span / DAY_S))
+    while onset - j * DAY_S >= float(ref_ts[0]) and len(out) < MAX_EARLIER_WINDOWS:
+        lo, hi = np.searchsorted(ref_ts, [onset - j * DAY_S, end - j * DAY_S], side="left")
+        out.append(slice(int(lo), int(hi)))
+        j += 1
+    return out if len(out) >= MIN_EARLIER_WINDOWS else []

@@ -14,6 +14,7 @@ import numpy as np
 
 from diagnostics.context import Context, align_categorical
 from diagnostics.findings import Finding
+from diagnostics.phase import RATE_BINS, rate_beyond_cycle
 from diagnostics.replay import replay_findings
 from diagnostics.segment_traffic import segment_traffic_findings
 from diagnostics.stats import two_proportion_se
@@ -263,6 +264,24 @@ def _seasonal_words(seasonal: dict[str, float], cur_rate: float) -> str:
     return f"; {', '.join(parts)}" if parts else ""
 
 
+def _beyond_wave(ctx: Context) -> float | None:
+    """The current window's rate as a share of what the log's trend and daily cycle predict for it."""
+    ref_ts, cur_ts = ctx.reference.timestamp, ctx.current.timestamp
+    t0, t1 = float(ref_ts[0]), float(cur_ts[-1])
+    rows = ref_ts.shape[0] + cur_ts.shape[0]
+    n_bins = int(min(RATE_BINS, rows // 20))
+    if n_bins < 24 or t1 <= t0:
+        return None
+    edges = np.linspace(t0, t1, n_bins + 1)
+    counts = np.histogram(ref_ts, edges)[0] / ctx.reference.sample_fraction
+    counts = counts + np.histogram(cur_ts, edges)[0] / ctx.current.sample_fraction
+    return rate_beyond_cycle(counts, edges, ctx.onset)
+
+
+def _wave_words(beyond: float | None) -> str:
+    return f"; {beyond:.0%} of what the log's own daily cycle predicts for these hours" if beyond is not None else ""
+
+
 def _traffic(ctx: Context) -> list[Finding]:
     out: list[Finding] = []
     cur_ts = ctx.current.timestamp
@@ -293,6 +312,11 @@ def _traffic(ctx: Context) -> list[Finding]:
     # a weekend or a night is not an outage: the drop (spike) must hold against the same hours
     # a day and a week earlier too, wherever the log reaches back that far
     ratios = [ratio] + [cur_rate / max(rate, 1e-9) for rate in seasonal.values()]
+    # and against the log's own daily wave: a window of a few hours at the evening's fall is no outage
+    beyond = _beyond_wave(ctx) if same_log else None
+    if beyond is not None:
+        details["ratio_beyond_daily_cycle"] = beyond
+        ratios.append(beyond)
     drop_ratio, spike_ratio = max(ratios), min(ratios)
     # gaps: the longest silence since the onset
     edges = np.concatenate(([ctx.onset], cur_ts))
@@ -322,7 +346,7 @@ def _traffic(ctx: Context) -> list[Finding]:
                 "traffic",
                 mag,
                 f"Traffic dropped to {ratio:.0%} of normal: {ref_rate:.1f} -> {cur_rate:.1f} predictions per minute"
-                f"{_seasonal_words(seasonal, cur_rate)}.",
+                f"{_seasonal_words(seasonal, cur_rate)}{_wave_words(beyond)}.",
                 details,
             )
         )
@@ -335,7 +359,7 @@ def _traffic(ctx: Context) -> list[Finding]:
                 "traffic",
                 mag,
                 f"Traffic spiked to {ratio:.1f}x normal: {ref_rate:.1f} -> {cur_rate:.1f} predictions per minute"
-                f"{_seasonal_words(seasonal, cur_rate)}.",
+                f"{_seasonal_words(seasonal, cur_rate)}{_wave_words(beyond)}.",
                 details,
             )
         )
