@@ -110,6 +110,9 @@ for _check in (
     CheckSpec(
         "relation_break", "data", "feature", "naive_model", "a feature lost its relation to the other inputs", "drift"
     ),
+    CheckSpec(
+        "stale_values", "data", "feature", "naive_model", "values from a stale snapshot (frozen, lagged)", "drift"
+    ),
     CheckSpec("version_change", "model", "model_version", "rollback", "a new model version performs worse", "quality"),
     CheckSpec("concept_drift", "model", "concept", "retrain", "quality fell everywhere, nothing else moved", "quality"),
     CheckSpec("segment", "model", "segment", "retrain", "quality fell in one slice of the traffic", "quality"),

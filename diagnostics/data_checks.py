@@ -29,6 +29,7 @@ from diagnostics.phase import (
     window_hours_unseen,
     without_daily_wave,
 )
+from diagnostics.stale_values import stale_value_findings
 from diagnostics.stats import (
     bin_counts_sorted,
     chi2_homogeneity,
@@ -122,6 +123,7 @@ def data_findings(ctx: Context) -> list[Finding]:
             out.extend(_missing(ctx, name, mr, mc, r.shape[0], c.shape[0]))
     out.extend(relation_findings(ctx, clock_names))
     out.extend(label_relation_findings(ctx))
+    out.extend(stale_value_findings(ctx, clock_names))
     for f in out:
         # tie-break for equal (clipped) scores: a derived column (e.g. a bucketed copy) carries
         # less information about the prediction than its source, so the source ranks first

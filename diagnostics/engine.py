@@ -25,6 +25,7 @@ from diagnostics.reference import complete_reference, reference_is_adjacent
 from diagnostics.relation import temper_concept
 from diagnostics.replay import replay_onset
 from diagnostics.score_labels import score_labels
+from diagnostics.segment_traffic import segment_traffic_onset
 from diagnostics.segments import segment_and_concept_findings
 from diagnostics.service_checks import MIN_ROWS as MIN_SERVICE_ROWS
 from diagnostics.service_checks import service_findings
@@ -113,6 +114,7 @@ _CONFIRMING = {
     "segment": ("segment", "relation_break"),
     "relation": ("relation_break",),
     "replay": ("replayed_requests",),
+    "traffic": ("segment_traffic",),
 }
 
 
@@ -122,7 +124,7 @@ def _names_feature(d: Diagnosis, cand: Candidate) -> bool:
     top = d.findings[0]
     if top.check not in _CONFIRMING.get(cand.series.partition(":")[0], ()):
         return False
-    if top.check == "replayed_requests":
+    if top.check in ("replayed_requests", "segment_traffic"):
         return True
     if top.check == "segment":
         parts = top.subject.split(" and ")
@@ -172,8 +174,12 @@ def diagnose(
         found = detect_onset(log, full_loss, change_list)
         onset_ts, detected = found.timestamp, found.detected
         if reference is None and not detected:
-            replayed = replay_onset(log)
-            extra = () if replayed is None else (Candidate(0.0, replayed, "replay:"),)
+            # a replayed hour or one segment's fall moves nothing the onset scan sees
+            extra = tuple(
+                Candidate(0.0, at, series)
+                for at, series in ((replay_onset(log), "replay:"), (segment_traffic_onset(log), "traffic:"))
+                if at is not None
+            )
             confirmed = _confirmed_candidate(given_log, change_list, (*found.candidates, *extra))
             if confirmed is not None:
                 return replace(confirmed, runtime_ms=(time.perf_counter() - started) * 1000.0)

@@ -142,8 +142,9 @@ def _on_their_own_rows(ctx: Context, names: list[str]) -> set[str]:
     A value joined to another row (a stale cache, a wrong key) keeps nothing of the row's other
     inputs, so a column that moved with its partners before and still does is the row's own
     value: the label stopped following it, the join did not break (concept drift that zeroed
-    some weights; three correlated inputs losing the label at once). A column without partners
-    cannot be told apart this way and stays a suspect.
+    some weights; three correlated inputs losing the label at once). A column with fewer partners
+    cannot be told apart this way and stays a suspect, unless two or more such columns on their
+    own rows lost the label with it.
     """
     if not names:
         return set()
@@ -157,7 +158,7 @@ def _on_their_own_rows(ctx: Context, names: list[str]) -> set[str]:
     if len(listed) < 2 or ctx.ref_sample.size < MIN_ROWS or ctx.cur_sample.size < MIN_ROWS:
         return set()
     r_ref, _, r_cur, _ = rank_correlations(ctx, listed)
-    out: set[str] = set()
+    held: dict[str, int] = {}  # column -> its strong partners, all of them kept
     for name in names:
         if name not in listed:
             continue
@@ -165,12 +166,13 @@ def _on_their_own_rows(ctx: Context, names: list[str]) -> set[str]:
         rr, rc = np.nan_to_num(r_ref[j]), np.nan_to_num(r_cur[j])
         partners = np.abs(rr) >= STRONG
         partners[j] = False
-        if int(partners.sum()) < PARTNERS:
-            continue
         drop = np.abs(rr[partners]) - rc[partners] * np.sign(rr[partners])
-        if float(drop.max()) < MIN_DROP / 2:
-            out.add(name)
-    return out
+        if float(drop.max(initial=0.0)) < MIN_DROP / 2:
+            held[name] = int(partners.sum())
+    own = {k for k, n in held.items() if n >= PARTNERS}
+    # several inputs on their own rows lost the label together: the relation changed, and an input
+    # with one partner or none, none of them broken, is read the same way
+    return set(held) if len(own) >= PARTNERS else own
 
 
 PARTNERS = 2  # strong relations a column needs before its held relations clear its join

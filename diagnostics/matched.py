@@ -416,14 +416,30 @@ def reverse_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray,
     m = min(v_pool.size, b_all.size, REVERSE_MAX_POOL)
     if m < min_pairs or scored.size < min_pairs:
         return None
-    v_pool, b_pool = _subsample(v_pool, m, rng), _subsample(b_all, m, rng)
     scored = _subsample(scored, REVERSE_MAX_ROWS, rng)
     b_src = ctx.current.prediction if same_window else ctx.reference.prediction
     if same_window:
-        points = _coordinates(ctx, feats, scored, np.concatenate([b_pool, v_pool]))
+        # the baseline's pool is drawn where the version served: a canary confined to one segment
+        # answers from inputs packed into that segment, and a pool drawn across all traffic sits
+        # farther from each scored row there, so the version looked better for its denser pool
+        # (a bad canary on a fifth of one continent: reverse z -1.0 against an estimate's +3.8)
+        v_pool = _subsample(v_pool, m, rng)
+        b_cand = _subsample(b_all, REVERSE_MAX_POOL, rng)
+        points = _coordinates(ctx, feats, scored, np.concatenate([b_cand, v_pool]))
+        p_scored, p_cand, p_v = (
+            points[: scored.size],
+            points[scored.size : scored.size + b_cand.size],
+            points[scored.size + b_cand.size :],
+        )
+        got_v, got_b = _distinct_nearest(cKDTree(p_cand), p_v)
+        if got_v.size < min_pairs:
+            return None
+        v_pool, p_v, b_pool, p_b = v_pool[got_v], p_v[got_v], b_cand[got_b], p_cand[got_b]
+        m = got_v.size
     else:
+        v_pool, b_pool = _subsample(v_pool, m, rng), _subsample(b_all, m, rng)
         points = _coordinates(ctx, feats, np.concatenate([scored, b_pool]), v_pool)
-    p_scored, p_b, p_v = points[: scored.size], points[scored.size : scored.size + m], points[scored.size + m :]
+        p_scored, p_b, p_v = points[: scored.size], points[scored.size : scored.size + m], points[scored.size + m :]
     got = _reverse_core(ctx, p_scored, scored, (p_v, ctx.current.prediction, v_pool), (p_b, b_src, b_pool), min_pairs)
     if got is None:
         return None
@@ -439,6 +455,28 @@ def reverse_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray,
         raw_z=z,
         placebo_spread=spread,
     )
+
+
+def _distinct_nearest(tree: cKDTree, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows of `points`, rows of the tree) paired one to one, each point with the nearest tree row
+    not taken by an earlier point among its `MATCH_K` nearest (one vectorized pass per rank)."""
+    k = min(MATCH_K, tree.n)
+    if k == 0 or points.shape[0] == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    _, near = tree.query(points, k=k)
+    near = near.reshape(points.shape[0], k)
+    chosen = np.full(points.shape[0], -1, dtype=np.int64)
+    taken = np.zeros(tree.n, dtype=bool)
+    for rank in range(k):
+        open_rows = np.flatnonzero(chosen < 0)
+        cand = near[open_rows, rank]
+        free = ~taken[cand]
+        open_rows, cand = open_rows[free], cand[free]
+        _, first = np.unique(cand, return_index=True)  # a tree row goes to the first point asking for it
+        chosen[open_rows[first]] = cand[first]
+        taken[cand[first]] = True
+    got = np.flatnonzero(chosen >= 0)
+    return got, chosen[got]
 
 
 def _placebo_spread(

@@ -23,7 +23,7 @@ import numpy as np
 
 from diagnostics.context import Context, align_categorical
 from diagnostics.findings import Finding
-from diagnostics.log import Categorical
+from diagnostics.log import Categorical, PredictionLog
 from diagnostics.phase import HOUR_S, hour_of_day
 
 MIN_SHARE = 0.02  # a value holding less of the reference's rows is not a segment anyone routes
@@ -31,6 +31,7 @@ MIN_EXPECTED = 50.0  # rows the segment should have sent since the onset
 MAX_RATIO = 0.5  # the segment fell to half its normal rate or less ...
 MIN_Z = 6.0  # ... far beyond its count's noise
 MAX_ABSORBED = 0.3  # share of the lost rows one other value (or new/missing values) may have gained
+MAX_REST_ABSORBED = 0.5  # share of them the other values together may have gained over their own rate
 MIN_HOUR_ROWS = 20  # reference rows of the others an hour of the day needs to set that hour's ratio
 
 
@@ -38,6 +39,15 @@ def _counts(hours: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
     """Rows per (hour of day, value) in one pass: shape (24, k), missing in the last column."""
     idx = hours * k + np.where(codes < 0, k - 1, codes)
     return np.bincount(idx, minlength=24 * k).reshape(24, k).astype(np.float64)
+
+
+def _hour_cover(start: float, end: float) -> np.ndarray:
+    """Seconds of [start, end) in each UTC hour of the day (24 values, one pass over the hours)."""
+    first = math.floor(start / HOUR_S)
+    slots = np.arange(first, math.floor(end / HOUR_S) + 1, dtype=np.float64)
+    lo = np.maximum(slots * HOUR_S, start)
+    hi = np.minimum((slots + 1) * HOUR_S, end)
+    return np.bincount((slots % 24).astype(np.int64), weights=np.maximum(hi - lo, 0.0), minlength=24)
 
 
 def _dispersion(ts: np.ndarray, is_v: np.ndarray, ratio_h: np.ndarray) -> float:
@@ -72,6 +82,12 @@ def _column_findings(ctx: Context, name: str, ref: Categorical, cur: Categorical
     look = max(float(c_ts[-1]) - ctx.onset, HOUR_S)
     adjacent = r_ts >= ctx.onset - look
     A = np.bincount(np.where(r_codes[adjacent] < 0, k - 1, r_codes[adjacent]), minlength=k).astype(np.float64)
+    # each hour of the day's time in the current window against the reference's: the others'
+    # rows at the reference's rate per hour of the day, scaled to the current window's hours
+    r_cover, c_cover = _hour_cover(float(r_ts[0]), ctx.onset), _hour_cover(ctx.onset, float(c_ts[-1]))
+    rate_scale = np.where(r_cover >= 0.5 * HOUR_S, c_cover / np.maximum(r_cover, 1.0), 0.0)
+    if float(c_cover[r_cover < 0.5 * HOUR_S].sum()) > 0.1 * float(c_cover.sum()):
+        return []  # the reference misses hours the window holds: no rate to expect
     out: list[Finding] = []
     for v in np.flatnonzero(shares >= MIN_SHARE):
         r_others_h = R.sum(axis=1) - R[:, v]
@@ -109,6 +125,13 @@ def _column_findings(ctx: Context, name: str, ref: Categorical, cur: Categorical
         new_or_missing = float(obs_rest[:-1][~known].sum() + obs_rest[-1] - exp_rest[-1])
         if max(float(gained.max()), new_or_missing) >= MAX_ABSORBED * lost:
             continue
+        # and the others as a whole kept their own rate: a mix that moved (one theme replacing
+        # another) hands the lost rows to the rest, whose count then rises by them (both against
+        # the reference's rows per hour of the day, scaled to the window's hours)
+        lost_abs = float((R[:, v] * rate_scale).sum()) - observed
+        gained_abs = float(c_others_h.sum()) - float((r_others_h * rate_scale).sum())
+        if lost_abs <= 0 or gained_abs >= MAX_REST_ABSORBED * lost_abs:
+            continue
         mag = float(np.clip((0.6 - rel) / 0.35, 0.0, 1.0))
         value = str(cats[v])
         out.append(
@@ -141,3 +164,54 @@ def segment_traffic_findings(ctx: Context) -> list[Finding]:
             out.extend(_column_findings(ctx, name, ref, cur))
     out.sort(key=lambda f: f.score, reverse=True)
     return out[:1]
+
+
+def _loglik(k: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Binomial log-likelihood of k hits in n rows at rate p (0 log 0 = 0), elementwise."""
+    out: np.ndarray = np.nan_to_num(k * np.log(p)) + np.nan_to_num((n - k) * np.log1p(-p))
+    return out
+
+
+def segment_traffic_onset(log: PredictionLog) -> float | None:
+    """When one value's requests fell, for a log whose onset nothing else dated.
+
+    A segment's fall moves no distribution enough for the onset scan, which then leaves the
+    last quarter of the log as the window: the fall may have started a day earlier. Per value
+    of each categorical input (a `MIN_SHARE` of the rows or more), its hourly count among all
+    rows is a binomial series; the hour that splits it best into two rates (the largest
+    likelihood ratio, from cumulative sums) is the candidate when the later rate is at most
+    `MAX_RATIO` of the earlier. The caller keeps it only when a diagnosis at that time finds the
+    fall with all its guards (hours of the day, the adjacent window, where the rows went).
+    """
+    ts = log.timestamp
+    if ts.size < 4 * MIN_EXPECTED:
+        return None
+    hours = ((ts - ts[0]) // HOUR_S).astype(np.int64)
+    n_h = int(hours[-1]) + 1
+    if n_h < 8:
+        return None
+    total = np.bincount(hours, minlength=n_h).astype(np.float64)
+    best: tuple[float, float] | None = None  # (likelihood ratio, time)
+    for col in log.features.values():
+        if not isinstance(col, Categorical):
+            continue
+        share = np.bincount(col.codes[col.codes >= 0], minlength=len(col.categories)) / float(ts.size)
+        for v in np.flatnonzero(share >= MIN_SHARE):
+            hits = np.bincount(hours[col.codes == v], minlength=n_h).astype(np.float64)
+            c_hits, c_rows = np.cumsum(hits)[:-1], np.cumsum(total)[:-1]
+            a_hits, a_rows = hits.sum() - c_hits, total.sum() - c_rows
+            with np.errstate(invalid="ignore", divide="ignore"):
+                p1, p2 = c_hits / c_rows, a_hits / a_rows
+                p0 = np.full(p1.shape, hits.sum() / total.sum())
+                llr = (
+                    _loglik(c_hits, c_rows, p1) + _loglik(a_hits, a_rows, p2)
+                    - _loglik(c_hits + a_hits, c_rows + a_rows, p0)
+                )
+            # a fall, in a later part holding at least two hours and an earlier at least six
+            ok = (p2 <= MAX_RATIO * p1) & (np.arange(1, n_h) >= 6) & (np.arange(1, n_h) <= n_h - 2)
+            if not ok.any():
+                continue
+            i = int(np.argmax(np.where(ok, llr, -np.inf)))
+            if best is None or llr[i] > best[0]:
+                best = (float(llr[i]), float(ts[0]) + (i + 1) * HOUR_S)
+    return None if best is None else best[1]

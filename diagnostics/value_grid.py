@@ -29,6 +29,7 @@ MIN_ROWS_PER_VALUE = 50  # a discrete reference: its distinct values hold this m
 MIN_SHARE = 0.1  # current rows moved off the grid below this share are not reported
 GRIDS = (1.0, 0.1)  # whole numbers, tenths
 OFF_GRID_REFERENCE = 0.5  # a fine-grained reference: at least this share of values off the grid
+ON_GRID_REFERENCE = 0.01  # a gridded head: at most this share of its values off the grid
 SAMPLE = 50_000
 
 
@@ -79,19 +80,25 @@ def off_grid_rows(v: np.ndarray, head: int) -> np.ndarray | None:
 
     The onset scan's view of a column's resolution: a reading truncated to whole numbers from
     some row on steps from ~0.9 to 0 there, however little its mean moves (a day's temperature
-    cycle or a warm spell moves the mean far more, and were taken for the onset). None when the
-    column's head sits on every grid (counts, codes): nothing could be rounded.
+    cycle or a warm spell moves the mean far more, and were taken for the onset). A head that
+    sits on a grid (counts, codes, a rain gauge's tenths of a millimetre) gives the rows off the
+    coarsest such grid instead: a unit converted upstream (millimetres to inches on one
+    station's rows) steps from 0 to its share of the rows there, while the zero-heavy mean barely
+    moves and no other series dated it (outside round 9: the onset fell back to the last quarter).
     """
     lead = v[:head]
     lead = lead[np.isfinite(lead)]
     if lead.shape[0] < MIN_ROWS // 4:
         return None
-    for grid in GRIDS:
-        if _off_grid_share(lead, grid) >= OFF_GRID_REFERENCE:
-            x = v / grid
-            off = (np.abs(x - np.round(x)) > 1e-6 * np.maximum(1.0, np.abs(x))).astype(np.float64)
-            return np.where(np.isfinite(v), off, np.nan)
-    return None
+    shares = [_off_grid_share(lead, grid) for grid in GRIDS]
+    chosen = next((g for g, share in zip(GRIDS, shares, strict=True) if share >= OFF_GRID_REFERENCE), None)
+    if chosen is None:
+        chosen = next((g for g, share in zip(GRIDS, shares, strict=True) if share <= ON_GRID_REFERENCE), None)
+    if chosen is None:
+        return None
+    x = v / chosen
+    off = (np.abs(x - np.round(x)) > 1e-6 * np.maximum(1.0, np.abs(x))).astype(np.float64)
+    return np.where(np.isfinite(v), off, np.nan)
 
 
 def snapped_to_grid(rs: np.ndarray, cs: np.ndarray) -> tuple[float, float, float, float] | None:
@@ -114,6 +121,57 @@ def snapped_to_grid(rs: np.ndarray, cs: np.ndarray) -> tuple[float, float, float
     return None
 
 
+def left_grid(rs: np.ndarray, cs: np.ndarray) -> tuple[float, float, float, float] | None:
+    """(grid, share of rows moved off it, off-grid share before, after) for a gridded column gaining finer values.
+
+    The coarsest grid the reference sits on (at most 1% off it) that at least `MIN_SHARE` more
+    of the current rows now leave: a rain gauge in tenths of a millimetre whose readings from one
+    station come in inches (0.039, 0.118) since the onset. Its range, median and most values hold,
+    the reference has too many distinct values to be "discrete", and the verdict was a segment
+    of that station's wet rows (outside round 9).
+    """
+    if rs.shape[0] < MIN_ROWS or cs.shape[0] < MIN_ROWS:
+        return None
+    for grid in GRIDS:
+        before = _off_grid_share(rs, grid)
+        if before > ON_GRID_REFERENCE:
+            continue
+        after = _off_grid_share(cs, grid)
+        return (grid, after - before, before, after) if after - before >= MIN_SHARE else None
+    return None
+
+
+def _grid_move_parts(
+    name: str, found: tuple[float, float, float, float], c: np.ndarray, *, snapped: bool
+) -> tuple[float, str, dict[str, object], Callable[[], np.ndarray]]:
+    """Evidence, details and moved rows of a column that moved onto (`snapped`) or off its grid."""
+    grid, moved, before, after = found
+    what = "whole numbers" if grid == 1.0 else f"multiples of {grid:g}"
+    head, why = (
+        ("lost its resolution", "rounded or truncated upstream")
+        if snapped
+        else ("left its grid", "converted, scaled or computed differently upstream")
+    )
+    text = (
+        f"Feature '{name}' {head} since the onset: {100 * before:.1f}% of its reference values were not "
+        f"{what}, {100 * after:.1f}% now ({why}: the model reads different numbers on {100 * moved:.1f}% of the rows)."
+    )
+    details: dict[str, object] = {
+        "grid": grid,
+        "off_grid_reference": before,
+        "off_grid_current": after,
+        "share_moved": moved,
+    }
+
+    def rows_moved() -> np.ndarray:
+        x = c / grid
+        on = np.abs(x - np.round(x)) <= 1e-6 * np.maximum(1.0, np.abs(x))
+        rows: np.ndarray = np.isfinite(x) & (on if snapped else ~on)
+        return rows
+
+    return moved, text, details, rows_moved
+
+
 def grid_finding_parts(
     name: str, rs: np.ndarray, cs: np.ndarray, c: np.ndarray
 ) -> tuple[float, str, dict[str, object], Callable[[], np.ndarray]] | None:
@@ -124,28 +182,11 @@ def grid_finding_parts(
     """
     snapped = snapped_to_grid(rs, cs)
     if snapped is not None:
-        grid, moved, before, after = snapped
-        what = "whole numbers" if grid == 1.0 else f"multiples of {grid:g}"
-        text = (
-            f"Feature '{name}' lost its resolution since the onset: {100 * before:.1f}% of its reference values "
-            f"were not {what}, {100 * after:.1f}% now (rounded or truncated upstream: the model reads "
-            f"different numbers on {100 * moved:.1f}% of the rows)."
-        )
-        details: dict[str, object] = {
-            "grid": grid,
-            "off_grid_reference": before,
-            "off_grid_current": after,
-            "share_moved": moved,
-        }
-
-        def rows_snapped() -> np.ndarray:
-            x = c / grid
-            return np.isfinite(x) & (np.abs(x - np.round(x)) <= 1e-6 * np.maximum(1.0, np.abs(x)))
-
-        return moved, text, details, rows_snapped
+        return _grid_move_parts(name, snapped, c, snapped=True)
     inner = new_inner_values(rs, cs)
     if inner is None or inner[0] < MIN_SHARE:
-        return None
+        left = left_grid(rs, cs)
+        return None if left is None else _grid_move_parts(name, left, c, snapped=False)
     share, top = inner
     shown = ", ".join(f"{v:.6g}" for v in top[:5])
     text = (

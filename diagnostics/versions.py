@@ -36,7 +36,9 @@ VERSION_Z = 2.5  # a version comparison is one pre-registered test, not a scan: 
 PAIRED_CLEAR_SHARE = 0.5  # the share of the version's labelled rows that must pair up for the pairing to clear it
 PAIRED_CLEAR_PART = 0.25  # ... and the most of the two-sample gap the paired gap may be
 MAPPING_Z = 1.5  # labels need only lean "worse" for a changed input -> prediction map to count
-VERSION_WINDOW_S = 1800.0  # a deploy this close to the onset is "near" it
+VERSION_WINDOW_S = 1800.0
+MIN_CANARY_SHARE = 0.01  # a version the reference never had is assessed from this share of the window ...
+MIN_CANARY_ROWS = 100  # ... and this many rows  # a deploy this close to the onset is "near" it
 
 
 def _version_codes(ctx: Context) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -80,14 +82,20 @@ def version_findings(ctx: Context, changes: list[ChangeRecord], data_score: floa
 
 def new_version_codes(rv: np.ndarray, cv: np.ndarray, k: int) -> list[int]:
     """Codes of the versions new in the current window: at least 5% of its rows, well above their
-    reference share, and not the reference's main version."""
+    reference share, and not the reference's main version; or never served before the onset and
+    answering at least 1% of the window and `MIN_CANARY_ROWS` rows (a canary on a fifth of one
+    segment is 4% of the traffic: below 5% it was never assessed, whatever its rows said)."""
     ref_counts = np.bincount(rv[rv >= 0], minlength=k).astype(float)
     cur_counts = np.bincount(cv[cv >= 0], minlength=k).astype(float)
     ref_share = ref_counts / max(ref_counts.sum(), 1)
     cur_share = cur_counts / max(cur_counts.sum(), 1)
     base = int(np.argmax(ref_counts)) if ref_counts.sum() else -1
+    # (a detected onset a few minutes late leaves a few of its rows in the reference's tail)
+    unseen = (ref_share <= 0.1 * cur_share) & (cur_counts >= MIN_CANARY_ROWS) & (cur_share >= MIN_CANARY_SHARE)
     return [
-        v for v in range(k) if cur_share[v] >= 0.05 and v != base and cur_share[v] > 1.5 * ref_share[v] + 0.02
+        v
+        for v in range(k)
+        if v != base and ((cur_share[v] >= 0.05 and cur_share[v] > 1.5 * ref_share[v] + 0.02) or unseen[v])
     ]
 
 
