@@ -159,3 +159,21 @@ def test_a_cap_is_dated_at_its_first_capped_rows_on_plain_and_daily_cycle_inputs
         span = float(log.timestamp.max() - log.timestamp.min())
         assert (d.cause, d.culprit_name) == ("data", "x0"), (cyclic, d.findings[:3])
         assert d.onset_detected and abs(d.onset - onset) <= max(900.0, 0.02 * span), (cyclic, (d.onset - onset) / 3600)
+
+
+def test_two_meal_peaks_a_day_are_no_traffic_drop_on_a_one_day_log() -> None:
+    # a delivery service's lunch and dinner peaks: two daily harmonics fit one hump, and the evening's
+    # fall after dinner read 'traffic dropped' beyond it; half the traffic lost still is a drop
+    for seed, off in ((9, 1.0), (10, 8.0)):
+        rng = np.random.default_rng(seed)
+        t = MONDAY + 2 * 3600.0 + np.sort(rng.uniform(0.0, DAY, 40000))
+        local = ((t - MONDAY) / 3600.0 + off) % 24
+        rate = 0.15 + np.exp(-((local - 12.5) ** 2) / 1.5) + 1.3 * np.exp(-((local - 19.5) ** 2) / 2.5)
+        t = t[rng.uniform(size=t.size) < rate / rate.max()]
+        t = np.sort(rng.choice(t, min(8000, t.size), replace=False))
+        onset = float(t[0] + 0.7 * (t[-1] - t[0]))
+        d = diagnose(_blob_log(t, np.random.default_rng(seed)), onset=onset)
+        assert d.cause == "none", (seed, [(f.check, f.evidence) for f in d.findings[:3]])
+        keep = (t < onset) | (rng.uniform(size=t.size) < 0.5)
+        d = diagnose(_blob_log(t[keep], np.random.default_rng(seed)), onset=onset)
+        assert (d.cause, d.culprit_name) == ("service", "traffic"), [(f.check, f.evidence) for f in d.findings[:3]]
