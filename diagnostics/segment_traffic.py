@@ -33,6 +33,8 @@ MIN_Z = 6.0  # ... far beyond its count's noise
 MAX_ABSORBED = 0.3  # share of the lost rows one other value (or new/missing values) may have gained
 MAX_REST_ABSORBED = 0.5  # share of them the other values together may have gained over their own rate
 MIN_HOUR_ROWS = 20  # reference rows of the others an hour of the day needs to set that hour's ratio
+MAX_SHARE = 0.9  # a value holding nearly every row has no others to keep pace with
+MIN_PURITY = 0.9  # share of rows that one value holds within an hour of the log (a day-of-week column)
 
 
 def _counts(hours: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
@@ -71,10 +73,32 @@ def _dispersion(ts: np.ndarray, is_v: np.ndarray, ratio_h: np.ndarray) -> float:
     return max(1.0, chi2 / float(ok.sum()))
 
 
+def _purity(groups: np.ndarray, codes: np.ndarray, k: int) -> float:
+    """Share of the rows that the commonest value of their group holds (1: the group sets the value)."""
+    idx = groups * k + np.where(codes < 0, k - 1, codes)
+    counts = np.bincount(idx, minlength=(int(groups.max()) + 1) * k).reshape(-1, k)
+    return float(counts.max(axis=1).sum() / max(counts.sum(), 1))
+
+
+def follows_the_date(ts: np.ndarray, codes: np.ndarray, k: int) -> bool:
+    """A day-of-week or date column: one value per hour of the log, but not per hour of the day.
+
+    Its values take turns with the calendar, so a window of other days "loses" the reference's
+    day (a window on Monday has no Sunday rows); the hour-of-day comparison cannot see that. A
+    column set by the hour of the day (lunch / dinner) is compared at the same hours and kept.
+    """
+    if ts.size < 2:
+        return False
+    hours = ((ts - ts.min()) // HOUR_S).astype(np.int64)
+    return _purity(hours, codes, k) >= MIN_PURITY and _purity(hour_of_day(ts), codes, k) < MIN_PURITY
+
+
 def _column_findings(ctx: Context, name: str, ref: Categorical, cur: Categorical) -> list[Finding]:
     r_codes, c_codes, cats = align_categorical(ref, cur)
     k = len(cats) + 1
     r_ts, c_ts = ctx.reference.timestamp, ctx.current.timestamp
+    if follows_the_date(np.concatenate([r_ts, c_ts]), np.concatenate([r_codes, c_codes]), k):
+        return []
     rh, ch = hour_of_day(r_ts), hour_of_day(c_ts)
     R, C = _counts(rh, r_codes, k), _counts(ch, c_codes, k)
     r_total = R.sum()
@@ -89,7 +113,7 @@ def _column_findings(ctx: Context, name: str, ref: Categorical, cur: Categorical
     if float(c_cover[r_cover < 0.5 * HOUR_S].sum()) > 0.1 * float(c_cover.sum()):
         return []  # the reference misses hours the window holds: no rate to expect
     out: list[Finding] = []
-    for v in np.flatnonzero(shares >= MIN_SHARE):
+    for v in np.flatnonzero((shares >= MIN_SHARE) & (shares <= MAX_SHARE)):
         r_others_h = R.sum(axis=1) - R[:, v]
         c_others_h = C.sum(axis=1) - C[:, v]
         overall = float(R[:, v].sum() / max(r_others_h.sum(), 1.0))

@@ -140,6 +140,26 @@ def test_a_mix_that_moved_is_not_a_traffic_fall() -> None:
     assert not any(f.check == "segment_traffic" for f in d.findings), d
 
 
+@pytest.mark.parametrize(("start_day", "days", "onset_day"), [(0.0, 3.0, 2.2), (0.3, 1.0, 1.0)])
+def test_a_day_of_week_column_is_not_a_segment_whose_traffic_fell(
+    start_day: float, days: float, onset_day: float
+) -> None:
+    """Guard: a weekday input written as day names. A window on Wednesday has no Monday rows by
+    the calendar, not by an outage; on a one-day log (Monday 07:00 to Tuesday 07:00, the onset at
+    midnight) Monday holds the whole reference. Round 9's restaurant logs read 'Requests from
+    day=Monday fell to 0% ... 0 rows against 20244094 expected' (the others' ~0 reference rows
+    as the clock); these shapes stayed quiet before the fix too, the round-9 cases did not."""
+    log = _shop_log(7, days + start_day, MONDAY, None, 1.0)
+    keep = log.timestamp >= MONDAY + start_day * DAY
+    log = log.take(np.flatnonzero(keep))
+    names = np.array(["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"], dtype=object)
+    day = ((log.timestamp - MONDAY) // DAY).astype(np.int32) % 7
+    log.features["weekday"] = Categorical(day, names)
+    for onset in (MONDAY + onset_day * DAY, None):
+        d = diagnose(log, onset=onset)
+        assert not any(f.check == "segment_traffic" for f in d.findings), d
+
+
 def _regression_log(seed: int, hours: float, per_hour: int, replay_at: float | None, back_h: float) -> PredictionLog:
     """Fresh inputs every request (a 12-input regression); from `replay_at`, the hour of
     requests `back_h` hours earlier is sent again, interleaved with live traffic."""
