@@ -37,10 +37,12 @@ MAX_SHARE = 0.9  # a value holding nearly every row has no others to keep pace w
 MIN_PURITY = 0.9  # share of rows that one value holds within an hour of the log (a day-of-week column)
 
 
-def _counts(hours: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
-    """Rows per (hour of day, value) in one pass: shape (24, k), missing in the last column."""
-    idx = hours * k + np.where(codes < 0, k - 1, codes)
-    return np.bincount(idx, minlength=24 * k).reshape(24, k).astype(np.float64)
+def _counts(groups: np.ndarray, codes: np.ndarray, k: int, n_groups: int = 24) -> np.ndarray:
+    """Rows per (group, value) in one pass: shape (n_groups, k), missing in the last column.
+
+    The groups are the hours of the day, or for `_purity` the hours of the log."""
+    idx = groups * k + np.where(codes < 0, k - 1, codes)
+    return np.bincount(idx, minlength=n_groups * k).reshape(n_groups, k).astype(np.float64)
 
 
 def _hour_cover(start: float, end: float) -> np.ndarray:
@@ -64,7 +66,7 @@ def _dispersion(ts: np.ndarray, is_v: np.ndarray, ratio_h: np.ndarray) -> float:
         return 1.0
     v = np.bincount(b, weights=is_v.astype(np.float64), minlength=nb)
     others = np.bincount(b, weights=(~is_v).astype(np.float64), minlength=nb)
-    h = (np.floor((ts[0] + (np.arange(nb) + 0.5) * HOUR_S) / HOUR_S) % 24).astype(np.int64)
+    h = hour_of_day(ts[0] + (np.arange(nb) + 0.5) * HOUR_S)
     exp = others * ratio_h[h]
     ok = exp >= 5.0
     if int(ok.sum()) < 6:
@@ -75,9 +77,8 @@ def _dispersion(ts: np.ndarray, is_v: np.ndarray, ratio_h: np.ndarray) -> float:
 
 def _purity(groups: np.ndarray, codes: np.ndarray, k: int) -> float:
     """Share of the rows that the commonest value of their group holds (1: the group sets the value)."""
-    idx = groups * k + np.where(codes < 0, k - 1, codes)
-    counts = np.bincount(idx, minlength=(int(groups.max()) + 1) * k).reshape(-1, k)
-    return float(counts.max(axis=1).sum() / max(counts.sum(), 1))
+    counts = _counts(groups, codes, k, int(groups.max()) + 1)
+    return float(counts.max(axis=1).sum() / max(counts.sum(), 1.0))
 
 
 def follows_the_date(ts: np.ndarray, codes: np.ndarray, k: int) -> bool:
