@@ -17,7 +17,6 @@ from __future__ import annotations
 import numpy as np
 
 MIN_HEAD = 50  # finite head values needed to know the range
-MIN_DISTINCT = 3  # a flag or a two-valued code has no range to leave
 MIN_SHARE = 0.01  # rows after the head that left it, below which there is nothing to scan
 # upwards only a factor of ten counts (cents for units, grams for kilograms): rain, loads and
 # prices run to a few times what a dry or quiet head held (a three-day delivery log's first
@@ -30,9 +29,11 @@ def range_exit_rows(values: np.ndarray, head: int) -> np.ndarray | None:
     the head's own rows; None when the input has no usable range or nothing left it."""
     start = values[:head]
     start = start[np.isfinite(start)]
-    if start.size < MIN_HEAD or np.unique(start).size < MIN_DISTINCT:
+    if start.size < MIN_HEAD:
         return None
     lo, hi = float(start.min()), float(start.max())
+    if not bool(np.any((start > lo) & (start < hi))):
+        return None  # a flag or a two-valued code (fewer than 3 values) has no range to leave
     with np.errstate(invalid="ignore"):
         if lo >= 0:
             out = (values < 0.5 * lo if lo > 0 else values < 0) | (values > UP * hi)
@@ -41,12 +42,12 @@ def range_exit_rows(values: np.ndarray, head: int) -> np.ndarray | None:
         else:
             span = hi - lo
             out = (values < lo - span) | (values > hi + span)
-    series = np.where(np.isfinite(values), out.astype(np.float64), np.nan)
-    series[:head] = np.nan
-    rest = series[head:]
-    rest = rest[np.isfinite(rest)]
-    if rest.size == 0 or float(rest.mean()) < MIN_SHARE:
+    finite = np.isfinite(values)
+    rest = int(np.count_nonzero(finite[head:]))
+    if rest == 0 or int(np.count_nonzero(out[head:])) < MIN_SHARE * rest:
         return None
+    series = np.where(finite, out.astype(np.float64), np.nan)
+    series[:head] = np.nan
     return series
 
 
