@@ -14,11 +14,12 @@ from typing import Any
 import numpy as np
 
 from diagnostics.context import Context, detect_task, prepare_windows, row_loss
-from diagnostics.data_checks import data_findings
+from diagnostics.data_checks import UNUSED_INFLUENCE, data_findings
 from diagnostics.findings import Diagnosis, Finding, iso_utc
 from diagnostics.late_labels import estimated_performance_finding
 from diagnostics.localize import localize
 from diagnostics.log import Categorical, ChangeRecord, PredictionLog
+from diagnostics.loss_carry import carried_drops
 from diagnostics.model_checks import performance_finding, prediction_shift_finding
 from diagnostics.onset import Candidate, detect_onset
 from diagnostics.reference import complete_reference, reference_is_adjacent
@@ -235,7 +236,8 @@ def diagnose(
     if shift is not None:
         findings.append(shift)
     version_score = max((f.score for f in versions), default=0.0)
-    explained = _explained_elsewhere(ctx, findings, data_score, version_score)
+    findings, carried = carried_drops(ctx, findings, UNUSED_INFLUENCE) if perf_mag > 0 else (findings, 0.0)
+    explained = max(_explained_elsewhere(ctx, findings, data_score, version_score), carried)
     findings += segment_and_concept_findings(ctx, perf_mag, explained, findings)
     if reference is not None and not reference_is_adjacent(ref, log):
         findings = temper_concept(ctx, findings, full_loss[:split])

@@ -311,8 +311,13 @@ def _concept_text(blockers: float, concentrated: bool, context: Sequence[Finding
     `context` holds the data and version findings: a version that took traffic or an input
     that moved is named, never denied, even when its own evidence is too weak to blame it.
     """
-    if blockers >= 0.3:
-        return "Performance dropped, but the input or model-version findings above explain most of it."
+    if blockers >= 0.6:
+        return "Performance dropped, but the input or model-version findings explain most of it."
+    if blockers >= 0.3:  # never "most" for a part: this finding may still rank first on the rest
+        return (
+            f"Performance dropped; the input or model-version findings explain about {100 * blockers:.0f}% of it, "
+            "and the rest points to a changed relation between inputs and labels (concept drift)."
+        )
     if concentrated:
         return "Performance dropped mostly in one segment (above) rather than everywhere."
     versions = sorted({f.subject for f in context if f.check == "version_change"})

@@ -157,6 +157,10 @@ def test_unacknowledged_incident_escalates_on_time_with_simulated_clock(
         rt.start()  # the outbox worker sends the pages; the test drives the escalation clock
         escalation = rt.parts[EscalationService]
         incident_id = _open(rt)
+        # The matched runbook runs in the background and writes its steps to the timeline, which count as
+        # updates: let it finish first, or under load a late step lands after the note and moves the reminder.
+        _poll(lambda: any(e["kind"] == "runbook_step" and e["data"].get("status") == "completed"
+                          for e in _timeline(rt, incident_id)))
         with transaction(rt.sessions) as session:
             opened = get_incident(session, incident_id).created_at
         assert escalation.check(incident_id, opened + timedelta(minutes=4)).actions == ()

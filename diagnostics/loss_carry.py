@@ -1,0 +1,105 @@
+"""Whether the rows an input's drift moved carry the performance drop.
+
+Why: a moved input and a concept change both lower performance, and a drift finding's score
+measures how far the input moved, not how much of the drop it explains. A partial fault (one
+station's rain gauge stuck at 0: half the traffic, its share of dry readings 0.58 -> 0.78) scored
+0.40 as drift, and "concept drift" took the verdict at 0.60 with the rest of the drop. The rows
+decide it: against the reference's loss in each of the input's bins, the bins that gained rows
+lost more than the other bins did (a difference in differences). A concept change everywhere
+raises every bin alike; a fault raises the loss where its rows went.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from diagnostics.context import Context, loss_name
+from diagnostics.findings import Finding
+
+MIN_OTHER_SHARE = 0.15  # the bins that did not gain rows must hold this share: the rise everywhere
+MIN_ROWS = 50  # labelled rows on each side of the comparison
+GAIN = 1.1  # a bin gained rows: 10% more of the window, and one point of it
+CARRY_Z = 3.0  # the extra rise in the gaining bins, in standard errors
+MIN_CARRIED = 0.5  # the share of the drop the input's rows must carry to be named for it
+CARRY_SCORE = 0.6  # a finding carrying the whole drop scores this (a verdict at a moderate effect)
+
+
+@dataclass(frozen=True)
+class Carried:
+    share: float  # of the window's loss increase, 0..1
+    z: float
+    gained: float  # share of the current window in the bins that gained rows
+    rise_there: float  # loss rise over the reference's per-bin loss, in the gaining bins
+    rise_elsewhere: float
+
+
+def carried(ctx: Context, name: str) -> Carried | None:
+    """How much of the loss increase the rows in `name`'s gaining bins carry beyond the rest."""
+    rc, cc = ctx.ref_bin_codes.get(name), ctx.cur_bin_codes.get(name)
+    if rc is None or cc is None or rc.size == 0 or cc.size == 0:
+        return None
+    rl, cl = ctx.ref_loss[ctx.ref_sample], ctx.cur_loss[ctx.cur_sample]
+    ok_r, ok_c = np.isfinite(rl), np.isfinite(cl)
+    if int(ok_r.sum()) < MIN_ROWS or int(ok_c.sum()) < 2 * MIN_ROWS:
+        return None
+    nb = int(max(rc.max(), cc.max())) + 1
+    p_ref = np.bincount(rc, minlength=nb) / rc.size
+    p_cur = np.bincount(cc, minlength=nb) / cc.size
+    n_lab = np.bincount(rc[ok_r], minlength=nb)
+    ref_mean = float(rl[ok_r].mean())
+    bin_loss = np.bincount(rc[ok_r], weights=rl[ok_r], minlength=nb) / np.maximum(n_lab, 1)
+    bin_loss = np.where(n_lab >= 5, bin_loss, ref_mean)  # a bin the reference barely saw: its mean
+    total = float(cl[ok_c].mean()) - ref_mean
+    if not total > 0:
+        return None
+    gaining = (p_cur > GAIN * p_ref) & (p_cur - p_ref > 0.01)
+    codes = cc[ok_c]
+    rise = cl[ok_c] - bin_loss[codes]
+    there = gaining[codes]
+    n_there, n_else = int(there.sum()), int((~there).sum())
+    if n_there < MIN_ROWS or n_else < max(MIN_ROWS, MIN_OTHER_SHARE * codes.size):
+        return None  # no rows left to show how much every bin rose (a date column: all new)
+    a, b = rise[there], rise[~there]
+    se = math.sqrt(float(a.var()) / n_there + float(b.var()) / n_else)
+    extra = float(a.mean() - b.mean())
+    z = extra / max(se, 1e-12)
+    # the gaining bins' extra rise, plus what the new mix of bins costs at the reference's losses
+    mix = float(((p_cur - p_ref) * bin_loss).sum())
+    share = (extra * n_there / codes.size + max(mix, 0.0)) / total
+    return Carried(float(np.clip(share, 0.0, 1.0)), z, float(p_cur[gaining].sum()), float(a.mean()), float(b.mean()))
+
+
+def carried_drops(ctx: Context, findings: Sequence[Finding], used: float) -> tuple[list[Finding], float]:
+    """Data findings whose moved rows carry most of the performance drop, raised to a verdict.
+
+    Returns the findings (each raised finding replaced in place) and the largest share carried,
+    which the concept check counts as explained elsewhere. Only an input the model reads
+    (influence >= `used`) and its strongest finding are considered.
+    """
+    best: dict[str, int] = {}
+    for i, f in enumerate(findings):
+        if f.cause != "data" or f.check == "input_quality" or ctx.influence.get(f.subject, 0.0) < used:
+            continue
+        if f.subject not in best or f.score > findings[best[f.subject]].score:
+            best[f.subject] = i
+    out = list(findings)
+    top = 0.0
+    for name, i in best.items():
+        c = carried(ctx, name)
+        if c is None or c.z < CARRY_Z or c.share < MIN_CARRIED:
+            continue
+        top = max(top, c.share)
+        f = out[i]
+        text = (
+            f" The rows it moved carry {100 * c.share:.0f}% of the performance drop: {loss_name(ctx.task)} rose "
+            f"{c.rise_there:+.3g} in its value ranges that gained rows ({100 * c.gained:.0f}% of the window) against "
+            f"{c.rise_elsewhere:+.3g} elsewhere."
+        )
+        details = {**f.details, "carried_share": c.share, "carried_z": c.z}
+        out[i] = replace(f, score=max(f.score, CARRY_SCORE * c.share), evidence=f.evidence + text, details=details,
+                         severity="")
+    return out, top
