@@ -33,13 +33,14 @@ import numpy as np
 from diagnostics.context import Context
 from diagnostics.estimate import Calibration
 from diagnostics.label_model import LabelModel, window_expected_loss
+from diagnostics.matched import LossGap
 
 MIN_ROWS = 100  # rows on either side (and labelled reference rows for the map)
 POOL_Z = 2.0  # the baseline's current rows pool with its reference rows when they agree this well
 
 
 @dataclass(frozen=True)
-class CalibratedGap:
+class CalibratedGap(LossGap):
     n_version: int
     n_baseline: int
     loss_version: float  # estimated, in realized units
@@ -47,14 +48,6 @@ class CalibratedGap:
     z: float
     same_window: bool  # the baseline's rows are its current ones (a canary), else the reference's
     pooled: bool = False  # ... and its reference rows joined them
-
-    @property
-    def delta(self) -> float:
-        return self.loss_version - self.loss_baseline
-
-    @property
-    def relative(self) -> float:
-        return self.delta / max(self.loss_baseline, 1e-12)
 
 
 def calibrated_gap(

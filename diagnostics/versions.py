@@ -8,6 +8,7 @@ Without labels (or to size a labelled drop) it compares the input -> prediction 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -409,17 +410,8 @@ def _calibrated_comparison(
     rel = relative_increase(ev, eb)
     sure = float(np.clip((cg.z - VERSION_Z) / (CERTAIN_Z - 3.0), 0.0, 1.0))
     mag = MODERATE_SCORE * min(1.0, max(rel, 0.0) / MODERATE_EFFECT) * sure if rel >= MIN_RELATIVE else 0.0
-    details.update(
-        calibrated_loss_version=cg.loss_version,
-        calibrated_loss_baseline=cg.loss_baseline,
-        calibrated_z=cg.z,
-        calibrated_relative=rel,
-        calibrated_n_version=cg.n_version,
-        calibrated_n_baseline=cg.n_baseline,
-        calibrated_same_window=cg.same_window,
-        calibrated_pooled=cg.pooled,
-        calibrated_magnitude=mag,
-    )
+    figures = dataclasses.asdict(cg) | {"relative": rel, "magnitude": mag}
+    details.update({f"calibrated_{key}": value for key, value in figures.items()})
     base_name = details["baseline_version"]
     if cg.pooled:
         rows = f"{base_name}'s {cg.n_baseline} rows in the same window and the reference"
