@@ -45,6 +45,13 @@ MIN_INFLUENCE = 0.05  # a column the model does not read is no cause of its erro
 # nothing loses both alike (0.2 and 0.19)
 PRED_KEPT = 0.35
 PRED_MARGIN = 0.3
+# a join breaks the label's link to one column, not its level: a value from another row of the
+# same distribution leaves the mean prediction, and so the mean signed error, where it was. A
+# signed error that moved by this share of the absolute error's rise (and beyond noise) is the
+# label itself moving against the inputs: a concept change, even when it lands on a few values
+# of one column and so cancels that column's marginal dependence (a segment's prices x1.9)
+LEVEL_SHARE = 0.5
+LEVEL_Z = 4.0
 
 
 def _label_keys(
@@ -178,6 +185,28 @@ def _on_their_own_rows(ctx: Context, names: list[str]) -> set[str]:
 PARTNERS = 2  # strong relations a column needs before its held relations clear its join
 
 
+def _label_level_moved(ctx: Context) -> bool:
+    """Did the signed error (label - prediction) move with most of the absolute error's rise?
+
+    Numbers only (regression values, 0/1 labels against scores); class names have no level.
+    """
+    sides = []
+    for log, idx in ((ctx.reference, ctx.ref_sample), (ctx.current, ctx.cur_sample)):
+        lab, pred = log.label, log.prediction
+        if lab is None or isinstance(lab, Categorical) or isinstance(pred, Categorical):
+            return False
+        res = (np.asarray(lab, dtype=np.float64) - np.asarray(pred, dtype=np.float64))[idx]
+        res = res[np.isfinite(res)]
+        if res.size < MIN_ROWS:
+            return False
+        sides.append(res)
+    r, c = sides
+    rise = float(np.abs(c).mean() - np.abs(r).mean())
+    shift = float(c.mean() - r.mean())
+    se = math.sqrt(float(r.var()) / r.size + float(c.var()) / c.size)
+    return rise > 0 and abs(shift) >= LEVEL_SHARE * rise and abs(shift) >= LEVEL_Z * max(se, 1e-12)
+
+
 def label_relation_findings(ctx: Context) -> list[Finding]:
     ref_label, cur_label = ctx.reference.label, ctx.current.label
     if ref_label is None or cur_label is None:
@@ -226,6 +255,8 @@ def label_relation_findings(ctx: Context) -> list[Finding]:
         k for k, (_, ratio, z_drop) in clear.items()
         if ratio <= COLLAPSED and z_drop >= DROP_Z and ctx.influence.get(k, 0.0) >= MIN_INFLUENCE
     ]
+    if collapsed and _label_level_moved(ctx):
+        return []  # the label moved as a whole: the relation changed, no join broke
     own_rows = _on_their_own_rows(ctx, collapsed)
     out: list[Finding] = []
     for name, (z_ref, ratio, z_drop) in clear.items():

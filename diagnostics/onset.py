@@ -21,6 +21,7 @@ from diagnostics.clock_features import clock_match
 from diagnostics.log import Categorical, ChangeRecord, PredictionLog
 from diagnostics.onset_segments import segment_steps
 from diagnostics.phase import CYCLES_SPAN, cycle_columns
+from diagnostics.range_exit import exits_around_the_clock, range_exit_rows
 from diagnostics.stats import mean_shift_split, rate_increase_split
 from diagnostics.value_grid import off_grid_rows
 
@@ -168,6 +169,9 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
             mass = mass_point_rows(v, int(v.shape[0] * HEAD_FRACTION))
             if mass is not None:  # healthy data hardly ever piles up on a new value: weighed like a symptom
                 series[f"{name}:mass"] = (mean_series(mass), True)
+            exits = range_exit_rows(v, int(v.shape[0] * HEAD_FRACTION))
+            if exits is not None:  # nor leaves its head's range by a factor (a unit, a sign, a fill)
+                series[f"{name}:outside"] = (mean_series(exits), True)
             grid = off_grid_rows(v, int(v.shape[0] * HEAD_FRACTION))
             if grid is not None:
                 series[f"{name}:grid"] = (mean_series(grid), False)
@@ -190,7 +194,8 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
         at, z = mean_shift_split(values, lo_frac=0.15, hi_frac=0.95)
         if not np.isfinite(z):
             z = 1e6
-        if cyclic and z >= MIN_Z and not name.endswith(":mass") and name not in new_versions:
+        steady_exits = name.endswith(":outside") and exits_around_the_clock(values, centres, at)
+        if cyclic and z >= MIN_Z and not name.endswith(":mass") and name not in new_versions and not steady_exits:
             # (a value the head hardly had cannot be a cycle the log has seen: a cap on a
             # temperature piles up in the afternoons only, which the hours' levels would take)
             z, at, _ = _beyond_cycles((z, at, name), values, centres)
@@ -216,7 +221,7 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
         if abs(at - first_bin) > 0.1 * n_bins:
             continue
         per_bin = series[key][0] if key in series else rates.get(key)
-        if per_bin is not None:
+        if per_bin is not None and not key.endswith(":outside"):  # (exits from a factor off: abrupt)
             if cyclic and abs(at - first_bin) <= REFINE_BINS:
                 # a daily-cycle input's morning rise is no ramp into the step: its foot is looked
                 # for beyond the cycle (series stepping elsewhere keep their own shape: cleaned of
@@ -466,6 +471,8 @@ def _row_series(log: PredictionLog, name: str, rows: slice, loss: np.ndarray) ->
         return clock_match(v, log.timestamp[rows], int(v.shape[0] * HEAD_FRACTION))
     if part == "grid":
         return off_grid_rows(v, int(v.shape[0] * HEAD_FRACTION))
+    if part == "outside":
+        return range_exit_rows(v, int(v.shape[0] * HEAD_FRACTION))
     return None
 
 
