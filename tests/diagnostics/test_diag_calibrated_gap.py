@@ -17,7 +17,6 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-import pytest
 from sklearn.datasets import make_hastie_10_2
 from sklearn.ensemble import HistGradientBoostingClassifier
 
