@@ -9,6 +9,14 @@ lag. That relation is checked instead: the offset (quarter hours, UTC−12 to UT
 the reference's values equal the hour of their timestamps, and the share of current rows that
 still match it. A column that matches no offset in the reference is an ordinary input.
 
+A daylight-saving change is no such break: an hour column written in a local zone moves by one
+hour against UTC on the zone's change date (a Sunday night in March or April, September to
+November, on either hemisphere), and one offset fitted to the whole log read the week after the
+change as a time-zone fault. When one offset does not hold, the real zones' rules (`zoneinfo`)
+are asked which one-hour changes fall inside the log, and a column that follows the hours of
+such a zone, before and after its change, is that zone's clock. A shift of another size, or at a
+moment no zone changes, is still a break.
+
 A day-of-week input (0-6 or 1-7, the week starting on any day) is the same kind of column one
 level up: over a log of a few days its mean steps at every local midnight, which the onset scan
 read as the strongest step of a healthy log (and a reference of Monday and Tuesday against a
@@ -19,7 +27,10 @@ that each hold a tenth of the matching rows.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import numpy as np
 
@@ -72,6 +83,76 @@ def best_offset(values: np.ndarray, ts: np.ndarray) -> tuple[float, float] | Non
     return float(OFFSETS_H[best]), float(match[best])
 
 
+DAY_S = 86400.0
+
+
+@dataclass(frozen=True)
+class Clock:
+    """UTC offset `before` until the moment `at`, `after` from it on (one offset: equal, `at` infinite)."""
+
+    before: float
+    after: float
+    at: float = float("inf")
+
+    def hours(self, ts: np.ndarray) -> np.ndarray:
+        offsets = np.where(ts < self.at, self.before, self.after)
+        out: np.ndarray = np.floor((ts / 3600.0 + offsets) % 24.0)
+        return out
+
+    def words(self) -> str:
+        if self.before == self.after:
+            return f"UTC{self.before:+g}"
+        return f"UTC{self.before:+g}, UTC{self.after:+g} after a daylight-saving change"
+
+
+def _utc_offset_h(zone: ZoneInfo, t: float) -> float:
+    delta = datetime.fromtimestamp(t, tz=UTC).astimezone(zone).utcoffset()
+    return delta.total_seconds() / 3600.0 if delta is not None else 0.0
+
+
+@functools.lru_cache(maxsize=8)
+def zone_changes(day0: int, day1: int) -> tuple[Clock, ...]:
+    """Every one-hour change of a real zone's UTC offset between two days (UTC day numbers).
+
+    From the zone rules shipped with the system (or the `tzdata` package): a zone whose offset at
+    the two ends differs by one hour, its moment found by bisection to the second. Distinct
+    (before, after, moment) only: the European zones change together.
+    """
+    t0, t1 = day0 * DAY_S, (day1 + 1) * DAY_S
+    out: set[Clock] = set()
+    for name in available_timezones():
+        try:
+            zone = ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            continue
+        o0, o1 = _utc_offset_h(zone, t0), _utc_offset_h(zone, t1)
+        if abs(abs(o1 - o0) - 1.0) > 1e-9:
+            continue
+        lo, hi = t0, t1
+        while hi - lo > 1.0:
+            mid = (lo + hi) / 2.0
+            lo, hi = (mid, hi) if _utc_offset_h(zone, mid) == o0 else (lo, mid)
+        out.add(Clock(o0, o1, hi))
+    return tuple(sorted(out, key=lambda c: (c.at, c.before, c.after)))
+
+
+def daylight_saving_clock(values: np.ndarray, ts: np.ndarray, offset: float) -> tuple[Clock, float] | None:
+    """The real zone change from or to `offset` inside the rows' span whose hours the column follows
+    best, with the share of rows matching; None when no zone changes there."""
+    v, t = _sample(values, ts)
+    if v.size < MIN_ROWS:
+        return None
+    lo, hi = float(t.min()), float(t.max())
+    best: tuple[Clock, float] | None = None
+    for clock in zone_changes(int(lo // DAY_S), int(hi // DAY_S)):
+        if offset not in (clock.before, clock.after) or not lo < clock.at <= hi:
+            continue
+        share = float((clock.hours(t) == v).mean())
+        if best is None or share > best[1]:
+            best = (clock, share)
+    return best
+
+
 def _weekdays(ts: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """[offset, variant, row]: the row's day of week at each offset under each numbering."""
     days = np.floor((ts[None, :] / 3600.0 + offsets[:, None]) / 24.0).astype(np.int64)
@@ -122,8 +203,8 @@ def clock_match(values: np.ndarray, ts: np.ndarray, head: int) -> np.ndarray | N
     """
     fit = best_offset(values[:head], ts[:head])
     if fit is not None and fit[1] >= MIN_MATCH:
-        hours = np.floor((ts / 3600.0 + fit[0]) % 24.0)
-        return np.where(np.isfinite(values), (hours == values).astype(np.float64), np.nan)
+        clock = _log_clock(values, ts, fit[0])
+        return np.where(np.isfinite(values), (clock.hours(ts) == values).astype(np.float64), np.nan)
     # a day-of-week column: the head is often a single day, so the numbering is fitted on the
     # whole log, where a fault in its later part (a minority of rows) cannot move the fit
     week = best_weekday(values[:head], ts[:head]) or best_weekday(values, ts, min_match=0.6)
@@ -132,13 +213,33 @@ def clock_match(values: np.ndarray, ts: np.ndarray, head: int) -> np.ndarray | N
     return np.where(np.isfinite(values), weekday_match_share(values, ts, week[0], week[1]), np.nan)
 
 
+def _log_clock(values: np.ndarray, ts: np.ndarray, offset: float) -> Clock:
+    """`offset` all along, or the zone change from or to it that the whole column follows instead."""
+    fixed = Clock(offset, offset)
+    v, t = _sample(values, ts)
+    if v.size < MIN_ROWS:
+        return fixed
+    share = float((fixed.hours(t) == v).mean())
+    if share >= 0.99:
+        return fixed
+    zone = daylight_saving_clock(values, ts, offset)
+    return zone[0] if zone is not None and zone[1] >= MIN_MATCH and zone[1] > share else fixed
+
+
 def clock_input(
     name: str, r: np.ndarray, r_ts: np.ndarray, c: np.ndarray, c_ts: np.ndarray, weight: float
 ) -> ClockInput | None:
     """The clock relation of `name` if the reference shows one; a finding when it broke since."""
     ref = best_offset(r, r_ts)
-    if ref is not None and ref[1] >= MIN_MATCH:
-        return _hour_input(name, ref, c, c_ts, weight)
+    if ref is not None:
+        # a daylight-saving change inside the reference, or else inside the whole log (the window)
+        clock = _log_clock(r, r_ts, ref[0])
+        if clock.before == clock.after:
+            clock = _log_clock(np.concatenate([r, c]), np.concatenate([r_ts, c_ts]), ref[0])
+        rv, rt = _sample(r, r_ts)
+        match_ref = float((clock.hours(rt) == rv).mean()) if rv.size else 0.0
+        if match_ref >= MIN_MATCH:
+            return _hour_input(name, clock, match_ref, c, c_ts, weight)
     week = best_weekday(r, r_ts)
     if week is None:
         # a reference of one day cannot show a weekday column; reference and current together
@@ -154,17 +255,19 @@ def clock_input(
     return _weekday_input(name, week, c, c_ts, weight)
 
 
-def _hour_input(name: str, ref: tuple[float, float], c: np.ndarray, c_ts: np.ndarray, weight: float) -> ClockInput:
-    offset, match_ref = ref
+def _hour_input(
+    name: str, clock: Clock, match_ref: float, c: np.ndarray, c_ts: np.ndarray, weight: float
+) -> ClockInput:
+    offset = clock.before
     v, t = _sample(c, c_ts)
     if v.size < MIN_ROWS:
         return ClockInput("hour", offset, match_ref, match_ref, offset)
-    match_cur = float((_hours(t, np.array([offset]))[0] == v).mean())
+    match_cur = float((clock.hours(t) == v).mean())
     now = best_offset(c, c_ts)
     now_offset = now[0] if now is not None and now[1] >= 0.5 else None
     out = ClockInput("hour", offset, match_ref, match_cur, now_offset)
     where = f"; most rows now match UTC{now_offset:+g}" if now_offset is not None else ""
-    _break(out, name, weight, f"the hour of their timestamp at UTC{offset:+g}", where)
+    _break(out, name, weight, f"the hour of their timestamp at {clock.words()}", where)
     return out
 
 

@@ -24,8 +24,11 @@ from diagnostics.model_checks import MIN_LABELLED, LossStats, relative_increase
 from diagnostics.phase import (
     MIN_CYCLE,
     daily_cycle_share,
+    daylight_saving_shift,
     earlier_windows,
+    local_clock,
     matched_rows,
+    reference_blocks,
     window_hours_unseen,
     without_daily_wave,
 )
@@ -63,14 +66,17 @@ def data_findings(ctx: Context) -> list[Finding]:
     ref_feats = ctx.reference.features
     cur_feats = ctx.current.features
     out: list[Finding] = []
-    same_hours = matched_rows(ctx.reference.timestamp, ctx.current.timestamp)
-    unseen_hours = same_hours is None and window_hours_unseen(ctx.reference.timestamp, ctx.current.timestamp)
-    earlier = earlier_windows(ctx.reference.timestamp, ctx.onset, float(ctx.current.timestamp[-1])) if len(
-        ctx.current.timestamp) else []
+    # hours of the day on the log's own clock: its traffic's zone across a daylight-saving change
+    r_ts, c_ts, onset = _local_times(ctx)
+    same_hours = matched_rows(r_ts, c_ts)
+    unseen_hours = same_hours is None and window_hours_unseen(r_ts, c_ts)
+    end = float(c_ts[-1]) if len(c_ts) else onset
+    earlier = earlier_windows(r_ts, onset, end)
+    # no two earlier windows of the same hours: the reference's own blocks tell an input's weather
+    blocks = {days: reference_blocks(r_ts, onset, end, days) for days in (False, True)}
     # the whole log's cycle is judged on a time-ordered stride sample (a share of variance needs no million rows)
-    stride = max(1, (ctx.reference.timestamp.shape[0] + ctx.current.timestamp.shape[0]) // CYCLE_SAMPLE)
-    both_ts = (np.concatenate((ctx.reference.timestamp[::stride], ctx.current.timestamp[::stride]))
-               if unseen_hours else np.empty(0))
+    stride = max(1, (r_ts.shape[0] + c_ts.shape[0]) // CYCLE_SAMPLE)
+    both_ts = np.concatenate((r_ts[::stride], c_ts[::stride])) if unseen_hours else np.empty(0)
     clock_names: set[str] = set()
     for name in sorted(set(ref_feats) | set(cur_feats)):
         if name not in cur_feats:
@@ -104,17 +110,19 @@ def data_findings(ctx: Context) -> list[Finding]:
                 name, r, ctx.reference.timestamp, c, ctx.current.timestamp, _weight(ctx, name, structural=True)
             )
             if clock is None:
-                if same_hours is not None and daily_cycle_share(r, ctx.reference.timestamp) >= MIN_CYCLE:
+                if same_hours is not None and daily_cycle_share(r, r_ts) >= MIN_CYCLE:
                     # a daily-cycle input: this window's hours against the same hours of earlier days
-                    found = _numeric_checks(ctx, name, r[same_hours], c, [r[w] for w in earlier])
+                    found = _numeric_checks(ctx, name, r[same_hours], c, _same_hours_blocks(
+                        r_ts, c_ts, r, earlier or blocks[True]))
                     for f in found:
                         f.details["reference_same_hours"] = True
                     out.extend(found)
                 elif unseen_hours and daily_cycle_share(np.r_[r[::stride], c[::stride]], both_ts) >= MIN_CYCLE:
                     # (its cycle judged on the whole log: a reference of a few night hours hardly moves)
-                    out.extend(_beyond_daily_wave(ctx, name, r, c))
+                    out.extend(_beyond_daily_wave(ctx, name, r, c, (r_ts, c_ts, onset)))
                 else:
-                    out.extend(_numeric_checks(ctx, name, r, c, [r[w] for w in earlier]))
+                    swings = earlier or _own_blocks(blocks, r, r_ts, stride)
+                    out.extend(_numeric_checks(ctx, name, r, c, [r[w] for w in swings]))
                 continue
             # an hour-of-day input moves with the windows' hours: its relation to the clock is what can break
             clock_names.add(name)
@@ -132,10 +140,40 @@ def data_findings(ctx: Context) -> list[Finding]:
 
 
 CYCLE_SAMPLE = 100_000  # rows of the whole log a daily-cycle share is judged on
+
+
+def _local_times(ctx: Context) -> tuple[np.ndarray, np.ndarray, float]:
+    """Reference and current timestamps, and the onset, moved by a daylight-saving change the traffic follows."""
+    r_ts, c_ts = ctx.reference.timestamp, ctx.current.timestamp
+    if not (r_ts.size and c_ts.size and float(r_ts[-1]) <= ctx.onset):
+        return r_ts, c_ts, ctx.onset
+    shift = daylight_saving_shift(np.concatenate((r_ts, c_ts)))
+    onset = float(local_clock(np.array([ctx.onset]), shift)[0])
+    return local_clock(r_ts, shift), local_clock(c_ts, shift), onset
+
+
+def _same_hours_blocks(r_ts: np.ndarray, c_ts: np.ndarray, r: np.ndarray, blocks: list[slice]) -> list[np.ndarray]:
+    """Each earlier block's rows in the current window's mix of hours (whole days hold every hour)."""
+    out = []
+    for w in blocks:
+        rows = matched_rows(r_ts[w], c_ts)
+        out.append(r[w] if rows is None else r[w][rows])
+    return out
+
+
+def _own_blocks(blocks: dict[bool, list[slice]], r: np.ndarray, r_ts: np.ndarray, stride: int) -> list[slice]:
+    """The reference's blocks an input's own swings are read from: whole days for a daily-cycle input."""
+    if not blocks[False]:
+        return []
+    if daily_cycle_share(r[::stride], r_ts[::stride]) >= MIN_CYCLE:
+        return blocks[True]
+    return blocks[False]
 WAVE_CHECKS = ("drift", "out_of_range")  # what a window of unseen hours moves by construction
 
 
-def _beyond_daily_wave(ctx: Context, name: str, r: np.ndarray, c: np.ndarray) -> list[Finding]:
+def _beyond_daily_wave(
+    ctx: Context, name: str, r: np.ndarray, c: np.ndarray, clock: tuple[np.ndarray, np.ndarray, float]
+) -> list[Finding]:
     """A daily-cycle input on a log whose window holds hours the reference never saw.
 
     Its distribution and range are judged with the log's daily wave taken out (`phase.without_daily_wave`);
@@ -148,7 +186,8 @@ def _beyond_daily_wave(ctx: Context, name: str, r: np.ndarray, c: np.ndarray) ->
     # a distribution's comparison needs no million rows a window: time-ordered stride samples
     kr, kc = max(1, r.shape[0] // CYCLE_SAMPLE), max(1, c.shape[0] // CYCLE_SAMPLE)
     r_s, c_s = r[::kr], c[::kc]
-    flat = without_daily_wave(r_s, ctx.reference.timestamp[::kr], c_s, ctx.current.timestamp[::kc], ctx.onset)
+    r_ts, c_ts, onset = clock
+    flat = without_daily_wave(r_s, r_ts[::kr], c_s, c_ts[::kc], onset)
     if flat is None:
         return raw
     beyond = [f for f in _numeric_checks(ctx, name, flat[0], flat[1]) if f.check == "drift"]
@@ -397,7 +436,7 @@ def _numeric_checks(
             sub_r = rs[:: max(1, n1 // 5000)]
             sub_c = cs[:: max(1, n2 // 5000)] / factor
             d_scaled = ks_statistic_sorted(sub_r, sub_c)
-            if d_scaled < 0.2:
+            if d_scaled < 0.2 and _quantiles_scaled_alike(rs, cs, factor):
                 out.append(
                     Finding(
                         "data",
@@ -430,12 +469,16 @@ def _numeric_checks(
             )
         )
     # distribution drift, beyond what earlier windows of the same hours already swung by
-    own = _own_swing(rs, edges, earlier or [])
-    if own is not None:
-        details["ks_earlier_windows"], details["psi_earlier_windows"] = own
-        d = d - max(0.0, own[0] - max(crit, 0.1))
-        psi_value = psi_value - max(0.0, own[1] - 0.1)
-    if d >= max(crit, 0.1) and psi_value >= 0.1:
+    swing = _own_swing(rs, cs, edges, earlier or [])
+    own = swing[:2] if swing is not None else None
+    seen = False
+    if swing is not None:
+        details["ks_earlier_windows"], details["psi_earlier_windows"] = swing[0], swing[1]
+        details["ks_nearest_earlier_window"], details["psi_nearest_earlier_window"] = swing[2], swing[3]
+        d = d - max(0.0, SWING_MARGIN * swing[0] - max(crit, 0.1))
+        psi_value = psi_value - max(0.0, SWING_MARGIN * swing[1] - 0.1)
+        seen = swing[2] < max(crit, 0.1) and swing[3] < 0.1
+    if d >= max(crit, 0.1) and psi_value >= 0.1 and not seen:
         mag = max(min(1.0, (d - 0.05) / 0.35), min(1.0, (psi_value - 0.05) / 0.5))
         out.append(
             Finding(
@@ -455,22 +498,38 @@ def _swing_words(own: tuple[float, float] | None) -> str:
     return f" beyond earlier windows' own swings (KS {own[0]:.3f}, PSI {own[1]:.3f})" if own is not None else ""
 
 
-def _own_swing(rs: np.ndarray, edges: np.ndarray, earlier: list[np.ndarray]) -> tuple[float, float] | None:
-    """The largest KS and PSI of earlier windows of the same hours against the reference.
+SWING_MARGIN = 1.5  # the largest of a few earlier swings understates the next one's size
+
+
+def _own_swing(
+    rs: np.ndarray, cs: np.ndarray, edges: np.ndarray, earlier: list[np.ndarray]
+) -> tuple[float, float, float, float] | None:
+    """The largest KS and PSI of earlier windows against the reference; the current window's nearest.
 
     Weather wanders for days: a log whose first week was 3.5 degrees warmer read as a drift of its
     last week (KS 0.4) that earlier weeks of the same log show as much of. Only the part of such a
-    swing beyond the drift bar (an earlier window that would itself have been called a drift) is
-    taken off the current window's statistics; an input without such swings keeps them whole.
+    swing beyond the drift bar (an earlier window that would itself have been called a drift),
+    taken `SWING_MARGIN` times (two or three earlier windows show less than the input's whole
+    swing), comes off the current window's statistics; an input without such swings keeps them
+    whole. The last two figures are the current window's KS and PSI against the earlier window
+    nearest to it: a dry spell after rainy days is like the dry spell of the week before, no new
+    distribution (a cap, a unit, a shift since the onset is like no earlier window).
     """
-    ks, ps = [], []
+    ks, ps, near_ks, near_ps = [], [], [], []
+    cur_counts = bin_counts_sorted(cs, edges)
     for block in earlier:
         bs = np.sort(block[np.isfinite(block)])
         if bs.shape[0] < MIN_VALUES:
             return None
+        b_counts = bin_counts_sorted(bs, edges)
         ks.append(ks_statistic_bounded(rs, bs)[0])
-        ps.append(psi_from_counts(bin_counts_sorted(rs, edges), bin_counts_sorted(bs, edges)))
-    return (max(ks), max(ps)) if ks else None
+        ps.append(psi_from_counts(bin_counts_sorted(rs, edges), b_counts))
+        near_ks.append(ks_statistic_bounded(bs, cs)[0])
+        near_ps.append(psi_from_counts(b_counts, cur_counts))
+    if not ks:
+        return None
+    nearest = int(np.argmin(near_ks))
+    return max(ks), max(ps), near_ks[nearest], near_ps[nearest]
 
 
 def _value_grid(ctx: Context, name: str, rs: np.ndarray, cs: np.ndarray, c: np.ndarray) -> list[Finding]:
@@ -550,6 +609,26 @@ def _sorted_quantiles(s: np.ndarray, q: np.ndarray) -> np.ndarray:
     hi = np.minimum(lo + 1, s.shape[0] - 1)
     frac = pos - lo
     return interpolate_sorted(s, lo, hi, frac)
+
+
+UNIT_QUANTILES = np.array([0.25, 0.5, 0.75, 0.9])
+UNIT_SPREAD = 2.5  # a quantile's own factor may differ from the median's by this much at most
+
+
+def _quantiles_scaled_alike(rs: np.ndarray, cs: np.ndarray, factor: float) -> bool:
+    """Whether the quartiles and the 90th percentile of |x| all moved by about `factor`.
+
+    A unit multiplies every value. Rain that fell for a day after dry ones moves the median of
+    |x| twentyfold (0.05 -> 1 mm) while its upper percentiles move threefold: a wetter window,
+    read as a unit change on a near-zero median before. Quantiles that are zero are left out.
+    """
+    qr = np.abs(_sorted_quantiles(np.sort(np.abs(rs[:: max(1, rs.shape[0] // 20000)])), UNIT_QUANTILES))
+    qc = np.abs(_sorted_quantiles(np.sort(np.abs(cs[:: max(1, cs.shape[0] // 20000)])), UNIT_QUANTILES))
+    ok = (qr > 0) & (qc > 0)
+    if not ok.any():
+        return True
+    own = np.abs(np.log10(qc[ok] / qr[ok]) - math.log10(factor))
+    return bool((own <= math.log10(UNIT_SPREAD)).all())
 
 
 def _nice_factor(f: float) -> str:

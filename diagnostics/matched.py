@@ -48,7 +48,7 @@ MATCH_EPS = 1.0
 FAR = 1.0e6  # coordinate of a missing value: it matches only another missing value
 
 
-class _LossGap:
+class LossGap:
     """A version's loss against its baseline's: the gap and the gap relative to the baseline."""
 
     loss_version: float
@@ -64,7 +64,7 @@ class _LossGap:
 
 
 @dataclass(frozen=True)
-class PairedGap(_LossGap):
+class PairedGap(LossGap):
     """The version's loss minus the baseline's on the same rows (paired differences)."""
 
     n: int  # pairs compared (labelled version rows with a close baseline row)
@@ -283,7 +283,7 @@ REVERSE_MAX_ROWS = 10_000  # labelled reference rows scored
 
 
 @dataclass(frozen=True)
-class ReverseGap(_LossGap):
+class ReverseGap(LossGap):
     """Both versions' answers at their nearest inputs, scored against labelled reference rows."""
 
     n: int  # labelled reference rows scored (both answers within reach)

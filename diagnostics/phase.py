@@ -107,7 +107,9 @@ RATE_BINS = 240  # at most this many bins for the rate's fit (at least ~20 rows 
 RATE_ITERATIONS = 12
 
 
-def rate_beyond_cycle(counts: np.ndarray, edges: np.ndarray, at: float) -> float | None:
+def rate_beyond_cycle(
+    counts: np.ndarray, edges: np.ndarray, at: float, keep: np.ndarray | None = None
+) -> float | None:
     """The rate after `at` as a share of what the log's trend and daily (weekly) cycle predict there.
 
     Traffic over a day rises three- or fivefold from the night to the evening, so a window of a
@@ -117,7 +119,8 @@ def rate_beyond_cycle(counts: np.ndarray, edges: np.ndarray, at: float) -> float
     (`cycle_columns`; under a day and a half four daily harmonics: two meal peaks are no single
     hump) and a step at `at` (each bin weighted by its share after `at`); the step's
     factor is the answer. None for logs shorter than half a day (their wave is a line's business)
-    or too few bins. `counts` may be weighted (a sampled window counts 1/fraction a row).
+    or too few bins. `counts` may be weighted (a sampled window counts 1/fraction a row); bins
+    outside `keep` (closed hours) are left out of the fit.
     """
     y = np.asarray(counts, dtype=np.float64)
     if y.shape[0] < 24 or float(edges[-1] - edges[0]) < WAVE_SPAN:
@@ -132,6 +135,10 @@ def rate_beyond_cycle(counts: np.ndarray, edges: np.ndarray, at: float) -> float
     if span < CYCLES_SPAN:
         cols += _higher_harmonics(centres)
     X = np.column_stack(cols)
+    if keep is not None and not bool(keep.all()):
+        X, y = X[keep], y[keep]
+        if not 0 < float(X[:, 1].sum()) < y.shape[0] - 1:
+            return None
     if X.shape[0] < X.shape[1] + 8:
         return None
     # iteratively reweighted least squares for log(rate) (a few hundred bins, a few dozen columns)
@@ -215,17 +222,97 @@ def earlier_windows(ref_ts: np.ndarray, onset: float, end: float) -> list[slice]
     """Reference rows of earlier windows as long as the current one, at the same hours of the day.
 
     Each is the current window moved back by a whole number of days, far enough to end before the
-    onset (a 6-hour evening window: the evenings before it; a 4-day window: the 4-day stretches
-    ending 1, 2, ... days before it), at most seven. Fewer than two inside the reference: none (a
-    log of a day or two, a 6-hour log).
+    onset and not to overlap the one after it (a 6-hour evening window: the evenings before it; a
+    4-day window: the 4-day stretches ending 0, 4, 8 ... days before the onset; stretches a day
+    apart would be one window's weather seven times), at most seven. Fewer than two inside the
+    reference: none (a log of a day or two, a 6-hour log).
     """
     span = end - onset
     if ref_ts.size == 0 or span <= 0:
         return []
     out: list[slice] = []
-    j = int(np.ceil(span / DAY_S))
+    step = int(np.ceil(span / DAY_S))
+    j = step
     while onset - j * DAY_S >= float(ref_ts[0]) and len(out) < MAX_EARLIER_WINDOWS:
         lo, hi = np.searchsorted(ref_ts, [onset - j * DAY_S, end - j * DAY_S], side="left")
         out.append(slice(int(lo), int(hi)))
-        j += 1
+        j += step
     return out if len(out) >= MIN_EARLIER_WINDOWS else []
+
+
+def reference_blocks(ref_ts: np.ndarray, onset: float, end: float, whole_days: bool) -> list[slice]:
+    """Consecutive blocks of the reference, ending at the onset, as long as the window or shorter.
+
+    The fallback for `earlier_windows` when the window is too long for two earlier copies of it (a
+    two-week window on a month's log) or the log too short (the last day of a 3-day log). Rain that
+    comes for half a day and stays, a month whose first week was warm: the reference itself moves
+    from block to block as much as the window moves from it, and that is the input's weather, not
+    a fault. Blocks are as long as the window, at most half the reference; `whole_days` for a
+    daily-cycle input (a block of part of the day differs by its hours alone). Fewer than two, or
+    a reference under a day (weather needs days to wander; a few hours' blocks hold sampling
+    noise): none.
+    """
+    if ref_ts.size == 0 or end <= onset or onset - float(ref_ts[0]) < DAY_S:
+        return []
+    length = min(end - onset, (onset - float(ref_ts[0])) / 2.0)
+    if whole_days:
+        length = np.floor(length / DAY_S) * DAY_S
+    if length < (DAY_S if whole_days else HOUR_S):
+        return []
+    out: list[slice] = []
+    hi_t = onset
+    while hi_t - length >= float(ref_ts[0]) - 1.0 and len(out) < MAX_EARLIER_WINDOWS:  # (a second's rounding)
+        lo, hi = np.searchsorted(ref_ts, [hi_t - length, hi_t], side="left")
+        out.append(slice(int(lo), int(hi)))
+        hi_t -= length
+    return out if len(out) >= MIN_EARLIER_WINDOWS else []
+
+
+DST_SAMPLE = 100_000  # rows the traffic's hours are counted on
+DST_MIN_SIDE_S = DAY_S / 2  # rows on both sides of a change to see its hours move
+OPEN_SHARE = 0.25 / 24  # an hour holding a quarter of an even share of the rows is an open hour
+
+
+def daylight_saving_shift(ts: np.ndarray) -> tuple[float, float] | None:
+    """(moment, hours) of a real zone's daylight-saving change the log's traffic follows, if any.
+
+    A service in one local zone opens, peaks and closes at the same local hours before and after
+    its zone's change, so in UTC its whole day moves by an hour on a Sunday night: the window's
+    first hour of the day is one the reference never had ('unseen hours', its inputs judged
+    against a wave instead of the same hours of earlier days) and the same hours of earlier days
+    are an hour off. Each real zone change inside the log (`clock_features.zone_changes`) is tried:
+    the hours' profile after it, moved by its hour, must match the profile before it at least
+    twice as closely as the UTC hours do, or its open hours (a service closed at night) be the
+    same hours moved by it.
+    """
+    from diagnostics.clock_features import zone_changes
+
+    if ts.size < 24 * MIN_ROWS_PER_HOUR:
+        return None
+    t = np.sort(ts[:: max(1, ts.size // DST_SAMPLE)])
+    lo, hi = float(t[0]), float(t[-1])
+    if hi - lo < 2 * DST_MIN_SIDE_S:
+        return None
+    best: tuple[float, float, float] | None = None
+    for clock in zone_changes(int(lo // DAY_S), int(hi // DAY_S)):
+        if not (lo + DST_MIN_SIDE_S <= clock.at <= hi - DST_MIN_SIDE_S):
+            continue
+        cut = int(np.searchsorted(t, clock.at))
+        before = np.bincount(hour_of_day(t[:cut]), minlength=24) / max(cut, 1)
+        after = np.bincount(hour_of_day(t[cut:]), minlength=24) / max(t.size - cut, 1)
+        shift = int(round(clock.after - clock.before))
+        utc = float(np.abs(before - after).sum())
+        local = float(np.abs(before - np.roll(after, shift)).sum())
+        # the hours it is open (a B2B day, a restaurant's evening) move whole, whatever the mix of days
+        open_b, open_a = before >= OPEN_SHARE, after >= OPEN_SHARE
+        moved = int((open_b != open_a).sum()) >= 2 and bool((open_b == np.roll(open_a, shift)).all())
+        if (moved or (utc >= 0.1 and local <= utc / 2)) and (best is None or local < best[2]):
+            best = (clock.at, float(shift), local)
+    return (best[0], best[1]) if best is not None else None
+
+
+def local_clock(ts: np.ndarray, shift: tuple[float, float] | None) -> np.ndarray:
+    """Timestamps moved by the change's hour from its moment on: hours of the day read as the zone's."""
+    if shift is None:
+        return ts
+    return ts + np.where(ts >= shift[0], shift[1] * HOUR_S, 0.0)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from diagnostics.closed_hours import closed_seconds, closed_share, closings
 from diagnostics.context import Context, align_categorical
 from diagnostics.findings import Finding
 from diagnostics.phase import RATE_BINS, rate_beyond_cycle
@@ -260,15 +261,22 @@ def _error_magnitude(r: np.ndarray, c: np.ndarray) -> float:
     return float(np.clip((delta - 0.003) / 0.02, 0.0, 1.0))
 
 
-def _rate(ts: np.ndarray, start: float, end: float, sample_fraction: float = 1.0) -> float:
-    span = max(end - start, 1.0)
+Spans = tuple[np.ndarray, np.ndarray]
+NO_CLOSINGS: Spans = (np.empty(0), np.empty(0))
+
+
+def _rate(ts: np.ndarray, start: float, end: float, sample_fraction: float = 1.0, closed: Spans = NO_CLOSINGS) -> float:
+    """Rows a minute over the open part of [start, end] (closed hours: `closed_hours`)."""
+    span = max(end - start - closed_seconds(closed, start, end), 1.0)
     return float(ts.shape[0] / span * 60.0 / sample_fraction)
 
 
 SEASONS = {"day_before": 86400.0, "week_before": 7 * 86400.0}
 
 
-def _seasonal_rates(ref_ts: np.ndarray, start: float, end: float, sample_fraction: float) -> dict[str, float]:
+def _seasonal_rates(
+    ref_ts: np.ndarray, start: float, end: float, sample_fraction: float, closed: Spans = NO_CLOSINGS
+) -> dict[str, float]:
     """Rates over the same hours one day and one week before the current window.
 
     Only where the log covers that whole earlier window (it starts before it, and the window
@@ -283,7 +291,7 @@ def _seasonal_rates(ref_ts: np.ndarray, start: float, end: float, sample_fractio
             continue
         n = int(np.searchsorted(ref_ts, hi, side="right") - np.searchsorted(ref_ts, lo, side="left"))
         if n >= MIN_ROWS:
-            out[key] = n / max(hi - lo, 1.0) * 60.0 / sample_fraction
+            out[key] = n / max(hi - lo - closed_seconds(closed, lo, hi), 1.0) * 60.0 / sample_fraction
     return out
 
 
@@ -295,7 +303,7 @@ def _seasonal_words(seasonal: dict[str, float], cur_rate: float) -> str:
     return f"; {', '.join(parts)}" if parts else ""
 
 
-def _beyond_wave(ctx: Context) -> float | None:
+def _beyond_wave(ctx: Context, closed: Spans = NO_CLOSINGS) -> float | None:
     """The current window's rate as a share of what the log's trend and daily cycle predict for it."""
     ref_ts, cur_ts = ctx.reference.timestamp, ctx.current.timestamp
     t0, t1 = float(ref_ts[0]), float(cur_ts[-1])
@@ -306,7 +314,8 @@ def _beyond_wave(ctx: Context) -> float | None:
     edges = np.linspace(t0, t1, n_bins + 1)
     counts = np.histogram(ref_ts, edges)[0] / ctx.reference.sample_fraction
     counts = counts + np.histogram(cur_ts, edges)[0] / ctx.current.sample_fraction
-    return rate_beyond_cycle(counts, edges, ctx.onset)
+    # bins mostly inside closed hours say nothing of the rate (a first weekend is no drop)
+    return rate_beyond_cycle(counts, edges, ctx.onset, keep=closed_share(closed, edges) < 0.5)
 
 
 def _wave_words(beyond: float | None) -> str:
@@ -322,29 +331,31 @@ def _traffic(ctx: Context) -> list[Finding]:
     cur_start, cur_end = ctx.onset, float(cur_ts[-1])
     cur_span = max(cur_end - cur_start, 60.0)
     same_log = ctx.reference.timestamp.size and ref_ts[-1] <= ctx.onset
+    # a service closed at night (or on weekends): silences at the hours the reference's began and ended
+    closed = closings(ref_ts, np.concatenate((ref_ts, cur_ts))) if same_log else NO_CLOSINGS
     if same_log:
         # the recent part of the reference: as long as the current window, at least an hour
         look = max(cur_span, 3600.0)
         lo = max(float(ref_ts[0]), ctx.onset - look)
         recent = ref_ts[np.searchsorted(ref_ts, lo) :]
-        ref_rate = _rate(recent, lo, ctx.onset, ctx.reference.sample_fraction)
+        ref_rate = _rate(recent, lo, ctx.onset, ctx.reference.sample_fraction, closed)
         gaps_ref = np.diff(ref_ts)
         typical_gap = float(np.percentile(gaps_ref, 99.9)) if gaps_ref.size else 0.0
     else:
         ref_rate = _rate(ref_ts, float(ref_ts[0]), float(ref_ts[-1]), ctx.reference.sample_fraction)
         typical_gap = 0.0
-    cur_rate = _rate(cur_ts, cur_start, cur_end, ctx.current.sample_fraction)
+    cur_rate = _rate(cur_ts, cur_start, cur_end, ctx.current.sample_fraction, closed)
     ratio = cur_rate / max(ref_rate, 1e-9)
     details: dict[str, float] = {"rows_per_minute_reference": ref_rate, "rows_per_minute_current": cur_rate,
                                  "ratio": ratio}
-    seasonal = _seasonal_rates(ref_ts, cur_start, cur_end, ctx.reference.sample_fraction) if same_log else {}
+    seasonal = _seasonal_rates(ref_ts, cur_start, cur_end, ctx.reference.sample_fraction, closed) if same_log else {}
     for key, rate in seasonal.items():
         details[f"rows_per_minute_{key}"] = rate
     # a weekend or a night is not an outage: the drop (spike) must hold against the same hours
     # a day and a week earlier too, wherever the log reaches back that far
     ratios = [ratio] + [cur_rate / max(rate, 1e-9) for rate in seasonal.values()]
     # and against the log's own daily wave: a window of a few hours at the evening's fall is no outage
-    beyond = _beyond_wave(ctx) if same_log else None
+    beyond = _beyond_wave(ctx, closed) if same_log else None
     if beyond is not None:
         details["ratio_beyond_daily_cycle"] = beyond
         ratios.append(beyond)
@@ -352,6 +363,9 @@ def _traffic(ctx: Context) -> list[Finding]:
     # gaps: the longest silence since the onset
     edges = np.concatenate(([ctx.onset], cur_ts))
     gaps = np.diff(edges)
+    if closed[0].size:  # a silence inside closed hours is no gap
+        inside = (edges[:-1, None] >= closed[0][None, :] - 1.0) & (edges[1:, None] <= closed[1][None, :] + 1.0)
+        gaps = np.where(inside.any(axis=1), 0.0, gaps) if gaps.size <= 200_000 else gaps
     longest = float(gaps.max()) if gaps.size else 0.0
     if longest >= max(GAP_MIN_S, 20.0 * typical_gap):
         at = float(edges[int(np.argmax(gaps))])

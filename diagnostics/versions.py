@@ -8,13 +8,15 @@ Without labels (or to size a labelled drop) it compares the input -> prediction 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 
+from diagnostics.calibrated_gap import calibrated_gap
 from diagnostics.context import Context, align_categorical, loss_name, prediction_matrix, row_loss
 from diagnostics.findings import Finding, iso_utc
-from diagnostics.label_model import estimated_gap, label_model_of
+from diagnostics.label_model import LabelModel, estimated_gap, label_model_of
 from diagnostics.log import Categorical, ChangeRecord, take_rows
 from diagnostics.matched import paired_gap, reverse_gap
 from diagnostics.model_checks import (
@@ -211,6 +213,10 @@ def _assess_version(
         mag = 0.0
     if rev_z is not None and rev_z <= 0.0:
         est_mag = 0.0  # an estimate that blames what the reference's own labels do not
+    if rev_z is not None and rev_z < MAPPING_Z and details.get("calibrated_decides"):
+        # the map onto realized loss is the baseline's: another kind of model relates to the label
+        # model differently, so it needs the reference's own labels to lean worse too
+        est_mag = 0.0
     if other is None:
         mag *= 1.0 - data_score
         est_mag *= 1.0 - data_score
@@ -345,8 +351,10 @@ def _estimated_comparison(
     base_ref = np.flatnonzero(rv[ctx.ref_sample] == base)
     base_cur = np.flatnonzero(cv[ctx.cur_sample] == base)
     gap = estimated_gap(ctx, model, v_cur, base_ref, base_cur)
+    cal_mag, cal_text = _calibrated_comparison(ctx, model, v_cur, base_ref, base_cur, details)
     if gap is None or gap.n < MIN_LABELLED:
-        return 0.0, ""
+        details["calibrated_decides"] = cal_mag > 0.0
+        return cal_mag, cal_text
     ev = LossStats(gap.n, gap.loss_version, 0.0)
     eb = LossStats(gap.n, gap.loss_baseline, 0.0)
     z, bias = gap.z, gap.bias
@@ -370,6 +378,9 @@ def _estimated_comparison(
         estimated_magnitude=mag,
     )
     base_name = details["baseline_version"]
+    details["calibrated_decides"] = cal_mag > mag
+    if cal_mag > mag:
+        return cal_mag, cal_text
     if gap.paired:
         against = f"{base_name}'s answers at the nearest inputs it served, on the same {gap.n} rows"
     else:
@@ -378,6 +389,39 @@ def _estimated_comparison(
         f"its {_quality(ctx, ev.mean)} against {_quality(ctx, eb.mean)} for {against} (both estimated from the "
         f"inputs by a label model learned on {model.labelled} labelled reference rows; z {z:.1f} counting the "
         f"estimate's own error of {bias:.2g} on the reference)"
+    )
+    return mag, text
+
+
+def _calibrated_comparison(
+    ctx: Context,
+    model: LabelModel,
+    v_cur: np.ndarray,
+    base_ref: np.ndarray,
+    base_cur: np.ndarray,
+    details: dict[str, object],
+) -> tuple[float, str]:
+    """The label model's estimate mapped onto the baseline's realized loss (`calibrated_gap`):
+    weighed like the estimate (`_estimated_comparison`), on its own two-sample z."""
+    cg = calibrated_gap(ctx, model, v_cur, base_ref, base_cur)
+    if cg is None:
+        return 0.0, ""
+    ev, eb = LossStats(cg.n_version, cg.loss_version, 0.0), LossStats(cg.n_baseline, cg.loss_baseline, 0.0)
+    rel = relative_increase(ev, eb)
+    sure = float(np.clip((cg.z - VERSION_Z) / (CERTAIN_Z - 3.0), 0.0, 1.0))
+    mag = MODERATE_SCORE * min(1.0, max(rel, 0.0) / MODERATE_EFFECT) * sure if rel >= MIN_RELATIVE else 0.0
+    figures = dataclasses.asdict(cg) | {"relative": rel, "magnitude": mag}
+    details.update({f"calibrated_{key}": value for key, value in figures.items()})
+    base_name = details["baseline_version"]
+    if cg.pooled:
+        rows = f"{base_name}'s {cg.n_baseline} rows in the same window and the reference"
+    else:
+        rows = f"{base_name}'s {cg.n_baseline} rows {'in the same window' if cg.same_window else 'of the reference'}"
+    text = (
+        f"estimated {_quality(ctx, cg.loss_version)} on its {cg.n_version} rows against "
+        f"{_quality(ctx, cg.loss_baseline)} for {rows} (each answer's loss estimated from the inputs by a label "
+        f"model learned on {model.labelled} labelled reference rows, mapped onto {base_name}'s realized loss "
+        f"there; z {min(cg.z, 99.0):.1f})"
     )
     return mag, text
 

@@ -1,0 +1,85 @@
+"""A version's loss estimated by the label model recalibrated on the baseline's realized loss.
+
+The label model (`label_model`) learns the label from the inputs on the labelled reference.
+When it is weaker than the served models (fresh inputs in ten or twenty dimensions, a boundary
+it can only blur), its expected loss of any answer is off in level: it thinks the baseline's
+answers wrong far more often than they are (0.24 estimated against 0.08 realized), and that
+level error, counted as the estimate's uncertainty, swamps any gap between versions.
+
+What the reference does know exactly is how the label model's expected loss of an answer maps
+to the realized loss of the baseline's answers: each labelled reference row has both (the
+expected loss out of sample, from the half-fit that did not see the row). A monotone map fitted
+on those pairs (`estimate.Calibration`) turns any answer's expected loss into the realized loss
+an answer judged that way had; applied to the version's answers on its own rows and to the
+baseline's answers on its rows, it compares both in realized units. A retrain answering like
+the baseline gets the same map and no gap; a version wrong where the label model is sure of the
+label (an answer it gives a low probability) is mapped to the baseline's realized loss at such
+answers, so its gap shows, shrunk (never inflated) towards the baseline's by the label model's
+own weakness. The figure is an estimate and says so.
+
+Against a canary the baseline is its own rows of the same window (same inputs, same time); when
+their estimate agrees with the baseline's on the reference (within `POOL_Z` standard errors: its
+quality held), the reference rows join them, as a labelled canary comparison pools them
+(`versions._assess_version`): a canary of a few hundred rows is otherwise too small to tell.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from diagnostics.context import Context
+from diagnostics.estimate import Calibration
+from diagnostics.label_model import LabelModel, window_expected_loss
+from diagnostics.matched import LossGap
+
+MIN_ROWS = 100  # rows on either side (and labelled reference rows for the map)
+POOL_Z = 2.0  # the baseline's current rows pool with its reference rows when they agree this well
+
+
+@dataclass(frozen=True)
+class CalibratedGap(LossGap):
+    n_version: int
+    n_baseline: int
+    loss_version: float  # estimated, in realized units
+    loss_baseline: float
+    z: float
+    same_window: bool  # the baseline's rows are its current ones (a canary), else the reference's
+    pooled: bool = False  # ... and its reference rows joined them
+
+
+def calibrated_gap(
+    ctx: Context, model: LabelModel, v_cur: np.ndarray, base_ref: np.ndarray, base_cur: np.ndarray
+) -> CalibratedGap | None:
+    """The version's recalibrated estimated loss on its rows against the baseline's on its own
+    (positions in the window samples, as `label_model.estimated_gap`). The baseline's current
+    rows are used when there are enough (same window, same inputs), else its reference rows."""
+    ref_e = window_expected_loss(ctx, model, "reference")
+    ref_r = ctx.ref_loss[ctx.ref_sample]
+    ok = np.isfinite(ref_e) & np.isfinite(ref_r)
+    if int(ok.sum()) < MIN_ROWS:
+        return None
+    cal = Calibration.fit(ref_e[ok], ref_r[ok])
+    cur_e = window_expected_loss(ctx, model, "current")
+    lv = cur_e[v_cur]
+    lv = cal(lv[np.isfinite(lv)])
+    lb_ref = ref_e[base_ref]
+    lb_ref = cal(lb_ref[np.isfinite(lb_ref)])
+    lb_cur = cur_e[base_cur]
+    lb_cur = cal(lb_cur[np.isfinite(lb_cur)])
+    same = lb_cur.size >= MIN_ROWS
+    lb = lb_cur if same else lb_ref
+    pooled = same and lb_ref.size >= MIN_ROWS and abs(_z(lb_cur, lb_ref)) < POOL_Z
+    if pooled:
+        lb = np.concatenate([lb_cur, lb_ref])
+    if lv.size < MIN_ROWS or lb.size < MIN_ROWS:
+        return None
+    return CalibratedGap(int(lv.size), int(lb.size), float(lv.mean()), float(lb.mean()), _z(lv, lb), same, pooled)
+
+
+def _z(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sample z of mean(a) - mean(b)."""
+    se = math.sqrt(float(a.var(ddof=1)) / a.size + float(b.var(ddof=1)) / b.size)
+    return (float(a.mean()) - float(b.mean())) / max(se, 1e-12)

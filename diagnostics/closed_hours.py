@@ -1,0 +1,62 @@
+"""Hours a service is closed: silences that begin and end at the hours earlier silences did.
+
+A restaurant's orders stop at night, a B2B product's traffic stops at 19:00 and on weekends. Such
+a log's window holds a silence of 13 hours, or of 61 over its first weekend, and the traffic
+checks read it as 'no predictions were logged for 780 minutes' and its rate, spread over the
+closed hours, as a drop. A closing is recognised by its clock, not its length: it begins within
+`TOLERANCE_S` of the time of day the reference's own long silences began (the last order of the
+evening) and ends within it of the time of day they ended (the first one of the morning). A
+weekend is two nights and a day closed from the usual closing to the usual opening. A silence
+that starts in the middle of an open day, or ends at an hour no earlier morning did, is still an
+outage. The reference must show one such silence at least (a night before the onset).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+DAY_S = 86400.0
+MIN_SILENCE_S = 2 * 3600.0  # a silence this long is a closing (or an outage), not a lull
+TOLERANCE_S = 5400.0  # the last and first request's jitter, and a daylight-saving hour
+MIN_CLOSINGS = 1
+
+
+def _silences(ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    gaps = np.diff(ts)
+    at = np.flatnonzero(gaps >= MIN_SILENCE_S)
+    return ts[at], ts[at + 1]
+
+
+def _near(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per value of `a`, whether some value of `b` is within `TOLERANCE_S` of it on the clock."""
+    d = np.abs((a[:, None] - b[None, :]) % DAY_S)
+    return (np.minimum(d, DAY_S - d) <= TOLERANCE_S).any(axis=1) if b.size else np.zeros(a.size, dtype=bool)
+
+
+def closings(ref_ts: np.ndarray, all_ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, ends) of the silences of the sorted `all_ts` that are closed hours by the reference's clock."""
+    r_start, r_end = _silences(ref_ts)
+    if r_start.size < MIN_CLOSINGS:
+        return np.empty(0), np.empty(0)
+    start, end = _silences(all_ts)
+    keep = _near(start % DAY_S, r_start % DAY_S) & _near(end % DAY_S, r_end % DAY_S)
+    return start[keep], end[keep]
+
+
+def closed_seconds(spans: tuple[np.ndarray, np.ndarray], lo: float, hi: float) -> float:
+    """Seconds of [lo, hi] inside the closings."""
+    start, end = spans
+    if start.size == 0:
+        return 0.0
+    return float(np.clip(np.minimum(end, hi) - np.maximum(start, lo), 0.0, None).sum())
+
+
+def closed_share(spans: tuple[np.ndarray, np.ndarray], edges: np.ndarray) -> np.ndarray:
+    """Per bin of `edges`, the share of it inside the closings."""
+    start, end = spans
+    lo, hi = edges[:-1], edges[1:]
+    if start.size == 0:
+        return np.zeros(lo.size)
+    inside = np.clip(np.minimum(end[None, :], hi[:, None]) - np.maximum(start[None, :], lo[:, None]), 0.0, None)
+    share: np.ndarray = inside.sum(axis=1) / np.maximum(hi - lo, 1e-9)
+    return share
