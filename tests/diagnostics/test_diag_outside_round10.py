@@ -157,3 +157,23 @@ def test_an_outage_that_ended_an_hour_after_the_alert_is_the_errors(outage: bool
         )
     else:
         assert d.cause == "none", d.findings[:3]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_two_minute_blip_after_the_onset_is_no_burst(seed: int) -> None:
+    """A dependency failing 40% of calls for two minutes right after a healthy log's onset, then
+    recovering on its own: 1.6% of the first hour against 0.3%. A burst must outlast its worst
+    five minutes; the blip does not, and the log stays quiet."""
+    rng = np.random.default_rng(seed)
+    n = 9000
+    ts = MONDAY + np.sort(rng.uniform(0.0, 6 * 3600.0, n))  # 25 requests a minute
+    x = rng.normal(0.0, 1.0, n)
+    y = 2.0 * x + rng.normal(0, 1.0, n)
+    onset = MONDAY + 3.5 * 3600.0
+    error = (rng.uniform(size=n) < 0.003).astype(int)
+    blip = (ts >= onset + 240.0) & (ts < onset + 360.0)
+    error[blip & (rng.uniform(size=n) < 0.4)] = 1
+    df = pd.DataFrame({"timestamp": ts, "model_version": "v1", "x": x, "prediction": np.round(2.0 * x, 3),
+                       "label": y, "latency_ms": np.round(rng.lognormal(np.log(40.0), 0.3, n), 2), "error": error})
+    d = diagnose(frame_to_log(df, name="blip"), onset=onset)
+    assert d.cause == "none", d.findings[:3]
