@@ -27,6 +27,7 @@ from diagnostics.context import Context
 from diagnostics.feature_relations import MAX_FEATURES, MIN_DROP, STRONG, rank_correlations
 from diagnostics.findings import Finding
 from diagnostics.log import Categorical, take_rows
+from diagnostics.model_checks import LossStats
 
 MIN_ROWS = 200  # labelled rows per window
 MIN_BIN_ROWS = 20  # rows a bin needs in both windows to be compared
@@ -203,8 +204,8 @@ def _label_level_moved(ctx: Context) -> bool:
     r, c = sides
     rise = float(np.abs(c).mean() - np.abs(r).mean())
     shift = float(c.mean() - r.mean())
-    se = math.sqrt(float(r.var()) / r.size + float(c.var()) / c.size)
-    return rise > 0 and abs(shift) >= LEVEL_SHARE * rise and abs(shift) >= LEVEL_Z * max(se, 1e-12)
+    z = LossStats.of(c).z_worse(LossStats.of(r))  # the signed error's move, either way
+    return rise > 0 and abs(shift) >= LEVEL_SHARE * rise and abs(z) >= LEVEL_Z
 
 
 def label_relation_findings(ctx: Context) -> list[Finding]:

@@ -11,7 +11,6 @@ raises every bin alike; a fault raises the loss where its rows went.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -19,6 +18,7 @@ import numpy as np
 
 from diagnostics.context import Context, loss_name
 from diagnostics.findings import Finding
+from diagnostics.model_checks import LossStats
 
 MIN_OTHER_SHARE = 0.15  # the bins that did not gain rows must hold this share: the rise everywhere
 MIN_ROWS = 50  # labelled rows on each side of the comparison
@@ -63,14 +63,13 @@ def carried(ctx: Context, name: str) -> Carried | None:
     n_there, n_else = int(there.sum()), int((~there).sum())
     if n_there < MIN_ROWS or n_else < max(MIN_ROWS, MIN_OTHER_SHARE * codes.size):
         return None  # no rows left to show how much every bin rose (a date column: all new)
-    a, b = rise[there], rise[~there]
-    se = math.sqrt(float(a.var()) / n_there + float(b.var()) / n_else)
-    extra = float(a.mean() - b.mean())
-    z = extra / max(se, 1e-12)
+    a, b = LossStats.of(rise[there]), LossStats.of(rise[~there])
+    extra = a.mean - b.mean
+    z = a.z_worse(b)
     # the gaining bins' extra rise, plus what the new mix of bins costs at the reference's losses
     mix = float(((p_cur - p_ref) * bin_loss).sum())
     share = (extra * n_there / codes.size + max(mix, 0.0)) / total
-    return Carried(float(np.clip(share, 0.0, 1.0)), z, float(p_cur[gaining].sum()), float(a.mean()), float(b.mean()))
+    return Carried(float(np.clip(share, 0.0, 1.0)), z, float(p_cur[gaining].sum()), a.mean, b.mean)
 
 
 def carried_drops(ctx: Context, findings: Sequence[Finding], used: float) -> tuple[list[Finding], float]:
