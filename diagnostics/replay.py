@@ -61,10 +61,11 @@ def _row_keys(features: dict[str, np.ndarray | Categorical], rows: slice) -> np.
 
 
 def repeats(
-    features: dict[str, np.ndarray | Categorical], ts: np.ndarray, lo: int, look: float
+    features: dict[str, np.ndarray | Categorical], ts: np.ndarray, lo: int, look: float, rows_back: int = 0
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Rows from `lo` on (a sample by key above `SAMPLE_KEYS`) and whether each repeats an earlier
-    row's values of `features` (its most varied columns) within `look` seconds."""
+    row's values of `features` (its most varied columns) within `look` seconds, or, when
+    `rows_back` is given, within the `rows_back` rows before it."""
     n = ts.shape[0]
     keys = _row_keys(features, slice(lo, n))
     if keys is None:
@@ -81,6 +82,8 @@ def repeats(
     prev = np.full(keys.size, -1, dtype=np.int64)
     same = sk[1:] == sk[:-1]
     prev[order[1:][same]] = window[order[:-1][same]]
+    if rows_back > 0:
+        return window, (prev >= 0) & (window - prev <= rows_back)
     t_row = ts[window]
     return window, (prev >= 0) & (t_row - ts[np.maximum(prev, 0)] <= look)
 
@@ -129,20 +132,22 @@ def replay_findings(ctx: Context) -> list[Finding]:
     n = ts.shape[0]
     if split < MIN_ROWS or n - split < MIN_ROWS:
         return []
-    # every row, before the onset or after it, looks back the same length of time: traffic that
-    # repeats (a catalogue) repeats more the longer the look-back, so unequal look-backs would
-    # make a later window look replayed
-    look = max(float(ts[-1]) - ctx.onset, 3600.0)
-    ref_from = max(ctx.onset - look, float(ts[0]) + look)
-    if ref_from >= ctx.onset:
+    # every row, before the onset or after it, looks back over the same number of rows (those
+    # since the onset): traffic that repeats (a catalogue, a form of a few dropdowns) repeats more
+    # the more requests it looks back over, so a look-back of equal time would hold fewer rows at
+    # night than by day, and a daytime window looked replayed against a night before it (a survey
+    # form's healthy log: 78% of rows against 57%)
+    # (at most half the rows before the onset, so the reference's rows have as many behind them)
+    back = min(n - split, split // 2)
+    ref_lo = split - back
+    if back < MIN_ROWS:
         return []
-    lo = int(np.searchsorted(ts, ref_from - look, side="left"))
-    found = repeats(log.features, ts, lo, look)
+    found = repeats(log.features, ts, ref_lo - back, 0.0, rows_back=back)
     if found is None:
         return []
     window, repeat = found
     t_row = ts[window]
-    in_ref = (t_row >= ref_from) & (window < split)
+    in_ref = (window >= ref_lo) & (window < split)
     current = window >= split
     ref_rep, cur_rep = repeat[in_ref], repeat[current]
     if ref_rep.size < MIN_ROWS or cur_rep.size < MIN_ROWS:
