@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from diagnostics.bursts import rate_burst
 from diagnostics.clock_features import clock_match
 from diagnostics.log import Categorical, ChangeRecord, PredictionLog
 from diagnostics.onset_segments import segment_steps
@@ -101,8 +102,19 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
                 rates["performance:tail"] = np.where(labelled > 0, extreme / np.maximum(labelled, 1.0), np.nan)
     if log.latency_ms is not None:
         series["latency"] = (mean_series(np.log1p(np.maximum(log.latency_ms[rows], 0))), True)
+    burst: tuple[float, int, str] | None = None
     if log.error is not None:
         series["errors"] = (mean_series(log.error[rows]), True)
+        # an outage that ended (an hour of failures, then none) is a burst, no step: scored on
+        # its own, and never against the daily cycle (a burst five times the rest is no cycle)
+        err = log.error[rows]
+        ok = np.isfinite(err)
+        failed = np.bincount(bs[ok], weights=err[ok], minlength=n_bins)
+        served = np.bincount(bs[ok], minlength=n_bins).astype(np.float64)
+        shortest = max(2, int(np.ceil(BURST_MIN_SECONDS / width)))
+        start, _, z = rate_burst(failed, served, int(0.15 * n_bins), int(0.95 * n_bins), shortest, n_bins // 4)
+        if z > 0:
+            burst = (z, start, "errors:burst")
     label = log.label
     if isinstance(label, Categorical):
         lcodes = label.codes[rows]
@@ -187,6 +199,8 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
     if cyclic:  # the extreme-loss share of a count model rises at every evening peak
         rate_steps = [_beyond_cycles(c, rates.get(c[2]), centres) for c in rate_steps]
     scored: list[tuple[float, int, str]] = list(rate_steps)
+    if burst is not None:
+        scored.append(burst)
     scored.append((traffic_z if np.isfinite(traffic_z) else 1e6, traffic_at, "traffic"))
     for name, (values, symptom) in series.items():
         # the reference needs history and the current window enough rows to judge: no onset
@@ -221,7 +235,7 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
         if abs(at - first_bin) > 0.1 * n_bins:
             continue
         per_bin = series[key][0] if key in series else rates.get(key)
-        if per_bin is not None and not key.endswith(":outside"):  # (exits from a factor off: abrupt)
+        if per_bin is not None and not key.endswith((":outside", ":burst")):  # (a factor off, a burst: abrupt)
             if cyclic and abs(at - first_bin) <= REFINE_BINS:
                 # a daily-cycle input's morning rise is no ramp into the step: its foot is looked
                 # for beyond the cycle (series stepping elsewhere keep their own shape: cleaned of
@@ -438,6 +452,7 @@ def first_events(values: np.ndarray, step_bin: int, head: int) -> int | None:
     return None
 
 
+BURST_MIN_SECONDS = 1200.0  # an error burst lasts 20 minutes or more (a blip is the error check's own matter)
 REFINE_BINS = 2  # the row-level search spans this many bins either side of the bin-level step
 REFINE_Z = 4.0  # the step between the rows must stand out this clearly to move the onset
 

@@ -89,3 +89,40 @@ def test_a_fifth_of_a_used_inputs_rows_moved_is_a_data_fault(fault: str, column:
     df, onset = _conversion_log(seed, fault)
     d = diagnose(frame_to_log(df, name="conversion"), onset=onset)
     assert (d.cause, d.culprit_kind, d.culprit_name) == ("data", "feature", column), d.findings[:3]
+
+
+def _outage_log(seed: int, minutes: float, share: float) -> tuple[pd.DataFrame, float]:
+    """A regression service over two days of diurnal traffic, errors 0.3% of requests; from the
+    onset a dependency fails `share` of the calls for `minutes`, then recovers."""
+    rng = np.random.default_rng(seed)
+    ts = _diurnal_times(rng, 10000, 2.0)
+    n = ts.size
+    x = rng.normal(0.0, 1.0, n)
+    onset = float(ts[0] + 0.62 * (ts[-1] - ts[0]))
+    error = (rng.uniform(size=n) < 0.003).astype(int)
+    error[(ts >= onset) & (ts < onset + 60.0 * minutes) & (rng.uniform(size=n) < share)] = 1
+    df = pd.DataFrame({"timestamp": ts, "model_version": "v1", "x": x, "prediction": np.round(2.0 * x, 3),
+                       "label": np.round(2.0 * x + rng.normal(0, 1.0, n), 3),
+                       "latency_ms": np.round(rng.lognormal(np.log(40.0), 0.3, n), 2), "error": error})
+    return df, onset
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_one_hour_error_pulse_is_dated_and_found(seed: int) -> None:
+    """A third of the calls fail for one hour, then none: the error series' best single step moved
+    by 2% of the pulse's height, no series reached the bar, and the window fell back to the last
+    quarter (verdict none). A burst of errors is scanned as such (`bursts.rate_burst`)."""
+    df, onset = _outage_log(seed, 60.0, 0.33)
+    d = diagnose(frame_to_log(df, name="outage"))
+    assert (d.cause, d.culprit_kind) == ("service", "errors"), d.findings[:3]
+    assert d.onset_detected and abs(d.onset - onset) <= 900.0, (d.onset - onset) / 60.0
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_two_minute_error_blip_dates_nothing(seed: int) -> None:
+    """A dependency failing 40% of the calls for two minutes, then recovering on its own: no burst
+    (one half of any stretch around it is quiet), no onset, no verdict."""
+    df, _ = _outage_log(seed, 2.0, 0.4)
+    d = diagnose(frame_to_log(df, name="blip"))
+    assert d.cause == "none", d.findings[:3]
+    assert not d.onset_detected
