@@ -207,9 +207,14 @@ def clock_match(values: np.ndarray, ts: np.ndarray, head: int) -> np.ndarray | N
         return np.where(np.isfinite(values), (clock.hours(ts) == values).astype(np.float64), np.nan)
     # a day-of-week column: the head is often a single day, so the numbering is fitted on the
     # whole log, where a fault in its later part (a minority of rows) cannot move the fit
-    week = best_weekday(values[:head], ts[:head]) or best_weekday(values, ts, min_match=0.6)
+    week = best_weekday(values[:head], ts[:head])
     if week is None:
-        return None
+        week = best_weekday(values, ts, min_match=0.6)
+        # the whole log's fit must hold on the head, which no later fault touches: a 0/1 flag on a
+        # two-day log, inverted since its second day, "matched" Monday=0/Tuesday=1 in 62% of the
+        # rows (the fault's own rows), and was then scanned as a weekday's match, not its mean
+        if week is None or float(np.nanmean(weekday_match_share(values[:head], ts[:head], week[0], week[1]))) < MIN_MATCH:
+            return None
     return np.where(np.isfinite(values), weekday_match_share(values, ts, week[0], week[1]), np.nan)
 
 
