@@ -134,6 +134,11 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
             series[f"prediction={pred.categories[k]}"] = (mean_series((pcodes == k).astype(float)), True)
     else:
         series["prediction"] = (mean_series(pred[rows]), True)
+        # answers piled on one value the head never gave (a fallback score served for one
+        # country's requests): the mean hardly moves, the share at that value steps from nothing
+        collapsed = mass_point_rows(np.asarray(pred[rows], dtype=np.float64), int(bs.shape[0] * HEAD_FRACTION))
+        if collapsed is not None:
+            series["prediction:mass"] = (mean_series(collapsed), True)
     mv = log.model_version
     assert isinstance(mv, Categorical)
     vcodes = mv.codes[rows]

@@ -126,3 +126,44 @@ def test_a_two_minute_error_blip_dates_nothing(seed: int) -> None:
     d = diagnose(frame_to_log(df, name="blip"))
     assert d.cause == "none", d.findings[:3]
     assert not d.onset_detected
+
+
+def test_a_flag_inverted_on_a_two_day_logs_second_day_is_no_weekday() -> None:
+    """A 0/1 returning-user flag (35% ones) inverted from the second day's morning on: fitted on
+    the whole log, Monday=0/Tuesday=1 matched 62% of the rows (the fault's own), above the 60% a
+    whole-log weekday fit asks, and the flag was scanned as a weekday's match (flat) instead of
+    by its mean (the inversion's step). The head, which no later fault touches, must match too."""
+    from diagnostics.clock_features import clock_match
+
+    rng = np.random.default_rng(3)
+    ts = _diurnal_times(rng, 10000, 2.0)
+    flag = (rng.uniform(size=ts.size) < 0.35).astype(float)
+    onset = float(ts[0] + 0.62 * (ts[-1] - ts[0]))
+    flag = np.where(ts >= onset, 1.0 - flag, flag)
+    assert clock_match(flag, ts, int(0.15 * ts.size)) is None
+    weekday = np.floor(((ts - MONDAY) % (7 * DAY)) / DAY)  # a real weekday column still is one
+    assert clock_match(weekday, ts, int(0.15 * ts.size)) is not None
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_fallback_score_for_one_country_is_dated(seed: int) -> None:
+    """The model server answers one country (a fifth of the traffic) with its fallback score 0.12
+    since the onset: the mean score hardly moves, no series reached the bar and the window fell
+    back to the last quarter, 9 hours late. The share of answers at a value the head never gave
+    steps from nothing at the onset."""
+    rng = np.random.default_rng(seed)
+    ts = _diurnal_times(rng, 10000, 2.0)
+    n = ts.size
+    country = rng.choice(np.array(["US", "BR", "IN", "DE"]), n, p=[0.4, 0.2, 0.2, 0.2])
+    views = rng.lognormal(np.log(170.0), 0.45, n)
+    session = rng.lognormal(np.log(90.0), 0.8, n)
+    logit = -1.2 + 4.0 * np.log(views / 170.0) + 1.5 * np.log(session / 90.0)
+    score = 1.0 / (1.0 + np.exp(-logit))
+    y = (rng.uniform(size=n) < score).astype(float)
+    onset = float(ts[0] + 0.62 * (ts[-1] - ts[0]))
+    score = np.where((ts >= onset) & (country == "BR"), 0.12, np.round(score, 4))
+    df = pd.DataFrame({"timestamp": ts, "model_version": "v1", "country": country, "page_views": np.round(views),
+                       "session_s": np.round(session, 1), "prediction": score, "label": y})
+    d = diagnose(frame_to_log(df, name="fallback"))
+    assert d.onset_detected and abs(d.onset - onset) <= 900.0, (d.onset - onset) / 60.0
+    assert (d.cause, d.culprit_kind) == ("model", "segment") and "country=BR" in d.culprit_name, d.findings[:3]
