@@ -23,6 +23,7 @@ from diagnostics.log import Categorical, ChangeRecord, PredictionLog
 from diagnostics.onset_segments import segment_steps
 from diagnostics.phase import CYCLES_SPAN, cycle_columns
 from diagnostics.range_exit import exits_around_the_clock, range_exit_rows
+from diagnostics.replay import repeats
 from diagnostics.stats import mean_shift_split, rate_increase_split
 from diagnostics.value_grid import off_grid_rows
 
@@ -196,6 +197,17 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
             if spread is not None:
                 series[f"{name}:spread"] = (mean_series(spread), False)
         series[f"{name}:missing"] = (mean_series(miss), False)
+    if log.features and len(log) >= 20 * REPEAT_MIN_ROWS:
+        # a retrying client sends a share of the requests twice: the share of rows repeating one
+        # of the rows just before them steps up (each row looks back over the same number of
+        # rows, so natural repeats, a catalogue's, hold their share under any daily wave)
+        found = repeats(log.features, ts, 0, 0.0, rows_back=len(log) // 20)
+        if found is not None:
+            where, hit = found
+            seen = np.bincount(b[where], minlength=n_bins).astype(np.float64)
+            again = np.bincount(b[where], weights=hit.astype(np.float64), minlength=n_bins)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                series["requests:repeated"] = (np.where(seen >= 3, again / np.maximum(seen, 1.0), np.nan), False)
     if np.isfinite(loss).any():
         # a local regression steps up inside the segment it hits, however diluted overall
         rate_steps += [(st.strength, st.first_bin, st.series)
@@ -457,6 +469,7 @@ def first_events(values: np.ndarray, step_bin: int, head: int) -> int | None:
     return None
 
 
+REPEAT_MIN_ROWS = 200  # the share of rows repeating a recent one is followed on logs of 20x this
 BURST_MIN_SECONDS = 1200.0  # an error burst lasts 20 minutes or more (a blip is the error check's own matter)
 REFINE_BINS = 2  # the row-level search spans this many bins either side of the bin-level step
 REFINE_Z = 4.0  # the step between the rows must stand out this clearly to move the onset

@@ -167,3 +167,25 @@ def test_a_fallback_score_for_one_country_is_dated(seed: int) -> None:
     d = diagnose(frame_to_log(df, name="fallback"))
     assert d.onset_detected and abs(d.onset - onset) <= 900.0, (d.onset - onset) / 60.0
     assert (d.cause, d.culprit_kind) == ("model", "segment") and "country=BR" in d.culprit_name, d.findings[:3]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_retrying_client_is_dated_at_its_first_retry(seed: int) -> None:
+    """A client retrying every call: a third of the requests since the onset arrive twice, 1-4 s
+    apart. The rate rises by a third inside a daily wave, and the seasonal traffic fit placed the
+    step hours late (3.5 h on the round's log); the share of rows repeating one of the rows just
+    before them steps from nothing at the first retry."""
+    rng = np.random.default_rng(seed)
+    ts = _diurnal_times(rng, 10000, 2.0)
+    n = ts.size
+    x1, x2 = np.round(rng.normal(0.0, 1.0, n), 4), np.round(rng.lognormal(3.0, 0.6, n), 2)
+    df = pd.DataFrame({"timestamp": ts, "model_version": "v1", "x1": x1, "x2": x2,
+                       "prediction": np.round(1.5 * x1 + 0.02 * x2, 4),
+                       "label": np.round(1.5 * x1 + 0.02 * x2 + rng.normal(0, 1.0, n), 4)})
+    onset = float(ts[0] + 0.62 * (ts[-1] - ts[0]))
+    dup = df[(df.timestamp >= onset) & (rng.uniform(size=n) < 0.33)].copy()
+    dup["timestamp"] += rng.uniform(1.0, 4.0, len(dup))
+    df = pd.concat([df, dup]).sort_values("timestamp", kind="stable").reset_index(drop=True)
+    d = diagnose(frame_to_log(df, name="retries"))
+    assert d.onset_detected and abs(d.onset - onset) <= 900.0, (d.onset - onset) / 60.0
+    assert (d.cause, d.culprit_kind) == ("service", "traffic"), d.findings[:3]
