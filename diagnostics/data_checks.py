@@ -32,6 +32,7 @@ from diagnostics.phase import (
     window_hours_unseen,
     without_daily_wave,
 )
+from diagnostics.entity_join import entity_join_findings
 from diagnostics.stale_values import stale_value_findings
 from diagnostics.stats import (
     bin_counts_sorted,
@@ -151,6 +152,7 @@ def data_findings(ctx: Context) -> list[Finding]:
     out.extend(relation_findings(ctx, clock_names))
     out.extend(label_relation_findings(ctx))
     out.extend(stale_value_findings(ctx, clock_names))
+    out.extend(entity_join_findings(ctx, clock_names))
     for f in out:
         # tie-break for equal (clipped) scores: a derived column (e.g. a bucketed copy) carries
         # less information about the prediction than its source, so the source ranks first

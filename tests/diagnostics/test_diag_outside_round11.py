@@ -189,3 +189,39 @@ def test_a_retrying_client_is_dated_at_its_first_retry(seed: int) -> None:
     d = diagnose(frame_to_log(df, name="retries"))
     assert d.onset_detected and abs(d.onset - onset) <= 900.0, (d.onset - onset) / 60.0
     assert (d.cause, d.culprit_kind) == ("service", "traffic"), d.findings[:3]
+
+
+def _users_log(seed: int, shifted: bool) -> tuple[pd.DataFrame, float]:
+    """Requests of 2,000 users, each carrying the lifetime value joined from the user table; a
+    score reads it. `shifted`: since the onset the join is off by one key (user k gets user k+1's
+    value). Labels since the onset withheld."""
+    rng = np.random.default_rng(seed)
+    ts = _diurnal_times(rng, 10000, 2.0)
+    n = ts.size
+    table = np.round(rng.gamma(2.0, 40.0, 2001), 2)
+    user = rng.integers(0, 2000, n)
+    onset = float(ts[0] + 0.62 * (ts[-1] - ts[0]))
+    after = ts >= onset
+    views = np.round(rng.lognormal(np.log(170.0), 0.45, n))
+    logit = -1.0 + 0.02 * (table[user] - 80.0) + 0.8 * np.log(views / 170.0)
+    y = (rng.uniform(size=n) < 1.0 / (1.0 + np.exp(-logit))).astype(float)
+    ltv = np.where(after & shifted, table[user + 1], table[user])
+    score = 1.0 / (1.0 + np.exp(-(-1.0 + 0.02 * (ltv - 80.0) + 0.8 * np.log(views / 170.0))))
+    df = pd.DataFrame({"timestamp": ts, "model_version": "v1", "user_id": np.char.add("u", user.astype(str)),
+                       "user_ltv": ltv, "page_views": views, "prediction": np.round(score, 4),
+                       "label": np.where(after, np.nan, y)})
+    return df, onset
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_join_off_by_one_entity_is_a_data_fault_without_labels(seed: int) -> None:
+    """Every user gets the next user's lifetime value: the column's distribution, and each user's
+    consecutive requests, agree as before, and without labels nothing spoke (verdict none). A
+    user's last value before the onset and first after it now differ for nearly every user, where
+    across the middle of the reference every user kept it."""
+    df, onset = _users_log(seed, shifted=True)
+    d = diagnose(frame_to_log(df, name="users"), onset=onset)
+    assert (d.cause, d.culprit_kind, d.culprit_name) == ("data", "feature", "user_ltv"), d.findings[:3]
+    healthy, onset = _users_log(seed, shifted=False)
+    d = diagnose(frame_to_log(healthy, name="users"), onset=onset)
+    assert d.cause == "none", d.findings[:3]
