@@ -213,7 +213,9 @@ def clock_match(values: np.ndarray, ts: np.ndarray, head: int) -> np.ndarray | N
         # the whole log's fit must hold on the head, which no later fault touches: a 0/1 flag on a
         # two-day log, inverted since its second day, "matched" Monday=0/Tuesday=1 in 62% of the
         # rows (the fault's own rows), and was then scanned as a weekday's match, not its mean
-        if week is None or float(np.nanmean(weekday_match_share(values[:head], ts[:head], week[0], week[1]))) < MIN_MATCH:
+        if week is None:
+            return None
+        if float(np.nanmean(weekday_match_share(values[:head], ts[:head], week[0], week[1]))) < MIN_MATCH:
             return None
     return np.where(np.isfinite(values), weekday_match_share(values, ts, week[0], week[1]), np.nan)
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from diagnostics.clock_features import clock_input
 from diagnostics.context import Context, align_categorical, loss_name
+from diagnostics.entity_join import entity_join_findings
 from diagnostics.feature_relations import relation_findings
 from diagnostics.findings import Finding
 from diagnostics.label_relation import label_relation_findings
@@ -32,7 +33,6 @@ from diagnostics.phase import (
     window_hours_unseen,
     without_daily_wave,
 )
-from diagnostics.entity_join import entity_join_findings
 from diagnostics.stale_values import stale_value_findings
 from diagnostics.stats import (
     bin_counts_sorted,

@@ -80,9 +80,9 @@ def entity_join_findings(ctx: Context, clock_inputs: set[str] | frozenset[str] =
             mag = float(np.clip((drop - 0.1) / 0.4, 0.0, 1.0))
             out.append(Finding(
                 "data", "stale_values", name, max(mag * (0.3 + 0.7 * influence), 0.4 * mag),
-                f"Feature '{name}' changed for {1.0 - held_across:.0%} of the {across.size} {ent} values seen on both "
-                f"sides of the onset, where {held_placebo:.0%} kept it across the middle of the reference: a value joined "
-                f"per {ent} now comes from other {ent} rows (a join off by a key).",
+                f"Feature '{name}' changed for {1.0 - held_across:.0%} of the {across.size} {ent} values seen on "
+                f"both sides of the onset, where {held_placebo:.0%} kept it across the middle of the reference: a "
+                f"value joined per {ent} now comes from other {ent} rows (a join off by a key).",
                 {"change": "joined_from_other_entities", "entity": ent, "held_reference": held_placebo,
                  "held_across_onset": held_across, "entities": int(across.size), "z": z, "influence": influence},
             ))

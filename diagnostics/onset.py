@@ -109,13 +109,13 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
         # an outage that ended (an hour of failures, then none) is a burst, no step: scored on
         # its own, and never against the daily cycle (a burst five times the rest is no cycle)
         err = log.error[rows]
-        ok = np.isfinite(err)
-        failed = np.bincount(bs[ok], weights=err[ok], minlength=n_bins)
-        served = np.bincount(bs[ok], minlength=n_bins).astype(np.float64)
+        known = np.isfinite(err)
+        failed = np.bincount(bs[known], weights=err[known], minlength=n_bins)
+        calls = np.bincount(bs[known], minlength=n_bins).astype(np.float64)
         shortest = max(2, int(np.ceil(BURST_MIN_SECONDS / width)))
-        start, _, z = rate_burst(failed, served, int(0.15 * n_bins), int(0.95 * n_bins), shortest, n_bins // 4)
-        if z > 0:
-            burst = (z, start, "errors:burst")
+        burst_at, _, burst_z = rate_burst(failed, calls, int(0.15 * n_bins), int(0.95 * n_bins), shortest, n_bins // 4)
+        if burst_z > 0:
+            burst = (burst_z, burst_at, "errors:burst")
     label = log.label
     if isinstance(label, Categorical):
         lcodes = label.codes[rows]
@@ -204,10 +204,10 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
         found = repeats(log.features, ts, 0, 0.0, rows_back=len(log) // 20)
         if found is not None:
             where, hit = found
-            seen = np.bincount(b[where], minlength=n_bins).astype(np.float64)
+            looked = np.bincount(b[where], minlength=n_bins).astype(np.float64)
             again = np.bincount(b[where], weights=hit.astype(np.float64), minlength=n_bins)
             with np.errstate(invalid="ignore", divide="ignore"):
-                series["requests:repeated"] = (np.where(seen >= 3, again / np.maximum(seen, 1.0), np.nan), False)
+                series["requests:repeated"] = (np.where(looked >= 3, again / np.maximum(looked, 1.0), np.nan), False)
     if np.isfinite(loss).any():
         # a local regression steps up inside the segment it hits, however diluted overall
         rate_steps += [(st.strength, st.first_bin, st.series)

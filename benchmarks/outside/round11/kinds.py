@@ -18,7 +18,6 @@ import pandas as pd
 from benchmarks.outside.round11.worlds import DAY, MONDAY, WORLDS, World, Xform
 
 
-
 @dataclass
 class Log:
     world: World
