@@ -15,21 +15,15 @@ import math
 
 import numpy as np
 
+from diagnostics.stats import binomial_loglik
+
 MIN_RATIO = 5.0  # the burst's rate is this many times the rest's ...
 MIN_RISE = 0.05  # ... and this many points above it (a daily error hump is neither)
 
 
-def _loglik(k: np.ndarray, n: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = np.where(n > 0, k / np.maximum(n, 1e-12), 0.0)
-        a = np.where(k > 0, k * np.log(np.maximum(p, 1e-300)), 0.0)
-        b = np.where(n - k > 0, (n - k) * np.log(np.maximum(1.0 - p, 1e-300)), 0.0)
-    return np.asarray(a + b)
-
-
 def _rise_z(k: np.ndarray, n: np.ndarray, k_out: np.ndarray, n_out: np.ndarray) -> np.ndarray:
     """sqrt(2 log LR) of "this part's own rate, the rest's own rate" against one rate; rises only."""
-    llr = _loglik(k, n) + _loglik(k_out, n_out) - _loglik(k + k_out, n + n_out)
+    llr = binomial_loglik(k, n) + binomial_loglik(k_out, n_out) - binomial_loglik(k + k_out, n + n_out)
     z = np.sqrt(np.maximum(2.0 * llr, 0.0))
     return np.where(k / np.maximum(n, 1e-12) > k_out / np.maximum(n_out, 1e-12), z, 0.0)
 

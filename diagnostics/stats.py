@@ -347,6 +347,15 @@ def mean_shift_split(values: np.ndarray, lo_frac: float = 0.0, hi_frac: float = 
     return int(idx[kb]), float(math.sqrt(gain / s2))
 
 
+def binomial_loglik(k: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Log likelihood of `k` events in `n` trials at their own rate k / n (0 for empty parts)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(n > 0, k / np.maximum(n, 1e-12), 0.0)
+        a = np.where(k > 0, k * np.log(np.maximum(p, 1e-300)), 0.0)
+        b = np.where(n - k > 0, (n - k) * np.log(np.maximum(1.0 - p, 1e-300)), 0.0)
+    return np.asarray(a + b)
+
+
 def rate_increase_split(
     hits: np.ndarray, totals: np.ndarray, lo_frac: float = 0.0, hi_frac: float = 1.0
 ) -> tuple[int, float]:
@@ -367,16 +376,8 @@ def rate_increase_split(
     ch, ct = np.cumsum(h), np.cumsum(t)
     hl, tl = ch[lo - 1 : hi - 1], ct[lo - 1 : hi - 1]
     hr, tr = ch[-1] - hl, ct[-1] - tl
-
-    def loglik(k: np.ndarray, n: np.ndarray) -> np.ndarray:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            p = np.where(n > 0, k / np.maximum(n, 1e-12), 0.0)
-            a = np.where(k > 0, k * np.log(np.maximum(p, 1e-300)), 0.0)
-            b = np.where(n - k > 0, (n - k) * np.log(np.maximum(1.0 - p, 1e-300)), 0.0)
-        return np.asarray(a + b)
-
-    whole = float(loglik(np.array([ch[-1]]), np.array([ct[-1]]))[0])
-    llr = loglik(hl, tl) + loglik(hr, tr) - whole
+    whole = float(binomial_loglik(np.array([ch[-1]]), np.array([ct[-1]]))[0])
+    llr = binomial_loglik(hl, tl) + binomial_loglik(hr, tr) - whole
     rising = (hr / np.maximum(tr, 1e-12)) > (hl / np.maximum(tl, 1e-12))
     valid = rising & (tl > 0) & (tr > 0)
     if not valid.any():

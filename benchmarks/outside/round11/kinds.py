@@ -272,11 +272,16 @@ def label_definition(log: Log) -> None:
     log.y = np.where(rows & (log.rng.uniform(size=log.t.size) < 0.55), 0.0, log.y)
 
 
+def _reflect(log: Log, column: str, top: float) -> None:
+    """Since the onset the column is written as `top - value` (a scale or flag turned over)."""
+    rows = log.after
+    log.X.loc[rows, column] = top - log.X.loc[rows, column]
+    log.repredict(rows)
+
+
 def ordinal_reversed(log: Log) -> None:
     """The marriage rating's scale is reversed upstream (1 = very good now)."""
-    rows = log.after
-    log.X.loc[rows, "rate_marriage"] = 6.0 - log.X.loc[rows, "rate_marriage"]
-    log.repredict(rows)
+    _reflect(log, "rate_marriage", 6.0)
 
 
 def case_changed(log: Log) -> None:
@@ -310,9 +315,7 @@ def counter_wrap(log: Log) -> None:
 
 def bool_inverted(log: Log) -> None:
     """The returning-user flag is inverted by a refactor (1 = new user)."""
-    rows = log.after
-    log.X.loc[rows, "is_returning"] = 1.0 - log.X.loc[rows, "is_returning"]
-    log.repredict(rows)
+    _reflect(log, "is_returning", 1.0)
 
 
 def transform_skipped(log: Log) -> None:
