@@ -32,7 +32,7 @@ from diagnostics.service_checks import MIN_ROWS as MIN_SERVICE_ROWS
 from diagnostics.service_checks import service_findings
 from diagnostics.timeparse import TimestampError, parse_utc
 from diagnostics.trigger import trigger_for_diagnosis
-from diagnostics.versions import version_findings
+from diagnostics.versions import MIN_CONCLUSIVE, version_findings
 
 
 class DiagnosisInputError(ValueError):
@@ -84,6 +84,34 @@ def _adjacent_service_findings(ctx: Context, split: int, *, explicit_reference: 
     if reference_is_adjacent(ctx.reference, ctx.log):
         return service_findings(ctx)
     return []
+
+
+def _model_baseline(ctx: Context, before_loss: np.ndarray, split: int) -> Context:
+    """The windows the performance, version and concept checks compare when the reference is another period.
+
+    Training data or last year's log says how the inputs should look, not how well this service
+    answers now: it carries no predictions (training data), or predictions scored in sample
+    (optimistic), or another version's. The log's own labelled rows before the onset were served
+    live by the model that was running, so a version, a concept or a segment that got worse at
+    the onset shows against them as it does without `--reference` (a bad deploy judged against
+    training data without scores read "no cause found"; an identical redeploy judged against
+    in-sample scores read as a bad version). The explicit reference keeps serving the input
+    comparisons. Without enough labelled rows before the onset it stays the model baseline too.
+    """
+    before = ctx.log.take(slice(0, split))
+    if int(np.isfinite(before_loss).sum()) < MIN_CONCLUSIVE:
+        return ctx
+    mctx = Context(
+        log=ctx.log,
+        reference=before,
+        current=ctx.current,
+        onset=ctx.onset,
+        task=ctx.task,
+        ref_loss=before_loss,
+        cur_loss=ctx.cur_loss,
+    )
+    prepare_windows(mctx)
+    return mctx
 
 
 # schema changes after which the model gets no usable value of the column at all (and an
@@ -221,25 +249,27 @@ def diagnose(
         log=log, reference=ref, current=current, onset=onset_ts, task=task, ref_loss=ref_loss, cur_loss=cur_loss
     )
     prepare_windows(ctx)
+    far_reference = reference is not None and not reference_is_adjacent(ref, log)
+    mctx = _model_baseline(ctx, full_loss[:split], split) if far_reference else ctx
 
     findings: list[Finding] = list(notes)
     findings += data_findings(ctx)
     data_score = max((f.score for f in findings if f.cause == "data" and f.check != "input_quality"), default=0.0)
-    perf, perf_mag = performance_finding(ctx)
+    perf, perf_mag = performance_finding(mctx)
     if perf is None:
-        perf, _ = estimated_performance_finding(ctx)  # late labels; concept/segment need realized ones
+        perf, _ = estimated_performance_finding(mctx)  # late labels; concept/segment need realized ones
     if perf is not None:
         findings.append(perf)
-    versions = version_findings(ctx, change_list, data_score)
+    versions = version_findings(mctx, change_list, data_score)
     findings += versions
-    shift = prediction_shift_finding(ctx)
+    shift = prediction_shift_finding(mctx)
     if shift is not None:
         findings.append(shift)
     version_score = max((f.score for f in versions), default=0.0)
-    findings, carried = carried_drops(ctx, findings, UNUSED_INFLUENCE) if perf_mag > 0 else (findings, 0.0)
+    findings, carried = carried_drops(mctx, findings, UNUSED_INFLUENCE) if perf_mag > 0 else (findings, 0.0)
     explained = max(_explained_elsewhere(ctx, findings, data_score, version_score), carried)
-    findings += segment_and_concept_findings(ctx, perf_mag, explained, findings)
-    if reference is not None and not reference_is_adjacent(ref, log):
+    findings += segment_and_concept_findings(mctx, perf_mag, explained, findings)
+    if far_reference and mctx is ctx:
         findings = temper_concept(ctx, findings, full_loss[:split])
     findings += _adjacent_service_findings(ctx, split, explicit_reference=reference is not None)
 

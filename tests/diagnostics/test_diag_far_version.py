@@ -99,7 +99,9 @@ def test_the_logs_own_earlier_rows_count_against_a_far_reference(friedman: dict[
     d = diagnose(log, reference=_training_reference(friedman), onset=START + half * 3.0)
     assert (d.cause, d.culprit_name) == ("model", "v7"), d.summary
     version = next(f for f in d.findings if f.check == "version_change")
-    assert version.details["log_before_z"] > 2.5
+    # judged side by side against the log's own v6 rows, not against the in-sample reference
+    assert version.details["baseline_version"] == "v6"
+    assert version.details["loss_version"] > version.details["loss_others"]
 
 
 def test_a_forest_judged_against_its_own_training_rows_is_not_blamed() -> None:
