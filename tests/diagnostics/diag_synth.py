@@ -132,3 +132,19 @@ def make_case(fault: str = "healthy", *, n: int = 6000, seed: int = 0, task: str
         name=f"synthetic-{fault}",
     )
     return Case(log=log, onset=onset, changes=changes)
+
+
+def matrix_log(
+    x: np.ndarray, pred: np.ndarray, label: np.ndarray, versions: np.ndarray, start: float, step: float = 3.0
+) -> PredictionLog:
+    """A log of a model's answers on an input matrix (`x0`..): one row every `step` seconds, no failure."""
+    n = x.shape[0]
+    return PredictionLog(
+        timestamp=start + np.arange(n) * step,
+        model_version=versions,
+        prediction=pred,
+        label=label,
+        latency_ms=np.full(n, 20.0),
+        error=np.zeros(n, dtype=bool),
+        features={f"x{i}": x[:, i].copy() for i in range(x.shape[1])},
+    )

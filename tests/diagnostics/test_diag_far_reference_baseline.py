@@ -17,22 +17,10 @@ from sklearn.datasets import make_friedman1
 from sklearn.ensemble import HistGradientBoostingRegressor
 
 from diagnostics import PredictionLog, diagnose
+from tests.diagnostics.diag_synth import matrix_log
 
 START = 1_795_000_000.0
 DAY = 86_400.0
-
-
-def _log(x: np.ndarray, pred: np.ndarray, label: np.ndarray, versions: np.ndarray, start: float) -> PredictionLog:
-    n = x.shape[0]
-    return PredictionLog(
-        timestamp=start + np.arange(n) * 6.0,
-        model_version=versions,
-        prediction=pred,
-        label=label,
-        latency_ms=np.full(n, 20.0),
-        error=np.zeros(n, dtype=bool),
-        features={f"x{i}": x[:, i].copy() for i in range(x.shape[1])},
-    )
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +59,7 @@ def _served(d: dict[str, np.ndarray], kind: str) -> tuple[PredictionLog, float]:
         y = np.where(after & (x[:, 3] > 0.5), y + 0.8 * np.std(y), y)
     elif kind != "redeploy":  # "redeploy": v2 is the same model
         raise ValueError(kind)
-    return _log(x, pred, y, versions, START), START + int(0.6 * n) * 6.0
+    return matrix_log(x, pred, y, versions, START, step=6.0), START + int(0.6 * n) * 6.0
 
 
 @pytest.mark.parametrize("scored", [False, True])

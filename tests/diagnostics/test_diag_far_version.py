@@ -18,22 +18,10 @@ from sklearn.datasets import make_friedman1
 from sklearn.ensemble import HistGradientBoostingRegressor
 
 from diagnostics import PredictionLog, diagnose
+from tests.diagnostics.diag_synth import matrix_log
 
 DAY = 86_400.0
 START = 1_795_000_000.0
-
-
-def _log(x: np.ndarray, pred: np.ndarray, label: np.ndarray, versions: np.ndarray, start: float) -> PredictionLog:
-    n = x.shape[0]
-    return PredictionLog(
-        timestamp=start + np.arange(n) * 3.0,
-        model_version=versions,
-        prediction=pred,
-        label=label,
-        latency_ms=np.full(n, 20.0),
-        error=np.zeros(n, dtype=bool),
-        features={f"x{i}": x[:, i].copy() for i in range(x.shape[1])},
-    )
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +37,7 @@ def _training_reference(f: dict[str, object]) -> PredictionLog:
     assert isinstance(x, np.ndarray) and isinstance(y, np.ndarray)
     xr, yr = x[:4_000], y[:4_000]
     tags = np.full(xr.shape[0], "train-2026-01", dtype=object)
-    return _log(xr, model.predict(xr), yr, tags, START - 300 * DAY)  # type: ignore[attr-defined]
+    return matrix_log(xr, model.predict(xr), yr, tags, START - 300 * DAY)  # type: ignore[attr-defined]
 
 
 def _served(f: dict[str, object], served_by: str, *, withheld: bool = False) -> PredictionLog:
@@ -58,7 +46,7 @@ def _served(f: dict[str, object], served_by: str, *, withheld: bool = False) -> 
     xs, ys = x[4_000:], y[4_000:].copy()
     if withheld:
         ys[:] = np.nan
-    return _log(xs, model.predict(xs), ys, np.full(xs.shape[0], "v7", dtype=object), START)  # type: ignore[attr-defined]
+    return matrix_log(xs, model.predict(xs), ys, np.full(xs.shape[0], "v7", dtype=object), START)  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("withheld", [False, True])
@@ -95,7 +83,7 @@ def test_the_logs_own_earlier_rows_count_against_a_far_reference(friedman: dict[
     versions = np.where(np.arange(n) < half, "v6", "v7").astype(object)
     assert good.label is not None
     x = np.stack([np.asarray(good.features[f"x{i}"]) for i in range(10)], axis=1)
-    log = _log(x, pred, np.asarray(good.label), versions, START)
+    log = matrix_log(x, pred, np.asarray(good.label), versions, START)
     d = diagnose(log, reference=_training_reference(friedman), onset=START + half * 3.0)
     assert (d.cause, d.culprit_name) == ("model", "v7"), d.summary
     version = next(f for f in d.findings if f.check == "version_change")
@@ -119,7 +107,7 @@ def test_a_forest_judged_against_its_own_training_rows_is_not_blamed() -> None:
 
     def as_log(rows: slice, tag: str, start: float) -> PredictionLog:
         names = np.asarray(["neg", "pos"], dtype=object)
-        return _log(
+        return matrix_log(
             x[rows], names[forest.predict(x[rows])], names[y[rows]], np.full(len(y[rows]), tag, dtype=object), start
         )
 
