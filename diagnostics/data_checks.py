@@ -23,6 +23,7 @@ from diagnostics.label_relation import label_relation_findings
 from diagnostics.log import Categorical
 from diagnostics.model_checks import MIN_LABELLED, LossStats, relative_increase
 from diagnostics.phase import (
+    DAY_S,
     MIN_CYCLE,
     daily_cycle_share,
     daylight_saving_shift,
@@ -33,6 +34,7 @@ from diagnostics.phase import (
     window_hours_unseen,
     without_daily_wave,
 )
+from diagnostics.segment_traffic import follows_the_date
 from diagnostics.stale_values import stale_value_findings
 from diagnostics.stats import (
     bin_counts_sorted,
@@ -660,6 +662,24 @@ def _nice_factor(f: float) -> str:
     return f"{f:.3g}" if f >= 1 else f"{f:.3g} (1/{1 / f:.3g})"
 
 
+def _turns_with_the_calendar(ctx: Context, rc: np.ndarray, cc: np.ndarray, k: int) -> bool:
+    """A day-name or date column whose window holds the days the window spans, and no fewer.
+
+    Its values take turns with the calendar (`segment_traffic.follows_the_date`), so a window on a
+    Wednesday holds a value a Monday-and-Tuesday reference never saw, and a five-hour window on a
+    Saturday is 'stuck' at 'Sat': a healthy 5-day log read as '41% never-seen categories', a
+    20-hour one as 'stuck at Sat'. Those are the calendar moving on. A date frozen by a stale
+    pipeline is not: a window of three days holding one value stays a finding.
+    """
+    r_ts, c_ts = ctx.reference.timestamp, ctx.current.timestamp
+    if c_ts.size == 0 or r_ts.size == 0:
+        return False
+    days = int((float(c_ts[-1]) - float(c_ts[0])) // DAY_S)
+    if int(np.unique(cc[cc >= 0]).size) < days:
+        return False
+    return follows_the_date(np.concatenate([r_ts, c_ts]), np.concatenate([rc, cc]), k + 1)
+
+
 def _categorical_checks(ctx: Context, name: str, r: Categorical, c: Categorical) -> list[Finding]:
     out: list[Finding] = []
     rc, cc, cats = align_categorical(r, c)
@@ -675,6 +695,8 @@ def _categorical_checks(ctx: Context, name: str, r: Categorical, c: Categorical)
         return out
     n_ref, n_cur = int(ref_counts.sum()), int(cur_counts.sum())
     if n_ref < MIN_VALUES or n_cur < MIN_VALUES:
+        return out
+    if _turns_with_the_calendar(ctx, rc, cc, k):
         return out
     infl = ctx.influence.get(name, 0.0)
     distinct_ref = int(np.count_nonzero(ref_counts))
