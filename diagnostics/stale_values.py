@@ -236,11 +236,14 @@ def _lagged_copy(ctx: Context, names: list[str]) -> list[Finding]:
                 continue
             # the floor: two bin means differ by their own sampling noise at least
             floor = max(2.0 * within / max(float(np.median(n[n > 0])), 1.0), 1e-9 * total)
-            ratio = (float(np.mean(d_cur**2)) + floor) / (float(np.mean(d_ref**2)) + floor)
+            # against the typical earlier pair (the median), not the mean: an input that is the same
+            # on every weekday (a building's occupancy, a workday flag) differs between days only
+            # across a weekend, and a reference holding one made a weekday window look like a copy
+            ratio = (float(np.mean(d_cur**2)) + floor) / (float(np.median(d_ref**2)) + floor)
             if float(np.mean(d_cur**2)) > COPY_NOISE * floor:
                 continue  # not a copy: closer than usual by chance (weather much like that day's)
             if best is None or ratio < best[0]:
-                best = (ratio, lag_h, float(np.sqrt(np.mean(d_cur**2))), float(np.sqrt(np.mean(d_ref**2))))
+                best = (ratio, lag_h, float(np.sqrt(np.mean(d_cur**2))), float(np.sqrt(np.median(d_ref**2))))
         if best is None or best[0] > MAX_LAG_RATIO:
             continue
         ratio, lag_h, rms_cur, rms_ref = best
@@ -254,8 +257,8 @@ def _lagged_copy(ctx: Context, names: list[str]) -> list[Finding]:
                 k,
                 mag * (0.3 + 0.7 * influence),
                 f"Feature '{k}' since the onset repeats its own values from {words} earlier: its ten-minute means "
-                f"differ from the log's {words} before by {rms_cur:.3g} (rms), against {rms_ref:.3g} between any two "
-                "moments that far apart before the onset: a join serving a stale (lagged) copy.",
+                f"differ from the log's {words} before by {rms_cur:.3g} (rms), against {rms_ref:.3g} between two "
+                "moments that far apart before the onset (the median pair): a join serving a stale (lagged) copy.",
                 {"change": "lagged_copy", "lag_hours": lag_h, "ratio": ratio, "rms_current": rms_cur,
                  "rms_reference": rms_ref, "influence": influence},
             )

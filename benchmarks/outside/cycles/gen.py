@@ -106,7 +106,7 @@ def traffic(spec: Spec, rng: np.random.Generator, base_per_min: float) -> np.nda
         rate = np.where((hour >= 1) & (hour < 6), rate.mean() * 0.4, rate)
     weekend = weekday >= 5
     rate = rate * np.where(weekend, spec.weekend, 1.0)
-    if spec.shape == "closed":
+    if spec.shape == "closed" and bool(((hour >= 8) & (hour < 19) & ~weekend).any()):
         rate = np.where((hour >= 8) & (hour < 19) & ~weekend, rate, 0.0)
     if spec.holiday != 1.0:
         days = np.unique(day)
