@@ -172,7 +172,7 @@ WAVE_BINS = 96  # bins of the whole log for the per-bin means the wave is fitted
 
 
 def without_daily_wave(
-    r: np.ndarray, r_ts: np.ndarray, c: np.ndarray, c_ts: np.ndarray, onset: float
+    r: np.ndarray, r_ts: np.ndarray, c: np.ndarray, c_ts: np.ndarray, onset: float, log_scale: bool = True
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Both windows' values with the log's trend and daily wave taken out; a step at the onset kept.
 
@@ -181,7 +181,8 @@ def without_daily_wave(
     1-day log), and the afternoon's highs as out of range. A wave cannot make an edge: the
     per-bin means of the whole log are fitted by a line, four daily harmonics and a step at the
     onset (jointly, so the step does not bend the wave), and each row loses the line and the
-    wave at its own time. A shift, a cap or a lag since the onset stays in the values. None
+    wave at its own time. A shift, a cap or a lag since the onset stays in the values. A positive,
+    skewed input (an amount) has its wave taken out on the log scale (`_wave_multiplies`). None
     below half a day of log or when too few bins are filled.
     """
     ts = np.concatenate((r_ts, c_ts))
@@ -189,6 +190,9 @@ def without_daily_wave(
     ok = np.isfinite(v)
     if int(ok.sum()) < 24 * MIN_ROWS_PER_HOUR:
         return None
+    if log_scale and _wave_multiplies(v[ok]):  # (`_wave_multiplies`)
+        logged = without_daily_wave(np.log(r), r_ts, np.log(c), c_ts, onset, log_scale=False)
+        return None if logged is None else (np.exp(logged[0]), np.exp(logged[1]))
     t0, t1 = float(ts.min()), float(ts.max())
     span = t1 - t0
     if span < DAY_S / 2:
@@ -212,6 +216,29 @@ def without_daily_wave(
     flat = v - basis(ts) @ beta[2:]
     return flat[: r.shape[0]], flat[r.shape[0]:]
 
+
+
+def _skew(x: np.ndarray) -> float:
+    d = x - x.mean()
+    sd = float(np.sqrt((d**2).mean()))
+    return float((d**3).mean()) / sd**3 if sd > 0 else 0.0
+
+
+def _wave_multiplies(v: np.ndarray) -> bool:
+    """Whether a positive, right-skewed input's daily wave is taken out on the log scale.
+
+    An amount, a session length, a count's rate: lognormal-like values whose spread grows with
+    their level, so their daily wave multiplies every row. Taken out additively it leaves the
+    evening's wide spread beside the morning's narrow one (a healthy 20-hour payments log read
+    as 'amount drifted beyond the daily cycle', KS 0.2, median 27 -> 17). Positive values whose
+    logarithm is far less skewed than they are (a lognormal's skew of 3-4 falls to 0) have such a
+    wave; a temperature or a symmetric score keep the additive one.
+    """
+    if v.size == 0 or float(v.min()) <= 0.0:
+        return False
+    s = v[:: max(1, v.size // 20000)]
+    raw, logged = _skew(s), _skew(np.log(s))
+    return raw >= 1.0 and abs(logged) < 0.5 * raw
 
 
 MIN_EARLIER_WINDOWS = 2  # earlier windows of the same hours needed to know an input's own swings
