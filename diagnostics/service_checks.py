@@ -15,7 +15,7 @@ import numpy as np
 from diagnostics.closed_hours import closed_seconds, closed_share, closings
 from diagnostics.context import Context, align_categorical
 from diagnostics.findings import Finding
-from diagnostics.phase import RATE_BINS, rate_beyond_cycle
+from diagnostics.phase import RATE_BINS, rate_beyond_cycle, without_daily_wave
 from diagnostics.replay import replay_findings
 from diagnostics.segment_traffic import segment_traffic_findings
 from diagnostics.stats import two_proportion_se
@@ -73,6 +73,26 @@ def _latency_shift(r: np.ndarray, r_ts: np.ndarray, c: np.ndarray, c_ts: np.ndar
     return _Latency(mag, rq, cq, gm_ratio, tail_z)
 
 
+def _latency_is_the_wave(ctx: Context, r: np.ndarray, r_ts: np.ndarray, c: np.ndarray, c_ts: np.ndarray) -> bool:
+    """Whether a latency rise is the log's own daily wave: gone once the wave is taken out.
+
+    Latency follows load, and load follows the clock: a window at the evening peak of a 20-hour
+    log is 20-50% slower than the morning before it (healthy logs read as 'latency rose, typical
+    request x1.47'). As for traffic (`_beyond_wave`), the wave cannot make an edge: the log's
+    line and daily wave are fitted on log latency jointly with a step at the onset, and a rise
+    that does not page once each row loses the wave at its own time is no regression. Only on
+    the log's own rows (a reference file from another period has no wave to share) and for logs
+    of half a day or more (`phase.without_daily_wave`); a slowdown since the onset is the step,
+    and stays.
+    """
+    if r_ts.size == 0 or float(r_ts[-1]) > ctx.onset or float(r_ts[0]) < float(ctx.log.timestamp[0]):
+        return False
+    flat = without_daily_wave(np.log(r), r_ts, np.log(c), c_ts, ctx.onset, log_scale=False)
+    if flat is None:
+        return False
+    return _latency_shift(np.exp(flat[0]), r_ts, np.exp(flat[1]), c_ts).mag <= 0
+
+
 TAIL_Z = 4.0
 CLUSTER_S = 300.0  # slow requests cluster within minutes: five-minute bins
 
@@ -110,7 +130,7 @@ def _latency(ctx: Context) -> list[Finding]:
         return []
     r_ts, c_ts = ctx.reference.timestamp[r_ok], ctx.current.timestamp[c_ok]
     shift = _latency_shift(r[r_ok], r_ts, c[c_ok], c_ts)
-    if shift.mag <= 0:
+    if shift.mag <= 0 or _latency_is_the_wave(ctx, r[r_ok], r_ts, c[c_ok], c_ts):
         return []
     rq, cq = shift.ref_q, shift.cur_q
     details: dict[str, object] = {

@@ -132,3 +132,39 @@ def test_a_skewed_input_scaled_since_the_onset_is_still_a_drift() -> None:
     t0 = float(log.timestamp[0])
     d = diagnose(log, onset=t0 + 0.7 * 24 * 3600.0)
     assert d.cause == "data" and d.culprit_name == "amount", (d.cause, [(f.check, f.subject) for f in d.findings[:3]])
+
+
+def _latency_log(hours: float, seed: int, slower_after: float | None = None) -> tuple[PredictionLog, float]:
+    """A healthy classifier whose latency follows the load of the day (evening peak)."""
+    rng = np.random.default_rng(seed)
+    t0 = MONDAY + 4 * 3600.0
+    t = np.sort(rng.uniform(t0, t0 + hours * 3600.0, int(1200 * hours)))
+    onset = t0 + 0.7 * hours * 3600.0
+    hour = (t - MONDAY) / 3600.0 % 24
+    load = 1 + 0.3 * np.cos(2 * np.pi * (hour - 18) / 24)
+    latency = np.round(rng.lognormal(np.log(35 * load), 0.3), 1)
+    if slower_after is not None:
+        latency = np.where(t >= onset, latency * slower_after, latency)
+    x = rng.normal(0, 1, t.size)
+    p = 1 / (1 + np.exp(-x))
+    log = PredictionLog(
+        timestamp=t, model_version=np.full(t.size, "v1"), prediction=np.round(p, 4),
+        label=(rng.random(t.size) < p).astype(float), latency_ms=latency, features={"x": x},
+    )
+    return log, onset
+
+
+def test_latency_that_follows_the_load_of_the_day_is_no_regression() -> None:
+    # main: 'Latency rose since the onset: p50 26 -> 39 ms ... (typical request x1.47)' on a
+    # healthy 20-hour log whose window holds the evening peak
+    for hours, seed in ((20.0, 9), (16.0, 10), (30.0, 11)):
+        log, onset = _latency_log(hours, seed)
+        d = diagnose(log, onset=onset)
+        lat = [round(f.score, 2) for f in d.findings if f.check == "latency" and f.score >= 0.15]
+        assert d.cause == "none" and not lat, (hours, d.cause, lat)
+
+
+def test_a_slowdown_on_a_cycling_latency_is_still_found() -> None:
+    log, onset = _latency_log(20.0, 12, slower_after=1.6)
+    d = diagnose(log, onset=onset)
+    assert d.cause == "service" and d.culprit_kind == "latency", (d.cause, d.culprit_kind)
