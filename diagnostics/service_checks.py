@@ -336,18 +336,36 @@ def _seasonal_rates(
     out: dict[str, float] = {}
     if ref_ts.size == 0:
         return out
-    for key, period in SEASONS.items():
+
+    def rate(period: float) -> float | None:
         lo, hi = start - period, end - period
         if lo < float(ref_ts[0]) or hi > start:
-            continue
+            return None
         n = int(np.searchsorted(ref_ts, hi, side="right") - np.searchsorted(ref_ts, lo, side="left"))
-        if n >= MIN_ROWS:
-            out[key] = n / max(hi - lo - closed_seconds(closed, lo, hi), 1.0) * 60.0 / sample_fraction
+        if n < MIN_ROWS:
+            return None
+        return n / max(hi - lo - closed_seconds(closed, lo, hi), 1.0) * 60.0 / sample_fraction
+
+    for key, period in SEASONS.items():
+        found = rate(period)
+        if found is not None:
+            out[key] = found
+    # the typical earlier day: a holiday's surge the day before (or a week before) is no level to
+    # fall from. The same hours of every earlier whole day the log holds, their lower median (of
+    # two days the lower): a drop must hold against it too. A real drop holds against every
+    # ordinary day; a weekend among six earlier days is no median
+    days = [r for k in range(1, MAX_EARLIER_DAYS + 1) if (r := rate(k * DAY_S)) is not None]
+    if len(days) >= 2:
+        out["typical_day"] = float(np.sort(days)[(len(days) - 1) // 2])
     return out
 
 
+MAX_EARLIER_DAYS = 13
+DAY_S = 86400.0
+
+
 def _seasonal_words(seasonal: dict[str, float], cur_rate: float) -> str:
-    words = {"day_before": "a day earlier", "week_before": "a week earlier"}
+    words = {"day_before": "a day earlier", "week_before": "a week earlier", "typical_day": "on a typical earlier day"}
     parts = [
         f"{cur_rate / max(rate, 1e-9):.0%} of the same hours {words[k]} ({rate:.1f})" for k, rate in seasonal.items()
     ]

@@ -168,3 +168,38 @@ def test_a_slowdown_on_a_cycling_latency_is_still_found() -> None:
     log, onset = _latency_log(20.0, 12, slower_after=1.6)
     d = diagnose(log, onset=onset)
     assert d.cause == "service" and d.culprit_kind == "latency", (d.cause, d.culprit_kind)
+
+
+def _holiday_log(seed: int, holiday: float, drop_from: float | None = None, days: float = 3.5) -> PredictionLog:
+    """Daily-wave traffic with one holiday (day 2) at `holiday` times the usual rate."""
+    rng = np.random.default_rng(seed)
+    minutes = MONDAY + 60.0 * np.arange(int(days * 1440))
+    hour = (minutes - MONDAY) / 3600.0 % 24
+    day = ((minutes - MONDAY) // DAY).astype(int)
+    rate = 8.0 * (1 + 0.6 * np.cos(2 * np.pi * (hour - 17) / 24)) * np.where(day == 2, holiday, 1.0)
+    if drop_from is not None:
+        rate = np.where(minutes >= MONDAY + drop_from * DAY, rate * 0.45, rate)
+    counts = rng.poisson(rate)
+    t = np.repeat(minutes, counts) + rng.uniform(0, 60, counts.sum())
+    t.sort()
+    x = rng.normal(0, 1, t.size)
+    return PredictionLog(
+        timestamp=t, model_version=np.full(t.size, "v1"), prediction=2 * x,
+        label=2 * x + rng.normal(0, 0.5, t.size), features={"x": x},
+    )
+
+
+def test_the_day_after_a_holiday_surge_is_no_traffic_drop() -> None:
+    # the holiday (day 2) at 2.2x: the next morning against the hours just before, the same hours a
+    # day earlier and the log's wave all read 'traffic dropped to 45%' (main: 'traffic' 0.9-1.0)
+    for seed, onset_day in ((13, 3.0), (14, 3.1)):
+        log = _holiday_log(seed, 2.2)
+        d = diagnose(log, onset=MONDAY + onset_day * DAY)
+        traffic = [round(f.score, 2) for f in d.findings if f.check == "traffic" and f.score >= 0.15]
+        assert d.cause == "none" and not traffic, (seed, d.cause, traffic)
+
+
+def test_a_traffic_drop_the_day_after_a_holiday_is_still_found() -> None:
+    log = _holiday_log(15, 2.2, drop_from=3.1)
+    d = diagnose(log, onset=MONDAY + 3.1 * DAY)
+    assert d.cause == "service" and d.culprit_kind == "traffic", (d.cause, d.culprit_kind)
