@@ -103,6 +103,7 @@ def cycle_columns(t: np.ndarray) -> list[np.ndarray]:
 
 
 WAVE_SPAN = DAY_S / 2  # over half a day the daily wave moves traffic far more than neighbouring hours show
+SHORT_SPAN = 3 * HOUR_S  # from three hours on, the morning's rise moves a window's rate against the hours before it
 RATE_BINS = 240  # at most this many bins for the rate's fit (at least ~20 rows each)
 RATE_ITERATIONS = 12
 
@@ -118,22 +119,30 @@ def rate_beyond_cycle(
     per-bin counts are fitted by a Poisson regression on a line, the cycle its span has seen
     (`cycle_columns`; under a day and a half four daily harmonics: two meal peaks are no single
     hump) and a step at `at` (each bin weighted by its share after `at`); the step's
-    factor is the answer. None for logs shorter than half a day (their wave is a line's business)
-    or too few bins. `counts` may be weighted (a sampled window counts 1/fraction a row); bins
-    outside `keep` (closed hours) are left out of the fit.
+    factor is the answer. Logs of 3-12 hours hold a part of the day: a line and a bend (a healthy
+    6-hour log's morning rise read as 'traffic dropped to 35%' against its first hours). None for
+    logs shorter than three hours or too few bins. `counts` may be weighted (a sampled window
+    counts 1/fraction a row); bins outside `keep` (closed hours) are left out of the fit.
     """
     y = np.asarray(counts, dtype=np.float64)
-    if y.shape[0] < 24 or float(edges[-1] - edges[0]) < WAVE_SPAN:
+    span = float(edges[-1] - edges[0])
+    if y.shape[0] < 24 or span < SHORT_SPAN:
         return None
     lo, hi = edges[:-1], edges[1:]
     centres = (lo + hi) / 2.0
     after = np.clip((hi - at) / np.maximum(hi - lo, 1e-9), 0.0, 1.0)
     if not (0 < float(after.sum()) < y.shape[0] - 1):
         return None
-    span = float(edges[-1] - edges[0])
-    cols = [np.ones(y.shape[0]), after, (centres - centres.mean()) / span] + cycle_columns(centres)
-    if span < CYCLES_SPAN:
-        cols += _higher_harmonics(centres)
+    line = (centres - centres.mean()) / span
+    cols = [np.ones(y.shape[0]), after, line]
+    if span < WAVE_SPAN:
+        # a few hours of a day: the wave is a rise or a fall, a bend at most (a quadratic); the
+        # harmonics of a day would bend into a step over so short a stretch
+        cols.append(line**2)
+    else:
+        cols += cycle_columns(centres)
+        if span < CYCLES_SPAN:
+            cols += _higher_harmonics(centres)
     X = np.column_stack(cols)
     if keep is not None and not bool(keep.all()):
         X, y = X[keep], y[keep]

@@ -203,3 +203,44 @@ def test_a_traffic_drop_the_day_after_a_holiday_is_still_found() -> None:
     log = _holiday_log(15, 2.2, drop_from=3.1)
     d = diagnose(log, onset=MONDAY + 3.1 * DAY)
     assert d.cause == "service" and d.culprit_kind == "traffic", (d.cause, d.culprit_kind)
+
+
+def _short_log(
+    hours: float, seed: int, per_min: float, drop_to: float | None = None, start_h: float = 18.0
+) -> tuple[PredictionLog, float]:
+    """A few hours of a day's traffic from `start_h`: the evening's fall after its peak at 17:00."""
+    rng = np.random.default_rng(seed)
+    t0 = MONDAY + start_h * 3600.0
+    minutes = t0 + 60.0 * np.arange(int(hours * 60))
+    onset = t0 + 0.7 * hours * 3600.0
+    hour = (minutes - MONDAY) / 3600.0 % 24
+    rate = per_min * (1 + 0.7 * np.cos(2 * np.pi * (hour - 17) / 24))
+    if drop_to is not None:
+        rate = np.where(minutes >= onset, rate * drop_to, rate)
+    counts = rng.poisson(rate)
+    t = np.repeat(minutes, counts) + rng.uniform(0, 60, counts.sum())
+    t.sort()
+    x = rng.normal(0, 1, t.size)
+    log = PredictionLog(
+        timestamp=t, model_version=np.full(t.size, "v1"), prediction=2 * x,
+        label=2 * x + rng.normal(0, 0.5, t.size), features={"x": x},
+    )
+    return log, onset
+
+
+def test_the_evening_fall_of_a_short_log_is_no_traffic_drop() -> None:
+    # 5-8 hours from 18:00: the window's rate is half the first hours' (main: 'Traffic dropped to
+    # 45% of normal'), a 500-row log included
+    for hours, seed, per_min in ((6.0, 16, 1.4), (8.0, 17, 10.0), (5.0, 18, 4.0)):
+        log, onset = _short_log(hours, seed, per_min)
+        d = diagnose(log, onset=onset)
+        traffic = [round(f.score, 2) for f in d.findings if f.check == "traffic" and f.score >= 0.15]
+        assert d.cause == "none" and not traffic, (hours, len(log), d.cause, traffic)
+
+
+def test_a_traffic_drop_on_a_short_log_with_a_daily_wave_is_still_found() -> None:
+    # at the evening's fall and in the morning's rise, which hid part of the drop before
+    for hours, seed, drop_to, start_h in ((6.0, 19, 0.5, 18.0), (8.0, 20, 0.3, 18.0), (6.0, 21, 0.5, 6.0)):
+        log, onset = _short_log(hours, seed, 8.0, drop_to=drop_to, start_h=start_h)
+        d = diagnose(log, onset=onset)
+        assert d.cause == "service" and d.culprit_kind == "traffic", (hours, d.cause, d.culprit_kind)
