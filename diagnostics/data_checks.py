@@ -210,6 +210,9 @@ def _beyond_daily_wave(
     raw = _numeric_checks(ctx, name, r, c)
     if any(f.check in ("stuck_values", "unit_change", "schema_change") for f in raw):
         return raw
+    top_c, value = _top_share_sorted(np.sort(c[np.isfinite(c)]))
+    if top_c >= 0.95 and _spell_held_before(ctx, name, value):
+        return raw  # a spell at one value has no wave to take out (`_spell_held_before`)
     # a distribution's comparison needs no million rows a window: time-ordered stride samples
     kr, kc = max(1, r.shape[0] // CYCLE_SAMPLE), max(1, c.shape[0] // CYCLE_SAMPLE)
     r_s, c_s = r[::kr], c[::kc]
@@ -398,6 +401,31 @@ def _top_share_sorted(s: np.ndarray) -> tuple[float, float]:
     return count / s.shape[0], float(med)
 
 
+SPELL_SHARE = 0.8  # a spell in the reference this share of the window's span long is the input's own persistence
+
+
+def _spell_held_before(ctx: Context, name: str, value: float) -> bool:
+    """Whether the reference held `value` in every row for a stretch as long as the window.
+
+    Rain is 0 through a dry day, a workday flag 1 through the week: a window of a dry evening or
+    of a weekday is 'stuck at 0' against a reference of showers, 'stuck at 1' against one that
+    held a weekend (healthy bike logs read as 'rain_mm is stuck at 0 in 100% of rows'). A column
+    that froze at a value stays in it longer than it ever did before; a value the input held for
+    as long before is its own persistence: its distribution in the window is the spell's, no drift
+    either (the same dry evening read as 'rain_mm drifted', PSI 0.9-2.0).
+    """
+    col = ctx.reference.features.get(name)
+    ts = ctx.reference.timestamp
+    if col is None or isinstance(col, Categorical) or ts.size < 2 or ctx.current.timestamp.size == 0:
+        return False
+    span = float(ctx.current.timestamp[-1]) - ctx.onset
+    if span <= 0:
+        return False
+    other = ts[~(np.asarray(col, dtype=np.float64) == value)]
+    fences = np.sort(np.concatenate(([ts.min()], other, [ts.max()])))
+    return float(np.diff(fences).max()) >= SPELL_SHARE * span
+
+
 def _numeric_checks(
     ctx: Context, name: str, r: np.ndarray, c: np.ndarray, earlier: list[np.ndarray] | None = None
 ) -> list[Finding]:
@@ -438,6 +466,8 @@ def _numeric_checks(
     # stuck: one value dominates now but did not before
     top_r, _ = _top_share_sorted(rs)
     top_c, value = _top_share_sorted(cs)
+    if top_c >= 0.95 and _spell_held_before(ctx, name, value):
+        return out  # a dry evening, a weekday: the input sits in a spell it held as long before
     if top_c >= 0.95 and top_r <= 0.7 and top_c - top_r >= 0.25:
         out.append(
             Finding(

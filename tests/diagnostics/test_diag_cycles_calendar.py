@@ -244,3 +244,41 @@ def test_a_traffic_drop_on_a_short_log_with_a_daily_wave_is_still_found() -> Non
         log, onset = _short_log(hours, seed, 8.0, drop_to=drop_to, start_h=start_h)
         d = diagnose(log, onset=onset)
         assert d.cause == "service" and d.culprit_kind == "traffic", (hours, d.cause, d.culprit_kind)
+
+
+def _rain_log(seed: int, wet_share: float, gauge_dead_from: float | None = None) -> PredictionLog:
+    """Bike counts on drizzle: rain in spells of wet hours (light amounts rounded to 0.1 mm)."""
+    rng = np.random.default_rng(seed)
+    days = 3.0
+    t = np.sort(rng.uniform(MONDAY, MONDAY + days * DAY, int(3000 * days)))
+    hour_idx = ((t - MONDAY) // 3600.0).astype(int)
+    wet = rng.random(int(days * 24) + 1) < wet_share
+    wet[-8:] = False  # the last evening is dry
+    rain = np.round(rng.exponential(0.4, t.size) * wet[hour_idx], 1)
+    if gauge_dead_from is not None:
+        rain = np.where(t >= MONDAY + gauge_dead_from * DAY, 0.0, rain)
+    temp = 15 + 5 * np.cos(2 * np.pi * ((t - MONDAY) / 3600.0 % 24 - 15) / 24) + rng.normal(0, 0.5, t.size)
+    mu = np.exp(2 + 0.04 * temp - 0.5 * np.minimum(rain, 2))
+    y = rng.poisson(mu).astype(float)
+    return PredictionLog(
+        timestamp=t, model_version=np.full(t.size, "v1"), prediction=mu, label=y,
+        features={"rain_mm": rain, "temperature": temp},
+    )
+
+
+def test_a_dry_evening_is_no_rain_gauge_stuck_at_zero() -> None:
+    # the window's six dry hours against a reference of showers: main read 'rain_mm is stuck at 0
+    # in 100% of rows'; the reference held dry spells as long
+    for seed in (22, 23):
+        log = _rain_log(seed, 0.25)
+        d = diagnose(log, onset=MONDAY + (3.0 - 6 / 24) * DAY)
+        stuck = [round(f.score, 2) for f in d.findings if f.check == "stuck_values" and f.score >= 0.15]
+        assert not stuck and d.cause == "none", (seed, d.cause, stuck)
+
+
+def test_a_rain_gauge_dead_for_longer_than_any_dry_spell_is_still_stuck() -> None:
+    log = _rain_log(24, 0.7, gauge_dead_from=2.0)
+    d = diagnose(log, onset=MONDAY + 2.0 * DAY)
+    assert any(f.check == "stuck_values" and f.subject == "rain_mm" for f in d.findings), [
+        (f.check, f.subject, round(f.score, 2)) for f in d.findings[:4]
+    ]
