@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from diagnostics.calibrated_gap import calibrated_gap
+from diagnostics.calibrated_gap import calibrated_gap, squared_gap
 from diagnostics.context import Context, align_categorical, loss_name, prediction_matrix, row_loss
 from diagnostics.findings import Finding, iso_utc
 from diagnostics.label_model import LabelModel, estimated_gap, label_model_of
@@ -203,6 +203,9 @@ def _assess_version(
     mag = max(float(np.clip((shift - 0.05) / 0.3, 0.0, 1.0)), float(np.clip((conditional - 0.1) / 0.3, 0.0, 1.0)))
     est_mag, est_text = _estimated_comparison(ctx, v, base, rv, cv, details)
     rev_mag, rev_text, rev_z = _reverse_comparison(ctx, v, base, rv, cv, details)
+    sq_mag, sq_text = _squared_comparison(ctx, v, base, rv, cv, details)
+    if rev_z is not None and rev_z <= -MAPPING_Z:
+        sq_mag = 0.0  # the reference's own labels lean clearly the other way
     # "different" is not "worse": a version is not blamed for answering differently unless the
     # evidence leans worse. The reverse comparison scores realized labels, so it is held to the
     # labelled rule (`_with_mapping`: z >= MAPPING_Z); the label model's estimate must not lean
@@ -221,12 +224,15 @@ def _assess_version(
         mag *= 1.0 - data_score
         est_mag *= 1.0 - data_score
         rev_mag *= 1.0 - data_score
+        sq_mag *= 1.0 - data_score
     why = "no labels" if unlabelled else f"only {lv.n} labelled rows"
     text = (
         f"{why}; given the same inputs its predictions depart from the baseline's by {conditional:.0%} of their "
         f"variance (distribution gap beyond noise {shift:.3f})."
     )
-    if rev_mag > max(mag, est_mag):
+    if sq_mag > max(mag, est_mag, rev_mag):
+        mag, text = sq_mag, f"{why}; {sq_text}."
+    elif rev_mag > max(mag, est_mag):
         mag, text = rev_mag, f"{why}; {rev_text}."
     elif est_mag > mag:
         mag, text = est_mag, f"{why}; {est_text}."
@@ -389,6 +395,45 @@ def _estimated_comparison(
         f"its {_quality(ctx, ev.mean)} against {_quality(ctx, eb.mean)} for {against} (both estimated from the "
         f"inputs by a label model learned on {model.labelled} labelled reference rows; z {z:.1f} counting the "
         f"estimate's own error of {bias:.2g} on the reference)"
+    )
+    return mag, text
+
+
+def _squared_comparison(
+    ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray, details: dict[str, object]
+) -> tuple[float, str]:
+    """A numeric version's squared distance to the label model's estimate against the baseline's
+    (`calibrated_gap.squared_gap`): weighed like the estimate (`_estimated_comparison`), its gap
+    read as the rise of the absolute error it implies. It only blames (a version smoother than the
+    truth the way the label model is looks better than it is), and says it is an estimate."""
+    model = label_model_of(ctx)
+    if model is None:
+        return 0.0, ""
+    v_cur = np.flatnonzero(cv[ctx.cur_sample] == v)
+    base_ref = np.flatnonzero(rv[ctx.ref_sample] == base)
+    base_cur = np.flatnonzero(cv[ctx.cur_sample] == base)
+    sg = squared_gap(ctx, model, v_cur, base_ref, base_cur)
+    if sg is None:
+        return 0.0, ""
+    rel = sg.relative_abs
+    sure = float(np.clip((sg.z - VERSION_Z) / (CERTAIN_Z - 3.0), 0.0, 1.0))
+    mag = MODERATE_SCORE * min(1.0, max(rel, 0.0) / MODERATE_EFFECT) * sure if rel >= MIN_RELATIVE else 0.0
+    details.update(
+        estimated=True,
+        squared_loss_version=sg.loss_version,
+        squared_loss_baseline=sg.loss_baseline,
+        squared_z=sg.z,
+        squared_relative_abs=rel,
+        squared_same_window=sg.same_window,
+        squared_magnitude=mag,
+    )
+    base_name = details["baseline_version"]
+    rows = "in the same window" if sg.same_window else "of the reference"
+    text = (
+        f"its answers lie {sg.loss_version:.4g} (mean squared distance) from the label estimated from the inputs "
+        f"by a label model learned on {model.labelled} labelled reference rows, against {sg.loss_baseline:.4g} "
+        f"for {base_name}'s {sg.n_baseline} rows {rows} (z {min(sg.z, 99.0):.1f}): an estimated "
+        f"{loss_name(ctx.task)} about {rel:+.0%} against {base_name}'s"
     )
     return mag, text
 

@@ -75,8 +75,31 @@ def _one(job: tuple[dict[str, Any], Path | None]) -> dict[str, Any]:
     d = diagnose(frame_to_log(case.frame, name=case.name), changes=case.changes, onset=case.onset)
     ver = next((f for f in d.findings if f.check == "version_change"), None)
     det = ver.details if ver is not None else {}
-    keys = ("comparison", "estimated_z", "estimated_relative", "reverse_z", "reverse_raw_z", "calibrated_z",
-            "calibrated_relative", "conditional_gap", "prediction_gap", "different_but_not_worse")
+    keys = (
+        "comparison",
+        "estimated_z",
+        "estimated_relative",
+        "reverse_z",
+        "reverse_raw_z",
+        "calibrated_z",
+        "calibrated_relative",
+        "conditional_gap",
+        "prediction_gap",
+        "different_but_not_worse",
+        "estimated_loss_version",
+        "estimated_loss_baseline",
+        "estimate_reference_loss",
+        "estimate_reference_fit",
+        "estimated_paired",
+        "estimated_z_sampling",
+        "squared_z",
+        "squared_relative_abs",
+        "squared_magnitude",
+        "estimated_n",
+        "reverse_n",
+        "calibrated_n_version",
+        "calibrated_n_baseline",
+    )
     return {
         **spec,
         "name": case.name,
@@ -129,6 +152,42 @@ def report(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+EVIDENCE = ("estimated_z", "calibrated_z", "reverse_z", "squared_z", "conditional_gap")
+FRESH = ("gen_regression", "friedman", "gen_classification", "hastie")
+
+
+def evidence(rows: list[dict[str, Any]]) -> str:
+    """Can any label-free statistic the engine computes find the missed bad versions at no false
+    alarm? Per group and statistic: the largest value among the healthy redeploys (the bar a
+    0-false-alarm rule needs) and how many missed bad versions exceed it."""
+
+    def value(r: dict[str, Any], key: str) -> float:
+        v = r["version_details"].get(key)
+        return float(v) if isinstance(v, int | float) and math.isfinite(v) else math.nan
+
+    groups = {
+        "fresh classification": lambda r: r["dataset"] in FRESH and r["dataset"] in ("gen_classification", "hastie"),
+        "fresh regression": lambda r: r["dataset"] in ("gen_regression", "friedman"),
+        "bundled (inputs repeat)": lambda r: r["dataset"] not in FRESH,
+    }
+    lines = ["\n## Label-free evidence: the healthy side's largest value against the missed bad versions"]
+    lines.append("| group | statistic | healthy n | healthy max | missed n | missed above the healthy max |")
+    lines.append("|---|---|---|---|---|---|")
+    done = [r for r in rows if not r.get("skipped")]
+    for name, member in groups.items():
+        healthy = [r for r in done if not r["bad"] and member(r)]
+        missed = [r for r in done if r["bad"] and not r["found"] and member(r)]
+        for key in EVIDENCE:
+            hv = [v for v in (value(r, key) for r in healthy) if math.isfinite(v)]
+            mv = [v for v in (value(r, key) for r in missed) if math.isfinite(v)]
+            if not hv:
+                continue
+            bar = max(hv)
+            above = sum(v > bar for v in mv)
+            lines.append(f"| {name} | {key} | {len(hv)} | {bar:.2f} | {len(missed)} | {above} |")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2, 3, 4, 5])
@@ -147,13 +206,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         for row in ex.map(_one, plan):
             rows.append(row)
             if not row.get("skipped"):
-                mark = ("found" if row["found"] else "MISSED") if row["bad"] else (
-                    "quiet" if row["cause"] == "none" else "FALSE ALARM")
+                mark = (
+                    ("found" if row["found"] else "MISSED")
+                    if row["bad"]
+                    else ("quiet" if row["cause"] == "none" else "FALSE ALARM")
+                )
                 print(f"{row['name']} rise {row['rise']:+.1%}: {mark} ({row['cause']})", flush=True)
     if a.json:
-        a.json.write_text(json.dumps(rows, indent=1, default=lambda o: None if isinstance(o, float) and
-                                     not math.isfinite(o) else str(o)))
+        a.json.write_text(
+            json.dumps(
+                rows, indent=1, default=lambda o: None if isinstance(o, float) and not math.isfinite(o) else str(o)
+            )
+        )
     print(report(rows))
+    print(evidence(rows))
     if a.misses:
         for r in rows:
             if r.get("bad") and not r["found"]:
