@@ -346,6 +346,25 @@ def _reverse_comparison(
     return mag, text, rg.z
 
 
+def _sample_positions(
+    ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positions in the window samples of the version's current rows and the baseline's reference
+    and current rows (what the label-model comparisons score)."""
+    return (
+        np.flatnonzero(cv[ctx.cur_sample] == v),
+        np.flatnonzero(rv[ctx.ref_sample] == base),
+        np.flatnonzero(cv[ctx.cur_sample] == base),
+    )
+
+
+def _estimate_magnitude(rel: float, z: float) -> float:
+    """An estimated gap weighed like a realized version comparison (`drop_magnitude` with
+    VERSION_Z): full weight at a 5% rise 1.5 standard errors past the bar, nothing below a 2% rise."""
+    sure = float(np.clip((z - VERSION_Z) / (CERTAIN_Z - 3.0), 0.0, 1.0))
+    return MODERATE_SCORE * min(1.0, max(rel, 0.0) / MODERATE_EFFECT) * sure if rel >= MIN_RELATIVE else 0.0
+
+
 def _estimated_comparison(
     ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray, details: dict[str, object]
 ) -> tuple[float, str]:
@@ -353,9 +372,7 @@ def _estimated_comparison(
     model = label_model_of(ctx)
     if model is None:
         return 0.0, ""
-    v_cur = np.flatnonzero(cv[ctx.cur_sample] == v)
-    base_ref = np.flatnonzero(rv[ctx.ref_sample] == base)
-    base_cur = np.flatnonzero(cv[ctx.cur_sample] == base)
+    v_cur, base_ref, base_cur = _sample_positions(ctx, v, base, rv, cv)
     gap = estimated_gap(ctx, model, v_cur, base_ref, base_cur)
     cal_mag, cal_text = _calibrated_comparison(ctx, model, v_cur, base_ref, base_cur, details)
     if gap is None or gap.n < MIN_LABELLED:
@@ -365,10 +382,7 @@ def _estimated_comparison(
     eb = LossStats(gap.n, gap.loss_baseline, 0.0)
     z, bias = gap.z, gap.bias
     rel = relative_increase(ev, eb)
-    # weighed like a realized version comparison (`drop_magnitude` with VERSION_Z): the z above
-    # already counts the estimator's own error
-    sure = float(np.clip((z - VERSION_Z) / (CERTAIN_Z - 3.0), 0.0, 1.0))
-    mag = MODERATE_SCORE * min(1.0, max(rel, 0.0) / MODERATE_EFFECT) * sure if rel >= MIN_RELATIVE else 0.0
+    mag = _estimate_magnitude(rel, z)  # the z above already counts the estimator's own error
     details.update(
         estimated=True,
         estimated_loss_version=ev.mean,
@@ -409,33 +423,23 @@ def _squared_comparison(
     model = label_model_of(ctx)
     if model is None:
         return 0.0, ""
-    v_cur = np.flatnonzero(cv[ctx.cur_sample] == v)
-    base_ref = np.flatnonzero(rv[ctx.ref_sample] == base)
-    base_cur = np.flatnonzero(cv[ctx.cur_sample] == base)
+    v_cur, base_ref, base_cur = _sample_positions(ctx, v, base, rv, cv)
     sg = squared_gap(ctx, model, v_cur, base_ref, base_cur)
     if sg is None:
         return 0.0, ""
     rel = sg.relative_abs
-    sure = float(np.clip((sg.z - VERSION_Z) / (CERTAIN_Z - 3.0), 0.0, 1.0))
-    mag = MODERATE_SCORE * min(1.0, max(rel, 0.0) / MODERATE_EFFECT) * sure if rel >= MIN_RELATIVE else 0.0
-    details.update(
-        estimated=True,
-        squared_loss_version=sg.loss_version,
-        squared_loss_baseline=sg.loss_baseline,
-        squared_z=sg.z,
-        squared_relative_abs=rel,
-        squared_same_window=sg.same_window,
-        squared_magnitude=mag,
-    )
-    base_name = details["baseline_version"]
-    rows = "in the same window" if sg.same_window else "of the reference"
-    text = (
+    mag = _estimate_magnitude(rel, sg.z)
+    keys = ("loss_version", "loss_baseline", "z", "relative_abs", "same_window", "n_version", "n_baseline")
+    figures = {key: getattr(sg, key) for key in keys} | {"magnitude": mag}
+    details.update({f"squared_{key}": value for key, value in figures.items()}, estimated=True)
+    rows = f"{details['baseline_version']}'s {sg.n_baseline} rows"
+    rows += " in the same window" if sg.same_window else " of the reference"
+    return mag, (
         f"its answers lie {sg.loss_version:.4g} (mean squared distance) from the label estimated from the inputs "
         f"by a label model learned on {model.labelled} labelled reference rows, against {sg.loss_baseline:.4g} "
-        f"for {base_name}'s {sg.n_baseline} rows {rows} (z {min(sg.z, 99.0):.1f}): an estimated "
-        f"{loss_name(ctx.task)} about {rel:+.0%} against {base_name}'s"
+        f"for {rows} (z {min(sg.z, 99.0):.1f}): an estimated {loss_name(ctx.task)} about {rel:+.0%} against "
+        f"{details['baseline_version']}'s"
     )
-    return mag, text
 
 
 def _calibrated_comparison(
@@ -453,8 +457,7 @@ def _calibrated_comparison(
         return 0.0, ""
     ev, eb = LossStats(cg.n_version, cg.loss_version, 0.0), LossStats(cg.n_baseline, cg.loss_baseline, 0.0)
     rel = relative_increase(ev, eb)
-    sure = float(np.clip((cg.z - VERSION_Z) / (CERTAIN_Z - 3.0), 0.0, 1.0))
-    mag = MODERATE_SCORE * min(1.0, max(rel, 0.0) / MODERATE_EFFECT) * sure if rel >= MIN_RELATIVE else 0.0
+    mag = _estimate_magnitude(rel, cg.z)
     figures = dataclasses.asdict(cg) | {"relative": rel, "magnitude": mag}
     details.update({f"calibrated_{key}": value for key, value in figures.items()})
     base_name = details["baseline_version"]
