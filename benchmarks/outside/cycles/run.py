@@ -5,7 +5,8 @@
 
 Seeds with ``seed % 3 == 2`` are held out of tuning: without ``--held-out`` only the others run,
 with it only those. A healthy log is a false alarm when the cause is not "none"; a log with a
-service fault is right when the cause is "service" (the culprit kind is printed).
+service fault is right when the cause is "service" and the culprit kind is the fault's (traffic for a
+drop or an outage, errors for an error spike).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def run_one(seed: int, folder: Path) -> list[dict[str, object]]:
             evidence = str(top.get("evidence", ""))[:160]
         except Exception as exc:  # a crash is reported as such, never hidden
             cause, kind, name, evidence = "crash", "", "", f"{type(exc).__name__}: {exc}"
-        ok = cause == "none" if built.expected == "none" else cause == "service"
+        ok = cause == "none" if built.expected == "none" else (cause == "service" and kind == built.expected)
         rows.append({
             "seed": seed, "mode": mode, "dataset": spec.dataset, "model": spec.model, "hours": spec.hours,
             "zone": spec.zone, "shape": spec.shape, "labels": spec.labels, "reference": spec.reference,
