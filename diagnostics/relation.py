@@ -11,13 +11,20 @@ as well as the reference's own, the relation held, whatever the served model's e
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from diagnostics.context import Context, class_codes, loss_name
+from diagnostics.context import Context, Task, class_codes, loss_name
 from diagnostics.findings import Finding
-from diagnostics.label_model import LabelModel, cur_halves, label_model_of, ref_halves, window_points
+from diagnostics.label_model import (
+    LabelModel,
+    cur_halves,
+    fit_label_model,
+    label_model_of,
+    ref_halves,
+    window_points,
+)
 from diagnostics.log import Categorical, PredictionLog, take_rows
 from diagnostics.model_checks import LossStats
 
@@ -53,14 +60,21 @@ class RelationCheck:
         return self.rise < 0.25 * self.model_rise or self.current.z_worse(self.reference) < 3.0
 
 
-def _fit_loss(model: LabelModel, est: np.ndarray, labels: np.ndarray | Categorical) -> np.ndarray:
-    """Per-row error of the fit's best guess: misclassification, or absolute error for numbers."""
+BINARY_CLASSES = np.asarray(["0", "1"], dtype=object)
+
+
+def _fit_loss(model: LabelModel, est: np.ndarray, labels: np.ndarray | Categorical, task: Task) -> np.ndarray:
+    """Per-row error of the fit in the served model's own unit: misclassification of its best guess,
+    the Brier score of its probability for a binary score, the absolute error for numbers."""
     if model.kind == "classes":
         assert model.classes is not None
         y = class_codes(labels, model.classes)
         out = np.full(y.shape[0], np.nan)
         ok = y >= 0
-        out[ok] = (np.argmax(est[ok], axis=1) != y[ok]).astype(np.float64)
+        if task.kind == "binary_score":
+            out[ok] = np.square(est[ok, 1] - y[ok])
+        else:
+            out[ok] = (np.argmax(est[ok], axis=1) != y[ok]).astype(np.float64)
         return out
     y_num = np.asarray(labels, dtype=np.float64)
     err: np.ndarray = np.abs(y_num - est[:, 0])
@@ -78,17 +92,29 @@ def _window(
     # the smooth fit, not the neighbour blend: a reference resampled from a small pool holds
     # near-copies of each row in both halves, so neighbours score it as if in sample too
     est = model.smooth(sub, window_points(ctx, model, window), half)
-    fit = _fit_loss(model, est, take_rows(log.label, idx))
+    fit = _fit_loss(model, est, take_rows(log.label, idx), ctx.task)
     served = (ctx.ref_loss if window == "reference" else ctx.cur_loss)[idx]
     both = np.isfinite(fit) & np.isfinite(served)
     return fit[both], served[both]
+
+
+def _independent_fit(ctx: Context) -> LabelModel | None:
+    """The label model; for a binary score, one fitted on its 0/1 labels as two classes.
+
+    The label model skips binary scores (they carry their own confidence for late labels), but a
+    classifier's scores on its own training rows flatter it as much as a regression's answers do.
+    """
+    if ctx.task.kind != "binary_score":
+        return label_model_of(ctx)
+    twin = replace(ctx, task=Task("classification", classes=BINARY_CLASSES), label_model=None)
+    return fit_label_model(twin)
 
 
 def relation_check(ctx: Context) -> RelationCheck | None:
     """The comparison, or None when there is no independent fit or too few labels on either side."""
     if ctx.current.label is None or ctx.reference.label is None:
         return None
-    model = label_model_of(ctx)
+    model = _independent_fit(ctx)
     if model is None:
         return None
     ref_fit, ref_served = _window(ctx, model, ctx.reference, ctx.ref_sample, ctx.ref_bin_codes, "reference")
