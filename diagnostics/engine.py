@@ -66,7 +66,7 @@ def as_change(record: ChangeRecord | Mapping[str, Any]) -> ChangeRecord:
     )
 
 
-def _adjacent_service_findings(ctx: Context, split: int, *, explicit_reference: bool) -> list[Finding]:
+def _adjacent_service_findings(ctx: Context, before: PredictionLog, *, explicit_reference: bool) -> list[Finding]:
     """Service checks compare adjacent windows of the same service: just before and after the onset.
 
     Traffic, latency and errors are properties of a period, not of a data set: an explicit
@@ -78,7 +78,6 @@ def _adjacent_service_findings(ctx: Context, split: int, *, explicit_reference: 
     """
     if not explicit_reference:
         return service_findings(ctx)
-    before = ctx.log.take(slice(0, split))
     if len(before) >= MIN_SERVICE_ROWS:
         return service_findings(replace(ctx, reference=before))
     if reference_is_adjacent(ctx.reference, ctx.log):
@@ -86,7 +85,7 @@ def _adjacent_service_findings(ctx: Context, split: int, *, explicit_reference: 
     return []
 
 
-def _model_baseline(ctx: Context, before_loss: np.ndarray, split: int) -> Context:
+def _model_baseline(ctx: Context, before: PredictionLog, before_loss: np.ndarray) -> Context:
     """The windows the performance, version and concept checks compare when the reference is another period.
 
     Training data or last year's log says how the inputs should look, not how well this service
@@ -98,7 +97,6 @@ def _model_baseline(ctx: Context, before_loss: np.ndarray, split: int) -> Contex
     in-sample scores read as a bad version). The explicit reference keeps serving the input
     comparisons. Without enough labelled rows before the onset it stays the model baseline too.
     """
-    before = ctx.log.take(slice(0, split))
     if int(np.isfinite(before_loss).sum()) < MIN_CONCLUSIVE:
         return ctx
     mctx = Context(
@@ -219,13 +217,14 @@ def diagnose(
 
     split = int(np.searchsorted(log.timestamp, onset_ts, side="left"))
     current = log.take(slice(split, None))
+    before = log.take(slice(0, split))  # the log's own rows before the onset: a baseline for every comparison
     if len(current) == 0:
         raise DiagnosisInputError(
             f"{log.name}: no rows at or after the onset {iso_utc(onset_ts)} "
             f"(the log ends {iso_utc(float(log.timestamp[-1]))})"
         )
     if reference is None:
-        ref = log.take(slice(0, split))
+        ref = before
         ref_loss = full_loss[:split]
         if len(ref) == 0:
             raise DiagnosisInputError(
@@ -250,7 +249,7 @@ def diagnose(
     )
     prepare_windows(ctx)
     far_reference = reference is not None and not reference_is_adjacent(ref, log)
-    mctx = _model_baseline(ctx, full_loss[:split], split) if far_reference else ctx
+    mctx = _model_baseline(ctx, before, full_loss[:split]) if far_reference else ctx
 
     findings: list[Finding] = list(notes)
     findings += data_findings(ctx)
@@ -271,7 +270,7 @@ def diagnose(
     findings += segment_and_concept_findings(mctx, perf_mag, explained, findings)
     if far_reference and mctx is ctx:
         findings = temper_concept(ctx, findings, full_loss[:split])
-    findings += _adjacent_service_findings(ctx, split, explicit_reference=reference is not None)
+    findings += _adjacent_service_findings(ctx, before, explicit_reference=reference is not None)
 
     verdict = localize(findings)
     trigger = trigger_for_diagnosis(
