@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from diagnostics.log import Categorical, PredictionLog, as_categorical, take_rows
+from diagnostics.log import Categorical, PredictionLog, align_categorical, as_categorical, present, take_rows
 from diagnostics.stats import quantile_edges
 
 SUBSAMPLE = 40_000
@@ -29,18 +29,6 @@ class Task:
     kind: str
     classes: np.ndarray | None = None  # class names for classification
     positive: str | None = None
-
-
-def align_categorical(ref: Categorical, cur: Categorical) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Codes of both windows on one shared category list (the loader may have encoded them apart)."""
-    if ref.categories is cur.categories or (
-        len(ref.categories) == len(cur.categories) and np.array_equal(ref.categories, cur.categories)
-    ):
-        return ref.codes, cur.codes, ref.categories
-    cats, inverse = np.unique(np.concatenate([ref.categories, cur.categories]).astype(str), return_inverse=True)
-    map_ref = np.append(inverse[: len(ref.categories)], -1)
-    map_cur = np.append(inverse[len(ref.categories) :], -1)
-    return map_ref[ref.codes], map_cur[cur.codes], cats.astype(object)
 
 
 def detect_task(pred: np.ndarray | Categorical, label: np.ndarray | Categorical | None) -> Task:
@@ -109,7 +97,7 @@ def row_loss(pred: np.ndarray | Categorical, label: np.ndarray | Categorical | N
             task.classes = classes
         p = class_codes(pred, classes)
         y = class_codes(label, classes)
-        known = label.codes >= 0 if isinstance(label, Categorical) else np.isfinite(np.asarray(label, dtype=np.float64))
+        known = present(label)
         loss = (p != y).astype(np.float64)
         loss[~known] = np.nan
         if isinstance(pred, Categorical):
@@ -293,6 +281,9 @@ class Context:
     cur_loss_estimate: np.ndarray | None = None
     estimator: Any = None
     label_model: Any = None  # `diagnostics.label_model.LabelModel`, fitted once on demand (False: not possible)
+    # the reference stacks training labels and the log's answers before the onset: no row holds
+    # both (`engine._model_baseline`), so label-only rows teach the label and answered rows answer
+    labels_apart: bool = False
 
 
 def _entropy(counts: np.ndarray) -> float:

@@ -15,12 +15,12 @@ import math
 import numpy as np
 
 from diagnostics.clock_features import clock_input
-from diagnostics.context import Context, align_categorical, loss_name
+from diagnostics.context import Context, loss_name
 from diagnostics.entity_join import entity_join_findings
 from diagnostics.feature_relations import relation_findings
 from diagnostics.findings import Finding
 from diagnostics.label_relation import label_relation_findings
-from diagnostics.log import Categorical
+from diagnostics.log import Categorical, align_categorical
 from diagnostics.model_checks import MIN_LABELLED, LossStats, relative_increase
 from diagnostics.phase import (
     DAY_S,

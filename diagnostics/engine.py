@@ -18,7 +18,7 @@ from diagnostics.data_checks import UNUSED_INFLUENCE, data_findings
 from diagnostics.findings import Diagnosis, Finding, iso_utc
 from diagnostics.late_labels import estimated_performance_finding
 from diagnostics.localize import localize
-from diagnostics.log import Categorical, ChangeRecord, PredictionLog
+from diagnostics.log import Categorical, ChangeRecord, PredictionLog, present, stack_logs
 from diagnostics.loss_carry import carried_drops
 from diagnostics.model_checks import performance_finding, prediction_shift_finding
 from diagnostics.onset import Candidate, detect_onset
@@ -97,19 +97,35 @@ def _model_baseline(ctx: Context, before: PredictionLog, before_loss: np.ndarray
     in-sample scores read as a bad version). The explicit reference keeps serving the input
     comparisons. Without enough labelled rows before the onset it stays the model baseline too.
     """
+    baseline, baseline_loss = before, before_loss
     if int(np.isfinite(before_loss).sum()) < MIN_CONCLUSIVE:
-        return ctx
+        if not _labels_without_answers(ctx, before):
+            return ctx
+        # no labels in the log (they arrive weeks later), labels in the reference (training data):
+        # the reference teaches the label, the log's rows before the onset say how the version
+        # live then answered; each alone judges no version
+        baseline = stack_logs(ctx.reference, before, name=ctx.reference.name)
+        baseline_loss = np.concatenate([ctx.ref_loss, before_loss])
     mctx = Context(
         log=ctx.log,
-        reference=before,
+        reference=baseline,
         current=ctx.current,
         onset=ctx.onset,
         task=ctx.task,
-        ref_loss=before_loss,
+        ref_loss=baseline_loss,
         cur_loss=ctx.cur_loss,
+        labels_apart=baseline is not before,
     )
     prepare_windows(mctx)
     return mctx
+
+
+def _labels_without_answers(ctx: Context, before: PredictionLog) -> bool:
+    """The reference holds labels and no answers (training data); the log holds answers before the onset."""
+    label = ctx.reference.label
+    if label is None or present(ctx.reference.prediction).any():
+        return False
+    return int(present(label).sum()) >= MIN_CONCLUSIVE and int(present(before.prediction).sum()) >= MIN_CONCLUSIVE
 
 
 # schema changes after which the model gets no usable value of the column at all (and an

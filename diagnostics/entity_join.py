@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from diagnostics.context import Context, align_categorical
+from diagnostics.context import Context
 from diagnostics.findings import Finding
-from diagnostics.log import Categorical
+from diagnostics.log import Categorical, align_categorical
 from diagnostics.stats import two_proportion_se
 
 MIN_ENTITIES = 200  # entities with requests on both sides of the split

@@ -294,7 +294,10 @@ def fit_label_model(ctx: Context) -> LabelModel | None:
         target = np.where(ok, y_num, 0.0)[:, None]
         classes = None
         kind = "numbers"
-    ok &= np.isfinite(ctx.ref_loss[idx])  # a labelled row with a prediction: what the loss is measured on
+    answered = np.isfinite(ctx.ref_loss[idx])  # a labelled row with a prediction: what the loss is measured on
+    # training labels beside the log's answers (`engine._model_baseline`) hold no row with both: the
+    # relation is learned from the labels alone, and the estimate's own error is unknown (NaN)
+    ok = ok if ctx.labels_apart else ok & answered
     rows = np.flatnonzero(ok)
     if rows.size < MIN_LABELS:
         return None

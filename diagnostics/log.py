@@ -72,6 +72,25 @@ def as_categorical(values: np.ndarray | Categorical | Any) -> Categorical:
     return Categorical(codes, np.asarray(cats, dtype=object))
 
 
+def align_categorical(ref: Categorical, cur: Categorical) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Codes of both windows on one shared category list (the loader may have encoded them apart)."""
+    if ref.categories is cur.categories or (
+        len(ref.categories) == len(cur.categories) and np.array_equal(ref.categories, cur.categories)
+    ):
+        return ref.codes, cur.codes, ref.categories
+    cats, inverse = np.unique(np.concatenate([ref.categories, cur.categories]).astype(str), return_inverse=True)
+    map_ref = np.append(inverse[: len(ref.categories)], -1)
+    map_cur = np.append(inverse[len(ref.categories) :], -1)
+    return map_ref[ref.codes], map_cur[cur.codes], cats.astype(object)
+
+
+def present(values: np.ndarray | Categorical) -> np.ndarray:
+    """Which rows hold a value (a category, or a finite number)."""
+    if isinstance(values, Categorical):
+        return np.asarray(values.codes >= 0)
+    return np.asarray(np.isfinite(np.asarray(values, dtype=np.float64)))
+
+
 def is_numeric(values: np.ndarray | Categorical) -> bool:
     return isinstance(values, np.ndarray) and values.dtype.kind in "fiub"
 
@@ -183,3 +202,60 @@ def _numeric_or_categorical(values: Any) -> np.ndarray | Categorical:
     if arr.dtype.kind == "M":
         return arr.astype("datetime64[ns]").astype(np.int64).astype(np.float64) / 1e9
     return as_categorical(arr)
+
+
+def _categories_of(values: np.ndarray | Categorical | None, n: int) -> Categorical:
+    if values is None:
+        return Categorical(np.full(n, -1, dtype=np.int64), np.empty(0, dtype=object))
+    return as_categorical(values)
+
+
+def _stacked(
+    first: np.ndarray | Categorical | None, second: np.ndarray | Categorical | None, n1: int, n2: int
+) -> np.ndarray | Categorical | None:
+    """One column of two logs stacked; a side without it is missing there (NaN, or code -1)."""
+    if first is None and second is None:
+        return None
+    if isinstance(first, Categorical) or isinstance(second, Categorical):
+        ca, cb, cats = align_categorical(_categories_of(first, n1), _categories_of(second, n2))
+        return Categorical(np.concatenate([ca, cb]).astype(np.int64), cats)
+    a_num = np.asarray(first, dtype=np.float64) if first is not None else np.full(n1, np.nan)
+    b_num = np.asarray(second, dtype=np.float64) if second is not None else np.full(n2, np.nan)
+    return np.concatenate([a_num, b_num])
+
+
+def stack_logs(first: PredictionLog, second: PredictionLog, *, name: str) -> PredictionLog:
+    """The rows of `first` then `second` as one log: the union of their columns.
+
+    Why: a model baseline may need two sources at once, a training set's labels and the
+    log's own predictions of the version live before the onset (neither alone can judge a
+    version without labels). Categories are re-encoded on one shared list.
+    """
+    n1, n2 = len(first), len(second)
+    cols = {
+        key: _stacked(getattr(first, key), getattr(second, key), n1, n2)
+        for key in ("model_version", "prediction", "label", "latency_ms", "error")
+    }
+    features = {
+        f: _stacked(first.features.get(f), second.features.get(f), n1, n2)
+        for f in dict.fromkeys([*first.features, *second.features])
+    }
+    invalid = {
+        f: np.concatenate(
+            [first.invalid.get(f, np.zeros(n1, dtype=bool)), second.invalid.get(f, np.zeros(n2, dtype=bool))]
+        )
+        for f in dict.fromkeys([*first.invalid, *second.invalid])
+    }
+    return PredictionLog(
+        timestamp=np.concatenate([first.timestamp, second.timestamp]),
+        model_version=cols["model_version"],  # type: ignore[arg-type]
+        prediction=cols["prediction"],  # type: ignore[arg-type]
+        label=cols["label"],
+        latency_ms=cols["latency_ms"],  # type: ignore[arg-type]
+        error=cols["error"],  # type: ignore[arg-type]
+        features={k: v for k, v in features.items() if v is not None},
+        name=name,
+        invalid=invalid,
+        notes=list(first.notes),
+        sample_fraction=first.sample_fraction,
+    )

@@ -33,8 +33,8 @@ import numpy as np
 from scipy import stats
 from scipy.spatial import cKDTree
 
-from diagnostics.context import Context, align_categorical, row_loss
-from diagnostics.log import Categorical, take_rows
+from diagnostics.context import Context, row_loss
+from diagnostics.log import Categorical, align_categorical, present, take_rows
 
 MATCH_FEATURES = 6  # the most influential inputs span the match
 MATCH_QUANTILE = 0.9  # a pair is kept within this quantile of the baseline's own neighbour distances
@@ -170,9 +170,7 @@ def _coordinates(ctx: Context, feats: list[str], ref_idx: np.ndarray, cur_idx: n
 
 
 def _valid_prediction(pred: np.ndarray | Categorical, idx: np.ndarray) -> np.ndarray:
-    if isinstance(pred, Categorical):
-        return np.asarray(pred.codes[idx] >= 0)
-    return np.asarray(np.isfinite(pred[idx]))
+    return present(take_rows(pred, idx))
 
 
 def paired_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray, min_pairs: int) -> PairedGap | None:
@@ -400,16 +398,21 @@ def reverse_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray,
     if not feats or ctx.reference.label is None:
         return None
     rng = np.random.default_rng(29)
-    ref_b = ctx.ref_sample[rv[ctx.ref_sample] == base]
-    ref_b = ref_b[_valid_prediction(ctx.reference.prediction, ref_b)]
+    ref_all = ctx.ref_sample[rv[ctx.ref_sample] == base]
+    ref_b = ref_all[_valid_prediction(ctx.reference.prediction, ref_all)]
     v_pool = ctx.cur_sample[cv[ctx.cur_sample] == v]
     v_pool = v_pool[_valid_prediction(ctx.current.prediction, v_pool)]
     b_cur = ctx.cur_sample[cv[ctx.cur_sample] == base]
     b_cur = b_cur[_valid_prediction(ctx.current.prediction, b_cur)]
     labelled = np.isfinite(ctx.ref_loss[ref_b])
+    # training labels beside the log's answers (`engine._model_baseline`): no row holds both, and
+    # the labelled rows are scored while every answered row is the baseline's pool
+    apart = ref_all[present(take_rows(ctx.reference.label, ref_all))] if ctx.labels_apart else ref_all[:0]
     same_window = b_cur.size >= min(v_pool.size, REVERSE_MAX_POOL) // 2 and b_cur.size >= min_pairs
     if same_window:
-        scored, b_all = ref_b[labelled], b_cur
+        scored, b_all = (apart if apart.size else ref_b[labelled]), b_cur
+    elif apart.size:
+        scored, b_all = apart, ref_b
     else:
         half = rng.random(ref_b.size) < 0.5
         scored, b_all = ref_b[labelled & half], ref_b[~half]

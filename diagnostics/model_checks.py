@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from diagnostics.context import Context, align_categorical, performance_summary
+from diagnostics.context import Context, performance_summary
 from diagnostics.findings import Finding
-from diagnostics.log import Categorical
+from diagnostics.log import Categorical, align_categorical
 from diagnostics.phase import DAY_S, hour_of_day
 from diagnostics.stats import chi2_homogeneity, js_divergence, ks_statistic_bounded
 

@@ -22,15 +22,13 @@ from dataclasses import replace
 
 import numpy as np
 
-from diagnostics.log import Categorical, PredictionLog
+from diagnostics.log import Categorical, PredictionLog, present
 
 DAY_S = 86_400.0
 
 
 def _empty(values: np.ndarray | Categorical) -> bool:
-    if isinstance(values, Categorical):
-        return bool((values.codes < 0).all())
-    return not bool(np.isfinite(values).any())
+    return not bool(present(values).any())
 
 
 def complete_reference(reference: PredictionLog, log: PredictionLog) -> PredictionLog:

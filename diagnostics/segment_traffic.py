@@ -21,9 +21,9 @@ import math
 
 import numpy as np
 
-from diagnostics.context import Context, align_categorical
+from diagnostics.context import Context
 from diagnostics.findings import Finding
-from diagnostics.log import Categorical, PredictionLog
+from diagnostics.log import Categorical, PredictionLog, align_categorical
 from diagnostics.phase import HOUR_S, hour_of_day
 
 MIN_SHARE = 0.02  # a value holding less of the reference's rows is not a segment anyone routes

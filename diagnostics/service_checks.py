@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from diagnostics.closed_hours import closed_seconds, closed_share, closings
-from diagnostics.context import Context, align_categorical
+from diagnostics.context import Context
 from diagnostics.findings import Finding
+from diagnostics.log import align_categorical
 from diagnostics.phase import RATE_BINS, rate_beyond_cycle, without_daily_wave
 from diagnostics.replay import replay_findings
 from diagnostics.segment_traffic import segment_traffic_findings

@@ -23,9 +23,9 @@ from collections.abc import Collection
 
 import numpy as np
 
-from diagnostics.context import Context, align_categorical
+from diagnostics.context import Context
 from diagnostics.findings import Finding
-from diagnostics.log import Categorical
+from diagnostics.log import Categorical, align_categorical
 from diagnostics.replay import repeats
 from diagnostics.stats import two_proportion_se
 

@@ -14,10 +14,10 @@ import math
 import numpy as np
 
 from diagnostics.calibrated_gap import calibrated_gap, squared_gap
-from diagnostics.context import Context, align_categorical, loss_name, prediction_matrix, row_loss
+from diagnostics.context import Context, loss_name, prediction_matrix, row_loss
 from diagnostics.findings import Finding, iso_utc
 from diagnostics.label_model import LabelModel, estimated_gap, label_model_of
-from diagnostics.log import Categorical, ChangeRecord, take_rows
+from diagnostics.log import Categorical, ChangeRecord, align_categorical, take_rows
 from diagnostics.matched import paired_gap, reverse_gap
 from diagnostics.model_checks import (
     CERTAIN_Z,

@@ -18,8 +18,8 @@ import numpy as np
 
 from bot.monitors.layout import Task
 from bot.monitors.schema import ChecksSpec
-from diagnostics.context import align_categorical, detect_task, row_loss
-from diagnostics.log import Categorical, PredictionLog
+from diagnostics.context import detect_task, row_loss
+from diagnostics.log import Categorical, PredictionLog, align_categorical
 from diagnostics.stats import bin_counts_sorted, psi_from_counts, quantile_edges
 
 
