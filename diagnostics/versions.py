@@ -157,7 +157,8 @@ def _assess_version(
                 )
         mag, text, worse_z = _with_pairs(ctx, v, base, rv, cv, mag, text, worse_z, details)
         mag, text = _with_mapping(ctx, v, base, rv, cv, True, mag, worse_z, text, details)
-        return Finding("model", "version_change", name, mag, text, details)
+        found = Finding("model", "version_change", name, mag, text, details)
+        return _few_labels(ctx, found, worse_z, (v, base, rv, cv, cur_v, cur_other, ref_base, since, lv), data_score)
     # 2. before the onset both versions served side by side
     lpv = LossStats.of(ctx.ref_loss[ref_v])
     lpb = LossStats.of(ctx.ref_loss[ref_base])
@@ -188,8 +189,62 @@ def _assess_version(
         mag, text, worse_z = _with_pairs(ctx, v, base, rv, cv, mag, text, worse_z, details)
         mag, text = _cleared_by_pairs(ctx, mag, text, details)
         mag, text = _with_mapping(ctx, v, base, rv, cv, False, mag, worse_z, text, details)
-        return Finding("model", "version_change", name, mag * (1.0 - data_score), text, details)
+        found = Finding("model", "version_change", name, mag * (1.0 - data_score), text, details)
+        return _few_labels(ctx, found, worse_z, (v, base, rv, cv, cur_v, cur_other, ref_base, since, lv), data_score)
     # 4. no labels: does the version map the same inputs to the same predictions?
+    return _label_free(ctx, v, name, base, rv, cv, cur_v, cur_other, ref_base, since, lv, data_score, details)
+
+
+def _few_labels(
+    ctx: Context,
+    found: Finding,
+    worse_z: float,
+    rows: tuple[int, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, LossStats],
+    data_score: float,
+) -> Finding:
+    """A labelled comparison on the first few labels of the version is not the whole evidence.
+
+    Labels arrive hours after the prediction: an alert four hours after a deploy, with labels four
+    hours late, leaves a version a few minutes of labelled rows (157 of 3,200) and the rest
+    unlabelled. When those few lean worse but not significantly, what is known without labels (the
+    estimate, the reference's labels at neighbouring inputs) is read on all its rows
+    (`_label_free`); it is held to the same gates as with no label at all, and the labelled rows
+    must not lean better. A deploy 16% worse read "no cause found" on its 157 labelled rows."""
+    v, base, rv, cv, cur_v, cur_other, ref_base, since, lv = rows
+    unlabelled = int((cur_v & ~np.isfinite(ctx.cur_loss)).sum())
+    if found.score > 0.0 or lv.n >= MIN_CONCLUSIVE or worse_z <= 0.0 or unlabelled < MIN_CONCLUSIVE:
+        return found
+    details = {key: found.details[key] for key in ("version", "baseline_version", "share_current")}
+    free = _label_free(ctx, v, found.subject, base, rv, cv, cur_v, cur_other, ref_base, since, lv, data_score, details)
+    if free.score <= found.score:
+        return found
+    free.details.update({f"labelled_{key}": value for key, value in found.details.items() if key not in details})
+    free.details["labelled_z"] = worse_z
+    free.evidence = (
+        f"{free.evidence[:-1]}; its {lv.n} labelled rows so far lean the same way, not yet significantly "
+        f"(z {worse_z:.1f}: {found.evidence[:-1]})."
+    )
+    return free
+
+
+def _label_free(
+    ctx: Context,
+    v: int,
+    name: str,
+    base: int,
+    rv: np.ndarray,
+    cv: np.ndarray,
+    cur_v: np.ndarray,
+    cur_other: np.ndarray,
+    ref_base: np.ndarray,
+    since: int,
+    lv: LossStats,
+    data_score: float,
+    details: dict[str, object],
+) -> Finding:
+    """Without enough labels on the version's rows: does it map the same inputs to the same
+    predictions, and is it worse by what can be known without its labels (the label model's
+    estimate, the reference's own labels at neighbouring inputs, the squared distance)?"""
     other = cur_other if int(cur_other.sum()) >= MIN_LABELLED else None
     unlabelled = not np.isfinite(ctx.cur_loss[since:]).any()
     # with labels elsewhere but too few on this version, its prediction histogram is too thin to judge
@@ -239,6 +294,8 @@ def _assess_version(
     elif est_text:
         text = text[:-1] + f"; estimated: {est_text}."
     return Finding("model", "version_change", name, mag, text, details)
+
+
 
 
 def _far_baseline(ctx: Context, base_name: str) -> bool:
