@@ -114,6 +114,10 @@ for _check in (
         "stale_values", "data", "feature", "naive_model", "values from a stale snapshot (frozen, lagged)", "drift"
     ),
     CheckSpec("version_change", "model", "model_version", "rollback", "a new model version performs worse", "quality"),
+    CheckSpec(
+        "answers_changed", "model", "model_version", "rollback", "the same version answers the same inputs worse",
+        "quality",
+    ),
     CheckSpec("concept_drift", "model", "concept", "retrain", "quality fell everywhere, nothing else moved", "quality"),
     CheckSpec("segment", "model", "segment", "retrain", "quality fell in one slice of the traffic", "quality"),
     CheckSpec("latency", "service", "latency", "escalate_service", "requests got slower", "latency"),

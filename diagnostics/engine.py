@@ -25,6 +25,7 @@ from diagnostics.onset import Candidate, detect_onset
 from diagnostics.reference import complete_reference, reference_is_adjacent
 from diagnostics.relation import temper_concept
 from diagnostics.replay import replay_onset
+from diagnostics.same_version import same_version_findings
 from diagnostics.score_labels import score_labels
 from diagnostics.segment_traffic import segment_traffic_onset
 from diagnostics.segments import segment_and_concept_findings
@@ -276,6 +277,8 @@ def diagnose(
     if perf is not None:
         findings.append(perf)
     versions = version_findings(mctx, change_list, data_score)
+    if not versions:  # no new version: the one that served may still answer the same inputs differently
+        versions = same_version_findings(mctx, data_score)
     findings += versions
     shift = prediction_shift_finding(mctx)
     if shift is not None:

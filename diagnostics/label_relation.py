@@ -186,6 +186,60 @@ def _on_their_own_rows(ctx: Context, names: list[str]) -> set[str]:
 PARTNERS = 2  # strong relations a column needs before its held relations clear its join
 
 
+NEIGHBOUR_SHARE = 0.25  # the adjacent row's label follows the column with this share of the reference's own
+NEIGHBOUR_Z = 6.0  # and clearly: standard errors above independence
+
+
+def _neighbour_share(
+    ctx: Context, name: str, ref_label: np.ndarray | Categorical, cur_label: np.ndarray | Categorical
+) -> float:
+    """How much more the label of the adjacent row follows this column now than in the reference,
+    as a share of the label's own dependence on it in the reference.
+
+    A column whose values slid by one row (a batch call's answers zipped back one place off, a
+    feature frame shifted against its keys) carries each request's neighbour's value: its label
+    stops following it and the label of the row it came from starts to. When the column is the
+    label's only clear input there is no held relation to tell that from a concept change, but
+    this is direct evidence of the slide: the rows of a log are separate requests, so a
+    neighbour's label tells nothing about a row's inputs unless they moved. Measured like the
+    own dependence (same bins, same statistic) with the row before and the row after.
+    """
+    bins = ctx.bins.get(name)
+    rc, cc = ctx.ref_bin_codes.get(name), ctx.cur_bin_codes.get(name)
+    if bins is None or rc is None or cc is None:
+        return 0.0
+    own = _label_keys(take_rows(ref_label, ctx.ref_sample), take_rows(cur_label, ctx.cur_sample))
+    if own is None:
+        return 0.0
+    ok_own = own[0] >= 0 if own[2] else np.isfinite(own[0])
+    chi, df, n = _statistic(rc.astype(np.int64)[ok_own], own[0][ok_own], own[2], bins.n_bins)
+    lam_own = max(chi - df, 0.0) / max(n, 1)
+    if df <= 0 or lam_own <= 0:
+        return 0.0
+    best = 0.0
+    for step in (-1, 1):
+        lam: list[float] = []
+        z = 0.0
+        for log, idx, codes in ((ctx.reference, ctx.ref_sample, rc), (ctx.current, ctx.cur_sample, cc)):
+            if log.label is None:
+                return 0.0
+            nb = idx + step
+            inside = (nb >= 0) & (nb < len(log))
+            keys = _label_keys(take_rows(ref_label, ctx.ref_sample), take_rows(log.label, np.clip(nb, 0, len(log) - 1)))
+            if keys is None:
+                return 0.0
+            y, disc = keys[1], keys[2]
+            ok = inside & ((y >= 0) if disc else np.isfinite(y))
+            chi, df, n = _statistic(codes.astype(np.int64)[ok], y[ok], disc, bins.n_bins)
+            if df <= 0:
+                return 0.0
+            lam.append(max(chi - df, 0.0) / max(n, 1))
+            z = (chi - df) / math.sqrt(2.0 * df)
+        if z >= NEIGHBOUR_Z:
+            best = max(best, (lam[1] - lam[0]) / lam_own)
+    return best
+
+
 def _label_level_moved(ctx: Context) -> bool:
     """Did the signed error (label - prediction) move with most of the absolute error's rise?
 
@@ -270,7 +324,12 @@ def label_relation_findings(ctx: Context) -> list[Finding]:
         # another input held when it kept most of its dependence or lost no more than noise
         # (a weakly related input's point ratio scatters widely on a few thousand labels)
         others = [v[1] >= OTHERS_HELD or v[2] < DROP_Z for k, v in clear.items() if k != name]
-        if not others or float(np.mean(others)) < 0.5:
+        neighbour = 0.0
+        if not others:  # the label's only clear input: nothing held to compare it with, unless the rows slid
+            neighbour = _neighbour_share(ctx, name, ref_label, cur_label)
+            if neighbour < NEIGHBOUR_SHARE:
+                continue
+        elif float(np.mean(others)) < 0.5:
             continue  # the label moved away from most inputs: the relation itself changed
         sure = 0.5 + 0.5 * float(np.clip((z_drop - DROP_Z) / 5.0, 0.0, 1.0))
         score = sure * (0.3 + 0.7 * influence)
@@ -281,17 +340,24 @@ def label_relation_findings(ctx: Context) -> list[Finding]:
                 name,
                 score,
                 f"Feature '{name}' no longer tells anything about the label: its dependence on it fell to "
-                f"{100 * ratio:.0f}% of the reference's ({z_drop:.1f} standard errors below what the reference "
-                f"predicts) while the label's dependence on {sum(others)} of {len(others)} other clearly related "
-                "input(s) held and the model reads it as before: its values look joined to the wrong rows or replaced.",
+                + f"{100 * ratio:.0f}% of the reference's ({z_drop:.1f} standard errors below what the reference "
+                + (
+                    f"predicts) while the label's dependence on {sum(others)} of {len(others)} other clearly "
+                    "related input(s) held"
+                    if others
+                    else f"predicts) while the label of the row next to it follows it with {100 * neighbour:.0f}% "
+                    "of that dependence"
+                )
+                + " and the model reads it as before: its values look joined to the wrong rows or replaced.",
                 {
                     "change": "label_relation",
                     "strength_ratio": ratio,
                     "drop_z": z_drop,
                     "reference_z": z_ref,
-                    "others_held": float(np.mean(others)),
+                    "others_held": float(np.mean(others)) if others else 0.0,
                     "prediction_ratio": pred_ratio.get(name, 0.0),
                     "influence": influence,
+                    "neighbour_share": neighbour,
                 },
             )
         )
