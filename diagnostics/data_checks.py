@@ -507,6 +507,14 @@ def _numeric_checks(
                 )
                 return out
     out.extend(_value_grid(ctx, name, rs, cs, c))
+    swing = _own_swing(rs, cs, edges, earlier or [])
+    shift = _weather_shift(rq[1], cq[1], swing)
+    if shift != 0.0:
+        # the window's days sit higher or lower as the reference's own days do: judged without that
+        cs = cs - shift
+        d = ks_statistic_bounded(rs, cs)[0]
+        psi_value = psi_from_counts(bin_counts_sorted(rs, edges), bin_counts_sorted(cs, edges))
+        details.update(ks=d, psi=psi_value, weather_shift=shift)
     # out-of-range share
     lo, hi = rs[0], rs[-1]
     below = int(np.searchsorted(cs, lo, side="left"))
@@ -526,7 +534,6 @@ def _numeric_checks(
             )
         )
     # distribution drift, beyond what earlier windows of the same hours already swung by
-    swing = _own_swing(rs, cs, edges, earlier or [])
     own = swing[:2] if swing is not None else None
     seen = False
     if swing is not None:
@@ -543,8 +550,8 @@ def _numeric_checks(
                 "drift",
                 name,
                 _moved_score(ctx, name, mag * w, d, crit),
-                f"Feature '{name}' drifted: KS {d:.3f}, PSI {psi_value:.3f}{_swing_words(own)}; median {rq[1]:.4g} -> "
-                f"{cq[1]:.4g} (influence on predictions {infl:.2f}).",
+                f"Feature '{name}' drifted: KS {d:.3f}, PSI {psi_value:.3f}{_swing_words(own)}"
+                f"{_shift_words(shift)}; median {rq[1]:.4g} -> {cq[1]:.4g} (influence on predictions {infl:.2f}).",
                 details,
             )
         )
@@ -555,12 +562,38 @@ def _swing_words(own: tuple[float, float] | None) -> str:
     return f" beyond earlier windows' own swings (KS {own[0]:.3f}, PSI {own[1]:.3f})" if own is not None else ""
 
 
+def _shift_words(shift: float) -> str:
+    return f" once its days' shift of {shift:+.4g} (inside earlier days' levels) is taken out" if shift else ""
+
+
 SWING_MARGIN = 1.5  # the largest of a few earlier swings understates the next one's size
+
+
+def _weather_shift(ref_median: float, cur_median: float, swing: tuple[float, ...] | None) -> float:
+    """The window's shift of level that earlier days of the input showed as much of (0 if none).
+
+    Weather moves a whole day up or down: a window of colder days than the reference's read as a
+    drift of a temperature the model reads (KS 0.2-0.5 on healthy logs of 3-14 days, labels
+    withheld), though the reference's own days sat as far apart. KS and PSI measure overlap, which
+    a narrow daily wave loses at a shift of two degrees; the level in the input's units is what
+    days are compared by: when the window's median lies among the earlier days' (windows') medians,
+    widened by half their range on each side (two or three days show less than the input's whole
+    swing), the window is judged re-centred on the reference's median, so what is left is what the
+    weather cannot explain (a fifth of the rows moved, a cap, a changed spread). A level beyond
+    every earlier day's, a unit, an offset of a sensor stay whole. Without two earlier days (a log
+    or a reference of a day or less, a file with no time) there are no days to compare: none
+    taken out.
+    """
+    if swing is None or not (math.isfinite(ref_median) and math.isfinite(cur_median)):
+        return 0.0
+    lo, hi = swing[4], swing[5]
+    spread = 0.5 * (hi - lo)
+    return cur_median - ref_median if lo - spread <= cur_median <= hi + spread else 0.0
 
 
 def _own_swing(
     rs: np.ndarray, cs: np.ndarray, edges: np.ndarray, earlier: list[np.ndarray]
-) -> tuple[float, float, float, float] | None:
+) -> tuple[float, float, float, float, float, float] | None:
     """The largest KS and PSI of earlier windows against the reference; the current window's nearest.
 
     Weather wanders for days: a log whose first week was 3.5 degrees warmer read as a drift of its
@@ -570,9 +603,10 @@ def _own_swing(
     swing), comes off the current window's statistics; an input without such swings keeps them
     whole. The last two figures are the current window's KS and PSI against the earlier window
     nearest to it: a dry spell after rainy days is like the dry spell of the week before, no new
-    distribution (a cap, a unit, a shift since the onset is like no earlier window).
+    distribution (a cap, a unit, a shift since the onset is like no earlier window). The fifth and
+    sixth are the lowest and highest of the earlier windows' medians (`_weather_shift`).
     """
-    ks, ps, near_ks, near_ps = [], [], [], []
+    ks, ps, near_ks, near_ps, levels = [], [], [], [], []
     cur_counts = bin_counts_sorted(cs, edges)
     for block in earlier:
         bs = np.sort(block[np.isfinite(block)])
@@ -583,10 +617,11 @@ def _own_swing(
         ps.append(psi_from_counts(bin_counts_sorted(rs, edges), b_counts))
         near_ks.append(ks_statistic_bounded(bs, cs)[0])
         near_ps.append(psi_from_counts(b_counts, cur_counts))
+        levels.append(float(_sorted_quantiles(bs, np.array([0.5]))[0]))
     if not ks:
         return None
     nearest = int(np.argmin(near_ks))
-    return max(ks), max(ps), near_ks[nearest], near_ps[nearest]
+    return max(ks), max(ps), near_ks[nearest], near_ps[nearest], min(levels), max(levels)
 
 
 def _value_grid(ctx: Context, name: str, rs: np.ndarray, cs: np.ndarray, c: np.ndarray) -> list[Finding]:

@@ -261,7 +261,10 @@ def earlier_windows(ref_ts: np.ndarray, onset: float, end: float) -> list[slice]
     onset and not to overlap the one after it (a 6-hour evening window: the evenings before it; a
     4-day window: the 4-day stretches ending 0, 4, 8 ... days before the onset; stretches a day
     apart would be one window's weather seven times), at most seven. Fewer than two inside the
-    reference: none (a log of a day or two, a 6-hour log).
+    reference: none (a log of a day or two, a 6-hour log). A reference file of other days (a
+    validation set of the week before, ending days before the log starts) holds no rows of the
+    copies that fall in the gap after it: those are skipped, not counted (an empty copy had
+    dropped every earlier window of such a file, and its days' weather with them).
     """
     span = end - onset
     if ref_ts.size == 0 or span <= 0:
@@ -271,7 +274,8 @@ def earlier_windows(ref_ts: np.ndarray, onset: float, end: float) -> list[slice]
     j = step
     while onset - j * DAY_S >= float(ref_ts[0]) and len(out) < MAX_EARLIER_WINDOWS:
         lo, hi = np.searchsorted(ref_ts, [onset - j * DAY_S, end - j * DAY_S], side="left")
-        out.append(slice(int(lo), int(hi)))
+        if hi > lo:
+            out.append(slice(int(lo), int(hi)))
         j += step
     return out if len(out) >= MIN_EARLIER_WINDOWS else []
 
@@ -286,17 +290,22 @@ def reference_blocks(ref_ts: np.ndarray, onset: float, end: float, whole_days: b
     a fault. Blocks are as long as the window, at most half the reference; `whole_days` for a
     daily-cycle input (a block of part of the day differs by its hours alone). Fewer than two, or
     a reference under a day (weather needs days to wander; a few hours' blocks hold sampling
-    noise): none.
+    noise): none. Blocks end where the reference ends: at the onset for the log's own rows, days
+    before the log for a file of other days (blocks cut back from the onset fell in the gap
+    between the two, empty, and the file's three days told nothing of the input's weather).
     """
-    if ref_ts.size == 0 or end <= onset or onset - float(ref_ts[0]) < DAY_S:
+    if ref_ts.size == 0 or end <= onset:
         return []
-    length = min(end - onset, (onset - float(ref_ts[0])) / 2.0)
+    last = min(onset, float(ref_ts[-1]) + 1.0)
+    if last - float(ref_ts[0]) < DAY_S:
+        return []
+    length = min(end - onset, (last - float(ref_ts[0])) / 2.0)
     if whole_days:
         length = np.floor(length / DAY_S) * DAY_S
     if length < (DAY_S if whole_days else HOUR_S):
         return []
     out: list[slice] = []
-    hi_t = onset
+    hi_t = last
     while hi_t - length >= float(ref_ts[0]) - 1.0 and len(out) < MAX_EARLIER_WINDOWS:  # (a second's rounding)
         lo, hi = np.searchsorted(ref_ts, [hi_t - length, hi_t], side="left")
         out.append(slice(int(lo), int(hi)))
