@@ -64,3 +64,34 @@ def test_a_colder_day_than_a_validation_files_days_is_no_drift_but_a_sensor_offs
         bad, ref, onset = _logs(seed, offset_after=9.0)
         d = diagnose(bad, reference=ref, onset=onset)
         assert (d.cause, d.culprit_name) == ("data", "temp_c"), (seed, [(f.check, f.evidence) for f in d.findings[:3]])
+
+
+def _afternoon_log(seed: int, shift_after: float = 0.0) -> tuple[PredictionLog, float]:
+    """An 8-hour log (11:00-19:00) whose input rises with the afternoon, as rows served by the hour do."""
+    rng = np.random.default_rng(seed)
+    t = np.sort(rng.uniform(T0 + 11 * 3600.0, T0 + 19 * 3600.0, 6000))
+    hour = (t / 3600.0) % 24
+    basket = 40 + 4.0 * (hour - 11) - 0.25 * (hour - 11) ** 2 + rng.normal(0.0, 6.0, t.size)
+    other = rng.normal(0.0, 1.0, t.size)
+    onset = T0 + 17 * 3600.0
+    served = np.where(t >= onset, basket + shift_after, basket)
+    y = 5 + 0.5 * basket + 2 * other + rng.normal(0.0, 2.0, t.size)
+    df = pd.DataFrame({"timestamp": pd.to_datetime(t, unit="s", utc=True), "model_version": "v1",
+                       "prediction": 5 + 0.5 * served + 2 * other, "label": y,
+                       "latency_ms": rng.lognormal(3.0, 0.2, t.size), "basket": np.round(served, 2), "other": other})
+    return frame_to_log(df), onset
+
+
+def test_an_input_rising_through_an_afternoon_log_is_no_drift_but_a_step_at_the_onset_is() -> None:
+    # an 8-hour log holds no earlier day: its last two hours are hours the reference never saw,
+    # and an input that rises through the afternoon read 'basket drifted' (KS 0.5) against the
+    # hours before; below half a day no wave was taken out. A line and a bend fitted with the
+    # step at the onset take it out; 12 more since the onset (two of its standard deviations)
+    # is the step, and stays.
+    for seed in (0, 1, 2):
+        log, onset = _afternoon_log(seed)
+        d = diagnose(log, onset=onset)
+        assert d.cause == "none", (seed, [(f.check, f.subject, round(f.score, 2), f.evidence) for f in d.findings[:3]])
+        bad, onset = _afternoon_log(seed, shift_after=12.0)
+        d = diagnose(bad, onset=onset)
+        assert (d.cause, d.culprit_name) == ("data", "basket"), (seed, [(f.check, f.evidence) for f in d.findings[:3]])
