@@ -510,11 +510,17 @@ def _numeric_checks(
     swing = _own_swing(rs, cs, edges, earlier or [])
     shift = _weather_shift(rq[1], cq[1], swing)
     if shift != 0.0:
-        # the window's days sit higher or lower as the reference's own days do: judged without that
-        cs = cs - shift
-        d = ks_statistic_bounded(rs, cs)[0]
-        psi_value = psi_from_counts(bin_counts_sorted(rs, edges), bin_counts_sorted(cs, edges))
-        details.update(ks=d, psi=psi_value, weather_shift=shift)
+        # the window's days sit higher or lower as the reference's own days do: judged without that,
+        # when the shift is what moved it (a two-level input, office hours' occupancy, moves by its
+        # mix: re-centred it only moves further, out of its range)
+        centred = cs - shift
+        d_centred = ks_statistic_bounded(rs, centred)[0]
+        if d_centred < d:
+            cs, d = centred, d_centred
+            psi_value = psi_from_counts(bin_counts_sorted(rs, edges), bin_counts_sorted(cs, edges))
+            details.update(ks=d, psi=psi_value, weather_shift=shift)
+        else:
+            shift = 0.0
     # out-of-range share
     lo, hi = rs[0], rs[-1]
     below = int(np.searchsorted(cs, lo, side="left"))
