@@ -25,6 +25,7 @@ from diagnostics.model_checks import MIN_LABELLED, LossStats, relative_increase
 from diagnostics.phase import (
     DAY_S,
     MIN_CYCLE,
+    WAVE_SPAN,
     daily_cycle_share,
     daylight_saving_shift,
     earlier_windows,
@@ -221,6 +222,13 @@ def _beyond_daily_wave(
     if flat is None:
         return raw
     beyond = [f for f in _numeric_checks(ctx, name, flat[0], flat[1]) if f.check == "drift"]
+    raw_ks = max((float(f.details["ks"]) for f in raw if f.check == "drift"), default=0.0)
+    if float(max(r_ts[-1], c_ts[-1]) - min(r_ts[0], c_ts[0])) < WAVE_SPAN and any(
+        float(f.details["ks"]) > raw_ks for f in beyond
+    ):
+        # a line and a bend that move the input further from its reference than it was are no
+        # wave of the few hours held (a 12-hour log's evening peak of demand: KS 0.81 once 'taken out')
+        return raw
     for f in beyond:
         d = f.details
         d["beyond_daily_cycle"] = True
