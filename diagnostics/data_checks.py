@@ -519,11 +519,12 @@ def _numeric_checks(
     shift = _weather_shift(rq[1], cq[1], swing)
     if shift != 0.0:
         # the window's days sit higher or lower as the reference's own days do: judged without that,
-        # when the shift is what moved it (a two-level input, office hours' occupancy, moves by its
-        # mix: re-centred it only moves further, out of its range)
+        # when the shift is all that moved it (a two-level input, office hours' occupancy, moves by
+        # its mix: re-centred it moved further, out of its range; a fifth of the rows moved up also
+        # moves the median, and re-centred is still a drift: judged as logged, whole)
         centred = cs - shift
         d_centred = ks_statistic_bounded(rs, centred)[0]
-        if d_centred < d:
+        if d_centred < min(d, max(crit, 0.1)):
             cs, d = centred, d_centred
             psi_value = psi_from_counts(bin_counts_sorted(rs, edges), bin_counts_sorted(cs, edges))
             details.update(ks=d, psi=psi_value, weather_shift=shift)
