@@ -1,0 +1,93 @@
+"""Faults on a weather input of the cycle logs whose reference holds several days: still found?
+
+    PYTHONPATH=. python -m benchmarks.outside.cycles.faults_on_weather --seeds 0-299 [--held-out]
+
+The day-to-day weather rule (docs/diagnostics.md, "Weather from day to day") takes a window's shift
+of level out when the reference's own days sat as far apart. This checks that it blinds nothing it
+should not: on every healthy log of the generator whose reference holds two days or more (a
+validation file of three days, or the log's own first days) and whose model reads a temperature,
+the temperature since the alert's onset is (a) multiplied by 100 (a unit), (b) moved by four
+standard deviations on a fifth of the rows (a corruption), (c) raised by the range of the
+reference's daily medians plus 6 degrees (a level beyond every day the reference showed). Each log
+is diagnosed with the onset given; a fault is found when the cause is data and the culprit the
+temperature column.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.outside.cycles.gen import build, make_spec
+from benchmarks.outside.cycles.run import _seeds
+
+FAULTS = ("unit_x100", "fifth_of_rows", "beyond_days")
+
+
+def _inject(frame: pd.DataFrame, column: str, onset: float, fault: str, ref: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    ts = out["timestamp"].astype("int64").to_numpy() / 1e9
+    after = ts >= onset
+    values = out[column].to_numpy(dtype=float).copy()
+    rng = np.random.default_rng(int(onset) % 1000)
+    if fault == "unit_x100":
+        values[after] *= 100.0
+    elif fault == "fifth_of_rows":
+        hit = after & (rng.random(values.size) < 0.2)
+        values[hit] += 4.0 * float(np.std(ref[column]))
+    else:
+        rts = ref["timestamp"].astype("int64").to_numpy() / 1e9
+        day = ((rts - rts[0]) // 86400).astype(int)
+        medians = [float(np.median(ref[column].to_numpy()[day == d])) for d in np.unique(day)]
+        values[after] += (max(medians) - min(medians)) + 6.0
+    out[column] = np.round(values, 1)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from diagnostics import diagnose
+    from diagnostics.loader import frame_to_log, load_log
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seeds", default="0-299")
+    parser.add_argument("--held-out", action="store_true")
+    args = parser.parse_args(argv)
+    folder = Path(tempfile.mkdtemp(prefix="cycles-faults-"))
+    found = {f: 0 for f in FAULTS}
+    total = 0
+    for seed in _seeds(args.seeds):
+        if (seed % 3 == 2) != args.held_out:
+            continue
+        spec = make_spec(seed)
+        if spec.fault or spec.dataset not in ("bike", "energy", "rides"):
+            continue
+        if spec.reference == "own" and spec.hours * spec.onset_share < 48:
+            continue
+        built = build(spec, folder / str(seed))
+        frame = pd.read_parquet(built.log)
+        column = "outdoor_temp" if spec.dataset == "energy" else "temperature"
+        ref_frame = pd.read_parquet(built.reference) if built.reference else frame[
+            frame["timestamp"].astype("int64").to_numpy() / 1e9 < built.onset]
+        reference = load_log(built.reference) if built.reference else None
+        total += 1
+        for fault in FAULTS:
+            log = frame_to_log(_inject(frame, column, built.onset, fault, ref_frame))
+            d = diagnose(log, reference=reference, changes=built.changes, onset=built.onset)
+            ok = d.cause == "data" and d.culprit_name == column
+            found[fault] += ok
+            if not ok:
+                top = d.findings[0].evidence[:140] if d.findings else ""
+                print(f"MISSED seed={seed} {spec.dataset} {spec.hours}h ref={spec.reference} {fault} -> "
+                      f"{d.cause} {d.culprit_name}: {top}", flush=True)
+    for fault in FAULTS:
+        print(f"{fault}: found {found[fault]}/{total}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
