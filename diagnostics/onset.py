@@ -20,6 +20,7 @@ import numpy as np
 from diagnostics.bursts import rate_burst
 from diagnostics.clock_features import clock_match
 from diagnostics.log import Categorical, ChangeRecord, PredictionLog
+from diagnostics.onset_mix import mix_steps
 from diagnostics.onset_segments import segment_steps
 from diagnostics.phase import CYCLES_SPAN, cycle_columns
 from diagnostics.range_exit import exits_around_the_clock, range_exit_rows
@@ -29,6 +30,7 @@ from diagnostics.value_grid import off_grid_rows
 
 MAX_BINS = 400
 MIN_Z = 6.0
+MIX_PENALTY = 1.5  # an input's mix of values is a cause series: 1.5x the bar of a symptom
 SAMPLE_ROWS = 100_000
 SNAP_SECONDS = 600.0
 
@@ -233,6 +235,14 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
         # symptoms first: a feature or version change must be 1.5x stronger to count as much
         scored.append((float(z if symptom else z / 1.5), int(at), name))
     strong = [c for c in scored if c[0] >= MIN_Z]
+    # an input's mix of values, each bin weighed by its rows (a flag inverted, a category remapped,
+    # a clip, a join off by one entity): it dates the log when nothing else does, or when it says
+    # more than every other series (a chance step elsewhere must not keep it out)
+    clocks = frozenset(k.rpartition(":")[0] for k in series if k.endswith(":clock"))
+    mixed = [(z / MIX_PENALTY, at, key)
+             for z, at, key in mix_steps(log, rows, bs, n_bins, centres, HEAD_FRACTION, clocks)]
+    if mixed and mixed[0][0] >= max([MIN_Z, *(c[0] for c in strong)]):
+        strong = strong + [c for c in mixed if c[0] >= MIN_Z]
     if not strong:
         return Onset(
             fallback.timestamp, False, "", 0.0,
