@@ -46,7 +46,7 @@ MAX_ENTITY_COLUMNS = 3
 KEPT_MIN_ROWS = 100  # rows of entities seen in the head, before the middle of the log
 KEPT_MIN_SHARE = 0.9  # an attribute held per entity: this share of them kept the head's value
 BLOCKS = 20  # the residuals' long-run variance is read off this many blocks of consecutive bins
-LINE_Z = 3.0  # the step must add this much over a baseline with a line (a slow drift is no step)
+LINE_Z = 3.0  # the step must add this much over a line and a parabola (a slow drift is no step)
 
 
 def mix_codes(values: np.ndarray | Categorical, head: int) -> tuple[np.ndarray, list[str]] | None:
@@ -101,8 +101,9 @@ def weighted_steps(
     one matrix product for every split and cell); the best split's gain is its strength's square,
     in units of the residual variance around it. Two guards keep what is no step out:
 
-    - a slow drift is a line: the same step must also add `LINE_Z`^2 residual variances over a
-      baseline with a line, else the strength is 0;
+    - a slow drift is a smooth curve (sessions growing all day move a decile's share along a
+      bend, not a line): the same step must also add `LINE_Z`^2 residual variances over a
+      baseline with a line and a parabola, else the strength is 0;
     - a wandering level (a market level's day-to-day wander) leaves residuals that run in long
       stretches, which a binomial or white scatter understates: the variance is the larger of
       the residuals' own and their long-run one (sums over `BLOCKS` blocks of consecutive bins,
@@ -117,7 +118,8 @@ def weighted_steps(
     sw = np.sqrt(weights[used])[:, None]
     x = used.astype(np.float64)
     level = np.column_stack([np.ones(used.size), cycle[used]]) * sw
-    with_line = np.column_stack([level, (x - x.mean()) / max(float(np.ptp(x)), 1.0) * sw[:, 0]])
+    xs = (x - x.mean()) / max(float(np.ptp(x)), 1.0)
+    with_line = np.column_stack([level, xs * sw[:, 0], (xs**2 - float(np.mean(xs**2))) * sw[:, 0]])
     y = shares[used] * sw
     splits = np.arange(lo, hi)
     raw_steps = (used[:, None] >= splits[None, :]).astype(np.float64) * sw
@@ -211,6 +213,9 @@ def mix_steps(
     rows_per_bin = np.bincount(bs, minlength=n_bins).astype(np.float64)
     out: list[tuple[float, int, str]] = []
     names = [k for k in log.features if k not in skip][:MAX_COLUMNS]
+    # every column's cell shares share the bins' weights: one weighted fit for all of them
+    blocks: list[np.ndarray] = []
+    owners: list[str] = []
     for name in names:
         col = log.features[name]
         cut = mix_codes(col.take(np.arange(len(log))[rows]) if isinstance(col, Categorical) else col[rows], head)
@@ -223,11 +228,15 @@ def mix_steps(
         scan = np.flatnonzero(head_share >= MIN_CELL_SHARE)
         if scan.size == 0:
             continue
-        with np.errstate(invalid="ignore", divide="ignore"):
-            shares = counts[:, scan] / np.maximum(rows_per_bin, 1.0)[:, None]
-        at, z = weighted_steps(shares, rows_per_bin, basis, lo, hi)
-        best = int(np.argmax(z))
-        out.append((float(z[best]), int(at[best]), f"{name}:mix"))
+        blocks.append(counts[:, scan] / np.maximum(rows_per_bin, 1.0)[:, None])
+        owners += [name] * scan.size
+    if blocks:
+        at, z = weighted_steps(np.column_stack(blocks), rows_per_bin, basis, lo, hi)
+        best: dict[str, tuple[float, int]] = {}
+        for owner, zi, ai in zip(owners, z.tolist(), at.tolist(), strict=True):
+            if zi > best.get(owner, (-1.0, 0))[0]:
+                best[owner] = (zi, ai)
+        out += [(zi, ai, f"{owner}:mix") for owner, (zi, ai) in best.items()]
     entities = sorted(
         (k for k, v in log.features.items() if isinstance(v, Categorical) and k not in skip),
         key=lambda k: -len(log.features[k].categories),  # type: ignore[union-attr]
