@@ -23,8 +23,9 @@ each numeric input held per entity (a user's lifetime value) is followed as the 
 whose value equals the value their entity carried in the log's head (`kept_rows`); it drops from
 about 1 to about 0 at the join.
 
-`onset.detect_onset` uses these series only to date a log that nothing else dated (the steps it
-already scans are kept as they were), at the bar of a cause series.
+`onset.detect_onset` counts a column's strongest step as a cause series (divided by 1.5) and lets
+these series in only when one reaches the bar and says more than every series already scanned:
+a log those date stays dated as it was, unless an input's mix steps more clearly still.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ MAX_CATEGORIES = 9  # a categorical's top categories in the head get a cell each
 MAX_DISTINCT = 12  # a numeric input with this many distinct head values or fewer: a cell per value
 DECILES = 10
 MIN_HEAD_ROWS = 50
+MAX_PURITY = 0.99  # a column whose bins hold one value each (this share of its rows) takes turns by time
 MIN_CELL_SHARE = 0.02  # a cell this rare in the head is no share to scan (its step would be a few rows)
 MAX_COLUMNS = 64
 ENTITY_MIN_DISTINCT = 50  # an entity key: this many distinct values in the log's head
@@ -224,6 +226,8 @@ def mix_steps(
         cells, labels = cut
         k = len(labels)
         counts = np.bincount(bs * k + cells, minlength=n_bins * k).reshape(n_bins, k).astype(np.float64)
+        if float(counts.max(axis=1).sum()) >= MAX_PURITY * float(counts.sum()):
+            continue  # one value per bin all along: a calendar column (a day's name) takes turns by time
         head_share = counts[:lo].sum(axis=0) / max(float(counts[:lo].sum()), 1.0)
         scan = np.flatnonzero(head_share >= MIN_CELL_SHARE)
         if scan.size == 0:

@@ -115,3 +115,7 @@ def test_a_healthy_diurnal_log_gets_no_onset_from_its_inputs_mix(seed: int) -> N
     assert steps and steps[0][0] / MIX_PENALTY < 0.75 * MIN_Z, steps[:3]
     d = diagnose(log)
     assert d.cause == "none", d.findings[:3]
+    # a calendar column (the day's name) holds one value per bin: its share steps at midnight,
+    # beyond any scatter, and is no change of the inputs
+    days = frame_to_log(df.assign(day=np.where(df["timestamp"] - MONDAY < DAY, "Monday", "Tuesday")), name="days")
+    assert "day:mix" not in [name for _, _, name in mix_steps(days, slice(None), b, n_bins, centres, HEAD_FRACTION)]
