@@ -227,6 +227,15 @@ def diagnose(
             confirmed = _confirmed_candidate(given_log, change_list, (*found.candidates, *extra))
             if confirmed is not None:
                 return replace(confirmed, runtime_ms=(time.perf_counter() - started) * 1000.0)
+        if reference is None and found.series.endswith(":mix"):
+            # a segment whose requests fell moves its input's mix too, but the clock multiplies a
+            # segment's share, which an added step places late: the segment's own check dates it
+            # by hour-matched rates (one more diagnosis, only when a segment's traffic fell)
+            fell = segment_traffic_onset(log)
+            confirmed = None if fell is None else _confirmed_candidate(
+                given_log, change_list, (Candidate(0.0, fell, "traffic:"),))
+            if confirmed is not None:
+                return replace(confirmed, runtime_ms=(time.perf_counter() - started) * 1000.0)
         if reference is not None and not found.detected:
             onset_ts = float(log.timestamp[0])
     else:
