@@ -29,6 +29,7 @@ from diagnostics.phase import (
     daily_cycle_share,
     daylight_saving_shift,
     earlier_windows,
+    hour_of_day,
     local_clock,
     matched_rows,
     reference_blocks,
@@ -46,6 +47,7 @@ from diagnostics.stats import (
     ks_statistic_sorted,
     psi_from_counts,
     quantile_edges,
+    sorted_values,
     two_proportion_se,
 )
 from diagnostics.value_grid import grid_finding_parts
@@ -104,6 +106,8 @@ def data_findings(ctx: Context) -> list[Finding]:
     # the whole log's cycle is judged on a time-ordered stride sample (a share of variance needs no million rows)
     stride = max(1, (r_ts.shape[0] + c_ts.shape[0]) // CYCLE_SAMPLE)
     both_ts = np.concatenate((r_ts[::stride], c_ts[::stride])) if unseen_hours else np.empty(0)
+    # the hours of the day each column's cycle is judged on, computed once for every column
+    hours = _Hours(r_ts, both_ts, stride)
     clock_names: set[str] = set()
     for name in sorted(set(ref_feats) | set(cur_feats)):
         if name not in cur_feats:
@@ -137,18 +141,20 @@ def data_findings(ctx: Context) -> list[Finding]:
                 name, r, ctx.reference.timestamp, c, ctx.current.timestamp, _weight(ctx, name, structural=True)
             )
             if clock is None:
-                if same_hours is not None and daily_cycle_share(r, r_ts) >= MIN_CYCLE:
+                if same_hours is not None and daily_cycle_share(r, r_ts, hours.reference()) >= MIN_CYCLE:
                     # a daily-cycle input: this window's hours against the same hours of earlier days
                     found = _numeric_checks(ctx, name, r[same_hours], c, _same_hours_blocks(
                         r_ts, c_ts, r, earlier or blocks[True]))
                     for f in found:
                         f.details["reference_same_hours"] = True
                     out.extend(found)
-                elif unseen_hours and daily_cycle_share(np.r_[r[::stride], c[::stride]], both_ts) >= MIN_CYCLE:
+                elif unseen_hours and daily_cycle_share(np.r_[r[::stride], c[::stride]], both_ts, hours.both()) >= (
+                    MIN_CYCLE
+                ):
                     # (its cycle judged on the whole log: a reference of a few night hours hardly moves)
                     out.extend(_beyond_daily_wave(ctx, name, r, c, (r_ts, c_ts, onset)))
                 else:
-                    swings = earlier or _own_blocks(blocks, r, r_ts, stride)
+                    swings = earlier or _own_blocks(blocks, r, r_ts, stride, hours)
                     out.extend(_numeric_checks(ctx, name, r, c, [r[w] for w in swings]))
                 continue
             # an hour-of-day input moves with the windows' hours: its relation to the clock is what can break
@@ -189,11 +195,35 @@ def _same_hours_blocks(r_ts: np.ndarray, c_ts: np.ndarray, r: np.ndarray, blocks
     return out
 
 
-def _own_blocks(blocks: dict[bool, list[slice]], r: np.ndarray, r_ts: np.ndarray, stride: int) -> list[slice]:
+class _Hours:
+    """Hours of the day of the timestamps `daily_cycle_share` reads, computed on first use and kept."""
+
+    def __init__(self, r_ts: np.ndarray, both_ts: np.ndarray, stride: int) -> None:
+        self._ts = {"reference": r_ts, "both": both_ts, "strided": r_ts[::stride]}
+        self._hours: dict[str, np.ndarray] = {}
+
+    def _get(self, which: str) -> np.ndarray:
+        if which not in self._hours:
+            self._hours[which] = hour_of_day(self._ts[which])
+        return self._hours[which]
+
+    def reference(self) -> np.ndarray:
+        return self._get("reference")
+
+    def both(self) -> np.ndarray:
+        return self._get("both")
+
+    def strided(self) -> np.ndarray:
+        return self._get("strided")
+
+
+def _own_blocks(
+    blocks: dict[bool, list[slice]], r: np.ndarray, r_ts: np.ndarray, stride: int, hours: _Hours
+) -> list[slice]:
     """The reference's blocks an input's own swings are read from: whole days for a daily-cycle input."""
     if not blocks[False]:
         return []
-    if daily_cycle_share(r[::stride], r_ts[::stride]) >= MIN_CYCLE:
+    if daily_cycle_share(r[::stride], r_ts[::stride], hours.strided()) >= MIN_CYCLE:
         return blocks[True]
     return blocks[False]
 WAVE_CHECKS = ("drift", "out_of_range")  # what a window of unseen hours moves by construction
@@ -211,7 +241,7 @@ def _beyond_daily_wave(
     raw = _numeric_checks(ctx, name, r, c)
     if any(f.check in ("stuck_values", "unit_change", "schema_change") for f in raw):
         return raw
-    top_c, value = _top_share_sorted(np.sort(c[np.isfinite(c)]))
+    top_c, value = _top_share_sorted(sorted_values(c[np.isfinite(c)], 0))
     if top_c >= 0.95 and _spell_held_before(ctx, name, value):
         return raw  # a spell at one value has no wave to take out (`_spell_held_before`)
     # a distribution's comparison needs no million rows a window: time-ordered stride samples
@@ -242,7 +272,7 @@ def _beyond_daily_wave(
 
 
 def _quartiles(v: np.ndarray) -> list[float]:
-    s = np.sort(v[np.isfinite(v)])
+    s = sorted_values(v[np.isfinite(v)], 0)
     return _sorted_quantiles(s, np.array([0.25, 0.5, 0.75])).tolist() if s.size else [math.nan] * 3
 
 
@@ -446,9 +476,9 @@ def _numeric_checks(
     out.extend(_missing(ctx, name, mr, mc, r.shape[0], c.shape[0]))
     if any(f.check == "schema_change" for f in out):
         return out
-    # NaNs sort last; slice them off instead of a masked copy
-    rs = np.sort(r)[: r.shape[0] - n_r_nan]
-    cs = np.sort(c)[: c.shape[0] - n_c_nan]
+    # NaNs sort last and are sliced off; whole-number columns are counted instead (`sorted_values`)
+    rs = sorted_values(r, n_r_nan)
+    cs = sorted_values(c, n_c_nan)
     if rs.shape[0] < MIN_VALUES or cs.shape[0] < MIN_VALUES:
         return out
     n1, n2 = rs.shape[0], cs.shape[0]
@@ -624,7 +654,7 @@ def _own_swing(
     ks, ps, near_ks, near_ps, levels = [], [], [], [], []
     cur_counts = bin_counts_sorted(cs, edges)
     for block in earlier:
-        bs = np.sort(block[np.isfinite(block)])
+        bs = sorted_values(block[np.isfinite(block)], 0)
         if bs.shape[0] < MIN_VALUES:
             return None
         b_counts = bin_counts_sorted(bs, edges)

@@ -23,7 +23,58 @@ _KS_MAX_EXACT_N = 10_000  # scipy's MAX_AUTO_N: exact p-value when both samples 
 def _finite_sorted(x: np.ndarray) -> np.ndarray:
     arr = np.asarray(x, dtype=np.float64).ravel()
     arr = arr[~np.isnan(arr)]
-    return np.sort(arr)
+    return sorted_values(arr, 0)
+
+
+COUNTING_MIN = 4096  # values below which a comparison sort costs as little as counting
+_COUNTING_PROBE = 64  # stride of the sample a column must be integer-valued on before the full check
+
+
+def sorted_values(x: np.ndarray, n_nan: int | None = None) -> np.ndarray:
+    """The non-NaN values of a 1-d array in ascending order: `np.sort(x)[: x.size - n_nan]`, bit for bit.
+
+    Sorting a window's values is the data checks' largest cost on a large log (two sorts per
+    numeric column, ~0.05 s per million rows each). Columns of whole numbers in a narrow range
+    (counts, ages, codes, flags, ratings: a range no wider than the row count) are counted
+    instead: `bincount` + `repeat` is a few linear passes, a tenth of the comparison sort, and
+    gives the same array (whole numbers below 2**53 are exact in float64; a column holding -0.0
+    is left to the sort, so even the sign of a zero is kept). Any other column costs two
+    reductions and a strided probe more than `np.sort`. `n_nan` is the count of NaNs in `x`
+    when the caller has it (NaNs sort last and are sliced off).
+    """
+    n = x.shape[0]
+    if n_nan is None:
+        n_nan = int(np.count_nonzero(np.isnan(x)))
+    m = n - n_nan
+    if m >= COUNTING_MIN and x.dtype == np.float64 and x.ndim == 1:
+        counted = _counted_sorted(x, m, n_nan)
+        if counted is not None:
+            return counted
+    return np.sort(x)[:m]
+
+
+def _counted_sorted(x: np.ndarray, m: int, n_nan: int) -> np.ndarray | None:
+    """`sorted_values` by counting, or None when `x` is not whole numbers in a range of at most `m` values."""
+    lo, hi = float(np.fmin.reduce(x)), float(np.fmax.reduce(x))
+    if not (math.isfinite(lo) and math.isfinite(hi)) or max(-lo, hi) > 2.0**53:
+        return None
+    if lo != math.floor(lo) or hi != math.floor(hi) or hi - lo >= m:
+        return None
+    probe = x[::_COUNTING_PROBE]
+    if bool(np.any(probe - np.floor(probe) > 0)):  # a fraction in the probe (NaN compares False)
+        return None
+    values = x if n_nan == 0 else x[~np.isnan(x)]
+    shifted = values - lo  # exact: whole numbers below 2**53
+    codes = shifted.astype(np.int64)
+    if not np.array_equal(codes, shifted):
+        return None
+    counts = np.bincount(codes, minlength=int(hi - lo) + 1)
+    if lo <= 0 <= hi:
+        # -0.0 == 0.0 would come back as 0.0: leave a column holding a negative zero to the sort
+        negatives = int(counts[: int(-lo)].sum())
+        if int(np.count_nonzero(np.signbit(values))) != negatives:
+            return None
+    return np.repeat(np.arange(counts.shape[0], dtype=np.float64) + lo, counts)
 
 
 def ks_statistic_sorted(a: np.ndarray, b: np.ndarray) -> float:

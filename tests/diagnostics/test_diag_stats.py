@@ -149,3 +149,63 @@ def test_auc_matches_sklearn_with_ties() -> None:
         y = (rng.random(400) < 0.3).astype(float)
         score = np.round(rng.random(400) + 0.4 * y, 1)
         assert auc(score, y) == pytest.approx(roc_auc_score(y, score), abs=1e-12)
+
+
+def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and bool(np.array_equal(a.view(np.int64), b.view(np.int64)))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    hs.integers(4096, 20_000),
+    hs.integers(-50, 50),
+    hs.integers(1, 300),
+    hs.floats(0, 0.3),
+    hs.sampled_from(["whole", "fraction_off_probe", "negative_zero", "wide", "huge", "inf", "continuous"]),
+    hs.integers(0, 2**31),
+)
+def test_sorted_values_equals_numpy_sort_bit_for_bit(
+    n: int, lo: int, width: int, nan_share: float, twist: str, seed: int
+) -> None:
+    """Counting (whole numbers in a narrow range) or sorting, the array is np.sort's, NaNs sliced off."""
+    from diagnostics.stats import sorted_values
+
+    rng = np.random.default_rng(seed)
+    x = rng.integers(lo, lo + width, n).astype(np.float64)
+    if twist == "fraction_off_probe":
+        x[1 + rng.integers(0, 63)] += 0.5  # off the probe's stride: only the full check sees it
+    elif twist == "negative_zero":
+        x[rng.integers(0, n)] = -0.0
+    elif twist == "wide":
+        x[0] = lo + 10 * n  # a range wider than the rows: no counting
+    elif twist == "huge":
+        x[0] = 2.0**60
+    elif twist == "inf":
+        x[rng.integers(0, n)] = np.inf
+    elif twist == "continuous":
+        x = rng.normal(lo, width, n)
+    x[rng.random(n) < nan_share] = np.nan
+    n_nan = int(np.isnan(x).sum())
+    expected = np.sort(x)[: n - n_nan]
+    assert _same_bits(sorted_values(x, n_nan), expected)
+    assert _same_bits(sorted_values(x), expected)
+
+
+def test_sorted_values_counts_whole_numbers_instead_of_sorting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A column of whole numbers never reaches np.sort; a continuous one does."""
+    from diagnostics import stats
+
+    calls: list[int] = []
+    real = np.sort
+
+    def spy(a: np.ndarray, *args: object, **kwargs: object) -> np.ndarray:
+        calls.append(a.shape[0])
+        return real(a, *args, **kwargs)  # type: ignore[call-overload, no-any-return]
+
+    monkeypatch.setattr(stats.np, "sort", spy)
+    rng = np.random.default_rng(0)
+    ages = rng.integers(18, 90, 50_000).astype(np.float64)
+    assert _same_bits(stats.sorted_values(ages, 0), real(ages))
+    assert calls == []
+    stats.sorted_values(rng.normal(size=50_000), 0)
+    assert calls == [50_000]
