@@ -149,8 +149,13 @@ def match_features(ctx: Context) -> list[str]:
     return out[:MATCH_FEATURES]
 
 
-def _coordinates(ctx: Context, feats: list[str], ref_idx: np.ndarray, cur_idx: np.ndarray) -> np.ndarray:
-    """Rows `ref_idx` of the reference then `cur_idx` of the current window as points."""
+def scaled_input_points(ctx: Context, feats: list[str], ref_idx: np.ndarray, cur_idx: np.ndarray) -> np.ndarray:
+    """Rows `ref_idx` of the reference then `cur_idx` of the current window as points for nearest-input matching.
+
+    One row a point, one column a matched input: a number divided by its spread over these rows
+    (so no input outweighs another by its unit), a category's code times `FAR` (two categories
+    never match each other), a missing value at `FAR`.
+    """
     cols = []
     for f in feats:
         ref_v, cur_v = ctx.reference.features[f], ctx.current.features[f]
@@ -190,7 +195,7 @@ def paired_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray, 
     b_cur = b_cur[_valid_prediction(ctx.current.prediction, b_cur)]
     if v_idx.size < min_pairs or b_ref.size + b_cur.size < min_pairs:
         return None
-    points = _coordinates(ctx, feats, b_ref, np.concatenate([b_cur, v_idx]))
+    points = scaled_input_points(ctx, feats, b_ref, np.concatenate([b_cur, v_idx]))
     n_b = b_ref.size + b_cur.size
     k = min(MATCH_K, n_b - 1)
     if k < 1:
@@ -428,7 +433,7 @@ def reverse_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray,
         # (a bad canary on a fifth of one continent: reverse z -1.0 against an estimate's +3.8)
         v_pool = _subsample(v_pool, m, rng)
         b_cand = _subsample(b_all, REVERSE_MAX_POOL, rng)
-        points = _coordinates(ctx, feats, scored, np.concatenate([b_cand, v_pool]))
+        points = scaled_input_points(ctx, feats, scored, np.concatenate([b_cand, v_pool]))
         p_scored, p_cand, p_v = (
             points[: scored.size],
             points[scored.size : scored.size + b_cand.size],
@@ -441,7 +446,7 @@ def reverse_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray,
         m = got_v.size
     else:
         v_pool, b_pool = _subsample(v_pool, m, rng), _subsample(b_all, m, rng)
-        points = _coordinates(ctx, feats, np.concatenate([scored, b_pool]), v_pool)
+        points = scaled_input_points(ctx, feats, np.concatenate([scored, b_pool]), v_pool)
         p_scored, p_b, p_v = points[: scored.size], points[scored.size : scored.size + m], points[scored.size + m :]
     got = _reverse_core(ctx, p_scored, scored, (p_v, ctx.current.prediction, v_pool), (p_b, b_src, b_pool), min_pairs)
     if got is None:
@@ -510,9 +515,9 @@ def _placebo_spread(
     if size < min_pairs:
         return math.nan
     if same_window:
-        points = _coordinates(ctx, feats, scored, b_all)
+        points = scaled_input_points(ctx, feats, scored, b_all)
     else:
-        points = _coordinates(ctx, feats, np.concatenate([scored, b_all]), np.empty(0, dtype=np.int64))
+        points = scaled_input_points(ctx, feats, np.concatenate([scored, b_all]), np.empty(0, dtype=np.int64))
     p_scored, p_all = points[: scored.size], points[scored.size :]
     zs = []
     for _ in range(REVERSE_PLACEBOS):

@@ -38,8 +38,8 @@ from diagnostics.matched import (
     MATCH_K,
     MATCH_QUANTILE,
     MATCH_SLACK,
-    _coordinates,
     match_features,
+    scaled_input_points,
 )
 from diagnostics.model_checks import gap_magnitude
 
@@ -143,7 +143,7 @@ def same_version_findings(ctx: Context, data_score: float) -> list[Finding]:
     null_rows = np.flatnonzero(np.isfinite(r_lab[pool]))
     if pool.size < 2 * MIN_ROWS or rows.size < MIN_ROWS or null_rows.size < MIN_ROWS:
         return []
-    points = _coordinates(ctx, feats, pool, rows)
+    points = scaled_input_points(ctx, feats, pool, rows)
     tree = cKDTree(points[: pool.size])
     kk = min(MATCH_K, pool.size - 1)
     own_dist = tree.query(points[null_rows], k=kk + 1, eps=MATCH_EPS)[0][:, kk]
