@@ -209,3 +209,20 @@ def test_sorted_values_counts_whole_numbers_instead_of_sorting(monkeypatch: pyte
     assert calls == []
     stats.sorted_values(rng.normal(size=50_000), 0)
     assert calls == [50_000]
+
+
+def test_daily_cycle_share_with_the_hours_given_equals_computing_them() -> None:
+    """The hours a caller computed once per log give the share the timestamps give, NaNs or not."""
+    from diagnostics.phase import daily_cycle_share, hour_of_day
+
+    rng = np.random.default_rng(3)
+    ts = np.sort(rng.uniform(0.0, 3 * 86400.0, 20_000))
+    wave = np.sin(2 * np.pi * ts / 86400.0) + rng.normal(0.0, 0.5, ts.size)
+    holed = wave.copy()
+    holed[rng.random(ts.size) < 0.1] = np.nan
+    for values in (wave, holed):
+        share = daily_cycle_share(values, ts)
+        assert share > 0.3
+        assert daily_cycle_share(values, ts, hour_of_day(ts)) == share
+    # the hours passed are the ones used (a caller holding another clock's hours gets those)
+    assert daily_cycle_share(wave, ts, np.zeros(ts.size, dtype=np.int64)) < 1e-9
