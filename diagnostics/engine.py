@@ -159,6 +159,7 @@ _CONFIRMING = {
     "relation": ("relation_break",),
     "replay": ("replayed_requests",),
     "traffic": ("segment_traffic",),
+    "errors": ("error_rate",),
 }
 
 
@@ -168,7 +169,7 @@ def _names_feature(d: Diagnosis, cand: Candidate) -> bool:
     top = d.findings[0]
     if top.check not in _CONFIRMING.get(cand.series.partition(":")[0], ()):
         return False
-    if top.check in ("replayed_requests", "segment_traffic"):
+    if top.check in ("replayed_requests", "segment_traffic", "error_rate"):
         return True
     if top.check == "segment":
         parts = top.subject.split(" and ")

@@ -21,6 +21,7 @@ from diagnostics.bursts import rate_burst
 from diagnostics.clock_features import clock_match
 from diagnostics.log import Categorical, ChangeRecord, PredictionLog
 from diagnostics.onset_mix import mix_steps
+from diagnostics.onset_relations import relation_steps
 from diagnostics.onset_segments import segment_steps
 from diagnostics.phase import CYCLES_SPAN, cycle_columns
 from diagnostics.range_exit import exits_around_the_clock, range_exit_rows
@@ -358,7 +359,16 @@ def _candidates(
     for c in found:
         if all(c.feature != o.feature for o in out):
             out.append(c)
-    return tuple(out[:MAX_CANDIDATES])
+    out = out[:MAX_CANDIDATES]
+    # then the series a relation or a rate rests on (an input apart from its partner, rows
+    # repeating their neighbour, one client's errors), which no marginal shows: after the loss's
+    # own candidates, so they add confirmations without displacing one
+    extra: list[Candidate] = []
+    for z, at, name in relation_steps(log, rows, bs, n_bins, head_fraction=HEAD_FRACTION):
+        c = Candidate(z, t0 + at * width, name)
+        if CANDIDATE_Z <= z < 1e5 and all(c.feature != o.feature for o in (*out, *extra)):
+            extra.append(c)
+    return tuple(out + extra[:MAX_CANDIDATES])
 
 
 def residual_relation_steps(
