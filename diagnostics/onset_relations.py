@@ -14,9 +14,10 @@ late on a two-day log) although the diagnosis at the right time names the cause 
 
 Each series is what the finding itself measures, per time bin: the product of the centred head
 ranks of an input and its strongest head partner (its mean is the rank correlation), the share
-of rows equal to the row before them, the error rate per input segment (`onset_segments` with
-the error as the "loss"). All of them are scored at once by the step-over-a-line strength of
-the other scans (`mean_shift_rows`), one pass per column on the caller's time-ordered sample.
+of rows equal to the row before them, the error rate per input segment (cut as `onset_segments`
+cuts them). All of them are scored at once by the step-over-a-line strength of
+the other scans (`mean_shift_rows`; the error rates as binomial rises, like the extreme-loss
+share), one pass per column on the caller's time-ordered sample.
 They are candidates only (`onset.Candidate`): the engine keeps one when a diagnosis at its step
 names the same input (or the errors), so a healthy log's wobble names nothing and changes nothing.
 """
@@ -26,9 +27,9 @@ from __future__ import annotations
 import numpy as np
 
 from diagnostics.feature_relations import _centred_ranks, _pairwise_corr
-from diagnostics.log import Categorical, PredictionLog
-from diagnostics.onset_segments import segment_steps
-from diagnostics.stats import mean_shift_rows
+from diagnostics.log import Categorical, PredictionLog, take_rows
+from diagnostics.onset_segments import MIN_SEGMENT_SHARE, _codes
+from diagnostics.stats import mean_shift_rows, rate_increase_split
 
 MAX_FEATURES = 24  # the first numeric inputs paired (a p x p head correlation stays small)
 MAX_SAME_FEATURES = 64
@@ -123,6 +124,42 @@ def _same_series(
     return out, labels
 
 
+def _error_steps(
+    log: PredictionLog, rows: slice, bins: np.ndarray, n_bins: int, head_fraction: float
+) -> list[tuple[float, int, str]]:
+    """Per input segment: the rise of its error rate, a binomial step on the caller's own bins.
+
+    Failures are rare events (0.2% of calls), so a segment's per-bin mean is mostly zeros and a
+    Gaussian step over it is weak and coarse; the binomial likelihood ratio of one rate against
+    a lower then a higher one (`rate_increase_split`, as the extreme-loss share) is not. One
+    bincount per input; the segments are cut on the head as `onset_segments` cuts them.
+    """
+    err = np.asarray(log.error, dtype=np.float64)[rows]
+    known = np.isfinite(err)
+    if int(known.sum()) < MIN_HEAD_ROWS * 2:
+        return []
+    start, _, step = rows.indices(len(log))
+    idx = start + np.arange(err.shape[0]) * step
+    head = max(1, int(err.shape[0] * head_fraction))
+    failed_rows = np.where(known, err, 0.0)
+    out: list[tuple[float, int, str]] = []
+    for name, values in list(log.features.items())[:MAX_SAME_FEATURES]:
+        cut = _codes(take_rows(values, idx), head)
+        if cut is None:
+            continue
+        codes, labels = cut
+        k = len(labels)
+        cell = codes * n_bins + bins
+        calls = np.bincount(cell[known], minlength=k * n_bins).reshape(k, n_bins).astype(np.float64)
+        failed = np.bincount(cell[known], weights=failed_rows[known], minlength=k * n_bins).reshape(k, n_bins)
+        share = calls.sum(axis=1) / max(float(calls.sum()), 1.0)
+        for i in np.flatnonzero((share >= MIN_SEGMENT_SHARE) & (failed.sum(axis=1) > 0)):
+            at, z = rate_increase_split(failed[i], calls[i], lo_frac=head_fraction, hi_frac=0.95)
+            if z > 0:
+                out.append((z / PENALTY, at, f"errors:{name}{labels[i]}"))
+    return out
+
+
 def relation_steps(
     log: PredictionLog, rows: slice, bins: np.ndarray, n_bins: int, *, head_fraction: float
 ) -> list[tuple[float, int, str]]:
@@ -144,9 +181,7 @@ def relation_steps(
         out += [(float(z) / PENALTY, int(a), nm)
                 for z, a, nm in zip(strength, at, names, strict=True) if np.isfinite(z) and z > 0]
     if log.error is not None:
-        err = np.asarray(log.error, dtype=np.float64)
-        out += [(st.strength, st.first_bin, "errors:" + st.series.partition(":")[2])
-                for st in segment_steps(log, err, rows, bins, n_bins, head_fraction=head_fraction)]
+        out += _error_steps(log, rows, bins, n_bins, head_fraction)
     best: dict[str, tuple[float, int, str]] = {}
     for c in out:
         if c[2] not in best or c[0] > best[c[2]][0]:
