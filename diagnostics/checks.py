@@ -113,6 +113,10 @@ for _check in (
     CheckSpec(
         "stale_values", "data", "feature", "naive_model", "values from a stale snapshot (frozen, lagged)", "drift"
     ),
+    CheckSpec(
+        "population_shift", "data", "feature", "retrain", "the traffic moved onto a segment the model is worse on",
+        "drift",
+    ),
     CheckSpec("version_change", "model", "model_version", "rollback", "a new model version performs worse", "quality"),
     CheckSpec(
         "answers_changed", "model", "model_version", "rollback", "the same version answers the same inputs worse",

@@ -22,6 +22,7 @@ from diagnostics.log import Categorical, ChangeRecord, PredictionLog, present, s
 from diagnostics.loss_carry import carried_drops
 from diagnostics.model_checks import performance_finding, prediction_shift_finding
 from diagnostics.onset import Candidate, detect_onset
+from diagnostics.population_shift import population_shift_findings
 from diagnostics.reference import complete_reference, reference_is_adjacent
 from diagnostics.relation import temper_concept
 from diagnostics.replay import replay_onset
@@ -286,6 +287,9 @@ def diagnose(
         perf, _ = estimated_performance_finding(mctx)  # late labels; concept/segment need realized ones
     if perf is not None:
         findings.append(perf)
+    shifted = population_shift_findings(mctx, perf_mag)  # the mix moved onto a harder segment
+    findings += shifted
+    data_score = max([data_score, *(f.score for f in shifted)])
     versions = version_findings(mctx, change_list, data_score)
     if not versions:  # no new version: the one that served may still answer the same inputs differently
         versions = same_version_findings(mctx, data_score)
