@@ -58,10 +58,11 @@ def _partner_series(
     signed by the head's correlation, so the series sits near the head's relation and falls
     when the input stops moving with its partner (read as a rise: the series is negated).
     """
-    names = [k for k, v in log.features.items() if not isinstance(v, Categorical)][:MAX_FEATURES]
-    if len(names) < 2:
+    numeric = [(k, v) for k, v in log.features.items() if not isinstance(v, Categorical)][:MAX_FEATURES]
+    if len(numeric) < 2:
         return [], []
-    cols = [np.asarray(log.features[k][rows], dtype=np.float64) for k in names]
+    names = [k for k, _ in numeric]
+    cols = [np.asarray(v[rows], dtype=np.float64) for _, v in numeric]
     if cols[0].shape[0] < MIN_HEAD_ROWS * 2 or head < MIN_HEAD_ROWS:
         return [], []
     z, m = _centred_ranks([c[:head] for c in cols])

@@ -12,9 +12,9 @@ log, the client's own rate plainly.
 
 from __future__ import annotations
 
-import numpy as np
-
 from dataclasses import replace
+
+import numpy as np
 
 from diagnostics import Categorical, Diagnosis, diagnose
 from tests.diagnostics.diag_synth import START, make_case, matrix_log
