@@ -38,6 +38,10 @@ MIN_HEAD_ROWS = 200
 MAX_SAME_SHARE = 0.5  # an input already repeating its neighbour on half the head's rows is a slow one
 MIN_ROWS_PER_BIN = 3
 PENALTY = 1.5  # one series per input (and per segment for the errors), like the segments
+# a relation candidate is confirmed only by a diagnosis naming its own input; any error-rate
+# verdict confirms an error candidate, so its step must pass the global bar (6) after the
+# penalty on its own (a healthy log's chance rise in one region's errors scored 3.5)
+ERRORS_Z = 4.0
 
 
 def _per_bin(values: np.ndarray, bins: np.ndarray, n_bins: int) -> np.ndarray:
@@ -156,7 +160,7 @@ def _error_steps(
         share = calls.sum(axis=1) / max(float(calls.sum()), 1.0)
         for i in np.flatnonzero((share >= MIN_SEGMENT_SHARE) & (failed.sum(axis=1) > 0)):
             at, z = rate_increase_split(failed[i], calls[i], lo_frac=head_fraction, hi_frac=0.95)
-            if z > 0:
+            if z / PENALTY >= ERRORS_Z:
                 out.append((z / PENALTY, at, f"errors:{name}{labels[i]}"))
     return out
 
