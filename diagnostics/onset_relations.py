@@ -27,8 +27,8 @@ from __future__ import annotations
 import numpy as np
 
 from diagnostics.feature_relations import _centred_ranks, _pairwise_corr
-from diagnostics.log import Categorical, PredictionLog, take_rows
-from diagnostics.onset_segments import MIN_SEGMENT_SHARE, _codes
+from diagnostics.log import Categorical, PredictionLog
+from diagnostics.onset_segments import MIN_SEGMENT_SHARE, segment_time_sums
 from diagnostics.stats import mean_shift_rows, rate_increase_split
 
 MAX_FEATURES = 24  # the first numeric inputs paired (a p x p head correlation stays small)
@@ -144,19 +144,12 @@ def _error_steps(
     if int(known.sum()) < MIN_HEAD_ROWS * 2:
         return []
     start, _, step = rows.indices(len(log))
-    idx = start + np.arange(err.shape[0]) * step
-    head = max(1, int(err.shape[0] * head_fraction))
-    failed_rows = np.where(known, err, 0.0)
+    idx = (start + np.arange(err.shape[0]) * step)[known]
+    head = max(1, int(idx.size * head_fraction))
     out: list[tuple[float, int, str]] = []
-    for name, values in list(log.features.items())[:MAX_SAME_FEATURES]:
-        cut = _codes(take_rows(values, idx), head)
-        if cut is None:
-            continue
-        codes, labels = cut
-        k = len(labels)
-        cell = codes * n_bins + bins
-        calls = np.bincount(cell[known], minlength=k * n_bins).reshape(k, n_bins).astype(np.float64)
-        failed = np.bincount(cell[known], weights=failed_rows[known], minlength=k * n_bins).reshape(k, n_bins)
+    sums = segment_time_sums(log, idx, head, bins[known], n_bins, err[known], MAX_SAME_FEATURES)
+    for name, labels, n, failed in sums:
+        calls = n.astype(np.float64)
         share = calls.sum(axis=1) / max(float(calls.sum()), 1.0)
         for i in np.flatnonzero((share >= MIN_SEGMENT_SHARE) & (failed.sum(axis=1) > 0)):
             at, z = rate_increase_split(failed[i], calls[i], lo_frac=head_fraction, hi_frac=0.95)

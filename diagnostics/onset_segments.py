@@ -13,6 +13,7 @@ count (`SEGMENT_PENALTY`), which keeps healthy logs free of onsets.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,6 +63,26 @@ def _codes(values: np.ndarray | Categorical, head: int) -> tuple[np.ndarray, lis
     return codes, names
 
 
+def segment_time_sums(
+    log: PredictionLog, idx: np.ndarray, head: int, tb: np.ndarray, t_bins: int, y: np.ndarray, max_features: int
+) -> Iterator[tuple[str, list[str], np.ndarray, np.ndarray]]:
+    """Per feature: its segment names, rows and sums of ``y`` per (segment, time bin).
+
+    ``idx`` are the log's rows looked at (time-ordered), ``tb`` their time bins (0..t_bins-1);
+    segments are cut on the first ``head`` of them. One searchsorted and two bincounts a feature.
+    """
+    for name, values in list(log.features.items())[:max_features]:
+        cut = _codes(take_rows(values, idx), head)
+        if cut is None:
+            continue
+        codes, labels = cut
+        k = len(labels)
+        cell = codes * t_bins + tb
+        n = np.bincount(cell, minlength=k * t_bins).reshape(k, t_bins)
+        s = np.bincount(cell, weights=y, minlength=k * t_bins).reshape(k, t_bins)
+        yield name, labels, n, s
+
+
 def segment_steps(
     log: PredictionLog, loss: np.ndarray, rows: slice, bins: np.ndarray, n_bins: int, *, head_fraction: float
 ) -> list[SegmentStep]:
@@ -88,15 +109,7 @@ def segment_steps(
     head = max(1, int(labelled * head_fraction))
     series: list[np.ndarray] = []
     names: list[str] = []
-    for name, values in list(log.features.items())[:MAX_FEATURES]:
-        cut = _codes(take_rows(values, idx), head)
-        if cut is None:
-            continue
-        codes, labels = cut
-        k = len(labels)
-        cell = codes * t_bins + tb
-        n = np.bincount(cell, minlength=k * t_bins).reshape(k, t_bins)
-        s = np.bincount(cell, weights=y, minlength=k * t_bins).reshape(k, t_bins)
+    for name, labels, n, s in segment_time_sums(log, idx, head, tb, t_bins, y, MAX_FEATURES):
         share = n.sum(axis=1) / labelled
         keep = share >= MIN_SEGMENT_SHARE
         with np.errstate(invalid="ignore", divide="ignore"):
