@@ -74,10 +74,11 @@ def test_every_verdict_check_is_exercised_and_its_verdict_matches_the_registry(
         won.add(top.check)
     # relation_break and replayed_requests are exercised by test_diag_outside_shapes.py, value_grid
     # by test_diag_outside_round8.py (the synthetic faults here round nothing), segment_traffic by
-    # test_diag_open_classes.py, and stale_values there too; answers_changed by test_diag_outside_round12.py
+    # test_diag_open_classes.py, and stale_values there too; answers_changed by test_diag_outside_round12.py,
+    # population_shift by test_diag_population_shift.py
     optional = {
         "out_of_range", "traffic_gap", "drift", "unit_change", "relation_break", "replayed_requests", "value_grid",
-        "segment_traffic", "stale_values", "answers_changed",
+        "segment_traffic", "stale_values", "answers_changed", "population_shift",
     }
     assert set(verdict_checks()) - optional <= won | {"schema_change", "stuck_values"}, won
     assert {"version_change", "concept_drift", "segment", "latency", "error_rate", "traffic", "missing_rate"} <= won
