@@ -9,107 +9,26 @@ Strength sits at the issue's target class: an error up 5% or more on 2,000+ labe
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from benchmarks.outside.round11.worlds import DAY, MONDAY, WORLDS, World, Xform
+from benchmarks.outside import common
+from benchmarks.outside.common import Expect, Kind, Log, nothing
+from benchmarks.outside.round11.worlds import DAY, MONDAY, WORLDS
 
-
-@dataclass
-class Log:
-    world: World
-    rng: np.random.Generator
-    t: np.ndarray
-    X: pd.DataFrame
-    y: np.ndarray
-    pred: np.ndarray
-    clean: np.ndarray  # the served model's answers had nothing gone wrong
-    version: np.ndarray
-    latency: np.ndarray
-    error: np.ndarray
-    onset: float
-    withheld: bool = False
-    y_before: np.ndarray | None = None  # the labels before a concept change rewrote them
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def after(self) -> np.ndarray:
-        return self.t >= self.onset
-
-    def repredict(self, rows: np.ndarray) -> None:
-        """The model reads the (rewritten) inputs of these rows."""
-        if rows.any():
-            self.pred = self.pred.copy()
-            self.pred[rows] = self.world.predict(self.X.loc[rows])
-
-    def frame(self) -> pd.DataFrame:
-        label: np.ndarray = self.y.astype(object) if self.world.task == "classes" else self.y.astype(float)
-        if self.withheld:
-            label = label.copy()
-            label[self.after] = None if self.world.task == "classes" else np.nan
-        return self.X.assign(timestamp=self.t, model_version=self.version, prediction=self.pred, label=label,
-                             latency_ms=np.round(self.latency, 2), error=self.error.astype(int))
-
-
-def diurnal_times(rng: np.random.Generator, n: int, days: float) -> np.ndarray:
-    t = MONDAY + rng.uniform(0.0, days * DAY, 4 * n)
-    wave = 0.5 + 0.45 * np.sin(2 * np.pi * ((t % DAY) / 3600.0 - 9.0) / 24.0)
-    t = t[rng.uniform(size=t.size) < wave]
-    return np.sort(rng.permutation(t)[:n])
+__all__ = ["HEALTHY", "KINDS", "base_log"]
 
 
 def base_log(world_name: str, seed: int, n: int, days: float, onset_frac: float) -> Log:
     world = WORLDS[world_name](seed)
     rng = np.random.default_rng(seed * 7919 + zlib.crc32(world_name.encode()) % 1000)
-    t = diurnal_times(rng, n, days)
+    t = common.diurnal_times(rng, n, days, MONDAY)
     X, y = world.draw(rng, t.size, t)
     pred = world.predict(X)
     onset = float(t[0] + onset_frac * (t[-1] - t[0]))
-    return Log(world, rng, t, X, y, pred, pred.copy(), np.full(t.size, "v1", dtype=object),
+    return Log(world, rng, t, np.arange(t.size), X, y, pred, pred.copy(), np.full(t.size, "v1", dtype=object),
                rng.lognormal(np.log(40.0), 0.3, t.size), (rng.uniform(size=t.size) < 0.003).astype(float), onset)
-
-
-def loss(task: str, pred: np.ndarray, y: np.ndarray) -> np.ndarray:
-    if task == "classes":
-        return (pred.astype(str) != y.astype(str)).astype(float)
-    if task == "score":
-        return (pred.astype(float) - y.astype(float)) ** 2
-    return np.abs(pred.astype(float) - y.astype(float))
-
-
-@dataclass(frozen=True)
-class Expect:
-    cause: str
-    kinds: tuple[str, ...] = ()
-    names: tuple[str, ...] = ()  # a name is right when it contains one of these (empty: any name)
-
-
-@dataclass(frozen=True)
-class Kind:
-    name: str
-    world: str
-    apply: Callable[[Log], None]
-    expect: Expect
-    withheld: bool = False
-    n: int = 10000
-    days: float = 2.0
-    onset_frac: float = 0.62
-
-
-def _rows(log: Log, share: float, extra: np.ndarray | None = None) -> np.ndarray:
-    hit = log.after & (log.rng.uniform(size=log.t.size) < share)
-    return hit if extra is None else hit & extra
-
-
-def _new_version(log: Log, rows: np.ndarray, xform: Xform, name: str = "v2") -> None:
-    model = log.world.fit(np.random.default_rng(4242), xform)
-    log.pred = log.pred.copy()
-    log.pred[rows] = model(log.X.loc[rows])
-    log.version = log.version.copy()
-    log.version[rows] = name
 
 
 # ---- the open misses of the last session ----------------------------------------------------
@@ -129,14 +48,14 @@ def gradual_ramp(log: Log) -> None:
 
 def retry_duplicates(log: Log) -> None:
     """A client retrying every call: a third of the requests since the onset arrive twice, 1-4 s apart."""
-    dup = np.flatnonzero(_rows(log, 0.33))
+    dup = np.flatnonzero(common.rows_after(log, 0.33))
     order = np.concatenate([np.arange(log.t.size), dup])
     t = np.concatenate([log.t, log.t[dup] + log.rng.uniform(1.0, 4.0, dup.size)])
     sort = np.argsort(t, kind="stable")
     idx = order[sort]
     log.t = t[sort]
     log.X = log.X.iloc[idx].reset_index(drop=True)
-    for name in ("y", "pred", "clean", "version", "latency", "error"):
+    for name in ("batch", "y", "pred", "clean", "version", "latency", "error"):
         setattr(log, name, getattr(log, name)[idx])
 
 
@@ -179,7 +98,7 @@ def category_remap(log: Log) -> None:
 
 def sentinel_fill(log: Log) -> None:
     """Income (lpi) is missing for a quarter of the requests and filled with the sentinel 999."""
-    rows = _rows(log, 0.25)
+    rows = common.rows_after(log, 0.25)
     log.X.loc[rows, "lpi"] = 999.0
     log.repredict(rows)
 
@@ -243,7 +162,7 @@ def bad_version_full(log: Log) -> None:
     log(1 + visits), a target-transform bug (about +10% absolute error)."""
     def target(X: pd.DataFrame, y: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
         return X, np.log(2.0 + np.expm1(y)) - np.log(2.0)
-    _new_version(log, log.after, target)
+    common.deploy(log, log.after, target, "v2")
 
 
 def bad_canary(log: Log) -> None:
@@ -251,7 +170,7 @@ def bad_canary(log: Log) -> None:
     def flip(X: pd.DataFrame, y: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
         r = np.random.default_rng(9).uniform(size=y.size) < 0.4
         return X, np.where(r, 1.0 - y, y)
-    _new_version(log, _rows(log, 0.15), flip)
+    common.deploy(log, common.rows_after(log, 0.15), flip, "v2")
 
 
 def bad_version_withheld(log: Log) -> None:
@@ -303,7 +222,7 @@ def stale_version(log: Log) -> None:
     def old(X: pd.DataFrame, y: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
         x = X.to_numpy()
         return X, y - 5.0 * np.sin(np.pi * x[:, 0] * x[:, 1])
-    _new_version(log, log.after, old, "v0")
+    common.deploy(log, log.after, old, "v0")
 
 
 def counter_wrap(log: Log) -> None:
@@ -364,20 +283,14 @@ KINDS: list[Kind] = [
 
 # ---- healthy variants: the answer is "none" ------------------------------------------------
 
-def nothing(log: Log) -> None:
-    return None
-
-
 def redeploy(log: Log) -> None:
     """The same model retrained on fresh rows of the same world, deployed at the onset."""
-    _new_version(log, log.after, lambda X, y: (X, y))
+    common.deploy(log, log.after, common.retrained, "v2")
 
 
 def better_version(log: Log) -> None:
     """A version fitted on more data (the world's own, twice the rows)."""
-    def more(X: pd.DataFrame, y: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
-        return pd.concat([X, X], ignore_index=True), np.concatenate([y, y])
-    _new_version(log, log.after, more)
+    common.deploy(log, log.after, common.twice_the_rows, "v2")
 
 
 def unused_drift(log: Log) -> None:

@@ -12,7 +12,6 @@ when the cause is "none". Prints a table per kind and seed and each miss's verdi
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
@@ -20,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.outside.round11.kinds import HEALTHY, KINDS, Expect, Kind, base_log, loss
+from benchmarks.outside.common import Expect, Kind, arguments, loss, print_totals, selected
+from benchmarks.outside.round11.kinds import HEALTHY, KINDS, base_log
 from diagnostics import diagnose
 from diagnostics.loader import frame_to_log
 
@@ -75,19 +75,10 @@ def run_one(kind: Kind, seed: int, out: Path) -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    ap.add_argument("--only", nargs="*", default=None, help="kind names (substrings)")
-    ap.add_argument("--no-healthy", action="store_true")
-    ap.add_argument("--no-faults", action="store_true")
-    ap.add_argument("--out", default="/tmp/round11")
-    ap.add_argument("--json", default=None)
-    args = ap.parse_args()
+    args = arguments(__doc__, "/tmp/round11").parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    kinds = ([] if args.no_faults else KINDS) + ([] if args.no_healthy else HEALTHY)
-    if args.only:
-        kinds = [k for k in kinds if any(o in k.name for o in args.only)]
+    kinds = selected(args, KINDS, HEALTHY)
     results: list[dict[str, Any]] = []
     for kind in kinds:
         for seed in args.seeds:
@@ -99,15 +90,7 @@ def main() -> None:
                   + ("" if g["right"] else f"  given->{g['verdict']}")
                   + ("" if dt["right"] else f"  detected->{dt['verdict']}"), flush=True)
     (out / "expect.json").write_text(json.dumps({k.name: k.expect.__dict__ for k in kinds}, indent=1))
-    for seed in args.seeds:
-        for healthy in (False, True):
-            for mode in ("given", "detected"):
-                sel = [r for r in results if r["seed"] == seed and r["healthy"] == healthy and r["mode"] == mode]
-                if sel:
-                    label = "healthy right" if healthy else "faults right"
-                    print(f"seed {seed} {label:14s} {mode:8s} {sum(r['right'] for r in sel)}/{len(sel)}"
-                          + ("" if healthy else f"  (withheld {sum(r['right'] for r in sel if r['withheld'])}"
-                             f"/{sum(r['withheld'] for r in sel)})"))
+    print_totals(results, args.seeds, ("given", "detected"), 8)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
 

@@ -21,8 +21,6 @@ separate folder and put it on `PYTHONPATH` (see run.py).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -34,26 +32,15 @@ from sklearn.neighbors import KNeighborsRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-DAY = 86400.0
+from benchmarks.outside.common import DAY, Model, World, Xform, bootstrap
+
+__all__ = ["DAY", "MONDAY", "WORLDS", "Model", "World", "Xform"]
+
 MONDAY = pd.Timestamp("2026-11-02T00:00:00Z").timestamp()
 COUNTRIES = np.array(["US", "BR", "IN", "DE", "JP", "MX"])
 COUNTRY_P = np.array([0.32, 0.2, 0.2, 0.12, 0.09, 0.07])
 DEVICES = np.array(["ios", "android", "web", "tablet"])
 DEVICE_P = np.array([0.3, 0.27, 0.23, 0.2])
-
-
-Xform: TypeAlias = Callable[[pd.DataFrame, np.ndarray], tuple[pd.DataFrame, np.ndarray]]
-Model: TypeAlias = Callable[[pd.DataFrame], np.ndarray]
-
-
-@dataclass
-class World:
-    name: str
-    task: str  # "score" (probability of 1), "regression", "classes"
-    draw: Callable[[np.random.Generator, int, np.ndarray], tuple[pd.DataFrame, np.ndarray]]
-    predict: Callable[[pd.DataFrame], np.ndarray]
-    used: tuple[str, ...]  # inputs the model reads
-    fit: Callable[[np.random.Generator, Xform], Model]
 
 
 def _market(seed: int) -> Callable[[np.ndarray], np.ndarray]:
@@ -110,10 +97,6 @@ def requests_world(seed: int) -> World:
     return World("requests", "score", draw, predict, tuple(cols), fit)
 
 
-def _bootstrap(data: pd.DataFrame, rng: np.random.Generator, k: int) -> pd.DataFrame:
-    return data.iloc[rng.integers(0, len(data), k)].reset_index(drop=True)
-
-
 def randhie_world(seed: int) -> World:
     import statsmodels.api as sm
 
@@ -121,7 +104,7 @@ def randhie_world(seed: int) -> World:
     cols = ["lncoins", "idp", "lpi", "fmde", "physlm", "disea", "hlthg", "hlthf", "hlthp"]
 
     def draw(rng: np.random.Generator, k: int, t: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
-        f = _bootstrap(data, rng, k)
+        f = bootstrap(data, rng, k)
         y = np.round(np.log1p(f.pop("mdvis").to_numpy(dtype=float)), 4)
         f["clinic"] = rng.choice(np.array(["c1", "c2", "c3", "c4", "c5"]), k)
         return f, y
@@ -143,7 +126,7 @@ def fair_world(seed: int) -> World:
             "occupation_husb", "counselling"]
 
     def draw(rng: np.random.Generator, k: int, t: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
-        f = _bootstrap(data, rng, k)
+        f = bootstrap(data, rng, k)
         y = (f.pop("affairs").to_numpy(dtype=float) > 0).astype(float)
         # a column filled in after the fact: a couple in counselling is mostly one that had an affair
         f["counselling"] = (rng.uniform(size=k) < np.where(y > 0, 0.6, 0.03)).astype(float)
@@ -168,7 +151,7 @@ def penguins_world(seed: int) -> World:
     spread = data[nums].std().to_numpy() * 0.25
 
     def draw(rng: np.random.Generator, k: int, t: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
-        f = _bootstrap(data, rng, k)
+        f = bootstrap(data, rng, k)
         y = f.pop("species").to_numpy(dtype=object)
         noisy = f[nums].to_numpy(dtype=float) + rng.normal(0.0, 1.0, (k, len(nums))) * spread
         for j, c in enumerate(nums):

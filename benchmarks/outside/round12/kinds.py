@@ -11,65 +11,20 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from benchmarks.outside.round11.kinds import Expect, loss, nothing
-from benchmarks.outside.round12.worlds import DAY, MONDAY, WORLDS, World, Xform
+from benchmarks.outside import common
+from benchmarks.outside.common import Expect, Kind, Log, nothing
+from benchmarks.outside.round12.worlds import DAY, MONDAY, WORLDS, Xform
 
-__all__ = ["HEALTHY", "KINDS", "Expect", "Kind", "Log", "base_log", "loss"]
-
-
-@dataclass
-class Log:
-    world: World
-    rng: np.random.Generator
-    t: np.ndarray
-    batch: np.ndarray  # request batch of each row (rows of a batch share the timestamp)
-    X: pd.DataFrame
-    y: np.ndarray
-    pred: np.ndarray
-    clean: np.ndarray  # the served model's answers had nothing gone wrong
-    version: np.ndarray
-    latency: np.ndarray
-    error: np.ndarray
-    onset: float
-    withheld: bool = False
-    labelled: np.ndarray | None = None  # rows whose label has arrived (None: all)
-    y_before: np.ndarray | None = None
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def after(self) -> np.ndarray:
-        return self.t >= self.onset
-
-    def repredict(self, rows: np.ndarray) -> None:
-        """The model reads the (rewritten) inputs of these rows (each version its own model)."""
-        if rows.any():
-            self.pred = self.pred.copy()
-            self.pred[rows] = self.world.predict(self.X.loc[rows])
-
-    def has_label(self) -> np.ndarray:
-        keep = np.ones(self.t.size, dtype=bool) if self.labelled is None else self.labelled.copy()
-        if self.withheld:
-            keep &= ~self.after
-        return keep
-
-    def frame(self) -> pd.DataFrame:
-        label: np.ndarray = self.y.astype(object) if self.world.task == "classes" else self.y.astype(float)
-        label = label.copy()
-        label[~self.has_label()] = None if self.world.task == "classes" else np.nan
-        return self.X.assign(timestamp=self.t, model_version=self.version, prediction=self.pred, label=label,
-                             latency_ms=np.round(self.latency, 2), error=self.error.astype(int))
+__all__ = ["HEALTHY", "KINDS", "base_log"]
 
 
 def request_times(rng: np.random.Generator, n: int, days: float) -> tuple[np.ndarray, np.ndarray]:
     """Diurnal request times (a trough at 03:00 UTC), rows grouped into batches of 1-6 sharing a time."""
-    t = MONDAY + rng.uniform(0.0, days * DAY, 4 * n)
-    wave = 0.5 + 0.45 * np.sin(2 * np.pi * ((t % DAY) / 3600.0 - 9.0) / 24.0)
-    t = np.sort(rng.permutation(t[rng.uniform(size=t.size) < wave])[:n])
+    t = common.diurnal_times(rng, n, days, MONDAY)
     sizes = rng.integers(1, 7, n)
     batch = np.repeat(np.arange(n), sizes)[:n]
     first = np.r_[0, np.flatnonzero(np.diff(batch)) + 1]
@@ -85,32 +40,6 @@ def base_log(world_name: str, seed: int, n: int, days: float, onset_frac: float)
     onset = float(t[0] + onset_frac * (t[-1] - t[0]))
     return Log(world, rng, t, batch, X, y, pred, pred.copy(), np.full(t.size, "2.3.0", dtype=object),
                rng.lognormal(np.log(35.0), 0.3, t.size), (rng.uniform(size=t.size) < 0.002).astype(float), onset)
-
-
-@dataclass(frozen=True)
-class Kind:
-    name: str
-    world: str
-    apply: Callable[[Log], None]
-    expect: Expect
-    withheld: bool = False
-    n: int = 10000
-    days: float = 2.0
-    onset_frac: float = 0.62
-    reference: bool = False  # pass the served model's training rows as --reference
-
-
-def _rows(log: Log, share: float, extra: np.ndarray | None = None) -> np.ndarray:
-    hit = log.after & (log.rng.uniform(size=log.t.size) < share)
-    return hit if extra is None else hit & extra
-
-
-def _deploy(log: Log, rows: np.ndarray, xform: Xform, name: str = "2.4.0") -> None:
-    model = log.world.fit(np.random.default_rng(4242), xform)
-    log.pred = log.pred.copy()
-    log.pred[rows] = model(log.X.loc[rows])
-    log.version = log.version.copy()
-    log.version[rows] = name
 
 
 def _segment(log: Log, column: str, value: str) -> np.ndarray:
@@ -135,7 +64,7 @@ def bad_version_partial_labels(log: Log) -> None:
     since the onset have their label yet (the rest arrive next week)."""
     def registered_only(X: pd.DataFrame, y: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
         return X, y * 0.8
-    _deploy(log, log.after, registered_only)
+    common.deploy(log, log.after, registered_only, "2.4.0")
     log.labelled = ~log.after | (log.rng.uniform(size=log.t.size) < 0.2)
 
 
@@ -160,7 +89,7 @@ def missing_students(log: Log) -> None:
 
 def mean_filled(column: str, share: float) -> Callable[[Log], None]:
     def apply(log: Log) -> None:
-        _set(log, _rows(log, share), column, round(log.world.means[column], 4))
+        _set(log, common.rows_after(log, share), column, round(log.world.means[column], 4))
     apply.__doc__ = f"An upstream default: {column} arrives as the training mean on {share:.0%} of the rows."
     return apply
 
@@ -200,7 +129,7 @@ def share_triples(column: str, value: str) -> Callable[[Log], None]:
     def apply(log: Log) -> None:
         col = log.X[column].astype(str).to_numpy()
         share = float(np.mean(col == value))
-        swap = np.flatnonzero(_rows(log, 2.0 * share / (1.0 - share), col != value))
+        swap = np.flatnonzero(common.rows_after(log, 2.0 * share / (1.0 - share), col != value))
         # fresh requests of that category (new people, not repeats of logged rows): twenty draws
         # per replaced row at its own time, the first of the category taken
         tries = 20
@@ -229,7 +158,7 @@ def share_triples(column: str, value: str) -> Callable[[Log], None]:
 
 def latency_with_version(log: Log) -> None:
     """A harmless retrain deployed at the onset with a heavier runtime: latency x2.2 on its rows."""
-    _deploy(log, log.after, lambda X, y: (X, y))
+    common.deploy(log, log.after, common.retrained, "2.4.0")
     log.latency = np.where(log.after, log.latency * 2.2, log.latency)
 
 
@@ -244,7 +173,7 @@ def client_traffic_drop(log: Log) -> None:
 
 def canary(share: float, xform: Xform) -> Callable[[Log], None]:
     def apply(log: Log) -> None:
-        _deploy(log, _rows(log, share), xform, "2.4.0-rc1")
+        common.deploy(log, common.rows_after(log, share), xform, "2.4.0-rc1")
     apply.__doc__ = f"A {share:.0%} canary of a moderately worse version."
     return apply
 
@@ -326,14 +255,12 @@ KINDS: list[Kind] = [
 
 def redeploy(log: Log) -> None:
     """The same model retrained on fresh rows of the same world, deployed at the onset."""
-    _deploy(log, log.after, lambda X, y: (X, y))
+    common.deploy(log, log.after, common.retrained, "2.4.0")
 
 
 def better_slightly(log: Log) -> None:
     """A version fitted on twice the rows (a little better), deployed at the onset."""
-    def more(X: pd.DataFrame, y: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
-        return pd.concat([X, X], ignore_index=True), np.concatenate([y, y])
-    _deploy(log, log.after, more)
+    common.deploy(log, log.after, common.twice_the_rows, "2.4.0")
 
 
 def client_mix_drift(log: Log) -> None:

@@ -16,7 +16,6 @@ Healthy logs are right when the cause is "none". Prints a line per kind and seed
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -28,7 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.outside.round12.kinds import HEALTHY, KINDS, Expect, Kind, Log, base_log, loss
+from benchmarks.outside.common import Expect, Kind, Log, arguments, loss, print_totals, selected
+from benchmarks.outside.round12.kinds import HEALTHY, KINDS, base_log
 
 
 def judge(d: dict[str, Any], expect: Expect) -> bool:
@@ -128,13 +128,7 @@ def run_one(kind: Kind, position: int, seed: int, out: Path, pool: ThreadPoolExe
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    ap.add_argument("--only", nargs="*", default=None, help="kind names (substrings)")
-    ap.add_argument("--no-healthy", action="store_true")
-    ap.add_argument("--no-faults", action="store_true")
-    ap.add_argument("--out", default="/tmp/round12")
-    ap.add_argument("--json", default=None)
+    ap = arguments(__doc__, "/tmp/round12")
     ap.add_argument("--workers", type=int, default=2, choices=(1, 2), help="diagnoses run at once")
     ap.add_argument("--engine", default=None, help="a checkout of the project to diagnose with (before/after)")
     args = ap.parse_args()
@@ -142,10 +136,8 @@ def main() -> None:
         ENGINE["path"] = str(Path(args.engine).resolve())
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    kinds = ([] if args.no_faults else KINDS) + ([] if args.no_healthy else HEALTHY)
+    kinds = selected(args, KINDS, HEALTHY)
     place = {k.name: i for i, k in enumerate(KINDS + HEALTHY)}  # a kind's file format does not depend on --only
-    if args.only:
-        kinds = [k for k in kinds if any(o in k.name for o in args.only)]
     results: list[dict[str, Any]] = []
     with ThreadPoolExecutor(max_workers=args.workers) as pool:
         for kind in kinds:
@@ -161,15 +153,7 @@ def main() -> None:
                 if args.json:
                     Path(args.json).write_text(json.dumps(results, indent=1))
     (out / "expect.json").write_text(json.dumps({k.name: k.expect.__dict__ for k in kinds}, indent=1))
-    for seed in args.seeds:
-        for healthy in (False, True):
-            for mode in ("given", "found"):
-                sel = [r for r in results if r["seed"] == seed and r["healthy"] == healthy and r["mode"] == mode]
-                if sel:
-                    label = "healthy right" if healthy else "faults right"
-                    print(f"seed {seed} {label:14s} {mode:6s} {sum(r['right'] for r in sel)}/{len(sel)}"
-                          + ("" if healthy else f"  (withheld {sum(r['right'] for r in sel if r['withheld'])}"
-                             f"/{sum(r['withheld'] for r in sel)})"))
+    print_totals(results, args.seeds, ("given", "found"), 6)
 
 
 if __name__ == "__main__":

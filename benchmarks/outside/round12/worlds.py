@@ -31,9 +31,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -45,25 +43,13 @@ from sklearn.neighbors import KNeighborsRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-DAY = 86400.0
+from benchmarks.outside.common import DAY, Model, World, Xform, bootstrap
+
+__all__ = ["DAY", "MONDAY", "WORLDS", "Model", "World", "Xform"]
+
 MONDAY = pd.Timestamp("2026-11-09T00:00:00Z").timestamp()
 CLIENTS = np.array(["web", "ios", "partner", "batch"])
 CLIENT_P = np.array([0.4, 0.25, 0.25, 0.1])
-
-Xform: TypeAlias = Callable[[pd.DataFrame, np.ndarray], tuple[pd.DataFrame, np.ndarray]]
-Model: TypeAlias = Callable[[pd.DataFrame], np.ndarray]
-
-
-@dataclass
-class World:
-    name: str
-    task: str  # "score" (probability of 1), "regression", "classes"
-    draw: Callable[[np.random.Generator, int, np.ndarray], tuple[pd.DataFrame, np.ndarray]]
-    predict: Model
-    used: tuple[str, ...]  # inputs the model reads
-    fit: Callable[[np.random.Generator, Xform], Model]
-    means: dict[str, float]  # the served model's training means (what an imputer fills in)
-    train: pd.DataFrame  # the served model's training rows with their label (a `--reference`)
 
 
 def _pkgs() -> Path:
@@ -75,10 +61,6 @@ def _pkgs() -> Path:
 
 def _islp(name: str) -> pd.DataFrame:
     return pd.read_csv(_pkgs() / "ISLP" / "data" / f"{name}.csv")
-
-
-def _bootstrap(data: pd.DataFrame, rng: np.random.Generator, k: int) -> pd.DataFrame:
-    return data.iloc[rng.integers(0, len(data), k)].reset_index(drop=True)
 
 
 def _jitter(f: pd.DataFrame, rng: np.random.Generator, cols: dict[str, int], spread: pd.Series) -> None:
@@ -114,6 +96,11 @@ def _world(name: str, task: str, draw: Callable[[np.random.Generator, int, np.nd
     return World(name, task, draw, served, tuple(cols), fit, means, train)
 
 
+def _imputed_scaled(estimator: Callable[[], object]) -> Callable[[], object]:
+    """A model factory: a mean imputer, standardized inputs, then the estimator (a fresh pipeline each fit)."""
+    return lambda: make_pipeline(SimpleImputer(), StandardScaler(), estimator())
+
+
 def bikeshare_world(seed: int) -> World:
     data = _islp("Bikeshare")
     data["hr"] = data["hr"].astype(int)
@@ -146,7 +133,7 @@ def default_world(seed: int) -> World:
     cols = ["student", "balance", "income"]
 
     def draw(rng: np.random.Generator, k: int, t: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
-        f = _bootstrap(data, rng, k)
+        f = bootstrap(data, rng, k)
         y = (f.pop("default") == "Yes").to_numpy(dtype=float)
         f["student"] = (f["student"] == "Yes").astype(float)
         f["balance"] = np.round(f["balance"] * rng.lognormal(0.0, 0.03, k), 2)
@@ -154,10 +141,8 @@ def default_world(seed: int) -> World:
         f["client"] = _client(rng, k)
         return f, y
 
-    def make() -> object:
-        return make_pipeline(SimpleImputer(), StandardScaler(), LogisticRegression(max_iter=500))
-
-    return _world("default", "score", draw, cols, make, seed, 8000)
+    return _world("default", "score", draw, cols, _imputed_scaled(lambda: LogisticRegression(max_iter=500)), seed,
+                  8000)
 
 
 def carseats_world(seed: int) -> World:
@@ -167,7 +152,7 @@ def carseats_world(seed: int) -> World:
     cols = [*nums, "ShelveLoc", "Urban", "US"]
 
     def draw(rng: np.random.Generator, k: int, t: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
-        f = _bootstrap(data, rng, k)
+        f = bootstrap(data, rng, k)
         y = np.round(f.pop("Sales").to_numpy(dtype=float) + rng.normal(0.0, 0.5, k), 2)
         _jitter(f, rng, nums, spread)
         f["client"] = _client(rng, k)
@@ -189,17 +174,15 @@ def credit_world(seed: int) -> World:
     cols = ["Income", "Limit", "Rating", "Cards", "Age", "Student"]
 
     def draw(rng: np.random.Generator, k: int, t: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
-        f = _bootstrap(data, rng, k).drop(columns=["ID"])
+        f = bootstrap(data, rng, k).drop(columns=["ID"])
         y = np.round(np.clip(f.pop("Balance").to_numpy(dtype=float) + rng.normal(0.0, 60.0, k), 0.0, None))
         _jitter(f, rng, nums, spread)
         f["Gender"] = f["Gender"].str.strip()
         f["client"] = _client(rng, k)
         return f, y
 
-    def make() -> object:
-        return make_pipeline(SimpleImputer(), StandardScaler(), KNeighborsRegressor(n_neighbors=15))
-
-    return _world("credit", "regression", draw, cols, make, seed, 5000)
+    return _world("credit", "regression", draw, cols, _imputed_scaled(lambda: KNeighborsRegressor(n_neighbors=15)),
+                  seed, 5000)
 
 
 def wage_world(seed: int) -> World:
@@ -208,7 +191,7 @@ def wage_world(seed: int) -> World:
     cols = ["year", "age", *cats]
 
     def draw(rng: np.random.Generator, k: int, t: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
-        f = _bootstrap(data, rng, k)
+        f = bootstrap(data, rng, k)
         y = np.round(f.pop("wage").to_numpy(dtype=float) * rng.lognormal(0.0, 0.05, k), 2)
         f["age"] = f["age"].astype(float)
         f["year"] = f["year"].astype(float)
@@ -230,7 +213,7 @@ def gbsg2_world(seed: int) -> World:
     cols = ["horTh", "menostat", "tgrade", *nums]
 
     def draw(rng: np.random.Generator, k: int, t: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
-        f = _bootstrap(data, rng, k)
+        f = bootstrap(data, rng, k)
         y = np.where((f["cens"] == 1) & (f["time"] <= 1095), "relapse", "free").astype(object)
         f = f.drop(columns=["cens", "time"])
         _jitter(f, rng, nums, spread)
