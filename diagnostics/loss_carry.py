@@ -35,6 +35,7 @@ class Carried:
     gained: float  # share of the current window in the bins that gained rows
     rise_there: float  # loss rise over the reference's per-bin loss, in the gaining bins
     rise_elsewhere: float
+    rise_where_left: float | None = None  # in the bins that lost rows, when they were read
 
 
 def carried(ctx: Context, name: str) -> Carried | None:
@@ -69,7 +70,18 @@ def carried(ctx: Context, name: str) -> Carried | None:
     # the gaining bins' extra rise, plus what the new mix of bins costs at the reference's losses
     mix = float(((p_cur - p_ref) * bin_loss).sum())
     share = (extra * n_there / codes.size + max(mix, 0.0)) / total
-    return Carried(float(np.clip(share, 0.0, 1.0)), z, float(p_cur[gaining].sum()), a.mean, b.mean)
+    # A fault's rows also land in bins that did not gain enough to count (a fifth of a three-humped
+    # input moved by 1.3 sd lands in the next hump), so "elsewhere" holds some of its rise and the
+    # share above is a floor (55-59% where the fault carried it all). The bins that *lost* rows hold
+    # none of them: their rise is what a change everywhere would show. Read there when they are
+    # enough rows, the share is the part of the window's rise they do not show.
+    losing = (p_cur * GAIN < p_ref) & (p_ref - p_cur > 0.01)
+    lost = losing[codes]
+    left: float | None = None
+    if int(lost.sum()) >= max(MIN_ROWS, MIN_OTHER_SHARE * codes.size):
+        left = float(rise[lost].mean())
+        share = max(share, 1.0 - max(left, 0.0) / total)
+    return Carried(float(np.clip(share, 0.0, 1.0)), z, float(p_cur[gaining].sum()), a.mean, b.mean, left)
 
 
 def carried_drops(ctx: Context, findings: Sequence[Finding], used: float) -> tuple[list[Finding], float]:
@@ -96,7 +108,8 @@ def carried_drops(ctx: Context, findings: Sequence[Finding], used: float) -> tup
         text = (
             f" The rows it moved carry {100 * c.share:.0f}% of the performance drop: {loss_name(ctx.task)} rose "
             f"{c.rise_there:+.3g} in its value ranges that gained rows ({100 * c.gained:.0f}% of the window) against "
-            f"{c.rise_elsewhere:+.3g} elsewhere."
+            f"{c.rise_elsewhere:+.3g} elsewhere"
+            + (f" ({c.rise_where_left:+.3g} where rows left)." if c.rise_where_left is not None else ".")
         )
         details = {**f.details, "carried_share": c.share, "carried_z": c.z}
         out[i] = replace(f, score=max(f.score, CARRY_SCORE * c.share), evidence=f.evidence + text, details=details,

@@ -380,8 +380,9 @@ def main() -> None:
                 rows = run_one(kind, world, seed, Path(args.out) if args.out else None)
                 results.extend(rows)
                 g, f = rows
-                print(f"{world:9s} {kind.name:28s} s{seed} eff={g['effect']:+.3f} given={'ok' if g['right'] else 'MISS'} "
-                      f"found={'ok' if f['right'] else 'MISS'} ({f['onset_min']:+.0f} min)"
+                print(f"{world:9s} {kind.name:28s} s{seed} eff={g['effect']:+.3f} "
+                      f"given={'ok' if g['right'] else 'MISS'} found={'ok' if f['right'] else 'MISS'} "
+                      f"({f['onset_min']:+.0f} min)"
                       + ("" if g["right"] else f"  given->{g['verdict']} [{g['top']}]")
                       + ("" if f["right"] else f"  found->{f['verdict']} [{f['top']}]"), flush=True)
     for healthy in (False, True):

@@ -105,8 +105,10 @@ class World:
         return predict
 
 
-def _encoded(numeric: tuple[str, ...], categorical: tuple[str, ...], one_hot: bool, scale: bool = False) -> ColumnTransformer:
-    num = make_pipeline(SimpleImputer(strategy="mean"), *( [StandardScaler()] if scale else []))
+def _encoded(
+    numeric: tuple[str, ...], categorical: tuple[str, ...], one_hot: bool, scale: bool = False
+) -> ColumnTransformer:
+    num = make_pipeline(SimpleImputer(strategy="mean"), *([StandardScaler()] if scale else []))
     cat = make_pipeline(
         SimpleImputer(strategy="most_frequent"),
         OneHotEncoder(handle_unknown="ignore") if one_hot
@@ -119,7 +121,8 @@ def diamonds() -> World:
     d = _table("ggplot2/diamonds").rename(columns={"price": "_y"})
     num, cat = ("carat", "y", "x", "depth", "table", "z"), ("clarity", "color", "cut")
     return World("diamonds", "regression", d, num, cat, lambda s: make_pipeline(
-        _encoded(num, cat, one_hot=False), HistGradientBoostingRegressor(loss="absolute_error", max_iter=200, random_state=s)))
+        _encoded(num, cat, one_hot=False),
+        HistGradientBoostingRegressor(loss="absolute_error", max_iter=200, random_state=s)))
 
 
 def computers() -> World:
