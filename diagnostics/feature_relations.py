@@ -24,6 +24,7 @@ from scipy.stats import rankdata
 from diagnostics.context import Context
 from diagnostics.findings import Finding
 from diagnostics.log import Categorical
+from diagnostics.stats import ks_statistic_sorted
 
 MAX_FEATURES = 24  # the most influential numeric inputs; p x p matrices stay small
 MAX_ROWS = 10_000  # per window: a correlation's standard error is ~0.01, the drop asked is 0.2
@@ -32,6 +33,9 @@ STRONG = 0.3  # |rank correlation| in the reference that makes two inputs partne
 MIN_DROP = 0.2  # the relation must weaken by this much ...
 MIN_Z = 8.0  # ... and beyond sampling noise by this many standard errors (Fisher z)
 MIN_BROKEN_SHARE = 0.6
+TIGHT = 0.8  # |rank correlation| of partners whose joint a share of rows can visibly leave
+PARTIAL_SHARE = 0.15  # ... the share of rows off the reference's joint (a KS of the rank residual)
+PARTIAL_CRITICALS = 3.0  # ... and this many times what the windows' sizes give by chance
 
 
 def _centred_ranks(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -79,6 +83,96 @@ def rank_correlations(ctx: Context, names: list[str]) -> tuple[np.ndarray, np.nd
     return r_ref, n_ref, r_cur, n_cur
 
 
+def _reference_cdf(ref: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Each value's place in the reference's distribution of its column (NaN where missing)."""
+    srt = np.sort(ref[np.isfinite(ref)])
+    out = np.searchsorted(srt, values, side="right") / max(srt.size, 1)
+    return np.where(np.isfinite(values), out, np.nan)
+
+
+RESIDUAL_BINS = 50
+TAIL = 0.02
+STILL = 0.1  # KS of a column's own distribution under which it did not move
+
+
+def _finite_sorted(x: np.ndarray) -> np.ndarray:
+    return np.sort(x[np.isfinite(x)])
+
+
+def _standardized(
+    e_ref: np.ndarray, at_ref: np.ndarray, e_cur: np.ndarray, at_cur: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Both windows' residuals centred and scaled by the reference's own in the same decile of the
+    partner's place, sorted. A residual in distribution units is as wide as the density where it
+    sits: a window of small stones only (a narrower range) read 17% of its rows "off the joint"
+    until each residual was judged against the reference's at the same place."""
+    ok_r, ok_c = np.isfinite(e_ref) & np.isfinite(at_ref), np.isfinite(e_cur) & np.isfinite(at_cur)
+    # the reference's extreme tails squeeze a place against 0 or 1 (a window of the smallest stones
+    # sits below the reference's 2nd percentile, where no residual can go lower): judged inside them
+    ok_r &= (at_ref > TAIL) & (at_ref < 1.0 - TAIL)
+    ok_c &= (at_cur > TAIL) & (at_cur < 1.0 - TAIL)
+    e_ref, e_cur = e_ref[ok_r], e_cur[ok_c]
+    bins_r = np.clip((at_ref[ok_r] * RESIDUAL_BINS).astype(int), 0, RESIDUAL_BINS - 1)
+    bins_c = np.clip((at_cur[ok_c] * RESIDUAL_BINS).astype(int), 0, RESIDUAL_BINS - 1)
+    order = np.lexsort((e_ref, bins_r))
+    starts = np.searchsorted(bins_r[order], np.arange(RESIDUAL_BINS + 1))
+    centre, scale = np.zeros(RESIDUAL_BINS), np.ones(RESIDUAL_BINS)
+    for i in range(RESIDUAL_BINS):  # fifty bins, not rows
+        part = e_ref[order[starts[i] : starts[i + 1]]]
+        if part.size >= 20:
+            centre[i] = float(np.median(part))
+            scale[i] = max(float(np.median(np.abs(part - centre[i]))), 1e-4)
+    z_ref = (e_ref - centre[bins_r]) / scale[bins_r]
+    z_cur = (e_cur - centre[bins_c]) / scale[bins_c]
+    return np.sort(z_ref), np.sort(z_cur)
+
+
+def partial_breaks(ctx: Context, names: list[str], r_ref: np.ndarray) -> np.ndarray:
+    """[j, k]: the share of current rows off the reference's joint of tightly related j and k.
+
+    A share of rows moved (a fifth of a stone's widths up 1.5 sd, upstream) keeps the rank
+    correlation of near-twins high (0.99 -> 0.82: the drop of 0.2 asked of a replaced column is
+    never reached) while those rows sit where the reference had none: the residual of j's place
+    in its reference distribution against k's (`u_j - u_k`, `u_j - (1 - u_k)` when they fall
+    together) is narrow in the reference, and the KS of the two windows' residuals bounds the
+    share of rows that left the joint from below (0.27 for 30% of the rows moved, 0.02 on a
+    healthy log). A window of a narrower range, or both inputs moving together, leaves the
+    residual where it was. 0 where the pair is not tight or the share is within chance.
+    """
+    p = len(names)
+    out = np.zeros((p, p))
+    tight = np.abs(np.nan_to_num(r_ref)) >= TIGHT
+    np.fill_diagonal(tight, False)
+    if not tight.any():
+        return out
+    ref, cur = ctx.reference.features, ctx.current.features
+    ref_rows = ctx.ref_sample[:: max(1, -(-ctx.ref_sample.size // MAX_ROWS))]
+    cur_rows = ctx.cur_sample[:: max(1, -(-ctx.cur_sample.size // MAX_ROWS))]
+    cols = sorted(set(np.flatnonzero(tight.any(axis=1))))
+    u_ref, u_cur = {}, {}
+    for j in cols:
+        r = np.asarray(ref[names[j]], dtype=float)
+        u_ref[j] = _reference_cdf(r[ref_rows], r[ref_rows])
+        u_cur[j] = _reference_cdf(r[ref_rows], np.asarray(cur[names[j]], dtype=float)[cur_rows])
+    # how far each column's own distribution moved: when both of a pair moved, the population did
+    # (a window of the smallest stones only), and a noisy twin's conditional spread moves with it
+    marginal = {j: ks_statistic_sorted(_finite_sorted(u_ref[j]), _finite_sorted(u_cur[j])) for j in cols}
+    for j, k in zip(*np.nonzero(np.triu(tight)), strict=True):
+        if min(marginal[j], marginal[k]) >= STILL:
+            continue
+        flip = r_ref[j, k] < 0
+        e_ref = u_ref[j] - (1.0 - u_ref[k] if flip else u_ref[k])
+        e_cur = u_cur[j] - (1.0 - u_cur[k] if flip else u_cur[k])
+        a, b = _standardized(e_ref, u_ref[k], e_cur, u_cur[k])
+        if a.size < MIN_ROWS or b.size < MIN_ROWS:
+            continue
+        share = ks_statistic_sorted(a, b)
+        crit = 1.95 * np.sqrt((a.size + b.size) / (a.size * b.size))
+        if share >= max(PARTIAL_SHARE, PARTIAL_CRITICALS * crit):
+            out[j, k] = out[k, j] = share
+    return out
+
+
 def relation_findings(ctx: Context, clock_inputs: Collection[str] = ()) -> list[Finding]:
     """Inputs that lost their rank correlation with their partners since the onset.
 
@@ -112,7 +206,8 @@ def relation_findings(ctx: Context, clock_inputs: Collection[str] = ()) -> list[
         se = np.sqrt(1.0 / np.maximum(n_ref - 3, 1.0) + 1.0 / np.maximum(n_cur - 3, 1.0))
         zdrop = (fz_ref - fz_cur) / se
     drop = np.abs(np.nan_to_num(r_ref)) - np.nan_to_num(r_cur) * sign
-    broken = strong & (drop >= MIN_DROP) & (zdrop >= MIN_Z)
+    partial = partial_breaks(ctx, names, r_ref)
+    broken = strong & (((drop >= MIN_DROP) & (zdrop >= MIN_Z)) | (partial > 0.0))
     n_strong = strong.sum(axis=1)
     n_broken = broken.sum(axis=1)
     # partner k of j is "otherwise intact" when it keeps a strong relation to some input other than j
@@ -127,7 +222,10 @@ def relation_findings(ctx: Context, clock_inputs: Collection[str] = ()) -> list[
         if not confirmed and not sole:
             continue
         mean_drop = float(drop[j, partners].mean())
-        mag = float(np.clip((mean_drop - 0.1) / 0.3, 0.0, 1.0)) * float(n_broken[j] / n_strong[j])
+        # a share of rows off the joint counts as far as a replaced column's drop
+        moved = float(partial[j, partners].mean())
+        reach = max(float(np.clip((mean_drop - 0.1) / 0.3, 0.0, 1.0)), float(np.clip((moved - 0.05) / 0.25, 0.0, 1.0)))
+        mag = reach * float(n_broken[j] / n_strong[j])
         name = names[j]
         score = mag * (0.1 + 0.9 * ctx.influence.get(name, 0.0))
         if score <= 0.0:
@@ -141,13 +239,17 @@ def relation_findings(ctx: Context, clock_inputs: Collection[str] = ()) -> list[
                 name,
                 score,
                 f"Feature '{name}' lost its relation to the other inputs since the onset (rank correlation "
-                f"{pairs}; {int(n_broken[j])} of its {int(n_strong[j])} strong relations broke) while its partners "
-                "kept theirs: its values look replaced, shuffled or joined to the wrong rows.",
+                f"{pairs}; {int(n_broken[j])} of its {int(n_strong[j])} strong relations broke"
+                + (f"; at least {100 * moved:.0f}% of its rows sit off the joint it had with them" if moved > 0 else "")
+                + ") while its partners kept theirs: its values look "
+                + ("moved, replaced or joined to the wrong rows on a share of rows." if moved > 0
+                   else "replaced, shuffled or joined to the wrong rows."),
                 {
                     "partners": {names[k]: [float(r_ref[j, k]), float(r_cur[j, k])] for k in partners},
                     "broken": int(n_broken[j]),
                     "strong": int(n_strong[j]),
                     "mean_drop": mean_drop,
+                    "rows_off_joint": moved,
                     "magnitude": mag,
                     "influence": ctx.influence.get(name, 0.0),
                 },
