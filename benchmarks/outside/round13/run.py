@@ -193,6 +193,7 @@ def swapped(log: Log) -> None:
     num = [c for c in log.world.numeric if np.nanstd(log.X[c].to_numpy(dtype=float)) > 0]
     a, b = log.top_numeric, next(c for c in num if c != log.top_numeric)
     rows = log.after
+    log.X[a], log.X[b] = log.X[a].astype(float), log.X[b].astype(float)
     va, vb = log.X.loc[rows, a].to_numpy(), log.X.loc[rows, b].to_numpy()
     log.X.loc[rows, a], log.X.loc[rows, b] = vb, va
     log.notes.append(f"{a}<->{b}")
