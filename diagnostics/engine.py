@@ -290,15 +290,18 @@ def diagnose(
     shifted = population_shift_findings(mctx, perf_mag)  # the mix moved onto a harder segment
     findings += shifted
     data_score = max([data_score, *(f.score for f in shifted)])
+    findings, carried = carried_drops(mctx, findings, UNUSED_INFLUENCE) if perf_mag > 0 else (findings, 0.0)
     versions = version_findings(mctx, change_list, data_score)
     if not versions:  # no new version: the one that served may still answer the same inputs differently
-        versions = same_version_findings(mctx, data_score)
+        # ... unless an input's moved rows carry the drop: moved inputs change a version's answers
+        # too (a fifth of a PC price model's month index moved read "answers changed" at z 10)
+        carried_score = max((f.score for f in findings if f.details.get("carried_share")), default=0.0)
+        versions = same_version_findings(mctx, max(data_score, carried_score))
     findings += versions
     shift = prediction_shift_finding(mctx)
     if shift is not None:
         findings.append(shift)
     version_score = max((f.score for f in versions), default=0.0)
-    findings, carried = carried_drops(mctx, findings, UNUSED_INFLUENCE) if perf_mag > 0 else (findings, 0.0)
     explained = max(_explained_elsewhere(ctx, findings, data_score, version_score), carried)
     findings += segment_and_concept_findings(mctx, perf_mag, explained, findings)
     if far_reference and mctx is ctx:
