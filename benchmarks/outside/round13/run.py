@@ -35,13 +35,6 @@ START = pd.Timestamp("2026-10-05T00:00:00Z").timestamp()
 NEW = "3.1.0"
 
 
-def loss(task: str, pred: np.ndarray, y: np.ndarray) -> np.ndarray:
-    if task == "classes":
-        return (pred != y).astype(float)
-    diff = pred.astype(float) - y.astype(float)
-    return diff**2 if task == "score" else np.abs(diff)
-
-
 @dataclass
 class Log:
     world: World
@@ -94,7 +87,8 @@ def _importance(world: World, model: Model, X: pd.DataFrame, y: np.ndarray, rng:
     base = loss(world.task, model(X), y).mean()
     rise = {}
     for c in world.used:
-        shuffled = X.assign(**{c: rng.permutation(X[c].to_numpy())})
+        shuffled = X.copy()  # (not `assign`: a table may have a column named "self")
+        shuffled[c] = rng.permutation(X[c].to_numpy())
         rise[c] = loss(world.task, model(shuffled), y).mean() - base
     return sorted(rise, key=lambda c: -rise[c])
 
@@ -126,17 +120,28 @@ def base_log(world_name: str, seed: int, n: int = 10000, days: float = 2.0, onse
                float(t[0] + onset_frac * (t[-1] - t[0])), top_num, top_cat)
 
 
-# ---- kinds ---------------------------------------------------------------------------------------
+def loss(task: str, pred: np.ndarray, y: np.ndarray) -> np.ndarray:
+    if task == "classes":
+        return (pred != y).astype(float)
+    diff = pred.astype(float) - y.astype(float)
+    return diff**2 if task == "score" else np.abs(diff)
+
 
 @dataclass(frozen=True)
 class Expect:
     cause: str
     kinds: tuple[str, ...] = ()
-    names: tuple[str, ...] = ()  # accepted culprit names ("@num"/"@cat": the log's top input of that type)
+    names: tuple[str, ...] = ()
 
+
+# ---- kinds ---------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Kind:
+    """A fault or healthy variant, applied to every world. `expect.names` are exact culprit names;
+    "@num" and "@cat" stand for the log's most important numeric and categorical input, "@swap"
+    for the input a numeric one was swapped with."""
+
     name: str
     apply: Callable[[Log], None]
     expect: Expect
@@ -314,17 +319,12 @@ def effect(log: Log) -> float:
 
 
 def judge(d: Any, expect: Expect, log: Log) -> bool:
-    if d.cause != expect.cause:
-        return False
-    if expect.cause == "none":
-        return True
-    if expect.kinds and d.culprit_kind not in expect.kinds:
-        return False
-    names = {"@num": log.top_numeric, "@cat": log.top_categorical}
-    accepted = [names.get(n, n) for n in expect.names if n != "@swap"]
-    if "@swap" in expect.names:
-        accepted += [n.split("<->")[1] for n in log.notes if "<->" in n]
-    return not accepted or d.culprit_name in accepted
+    places = {"@num": [log.top_numeric], "@cat": [log.top_categorical],
+              "@swap": [n.split("<->")[1] for n in log.notes if "<->" in n]}
+    accepted = [name for n in expect.names for name in places.get(n, [n])]
+    named = expect.cause == "none" or not accepted or d.culprit_name in accepted
+    kind = expect.cause == "none" or not expect.kinds or d.culprit_kind in expect.kinds
+    return bool(d.cause == expect.cause and kind and named)
 
 
 def run_one(kind: Kind, world: str, seed: int, out_dir: Path | None = None) -> list[dict[str, Any]]:
@@ -363,6 +363,16 @@ def run_one(kind: Kind, world: str, seed: int, out_dir: Path | None = None) -> l
     return out
 
 
+def _line(world: str, kind: Kind, seed: int, given: dict[str, Any], found: dict[str, Any]) -> str:
+    def verdict(r: dict[str, Any], mode: str) -> str:
+        return "" if r["right"] else f"  {mode}->{r['verdict']} [{r['top']}]"
+
+    marks = {True: "ok", False: "MISS"}
+    return (f"{world:9s} {kind.name:28s} s{seed} eff={given['effect']:+.3f} given={marks[given['right']]} "
+            f"found={marks[found['right']]} ({found['onset_min']:+.0f} min)"
+            + verdict(given, "given") + verdict(found, "found"))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
@@ -371,30 +381,21 @@ def main() -> None:
     ap.add_argument("--json", default=None)
     ap.add_argument("--out", default=None, help="write each log as Parquet (and its onset) here")
     args = ap.parse_args()
-    kinds = KINDS + HEALTHY
-    if args.only:
-        kinds = [k for k in kinds if any(o in k.name for o in args.only)]
+    kinds = [k for k in KINDS + HEALTHY if not args.only or any(o in k.name for o in args.only)]
     results: list[dict[str, Any]] = []
     for seed in args.seeds:
         for world in args.worlds:
             for kind in kinds:
                 rows = run_one(kind, world, seed, Path(args.out) if args.out else None)
                 results.extend(rows)
-                g, f = rows
-                print(f"{world:9s} {kind.name:28s} s{seed} eff={g['effect']:+.3f} "
-                      f"given={'ok' if g['right'] else 'MISS'} found={'ok' if f['right'] else 'MISS'} "
-                      f"({f['onset_min']:+.0f} min)"
-                      + ("" if g["right"] else f"  given->{g['verdict']} [{g['top']}]")
-                      + ("" if f["right"] else f"  found->{f['verdict']} [{f['top']}]"), flush=True)
-    for healthy in (False, True):
-        for mode in ("given", "found"):
-            sel = [r for r in results if r["healthy"] == healthy and r["mode"] == mode]
-            if not sel:
-                continue
-            label = "healthy right" if healthy else "faults right"
-            extra = "" if healthy else (f"  (withheld {sum(r['right'] for r in sel if r['withheld'])}"
-                                        f"/{sum(r['withheld'] for r in sel)})")
-            print(f"{label:14s} {mode:6s} {sum(r['right'] for r in sel)}/{len(sel)}{extra}")
+                print(_line(world, kind, seed, *rows), flush=True)
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in results:
+        groups.setdefault(("healthy right" if r["healthy"] else "faults right", r["mode"]), []).append(r)
+    for (label, mode), rs in sorted(groups.items()):
+        withheld = [r for r in rs if r["withheld"]]
+        tail = f"  (withheld {sum(r['right'] for r in withheld)}/{len(withheld)})" if withheld else ""
+        print(f"{label:14s} {mode:6s} {sum(r['right'] for r in rs)}/{len(rs)}{tail}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=float))
 
