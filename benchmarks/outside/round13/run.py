@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmarks.outside.common import Expect, loss
 from benchmarks.outside.round13.worlds import WORLDS, Model, World
 from diagnostics import diagnose
 from diagnostics.loader import frame_to_log
@@ -118,20 +119,6 @@ def base_log(world_name: str, seed: int, n: int = 10000, days: float = 2.0, onse
     return Log(world, served, rng, t, X, y, pred, pred.copy(), np.full(t.size, "3.0.2", dtype=object),
                rng.lognormal(np.log(42.0), 0.3, t.size), (rng.uniform(size=t.size) < 0.002).astype(float),
                float(t[0] + onset_frac * (t[-1] - t[0])), top_num, top_cat)
-
-
-def loss(task: str, pred: np.ndarray, y: np.ndarray) -> np.ndarray:
-    if task == "classes":
-        return (pred != y).astype(float)
-    diff = pred.astype(float) - y.astype(float)
-    return diff**2 if task == "score" else np.abs(diff)
-
-
-@dataclass(frozen=True)
-class Expect:
-    cause: str
-    kinds: tuple[str, ...] = ()
-    names: tuple[str, ...] = ()
 
 
 # ---- kinds ---------------------------------------------------------------------------------------
