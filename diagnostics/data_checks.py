@@ -29,6 +29,7 @@ from diagnostics.phase import (
     daily_cycle_share,
     daylight_saving_shift,
     earlier_windows,
+    hour_blocks,
     hour_of_day,
     local_clock,
     matched_rows,
@@ -103,6 +104,8 @@ def data_findings(ctx: Context) -> list[Finding]:
     earlier = earlier_windows(r_ts, onset, end)
     # no two earlier windows of the same hours: the reference's own blocks tell an input's weather
     blocks = {days: reference_blocks(r_ts, onset, end, days) for days in (False, True)}
+    # a reference under a day: its hours' own wander (`phase.hour_blocks`)
+    blocks[False] = blocks[False] or hour_blocks(r_ts, onset, end)
     # the whole log's cycle is judged on a time-ordered stride sample (a share of variance needs no million rows)
     stride = max(1, (r_ts.shape[0] + c_ts.shape[0]) // CYCLE_SAMPLE)
     both_ts = np.concatenate((r_ts[::stride], c_ts[::stride])) if unseen_hours else np.empty(0)
@@ -251,7 +254,10 @@ def _beyond_daily_wave(
     flat = without_daily_wave(r_s, r_ts[::kr], c_s, c_ts[::kc], onset)
     if flat is None:
         return raw
-    beyond = [f for f in _numeric_checks(ctx, name, flat[0], flat[1]) if f.check == "drift"]
+    # the reference's own hours, wave taken out, tell how far the input wanders (`phase.hour_blocks`)
+    r_ts_s = r_ts[::kr]
+    own = hour_blocks(r_ts_s, onset, float(c_ts[-1])) or reference_blocks(r_ts_s, onset, float(c_ts[-1]), False)
+    beyond = [f for f in _numeric_checks(ctx, name, flat[0], flat[1], [flat[0][w] for w in own]) if f.check == "drift"]
     raw_ks = max((float(f.details["ks"]) for f in raw if f.check == "drift"), default=0.0)
     if float(max(r_ts[-1], c_ts[-1]) - min(r_ts[0], c_ts[0])) < WAVE_SPAN and any(
         float(f.details["ks"]) > raw_ks for f in beyond

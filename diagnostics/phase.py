@@ -339,6 +339,41 @@ def reference_blocks(ref_ts: np.ndarray, onset: float, end: float, whole_days: b
     return out if len(out) >= MIN_EARLIER_WINDOWS else []
 
 
+SHORT_BLOCK_MIN = HOUR_S  # a block of the reference shorter than this holds sampling noise, not the input's wander
+
+
+def hour_blocks(ref_ts: np.ndarray, onset: float, end: float) -> list[slice]:
+    """Consecutive blocks of a reference of less than a day, ending at the onset, as long as the window.
+
+    `reference_blocks` needs a day of reference (weather needs days to wander), so a log of a few
+    hours, or a day's log with the onset in its second half, judged a daily-cycle input with its
+    wave taken out against nothing but its whole reference: a drizzle that came for the evening
+    after a dry afternoon ('rain_mm drifted beyond the daily cycle', KS 0.55), a temperature a
+    degree or two warmer since the afternoon, a bundled set's rows tilted towards the evening. The
+    same input's earlier hours wander as much from the rest of its reference: that is its own
+    swing (`data_checks._own_swing`), read from blocks as long as the window, at most half the
+    reference and an hour at least. An input that sat still before the onset (the harder suite's
+    inputs, a sensor's level) shows no such swing, and a step at the onset stays whole. Fewer
+    than two blocks: none.
+    """
+    if ref_ts.size == 0 or end <= onset:
+        return []
+    last = min(onset, float(ref_ts[-1]) + 1.0)
+    first = float(ref_ts[0])
+    if last - first >= DAY_S:
+        return []  # a day or more: `reference_blocks`
+    length = min(end - onset, (last - first) / 2.0)
+    if length < SHORT_BLOCK_MIN:
+        return []
+    out: list[slice] = []
+    hi_t = last
+    while hi_t - length >= first - 1.0 and len(out) < MAX_EARLIER_WINDOWS:
+        lo, hi = np.searchsorted(ref_ts, [hi_t - length, hi_t], side="left")
+        out.append(slice(int(lo), int(hi)))
+        hi_t -= length
+    return out if len(out) >= MIN_EARLIER_WINDOWS else []
+
+
 DST_SAMPLE = 100_000  # rows the traffic's hours are counted on
 DST_MIN_SIDE_S = DAY_S / 2  # rows on both sides of a change to see its hours move
 OPEN_SHARE = 0.25 / 24  # an hour holding a quarter of an even share of the rows is an open hour
