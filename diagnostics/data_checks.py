@@ -24,6 +24,7 @@ from diagnostics.log import Categorical, align_categorical
 from diagnostics.model_checks import MIN_LABELLED, LossStats, relative_increase
 from diagnostics.phase import (
     DAY_S,
+    HOUR_S,
     MIN_CYCLE,
     WAVE_SPAN,
     daily_cycle_share,
@@ -34,6 +35,7 @@ from diagnostics.phase import (
     local_clock,
     matched_rows,
     reference_blocks,
+    steps_at_onset,
     window_hours_unseen,
     without_daily_wave,
 )
@@ -251,7 +253,11 @@ def _beyond_daily_wave(
     kr, kc = max(1, r.shape[0] // CYCLE_SAMPLE), max(1, c.shape[0] // CYCLE_SAMPLE)
     r_s, c_s = r[::kr], c[::kc]
     r_ts, c_ts, onset = clock
-    flat = without_daily_wave(r_s, r_ts[::kr], c_s, c_ts[::kc], onset)
+    # an input that moves across the onset no more than between its own earlier stretches has no
+    # step there to keep: the wave is fitted through the onset (`phase.steps_at_onset`)
+    adjacent = float(c_ts[0]) - float(r_ts[-1]) < HOUR_S
+    step = not adjacent or steps_at_onset(r_s, c_s)
+    flat = without_daily_wave(r_s, r_ts[::kr], c_s, c_ts[::kc], onset, step=step)
     if flat is None:
         return raw
     # the reference's own hours, wave taken out, tell how far the input wanders (`phase.hour_blocks`)

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from diagnostics.stats import ks_statistic_sorted
+
 HOUR_S = 3600.0
 DAY_S = 86400.0
 MIN_CYCLE = 0.03  # between-hour share of the reference's variance that makes a column cyclic
@@ -184,6 +186,39 @@ def window_hours_unseen(ref_ts: np.ndarray, cur_ts: np.ndarray) -> bool:
     return bool((r_n[c_share >= MIN_WINDOW_SHARE] < MIN_ROWS_PER_HOUR).any())
 
 
+STEP_ROWS = 200  # rows on each side of a boundary the input's step there is judged on (at least)
+STEP_PAIRS = 6  # earlier boundaries the input's own steps are read from
+
+
+def steps_at_onset(r: np.ndarray, c: np.ndarray) -> bool:
+    """Whether the input breaks at the onset more than it moves between neighbouring stretches before it.
+
+    A wave or a wandering level moves an input as much from one stretch of rows to the next
+    before the onset as across it: a temperature climbing through the morning, a bundled set's
+    rows tilted towards the evening. A fault starts at the onset: a sensor's offset, a fifth of the
+    rows moved, a cap. The last rows before the onset against the first as many after it (a
+    quarter of the window, `STEP_ROWS` at least; a two-sample KS) is no step when the neighbouring
+    same-sized stretches of the reference before it (up to `STEP_PAIRS`) already differ beyond the
+    KS critical value (alpha 0.001) and as much as the onset's. An input that sits still before
+    the onset keeps its step: a ramp of an hour (the harder suite's gradual drifts) moves the first
+    rows after the onset too little to show at the onset. With too few rows to tell, a step is
+    assumed (the caller judges as it did). `r` and `c` in time order.
+    """
+    r, c = r[np.isfinite(r)], c[np.isfinite(c)]
+    # a quarter of the window a stretch: a busy log's 200 rows are minutes, too short for a wave to move
+    k = min(max(STEP_ROWS, c.shape[0] // 4), c.shape[0], r.shape[0] // 3)
+    if k < 50:
+        return True
+    crit = 1.95 * float(np.sqrt(2.0 / k))
+    at = ks_statistic_sorted(np.sort(r[-k:]), np.sort(c[:k]))
+    pairs = min(STEP_PAIRS, r.shape[0] // k - 1)
+    blocks = np.sort(r[r.shape[0] - (pairs + 1) * k:].reshape(pairs + 1, k), axis=1)
+    before = max(ks_statistic_sorted(blocks[j], blocks[j + 1]) for j in range(pairs))
+    # an input that sits still between its earlier stretches (the harder suite's inputs, a sensor's
+    # level) keeps its step whatever the onset shows: a ramp of an hour moves its first rows too little
+    return before <= crit or at > before
+
+
 WAVE_BINS = 96  # bins of the whole log for the per-bin means the wave is fitted to
 
 
@@ -195,6 +230,7 @@ def without_daily_wave(
     onset: float,
     log_scale: bool = True,
     min_span: float = SHORT_SPAN,
+    step: bool = True,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Both windows' values with the log's trend and daily wave taken out; a step at the onset kept.
 
@@ -218,7 +254,7 @@ def without_daily_wave(
     if int(ok.sum()) < 24 * MIN_ROWS_PER_HOUR:
         return None
     if log_scale and _wave_multiplies(v[ok]):  # (`_wave_multiplies`)
-        logged = without_daily_wave(np.log(r), r_ts, np.log(c), c_ts, onset, log_scale=False, min_span=min_span)
+        logged = without_daily_wave(np.log(r), r_ts, np.log(c), c_ts, onset, False, min_span, step)
         return None if logged is None else (np.exp(logged[0]), np.exp(logged[1]))
     t0, t1 = float(ts.min()), float(ts.max())
     span = t1 - t0
@@ -241,8 +277,10 @@ def without_daily_wave(
         return np.column_stack([line, np.cos(angle), np.sin(angle), np.cos(2 * angle),
                                 np.sin(2 * angle)] + _higher_harmonics(t))
 
-    kept = [np.ones(WAVE_BINS), (centres >= onset).astype(np.float64)]
-    if span < WAVE_SPAN:
+    kept = [np.ones(WAVE_BINS)]
+    if step:
+        kept.append((centres >= onset).astype(np.float64))
+    if step and span < WAVE_SPAN:
         # and a ramp since the onset: a drift that grows for an hour is no bend of the afternoon
         kept.append(np.maximum(centres - onset, 0.0) / span)
     X = np.column_stack(kept + [basis(centres)])[filled]
