@@ -72,3 +72,39 @@ def test_a_step_is_told_from_a_wave_by_the_stretches_before_the_onset() -> None:
     assert steps_at_onset(flat[:2000], flat[2000:] + 0.8)
     assert steps_at_onset(flat[:2000], flat[2000:] + 0.05 * np.arange(1000) / 1000)
     assert steps_at_onset(flat[:60], flat[60:100])  # too few rows to tell: a step is assumed
+
+
+WET_HOURS = (0, 1, 2, 7, 12, 16, 17, 18)  # 20 hours: 3 of the first 5 wet, 1 in 5 twice, then 3 in 5
+
+
+def _drizzle_log(seed: int, gauge: float = 0.0, temp_step: float = 0.0) -> tuple[PredictionLog, float]:
+    """Light rain in hour-long spells; the onset at hour 15, labels withheld after it."""
+    rng = np.random.default_rng(seed)
+    t = np.sort(rng.uniform(T0, T0 + 20 * HOUR, 9000))
+    hour = ((t - T0) // HOUR).astype(np.int64)
+    rain = np.round(rng.exponential(0.4, t.size) * np.isin(hour, WET_HOURS), 1)
+    temp = 15 + rng.normal(0.0, 1.0, t.size)
+    onset = T0 + 15 * HOUR
+    after = t >= onset
+    rain = np.where(after & (rng.random(t.size) < 0.2), gauge, rain) if gauge else rain
+    temp = np.where(after, temp + temp_step, temp)
+    y = 10 + 4 * rain + 0.5 * temp + rng.normal(0.0, 1.0, t.size)
+    df = pd.DataFrame({"timestamp": pd.to_datetime(t, unit="s", utc=True), "model_version": "v1",
+                       "prediction": 10 + 4 * rain + 0.5 * temp, "label": np.where(after, np.nan, y),
+                       "latency_ms": rng.lognormal(3.0, 0.2, t.size), "rain_mm": rain, "temp_c": np.round(temp, 1)})
+    return frame_to_log(df), onset
+
+
+def test_a_wetter_window_like_the_references_first_hours_is_no_drift_but_a_stuck_gauge_share_is() -> None:
+    # the window's 3 wet hours in 5 against a 15-hour reference wet in 5 of them read 'rain_mm
+    # drifted beyond the log's own daily cycle' on main: the reference is under a day, and no
+    # swing of its own was read. Its first five hours were as wet as the window (`phase.hour_blocks`).
+    # A fifth of the rows reading 5 mm since the onset, and a temperature 3 degrees up, are still found.
+    for seed in (0, 1, 2):
+        log, onset = _drizzle_log(seed)
+        d = diagnose(log, onset=onset)
+        assert d.cause == "none", (seed, [(f.check, f.subject, f.evidence) for f in d.findings[:2]])
+        for fault, culprit in (({"gauge": 5.0}, "rain_mm"), ({"temp_step": 3.0}, "temp_c")):
+            bad, onset = _drizzle_log(seed, **fault)
+            d = diagnose(bad, onset=onset)
+            assert (d.cause, d.culprit_name) == ("data", culprit), (seed, fault, d.cause, d.culprit_name)
