@@ -647,6 +647,7 @@ def _shift_words(shift: float) -> str:
     return f" once its days' shift of {shift:+.4g} (inside earlier days' levels) is taken out" if shift else ""
 
 
+SWING_SAMPLE = 50_000  # values of an earlier window or block its swing is read from
 SWING_MARGIN = 1.5  # the largest of a few earlier swings understates the next one's size
 
 
@@ -690,6 +691,9 @@ def _own_swing(
     ks, ps, near_ks, near_ps, levels = [], [], [], [], []
     cur_counts = bin_counts_sorted(cs, edges)
     for block in earlier:
+        # a block's swing is a KS and a PSI: a time-ordered stride sample of it holds them within
+        # ~0.01 (a day-long log's two 300,000-row hour blocks per column cost a second full sort)
+        block = block[:: max(1, block.shape[0] // SWING_SAMPLE)]
         bs = sorted_values(block[np.isfinite(block)], 0)
         if bs.shape[0] < MIN_VALUES:
             return None
