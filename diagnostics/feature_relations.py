@@ -24,7 +24,7 @@ from scipy.stats import rankdata
 from diagnostics.context import Context
 from diagnostics.findings import Finding
 from diagnostics.log import Categorical
-from diagnostics.stats import ks_statistic_sorted
+from diagnostics.stats import ks_statistic_sorted, sorted_values
 
 MAX_FEATURES = 24  # the most influential numeric inputs; p x p matrices stay small
 MAX_ROWS = 10_000  # per window: a correlation's standard error is ~0.01, the drop asked is 0.2
@@ -85,7 +85,7 @@ def rank_correlations(ctx: Context, names: list[str]) -> tuple[np.ndarray, np.nd
 
 def _reference_cdf(ref: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Each value's place in the reference's distribution of its column (NaN where missing)."""
-    srt = np.sort(ref[np.isfinite(ref)])
+    srt = sorted_values(ref[np.isfinite(ref)])
     out = np.searchsorted(srt, values, side="right") / max(srt.size, 1)
     return np.where(np.isfinite(values), out, np.nan)
 
@@ -93,10 +93,6 @@ def _reference_cdf(ref: np.ndarray, values: np.ndarray) -> np.ndarray:
 RESIDUAL_BINS = 50
 TAIL = 0.02
 STILL = 0.1  # KS of a column's own distribution under which it did not move
-
-
-def _finite_sorted(x: np.ndarray) -> np.ndarray:
-    return np.sort(x[np.isfinite(x)])
 
 
 def _standardized(
@@ -156,7 +152,7 @@ def partial_breaks(ctx: Context, names: list[str], r_ref: np.ndarray) -> np.ndar
         u_cur[j] = _reference_cdf(r[ref_rows], np.asarray(cur[names[j]], dtype=float)[cur_rows])
     # how far each column's own distribution moved: when both of a pair moved, the population did
     # (a window of the smallest stones only), and a noisy twin's conditional spread moves with it
-    marginal = {j: ks_statistic_sorted(_finite_sorted(u_ref[j]), _finite_sorted(u_cur[j])) for j in cols}
+    marginal = {j: ks_statistic_sorted(sorted_values(u_ref[j]), sorted_values(u_cur[j])) for j in cols}
     for j, k in zip(*np.nonzero(np.triu(tight)), strict=True):
         if min(marginal[j], marginal[k]) >= STILL:
             continue
