@@ -32,6 +32,7 @@ from diagnostics.model_checks import (
     relative_increase,
 )
 from diagnostics.reference import reference_is_adjacent
+from diagnostics.surrogate_gap import surrogate_gap
 
 MIN_CONCLUSIVE = 200  # labelled rows that make a side-by-side comparison trustworthy
 VERSION_Z = 2.5  # a version comparison is one pre-registered test, not a scan: a lower bar
@@ -188,6 +189,7 @@ def _assess_version(
             mag, text, worse_z = _far_evidence(ctx, v, base, rv, cv, lv, mag, text, details)
         mag, text, worse_z = _with_pairs(ctx, v, base, rv, cv, mag, text, worse_z, details)
         mag, text = _cleared_by_pairs(ctx, mag, text, details)
+        mag, text, worse_z = _with_surrogate(ctx, v, base, rv, cv, mag, text, worse_z, details)
         mag, text = _with_mapping(ctx, v, base, rv, cv, False, mag, worse_z, text, details)
         found = Finding("model", "version_change", name, mag * (1.0 - data_score), text, details)
         return _few_labels(ctx, found, worse_z, (v, base, rv, cv, cur_v, cur_other, ref_base, since, lv), data_score)
@@ -641,6 +643,46 @@ def _with_pairs(
         f"nearest input it served) {_quality(ctx, pg.loss_baseline)} -> {_quality(ctx, pg.loss_version)}, "
         f"z {min(pg.z, 99.0):.1f}.",
         max(worse_z, pg.z),
+    )
+
+
+def _with_surrogate(
+    ctx: Context,
+    v: int,
+    base: int,
+    rv: np.ndarray,
+    cv: np.ndarray,
+    mag: float,
+    text: str,
+    worse_z: float,
+    details: dict[str, object],
+) -> tuple[float, str, float]:
+    """The same labelled rows scored by the baseline's answers read from a surrogate of its map
+    (`diagnostics.surrogate_gap`): numeric answers on inputs that do not repeat, where the
+    nearest-input pairing flatters the version and the two-sample gap drowns in label noise.
+    Scored by the same rule as the other forms; the larger score is kept."""
+    sg = surrogate_gap(ctx, v, base, rv, cv, MIN_CONCLUSIVE)
+    if sg is None:
+        return mag, text, worse_z
+    smag = gap_magnitude(ctx, sg.delta, sg.relative, sg.z, VERSION_Z, relative=True)
+    details.update(
+        surrogate_n=sg.n,
+        surrogate_loss_version=sg.loss_version,
+        surrogate_loss_baseline=sg.loss_baseline,
+        surrogate_z=sg.z,
+        surrogate_misfit=sg.misfit,
+        surrogate_magnitude=smag,
+    )
+    if smag <= mag:
+        return mag, text, worse_z
+    details["surrogate_decides"] = True
+    base_name = details["baseline_version"]
+    return (
+        smag,
+        text[:-1] + f"; on its own {sg.n} labelled rows scored against {base_name}'s answers there (read from a "
+        f"surrogate of its input -> prediction map fitted on its {sg.n_baseline} reference rows, its misfit taken "
+        f"out) {_quality(ctx, sg.loss_baseline)} -> {_quality(ctx, sg.loss_version)}, z {min(sg.z, 99.0):.1f}.",
+        max(worse_z, sg.z),
     )
 
 
