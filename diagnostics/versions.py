@@ -660,7 +660,11 @@ def _with_surrogate(
     """The same labelled rows scored by the baseline's answers read from a surrogate of its map
     (`diagnostics.surrogate_gap`): numeric answers on inputs that do not repeat, where the
     nearest-input pairing flatters the version and the two-sample gap drowns in label noise.
-    Scored by the same rule as the other forms; the larger score is kept."""
+    Scored by the same rule as the other forms; the larger score is kept. Not against a far
+    reference (`_far_baseline`): the surrogate's misfit is measured on the baseline's labelled
+    reference rows, and a model scored on its own training rows fits them as no live row."""
+    if details.get("far_reference"):
+        return mag, text, worse_z
     sg = surrogate_gap(ctx, v, base, rv, cv, MIN_CONCLUSIVE)
     if sg is None:
         return mag, text, worse_z
