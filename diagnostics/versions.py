@@ -18,7 +18,7 @@ from diagnostics.context import Context, loss_name, prediction_matrix, row_loss
 from diagnostics.findings import Finding, iso_utc
 from diagnostics.label_model import LabelModel, estimated_gap, label_model_of
 from diagnostics.log import Categorical, ChangeRecord, align_categorical, take_rows
-from diagnostics.matched import paired_gap, reverse_gap
+from diagnostics.matched import LossGap, paired_gap, reverse_gap
 from diagnostics.model_checks import (
     CERTAIN_Z,
     MIN_LABELLED,
@@ -187,9 +187,7 @@ def _assess_version(
         worse_z = lv.z_worse(lpb)
         if _far_baseline(ctx, base_name):
             mag, text, worse_z = _far_evidence(ctx, v, base, rv, cv, lv, mag, text, details)
-        mag, text, worse_z = _with_pairs(ctx, v, base, rv, cv, mag, text, worse_z, details)
-        mag, text = _cleared_by_pairs(ctx, mag, text, details)
-        mag, text, worse_z = _with_surrogate(ctx, v, base, rv, cv, mag, text, worse_z, details)
+        mag, text, worse_z = _with_pairs(ctx, v, base, rv, cv, mag, text, worse_z, details, across=True)
         mag, text = _with_mapping(ctx, v, base, rv, cv, False, mag, worse_z, text, details)
         found = Finding("model", "version_change", name, mag * (1.0 - data_score), text, details)
         return _few_labels(ctx, found, worse_z, (v, base, rv, cv, cur_v, cur_other, ref_base, since, lv), data_score)
@@ -616,42 +614,46 @@ def _with_pairs(
     text: str,
     worse_z: float,
     details: dict[str, object],
+    *,
+    across: bool = False,
 ) -> tuple[float, str, float]:
     """The same comparison on the same inputs (`diagnostics.matched`): each labelled row of the
     version against the baseline's answer at the nearest input it served. Far more sensitive
     when both versions are mostly right (only the rows they answer differently carry signal);
-    scored by the same rule as the two-sample comparison, with the paired z."""
+    scored by the same rule as the two-sample comparison, with the paired z. `across` windows,
+    the pairing may clear the version (`_cleared_by_pairs`), then numeric answers are also read
+    from a surrogate of the baseline's map (`_with_surrogate`)."""
     pg = paired_gap(ctx, v, base, rv, cv, MIN_LABELLED)
-    if pg is None:
+    if pg is not None:
+        details.update({f"paired_{key}": value for key, value in dataclasses.asdict(pg).items()})
+        base_name = details["baseline_version"]
+        how = (
+            f"on the same inputs (each of {pg.n} labelled rows paired with {base_name}'s answer at the nearest input "
+            "it served)"
+        )
+        pmag, mag, text = _stronger_form(ctx, pg, pg.z, mag, text, how)
+        details["paired_magnitude"] = pmag
+        worse_z = max(worse_z, pg.z)
+    if not across:
         return mag, text, worse_z
-    details.update(
-        paired_n=pg.n,
-        paired_loss_version=pg.loss_version,
-        paired_loss_baseline=pg.loss_baseline,
-        paired_z=pg.z,
-        paired_matched_share=pg.matched_share,
-        paired_neighbour_offset=pg.neighbour_offset,
-    )
-    pmag = gap_magnitude(ctx, pg.delta, pg.relative, pg.z, VERSION_Z, relative=True)
-    details["paired_magnitude"] = pmag
-    if pmag <= mag:
-        return mag, text, max(worse_z, pg.z)
-    base_name = details["baseline_version"]
-    return (
-        pmag,
-        text[:-1] + f"; on the same inputs (each of {pg.n} labelled rows paired with {base_name}'s answer at the "
-        f"nearest input it served) {_quality(ctx, pg.loss_baseline)} -> {_quality(ctx, pg.loss_version)}, "
-        f"z {min(pg.z, 99.0):.1f}.",
-        max(worse_z, pg.z),
-    )
+    mag, text = _cleared_by_pairs(ctx, mag, text, details)
+    return _with_surrogate(ctx, (v, base, rv, cv), mag, text, worse_z, details)
+
+
+def _stronger_form(ctx: Context, gap: LossGap, z: float, mag: float, text: str, how: str) -> tuple[float, float, str]:
+    """Another form of the version comparison, weighed by the same rule (`gap_magnitude`, the
+    version's bar, relative effect): its own magnitude, then the stronger magnitude and evidence
+    of the two (the evidence says `how` the form compared, and its figures)."""
+    form = gap_magnitude(ctx, gap.delta, gap.relative, z, VERSION_Z, relative=True)
+    if form <= mag:
+        return form, mag, text
+    figures = f"{_quality(ctx, gap.loss_baseline)} -> {_quality(ctx, gap.loss_version)}, z {min(z, 99.0):.1f}"
+    return form, form, f"{text[:-1]}; {how} {figures}."
 
 
 def _with_surrogate(
     ctx: Context,
-    v: int,
-    base: int,
-    rv: np.ndarray,
-    cv: np.ndarray,
+    versions: tuple[int, int, np.ndarray, np.ndarray],
     mag: float,
     text: str,
     worse_z: float,
@@ -665,29 +667,21 @@ def _with_surrogate(
     reference rows, and a model scored on its own training rows fits them as no live row."""
     if details.get("far_reference"):
         return mag, text, worse_z
-    sg = surrogate_gap(ctx, v, base, rv, cv, MIN_CONCLUSIVE)
+    sg = surrogate_gap(ctx, *versions, MIN_CONCLUSIVE)
     if sg is None:
         return mag, text, worse_z
-    smag = gap_magnitude(ctx, sg.delta, sg.relative, sg.z, VERSION_Z, relative=True)
-    details.update(
-        surrogate_n=sg.n,
-        surrogate_loss_version=sg.loss_version,
-        surrogate_loss_baseline=sg.loss_baseline,
-        surrogate_z=sg.z,
-        surrogate_misfit=sg.misfit,
-        surrogate_magnitude=smag,
+    base_name = details["baseline_version"]
+    how = (
+        f"on its own {sg.n} labelled rows scored against {base_name}'s answers there (read from a surrogate of its "
+        f"input -> prediction map fitted on its {sg.n_baseline} reference rows, its misfit taken out)"
     )
-    if smag <= mag:
+    smag, kept, kept_text = _stronger_form(ctx, sg, sg.z, mag, text, how)
+    details.update({f"surrogate_{key}": value for key, value in dataclasses.asdict(sg).items()})
+    details["surrogate_magnitude"] = smag
+    if kept <= mag:
         return mag, text, worse_z
     details["surrogate_decides"] = True
-    base_name = details["baseline_version"]
-    return (
-        smag,
-        text[:-1] + f"; on its own {sg.n} labelled rows scored against {base_name}'s answers there (read from a "
-        f"surrogate of its input -> prediction map fitted on its {sg.n_baseline} reference rows, its misfit taken "
-        f"out) {_quality(ctx, sg.loss_baseline)} -> {_quality(ctx, sg.loss_version)}, z {min(sg.z, 99.0):.1f}.",
-        max(worse_z, sg.z),
-    )
+    return kept, kept_text, max(worse_z, sg.z)
 
 
 def _cleared_by_pairs(ctx: Context, mag: float, text: str, details: dict[str, object]) -> tuple[float, str]:
