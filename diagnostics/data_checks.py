@@ -498,7 +498,8 @@ def _numeric_checks(
     w = _weight(ctx, name)
     d, d_bound = ks_statistic_bounded(rs, cs)
     edges = quantile_edges(rs, 10)
-    psi_value = psi_from_counts(bin_counts_sorted(rs, edges), bin_counts_sorted(cs, edges))
+    ref_counts = bin_counts_sorted(rs, edges)  # every PSI below compares with the reference's bins
+    psi_value = psi_from_counts(ref_counts, bin_counts_sorted(cs, edges))
     crit = 1.95 * math.sqrt((n1 + n2) / (n1 * n2))  # KS critical value at alpha = 0.001
     q = np.array([0.25, 0.5, 0.75])
     rq = _sorted_quantiles(rs, q)
@@ -557,7 +558,7 @@ def _numeric_checks(
                 )
                 return out
     out.extend(_value_grid(ctx, name, rs, cs, c))
-    swing = _own_swing(rs, cs, edges, earlier or [])
+    swing = _own_swing(rs, cs, edges, earlier or [], ref_counts)
     shift = _weather_shift(rq[1], cq[1], swing)
     if shift != 0.0:
         # the window's days sit higher or lower as the reference's own days do: judged without that,
@@ -568,7 +569,7 @@ def _numeric_checks(
         d_centred = ks_statistic_bounded(rs, centred)[0]
         if d_centred < min(d, max(crit, 0.1)):
             cs, d = centred, d_centred
-            psi_value = psi_from_counts(bin_counts_sorted(rs, edges), bin_counts_sorted(cs, edges))
+            psi_value = psi_from_counts(ref_counts, bin_counts_sorted(cs, edges))
             details.update(ks=d, psi=psi_value, weather_shift=shift)
         else:
             shift = 0.0
@@ -674,7 +675,7 @@ def _weather_shift(ref_median: float, cur_median: float, swing: tuple[float, ...
 
 
 def _own_swing(
-    rs: np.ndarray, cs: np.ndarray, edges: np.ndarray, earlier: list[np.ndarray]
+    rs: np.ndarray, cs: np.ndarray, edges: np.ndarray, earlier: list[np.ndarray], ref_counts: np.ndarray
 ) -> tuple[float, float, float, float, float, float] | None:
     """The largest KS and PSI of earlier windows against the reference; the current window's nearest.
 
@@ -699,7 +700,7 @@ def _own_swing(
             return None
         b_counts = bin_counts_sorted(bs, edges)
         ks.append(ks_statistic_bounded(rs, bs)[0])
-        ps.append(psi_from_counts(bin_counts_sorted(rs, edges), b_counts))
+        ps.append(psi_from_counts(ref_counts, b_counts))
         near_ks.append(ks_statistic_bounded(bs, cs)[0])
         near_ps.append(psi_from_counts(b_counts, cur_counts))
         levels.append(float(_sorted_quantiles(bs, np.array([0.5]))[0]))

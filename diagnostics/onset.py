@@ -81,11 +81,15 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
     stride = max(1, len(log) // SAMPLE_ROWS)
     rows = slice(None, None, stride)
     bs = b[rows]
+    rows_per_bin = np.bincount(bs, minlength=n_bins)  # the bins' rows of every series without a gap
 
     def mean_series(sampled: np.ndarray) -> np.ndarray:
         ok = np.isfinite(sampled)
-        n = np.bincount(bs[ok], minlength=n_bins)
-        s = np.bincount(bs[ok], weights=sampled[ok], minlength=n_bins)
+        if bool(ok.all()):  # most inputs: no rows to drop, the rows per bin are known
+            n, s = rows_per_bin, np.bincount(bs, weights=sampled, minlength=n_bins)
+        else:
+            n = np.bincount(bs[ok], minlength=n_bins)
+            s = np.bincount(bs[ok], weights=sampled[ok], minlength=n_bins)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(n >= 3, s / np.maximum(n, 1), np.nan)
 

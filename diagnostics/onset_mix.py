@@ -74,7 +74,8 @@ def mix_codes(values: np.ndarray | Categorical, head: int) -> tuple[np.ndarray, 
     h = v[:head][np.isfinite(v[:head])]
     if h.size < MIN_HEAD_ROWS:
         return None
-    distinct = np.unique(h)
+    hs = np.sort(h)  # one sort for the distinct values and the deciles
+    distinct = hs[np.concatenate(([True], hs[1:] != hs[:-1]))]
     if distinct.size < 2:
         return None
     if distinct.size <= MAX_DISTINCT:
@@ -83,7 +84,7 @@ def mix_codes(values: np.ndarray | Categorical, head: int) -> tuple[np.ndarray, 
         cells = np.where(hit, pos, distinct.size)
         names = [f"={x:g}" for x in distinct] + [" other"]
     else:
-        edges = quantile_edges(np.sort(h), DECILES)
+        edges = quantile_edges(hs, DECILES)
         if edges.size == 0:
             return None
         cells = np.searchsorted(edges, v, side="left")
