@@ -256,7 +256,7 @@ def _beyond_daily_wave(
     # an input that moves across the onset no more than between its own earlier stretches has no
     # step there to keep: the wave is fitted through the onset (`phase.steps_at_onset`)
     adjacent = float(c_ts[0]) - float(r_ts[-1]) < HOUR_S
-    step = not adjacent or steps_at_onset(r_s, c_s)
+    step = not adjacent or steps_at_onset(r_s, c_s, r_ts[::kr], c_ts[::kc])
     flat = without_daily_wave(r_s, r_ts[::kr], c_s, c_ts[::kc], onset, step=step)
     if flat is None:
         return raw

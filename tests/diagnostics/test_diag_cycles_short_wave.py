@@ -18,7 +18,7 @@ import pandas as pd
 from diagnostics import diagnose
 from diagnostics.loader import frame_to_log
 from diagnostics.log import PredictionLog
-from diagnostics.phase import steps_at_onset
+from diagnostics.phase import DAY_S, steps_at_onset
 
 HOUR = 3600.0
 T0 = pd.Timestamp("2026-10-05T00:00Z").timestamp()
@@ -72,6 +72,30 @@ def test_a_step_is_told_from_a_wave_by_the_stretches_before_the_onset() -> None:
     assert steps_at_onset(flat[:2000], flat[2000:] + 0.8)
     assert steps_at_onset(flat[:2000], flat[2000:] + 0.05 * np.arange(1000) / 1000)
     assert steps_at_onset(flat[:60], flat[60:100])  # too few rows to tell: a step is assumed
+
+
+def _wandering_level(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Three days of a daily wave on a random walk (a market level); the onset at 2.2 days. Also the
+    window as a copy of the values a day earlier (read from yesterday's snapshot)."""
+    rng = np.random.default_rng(seed)
+    t = np.sort(rng.uniform(0.0, 3 * DAY_S, 9000))
+    grid = np.arange(0.0, 3 * DAY_S + 600.0, 600.0)
+    walk = np.cumsum(rng.normal(0.0, 0.06, grid.size))
+    v = 0.8 * np.sin(2 * np.pi * t / DAY_S) + np.interp(t, grid, walk) + rng.normal(0.0, 0.12, t.size)
+    split = int(np.searchsorted(t, 2.2 * DAY_S))
+    return v[:split], t[:split], v[split:], t[split:], np.interp(t[split:] - DAY_S, t, v)
+
+
+def test_a_day_old_copy_steps_in_the_change_over_a_day() -> None:
+    # the wave and the walk move the level between earlier stretches as much as the copy does
+    # across the onset; the change over a day, which holds the wave, steps there (`_steps_day_over_day`)
+    for seed in (3, 9):
+        r, r_ts, c, c_ts, copy = _wandering_level(seed)
+        assert not steps_at_onset(r, copy)
+        assert steps_at_onset(r, copy, r_ts, c_ts)
+    for seed in range(12):  # the same inputs unbroken: no step, with the day's change or without it
+        r, r_ts, c, c_ts, _ = _wandering_level(seed)
+        assert not steps_at_onset(r, c, r_ts, c_ts), seed
 
 
 WET_HOURS = (0, 1, 2, 7, 12, 16, 17, 18)  # 20 hours: 3 of the first 5 wet, 1 in 5 twice, then 3 in 5
