@@ -413,6 +413,12 @@ def reference_blocks(ref_ts: np.ndarray, onset: float, end: float, whole_days: b
         length = np.floor(length / DAY_S) * DAY_S
     if length < (DAY_S if whole_days else HOUR_S):
         return []
+    return _blocks_back_from(ref_ts, last, length)
+
+
+def _blocks_back_from(ref_ts: np.ndarray, last: float, length: float) -> list[slice]:
+    """Consecutive blocks of `length` seconds cut back from `last` while the reference holds them
+    (at most `MAX_EARLIER_WINDOWS`); fewer than `MIN_EARLIER_WINDOWS`: none."""
     out: list[slice] = []
     hi_t = last
     while hi_t - length >= float(ref_ts[0]) - 1.0 and len(out) < MAX_EARLIER_WINDOWS:  # (a second's rounding)
@@ -448,13 +454,7 @@ def hour_blocks(ref_ts: np.ndarray, onset: float, end: float) -> list[slice]:
     length = min(end - onset, (last - first) / 2.0)
     if length < SHORT_BLOCK_MIN:
         return []
-    out: list[slice] = []
-    hi_t = last
-    while hi_t - length >= first - 1.0 and len(out) < MAX_EARLIER_WINDOWS:
-        lo, hi = np.searchsorted(ref_ts, [hi_t - length, hi_t], side="left")
-        out.append(slice(int(lo), int(hi)))
-        hi_t -= length
-    return out if len(out) >= MIN_EARLIER_WINDOWS else []
+    return _blocks_back_from(ref_ts, last, length)
 
 
 DST_SAMPLE = 100_000  # rows the traffic's hours are counted on
