@@ -121,6 +121,10 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
         calls = np.bincount(bs[known], minlength=n_bins).astype(np.float64)
         shortest = max(2, int(np.ceil(BURST_MIN_SECONDS / width)))
         burst_at, _, burst_z = rate_burst(failed, calls, int(0.15 * n_bins), int(0.95 * n_bins), shortest, n_bins // 4)
+        at_e, z_e = rate_increase_split(failed, calls, lo_frac=0.15, hi_frac=0.95)
+        rate_steps.append((z_e, at_e, "errors:rate"))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rates["errors:rate"] = np.where(calls > 0, failed / np.maximum(calls, 1.0), np.nan)
         if burst_z > 0:
             burst = (burst_z, burst_at, "errors:burst")
     label = log.label
