@@ -95,7 +95,9 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
 
     centres = t0 + (np.arange(n_bins) + 0.5) * width
     line_at, _ = mean_shift_split(counts, lo_frac=0.15, hi_frac=0.95)
-    traffic_at, traffic_z, traffic_rest = seasonal_step(counts, centres, lo_frac=0.15, hi_frac=0.95, prefer=line_at)
+    traffic_at, traffic_z, traffic_rest = seasonal_step(
+        np.log(counts + 0.5), centres, lo_frac=0.15, hi_frac=0.95, prefer=line_at, weights=counts + 0.5
+    )
     rates["traffic"] = traffic_rest  # scanned against a daily cycle, not a line
     if np.isfinite(loss).any():
         series["performance"] = (mean_series(loss[rows]), True)
@@ -583,7 +585,12 @@ def refine_step(
 
 
 def seasonal_step(
-    values: np.ndarray, times: np.ndarray, lo_frac: float, hi_frac: float, prefer: int | None = None
+    values: np.ndarray,
+    times: np.ndarray,
+    lo_frac: float,
+    hi_frac: float,
+    prefer: int | None = None,
+    weights: np.ndarray | None = None,
 ) -> tuple[int, float, np.ndarray]:
     """Best single step in a series beyond a daily cycle: (split index, strength, deseasonalized series).
 
@@ -609,16 +616,17 @@ def seasonal_step(
     t = np.asarray(times, dtype=np.float64)[idx]
     span = float(t[-1] - t[0])
     cols = [np.ones(n), (t - t.mean()) / max(span, 1.0)] + cycle_columns(t)
-    q, _ = np.linalg.qr(np.column_stack(cols))
-    yv = y[idx]
+    root = np.ones(n) if weights is None else np.sqrt(np.asarray(weights, dtype=np.float64)[idx])
+    q, _ = np.linalg.qr(np.column_stack(cols) * root[:, None])
+    yv = y[idx] * root
     resid = yv - q @ (q.T @ yv)
-    rest[idx] = resid + yv.mean()
+    rest[idx] = resid / root + float(np.average(y[idx], weights=root**2))
     lo = max(2, int(lo_frac * n))
     hi = min(n - 3, int(hi_frac * n))
     if hi <= lo:
         return 0, 0.0, rest
     splits = np.arange(lo, hi)
-    steps = (np.arange(n)[:, None] >= splits[None, :]).astype(np.float64)
+    steps = (np.arange(n)[:, None] >= splits[None, :]).astype(np.float64) * root[:, None]
     steps -= q @ (q.T @ steps)
     norm = np.einsum("ij,ij->j", steps, steps)
     with np.errstate(invalid="ignore", divide="ignore"):
