@@ -91,17 +91,23 @@ WEEKLY_SPAN = 13 * DAY_S  # most 3-hour blocks of the week seen twice
 CYCLES_SPAN = 1.5 * DAY_S  # a log this long has seen most hours twice: a step is judged beyond the cycle
 
 
-def cycle_columns(t: np.ndarray) -> list[np.ndarray]:
+def cycle_columns(t: np.ndarray, smooth: bool = False) -> list[np.ndarray]:
     """The daily (and weekly) cycle a log of this span has seen, as regression columns.
 
     Two weeks or more: each 3-hour block of the week its own level (weekends); a day and a half
     or more: each hour of the day its own level; six hours or more: two daily harmonics (free
-    amplitude and phase), all a line's companions in `onset.seasonal_step`.
+    amplitude and phase), all a line's companions in `onset.seasonal_step`. `smooth` asks for
+    daily harmonics (three orders from a day and a half on) in place of the levels per hour: a
+    log of two days holds a step at its day boundary in a line beside the hours' levels.
     """
     span = float(t[-1] - t[0]) if t.size else 0.0
     if span >= WEEKLY_SPAN:
         block = np.floor(t / (3 * HOUR_S)) % 56
         return [(block == b).astype(np.float64) for b in range(1, 56)]
+    if smooth and span >= DAY_S / 4:
+        angle = 2.0 * np.pi * t / DAY_S
+        orders = (1, 2, 3) if span >= CYCLES_SPAN else (1, 2)
+        return [f(k * angle) for k in orders for f in (np.cos, np.sin)]
     if span >= CYCLES_SPAN:
         hour = np.floor(t / HOUR_S) % 24
         return [(hour == h).astype(np.float64) for h in range(1, 24)]
