@@ -168,7 +168,10 @@ def _names_feature(d: Diagnosis, cand: Candidate) -> bool:
     if d.cause == "none" or not d.findings:
         return False
     top = d.findings[0]
-    if top.check not in _CONFIRMING.get(cand.series.partition(":")[0], ()):
+    kind = cand.series.partition(":")[0]
+    if kind == "input":  # an input's own step: confirmed by a data finding on that input
+        return top.cause == "data" and top.subject == cand.feature
+    if top.check not in _CONFIRMING.get(kind, ()):
         return False
     if top.check in ("replayed_requests", "segment_traffic", "error_rate"):
         return True
