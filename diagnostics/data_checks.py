@@ -637,7 +637,7 @@ def _numeric_checks(
 # its moved rows carry the performance drop (loss_carry raises it): a fifth of a broad input's rows
 # moved by 1.5 sd is KS ~0.1 whatever the sample size, and doubled a price model's error while
 # "concept drift" took the verdict. Scored 0 until then, so it never outweighs anything by itself.
-SLIGHT_KS_CRITICALS = 2.0
+SLIGHT_KS_CRITICALS = 1.5
 
 
 def _swing_words(own: tuple[float, float] | None) -> str:

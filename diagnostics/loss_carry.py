@@ -75,11 +75,20 @@ def carried(ctx: Context, name: str) -> Carried | None:
     # share above is a floor (55-59% where the fault carried it all). The bins that *lost* rows hold
     # none of them: their rise is what a change everywhere would show. Read there when they are
     # enough rows, the share is the part of the window's rise they do not show.
+    # Those bins hold moved rows too (a row moved up by 1 sd from the low tail lands in a bin that
+    # still lost rows overall), so only the bins that lost the most are read, the fewest of them
+    # that hold the rows asked for: where the input lost a fifth of its rows, none moved in.
     losing = (p_cur * GAIN < p_ref) & (p_ref - p_cur > 0.01)
-    lost = losing[codes]
+    need = max(MIN_ROWS, MIN_OTHER_SHARE * codes.size)
     left: float | None = None
-    if int(lost.sum()) >= max(MIN_ROWS, MIN_OTHER_SHARE * codes.size):
-        left = float(rise[lost].mean())
+    if int(losing[codes].sum()) >= need:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            kept = np.where(losing, p_cur / p_ref, np.inf)
+        order = np.argsort(kept, kind="stable")
+        held = np.cumsum(np.bincount(codes, minlength=nb)[order])
+        lost = np.zeros(nb, dtype=bool)
+        lost[order[: int(np.searchsorted(held, need)) + 1]] = True
+        left = float(rise[lost[codes]].mean())
         share = max(share, 1.0 - max(left, 0.0) / total)
     return Carried(float(np.clip(share, 0.0, 1.0)), z, float(p_cur[gaining].sum()), a.mean, b.mean, left)
 
