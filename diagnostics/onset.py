@@ -259,8 +259,8 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
         inputs = [(z, at, f"input:{key.rpartition(':')[0]}") for z, at, key in scored
                   if key.rpartition(":")[0] in log.features]
         local = [c for c in rate_steps if c[2].startswith("segment:")]
-        candidates = _candidates(log, loss, rows, bs, n_bins, t0, width, local + inputs)
-        return Onset(fallback.timestamp, False, "", 0.0, candidates)
+        weak = _candidates(log, loss, rows, bs, n_bins, t0, width, local + inputs)
+        return Onset(fallback.timestamp, False, "", 0.0, weak)
     strongest = max(c[0] for c in strong)
     # a regression starts with its cause: among the clearly strong steps take the earliest
     leading = [c for c in strong if c[0] >= 0.5 * strongest]
