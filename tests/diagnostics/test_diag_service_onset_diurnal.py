@@ -48,26 +48,27 @@ def _log(seed: int, onset_frac: float, extra_errors: float, drop: float = 0.0) -
     return log, onset
 
 
+def _minutes_off(seeds: int, onset_frac: float, kind: str, extra_errors: float, drop: float) -> dict[int, int]:
+    """How far the found onset lies from the true one, per seed, the verdict checked on the way."""
+    late = {}
+    for seed in range(seeds):
+        log, onset = _log(seed, onset_frac, extra_errors, drop=drop)
+        d = diagnose(log)
+        assert (d.cause, d.culprit_kind) == ("service", kind), [f.evidence for f in d.findings[:2]]
+        late[seed] = round((d.onset - onset) / 60)
+    return late
+
+
 @pytest.mark.parametrize("onset_frac", [0.55, 0.65])
 def test_an_error_rise_is_dated_at_its_onset_on_a_diurnal_log(onset_frac: float) -> None:
-    late = {}
-    for seed in range(8):
-        log, onset = _log(seed, onset_frac, 0.08)
-        d = diagnose(log)
-        assert (d.cause, d.culprit_kind) == ("service", "errors"), [f.evidence for f in d.findings[:2]]
-        late[seed] = round((d.onset - onset) / 60)
+    late = _minutes_off(8, onset_frac, "errors", 0.08, 0.0)
     assert all(abs(m) <= 30 for m in late.values()), late
 
 
 @pytest.mark.parametrize("onset_frac", [0.4, 0.6, 0.7])
 def test_a_traffic_drop_is_dated_at_its_onset_on_a_diurnal_log(onset_frac: float) -> None:
     """(Before: 6 of these 12 dated 8-12 hours early, two found no cause.)"""
-    late = {}
-    for seed in range(4):
-        log, onset = _log(seed, onset_frac, 0.0, drop=0.6)
-        d = diagnose(log)
-        assert (d.cause, d.culprit_kind) == ("service", "traffic"), [f.evidence for f in d.findings[:2]]
-        late[seed] = round((d.onset - onset) / 60)
+    late = _minutes_off(4, onset_frac, "traffic", 0.0, 0.6)
     assert all(abs(m) <= 30 for m in late.values()), late
 
 
