@@ -36,6 +36,7 @@ from diagnostics.phase import (
     matched_rows,
     reference_blocks,
     steps_at_onset,
+    wanders_through_onset,
     window_hours_unseen,
     without_daily_wave,
 )
@@ -560,6 +561,8 @@ def _numeric_checks(
     out.extend(_value_grid(ctx, name, rs, cs, c))
     swing = _own_swing(rs, cs, edges, earlier or [], ref_counts)
     shift = _weather_shift(rq[1], cq[1], swing)
+    if shift == 0.0 and d >= max(crit, 0.1) and psi_value >= 0.1 and _log_wanders(ctx, name):
+        return out  # the log's own level wanders as far, and nothing else moved (`_log_wanders`)
     if shift != 0.0:
         # the window's days sit higher or lower as the reference's own days do: judged without that,
         # when the shift is all that moved it (a two-level input, office hours' occupancy, moves by
@@ -672,6 +675,24 @@ def _weather_shift(ref_median: float, cur_median: float, swing: tuple[float, ...
     lo, hi = swing[4], swing[5]
     spread = 0.5 * (hi - lo)
     return cur_median - ref_median if lo - spread <= cur_median <= hi + spread else 0.0
+
+
+def _log_wanders(ctx: Context, name: str) -> bool:
+    """Whether the window's move is the weather's, read on the whole log (`phase.wanders_through_onset`).
+
+    The reference's days are the measure `_weather_shift` reads first; a reference of a day or
+    two, or a file of other days, holds too few of them to know how far the weather wanders (the
+    third day of a 3-day log sits beyond the first two days' levels, and the window's days mix
+    levels no single shift re-centres). The whole log tells a wander from a break: its level
+    steps between its own half days as much as across the onset, and with each half day's level
+    taken out nothing is left that moved (a fifth of the rows moved, a changed spread stay a drift;
+    an offset since the onset is a step beyond the log's own; a unit was judged before).
+    """
+    v = ctx.log.features.get(name)
+    ts = ctx.log.timestamp
+    if v is None or isinstance(v, Categorical) or ts.shape[0] != v.shape[0] or ts.shape[0] < 2:
+        return False
+    return wanders_through_onset(v, ts, ctx.onset, SWING_MARGIN)
 
 
 def _own_swing(

@@ -14,6 +14,8 @@ share of variance of `MIN_CYCLE`); every other column keeps its whole reference.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from diagnostics.stats import ks_statistic_sorted
@@ -461,6 +463,95 @@ def hour_blocks(ref_ts: np.ndarray, onset: float, end: float) -> list[slice]:
     if length < SHORT_BLOCK_MIN:
         return []
     return _blocks_back_from(ref_ts, last, length)
+
+
+LEVEL_BLOCK_S = 12 * HOUR_S  # blocks the log's own level is read in: a day's weather in two halves
+LEVEL_BLOCK_MIN_S = SHORT_SPAN  # a shorter block holds a few noisy rows of a quiet hour
+LEVEL_BLOCKS_BEFORE = 3  # blocks before the onset: two steps between them at least
+LEVEL_SAMPLE = 100_000  # rows of the whole log its level is read from (time-ordered stride sample)
+LEVEL_NOISE = 4.0  # a step between blocks below this many of a block median's standard errors is noise
+
+
+def wanders_through_onset(v: np.ndarray, ts: np.ndarray, onset: float, margin: float) -> bool:
+    """Whether the input's level steps across the onset no more than between its own blocks, and nothing else moved.
+
+    Weather wanders from day to day: a warm spell, then a cold one. A window of other days than
+    the reference's sits higher or lower than every day the reference holds, above all when the
+    reference holds a day or two (the third day of a 3-day log: 'temperature drifted, median
+    26 -> 28', KS 0.6, on healthy logs of 36 hours to two weeks) or is a file of other days. The
+    log itself tells the two apart: with the daily wave taken out (fitted jointly with a step at
+    the onset, which stays in the values, `without_daily_wave`), its level in consecutive blocks
+    before the onset, and after it, moves as the weather does; a fault (a sensor's offset, a
+    level beyond every day seen) is a step at the onset larger than any of those, and holds
+    still after it. True when the level's step across the onset (the last block before against
+    the first after it that holds rows: a closed night is skipped) is at most `margin` times the
+    largest step between neighbouring blocks elsewhere, or within the sampling noise of a block's
+    median, and the values with each block's level taken out are alike before and after the
+    onset (KS under the drift bar: a fifth of the rows moved, a changed spread, a cap are left).
+    An input that sits still (the harder suite's inputs) keeps any step beyond that noise.
+    Blocks are half a day, shorter on a short log (a third of the log before the onset, the
+    window at most), never under three hours; too few rows or blocks: False (judged as before).
+    `v` and `ts` are the whole log's, in time order.
+    """
+    steps = level_steps(v, ts, onset)
+    if steps is None:
+        return False
+    at, own, noise, left, crit = steps
+    return at <= max(margin * own, noise) and left < max(crit, LEVEL_KS_BAR)
+
+
+LEVEL_KS_BAR = 0.1  # the drift bar's effect size (`data_checks`): what is left must stay under it
+
+
+def level_steps(v: np.ndarray, ts: np.ndarray, onset: float) -> tuple[float, float, float, float, float] | None:
+    """The wave-free level's blocks of `wanders_through_onset`; None when too few.
+
+    (step across the onset, largest step between neighbouring blocks elsewhere, a block median's
+    noise, KS of the values with their block's level taken out before against after the onset,
+    that KS's critical value at alpha 0.001).
+    """
+    k = max(1, ts.shape[0] // LEVEL_SAMPLE)
+    v, ts = v[::k].astype(np.float64), ts[::k]
+    before, after = onset - float(ts[0]), float(ts[-1]) - onset
+    block = min(LEVEL_BLOCK_S, before / LEVEL_BLOCKS_BEFORE, after)
+    if block < LEVEL_BLOCK_MIN_S:
+        return None
+    cut = int(np.searchsorted(ts, onset))
+    flat = without_daily_wave(v[:cut], ts[:cut], v[cut:], ts[cut:], onset, log_scale=False)
+    if flat is None:
+        return None
+    f = np.concatenate(flat)
+    n_before, n_after = int(before // block), max(1, int(after // block))
+    bounds = np.searchsorted(ts, onset + block * np.arange(-n_before, n_after + 1))
+    levels, sizes = np.full(n_before + n_after, math.nan), np.zeros(n_before + n_after, dtype=np.int64)
+    for j, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):  # a few blocks, a median each
+        x = f[lo:hi]
+        x = x[np.isfinite(x)]
+        sizes[j] = x.size
+        if x.size >= MIN_ROWS_PER_HOUR:
+            levels[j] = float(np.median(x))
+    prior, later = levels[:n_before], levels[n_before:]
+    prior, later = prior[np.isfinite(prior)], later[np.isfinite(later)]  # closed hours: skipped
+    if prior.size < LEVEL_BLOCKS_BEFORE or later.size == 0:
+        return None
+    x = f[:cut]
+    x = x[np.isfinite(x)]
+    mad = 1.4826 * float(np.median(np.abs(x - np.median(x))))
+    noise = LEVEL_NOISE * 1.25 * mad / math.sqrt(float(sizes[sizes >= MIN_ROWS_PER_HOUR].min()))
+    # the weather goes on wandering after the onset; a fault's offset holds still at its new level
+    own = float(max(np.abs(np.diff(prior)).max(), np.abs(np.diff(later)).max(initial=0.0)))
+    # each row less its block's level: what is left of the weather is the noise around it
+    row_level = np.full(f.shape[0], math.nan)
+    row_level[bounds[0]:bounds[-1]] = np.repeat(levels, np.diff(bounds))
+    left = f - row_level
+    split = cut - int(bounds[0])
+    left = left[bounds[0]:bounds[-1]]
+    lb, la = left[:split], left[split:]
+    lb, la = np.sort(lb[np.isfinite(lb)]), np.sort(la[np.isfinite(la)])
+    if lb.size < MIN_ROWS_PER_HOUR or la.size < MIN_ROWS_PER_HOUR:
+        return None
+    crit = 1.95 * math.sqrt((lb.size + la.size) / (lb.size * la.size))
+    return abs(float(later[0]) - float(prior[-1])), own, noise, ks_statistic_sorted(lb, la), crit
 
 
 DST_SAMPLE = 100_000  # rows the traffic's hours are counted on
