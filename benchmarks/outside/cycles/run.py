@@ -63,7 +63,7 @@ def run_one(seed: int, folder: Path) -> list[dict[str, object]]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", default="0-299")
-    parser.add_argument("--held-out", action="store_true", help="run only the held-out third (seed % 3 == 2)")
+    parser.add_argument("--held-out", action="store_true", help="run only the held-out third (seed %% 3 == 2)")
     parser.add_argument("--all", action="store_true", help="run tuning and held-out seeds alike")
     parser.add_argument("--out", default="", help="folder for the logs (a temporary one if empty)")
     parser.add_argument("--json", default="", help="write every run's outcome here")
