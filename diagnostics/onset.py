@@ -98,6 +98,14 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
     line_at, _ = mean_shift_split(counts, lo_frac=0.15, hi_frac=0.95)
     traffic_at, traffic_z, traffic_rest = traffic_step(counts, centres, prefer=line_at)
     rates["traffic"] = traffic_rest  # scanned against a daily cycle, not a line
+
+    def rate_step(events: np.ndarray, trials: np.ndarray, name: str) -> None:
+        """A symptom of rare events scanned as a rate rise, each bin weighed by its trials."""
+        at, z = rate_increase_split(events, trials, lo_frac=0.15, hi_frac=0.95)
+        rate_steps.append((z, at, name))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rates[name] = np.where(trials > 0, events / np.maximum(trials, 1.0), np.nan)
+
     if np.isfinite(loss).any():
         series["performance"] = (mean_series(loss[rows]), True)
         tail = tail_series(loss[rows])
@@ -105,10 +113,7 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
             ok = np.isfinite(tail)
             extreme = np.bincount(bs[ok], weights=tail[ok], minlength=n_bins)
             labelled = np.bincount(bs[ok], minlength=n_bins).astype(np.float64)
-            at, z = rate_increase_split(extreme, labelled, lo_frac=0.15, hi_frac=0.95)
-            rate_steps.append((z, at, "performance:tail"))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                rates["performance:tail"] = np.where(labelled > 0, extreme / np.maximum(labelled, 1.0), np.nan)
+            rate_step(extreme, labelled, "performance:tail")
     if log.latency_ms is not None:
         series["latency"] = (mean_series(np.log1p(np.maximum(log.latency_ms[rows], 0))), True)
     burst: tuple[float, int, str] | None = None
@@ -122,10 +127,7 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
         calls = np.bincount(bs[known], minlength=n_bins).astype(np.float64)
         shortest = max(2, int(np.ceil(BURST_MIN_SECONDS / width)))
         burst_at, _, burst_z = rate_burst(failed, calls, int(0.15 * n_bins), int(0.95 * n_bins), shortest, n_bins // 4)
-        at_e, z_e = rate_increase_split(failed, calls, lo_frac=0.15, hi_frac=0.95)
-        rate_steps.append((z_e, at_e, "errors:rate"))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rates["errors:rate"] = np.where(calls > 0, failed / np.maximum(calls, 1.0), np.nan)
+        rate_step(failed, calls, "errors:rate")
         if burst_z > 0:
             burst = (burst_z, burst_at, "errors:burst")
     label = log.label

@@ -106,16 +106,13 @@ def cycle_columns(t: np.ndarray, smooth: bool = False) -> list[np.ndarray]:
     if span >= WEEKLY_SPAN:
         block = np.floor(t / (3 * HOUR_S)) % 56
         return [(block == b).astype(np.float64) for b in range(1, 56)]
-    if smooth and span >= DAY_S / 4:
-        angle = 2.0 * np.pi * t / DAY_S
-        orders = (1, 2, 3) if span >= CYCLES_SPAN else (1, 2)
-        return [f(k * angle) for k in orders for f in (np.cos, np.sin)]
-    if span >= CYCLES_SPAN:
+    if span >= CYCLES_SPAN and not smooth:
         hour = np.floor(t / HOUR_S) % 24
         return [(hour == h).astype(np.float64) for h in range(1, 24)]
     if span >= DAY_S / 4:
         angle = 2.0 * np.pi * t / DAY_S
-        return [np.cos(angle), np.sin(angle), np.cos(2 * angle), np.sin(2 * angle)]
+        orders = (1, 2, 3) if span >= CYCLES_SPAN else (1, 2)
+        return [f(k * angle) for k in orders for f in (np.cos, np.sin)]
     return []
 
 
