@@ -207,8 +207,70 @@ def test_sorted_values_counts_whole_numbers_instead_of_sorting(monkeypatch: pyte
     ages = rng.integers(18, 90, 50_000).astype(np.float64)
     assert _same_bits(stats.sorted_values(ages, 0), real(ages))
     assert calls == []
-    stats.sorted_values(rng.normal(size=50_000), 0)
-    assert calls == [50_000]
+    stats.sorted_values(rng.normal(size=5_000), 0)  # below BUCKET_MIN: the comparison sort
+    assert calls == [5_000]
+
+
+def test_large_continuous_columns_are_sorted_through_buckets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above BUCKET_MIN a continuous column reaches np.sort only as its probe; a column of a few
+    values, one holding -0.0 and one of a tail too heavy for equal-width buckets sort whole."""
+    from diagnostics import stats
+
+    calls: list[int] = []
+    real = np.sort
+
+    def spy(a: np.ndarray, *args: object, **kwargs: object) -> np.ndarray:
+        calls.append(a.shape[0])
+        return real(a, *args, **kwargs)  # type: ignore[call-overload, no-any-return]
+
+    monkeypatch.setattr(stats.np, "sort", spy)
+    rng = np.random.default_rng(1)
+    n = 100_000
+    x = rng.normal(size=n)
+    assert _same_bits(stats.sorted_values(x, 0), real(x))
+    assert calls and max(calls) < n
+    few = rng.choice([0.5, 1.5, 2.25], n)
+    zero = rng.normal(size=n)
+    zero[7] = -0.0
+    heavy = np.exp(rng.normal(0.0, 6.0, n))  # log-normal, sigma 6: nearly every value in the first buckets
+    for column in (few, zero, heavy):
+        calls.clear()
+        assert _same_bits(stats.sorted_values(column, 0), real(column))
+        assert calls[-1] == n
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    hs.integers(32_768, 120_000),
+    hs.floats(0, 0.3),
+    hs.sampled_from(
+        ["normal", "lognormal", "ties", "sorted", "reversed", "outliers", "inf", "negative_zero", "tiny_range", "mixed"]
+    ),
+    hs.integers(0, 2**31),
+)
+def test_bucket_sort_equals_numpy_sort_bit_for_bit(n: int, nan_share: float, shape: str, seed: int) -> None:
+    """Through buckets or not, a large column's sorted values are np.sort's, NaNs sliced off."""
+    from diagnostics.stats import _bucket_sorted, sorted_values
+
+    rng = np.random.default_rng(seed)
+    x = {
+        "normal": lambda: rng.normal(3.0, 2.0, n),
+        "lognormal": lambda: rng.lognormal(3.0, 1.2, n),
+        "ties": lambda: np.round(rng.normal(50.0, 10.0, n), 1),
+        "sorted": lambda: np.sort(rng.uniform(0.0, 1e9, n)),
+        "reversed": lambda: np.sort(rng.uniform(-5.0, 5.0, n))[::-1].copy(),
+        "outliers": lambda: np.where(rng.random(n) < 0.001, 1e12, rng.normal(size=n)),
+        "inf": lambda: np.where(rng.random(n) < 0.01, np.inf, rng.normal(size=n)),
+        "negative_zero": lambda: np.where(rng.random(n) < 0.01, -0.0, rng.normal(size=n)),
+        "tiny_range": lambda: 1.0 + rng.integers(0, 5000, n) * np.finfo(np.float64).eps,
+        "mixed": lambda: np.where(rng.random(n) < 0.3, 0.0, rng.exponential(size=n)),
+    }[shape]()
+    x[rng.random(n) < nan_share] = np.nan
+    n_nan = int(np.isnan(x).sum())
+    expected = np.sort(x)[: n - n_nan]
+    assert _same_bits(sorted_values(x, n_nan), expected)
+    bucketed = _bucket_sorted(x, n_nan)
+    assert bucketed is None or _same_bits(bucketed, expected)
 
 
 def test_daily_cycle_share_with_the_hours_given_equals_computing_them() -> None:
