@@ -178,13 +178,14 @@ def ks_statistic_bounded(a: np.ndarray, b: np.ndarray, points: int = KS_GRID_POI
         return float("nan"), 0.0
     if n1 + n2 <= 4 * points:
         return ks_statistic_sorted(a, b), 0.0
-    step_a = max(1, n1 // points)
-    step_b = max(1, n2 // points)
-    grid = np.unique(np.concatenate([a[::step_a], a[-1:], b[::step_b], b[-1:]]))
-    ra = np.searchsorted(a, grid, side="right")
-    la = np.searchsorted(a, grid, side="left")
-    rb = np.searchsorted(b, grid, side="right")
-    lb = np.searchsorted(b, grid, side="left")
+    pa = np.append(np.arange(0, n1, max(1, n1 // points)), n1 - 1)
+    pb = np.append(np.arange(0, n2, max(1, n2 // points)), n2 - 1)
+    ka, kb = a[pa], b[pb]
+    # both CDFs at every grid value: a sample's own grid values are counted where they stand
+    # (`_counts_at`), the other's by binary search; a value in both grids gets the same counts
+    _, first = np.unique(np.concatenate((ka, kb)), return_index=True)
+    ra, la = (np.concatenate(pair)[first] for pair in zip(_counts_at(a, ka, pa), _counts_at(a, kb), strict=True))
+    rb, lb = (np.concatenate(pair)[first] for pair in zip(_counts_at(b, ka), _counts_at(b, kb, pb), strict=True))
     d_at = np.abs(ra / n1 - rb / n2)
     d_below = np.abs(la / n1 - lb / n2)
     d = float(max(d_at.max(), d_below.max()))
@@ -194,6 +195,28 @@ def ks_statistic_bounded(a: np.ndarray, b: np.ndarray, points: int = KS_GRID_POI
     open_b = np.diff(np.concatenate(([0], rb)))[:] - (rb - lb)
     bound = float(max(open_a.max() / n1, open_b.max() / n2))
     return d, bound
+
+
+def _counts_at(s: np.ndarray, keys: np.ndarray, at: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(count of `s` <= key, count of `s` < key) for sorted keys: `searchsorted` right and left, exactly.
+
+    With `at` (the keys are `s[at]`) a key whose neighbours differ from it is counted where it
+    stands, and a key of another sample that `s` does not hold has both counts equal: only keys
+    inside a run of ties are searched twice. A KS grid's searches into a window of a million
+    values cost ~0.1 ms each (a cache miss a step): this halves them or better.
+    """
+    n = s.shape[0]
+    if at is None:
+        right = np.searchsorted(s, keys, side="right")
+        left = right.copy()
+        tied = (right > 0) & (s[np.maximum(right - 1, 0)] == keys)
+    else:
+        right, left = at + 1, at.copy()
+        tied = (at + 1 < n) & (s[np.minimum(at + 1, n - 1)] == keys)
+        right[tied] = np.searchsorted(s, keys[tied], side="right")
+        tied = (at > 0) & (s[np.maximum(at - 1, 0)] == keys)
+    left[tied] = np.searchsorted(s, keys[tied], side="left")
+    return right, left
 
 
 def _has_ties(sorted_x: np.ndarray) -> bool:

@@ -68,6 +68,44 @@ def test_bounded_ks_brackets_the_exact_statistic(n1: int, n2: int, decimals: int
     assert bound <= 2.0 / 1024 + 1e-12  # every open grid interval holds < n/points of either sample
 
 
+def _ks_on_grid_by_search(a: np.ndarray, b: np.ndarray, points: int) -> tuple[float, float]:
+    """The bounded KS with all four counts by `np.searchsorted` at every grid value (the plain computation)."""
+    grid = np.unique(np.concatenate([a[:: max(1, a.size // points)], a[-1:], b[:: max(1, b.size // points)], b[-1:]]))
+    ra, la = np.searchsorted(a, grid, side="right"), np.searchsorted(a, grid, side="left")
+    rb, lb = np.searchsorted(b, grid, side="right"), np.searchsorted(b, grid, side="left")
+    d = float(max(np.abs(ra / a.size - rb / b.size).max(), np.abs(la / a.size - lb / b.size).max()))
+    open_a = np.diff(np.concatenate(([0], ra))) - (ra - la)
+    open_b = np.diff(np.concatenate(([0], rb))) - (rb - lb)
+    return d, float(max(open_a.max() / a.size, open_b.max() / b.size))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    hs.integers(3_000, 60_000),
+    hs.integers(3_000, 60_000),
+    hs.sampled_from(["continuous", "tenths", "few", "shared", "one_value_each"]),
+    hs.sampled_from([64, 1024]),
+    hs.integers(0, 2**31),
+)
+def test_bounded_ks_counts_equal_the_plain_searches(n1: int, n2: int, shape: str, points: int, seed: int) -> None:
+    """Counting a sample's own grid values where they stand gives the searches' counts: the same d and bound."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(size=n1), rng.normal(0.2, 1.3, size=n2)
+    if shape == "tenths":
+        a, b = np.round(a, 1), np.round(b, 1)
+    elif shape == "few":
+        a, b = rng.integers(0, 4, n1).astype(float), rng.integers(1, 6, n2).astype(float)
+    elif shape == "shared":  # the same values in both samples, many ties across them
+        pool = rng.normal(size=500)
+        a, b = rng.choice(pool, n1), rng.choice(pool, n2)
+    elif shape == "one_value_each":
+        a, b = np.full(n1, 1.0), np.full(n2, 2.0)
+    a, b = np.sort(a), np.sort(b)
+    if n1 + n2 <= 4 * points:
+        return
+    assert ks_statistic_bounded(a, b, points) == _ks_on_grid_by_search(a, b, points)
+
+
 @settings(max_examples=300, deadline=None)
 @given(_sample, _sample)
 def test_mann_whitney_matches_scipy(a: list[float], b: list[float]) -> None:
