@@ -18,6 +18,15 @@ the median CPU time: on a shared two-core machine wall time swings by 2x with th
 CPU time much less, so the targets are checked on both. Peak memory is the subprocess's maximum
 resident set size minus its size after imports, compared with the in-memory (Arrow) size of the
 data. Targets: diagnosis <= 2x floor, diagnosis < ks loop, peak memory < 3x data.
+
+Where the diagnosis's time goes (a CPU-clock profile of `diagnostics.diagnose` on this log, onset
+found): the largest single cost is sorting each numeric column's two windows. numpy's comparison
+sort costs ~50 ns a value on this machine's CPU (its SIMD sort is not used there), more than the
+floor's whole pass over a column; since issue-15c a large non-integer window is sorted through
+65,536 buckets (`diagnostics.stats.sorted_values`: np.sort's array bit for bit, 20-35 ns a value)
+and the KS grid counts a sample's own grid values where they stand instead of searching them.
+Profile `diagnose` with `cProfile.Profile(time.process_time)` on the kept log (`--keep DIR`) to see
+the next items: the onset scans, the reference's daily-cycle shares, the per-input searches.
 """
 
 from __future__ import annotations

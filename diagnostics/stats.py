@@ -134,8 +134,9 @@ def _bucket_sorted(x: np.ndarray, n_nan: int = 0) -> np.ndarray | None:
 
 def _bucket_keys(v: np.ndarray, lo: float, scale: float) -> np.ndarray:
     """Bucket numbers 0..65,535 of values, non-decreasing in the value (ends clipped)."""
-    t = v - lo
-    t *= scale
+    with np.errstate(over="ignore"):  # a value far beyond the probe's range: an end bucket all the same
+        t = v - lo
+        t *= scale
     np.clip(t, 0.0, _BUCKETS - 1, out=t)
     return t.astype(np.uint16)
 

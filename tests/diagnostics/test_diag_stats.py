@@ -282,7 +282,8 @@ def test_large_continuous_columns_are_sorted_through_buckets(monkeypatch: pytest
     hs.integers(32_768, 120_000),
     hs.floats(0, 0.3),
     hs.sampled_from(
-        ["normal", "lognormal", "ties", "sorted", "reversed", "outliers", "inf", "negative_zero", "tiny_range", "mixed"]
+        ["normal", "lognormal", "ties", "sorted", "reversed", "outliers", "inf", "negative_zero", "tiny_range", "mixed",
+         "extremes"]
     ),
     hs.integers(0, 2**31),
 )
@@ -302,6 +303,7 @@ def test_bucket_sort_equals_numpy_sort_bit_for_bit(n: int, nan_share: float, sha
         "negative_zero": lambda: np.where(rng.random(n) < 0.01, -0.0, rng.normal(size=n)),
         "tiny_range": lambda: 1.0 + rng.integers(0, 5000, n) * np.finfo(np.float64).eps,
         "mixed": lambda: np.where(rng.random(n) < 0.3, 0.0, rng.exponential(size=n)),
+        "extremes": lambda: np.where(rng.random(n) < 0.0005, rng.choice([-1.7e308, 1.7e308], n), rng.normal(size=n)),
     }[shape]()
     x[rng.random(n) < nan_share] = np.nan
     n_nan = int(np.isnan(x).sum())
