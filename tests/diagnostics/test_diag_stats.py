@@ -229,8 +229,8 @@ def test_sorted_values_equals_numpy_sort_bit_for_bit(
     assert _same_bits(sorted_values(x), expected)
 
 
-def test_sorted_values_counts_whole_numbers_instead_of_sorting(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A column of whole numbers never reaches np.sort; a continuous one does."""
+def _sizes_sorted_by_numpy(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes of the arrays `stats` hands to np.sort from now on (the call goes through)."""
     from diagnostics import stats
 
     calls: list[int] = []
@@ -241,6 +241,15 @@ def test_sorted_values_counts_whole_numbers_instead_of_sorting(monkeypatch: pyte
         return real(a, *args, **kwargs)  # type: ignore[call-overload, no-any-return]
 
     monkeypatch.setattr(stats.np, "sort", spy)
+    return calls
+
+
+def test_sorted_values_counts_whole_numbers_instead_of_sorting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A column of whole numbers never reaches np.sort; a continuous one does."""
+    from diagnostics import stats
+
+    real = np.sort
+    calls = _sizes_sorted_by_numpy(monkeypatch)
     rng = np.random.default_rng(0)
     ages = rng.integers(18, 90, 50_000).astype(np.float64)
     assert _same_bits(stats.sorted_values(ages, 0), real(ages))
@@ -254,14 +263,8 @@ def test_large_continuous_columns_are_sorted_through_buckets(monkeypatch: pytest
     values, one holding -0.0 and one of a tail too heavy for equal-width buckets sort whole."""
     from diagnostics import stats
 
-    calls: list[int] = []
     real = np.sort
-
-    def spy(a: np.ndarray, *args: object, **kwargs: object) -> np.ndarray:
-        calls.append(a.shape[0])
-        return real(a, *args, **kwargs)  # type: ignore[call-overload, no-any-return]
-
-    monkeypatch.setattr(stats.np, "sort", spy)
+    calls = _sizes_sorted_by_numpy(monkeypatch)
     rng = np.random.default_rng(1)
     n = 100_000
     x = rng.normal(size=n)
