@@ -163,7 +163,8 @@ def _assess_version(
     # 2. before the onset both versions served side by side
     lpv = LossStats.of(ctx.ref_loss[ref_v])
     lpb = LossStats.of(ctx.ref_loss[ref_base])
-    if lpv.n >= MIN_LABELLED and lpb.n >= MIN_LABELLED:
+    side_by_side = not _switched_before_onset(ctx, ref_v, ref_base, lv)
+    if lpv.n >= MIN_LABELLED and lpb.n >= MIN_LABELLED and side_by_side:
         mag = drop_magnitude(ctx, lpv, lpb, z_min=VERSION_Z, relative=True)
         # conclusive either way: a significant gap, or enough rows that a real one would show
         if mag > 0 or lpv.n >= MIN_CONCLUSIVE:
@@ -193,6 +194,20 @@ def _assess_version(
         return _few_labels(ctx, found, worse_z, (v, base, rv, cv, cur_v, cur_other, ref_base, since, lv), data_score)
     # 4. no labels: does the version map the same inputs to the same predictions?
     return _label_free(ctx, v, name, base, rv, cv, cur_v, cur_other, ref_base, since, lv, data_score, details)
+
+
+def _switched_before_onset(ctx: Context, ref_v: np.ndarray, ref_base: np.ndarray, lv: LossStats) -> bool:
+    """A version that replaced the baseline inside the reference window did not serve beside it:
+    its rows came after the baseline's, at other hours. A bike-count forest refitted on the same
+    rows read MAE 3.6 -> 6.9 "before the onset" because it took over at the morning peak, where
+    counts and their errors are larger. Only the baseline's labelled rows served alongside the
+    version (from its first row on) make a side-by-side comparison; when there are too few and the
+    version has labelled rows since the onset, it is judged across windows, where the pairing on
+    the same inputs takes the hour's mix out (`_with_pairs`, `_cleared_by_pairs`)."""
+    if lv.n < MIN_LABELLED or not ref_v.any():
+        return False
+    alongside = ref_base & (np.arange(ref_base.size) >= int(np.argmax(ref_v)))
+    return LossStats.of(ctx.ref_loss[alongside]).n < MIN_LABELLED
 
 
 def _few_labels(
