@@ -15,6 +15,7 @@ import numpy as np
 from diagnostics.context import Context
 from diagnostics.findings import Finding
 from diagnostics.log import Categorical
+from diagnostics.matched import input_adjusted_loss
 from diagnostics.model_checks import (
     MIN_LABELLED,
     LossStats,
@@ -241,7 +242,7 @@ def segment_and_concept_findings(
         )
     # "quality fell everywhere" must hold at the current window's own mix of predicted values
     # and of hours of the day
-    for adjusted in (mix_adjusted_base(ctx, b), phase_adjusted_base(ctx, b)):
+    for adjusted in (mix_adjusted_base(ctx, b), phase_adjusted_base(ctx, b), _input_adjusted_base(ctx, b)):
         if adjusted is not b:
             perf_mag = min(perf_mag, drop_magnitude(ctx, a, adjusted))
     residual = perf_mag * (1.0 - blockers)
@@ -256,6 +257,16 @@ def segment_and_concept_findings(
         )
     )
     return out
+
+
+def _input_adjusted_base(ctx: Context, base: LossStats) -> LossStats:
+    """The reference's loss at the current window's own inputs (`matched.input_adjusted_loss`),
+    or `base` when the window's inputs found too few close reference ones."""
+    got = input_adjusted_loss(ctx)
+    if got is None:
+        return base
+    mean, var, _ = got
+    return LossStats(base.n, mean, var)
 
 
 def explaining_first(
