@@ -75,6 +75,9 @@ class PairedGap(LossGap):
     # the baseline's answers at its own labelled rows' nearest other inputs lose this much more
     # than its answers at those rows: how much the pairing flatters any version (0 when unknown)
     neighbour_offset: float = 0.0
+    # distinct inputs among the pairs over pairs: below 1 when served inputs recur (a bundled set's
+    # pool), where `z` was bounded by the distinct inputs' evidence (`distinct_input_bound`)
+    distinct_share: float = 1.0
 
 
 def paired_z(diff: np.ndarray) -> float:
@@ -159,6 +162,12 @@ def distinct_input_bound(z: float, diff: np.ndarray, points: np.ndarray) -> floa
     scale = math.sqrt(float((sums**2).sum()))
     bound = float(sums.sum()) / scale if scale > 0 else 0.0
     return max(min(z, bound), 0.0) if z > 0 else min(max(z, bound), 0.0)
+
+
+def _distinct_share(points: np.ndarray) -> float:
+    if points.shape[0] == 0 or points.shape[1] == 0:
+        return 1.0
+    return float(np.unique(points, axis=0).shape[0] / points.shape[0])
 
 
 def match_features(ctx: Context) -> list[str]:
@@ -250,6 +259,7 @@ def paired_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray, 
         loss_version=float(loss_v[ok].mean()),
         loss_baseline=float(loss_b[ok].mean()),
         z=distinct_input_bound(z, diff, points[n_b:][keep][ok]),
+        distinct_share=_distinct_share(points[n_b:][keep][ok]),
         matched_share=float(ok.sum()) / v_idx.size,
         neighbour_offset=_neighbour_offset(ctx, tree, points[: b_ref.size], b_ref, b_cur, k, cap),
     )
@@ -618,8 +628,9 @@ MAX_MIX_ROWS = 20_000  # reference rows (and as many current ones) an input-matc
 MIX_MATCHED_SHARE = 0.5  # current rows that must find close reference inputs for an honest reweighting
 
 
-def input_adjusted_loss(ctx: Context) -> tuple[float, float, int] | None:
-    """The reference's loss at the current window's inputs: (mean, variance, rows matched).
+def input_adjusted_loss(ctx: Context) -> tuple[np.ndarray, np.ndarray] | None:
+    """The reference's loss at the current window's inputs: (the matched current rows' losses,
+    the reference's mean loss at each of their inputs).
 
     Each labelled current row is given the same model's mean loss at the MATCH_K nearest labelled
     reference inputs (the matched inputs, as in `paired_gap`): what the window would lose had only
@@ -628,7 +639,8 @@ def input_adjusted_loss(ctx: Context) -> tuple[float, float, int] | None:
     higher loss in a few hours' window with nothing changed: a payments forest read Brier 0.045 ->
     0.061 "across the traffic" for an evening window whose hours hold more fraud. None when too
     few rows pair up (the inputs moved away from everything the reference held: a data question,
-    not a mix one)."""
+    not a mix one). Rows without close reference inputs are left out on both sides: they are the
+    window's rarest inputs, often its largest errors, and a base without them reads low."""
     feats = match_features(ctx)
     if not feats or ctx.current.label is None or ctx.reference.label is None:
         return None
@@ -651,6 +663,5 @@ def input_adjusted_loss(ctx: Context) -> tuple[float, float, int] | None:
     keep = dist[:, -1] <= cap
     if int(keep.sum()) < MIX_MATCHED_SHARE * c_idx.size:
         return None
-    at_inputs = ctx.ref_loss[r_idx][j[keep]].mean(axis=1)
-    return float(at_inputs.mean()), float(ctx.ref_loss[r_idx].var()), int(keep.sum())
+    return ctx.cur_loss[c_idx[keep]], ctx.ref_loss[r_idx][j[keep]].mean(axis=1)
 

@@ -242,9 +242,13 @@ def segment_and_concept_findings(
         )
     # "quality fell everywhere" must hold at the current window's own mix of predicted values
     # and of hours of the day
-    for adjusted in (mix_adjusted_base(ctx, b), phase_adjusted_base(ctx, b), _input_adjusted_base(ctx, b)):
+    for adjusted in (mix_adjusted_base(ctx, b), phase_adjusted_base(ctx, b)):
         if adjusted is not b:
             perf_mag = min(perf_mag, drop_magnitude(ctx, a, adjusted))
+    matched = input_adjusted_loss(ctx)
+    if matched is not None:
+        cur_loss, at_inputs = matched
+        perf_mag = min(perf_mag, drop_magnitude(ctx, LossStats.of(cur_loss), _matched_base(b, at_inputs)))
     residual = perf_mag * (1.0 - blockers)
     out.append(
         Finding(
@@ -259,14 +263,11 @@ def segment_and_concept_findings(
     return out
 
 
-def _input_adjusted_base(ctx: Context, base: LossStats) -> LossStats:
-    """The reference's loss at the current window's own inputs (`matched.input_adjusted_loss`),
-    or `base` when the window's inputs found too few close reference ones."""
-    got = input_adjusted_loss(ctx)
-    if got is None:
-        return base
-    mean, var, _ = got
-    return LossStats(base.n, mean, var)
+def _matched_base(base: LossStats, at_inputs: np.ndarray) -> LossStats:
+    """The reference's loss at the window's own inputs (`matched.input_adjusted_loss`): its mean,
+    with the reference's own spread of losses (each input's figure is a mean of a few reference
+    rows, so the spread of the figures understates what one row varies by)."""
+    return LossStats(at_inputs.size, float(at_inputs.mean()), base.var)
 
 
 def explaining_first(

@@ -38,6 +38,7 @@ MIN_CONCLUSIVE = 200  # labelled rows that make a side-by-side comparison trustw
 VERSION_Z = 2.5  # a version comparison is one pre-registered test, not a scan: a lower bar
 PAIRED_CLEAR_SHARE = 0.5  # the share of the version's labelled rows that must pair up for the pairing to clear it
 PAIRED_CLEAR_PART = 0.25  # ... and the most of the two-sample gap the paired gap may be
+RECURRING_SHARE = 0.5  # distinct inputs per paired row below which served inputs recur
 MAPPING_Z = 1.5  # labels need only lean "worse" for a changed input -> prediction map to count
 VERSION_WINDOW_S = 1800.0
 MIN_CANARY_SHARE = 0.01  # a version the reference never had is assessed from this share of the window ...
@@ -728,7 +729,10 @@ def _cleared_by_pairs(ctx: Context, mag: float, text: str, details: dict[str, ob
     # most rows paired and no gap that matters; or, where inputs moved away from what the baseline
     # served, the rows that did pair show the version clearly better (a sign, not a size)
     better = gap < 0.0 and float(details.get("paired_z", 0.0)) <= -VERSION_Z  # type: ignore[arg-type]
-    if not better and (share < PAIRED_CLEAR_SHARE or gap > PAIRED_CLEAR_PART * (x_v - x_b)):
+    # inputs that recur: the two-sample gap's rows are no more independent than the pairs', whose
+    # evidence was bounded by the distinct inputs (`matched.distinct_input_bound`) and found none
+    recurring = share >= PAIRED_CLEAR_SHARE and _recurring(details)
+    if not (better or recurring) and (share < PAIRED_CLEAR_SHARE or gap > PAIRED_CLEAR_PART * (x_v - x_b)):
         return mag, text
     details["cleared_by_pairs"] = True
     base_name = details["baseline_version"]
@@ -738,6 +742,11 @@ def _cleared_by_pairs(ctx: Context, mag: float, text: str, details: dict[str, ob
         f"against {_quality(ctx, p_v)}, so the rise is not this version's."
     )
     return pmag, text + paired
+
+
+def _recurring(details: dict[str, object]) -> bool:
+    share = details.get("paired_distinct_share")
+    return isinstance(share, float) and share < RECURRING_SHARE
 
 
 def _with_mapping(
