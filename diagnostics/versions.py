@@ -614,9 +614,26 @@ def _conditional_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.nda
             new = np.where(counts[:, None] >= 5, sums / np.maximum(counts, 1)[:, None], 0.0)
             resid = partial - new[codes]
             effects[f] = new
-    fitted_v = mu + sum(effects[f][v_bins[f]] for f in feats)
+    # only where the baseline's map is known: a version row in a bin the baseline served fewer than
+    # 5 times, or beyond the values it served, would be read against the baseline's mean or an end
+    # bin's (an afternoon-fitted map read a night-time refit's answers 558% of their variance away)
+    known = np.ones(v_mat.shape[0], dtype=bool)
+    v_at = cur_idx[v_rows][v_ok]
+    for f in feats:
+        known &= np.bincount(b_bins[f], minlength=ctx.bins[f].n_bins)[v_bins[f]] >= 5
+        b_vals = (ctx.current if same_window else ctx.reference).features[f]
+        v_vals = ctx.current.features[f]
+        if isinstance(b_vals, np.ndarray) and isinstance(v_vals, np.ndarray):  # the end bins are open
+            seen = np.asarray(b_vals[b_idx][b_ok], dtype=np.float64)
+            seen = seen[np.isfinite(seen)]
+            if seen.size:
+                vv = np.asarray(v_vals[v_at], dtype=np.float64)
+                known &= ~np.isfinite(vv) | ((vv >= seen.min()) & (vv <= seen.max()))
+    if int(known.sum()) < MIN_LABELLED:
+        return 0.0
+    fitted_v = mu + sum(effects[f][v_bins[f][known]] for f in feats)
     mse_b = float(np.mean(np.sum(resid**2, axis=1)))
-    mse_v = float(np.mean(np.sum((v_mat - fitted_v) ** 2, axis=1)))
+    mse_v = float(np.mean(np.sum((v_mat[known] - fitted_v) ** 2, axis=1)))
     return max(0.0, (mse_v - mse_b) / total)
 
 
