@@ -462,29 +462,28 @@ def reverse_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray,
         return None
     scored = _subsample(scored, REVERSE_MAX_ROWS, rng)
     b_src = ctx.current.prediction if same_window else ctx.reference.prediction
-    # the baseline's pool is drawn where the version served, one baseline input per version input:
-    # a canary confined to one segment answers from inputs packed into that segment, and a pool
-    # drawn across all traffic sits farther from each scored row there, so the version looked
-    # better for its denser pool (a bad canary on a fifth of one continent: reverse z -1.0 against
-    # an estimate's +3.8); and a version that took all traffic answers from the window's inputs
-    # (other days' weather) while the reference's other half sits beside the scored rows, so the
-    # baseline looked better for its nearer pool (a refitted bike-count model: MAE +30%, z 11.5)
-    v_pool = _subsample(v_pool, m, rng)
-    b_cand = _subsample(b_all, REVERSE_MAX_POOL, rng)
     if same_window:
+        # the baseline's pool is drawn where the version served: a canary confined to one segment
+        # answers from inputs packed into that segment, and a pool drawn across all traffic sits
+        # farther from each scored row there, so the version looked better for its denser pool
+        # (a bad canary on a fifth of one continent: reverse z -1.0 against an estimate's +3.8)
+        v_pool = _subsample(v_pool, m, rng)
+        b_cand = _subsample(b_all, REVERSE_MAX_POOL, rng)
         points = scaled_input_points(ctx, feats, scored, np.concatenate([b_cand, v_pool]))
-    else:  # the baseline's candidates are reference rows
-        points = scaled_input_points(ctx, feats, np.concatenate([scored, b_cand]), v_pool)
-    p_scored, p_cand, p_v = (
-        points[: scored.size],
-        points[scored.size : scored.size + b_cand.size],
-        points[scored.size + b_cand.size :],
-    )
-    got_v, got_b = _distinct_nearest(cKDTree(p_cand), p_v)
-    if got_v.size < min_pairs:
-        return None
-    v_pool, p_v, b_pool, p_b = v_pool[got_v], p_v[got_v], b_cand[got_b], p_cand[got_b]
-    m = got_v.size
+        p_scored, p_cand, p_v = (
+            points[: scored.size],
+            points[scored.size : scored.size + b_cand.size],
+            points[scored.size + b_cand.size :],
+        )
+        got_v, got_b = _distinct_nearest(cKDTree(p_cand), p_v)
+        if got_v.size < min_pairs:
+            return None
+        v_pool, p_v, b_pool, p_b = v_pool[got_v], p_v[got_v], b_cand[got_b], p_cand[got_b]
+        m = got_v.size
+    else:
+        v_pool, b_pool = _subsample(v_pool, m, rng), _subsample(b_all, m, rng)
+        points = scaled_input_points(ctx, feats, np.concatenate([scored, b_pool]), v_pool)
+        p_scored, p_b, p_v = points[: scored.size], points[scored.size : scored.size + m], points[scored.size + m :]
     got = _reverse_core(ctx, p_scored, scored, (p_v, ctx.current.prediction, v_pool), (p_b, b_src, b_pool), min_pairs)
     if got is None:
         return None
