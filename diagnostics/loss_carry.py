@@ -26,6 +26,8 @@ GAIN = 1.1  # a bin gained rows: 10% more of the window, and one point of it
 CARRY_Z = 3.0  # the extra rise in the gaining bins, in standard errors
 MIN_CARRIED = 0.5  # the share of the drop the input's rows must carry to be named for it
 CARRY_SCORE = 0.6  # a finding carrying the whole drop scores this (a verdict at a moderate effect)
+MIN_BIN_ROWS = 30  # labelled current rows a bin needs for its mean rise to join the line
+MIN_MOVED = 0.05  # the fault moved this share of rows at least, and the bins' moved shares differ by it
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,42 @@ def carried(ctx: Context, name: str) -> Carried | None:
         lost[order[: int(np.searchsorted(held, need)) + 1]] = True
         left = float(rise[lost[codes]].mean())
         share = max(share, 1.0 - max(left, 0.0) / total)
+    unmoved = _unmoved_rise(codes, rise, p_ref, p_cur, nb)
+    if unmoved is not None:
+        share = max(share, 1.0 - max(unmoved, 0.0) / total)
     return Carried(float(np.clip(share, 0.0, 1.0)), z, float(p_cur[gaining].sum()), a.mean, b.mean, left)
+
+
+def _unmoved_rise(codes: np.ndarray, rise: np.ndarray, p_ref: np.ndarray, p_cur: np.ndarray, nb: int) -> float | None:
+    """The loss rise of the rows the fault did not move, read across every bin at once.
+
+    A fault that moved a share f of the rows leaves (1 - f) of each bin's reference share in
+    place: `p_cur = (1 - f) p_ref + f q`, so in bin b the unmoved rows are `u_b = (1 - f) / r_b`
+    of its current rows (`r_b = p_cur / p_ref`), and the bin that kept the least holds the
+    fewest moved ones (`f` is read there: `1 - min r_b`). Each bin's mean rise is
+    `c u_b + m (1 - u_b)`: a weighted least-squares line through the bins' rises against their
+    moved share gives c, the rise of unmoved rows, at `u = 1` (a change everywhere: c is the whole
+    rise; a fault's own rows: c is about 0). The losing bins' mean alone is a floor of the share
+    carried: below a shift every bin holds some moved rows (a fifth of the rows moved by 1 sd read
+    0.47-0.50 there). None when the bins' moved shares hardly differ (nothing to fit)."""
+    n_b = np.bincount(codes, minlength=nb).astype(np.float64)
+    ok = (n_b >= MIN_BIN_ROWS) & (p_ref > 0)
+    if int(ok.sum()) < 3:
+        return None
+    r = p_cur[ok] / p_ref[ok]
+    kept = float(min(r.min(), 1.0))
+    if kept > 1.0 - MIN_MOVED:
+        return None
+    moved = 1.0 - np.clip(kept / r, 0.0, 1.0)
+    w = n_b[ok]
+    mean_rise = np.bincount(codes, weights=rise, minlength=nb)[ok] / w
+    mw = float((w * moved).sum() / w.sum())
+    spread = float((w * (moved - mw) ** 2).sum())
+    if spread <= 0.0 or float(moved.max() - moved.min()) < MIN_MOVED:
+        return None
+    rw = float((w * mean_rise).sum() / w.sum())
+    slope = float((w * (moved - mw) * (mean_rise - rw)).sum()) / spread
+    return rw - slope * mw
 
 
 def carried_drops(ctx: Context, findings: Sequence[Finding], used: float) -> tuple[list[Finding], float]:
