@@ -48,11 +48,9 @@ def load_log(source: str | Path, *, query: str | None = None, reference: bool = 
         suffix = path.suffix.lower()
         try:
             if suffix in (".parquet", ".pq"):
-                import pyarrow.parquet as pq
-
                 # column by column: cheaper than one read_table, and the decoded Arrow copy of
                 # the whole file never coexists with the numpy arrays
-                parquet = pq.ParquetFile(path)
+                parquet = _parquet_file(path)
                 return table_to_log(parquet, name=str(path), line_offset=None, reference=reference)
             elif suffix in (".csv", ".tsv", ".txt") or suffix.endswith(".gz"):
                 import pyarrow.csv as pcsv
@@ -187,6 +185,25 @@ def _frame_to_table(df: Any, name: str) -> pa.Table:
         dup = next(n for n in names if names.count(n) > 1)
         raise LogError(f"{name}: column {dup!r} appears twice")
     return pa.table(arrays, names=names)
+
+
+def _parquet_file(path: Path) -> Any:
+    """A `pyarrow.parquet.ParquetFile` whose reads allocate from the C library's malloc.
+
+    Columns are decoded one at a time and each released once converted to numpy, while the numpy
+    copies of the log stay. Through Arrow's default pool (mimalloc) that pattern cost 1.3-1.5 s of
+    kernel time on the 1M x 50 log of `benchmarks/diagnose_scale.py` (350 MB of Parquet), through
+    the system allocator 0.4-0.6 s: the same arrays, ~0.8 s less CPU a load (issue-15c). A reader
+    takes the default pool when it is built, so the default is the system pool for that call only.
+    """
+    import pyarrow.parquet as pq
+
+    previous = pa.default_memory_pool()
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        return pq.ParquetFile(path)
+    finally:
+        pa.set_memory_pool(previous)
 
 
 def _is_null(v: Any) -> bool:
