@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import numpy as np
 
 from diagnostics.findings import Finding
+from diagnostics.log import Categorical
 
 OFFSETS_H = np.arange(-12 * 4, 14 * 4 + 1) / 4.0
 SAMPLE = 4000  # rows per window; a share's standard error is under 1 point
@@ -321,3 +322,66 @@ def _break(out: ClockInput, name: str, weight: float, what: str, where: str) -> 
             },
         )
     )
+
+
+def log_utc_offset(features: dict[str, np.ndarray | Categorical], ts: np.ndarray) -> float | None:
+    """The UTC offset of the log's own clock: that of an input equal to the hour of its timestamps.
+
+    The service's calendar is in its log: an hour-of-day input says where its local midnight is,
+    so a change that begins there (a weekend, a holiday, a day-name input turning over) can be told
+    from one that begins at an arbitrary minute. None when no input follows the hour of the day.
+    """
+    for name in sorted(features):
+        col = features[name]
+        if isinstance(col, Categorical) or col.shape[0] != ts.shape[0]:
+            continue
+        found = best_offset(col, ts)
+        if found is not None and found[1] >= MIN_MATCH:
+            return found[0]
+    return None
+
+
+MAX_CALENDAR_VALUES = 7  # a day name, a workday or holiday flag; a daily figure (a price) is not one
+MAX_DAY_MIXED = 0.005  # rows whose value differs from the previous row's of the same local day
+
+
+def follows_local_days(
+    values: np.ndarray, ts: np.ndarray, offset_h: float, onset: float, k: int
+) -> bool:
+    """Whether a column holds one value per local day and per weekday: a function of the calendar.
+
+    A day-name input ('Mon' ... 'Sun') or a workday flag turns over at the service's local midnight
+    (`offset_h`, from `log_utc_offset`): a short log's window on another day holds a value its
+    reference never saw, or is 'stuck at Sat' on a Saturday, and a flag 'repeats its values from 30
+    hours earlier' across a weekend (healthy cycle logs: 6 of them). Such a column is the calendar
+    moving on, like an hour-of-day input. It is one when, on a time-ordered sample, every local day
+    holds a single value (of at most `MAX_CALENDAR_VALUES`, integer codes `0..k-1`, -1 missing),
+    the log spans two days or more with two values or more, every weekday keeps one value, and a
+    column that gave each day of the reference its own value (a day name) still does: a day name
+    frozen on 'Sat' over Sunday and Monday, or a flag turned over at an arbitrary minute (inside
+    a local day), is no calendar and stays with the ordinary checks.
+    """
+    v, t = _sample(values.astype(np.float64), ts)
+    keep = v >= 0
+    v, t = v[keep].astype(np.int64), t[keep]
+    if v.size < MIN_ROWS or k > 4096:
+        return False
+    order = np.argsort(t, kind="stable")
+    v, t = v[order], t[order]
+    day = np.floor((t / 3600.0 + offset_h) / 24.0).astype(np.int64)
+    same_day = day[1:] == day[:-1]
+    if not same_day.any() or float((v[1:] != v[:-1])[same_day].mean()) > MAX_DAY_MIXED:
+        return False
+    values_seen = np.unique(v)
+    if np.unique(day).size < 2 or values_seen.size < 2 or values_seen.size > MAX_CALENDAR_VALUES:
+        return False
+    weekday = day % 7
+    pairs = np.unique(weekday * k + v)
+    if np.unique(pairs // k).size != pairs.size:  # a weekday with two values
+        return False
+    # a day name: every value of the reference on one weekday only, every weekday its own value
+    before = t < onset
+    ref_pairs = np.unique(weekday[before] * k + v[before])
+    if ref_pairs.size >= 2 and np.unique(ref_pairs % k).size == ref_pairs.size:
+        return bool(np.unique(pairs % k).size == pairs.size)
+    return True

@@ -9,6 +9,12 @@ evening) and ends within it of the time of day they ended (the first one of the 
 weekend is two nights and a day closed from the usual closing to the usual opening. A silence
 that starts in the middle of an open day, or ends at an hour no earlier morning did, is still an
 outage. The reference must show one such silence at least (a night before the onset).
+
+Or the log must repeat it: a closed service's log that starts on a weekend (its reference then holds
+a single open day and no silence), or an onset inside a night (the reference's last silence is cut
+by it), still shows its closings night after night since. A silence whose start and end both fall
+within `TOLERANCE_S` on the clock of another silence's, on another day, is a closing too: an outage
+does not begin and end at the same hours on two days (issue 12, 15b).
 """
 
 from __future__ import annotations
@@ -36,11 +42,31 @@ def _near(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def closings(ref_ts: np.ndarray, all_ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(starts, ends) of the silences of the sorted `all_ts` that are closed hours by the reference's clock."""
     r_start, r_end = _silences(ref_ts)
-    if r_start.size < MIN_CLOSINGS:
-        return np.empty(0), np.empty(0)
     start, end = _silences(all_ts)
-    keep = _near(start % DAY_S, r_start % DAY_S) & _near(end % DAY_S, r_end % DAY_S)
+    if start.size == 0:
+        return start, end
+    keep = _recurring(start, end)
+    if r_start.size >= MIN_CLOSINGS:
+        keep |= _near(start % DAY_S, r_start % DAY_S) & _near(end % DAY_S, r_end % DAY_S)
     return start[keep], end[keep]
+
+
+def _recurring(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Per silence, whether another one at least half a day away began and ended at its hours of the day."""
+    if start.size < 2 or start.size > MAX_SILENCES:  # many long silences: a sparse log, not a timetable
+        return np.zeros(start.size, dtype=bool)
+
+    def near(x: np.ndarray) -> np.ndarray:
+        d = np.abs((x[:, None] - x[None, :]) % DAY_S)
+        close: np.ndarray = np.minimum(d, DAY_S - d) <= TOLERANCE_S
+        return close
+
+    apart = np.abs(start[:, None] - start[None, :]) >= DAY_S / 2
+    out: np.ndarray = np.asarray((near(start) & near(end) & apart).any(axis=1), dtype=bool)
+    return out
+
+
+MAX_SILENCES = 200  # a closed service over a few weeks (nights and weekends)
 
 
 def closed_seconds(spans: tuple[np.ndarray, np.ndarray], lo: float, hi: float) -> float:

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from diagnostics.clock_features import clock_input
+from diagnostics.clock_features import MAX_CALENDAR_VALUES, clock_input, follows_local_days, log_utc_offset
 from diagnostics.context import Context, loss_name
 from diagnostics.entity_join import entity_join_findings
 from diagnostics.feature_relations import relation_findings
@@ -40,6 +40,7 @@ from diagnostics.phase import (
     window_hours_unseen,
     without_daily_wave,
 )
+from diagnostics.range_exit import exits_follow_the_clock
 from diagnostics.segment_traffic import follows_the_date
 from diagnostics.stale_values import stale_value_findings
 from diagnostics.stats import (
@@ -146,6 +147,10 @@ def data_findings(ctx: Context) -> list[Finding]:
             clock = clock_input(
                 name, r, ctx.reference.timestamp, c, ctx.current.timestamp, _weight(ctx, name, structural=True)
             )
+            if clock is None and _calendar_flag(ctx, r, c):
+                # a workday or weekday flag turning over at local midnights: the calendar moving on
+                clock_names.add(name)
+                continue
             if clock is None:
                 if same_hours is not None and daily_cycle_share(r, r_ts, hours.reference()) >= MIN_CYCLE:
                     # a daily-cycle input: this window's hours against the same hours of earlier days
@@ -582,7 +587,7 @@ def _numeric_checks(
     above = n2 - int(np.searchsorted(cs, hi, side="right"))
     oor = (below + above) / n2
     expected_oor = 2.0 / (n1 + 1)
-    if oor - expected_oor >= 0.05:
+    if oor - expected_oor >= 0.05 and not _exits_with_the_clock(ctx, c, lo, hi):
         mag = min(1.0, (oor - expected_oor) / 0.4)
         out.append(
             Finding(
@@ -846,10 +851,43 @@ def _turns_with_the_calendar(ctx: Context, rc: np.ndarray, cc: np.ndarray, k: in
     r_ts, c_ts = ctx.reference.timestamp, ctx.current.timestamp
     if c_ts.size == 0 or r_ts.size == 0:
         return False
+    both_ts, both = np.concatenate([r_ts, c_ts]), np.concatenate([rc, cc])
+    offset = log_utc_offset(ctx.log.features, ctx.log.timestamp)
+    if offset is not None and follows_local_days(both, both_ts, offset, ctx.onset, k):
+        return True  # one value per local day of the service's own clock (a short log's day name)
     days = int((float(c_ts[-1]) - float(c_ts[0])) // DAY_S)
     if int(np.unique(cc[cc >= 0]).size) < days:
         return False
-    return follows_the_date(np.concatenate([r_ts, c_ts]), np.concatenate([rc, cc]), k + 1)
+    return follows_the_date(both_ts, both, k + 1)
+
+
+def _exits_with_the_clock(ctx: Context, c: np.ndarray, lo: float, hi: float) -> bool:
+    """Whether the window's rows outside [lo, hi] leave it at some hours of the day only, day after
+    day (`range_exit.exits_follow_the_clock`): office hours' occupancy against a weekend's range."""
+    ts = ctx.current.timestamp
+    if c.shape[0] != ts.shape[0]:
+        return False
+    with np.errstate(invalid="ignore"):
+        outside = (c < lo) | (c > hi)
+    return exits_follow_the_clock(outside, ts)
+
+
+def _calendar_flag(ctx: Context, r: np.ndarray, c: np.ndarray) -> bool:
+    """A numeric input of a few whole values, one per local day and weekday (`follows_local_days`)."""
+    r_ts, c_ts = ctx.reference.timestamp, ctx.current.timestamp
+    if r.size == 0 or c.size == 0:
+        return False
+    both = np.concatenate([r, c])
+    head = both[: 4 * MAX_CALENDAR_VALUES * 100]
+    if not bool(np.all(np.isfinite(head) & (head == np.round(head)))):
+        return False  # not a flag: leave it without the clock's search
+    values, codes = np.unique(np.where(np.isfinite(both), both, np.inf), return_inverse=True)
+    if values.size > MAX_CALENDAR_VALUES + 1:
+        return False
+    codes = np.where(np.isinf(values[codes]), -1, codes)
+    offset = log_utc_offset(ctx.log.features, ctx.log.timestamp)
+    return offset is not None and follows_local_days(codes, np.concatenate([r_ts, c_ts]), offset, ctx.onset,
+                                                     int(values.size))
 
 
 def _categorical_checks(ctx: Context, name: str, r: Categorical, c: Categorical) -> list[Finding]:

@@ -63,15 +63,58 @@ def exits_around_the_clock(per_bin: np.ndarray, centres: np.ndarray, step_bin: i
     kept out of the daily-cycle adjustment, which on a log of two days reads a step at its
     last third as the tail of a cycle (a default 0 on a quarter of the rows: z 10.7 -> 4.0).
     """
-    after = np.asarray(per_bin[step_bin:], dtype=np.float64)
-    blocks = ((centres[step_bin:] % 86400.0) // BLOCK_SECONDS).astype(np.int64)
-    ok = np.isfinite(after)
+    found = _block_means(np.asarray(per_bin[step_bin:], dtype=np.float64), centres[step_bin:], 2)
+    if found is None:
+        return False
+    means, mean = found
+    return bool(mean > 0 and means.min() >= STEADY_SHARE * mean)
+
+
+def _block_means(share: np.ndarray, centres: np.ndarray, min_blocks: int) -> tuple[np.ndarray, float] | None:
+    """The exit share's mean in each block of the day that 3+ bins cover, and its mean over every
+    bin; None with fewer than 6 bins or `min_blocks` such blocks (NaN: a bin without rows)."""
+    ok = np.isfinite(share)
     if int(ok.sum()) < 6:
-        return False
+        return None
+    blocks = ((centres % 86400.0) // BLOCK_SECONDS).astype(np.int64)
     counts = np.bincount(blocks[ok], minlength=6)
-    sums = np.bincount(blocks[ok], weights=after[ok], minlength=6)
+    sums = np.bincount(blocks[ok], weights=share[ok], minlength=6)
     covered = counts >= 3
-    if int(covered.sum()) < 2:
+    if int(covered.sum()) < min_blocks:
+        return None
+    means: np.ndarray = sums[covered] / counts[covered]
+    return means, float(share[ok].mean())
+
+
+EXIT_BIN_S = 3600.0
+MIN_EXIT_SPAN_S = 20 * 3600.0  # exits seen on two days (a day's first and the next day's)
+
+
+def exits_follow_the_clock(outside: np.ndarray, ts: np.ndarray) -> bool:
+    """Whether a window's rows outside the reference's range leave it at some hours of the day only,
+    day after day: an input that follows the clock, not a fault.
+
+    A building's occupancy is near 0 at night and on weekends and 0.5-1 in office hours: a
+    reference that held a weekend (or nights) only gives it the range [0, 0.1], and a window of
+    workdays is '45% outside the reference range' every morning, back inside every evening. A unit
+    change, a default fill or a sender's wrong scale leaves the range at every hour of the day
+    (`exits_around_the_clock`); a fault that ended leaves it on one stretch only. Exits follow the
+    clock when they stay away from one of the day's blocks the window covers (under
+    `STEADY_SHARE` of their mean) while they come back over more than `MIN_EXIT_SPAN_S`.
+    """
+    if ts.size == 0 or float(ts[-1]) - float(ts[0]) < MIN_EXIT_SPAN_S:
         return False
-    mean = float(after[ok].mean())
-    return bool(mean > 0 and (sums[covered] / counts[covered]).min() >= STEADY_SHARE * mean)
+    b = ((ts - float(ts[0])) // EXIT_BIN_S).astype(np.int64)
+    rows = np.bincount(b).astype(np.float64)
+    hits = np.bincount(b, weights=outside.astype(np.float64), minlength=rows.size)
+    used = rows > 0
+    share = np.where(used, hits / np.maximum(rows, 1.0), np.nan)
+    centres = float(ts[0]) + (np.arange(rows.size) + 0.5) * EXIT_BIN_S
+    on = np.flatnonzero(used & (share >= 0.5))
+    if on.size < 2 or (on[-1] - on[0]) * EXIT_BIN_S < MIN_EXIT_SPAN_S:
+        return False
+    found = _block_means(share, centres, 3)
+    if found is None:
+        return False
+    means, mean = found
+    return bool(mean > 0 and means.min() < STEADY_SHARE * mean)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from diagnostics.clock_features import log_utc_offset
 from diagnostics.closed_hours import closed_seconds, closed_share, closings
 from diagnostics.context import Context
 from diagnostics.findings import Finding
@@ -416,6 +417,33 @@ def _wave_words(beyond: float | None) -> str:
     return f"; {beyond:.0%} of what the log's own daily cycle predicts for these hours" if beyond is not None else ""
 
 
+DROP_RATIO = 0.78  # a diurnal wave moves the rate by at most ~15% between neighbouring hours
+SPIKE_RATIO = 2.0
+CALENDAR_DROP = 0.3  # a weekend or a holiday moves a day's traffic by x0.3-x3 ...
+CALENDAR_SPIKE = 3.0
+MIDNIGHT_S = 900.0  # ... from within minutes of a local midnight
+
+
+def _onset_at_local_midnight(ctx: Context) -> bool:
+    """Whether the onset is a local midnight of the log's own clock: an hour-of-day input's zone.
+
+    A weekend (x0.55-1 of a weekday's traffic) or a holiday (x0.6-2.5) changes the level for whole
+    local days: on a log shorter than a week no earlier Saturday says what a Saturday's rate is, and
+    the onset scan dates the strongest step of such a log at the midnight the weekend began (a
+    5-day log's first weekend read "traffic dropped to 68% of normal"). A real drop (a client
+    gone, a broken route) starts at whatever minute it breaks; only a change of a calendar's
+    size (`CALENDAR_DROP`, `CALENDAR_SPIKE`) dated within `MIDNIGHT_S` of midnight is let go.
+    Midnight is read from the log: an input equal to the hour of the day of its timestamps at
+    one UTC offset (`clock_features.log_utc_offset`) names the service's zone. A log without one has
+    no local midnight to go by, and keeps every step.
+    """
+    offset = log_utc_offset(ctx.log.features, ctx.log.timestamp)
+    if offset is None:
+        return False
+    local = (ctx.onset + offset * 3600.0) % DAY_S
+    return bool(min(local, DAY_S - local) <= MIDNIGHT_S)
+
+
 def _traffic(ctx: Context) -> list[Finding]:
     out: list[Finding] = []
     cur_ts = ctx.current.timestamp
@@ -454,6 +482,9 @@ def _traffic(ctx: Context) -> list[Finding]:
         details["ratio_beyond_daily_cycle"] = beyond
         ratios.append(beyond)
     drop_ratio, spike_ratio = max(ratios), min(ratios)
+    pages = drop_ratio <= DROP_RATIO or spike_ratio >= SPIKE_RATIO
+    if pages and drop_ratio >= CALENDAR_DROP and spike_ratio <= CALENDAR_SPIKE and _onset_at_local_midnight(ctx):
+        drop_ratio, spike_ratio = 1.0, 1.0  # a weekend or a holiday begins: the calendar, not an incident
     # gaps: the longest silence since the onset
     edges = np.concatenate(([ctx.onset], cur_ts))
     gaps = np.diff(edges)
@@ -476,8 +507,8 @@ def _traffic(ctx: Context) -> list[Finding]:
             )
         )
     # a diurnal wave moves the rate by at most ~15% between neighbouring hours
-    if drop_ratio <= 0.78 and cur_ts.size + ref_ts.size > 2 * MIN_ROWS:
-        mag = float(np.clip((0.78 - drop_ratio) / 0.25, 0.0, 1.0))
+    if drop_ratio <= DROP_RATIO and cur_ts.size + ref_ts.size > 2 * MIN_ROWS:
+        mag = float(np.clip((DROP_RATIO - drop_ratio) / 0.25, 0.0, 1.0))
         out.append(
             Finding(
                 "service",
@@ -489,7 +520,7 @@ def _traffic(ctx: Context) -> list[Finding]:
                 details,
             )
         )
-    elif spike_ratio >= 2.0:
+    elif spike_ratio >= SPIKE_RATIO:
         mag = float(np.clip((spike_ratio - 1.8) / 1.2, 0.0, 1.0))
         out.append(
             Finding(

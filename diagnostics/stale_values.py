@@ -43,6 +43,7 @@ LAGS_H = (*range(1, 49), 72, 168)  # the lags a stale join takes: whole hours up
 MIN_LAG_BINS = 12  # current bins (two hours) that must compare with the log one lag earlier
 DAY_BINS = int(86400 // BIN_S)
 MAX_LAG_RATIO = 0.05  # since the onset the column is this much closer to its own past than ever before ...
+FLAT_SPREAD = 1.0  # current bin means spread no more than two bins' noise (a bin's is half the floor): flat
 COPY_NOISE = 1.5  # ... and as close as the bins' own sampling noise lets a copy be (mean square / expected)
 
 
@@ -236,6 +237,12 @@ def _lagged_copy(ctx: Context, names: list[str]) -> list[Finding]:
                 continue
             # the floor: two bin means differ by their own sampling noise at least
             floor = max(2.0 * within / max(float(np.median(n[n > 0])), 1.0), 1e-9 * total)
+            here = m[cur][np.isfinite(m[cur])]
+            if float(np.var(here)) <= FLAT_SPREAD * floor:
+                # a flat stretch is as close to every earlier flat stretch: a building's occupancy
+                # through a night (noise about one level) 'repeated its values from 4 hours
+                # earlier', a night of it hours before; nothing moved that a copy could follow
+                continue
             # against the typical earlier pair (the median), not the mean: an input that is the same
             # on every weekday (a building's occupancy, a workday flag) differs between days only
             # across a weekend, and a reference holding one made a weekday window look like a copy

@@ -101,6 +101,28 @@ def off_grid_rows(v: np.ndarray, head: int) -> np.ndarray | None:
     return np.where(np.isfinite(v), off, np.nan)
 
 
+ZERO_HEAVY = 0.3  # a reference with this share of exact zeros: its grid is read on the other values
+
+
+def _off_zero(rs: np.ndarray, cs: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Both sorted windows without their zeros when the reference is zero-heavy, and the current
+    window's share of rows kept (1.0 and the windows unchanged otherwise).
+
+    Zero sits on every grid. A drizzle input is 0 through every dry hour and in tenths of a
+    millimetre when it rains: over a dry reference 0% of its values were off the whole numbers and
+    a wet window 'left its grid' (87% now), over a wet reference half were and a drier window 'lost
+    its resolution' (healthy cycle logs: 5 such). Its grid is that of its rainy values, whichever
+    share of the hours was dry; a unit converted upstream moves those values off it as before,
+    weighed by the share of the window's rows they are.
+    """
+    r_lo, r_hi = np.searchsorted(rs, 0.0, side="left"), np.searchsorted(rs, 0.0, side="right")
+    if rs.shape[0] == 0 or (r_hi - r_lo) < ZERO_HEAVY * rs.shape[0]:
+        return rs, cs, 1.0
+    c_lo, c_hi = np.searchsorted(cs, 0.0, side="left"), np.searchsorted(cs, 0.0, side="right")
+    kept = np.concatenate([cs[:c_lo], cs[c_hi:]])
+    return np.concatenate([rs[:r_lo], rs[r_hi:]]), kept, kept.shape[0] / max(cs.shape[0], 1)
+
+
 def snapped_to_grid(rs: np.ndarray, cs: np.ndarray) -> tuple[float, float, float, float] | None:
     """(grid, share of rows moved onto it, off-grid share before, after) for a fine-grained column now rounded.
 
@@ -108,6 +130,7 @@ def snapped_to_grid(rs: np.ndarray, cs: np.ndarray) -> tuple[float, float, float
     half of what was off it: a temperature in tenths truncated to whole degrees moves ~90% of
     its rows onto the whole-number grid.
     """
+    rs, cs, kept = _off_zero(rs, cs)
     if rs.shape[0] < MIN_ROWS or cs.shape[0] < MIN_ROWS:
         return None
     for grid in GRIDS:
@@ -115,7 +138,7 @@ def snapped_to_grid(rs: np.ndarray, cs: np.ndarray) -> tuple[float, float, float
         if before < OFF_GRID_REFERENCE:
             continue
         after = _off_grid_share(cs, grid)
-        moved = before - after
+        moved = (before - after) * kept
         if after <= 0.5 * before and moved >= MIN_SHARE:
             return grid, moved, before, after
     return None
@@ -130,6 +153,7 @@ def left_grid(rs: np.ndarray, cs: np.ndarray) -> tuple[float, float, float, floa
     the reference has too many distinct values to be "discrete", and the verdict was a segment
     of that station's wet rows (outside round 9).
     """
+    rs, cs, kept = _off_zero(rs, cs)
     if rs.shape[0] < MIN_ROWS or cs.shape[0] < MIN_ROWS:
         return None
     for grid in GRIDS:
@@ -137,7 +161,8 @@ def left_grid(rs: np.ndarray, cs: np.ndarray) -> tuple[float, float, float, floa
         if before > ON_GRID_REFERENCE:
             continue
         after = _off_grid_share(cs, grid)
-        return (grid, after - before, before, after) if after - before >= MIN_SHARE else None
+        moved = (after - before) * kept
+        return (grid, moved, before, after) if moved >= MIN_SHARE else None
     return None
 
 
