@@ -30,6 +30,7 @@ from diagnostics.phase import (
     daily_cycle_share,
     daylight_saving_shift,
     earlier_windows,
+    glides_through_onset,
     hour_blocks,
     hour_of_day,
     local_clock,
@@ -110,6 +111,8 @@ def data_findings(ctx: Context) -> list[Finding]:
     blocks = {days: reference_blocks(r_ts, onset, end, days) for days in (False, True)}
     # a reference under a day: its hours' own wander (`phase.hour_blocks`)
     blocks[False] = blocks[False] or hour_blocks(r_ts, onset, end)
+    # a window of hours the log's own rows just before it never held: an input may glide through them
+    glide_window = unseen_hours and bool(r_ts.size and c_ts.size) and float(c_ts[0]) - float(r_ts[-1]) < HOUR_S
     # the whole log's cycle is judged on a time-ordered stride sample (a share of variance needs no million rows)
     stride = max(1, (r_ts.shape[0] + c_ts.shape[0]) // CYCLE_SAMPLE)
     both_ts = np.concatenate((r_ts[::stride], c_ts[::stride])) if unseen_hours else np.empty(0)
@@ -158,15 +161,19 @@ def data_findings(ctx: Context) -> list[Finding]:
                         r_ts, c_ts, r, earlier or blocks[True]))
                     for f in found:
                         f.details["reference_same_hours"] = True
-                    out.extend(found)
                 elif unseen_hours and daily_cycle_share(np.r_[r[::stride], c[::stride]], both_ts, hours.both()) >= (
                     MIN_CYCLE
                 ):
                     # (its cycle judged on the whole log: a reference of a few night hours hardly moves)
-                    out.extend(_beyond_daily_wave(ctx, name, r, c, (r_ts, c_ts, onset)))
+                    found = _beyond_daily_wave(ctx, name, r, c, (r_ts, c_ts, onset))
                 else:
                     swings = earlier or _own_blocks(blocks, r, r_ts, stride, hours)
-                    out.extend(_numeric_checks(ctx, name, r, c, [r[w] for w in swings]))
+                    found = _numeric_checks(ctx, name, r, c, [r[w] for w in swings])
+                if glide_window and any(f.check in WAVE_CHECKS for f in found) and glides_through_onset(r, c):
+                    # it moves through its reference as through the window, unbroken at the onset
+                    # (`phase.glides_through_onset`)
+                    found = [f for f in found if f.check not in WAVE_CHECKS]
+                out.extend(found)
                 continue
             # an hour-of-day input moves with the windows' hours: its relation to the clock is what can break
             clock_names.add(name)
@@ -566,8 +573,6 @@ def _numeric_checks(
     out.extend(_value_grid(ctx, name, rs, cs, c))
     swing = _own_swing(rs, cs, edges, earlier or [], ref_counts)
     shift = _weather_shift(rq[1], cq[1], swing)
-    if shift == 0.0 and d >= max(crit, 0.1) and psi_value >= 0.1 and _log_wanders(ctx, name):
-        return out  # the log's own level wanders as far, and nothing else moved (`_log_wanders`)
     if shift != 0.0:
         # the window's days sit higher or lower as the reference's own days do: judged without that,
         # when the shift is all that moved it (a two-level input, office hours' occupancy, moves by
@@ -581,6 +586,10 @@ def _numeric_checks(
             details.update(ks=d, psi=psi_value, weather_shift=shift)
         else:
             shift = 0.0
+    # (asked also when a shift among the earlier days' levels was tried and left a drift: the
+    # reference's days explained too little, and the whole log may still show the wander)
+    if shift == 0.0 and d >= max(crit, 0.1) and psi_value >= 0.1 and _log_wanders(ctx, name):
+        return out  # the log's own level wanders as far, and nothing else moved (`_log_wanders`)
     # out-of-range share
     lo, hi = rs[0], rs[-1]
     below = int(np.searchsorted(cs, lo, side="left"))
@@ -660,6 +669,9 @@ SWING_SAMPLE = 50_000  # values of an earlier window or block its swing is read 
 SWING_MARGIN = 1.5  # the largest of a few earlier swings understates the next one's size
 
 
+WEATHER_BAND = 1.0  # the earlier days' range widened by this share of it on each side (see `_weather_shift`)
+
+
 def _weather_shift(ref_median: float, cur_median: float, swing: tuple[float, ...] | None) -> float:
     """The window's shift of level that earlier days of the input showed as much of (0 if none).
 
@@ -678,7 +690,7 @@ def _weather_shift(ref_median: float, cur_median: float, swing: tuple[float, ...
     if swing is None or not (math.isfinite(ref_median) and math.isfinite(cur_median)):
         return 0.0
     lo, hi = swing[4], swing[5]
-    spread = 0.5 * (hi - lo)
+    spread = WEATHER_BAND * (hi - lo)
     return cur_median - ref_median if lo - spread <= cur_median <= hi + spread else 0.0
 
 
