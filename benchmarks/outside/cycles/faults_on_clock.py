@@ -15,28 +15,22 @@ given; a fault is found when the cause is data and the culprit the moved column.
 
 from __future__ import annotations
 
-import argparse
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from benchmarks.outside.cycles.gen import build, make_spec
-from benchmarks.outside.cycles.run import _seeds
+from benchmarks.outside.cycles.faults_on_weather import since_onset, still_found
+from benchmarks.outside.cycles.gen import Spec
 
 FAULTS = ("unit_x100", "fifth_of_rows", "offset_1sd", "fifth_by_2sd")
 CLOCK_SETS = ("breast_cancer", "diabetes", "wine")
 
 
-def _inject(frame: pd.DataFrame, column: str, onset: float, fault: str) -> pd.DataFrame:
+def _inject(frame: pd.DataFrame, column: str, onset: float, fault: str, ref: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
-    ts = out["timestamp"].astype("int64").to_numpy() / 1e9
-    after = ts >= onset
-    values = out[column].to_numpy(dtype=float).copy()
+    after, values, rng = since_onset(out, column, onset)
     sd = float(np.std(values[~after]))
-    rng = np.random.default_rng(int(onset) % 1000)
     fifth = after & (rng.random(values.size) < 0.2)
     if fault == "unit_x100":
         values[after] *= 100.0
@@ -50,39 +44,17 @@ def _inject(frame: pd.DataFrame, column: str, onset: float, fault: str) -> pd.Da
     return out
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    from diagnostics import diagnose
-    from diagnostics.loader import frame_to_log
+def _picks(spec: Spec) -> bool:
+    """A healthy bundled log under a day, its own rows before the onset the reference."""
+    return not spec.fault and spec.dataset in CLOCK_SETS and spec.reference == "own" and spec.hours < 24
 
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seeds", default="0-299")
-    parser.add_argument("--held-out", action="store_true")
-    args = parser.parse_args(argv)
-    folder = Path(tempfile.mkdtemp(prefix="cycles-clock-faults-"))
-    found = {f: 0 for f in FAULTS}
-    total = 0
-    for seed in _seeds(args.seeds):
-        if (seed % 3 == 2) != args.held_out:
-            continue
-        spec = make_spec(seed)
-        if spec.fault or spec.dataset not in CLOCK_SETS or spec.reference != "own" or spec.hours >= 24:
-            continue
-        built = build(spec, folder / str(seed))
-        frame = pd.read_parquet(built.log)
-        column = str(frame.columns[6])  # the bundled set's first input, the one the clock tilts
-        total += 1
-        for fault in FAULTS:
-            log = frame_to_log(_inject(frame, column, built.onset, fault))
-            d = diagnose(log, changes=built.changes, onset=built.onset)
-            ok = d.cause == "data" and d.culprit_name == column
-            found[fault] += ok
-            if not ok:
-                top = d.findings[0].evidence[:140] if d.findings else ""
-                print(f"MISSED seed={seed} {spec.dataset} {spec.hours}h {fault} {column!r} -> "
-                      f"{d.cause} {d.culprit_name}: {top}", flush=True)
-    for fault in FAULTS:
-        print(f"{fault}: found {found[fault]}/{total}")
-    return 0
+
+def _column(spec: Spec, frame: pd.DataFrame) -> str:
+    return str(frame.columns[6])  # the bundled set's first input, the one the clock tilts
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return still_found(argv, __doc__, FAULTS, _picks, _column, _inject)
 
 
 if __name__ == "__main__":

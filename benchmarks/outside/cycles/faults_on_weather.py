@@ -17,24 +17,27 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from benchmarks.outside.cycles.gen import build, make_spec
+from benchmarks.outside.cycles.gen import Spec, build, make_spec
 from benchmarks.outside.cycles.run import _seeds
 
 FAULTS = ("unit_x100", "fifth_of_rows", "beyond_days")
 
 
+def since_onset(frame: pd.DataFrame, column: str, onset: float) -> tuple[np.ndarray, np.ndarray, np.random.Generator]:
+    """The rows since the onset, a copy of the column's values, and the fault's random numbers."""
+    after = frame["timestamp"].astype("int64").to_numpy() / 1e9 >= onset
+    return after, frame[column].to_numpy(dtype=float).copy(), np.random.default_rng(int(onset) % 1000)
+
+
 def _inject(frame: pd.DataFrame, column: str, onset: float, fault: str, ref: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
-    ts = out["timestamp"].astype("int64").to_numpy() / 1e9
-    after = ts >= onset
-    values = out[column].to_numpy(dtype=float).copy()
-    rng = np.random.default_rng(int(onset) % 1000)
+    after, values, rng = since_onset(out, column, onset)
     if fault == "unit_x100":
         values[after] *= 100.0
     elif fault == "fifth_of_rows":
@@ -49,44 +52,65 @@ def _inject(frame: pd.DataFrame, column: str, onset: float, fault: str, ref: pd.
     return out
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _picks(spec: Spec) -> bool:
+    """A healthy weather log whose reference holds two days or more."""
+    if spec.fault or spec.dataset not in ("bike", "energy", "rides"):
+        return False
+    return not (spec.reference == "own" and spec.hours * spec.onset_share < 48)
+
+
+def _column(spec: Spec, frame: pd.DataFrame) -> str:
+    return "outdoor_temp" if spec.dataset == "energy" else "temperature"
+
+
+def still_found(
+    argv: Sequence[str] | None,
+    doc: str | None,
+    faults: Sequence[str],
+    picks: Callable[[Spec], bool],
+    column_of: Callable[[Spec, pd.DataFrame], str],
+    inject: Callable[[pd.DataFrame, str, float, str, pd.DataFrame], pd.DataFrame],
+) -> int:
+    """Each picked log with each fault injected on its column since the onset, diagnosed with the onset given."""
     from diagnostics import diagnose
     from diagnostics.loader import frame_to_log, load_log
 
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=doc)
     parser.add_argument("--seeds", default="0-299")
     parser.add_argument("--held-out", action="store_true")
     args = parser.parse_args(argv)
     folder = Path(tempfile.mkdtemp(prefix="cycles-faults-"))
-    found = {f: 0 for f in FAULTS}
+    found = {f: 0 for f in faults}
     total = 0
     for seed in _seeds(args.seeds):
         if (seed % 3 == 2) != args.held_out:
             continue
         spec = make_spec(seed)
-        if spec.fault or spec.dataset not in ("bike", "energy", "rides"):
-            continue
-        if spec.reference == "own" and spec.hours * spec.onset_share < 48:
+        if not picks(spec):
             continue
         built = build(spec, folder / str(seed))
         frame = pd.read_parquet(built.log)
-        column = "outdoor_temp" if spec.dataset == "energy" else "temperature"
+        column = column_of(spec, frame)
         ref_frame = pd.read_parquet(built.reference) if built.reference else frame[
             frame["timestamp"].astype("int64").to_numpy() / 1e9 < built.onset]
         reference = load_log(built.reference) if built.reference else None
         total += 1
-        for fault in FAULTS:
-            log = frame_to_log(_inject(frame, column, built.onset, fault, ref_frame))
+        for fault in faults:
+            log = frame_to_log(inject(frame, column, built.onset, fault, ref_frame))
             d = diagnose(log, reference=reference, changes=built.changes, onset=built.onset)
             ok = d.cause == "data" and d.culprit_name == column
             found[fault] += ok
             if not ok:
                 top = d.findings[0].evidence[:140] if d.findings else ""
-                print(f"MISSED seed={seed} {spec.dataset} {spec.hours}h ref={spec.reference} {fault} -> "
+                print(f"MISSED seed={seed} {spec.dataset} {spec.hours}h ref={spec.reference} {fault} {column!r} -> "
                       f"{d.cause} {d.culprit_name}: {top}", flush=True)
-    for fault in FAULTS:
+    for fault in faults:
         print(f"{fault}: found {found[fault]}/{total}")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return still_found(argv, __doc__, FAULTS, _picks, _column, _inject)
 
 
 if __name__ == "__main__":
