@@ -669,9 +669,6 @@ SWING_SAMPLE = 50_000  # values of an earlier window or block its swing is read 
 SWING_MARGIN = 1.5  # the largest of a few earlier swings understates the next one's size
 
 
-WEATHER_BAND = 1.0  # the earlier days' range widened by this share of it on each side (see `_weather_shift`)
-
-
 def _weather_shift(ref_median: float, cur_median: float, swing: tuple[float, ...] | None) -> float:
     """The window's shift of level that earlier days of the input showed as much of (0 if none).
 
@@ -690,7 +687,7 @@ def _weather_shift(ref_median: float, cur_median: float, swing: tuple[float, ...
     if swing is None or not (math.isfinite(ref_median) and math.isfinite(cur_median)):
         return 0.0
     lo, hi = swing[4], swing[5]
-    spread = WEATHER_BAND * (hi - lo)
+    spread = 0.5 * (hi - lo)
     return cur_median - ref_median if lo - spread <= cur_median <= hi + spread else 0.0
 
 
