@@ -246,12 +246,11 @@ def glides_through_onset(r: np.ndarray, c: np.ndarray) -> bool:
     moved, an offset, a cap show in the first rows after it against the last rows before it. The
     input glides when (a) its reference's first third and last third differ beyond the KS
     critical value (alpha 0.001), or its values' rank correlation with time does (`_trend_z`):
-    it moved before the onset as it moves after; and (b) the last
-    rows before the onset against the first as many after it (half the window, `STEP_ROWS` at
-    least, a third of the reference at most) differ by less than that critical value: no break.
-    With too few rows for that test to see a fifth of the rows moved by two standard deviations
-    (`GLIDE_BREAK_KS`), no glide is claimed.
-    An input that sits still in its reference (the harder suite's inputs, a sensor's level)
+    it moved before the onset as it moves after; and (b) the last rows before the onset against
+    the first as many after it (half the window, `STEP_ROWS` at least, a third of the reference at
+    most) differ by less than that critical value: no break. With too few rows for that test to
+    see a fifth of the rows moved by two standard deviations (`GLIDE_BREAK_KS`), no glide is
+    claimed. An input that sits still in its reference (the harder suite's inputs, a sensor's level)
     never glides, so a ramp that starts at the onset keeps its drift. `r` and `c` in time order.
     """
     r = r[:: max(1, r.shape[0] // GLIDE_SAMPLE)]
