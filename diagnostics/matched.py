@@ -212,6 +212,20 @@ def _valid_prediction(pred: np.ndarray | Categorical, idx: np.ndarray) -> np.nda
     return present(take_rows(pred, idx))
 
 
+def _close_neighbours(points: np.ndarray, n_base: int, k: int) -> tuple[cKDTree, float, np.ndarray, np.ndarray]:
+    """The k nearest of the first `n_base` points (the baseline's) for each of the others, and which
+    of those have all k within the cap: MATCH_SLACK times the MATCH_QUANTILE of the baseline's own
+    k-th neighbour distances (leave-one-out, on up to OWN_SAMPLE of its rows). Returns (the
+    baseline's tree, the cap, neighbour indices (rows x k), kept rows)."""
+    tree = cKDTree(points[:n_base])
+    probe = np.linspace(0, n_base - 1, min(n_base, OWN_SAMPLE)).astype(np.int64)
+    own = tree.query(points[probe], k=k + 1, eps=MATCH_EPS)[0][:, k]  # the first hit is the row itself
+    cap = MATCH_SLACK * float(np.quantile(own, MATCH_QUANTILE))
+    dist, j = tree.query(points[n_base:], k=k, eps=MATCH_EPS)
+    dist, j = dist.reshape(-1, k), j.reshape(-1, k)
+    return tree, cap, j, dist[:, -1] <= cap
+
+
 def paired_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray, min_pairs: int) -> PairedGap | None:
     """The version's labelled current rows against the baseline version's prediction at the
     nearest input it served (reference and current window alike: a version's map from inputs to
@@ -234,14 +248,7 @@ def paired_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray, 
     k = min(MATCH_K, n_b - 1)
     if k < 1:
         return None
-    tree = cKDTree(points[:n_b])
-    probe = np.linspace(0, n_b - 1, min(n_b, OWN_SAMPLE)).astype(np.int64)
-    # leave-one-out: the first hit is the row itself
-    own = tree.query(points[probe], k=k + 1, eps=MATCH_EPS)[0][:, k]
-    cap = MATCH_SLACK * float(np.quantile(own, MATCH_QUANTILE))
-    dist, j = tree.query(points[n_b:], k=k, eps=MATCH_EPS)
-    dist, j = dist.reshape(-1, k), j.reshape(-1, k)
-    keep = dist[:, -1] <= cap
+    tree, cap, j, keep = _close_neighbours(points, n_b, k)
     if int(keep.sum()) < min_pairs:
         return None
     v_rows, j = v_idx[keep], j[keep].ravel()
@@ -653,13 +660,7 @@ def input_adjusted_loss(ctx: Context) -> tuple[np.ndarray, np.ndarray] | None:
     if k < 1 or c_idx.size < 2:
         return None
     points = scaled_input_points(ctx, feats, r_idx, c_idx)
-    tree = cKDTree(points[: r_idx.size])
-    probe = np.linspace(0, r_idx.size - 1, min(r_idx.size, OWN_SAMPLE)).astype(np.int64)
-    own = tree.query(points[probe], k=k + 1, eps=MATCH_EPS)[0][:, k]
-    cap = MATCH_SLACK * float(np.quantile(own, MATCH_QUANTILE))
-    dist, j = tree.query(points[r_idx.size :], k=k, eps=MATCH_EPS)
-    dist, j = dist.reshape(-1, k), j.reshape(-1, k)
-    keep = dist[:, -1] <= cap
+    _, _, j, keep = _close_neighbours(points, r_idx.size, k)
     if int(keep.sum()) < MIX_MATCHED_SHARE * c_idx.size:
         return None
     return ctx.cur_loss[c_idx[keep]], ctx.ref_loss[r_idx][j[keep]].mean(axis=1)
