@@ -590,7 +590,11 @@ def level_steps(v: np.ndarray, ts: np.ndarray, onset: float) -> tuple[float, flo
             levels[j] = float(np.median(x))
     prior, later = levels[:n_before], levels[n_before:]
     prior, later = prior[np.isfinite(prior)], later[np.isfinite(later)]  # closed hours: skipped
-    if prior.size < LEVEL_BLOCKS_BEFORE or later.size == 0:
+    # a closed night or weekend empties a block: two levels before the onset (one step) still do
+    # when the window's own blocks step twice (a shop's one open day before it, its days after)
+    if not (prior.size >= LEVEL_BLOCKS_BEFORE and later.size >= 1) and not (
+        prior.size >= LEVEL_BLOCKS_BEFORE - 1 and later.size >= LEVEL_BLOCKS_BEFORE
+    ):
         return None
     x = f[:cut]
     x = x[np.isfinite(x)]
