@@ -24,14 +24,22 @@ T0 = pd.Timestamp("2026-10-05T00:00Z").timestamp()
 LEVELS = {0: [0.0, 1.3, 0.1, 1.5, 3.0], 1: [0.0, -1.2, 0.2, -1.1, -2.8], 2: [0.5, 1.6, 0.4, 1.9, 3.4]}
 
 
-def _log(seed: int, offset: float = 0.0, fifth: float = 0.0) -> tuple[PredictionLog, float]:
-    """Five days, the onset at noon of the fourth: the last day and a half sit beyond the first three's levels."""
+def _log(
+    seed: int, offset: float = 0.0, fifth: float = 0.0, levels: list[float] | None = None, onset_day: float = 3.5,
+    open_hours: tuple[float, float] = (0.0, 24.0), n: int = 12000,
+) -> tuple[PredictionLog, float]:
+    """Five days, the onset at noon of the fourth: the last day and a half sit beyond the first three's levels.
+
+    (`levels`, `onset_day`, `open_hours`: other days' levels, another onset, a shop closed outside its hours.)
+    """
     rng = np.random.default_rng(seed)
-    t = np.sort(rng.uniform(T0, T0 + 5 * DAY, 12000))
+    t = np.sort(rng.uniform(T0, T0 + 5 * DAY, n))
+    t = t[((t / 3600.0) % 24 >= open_hours[0]) & ((t / 3600.0) % 24 < open_hours[1])]
     day = ((t - T0) // DAY).astype(np.int64)
     hour = (t / 3600.0) % 24
-    temp = 12 + np.asarray(LEVELS[seed])[day] + 4 * np.cos(2 * np.pi * (hour - 15) / 24) + rng.normal(0, 0.5, t.size)
-    onset = T0 + 3.5 * DAY
+    days = np.asarray(LEVELS[seed] if levels is None else levels)
+    temp = 12 + days[day] + 4 * np.cos(2 * np.pi * (hour - 15) / 24) + rng.normal(0, 0.5, t.size)
+    onset = T0 + onset_day * DAY
     after = t >= onset
     temp = np.where(after, temp + offset, temp)
     temp = np.where(after & (rng.random(t.size) < 0.2), temp + fifth, temp)
