@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from diagnostics.calendar_days import is_calendar_day
 from diagnostics.clock_features import log_utc_offset
 from diagnostics.closed_hours import closed_seconds, closed_share, closings
 from diagnostics.context import Context
@@ -424,24 +425,29 @@ CALENDAR_SPIKE = 3.0
 MIDNIGHT_S = 900.0  # ... from within minutes of a local midnight
 
 
-def _onset_at_local_midnight(ctx: Context) -> bool:
-    """Whether the onset is a local midnight of the log's own clock: an hour-of-day input's zone.
+def _calendar_turnover(ctx: Context, closed: Spans) -> bool:
+    """Whether the onset is a local midnight of the log's own clock that begins a calendar day.
 
     A weekend (x0.55-1 of a weekday's traffic) or a holiday (x0.6-2.5) changes the level for whole
     local days: on a log shorter than a week no earlier Saturday says what a Saturday's rate is, and
     the onset scan dates the strongest step of such a log at the midnight the weekend began (a
-    5-day log's first weekend read "traffic dropped to 68% of normal"). A real drop (a client
-    gone, a broken route) starts at whatever minute it breaks; only a change of a calendar's
-    size (`CALENDAR_DROP`, `CALENDAR_SPIKE`) dated within `MIDNIGHT_S` of midnight is let go.
-    Midnight is read from the log: an input equal to the hour of the day of its timestamps at
-    one UTC offset (`clock_features.log_utc_offset`) names the service's zone. A log without one has
-    no local midnight to go by, and keeps every step.
+    5-day log's first weekend read "traffic dropped to 68% of normal"). Only a change of a
+    calendar's size (`CALENDAR_DROP`, `CALENDAR_SPIKE`) dated within `MIDNIGHT_S` of midnight is
+    let go. Midnight is read from the log: an input equal to the hour of the day of its timestamps
+    at one UTC offset (`clock_features.log_utc_offset`) names the service's zone. A log without one
+    has no local midnight to go by, and keeps every step. A maintenance window or a nightly deploy
+    starts at midnight too: where the log holds earlier days of the onset day's kind, the day must
+    run at their level or the level come back at a later midnight (`calendar_days.is_calendar_day`).
     """
     offset = log_utc_offset(ctx.log.features, ctx.log.timestamp)
     if offset is None:
         return False
     local = (ctx.onset + offset * 3600.0) % DAY_S
-    return bool(min(local, DAY_S - local) <= MIDNIGHT_S)
+    if min(local, DAY_S - local) > MIDNIGHT_S:
+        return False
+    ts = ctx.log.timestamp
+    end = float(ctx.current.timestamp[-1])
+    return is_calendar_day(ts, ctx.onset, end, offset, closed, DROP_RATIO, SPIKE_RATIO)
 
 
 def _traffic(ctx: Context) -> list[Finding]:
@@ -483,7 +489,7 @@ def _traffic(ctx: Context) -> list[Finding]:
         ratios.append(beyond)
     drop_ratio, spike_ratio = max(ratios), min(ratios)
     pages = drop_ratio <= DROP_RATIO or spike_ratio >= SPIKE_RATIO
-    if pages and drop_ratio >= CALENDAR_DROP and spike_ratio <= CALENDAR_SPIKE and _onset_at_local_midnight(ctx):
+    if pages and drop_ratio >= CALENDAR_DROP and spike_ratio <= CALENDAR_SPIKE and _calendar_turnover(ctx, closed):
         drop_ratio, spike_ratio = 1.0, 1.0  # a weekend or a holiday begins: the calendar, not an incident
     # gaps: the longest silence since the onset
     edges = np.concatenate(([ctx.onset], cur_ts))
