@@ -324,6 +324,19 @@ def _break(out: ClockInput, name: str, weight: float, what: str, where: str) -> 
     )
 
 
+def hour_of_day_columns(features: dict[str, np.ndarray | Categorical], ts: np.ndarray) -> list[str]:
+    """The inputs equal to the hour of their timestamps at one UTC offset (`MIN_MATCH` of the rows)."""
+    out = []
+    for name in sorted(features):
+        col = features[name]
+        if isinstance(col, Categorical) or col.shape[0] != ts.shape[0]:
+            continue
+        found = best_offset(col, ts)
+        if found is not None and found[1] >= MIN_MATCH:
+            out.append(name)
+    return out
+
+
 def log_utc_offset(features: dict[str, np.ndarray | Categorical], ts: np.ndarray) -> float | None:
     """The UTC offset of the log's own clock: that of an input equal to the hour of its timestamps.
 

@@ -12,8 +12,11 @@ share when every row looks back equally far.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from diagnostics.clock_features import hour_of_day_columns
 from diagnostics.context import Context
 from diagnostics.findings import Finding
 from diagnostics.log import Categorical, PredictionLog
@@ -96,7 +99,7 @@ def _bin_shares(t: np.ndarray, hit: np.ndarray, start: float, width: float) -> t
 
 
 def _burst(t_ref: np.ndarray, ref_rep: np.ndarray, t_cur: np.ndarray, cur_rep: np.ndarray, start: float) -> tuple[
-    float, float, int, float
+    float, float, int, float, float
 ]:
     """The busiest hour of repeats since `start` against the reference's busiest hour.
 
@@ -104,13 +107,13 @@ def _burst(t_ref: np.ndarray, ref_rep: np.ndarray, t_cur: np.ndarray, cur_rep: n
     window that is 4% of the rows, under the window-wide bar, but within its hour half the rows
     repeat an earlier request, where traffic that naturally repeats (a catalogue, returning
     users) repeats at its usual share in every hour of the reference too.
-    Returns (peak share, the reference's own peak share, rows in the peak hour, its z).
+    Returns (peak share, the reference's own peak share, rows in the peak hour, its z, its start).
     """
     width = BURST_S
     c_rows, c_hits = _bin_shares(t_cur, cur_rep, start, width)
     ok = c_rows >= BURST_ROWS
     if not ok.any():
-        return 0.0, 0.0, 0, 0.0
+        return 0.0, 0.0, 0, 0.0, start
     share = np.where(ok, c_hits / np.maximum(c_rows, 1.0), 0.0)
     i = int(np.argmax(share))
     r_rows, r_hits = _bin_shares(t_ref, ref_rep, float(t_ref[0]), width)
@@ -118,11 +121,123 @@ def _burst(t_ref: np.ndarray, ref_rep: np.ndarray, t_cur: np.ndarray, cur_rep: n
     ref_peak = float((r_hits[r_ok] / r_rows[r_ok]).max()) if r_ok.any() else 1.0
     p_ref = float(ref_rep.mean())
     se = two_proportion_se(p_ref, ref_rep.size, float(share[i]), int(c_rows[i]))
-    return float(share[i]), ref_peak, int(c_rows[i]), (float(share[i]) - p_ref) / se
+    return float(share[i]), ref_peak, int(c_rows[i]), (float(share[i]) - p_ref) / se, start + i * width
 
 
 BURST_S = 3600.0  # a replay job re-sends an hour (or a few) of requests at once
 BURST_ROWS = 50  # rows an hour needs for its share of repeats to say anything
+
+
+@dataclass
+class _Repeats:
+    """Each row of the reference and current windows, and whether it repeats an earlier request."""
+
+    window: np.ndarray
+    repeat: np.ndarray
+    in_ref: np.ndarray
+    current: np.ndarray
+
+    @property
+    def shares(self) -> tuple[float, float]:
+        return float(self.repeat[self.in_ref].mean()), float(self.repeat[self.current].mean())
+
+
+def _measure(features: dict[str, np.ndarray | Categorical], ts: np.ndarray, split: int, back: int) -> _Repeats | None:
+    found = repeats(features, ts, split - 2 * back, 0.0, rows_back=back)
+    if found is None:
+        return None
+    window, repeat = found
+    in_ref = (window >= split - back) & (window < split)
+    current = window >= split
+    if int(in_ref.sum()) < MIN_ROWS or int(current.sum()) < MIN_ROWS:
+        return None
+    return _Repeats(window, repeat, in_ref, current)
+
+
+def _judge(r: _Repeats, ts: np.ndarray, onset: float) -> tuple[str, dict[str, float], float] | None:
+    """('window' or 'burst', details, magnitude) when the current window repeats beyond the reference."""
+    ref_rep, cur_rep = r.repeat[r.in_ref], r.repeat[r.current]
+    p_ref, p_cur = r.shares
+    se = two_proportion_se(p_ref, ref_rep.size, p_cur, cur_rep.size)
+    rise = p_cur - p_ref
+    details = {"repeated_share_reference": p_ref, "repeated_share_current": p_cur, "z": rise / se,
+               "rows_current": int(cur_rep.size), "rows_reference": int(ref_rep.size)}
+    if rise >= MIN_RISE and rise / se >= MIN_Z:
+        return "window", details, float(np.clip((rise - 0.05) / 0.2, 0.0, 1.0))
+    t_row = ts[r.window]
+    peak, ref_peak, rows, z, peak_at = _burst(t_row[r.in_ref], ref_rep, t_row[r.current], cur_rep, onset)
+    burst_rise = peak - max(p_ref, ref_peak)
+    # one hour among many is the busiest by chance: twice the window-wide bar (a replayed
+    # hour doubles its hour, half its rows repeat)
+    if burst_rise < 2 * MIN_RISE or z < MIN_Z:
+        return None
+    details.update({"repeated_share_peak_hour": peak, "repeated_share_reference_peak_hour": ref_peak, "z": z,
+                    "rows_peak_hour": rows, "peak_hour_start": peak_at})
+    return "burst", details, float(np.clip((burst_rise - 0.15) / 0.2, 0.0, 1.0))
+
+
+def _pairs(values: np.ndarray) -> float:
+    """Pairs of rows with equal values."""
+    counts = np.unique(values, return_counts=True)[1].astype(np.float64)
+    return float((counts * (counts - 1.0)).sum())
+
+
+def _concentration(
+    features: dict[str, np.ndarray | Categorical], names: list[str], keys: np.ndarray, rows: np.ndarray
+) -> float:
+    """The chance two of `rows` agree on every key column when the columns agree by chance alone:
+    per column, the pairs of rows equal in it but not in the whole key (copies left out: they
+    would explain themselves) over all pairs, multiplied over the columns."""
+    n = float(rows.size)
+    whole = _pairs(keys)
+    out = 1.0
+    for name in names:
+        col = features[name]
+        v = col.codes[rows] if isinstance(col, Categorical) else np.asarray(col)[rows]
+        # at least one pair: a column whose values never collide has no concentration to compare
+        out *= max(_pairs(v) - whole, 1.0) / (n * (n - 1.0))
+    return out
+
+
+def _expected_share(
+    features: dict[str, np.ndarray | Categorical], ts: np.ndarray, r: _Repeats, lo: int, back: int,
+    rows_of: np.ndarray | None = None,
+) -> float:
+    """The share of the current window's rows expected to repeat one of the `back` rows before them,
+    from the reference's share and how much more (or less) its inputs' values crowd together.
+
+    Coarse inputs (a temperature in tenths, drizzle that is mostly 0, a demand level at night)
+    repeat more when the window's values crowd together: a night's flat temperature and its dry
+    hours make whole requests collide by chance, and the share of repeats follows the number of
+    distinct values per input and the rows looked back over, not the rows just before. A replay
+    copies every column of a row at once. The reference's chance that two rows collide (from its
+    share: 1 - (1 - q)^back) is scaled by `_concentration`, current window against reference, and
+    turned back into a share. `rows_of`: one group of current rows (a replayed hour's) instead.
+    """
+    names = _key_columns(features, slice(lo, ts.shape[0]))
+    keys = _row_keys(features, slice(lo, ts.shape[0]))
+    p_ref = r.shares[0]
+    if keys is None or p_ref >= 1.0:
+        return p_ref
+    ref_rows = r.window[r.in_ref]
+    base = _concentration(features, names, keys[ref_rows - lo], ref_rows)
+    q_ref = 1.0 - (1.0 - p_ref) ** (1.0 / back)
+    # per stretch of `back` rows of the window (what its rows look back over): a window of several
+    # days holds each day's own temperatures, more spread than any one day's
+    cur_rows = r.window[r.current] if rows_of is None else rows_of
+    block = (cur_rows - (lo + 2 * back)) // back if rows_of is None else np.zeros(cur_rows.size, dtype=np.int64)
+    total = weight = 0.0
+    for b in np.unique(block):
+        rows = cur_rows[block == b]
+        if rows.size < MIN_BLOCK_ROWS:
+            continue
+        ratio = _concentration(features, names, keys[rows - lo], rows) / base
+        total += rows.size * (1.0 - (1.0 - min(q_ref * ratio, 1.0)) ** back)
+        weight += rows.size
+    return float(total / weight) if weight else p_ref
+
+
+MIN_BLOCK_ROWS = 50
 
 
 def replay_findings(ctx: Context) -> list[Finding]:
@@ -139,40 +254,47 @@ def replay_findings(ctx: Context) -> list[Finding]:
     # form's healthy log: 78% of rows against 57%)
     # (at most half the rows before the onset, so the reference's rows have as many behind them)
     back = min(n - split, split // 2)
-    ref_lo = split - back
     if back < MIN_ROWS:
         return []
-    found = repeats(log.features, ts, ref_lo - back, 0.0, rows_back=back)
-    if found is None:
+    measured = _measure(log.features, ts, split, back)
+    judged = _judge(measured, ts, ctx.onset) if measured is not None else None
+    if measured is None or judged is None:
         return []
-    window, repeat = found
-    t_row = ts[window]
-    in_ref = (window >= ref_lo) & (window < split)
-    current = window >= split
-    ref_rep, cur_rep = repeat[in_ref], repeat[current]
-    if ref_rep.size < MIN_ROWS or cur_rep.size < MIN_ROWS:
-        return []
-    p_ref, p_cur = float(ref_rep.mean()), float(cur_rep.mean())
-    se = two_proportion_se(p_ref, ref_rep.size, p_cur, cur_rep.size)
-    rise = p_cur - p_ref
-    details = {"repeated_share_reference": p_ref, "repeated_share_current": p_cur, "z": rise / se,
-               "rows_current": int(cur_rep.size), "rows_reference": int(ref_rep.size)}
-    if rise >= MIN_RISE and rise / se >= MIN_Z:
-        mag = float(np.clip((rise - 0.05) / 0.2, 0.0, 1.0))
+    kind, details, mag = judged
+    # an hour-of-day input in the key: a row repeats only rows of its own hour, so the share of
+    # repeats follows the rate per hour and which rows of a small pool (a bundled set's 442) the
+    # hour favours. A replay repeats whole requests with or without the hour; the pool's rows,
+    # without it, repeat as often before the onset as after it (diabetes: 97% and 98%)
+    clock = hour_of_day_columns(log.features, ts)
+    if clock:
+        rest = {k: v for k, v in log.features.items() if k not in clock}
+        again = _measure(rest, ts, split, back) if rest else None
+        if again is None or _judge(again, ts, ctx.onset) is None:
+            return []
+    p_ref, p_cur = measured.shares
+    if kind == "window":
+        expected = _expected_share(log.features, ts, measured, split - 2 * back, back)
+        n_ref, n_cur = int(measured.in_ref.sum()), int(measured.current.sum())
+        z = (p_cur - expected) / two_proportion_se(expected, n_ref, p_cur, n_cur)
+        details.update({"repeated_share_expected": expected, "z_beyond_expected": z})
+        if p_cur - expected < MIN_RISE or z < MIN_Z:
+            return []
         evidence = (
-            f"Requests are being repeated: {p_cur:.0%} of the {cur_rep.size} rows since the onset repeat an earlier "
-            f"request's inputs exactly, against {p_ref:.1%} just before (replayed, retried or doubly delivered "
-            "traffic)."
+            f"Requests are being repeated: {p_cur:.0%} of the {n_cur} rows since the onset repeat an earlier "
+            f"request's inputs exactly, against {p_ref:.1%} just before and {expected:.1%} expected from how much "
+            "the inputs' own values crowd together (replayed, retried or doubly delivered traffic)."
         )
     else:
-        peak, ref_peak, rows, z = _burst(t_row[in_ref], ref_rep, t_row[current], cur_rep, ctx.onset)
-        burst_rise = peak - max(p_ref, ref_peak)
-        # one hour among many is the busiest by chance: twice the window-wide bar (a replayed
-        # hour doubles its hour, half its rows repeat)
-        if burst_rise < 2 * MIN_RISE or z < MIN_Z:
+        peak, ref_peak = details["repeated_share_peak_hour"], details["repeated_share_reference_peak_hour"]
+        rows = int(details.pop("rows_peak_hour"))
+        at = details.pop("peak_hour_start")
+        t_row = ts[measured.window]
+        hour_rows = measured.window[measured.current & (t_row >= at) & (t_row < at + BURST_S)]
+        expected = _expected_share(log.features, ts, measured, split - 2 * back, back, hour_rows)
+        details["repeated_share_expected_peak_hour"] = expected
+        # the hour's own inputs crowd together (a night's flat temperature): no replay
+        if peak - max(expected, ref_peak) < 2 * MIN_RISE:
             return []
-        mag = float(np.clip((burst_rise - 0.15) / 0.2, 0.0, 1.0))
-        details.update({"repeated_share_peak_hour": peak, "repeated_share_reference_peak_hour": ref_peak, "z": z})
         evidence = (
             f"Requests are being replayed: in one hour since the onset {peak:.0%} of {rows} rows repeat an earlier "
             f"request's inputs exactly, against {p_ref:.1%} of the rows before (and at most {ref_peak:.0%} in any "
