@@ -39,13 +39,18 @@ def _near(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (np.minimum(d, DAY_S - d) <= TOLERANCE_S).any(axis=1) if b.size else np.zeros(a.size, dtype=bool)
 
 
-def closings(ref_ts: np.ndarray, all_ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(starts, ends) of the silences of the sorted `all_ts` that are closed hours by the reference's clock."""
+def closings(
+    ref_ts: np.ndarray, all_ts: np.ndarray, offset_h: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, ends) of the silences of the sorted `all_ts` that are closed hours by the reference's
+    clock (`offset_h`: the log's UTC offset, when an hour input names it: `_closed_weekend`)."""
     r_start, r_end = _silences(ref_ts)
     start, end = _silences(all_ts)
     if start.size == 0:
         return start, end
     keep = _recurring(start, end)
+    if offset_h is not None:
+        keep |= _closed_weekend(start, end, all_ts, offset_h)
     if r_start.size >= MIN_CLOSINGS:
         keep |= _near(start % DAY_S, r_start % DAY_S) & _near(end % DAY_S, r_end % DAY_S)
     return start[keep], end[keep]
@@ -66,6 +71,34 @@ def _recurring(start: np.ndarray, end: np.ndarray) -> np.ndarray:
     return out
 
 
+def _closed_weekend(start: np.ndarray, end: np.ndarray, ts: np.ndarray, offset_h: float) -> np.ndarray:
+    """Per silence, whether it is a service's closed weekend: it holds a whole local Saturday and
+    Sunday, and no row of the log falls at the hours of the day it covers on either side of them
+    (from its start's hour to midnight, from midnight to its end's hour).
+
+    A closed shop's log of three days, Friday to Monday, holds one silence: its weekend. It does
+    not repeat, so `_recurring` cannot see it, and a window from Monday's opening read "traffic
+    spiked to 61741743237x normal: 0.0 -> 61.7" against it (cycles seed 246). A service open at
+    night has rows at those hours on its other days: an outage over its weekend stays one.
+    """
+    shift = offset_h * 3600.0
+    local_start, local_end = start + shift, end + shift
+    # the first local Saturday 00:00 at or after the start (1970-01-01 was a Thursday: day 2 was a Saturday)
+    day = np.ceil(local_start / DAY_S)
+    saturday = day + (2 - day) % 7
+    whole: np.ndarray = (saturday + 2) * DAY_S <= local_end
+    h_start, h_end = local_start % DAY_S, local_end % DAY_S
+    if not bool(whole.any()):
+        return whole
+    clock = (ts + shift) % DAY_S
+    out = np.zeros(start.size, dtype=bool)
+    for i in np.flatnonzero(whole):  # at most `MAX_SILENCES`
+        outside = (ts < start[i]) | (ts > end[i])
+        at_hours = (clock >= h_start[i]) | (clock < h_end[i])
+        out[i] = not bool((outside & at_hours).any())
+    return out
+
+
 MAX_SILENCES = 200  # a closed service over a few weeks (nights and weekends)
 
 
@@ -75,6 +108,21 @@ def closed_seconds(spans: tuple[np.ndarray, np.ndarray], lo: float, hi: float) -
     if start.size == 0:
         return 0.0
     return float(np.clip(np.minimum(end, hi) - np.maximum(start, lo), 0.0, None).sum())
+
+
+def open_start(spans: tuple[np.ndarray, np.ndarray], end: float, seconds: float) -> float:
+    """The time before `end` from which [it, end] holds `seconds` outside the closings."""
+    start_s, end_s = spans
+    cursor, needed = end, seconds
+    for i in np.argsort(end_s)[::-1]:  # at most `MAX_SILENCES`, latest first
+        a, b = float(start_s[i]), min(float(end_s[i]), cursor)
+        if b <= a or a >= cursor:
+            continue
+        if cursor - b >= needed:
+            break
+        needed -= cursor - b
+        cursor = a
+    return cursor - needed
 
 
 def closed_share(spans: tuple[np.ndarray, np.ndarray], edges: np.ndarray) -> np.ndarray:

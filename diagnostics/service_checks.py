@@ -14,7 +14,7 @@ import numpy as np
 
 from diagnostics.calendar_days import is_calendar_day
 from diagnostics.clock_features import log_utc_offset
-from diagnostics.closed_hours import closed_seconds, closed_share, closings
+from diagnostics.closed_hours import closed_seconds, closed_share, closings, open_start
 from diagnostics.context import Context
 from diagnostics.findings import Finding
 from diagnostics.log import align_categorical
@@ -425,7 +425,7 @@ CALENDAR_SPIKE = 3.0
 MIDNIGHT_S = 900.0  # ... from within minutes of a local midnight
 
 
-def _calendar_turnover(ctx: Context, closed: Spans) -> bool:
+def _calendar_turnover(ctx: Context, offset: float | None, closed: Spans) -> bool:
     """Whether the onset is a local midnight of the log's own clock that begins a calendar day.
 
     A weekend (x0.55-1 of a weekday's traffic) or a holiday (x0.6-2.5) changes the level for whole
@@ -434,12 +434,11 @@ def _calendar_turnover(ctx: Context, closed: Spans) -> bool:
     5-day log's first weekend read "traffic dropped to 68% of normal"). Only a change of a
     calendar's size (`CALENDAR_DROP`, `CALENDAR_SPIKE`) dated within `MIDNIGHT_S` of midnight is
     let go. Midnight is read from the log: an input equal to the hour of the day of its timestamps
-    at one UTC offset (`clock_features.log_utc_offset`) names the service's zone. A log without one
+    at one UTC offset (`clock_features.log_utc_offset`: `offset`) names the service's zone. A log without one
     has no local midnight to go by, and keeps every step. A maintenance window or a nightly deploy
     starts at midnight too: where the log holds earlier days of the onset day's kind, the day must
     run at their level or the level come back at a later midnight (`calendar_days.is_calendar_day`).
     """
-    offset = log_utc_offset(ctx.log.features, ctx.log.timestamp)
     if offset is None:
         return False
     local = (ctx.onset + offset * 3600.0) % DAY_S
@@ -460,11 +459,13 @@ def _traffic(ctx: Context) -> list[Finding]:
     cur_span = max(cur_end - cur_start, 60.0)
     same_log = ctx.reference.timestamp.size and ref_ts[-1] <= ctx.onset
     # a service closed at night (or on weekends): silences at the hours the reference's began and ended
-    closed = closings(ref_ts, np.concatenate((ref_ts, cur_ts))) if same_log else NO_CLOSINGS
+    offset = log_utc_offset(ctx.log.features, ctx.log.timestamp)
+    closed = closings(ref_ts, np.concatenate((ref_ts, cur_ts)), offset) if same_log else NO_CLOSINGS
     if same_log:
-        # the recent part of the reference: as long as the current window, at least an hour
+        # the recent part of the reference: as long as the current window, at least an hour, of
+        # open time (a window from Monday's opening looks back past the closed weekend)
         look = max(cur_span, 3600.0)
-        lo = max(float(ref_ts[0]), ctx.onset - look)
+        lo = max(float(ref_ts[0]), open_start(closed, ctx.onset, look))
         recent = ref_ts[np.searchsorted(ref_ts, lo) :]
         ref_rate = _rate(recent, lo, ctx.onset, ctx.reference.sample_fraction, closed)
         gaps_ref = np.diff(ref_ts)
@@ -489,7 +490,8 @@ def _traffic(ctx: Context) -> list[Finding]:
         ratios.append(beyond)
     drop_ratio, spike_ratio = max(ratios), min(ratios)
     pages = drop_ratio <= DROP_RATIO or spike_ratio >= SPIKE_RATIO
-    if pages and drop_ratio >= CALENDAR_DROP and spike_ratio <= CALENDAR_SPIKE and _calendar_turnover(ctx, closed):
+    calendar_size = drop_ratio >= CALENDAR_DROP and spike_ratio <= CALENDAR_SPIKE
+    if pages and calendar_size and _calendar_turnover(ctx, offset, closed):
         drop_ratio, spike_ratio = 1.0, 1.0  # a weekend or a holiday begins: the calendar, not an incident
     # gaps: the longest silence since the onset
     edges = np.concatenate(([ctx.onset], cur_ts))

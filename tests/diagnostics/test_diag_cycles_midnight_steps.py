@@ -113,3 +113,40 @@ def test_is_calendar_day_asks_the_log_for_evidence() -> None:
     assert judged(comes_back, wed + 30.0)  # a holiday: back at Thursday's midnight
     first_weekend = times(6.5, lambda m: np.where(m >= LOCAL_MONDAY + 5 * DAY, 0.5, 1.0))
     assert judged(first_weekend, LOCAL_MONDAY + 5 * DAY)  # no earlier Saturday or Sunday
+
+
+# --- a closed shop's only silence is its weekend ----------------------------------------------------------
+
+
+def _shop(seed: int, spike: float = 1.0, always_open: bool = False, outage: bool = False) -> PredictionLog:
+    """Friday 09:00 to Monday 11:00 local, open 08:00-19:00 on weekdays (`always_open`: a 24/7
+    service from Thursday 09:00, `outage`: silent from Friday 19:00 to Monday 08:00); `spike`:
+    Monday's rate times it."""
+    friday = LOCAL_MONDAY + 4 * DAY
+    first = friday - (DAY if always_open else 0.0)
+
+    def factor(m: np.ndarray) -> np.ndarray:
+        hour, weekday = _local(m)
+        is_open = always_open | ((weekday < 5) & (hour >= 8) & (hour < 19))
+        if outage:
+            is_open &= ~((m >= friday + 19 * HOUR) & (m < friday + 3 * DAY + 8 * HOUR))
+        return is_open * np.where(weekday == 0, spike, 1.0)
+
+    return _log(seed, first + 9 * HOUR, (friday - first) / HOUR + 3 * 24.0 + 2.0, factor)
+
+
+MONDAY_OPENS = LOCAL_MONDAY + 7 * DAY + 8 * HOUR
+
+
+def test_a_closed_weekend_that_does_not_repeat_is_no_spike_and_no_gap() -> None:
+    # main: "Traffic spiked to 61741743237x normal: 0.0 -> 61.7" from Monday's opening (cycles seed
+    # 246) and "No predictions were logged for 654 minutes" from an alert inside the weekend
+    log = _shop(6)
+    assert not _traffic(log, MONDAY_OPENS + 1.0)
+    d = diagnose(log, onset=MONDAY_OPENS - 11 * HOUR)
+    assert d.cause == "none" and not any(f.check == "traffic_gap" for f in d.findings), d.findings[:2]
+
+
+def test_a_spike_after_a_closed_weekend_and_an_outage_over_an_open_weekend_are_found() -> None:
+    assert "traffic" in _traffic(_shop(7, spike=4.0), MONDAY_OPENS + 1.0)
+    assert "traffic_gap" in _traffic(_shop(8, always_open=True, outage=True), MONDAY_OPENS - 11 * HOUR)
