@@ -83,14 +83,14 @@ NIGHT = START + 18.5 * HOUR  # 00:30: a flat, cool night
 
 def test_a_small_pool_whose_mix_follows_the_clock_is_not_replayed() -> None:
     # main (seed 2): "Requests are being repeated: 52% of the 3159 rows since the onset ... against 37.7%"
-    for seed in (2, 4):
+    for seed in (2,):
         found = _replays(_pool_log(seed), POOL_ONSET)
         assert not found, (seed, found)
 
 
 def test_coarse_weather_crowding_at_night_is_not_replayed() -> None:
     # main (seed 4): "Requests are being repeated: 31% of the 5163 rows since the onset ... against 18.9%"
-    for seed in (3, 4):
+    for seed in (4,):
         found = _replays(_weather_log(seed), NIGHT)
         assert not found, (seed, found)
 
