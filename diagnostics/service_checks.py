@@ -462,10 +462,13 @@ def _traffic(ctx: Context) -> list[Finding]:
     offset = log_utc_offset(ctx.log.features, ctx.log.timestamp)
     closed = closings(ref_ts, np.concatenate((ref_ts, cur_ts)), offset) if same_log else NO_CLOSINGS
     if same_log:
-        # the recent part of the reference: as long as the current window, at least an hour, of
-        # open time (a window from Monday's opening looks back past the closed weekend)
+        # the recent part of the reference: as long as the current window, at least an hour; when
+        # less than an hour of it is open (a window from Monday's opening after a closed weekend),
+        # as long in open time, looking back past the closing
         look = max(cur_span, 3600.0)
-        lo = max(float(ref_ts[0]), open_start(closed, ctx.onset, look))
+        lo = max(float(ref_ts[0]), ctx.onset - look)
+        if look - closed_seconds(closed, lo, ctx.onset) < 3600.0:
+            lo = max(float(ref_ts[0]), open_start(closed, ctx.onset, look))
         recent = ref_ts[np.searchsorted(ref_ts, lo) :]
         ref_rate = _rate(recent, lo, ctx.onset, ctx.reference.sample_fraction, closed)
         gaps_ref = np.diff(ref_ts)
