@@ -7,11 +7,11 @@ Being at midnight is therefore no evidence by itself; a calendar day has evidenc
 where the log holds it:
 
 - the log has seen such a day before: the onset's local day runs at the level the same hours of
-  earlier days of its kind ran at (the same weekday a week earlier, else the days on the same
+  an earlier day of its kind ran at (the same weekday a week earlier, else the days on the same
   side of the weekend: a Saturday against an earlier weekend day, a Thursday against earlier
   weekdays);
 - or the level comes back at a later local midnight (a holiday ends, a weekend gives way to
-  Monday): a later whole day in the window runs at the level earlier days of its kind ran at.
+  Monday): a later day in the window runs at the level an earlier day of its kind ran at.
 
 A step at midnight on a day unlike every earlier day of its kind that does not come back by the
 log's end is kept, as a step at any other minute is. A log without an earlier day of the onset
@@ -46,11 +46,11 @@ def _rate(ts: np.ndarray, lo: float, hi: float, closed: Spans) -> tuple[float, i
     return n / open_s, n
 
 
-def _kind_rate(ts: np.ndarray, lo: float, hi: float, before: float, offset_h: float, closed: Spans) -> float | None:
-    """The rate of the same hours [lo, hi) on earlier days of the day's kind, all before `before`.
-
-    The same weekday (7 and 14 days back) when the log holds it, else the days on the same side of
-    the weekend; their median (a holiday among them is no level).
+def _kind_rates(ts: np.ndarray, lo: float, hi: float, before: float, offset_h: float, closed: Spans) -> list[float]:
+    """The rates of the same hours [lo, hi) on earlier days of the day's kind, all before `before`:
+    the same weekday (7 and 14 days back) when the log holds it, else the days on the same side of
+    the weekend. Each is a level the log has seen; a holiday among them too (the day after a x2.5
+    holiday against it and one ordinary day: their median was no level either had).
     """
     wd = _weekday(lo + 1.0, offset_h)
     same_day: list[float] = []
@@ -67,12 +67,12 @@ def _kind_rate(ts: np.ndarray, lo: float, hi: float, before: float, offset_h: fl
             same_day.append(found[0])
         elif (w >= 5) == (wd >= 5):
             same_kind.append(found[0])
-    days = same_day or same_kind
-    return float(np.median(days)) if days else None
+    return same_day or same_kind
 
 
-def _usual(ratio: float, drop: float, spike: float) -> bool:
-    return drop < ratio < spike
+def _usual(rate: float, levels: list[float], drop: float, spike: float) -> bool:
+    """Whether `rate` is at one of the `levels` (within the paging ratios)."""
+    return any(drop < rate / max(level, 1e-12) < spike for level in levels)
 
 
 def is_calendar_day(
@@ -88,18 +88,17 @@ def is_calendar_day(
     first = _rate(ts, midnight, min(midnight + DAY_S, end), closed)
     if first is None:
         return True  # too little of the day to judge it
-    usual = _kind_rate(ts, midnight, min(midnight + DAY_S, end), midnight, offset_h, closed)
-    if usual is None:
+    levels = _kind_rates(ts, midnight, min(midnight + DAY_S, end), midnight, offset_h, closed)
+    if not levels:
         return True  # no earlier day of its kind: nothing in the log says this is no such day
-    if _usual(first[0] / max(usual, 1e-12), drop, spike):
-        return True  # the log has seen days of its kind at this level
+    if _usual(first[0], levels, drop, spike):
+        return True  # the log has seen a day of its kind at this level
     # a day unlike every earlier one of its kind: a holiday comes back at a later midnight
     later = midnight + DAY_S
     while end - later >= MIN_SPAN_S:
         hi = min(later + DAY_S, end)
         now = _rate(ts, later, hi, closed)
-        base = _kind_rate(ts, later, hi, midnight, offset_h, closed)
-        if now is not None and base is not None and _usual(now[0] / max(base, 1e-12), drop, spike):
+        if now is not None and _usual(now[0], _kind_rates(ts, later, hi, midnight, offset_h, closed), drop, spike):
             return True
         later += DAY_S
     return False
