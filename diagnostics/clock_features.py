@@ -28,6 +28,7 @@ that each hold a tenth of the matching rows.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -324,17 +325,20 @@ def _break(out: ClockInput, name: str, weight: float, what: str, where: str) -> 
     )
 
 
-def hour_of_day_columns(features: dict[str, np.ndarray | Categorical], ts: np.ndarray) -> list[str]:
-    """The inputs equal to the hour of their timestamps at one UTC offset (`MIN_MATCH` of the rows)."""
-    out = []
+def _hour_inputs(features: dict[str, np.ndarray | Categorical], ts: np.ndarray) -> Iterator[tuple[str, float]]:
+    """(name, UTC offset) of each input equal to the hour of its timestamps at one offset."""
     for name in sorted(features):
         col = features[name]
         if isinstance(col, Categorical) or col.shape[0] != ts.shape[0]:
             continue
         found = best_offset(col, ts)
         if found is not None and found[1] >= MIN_MATCH:
-            out.append(name)
-    return out
+            yield name, found[0]
+
+
+def hour_of_day_columns(features: dict[str, np.ndarray | Categorical], ts: np.ndarray) -> list[str]:
+    """The inputs equal to the hour of their timestamps at one UTC offset (`MIN_MATCH` of the rows)."""
+    return [name for name, _ in _hour_inputs(features, ts)]
 
 
 def log_utc_offset(features: dict[str, np.ndarray | Categorical], ts: np.ndarray) -> float | None:
@@ -344,14 +348,7 @@ def log_utc_offset(features: dict[str, np.ndarray | Categorical], ts: np.ndarray
     so a change that begins there (a weekend, a holiday, a day-name input turning over) can be told
     from one that begins at an arbitrary minute. None when no input follows the hour of the day.
     """
-    for name in sorted(features):
-        col = features[name]
-        if isinstance(col, Categorical) or col.shape[0] != ts.shape[0]:
-            continue
-        found = best_offset(col, ts)
-        if found is not None and found[1] >= MIN_MATCH:
-            return found[0]
-    return None
+    return next((offset for _, offset in _hour_inputs(features, ts)), None)
 
 
 MAX_CALENDAR_VALUES = 7  # a day name, a workday or holiday flag; a daily figure (a price) is not one
