@@ -67,7 +67,9 @@ def _kind_rates(ts: np.ndarray, lo: float, hi: float, before: float, offset_h: f
             same_day.append(found[0])
         elif (w >= 5) == (wd >= 5):
             same_kind.append(found[0])
-    return same_day or same_kind
+    # one earlier day of the same side of the weekend may be a holiday itself (a Sunday after a
+    # x2.5 Saturday, seed 249): two of them, or the same weekday, say what the day's level is
+    return same_day or (same_kind if len(same_kind) >= 2 else [])
 
 
 def _usual(rate: float, levels: list[float], drop: float, spike: float) -> bool:
