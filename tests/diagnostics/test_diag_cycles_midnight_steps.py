@@ -96,9 +96,9 @@ def test_a_weekend_like_an_earlier_one_and_a_holiday_that_ends_stay_quiet() -> N
 
 
 def test_is_calendar_day_asks_the_log_for_evidence() -> None:
-    # rows at a flat 10 a minute from Monday 00:00 local for `days`; `factor` from the onset
+    # rows at a flat 10 a minute from Sunday 23:00 local to `days` after Monday 00:00
     def times(days: float, factor: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-        m = LOCAL_MONDAY + 60.0 * np.arange(int(days * 1440))
+        m = LOCAL_MONDAY - HOUR + 60.0 * np.arange(int(days * 1440) + 60)  # from Sunday 23:00
         counts = np.random.default_rng(0).poisson(10.0 * factor(m))
         return np.sort(np.repeat(m, counts) + 30.0)
 
