@@ -42,6 +42,7 @@ from diagnostics.phase import (
     without_daily_wave,
 )
 from diagnostics.range_exit import exits_follow_the_clock
+from diagnostics.recurring import critical_factor, effective_rows, input_names, repeat_chance
 from diagnostics.segment_traffic import follows_the_date
 from diagnostics.stale_values import stale_value_findings
 from diagnostics.stats import (
@@ -180,6 +181,8 @@ def data_findings(ctx: Context) -> list[Finding]:
             out.extend(clock.findings)
             mr, mc = float(np.isnan(r).mean()) if r.size else 0.0, float(np.isnan(c).mean()) if c.size else 0.0
             out.extend(_missing(ctx, name, mr, mc, r.shape[0], c.shape[0]))
+    # a window of a few hundred inputs served again and again is a few hundred observations (`recurring`)
+    out = _counted_in_inputs(ctx, out, clock_names)
     out.extend(relation_findings(ctx, clock_names))
     out.extend(label_relation_findings(ctx))
     out.extend(stale_value_findings(ctx, clock_names))
@@ -192,6 +195,47 @@ def data_findings(ctx: Context) -> list[Finding]:
 
 
 CYCLE_SAMPLE = 100_000  # rows of the whole log a daily-cycle share is judged on
+
+
+def _counted_in_inputs(ctx: Context, found: list[Finding], clock_names: set[str]) -> list[Finding]:
+    """The drift findings judged again with their critical value read at the windows' distinct inputs.
+
+    A bundled set's rows served all day recur (`recurring`): a wine set's 89 inputs in another
+    mix of hours moved flavanoids by KS 0.12 against a critical value of 0.07 counted in rows, 0.3
+    counted in inputs. A drift whose KS stays under the critical value at the windows' effective
+    sizes is chance of which inputs each window drew (a slight one under `SLIGHT_KS_CRITICALS`
+    times it); the others are scored with it (`_moved_score`). Logs whose inputs do not repeat (a
+    measurement's jitter, an id, a fresh input each row) keep every finding as it was.
+    """
+    if not any(f.check == "drift" for f in found):
+        return found
+    names = input_names(ctx.reference.features, ctx.influence, clock_names)
+    names = [k for k in names if k in ctx.current.features]
+    chance_ref = repeat_chance(ctx.reference.features, names, ctx.ref_sample)
+    chance_cur = repeat_chance(ctx.current.features, names, ctx.cur_sample)
+    if chance_ref <= 0.0 and chance_cur <= 0.0:
+        return found
+    factor = critical_factor(len(ctx.reference), len(ctx.current), chance_ref, chance_cur)
+    out = []
+    for f in found:
+        d = f.details
+        if f.check != "drift" or "ks_critical" not in d:
+            out.append(f)
+            continue
+        crit = float(d["ks_critical"]) * factor
+        d["ks_critical_inputs"] = crit
+        d["effective_rows"] = [effective_rows(len(ctx.reference), chance_ref),
+                               effective_rows(len(ctx.current), chance_cur)]
+        if d.get("slight"):
+            if float(d["ks"]) >= SLIGHT_KS_CRITICALS * crit:
+                out.append(f)
+            continue
+        ks, unfloored = float(d.get("ks_judged", d["ks"])), float(d.get("score_unfloored", f.score))
+        if ks < max(crit, 0.1):
+            continue
+        f.score = min(f.score, _moved_score(ctx, f.subject, unfloored, ks, crit))
+        out.append(f)
+    return out
 
 
 def _local_times(ctx: Context) -> tuple[np.ndarray, np.ndarray, float]:
@@ -624,6 +668,8 @@ def _numeric_checks(
         seen = swing[2] < max(crit, 0.1) and swing[3] < 0.1
     if d >= max(crit, 0.1) and psi_value >= 0.1 and not seen:
         mag = max(min(1.0, (d - 0.05) / 0.35), min(1.0, (psi_value - 0.05) / 0.5))
+        # what the verdict weighed, for a second judgement at the windows' distinct inputs (`_counted_in_inputs`)
+        details["ks_judged"], details["score_unfloored"] = d, mag * w
         out.append(
             Finding(
                 "data",
