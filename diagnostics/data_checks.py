@@ -42,7 +42,7 @@ from diagnostics.phase import (
     without_daily_wave,
 )
 from diagnostics.range_exit import exits_follow_the_clock
-from diagnostics.recurring import critical_factor, effective_rows, input_names, repeat_chance
+from diagnostics.recurring import critical_factor, effective_rows, input_names, recurrence
 from diagnostics.segment_traffic import follows_the_date
 from diagnostics.stale_values import stale_value_findings
 from diagnostics.stats import (
@@ -209,12 +209,11 @@ def _counted_in_inputs(ctx: Context, found: list[Finding], clock_names: set[str]
     """
     if not any(f.check == "drift" for f in found):
         return found
-    names = input_names(ctx.reference.features, ctx.influence, clock_names)
-    names = [k for k in names if k in ctx.current.features]
-    chance_ref = repeat_chance(ctx.reference.features, names, ctx.ref_sample)
-    chance_cur = repeat_chance(ctx.current.features, names, ctx.cur_sample)
-    if chance_ref <= 0.0 and chance_cur <= 0.0:
+    names = [k for k in input_names(ctx.reference.features, ctx.influence, clock_names) if k in ctx.current.features]
+    seen = recurrence(ctx.reference.features, ctx.current.features, names, ctx.ref_sample, ctx.cur_sample)
+    if not seen.counted_in_inputs:
         return found
+    chance_ref, chance_cur = seen.chance_ref, seen.chance_cur
     factor = critical_factor(len(ctx.reference), len(ctx.current), chance_ref, chance_cur)
     out = []
     for f in found:

@@ -24,10 +24,11 @@ request id, a session length) cannot split an input into many. Pure numpy, one p
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
-from diagnostics.log import Categorical
+from diagnostics.log import Categorical, align_categorical
 
 KEY_SAMPLE = 20_000  # rows of a window the chance of a repeat is read on (time-ordered stride)
 UNUSED_INFLUENCE = 0.05  # below this influence the model does not read the column (as data_checks)
@@ -40,29 +41,91 @@ def input_names(
     return sorted(k for k in features if k not in clock and influence.get(k, 0.0) >= UNUSED_INFLUENCE)
 
 
-def repeat_chance(features: Mapping[str, np.ndarray | Categorical], names: list[str], rows: np.ndarray) -> float:
-    """The chance that two of `rows` (distinct row indices) carry the same input in every column of `names`.
+ALTERED_INPUTS = 0.1  # share of a window's rows on altered inputs that keeps the rows' evidence
+_MULTIPLIERS = np.random.default_rng(20261201).integers(1, 2**62, size=4096, dtype=np.uint64) * 2 + 1
 
-    Read exactly on up to `KEY_SAMPLE` of the rows (a stride through them): with `c_i` rows of
-    input i among the `m` read, (sum c_i^2 - m) / (m (m - 1)). 0 when nothing repeats.
+
+@dataclass(frozen=True)
+class Recurrence:
+    """How the two windows' served inputs recur (`recurrence`).
+
+    `chance_*`: the chance that two of a window's rows carry the same input. `altered_share`: the
+    share of the current window's rows whose input the reference never served while it served
+    one equal to it in every column but one (an input with one value changed).
     """
-    rows = rows[:: max(1, -(-rows.shape[0] // KEY_SAMPLE))]
-    m = int(rows.shape[0])
-    if m < 2 or not names:
-        return 0.0
-    cols = []
-    for k in names:
-        v = features[k]
-        if isinstance(v, Categorical):
-            cols.append(np.asarray(v.codes)[rows].astype(np.float64))
+
+    chance_ref: float = 0.0
+    chance_cur: float = 0.0
+    altered_share: float = 0.0
+
+    @property
+    def counted_in_inputs(self) -> bool:
+        """Whether a two-sample statistic is read at the windows' distinct inputs.
+
+        When inputs recur, a window of other hours serves the pool's inputs in another mix (some
+        the reference's few hours never drew), and which inputs each window drew is all that
+        differs. A data fault changes the values of inputs the reference served (a fifth of the
+        rows moved, a unit, a stuck, shuffled or misjoined column): the window then carries the
+        reference's inputs with one column altered, each such row a new observation, and the rows'
+        evidence is kept (`ALTERED_INPUTS` of the rows or more: under it a drift cannot reach
+        the KS bar of 0.1 on those rows).
+        """
+        recurs = self.chance_ref > 0.0 or self.chance_cur > 0.0
+        return recurs and self.altered_share < ALTERED_INPUTS
+
+
+def recurrence(
+    reference: Mapping[str, np.ndarray | Categorical],
+    current: Mapping[str, np.ndarray | Categorical],
+    names: list[str],
+    ref_rows: np.ndarray,
+    cur_rows: np.ndarray,
+) -> Recurrence:
+    """The windows' recurring inputs over the columns `names`, read on up to `KEY_SAMPLE` of the
+    rows each (a stride through `ref_rows`, `cur_rows`: distinct row indices).
+
+    With `c_i` rows of input i among the `m` read, the chance of a repeat is
+    (sum c_i^2 - m) / (m (m - 1)). An input is a row's 64-bit key: each column's value code times
+    a fixed odd multiplier, summed (wrapping); less one column's term it is the input without
+    that column, which tells an altered input from a new one (one sort per column, no row loop).
+    """
+    ref_rows = ref_rows[:: max(1, -(-ref_rows.shape[0] // KEY_SAMPLE))]
+    cur_rows = cur_rows[:: max(1, -(-cur_rows.shape[0] // KEY_SAMPLE))]
+    m_ref, m_cur = int(ref_rows.shape[0]), int(cur_rows.shape[0])
+    if m_ref < 2 or m_cur < 2 or not names:
+        return Recurrence()
+    terms: list[np.ndarray] = []
+    for k in names[: _MULTIPLIERS.shape[0]]:
+        r, c = reference[k], current[k]
+        if isinstance(r, Categorical) or isinstance(c, Categorical):
+            if not (isinstance(r, Categorical) and isinstance(c, Categorical)):
+                continue
+            rc, cc, _ = align_categorical(r, c)
+            x = np.concatenate((rc[ref_rows], cc[cur_rows])).astype(np.float64)
         else:
-            x = np.asarray(v, dtype=np.float64)[rows]
-            cols.append(np.where(np.isnan(x), np.inf, x))  # missing is one value, as a category would be
-    _, counts = np.unique(np.stack(cols, axis=1), axis=0, return_counts=True)
-    if counts.shape[0] == m:
-        return 0.0
-    c = counts.astype(np.float64)
-    return float(((c * c).sum() - m) / (m * (m - 1.0)))
+            x = np.concatenate((np.asarray(r, dtype=np.float64)[ref_rows], np.asarray(c, dtype=np.float64)[cur_rows]))
+            x = np.where(np.isnan(x), np.inf, x)  # missing is one value, as a category would be
+        code = np.unique(x, return_inverse=True)[1].ravel().astype(np.uint64)
+        terms.append(code * _MULTIPLIERS[len(terms)])
+    if not terms:
+        return Recurrence()
+    key = np.zeros(m_ref + m_cur, dtype=np.uint64)
+    for t in terms:
+        key += t
+    ref_keys, counts_ref = np.unique(key[:m_ref], return_counts=True)
+    counts_cur = np.unique(key[m_ref:], return_counts=True)[1]
+    new = ~np.isin(key[m_ref:], ref_keys)
+    altered = np.zeros(m_cur, dtype=bool)
+    if len(terms) > 1 and new.any():
+        for t in terms:
+            less = key - t
+            altered |= new & np.isin(less[m_ref:], less[:m_ref])
+    c_ref, c_cur = counts_ref.astype(np.float64), counts_cur.astype(np.float64)
+    return Recurrence(
+        chance_ref=float(((c_ref * c_ref).sum() - m_ref) / (m_ref * (m_ref - 1.0))),
+        chance_cur=float(((c_cur * c_cur).sum() - m_cur) / (m_cur * (m_cur - 1.0))),
+        altered_share=float(altered.mean()),
+    )
 
 
 def effective_counts(n: np.ndarray, chance: float) -> np.ndarray:
