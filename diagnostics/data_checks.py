@@ -211,14 +211,12 @@ def _counted_in_inputs(ctx: Context, found: list[Finding], clock_names: set[str]
         return found
     names = [k for k in input_names(ctx.reference.features, ctx.influence, clock_names) if k in ctx.current.features]
     seen = recurrence(ctx.reference.features, ctx.current.features, names, ctx.ref_sample, ctx.cur_sample)
-    if not seen.counted_in_inputs:
-        return found
     chance_ref, chance_cur = seen.chance_ref, seen.chance_cur
     factor = critical_factor(len(ctx.reference), len(ctx.current), chance_ref, chance_cur)
     out = []
     for f in found:
         d = f.details
-        if f.check != "drift" or "ks_critical" not in d:
+        if f.check != "drift" or "ks_critical" not in d or not seen.counted_in_inputs(f.subject):
             out.append(f)
             continue
         crit = float(d["ks_critical"]) * factor

@@ -156,20 +156,23 @@ def _standardized(
     return np.sort(z_ref), np.sort(z_cur)
 
 
-def _repeat_chances(ctx: Context, clock_inputs: Collection[str]) -> tuple[float, float]:
-    """The chance two of the correlations' rows repeat one served input, reference and current
-    (`recurring`; 0 where the window serves inputs the reference never did: a shuffled column's).
+def _repeat_chances(ctx: Context, clock_inputs: Collection[str], names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """[j, k]: the chance two of the correlations' rows repeat one served input, reference and
+    current (`recurring`); 0 for a pair with a column whose values the window altered on inputs
+    the reference served (a shuffled column's: its rows keep their evidence).
 
     A wine set's 89 inputs in another mix of hours moved proline's rank correlation with flavanoids
     from +0.62 to +0.10: on 3,000 rows a Fisher z far beyond `MIN_Z`, on 89 inputs within noise.
     """
-    names = [k for k in input_names(ctx.reference.features, ctx.influence, clock_inputs) if k in ctx.current.features]
-    seen = recurrence(ctx.reference.features, ctx.current.features, names, ctx.ref_sample, ctx.cur_sample)
-    return (seen.chance_ref, seen.chance_cur) if seen.counted_in_inputs else (0.0, 0.0)
+    keyed = [k for k in input_names(ctx.reference.features, ctx.influence, clock_inputs) if k in ctx.current.features]
+    seen = recurrence(ctx.reference.features, ctx.current.features, keyed, ctx.ref_sample, ctx.cur_sample)
+    counted = np.array([seen.counted_in_inputs(k) for k in names], dtype=bool)
+    both = counted[:, None] & counted[None, :]
+    return np.where(both, seen.chance_ref, 0.0), np.where(both, seen.chance_cur, 0.0)
 
 
 def partial_breaks(
-    ctx: Context, names: list[str], r_ref: np.ndarray, chances: tuple[float, float] = (0.0, 0.0)
+    ctx: Context, names: list[str], r_ref: np.ndarray, chances: tuple[np.ndarray, np.ndarray] | None = None
 ) -> np.ndarray:
     """[j, k]: the share of current rows off the reference's joint of tightly related j and k.
 
@@ -210,7 +213,9 @@ def partial_breaks(
         if a.size < MIN_ROWS or b.size < MIN_ROWS:
             continue
         share = ks_statistic_sorted(a, b)
-        crit = 1.95 * np.sqrt((a.size + b.size) / (a.size * b.size)) * critical_factor(a.size, b.size, *chances)
+        crit = 1.95 * np.sqrt((a.size + b.size) / (a.size * b.size))
+        if chances is not None:  # counted in the windows' distinct inputs (`_repeat_chances`)
+            crit *= critical_factor(a.size, b.size, float(chances[0][j, k]), float(chances[1][j, k]))
         if share >= max(PARTIAL_SHARE, PARTIAL_CRITICALS * crit):
             out[j, k] = out[k, j] = share
     return out
@@ -239,7 +244,7 @@ def relation_findings(ctx: Context, clock_inputs: Collection[str] = ()) -> list[
     names = names[:MAX_FEATURES]
     r_ref, n_ref, r_cur, n_cur = rank_correlations(ctx, names)
     # inputs served again and again are one observation each however many rows carry them (`recurring`)
-    chance_ref, chance_cur = _repeat_chances(ctx, clock_inputs)
+    chance_ref, chance_cur = _repeat_chances(ctx, clock_inputs, names)
     n_ref, n_cur = effective_counts(n_ref, chance_ref), effective_counts(n_cur, chance_cur)
     p = len(names)
     off = ~np.eye(p, dtype=bool)

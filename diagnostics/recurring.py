@@ -24,7 +24,7 @@ request id, a session length) cannot split an input into many. Pure numpy, one p
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -49,29 +49,30 @@ _MULTIPLIERS = np.random.default_rng(20261201).integers(1, 2**62, size=4096, dty
 class Recurrence:
     """How the two windows' served inputs recur (`recurrence`).
 
-    `chance_*`: the chance that two of a window's rows carry the same input. `altered_share`: the
-    share of the current window's rows whose input the reference never served while it served
-    one equal to it in every column but one (an input with one value changed).
+    `chance_*`: the chance that two of a window's rows carry the same input. `altered`: per
+    column of the input, the share of the current window's rows whose input the reference never
+    served while it served one equal to it in every other column (an input with that value changed).
     """
 
     chance_ref: float = 0.0
     chance_cur: float = 0.0
-    altered_share: float = 0.0
+    altered: dict[str, float] = field(default_factory=dict)
 
-    @property
-    def counted_in_inputs(self) -> bool:
-        """Whether a two-sample statistic is read at the windows' distinct inputs.
+    def counted_in_inputs(self, name: str) -> bool:
+        """Whether a two-sample statistic of column `name` is read at the windows' distinct inputs.
 
         When inputs recur, a window of other hours serves the pool's inputs in another mix (some
         the reference's few hours never drew), and which inputs each window drew is all that
         differs. A data fault changes the values of inputs the reference served (a fifth of the
         rows moved, a unit, a stuck, shuffled or misjoined column): the window then carries the
-        reference's inputs with one column altered, each such row a new observation, and the rows'
-        evidence is kept (`ALTERED_INPUTS` of the rows or more: under it a drift cannot reach
-        the KS bar of 0.1 on those rows).
+        reference's inputs with that column altered, each such row a new observation of it, and
+        the column keeps the rows' evidence (`ALTERED_INPUTS` of the rows or more: under it a
+        drift cannot reach the KS bar of 0.1 on those rows). The other columns of those rows are
+        the reference's inputs' own values and are still counted in inputs. A column outside the
+        input (the model does not read it, the clock's) keeps the rows' evidence.
         """
         recurs = self.chance_ref > 0.0 or self.chance_cur > 0.0
-        return recurs and self.altered_share < ALTERED_INPUTS
+        return recurs and name in self.altered and self.altered[name] < ALTERED_INPUTS
 
 
 def recurrence(
@@ -95,6 +96,7 @@ def recurrence(
     if m_ref < 2 or m_cur < 2 or not names:
         return Recurrence()
     terms: list[np.ndarray] = []
+    used: list[str] = []
     for k in names[: _MULTIPLIERS.shape[0]]:
         r, c = reference[k], current[k]
         if isinstance(r, Categorical) or isinstance(c, Categorical):
@@ -107,6 +109,7 @@ def recurrence(
             x = np.where(np.isnan(x), np.inf, x)  # missing is one value, as a category would be
         code = np.unique(x, return_inverse=True)[1].ravel().astype(np.uint64)
         terms.append(code * _MULTIPLIERS[len(terms)])
+        used.append(k)
     if not terms:
         return Recurrence()
     key = np.zeros(m_ref + m_cur, dtype=np.uint64)
@@ -115,20 +118,19 @@ def recurrence(
     ref_keys, counts_ref = np.unique(key[:m_ref], return_counts=True)
     counts_cur = np.unique(key[m_ref:], return_counts=True)[1]
     new = ~np.isin(key[m_ref:], ref_keys)
-    altered = np.zeros(m_cur, dtype=bool)
-    if len(terms) > 1 and new.any():
-        for t in terms:
-            less = key - t
-            altered |= new & np.isin(less[m_ref:], less[:m_ref])
+    altered = {}
+    for k, t in zip(used, terms, strict=True):
+        less = key - t  # the input without this column
+        altered[k] = float((new & np.isin(less[m_ref:], less[:m_ref])).mean()) if len(terms) > 1 else 0.0
     c_ref, c_cur = counts_ref.astype(np.float64), counts_cur.astype(np.float64)
     return Recurrence(
         chance_ref=float(((c_ref * c_ref).sum() - m_ref) / (m_ref * (m_ref - 1.0))),
         chance_cur=float(((c_cur * c_cur).sum() - m_cur) / (m_cur * (m_cur - 1.0))),
-        altered_share=float(altered.mean()),
+        altered=altered,
     )
 
 
-def effective_counts(n: np.ndarray, chance: float) -> np.ndarray:
+def effective_counts(n: np.ndarray, chance: float | np.ndarray) -> np.ndarray:
     """Independent observations in `n` rows (each count of an array: a correlation matrix's pairwise
     counts) whose pairs repeat an input with probability `chance`: n / (1 + chance (n - 1)) (Kish)."""
     out: np.ndarray = n / (1.0 + chance * np.maximum(n - 1.0, 0.0))
