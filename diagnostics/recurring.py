@@ -86,9 +86,9 @@ def recurrence(
     rows each (a stride through `ref_rows`, `cur_rows`: distinct row indices).
 
     With `c_i` rows of input i among the `m` read, the chance of a repeat is
-    (sum c_i^2 - m) / (m (m - 1)). An input is a row's 64-bit key: each column's value code times
+    (sum c_i^2 - m) / (m (m - 1)). An input is a row's 64-bit key: each column's value bits times
     a fixed odd multiplier, summed (wrapping); less one column's term it is the input without
-    that column, which tells an altered input from a new one (one sort per column, no row loop).
+    that column, which tells an altered input from a new one (a pass per column, no row loop).
     """
     ref_rows = ref_rows[:: max(1, -(-ref_rows.shape[0] // KEY_SAMPLE))]
     cur_rows = cur_rows[:: max(1, -(-cur_rows.shape[0] // KEY_SAMPLE))]
@@ -107,7 +107,7 @@ def recurrence(
         else:
             x = np.concatenate((np.asarray(r, dtype=np.float64)[ref_rows], np.asarray(c, dtype=np.float64)[cur_rows]))
             x = np.where(np.isnan(x), np.inf, x)  # missing is one value, as a category would be
-        code = np.unique(x, return_inverse=True)[1].ravel().astype(np.uint64)
+        code = (x + 0.0).view(np.uint64)  # a value's bits (+ 0.0: -0.0 is 0.0)
         terms.append(code * _MULTIPLIERS[len(terms)])
         used.append(k)
     if not terms:
@@ -117,6 +117,8 @@ def recurrence(
         key += t
     ref_keys, counts_ref = np.unique(key[:m_ref], return_counts=True)
     counts_cur = np.unique(key[m_ref:], return_counts=True)[1]
+    if counts_ref.shape[0] == m_ref and counts_cur.shape[0] == m_cur:
+        return Recurrence()  # no input repeats: every row its own observation
     new = ~np.isin(key[m_ref:], ref_keys)
     altered = {}
     for k, t in zip(used, terms, strict=True):
