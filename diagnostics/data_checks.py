@@ -42,7 +42,7 @@ from diagnostics.phase import (
     without_daily_wave,
 )
 from diagnostics.range_exit import exits_follow_the_clock
-from diagnostics.recurring import critical_factor, effective_rows, input_names, recurrence
+from diagnostics.recurring import UNUSED_INFLUENCE, critical_factor, effective_rows, input_names, recurrence
 from diagnostics.segment_traffic import follows_the_date
 from diagnostics.stale_values import stale_value_findings
 from diagnostics.stats import (
@@ -212,17 +212,16 @@ def _counted_in_inputs(ctx: Context, found: list[Finding], clock_names: set[str]
     names = [k for k in input_names(ctx.reference.features, ctx.influence, clock_names) if k in ctx.current.features]
     seen = recurrence(ctx.reference.features, ctx.current.features, names, ctx.ref_sample, ctx.cur_sample)
     chance_ref, chance_cur = seen.chance_ref, seen.chance_cur
-    factor = critical_factor(len(ctx.reference), len(ctx.current), chance_ref, chance_cur)
     out = []
     for f in found:
         d = f.details
         if f.check != "drift" or "ks_critical" not in d or not seen.counted_in_inputs(f.subject):
             out.append(f)
             continue
-        crit = float(d["ks_critical"]) * factor
+        n_ref, n_cur = d.get("ks_rows", (len(ctx.reference), len(ctx.current)))
+        crit = float(d["ks_critical"]) * critical_factor(n_ref, n_cur, chance_ref, chance_cur)
         d["ks_critical_inputs"] = crit
-        d["effective_rows"] = [effective_rows(len(ctx.reference), chance_ref),
-                               effective_rows(len(ctx.current), chance_cur)]
+        d["effective_rows"] = [effective_rows(n_ref, chance_ref), effective_rows(n_cur, chance_cur)]
         if d.get("slight"):
             if float(d["ks"]) >= SLIGHT_KS_CRITICALS * crit:
                 out.append(f)
@@ -343,7 +342,6 @@ def _quartiles(v: np.ndarray) -> list[float]:
 
 
 UNSEEN_MAJOR = 0.2  # this share of rows with never-seen values is a broken input, used or not
-UNUSED_INFLUENCE = 0.05  # below this influence the model does not read the column
 
 
 def _unseen_weight(
@@ -562,6 +560,7 @@ def _numeric_checks(
         "ks": d,
         "psi": psi_value,
         "ks_critical": crit,
+        "ks_rows": [n1, n2],
         "influence": infl,
         "reference_quartiles": rq.tolist(),
         "current_quartiles": cq.tolist(),

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from diagnostics.context import Context, detect_task, prepare_windows, row_loss
-from diagnostics.data_checks import UNUSED_INFLUENCE, data_findings
+from diagnostics.data_checks import data_findings
 from diagnostics.findings import Diagnosis, Finding, iso_utc
 from diagnostics.late_labels import estimated_performance_finding
 from diagnostics.localize import localize
@@ -23,6 +23,7 @@ from diagnostics.loss_carry import carried_drops
 from diagnostics.model_checks import performance_finding, prediction_shift_finding
 from diagnostics.onset import Candidate, detect_onset
 from diagnostics.population_shift import population_shift_findings
+from diagnostics.recurring import UNUSED_INFLUENCE
 from diagnostics.reference import complete_reference, reference_is_adjacent
 from diagnostics.relation import temper_concept
 from diagnostics.replay import replay_onset

@@ -31,7 +31,7 @@ import numpy as np
 from diagnostics.log import Categorical, align_categorical
 
 KEY_SAMPLE = 20_000  # rows of a window the chance of a repeat is read on (time-ordered stride)
-UNUSED_INFLUENCE = 0.05  # below this influence the model does not read the column (as data_checks)
+UNUSED_INFLUENCE = 0.05  # below this influence the model does not read the column
 
 
 def input_names(
