@@ -41,6 +41,7 @@ def input_names(
     return sorted(k for k in features if k not in clock and influence.get(k, 0.0) >= UNUSED_INFLUENCE)
 
 
+RECURRING_SHARE = 0.5  # distinct inputs per row at or above which a window's inputs do not recur
 ALTERED_INPUTS = 0.1  # share of a window's rows on altered inputs that keeps the rows' evidence
 _MULTIPLIERS = np.random.default_rng(20261201).integers(1, 2**62, size=4096, dtype=np.uint64) * 2 + 1
 
@@ -117,8 +118,10 @@ def recurrence(
         key += t
     ref_keys, counts_ref = np.unique(key[:m_ref], return_counts=True)
     counts_cur = np.unique(key[m_ref:], return_counts=True)[1]
-    if counts_ref.shape[0] == m_ref and counts_cur.shape[0] == m_cur:
-        return Recurrence()  # no input repeats: every row its own observation
+    if len(terms) < 2 or max(counts_ref.shape[0] / m_ref, counts_cur.shape[0] / m_cur) >= RECURRING_SHARE:
+        # one column's repeated values are a discrete input's, no recurring input; and where most
+        # rows are distinct inputs (rounded values meeting by chance) each row is its own observation
+        return Recurrence()
     new = ~np.isin(key[m_ref:], ref_keys)
     altered = {}
     for k, t in zip(used, terms, strict=True):

@@ -113,8 +113,12 @@ def test_recurrence_counts_repeats_and_tells_an_altered_input_from_a_new_one() -
                        np.arange(500))
     assert fresh.chance_ref == 0.0 and not fresh.counted_in_inputs("a")
     assert critical_factor(500, 500, 0.0, 0.0) == 1.0
-    # a category is part of the input by its label, whatever each window's codes
-    cats = recurrence({"k": Categorical(np.array([0, 1] * 50), np.array(["x", "y"], dtype=object))},
-                      {"k": Categorical(np.array([0, 1] * 50), np.array(["y", "x"], dtype=object))}, ["k"],
-                      np.arange(100), np.arange(100))
-    assert abs(cats.chance_ref - 49 / 99) < 1e-9 and cats.altered == {"k": 0.0}
+    # one column's repeated values are a discrete input's, no recurring input
+    assert recurrence({"a": ref[:, 0]}, {"a": cur[:, 0]}, ["a"], np.arange(2000), np.arange(2000)).chance_ref == 0.0
+    # a category is part of the input by its label, whatever each window's codes: (x, 1), (y, 2)
+    # served before, (y, 1), (x, 2) since: both columns altered
+    v = np.array([1.0, 2.0] * 50)
+    cats = recurrence({"k": Categorical(np.array([0, 1] * 50), np.array(["x", "y"], dtype=object)), "v": v},
+                      {"k": Categorical(np.array([0, 1] * 50), np.array(["y", "x"], dtype=object)), "v": v},
+                      ["k", "v"], np.arange(100), np.arange(100))
+    assert abs(cats.chance_ref - 49 / 99) < 1e-9 and cats.altered == {"k": 1.0, "v": 1.0}
