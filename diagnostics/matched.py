@@ -671,7 +671,6 @@ def input_adjusted_loss(
     return rows, ctx.cur_loss[rows], ctx.ref_loss[r_idx][j[keep]].mean(axis=1)
 
 
-
 MOVED_SHARE = 0.1  # share of the window's rows an input's reference deciles must have traded to count as moved
 MOVED_FEATURES = 2
 
