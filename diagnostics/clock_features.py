@@ -395,3 +395,49 @@ def follows_local_days(
     if ref_pairs.size >= 2 and np.unique(ref_pairs % k).size == ref_pairs.size:
         return bool(np.unique(pairs % k).size == pairs.size)
     return True
+
+
+WEEKDAY_NAMES = (
+    ("mon", "monday"), ("tue", "tues", "tuesday"), ("wed", "wednesday"), ("thu", "thur", "thurs", "thursday"),
+    ("fri", "friday"), ("sat", "saturday"), ("sun", "sunday"),
+)
+MIN_NAMED_AGREE = 0.995  # rows whose day name is their local weekday's, at one offset
+MIDNIGHT_SLACK_H = 1.0  # a row this close to the local midnight may carry either day (a daylight-saving hour)
+
+
+def weekday_of_names(cats: np.ndarray) -> np.ndarray:
+    """Per category its weekday (0 = Monday) when it is a day's name ('Mon', 'monday'), else -1."""
+    lookup = {name: day for day, names in enumerate(WEEKDAY_NAMES) for name in names}
+    return np.array([lookup.get(str(c).strip().lower().rstrip("."), -1) for c in cats], dtype=np.int64)
+
+
+def names_the_local_weekday(cats: np.ndarray, codes: np.ndarray, ts: np.ndarray) -> bool:
+    """Whether a column of day names ('Mon' ... 'Sun') names each row's own local weekday.
+
+    The calendar says what such a column must hold: the weekday of the row's timestamp in the
+    service's zone. A log without an hour-of-day input gives no zone (`log_utc_offset`), and a
+    day-long log's window on the next day held a value its reference never saw ('Category mix of
+    day_name shifted: JS 0.88', healthy ride logs). So the zone is searched: the quarter-hour
+    offsets of UTC-12 to UTC+14 at which the rows' names are their local weekdays, a row within an
+    hour of the local midnight counting with either day (a daylight-saving change moves midnight by
+    an hour). A column that agrees at one offset is the calendar moving on; a day name frozen
+    since the onset, shifted by a day, or mixed within a day disagrees at every offset and stays
+    with the ordinary checks. Columns holding anything but day names are not judged here.
+    """
+    if cats.size > 2 * len(WEEKDAY_NAMES):
+        return False  # more values than a week has names, even spelled two ways
+    days = weekday_of_names(cats)
+    if days.size == 0 or bool((days < 0).any()):
+        return False
+    v, t = _sample(codes.astype(np.float64), ts)
+    keep = v >= 0
+    named, t = days[v[keep].astype(np.int64)], t[keep]
+    if named.size < MIN_ROWS or np.unique(named).size < 2:
+        return False
+    slack = MIDNIGHT_SLACK_H * 3600.0
+    agree = np.zeros((OFFSETS_H.size, named.size), dtype=bool)
+    for shift in (-slack, 0.0, slack):
+        local = (t[None, :] + shift) / 3600.0 + OFFSETS_H[:, None]
+        # day number since 1970-01-01 (a Thursday: weekday 3)
+        agree |= ((np.floor(local / 24.0).astype(np.int64) + 3) % 7) == named[None, :]
+    return bool(agree.mean(axis=1).max() >= MIN_NAMED_AGREE)

@@ -14,7 +14,13 @@ import math
 
 import numpy as np
 
-from diagnostics.clock_features import MAX_CALENDAR_VALUES, clock_input, follows_local_days, log_utc_offset
+from diagnostics.clock_features import (
+    MAX_CALENDAR_VALUES,
+    clock_input,
+    follows_local_days,
+    log_utc_offset,
+    names_the_local_weekday,
+)
 from diagnostics.context import Context, loss_name
 from diagnostics.entity_join import entity_join_findings
 from diagnostics.feature_relations import relation_findings
@@ -890,7 +896,7 @@ def _nice_factor(f: float) -> str:
     return f"{f:.3g}" if f >= 1 else f"{f:.3g} (1/{1 / f:.3g})"
 
 
-def _turns_with_the_calendar(ctx: Context, rc: np.ndarray, cc: np.ndarray, k: int) -> bool:
+def _turns_with_the_calendar(ctx: Context, rc: np.ndarray, cc: np.ndarray, cats: np.ndarray) -> bool:
     """A day-name or date column whose window holds the days the window spans, and no fewer.
 
     Its values take turns with the calendar (`segment_traffic.follows_the_date`), so a window on a
@@ -903,6 +909,9 @@ def _turns_with_the_calendar(ctx: Context, rc: np.ndarray, cc: np.ndarray, k: in
     if c_ts.size == 0 or r_ts.size == 0:
         return False
     both_ts, both = np.concatenate([r_ts, c_ts]), np.concatenate([rc, cc])
+    k = len(cats)
+    if names_the_local_weekday(cats, both, both_ts):
+        return True  # day names that are each row's local weekday, in a zone the log does not state
     offset = log_utc_offset(ctx.log.features, ctx.log.timestamp)
     if offset is not None and follows_local_days(both, both_ts, offset, ctx.onset, k):
         return True  # one value per local day of the service's own clock (a short log's day name)
@@ -967,7 +976,7 @@ def _categorical_checks(ctx: Context, name: str, r: Categorical, c: Categorical)
     n_ref, n_cur = int(ref_counts.sum()), int(cur_counts.sum())
     if n_ref < MIN_VALUES or n_cur < MIN_VALUES:
         return out
-    if _turns_with_the_calendar(ctx, rc, cc, k):
+    if _turns_with_the_calendar(ctx, rc, cc, cats):
         return out
     infl = ctx.influence.get(name, 0.0)
     distinct_ref = int(np.count_nonzero(ref_counts))
