@@ -411,7 +411,7 @@ def weekday_of_names(cats: np.ndarray) -> np.ndarray:
     return np.array([lookup.get(str(c).strip().lower().rstrip("."), -1) for c in cats], dtype=np.int64)
 
 
-def names_the_local_weekday(cats: np.ndarray, codes: np.ndarray, ts: np.ndarray) -> bool:
+def names_the_local_weekday(cats: np.ndarray, codes: np.ndarray, ts: np.ndarray, offset_h: float | None) -> bool:
     """Whether a column of day names ('Mon' ... 'Sun') names each row's own local weekday.
 
     The calendar says what such a column must hold: the weekday of the row's timestamp in the
@@ -422,7 +422,9 @@ def names_the_local_weekday(cats: np.ndarray, codes: np.ndarray, ts: np.ndarray)
     hour of the local midnight counting with either day (a daylight-saving change moves midnight by
     an hour). A column that agrees at one offset is the calendar moving on; a day name frozen
     since the onset, shifted by a day, or mixed within a day disagrees at every offset and stays
-    with the ordinary checks. Columns holding anything but day names are not judged here.
+    with the ordinary checks. A log that states its zone (`offset_h`, an hour input) is held to it:
+    a name turning over at 14:00 of its own clock is another zone's calendar joined in, a fault.
+    Columns holding anything but day names are not judged here.
     """
     if cats.size > 2 * len(WEEKDAY_NAMES):
         return False  # more values than a week has names, even spelled two ways
@@ -435,9 +437,10 @@ def names_the_local_weekday(cats: np.ndarray, codes: np.ndarray, ts: np.ndarray)
     if named.size < MIN_ROWS or np.unique(named).size < 2:
         return False
     slack = MIDNIGHT_SLACK_H * 3600.0
-    agree = np.zeros((OFFSETS_H.size, named.size), dtype=bool)
+    offsets = OFFSETS_H if offset_h is None else np.array([offset_h])
+    agree = np.zeros((offsets.size, named.size), dtype=bool)
     for shift in (-slack, 0.0, slack):
-        local = (t[None, :] + shift) / 3600.0 + OFFSETS_H[:, None]
+        local = (t[None, :] + shift) / 3600.0 + offsets[:, None]
         # day number since 1970-01-01 (a Thursday: weekday 3)
         agree |= ((np.floor(local / 24.0).astype(np.int64) + 3) % 7) == named[None, :]
     return bool(agree.mean(axis=1).max() >= MIN_NAMED_AGREE)

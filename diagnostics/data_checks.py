@@ -910,9 +910,9 @@ def _turns_with_the_calendar(ctx: Context, rc: np.ndarray, cc: np.ndarray, cats:
         return False
     both_ts, both = np.concatenate([r_ts, c_ts]), np.concatenate([rc, cc])
     k = len(cats)
-    if names_the_local_weekday(cats, both, both_ts):
-        return True  # day names that are each row's local weekday, in a zone the log does not state
     offset = log_utc_offset(ctx.log.features, ctx.log.timestamp)
+    if names_the_local_weekday(cats, both, both_ts, offset):
+        return True  # day names that are each row's local weekday (in the log's zone, or one it does not state)
     if offset is not None and follows_local_days(both, both_ts, offset, ctx.onset, k):
         return True  # one value per local day of the service's own clock (a short log's day name)
     days = int((float(c_ts[-1]) - float(c_ts[0])) // DAY_S)
