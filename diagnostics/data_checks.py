@@ -34,6 +34,7 @@ from diagnostics.phase import (
     MIN_CYCLE,
     WAVE_SPAN,
     daily_cycle_share,
+    daily_wave_fit,
     daylight_saving_shift,
     earlier_windows,
     glides_through_onset,
@@ -50,6 +51,7 @@ from diagnostics.phase import (
 from diagnostics.range_exit import exits_follow_the_clock
 from diagnostics.recurring import UNUSED_INFLUENCE, critical_factor, effective_rows, input_names, recurrence
 from diagnostics.segment_traffic import follows_the_date
+from diagnostics.service_checks import MIDNIGHT_S
 from diagnostics.stale_values import stale_value_findings
 from diagnostics.stats import (
     bin_counts_sorted,
@@ -323,6 +325,8 @@ def _beyond_daily_wave(
     r_ts_s = r_ts[::kr]
     own = hour_blocks(r_ts_s, onset, float(c_ts[-1])) or reference_blocks(r_ts_s, onset, float(c_ts[-1]), False)
     beyond = [f for f in _numeric_checks(ctx, name, flat[0], flat[1], [flat[0][w] for w in own]) if f.check == "drift"]
+    if beyond and _a_days_weather(ctx, name, (r_s, r_ts_s), (c_s, c_ts[::kc]), onset, step, own):
+        beyond = []  # the window's level moved as a day's weather moves it, and nothing else (`_a_days_weather`)
     raw_ks = max((float(f.details["ks"]) for f in raw if f.check == "drift"), default=0.0)
     if float(max(r_ts[-1], c_ts[-1]) - min(r_ts[0], c_ts[0])) < WAVE_SPAN and any(
         float(f.details["ks"]) > raw_ks for f in beyond
@@ -340,6 +344,61 @@ def _beyond_daily_wave(
             f"{d['current_quartiles'][1]:.4g} (influence on predictions {d['influence']:.2f})."
         )
     return [f for f in raw if f.check not in WAVE_CHECKS] + beyond
+
+
+WEATHER_DAY_SHARE = 0.5  # a day's weather moves a daily-cycle input's level by at most this share of its daily swing
+
+
+def _a_days_weather(
+    ctx: Context,
+    name: str,
+    ref: tuple[np.ndarray, np.ndarray],
+    cur: tuple[np.ndarray, np.ndarray],
+    onset: float,
+    step: bool,
+    own: list[slice],
+) -> bool:
+    """Whether a reference of less than a day saw the window's level move as far as a day's weather moves it.
+
+    A weather input joined per local day (a day's forecast, a station's daily level) steps at the
+    service's local midnight, by a degree or two from one day to the next. A reference of less
+    than a day holds no earlier day to measure that by (`_weather_shift`, `_log_wanders` need
+    days or blocks of them), the onset scan dates the log's strongest step at that midnight, and
+    with the daily wave taken out the noise about the level is a few tenths of a degree: the
+    day's step read as a drift (KS 0.7-0.9 'outdoor_temp drifted beyond the log's own daily
+    cycle', median 19.1 -> 18.2, on healthy 20-48-hour logs). What is left is a prior on how far
+    weather moves in a day, on the input's own scale: a day's level changes by less than half
+    its daily swing (day-to-day changes of a day's mean temperature, a few degrees, against a
+    day's swing of ten; the swing is the fitted wave's peak-to-peak over the hours the log holds,
+    `phase.daily_wave_fit`). The window's move is that day's weather when the onset is a local
+    midnight of the log's own clock (an hour-of-day input names its zone,
+    `clock_features.log_utc_offset`; within `MIDNIGHT_S`), the wave-free level shifted there by
+    no more than `WEATHER_DAY_SHARE` of the swing and, re-centred on the reference's level,
+    nothing drifts: every row moved together. A sensor's offset beyond that share (8 degrees on
+    a swing of 8), one that starts at any other minute, and a fifth of the rows moved (left once
+    re-centred) stay; below half a day of log there is no day's swing to measure by, and with a
+    day or more of reference the reference's days are the measure. A feed that moves by less
+    than half the swing from a midnight, with no earlier day in the reference, is let go: the
+    log holds nothing that tells it from the next day's weather.
+    """
+    r_s, r_ts = ref
+    c_s, c_ts = cur
+    if float(r_ts[-1]) - float(r_ts[0]) >= DAY_S or float(c_ts[-1]) - float(r_ts[0]) < WAVE_SPAN:
+        return False
+    offset = log_utc_offset(ctx.log.features, ctx.log.timestamp)
+    if offset is None:
+        return False  # no local midnight to go by
+    local = (ctx.onset + offset * 3600.0) % DAY_S
+    if min(local, DAY_S - local) > MIDNIGHT_S:
+        return False  # the onset away from a midnight: no day turned over there
+    fitted = daily_wave_fit(r_s, r_ts, c_s, c_ts, onset, step=step)
+    if fitted is None or not math.isfinite(fitted[2]):
+        return False
+    fr, fc, swing = fitted
+    shift = float(np.nanmedian(fc)) - float(np.nanmedian(fr))
+    if not abs(shift) <= WEATHER_DAY_SHARE * swing:
+        return False
+    return not any(f.check == "drift" for f in _numeric_checks(ctx, name, fr, fc - shift, [fr[w] for w in own]))
 
 
 def _quartiles(v: np.ndarray) -> list[float]:

@@ -364,6 +364,31 @@ def without_daily_wave(
     if log_scale and _wave_multiplies(v[ok]):  # (`_wave_multiplies`)
         logged = without_daily_wave(np.log(r), r_ts, np.log(c), c_ts, onset, False, min_span, step)
         return None if logged is None else (np.exp(logged[0]), np.exp(logged[1]))
+    fitted = daily_wave_fit(r, r_ts, c, c_ts, onset, min_span, step)
+    return None if fitted is None else (fitted[0], fitted[1])
+
+
+def daily_wave_fit(
+    r: np.ndarray,
+    r_ts: np.ndarray,
+    c: np.ndarray,
+    c_ts: np.ndarray,
+    onset: float,
+    min_span: float = SHORT_SPAN,
+    step: bool = True,
+) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """`without_daily_wave` on the values as they are, and the fitted wave's swing over the log's hours.
+
+    The swing is the daily harmonics' peak-to-peak over the hours the log holds (the line left
+    out): how far the input moves within a day, the scale a day's weather is measured on
+    (`data_checks._beyond_daily_wave`). NaN below half a day of log, where a line and a bend
+    stand in for the wave and say nothing of a whole day's swing.
+    """
+    ts = np.concatenate((r_ts, c_ts))
+    v = np.concatenate((r, c)).astype(np.float64)
+    ok = np.isfinite(v)
+    if int(ok.sum()) < 24 * MIN_ROWS_PER_HOUR:
+        return None
     t0, t1 = float(ts.min()), float(ts.max())
     span = t1 - t0
     if span < max(min_span, SHORT_SPAN):
@@ -395,7 +420,12 @@ def without_daily_wave(
     w = np.sqrt(n[filled])
     beta, *_ = np.linalg.lstsq(X * w[:, None], (s[filled] / n[filled]) * w, rcond=None)
     flat = v - basis(ts) @ beta[len(kept):]
-    return flat[: r.shape[0]], flat[r.shape[0]:]
+    swing = math.nan
+    if span >= WAVE_SPAN:
+        # the harmonics alone (the line is the log's trend, no part of a day), at the hours held
+        wave = basis(centres[filled])[:, 1:] @ beta[len(kept) + 1:]
+        swing = float(wave.max() - wave.min())
+    return flat[: r.shape[0]], flat[r.shape[0]:], swing
 
 
 
