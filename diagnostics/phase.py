@@ -356,12 +356,9 @@ def without_daily_wave(
     harder suite went unseen without it). None below three hours of log (`min_span`, longer for
     a caller that needs it) or when too few bins are filled.
     """
-    ts = np.concatenate((r_ts, c_ts))
     v = np.concatenate((r, c)).astype(np.float64)
     ok = np.isfinite(v)
-    if int(ok.sum()) < 24 * MIN_ROWS_PER_HOUR:
-        return None
-    if log_scale and _wave_multiplies(v[ok]):  # (`_wave_multiplies`)
+    if log_scale and int(ok.sum()) >= 24 * MIN_ROWS_PER_HOUR and _wave_multiplies(v[ok]):  # (`_wave_multiplies`)
         logged = without_daily_wave(np.log(r), r_ts, np.log(c), c_ts, onset, False, min_span, step)
         return None if logged is None else (np.exp(logged[0]), np.exp(logged[1]))
     fitted = daily_wave_fit(r, r_ts, c, c_ts, onset, min_span, step)
