@@ -366,12 +366,7 @@ def without_daily_wave(
 
 
 def daily_wave_fit(
-    r: np.ndarray,
-    r_ts: np.ndarray,
-    c: np.ndarray,
-    c_ts: np.ndarray,
-    onset: float,
-    min_span: float = SHORT_SPAN,
+    r: np.ndarray, r_ts: np.ndarray, c: np.ndarray, c_ts: np.ndarray, onset: float, min_span: float = SHORT_SPAN,
     step: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, float] | None:
     """`without_daily_wave` on the values as they are, and the fitted wave's swing over the log's hours.

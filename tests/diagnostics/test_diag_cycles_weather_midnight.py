@@ -21,6 +21,7 @@ import pandas as pd
 from diagnostics import diagnose
 from diagnostics.loader import frame_to_log
 from diagnostics.log import PredictionLog
+from tests.diagnostics.test_diag_cycles_weather_walk import _top
 
 HOUR = 3600.0
 ZONE_H = 2.0  # the service's local clock: UTC+2
@@ -47,10 +48,6 @@ def _log(seed: int, offset: float = 0.0, fifth: float = 0.0, onset_h: float = 18
                        "latency_ms": rng.lognormal(3.0, 0.2, t.size), "temp_c": np.round(temp, 1), "other": other,
                        "hour": np.floor(hour)})
     return frame_to_log(df), onset
-
-
-def _top(d: object) -> list[tuple[str, str, float, str]]:
-    return [(f.check, f.subject, round(f.score, 2), f.evidence[:120]) for f in d.findings[:3]]  # type: ignore[attr-defined]
 
 
 def test_a_days_weather_step_at_the_midnight_a_short_reference_ends_at_is_no_drift() -> None:
