@@ -163,6 +163,10 @@ def data_findings(ctx: Context) -> list[Finding]:
                 # a workday or weekday flag turning over at local midnights: the calendar moving on
                 clock_names.add(name)
                 continue
+            rest = _resting_value(ctx, name) if clock is None else None
+            if rest is not None:
+                out.extend(_episode_checks(ctx, name, r, c, rest))
+                continue
             if clock is None:
                 if same_hours is not None and daily_cycle_share(r, r_ts, hours.reference()) >= MIN_CYCLE:
                     # a daily-cycle input: this window's hours against the same hours of earlier days
@@ -569,6 +573,69 @@ def _top_share_sorted(s: np.ndarray) -> tuple[float, float]:
 
 
 SPELL_SHARE = 0.8  # a spell in the reference this share of the window's span long is the input's own persistence
+SPELL_REACH = 3.0  # a resting spell may last this many times the longest one the log showed before
+MIN_SPELL_ROWS = 30  # rows a resting spell holds at least (and more than a run of chance: `_rest_spells`)
+MIN_REST_SHARE = 0.2  # a resting value is the reference's commonest, held by this share of its rows ...
+MIN_IN_SPELLS = 0.5  # ... this share of them in spells
+REST_PROBE = 20_000  # rows of a stride sample the commonest value is read from
+
+
+def _rest_spells(ts: np.ndarray, at_rest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Durations and row counts of the stretches where `at_rest` holds in every row, longer than chance.
+
+    Rows at a value drawn independently of time come in runs of about log(n) / log(1/p) rows at
+    most (p its share); a dry spell holds every row of hours. Only runs of `MIN_SPELL_ROWS` rows and
+    twice the longest chance run count: a pixel that is 0 in 60% of digits, rows in any order, has none.
+    """
+    n = at_rest.shape[0]
+    p = float(at_rest.mean()) if n else 0.0
+    if n < 2 or not 0.0 < p < 1.0:
+        return np.empty(0), np.empty(0)
+    chance = math.log(n) / -math.log(p)
+    fence_idx = np.concatenate(([-1], np.flatnonzero(~at_rest), [n]))
+    rows = np.diff(fence_idx) - 1
+    fence_ts = np.concatenate(([ts[0]], ts[fence_idx[1:-1]], [ts[-1]]))
+    long = rows >= max(MIN_SPELL_ROWS, 2.0 * chance)
+    return np.diff(fence_ts)[long], rows[long]
+
+
+def _resting_value(ctx: Context, name: str) -> float | None:
+    """The value an intermittent input rests at between its episodes (rain's 0 between showers).
+
+    The reference's commonest value, held by `MIN_REST_SHARE` of its rows, most of them in spells
+    (`_rest_spells`): the input sits there for hours, then leaves it for an episode. None for an
+    input whose commonest value comes row by row (a count, a pixel, a flag drawn per request).
+    """
+    col = ctx.reference.features.get(name)
+    ts = ctx.reference.timestamp
+    if col is None or isinstance(col, Categorical) or ts.shape[0] != col.shape[0] or ts.shape[0] < 2 * MIN_SPELL_ROWS:
+        return None
+    v = np.asarray(col, dtype=np.float64)
+    probe = v[:: max(1, v.shape[0] // REST_PROBE)]
+    probe = probe[np.isfinite(probe)]
+    if probe.size < MIN_SPELL_ROWS:
+        return None
+    values, counts = np.unique(probe, return_counts=True)
+    top = int(np.argmax(counts))
+    if counts[top] < MIN_REST_SHARE * probe.size:
+        return None
+    rest = float(values[top])
+    at_rest = v == rest
+    _, rows = _rest_spells(ts, at_rest)
+    return rest if float(rows.sum()) >= MIN_IN_SPELLS * float(at_rest.sum()) else None
+
+
+def _longest_rest_spell(ctx: Context, name: str, value: float) -> float:
+    """The longest spell at `value` (`_rest_spells`) in the reference and in the log before the onset."""
+    longest = 0.0
+    for feats, ts in ((ctx.reference.features, ctx.reference.timestamp), (ctx.log.features, ctx.log.timestamp)):
+        col = feats.get(name)
+        if col is None or isinstance(col, Categorical) or ts.shape[0] != col.shape[0]:
+            continue
+        head = int(np.searchsorted(ts, ctx.onset, side="left"))
+        durations, _ = _rest_spells(ts[:head], np.asarray(col[:head], dtype=np.float64) == value)
+        longest = max(longest, float(durations.max()) if durations.size else 0.0)
+    return longest
 
 
 def _spell_held_before(ctx: Context, name: str, value: float) -> bool:
@@ -590,7 +657,39 @@ def _spell_held_before(ctx: Context, name: str, value: float) -> bool:
         return False
     other = ts[~(np.asarray(col, dtype=np.float64) == value)]
     fences = np.sort(np.concatenate(([ts.min()], other, [ts.max()])))
-    return float(np.diff(fences).max()) >= SPELL_SHARE * span
+    if float(np.diff(fences).max()) >= SPELL_SHARE * span:
+        return True
+    # an input resting between episodes (`_resting_value`) rests as long as its spells last: a
+    # dry day after a 4-hour dry spell and two showers is the weather; a gauge dead for days longer
+    # than any spell the log showed is not
+    return _resting_value(ctx, name) == value and SPELL_REACH * _longest_rest_spell(ctx, name, value) >= span
+
+
+def _episode_checks(ctx: Context, name: str, r: np.ndarray, c: np.ndarray, rest: float) -> list[Finding]:
+    """An intermittent input (`_resting_value`): its episodes' values are judged, not their share.
+
+    Drizzle is 0 between showers and a shower lasts hours: a window's share of dry rows is the
+    weather of those hours (a reference of showers against a dry evening: 'rain_mm drifted, KS
+    0.55-0.88' on healthy bike and ride logs, wave taken out or not). What a fault changes is
+    what the input reads when it is not at rest: a unit, an offset, a corruption, a cap move the
+    episodes' values (or put values at rest rows), so drift and range are judged on the rows away
+    from the resting value; a window wholly at rest is judged by the stuck check (`_spell_held_before`).
+    Everything else (missing values, a stuck value, a unit) is judged on the values as logged first.
+    """
+    raw = _numeric_checks(ctx, name, r, c)
+    if any(f.check in ("stuck_values", "unit_change", "schema_change") for f in raw):
+        return raw
+    away_r, away_c = r[np.isfinite(r) & (r != rest)], c[np.isfinite(c) & (c != rest)]
+    if away_r.shape[0] < MIN_VALUES or away_c.shape[0] < MIN_VALUES:
+        return raw  # no episode on one side: nothing to compare them by
+    episodes = [
+        f for f in _numeric_checks(ctx, name, away_r, away_c)
+        if f.check in (*WAVE_CHECKS, "unit_change")
+    ]
+    for f in episodes:
+        f.details["resting_value"] = rest
+        f.evidence = f.evidence.replace(f"'{name}'", f"'{name}' (its values away from its resting {rest:.4g})", 1)
+    return [f for f in raw if f.check not in WAVE_CHECKS] + episodes
 
 
 def _numeric_checks(
