@@ -20,7 +20,9 @@ HOUR = 3600.0
 START = pd.Timestamp("2026-05-04T05:00Z").timestamp()
 
 
-def _rain_log(seed: int, hours: int, wet: list[int], fault: str = "", onset_h: float = 0.0) -> tuple[PredictionLog, float]:
+def _rain_log(
+    seed: int, hours: int, wet: list[int], fault: str = "", onset_h: float = 0.0
+) -> tuple[PredictionLog, float]:
     """Bike counts on the weather; rain falls in the listed hours since the start."""
     rng = np.random.default_rng(seed)
     t = np.sort(rng.uniform(START, START + hours * HOUR, 150 * hours))
