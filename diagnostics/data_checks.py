@@ -671,21 +671,25 @@ def _episode_checks(ctx: Context, name: str, r: np.ndarray, c: np.ndarray, rest:
     Drizzle is 0 between showers and a shower lasts hours: a window's share of dry rows is the
     weather of those hours (a reference of showers against a dry evening: 'rain_mm drifted, KS
     0.55-0.88' on healthy bike and ride logs, wave taken out or not). What a fault changes is
-    what the input reads when it is not at rest: a unit, an offset, a corruption, a cap move the
-    episodes' values (or put values at rest rows), so drift and range are judged on the rows away
-    from the resting value; a window wholly at rest is judged by the stuck check (`_spell_held_before`).
+    what the input reads when it is not at rest: a unit, an offset, a corruption, a cap, a gauge
+    frozen at a wet reading move the episodes' values (or put values at rest rows), so drift, range
+    and a stuck value are judged on the rows away from the resting value too (a gauge stuck at
+    0.9 mm against a reference 75% dry is no 'stuck' on the values as logged: their commonest
+    value held more than 70% before); a window wholly at rest is judged by the stuck check
+    (`_spell_held_before`).
     Everything else (missing values, a stuck value, a unit) is judged on the values as logged first.
     """
     raw = _numeric_checks(ctx, name, r, c)
     if any(f.check in ("stuck_values", "unit_change", "schema_change") for f in raw):
         return raw
-    away_r, away_c = r[np.isfinite(r) & (r != rest)], c[np.isfinite(c) & (c != rest)]
-    if away_r.shape[0] < MIN_VALUES or away_c.shape[0] < MIN_VALUES:
+    # the rows at rest left out as empty: row for row aligned with the window (its losses, its clock)
+    away_r, away_c = np.where(r == rest, np.nan, r), np.where(c == rest, np.nan, c)
+    if int(np.isfinite(away_r).sum()) < MIN_VALUES or int(np.isfinite(away_c).sum()) < MIN_VALUES:
         return raw  # no episode on one side: nothing to compare them by
-    episodes = [
-        f for f in _numeric_checks(ctx, name, away_r, away_c)
-        if f.check in (*WAVE_CHECKS, "unit_change")
-    ]
+    away = _numeric_checks(ctx, name, away_r, away_c)
+    if any(f.check == "schema_change" for f in away):
+        return raw  # episodes in under 2% of one side's rows: too few to compare
+    episodes = [f for f in away if f.check in (*WAVE_CHECKS, "unit_change", "stuck_values")]
     for f in episodes:
         f.details["resting_value"] = rest
         f.evidence = f.evidence.replace(f"'{name}'", f"'{name}' (its values away from its resting {rest:.4g})", 1)
