@@ -164,8 +164,9 @@ def data_findings(ctx: Context) -> list[Finding]:
                 clock_names.add(name)
                 continue
             rest = _resting_value(ctx, name) if clock is None else None
-            if rest is not None:
-                out.extend(_episode_checks(ctx, name, r, c, rest))
+            episodes = _episode_checks(ctx, name, r, c, rest) if rest is not None else None
+            if episodes is not None:
+                out.extend(episodes)
                 continue
             if clock is None:
                 if same_hours is not None and daily_cycle_share(r, r_ts, hours.reference()) >= MIN_CYCLE:
@@ -665,7 +666,7 @@ def _spell_held_before(ctx: Context, name: str, value: float) -> bool:
     return _resting_value(ctx, name) == value and SPELL_REACH * _longest_rest_spell(ctx, name, value) >= span
 
 
-def _episode_checks(ctx: Context, name: str, r: np.ndarray, c: np.ndarray, rest: float) -> list[Finding]:
+def _episode_checks(ctx: Context, name: str, r: np.ndarray, c: np.ndarray, rest: float) -> list[Finding] | None:
     """An intermittent input (`_resting_value`): its episodes' values are judged, not their share.
 
     Drizzle is 0 between showers and a shower lasts hours: a window's share of dry rows is the
@@ -677,18 +678,20 @@ def _episode_checks(ctx: Context, name: str, r: np.ndarray, c: np.ndarray, rest:
     0.9 mm against a reference 75% dry is no 'stuck' on the values as logged: their commonest
     value held more than 70% before); a window wholly at rest is judged by the stuck check
     (`_spell_held_before`).
-    Everything else (missing values, a stuck value, a unit) is judged on the values as logged first.
+    Everything else (missing values, a placeholder, a grid) is judged on the values as logged. None
+    (the ordinary checks judge the input) when a stuck value, a unit or an emptied column shows on
+    the values as logged, or when one side holds no episode to compare.
     """
     raw = _numeric_checks(ctx, name, r, c)
     if any(f.check in ("stuck_values", "unit_change", "schema_change") for f in raw):
-        return raw
+        return None
     # the rows at rest left out as empty: row for row aligned with the window (its losses, its clock)
     away_r, away_c = np.where(r == rest, np.nan, r), np.where(c == rest, np.nan, c)
     if int(np.isfinite(away_r).sum()) < MIN_VALUES or int(np.isfinite(away_c).sum()) < MIN_VALUES:
-        return raw  # no episode on one side: nothing to compare them by
+        return None  # no episode on one side: nothing to compare them by
     away = _numeric_checks(ctx, name, away_r, away_c)
     if any(f.check == "schema_change" for f in away):
-        return raw  # episodes in under 2% of one side's rows: too few to compare
+        return None  # episodes in under 2% of one side's rows: too few to compare
     episodes = [f for f in away if f.check in (*WAVE_CHECKS, "unit_change", "stuck_values")]
     for f in episodes:
         f.details["resting_value"] = rest
