@@ -15,6 +15,7 @@ import numpy as np
 
 from diagnostics.context import Context, detect_task, prepare_windows, row_loss
 from diagnostics.data_checks import data_findings
+from diagnostics.drift_before_onset import drifts_before_onset
 from diagnostics.findings import Diagnosis, Finding, iso_utc
 from diagnostics.late_labels import estimated_performance_finding
 from diagnostics.localize import localize
@@ -285,6 +286,8 @@ def diagnose(
 
     findings: list[Finding] = list(notes)
     findings += data_findings(ctx)
+    if reference is not None:  # a drift the log's own rows showed before the onset predates it (`drift_before_onset`)
+        findings = drifts_before_onset(ctx, before, full_loss[:split], findings)
     data_score = max((f.score for f in findings if f.cause == "data" and f.check != "input_quality"), default=0.0)
     perf, perf_mag = performance_finding(mctx)
     if perf is None:
