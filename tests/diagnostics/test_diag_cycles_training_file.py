@@ -17,6 +17,7 @@ from sklearn.linear_model import LinearRegression
 from diagnostics import diagnose
 from diagnostics.loader import frame_to_log
 from diagnostics.log import PredictionLog
+from tests.diagnostics.test_diag_cycles_weather_days import _frame  # the same log's columns
 
 DAY = 86400.0
 T0 = pd.Timestamp("2026-07-06T00:00Z").timestamp()
@@ -27,14 +28,6 @@ def _model(rng: np.random.Generator) -> LinearRegression:
                                    rng.normal(30, 5, 200))
     model.coef_, model.intercept_ = np.array([0.8, 3.0]), 20.0
     return model
-
-
-def _frame(t: np.ndarray, temp: np.ndarray, rng: np.random.Generator, model: LinearRegression) -> pd.DataFrame:
-    other = rng.normal(0.0, 1.0, t.size)
-    y = 20 + 0.8 * temp + 3 * other + rng.normal(0.0, 2.0, t.size)
-    return pd.DataFrame({"timestamp": pd.to_datetime(t, unit="s", utc=True), "model_version": "v1",
-                         "prediction": model.predict(np.column_stack([temp, other])), "label": y,
-                         "latency_ms": rng.lognormal(3.0, 0.2, t.size), "temp_c": np.round(temp, 1), "other": other})
 
 
 def _temperature(t: np.ndarray, level: np.ndarray | float, rng: np.random.Generator) -> np.ndarray:
