@@ -26,6 +26,7 @@ from diagnostics.onset_segments import segment_steps
 from diagnostics.phase import CYCLES_SPAN, cycle_columns
 from diagnostics.range_exit import exits_around_the_clock, range_exit_rows
 from diagnostics.replay import repeats
+from diagnostics.silences import silence_step
 from diagnostics.stats import mean_shift_split, rate_increase_split
 from diagnostics.value_grid import off_grid_rows
 
@@ -233,6 +234,11 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
     if burst is not None:
         scored.append(burst)
     scored.append((traffic_z if np.isfinite(traffic_z) else 1e6, traffic_at, "traffic"))
+    # an outage that ended (an hour without a request, then the usual traffic) is no step of the
+    # rate either: the silence itself, weighed by the rows the traffic around it would have sent
+    silence_z, silence_start = silence_step(ts, 0.15, 0.95)
+    if silence_z > 0:
+        scored.append((silence_z, min(int((silence_start - t0) // width), n_bins - 1), "traffic:silence"))
     for name, (values, symptom) in series.items():
         # the reference needs history and the current window enough rows to judge: no onset
         # in the first 15% or the last 5% of the log (a short tail is where noise looks like a step)
@@ -265,7 +271,9 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
         return Onset(fallback.timestamp, False, "", 0.0, weak)
     strongest = max(c[0] for c in strong)
     # a regression starts with its cause: among the clearly strong steps take the earliest
-    leading = [c for c in strong if c[0] >= 0.5 * strongest]
+    # (an outage that ended leads whenever it is strong: a silence's z is a Poisson tail's, on no
+    # common scale with a new version's share stepping from nothing at z 400)
+    leading = [c for c in strong if c[0] >= 0.5 * strongest or c[2] == "traffic:silence"]
     score, first_bin, name = min(leading, key=lambda c: c[1])
     # a gradual change is cut by its step half-way up the ramp: start at the ramp's foot, the
     # earliest foot among the strong series stepping near it (a mean loss shows a foot its
@@ -302,6 +310,8 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
         if row_values is not None:
             step_at = t0 + first_bin * width
             onset = refine_step(row_values, ts[rows], step_at, width, per_bin_lead, first_bin, fallback=onset)
+    if name == "traffic:silence":  # its last request before the silence is exact
+        onset = silence_start
     if name in new_versions:  # a new version's share is too sparse to place its step: its first row is exact
         k = [str(c) for c in mv.categories[:10]].index(name[len("version=") :])
         first_t = float(ts[rows][version_first[k]])

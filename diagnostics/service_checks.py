@@ -21,12 +21,12 @@ from diagnostics.log import align_categorical
 from diagnostics.phase import RATE_BINS, WAVE_SPAN, rate_beyond_cycle, without_daily_wave
 from diagnostics.replay import replay_findings
 from diagnostics.segment_traffic import segment_traffic_findings
+from diagnostics.silences import GAP_MIN_S, improbable_silence
 from diagnostics.stats import two_proportion_se
 from diagnostics.versions import new_version_codes
 
 MIN_ROWS = 30
 MIN_ERRORS = 10  # failed requests needed in the current window to call an error spike
-GAP_MIN_S = 600.0
 
 
 def service_findings(ctx: Context) -> list[Finding]:
@@ -503,8 +503,18 @@ def _traffic(ctx: Context) -> list[Finding]:
         inside = (edges[:-1, None] >= closed[0][None, :] - 1.0) & (edges[1:, None] <= closed[1][None, :] + 1.0)
         gaps = np.where(inside.any(axis=1), 0.0, gaps) if gaps.size <= 200_000 else gaps
     longest = float(gaps.max()) if gaps.size else 0.0
-    if longest >= max(GAP_MIN_S, 20.0 * typical_gap):
-        at = float(edges[int(np.argmax(gaps))])
+    at = float(edges[int(np.argmax(gaps))]) if gaps.size else ctx.onset
+    words, gap_details = "", details
+    outage = longest >= max(GAP_MIN_S, 20.0 * typical_gap)
+    if same_log and not outage:
+        # a silence the traffic around it makes improbable, however quiet the log's nights are
+        silence = improbable_silence(np.concatenate((ref_ts, cur_ts)), ctx.onset, closed, GAP_MIN_S)
+        if silence is not None:
+            longest, at = silence.seconds, max(silence.start, ctx.onset)
+            gap_details = {**details, "expected_rows_in_gap": silence.expected}
+            words = f" (the traffic around it sends about {silence.expected:.0f} in that time)"
+            outage = True
+    if outage:
         from diagnostics.findings import iso_utc
 
         out.append(
@@ -513,8 +523,8 @@ def _traffic(ctx: Context) -> list[Finding]:
                 "traffic_gap",
                 "traffic",
                 1.0,
-                f"No predictions were logged for {longest / 60:.0f} minutes from {iso_utc(at)}.",
-                {**details, "gap_seconds": longest},
+                f"No predictions were logged for {longest / 60:.0f} minutes from {iso_utc(at)}{words}.",
+                {**gap_details, "gap_seconds": longest},
             )
         )
     # a diurnal wave moves the rate by at most ~15% between neighbouring hours
