@@ -265,18 +265,32 @@ def _label_free(
     unlabelled = not np.isfinite(ctx.cur_loss[since:]).any()
     # with labels elsewhere but too few on this version, its prediction histogram is too thin to judge
     shift = _prediction_gap(ctx, cur_v, other, ref_base) if unlabelled else 0.0
-    conditional = _conditional_gap(ctx, v, base, rv, cv, same_window=other is not None)
+    conditional, judged = _conditional_gap(ctx, v, base, rv, cv, same_window=other is not None)
     details.update(
         comparison="predictions_same_window" if other is not None else "predictions_cross_window",
         prediction_gap=shift,
         conditional_gap=conditional,
+        rows_where_baseline_served=judged,
     )
-    mag = max(float(np.clip((shift - 0.05) / 0.3, 0.0, 1.0)), float(np.clip((conditional - 0.1) / 0.3, 0.0, 1.0)))
+    # (a version that served where its baseline never did answers other inputs: a histogram of its
+    # answers unlike the baseline's says nothing of its map, `MIN_SERVED_SHARE` below)
+    served_apart = judged < MIN_SERVED_SHARE
+    mag = max(
+        0.0 if served_apart else float(np.clip((shift - 0.05) / 0.3, 0.0, 1.0)),
+        float(np.clip((conditional - 0.1) / 0.3, 0.0, 1.0)),
+    )
     est_mag, est_text = _estimated_comparison(ctx, v, base, rv, cv, details)
     rev_mag, rev_text, rev_z = _reverse_comparison(ctx, v, base, rv, cv, details)
     sq_mag, sq_text = _squared_comparison(ctx, v, base, rv, cv, details)
     if rev_z is not None and rev_z <= -MAPPING_Z:
         sq_mag = 0.0  # the reference's own labels lean clearly the other way
+    if served_apart:
+        # the version served where the baseline never did (the night after a daytime reference,
+        # a warmer day): its estimated loss against the baseline's on other rows measures the rows.
+        # Only comparisons on the same rows (the paired estimate, the reference's own labels) judge it
+        if details.get("calibrated_decides") or not details.get("estimated_paired"):
+            est_mag = 0.0
+        sq_mag = 0.0
     # "different" is not "worse": a version is not blamed for answering differently unless the
     # evidence leans worse. The reverse comparison scores realized labels, so it is held to the
     # labelled rule (`_with_mapping`: z >= MAPPING_Z); the label model's estimate must not lean
@@ -301,6 +315,11 @@ def _label_free(
         f"{why}; given the same inputs its predictions depart from the baseline's by {conditional:.0%} of their "
         f"variance (distribution gap beyond noise {shift:.3f})."
     )
+    if served_apart:
+        text = (
+            f"{why}; {1.0 - judged:.0%} of its rows lie where {details['baseline_version']} never served (other "
+            "hours or values of its inputs), so neither its answers' distribution nor estimates on other rows judge it."
+        )
     if sq_mag > max(mag, est_mag, rev_mag):
         mag, text = sq_mag, f"{why}; {sq_text}."
     elif rev_mag > max(mag, est_mag):
@@ -548,10 +567,13 @@ def _calibrated_comparison(
 
 
 CONDITIONAL_FEATURES = 6
+MIN_SERVED_SHARE = 0.5  # of a version's rows inside the region its baseline served, for cross-row estimates
 BACKFIT_ROUNDS = 3
 
 
-def _conditional_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray, *, same_window: bool) -> float:
+def _conditional_gap(
+    ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray, *, same_window: bool
+) -> tuple[float, float]:
     """How much worse a version's predictions fit the baseline's input -> prediction map.
 
     An additive surrogate (per-bin means of the most influential features, fitted by a few
@@ -560,6 +582,8 @@ def _conditional_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.nda
     baseline's own) / variance of the baseline's predictions: ~0 for an equivalent model, large
     for a model that maps the same inputs elsewhere, even when its prediction histogram looks
     the same. Works on the window samples, so it costs a few bincounts.
+    Also the share of the version's rows inside the region the baseline served (NaN when the map
+    could not be fitted at all): there alone is its map known.
     """
     feats = [
         f
@@ -567,7 +591,7 @@ def _conditional_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.nda
         if f in ctx.cur_bin_codes and ctx.influence.get(f, 0.0) > 0.1
     ][:CONDITIONAL_FEATURES]
     if not feats:
-        return 0.0
+        return 0.0, math.nan
     cur_idx = ctx.cur_sample
     v_rows = np.flatnonzero(cv[cur_idx] == v)
     if same_window:
@@ -586,20 +610,20 @@ def _conditional_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.nda
             {f: ctx.ref_bin_codes[f][b_rows] for f in feats},
         )
     if v_rows.size < MIN_LABELLED or b_rows.size < MIN_LABELLED:
-        return 0.0
+        return 0.0, math.nan
     v_bins = {f: ctx.cur_bin_codes[f][v_rows] for f in feats}
     ref_pred = ctx.reference.prediction
     b_mat, b_ok = prediction_matrix(take_rows(b_pred_src, b_idx), ref_pred)
     v_mat, v_ok = prediction_matrix(take_rows(ctx.current.prediction, cur_idx[v_rows]), ref_pred)
     if b_mat.shape[1] == 0 or b_ok.sum() < MIN_LABELLED or v_ok.sum() < MIN_LABELLED:
-        return 0.0
+        return 0.0, math.nan
     b_mat, v_mat = b_mat[b_ok], v_mat[v_ok]
     b_bins = {f: c[b_ok].astype(np.int64) for f, c in b_bins.items()}
     v_bins = {f: c[v_ok].astype(np.int64) for f, c in v_bins.items()}
     mu = b_mat.mean(axis=0)
     total = float(np.mean(np.sum((b_mat - mu) ** 2, axis=1)))
     if total <= 0:
-        return 0.0
+        return 0.0, math.nan
     resid = b_mat - mu
     effects: dict[str, np.ndarray] = {f: np.zeros((ctx.bins[f].n_bins, b_mat.shape[1])) for f in feats}
     for _ in range(BACKFIT_ROUNDS):
@@ -629,12 +653,13 @@ def _conditional_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.nda
             if seen.size:
                 vv = np.asarray(v_vals[v_at], dtype=np.float64)
                 known &= ~np.isfinite(vv) | ((vv >= seen.min()) & (vv <= seen.max()))
+    judged = float(known.mean())
     if int(known.sum()) < MIN_LABELLED:
-        return 0.0
+        return 0.0, judged
     fitted_v = mu + sum(effects[f][v_bins[f][known]] for f in feats)
     mse_b = float(np.mean(np.sum(resid**2, axis=1)))
     mse_v = float(np.mean(np.sum((v_mat[known] - fitted_v) ** 2, axis=1)))
-    return max(0.0, (mse_v - mse_b) / total)
+    return max(0.0, (mse_v - mse_b) / total), judged
 
 
 def _with_pairs(
@@ -787,7 +812,7 @@ def _with_mapping(
     """
     if _label_lean(worse_z, details) < MAPPING_Z:
         return mag, text
-    gap = _conditional_gap(ctx, v, base, rv, cv, same_window=same_window)
+    gap, _ = _conditional_gap(ctx, v, base, rv, cv, same_window=same_window)
     details["conditional_gap"] = gap
     gap_mag = float(np.clip((gap - 0.1) / 0.3, 0.0, 1.0))
     if gap_mag <= mag:
