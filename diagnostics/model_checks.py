@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from diagnostics.clock_features import hour_of_day_columns
 from diagnostics.context import Context, performance_summary
 from diagnostics.findings import Finding
 from diagnostics.log import Categorical, align_categorical
@@ -157,35 +156,6 @@ def phase_adjusted_base(ctx: Context, base: LossStats) -> LossStats:
         return base  # fewer than two of each hour to learn from, or a window of whole days already
     rh, ch = hour_of_day(rt[rok]), hour_of_day(ct[cok])
     return _stratified_base(base, ctx.ref_loss[rok], rh, ch, 24, min_stratum=MIN_PHASE_ROWS)
-
-
-MAX_UNSEEN_HOURS = 0.25  # share of the window's labelled rows at hours the reference never saw
-
-
-def at_seen_hours(ctx: Context, base: LossStats) -> tuple[LossStats, LossStats] | None:
-    """The window's loss at the hours of the day its reference saw, and the reference's there.
-
-    A model that reads the hour answers each hour by what it learned of it, and its loss follows
-    the clock (card fraud is likelier at night). A short log's window can sit mostly at hours its
-    reference never held: a 24-hour log whose first eight hours are the reference, judged over the
-    night after. Its Brier score 0.045 -> 0.061 was "the relation between inputs and labels changed"
-    with "the inputs held", though the hour input had moved to values the reference never had
-    (the cycles checker's healthy seeds 6, 31, 117: 66-100% of the window's rows at unseen hours).
-    There the drop must hold on the window's rows at hours the reference saw; with fewer than
-    `MIN_LABELLED` such rows nothing says what those hours normally score. None when the model
-    reads no hour of the day, or `MAX_UNSEEN_HOURS` or less of the window is at unseen hours.
-    """
-    rok, cok = np.isfinite(ctx.ref_loss), np.isfinite(ctx.cur_loss)
-    if int(cok.sum()) < MIN_LABELLED or not hour_of_day_columns(ctx.current.features, ctx.current.timestamp):
-        return None
-    rh, ch = hour_of_day(ctx.reference.timestamp[rok]), hour_of_day(ctx.current.timestamp[cok])
-    seen = np.bincount(rh, minlength=24)[ch] >= MIN_PHASE_ROWS
-    if float(1.0 - seen.mean()) <= MAX_UNSEEN_HOURS:
-        return None
-    if int(seen.sum()) < MIN_LABELLED:
-        return LossStats.of(np.empty(0)), base
-    cur = LossStats.of(ctx.cur_loss[cok][seen])
-    return cur, _stratified_base(base, ctx.ref_loss[rok], rh, ch[seen], 24, min_stratum=MIN_PHASE_ROWS)
 
 
 def _stratified_base(

@@ -19,7 +19,6 @@ from diagnostics.matched import input_adjusted_loss, moved_features
 from diagnostics.model_checks import (
     MIN_LABELLED,
     LossStats,
-    at_seen_hours,
     drop_magnitude,
     mix_adjusted_base,
     phase_adjusted_base,
@@ -250,10 +249,6 @@ def segment_and_concept_findings(
     for adjusted in (mix_adjusted_base(ctx, b), phase_adjusted_base(ctx, b)):
         if adjusted is not b:
             perf_mag = min(perf_mag, drop_magnitude(ctx, a, adjusted))
-    # and at the hours of the day the reference saw, when the model reads the hour
-    seen_hours = at_seen_hours(ctx, b)
-    if seen_hours is not None:
-        perf_mag = min(perf_mag, drop_magnitude(ctx, *seen_hours))
     # and at its own inputs: all influential ones, then only those that moved
     moved = moved_features(ctx)
     for m in (matched, input_adjusted_loss(ctx, moved) if moved else None):
