@@ -32,6 +32,15 @@ MAX_DAYS_BACK = 14  # two weeks: the same weekday twice
 Spans = tuple[np.ndarray, np.ndarray]
 
 
+MIDNIGHT_S = 900.0  # a change dated this close to a local midnight begins there
+
+
+def at_local_midnight(t: float, offset_h: float) -> bool:
+    """Whether `t` is within `MIDNIGHT_S` of a local midnight at UTC offset `offset_h` (hours)."""
+    local = (t + offset_h * 3600.0) % DAY_S
+    return min(local, DAY_S - local) <= MIDNIGHT_S
+
+
 def _weekday(t: float, offset_h: float) -> int:
     """Local weekday (0 = Monday) at time `t`: 1970-01-01 was a Thursday."""
     return int(((t + offset_h * 3600.0) // DAY_S + 3) % 7)

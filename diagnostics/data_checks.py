@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from diagnostics.calendar_days import at_local_midnight
 from diagnostics.clock_features import (
     MAX_CALENDAR_VALUES,
     clock_input,
@@ -51,7 +52,6 @@ from diagnostics.phase import (
 from diagnostics.range_exit import exits_follow_the_clock
 from diagnostics.recurring import UNUSED_INFLUENCE, critical_factor, effective_rows, input_names, recurrence
 from diagnostics.segment_traffic import follows_the_date
-from diagnostics.service_checks import MIDNIGHT_S
 from diagnostics.stale_values import stale_value_findings
 from diagnostics.stats import (
     bin_counts_sorted,
@@ -443,7 +443,7 @@ def _a_days_weather(
     day's swing of ten; the swing is the fitted wave's peak-to-peak over the hours the log holds,
     `phase.daily_wave_fit`). The window's move is that day's weather when the onset is a local
     midnight of the log's own clock (an hour-of-day input names its zone,
-    `clock_features.log_utc_offset`; within `MIDNIGHT_S`), the wave-free level shifted there by
+    `clock_features.log_utc_offset`; within `calendar_days.MIDNIGHT_S`), the wave-free level shifted there by
     no more than `WEATHER_DAY_SHARE` of the swing and, re-centred on the reference's level,
     nothing drifts: every row moved together. A sensor's offset beyond that share (8 degrees on
     a swing of 8), one that starts at any other minute, and a fifth of the rows moved (left once
@@ -459,8 +459,7 @@ def _a_days_weather(
     offset = log_utc_offset(ctx.log.features, ctx.log.timestamp)
     if offset is None:
         return False  # no local midnight to go by
-    local = (ctx.onset + offset * 3600.0) % DAY_S
-    if min(local, DAY_S - local) > MIDNIGHT_S:
+    if not at_local_midnight(ctx.onset, offset):
         return False  # the onset away from a midnight: no day turned over there
     fitted = daily_wave_fit(r_s, r_ts, c_s, c_ts, onset, step=step)
     if fitted is None or not math.isfinite(fitted[2]):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from diagnostics.calendar_days import is_calendar_day
+from diagnostics.calendar_days import at_local_midnight, is_calendar_day
 from diagnostics.clock_features import log_utc_offset
 from diagnostics.closed_hours import closed_seconds, closed_share, closings, open_start
 from diagnostics.context import Context
@@ -421,8 +421,7 @@ def _wave_words(beyond: float | None) -> str:
 DROP_RATIO = 0.78  # a diurnal wave moves the rate by at most ~15% between neighbouring hours
 SPIKE_RATIO = 2.0
 CALENDAR_DROP = 0.3  # a weekend or a holiday moves a day's traffic by x0.3-x3 ...
-CALENDAR_SPIKE = 3.0
-MIDNIGHT_S = 900.0  # ... from within minutes of a local midnight
+CALENDAR_SPIKE = 3.0  # ... from within minutes of a local midnight (`calendar_days.MIDNIGHT_S`)
 
 
 def _calendar_turnover(ctx: Context, offset: float | None, closed: Spans) -> bool:
@@ -432,7 +431,7 @@ def _calendar_turnover(ctx: Context, offset: float | None, closed: Spans) -> boo
     local days: on a log shorter than a week no earlier Saturday says what a Saturday's rate is, and
     the onset scan dates the strongest step of such a log at the midnight the weekend began (a
     5-day log's first weekend read "traffic dropped to 68% of normal"). Only a change of a
-    calendar's size (`CALENDAR_DROP`, `CALENDAR_SPIKE`) dated within `MIDNIGHT_S` of midnight is
+    calendar's size (`CALENDAR_DROP`, `CALENDAR_SPIKE`) dated within `calendar_days.MIDNIGHT_S` of midnight is
     let go. Midnight is read from the log: an input equal to the hour of the day of its timestamps
     at one UTC offset (`clock_features.log_utc_offset`: `offset`) names the service's zone. A log without one
     has no local midnight to go by, and keeps every step. A maintenance window or a nightly deploy
@@ -441,8 +440,7 @@ def _calendar_turnover(ctx: Context, offset: float | None, closed: Spans) -> boo
     """
     if offset is None:
         return False
-    local = (ctx.onset + offset * 3600.0) % DAY_S
-    if min(local, DAY_S - local) > MIDNIGHT_S:
+    if not at_local_midnight(ctx.onset, offset):
         return False
     ts = ctx.log.timestamp
     end = float(ctx.current.timestamp[-1])
