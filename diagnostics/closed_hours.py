@@ -125,6 +125,19 @@ def open_start(spans: tuple[np.ndarray, np.ndarray], end: float, seconds: float)
     return cursor - needed
 
 
+def inside_closings(spans: tuple[np.ndarray, np.ndarray], starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Per interval [starts[i], ends[i]] (a gap between two rows), whether it lies inside one closing
+    (a second's slack on either edge). The closings are sorted and apart (`closings`), so only the
+    last one begun by the interval's start can hold it: one binary search per interval."""
+    spans_start, spans_end = spans
+    if spans_start.size == 0:
+        return np.zeros(starts.shape, dtype=bool)
+    at = np.searchsorted(spans_start, starts + 1.0, side="right") - 1
+    j = np.maximum(at, 0)
+    inside: np.ndarray = (at >= 0) & (ends <= spans_end[j] + 1.0)
+    return inside
+
+
 def closed_share(spans: tuple[np.ndarray, np.ndarray], edges: np.ndarray) -> np.ndarray:
     """Per bin of `edges`, the share of it inside the closings."""
     start, end = spans

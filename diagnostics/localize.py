@@ -28,8 +28,11 @@ class Verdict:
     summary: str
 
 
-def _rank_key(f: Finding) -> tuple[float, float]:
-    return (round(f.score, 3), float(f.details.get("influence_raw", 0.0)))
+def _rank_key(f: Finding) -> tuple[float, int, float]:
+    # at equal scores a service symptom (requests that failed, slowed or never came) comes first:
+    # it is seen directly in the service's own rows, while a feature's move or a loss comparison
+    # at the same capped score may be the day's weather or a redeploy's noise
+    return (round(f.score, 3), int(f.cause == "service"), float(f.details.get("influence_raw", 0.0)))
 
 
 def localize(findings: list[Finding]) -> Verdict:

@@ -14,7 +14,7 @@ import numpy as np
 
 from diagnostics.calendar_days import at_local_midnight, is_calendar_day
 from diagnostics.clock_features import log_utc_offset
-from diagnostics.closed_hours import closed_seconds, closed_share, closings, open_start
+from diagnostics.closed_hours import closed_seconds, closed_share, closings, inside_closings, open_start
 from diagnostics.context import Context
 from diagnostics.findings import Finding
 from diagnostics.log import align_categorical
@@ -497,9 +497,7 @@ def _traffic(ctx: Context) -> list[Finding]:
     # gaps: the longest silence since the onset
     edges = np.concatenate(([ctx.onset], cur_ts))
     gaps = np.diff(edges)
-    if closed[0].size:  # a silence inside closed hours is no gap
-        inside = (edges[:-1, None] >= closed[0][None, :] - 1.0) & (edges[1:, None] <= closed[1][None, :] + 1.0)
-        gaps = np.where(inside.any(axis=1), 0.0, gaps) if gaps.size <= 200_000 else gaps
+    gaps = np.where(inside_closings(closed, edges[:-1], edges[1:]), 0.0, gaps)  # closed hours are no gap
     longest = float(gaps.max()) if gaps.size else 0.0
     at = float(edges[int(np.argmax(gaps))]) if gaps.size else ctx.onset
     words, gap_details = "", details

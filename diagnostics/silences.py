@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from diagnostics.closed_hours import inside_closings
+
 WINDOW_S = 3600.0  # the traffic around a silence: an hour on either side
 GAP_MIN_S = 600.0  # a silence shorter than ten minutes pages nobody
 MIN_COVER_S = 600.0  # a silence at the log's very edge has no traffic around it to weigh it by
@@ -84,11 +86,7 @@ def improbable_silence(
         return None
     gaps = np.diff(ts)
     expected = np.where(gaps > max_seconds, 0.0, expected)
-    if closed[0].size:
-        at = np.searchsorted(closed[0], ts[:-1] + 1.0, side="right") - 1  # the last closing begun by then
-        ok = at >= 0
-        inside = ok & (ts[1:] <= closed[1][np.maximum(at, 0)] + 1.0) & (ts[:-1] >= closed[0][np.maximum(at, 0)] - 1.0)
-        expected = np.where(inside, 0.0, expected)
+    expected = np.where(inside_closings(closed, ts[:-1], ts[1:]), 0.0, expected)
     # the silence `since` falls in counts (an alert dated inside the outage)
     first = max(int(np.searchsorted(ts[:-1], since, side="right")) - 1, 0)
     k = first + int(np.argmax(expected[first:]))
