@@ -426,21 +426,43 @@ def names_the_local_weekday(cats: np.ndarray, codes: np.ndarray, ts: np.ndarray,
     a name turning over at 14:00 of its own clock is another zone's calendar joined in, a fault.
     Columns holding anything but day names are not judged here.
     """
+    return _named_offset(cats, codes, ts, OFFSETS_H if offset_h is None else np.array([offset_h])) is not None
+
+
+def day_names_offset(cats: np.ndarray, codes: np.ndarray, ts: np.ndarray) -> float | None:
+    """The UTC offset at which a column of day names names each row's local weekday; None if none.
+
+    A log without an hour-of-day input still states its local midnight when it carries the day's
+    name (`names_the_local_weekday`): where the name turns over is where the service's day does.
+    """
+    return _named_offset(cats, codes, ts, OFFSETS_H)
+
+
+def _named_offset(cats: np.ndarray, codes: np.ndarray, ts: np.ndarray, offsets: np.ndarray) -> float | None:
     if cats.size > 2 * len(WEEKDAY_NAMES):
-        return False  # more values than a week has names, even spelled two ways
+        return None  # more values than a week has names, even spelled two ways
     days = weekday_of_names(cats)
     if days.size == 0 or bool((days < 0).any()):
-        return False
+        return None
     v, t = _sample(codes.astype(np.float64), ts)
     keep = v >= 0
     named, t = days[v[keep].astype(np.int64)], t[keep]
     if named.size < MIN_ROWS or np.unique(named).size < 2:
-        return False
+        return None
     slack = MIDNIGHT_SLACK_H * 3600.0
-    offsets = OFFSETS_H if offset_h is None else np.array([offset_h])
     agree = np.zeros((offsets.size, named.size), dtype=bool)
+    exact = np.zeros(offsets.size)
     for shift in (-slack, 0.0, slack):
         local = (t[None, :] + shift) / 3600.0 + offsets[:, None]
         # day number since 1970-01-01 (a Thursday: weekday 3)
-        agree |= ((np.floor(local / 24.0).astype(np.int64) + 3) % 7) == named[None, :]
-    return bool(agree.mean(axis=1).max() >= MIN_NAMED_AGREE)
+        hit = ((np.floor(local / 24.0).astype(np.int64) + 3) % 7) == named[None, :]
+        agree |= hit
+        if shift == 0.0:
+            exact = hit.mean(axis=1)
+    # offsets an hour either side agree within the slack too: the one agreeing without it is the zone's
+    # (a closed night holds no row: every offset inside it agrees alike, and its middle is as good as any)
+    ok = agree.mean(axis=1) >= MIN_NAMED_AGREE
+    if not bool(ok.any()):
+        return None
+    best = np.flatnonzero(ok & (exact >= exact[ok].max()))
+    return float(offsets[best[best.size // 2]])

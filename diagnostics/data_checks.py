@@ -18,6 +18,7 @@ from diagnostics.calendar_days import at_local_midnight
 from diagnostics.clock_features import (
     MAX_CALENDAR_VALUES,
     clock_input,
+    day_names_offset,
     follows_local_days,
     log_utc_offset,
     names_the_local_weekday,
@@ -32,10 +33,12 @@ from diagnostics.model_checks import MIN_LABELLED, LossStats, relative_increase
 from diagnostics.phase import (
     DAY_S,
     HOUR_S,
+    LEVEL_KS_BAR,
     MIN_CYCLE,
     WAVE_SPAN,
     daily_cycle_share,
     daily_wave_fit,
+    day_levels,
     daylight_saving_shift,
     earlier_windows,
     glides_through_onset,
@@ -864,8 +867,10 @@ def _numeric_checks(
             shift = 0.0
     # (asked also when a shift among the earlier days' levels was tried and left a drift: the
     # reference's days explained too little, and the whole log may still show the wander)
-    if shift == 0.0 and d >= max(crit, 0.1) and psi_value >= 0.1 and _log_wanders(ctx, name):
-        return out  # the log's own level wanders as far, and nothing else moved (`_log_wanders`)
+    if shift == 0.0 and d >= max(crit, 0.1) and psi_value >= 0.1 and (
+        _log_wanders(ctx, name) or _moves_by_local_days(ctx, name)
+    ):
+        return out  # the log's own level wanders as far, or by its days, and nothing else moved
     # out-of-range share
     lo, hi = rs[0], rs[-1]
     below = int(np.searchsorted(cs, lo, side="left"))
@@ -985,6 +990,65 @@ def _log_wanders(ctx: Context, name: str) -> bool:
     if v is None or isinstance(v, Categorical) or ts.shape[0] != v.shape[0] or ts.shape[0] < 2:
         return False
     return wanders_through_onset(v, ts, ctx.onset, SWING_MARGIN)
+
+
+def _local_day_offset(ctx: Context) -> float | None:
+    """The UTC offset of the service's own days: an hour-of-day input's, else a day-name column's."""
+    offset = log_utc_offset(ctx.log.features, ctx.log.timestamp)
+    if offset is not None:
+        return offset
+    for col in ctx.log.features.values():
+        if isinstance(col, Categorical) and col.categories.size <= 2 * 7 and col.codes.shape == ctx.log.timestamp.shape:
+            offset = day_names_offset(col.categories, col.codes, ctx.log.timestamp)
+            if offset is not None:
+                return offset
+    return None
+
+
+def _moves_by_local_days(ctx: Context, name: str) -> bool:
+    """Whether the window's move is the input's day-to-day level, turning over at the service's midnights.
+
+    A weather input joined per local day (a day's forecast, a station's daily level) or a demand
+    with a weekend's level steps at the local midnight; a sensor's offset steps at the minute it
+    starts. A reference of a day or two shows one such step or none (`_weather_shift`,
+    `_log_wanders` need more), and the step often falls away from the onset: at the next
+    midnight inside the window (a 36-hour log's alert at 22:47, the day's step at 00:00: 'outdoor_temp
+    drifted', median 8.8 -> 9.6), at the midnight before it (a rides log's Monday from 00:00, its
+    alert at 01:42: 'demand drifted', median 27.9 -> 22.9), or in the closed night before a shop's
+    opening ('temperature drifted', median 27.2 -> 29.1). The log tells where the input broke
+    (`phase.day_levels`): with the daily wave taken out and each local day's level taken out too,
+    nothing else moved (KS under the drift bar), no step at the onset inside its own day beyond
+    what the same step at the log's other hours shows (the wave's own fit error), or beyond a
+    median's noise; and the days' levels step by at most `WEATHER_DAY_SHARE` of the input's daily
+    swing (`_a_days_weather`'s prior on how far a day's weather moves; over a closed weekend by
+    that over the square root of the days apart, as a walk's step grows). An onset where no
+    rows of one local day lie on both sides (a midnight, a closed night) has no own-day step to
+    read: the prior alone decides, as for `_a_days_weather`, and an offset of less than half the
+    swing that starts at a midnight is let go. An offset from any other minute, a fifth of the rows
+    moved, an offset beyond half the swing stay found. Needs the service's day (an hour-of-day or a
+    day-name input) and half a day of log.
+    """
+    v = ctx.log.features.get(name)
+    ts = ctx.log.timestamp
+    if v is None or isinstance(v, Categorical) or ts.shape[0] != v.shape[0] or ts.shape[0] < 2:
+        return False
+    offset = _local_day_offset(ctx)
+    if offset is None:
+        return False
+    lv = day_levels(v, ts, ctx.onset, offset)
+    if lv is None or not lv.day_step <= WEATHER_DAY_SHARE * lv.swing:
+        return False
+    if not lv.left_ks < max(lv.left_crit, LEVEL_KS_BAR):
+        return False  # something besides the days' level moved
+    if math.isnan(lv.at_onset):
+        # no rows of one local day on both sides of the onset: it must sit at the days' turnover
+        cut = int(np.searchsorted(ts, ctx.onset))
+        if cut == 0 or cut == ts.shape[0]:
+            return False
+        day = np.floor((ts[[cut - 1, cut]] / HOUR_S + offset) / 24.0)
+        return bool(day[0] != day[1])
+    within = lv.within_day if math.isfinite(lv.within_day) else 0.0
+    return lv.at_onset <= max(lv.noise, SWING_MARGIN * within)
 
 
 def _own_swing(

@@ -15,6 +15,7 @@ share of variance of `MIN_CYCLE`); every other column keeps its whole reference.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -688,3 +689,83 @@ def local_clock(ts: np.ndarray, shift: tuple[float, float] | None) -> np.ndarray
     return ts + np.where(ts >= shift[0], shift[1] * HOUR_S, 0.0)
 
 
+
+
+
+DAY_STEP_NEAR_S = 2 * HOUR_S  # rows either side of a boundary inside one local day a step there is read on
+
+
+class DayLevels(NamedTuple):
+    """What `day_levels` reads of an input's wave-free level per local day (see there)."""
+
+    day_step: float  # largest step between neighbouring days' levels, over the square root of days apart
+    swing: float  # the fitted daily wave's peak-to-peak over the hours held
+    at_onset: float  # step at the onset inside its own local day (NaN: too few rows on a side)
+    noise: float  # that step's sampling noise (LEVEL_NOISE standard errors of a median)
+    within_day: float  # largest step at other boundaries inside a local day (the wave fit's own error)
+    left_ks: float  # KS of the values less their day's level, before against after the onset
+    left_crit: float  # its critical value at alpha 0.001
+
+
+def _step_near(f: np.ndarray, ts: np.ndarray, day: np.ndarray, at: float) -> tuple[float, int]:
+    """|median after - median before| of the rows within `DAY_STEP_NEAR_S` of `at` in its local day."""
+    lo, mid, hi = np.searchsorted(ts, (at - DAY_STEP_NEAR_S, at, at + DAY_STEP_NEAR_S))
+    if mid == 0 or mid == ts.shape[0]:
+        return math.nan, 0
+    d = day[mid]
+    before, after = f[lo:mid][day[lo:mid] == d], f[mid:hi][day[mid:hi] == d]
+    n = min(before.size, after.size)
+    if n < MIN_ROWS_PER_HOUR:
+        return math.nan, n
+    return abs(float(np.median(after)) - float(np.median(before))), n
+
+
+def day_levels(v: np.ndarray, ts: np.ndarray, onset: float, offset_h: float) -> DayLevels | None:
+    """The wave-free level of each local day of the service's clock, and what is left around it.
+
+    Weather joined per local day, a weekend's demand, steps at the service's midnight; a fault steps
+    at the minute it starts. With the daily wave taken out (fitted jointly with a step at the
+    onset, which stays in the values, `daily_wave_fit`), each local day's median is its level;
+    the steps between neighbouring days say how far the days moved, the values less their day's
+    level say whether anything else moved, and the step at the onset inside its own day (beside
+    the same steps at other hours of the log's days, which measure how well the wave was taken
+    out) says whether the input broke there rather than at a midnight. None below half a day of
+    log (no day's swing), with fewer than two days of 30 rows, or too few rows on a side of the
+    onset. `v` and `ts` are the whole log's, in time order; `offset_h` the log's UTC offset.
+    """
+    k = max(1, ts.shape[0] // LEVEL_SAMPLE)
+    v, ts = v[::k].astype(np.float64), ts[::k]
+    cut = int(np.searchsorted(ts, onset))
+    fitted = daily_wave_fit(v[:cut], ts[:cut], v[cut:], ts[cut:], onset)
+    if fitted is None or not math.isfinite(fitted[2]):
+        return None
+    f, swing = np.concatenate(fitted[:2]), fitted[2]
+    ok = np.isfinite(f)
+    f, ts, cut = f[ok], ts[ok], int(ok[:cut].sum())
+    day = np.floor((ts / HOUR_S + offset_h) / 24.0).astype(np.int64)
+    first = np.flatnonzero(np.r_[True, day[1:] != day[:-1]])  # time order: each day one run of rows
+    bounds = np.r_[first, day.shape[0]]
+    levels = np.full(first.shape[0], math.nan)
+    for j, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):  # a few days, a median each
+        if hi - lo >= MIN_ROWS_PER_HOUR:
+            levels[j] = float(np.median(f[lo:hi]))
+    held = np.isfinite(levels)
+    if int(held.sum()) < 2:
+        return None
+    d_days, d_levels = day[first][held], levels[held]
+    day_step = float(np.max(np.abs(np.diff(d_levels)) / np.sqrt(np.diff(d_days))))
+    left = f - np.repeat(levels, np.diff(bounds))
+    lb, la = left[:cut], left[cut:]
+    lb, la = np.sort(lb[np.isfinite(lb)]), np.sort(la[np.isfinite(la)])
+    if lb.size < MIN_ROWS_PER_HOUR or la.size < MIN_ROWS_PER_HOUR:
+        return None
+    crit = 1.95 * math.sqrt((lb.size + la.size) / (lb.size * la.size))
+    at, n = _step_near(f, ts, day, onset)
+    mad = 1.4826 * float(np.median(np.abs(lb - np.median(lb))))
+    noise = LEVEL_NOISE * 1.25 * mad / math.sqrt(max(n, 1))
+    # the same step at every other boundary of the log's days (two hours apart, from the onset):
+    # how far the wave-free values move inside a day when nothing breaks
+    span = int((float(ts[-1]) - float(ts[0])) // DAY_STEP_NEAR_S) + 1
+    others = [onset + DAY_STEP_NEAR_S * j for j in range(-span, span + 1) if j]
+    within = [x for x in (_step_near(f, ts, day, t)[0] for t in others if ts[0] < t < ts[-1]) if math.isfinite(x)]
+    return DayLevels(day_step, swing, at, noise, max(within, default=math.nan), ks_statistic_sorted(lb, la), crit)
