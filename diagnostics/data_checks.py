@@ -1020,8 +1020,8 @@ def _moves_by_local_days(ctx: Context, name: str) -> bool:
     nothing else moved (KS under the drift bar), no step at the onset inside its own day beyond
     what the same step at the log's other hours shows (the wave's own fit error), or beyond a
     median's noise; and the days' levels step by at most `WEATHER_DAY_SHARE` of the input's daily
-    swing (`_a_days_weather`'s prior on how far a day's weather moves; over a closed weekend by
-    that over the square root of the days apart, as a walk's step grows). An onset where no
+    swing (`_a_days_weather`'s prior on how far a day's weather moves; across a closed weekend
+    too, though a walk moves further in three days). An onset where no
     rows of one local day lie on both sides (a midnight, a closed night) has no own-day step to
     read: the prior alone decides, as for `_a_days_weather`, and an offset of less than half the
     swing that starts at a midnight is let go. An offset from any other minute, a fifth of the rows

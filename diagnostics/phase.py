@@ -698,7 +698,7 @@ DAY_STEP_NEAR_S = 2 * HOUR_S  # rows either side of a boundary inside one local 
 class DayLevels(NamedTuple):
     """What `day_levels` reads of an input's wave-free level per local day (see there)."""
 
-    day_step: float  # largest step between neighbouring days' levels, over the square root of days apart
+    day_step: float  # largest step between neighbouring days' levels (days without rows skipped)
     swing: float  # the fitted daily wave's peak-to-peak over the hours held
     at_onset: float  # step at the onset inside its own local day (NaN: too few rows on a side)
     noise: float  # that step's sampling noise (LEVEL_NOISE standard errors of a median)
@@ -752,8 +752,9 @@ def day_levels(v: np.ndarray, ts: np.ndarray, onset: float, offset_h: float) -> 
     held = np.isfinite(levels)
     if int(held.sum()) < 2:
         return None
-    d_days, d_levels = day[first][held], levels[held]
-    day_step = float(np.max(np.abs(np.diff(d_levels)) / np.sqrt(np.diff(d_days))))
+    # (a closed weekend between two days is one step: a walk's three days' move, taken as a day's,
+    # let a 6-degree offset from a Sunday's closed morning pass at a swing of 10)
+    day_step = float(np.max(np.abs(np.diff(levels[held]))))
     left = f - np.repeat(levels, np.diff(bounds))
     lb, la = left[:cut], left[cut:]
     lb, la = np.sort(lb[np.isfinite(lb)]), np.sort(la[np.isfinite(la)])
