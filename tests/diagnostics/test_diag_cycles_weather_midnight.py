@@ -41,13 +41,18 @@ def _log(seed: int, offset: float = 0.0, fifth: float = 0.0, onset_h: float = 18
     after = t >= onset
     temp = np.where(after, temp + offset, temp)
     temp = np.where(after & (rng.random(t.size) < 0.2), temp + fifth, temp)
+    return temp_log(rng, t, temp, hour), onset
+
+
+def temp_log(rng: np.random.Generator, t: np.ndarray, temp: np.ndarray, hour: np.ndarray) -> PredictionLog:
+    """A log of a fixed linear model reading `temp_c`, an unrelated input and the hour of the day."""
     other = rng.normal(0.0, 1.0, t.size)
     pred = 20 + 0.8 * temp + 3 * other + 0.1 * np.floor(hour)
     df = pd.DataFrame({"timestamp": pd.to_datetime(t, unit="s", utc=True), "model_version": "v1",
                        "prediction": np.round(pred, 3), "label": np.round(pred + rng.normal(0.0, 2.0, t.size), 3),
                        "latency_ms": rng.lognormal(3.0, 0.2, t.size), "temp_c": np.round(temp, 1), "other": other,
                        "hour": np.floor(hour)})
-    return frame_to_log(df), onset
+    return frame_to_log(df)
 
 
 def test_a_days_weather_step_at_the_midnight_a_short_reference_ends_at_is_no_drift() -> None:
