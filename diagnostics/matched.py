@@ -701,13 +701,13 @@ def moved_features(ctx: Context) -> list[str]:
 
 
 UNSEEN_SHARE = 0.25  # the window's labelled rows at input values the reference never held, for a read at the seen ones
-SEEN_END_SHARE = 0.05  # of each end quarter of the window (in time) that the seen rows must hold to span it
+SEEN_END_SHARE = 0.05  # of the window's last quarter (in time) that the seen rows must hold to reach its end
 MIN_SEEN_ROWS = 30  # model_checks.MIN_LABELLED: rows a loss comparison needs
 
 
 def seen_rows(ctx: Context) -> np.ndarray | None:
     """The window's labelled rows (log indices) at input values its reference held, when they are
-    few enough to matter but span the window; None otherwise.
+    few enough to matter but reach the window's end; None otherwise.
 
     A model's loss follows inputs that follow the clock: fraud is likelier at night, a building's
     load follows the working hours. A window at hours (or on a weekday, at temperatures) the
@@ -718,11 +718,11 @@ def seen_rows(ctx: Context) -> np.ndarray | None:
     of the window's labelled rows hold a value outside the reference's range of some input (a
     number beyond its labelled rows' extremes, a category it never held; every input, since an
     input the reference holds nearly constant shows no influence there), "quality fell
-    everywhere" is read on the others. Only when those rows reach both ends of the window
-    (SEEN_END_SHARE of its first and of its last quarter, by time): a relation that changed
-    anywhere after the onset shows at the seen rows of the last quarter, while seen rows only at
-    the start of a window dated early say nothing of a change later in it (a relation changed 11
-    hours after the onset, its only seen rows, 3% of the window, before the change)."""
+    everywhere" is read on the others. Only when those rows reach the window's end (SEEN_END_SHARE
+    of its last quarter, by time): a relation that changed anywhere after the onset shows at the
+    seen rows of the last quarter, while seen rows only at the start of a window dated early say
+    nothing of a change later in it (a relation changed 11 hours after the onset, its only seen
+    rows, 3% of the window, before the change)."""
     if ctx.reference.label is None or ctx.current.label is None:
         return None
     r_idx = ctx.ref_sample[np.isfinite(ctx.ref_loss[ctx.ref_sample])]
@@ -751,8 +751,8 @@ def seen_rows(ctx: Context) -> np.ndarray | None:
         unseen |= np.isfinite(x) & ((x < r.min()) | (x > r.max()))
     if float(unseen.mean()) <= UNSEEN_SHARE:
         return None
-    quarters = np.array_split(~unseen, 4)  # the sample is in time order
-    if min(float(quarters[0].mean()), float(quarters[-1].mean())) < SEEN_END_SHARE:
+    last = ~unseen[(3 * unseen.size) // 4 :]  # the sample is in time order
+    if float(last.mean()) < SEEN_END_SHARE:
         return None
     rows = c_idx[~unseen]
     return rows if rows.size >= MIN_SEEN_ROWS else None
