@@ -15,7 +15,7 @@ import numpy as np
 from diagnostics.context import Context
 from diagnostics.findings import Finding
 from diagnostics.log import Categorical
-from diagnostics.matched import input_adjusted_loss, moved_features, seen_rows
+from diagnostics.matched import input_adjusted_loss, moved_features, unseen_window
 from diagnostics.model_checks import (
     MIN_LABELLED,
     LossStats,
@@ -256,9 +256,9 @@ def segment_and_concept_findings(
             _, cur_loss, at_inputs = m
             perf_mag = min(perf_mag, drop_magnitude(ctx, LossStats.of(cur_loss), _matched_base(b, at_inputs)))
     # and, when much of the window sits at input values the reference never held, at the others
-    seen = seen_rows(ctx)
-    if seen is not None:
-        perf_mag = min(perf_mag, drop_magnitude(ctx, LossStats.of(ctx.cur_loss[seen]), b))
+    unseen = unseen_window(ctx)
+    if unseen is not None and unseen.read_at_seen(ctx):
+        perf_mag = min(perf_mag, drop_magnitude(ctx, LossStats.of(ctx.cur_loss[unseen.seen]), b))
     residual = perf_mag * (1.0 - blockers)
     out.append(
         Finding(

@@ -51,3 +51,34 @@ def test_a_relation_that_changed_at_the_onset_is_still_concept_drift_beside_unse
     for seed in (0, 2):
         d = diagnose(frame_to_log(_log(seed, changed=0.8)), onset=ONSET)
         assert (d.cause, d.culprit_kind) == ("model", "concept"), (seed, _top(d))
+
+
+ONSET_LATE = T0 + 5.5 * HOUR
+
+
+def _read_hours(seed: int, changed: float = 0.0) -> pd.DataFrame:
+    """16 hours of a model that reads the hour (prediction 2x + the hour's wave, as the labels), its
+    label noise 1.8 times larger from 09:00; the reference holds the hours 0-5, the alert at 05:30
+    leaves seen rows only at the window's start. `changed` adds that much times x from the onset on."""
+    rng = np.random.default_rng(seed)
+    t = np.sort(rng.uniform(T0, T0 + 16 * HOUR, 8000))
+    hour = np.floor(((t - T0) / HOUR) % 24)
+    x = rng.normal(0, 1, t.size)
+    wave = 3 * np.sin(2 * np.pi * hour / 24)
+    noise = rng.normal(0, 1, t.size) * np.where(hour >= 9, 1.8, 1.0)
+    label = 2 * x + wave + noise + changed * x * (t >= ONSET_LATE)
+    return pd.DataFrame({"timestamp": pd.to_datetime(t, unit="s", utc=True), "model_version": "v7",
+                         "prediction": np.round(2 * x + wave, 3), "label": np.round(label, 3),
+                         "latency_ms": rng.lognormal(3.0, 0.2, t.size), "x": np.round(x, 3), "hour": hour})
+
+
+def test_a_window_at_unseen_hours_whose_loss_did_not_rise_inside_it_is_not_concept_drift() -> None:
+    for seed in (0, 2):
+        d = diagnose(frame_to_log(_read_hours(seed)), onset=ONSET_LATE)
+        assert d.culprit_kind != "concept", (seed, _top(d))
+
+
+def test_a_relation_that_changed_at_the_onset_still_shows_at_the_few_seen_rows() -> None:
+    for seed in (0, 2):
+        d = diagnose(frame_to_log(_read_hours(seed, changed=0.8)), onset=ONSET_LATE)
+        assert (d.cause, d.culprit_kind) == ("model", "concept"), (seed, _top(d))
