@@ -70,8 +70,11 @@ def still_found(
     picks: Callable[[Spec], bool],
     column_of: Callable[[Spec, pd.DataFrame], str],
     inject: Callable[[pd.DataFrame, str, float, str, pd.DataFrame], pd.DataFrame],
+    right: Callable[[str, str, str, str], bool] | None = None,
 ) -> int:
-    """Each picked log with each fault injected on its column since the onset, diagnosed with the onset given."""
+    """Each picked log with each fault injected on its column since the onset, diagnosed with the onset given.
+    `right(cause, culprit kind, culprit name, column)` says whether a verdict finds the fault (default:
+    cause data, culprit the column)."""
     from diagnostics import diagnose
     from diagnostics.loader import frame_to_log, load_log
 
@@ -98,7 +101,7 @@ def still_found(
         for fault in faults:
             log = frame_to_log(inject(frame, column, built.onset, fault, ref_frame))
             d = diagnose(log, reference=reference, changes=built.changes, onset=built.onset)
-            ok = d.cause == "data" and d.culprit_name == column
+            ok = (right or _data_at)(d.cause, d.culprit_kind, d.culprit_name, column)
             found[fault] += ok
             if not ok:
                 top = d.findings[0].evidence[:140] if d.findings else ""
@@ -107,6 +110,10 @@ def still_found(
     for fault in faults:
         print(f"{fault}: found {found[fault]}/{total}")
     return 0
+
+
+def _data_at(cause: str, kind: str, name: str, column: str) -> bool:
+    return cause == "data" and name == column
 
 
 def main(argv: Sequence[str] | None = None) -> int:
