@@ -796,9 +796,9 @@ def unseen_window(ctx: Context) -> UnseenWindow | None:
     than UNSEEN_SHARE of the window's labelled rows hold a value outside the reference's range of
     it (a number beyond its labelled rows' extremes, a category it never held; every input, since
     an input the reference holds nearly constant shows no influence there); one by one, for a
-    small reference's range on each of thirteen inputs leaves most rows beyond one of them with
-    nothing moved (a wine pool of 89 rows, 7% of a window beyond each of a few inputs' reference
-    range). Rows at such values are unseen, and "quality fell everywhere" is then read on the
+    small reference's range on each of many inputs leaves a window's rows beyond one of them or
+    another with nothing moved (a wine log's 7% beyond one input's range). Rows at such values
+    are unseen, and "quality fell everywhere" is then read on the
     others (`UnseenWindow.read_at_seen`)."""
     if ctx.reference.label is None or ctx.current.label is None:
         return None
