@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from diagnostics.calendar_cells import CalendarCells
 from diagnostics.calendar_days import at_local_midnight
 from diagnostics.clock_features import (
     MAX_CALENDAR_VALUES,
@@ -136,6 +137,8 @@ def data_findings(ctx: Context, only: frozenset[str] | None = None) -> list[Find
     both_ts = np.concatenate((r_ts[::stride], c_ts[::stride])) if unseen_hours else np.empty(0)
     # the hours of the day each column's cycle is judged on, computed once for every column
     hours = _Hours(r_ts, both_ts, stride)
+    # each row's local hour and kind of day, for inputs the calendar sets (`calendar_cells`)
+    cells = CalendarCells(ctx.log.features, ctx.log.timestamp, ctx.reference.timestamp, ctx.current.timestamp)
     clock_names: set[str] = set()
     for name in sorted(set(ref_feats) | set(cur_feats)):
         if only is not None and name not in only:
@@ -194,6 +197,9 @@ def data_findings(ctx: Context, only: frozenset[str] | None = None) -> list[Find
                 else:
                     swings = earlier or _own_blocks(blocks, r, r_ts, stride, hours)
                     found = _numeric_checks(ctx, name, r, c, [r[w] for w in swings])
+                if any(f.check in WAVE_CHECKS for f in found) and cells.moves_with_the_calendar(r, c):
+                    # the same local hours and kind of day held still: the window's other hours moved it
+                    found = [f for f in found if f.check not in WAVE_CHECKS]
                 if glide_window and any(f.check in WAVE_CHECKS for f in found) and glides_through_onset(r, c):
                     # it moves through its reference as through the window, unbroken at the onset
                     # (`phase.glides_through_onset`)

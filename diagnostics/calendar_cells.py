@@ -1,0 +1,137 @@
+"""Inputs set by the calendar, compared within the same local hour and kind of day.
+
+A building's occupancy is near 0 through the night and the weekend and 0.5-1 through a workday's
+office hours; a ride service's demand peaks in the evening and runs higher on weekends. Such an
+input is a function of the local hour and of the kind of day (a weekday, a weekend day). A window
+of other hours or other days than its reference's holds other values by construction: the office
+filling at 08:00 after a night's reference, the first workdays after a weekend's reference
+('occupancy drifted: median 0.05 -> 0.75'), a Sunday's demand against a training file of weekdays
+and a Saturday ('demand drifted: KS 0.5'). The daily wave (`phase`) does not take this out: a
+step at 08:00 and 18:00 on workdays only is no smooth wave, and a weekend is no hour of the day.
+
+So the window is compared within cells of (local hour, weekend or not): its rows in the cells the
+reference also holds, against the reference's rows of those cells weighted to the window's mix of
+cells. A fault that starts at the onset (a unit, an offset, a fifth of the rows moved, a stuck
+sensor) moves the window's rows at every hour, those the reference holds too; the calendar moves
+none of them. An input is judged so only when the cells explain most of its variance over the
+reference and the window together (`CALENDAR_SHARE`: occupancy 0.9, a ride service's demand 0.7;
+a weather input's day-to-day walk, a bundled set's rows, much less) and when the shared cells
+hold enough of the window to say it did not move (`MIN_SHARED_ROWS`, `MIN_SHARED_SHARE`). A
+window wholly at hours the reference never held (an eight-hour log's office hours after its two
+night hours) holds nothing to compare: its drift stands, for nothing in the log says the building
+fills at 08:00 every workday.
+
+The cells need the service's zone, which an hour-of-day input states
+(`clock_features.log_utc_offset`); without one, nothing here applies. The kind of day is the
+local weekday's (Saturday and Sunday the weekend, as `calendar_days` reads it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from diagnostics.clock_features import log_utc_offset
+from diagnostics.log import Categorical
+
+CELLS = 48  # 24 local hours x (weekday, weekend day)
+SAMPLE = 50_000  # rows of each window the comparison reads (time-ordered strides)
+CALENDAR_SHARE = 0.6  # share of the input's variance between the cells that makes it the calendar's
+MIN_CELL_ROWS = 30  # reference rows a cell needs to stand for its hour and kind of day
+MIN_SHARED_ROWS = 200  # window rows in shared cells the comparison needs
+MIN_SHARED_SHARE = 0.05  # and their share of the window's rows
+CELL_KS = 0.1  # within the shared cells, the drift bar's effect size: under it the input did not move
+
+
+class CalendarCells:
+    """The (local hour, kind of day) cell of every reference and window row, found on first use.
+
+    `cells()` is None when the log states no zone (no hour-of-day input): then no input is compared
+    within cells.
+    """
+
+    def __init__(
+        self,
+        log_features: Mapping[str, np.ndarray | Categorical],
+        log_ts: np.ndarray,
+        r_ts: np.ndarray,
+        c_ts: np.ndarray,
+    ) -> None:
+        self._args = (log_features, log_ts, r_ts, c_ts)
+        self._cells: tuple[np.ndarray, np.ndarray] | None = None
+        self._done = False
+
+    def cells(self) -> tuple[np.ndarray, np.ndarray] | None:
+        if not self._done:
+            self._done = True
+            self._cells = self._find()
+        return self._cells
+
+    def _find(self) -> tuple[np.ndarray, np.ndarray] | None:
+        log_features, log_ts, r_ts, c_ts = self._args
+        offset = log_utc_offset(dict(log_features), log_ts)
+        if offset is None:
+            return None
+
+        def cell(ts: np.ndarray) -> np.ndarray:
+            local = ts / 3600.0 + offset
+            hour = np.floor(local % 24.0).astype(np.int64)
+            weekday = (np.floor(local / 24.0).astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday
+            out: np.ndarray = 2 * hour + (weekday >= 5)
+            return out
+
+        return cell(r_ts), cell(c_ts)
+
+    def moves_with_the_calendar(self, r: np.ndarray, c: np.ndarray) -> bool:
+        """Whether a numeric input set by the calendar holds still within the cells both windows hold."""
+        found = self.cells()
+        if found is None or r.size == 0 or c.size == 0:
+            return False
+        kr, kc = max(1, r.size // SAMPLE), max(1, c.size // SAMPLE)
+        rv, rk, cv, ck = r[::kr], found[0][::kr], c[::kc], found[1][::kc]
+        keep_r, keep_c = np.isfinite(rv) & (rk >= 0), np.isfinite(cv) & (ck >= 0)
+        rv, rk, cv, ck = rv[keep_r], rk[keep_r], cv[keep_c], ck[keep_c]
+        if rv.size < MIN_SHARED_ROWS or cv.size < MIN_SHARED_ROWS:
+            return False
+        if calendar_share(np.concatenate([rv, cv]), np.concatenate([rk, ck])) < CALENDAR_SHARE:
+            return False
+        r_n = np.bincount(rk, minlength=CELLS)
+        shared = r_n >= MIN_CELL_ROWS
+        in_shared = shared[ck]
+        n_shared = int(in_shared.sum())
+        if n_shared < MIN_SHARED_ROWS or n_shared < MIN_SHARED_SHARE * cv.size:
+            return False
+        c_n = np.bincount(ck[in_shared], minlength=CELLS)
+        # each reference row of a shared cell stands for its cell's share of the window
+        per_row = np.where(shared, c_n / np.maximum(r_n, 1), 0.0)
+        return weighted_ks(rv, per_row[rk], cv[in_shared]) < CELL_KS
+
+
+def calendar_share(v: np.ndarray, cell: np.ndarray) -> float:
+    """Share of the values' variance between their cells' means (0 for a constant)."""
+    counts = np.bincount(cell, minlength=CELLS).astype(np.float64)
+    sums = np.bincount(cell, weights=v, minlength=CELLS)
+    grand = float(v.mean())
+    total = float(((v - grand) ** 2).sum())
+    if total <= 0.0:
+        return 0.0
+    seen = counts > 0
+    between = float((counts[seen] * (sums[seen] / counts[seen] - grand) ** 2).sum())
+    return between / total
+
+
+def weighted_ks(r: np.ndarray, w: np.ndarray, c: np.ndarray) -> float:
+    """Largest gap between the weighted distribution function of `r` and the plain one of `c`."""
+    keep = w > 0
+    r, w = r[keep], w[keep]
+    if r.size == 0 or c.size == 0:
+        return 1.0
+    order = np.argsort(r, kind="stable")
+    r_sorted, cum = r[order], np.cumsum(w[order]) / float(w.sum())
+    c_sorted = np.sort(c)
+    at = np.unique(np.concatenate([r_sorted, c_sorted]))
+    i = np.searchsorted(r_sorted, at, side="right")
+    f_r = np.where(i > 0, cum[np.maximum(i - 1, 0)], 0.0)
+    f_c = np.searchsorted(c_sorted, at, side="right") / float(c_sorted.size)
+    return float(np.abs(f_r - f_c).max())
