@@ -27,7 +27,7 @@ def _building(
     """An office's energy log: occupancy, the local hour and day name as inputs, a wave of traffic."""
     rng = np.random.default_rng(seed)
     t0 = pd.Timestamp(start).timestamp()
-    t = np.sort(rng.uniform(t0, t0 + hours * HOUR, int(500 * hours)))
+    t = np.sort(rng.uniform(t0, t0 + hours * HOUR, int(300 * hours)))
     local = t / HOUR + offset_h
     hour = np.floor(local % 24)
     weekday = (np.floor(local / 24).astype(int) + 3) % 7  # 1970-01-01 was a Thursday
