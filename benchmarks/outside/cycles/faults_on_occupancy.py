@@ -16,26 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 
-from benchmarks.outside.cycles.faults_on_weather import since_onset, still_found
+from benchmarks.outside.cycles.faults_on_weather import inject_three, still_found
 from benchmarks.outside.cycles.gen import Spec
 
 FAULTS = ("unit_x100", "fifth_of_rows", "offset")
 
 
 def _inject(frame: pd.DataFrame, column: str, onset: float, fault: str, ref: pd.DataFrame) -> pd.DataFrame:
-    out = frame.copy()
-    after, values, rng = since_onset(out, column, onset)
-    if fault == "unit_x100":
-        values[after] *= 100.0
-    elif fault == "fifth_of_rows":
-        values[after & (rng.random(values.size) < 0.2)] += 4.0 * float(np.std(ref[column].to_numpy(dtype=float)))
-    else:
-        values[after] += 0.25
-    out[column] = np.round(values, 2)
-    return out
+    return inject_three(frame, column, onset, fault, ref, offset=0.25, decimals=2)
 
 
 def _picks(spec: Spec) -> bool:

@@ -35,21 +35,32 @@ def since_onset(frame: pd.DataFrame, column: str, onset: float) -> tuple[np.ndar
     return after, frame[column].to_numpy(dtype=float).copy(), np.random.default_rng(int(onset) % 1000)
 
 
-def _inject(frame: pd.DataFrame, column: str, onset: float, fault: str, ref: pd.DataFrame) -> pd.DataFrame:
+def inject_three(
+    frame: pd.DataFrame, column: str, onset: float, fault: str, ref: pd.DataFrame, offset: float, decimals: int
+) -> pd.DataFrame:
+    """The three faults every still-found checker of a numeric input injects since the onset: a unit
+    change (x100), a fifth of the rows moved by 4 reference standard deviations, and an `offset`."""
     out = frame.copy()
     after, values, rng = since_onset(out, column, onset)
     if fault == "unit_x100":
         values[after] *= 100.0
     elif fault == "fifth_of_rows":
         hit = after & (rng.random(values.size) < 0.2)
-        values[hit] += 4.0 * float(np.std(ref[column]))
+        values[hit] += 4.0 * float(np.std(ref[column].to_numpy(dtype=float)))
     else:
+        values[after] += offset
+    out[column] = np.round(values, decimals)
+    return out
+
+
+def _inject(frame: pd.DataFrame, column: str, onset: float, fault: str, ref: pd.DataFrame) -> pd.DataFrame:
+    offset = 0.0
+    if fault == "offset":  # beyond the reference's own day-to-day weather
         rts = ref["timestamp"].astype("int64").to_numpy() / 1e9
         day = ((rts - rts[0]) // 86400).astype(int)
         medians = [float(np.median(ref[column].to_numpy()[day == d])) for d in np.unique(day)]
-        values[after] += (max(medians) - min(medians)) + 6.0
-    out[column] = np.round(values, 1)
-    return out
+        offset = (max(medians) - min(medians)) + 6.0
+    return inject_three(frame, column, onset, fault, ref, offset, decimals=1)
 
 
 def _picks(spec: Spec) -> bool:
