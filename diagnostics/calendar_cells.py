@@ -28,12 +28,9 @@ local weekday's (Saturday and Sunday the weekend, as `calendar_days` reads it).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable
 
 import numpy as np
-
-from diagnostics.clock_features import log_utc_offset
-from diagnostics.log import Categorical
 
 CELLS = 48  # 24 local hours x (weekday, weekend day)
 SAMPLE = 50_000  # rows of each window the comparison reads (time-ordered strides)
@@ -51,14 +48,8 @@ class CalendarCells:
     within cells.
     """
 
-    def __init__(
-        self,
-        log_features: Mapping[str, np.ndarray | Categorical],
-        log_ts: np.ndarray,
-        r_ts: np.ndarray,
-        c_ts: np.ndarray,
-    ) -> None:
-        self._args = (log_features, log_ts, r_ts, c_ts)
+    def __init__(self, offset: Callable[[], float | None], r_ts: np.ndarray, c_ts: np.ndarray) -> None:
+        self._args = (offset, r_ts, c_ts)
         self._cells: tuple[np.ndarray, np.ndarray] | None = None
         self._done = False
 
@@ -69,8 +60,8 @@ class CalendarCells:
         return self._cells
 
     def _find(self) -> tuple[np.ndarray, np.ndarray] | None:
-        log_features, log_ts, r_ts, c_ts = self._args
-        offset = log_utc_offset(dict(log_features), log_ts)
+        find_offset, r_ts, c_ts = self._args
+        offset = find_offset()
         if offset is None:
             return None
 
@@ -99,13 +90,42 @@ class CalendarCells:
         r_n = np.bincount(rk, minlength=CELLS)
         shared = r_n >= MIN_CELL_ROWS
         in_shared = shared[ck]
-        n_shared = int(in_shared.sum())
-        if n_shared < MIN_SHARED_ROWS or n_shared < MIN_SHARED_SHARE * cv.size:
+        # a window row of a cell the reference lacks: the same hour of the other kind of day stands
+        # in for it, moved by what the kind of day moves the input where the reference holds both
+        lift = kind_of_day_move(rv, rk, r_n)
+        stand_in = ~in_shared & shared[ck ^ 1] if lift is not None else np.zeros(ck.size, dtype=bool)
+        judged = in_shared | stand_in
+        n_judged = int(judged.sum())
+        if n_judged < MIN_SHARED_ROWS or n_judged < MIN_SHARED_SHARE * cv.size:
             return False
         c_n = np.bincount(ck[in_shared], minlength=CELLS)
-        # each reference row of a shared cell stands for its cell's share of the window
+        c_across = np.bincount(ck[stand_in] ^ 1, minlength=CELLS)
+        # each reference row of a held cell stands for its cell's share of the window, and for its
+        # hour's share on the other kind of day (weekday rows lifted to a weekend's level, and back)
         per_row = np.where(shared, c_n / np.maximum(r_n, 1), 0.0)
-        return weighted_ks(rv, per_row[rk], cv[in_shared]) < CELL_KS
+        per_row_across = np.where(shared, c_across / np.maximum(r_n, 1), 0.0)
+        weekend = np.arange(CELLS) % 2 == 1
+        moved = rv + np.where(weekend, -1.0, 1.0)[rk] * (lift or 0.0)
+        return weighted_ks(np.concatenate([rv, moved]), np.concatenate([per_row[rk], per_row_across[rk]]),
+                           cv[judged]) < CELL_KS
+
+
+def kind_of_day_move(v: np.ndarray, cell: np.ndarray, counts: np.ndarray) -> float | None:
+    """How far a weekend day moves the values from a weekday's at the same local hour (None: unknown).
+
+    Read at the hours the reference holds on both kinds of day (`MIN_CELL_ROWS` each), each hour's
+    difference of means weighted by its rows (the harmonic mean of the two counts): a ride
+    service's demand runs 5 higher on weekends at every hour. Fewer than `MIN_SHARED_ROWS` rows of
+    such pairs on a side: unknown.
+    """
+    sums = np.bincount(cell, weights=v, minlength=CELLS)
+    n_day, n_end = counts[0::2].astype(np.float64), counts[1::2].astype(np.float64)
+    both = (n_day >= MIN_CELL_ROWS) & (n_end >= MIN_CELL_ROWS)
+    if float(n_day[both].sum()) < MIN_SHARED_ROWS or float(n_end[both].sum()) < MIN_SHARED_ROWS:
+        return None
+    gap = sums[1::2][both] / n_end[both] - sums[0::2][both] / n_day[both]
+    w = n_day[both] * n_end[both] / (n_day[both] + n_end[both])
+    return float((gap * w).sum() / w.sum())
 
 
 def calendar_share(v: np.ndarray, cell: np.ndarray) -> float:

@@ -138,7 +138,7 @@ def data_findings(ctx: Context, only: frozenset[str] | None = None) -> list[Find
     # the hours of the day each column's cycle is judged on, computed once for every column
     hours = _Hours(r_ts, both_ts, stride)
     # each row's local hour and kind of day, for inputs the calendar sets (`calendar_cells`)
-    cells = CalendarCells(ctx.log.features, ctx.log.timestamp, ctx.reference.timestamp, ctx.current.timestamp)
+    cells = CalendarCells(lambda: _local_day_offset(ctx, with_reference=True), ctx.reference.timestamp, ctx.current.timestamp)
     clock_names: set[str] = set()
     for name in sorted(set(ref_feats) | set(cur_feats)):
         if only is not None and name not in only:
@@ -998,14 +998,26 @@ def _log_wanders(ctx: Context, name: str) -> bool:
     return wanders_through_onset(v, ts, ctx.onset, SWING_MARGIN)
 
 
-def _local_day_offset(ctx: Context) -> float | None:
-    """The UTC offset of the service's own days: an hour-of-day input's, else a day-name column's."""
+def _local_day_offset(ctx: Context, with_reference: bool = False) -> float | None:
+    """The UTC offset of the service's own days: an hour-of-day input's, else a day-name column's.
+
+    `with_reference`: a log of one local day names a single day, which turns over nowhere in it;
+    the reference's names beside the window's then say where the service's midnight is (a
+    10-hour Sunday log against a training file of the week before).
+    """
     offset = log_utc_offset(ctx.log.features, ctx.log.timestamp)
     if offset is not None:
         return offset
-    for col in ctx.log.features.values():
+    for name, col in ctx.log.features.items():
         if isinstance(col, Categorical) and col.categories.size <= 2 * 7 and col.codes.shape == ctx.log.timestamp.shape:
             offset = day_names_offset(col.categories, col.codes, ctx.log.timestamp)
+            ref = ctx.reference.features.get(name)
+            cur = ctx.current.features.get(name)
+            if offset is None and with_reference and isinstance(ref, Categorical) and isinstance(cur, Categorical):
+                codes_r, codes_c, cats = align_categorical(ref, cur)
+                ts = np.concatenate([ctx.reference.timestamp, ctx.current.timestamp])
+                if cats.size <= 2 * 7 and ts.shape[0] == codes_r.shape[0] + codes_c.shape[0]:
+                    offset = day_names_offset(cats, np.concatenate([codes_r, codes_c]), ts)
             if offset is not None:
                 return offset
     return None
