@@ -138,7 +138,9 @@ def data_findings(ctx: Context, only: frozenset[str] | None = None) -> list[Find
     # the hours of the day each column's cycle is judged on, computed once for every column
     hours = _Hours(r_ts, both_ts, stride)
     # each row's local hour and kind of day, for inputs the calendar sets (`calendar_cells`)
-    cells = CalendarCells(lambda: _local_day_offset(ctx, with_reference=True), ctx.reference.timestamp, ctx.current.timestamp)
+    cells = CalendarCells(
+        lambda: _local_day_offset(ctx, with_reference=True), ctx.reference.timestamp, ctx.current.timestamp
+    )
     clock_names: set[str] = set()
     for name in sorted(set(ref_feats) | set(cur_feats)):
         if only is not None and name not in only:
