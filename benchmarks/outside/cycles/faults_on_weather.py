@@ -55,7 +55,7 @@ def inject_three(
 
 def _inject(frame: pd.DataFrame, column: str, onset: float, fault: str, ref: pd.DataFrame) -> pd.DataFrame:
     offset = 0.0
-    if fault == "offset":  # beyond the reference's own day-to-day weather
+    if fault == "beyond_days":  # beyond the reference's own day-to-day weather
         rts = ref["timestamp"].astype("int64").to_numpy() / 1e9
         day = ((rts - rts[0]) // 86400).astype(int)
         medians = [float(np.median(ref[column].to_numpy()[day == d])) for d in np.unique(day)]
