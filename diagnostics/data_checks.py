@@ -202,7 +202,9 @@ def data_findings(ctx: Context, only: frozenset[str] | None = None) -> list[Find
                 if any(f.check in WAVE_CHECKS for f in found) and cells.moves_with_the_calendar(r, c):
                     # the same local hours and kind of day held still: the window's other hours moved it
                     found = [f for f in found if f.check not in WAVE_CHECKS]
-                if glide_window and any(f.check in WAVE_CHECKS for f in found) and glides_through_onset(r, c):
+                if glide_window and any(f.check in WAVE_CHECKS for f in found) and glides_through_onset(
+                    r, c, r_ts, c_ts
+                ):
                     # it moves through its reference as through the window, unbroken at the onset
                     # (`phase.glides_through_onset`)
                     found = [f for f in found if f.check not in WAVE_CHECKS]

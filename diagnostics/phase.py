@@ -236,7 +236,9 @@ GLIDE_SAMPLE = 50_000  # rows of the reference and of the window the glide is ju
 GLIDE_BREAK_KS = 0.15
 
 
-def glides_through_onset(r: np.ndarray, c: np.ndarray) -> bool:
+def glides_through_onset(
+    r: np.ndarray, c: np.ndarray, r_ts: np.ndarray | None = None, c_ts: np.ndarray | None = None
+) -> bool:
     """Whether the input moves steadily through its reference and does not break at the onset.
 
     A bundled set whose rows follow the clock (an evening's larger tumours, older patients in the
@@ -252,11 +254,15 @@ def glides_through_onset(r: np.ndarray, c: np.ndarray) -> bool:
     most) differ by less than that critical value: no break. With too few rows for that test to
     see a fifth of the rows moved by two standard deviations (`GLIDE_BREAK_KS`), no glide is
     claimed. An input that sits still in its reference (the harder suite's inputs, a sensor's level)
-    never glides, so a ramp that starts at the onset keeps its drift. `r` and `c` in time order.
+    never glides, so a ramp that starts at the onset keeps its drift. On a log under a day, with
+    the timestamps given, a steep input whose neighbouring stretches differ by its slope alone
+    passes (b) when its path runs through the onset unbroken (`smooth_through_onset`). `r` and
+    `c` in time order.
     """
-    r = r[:: max(1, r.shape[0] // GLIDE_SAMPLE)]
-    c = c[:: max(1, c.shape[0] // GLIDE_SAMPLE)]
-    r, c = r[np.isfinite(r)], c[np.isfinite(c)]
+    kr, kc = max(1, r.shape[0] // GLIDE_SAMPLE), max(1, c.shape[0] // GLIDE_SAMPLE)
+    r, c = r[::kr], c[::kc]
+    r_ok, c_ok = np.isfinite(r), np.isfinite(c)
+    r, c = r[r_ok], c[c_ok]
     k = min(max(STEP_ROWS, c.shape[0] // 2), c.shape[0], r.shape[0] // 3)
     crit = 1.95 * float(np.sqrt(2.0 / k)) if k > 0 else math.inf
     if crit > GLIDE_BREAK_KS:
@@ -265,7 +271,70 @@ def glides_through_onset(r: np.ndarray, c: np.ndarray) -> bool:
     moves = ks_statistic_sorted(np.sort(r[:third]), np.sort(r[-third:])) > 1.95 * float(np.sqrt(2.0 / third))
     if not (moves or abs(_trend_z(r)) > TREND_Z):
         return False
-    return ks_statistic_sorted(np.sort(r[-k:]), np.sort(c[:k])) <= crit
+    if ks_statistic_sorted(np.sort(r[-k:]), np.sort(c[:k])) <= crit:
+        return True
+    if r_ts is None or c_ts is None:
+        return False
+    return smooth_through_onset(r, r_ts[::kr][r_ok], c, c_ts[::kc][c_ok])
+
+
+SMOOTH_S = 2 * HOUR_S  # rows either side of the onset a steep input's path is fitted on (at most)
+SMOOTH_MIN_ROWS = 200  # rows a side the path's step and kink are judged on (at least)
+SMOOTH_STEP_SD = 1.0  # of the reference's standard deviation: an offset the fit must see
+SMOOTH_RAMP_SD = 2.0  # of it: the rise within an hour of a ramp from the onset the fit must see
+
+
+def smooth_through_onset(r: np.ndarray, r_ts: np.ndarray, c: np.ndarray, c_ts: np.ndarray) -> bool:
+    """Whether a steep input's path runs through the onset unbroken: no step, no kink, nothing else moved.
+
+    On a log shorter than a day an input that follows the clock (a temperature through the
+    morning, a ride demand falling after its evening peak) climbs or falls steeply: its last rows
+    before the onset and its first rows after it differ by the slope alone, so the plain break
+    test of `glides_through_onset` reads every steep wave as a break. A wave is continuous in level
+    and in slope: the rows within `SMOOTH_S` of the onset (the shorter side's span at most) are
+    fitted by a cubic in time with a step and a change of slope at the onset; the path is smooth
+    when neither stands out of the fit's noise (`TREND_Z` standard errors: alpha 0.001) and the
+    values less the fitted path are alike before and after (KS under the critical value or the
+    drift bar's 0.1: a fifth of the rows moved, a changed spread). A fault jumps or kinks: a
+    sensor's offset is a step, a ramp that starts at the onset a change of slope, a fifth of the
+    rows moved a change in what is left. The fit must be able to see an offset of the reference's
+    standard deviation (`SMOOTH_STEP_SD`, the still-found checkers' offset) and a ramp that
+    reaches twice it within an hour (`SMOOTH_RAMP_SD`, the harder suite's steepest gradual drift):
+    a few hundred noisy rows a side cannot tell a wave from such a fault, and no claim is made. A
+    log of a day or more holds the wave itself (it is fitted, `without_daily_wave`); fewer than
+    `SMOOTH_MIN_ROWS` rows a side: no claim.
+    `r`, `c` finite and in time order, with their timestamps.
+    """
+    if not (r_ts.size and c_ts.size) or float(c_ts[-1]) - float(r_ts[0]) >= DAY_S:
+        return False
+    onset = 0.5 * (float(r_ts[-1]) + float(c_ts[0]))
+    h = min(SMOOTH_S, onset - float(r_ts[0]), float(c_ts[-1]) - onset)
+    lo, hi = int(np.searchsorted(r_ts, onset - h)), int(np.searchsorted(c_ts, onset + h, side="right"))
+    if h <= 0 or r.shape[0] - lo < SMOOTH_MIN_ROWS or hi < SMOOTH_MIN_ROWS:
+        return False
+    v = np.concatenate((r[lo:], c[:hi])).astype(np.float64)
+    x = (np.concatenate((r_ts[lo:], c_ts[:hi])) - onset) / h
+    after = (x >= 0).astype(np.float64)
+    X = np.column_stack((np.ones_like(x), x, x**2, x**3, after, after * x))
+    beta, *_ = np.linalg.lstsq(X, v, rcond=None)
+    left = v - X @ beta
+    dof = v.shape[0] - X.shape[1]
+    sigma2 = float(left @ left) / dof
+    if not sigma2 > 0:
+        return False
+    se = np.sqrt(np.maximum(np.diag(np.linalg.pinv(X.T @ X))[4:] * sigma2, 1e-300))
+    # an offset of the input's own spread, a ramp that reaches twice it within an hour, must stand out
+    spread = float(np.std(r))
+    if TREND_Z * float(se[0]) > SMOOTH_STEP_SD * spread or TREND_Z * float(se[1]) * HOUR_S / h > (
+        SMOOTH_RAMP_SD * spread
+    ):
+        return False  # too few or too noisy rows to tell a wave from such a fault: no claim
+    if bool((np.abs(beta[4:]) > TREND_Z * se).any()):
+        return False  # a step or a change of slope at the onset: a fault's edge
+    n_b = r.shape[0] - lo
+    lb, la = np.sort(left[:n_b]), np.sort(left[n_b:])
+    crit = 1.95 * math.sqrt((lb.size + la.size) / (lb.size * la.size))
+    return ks_statistic_sorted(lb, la) < max(crit, LEVEL_KS_BAR)
 
 
 TREND_Z = 3.29  # a rank correlation with time this many standard errors from 0 (alpha 0.001, two-sided)
