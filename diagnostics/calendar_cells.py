@@ -64,15 +64,7 @@ class CalendarCells:
         offset = find_offset()
         if offset is None:
             return None
-
-        def cell(ts: np.ndarray) -> np.ndarray:
-            local = ts / 3600.0 + offset
-            hour = np.floor(local % 24.0).astype(np.int64)
-            weekday = (np.floor(local / 24.0).astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday
-            out: np.ndarray = 2 * hour + (weekday >= 5)
-            return out
-
-        return cell(r_ts), cell(c_ts)
+        return local_cells(r_ts, offset), local_cells(c_ts, offset)
 
     def moves_with_the_calendar(self, r: np.ndarray, c: np.ndarray) -> bool:
         """Whether a numeric input set by the calendar holds still within the cells both windows hold."""
@@ -126,6 +118,16 @@ def kind_of_day_move(v: np.ndarray, cell: np.ndarray, counts: np.ndarray) -> flo
     gap = sums[1::2][both] / n_end[both] - sums[0::2][both] / n_day[both]
     w = n_day[both] * n_end[both] / (n_day[both] + n_end[both])
     return float((gap * w).sum() / w.sum())
+
+
+def local_cells(ts: np.ndarray, offset: float, per_hour: int = 1) -> np.ndarray:
+    """Each timestamp's cell: its slot of the local day (`per_hour` slots an hour) and whether the
+    local day is a weekend day, coded `2 * slot + weekend`."""
+    local = ts / 3600.0 + offset
+    slot = np.floor((local % 24.0) * per_hour).astype(np.int64)
+    weekday = (np.floor(local / 24.0).astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday
+    out: np.ndarray = 2 * slot + (weekday >= 5)
+    return out
 
 
 def calendar_share(v: np.ndarray, cell: np.ndarray) -> float:

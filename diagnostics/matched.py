@@ -33,6 +33,8 @@ import numpy as np
 from scipy import stats
 from scipy.spatial import cKDTree
 
+from diagnostics.calendar_cells import local_cells
+from diagnostics.clock_features import log_utc_offset
 from diagnostics.context import Context, row_loss
 from diagnostics.log import Categorical, align_categorical, present, take_rows
 from diagnostics.model_checks import LossStats, drop_magnitude
@@ -185,14 +187,21 @@ def match_features(ctx: Context) -> list[str]:
 
 
 def scaled_input_points(
-    ctx: Context, feats: list[str], ref_idx: np.ndarray, cur_idx: np.ndarray, *, within: bool = False
+    ctx: Context,
+    feats: list[str],
+    ref_idx: np.ndarray,
+    cur_idx: np.ndarray,
+    *,
+    within: bool = False,
+    cells: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Rows `ref_idx` of the reference then `cur_idx` of the current window as points for nearest-input matching
     (`within`: both sets are rows of the current window).
 
     One row a point, one column a matched input: a number divided by its spread over these rows
     (so no input outweighs another by its unit), a category's code times `FAR` (two categories
-    never match each other), a missing value at `FAR`.
+    never match each other), a missing value at `FAR`. `cells` (`condition_cells`: the reference's
+    and the window's) adds each row's cell of the local day as one more category.
     """
     cols = []
     for f in feats:
@@ -210,6 +219,9 @@ def scaled_input_points(
         scale = float(finite.std()) if finite.size > 1 else 1.0
         scale = scale if scale > 0 else 1.0
         cols.append(np.where(np.isfinite(vals), vals / scale, FAR))
+    if cells is not None:
+        ref_cells = cells[1] if within else cells[0]
+        cols.append(np.concatenate([ref_cells[ref_idx], cells[1][cur_idx]]).astype(np.float64) * FAR)
     return np.stack(cols, axis=1) if cols else np.empty((ref_idx.size + cur_idx.size, 0))
 
 
@@ -217,15 +229,17 @@ def _valid_prediction(pred: np.ndarray | Categorical, idx: np.ndarray) -> np.nda
     return present(take_rows(pred, idx))
 
 
-def _close_neighbours(points: np.ndarray, n_base: int, k: int) -> tuple[cKDTree, float, np.ndarray, np.ndarray]:
+def _close_neighbours(
+    points: np.ndarray, n_base: int, k: int, slack: float = MATCH_SLACK
+) -> tuple[cKDTree, float, np.ndarray, np.ndarray]:
     """The k nearest of the first `n_base` points (the baseline's) for each of the others, and which
-    of those have all k within the cap: MATCH_SLACK times the MATCH_QUANTILE of the baseline's own
+    of those have all k within the cap: `slack` times the MATCH_QUANTILE of the baseline's own
     k-th neighbour distances (leave-one-out, on up to OWN_SAMPLE of its rows). Returns (the
     baseline's tree, the cap, neighbour indices (rows x k), kept rows)."""
     tree = cKDTree(points[:n_base])
     probe = np.linspace(0, n_base - 1, min(n_base, OWN_SAMPLE)).astype(np.int64)
     own = tree.query(points[probe], k=k + 1, eps=MATCH_EPS)[0][:, k]  # the first hit is the row itself
-    cap = MATCH_SLACK * float(np.quantile(own, MATCH_QUANTILE))
+    cap = slack * float(np.quantile(own, MATCH_QUANTILE))
     dist, j = tree.query(points[n_base:], k=k, eps=MATCH_EPS)
     dist, j = dist.reshape(-1, k), j.reshape(-1, k)
     return tree, cap, j, dist[:, -1] <= cap
@@ -659,12 +673,7 @@ def input_adjusted_loss(
     feats = match_features(ctx) if feats is None else feats
     if not feats or ctx.current.label is None or ctx.reference.label is None:
         return None
-    r_idx = ctx.ref_sample[np.isfinite(ctx.ref_loss[ctx.ref_sample])]
-    c_idx = ctx.cur_sample[np.isfinite(ctx.cur_loss[ctx.cur_sample])]
-    if r_idx.size > MAX_MIX_ROWS:
-        r_idx = r_idx[np.linspace(0, r_idx.size - 1, MAX_MIX_ROWS).astype(np.int64)]
-    if c_idx.size > MAX_MIX_ROWS:
-        c_idx = c_idx[np.linspace(0, c_idx.size - 1, MAX_MIX_ROWS).astype(np.int64)]
+    r_idx, c_idx = _labelled_samples(ctx)
     k = min(MATCH_K, r_idx.size - 1)
     if k < 1 or c_idx.size < 2:
         return None
@@ -674,6 +683,17 @@ def input_adjusted_loss(
         return None
     rows = c_idx[keep]
     return rows, ctx.cur_loss[rows], ctx.ref_loss[r_idx][j[keep]].mean(axis=1)
+
+
+def _labelled_samples(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+    """The reference's and the window's labelled sample rows (time order), MAX_MIX_ROWS of each at most."""
+    r_idx = ctx.ref_sample[np.isfinite(ctx.ref_loss[ctx.ref_sample])]
+    c_idx = ctx.cur_sample[np.isfinite(ctx.cur_loss[ctx.cur_sample])]
+    if r_idx.size > MAX_MIX_ROWS:
+        r_idx = r_idx[np.linspace(0, r_idx.size - 1, MAX_MIX_ROWS).astype(np.int64)]
+    if c_idx.size > MAX_MIX_ROWS:
+        c_idx = c_idx[np.linspace(0, c_idx.size - 1, MAX_MIX_ROWS).astype(np.int64)]
+    return r_idx, c_idx
 
 
 MOVED_SHARE = 0.1  # share of the window's rows an input's reference deciles must have traded to count as moved
@@ -745,26 +765,41 @@ class UnseenWindow:
         That second reading needs the unseen values to be of inputs the model reads (influence >
         0.1): a day counter or an id the model ignores leaves every row unseen, and a relation
         changed at the onset would then be read nowhere."""
-        if int((~self.unseen).sum()) >= MIN_SEEN_ROWS:
-            loss = ctx.cur_loss[self.rows]
-            if LossStats.of(loss[self.unseen]).z_worse(LossStats.of(loss[~self.unseen])) < SEEN_Z:
-                return False  # the rise does not sit at the unseen rows: a few seen rows lack the power to clear it
-            if float((~self.unseen[(3 * self.unseen.size) // 4 :]).mean()) >= SEEN_END_SHARE:
-                return True
+        at_seen = self.seen_to_the_end(ctx)
+        if at_seen is not None:
+            return at_seen
         if float(self.unseen_read.mean()) <= UNSEEN_SHARE:
             return False  # an input the model does not read (a counter, an id) says nothing of its loss
         return not rose_inside(ctx, self.rows)
 
+    def seen_to_the_end(self, ctx: Context) -> bool | None:
+        """True when the rise sits at the unseen rows and the seen ones reach the window's end
+        (`read_at_seen`); False when the rise does not sit at the unseen rows; None when the seen
+        rows are too few or end early, so that they say nothing of the window's end."""
+        if int((~self.unseen).sum()) < MIN_SEEN_ROWS:
+            return None
+        loss = ctx.cur_loss[self.rows]
+        if LossStats.of(loss[self.unseen]).z_worse(LossStats.of(loss[~self.unseen])) < SEEN_Z:
+            return False  # the rise does not sit at the unseen rows: a few seen rows lack the power to clear it
+        if float((~self.unseen[(3 * self.unseen.size) // 4 :]).mean()) >= SEEN_END_SHARE:
+            return True
+        return None
+
 
 def rose_inside(ctx: Context, rows: np.ndarray) -> bool:
     """Whether the window's loss rose from its first half to its second (labelled `rows`, time
-    order) at the same inputs: each later row against its MATCH_K nearest earlier rows (the
-    influential inputs, `match_features`, as `input_adjusted_loss` matches the reference), their
-    mean loss its base, scored by `drop_magnitude` at z >= 3. A relation that changed after an
-    onset dated early raises the later half's loss at inputs the earlier half also held; a loss
-    that follows the hours raises it only at inputs the earlier half did not hold, which are not
-    compared. Too few later rows with close earlier inputs: no rise shown (nothing inside the
-    window is comparable). No influential input at all: undecided, taken as risen."""
+    order) at the same inputs and in the same cell of the local day (`condition_cells`): each
+    later row against its MATCH_K nearest earlier rows (the influential inputs, `match_features`,
+    as `input_adjusted_loss` matches the reference), their mean loss its base, scored by
+    `drop_magnitude` at z >= 3. A relation that changed after an onset dated early raises the
+    later half's loss at inputs the earlier half also held; a loss that follows the hours raises
+    it only at inputs the earlier half did not hold, which are not compared. The hour matched as
+    a number is not enough: a bike log's afternoon rows at 15:00 found their nearest earlier
+    inputs at 12:00-13:00 of the same warmth and lost more towards the evening peak (cycles seed
+    168, onset found), and a Monday's commute was matched to a Sunday's (seed 31: the workday
+    flag, constant in the reference, showed no influence there and was not matched). Too few
+    later rows with close earlier inputs: no rise shown (nothing inside the window is
+    comparable). No influential input at all: undecided, taken as risen."""
     feats = match_features(ctx)
     if not feats:
         return True
@@ -773,7 +808,8 @@ def rose_inside(ctx: Context, rows: np.ndarray) -> bool:
     k = min(MATCH_K, early.size - 1)
     if k < 1 or late.size < MIN_SEEN_ROWS:
         return False
-    points = scaled_input_points(ctx, feats, early, late, within=True)
+    cells = condition_cells(ctx)
+    points = scaled_input_points(ctx, feats, early, late, within=True, cells=cells)
     _, _, j, keep = _close_neighbours(points, early.size, k)
     if int(keep.sum()) < MIN_SEEN_ROWS:
         return False
@@ -781,6 +817,64 @@ def rose_inside(ctx: Context, rows: np.ndarray) -> bool:
     base = ctx.cur_loss[early][j[keep]].mean(axis=1)
     spread = max(LossStats.of(ctx.cur_loss[early]).var, later.var)  # each base figure is a mean of k rows
     return drop_magnitude(ctx, later, LossStats(base.size, float(base.mean()), spread)) > 0.0
+
+
+CONDITION_SLOTS = 2  # cells per local hour in `condition_cells`
+
+
+def condition_cells(ctx: Context) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each reference and window row's cell of the local day: its half hour, and whether it is a
+    weekend day (`calendar_cells.local_cells`); None when no input states the log's zone.
+
+    Conditions a model's loss follows beside its inputs: the rush hour peaks inside an hour (a
+    reference that ended at 16:30 held the half hour before a 17:30 peak, and its window's
+    16:30-17:00 rows lost 60% more at the same logged hour and weather; cycles seed 235), and a
+    weekend's traffic is another kind of day. Rows of different cells are not the same
+    conditions."""
+    offset = log_utc_offset(dict(ctx.log.features), ctx.log.timestamp)
+    if offset is None:
+        return None
+    return (
+        local_cells(ctx.reference.timestamp, offset, CONDITION_SLOTS),
+        local_cells(ctx.current.timestamp, offset, CONDITION_SLOTS),
+    )
+
+
+@dataclass(frozen=True)
+class HeldConditions:
+    """The window's labelled rows read (`held_conditions`) as an `UnseenWindow` whose unseen rows are
+    those without close reference inputs in their cell, and the reference's mean loss at the
+    MATCH_K nearest inputs of each held row."""
+
+    window: UnseenWindow
+    base: np.ndarray
+
+
+def held_conditions(ctx: Context) -> HeldConditions | None:
+    """The window's rows whose conditions the reference held as densely as its own: their MATCH_K
+    nearest labelled reference inputs (the influential inputs, in the same cell of the local day,
+    `condition_cells`) lie within the MATCH_QUANTILE of the reference's own MATCH_K-th neighbour
+    distances, without `input_adjusted_loss`'s slack; None when at most UNSEEN_SHARE of the
+    window's rows lie beyond.
+
+    Each input may lie inside the reference's range while their combination does not: a forest
+    fitted on three cool days and judged over two warm weeks met mornings warmer than any the
+    reference held; matched within the slack, those rows' bases came from cooler mornings and
+    read MAE +16-31% against +0% at the rows held as densely as the reference's own (cycles seed
+    156, onset found)."""
+    feats = match_features(ctx)
+    if not feats or ctx.current.label is None or ctx.reference.label is None:
+        return None
+    r_idx, c_idx = _labelled_samples(ctx)
+    k = min(MATCH_K, r_idx.size - 1)
+    if k < 1 or c_idx.size < 4 * MIN_SEEN_ROWS:
+        return None
+    points = scaled_input_points(ctx, feats, r_idx, c_idx, cells=condition_cells(ctx))
+    _, _, j, held = _close_neighbours(points, r_idx.size, k, slack=1.0)
+    if float((~held).mean()) <= UNSEEN_SHARE:
+        return None
+    base = ctx.ref_loss[r_idx][j[held]].mean(axis=1)
+    return HeldConditions(UnseenWindow(c_idx, ~held, ~held), base)
 
 
 def unseen_window(ctx: Context) -> UnseenWindow | None:

@@ -15,7 +15,7 @@ import numpy as np
 from diagnostics.context import Context
 from diagnostics.findings import Finding
 from diagnostics.log import Categorical
-from diagnostics.matched import input_adjusted_loss, moved_features, unseen_window
+from diagnostics.matched import held_conditions, input_adjusted_loss, moved_features, unseen_window
 from diagnostics.model_checks import (
     MIN_LABELLED,
     LossStats,
@@ -259,6 +259,12 @@ def segment_and_concept_findings(
     unseen = unseen_window(ctx)
     if unseen is not None and unseen.read_at_seen(ctx):
         perf_mag = min(perf_mag, drop_magnitude(ctx, LossStats.of(ctx.cur_loss[unseen.seen]), b))
+    # and, when much of the window sits at combinations of inputs (and of hour and kind of day)
+    # the reference never held, at the rows it held, against its loss there
+    held = held_conditions(ctx)
+    if held is not None and held.window.seen_to_the_end(ctx):
+        cur_held = LossStats.of(ctx.cur_loss[held.window.seen])
+        perf_mag = min(perf_mag, drop_magnitude(ctx, cur_held, _matched_base(b, held.base)))
     residual = perf_mag * (1.0 - blockers)
     out.append(
         Finding(
