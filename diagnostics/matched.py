@@ -861,7 +861,8 @@ def held_conditions(ctx: Context) -> HeldConditions | None:
     fitted on three cool days and judged over two warm weeks met mornings warmer than any the
     reference held; matched within the slack, those rows' bases came from cooler mornings and
     read MAE +16-31% against +0% at the rows held as densely as the reference's own (cycles seed
-    156, onset found)."""
+    156, onset found; its held rows end days before its window does, so they do not clear it).
+    And a reference that ended at 16:30 held no row of the cells after it (seed 235)."""
     feats = match_features(ctx)
     if not feats or ctx.current.label is None or ctx.reference.label is None:
         return None
