@@ -467,7 +467,7 @@ def _a_days_weather(
     """
     r_s, r_ts = ref
     c_s, c_ts = cur
-    if float(r_ts[-1]) - float(r_ts[0]) >= DAY_S or float(c_ts[-1]) - float(r_ts[0]) < WAVE_SPAN:
+    if float(r_ts[-1]) - float(r_ts[0]) >= DAY_S:
         return False
     offset = log_utc_offset(ctx.log.features, ctx.log.timestamp)
     if offset is None:
@@ -1063,12 +1063,14 @@ def _moves_by_local_days(ctx: Context, name: str) -> bool:
     if not lv.left_ks < max(lv.left_crit, LEVEL_KS_BAR):
         return False  # something besides the days' level moved
     if math.isnan(lv.at_onset):
-        # no rows of one local day on both sides of the onset: it must sit at the days' turnover
+        # no rows of one local day on both sides of the onset: it must sit at the days' turnover,
+        # or within `MIDNIGHT_S` of it (an onset dated ten seconds into the new day, after its
+        # first few rows, is the midnight's step as `_a_days_weather` reads it)
         cut = int(np.searchsorted(ts, ctx.onset))
         if cut == 0 or cut == ts.shape[0]:
             return False
         day = np.floor((ts[[cut - 1, cut]] / HOUR_S + offset) / 24.0)
-        return bool(day[0] != day[1])
+        return bool(day[0] != day[1]) or at_local_midnight(ctx.onset, offset)
     within = lv.within_day if math.isfinite(lv.within_day) else 0.0
     return lv.at_onset <= max(lv.noise, SWING_MARGIN * within)
 

@@ -443,8 +443,11 @@ def daily_wave_fit(
 
     The swing is the daily harmonics' peak-to-peak over the hours the log holds (the line left
     out): how far the input moves within a day, the scale a day's weather is measured on
-    (`data_checks._beyond_daily_wave`). NaN below half a day of log, where a line and a bend
-    stand in for the wave and say nothing of a whole day's swing.
+    (`data_checks._a_days_weather`, `day_levels`). Below half a day a line and a bend stand in
+    for the wave, and the swing is theirs over the hours held: the part of the day's wave the log
+    saw (a 6-hour evening's fall of 8 degrees), never more than the whole day's swing, so a day's
+    step measured by it is held to a smaller bar, not a larger one. An input that sits still has
+    none, and nothing is measured by it.
     """
     ts = np.concatenate((r_ts, c_ts))
     v = np.concatenate((r, c)).astype(np.float64)
@@ -482,11 +485,11 @@ def daily_wave_fit(
     w = np.sqrt(n[filled])
     beta, *_ = np.linalg.lstsq(X * w[:, None], (s[filled] / n[filled]) * w, rcond=None)
     flat = v - basis(ts) @ beta[len(kept):]
-    swing = math.nan
-    if span >= WAVE_SPAN:
-        # the harmonics alone (the line is the log's trend, no part of a day), at the hours held
-        wave = basis(centres[filled])[:, 1:] @ beta[len(kept) + 1:]
-        swing = float(wave.max() - wave.min())
+    # the harmonics alone (the line is the log's trend, no part of a day), at the hours held; below
+    # half a day the line and the bend are the part of the day's wave the log holds
+    wave_at = 1 if span >= WAVE_SPAN else 0
+    wave = basis(centres[filled])[:, wave_at:] @ beta[len(kept) + wave_at:]
+    swing = float(wave.max() - wave.min())
     return flat[: r.shape[0]], flat[r.shape[0]:], swing
 
 
@@ -804,6 +807,8 @@ def day_levels(v: np.ndarray, ts: np.ndarray, onset: float, offset_h: float) -> 
     """
     k = max(1, ts.shape[0] // LEVEL_SAMPLE)
     v, ts = v[::k].astype(np.float64), ts[::k]
+    if ts.shape[0] < 2 or float(ts[-1]) - float(ts[0]) < WAVE_SPAN:
+        return None  # a few hours' line and bend are no day's swing to hold several days' steps to
     cut = int(np.searchsorted(ts, onset))
     fitted = daily_wave_fit(v[:cut], ts[:cut], v[cut:], ts[cut:], onset)
     if fitted is None or not math.isfinite(fitted[2]):
