@@ -460,10 +460,12 @@ def _a_days_weather(
     no more than `WEATHER_DAY_SHARE` of the swing and, re-centred on the reference's level,
     nothing drifts: every row moved together. A sensor's offset beyond that share (8 degrees on
     a swing of 8), one that starts at any other minute, and a fifth of the rows moved (left once
-    re-centred) stay; below half a day of log there is no day's swing to measure by, and with a
-    day or more of reference the reference's days are the measure. A feed that moves by less
-    than half the swing from a midnight, with no earlier day in the reference, is let go: the
-    log holds nothing that tells it from the next day's weather.
+    re-centred) stay; below half a day of log the swing is the line and bend's over the hours
+    held (the part of the day's wave the log saw: a 6-hour evening's fall of 8 degrees, against
+    which a midnight's step of 1.4 read as 'outdoor_temp drifted beyond the log's own daily
+    cycle'), and with a day or more of reference the reference's days are the measure. A feed
+    that moves by less than half the swing from a midnight, with no earlier day in the
+    reference, is let go: the log holds nothing that tells it from the next day's weather.
     """
     r_s, r_ts = ref
     c_s, c_ts = cur
