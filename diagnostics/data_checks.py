@@ -220,7 +220,7 @@ def data_findings(ctx: Context, only: frozenset[str] | None = None) -> list[Find
     if only is not None:
         return out
     out.extend(relation_findings(ctx, clock_names))
-    out.extend(label_relation_findings(ctx))
+    out.extend(label_relation_findings(ctx, lambda: _local_day_offset(ctx)))
     out.extend(stale_value_findings(ctx, clock_names))
     out.extend(entity_join_findings(ctx, clock_names))
     for f in out:

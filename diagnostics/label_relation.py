@@ -19,10 +19,12 @@ window would show if the reference's strength held. One vectorized pass per colu
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 from scipy.stats import rankdata
 
+from diagnostics.calendar_cells import CELLS, local_cells
 from diagnostics.context import Context
 from diagnostics.feature_relations import MAX_FEATURES, MIN_DROP, STRONG, rank_correlations
 from diagnostics.findings import Finding
@@ -99,11 +101,13 @@ def _label_keys(
     return r_out, c_out, True
 
 
-def _statistic(bins: np.ndarray, y: np.ndarray, discrete: bool, n_bins: int) -> tuple[float, float, int]:
+def _statistic(
+    bins: np.ndarray, y: np.ndarray, discrete: bool, n_bins: int, min_rows: int = MIN_ROWS
+) -> tuple[float, float, int]:
     """(chi-square-like statistic, degrees of freedom, rows) of y's dependence on the bins."""
     n = bins.shape[0]
     k = int(np.count_nonzero(np.bincount(bins, minlength=n_bins)))
-    if n < MIN_ROWS or k < 2:
+    if n < min_rows or k < 2:
         return 0.0, 0.0, n
     if discrete:
         c = int(y.max()) + 1
@@ -262,7 +266,46 @@ def _label_level_moved(ctx: Context) -> bool:
     return rise > 0 and abs(shift) >= LEVEL_SHARE * rise and abs(z) >= LEVEL_Z
 
 
-def label_relation_findings(ctx: Context) -> list[Finding]:
+CELL_ROWS = 2 * MIN_BIN_ROWS  # labelled rows a cell of the local day needs to read a dependence inside it
+UNHELD_SHARE = 0.5  # the window's labelled rows at cells the reference held too few of, above this share
+
+
+def _through_the_clock(
+    rb: np.ndarray, yr: np.ndarray, r_cells: np.ndarray, c_cells: np.ndarray, disc: bool, n_bins: int
+) -> bool:
+    """Whether the label followed the column only through the clock, and the window holds other hours.
+
+    A temperature rises through the morning as a city's commute does: over a reference of a few
+    night and morning hours the bike counts follow the temperature's bins clearly (the commute
+    and the warmth climb together), while at any one hour they hardly do. A window of the whole
+    day, or of the morning after a reference of the evening, holds that link no more: 'temperature
+    no longer tells anything about the label ... its values look joined to the wrong rows' on
+    healthy 36-72-hour logs (the cycles checker's seeds 178, 85). A join breaks a row's own link,
+    which shows inside the hour too. The reference's dependence is read within each cell of the
+    local day (`calendar_cells.local_cells`: the hour and the kind of day; a cell of `CELL_ROWS`
+    labelled rows at least), its statistics summed across cells: when that is no more than chance
+    (under `DROP_Z` standard errors) the reference's clear link was the clock's, and when more
+    than `UNHELD_SHARE` of the window's labelled rows lie at cells the reference held too few of,
+    the window's hours, not a join, moved it. A window at the reference's own hours (a multi-day
+    log) keeps the finding: there the clock cannot have moved the link.
+    """
+    counts = np.bincount(r_cells, minlength=CELLS)
+    if not c_cells.size or float((counts[c_cells] < CELL_ROWS).mean()) <= UNHELD_SHARE:
+        return False  # the window's rows at the reference's own hours: the clock cannot have moved the link
+    chi, df = 0.0, 0.0
+    for cell in np.flatnonzero(counts >= CELL_ROWS):  # at most 48 cells, one statistic each
+        m = r_cells == cell
+        c, d, _ = _statistic(rb[m], yr[m], disc, n_bins, min_rows=CELL_ROWS)
+        chi, df = chi + c, df + d
+    return df > 0 and (chi - df) / math.sqrt(2.0 * df) < DROP_Z
+
+
+def label_relation_findings(ctx: Context, offset: Callable[[], float | None] | None = None) -> list[Finding]:
+    """Columns whose link to the label collapsed while the model still reads them (see the module).
+
+    `offset`: the log's UTC offset (an hour-of-day or day-name input's), read only when a column
+    collapsed, to tell a link the clock carried (`_through_the_clock`).
+    """
     ref_label, cur_label = ctx.reference.label, ctx.current.label
     if ref_label is None or cur_label is None:
         return []
@@ -313,6 +356,14 @@ def label_relation_findings(ctx: Context) -> list[Finding]:
     if collapsed and _label_level_moved(ctx):
         return []  # the label moved as a whole: the relation changed, no join broke
     own_rows = _on_their_own_rows(ctx, collapsed)
+    zone = offset() if collapsed and offset is not None else None
+    if zone is not None:
+        r_cells = local_cells(ctx.reference.timestamp[ctx.ref_sample][ok_ref], zone)
+        c_cells = local_cells(ctx.current.timestamp[ctx.cur_sample][ok_cur], zone)
+        for name in collapsed:
+            rb = ctx.ref_bin_codes[name].astype(np.int64)[ok_ref]
+            if _through_the_clock(rb, y_ref[ok_ref], r_cells, c_cells, disc, ctx.bins[name].n_bins):
+                own_rows.add(name)  # the window's hours moved the link the clock carried
     out: list[Finding] = []
     for name, (z_ref, ratio, z_drop) in clear.items():
         influence = ctx.influence.get(name, 0.0)
