@@ -46,6 +46,13 @@ def _weekday(t: float, offset_h: float) -> int:
     return int(((t + offset_h * 3600.0) // DAY_S + 3) % 7)
 
 
+def kind_as_day_before(t: np.ndarray, offset_h: float) -> np.ndarray:
+    """Whether each time's local day is of the kind (weekday or weekend) of the local day before it:
+    every day but Saturday (after a Friday) and Monday (after a Sunday)."""
+    weekday = ((t + offset_h * 3600.0) // DAY_S + 3) % 7  # 1970-01-01 was a Thursday
+    return (weekday != 5) & (weekday != 0)
+
+
 def _rate(ts: np.ndarray, lo: float, hi: float, closed: Spans) -> tuple[float, int] | None:
     """Rows a second over the open part of [lo, hi), and the rows counted; None when too little is open."""
     open_s = hi - lo - closed_seconds(closed, lo, hi)

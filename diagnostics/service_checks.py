@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from diagnostics.calendar_days import at_local_midnight, is_calendar_day
+from diagnostics.calendar_days import at_local_midnight, is_calendar_day, kind_as_day_before
 from diagnostics.clock_features import log_utc_offset
 from diagnostics.closed_hours import closed_seconds, closed_share, closings, inside_closings, open_start
 from diagnostics.context import Context
@@ -391,6 +391,44 @@ MAX_EARLIER_DAYS = 13
 DAY_S = 86400.0
 
 
+def _adjacent_as_a_day_earlier(
+    ref_ts: np.ndarray, lo: float, onset: float, cur_ts: np.ndarray, end: float, fractions: tuple[float, float],
+    offset: float | None,
+) -> float | None:
+    """The adjacent ratio (the window against the hours just before it) divided by the same ratio
+    of the same two stretches a day earlier, both on days of one kind (a difference of differences).
+
+    The hours just before a window are other hours of the day: a window from a Sunday's morning
+    compared with the night before it reads the morning's rise (x0.8 where half the requests were
+    lost: the same hours a day earlier and the log's own wave read x0.45). A day earlier the same
+    two stretches show how far the wave alone moves the rate between them; what is left is the
+    window's own change. Only where the log names its zone (weekdays are local) and only over
+    the hours whose local day is of the kind of the day before it (a Saturday against a Friday,
+    a Monday against a Sunday would carry the weekend into the ratio); a window longer than a
+    day has no earlier copy of itself before the onset, and is judged as before. None where
+    either stretch keeps less than `KIND_MATCHED_S` or `MIN_ROWS` rows a day earlier.
+    """
+    if offset is None or end - DAY_S > onset:
+        return None
+    lo = max(lo, float(ref_ts[0]) + DAY_S)
+    counts = []
+    for a, b, ts, frac in ((lo, onset, ref_ts, fractions[0]), (onset, end, cur_ts, fractions[1])):
+        grid = np.arange(a, b, 60.0)
+        if grid.size == 0 or float(kind_as_day_before(grid, offset).mean()) * (b - a) < KIND_MATCHED_S:
+            return None
+        now = ts[(ts >= a) & (ts < b)]
+        before = ref_ts[(ref_ts >= a - DAY_S) & (ref_ts < b - DAY_S)]
+        n_now = int(kind_as_day_before(now, offset).sum())
+        n_before = int(kind_as_day_before(before + DAY_S, offset).sum())
+        if n_before < MIN_ROWS:
+            return None
+        counts.append((n_now / frac) / (n_before / fractions[0]))
+    return counts[1] / max(counts[0], 1e-9)
+
+
+KIND_MATCHED_S = 2 * 3600.0  # hours of each stretch a day earlier the correction needs
+
+
 def _seasonal_words(seasonal: dict[str, float], cur_rate: float) -> str:
     words = {"day_before": "a day earlier", "week_before": "a week earlier", "typical_day": "on a typical earlier day"}
     parts = [
@@ -412,6 +450,13 @@ def _beyond_wave(ctx: Context, closed: Spans = NO_CLOSINGS) -> float | None:
     counts = counts + np.histogram(cur_ts, edges)[0] / ctx.current.sample_fraction
     # bins mostly inside closed hours say nothing of the rate (a first weekend is no drop)
     return rate_beyond_cycle(counts, edges, ctx.onset, keep=closed_share(closed, edges) < 0.5)
+
+
+def _adjacent_words(details: dict[str, float]) -> str:
+    found = details.get("ratio_adjacent_as_a_day_earlier")
+    if found is None:
+        return ""
+    return f"; {found:.0%} against the hours just before it, as those hours compared a day earlier"
 
 
 def _wave_words(beyond: float | None) -> str:
@@ -481,9 +526,17 @@ def _traffic(ctx: Context) -> list[Finding]:
     seasonal = _seasonal_rates(ref_ts, cur_start, cur_end, ctx.reference.sample_fraction, closed) if same_log else {}
     for key, rate in seasonal.items():
         details[f"rows_per_minute_{key}"] = rate
+    # the hours just before the window are other hours of the day: where the log holds both
+    # stretches a day earlier (on days of one kind), the adjacent ratio is read beyond that day's own
+    adjacent = ratio
+    if same_log:
+        as_before = _adjacent_as_a_day_earlier(ref_ts, lo, ctx.onset, cur_ts, cur_end,
+                                               (ctx.reference.sample_fraction, ctx.current.sample_fraction), offset)
+        if as_before is not None:
+            details["ratio_adjacent_as_a_day_earlier"] = adjacent = as_before
     # a weekend or a night is not an outage: the drop (spike) must hold against the same hours
     # a day and a week earlier too, wherever the log reaches back that far
-    ratios = [ratio] + [cur_rate / max(rate, 1e-9) for rate in seasonal.values()]
+    ratios = [adjacent] + [cur_rate / max(rate, 1e-9) for rate in seasonal.values()]
     # and against the log's own daily wave: a window of a few hours at the evening's fall is no outage
     beyond = _beyond_wave(ctx, closed) if same_log else None
     if beyond is not None:
@@ -533,7 +586,7 @@ def _traffic(ctx: Context) -> list[Finding]:
                 "traffic",
                 mag,
                 f"Traffic dropped to {ratio:.0%} of normal: {ref_rate:.1f} -> {cur_rate:.1f} predictions per minute"
-                f"{_seasonal_words(seasonal, cur_rate)}{_wave_words(beyond)}.",
+                f"{_seasonal_words(seasonal, cur_rate)}{_adjacent_words(details)}{_wave_words(beyond)}.",
                 details,
             )
         )
@@ -546,7 +599,7 @@ def _traffic(ctx: Context) -> list[Finding]:
                 "traffic",
                 mag,
                 f"Traffic spiked to {ratio:.1f}x normal: {ref_rate:.1f} -> {cur_rate:.1f} predictions per minute"
-                f"{_seasonal_words(seasonal, cur_rate)}{_wave_words(beyond)}.",
+                f"{_seasonal_words(seasonal, cur_rate)}{_adjacent_words(details)}{_wave_words(beyond)}.",
                 details,
             )
         )
