@@ -50,7 +50,7 @@ def kind_as_day_before(t: np.ndarray, offset_h: float) -> np.ndarray:
     """Whether each time's local day is of the kind (weekday or weekend) of the local day before it:
     every day but Saturday (after a Friday) and Monday (after a Sunday)."""
     weekday = ((t + offset_h * 3600.0) // DAY_S + 3) % 7  # 1970-01-01 was a Thursday
-    return (weekday != 5) & (weekday != 0)
+    return np.asarray((weekday != 5) & (weekday != 0), dtype=bool)
 
 
 def _rate(ts: np.ndarray, lo: float, hi: float, closed: Spans) -> tuple[float, int] | None:
