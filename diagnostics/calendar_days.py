@@ -42,15 +42,19 @@ def at_local_midnight(t: float, offset_h: float) -> bool:
 
 
 def _weekday(t: float, offset_h: float) -> int:
-    """Local weekday (0 = Monday) at time `t`: 1970-01-01 was a Thursday."""
-    return int(((t + offset_h * 3600.0) // DAY_S + 3) % 7)
+    return int(weekday_of(np.array([t]), offset_h)[0])
 
 
 def kind_as_day_before(t: np.ndarray, offset_h: float) -> np.ndarray:
     """Whether each time's local day is of the kind (weekday or weekend) of the local day before it:
     every day but Saturday (after a Friday) and Monday (after a Sunday)."""
-    weekday = ((t + offset_h * 3600.0) // DAY_S + 3) % 7  # 1970-01-01 was a Thursday
+    weekday = weekday_of(t, offset_h)
     return np.asarray((weekday != 5) & (weekday != 0), dtype=bool)
+
+
+def weekday_of(t: np.ndarray, offset_h: float) -> np.ndarray:
+    """Local weekday (0 = Monday) of each time at UTC offset `offset_h`: 1970-01-01 was a Thursday."""
+    return np.asarray(((t + offset_h * 3600.0) // DAY_S + 3) % 7, dtype=np.int64)
 
 
 def _rate(ts: np.ndarray, lo: float, hi: float, closed: Spans) -> tuple[float, int] | None:

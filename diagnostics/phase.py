@@ -124,7 +124,7 @@ RATE_ITERATIONS = 12
 
 
 def rate_beyond_cycle(
-    counts: np.ndarray, edges: np.ndarray, at: float, keep: np.ndarray | None = None
+    counts: np.ndarray, edges: np.ndarray, at: float, keep: np.ndarray | None = None, apart: np.ndarray | None = None
 ) -> float | None:
     """The rate after `at` as a share of what the log's trend and daily (weekly) cycle predict there.
 
@@ -138,6 +138,9 @@ def rate_beyond_cycle(
     6-hour log's morning rise read as 'traffic dropped to 35%' against its first hours). None for
     logs shorter than three hours or too few bins. `counts` may be weighted (a sampled window
     counts 1/fraction a row); bins outside `keep` (closed hours) are left out of the fit.
+    `apart` marks bins after `at` on days of a kind (weekday, weekend) the bins before it never
+    held: they take a level of their own and the step is read on the others (a first weekend is
+    no drop); with too few others left the step is read on all of them, as without it.
     """
     y = np.asarray(counts, dtype=np.float64)
     span = float(edges[-1] - edges[0])
@@ -150,6 +153,8 @@ def rate_beyond_cycle(
         return None
     line = (centres - centres.mean()) / span
     cols = [np.ones(y.shape[0]), after, line]
+    if apart is not None and float((after * ~apart).sum()) >= MIN_KIND_BINS and bool(apart.any()):
+        cols = [np.ones(y.shape[0]), after * ~apart, line, after * apart]
     if span < WAVE_SPAN:
         # a few hours of a day: the wave is a rise or a fall, a bend at most (a quadratic); the
         # harmonics of a day would bend into a step over so short a stretch
@@ -175,6 +180,9 @@ def rate_beyond_cycle(
         beta, *_ = np.linalg.lstsq(X * w[:, None], z * w, rcond=None)
         eta = np.clip(X @ beta, -30.0, 30.0)
     return float(np.exp(np.clip(beta[1], -30.0, 30.0)))
+
+
+MIN_KIND_BINS = 12  # bins after the step on days of a kind seen before it, for the step to be read on them
 
 
 def _higher_harmonics(t: np.ndarray) -> list[np.ndarray]:

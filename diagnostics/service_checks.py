@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from diagnostics.calendar_days import at_local_midnight, is_calendar_day, kind_as_day_before
+from diagnostics.calendar_days import at_local_midnight, is_calendar_day, kind_as_day_before, weekday_of
 from diagnostics.clock_features import log_utc_offset
 from diagnostics.closed_hours import closed_seconds, closed_share, closings, inside_closings, open_start
 from diagnostics.context import Context
@@ -437,7 +437,7 @@ def _seasonal_words(seasonal: dict[str, float], cur_rate: float) -> str:
     return f"; {', '.join(parts)}" if parts else ""
 
 
-def _beyond_wave(ctx: Context, closed: Spans = NO_CLOSINGS) -> float | None:
+def _beyond_wave(ctx: Context, closed: Spans = NO_CLOSINGS, offset: float | None = None) -> float | None:
     """The current window's rate as a share of what the log's trend and daily cycle predict for it."""
     ref_ts, cur_ts = ctx.reference.timestamp, ctx.current.timestamp
     t0, t1 = float(ref_ts[0]), float(cur_ts[-1])
@@ -449,7 +449,31 @@ def _beyond_wave(ctx: Context, closed: Spans = NO_CLOSINGS) -> float | None:
     counts = np.histogram(ref_ts, edges)[0] / ctx.reference.sample_fraction
     counts = counts + np.histogram(cur_ts, edges)[0] / ctx.current.sample_fraction
     # bins mostly inside closed hours say nothing of the rate (a first weekend is no drop)
-    return rate_beyond_cycle(counts, edges, ctx.onset, keep=closed_share(closed, edges) < 0.5)
+    return rate_beyond_cycle(counts, edges, ctx.onset, keep=closed_share(closed, edges) < 0.5,
+                             apart=_kinds_unseen(edges, ctx.onset, offset))
+
+
+def _kinds_unseen(edges: np.ndarray, onset: float, offset: float | None) -> np.ndarray | None:
+    """Bins after the onset on a kind of day (weekday, weekend; at the log's own zone) no bin before it held.
+
+    A weekend runs at x0.55-1 of a weekday the whole day, and a log of weekdays has no earlier weekend
+    to say so: from a Friday's evening to Monday's afternoon the step at a Saturday's night read
+    'traffic dropped to 64%; 48% of what the log's own daily cycle predicts' while Monday ran at
+    Friday's level. The step is read on the window's days of the kinds the log held before the
+    onset; the others take a level of their own. Without the zone there are no local days.
+    """
+    if offset is None:
+        return None
+    centres = (edges[:-1] + edges[1:]) / 2.0
+    weekend = weekday_of(centres, offset) >= 5
+    before = centres < onset
+    width = float(edges[1] - edges[0])
+    # (a kind held for a few hours of a night before the onset is no level of its own)
+    held = [k for k in (False, True) if float((before & (weekend == k)).sum()) * width >= KIND_HELD_S]
+    return ~before & ~np.isin(weekend, held)
+
+
+KIND_HELD_S = DAY_S / 4  # hours of a kind of day before the onset that show its level beside the wave
 
 
 def _adjacent_words(details: dict[str, float]) -> str:
@@ -538,7 +562,7 @@ def _traffic(ctx: Context) -> list[Finding]:
     # a day and a week earlier too, wherever the log reaches back that far
     ratios = [adjacent] + [cur_rate / max(rate, 1e-9) for rate in seasonal.values()]
     # and against the log's own daily wave: a window of a few hours at the evening's fall is no outage
-    beyond = _beyond_wave(ctx, closed) if same_log else None
+    beyond = _beyond_wave(ctx, closed, offset) if same_log else None
     if beyond is not None:
         details["ratio_beyond_daily_cycle"] = beyond
         ratios.append(beyond)

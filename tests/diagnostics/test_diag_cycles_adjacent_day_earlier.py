@@ -108,3 +108,25 @@ def test_a_drop_into_a_weekday_night_stays_found() -> None:
         log = _log(seed, LOCAL_MONDAY + 8 * HOUR, 71.0, _drop_from(onset, 0.5), weekend=0.8)
         d = diagnose(log, onset=onset)
         assert (d.cause, d.culprit_kind) == ("service", "traffic"), (seed, d.findings[:2])
+
+
+# A first weekend (issue 12, 20b): a log from a Friday's afternoon to a Monday's holds no earlier
+# weekend, and the log's own wave fitted with a step at a Saturday's night read the weekend's x0.6 as
+# 'traffic dropped to 64%; 48% of what the log's own daily cycle predicts' while Monday ran at
+# Friday's level. The step is read on the window's days of the kinds the log held before the onset.
+
+
+def test_a_first_weekend_after_a_friday_stays_quiet() -> None:
+    onset = SATURDAY + 2 * HOUR
+    for seed in (1, 2, 3):
+        log = _log(seed, FRIDAY + 15 * HOUR, 72.0, _none, weekend=0.6)
+        assert _traffic(log, onset) == [], seed
+
+
+def test_a_drop_from_a_saturday_night_through_monday_stays_found() -> None:
+    # the guard: half the requests lost from Saturday 02:00 and still lost on Monday
+    onset = SATURDAY + 2 * HOUR
+    for seed in (1, 2):
+        log = _log(seed, FRIDAY + 15 * HOUR, 72.0, _drop_from(onset, 0.5), weekend=0.6)
+        d = diagnose(log, onset=onset)
+        assert (d.cause, d.culprit_kind) == ("service", "traffic"), (seed, d.findings[:2])
