@@ -470,7 +470,7 @@ def _kinds_unseen(edges: np.ndarray, onset: float, offset: float | None) -> np.n
     width = float(edges[1] - edges[0])
     # (a kind held for a few hours of a night before the onset is no level of its own)
     held = [k for k in (False, True) if float((before & (weekend == k)).sum()) * width >= KIND_HELD_S]
-    return ~before & ~np.isin(weekend, held)
+    return np.asarray(~before & ~np.isin(weekend, held), dtype=bool)
 
 
 KIND_HELD_S = DAY_S / 4  # hours of a kind of day before the onset that show its level beside the wave
