@@ -49,9 +49,11 @@ def _log(seed: int, start: float, hours: float, factor: Callable[[np.ndarray], n
                          label=pred + rng.normal(0, 0.5, t.size), features={"x": x, "hour": np.floor(hour)})
 
 
-def _traffic(log: PredictionLog, onset: float) -> list[str]:
-    d = diagnose(log, onset=onset)
-    return [f.check for f in d.findings if f.subject == "traffic" and f.score > 0]
+def _assert_quiet(start: float, hours: float, onset: float, weekend: float) -> None:
+    """A healthy log has no traffic finding at `onset`, on three seeds."""
+    for seed in (1, 2, 3):
+        d = diagnose(_log(seed, start, hours, _none, weekend=weekend), onset=onset)
+        assert [f.check for f in d.findings if f.subject == "traffic" and f.score > 0] == [], seed
 
 
 def _drop_from(at: float, keep: float) -> Callable[[np.ndarray], np.ndarray]:
@@ -62,52 +64,42 @@ def _none(m: np.ndarray) -> np.ndarray:
     return np.ones_like(m)
 
 
-def test_half_the_requests_lost_on_a_sunday_morning_are_found() -> None:
-    # Friday 22:00 to Sunday 22:00 local; from Sunday 09:00 half the requests are lost. Against the
-    # night before it the morning's rise reads x0.8 ('none' on main's code); Saturday's same two
-    # stretches rose x1.7 between them
-    onset = SUNDAY + 9 * HOUR
+def _assert_found(start: float, hours: float, onset: float, keep: float, weekend: float) -> None:
+    """A loss of all but `keep` of the requests from `onset` is the verdict, on two seeds."""
     for seed in (1, 2):
-        log = _log(seed, FRIDAY + 22 * HOUR, 48.0, _drop_from(onset, 0.45), weekend=0.87)
+        log = _log(seed, start, hours, _drop_from(onset, keep), weekend=weekend)
         d = diagnose(log, onset=onset)
         assert (d.cause, d.culprit_kind) == ("service", "traffic"), (seed, d.findings[:2])
 
 
+def test_half_the_requests_lost_on_a_sunday_morning_are_found() -> None:
+    # Friday 22:00 to Sunday 22:00 local; from Sunday 09:00 half the requests are lost. Against the
+    # night before it the morning's rise reads x0.8 ('none' on main's code); Saturday's same two
+    # stretches rose x1.7 between them
+    _assert_found(FRIDAY + 22 * HOUR, 48.0, SUNDAY + 9 * HOUR, 0.45, weekend=0.87)
+
+
 def test_the_same_sunday_morning_without_a_loss_stays_quiet() -> None:
-    onset = SUNDAY + 9 * HOUR
-    for seed in (1, 2, 3):
-        log = _log(seed, FRIDAY + 22 * HOUR, 48.0, _none, weekend=0.87)
-        assert _traffic(log, onset) == [], seed
+    _assert_quiet(FRIDAY + 22 * HOUR, 48.0, SUNDAY + 9 * HOUR, weekend=0.87)
 
 
 def test_a_saturday_afternoon_after_a_weekday_stays_quiet() -> None:
     # Thursday 08:00 to Saturday 22:00 at weekends of x0.6: a Saturday window against Friday's same
     # hours reads x0.6, and Saturday's morning against Friday's morning too: the kind of day moved
     # both, no drop (a Saturday is no day of the kind of the Friday before it: no correction)
-    onset = SATURDAY + 13 * HOUR
-    for seed in (1, 2, 3):
-        log = _log(seed, LOCAL_MONDAY + 3 * DAY + 8 * HOUR, 62.0, _none, weekend=0.6)
-        assert _traffic(log, onset) == [], seed
+    _assert_quiet(LOCAL_MONDAY + 3 * DAY + 8 * HOUR, 62.0, SATURDAY + 13 * HOUR, weekend=0.6)
 
 
 def test_half_the_requests_lost_into_a_weekday_evening_peak_are_found() -> None:
     # half the requests lost from a Wednesday's 14:00 after two full days, the log ending at 20:00:
     # against the morning before it the evening's peak reads x0.85-0.88 ('none' on main's code)
-    onset = LOCAL_MONDAY + 2 * DAY + 14 * HOUR
-    for seed in (1, 2):
-        log = _log(seed, LOCAL_MONDAY + 8 * HOUR, 60.0, _drop_from(onset, 0.5), weekend=0.8)
-        d = diagnose(log, onset=onset)
-        assert (d.cause, d.culprit_kind) == ("service", "traffic"), (seed, d.findings[:2])
+    _assert_found(LOCAL_MONDAY + 8 * HOUR, 60.0, LOCAL_MONDAY + 2 * DAY + 14 * HOUR, 0.5, weekend=0.8)
 
 
 def test_a_drop_into_a_weekday_night_stays_found() -> None:
     # the guard: half the requests lost from a Wednesday's 19:00, the log ending on Thursday at 07:00;
     # the evening's fall makes the drop look deeper against the hours before it, and it was found
-    onset = LOCAL_MONDAY + 2 * DAY + 19 * HOUR
-    for seed in (1, 2):
-        log = _log(seed, LOCAL_MONDAY + 8 * HOUR, 71.0, _drop_from(onset, 0.5), weekend=0.8)
-        d = diagnose(log, onset=onset)
-        assert (d.cause, d.culprit_kind) == ("service", "traffic"), (seed, d.findings[:2])
+    _assert_found(LOCAL_MONDAY + 8 * HOUR, 71.0, LOCAL_MONDAY + 2 * DAY + 19 * HOUR, 0.5, weekend=0.8)
 
 
 # A first weekend (issue 12, 20b): a log from a Friday's afternoon to a Monday's holds no earlier
@@ -117,16 +109,9 @@ def test_a_drop_into_a_weekday_night_stays_found() -> None:
 
 
 def test_a_first_weekend_after_a_friday_stays_quiet() -> None:
-    onset = SATURDAY + 2 * HOUR
-    for seed in (1, 2, 3):
-        log = _log(seed, FRIDAY + 15 * HOUR, 72.0, _none, weekend=0.6)
-        assert _traffic(log, onset) == [], seed
+    _assert_quiet(FRIDAY + 15 * HOUR, 72.0, SATURDAY + 2 * HOUR, weekend=0.6)
 
 
 def test_a_drop_from_a_saturday_night_through_monday_stays_found() -> None:
     # the guard: half the requests lost from Saturday 02:00 and still lost on Monday
-    onset = SATURDAY + 2 * HOUR
-    for seed in (1, 2):
-        log = _log(seed, FRIDAY + 15 * HOUR, 72.0, _drop_from(onset, 0.5), weekend=0.6)
-        d = diagnose(log, onset=onset)
-        assert (d.cause, d.culprit_kind) == ("service", "traffic"), (seed, d.findings[:2])
+    _assert_found(FRIDAY + 15 * HOUR, 72.0, SATURDAY + 2 * HOUR, 0.5, weekend=0.6)
