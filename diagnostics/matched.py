@@ -192,11 +192,11 @@ def scaled_input_points(
     ref_idx: np.ndarray,
     cur_idx: np.ndarray,
     *,
-    within: bool = False,
+    sides: tuple[bool, bool] = (True, False),
     cells: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Rows `ref_idx` of the reference then `cur_idx` of the current window as points for nearest-input matching
-    (`within`: both sets are rows of the current window).
+    (`sides`: whether each set's rows are the reference's; (False, False): both are the window's).
 
     One row a point, one column a matched input: a number divided by its spread over these rows
     (so no input outweighs another by its unit), a category's code times `FAR` (two categories
@@ -205,8 +205,7 @@ def scaled_input_points(
     """
     cols = []
     for f in feats:
-        cur_v = ctx.current.features[f]
-        ref_v = cur_v if within else ctx.reference.features[f]
+        ref_v, cur_v = (ctx.reference.features[f] if side else ctx.current.features[f] for side in sides)
         if isinstance(ref_v, Categorical):
             assert isinstance(cur_v, Categorical)
             rc, cc, _ = align_categorical(ref_v, cur_v)
@@ -220,8 +219,8 @@ def scaled_input_points(
         scale = scale if scale > 0 else 1.0
         cols.append(np.where(np.isfinite(vals), vals / scale, FAR))
     if cells is not None:
-        ref_cells = cells[1] if within else cells[0]
-        cols.append(np.concatenate([ref_cells[ref_idx], cells[1][cur_idx]]).astype(np.float64) * FAR)
+        first, second = (cells[0] if side else cells[1] for side in sides)
+        cols.append(np.concatenate([first[ref_idx], second[cur_idx]]).astype(np.float64) * FAR)
     return np.stack(cols, axis=1) if cols else np.empty((ref_idx.size + cur_idx.size, 0))
 
 
@@ -809,7 +808,7 @@ def rose_inside(ctx: Context, rows: np.ndarray) -> bool:
     if k < 1 or late.size < MIN_SEEN_ROWS:
         return False
     cells = condition_cells(ctx)
-    points = scaled_input_points(ctx, feats, early, late, within=True, cells=cells)
+    points = scaled_input_points(ctx, feats, early, late, sides=(False, False), cells=cells)
     _, _, j, keep = _close_neighbours(points, early.size, k)
     if int(keep.sum()) < MIN_SEEN_ROWS:
         return False
@@ -930,3 +929,55 @@ def unseen_window(ctx: Context) -> UnseenWindow | None:
     if float(unseen.mean()) <= UNSEEN_SHARE:
         return None
     return UnseenWindow(c_idx, unseen, unseen_read)
+
+
+@dataclass(frozen=True)
+class ConditionGap(LossGap):
+    """A version's labelled rows against its baseline's labelled rows of other times, at the same
+    conditions (`condition_gap`)."""
+
+    n: int  # the version's rows held by the baseline's (their base read)
+    loss_version: float  # ... their loss
+    loss_baseline: float  # the baseline's mean loss at their MATCH_K nearest inputs of the same cell
+    z: float
+    held_share: float  # of the version's labelled rows, the share held
+
+
+def condition_gap(
+    ctx: Context, base_rows: np.ndarray, rows: np.ndarray, sides: tuple[bool, bool]
+) -> ConditionGap | None:
+    """The version's labelled `rows` against the baseline's labelled `base_rows` (log indices of the
+    reference or the window, `sides` as in `scaled_input_points`) at the same conditions, when the
+    two sets served at different ones: None when at most UNSEEN_SHARE of the version's rows lie
+    beyond the conditions the baseline's rows held (`held_conditions`' test: the same cell of the
+    local day, the MATCH_K nearest baseline inputs within the MATCH_QUANTILE of the baseline's own
+    MATCH_K-th neighbour distances).
+
+    A version that took over at another time served other hours, another kind of day, other
+    weather, and a model's loss follows them: a refit of the same energy model that served a
+    Friday and a Saturday read MAE 4.36 -> 4.77 against the baseline's Tuesday and Wednesday
+    (cycles seed 67), one that took the morning peak after a night's reference 2.14 -> 3.39 (seed
+    195). Each held row is given the baseline's mean loss at its nearest inputs of the same cell:
+    what the baseline lost at those conditions."""
+    feats = match_features(ctx)
+    loss = (ctx.ref_loss if sides[0] else ctx.cur_loss, ctx.ref_loss if sides[1] else ctx.cur_loss)
+    base_rows, rows = base_rows[np.isfinite(loss[0][base_rows])], rows[np.isfinite(loss[1][rows])]
+    if base_rows.size > MAX_MIX_ROWS:
+        base_rows = base_rows[np.linspace(0, base_rows.size - 1, MAX_MIX_ROWS).astype(np.int64)]
+    if rows.size > MAX_MIX_ROWS:
+        rows = rows[np.linspace(0, rows.size - 1, MAX_MIX_ROWS).astype(np.int64)]
+    k = min(MATCH_K, base_rows.size - 1)
+    if not feats or k < 1 or rows.size < MIN_SEEN_ROWS:
+        return None
+    points = scaled_input_points(ctx, feats, base_rows, rows, sides=sides, cells=condition_cells(ctx))
+    _, _, j, held = _close_neighbours(points, base_rows.size, k, slack=1.0)
+    share = float(held.mean())
+    if share >= 1.0 - UNSEEN_SHARE:
+        return None
+    if not held.any():
+        return ConditionGap(0, math.nan, math.nan, 0.0, share)
+    mine = LossStats.of(loss[1][rows[held]])
+    base = loss[0][base_rows][j[held]].mean(axis=1)
+    spread = max(LossStats.of(loss[0][base_rows]).var, mine.var)  # each base figure is a mean of k rows
+    z = mine.z_worse(LossStats(base.size, float(base.mean()), spread))
+    return ConditionGap(mine.n, mine.mean, float(base.mean()), z, share)

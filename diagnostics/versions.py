@@ -18,7 +18,7 @@ from diagnostics.context import Context, loss_name, prediction_matrix, row_loss
 from diagnostics.findings import Finding, iso_utc
 from diagnostics.label_model import LabelModel, estimated_gap, label_model_of
 from diagnostics.log import Categorical, ChangeRecord, align_categorical, take_rows
-from diagnostics.matched import LossGap, paired_gap, reverse_gap
+from diagnostics.matched import LossGap, condition_gap, paired_gap, reverse_gap
 from diagnostics.model_checks import (
     CERTAIN_Z,
     MIN_LABELLED,
@@ -173,6 +173,8 @@ def _assess_version(
                 comparison="pre_onset", loss_version=lpv.mean, loss_others=lpb.mean, n_version=lpv.n, n_others=lpb.n
             )
             text = _loss_text(ctx, lpb.mean, lpv.mean, f"{base_name} before the onset", lpv.n)
+            rows = (ctx.ref_sample[rv[ctx.ref_sample] == base], ctx.ref_sample[rv[ctx.ref_sample] == v])
+            mag, text, _ = _at_same_conditions(ctx, rows, (True, True), mag, text, 0.0, details)
             return Finding("model", "version_change", name, mag, text, details)
     # 3. labels: against the reference window (confounded with anything else that changed)
     if lv.n >= MIN_LABELLED and lpb.n >= MIN_LABELLED:
@@ -187,6 +189,8 @@ def _assess_version(
         )
         text = _loss_text(ctx, lpb.mean, lv.mean, f"{base_name} in the reference window", lv.n)
         worse_z = lv.z_worse(lpb)
+        rows = (ctx.ref_sample[rv[ctx.ref_sample] == base], ctx.cur_sample[cv[ctx.cur_sample] == v])
+        mag, text, worse_z = _at_same_conditions(ctx, rows, (True, False), mag, text, worse_z, details)
         if _far_baseline(ctx, base_name):
             mag, text, worse_z = _far_evidence(ctx, v, base, rv, cv, lv, mag, text, details)
         mag, text, worse_z = _with_pairs(ctx, v, base, rv, cv, mag, text, worse_z, details, across=True)
@@ -209,6 +213,49 @@ def _switched_before_onset(ctx: Context, ref_v: np.ndarray, ref_base: np.ndarray
         return False
     alongside = ref_base & (np.arange(ref_base.size) >= int(np.argmax(ref_v)))
     return LossStats.of(ctx.ref_loss[alongside]).n < MIN_LABELLED
+
+
+def _at_same_conditions(
+    ctx: Context,
+    rows: tuple[np.ndarray, np.ndarray],
+    sides: tuple[bool, bool],
+    mag: float,
+    text: str,
+    worse_z: float,
+    details: dict[str, object],
+) -> tuple[float, str, float]:
+    """A labelled comparison with the baseline's rows of another time, read again at the same
+    conditions (`matched.condition_gap`: the baseline's rows `rows[0]`, the version's `rows[1]`).
+
+    A version that took over at another time served other hours, another kind of day, other
+    weather; a model's loss follows them, so the raw gap is not the version's. When most of the
+    version's labelled rows sit at conditions the baseline's rows held, the gap at those rows
+    (each against the baseline's loss at its nearest inputs of the same half hour and kind of
+    day) is read, and the smaller magnitude stands: a bad version loses at the same conditions
+    too. When fewer than `MIN_SERVED_SHARE` of them do (a refit that took the morning peak after a
+    night's reference), the labels compare conditions, not versions, and the gap does not count,
+    as with the estimates of a version that served apart (`_label_free`); the comparisons on the
+    same inputs (the pairing, the baseline's map read from a surrogate) still judge it.
+    Returns (magnitude, evidence, the labels' lean)."""
+    cg = condition_gap(ctx, rows[0], rows[1], sides)
+    if cg is None:
+        return mag, text, worse_z
+    details.update({f"conditions_{key}": value for key, value in dataclasses.asdict(cg).items()})
+    base_name = details["baseline_version"]
+    if cg.held_share < MIN_SERVED_SHARE or cg.n < MIN_LABELLED:
+        details["conditions_magnitude"] = 0.0
+        return 0.0, (
+            f"{text[:-1]}; but {1.0 - cg.held_share:.0%} of its labelled rows sit at conditions {base_name}'s labelled "
+            "rows never held (other hours of the day, another kind of day or other values of its inputs), so that "
+            "gap compares conditions, not versions."
+        ), min(worse_z, 0.0)
+    cmag = gap_magnitude(ctx, cg.delta, cg.relative, cg.z, VERSION_Z, relative=True)
+    details["conditions_magnitude"] = cmag
+    return min(mag, cmag), (
+        f"{text[:-1]}; at the same conditions ({cg.n} of its rows, each against {base_name}'s loss at the nearest "
+        f"inputs of the same half hour and kind of day) {_quality(ctx, cg.loss_baseline)} -> "
+        f"{_quality(ctx, cg.loss_version)}, z {min(cg.z, 99.0):.1f}."
+    ), min(worse_z, cg.z)
 
 
 def _few_labels(
