@@ -34,7 +34,7 @@ from scipy import stats
 from scipy.spatial import cKDTree
 
 from diagnostics.calendar_cells import local_cells
-from diagnostics.clock_features import log_utc_offset
+from diagnostics.clock_features import follows_local_days, log_utc_offset, names_the_local_weekday
 from diagnostics.context import Context, row_loss
 from diagnostics.log import Categorical, align_categorical, present, take_rows
 from diagnostics.model_checks import LossStats, drop_magnitude
@@ -969,7 +969,10 @@ def condition_gap(
     k = min(MATCH_K, base_rows.size - 1)
     if not feats or k < 1 or rows.size < MIN_SEEN_ROWS:
         return None
-    points = scaled_input_points(ctx, feats, base_rows, rows, sides=sides, cells=condition_cells(ctx))
+    cells = condition_cells(ctx)
+    if cells is not None:
+        feats = [f for f in feats if not _names_the_day(ctx, f)]
+    points = scaled_input_points(ctx, feats, base_rows, rows, sides=sides, cells=cells)
     _, _, j, held = _close_neighbours(points, base_rows.size, k, slack=1.0)
     share = float(held.mean())
     if share >= 1.0 - UNSEEN_SHARE:
@@ -981,3 +984,18 @@ def condition_gap(
     spread = max(LossStats.of(loss[0][base_rows]).var, mine.var)  # each base figure is a mean of k rows
     z = mine.z_worse(LossStats(base.size, float(base.mean()), spread))
     return ConditionGap(mine.n, mine.mean, float(base.mean()), z, share)
+
+
+def _names_the_day(ctx: Context, name: str) -> bool:
+    """Whether a categorical input names the local day (a day name, one value per local day):
+    beside the cells of the local day it would make every other day another condition, while
+    the cell's kind of day is the condition a model's loss follows (a Friday is a weekday)."""
+    r, c = ctx.reference.features.get(name), ctx.current.features.get(name)
+    if not isinstance(r, Categorical) or not isinstance(c, Categorical):
+        return False
+    rc, cc, cats = align_categorical(r, c)
+    ts, codes = np.concatenate([ctx.reference.timestamp, ctx.current.timestamp]), np.concatenate([rc, cc])
+    offset = log_utc_offset(dict(ctx.log.features), ctx.log.timestamp)
+    if names_the_local_weekday(cats, codes, ts, offset):
+        return True
+    return offset is not None and follows_local_days(codes, ts, offset, ctx.onset, len(cats))

@@ -243,12 +243,7 @@ def _at_same_conditions(
     details.update({f"conditions_{key}": value for key, value in dataclasses.asdict(cg).items()})
     base_name = details["baseline_version"]
     if cg.held_share < MIN_SERVED_SHARE or cg.n < MIN_LABELLED:
-        details["conditions_magnitude"] = 0.0
-        return 0.0, (
-            f"{text[:-1]}; but {1.0 - cg.held_share:.0%} of its labelled rows sit at conditions {base_name}'s labelled "
-            "rows never held (other hours of the day, another kind of day or other values of its inputs), so that "
-            "gap compares conditions, not versions."
-        ), min(worse_z, 0.0)
+        return mag, text, worse_z
     cmag = gap_magnitude(ctx, cg.delta, cg.relative, cg.z, VERSION_Z, relative=True)
     details["conditions_magnitude"] = cmag
     return min(mag, cmag), (
