@@ -941,6 +941,7 @@ class ConditionGap(LossGap):
     loss_baseline: float  # the baseline's mean loss at their MATCH_K nearest inputs of the same cell
     z: float
     held_share: float  # of the version's labelled rows, the share held
+    cells: bool  # matched within the cells of the local day (the log states its zone)
 
 
 def condition_gap(
@@ -978,12 +979,12 @@ def condition_gap(
     if share >= 1.0 - UNSEEN_SHARE:
         return None
     if not held.any():
-        return ConditionGap(0, math.nan, math.nan, 0.0, share)
+        return ConditionGap(0, math.nan, math.nan, 0.0, share, cells is not None)
     mine = LossStats.of(loss[1][rows[held]])
     base = loss[0][base_rows][j[held]].mean(axis=1)
     spread = max(LossStats.of(loss[0][base_rows]).var, mine.var)  # each base figure is a mean of k rows
     z = mine.z_worse(LossStats(base.size, float(base.mean()), spread))
-    return ConditionGap(mine.n, mine.mean, float(base.mean()), z, share)
+    return ConditionGap(mine.n, mine.mean, float(base.mean()), z, share, cells is not None)
 
 
 def _names_the_day(ctx: Context, name: str) -> bool:
