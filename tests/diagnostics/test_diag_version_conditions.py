@@ -14,8 +14,6 @@ named, by the same reading at the same conditions.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
