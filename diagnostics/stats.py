@@ -10,6 +10,7 @@ works from effect sizes because p-values are meaningless at a million rows.
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 from scipy import special  # scipy.stats costs ~0.35 s to import; only ks_pvalue needs it
@@ -35,23 +36,33 @@ _BUCKET_PROBE = 64  # stride of the sample the buckets' crowding is estimated on
 _BUCKET_MAX_DEPTH = 9.0  # log2 of a value's bucket size (distinct values) above which np.sort is as fast
 
 
+SORT_PROBE = 4096  # values of the stride sample np.sort's speed is timed on
+FAST_SORT_NS = 15.0  # ns a value on the probe under which np.sort is a SIMD sort (~4 ns; a scalar one ~30)
+
+
 def sorted_values(x: np.ndarray, n_nan: int | None = None) -> np.ndarray:
     """The non-NaN values of a 1-d array in ascending order: `np.sort(x)[: x.size - n_nan]`, bit for bit.
 
     Sorting a window's values is the data checks' largest cost on a large log (two sorts per
-    numeric column, ~0.05 s per million rows each). Columns of whole numbers in a narrow range
+    numeric column). How large depends on the CPU, sevenfold: numpy's SIMD sort
+    (x86-simd-sort) runs at ~7 ns a value on a window of 700,000 on one of this project's
+    machines (session 20's), at ~50 ns on another with AVX-512 too (session 15's), and numpy
+    does not say which it dispatches to. So np.sort's speed is timed on a stride probe of the
+    column (`comparison_sort_is_fast`): fast, it sorts the column, and the paths below, each
+    2-5x slower than it there, are not taken. Slow, columns of whole numbers in a narrow range
     (counts, ages, codes, flags, ratings: a range no wider than the row count) are counted
     instead: `bincount` + `repeat` is a few linear passes, a tenth of the comparison sort, and
     gives the same array (whole numbers below 2**53 are exact in float64; a column holding -0.0
     is left to the sort, so even the sign of a zero is kept). Other large columns are sorted
-    through buckets (`_bucket_sorted`, about half the comparison sort's time). `n_nan` is the
-    count of NaNs in `x` when the caller has it (NaNs sort last and are sliced off).
+    through buckets (`_bucket_sorted`, about half the comparison sort's time). Every path gives
+    np.sort's array, so the stopwatch sets the cost, never the result. `n_nan` is the count of
+    NaNs in `x` when the caller has it (NaNs sort last and are sliced off).
     """
     n = x.shape[0]
     if n_nan is None:
         n_nan = int(np.count_nonzero(np.isnan(x)))
     m = n - n_nan
-    if m >= COUNTING_MIN and x.dtype == np.float64 and x.ndim == 1:
+    if m >= COUNTING_MIN and x.dtype == np.float64 and x.ndim == 1 and not comparison_sort_is_fast(x):
         lo, hi = float(np.fmin.reduce(x)), float(np.fmax.reduce(x))
         counted = _counted_sorted(x, m, n_nan, lo, hi)
         if counted is not None:
@@ -61,6 +72,19 @@ def sorted_values(x: np.ndarray, n_nan: int | None = None) -> np.ndarray:
             if bucketed is not None:
                 return bucketed
     return np.sort(x)[:m]
+
+
+def comparison_sort_is_fast(x: np.ndarray) -> bool:
+    """Whether np.sort runs at a SIMD sort's speed here, timed on a stride sample of `x` (its CPU time).
+
+    The sample is the column's own (a sorted or a tied column sorts fast either way, and the
+    whole column then does too); a run an interrupt slowed only sends that column down the slower
+    paths, whose array is the same.
+    """
+    probe = x[:: max(1, x.shape[0] // SORT_PROBE)].copy()
+    started = time.thread_time_ns()
+    probe.sort()
+    return bool(time.thread_time_ns() - started < FAST_SORT_NS * probe.shape[0])
 
 
 def _counted_sorted(x: np.ndarray, m: int, n_nan: int, lo: float, hi: float) -> np.ndarray | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -201,11 +202,14 @@ def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
     hs.floats(0, 0.3),
     hs.sampled_from(["whole", "fraction_off_probe", "negative_zero", "wide", "huge", "inf", "continuous"]),
     hs.integers(0, 2**31),
+    hs.booleans(),
 )
 def test_sorted_values_equals_numpy_sort_bit_for_bit(
-    n: int, lo: int, width: int, nan_share: float, twist: str, seed: int
+    n: int, lo: int, width: int, nan_share: float, twist: str, seed: int, fast_sort: bool
 ) -> None:
-    """Counting (whole numbers in a narrow range) or sorting, the array is np.sort's, NaNs sliced off."""
+    """Counting (whole numbers in a narrow range) or sorting, whatever the stopwatch said of np.sort,
+    the array is np.sort's, NaNs sliced off."""
+    from diagnostics import stats
     from diagnostics.stats import sorted_values
 
     rng = np.random.default_rng(seed)
@@ -225,8 +229,9 @@ def test_sorted_values_equals_numpy_sort_bit_for_bit(
     x[rng.random(n) < nan_share] = np.nan
     n_nan = int(np.isnan(x).sum())
     expected = np.sort(x)[: n - n_nan]
-    assert _same_bits(sorted_values(x, n_nan), expected)
-    assert _same_bits(sorted_values(x), expected)
+    with mock.patch.object(stats, "comparison_sort_is_fast", lambda _: fast_sort):
+        assert _same_bits(sorted_values(x, n_nan), expected)
+        assert _same_bits(sorted_values(x), expected)
 
 
 def _sizes_sorted_by_numpy(monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -244,11 +249,51 @@ def _sizes_sorted_by_numpy(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return calls
 
 
-def test_sorted_values_counts_whole_numbers_instead_of_sorting(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A column of whole numbers never reaches np.sort; a continuous one does."""
+def test_a_fast_comparison_sort_sorts_every_column_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where np.sort is a SIMD sort (~7 ns a value against the buckets' 30 and counting's 5, session 20's
+    machine) every large column goes to it once, whole numbers and continuous alike: no counting, no buckets."""
     from diagnostics import stats
 
     real = np.sort
+    monkeypatch.setattr(stats, "comparison_sort_is_fast", lambda _: True)
+    slower: list[str] = []
+    monkeypatch.setattr(stats, "_counted_sorted", lambda *a: slower.append("counted"))
+    monkeypatch.setattr(stats, "_bucket_sorted", lambda *a: slower.append("buckets"))
+    calls = _sizes_sorted_by_numpy(monkeypatch)
+    rng = np.random.default_rng(0)
+    ages = rng.integers(18, 90, 50_000).astype(np.float64)
+    x = rng.normal(size=100_000)
+    x[::10] = np.nan
+    assert _same_bits(stats.sorted_values(ages, 0), real(ages))
+    assert _same_bits(stats.sorted_values(x), real(x)[:90_000])
+    assert calls == [50_000, 100_000]
+    assert slower == []
+
+
+def test_comparison_sort_is_timed_on_a_probe_of_the_column(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stopwatch sorts a stride sample of ~SORT_PROBE values, not the column, and answers a bool."""
+    from diagnostics import stats
+
+    sorted_sizes: list[int] = []
+    real_sort = np.ndarray.sort
+
+    class Probe(np.ndarray):
+        def sort(self, *args: object, **kwargs: object) -> None:
+            sorted_sizes.append(self.shape[0])
+            real_sort(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    x = np.random.default_rng(2).normal(size=1_000_000).view(Probe)
+    assert isinstance(stats.comparison_sort_is_fast(x), bool)
+    assert sorted_sizes and max(sorted_sizes) <= 2 * stats.SORT_PROBE
+
+
+def test_sorted_values_counts_whole_numbers_instead_of_sorting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where np.sort is slow (~50 ns a value, session 15's machine) a column of whole numbers never
+    reaches np.sort; a continuous one does."""
+    from diagnostics import stats
+
+    real = np.sort
+    monkeypatch.setattr(stats, "comparison_sort_is_fast", lambda _: False)
     calls = _sizes_sorted_by_numpy(monkeypatch)
     rng = np.random.default_rng(0)
     ages = rng.integers(18, 90, 50_000).astype(np.float64)
@@ -259,11 +304,12 @@ def test_sorted_values_counts_whole_numbers_instead_of_sorting(monkeypatch: pyte
 
 
 def test_large_continuous_columns_are_sorted_through_buckets(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Above BUCKET_MIN a continuous column reaches np.sort only as its probe; a column of a few
-    values, one holding -0.0 and one of a tail too heavy for equal-width buckets sort whole."""
+    """Where np.sort is slow, above BUCKET_MIN a continuous column reaches np.sort only as its probe; a
+    column of a few values, one holding -0.0 and one of a tail too heavy for equal-width buckets sort whole."""
     from diagnostics import stats
 
     real = np.sort
+    monkeypatch.setattr(stats, "comparison_sort_is_fast", lambda _: False)
     calls = _sizes_sorted_by_numpy(monkeypatch)
     rng = np.random.default_rng(1)
     n = 100_000
