@@ -21,7 +21,6 @@ from diagnostics.clock_features import (
     clock_input,
     day_names_offset,
     follows_local_days,
-    log_utc_offset,
     names_the_local_weekday,
 )
 from diagnostics.context import Context, loss_name
@@ -471,7 +470,7 @@ def _a_days_weather(
     c_s, c_ts = cur
     if float(r_ts[-1]) - float(r_ts[0]) >= DAY_S:
         return False
-    offset = log_utc_offset(ctx.log.features, ctx.log.timestamp)
+    offset = ctx.log_utc_offset()
     if offset is None:
         return False  # no local midnight to go by
     if not at_local_midnight(ctx.onset, offset):
@@ -1011,7 +1010,7 @@ def _local_day_offset(ctx: Context, with_reference: bool = False) -> float | Non
     the reference's names beside the window's then say where the service's midnight is (a
     10-hour Sunday log against a training file of the week before).
     """
-    offset = log_utc_offset(ctx.log.features, ctx.log.timestamp)
+    offset = ctx.log_utc_offset()
     if offset is not None:
         return offset
     for name, col in ctx.log.features.items():
@@ -1230,7 +1229,7 @@ def _turns_with_the_calendar(ctx: Context, rc: np.ndarray, cc: np.ndarray, cats:
         return False
     both_ts, both = np.concatenate([r_ts, c_ts]), np.concatenate([rc, cc])
     k = len(cats)
-    offset = log_utc_offset(ctx.log.features, ctx.log.timestamp)
+    offset = ctx.log_utc_offset()
     if names_the_local_weekday(cats, both, both_ts, offset):
         return True  # day names that are each row's local weekday (in the log's zone, or one it does not state)
     if offset is not None and follows_local_days(both, both_ts, offset, ctx.onset, k):
@@ -1275,7 +1274,7 @@ def _calendar_flag(ctx: Context, r: np.ndarray, c: np.ndarray) -> bool:
     if values.size > MAX_CALENDAR_VALUES + 1:
         return False
     codes = np.where(np.isinf(values[codes]), -1, codes)
-    offset = log_utc_offset(ctx.log.features, ctx.log.timestamp)
+    offset = ctx.log_utc_offset()
     return offset is not None and follows_local_days(codes, np.concatenate([r_ts, c_ts]), offset, ctx.onset,
                                                      int(values.size))
 

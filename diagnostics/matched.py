@@ -34,7 +34,7 @@ from scipy import stats
 from scipy.spatial import cKDTree
 
 from diagnostics.calendar_cells import local_cells
-from diagnostics.clock_features import follows_local_days, log_utc_offset, names_the_local_weekday
+from diagnostics.clock_features import follows_local_days, names_the_local_weekday
 from diagnostics.context import Context, row_loss
 from diagnostics.log import Categorical, align_categorical, present, take_rows
 from diagnostics.model_checks import LossStats, drop_magnitude
@@ -830,7 +830,7 @@ def condition_cells(ctx: Context) -> tuple[np.ndarray, np.ndarray] | None:
     16:30-17:00 rows lost 60% more at the same logged hour and weather; cycles seed 235), and a
     weekend's traffic is another kind of day. Rows of different cells are not the same
     conditions."""
-    offset = log_utc_offset(dict(ctx.log.features), ctx.log.timestamp)
+    offset = ctx.log_utc_offset()
     if offset is None:
         return None
     return (
@@ -996,7 +996,7 @@ def _names_the_day(ctx: Context, name: str) -> bool:
         return False
     rc, cc, cats = align_categorical(r, c)
     ts, codes = np.concatenate([ctx.reference.timestamp, ctx.current.timestamp]), np.concatenate([rc, cc])
-    offset = log_utc_offset(dict(ctx.log.features), ctx.log.timestamp)
+    offset = ctx.log_utc_offset()
     if names_the_local_weekday(cats, codes, ts, offset):
         return True
     return offset is not None and follows_local_days(codes, ts, offset, ctx.onset, len(cats))

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from diagnostics.calendar_days import at_local_midnight, is_calendar_day, kind_as_day_before, weekday_of
-from diagnostics.clock_features import log_utc_offset
 from diagnostics.closed_hours import closed_seconds, closed_share, closings, inside_closings, open_start
 from diagnostics.context import Context
 from diagnostics.findings import Finding
@@ -526,7 +525,7 @@ def _traffic(ctx: Context) -> list[Finding]:
     cur_span = max(cur_end - cur_start, 60.0)
     same_log = ctx.reference.timestamp.size and ref_ts[-1] <= ctx.onset
     # a service closed at night (or on weekends): silences at the hours the reference's began and ended
-    offset = log_utc_offset(ctx.log.features, ctx.log.timestamp)
+    offset = ctx.log_utc_offset()
     closed = closings(ref_ts, np.concatenate((ref_ts, cur_ts)), offset) if same_log else NO_CLOSINGS
     if same_log:
         # the recent part of the reference: as long as the current window, at least an hour; when
