@@ -285,8 +285,9 @@ class Context:
     # the reference stacks training labels and the log's answers before the onset: no row holds
     # both (`engine._model_baseline`), so label-only rows teach the label and answered rows answer
     labels_apart: bool = False
-    # the log's own clock, found on first use: (the log it was read from, `clock_features.log_utc_offset`)
-    _log_clock: tuple[PredictionLog, float | None] | None = field(default=None, init=False, repr=False, compare=False)
+    # the log's own clock, found on first use: (the log it was read from, `clock_features.log_utc_offset`);
+    # a copy (`dataclasses.replace`) carries it, and reads it again once its log is another
+    log_clock: tuple[PredictionLog, float | None] | None = field(default=None, repr=False, compare=False)
 
     def log_utc_offset(self) -> float | None:
         """The UTC offset of the log's own clock (`clock_features.log_utc_offset`), found once per context.
@@ -296,9 +297,9 @@ class Context:
         of the day, ~0.05 s on a 1M-row log of 50 inputs without one. Kept with the log it was
         read from, so a context copied onto another log (`dataclasses.replace`) reads that one's.
         """
-        if self._log_clock is None or self._log_clock[0] is not self.log:
-            self._log_clock = (self.log, log_utc_offset(self.log.features, self.log.timestamp))
-        return self._log_clock[1]
+        if self.log_clock is None or self.log_clock[0] is not self.log:
+            self.log_clock = (self.log, log_utc_offset(self.log.features, self.log.timestamp))
+        return self.log_clock[1]
 
 
 def _entropy(counts: np.ndarray) -> float:

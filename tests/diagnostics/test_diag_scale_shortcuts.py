@@ -2,7 +2,8 @@
 
 `clock_features._sample` strides a column without gaps instead of listing its finite rows;
 `onset_mix.mix_codes` reads its distinct values and deciles off one sort; the onset's mean
-series reuse the rows per bin of a series without gaps.
+series reuse the rows per bin of a series without gaps; the log's own clock (`Context.log_utc_offset`)
+is found once a diagnosis.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from diagnostics import clock_features, diagnose
 from diagnostics.clock_features import SAMPLE, _sample
+from diagnostics.log import Categorical, PredictionLog
 from diagnostics.onset_mix import DECILES, MAX_DISTINCT, mix_codes
 from diagnostics.stats import quantile_edges
 
@@ -54,3 +57,67 @@ def test_mix_codes_from_one_sort(shape: str) -> None:
         want = np.searchsorted(quantile_edges(np.sort(h), DECILES), v, side="left")
     want = np.where(np.isnan(v), len(names) - 1, want)
     assert np.array_equal(cells, want)
+
+
+def _clock_log(with_hour: bool) -> tuple[PredictionLog, float]:
+    """Three days of a regression at UTC+2, its hour-of-day input (or none), a drift after the onset."""
+    rng = np.random.default_rng(11)
+    n = 30_000
+    ts = np.sort(rng.uniform(0.0, 3 * 86400.0, n)) + 1_772_755_200.0  # 2026-03-06, a Friday
+    x = rng.normal(0.0, 1.0, n)
+    onset = float(ts[int(0.7 * n)])
+    x[ts >= onset] += 1.0
+    pred = 2.0 * x
+    feats: dict[str, np.ndarray | Categorical] = {"x": x, "z": rng.normal(0.0, 1.0, n)}
+    if with_hour:
+        feats["hour"] = np.floor((ts / 3600.0 + 2.0) % 24.0)
+    log = PredictionLog(timestamp=ts, model_version=np.full(n, "v1"), prediction=pred,
+                        label=pred + rng.normal(0.0, 0.5, n), features=feats)
+    return log, onset
+
+
+@pytest.mark.parametrize("with_hour", [True, False])
+def test_the_log_clock_is_found_once_a_diagnosis(monkeypatch: pytest.MonkeyPatch, with_hour: bool) -> None:
+    """Every check that asks the log's UTC offset gets `clock_features.log_utc_offset`'s answer, found
+    once (main found it up to 7 times a diagnosis, every column asked each time)."""
+    from diagnostics import context
+
+    log, onset = _clock_log(with_hour)
+    answers: list[float | None] = []
+    real = clock_features.log_utc_offset
+
+    def counted(features: dict[str, np.ndarray | Categorical], ts: np.ndarray) -> float | None:
+        answers.append(real(features, ts))
+        return answers[-1]
+
+    monkeypatch.setattr(context, "log_utc_offset", counted)
+    asked: list[float | None] = []
+    plain = context.Context.log_utc_offset
+
+    def spy(self: context.Context) -> float | None:
+        asked.append(plain(self))
+        return asked[-1]
+
+    monkeypatch.setattr(context.Context, "log_utc_offset", spy)
+    diagnose(log, onset=onset)
+    assert len(answers) == 1
+    assert len(asked) > 1 and set(asked) == {real(log.features, log.timestamp)}
+    assert asked[0] == (2.0 if with_hour else None)
+
+
+def test_a_context_copied_onto_another_log_reads_that_logs_clock() -> None:
+    """The kept answer is the log's it was read from: a copy onto another log asks again."""
+    from dataclasses import replace
+
+    from diagnostics.context import Context, detect_task
+
+    hourly, _ = _clock_log(True)
+    plain_log, _ = _clock_log(False)
+    task = detect_task(hourly.prediction, hourly.label)
+    empty = np.empty(0)
+    ctx = Context(log=hourly, reference=hourly, current=hourly, onset=0.0, task=task, ref_loss=empty,
+                  cur_loss=empty)
+    assert ctx.log_utc_offset() == 2.0
+    assert replace(ctx, onset=1.0).log_clock is ctx.log_clock  # carried along
+    assert replace(ctx, log=plain_log).log_utc_offset() is None
+    assert ctx.log_utc_offset() == 2.0
