@@ -121,3 +121,27 @@ def test_a_context_copied_onto_another_log_reads_that_logs_clock() -> None:
     assert replace(ctx, onset=1.0).log_clock is ctx.log_clock  # carried along
     assert replace(ctx, log=plain_log).log_utc_offset() is None
     assert ctx.log_utc_offset() == 2.0
+
+
+def test_the_diagnosis_runs_blas_on_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every BLAS library answers one thread while the checks run, and gets its own count back after."""
+    from threadpoolctl import threadpool_info
+
+    from diagnostics import engine
+
+    def blas_threads() -> list[int]:
+        return [int(i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"]
+
+    before = blas_threads()
+    seen: list[list[int]] = []
+    real = engine.data_findings
+
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.append(blas_threads())
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine, "data_findings", spy)
+    log, onset = _clock_log(True)
+    diagnose(log, onset=onset)
+    assert seen and all(threads == [1] * len(before) for threads in seen)
+    assert blas_threads() == before
