@@ -20,13 +20,15 @@ resident set size minus its size after imports, compared with the in-memory (Arr
 data. Targets: diagnosis <= 2x floor, diagnosis < ks loop, peak memory < 3x data.
 
 Where the diagnosis's time goes (a CPU-clock profile of `diagnostics.diagnose` on this log, onset
-found): the largest single cost is sorting each numeric column's two windows. numpy's comparison
-sort costs ~50 ns a value on this machine's CPU (its SIMD sort is not used there), more than the
-floor's whole pass over a column; since issue-15c a large non-integer window is sorted through
-65,536 buckets (`diagnostics.stats.sorted_values`: np.sort's array bit for bit, 20-35 ns a value)
-and the KS grid counts a sample's own grid values where they stand instead of searching them.
-Profile `diagnose` with `cProfile.Profile(time.process_time)` on the kept log (`--keep DIR`) to see
-the next items: the onset scans, the reference's daily-cycle shares, the per-input searches.
+found): sorting each numeric column's two windows costs what the CPU's sort costs. numpy's
+comparison sort ran at ~50 ns a value on session 15's machine (its SIMD sort not used there), at
+~7 ns on session 20's (x86-simd-sort on AVX-512); `diagnostics.stats.sorted_values` times np.sort
+on a probe of the column and, where it is slow, counts whole numbers and sorts other large
+windows through 65,536 buckets (np.sort's array bit for bit either way, 20-35 ns a value). The
+diagnosis runs BLAS on one thread (`diagnostics.engine.diagnose`): the workers of a second one
+spin between its small products, seconds of CPU on a loaded machine. Profile `diagnose` with
+`cProfile.Profile(time.process_time)` on the kept log (`--keep DIR`) to see the next items: the
+onset scans, the KS grids' binary searches, the reference's daily-cycle shares.
 """
 
 from __future__ import annotations
