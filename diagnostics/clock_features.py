@@ -411,6 +411,15 @@ def weekday_of_names(cats: np.ndarray) -> np.ndarray:
     return np.array([lookup.get(str(c).strip().lower().rstrip("."), -1) for c in cats], dtype=np.int64)
 
 
+def names_local_days(cats: np.ndarray, codes: np.ndarray, ts: np.ndarray, offset_h: float | None, onset: float) -> bool:
+    """Whether a categorical column names the local day: each row's local weekday
+    (`names_the_local_weekday`), or one value per local day of the log's own clock
+    (`follows_local_days`, a short log's day name). `codes` index `cats`, -1 missing."""
+    if names_the_local_weekday(cats, codes, ts, offset_h):
+        return True
+    return offset_h is not None and follows_local_days(codes, ts, offset_h, onset, len(cats))
+
+
 def names_the_local_weekday(cats: np.ndarray, codes: np.ndarray, ts: np.ndarray, offset_h: float | None) -> bool:
     """Whether a column of day names ('Mon' ... 'Sun') names each row's own local weekday.
 

@@ -21,7 +21,7 @@ from diagnostics.clock_features import (
     clock_input,
     day_names_offset,
     follows_local_days,
-    names_the_local_weekday,
+    names_local_days,
 )
 from diagnostics.context import Context, loss_name
 from diagnostics.entity_join import entity_join_findings
@@ -1229,11 +1229,8 @@ def _turns_with_the_calendar(ctx: Context, rc: np.ndarray, cc: np.ndarray, cats:
         return False
     both_ts, both = np.concatenate([r_ts, c_ts]), np.concatenate([rc, cc])
     k = len(cats)
-    offset = ctx.log_utc_offset()
-    if names_the_local_weekday(cats, both, both_ts, offset):
-        return True  # day names that are each row's local weekday (in the log's zone, or one it does not state)
-    if offset is not None and follows_local_days(both, both_ts, offset, ctx.onset, k):
-        return True  # one value per local day of the service's own clock (a short log's day name)
+    if names_local_days(cats, both, both_ts, ctx.log_utc_offset(), ctx.onset):
+        return True  # each row's local weekday, or one value per local day of the service's own clock
     days = int((float(c_ts[-1]) - float(c_ts[0])) // DAY_S)
     if int(np.unique(cc[cc >= 0]).size) < days:
         return False

@@ -34,7 +34,7 @@ from scipy import stats
 from scipy.spatial import cKDTree
 
 from diagnostics.calendar_cells import local_cells
-from diagnostics.clock_features import follows_local_days, names_the_local_weekday
+from diagnostics.clock_features import names_local_days
 from diagnostics.context import Context, row_loss
 from diagnostics.log import Categorical, align_categorical, present, take_rows
 from diagnostics.model_checks import LossStats, drop_magnitude
@@ -688,11 +688,14 @@ def _labelled_samples(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
     """The reference's and the window's labelled sample rows (time order), MAX_MIX_ROWS of each at most."""
     r_idx = ctx.ref_sample[np.isfinite(ctx.ref_loss[ctx.ref_sample])]
     c_idx = ctx.cur_sample[np.isfinite(ctx.cur_loss[ctx.cur_sample])]
-    if r_idx.size > MAX_MIX_ROWS:
-        r_idx = r_idx[np.linspace(0, r_idx.size - 1, MAX_MIX_ROWS).astype(np.int64)]
-    if c_idx.size > MAX_MIX_ROWS:
-        c_idx = c_idx[np.linspace(0, c_idx.size - 1, MAX_MIX_ROWS).astype(np.int64)]
-    return r_idx, c_idx
+    return _at_most_mix_rows(r_idx), _at_most_mix_rows(c_idx)
+
+
+def _at_most_mix_rows(idx: np.ndarray) -> np.ndarray:
+    """`idx` thinned to MAX_MIX_ROWS evenly spaced rows (time order kept): the matching's tree cost."""
+    if idx.size > MAX_MIX_ROWS:
+        return idx[np.linspace(0, idx.size - 1, MAX_MIX_ROWS).astype(np.int64)]
+    return idx
 
 
 MOVED_SHARE = 0.1  # share of the window's rows an input's reference deciles must have traded to count as moved
@@ -962,11 +965,8 @@ def condition_gap(
     what the baseline lost at those conditions."""
     feats = match_features(ctx)
     loss = (ctx.ref_loss if sides[0] else ctx.cur_loss, ctx.ref_loss if sides[1] else ctx.cur_loss)
-    base_rows, rows = base_rows[np.isfinite(loss[0][base_rows])], rows[np.isfinite(loss[1][rows])]
-    if base_rows.size > MAX_MIX_ROWS:
-        base_rows = base_rows[np.linspace(0, base_rows.size - 1, MAX_MIX_ROWS).astype(np.int64)]
-    if rows.size > MAX_MIX_ROWS:
-        rows = rows[np.linspace(0, rows.size - 1, MAX_MIX_ROWS).astype(np.int64)]
+    base_rows = _at_most_mix_rows(base_rows[np.isfinite(loss[0][base_rows])])
+    rows = _at_most_mix_rows(rows[np.isfinite(loss[1][rows])])
     k = min(MATCH_K, base_rows.size - 1)
     if not feats or k < 1 or rows.size < MIN_SEEN_ROWS:
         return None
@@ -996,7 +996,4 @@ def _names_the_day(ctx: Context, name: str) -> bool:
         return False
     rc, cc, cats = align_categorical(r, c)
     ts, codes = np.concatenate([ctx.reference.timestamp, ctx.current.timestamp]), np.concatenate([rc, cc])
-    offset = ctx.log_utc_offset()
-    if names_the_local_weekday(cats, codes, ts, offset):
-        return True
-    return offset is not None and follows_local_days(codes, ts, offset, ctx.onset, len(cats))
+    return names_local_days(cats, codes, ts, ctx.log_utc_offset(), ctx.onset)
