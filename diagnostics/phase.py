@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from diagnostics.stats import ks_statistic_sorted
+from diagnostics.stats import ks_statistic_sorted, two_proportion_se
 
 HOUR_S = 3600.0
 DAY_S = 86400.0
@@ -273,13 +273,18 @@ def glides_through_onset(
     r, c = r[r_ok], c[c_ok]
     k = min(max(STEP_ROWS, c.shape[0] // 2), c.shape[0], r.shape[0] // 3)
     crit = 1.95 * float(np.sqrt(2.0 / k)) if k > 0 else math.inf
-    if crit > GLIDE_BREAK_KS:
-        return False  # too few rows to see a break of the target class at the onset: no glide claimed
+    # too few rows for the plain test to see a break of the target class at the onset: only the
+    # smooth path's fit, which asks for its own power, can claim a glide
+    few = crit > GLIDE_BREAK_KS
+    if few and (r_ts is None or c_ts is None):
+        return False
     third = r.shape[0] // 3
+    if third < 2:
+        return False
     moves = ks_statistic_sorted(np.sort(r[:third]), np.sort(r[-third:])) > 1.95 * float(np.sqrt(2.0 / third))
     if not (moves or abs(_trend_z(r)) > TREND_Z):
         return False
-    if ks_statistic_sorted(np.sort(r[-k:]), np.sort(c[:k])) <= crit:
+    if not few and ks_statistic_sorted(np.sort(r[-k:]), np.sort(c[:k])) <= crit:
         return True
     if r_ts is None or c_ts is None:
         return False
@@ -342,7 +347,27 @@ def smooth_through_onset(r: np.ndarray, r_ts: np.ndarray, c: np.ndarray, c_ts: n
     n_b = r.shape[0] - lo
     lb, la = np.sort(left[:n_b]), np.sort(left[n_b:])
     crit = 1.95 * math.sqrt((lb.size + la.size) / (lb.size * la.size))
-    return ks_statistic_sorted(lb, la) < max(crit, LEVEL_KS_BAR)
+    return ks_statistic_sorted(lb, la) < max(crit, LEVEL_KS_BAR) and not _tails_moved(lb, la)
+
+
+SMOOTH_TAIL = 0.05  # each tail of the rows before the onset, less the fitted path, a moved share is counted beyond
+
+
+def _tails_moved(before: np.ndarray, after: np.ndarray) -> bool:
+    """Whether more of the rows after the onset lie beyond either tail of the rows before it than chance allows.
+
+    A fifth of the rows moved by two or four standard deviations moves the residuals' KS by about
+    a fifth, which a few hundred rows a side (a short log's two hours near the onset) cannot tell
+    from chance (critical value ~0.2); the share beyond the earlier rows' 5% tail then rises from
+    5% to 13-25%, many standard errors (`two_proportion_se`, `TREND_Z`). `before` and `after` sorted.
+    """
+    for q, side in ((SMOOTH_TAIL, -1.0), (1.0 - SMOOTH_TAIL, 1.0)):
+        edge = float(np.quantile(before, q))
+        p_b = float(np.mean(side * before > side * edge))
+        p_a = float(np.mean(side * after > side * edge))
+        if p_a - p_b > TREND_Z * two_proportion_se(p_b, before.size, p_a, after.size):
+            return True
+    return False
 
 
 TREND_Z = 3.29  # a rank correlation with time this many standard errors from 0 (alpha 0.001, two-sided)
