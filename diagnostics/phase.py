@@ -288,7 +288,7 @@ def glides_through_onset(
         return True
     if r_ts is None or c_ts is None:
         return False
-    return smooth_through_onset(r, r_ts[::kr][r_ok], c, c_ts[::kc][c_ok])
+    return smooth_through_onset(r, r_ts[::kr][r_ok], c, c_ts[::kc][c_ok], tails=few)
 
 
 SMOOTH_S = 2 * HOUR_S  # rows either side of the onset a steep input's path is fitted on (at most)
@@ -297,7 +297,9 @@ SMOOTH_STEP_SD = 1.0  # of the reference's standard deviation: an offset the fit
 SMOOTH_RAMP_SD = 2.0  # of it: the rise within an hour of a ramp from the onset the fit must see
 
 
-def smooth_through_onset(r: np.ndarray, r_ts: np.ndarray, c: np.ndarray, c_ts: np.ndarray) -> bool:
+def smooth_through_onset(
+    r: np.ndarray, r_ts: np.ndarray, c: np.ndarray, c_ts: np.ndarray, tails: bool = False
+) -> bool:
     """Whether a steep input's path runs through the onset unbroken: no step, no kink, nothing else moved.
 
     On a log shorter than a day an input that follows the clock (a temperature through the
@@ -315,7 +317,10 @@ def smooth_through_onset(r: np.ndarray, r_ts: np.ndarray, c: np.ndarray, c_ts: n
     reaches twice it within an hour (`SMOOTH_RAMP_SD`, the harder suite's steepest gradual drift):
     a few hundred noisy rows a side cannot tell a wave from such a fault, and no claim is made. A
     log of a day or more holds the wave itself (it is fitted, `without_daily_wave`); fewer than
-    `SMOOTH_MIN_ROWS` rows a side: no claim.
+    `SMOOTH_MIN_ROWS` rows a side: no claim. `tails`: the path alone decides (the plain break
+    test had too few rows, `glides_through_onset`), so a moved share must also not show beyond
+    the earlier rows' tails (`_tails_moved`); not asked otherwise, for a bundled set's tilted rows
+    change their shape with the hour and move the tails by the hour alone.
     `r`, `c` finite and in time order, with their timestamps.
     """
     if not (r_ts.size and c_ts.size) or float(c_ts[-1]) - float(r_ts[0]) >= DAY_S:
@@ -347,7 +352,7 @@ def smooth_through_onset(r: np.ndarray, r_ts: np.ndarray, c: np.ndarray, c_ts: n
     n_b = r.shape[0] - lo
     lb, la = np.sort(left[:n_b]), np.sort(left[n_b:])
     crit = 1.95 * math.sqrt((lb.size + la.size) / (lb.size * la.size))
-    return ks_statistic_sorted(lb, la) < max(crit, LEVEL_KS_BAR) and not _tails_moved(lb, la)
+    return ks_statistic_sorted(lb, la) < max(crit, LEVEL_KS_BAR) and not (tails and _tails_moved(lb, la))
 
 
 SMOOTH_TAIL = 0.05  # each tail of the rows before the onset, less the fitted path, a moved share is counted beyond

@@ -77,4 +77,4 @@ def test_a_thin_window_glides_only_where_the_smooth_path_sees_no_break() -> None
     assert not glides_through_onset(r, c + sd, r_ts, c_ts)  # an offset mid-wave
     fifth = c + np.where(rng.random(c.size) < 0.2, 2.0 * sd, 0.0)
     assert not glides_through_onset(r, fifth, r_ts, c_ts)  # a fifth of the rows moved by two sd
-    assert not smooth_through_onset(r, r_ts, fifth, c_ts)
+    assert not smooth_through_onset(r, r_ts, fifth, c_ts, tails=True)
