@@ -70,6 +70,23 @@ def _sample(values: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return values[ok], ts[ok]
 
 
+def _sample_joined(a: np.ndarray, a_ts: np.ndarray, b: np.ndarray, b_ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`_sample` of `a` followed by `b` (the reference and the window), the same rows, without joining them.
+
+    Joining a million values and their timestamps to sample 4,000 of them cost ~3 ms an input
+    (every numeric input is asked whether it is a weekday), more than the rest of its clock test.
+    """
+    fa, fb = np.isfinite(a), np.isfinite(b)
+    if bool(fa.all()) and bool(fb.all()):
+        step = max(1, (a.shape[0] + b.shape[0]) // SAMPLE)
+        first = -a.shape[0] % step  # the first row of `b` the joined stride lands on
+        return np.concatenate([a[::step], b[first::step]]), np.concatenate([a_ts[::step], b_ts[first::step]])
+    ok_a, ok_b = np.flatnonzero(fa), np.flatnonzero(fb)
+    step = max(1, (ok_a.size + ok_b.size) // SAMPLE)
+    ia, ib = ok_a[::step], ok_b[-ok_a.size % step :: step]
+    return np.concatenate([a[ia], b[ib]]), np.concatenate([a_ts[ia], b_ts[ib]])
+
+
 def _hours(ts: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     hours: np.ndarray = np.floor((ts[None, :] / 3600.0 + offsets[:, None]) % 24.0)
     return hours
@@ -170,7 +187,11 @@ def _weekdays(ts: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 def best_weekday(values: np.ndarray, ts: np.ndarray, min_match: float = MIN_MATCH) -> tuple[float, int, float] | None:
     """(offset in hours, numbering variant, share matching) of an integer 0-7 column against its
     timestamps' day of week, or None when it does not follow them on two days or more."""
-    v, t = _sample(values, ts)
+    return _weekday_fit(*_sample(values, ts), min_match)
+
+
+def _weekday_fit(v: np.ndarray, t: np.ndarray, min_match: float) -> tuple[float, int, float] | None:
+    """`best_weekday` on its sample of rows."""
     if v.size < MIN_ROWS or not bool(np.all((v >= 0) & (v <= 7) & (v == np.floor(v)))):
         return None
     if np.unique(v).size < 2:
@@ -258,8 +279,7 @@ def clock_input(
     if week is None:
         # a reference of one day cannot show a weekday column; reference and current together
         # can when most of their rows follow one numbering (a broken current part is a minority)
-        both_v, both_t = np.concatenate([r, c]), np.concatenate([r_ts, c_ts])
-        week = best_weekday(both_v, both_t, min_match=0.6)
+        week = _weekday_fit(*_sample_joined(r, r_ts, c, c_ts), min_match=0.6)
         if week is None:
             return None
         rv, rt = _sample(r, r_ts)

@@ -15,7 +15,7 @@ import numpy as np
 
 from diagnostics.clock_features import log_utc_offset
 from diagnostics.log import Categorical, PredictionLog, align_categorical, as_categorical, present, take_rows
-from diagnostics.stats import quantile_edges
+from diagnostics.stats import bins_at, quantile_edges
 
 SUBSAMPLE = 40_000
 MAX_CLASSES = 8
@@ -224,7 +224,7 @@ class FeatureBins:
         """Bin index per row (int16); the last bin holds missing (numeric) or other values."""
         if self.numeric:
             assert not isinstance(values, Categorical)
-            b = np.searchsorted(self.edges, values, side="left")
+            b = bins_at(self.edges, values)
             return np.where(np.isnan(values), self.n_bins - 1, b).astype(np.int16)
         cat = values if isinstance(values, Categorical) else as_categorical(values)
         lookup = {str(c): i for i, c in enumerate(self.categories)}

@@ -191,7 +191,7 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
                 # healthy data hardly ever grows a new category abruptly: weighed like a symptom
                 series[f"{name}:novel"] = (mean_series(np.where(present, late[np.maximum(codes, 0)], 0.0)), True)
         else:
-            v = values[rows]
+            v = np.ascontiguousarray(values[rows])  # gathered once: the series below read it eight times
             miss = np.isnan(v).astype(float)
             clock = clock_match(v, ts[rows], int(v.shape[0] * HEAD_FRACTION))
             if clock is not None:  # an hour-of-day input: its level follows the clock, its match does not

@@ -34,7 +34,7 @@ import numpy as np
 
 from diagnostics.log import Categorical, PredictionLog
 from diagnostics.phase import cycle_columns
-from diagnostics.stats import quantile_edges
+from diagnostics.stats import bins_at, quantile_edges
 
 MAX_CATEGORIES = 9  # a categorical's top categories in the head get a cell each, the rest share "other"
 MAX_DISTINCT = 12  # a numeric input with this many distinct head values or fewer: a cell per value
@@ -87,7 +87,7 @@ def mix_codes(values: np.ndarray | Categorical, head: int) -> tuple[np.ndarray, 
         edges = quantile_edges(hs, DECILES)
         if edges.size == 0:
             return None
-        cells = np.searchsorted(edges, v, side="left")
+        cells = bins_at(edges, v)
         names = [f" bin {i} of {edges.size + 1}" for i in range(edges.size + 1)]
     cells = np.where(np.isnan(v), len(names), cells)
     return cells.astype(np.int64), [*names, " missing"]

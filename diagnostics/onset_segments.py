@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from diagnostics.log import Categorical, PredictionLog, take_rows
-from diagnostics.stats import mean_shift_rows, quantile_edges
+from diagnostics.stats import bins_at, mean_shift_rows, quantile_edges
 
 SEGMENT_BINS = 10
 MAX_CATEGORIES = 9
@@ -57,7 +57,7 @@ def _codes(values: np.ndarray | Categorical, head: int) -> tuple[np.ndarray, lis
     edges = quantile_edges(np.sort(finite), SEGMENT_BINS)
     if edges.size == 0:
         return None
-    codes = np.searchsorted(edges, values, side="left")
+    codes = bins_at(edges, values)
     codes = np.where(np.isnan(values), edges.size + 1, codes)
     names = [f" bin {i + 1} of {edges.size + 1}" for i in range(edges.size + 1)] + [" missing"]
     return codes, names
