@@ -15,6 +15,7 @@ import numpy as np
 
 from diagnostics.clock_features import log_utc_offset
 from diagnostics.log import Categorical, PredictionLog, align_categorical, as_categorical, present, take_rows
+from diagnostics.silences import GapRows
 from diagnostics.stats import bins_at, quantile_edges
 
 SUBSAMPLE = 40_000
@@ -288,6 +289,9 @@ class Context:
     # the log's own clock, found on first use: (the log it was read from, `clock_features.log_utc_offset`);
     # a copy (`dataclasses.replace`) carries it, and reads it again once its log is another
     log_clock: tuple[PredictionLog, float | None] | None = field(default=None, repr=False, compare=False)
+    # the rows the traffic around each of the log's gaps would have sent (`silences.GapRows`), kept
+    # from the onset scan for the traffic check
+    log_rows: GapRows | None = field(default=None, repr=False, compare=False)
 
     def log_utc_offset(self) -> float | None:
         """The UTC offset of the log's own clock (`clock_features.log_utc_offset`), found once per context.

@@ -35,6 +35,7 @@ from diagnostics.segment_traffic import segment_traffic_onset
 from diagnostics.segments import segment_and_concept_findings
 from diagnostics.service_checks import MIN_ROWS as MIN_SERVICE_ROWS
 from diagnostics.service_checks import service_findings
+from diagnostics.silences import GapRows
 from diagnostics.timeparse import TimestampError, parse_utc
 from diagnostics.trigger import trigger_for_diagnosis
 from diagnostics.versions import MIN_CONCLUSIVE, version_findings
@@ -240,9 +241,10 @@ def _diagnose(
 
     task = detect_task(log.prediction, log.label)
     full_loss = row_loss(log.prediction, log.label, task)
+    log_rows = GapRows(log.timestamp)  # its silences, weighed once for the onset scan and the traffic check
 
     if onset is None:
-        found = detect_onset(log, full_loss, change_list)
+        found = detect_onset(log, full_loss, change_list, log_rows)
         onset_ts, detected = found.timestamp, found.detected
         if reference is None and not detected:
             # a replayed hour or one segment's fall moves nothing the onset scan sees
@@ -298,7 +300,8 @@ def _diagnose(
     cur_loss = full_loss[split:]
 
     ctx = Context(
-        log=log, reference=ref, current=current, onset=onset_ts, task=task, ref_loss=ref_loss, cur_loss=cur_loss
+        log=log, reference=ref, current=current, onset=onset_ts, task=task, ref_loss=ref_loss, cur_loss=cur_loss,
+        log_rows=log_rows,
     )
     prepare_windows(ctx)
     far_reference = reference is not None and not reference_is_adjacent(ref, log)

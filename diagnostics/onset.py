@@ -26,7 +26,7 @@ from diagnostics.onset_segments import segment_steps
 from diagnostics.phase import CYCLES_SPAN, cycle_columns
 from diagnostics.range_exit import exits_around_the_clock, range_exit_rows
 from diagnostics.replay import repeats
-from diagnostics.silences import silence_step
+from diagnostics.silences import GapRows, silence_step
 from diagnostics.stats import mean_shift_split, rate_increase_split
 from diagnostics.value_grid import off_grid_rows
 
@@ -66,7 +66,9 @@ class Onset:
     candidates: tuple[Candidate, ...] = ()
 
 
-def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecord]) -> Onset:
+def detect_onset(
+    log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecord], log_rows: GapRows | None = None
+) -> Onset:
     ts = log.timestamp
     t0, t1 = float(ts[0]), float(ts[-1])
     fallback = Onset(float(np.quantile(ts, 0.75)), False, "", 0.0)
@@ -236,7 +238,7 @@ def detect_onset(log: PredictionLog, loss: np.ndarray, changes: list[ChangeRecor
     scored.append((traffic_z if np.isfinite(traffic_z) else 1e6, traffic_at, "traffic"))
     # an outage that ended (an hour without a request, then the usual traffic) is no step of the
     # rate either: the silence itself, weighed by the rows the traffic around it would have sent
-    silence_z, silence_start = silence_step(ts, 0.15, 0.95)
+    silence_z, silence_start = silence_step(ts, 0.15, 0.95, log_rows)
     if silence_z > 0:
         scored.append((silence_z, min(int((silence_start - t0) // width), n_bins - 1), "traffic:silence"))
     for name, (values, symptom) in series.items():

@@ -580,7 +580,8 @@ def _traffic(ctx: Context) -> list[Finding]:
     outage = longest >= max(GAP_MIN_S, 20.0 * typical_gap)
     if same_log and not outage:
         # a silence the traffic around it makes improbable, however quiet the log's nights are
-        silence = improbable_silence(np.concatenate((ref_ts, cur_ts)), ctx.onset, closed, GAP_MIN_S)
+        both = np.concatenate((ref_ts, cur_ts))  # the log's own rows: their gaps weighed by the onset scan already
+        silence = improbable_silence(both, ctx.onset, closed, GAP_MIN_S, log_rows=ctx.log_rows)
         if silence is not None:
             longest, at = silence.seconds, max(silence.start, ctx.onset)
             gap_details = {**details, "expected_rows_in_gap": silence.expected}

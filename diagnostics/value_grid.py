@@ -72,7 +72,13 @@ def _distinct_sorted(rs: np.ndarray) -> np.ndarray | None:
 
 def _off_grid_share(s: np.ndarray, grid: float) -> float:
     x = _stride(s) / grid
-    return float(np.mean(np.abs(x - np.round(x)) > 1e-6 * np.maximum(1.0, np.abs(x))))
+    off = np.round(x)  # |x - round(x)| > 1e-6 max(1, |x|), in place
+    np.subtract(x, off, out=off)
+    np.abs(off, out=off)
+    np.abs(x, out=x)
+    np.maximum(x, 1.0, out=x)
+    x *= 1e-6
+    return float(np.mean(off > x))
 
 
 def off_grid_rows(v: np.ndarray, head: int) -> np.ndarray | None:
@@ -123,28 +129,41 @@ def _off_zero(rs: np.ndarray, cs: np.ndarray) -> tuple[np.ndarray, np.ndarray, f
     return np.concatenate([rs[:r_lo], rs[r_hi:]]), kept, kept.shape[0] / max(cs.shape[0], 1)
 
 
-def snapped_to_grid(rs: np.ndarray, cs: np.ndarray) -> tuple[float, float, float, float] | None:
+class _Windows:
+    """Both sorted windows as the grid checks read them (`_off_zero`), each off-grid share read once:
+    `snapped_to_grid` and `left_grid` ask the reference's share of the same grids."""
+
+    def __init__(self, rs: np.ndarray, cs: np.ndarray) -> None:
+        self.rs, self.cs, self.kept = _off_zero(rs, cs)
+        self._shares: dict[tuple[bool, float], float] = {}
+
+    def off_grid(self, current: bool, grid: float) -> float:
+        if (current, grid) not in self._shares:
+            self._shares[current, grid] = _off_grid_share(self.cs if current else self.rs, grid)
+        return self._shares[current, grid]
+
+
+def snapped_to_grid(w: _Windows) -> tuple[float, float, float, float] | None:
     """(grid, share of rows moved onto it, off-grid share before, after) for a fine-grained column now rounded.
 
     The coarsest grid that most of the reference's values were off and that now holds at least
     half of what was off it: a temperature in tenths truncated to whole degrees moves ~90% of
     its rows onto the whole-number grid.
     """
-    rs, cs, kept = _off_zero(rs, cs)
-    if rs.shape[0] < MIN_ROWS or cs.shape[0] < MIN_ROWS:
+    if w.rs.shape[0] < MIN_ROWS or w.cs.shape[0] < MIN_ROWS:
         return None
     for grid in GRIDS:
-        before = _off_grid_share(rs, grid)
+        before = w.off_grid(False, grid)
         if before < OFF_GRID_REFERENCE:
             continue
-        after = _off_grid_share(cs, grid)
-        moved = (before - after) * kept
+        after = w.off_grid(True, grid)
+        moved = (before - after) * w.kept
         if after <= 0.5 * before and moved >= MIN_SHARE:
             return grid, moved, before, after
     return None
 
 
-def left_grid(rs: np.ndarray, cs: np.ndarray) -> tuple[float, float, float, float] | None:
+def left_grid(w: _Windows) -> tuple[float, float, float, float] | None:
     """(grid, share of rows moved off it, off-grid share before, after) for a gridded column gaining finer values.
 
     The coarsest grid the reference sits on (at most 1% off it) that at least `MIN_SHARE` more
@@ -153,15 +172,14 @@ def left_grid(rs: np.ndarray, cs: np.ndarray) -> tuple[float, float, float, floa
     the reference has too many distinct values to be "discrete", and the verdict was a segment
     of that station's wet rows (outside round 9).
     """
-    rs, cs, kept = _off_zero(rs, cs)
-    if rs.shape[0] < MIN_ROWS or cs.shape[0] < MIN_ROWS:
+    if w.rs.shape[0] < MIN_ROWS or w.cs.shape[0] < MIN_ROWS:
         return None
     for grid in GRIDS:
-        before = _off_grid_share(rs, grid)
+        before = w.off_grid(False, grid)
         if before > ON_GRID_REFERENCE:
             continue
-        after = _off_grid_share(cs, grid)
-        moved = (after - before) * kept
+        after = w.off_grid(True, grid)
+        moved = (after - before) * w.kept
         return (grid, moved, before, after) if moved >= MIN_SHARE else None
     return None
 
@@ -205,12 +223,13 @@ def grid_finding_parts(
     `c` is the current window in row order (NaN for missing), so the rows can be weighed by
     their labels the way never-seen categories are; they are computed only when asked for.
     """
-    snapped = snapped_to_grid(rs, cs)
+    windows = _Windows(rs, cs)
+    snapped = snapped_to_grid(windows)
     if snapped is not None:
         return _grid_move_parts(name, snapped, c, snapped=True)
     inner = new_inner_values(rs, cs)
     if inner is None or inner[0] < MIN_SHARE:
-        left = left_grid(rs, cs)
+        left = left_grid(windows)
         return None if left is None else _grid_move_parts(name, left, c, snapped=False)
     share, top = inner
     shown = ", ".join(f"{v:.6g}" for v in top[:5])
