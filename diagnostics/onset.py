@@ -90,7 +90,9 @@ def detect_onset(
     def mean_series(sampled: np.ndarray) -> np.ndarray:
         ok = np.isfinite(sampled)
         if bool(ok.all()):  # most inputs: no rows to drop, the rows per bin are known
-            n, s = rows_per_bin, np.bincount(bs, weights=sampled, minlength=n_bins)
+            # (a share that stays 0, missing rows of a full input: sums of zeros are +0.0, as bincount's)
+            n = rows_per_bin
+            s = np.bincount(bs, weights=sampled, minlength=n_bins) if sampled.any() else np.zeros(n_bins)
         else:
             n = np.bincount(bs[ok], minlength=n_bins)
             s = np.bincount(bs[ok], weights=sampled[ok], minlength=n_bins)

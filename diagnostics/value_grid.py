@@ -63,6 +63,10 @@ def new_inner_values(rs: np.ndarray, cs: np.ndarray) -> tuple[float, np.ndarray]
 
 def _distinct_sorted(rs: np.ndarray) -> np.ndarray | None:
     """The distinct values of a sorted discrete reference (one pass, no sort); None when it is not discrete."""
+    most = rs.shape[0] // MIN_ROWS_PER_VALUE  # distinct values a discrete reference holds at most
+    head = rs[: 4 * (most + 1)]  # (a continuous column is told on its head: its distinct values there are too many)
+    if (int(np.count_nonzero(head[1:] != head[:-1])) + 1) * MIN_ROWS_PER_VALUE > rs.shape[0]:
+        return None
     change = rs[1:] != rs[:-1]
     if (int(np.count_nonzero(change)) + 1) * MIN_ROWS_PER_VALUE > rs.shape[0]:
         return None
