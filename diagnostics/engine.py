@@ -5,8 +5,10 @@ Pure computation on a `PredictionLog`; loading and printing live in `diagnostics
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -220,8 +222,41 @@ def diagnose(
     figures the same on every machine: OpenBLAS splits a long dot product among its threads, so
     its last bits followed the core count.
     """
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _one_blas_thread():
         return _diagnose(log, reference=reference, changes=changes, onset=onset)
+
+
+class _BlasThreads:
+    """One BLAS thread while any diagnosis of the process runs, the library's own count once none does.
+
+    The limit is the process's, not a thread's: two diagnoses at once (the bot's scheduler runs four
+    workers) each setting it and restoring it on leaving would give the second its two threads back
+    while it still ran (and its last bits with them). The first to enter sets it, the last to leave
+    restores it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._limit: threadpool_limits | None = None
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if self._running == 0:
+                self._limit = threadpool_limits(limits=1, user_api="blas")
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running -= 1
+                if self._running == 0 and self._limit is not None:
+                    self._limit.restore_original_limits()
+                    self._limit = None
+
+
+_one_blas_thread = _BlasThreads()
 
 
 def _diagnose(
