@@ -158,39 +158,35 @@ def test_distinct_values_of_a_sorted_reference(shape: str) -> None:
     assert (got is None) == (want is None) and (got is None or np.array_equal(got, want))
 
 
+def _blas_threads() -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return [int(i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"]
+
+
 def test_overlapping_diagnoses_keep_blas_on_one_thread() -> None:
     """Two diagnoses at once (the bot's workers): the first to finish leaves the other on one BLAS
     thread; the library's own count comes back when the last one finishes."""
-    from threadpoolctl import threadpool_info
-
     from diagnostics import engine
 
-    def blas_threads() -> list[int]:
-        return [int(i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"]
-
-    before = blas_threads()
+    before = _blas_threads()
     if not before or max(before) < 2:
         pytest.skip("BLAS runs one thread here already")
     first, second = engine._one_blas_thread(), engine._one_blas_thread()
     first.__enter__()
     second.__enter__()
-    assert blas_threads() == [1] * len(before)
+    assert _blas_threads() == [1] * len(before)
     first.__exit__(None, None, None)  # the first diagnosis ends while the second still runs
-    assert blas_threads() == [1] * len(before)
+    assert _blas_threads() == [1] * len(before)
     second.__exit__(None, None, None)
-    assert blas_threads() == before
+    assert _blas_threads() == before
 
 
 def test_the_blas_limit_is_restored_when_a_diagnosis_fails() -> None:
-    from threadpoolctl import threadpool_info
-
     from diagnostics import engine
 
-    def blas_threads() -> list[int]:
-        return [int(i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"]
-
-    before = blas_threads()
+    before = _blas_threads()
     with pytest.raises(ValueError), engine._one_blas_thread():
         raise ValueError("a bad log")
-    assert blas_threads() == before
+    assert _blas_threads() == before
     assert engine._one_blas_thread._running == 0
