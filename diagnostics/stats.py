@@ -362,7 +362,13 @@ def tail_quantiles(v: np.ndarray, q: np.ndarray) -> np.ndarray:
     """
     n = v.shape[0]
     q = np.asarray(q, dtype=np.float64)
-    if n < TAIL_QUANTILE_MIN or v.ndim != 1 or v.dtype != np.float64 or bool(((q > 0.1) & (q < 0.9)).any()):
+    if (
+        n < TAIL_QUANTILE_MIN
+        or v.ndim != 1
+        or v.dtype != np.float64
+        or bool(((q > 0.1) & (q < 0.9)).any())
+        or bool(np.isnan(v).any())  # (np.quantile's NaN; the filters would drop it)
+    ):
         return np.asarray(np.quantile(v, q))
     virtual = (n - 1) * q
     prev = np.floor(virtual)

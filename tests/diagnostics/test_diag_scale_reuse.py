@@ -60,8 +60,10 @@ def test_tail_quantiles_are_np_quantile_bit_for_bit(monkeypatch: pytest.MonkeyPa
 
 def test_tail_quantiles_of_a_small_or_central_cut_are_np_quantiles() -> None:
     v = np.random.default_rng(3).normal(size=TAIL_QUANTILE_MIN * 2)
-    for values, q in ((v[:100], (0.01, 0.99)), (v, (0.5,)), (v, (0.25, 0.99))):
-        assert np.array_equal(tail_quantiles(values, np.array(q)), np.quantile(values, q))
+    gap = v.copy()
+    gap[7] = np.nan
+    for values, q in ((v[:100], (0.01, 0.99)), (v, (0.5,)), (v, (0.25, 0.99)), (gap, (0.01, 0.99))):
+        assert np.array_equal(tail_quantiles(values, np.array(q)), np.quantile(values, q), equal_nan=True)
 
 
 @pytest.mark.parametrize("gaps", [False, True])
