@@ -28,7 +28,10 @@ windows through 65,536 buckets (np.sort's array bit for bit either way, 20-35 ns
 diagnosis runs BLAS on one thread (`diagnostics.engine.diagnose`): the workers of a second one
 spin between its small products, seconds of CPU on a loaded machine. Profile `diagnose` with
 `cProfile.Profile(time.process_time)` on the kept log (`--keep DIR`) to see the next items: the
-onset scans, the KS grids' binary searches, the reference's daily-cycle shares.
+onset scans, the KS grids' binary searches, the reference's daily-cycle shares. Issue-21s took out
+what was done twice or in full where a part answers (docs/diagnostics.md, "Work done twice"); what
+is left is spread thin: the window sorts, the KS grids' searches into cold windows (~1 ms a
+statistic), the onset's weighted bincounts, the matched checks' neighbour trees.
 """
 
 from __future__ import annotations
