@@ -6,18 +6,24 @@ onset with the same share just before it. Two healthy kinds of log repeat more a
 than before it: rows drawn from a small pool (a bundled set's few hundred rows) whose mix follows
 the clock, with an hour-of-day input in the request (a row repeats only rows of its own hour, so
 the share follows the rate per hour), and coarse weather inputs (a temperature in tenths, drizzle
-mostly 0) that crowd together at night. A replay copies whole requests: it repeats with or
-without the hour, and beyond what the inputs' own crowding explains. Each log is built here with
-numpy and diagnosed through the Python API.
+mostly 0) that crowd together at night, or by day as the rate rises and the rows looked back over
+span less time (issue-21c). A replay copies whole requests: it repeats with or without the hour,
+and beyond what the inputs' own crowding explains. Each log is built here with numpy (or rebuilt
+from the cycles checker's generator) and diagnosed through the Python API.
 """
 
 from __future__ import annotations
+
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.datasets import load_diabetes
 
+from benchmarks.outside.cycles.gen import Built, build, make_spec
 from diagnostics import diagnose
+from diagnostics.loader import load_log
 from diagnostics.log import PredictionLog
 
 HOUR = 3600.0
@@ -101,3 +107,47 @@ def test_a_retrying_client_on_a_log_with_an_hour_input_is_still_found() -> None:
     # repeat less, and the retries hide in that: main does not find them either.)
     found = _replays(_weather_log(6, retry_from=NIGHT, fine=True), NIGHT)
     assert found, found
+
+
+def _sunday_rides(seed: int = 202) -> tuple[pd.DataFrame, Built]:
+    """The cycles checker's tuning seed 202, rebuilt: ride demand over a Sunday from 06:00 in London,
+    the demand level and the temperature in tenths and drizzle that is mostly 0, all following the
+    clock, twice as many requests an hour by the afternoon as in the morning."""
+    built = build(make_spec(seed), Path(tempfile.mkdtemp(prefix="cyc-repeats-")))
+    return pd.read_parquet(built.log), built
+
+
+RIDES_ONSET = pd.Timestamp("2026-05-24T09:56:15.225Z").timestamp()  # where the onset scan dates it
+
+
+def _rides_replays(frame: pd.DataFrame, built: Built) -> list[str]:
+    path = Path(tempfile.mkdtemp(prefix="cyc-repeats-")) / "log.parquet"
+    frame.sort_values("timestamp", kind="stable").reset_index(drop=True).to_parquet(path, index=False)
+    ref = load_log(built.reference) if built.reference else None
+    d = diagnose(load_log(path), reference=ref, changes=built.changes, onset=RIDES_ONSET)
+    return [f.evidence for f in d.findings if f.check == "replayed_requests" and f.score > 0]
+
+
+def test_a_rising_morning_of_inputs_that_follow_the_clock_is_not_replayed() -> None:
+    # main: "Requests are being repeated: 42% of the 8386 rows since the onset repeat an earlier
+    # request's inputs exactly, against 22.1% just before and 28.9% expected": as the rate rises the
+    # rows looked back over span less time, when the inputs moved together less; the rows a step
+    # apart on the demand level rise with them (39% -> 62% of the rows), and expect 39%
+    frame, built = _sunday_rides()
+    found = _rides_replays(frame, built)
+    assert not found, found
+
+
+def test_retries_and_a_doubly_delivered_hour_on_the_rising_morning_are_still_found() -> None:
+    frame, built = _sunday_rides()
+    t = frame["timestamp"].astype("int64").to_numpy() / 1e9
+    rng = np.random.default_rng(0)
+    # a client retrying a fifth of its calls since the onset, 1-4 s apart
+    dup = frame[(t >= RIDES_ONSET) & (rng.random(t.size) < 0.2)].copy()
+    dup["timestamp"] = dup["timestamp"] + pd.to_timedelta(rng.uniform(1, 4, len(dup)), unit="s")
+    found = _rides_replays(pd.concat([frame, dup]), built)
+    assert found and "Requests are being repeated" in found[0], found
+    # a queue delivering the first hour since the onset a second time, ten minutes later
+    again = frame[(t >= RIDES_ONSET) & (t < RIDES_ONSET + HOUR)].copy()
+    again["timestamp"] = again["timestamp"] + pd.to_timedelta(600, unit="s")
+    assert _rides_replays(pd.concat([frame, again]), built)
