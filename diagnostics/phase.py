@@ -127,7 +127,8 @@ RATE_ITERATIONS = 12
 
 
 def rate_beyond_cycle(
-    counts: np.ndarray, edges: np.ndarray, at: float, keep: np.ndarray | None = None, apart: np.ndarray | None = None
+    counts: np.ndarray, edges: np.ndarray, at: float, keep: np.ndarray | None = None, apart: np.ndarray | None = None,
+    last_day: bool = False, offset_h: float | None = None,
 ) -> float | None:
     """The rate after `at` as a share of what the log's trend and daily (weekly) cycle predict there.
 
@@ -144,6 +145,11 @@ def rate_beyond_cycle(
     `apart` marks bins after `at` on days of a kind (weekday, weekend) the bins before it never
     held: they take a level of their own and the step is read on the others (a first weekend is
     no drop); with too few others left the step is read on all of them, as without it.
+    `last_day`: the step on the window's last day alone, where the bins after `at` that carry
+    it span two days or more (local days at `offset_h`, else UTC days; `MIN_KIND_BINS` each, a
+    shorter one joins its neighbour; else None). Each day takes a level of its own, and no line:
+    the days' levels are the trend after `at`, and a line beside them is read on the hours
+    before it alone. A holiday in the window is one day's level, over by its last day; a drop lasts.
     """
     y = np.asarray(counts, dtype=np.float64)
     span = float(edges[-1] - edges[0])
@@ -155,9 +161,16 @@ def rate_beyond_cycle(
     if not (0 < float(after.sum()) < y.shape[0] - 1):
         return None
     line = (centres - centres.mean()) / span
-    cols = [np.ones(y.shape[0]), after, line]
+    step, cols = after, [np.ones(y.shape[0])]
     if apart is not None and float((after * ~apart).sum()) >= MIN_KIND_BINS and bool(apart.any()):
-        cols = [np.ones(y.shape[0]), after * ~apart, line, after * apart]
+        step = after * ~apart
+        cols.append(after * apart)
+    steps = _per_day(step, centres, offset_h, keep) if last_day else [step]
+    if len(steps) == 1:
+        if last_day:
+            return None
+        cols.append(line)
+    cols = steps + cols
     if span < WAVE_SPAN:
         # a few hours of a day: the wave is a rise or a fall, a bend at most (a quadratic); the
         # harmonics of a day would bend into a step over so short a stretch
@@ -167,25 +180,47 @@ def rate_beyond_cycle(
         if span < CYCLES_SPAN:
             cols += _higher_harmonics(centres)
     X = np.column_stack(cols)
+    k = len(steps)
     if keep is not None and not bool(keep.all()):
         X, y = X[keep], y[keep]
-        if not 0 < float(X[:, 1].sum()) < y.shape[0] - 1:
+        if not 0 < float(X[:, :k].sum()) < y.shape[0] - 1:
             return None
     if X.shape[0] < X.shape[1] + 8:
         return None
     # iteratively reweighted least squares for log(rate) (a few hundred bins, a few dozen columns)
     eta = np.log(y + 0.5)
-    beta = np.zeros(X.shape[1])
+    beta: np.ndarray = np.zeros(X.shape[1])
     for _ in range(RATE_ITERATIONS):
         mu = np.exp(eta)
         z = eta + (y - mu) / mu
         w = np.sqrt(mu)
         beta, *_ = np.linalg.lstsq(X * w[:, None], z * w, rcond=None)
         eta = np.clip(X @ beta, -30.0, 30.0)
-    return float(np.exp(np.clip(beta[1], -30.0, 30.0)))
+    return float(np.exp(np.clip(beta[k - 1], -30.0, 30.0)))
 
 
 MIN_KIND_BINS = 12  # bins after the step on days of a kind seen before it, for the step to be read on them
+
+
+def _per_day(
+    step: np.ndarray, centres: np.ndarray, offset_h: float | None, keep: np.ndarray | None
+) -> list[np.ndarray]:
+    """The step column split by day (local at `offset_h`, else UTC), each day holding `MIN_KIND_BINS`
+    of its kept bins or joined to the day before it (the first, to the day after)."""
+    on = (step > 0) if keep is None else (step > 0) & keep
+    day = np.floor((centres + (offset_h or 0.0) * HOUR_S) / DAY_S).astype(np.int64)
+    groups: list[list[int]] = []
+    held: list[int] = []
+    for d, size in zip(*(a.tolist() for a in np.unique(day[on], return_counts=True)), strict=True):
+        if groups and (size < MIN_KIND_BINS or held[-1] < MIN_KIND_BINS):
+            groups[-1].append(d)
+            held[-1] += size
+        else:
+            groups.append([d])
+            held.append(size)
+    if len(groups) < 2:
+        return [step]
+    return [step * np.isin(day, g) for g in groups]
 
 
 def _higher_harmonics(t: np.ndarray) -> list[np.ndarray]:

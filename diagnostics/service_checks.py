@@ -436,20 +436,31 @@ def _seasonal_words(seasonal: dict[str, float], cur_rate: float) -> str:
     return f"; {', '.join(parts)}" if parts else ""
 
 
-def _beyond_wave(ctx: Context, closed: Spans = NO_CLOSINGS, offset: float | None = None) -> float | None:
-    """The current window's rate as a share of what the log's trend and daily cycle predict for it."""
+def _beyond_wave(
+    ctx: Context, closed: Spans = NO_CLOSINGS, offset: float | None = None
+) -> tuple[float | None, float | None]:
+    """The current window's rate as a share of what the log's trend and daily cycle predict for it,
+    and its last day's (None for a window within one day).
+
+    A window of several days holds a holiday (x0.6, x2.5 for one local day): with Monday a
+    holiday, a week's window from a Friday's evening read 'traffic dropped to 69%; 55% of what the
+    log's own daily cycle predicts' while Tuesday to Thursday ran at their usual level. A drop
+    lasts: it must hold on the window's last day too (`rate_beyond_cycle`'s `last_day`), as it
+    must hold against every other baseline.
+    """
     ref_ts, cur_ts = ctx.reference.timestamp, ctx.current.timestamp
     t0, t1 = float(ref_ts[0]), float(cur_ts[-1])
     rows = ref_ts.shape[0] + cur_ts.shape[0]
     n_bins = int(min(RATE_BINS, rows // 20))
     if n_bins < 24 or t1 <= t0:
-        return None
+        return None, None
     edges = np.linspace(t0, t1, n_bins + 1)
     counts = np.histogram(ref_ts, edges)[0] / ctx.reference.sample_fraction
     counts = counts + np.histogram(cur_ts, edges)[0] / ctx.current.sample_fraction
     # bins mostly inside closed hours say nothing of the rate (a first weekend is no drop)
-    return rate_beyond_cycle(counts, edges, ctx.onset, keep=closed_share(closed, edges) < 0.5,
-                             apart=_kinds_unseen(edges, ctx.onset, offset))
+    keep, apart = closed_share(closed, edges) < 0.5, _kinds_unseen(edges, ctx.onset, offset)
+    return (rate_beyond_cycle(counts, edges, ctx.onset, keep=keep, apart=apart),
+            rate_beyond_cycle(counts, edges, ctx.onset, keep=keep, apart=apart, last_day=True, offset_h=offset))
 
 
 def _kinds_unseen(edges: np.ndarray, onset: float, offset: float | None) -> np.ndarray | None:
@@ -482,8 +493,11 @@ def _adjacent_words(details: dict[str, float]) -> str:
     return f"; {found:.0%} against the hours just before it, as those hours compared a day earlier"
 
 
-def _wave_words(beyond: float | None) -> str:
-    return f"; {beyond:.0%} of what the log's own daily cycle predicts for these hours" if beyond is not None else ""
+def _wave_words(beyond: float | None, last_day: float | None = None) -> str:
+    if beyond is None:
+        return ""
+    day = f" ({last_day:.0%} on the window's last day)" if last_day is not None else ""
+    return f"; {beyond:.0%} of what the log's own daily cycle predicts for these hours{day}"
 
 
 DROP_RATIO = 0.78  # a diurnal wave moves the rate by at most ~15% between neighbouring hours
@@ -561,10 +575,13 @@ def _traffic(ctx: Context) -> list[Finding]:
     # a day and a week earlier too, wherever the log reaches back that far
     ratios = [adjacent] + [cur_rate / max(rate, 1e-9) for rate in seasonal.values()]
     # and against the log's own daily wave: a window of a few hours at the evening's fall is no outage
-    beyond = _beyond_wave(ctx, closed, offset) if same_log else None
+    beyond, last_day = _beyond_wave(ctx, closed, offset) if same_log else (None, None)
     if beyond is not None:
         details["ratio_beyond_daily_cycle"] = beyond
         ratios.append(beyond)
+    if last_day is not None:
+        details["ratio_beyond_daily_cycle_last_day"] = last_day
+        ratios.append(last_day)
     drop_ratio, spike_ratio = max(ratios), min(ratios)
     pages = drop_ratio <= DROP_RATIO or spike_ratio >= SPIKE_RATIO
     calendar_size = drop_ratio >= CALENDAR_DROP and spike_ratio <= CALENDAR_SPIKE
@@ -610,7 +627,7 @@ def _traffic(ctx: Context) -> list[Finding]:
                 "traffic",
                 mag,
                 f"Traffic dropped to {ratio:.0%} of normal: {ref_rate:.1f} -> {cur_rate:.1f} predictions per minute"
-                f"{_seasonal_words(seasonal, cur_rate)}{_adjacent_words(details)}{_wave_words(beyond)}.",
+                f"{_seasonal_words(seasonal, cur_rate)}{_adjacent_words(details)}{_wave_words(beyond, last_day)}.",
                 details,
             )
         )
@@ -623,7 +640,7 @@ def _traffic(ctx: Context) -> list[Finding]:
                 "traffic",
                 mag,
                 f"Traffic spiked to {ratio:.1f}x normal: {ref_rate:.1f} -> {cur_rate:.1f} predictions per minute"
-                f"{_seasonal_words(seasonal, cur_rate)}{_adjacent_words(details)}{_wave_words(beyond)}.",
+                f"{_seasonal_words(seasonal, cur_rate)}{_adjacent_words(details)}{_wave_words(beyond, last_day)}.",
                 details,
             )
         )
