@@ -145,9 +145,10 @@ def rate_beyond_cycle(
     `apart` marks bins after `at` on days of a kind (weekday, weekend) the bins before it never
     held: they take a level of their own and the step is read on the others (a first weekend is
     no drop); with too few others left the step is read on all of them, as without it.
-    `last_day`: the step on the window's last day alone, where the bins after `at` that carry
-    it span two days or more (local days at `offset_h`, else UTC days; `MIN_KIND_BINS` each, a
-    shorter one joins its neighbour; else None). Each day takes a level of its own, and no line:
+    `last_day`: the step on the window's last day alone, where the log has seen each hour twice
+    (`CYCLES_SPAN`) and the bins after `at` that carry the step span two days or more (local days
+    at `offset_h`, else UTC days; a quarter of a day and `MIN_KIND_BINS` each, a shorter one
+    joins its neighbour; else None). Each day takes a level of its own, and no line:
     the days' levels are the trend after `at`, and a line beside them is read on the hours
     before it alone. A holiday in the window is one day's level, over by its last day; a drop lasts.
     """
@@ -165,7 +166,7 @@ def rate_beyond_cycle(
     if apart is not None and float((after * ~apart).sum()) >= MIN_KIND_BINS and bool(apart.any()):
         step = after * ~apart
         cols.append(after * apart)
-    steps = _per_day(step, centres, offset_h, keep) if last_day else [step]
+    steps = _per_day(step, centres, offset_h, keep) if last_day and span >= CYCLES_SPAN else [step]
     if len(steps) == 1:
         if last_day:
             return None
@@ -205,14 +206,17 @@ MIN_KIND_BINS = 12  # bins after the step on days of a kind seen before it, for 
 def _per_day(
     step: np.ndarray, centres: np.ndarray, offset_h: float | None, keep: np.ndarray | None
 ) -> list[np.ndarray]:
-    """The step column split by day (local at `offset_h`, else UTC), each day holding `MIN_KIND_BINS`
-    of its kept bins or joined to the day before it (the first, to the day after)."""
+    """The step column split by day (local at `offset_h`, else UTC), each day holding a quarter of a
+    day and `MIN_KIND_BINS` of its kept bins or joined to the day before it (the first, to the day
+    after)."""
     on = (step > 0) if keep is None else (step > 0) & keep
     day = np.floor((centres + (offset_h or 0.0) * HOUR_S) / DAY_S).astype(np.int64)
+    width = float(centres[1] - centres[0]) if centres.size > 1 else DAY_S
+    least = max(MIN_KIND_BINS, int(np.ceil(DAY_S / 4 / width)))
     groups: list[list[int]] = []
     held: list[int] = []
     for d, size in zip(*(a.tolist() for a in np.unique(day[on], return_counts=True)), strict=True):
-        if groups and (size < MIN_KIND_BINS or held[-1] < MIN_KIND_BINS):
+        if groups and (size < least or held[-1] < least):
             groups[-1].append(d)
             held[-1] += size
         else:
