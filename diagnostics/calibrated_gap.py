@@ -57,19 +57,16 @@ def calibrated_gap(
     """The version's recalibrated estimated loss on its rows against the baseline's on its own
     (positions in the window samples, as `label_model.estimated_gap`). The baseline's current
     rows are used when there are enough (same window, same inputs), else its reference rows."""
-    ref_e = window_expected_loss(ctx, model, "reference")
-    ref_r = ctx.ref_loss[ctx.ref_sample]
-    ok = np.isfinite(ref_e) & np.isfinite(ref_r)
-    if int(ok.sum()) < MIN_ROWS:
+    losses = calibrated_losses(ctx, model)
+    if losses is None:
         return None
-    cal = Calibration.fit(ref_e[ok], ref_r[ok])
-    cur_e = window_expected_loss(ctx, model, "current")
-    lv = cur_e[v_cur]
-    lv = cal(lv[np.isfinite(lv)])
-    lb_ref = ref_e[base_ref]
-    lb_ref = cal(lb_ref[np.isfinite(lb_ref)])
-    lb_cur = cur_e[base_cur]
-    lb_cur = cal(lb_cur[np.isfinite(lb_cur)])
+    ref_c, cur_c = losses
+    lv = cur_c[v_cur]
+    lv = lv[np.isfinite(lv)]
+    lb_ref = ref_c[base_ref]
+    lb_ref = lb_ref[np.isfinite(lb_ref)]
+    lb_cur = cur_c[base_cur]
+    lb_cur = lb_cur[np.isfinite(lb_cur)]
     same = lb_cur.size >= MIN_ROWS
     lb = lb_cur if same else lb_ref
     pooled = same and lb_ref.size >= MIN_ROWS and abs(_z(lb_cur, lb_ref)) < POOL_Z
@@ -78,6 +75,26 @@ def calibrated_gap(
     if lv.size < MIN_ROWS or lb.size < MIN_ROWS:
         return None
     return CalibratedGap(int(lv.size), int(lb.size), float(lv.mean()), float(lb.mean()), _z(lv, lb), same, pooled)
+
+
+def calibrated_losses(ctx: Context, model: LabelModel) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each sampled reference and window row's answer's expected loss, mapped onto the baseline's
+    realized loss (`estimate.Calibration`; NaN where none); None with too few labelled reference rows."""
+    ref_e = window_expected_loss(ctx, model, "reference")
+    ref_r = ctx.ref_loss[ctx.ref_sample]
+    ok = np.isfinite(ref_e) & np.isfinite(ref_r)
+    if int(ok.sum()) < MIN_ROWS:
+        return None
+    cal = Calibration.fit(ref_e[ok], ref_r[ok])
+    cur_e = window_expected_loss(ctx, model, "current")
+    return _mapped(cal, ref_e), _mapped(cal, cur_e)
+
+
+def _mapped(cal: Calibration, e: np.ndarray) -> np.ndarray:
+    out = np.full(e.shape, np.nan)
+    ok = np.isfinite(e)
+    out[ok] = cal(e[ok])
+    return out
 
 
 def _z(a: np.ndarray, b: np.ndarray) -> float:
@@ -123,7 +140,7 @@ def squared_gap(
     """
     if model.kind != "numbers":
         return None
-    cur_e, ref_e = _squared_distance(ctx, model, "current"), _squared_distance(ctx, model, "reference")
+    cur_e, ref_e = squared_distance(ctx, model, "current"), squared_distance(ctx, model, "reference")
     lv = cur_e[v_cur]
     lv = lv[np.isfinite(lv)]
     lb_cur = cur_e[base_cur]
@@ -140,7 +157,7 @@ def squared_gap(
     return SquaredGap(int(lv.size), int(lb.size), float(lv.mean()), float(lb.mean()), _z(lv, lb), same, mse, rel)
 
 
-def _squared_distance(ctx: Context, model: LabelModel, window: str) -> np.ndarray:
+def squared_distance(ctx: Context, model: LabelModel, window: str) -> np.ndarray:
     """(answer - estimated label)^2 of each sampled row of a window (NaN where no answer)."""
     if window == "reference":
         log, idx, codes, half = ctx.reference, ctx.ref_sample, ctx.ref_bin_codes, ref_halves(ctx)

@@ -464,6 +464,7 @@ def reverse_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray,
     if not feats or ctx.reference.label is None:
         return None
     rng = np.random.default_rng(29)
+    cells: tuple[np.ndarray, np.ndarray] | None = None
     ref_all = ctx.ref_sample[rv[ctx.ref_sample] == base]
     ref_b = ref_all[_valid_prediction(ctx.reference.prediction, ref_all)]
     v_pool = ctx.cur_sample[cv[ctx.cur_sample] == v]
@@ -506,14 +507,18 @@ def reverse_gap(ctx: Context, v: int, base: int, rv: np.ndarray, cv: np.ndarray,
         v_pool, p_v, b_pool, p_b = v_pool[got_v], p_v[got_v], b_cand[got_b], p_cand[got_b]
         m = got_v.size
     else:
+        # across windows the version answered at other times: only its answers of the scored row's
+        # cell of the local day score it (`condition_features`), as the baseline's pool of the same
+        # reference holds that cell
+        feats, cells = condition_features(ctx)
         v_pool, b_pool = _subsample(v_pool, m, rng), _subsample(b_all, m, rng)
-        points = scaled_input_points(ctx, feats, np.concatenate([scored, b_pool]), v_pool)
+        points = scaled_input_points(ctx, feats, np.concatenate([scored, b_pool]), v_pool, cells=cells)
         p_scored, p_b, p_v = points[: scored.size], points[scored.size : scored.size + m], points[scored.size + m :]
     got = _reverse_core(ctx, p_scored, scored, (p_v, ctx.current.prediction, v_pool), (p_b, b_src, b_pool), min_pairs)
     if got is None:
         return None
     n, loss_v, loss_b, z = got
-    spread = _placebo_spread(ctx, feats, scored, b_src, b_all, same_window, m, min_pairs, rng)
+    spread = _placebo_spread(ctx, feats, scored, b_src, b_all, same_window, m, min_pairs, rng, cells)
     return ReverseGap(
         n=n,
         loss_version=loss_v,
@@ -558,6 +563,7 @@ def _placebo_spread(
     m: int,
     min_pairs: int,
     rng: np.random.Generator,
+    cells: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> float:
     """The reverse statistic's null spread on this log: the same comparison between two disjoint
     pools of the baseline's own answers (as large as the version's pool, or half the baseline's
@@ -566,7 +572,8 @@ def _placebo_spread(
     Beyond `PLACEBO_ROWS` scored rows it scores a subsample and shrinks its pools in proportion.
 
     It is the null of an *identical* model: a retrain that answers differently on a few inputs
-    adds variance no placebo sees, so the spread deflates the z (when above 1) and never inflates it."""
+    adds variance no placebo sees, so the spread deflates the z (when above 1) and never inflates it.
+    `cells`: the cells of the local day the comparison matched in (across windows only)."""
     if scored.size > PLACEBO_ROWS:  # cost: the pools shrink with the scored rows, so each answer
         size = int(round(m * PLACEBO_ROWS / scored.size))  # still scores as many rows as in the comparison
         scored = _subsample(scored, PLACEBO_ROWS, rng)
@@ -578,7 +585,9 @@ def _placebo_spread(
     if same_window:
         points = scaled_input_points(ctx, feats, scored, b_all)
     else:
-        points = scaled_input_points(ctx, feats, np.concatenate([scored, b_all]), np.empty(0, dtype=np.int64))
+        points = scaled_input_points(
+            ctx, feats, np.concatenate([scored, b_all]), np.empty(0, dtype=np.int64), cells=cells
+        )
     p_scored, p_all = points[: scored.size], points[scored.size :]
     zs = []
     for _ in range(REVERSE_PLACEBOS):
@@ -948,7 +957,11 @@ class ConditionGap(LossGap):
 
 
 def condition_gap(
-    ctx: Context, base_rows: np.ndarray, rows: np.ndarray, sides: tuple[bool, bool]
+    ctx: Context,
+    base_rows: np.ndarray,
+    rows: np.ndarray,
+    sides: tuple[bool, bool],
+    losses: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> ConditionGap | None:
     """The version's labelled `rows` against the baseline's labelled `base_rows` (log indices of the
     reference or the window, `sides` as in `scaled_input_points`) at the same conditions, when the
@@ -963,16 +976,13 @@ def condition_gap(
     (cycles seed 67), one that took the morning peak after a night's reference 2.14 -> 3.39 (seed
     195). Each held row is given the baseline's mean loss at its nearest inputs of the same cell:
     what the baseline lost at those conditions."""
-    feats = match_features(ctx)
-    loss = (ctx.ref_loss if sides[0] else ctx.cur_loss, ctx.ref_loss if sides[1] else ctx.cur_loss)
+    feats, cells = condition_features(ctx)
+    loss = losses or (ctx.ref_loss if sides[0] else ctx.cur_loss, ctx.ref_loss if sides[1] else ctx.cur_loss)
     base_rows = _at_most_mix_rows(base_rows[np.isfinite(loss[0][base_rows])])
     rows = _at_most_mix_rows(rows[np.isfinite(loss[1][rows])])
     k = min(MATCH_K, base_rows.size - 1)
     if not feats or k < 1 or rows.size < MIN_SEEN_ROWS:
         return None
-    cells = condition_cells(ctx)
-    if cells is not None:
-        feats = [f for f in feats if not _names_the_day(ctx, f)]
     points = scaled_input_points(ctx, feats, base_rows, rows, sides=sides, cells=cells)
     _, _, j, held = _close_neighbours(points, base_rows.size, k, slack=1.0)
     share = float(held.mean())
@@ -985,6 +995,15 @@ def condition_gap(
     spread = max(LossStats.of(loss[0][base_rows]).var, mine.var)  # each base figure is a mean of k rows
     z = mine.z_worse(LossStats(base.size, float(base.mean()), spread))
     return ConditionGap(mine.n, mine.mean, float(base.mean()), z, share, cells is not None)
+
+
+def condition_features(ctx: Context) -> tuple[list[str], tuple[np.ndarray, np.ndarray] | None]:
+    """The inputs and the cells of the local day (`condition_cells`) that match rows at the same
+    conditions; beside the cells, an input that names the local day is left out (`_names_the_day`)."""
+    feats, cells = match_features(ctx), condition_cells(ctx)
+    if cells is not None:
+        feats = [f for f in feats if not _names_the_day(ctx, f)]
+    return feats, cells
 
 
 def _names_the_day(ctx: Context, name: str) -> bool:
