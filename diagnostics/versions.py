@@ -249,10 +249,15 @@ def _at_same_conditions(
     cmag = gap_magnitude(ctx, cg.delta, cg.relative, cg.z, VERSION_Z, relative=True)
     details["conditions_magnitude"] = cmag
     return min(mag, cmag), (
-        f"{text[:-1]}; at the same conditions ({cg.n} of its rows, each against {base_name}'s loss at the nearest "
-        f"inputs{' of the same half hour and kind of day' if cg.cells else ''}) {_quality(ctx, cg.loss_baseline)} -> "
+        f"{text[:-1]}; {_at_conditions(cg, base_name, ' loss')} {_quality(ctx, cg.loss_baseline)} -> "
         f"{_quality(ctx, cg.loss_version)}, z {min(cg.z, 99.0):.1f}."
     ), min(worse_z, cg.z)
+
+
+def _at_conditions(gap: ConditionGap, base_name: object, what: str = "") -> str:
+    """How a gap at the same conditions (`matched.condition_gap`) was read, for the evidence."""
+    cell = " of the same half hour and kind of day" if gap.cells else ""
+    return f"at the same conditions ({gap.n} of its rows, each against {base_name}'s{what} at the nearest inputs{cell})"
 
 
 def _few_labels(
@@ -592,8 +597,7 @@ def _squared_comparison(
     if c_mag >= mag:
         return mag, text
     return c_mag, (
-        f"{text}; at the same conditions ({cg.n} of its rows, each against {details['baseline_version']}'s "
-        f"at the nearest inputs{' of the same half hour and kind of day' if cg.cells else ''}) "
+        f"{text}; {_at_conditions(cg, details['baseline_version'])} "
         f"{cg.loss_baseline:.4g} -> {cg.loss_version:.4g}, about {c_rel:+.0%}, z {min(cg.z, 99.0):.1f}"
     )
 
@@ -636,8 +640,7 @@ def _calibrated_comparison(
     if c_mag >= mag:
         return mag, text
     return c_mag, (
-        f"{text}; at the same conditions ({at.n} of its rows, each against {base_name}'s at the nearest inputs"
-        f"{' of the same half hour and kind of day' if at.cells else ''}) {_quality(ctx, at.loss_baseline)} -> "
+        f"{text}; {_at_conditions(at, base_name)} {_quality(ctx, at.loss_baseline)} -> "
         f"{_quality(ctx, at.loss_version)}, z {min(at.z, 99.0):.1f}"
     )
 
