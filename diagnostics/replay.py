@@ -169,18 +169,15 @@ def _measure(features: dict[str, np.ndarray | Categorical], ts: np.ndarray, spli
     return _Repeats(window, repeat, in_ref, current)
 
 
-def _judge(
-    r: _Repeats, ts: np.ndarray, onset: float, window_wide: bool = True
-) -> tuple[str, dict[str, float], float] | None:
-    """('window' or 'burst', details, magnitude) when the current window repeats beyond the reference
-    (`window_wide` False: its busiest hour alone)."""
+def _judge(r: _Repeats, ts: np.ndarray, onset: float) -> tuple[str, dict[str, float], float] | None:
+    """('window' or 'burst', details, magnitude) when the current window repeats beyond the reference."""
     ref_rep, cur_rep = r.repeat[r.in_ref], r.repeat[r.current]
     p_ref, p_cur = r.shares
     se = two_proportion_se(p_ref, ref_rep.size, p_cur, cur_rep.size)
     rise = p_cur - p_ref
     details = {"repeated_share_reference": p_ref, "repeated_share_current": p_cur, "z": rise / se,
                "rows_current": int(cur_rep.size), "rows_reference": int(ref_rep.size)}
-    if window_wide and rise >= MIN_RISE and rise / se >= MIN_Z:
+    if rise >= MIN_RISE and rise / se >= MIN_Z:
         return "window", details, float(np.clip((rise - 0.05) / 0.2, 0.0, 1.0))
     t_row = ts[r.window]
     peak, ref_peak, rows, z, peak_at = _burst(t_row[r.in_ref], ref_rep, t_row[r.current], cur_rep, onset)
@@ -404,15 +401,9 @@ def replay_findings(ctx: Context) -> list[Finding]:
         expected = _expected_share(log.features, ts, measured, split - 2 * back, back)
         n_ref, n_cur = int(measured.in_ref.sum()), int(measured.current.sum())
         z = (p_cur - expected) / two_proportion_se(expected, n_ref, p_cur, n_cur)
+        details.update({"repeated_share_expected": expected, "z_beyond_expected": z})
         if p_cur - expected < MIN_RISE or z < MIN_Z:
-            # the window's own crowding explains its share: its busiest hour may still be a replay
-            judged = _judge(measured, ts, ctx.onset, window_wide=False)
-            if judged is None:
-                return []
-            kind, details, mag = judged
-        else:
-            details.update({"repeated_share_expected": expected, "z_beyond_expected": z})
-    if kind == "window":
+            return []
         evidence = (
             f"Requests are being repeated: {p_cur:.0%} of the {n_cur} rows since the onset repeat an earlier "
             f"request's inputs exactly, against {p_ref:.1%} just before and {expected:.1%} expected from how much "
