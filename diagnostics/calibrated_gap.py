@@ -52,14 +52,12 @@ class CalibratedGap(LossGap):
 
 
 def calibrated_gap(
-    ctx: Context, model: LabelModel, v_cur: np.ndarray, base_ref: np.ndarray, base_cur: np.ndarray
+    losses: tuple[np.ndarray, np.ndarray], v_cur: np.ndarray, base_ref: np.ndarray, base_cur: np.ndarray
 ) -> CalibratedGap | None:
     """The version's recalibrated estimated loss on its rows against the baseline's on its own
-    (positions in the window samples, as `label_model.estimated_gap`). The baseline's current
-    rows are used when there are enough (same window, same inputs), else its reference rows."""
-    losses = calibrated_losses(ctx, model)
-    if losses is None:
-        return None
+    (`losses` from `calibrated_losses`; positions in the window samples, as
+    `label_model.estimated_gap`). The baseline's current rows are used when there are enough (same
+    window, same inputs), else its reference rows."""
     ref_c, cur_c = losses
     lv = cur_c[v_cur]
     lv = lv[np.isfinite(lv)]
@@ -118,7 +116,11 @@ class SquaredGap(LossGap):
 
 
 def squared_gap(
-    ctx: Context, model: LabelModel, v_cur: np.ndarray, base_ref: np.ndarray, base_cur: np.ndarray
+    ctx: Context,
+    distances: tuple[np.ndarray, np.ndarray],
+    v_cur: np.ndarray,
+    base_ref: np.ndarray,
+    base_cur: np.ndarray,
 ) -> SquaredGap | None:
     """A numeric version judged by its squared distance to the label model's estimate (positions in
     the window samples, as `calibrated_gap`).
@@ -136,11 +138,10 @@ def squared_gap(
 
     The baseline's rows are its own in the same window when it still serves (a canary: same
     inputs, same time), else its reference rows (the label model scores both windows out of
-    sample, by half-fits of the same capacity). None for class labels or too few rows.
+    sample, by half-fits of the same capacity). `distances` are `squared_distance`'s of the
+    reference and window samples (a numeric label model's). None with too few rows.
     """
-    if model.kind != "numbers":
-        return None
-    cur_e, ref_e = squared_distance(ctx, model, "current"), squared_distance(ctx, model, "reference")
+    ref_e, cur_e = distances
     lv = cur_e[v_cur]
     lv = lv[np.isfinite(lv)]
     lb_cur = cur_e[base_cur]

@@ -566,10 +566,11 @@ def _squared_comparison(
     read as the rise of the absolute error it implies. It only blames (a version smoother than the
     truth the way the label model is looks better than it is), and says it is an estimate."""
     model = label_model_of(ctx)
-    if model is None:
+    if model is None or model.kind != "numbers":
         return 0.0, ""
     v_cur, base_ref, base_cur = _sample_positions(ctx, v, base, rv, cv)
-    sg = squared_gap(ctx, model, v_cur, base_ref, base_cur)
+    per_row = (squared_distance(ctx, model, "reference"), squared_distance(ctx, model, "current"))
+    sg = squared_gap(ctx, per_row, v_cur, base_ref, base_cur)
     if sg is None:
         return 0.0, ""
     rel = sg.relative_abs
@@ -587,7 +588,6 @@ def _squared_comparison(
     )
     if sg.same_window:
         return mag, text
-    per_row = (squared_distance(ctx, model, "reference"), squared_distance(ctx, model, "current"))
     cg = _estimated_at_same_conditions(ctx, per_row, v_cur, base_ref, "squared", details)
     if cg is None:
         return mag, text
@@ -612,7 +612,10 @@ def _calibrated_comparison(
 ) -> tuple[float, str]:
     """The label model's estimate mapped onto the baseline's realized loss (`calibrated_gap`):
     weighed like the estimate (`_estimated_comparison`), on its own two-sample z."""
-    cg = calibrated_gap(ctx, model, v_cur, base_ref, base_cur)
+    per_row = calibrated_losses(ctx, model)
+    if per_row is None:
+        return 0.0, ""
+    cg = calibrated_gap(per_row, v_cur, base_ref, base_cur)
     if cg is None:
         return 0.0, ""
     ev, eb = LossStats(cg.n_version, cg.loss_version, 0.0), LossStats(cg.n_baseline, cg.loss_baseline, 0.0)
@@ -631,8 +634,7 @@ def _calibrated_comparison(
         f"model learned on {model.labelled} labelled reference rows, mapped onto {base_name}'s realized loss "
         f"there; z {min(cg.z, 99.0):.1f})"
     )
-    per_row = calibrated_losses(ctx, model) if not cg.same_window else None
-    at = _estimated_at_same_conditions(ctx, per_row, v_cur, base_ref, "calibrated", details) if per_row else None
+    at = None if cg.same_window else _estimated_at_same_conditions(ctx, per_row, v_cur, base_ref, "calibrated", details)
     if at is None:
         return mag, text
     c_mag = _estimate_magnitude(at.relative, at.z)
