@@ -18,6 +18,7 @@ from diagnostics.log import Categorical
 from diagnostics.matched import (
     HeldConditions,
     UnseenWindow,
+    across_days_z,
     held_conditions,
     input_adjusted_loss,
     moved_features,
@@ -27,8 +28,10 @@ from diagnostics.model_checks import (
     MIN_LABELLED,
     LossStats,
     drop_magnitude,
+    gap_magnitude,
     mix_adjusted_base,
     phase_adjusted_base,
+    relative_increase,
 )
 
 MIN_SEGMENT_SHARE = 0.03
@@ -267,8 +270,7 @@ def segment_and_concept_findings(
     moved = moved_features(ctx)
     for m in (matched, input_adjusted_loss(ctx, moved) if moved else None):
         if m is not None:
-            _, cur_loss, at_inputs = m
-            perf_mag = min(perf_mag, drop_magnitude(ctx, LossStats.of(cur_loss), _matched_base(b, at_inputs)))
+            perf_mag = min(perf_mag, _matched_magnitude(ctx, m, b))
     # and, when much of the window sits at input values the reference never held, at the others
     unseen = unseen_window(ctx)
     if unseen is not None and unseen.read_at_seen(ctx):
@@ -336,6 +338,19 @@ def _rises_where_held(ctx: Context, seg: Segment, held: HeldConditions) -> bool:
         return True
     at = inside[~w.unseen]
     return _rose_at_same_inputs(seg, ctx.cur_loss[w.seen[at]], held.base[at])
+
+
+def _matched_magnitude(ctx: Context, matched: tuple[np.ndarray, np.ndarray, np.ndarray], base: LossStats) -> float:
+    """The concept's magnitude at the window's own inputs (`matched.input_adjusted_loss`), its
+    certainty read across the window's local days as well as across its rows (`across_days_z`):
+    on a window of days, a rise at the same inputs must hold beyond the days' own swing of it."""
+    rows, cur_loss, at_inputs = matched
+    cur, at = LossStats.of(cur_loss), _matched_base(base, at_inputs)
+    mag = drop_magnitude(ctx, cur, at)
+    days = across_days_z(ctx, rows, cur_loss - at_inputs) if mag > 0.0 else None
+    if days is None or days >= cur.z_worse(at):
+        return mag
+    return min(mag, gap_magnitude(ctx, cur.mean - at.mean, relative_increase(cur, at), days, 3.0))
 
 
 def _matched_base(base: LossStats, at_inputs: np.ndarray) -> LossStats:
