@@ -311,15 +311,23 @@ def _rises_at_own_inputs(
     inside = np.isin(rows, ctx.cur_sample[seg.rows(ctx.cur_bin_codes)])
     if int(inside.sum()) < MIN_SEGMENT_ROWS:
         return True
-    return _rose_at_same_inputs(seg, cur_loss[inside], at_inputs[inside])
+    return _rose_at_same_inputs(ctx, seg, rows[inside], cur_loss[inside], at_inputs[inside])
 
 
-def _rose_at_same_inputs(seg: Segment, cur_loss: np.ndarray, at_inputs: np.ndarray) -> bool:
-    """The slice's rows' loss above the reference's at the same inputs by half the slice's raw rise, at z >= 3."""
+def _rose_at_same_inputs(
+    ctx: Context, seg: Segment, rows: np.ndarray, cur_loss: np.ndarray, at_inputs: np.ndarray
+) -> bool:
+    """The slice's rows' loss above the reference's at the same inputs by half the slice's raw rise, at
+    z >= 3 across its rows and, on a window of days, across its local days (`across_days_z`): a
+    slice whose loss rose on the days its weak inputs were visited most, and held on the others,
+    did not change."""
     cur, base = LossStats.of(cur_loss), LossStats.of(at_inputs)
     # each base figure is a mean of MATCH_K reference losses: its spread understates one row's
     base = LossStats(base.n, base.mean, max(base.var, cur.var))
-    return cur.mean - base.mean >= 0.5 * (seg.loss_cur - seg.loss_ref) and cur.z_worse(base) >= 3.0
+    if cur.mean - base.mean < 0.5 * (seg.loss_cur - seg.loss_ref) or cur.z_worse(base) < 3.0:
+        return False
+    days = across_days_z(ctx, rows, cur_loss - at_inputs)
+    return days is None or days >= 3.0
 
 
 def _rises_where_held(ctx: Context, seg: Segment, held: HeldConditions) -> bool:
@@ -337,7 +345,7 @@ def _rises_where_held(ctx: Context, seg: Segment, held: HeldConditions) -> bool:
     if not UnseenWindow(w.rows[inside], w.unseen[inside], w.unseen_read[inside]).seen_to_the_end(ctx):
         return True
     at = inside[~w.unseen]
-    return _rose_at_same_inputs(seg, ctx.cur_loss[w.seen[at]], held.base[at])
+    return _rose_at_same_inputs(ctx, seg, w.seen[at], ctx.cur_loss[w.seen[at]], held.base[at])
 
 
 def _matched_magnitude(ctx: Context, matched: tuple[np.ndarray, np.ndarray, np.ndarray], base: LossStats) -> float:
