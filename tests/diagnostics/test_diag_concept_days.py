@@ -8,9 +8,12 @@ between inputs and labels changed" was the verdict. Rows of one day share its we
 the window's local days as clusters (`matched.across_days_z`), the rise is z 2.4-3.5, a
 day-to-day swing, not a change. A relation that changed raises the loss on every day.
 
-Guards: the same log with the labels' bearing on the temperature changed since the alert, or every
-label scaled by 1.25, is still concept drift; a synthetic two-week log whose relation changed at
-the onset is too, and one whose loss rose on two days of eight is not.
+A slice is read so too (`segments._rose_at_same_inputs`): a tenth of a two-week log's traffic
+whose loss rose on two days of eight was "the segment that explains 100% of the error increase".
+
+Guards: the same bike log with the labels' bearing on the temperature changed since the alert, or
+every label scaled by 1.25, is still concept drift; a synthetic two-week log whose noise grew by
+15% at the onset is too, and the slice whose loss rose since the onset is still the segment.
 """
 
 from __future__ import annotations
@@ -58,35 +61,48 @@ def test_labels_changed_since_the_alert_on_the_two_weeks_are_still_concept_drift
     assert (d.cause, d.culprit_kind) == ("model", "concept"), _top(d)
 
 
-def _days_log(rise_on: list[int] | None, seed: int = 3) -> tuple[pd.DataFrame, float]:
-    """Fourteen days of a regression (UTC, an hour input), the last eight the window; the noise
-    1.15x on the window's days in `rise_on`, or on all of them from the onset (None)."""
-    rng = np.random.default_rng(seed)
+def _days_log(rise_on: list[int] | None, noise: float, slice_from: float | None = None) -> tuple[pd.DataFrame, float]:
+    """Fourteen days of a regression (UTC, an hour input), the last eight the window: the noise
+    times `noise` on the window's days in `rise_on`, or on all of them (None); on every row, or on
+    the slice of rows whose first input exceeds `slice_from`."""
+    rng = np.random.default_rng(3)
     n = 14 * 24 * 60
     ts = 1_767_225_600.0 + np.sort(rng.uniform(0, 14 * 86_400, n))
     hour = np.floor((ts % 86_400) / 3_600)
-    x = rng.normal(0, 1, n)
+    x, z = rng.normal(0, 1, n), rng.normal(0, 1, n)
     day = ((ts - ts[0]) // 86_400).astype(int)
     onset = ts[0] + 6 * 86_400
-    noise = np.ones(n)
-    if rise_on is None:
-        noise[ts >= onset] = 1.15
-    else:
-        noise[np.isin(day, [6 + d for d in rise_on])] = 1.6
-    label = 3.0 * x + 0.1 * hour + rng.normal(0, 1, n) * noise
-    pred = 3.0 * x + 0.1 * hour
+    hit = ts >= onset if rise_on is None else np.isin(day, [6 + d for d in rise_on])
+    if slice_from is not None:
+        hit &= x > slice_from
+    pred = 3.0 * x + z + 0.1 * hour
+    label = pred + rng.normal(0, 1, n) * np.where(hit, noise, 1.0)
     frame = pd.DataFrame({"timestamp": pd.to_datetime(ts, unit="s", utc=True), "model_version": "v1",
-                          "prediction": pred, "label": label, "x": x, "hour": hour})
+                          "prediction": pred, "label": label, "x": x, "z": z, "hour": hour})
     return frame, onset
 
 
 def test_a_rise_on_two_days_of_eight_is_not_concept_drift() -> None:
-    frame, onset = _days_log([2, 5])
+    frame, onset = _days_log([2, 5], 1.6)
     d = diagnose(frame_to_log(frame), onset=onset)
     assert d.culprit_kind not in ("concept", "segment"), _top(d)
 
 
 def test_a_relation_changed_at_the_onset_of_a_window_of_days_is_concept_drift() -> None:
-    frame, onset = _days_log(None)
+    frame, onset = _days_log(None, 1.15)
     d = diagnose(frame_to_log(frame), onset=onset)
     assert (d.cause, d.culprit_kind) == ("model", "concept"), _top(d)
+
+
+def test_a_slice_whose_loss_rose_on_two_days_of_eight_is_not_a_segment() -> None:
+    """The slice's rows (a tenth of the traffic) lose eight times their noise on two days: its
+    loss rose at its own inputs across the rows (z well past 3), not across the days."""
+    frame, onset = _days_log([2, 5], 8.0, slice_from=1.5)
+    d = diagnose(frame_to_log(frame), onset=onset)
+    assert d.culprit_kind not in ("concept", "segment"), _top(d)
+
+
+def test_a_slice_whose_loss_rose_since_the_onset_is_a_segment() -> None:
+    frame, onset = _days_log(None, 8.0, slice_from=1.5)
+    d = diagnose(frame_to_log(frame), onset=onset)
+    assert (d.cause, d.culprit_kind) == ("model", "segment"), _top(d)
