@@ -36,6 +36,7 @@ from benchmarks.scenarios.simulate import (
     draw_service,
     draw_timestamps,
     predict,
+    served_loss,
 )
 from diagnostics.strict_json import dumps
 
@@ -257,6 +258,7 @@ def measured_effect(ctx: Ctx, frame: pd.DataFrame) -> dict[str, float]:
     out = {
         "relative_error_increase": rel,
         "relative_error_increase_windows": rel_windows,
+        **expected_version_effect(ctx),
         "labelled_after": float(frame.loc[ctx.after, "label"].notna().sum()),
         # with labels withheld: the labelled rows the same log would have had (sizes the target class)
         "labelled_after_unwithheld": float(ctx.truth.get("labelled_after_unwithheld", math.nan)),
@@ -266,6 +268,28 @@ def measured_effect(ctx: Ctx, frame: pd.DataFrame) -> dict[str, float]:
     if isinstance(feature, str) and feature in frame.columns:
         out["rows_moved"] = _moved_share(frame.loc[~ctx.after, feature], frame.loc[ctx.after, feature])
     return out
+
+
+def expected_version_effect(ctx: Ctx) -> dict[str, float]:
+    """A bad version's EXPECTED rise of the error, free of the window's noise: its loss against the
+    healthy model's on the traffic the simulation serves (`simulate.served_loss`: 30 jittered
+    copies of the pool, not the log's own draw), at the share of traffic it was routed (a 10%
+    canary adds a tenth of its gap). NaN for every fault without a worse model version.
+
+    The realized rise (`relative_error_increase`) is the same comparison on the log's own rows
+    since the onset; for a canary those are a few hundred rows of a classifier at a 2.5% error
+    rate, and which of them it gets wrong is noise. The two losses are kept beside the rise, so
+    the rows a fault can show at best (share x rows x the gap) can be read next to it."""
+    bad = ctx.truth.get("bad_version")
+    model = ctx.models.get(bad) if isinstance(bad, str) else None
+    nan = float("nan")
+    if model is None:
+        return {"expected_error_increase": nan, "expected_loss_healthy": nan, "expected_loss_version": nan}
+    healthy = served_loss(ctx.source, ctx.split_seed, production_model(ctx.source.name, ctx.split_seed, 0))
+    worse = served_loss(ctx.source, ctx.split_seed, model)
+    share = float(ctx.truth.get("share", 1.0))
+    rise = share * (worse - healthy) / healthy if healthy > 0 else (math.inf if worse > healthy else 0.0)
+    return {"expected_error_increase": rise, "expected_loss_healthy": healthy, "expected_loss_version": worse}
 
 
 def _moved_share(ref: pd.Series, cur: pd.Series) -> float:
