@@ -337,12 +337,13 @@ def _label_free(
     )
     if rev_z is not None and rev_z <= -MAPPING_Z:
         sq_mag = 0.0  # the reference's own labels lean clearly the other way
+    set_aside = False  # the estimate across rows was read and not used: the evidence says so
     if served_apart:
         # the version served where the baseline never did (the night after a daytime reference,
         # a warmer day): its estimated loss against the baseline's on other rows measures the rows.
         # Only comparisons on the same rows (the paired estimate, the reference's own labels) judge it
         if details.get("calibrated_decides") or not details.get("estimated_paired"):
-            est_mag = 0.0
+            est_mag, set_aside = 0.0, bool(est_text)
         sq_mag = 0.0
     # "different" is not "worse": a version is not blamed for answering differently unless the
     # evidence leans worse. The reverse comparison scores realized labels, so it is held to the
@@ -379,6 +380,8 @@ def _label_free(
         mag, text = rev_mag, f"{why}; {rev_text}."
     elif est_mag > mag:
         mag, text = est_mag, f"{why}; {est_text}."
+    elif set_aside:
+        text = text[:-1] + f"; set aside, as it compares other rows: {est_text}."
     elif est_text:
         text = text[:-1] + f"; estimated: {est_text}."
     return Finding("model", "version_change", name, mag, text, details)

@@ -95,3 +95,22 @@ def test_a_worse_version_at_other_conditions_is_still_named(seed237: Built, give
 def test_a_worse_version_against_a_training_file_is_still_named(seed72: Built) -> None:
     d = _diagnose(seed72, True, _worse(seed72))
     assert (d.cause, d.culprit_kind, d.culprit_name) == ("model", "model_version", "v8"), _top(d)
+
+
+@pytest.mark.parametrize("given", [False, True])
+def test_an_estimate_across_rows_the_verdict_set_aside_is_said_to_be_set_aside(seed237: Built, given: bool) -> None:
+    """A version that served apart is not judged by its estimated loss against the baseline's rows of
+    other conditions; the evidence used to append that figure as "estimated: ... z 49.5", a figure the
+    verdict did not use, read by the on-call engineer as the reason for concern (issue-22d)."""
+    d = _diagnose(seed237, given)
+    (version,) = [f for f in d.findings if f.check == "version_change"]
+    assert "never served" in version.evidence, version.evidence
+    assert "estimated: estimated" not in version.evidence, version.evidence
+    assert "set aside, as it compares other rows: estimated" in version.evidence, version.evidence
+
+
+def test_a_worse_version_named_by_the_estimate_keeps_it_as_its_evidence(seed237: Built) -> None:
+    d = _diagnose(seed237, True, _worse(seed237))
+    (version,) = [f for f in d.findings if f.check == "version_change"]
+    assert (d.culprit_kind, d.culprit_name) == ("model_version", "v8"), _top(d)
+    assert "set aside" not in version.evidence, version.evidence
