@@ -17,6 +17,11 @@ detected >= 95% of faults that raise the error by >= 5% relative on >= 2,000 lab
 move >= 20% of a used feature's rows; false alarms <= 1% of healthy logs (healthy, harmless
 retrain, same-artifact redeploy, slow drift of unused context).
 
+A bad version is also sized by its EXPECTED effect (`generate.expected_version_effect`: its loss
+against the healthy model's on the traffic the simulation serves, at its share of traffic, the
+same whatever rows the log drew), and the target figures are printed under that sizing too
+(`in_target_expected` in `--json`; every other fault is sized as measured there).
+
 `--fresh` runs the same kinds on `FRESH_DATASETS` instead (generated data, 10,000 pool rows drawn
 without replacement: no served input repeats, none is in the reference), reported apart; neither
 was looked at while the engine was tuned. The suite's own pools are small and resampled, so there
