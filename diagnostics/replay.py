@@ -365,6 +365,26 @@ def _previous(keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
 MIN_BLOCK_ROWS = 50
 
 
+FROZEN_SHARE = 0.95  # since the onset one value holds this share of a column's rows ...
+FROZEN_RISE = 0.25  # ... this much more than the most common value held just before
+
+
+def frozen_columns(features: dict[str, np.ndarray | Categorical], split: int, back: int) -> set[str]:
+    """The key columns (`_key_columns` of the rows from `split - 2 * back` on, what the repeats were
+    counted on) that hold one value in nearly every row from `split` on, where the `back` rows
+    before held no value nearly as often: inputs stuck since the onset."""
+    out: set[str] = set()
+    for name in _key_columns(features, slice(split - 2 * back, None)):
+        col = features[name]
+        v = col.codes if isinstance(col, Categorical) else np.asarray(col)
+        cur, ref = v[split:], v[split - back:split]
+        top_c = float(np.unique(cur, return_counts=True)[1].max()) / cur.size
+        top_r = float(np.unique(ref, return_counts=True)[1].max()) / ref.size
+        if top_c >= FROZEN_SHARE and top_c - top_r >= FROZEN_RISE:
+            out.add(name)
+    return out
+
+
 def replay_findings(ctx: Context) -> list[Finding]:
     log = ctx.log
     ts = log.timestamp
@@ -391,8 +411,14 @@ def replay_findings(ctx: Context) -> list[Finding]:
     # hour favours. A replay repeats whole requests with or without the hour; the pool's rows,
     # without it, repeat as often before the onset as after it (diabetes: 97% and 98%)
     clock = hour_of_day_columns(log.features, ts)
-    if clock:
-        rest = {k: v for k, v in log.features.items() if k not in clock}
+    # an input stuck since the onset (a sensor frozen at its last reading) makes every request
+    # collide on it while the other inputs keep varying: whole requests repeat as often as the
+    # others alone repeat. A replay copies every input of a row, so without the frozen columns
+    # its rows still repeat (the stuck-value check names the frozen input)
+    frozen = frozen_columns(log.features, split, back)
+    left_out = set(clock) | (frozen if len(frozen) < len(log.features) - len(clock) else set())
+    if left_out:
+        rest = {k: v for k, v in log.features.items() if k not in left_out}
         again = _measure(rest, ts, split, back) if rest else None
         if again is None or _judge(again, ts, ctx.onset) is None:
             return []
