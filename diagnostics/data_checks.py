@@ -30,7 +30,7 @@ from diagnostics.findings import Finding
 from diagnostics.label_relation import label_relation_findings
 from diagnostics.log import Categorical, align_categorical
 from diagnostics.model_checks import MIN_LABELLED, LossStats, relative_increase
-from diagnostics.outcomes_follow import OutcomesFollow
+from diagnostics.moved_together import MovedTogether
 from diagnostics.phase import (
     DAY_S,
     HOUR_S,
@@ -141,7 +141,7 @@ def data_findings(ctx: Context, only: frozenset[str] | None = None) -> list[Find
     cells = CalendarCells(
         lambda: _local_day_offset(ctx, with_reference=True), ctx.reference.timestamp, ctx.current.timestamp
     )
-    follows = OutcomesFollow(ctx)  # fitted on first ask
+    together = MovedTogether(ctx)  # fitted on first ask
     clock_names: set[str] = set()
     for name in sorted(set(ref_feats) | set(cur_feats)):
         if only is not None and name not in only:
@@ -209,9 +209,9 @@ def data_findings(ctx: Context, only: frozenset[str] | None = None) -> list[Find
                     # it moves through its reference as through the window, unbroken at the onset
                     # (`phase.glides_through_onset`)
                     found = [f for f in found if f.check not in WAVE_CHECKS]
-                if unseen_hours and any(f.check in WAVE_CHECKS for f in found) and follows.labels_followed(name):
+                if unseen_hours and any(f.check in WAVE_CHECKS for f in found) and together.carried(name):
                     # no earlier day of these hours, but the labels moved with it as the model reads
-                    # it: the world's move, not the feed's (`outcomes_follow`)
+                    # it: the world's move, not the feed's (`moved_together`)
                     found = [f for f in found if f.check not in WAVE_CHECKS]
                 out.extend(found)
                 continue
