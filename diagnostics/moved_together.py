@@ -13,7 +13,12 @@ column alone:
   the fault's part of the prediction's move. The input's own part of the prediction's move is a
   linear surrogate of the prediction on the numeric inputs over both windows (the slope times the
   move of the input's mean); the labelled rows' error (label minus prediction) must have moved by
-  at most `FOLLOW_SHARE` of it.
+  at most `FOLLOW_SHARE` of it. The witness needs the model to have read the values logged: the
+  window's answers must follow the surrogate as closely as the reference's (its misfit widened
+  by at most that share, or by less than that share of the input's part of the move); a column
+  corrupted on its way to the log, the answers served on the true values, leaves the error
+  where it was and is not cleared by it (a fifth of an office's occupancy rows 1.6 higher, the
+  answers unmoved: misfit 4.0 -> 10.2).
 - **Its companion inputs** (`companions_carried`). A changed mix of rows moves every input of
   the rows together, as the reference's rows relate them; a fault on one column leaves the others
   where they were. The input less its linear fit on the other numeric inputs (fitted on the
@@ -47,6 +52,8 @@ class _Moves:
     moves: dict[str, float]  # each numeric input's part of the prediction's move, in the prediction's units
     error_move: float  # the labelled rows' mean (label - prediction), window minus reference
     error_se: float
+    misfit_ref: float  # the surrogate's misfit (prediction less its fit), spread in the reference
+    misfit_cur: float  # and in the window
 
 
 def _explained(move: float, unexplained: float, se: float) -> bool:
@@ -73,7 +80,10 @@ class MovedTogether:
         m = self._moves
         if not isinstance(m, _Moves) or name not in m.moves:
             return False
-        return _explained(m.moves[name], m.error_move, m.error_se)
+        move = m.moves[name]
+        if m.misfit_cur > (1.0 + FOLLOW_SHARE) * m.misfit_ref + FOLLOW_SHARE * abs(move):
+            return False  # the answers no longer follow the logged inputs: the model did not read these values
+        return _explained(move, m.error_move, m.error_se)
 
     def companions_carried(self, name: str) -> bool:
         """Whether the other numeric inputs, related as in the reference, moved `name` as far as it moved."""
@@ -171,4 +181,5 @@ def _prediction_moves(ctx: Context) -> _Moves | None:
         n: float(beta[j + 1] * (cols[j][after].mean() - cols[j][~after].mean())) for j, n in enumerate(names)
     }
     se = math.sqrt(float(er.var(ddof=1)) / er.size + float(ec.var(ddof=1)) / ec.size)
-    return _Moves(moves, float(ec.mean() - er.mean()), se)
+    misfit = pred - design @ beta
+    return _Moves(moves, float(ec.mean() - er.mean()), se, float(misfit[~after].std()), float(misfit[after].std()))
