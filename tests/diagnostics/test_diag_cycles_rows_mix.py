@@ -26,12 +26,14 @@ def _tilted_log(seed: int, fault: str = "") -> tuple[PredictionLog, float]:
     """Sixteen hours from 18:00 local, rows drawn towards large sizes in the evening; the onset at 20:30."""
     rng = np.random.default_rng(seed)
     size = rng.lognormal(0.0, 0.3, 500)  # the pool: one latent size per row
-    pool = pd.DataFrame({
-        "radius": 14 * size + rng.normal(0, 0.5, 500),
-        "perimeter": 90 * size + rng.normal(0, 4, 500),
-        "concavity": 0.08 * size**2 + rng.normal(0, 0.01, 500),
-        "texture": 19 + rng.normal(0, 4, 500),
-    })
+    pool = pd.DataFrame(
+        {
+            "radius": 14 * size + rng.normal(0, 0.5, 500),
+            "perimeter": 90 * size + rng.normal(0, 4, 500),
+            "concavity": 0.08 * size**2 + rng.normal(0, 0.01, 500),
+            "texture": 19 + rng.normal(0, 4, 500),
+        }
+    )
     t = np.sort(rng.uniform(T0, T0 + 16 * HOUR, 6000))
     hour = ((t - T0) / HOUR + 18.0) % 24
     tilt = 0.5 + 0.5 * np.cos(2 * np.pi * (hour - 19) / 24)
@@ -51,12 +53,17 @@ def _tilted_log(seed: int, fault: str = "") -> tuple[PredictionLog, float]:
     logit = 8 - 0.35 * x["radius"].to_numpy() - 30 * served + 0.05 * x["texture"].to_numpy()
     truth = 8 - 0.35 * x["radius"].to_numpy() - 30 * x["concavity"].to_numpy() + 0.05 * x["texture"].to_numpy()
     y = (rng.random(t.size) < 1 / (1 + np.exp(-truth))).astype(float)
-    df = pd.DataFrame({
-        "timestamp": pd.to_datetime(t, unit="s", utc=True), "model_version": "v1",
-        "prediction": np.round(1 / (1 + np.exp(-logit)), 4), "label": np.where(late, np.nan, y),
-        "latency_ms": rng.lognormal(3.5, 0.3, t.size), **{k: x[k].to_numpy() for k in x.columns},
-        "hour": np.floor(hour),
-    }).assign(concavity=served)
+    df = pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(t, unit="s", utc=True),
+            "model_version": "v1",
+            "prediction": np.round(1 / (1 + np.exp(-logit)), 4),
+            "label": np.where(late, np.nan, y),
+            "latency_ms": rng.lognormal(3.5, 0.3, t.size),
+            **{k: x[k].to_numpy() for k in x.columns},
+            "hour": np.floor(hour),
+        }
+    ).assign(concavity=served)
     return frame_to_log(df), onset
 
 
