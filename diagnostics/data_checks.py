@@ -142,6 +142,8 @@ def data_findings(ctx: Context, only: frozenset[str] | None = None) -> list[Find
         lambda: _local_day_offset(ctx, with_reference=True), ctx.reference.timestamp, ctx.current.timestamp
     )
     together = MovedTogether(ctx)  # fitted on first ask
+    # a log under a day: no earlier day holds the window's hours, and what moved with an input speaks
+    short_unseen = unseen_hours and bool(r_ts.size and c_ts.size) and float(c_ts[-1] - r_ts[0]) < DAY_S
     clock_names: set[str] = set()
     for name in sorted(set(ref_feats) | set(cur_feats)):
         if only is not None and name not in only:
@@ -186,6 +188,7 @@ def data_findings(ctx: Context, only: frozenset[str] | None = None) -> list[Find
                 out.extend(episodes)
                 continue
             if clock is None:
+                on_wave = False  # judged beyond the log's own daily wave: an input that follows the clock
                 if same_hours is not None and daily_cycle_share(r, r_ts, hours.reference()) >= MIN_CYCLE:
                     # a daily-cycle input: this window's hours against the same hours of earlier days
                     found = _numeric_checks(ctx, name, r[same_hours], c, _same_hours_blocks(
@@ -197,6 +200,7 @@ def data_findings(ctx: Context, only: frozenset[str] | None = None) -> list[Find
                 ):
                     # (its cycle judged on the whole log: a reference of a few night hours hardly moves)
                     found = _beyond_daily_wave(ctx, name, r, c, (r_ts, c_ts, onset), tail=only is not None)
+                    on_wave = True
                 else:
                     swings = earlier or _own_blocks(blocks, r, r_ts, stride, hours)
                     found = _numeric_checks(ctx, name, r, c, [r[w] for w in swings])
@@ -209,9 +213,11 @@ def data_findings(ctx: Context, only: frozenset[str] | None = None) -> list[Find
                     # it moves through its reference as through the window, unbroken at the onset
                     # (`phase.glides_through_onset`)
                     found = [f for f in found if f.check not in WAVE_CHECKS]
-                if unseen_hours and any(f.check in WAVE_CHECKS for f in found) and together.carried(name):
-                    # no earlier day of these hours, but the labels moved with it as the model reads
-                    # it: the world's move, not the feed's (`moved_together`)
+                if on_wave and short_unseen and any(f.check in WAVE_CHECKS for f in found) and (
+                    together.companions_carried(name)
+                ):
+                    # an input that follows the clock, no earlier day of these hours, but its companions
+                    # moved with it: a mix of rows, not the feed (`moved_together`)
                     found = [f for f in found if f.check not in WAVE_CHECKS]
                 out.extend(found)
                 continue
