@@ -33,8 +33,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks.outside.cycles.gen import build, make_spec
-from diagnostics import Diagnosis, diagnose
+from benchmarks.outside.cycles.gen import Built, build, make_spec
+from diagnostics import Diagnosis, PredictionLog, diagnose
 from diagnostics.loader import frame_to_log, load_log
 
 
@@ -58,6 +58,13 @@ def test_labels_that_changed_since_the_alert_are_still_a_model_verdict(
     """`scale` 1.25: every label since the alert scaled by it; 0: the labels moved by half their
     spread times the temperature, standardized (its bearing on the count changed)."""
     built = build(make_spec(seed), tmp_path / str(seed))
+    d = diagnose(labels_changed_since_onset(built, scale), changes=built.changes, onset=built.onset)
+    assert (d.cause, d.culprit_kind) in {("model", "concept"), ("model", "segment")}, (seed, _top(d))
+
+
+def labels_changed_since_onset(built: Built, scale: float) -> PredictionLog:
+    """A bike log's labels since its onset scaled by `scale`, or (0) moved by half their spread
+    times the temperature, standardized: a real change of the relation, for concept guards."""
     frame = pd.read_parquet(built.log)
     after = frame["timestamp"].astype("int64").to_numpy() / 1e9 >= built.onset
     label = frame["label"].to_numpy(dtype=float).copy()
@@ -67,5 +74,4 @@ def test_labels_that_changed_since_the_alert_are_still_a_model_verdict(
         t = frame["temperature"].to_numpy(dtype=float)
         label[after] += 0.5 * float(np.nanstd(label)) * ((t - t.mean()) / t.std())[after]
     frame["label"] = label
-    d = diagnose(frame_to_log(frame), changes=built.changes, onset=built.onset)
-    assert (d.cause, d.culprit_kind) in {("model", "concept"), ("model", "segment")}, (seed, _top(d))
+    return frame_to_log(frame)

@@ -27,6 +27,7 @@ import pytest
 from benchmarks.outside.cycles.gen import build, make_spec
 from diagnostics import Diagnosis, diagnose
 from diagnostics.loader import frame_to_log, load_log
+from tests.diagnostics.test_diag_concept_conditions import labels_changed_since_onset
 
 
 def _top(d: Diagnosis) -> list[tuple[str, str, float, str]]:
@@ -48,16 +49,7 @@ def test_labels_changed_since_the_alert_on_the_two_weeks_are_still_concept_drift
     """`scale` 1.25: every label since the alert scaled by it; 0: the labels moved by half their
     spread times the temperature, standardized (its bearing on the count changed)."""
     built = build(make_spec(156), tmp_path)
-    frame = pd.read_parquet(built.log)
-    after = frame["timestamp"].astype("int64").to_numpy() / 1e9 >= built.onset
-    label = frame["label"].to_numpy(dtype=float).copy()
-    if scale:
-        label[after] *= scale
-    else:
-        t = frame["temperature"].to_numpy(dtype=float)
-        label[after] += 0.5 * float(np.nanstd(label)) * ((t - t.mean()) / t.std())[after]
-    frame["label"] = label
-    d = diagnose(frame_to_log(frame), changes=built.changes, onset=built.onset)
+    d = diagnose(labels_changed_since_onset(built, scale), changes=built.changes, onset=built.onset)
     assert (d.cause, d.culprit_kind) == ("model", "concept"), _top(d)
 
 
