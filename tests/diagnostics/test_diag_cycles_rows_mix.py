@@ -17,8 +17,8 @@ import pandas as pd
 from diagnostics import diagnose
 from diagnostics.loader import frame_to_log
 from diagnostics.log import PredictionLog
+from tests.diagnostics.short_log_faults import HOUR, move
 
-HOUR = 3600.0
 T0 = pd.Timestamp("2026-07-20T09:00Z").timestamp()  # 18:00 in Tokyo (UTC+9)
 
 
@@ -44,12 +44,7 @@ def _tilted_log(seed: int, fault: str = "") -> tuple[PredictionLog, float]:
     late = t >= onset
     served = x["concavity"].to_numpy().copy()
     sd = float(served[~late].std())
-    if fault == "offset":
-        served[late] += sd
-    elif fault == "fifth":
-        served[late & (rng.random(t.size) < 0.2)] += 4.0 * sd
-    elif fault == "unit":
-        served[late] *= 100.0
+    move(served, late, t, onset, sd, fault, rng)
     logit = 8 - 0.35 * x["radius"].to_numpy() - 30 * served + 0.05 * x["texture"].to_numpy()
     truth = 8 - 0.35 * x["radius"].to_numpy() - 30 * x["concavity"].to_numpy() + 0.05 * x["texture"].to_numpy()
     y = (rng.random(t.size) < 1 / (1 + np.exp(-truth))).astype(float)
