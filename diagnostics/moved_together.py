@@ -60,6 +60,8 @@ class MovedTogether:
         if not others or int(r_ok.sum()) < MIN_FOLLOW_ROWS or int(c_ok.sum()) < MIN_FOLLOW_ROWS:
             return False
         design = np.column_stack([np.ones(x.size), *others])
+        if not np.isfinite(design[ok]).all():
+            return False  # a companion missing or infinite on a row of the input: its fit says nothing there
         beta = np.linalg.lstsq(design[:n_ref][r_ok], x[:n_ref][r_ok], rcond=None)[0]
         res = x - design @ beta
         rr, rc = res[:n_ref][r_ok], res[n_ref:][c_ok]

@@ -76,3 +76,20 @@ def test_one_input_moved_alone_stays_found() -> None:
             log, onset = _tilted_log(seed, fault)
             d = diagnose(log, onset=onset)
             assert (d.cause, d.culprit_name) == ("data", "concavity"), (seed, fault, d.cause, d.culprit_name)
+
+
+def test_a_companion_with_missing_or_infinite_values_makes_no_claim_and_no_error() -> None:
+    # the fit on the companions had NaN in its design: "SVD did not converge" ended the diagnosis
+    log, onset = _tilted_log(0)
+    rng = np.random.default_rng(9)
+    radius = np.asarray(log.features["radius"], dtype=float).copy()
+    radius[rng.random(radius.size) < 0.1] = np.nan
+    radius[rng.random(radius.size) < 0.01] = np.inf
+    log.features["radius"] = radius
+    for given in (onset, None):
+        d = diagnose(log, onset=given)  # completes; the companions' witness is silent with rows it cannot fit
+        assert d.cause in ("none", "data"), (given, d.cause, d.culprit_name)
+    bad, onset = _tilted_log(0, "unit")
+    bad.features["radius"] = radius
+    d = diagnose(bad, onset=onset)
+    assert (d.cause, d.culprit_name) == ("data", "concavity"), (d.cause, d.culprit_name)
