@@ -20,6 +20,7 @@ office's occupancy, a demand beside the weather) is judged as before.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -37,33 +38,49 @@ def _explained(move: float, unexplained: float, se: float, share: float) -> bool
     return abs(move) * share >= FOLLOW_Z * se and abs(unexplained) <= share * abs(move)
 
 
+class _Scale(NamedTuple):
+    """An input's standardization on the reference's rows, and whether the window's median lies in its range."""
+
+    mean: float
+    sd: float
+    held: bool
+
+
 class MovedTogether:
-    """The companions of one diagnosis's inputs (module docstring), read on first ask."""
+    """The companions of one diagnosis's inputs (module docstring), read on first ask.
+
+    Only each input's scale is kept between asks, never its standardized sample: 48 inputs of an
+    80,000-row sample are 31 MB of float64, and the fit's design as many again (on a 1M-row log
+    the two together were the diagnosis's peak, 40 MB above the next step's). Each ask
+    standardizes the samples afresh into the design it fits (the same values, bit for bit)."""
 
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
-        self._companions: dict[str, tuple[np.ndarray, bool]] | None = None
+        self._scales: dict[str, _Scale] | None = None
 
     def companions_carried(self, name: str) -> bool:
         """Whether the other numeric inputs, related as in the reference, moved `name` as far as it moved."""
-        if self._companions is None:
-            self._companions = _numeric_inputs(self._ctx)
-        cols = self._companions
-        if name not in cols:
+        if self._scales is None:
+            self._scales = _numeric_inputs(self._ctx)
+        scales = self._scales
+        if name not in scales:
             return False
         ctx = self._ctx
         n_ref = ctx.ref_sample.size
-        others = [v for k, (v, held) in cols.items() if k != name and held]
-        x = cols[name][0]
+        others = [k for k, scale in scales.items() if k != name and scale.held]
+        x = _standardized(ctx, name, scales[name])
         ok = np.isfinite(x)
         r_ok, c_ok = ok[:n_ref], ok[n_ref:]
         if not others or int(r_ok.sum()) < MIN_FOLLOW_ROWS or int(c_ok.sum()) < MIN_FOLLOW_ROWS:
             return False
-        design = np.column_stack([np.ones(x.size), *others])
-        if not np.isfinite(design[ok]).all():
+        # the reference's rows of the design first (the fit), the whole design after (the rest):
+        # one of the two alive at a time
+        fit = _fit_design(ctx, others, scales, ok)
+        if fit is None:
             return False  # a companion missing or infinite on a row of the input: its fit says nothing there
-        beta = np.linalg.lstsq(design[:n_ref][r_ok], x[:n_ref][r_ok], rcond=None)[0]
-        res = x - design @ beta
+        beta = np.linalg.lstsq(fit, x[:n_ref][r_ok], rcond=None)[0]
+        del fit
+        res = x - _design(ctx, others, scales) @ beta
         rr, rc = res[:n_ref][r_ok], res[n_ref:][c_ok]
         sd_r, sd_c = float(rr.std()), float(rc.std())
         if not (sd_r > 0 and sd_c > 0) or abs(math.log(sd_c / sd_r)) > math.log1p(MIX_SHARE):
@@ -73,9 +90,43 @@ class MovedTogether:
         return _explained(move, float(rc.mean() - rr.mean()), se, MIX_SHARE)
 
 
-def _numeric_inputs(ctx: Context) -> dict[str, tuple[np.ndarray, bool]]:
-    """Each numeric input (not an hour of the day) on the windows' samples, reference rows first,
-    standardized on the reference's rows, and whether the window's median lies in the reference's range.
+def _fit_design(ctx: Context, others: list[str], scales: dict[str, _Scale], ok: np.ndarray) -> np.ndarray | None:
+    """`_design` at the reference's positions in `ok` (the input's finite ones); None when a
+    companion is missing or infinite at any position in `ok`, the window's too."""
+    rows = np.flatnonzero(ok[: ctx.ref_sample.size])
+    out = np.empty((rows.size, len(others) + 1))
+    out[:, 0] = 1.0
+    for j, k in enumerate(others, start=1):
+        z = _standardized(ctx, k, scales[k])
+        if not np.isfinite(z[ok]).all():
+            return None
+        out[:, j] = z[rows]
+    return out
+
+
+def _design(ctx: Context, others: list[str], scales: dict[str, _Scale]) -> np.ndarray:
+    """A constant and the standardized `others`, one column each, at every sample position (as
+    `np.column_stack` lays them out)."""
+    out = np.empty((ctx.ref_sample.size + ctx.cur_sample.size, len(others) + 1))
+    out[:, 0] = 1.0
+    for j, k in enumerate(others, start=1):
+        out[:, j] = _standardized(ctx, k, scales[k])
+    return out
+
+
+def _sample(ctx: Context, name: str) -> np.ndarray:
+    """The input's values at the windows' sample positions, reference rows first."""
+    r, c = ctx.reference.features[name], ctx.current.features[name]
+    return np.concatenate((r[ctx.ref_sample], c[ctx.cur_sample])).astype(np.float64)  # type: ignore[index]
+
+
+def _standardized(ctx: Context, name: str, scale: _Scale) -> np.ndarray:
+    return (_sample(ctx, name) - scale.mean) / scale.sd
+
+
+def _numeric_inputs(ctx: Context) -> dict[str, _Scale]:
+    """Each numeric input (not an hour of the day), standardized on the reference's rows of the
+    windows' samples, and whether the window's median lies in the reference's range.
 
     Inputs the reference holds still (a constant, a workday flag on a short reference) carry
     nothing and are left out. A companion whose window sits beyond the reference's range (an
@@ -83,13 +134,13 @@ def _numeric_inputs(ctx: Context) -> dict[str, tuple[np.ndarray, bool]]:
     on a reference's noise, carried 20 of its standard deviations out, explains anything by chance.
     (A window that reaches past the range with some rows, a bundled set's rows in another mix of
     hours, is read with it: the relation holds there as the rows' own.)"""
-    out: dict[str, tuple[np.ndarray, bool]] = {}
+    out: dict[str, _Scale] = {}
     clock = set(hour_of_day_columns(ctx.reference.features, ctx.reference.timestamp))
     for name, r in ctx.reference.features.items():
         c = ctx.current.features.get(name)
         if name in clock or isinstance(r, Categorical) or c is None or isinstance(c, Categorical):
             continue
-        x = np.concatenate((r[ctx.ref_sample], c[ctx.cur_sample])).astype(np.float64)
+        x = _sample(ctx, name)
         head = x[: ctx.ref_sample.size]
         ok = np.isfinite(head)
         if int(ok.sum()) < MIN_FOLLOW_ROWS:
@@ -99,5 +150,5 @@ def _numeric_inputs(ctx: Context) -> dict[str, tuple[np.ndarray, bool]]:
             tail = x[ctx.ref_sample.size :]
             tail = tail[np.isfinite(tail)]
             mid = float(np.median(tail)) if tail.size else math.nan
-            out[name] = ((x - mean) / sd, float(head[ok].min()) <= mid <= float(head[ok].max()))
+            out[name] = _Scale(mean, sd, float(head[ok].min()) <= mid <= float(head[ok].max()))
     return out
