@@ -348,12 +348,17 @@ def _break(out: ClockInput, name: str, weight: float, what: str, where: str) -> 
 def _hour_inputs(features: dict[str, np.ndarray | Categorical], ts: np.ndarray) -> Iterator[tuple[str, float]]:
     """(name, UTC offset) of each input equal to the hour of its timestamps at one offset."""
     for name in sorted(features):
-        col = features[name]
-        if isinstance(col, Categorical) or col.shape[0] != ts.shape[0]:
-            continue
-        found = best_offset(col, ts)
-        if found is not None and found[1] >= MIN_MATCH:
-            yield name, found[0]
+        offset = hour_offset(features[name], ts)
+        if offset is not None:
+            yield name, offset
+
+
+def hour_offset(col: np.ndarray | Categorical, ts: np.ndarray) -> float | None:
+    """The UTC offset at which an input equals the hour of its timestamps (`MIN_MATCH` of the rows), else None."""
+    if isinstance(col, Categorical) or col.shape[0] != ts.shape[0]:
+        return None
+    found = best_offset(col, ts)
+    return found[0] if found is not None and found[1] >= MIN_MATCH else None
 
 
 def hour_of_day_columns(features: dict[str, np.ndarray | Categorical], ts: np.ndarray) -> list[str]:

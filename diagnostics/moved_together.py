@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from diagnostics.clock_features import hour_of_day_columns
+from diagnostics.clock_features import hour_offset
 from diagnostics.context import Context
 from diagnostics.log import Categorical
 
@@ -47,40 +47,43 @@ class _Scale(NamedTuple):
 
 
 class MovedTogether:
-    """The companions of one diagnosis's inputs (module docstring), read on first ask.
+    """The companions of one diagnosis's inputs (module docstring), each input read on first ask.
 
     Only each input's scale is kept between asks, never its standardized sample: 48 inputs of an
     80,000-row sample are 31 MB of float64, and the fit's design as many again (on a 1M-row log
     the two together were the diagnosis's peak, 40 MB above the next step's). Each ask
-    standardizes the samples afresh into the design it fits (the same values, bit for bit)."""
+    standardizes the samples afresh into the design it fits (the same values, bit for bit), and
+    reads the companions' scales as it needs them: the first companion missing where the input is
+    known ends the ask (a log whose inputs miss 1% of their values reads one or two of them)."""
 
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
-        self._scales: dict[str, _Scale] | None = None
+        self._scales: dict[str, _Scale | None] = {}
+
+    def _scale(self, name: str) -> _Scale | None:
+        if name not in self._scales:
+            self._scales[name] = _scale(self._ctx, name)
+        return self._scales[name]
 
     def companions_carried(self, name: str) -> bool:
         """Whether the other numeric inputs, related as in the reference, moved `name` as far as it moved."""
-        if self._scales is None:
-            self._scales = _numeric_inputs(self._ctx)
-        scales = self._scales
-        if name not in scales:
+        scale = self._scale(name)
+        if scale is None:
             return False
         ctx = self._ctx
         n_ref = ctx.ref_sample.size
-        others = [k for k, scale in scales.items() if k != name and scale.held]
-        x = _standardized(ctx, name, scales[name])
+        x = _standardized(ctx, name, scale)
         ok = np.isfinite(x)
         r_ok, c_ok = ok[:n_ref], ok[n_ref:]
-        if not others or int(r_ok.sum()) < MIN_FOLLOW_ROWS or int(c_ok.sum()) < MIN_FOLLOW_ROWS:
+        if int(r_ok.sum()) < MIN_FOLLOW_ROWS or int(c_ok.sum()) < MIN_FOLLOW_ROWS:
             return False
-        # the reference's rows of the design first (the fit), the whole design after (the rest):
-        # one of the two alive at a time
-        fit = _fit_design(ctx, others, scales, ok)
-        if fit is None:
-            return False  # a companion missing or infinite on a row of the input: its fit says nothing there
+        fitted = self._fit_design(name, ok)
+        if fitted is None:
+            return False  # no companion, or one missing or infinite on a row of the input: its fit says nothing there
+        fit, others = fitted
         beta = np.linalg.lstsq(fit, x[:n_ref][r_ok], rcond=None)[0]
-        del fit
-        res = x - _design(ctx, others, scales) @ beta
+        del fit  # the whole design below: one of the two alive at a time
+        res = x - self._design(others) @ beta
         rr, rc = res[:n_ref][r_ok], res[n_ref:][c_ok]
         sd_r, sd_c = float(rr.std()), float(rc.std())
         if not (sd_r > 0 and sd_c > 0) or abs(math.log(sd_c / sd_r)) > math.log1p(MIX_SHARE):
@@ -89,66 +92,74 @@ class MovedTogether:
         se = math.sqrt(sd_r**2 / rr.size + sd_c**2 / rc.size)
         return _explained(move, float(rc.mean() - rr.mean()), se, MIX_SHARE)
 
-
-def _fit_design(ctx: Context, others: list[str], scales: dict[str, _Scale], ok: np.ndarray) -> np.ndarray | None:
-    """`_design` at the reference's positions in `ok` (the input's finite ones); None when a
-    companion is missing or infinite at any position in `ok`, the window's too."""
-    rows = np.flatnonzero(ok[: ctx.ref_sample.size])
-    out = np.empty((rows.size, len(others) + 1))
-    out[:, 0] = 1.0
-    for j, k in enumerate(others, start=1):
-        z = _standardized(ctx, k, scales[k])
-        if not np.isfinite(z[ok]).all():
+    def _fit_design(self, name: str, ok: np.ndarray) -> tuple[np.ndarray, list[str]] | None:
+        """A constant and each companion of `name` (a numeric input held in the reference's range),
+        standardized, at the reference's positions in `ok` (the input's finite ones), and the
+        companions; None without one, or when one is missing or infinite at a position in `ok`."""
+        ctx = self._ctx
+        rows = np.flatnonzero(ok[: ctx.ref_sample.size])
+        others: list[str] = []
+        cols: list[np.ndarray] = []
+        for k in ctx.reference.features:
+            scale = self._scale(k) if k != name else None
+            if scale is None or not scale.held:
+                continue
+            z = _standardized(ctx, k, scale)
+            if not np.isfinite(z[ok]).all():
+                return None
+            others.append(k)
+            cols.append(z[rows])
+        if not others:
             return None
-        out[:, j] = z[rows]
-    return out
+        return np.column_stack([np.ones(rows.size), *cols]), others
 
-
-def _design(ctx: Context, others: list[str], scales: dict[str, _Scale]) -> np.ndarray:
-    """A constant and the standardized `others`, one column each, at every sample position (as
-    `np.column_stack` lays them out)."""
-    out = np.empty((ctx.ref_sample.size + ctx.cur_sample.size, len(others) + 1))
-    out[:, 0] = 1.0
-    for j, k in enumerate(others, start=1):
-        out[:, j] = _standardized(ctx, k, scales[k])
-    return out
+    def _design(self, others: list[str]) -> np.ndarray:
+        """A constant and the standardized `others` at every sample position (as `np.column_stack` lays them out)."""
+        ctx = self._ctx
+        out = np.empty((ctx.ref_sample.size + ctx.cur_sample.size, len(others) + 1))
+        out[:, 0] = 1.0
+        for j, k in enumerate(others, start=1):
+            scale = self._scale(k)
+            assert scale is not None
+            out[:, j] = _standardized(ctx, k, scale)
+        return out
 
 
 def _sample(ctx: Context, name: str) -> np.ndarray:
     """The input's values at the windows' sample positions, reference rows first."""
     r, c = ctx.reference.features[name], ctx.current.features[name]
-    return np.concatenate((r[ctx.ref_sample], c[ctx.cur_sample])).astype(np.float64)  # type: ignore[index]
+    assert not isinstance(r, Categorical) and not isinstance(c, Categorical)
+    return np.concatenate((r[ctx.ref_sample], c[ctx.cur_sample])).astype(np.float64)
 
 
 def _standardized(ctx: Context, name: str, scale: _Scale) -> np.ndarray:
     return (_sample(ctx, name) - scale.mean) / scale.sd
 
 
-def _numeric_inputs(ctx: Context) -> dict[str, _Scale]:
-    """Each numeric input (not an hour of the day), standardized on the reference's rows of the
+def _scale(ctx: Context, name: str) -> _Scale | None:
+    """A numeric input's (not an hour of the day) standardization on the reference's rows of the
     windows' samples, and whether the window's median lies in the reference's range.
 
     Inputs the reference holds still (a constant, a workday flag on a short reference) carry
-    nothing and are left out. A companion whose window sits beyond the reference's range (an
+    nothing and are left out (None). A companion whose window sits beyond the reference's range (an
     office's occupancy at 0.5-1 after a night's 0-0.1) has no fitted relation there: a slope read
     on a reference's noise, carried 20 of its standard deviations out, explains anything by chance.
     (A window that reaches past the range with some rows, a bundled set's rows in another mix of
     hours, is read with it: the relation holds there as the rows' own.)"""
-    out: dict[str, _Scale] = {}
-    clock = set(hour_of_day_columns(ctx.reference.features, ctx.reference.timestamp))
-    for name, r in ctx.reference.features.items():
-        c = ctx.current.features.get(name)
-        if name in clock or isinstance(r, Categorical) or c is None or isinstance(c, Categorical):
-            continue
-        x = _sample(ctx, name)
-        head = x[: ctx.ref_sample.size]
-        ok = np.isfinite(head)
-        if int(ok.sum()) < MIN_FOLLOW_ROWS:
-            continue
-        mean, sd = float(head[ok].mean()), float(head[ok].std())
-        if sd > 0:
-            tail = x[ctx.ref_sample.size :]
-            tail = tail[np.isfinite(tail)]
-            mid = float(np.median(tail)) if tail.size else math.nan
-            out[name] = _Scale(mean, sd, float(head[ok].min()) <= mid <= float(head[ok].max()))
-    return out
+    r, c = ctx.reference.features[name], ctx.current.features.get(name)
+    if isinstance(r, Categorical) or c is None or isinstance(c, Categorical):
+        return None
+    if hour_offset(r, ctx.reference.timestamp) is not None:
+        return None
+    x = _sample(ctx, name)
+    head = x[: ctx.ref_sample.size]
+    ok = np.isfinite(head)
+    if int(ok.sum()) < MIN_FOLLOW_ROWS:
+        return None
+    mean, sd = float(head[ok].mean()), float(head[ok].std())
+    if not sd > 0:
+        return None
+    tail = x[ctx.ref_sample.size :]
+    tail = tail[np.isfinite(tail)]
+    mid = float(np.median(tail)) if tail.size else math.nan
+    return _Scale(mean, sd, float(head[ok].min()) <= mid <= float(head[ok].max()))
