@@ -77,12 +77,11 @@ class MovedTogether:
         r_ok, c_ok = ok[:n_ref], ok[n_ref:]
         if int(r_ok.sum()) < MIN_FOLLOW_ROWS or int(c_ok.sum()) < MIN_FOLLOW_ROWS:
             return False
-        fitted = self._fit_design(name, ok)
-        if fitted is None:
-            return False  # no companion, or one missing or infinite on a row of the input: its fit says nothing there
-        fit, others = fitted
-        beta = np.linalg.lstsq(fit, x[:n_ref][r_ok], rcond=None)[0]
-        del fit  # the whole design below: one of the two alive at a time
+        others = self._companions(name, ok)
+        if not others:
+            return False  # none, or one missing or infinite on a row of the input: its fit says nothing there
+        # the reference's rows of the design (the fit), then the whole design (the rest): one alive at a time
+        beta = np.linalg.lstsq(self._design(others, np.flatnonzero(r_ok)), x[:n_ref][r_ok], rcond=None)[0]
         res = x - self._design(others) @ beta
         rr, rc = res[:n_ref][r_ok], res[n_ref:][c_ok]
         sd_r, sd_c = float(rr.std()), float(rc.std())
@@ -92,36 +91,32 @@ class MovedTogether:
         se = math.sqrt(sd_r**2 / rr.size + sd_c**2 / rc.size)
         return _explained(move, float(rc.mean() - rr.mean()), se, MIX_SHARE)
 
-    def _fit_design(self, name: str, ok: np.ndarray) -> tuple[np.ndarray, list[str]] | None:
-        """A constant and each companion of `name` (a numeric input held in the reference's range),
-        standardized, at the reference's positions in `ok` (the input's finite ones), and the
-        companions; None without one, or when one is missing or infinite at a position in `ok`."""
+    def _companions(self, name: str, ok: np.ndarray) -> list[str]:
+        """The companions of `name`: the other numeric inputs held in the reference's range, in the
+        log's order; none when one is missing or infinite at a position in `ok` (the input's finite ones)."""
         ctx = self._ctx
-        rows = np.flatnonzero(ok[: ctx.ref_sample.size])
-        others: list[str] = []
-        cols: list[np.ndarray] = []
+        out: list[str] = []
         for k in ctx.reference.features:
             scale = self._scale(k) if k != name else None
             if scale is None or not scale.held:
                 continue
-            z = _standardized(ctx, k, scale)
-            if not np.isfinite(z[ok]).all():
-                return None
-            others.append(k)
-            cols.append(z[rows])
-        if not others:
-            return None
-        return np.column_stack([np.ones(rows.size), *cols]), others
+            if not np.isfinite(_standardized(ctx, k, scale)[ok]).all():
+                return []
+            out.append(k)
+        return out
 
-    def _design(self, others: list[str]) -> np.ndarray:
-        """A constant and the standardized `others` at every sample position (as `np.column_stack` lays them out)."""
+    def _design(self, others: list[str], rows: np.ndarray | None = None) -> np.ndarray:
+        """A constant and the standardized `others`, one column each, at the sample positions `rows`
+        (all when None), as `np.column_stack` lays them out."""
         ctx = self._ctx
-        out = np.empty((ctx.ref_sample.size + ctx.cur_sample.size, len(others) + 1))
+        size = ctx.ref_sample.size + ctx.cur_sample.size if rows is None else rows.size
+        out = np.empty((size, len(others) + 1))
         out[:, 0] = 1.0
         for j, k in enumerate(others, start=1):
             scale = self._scale(k)
             assert scale is not None
-            out[:, j] = _standardized(ctx, k, scale)
+            z = _standardized(ctx, k, scale)
+            out[:, j] = z if rows is None else z[rows]
         return out
 
 
