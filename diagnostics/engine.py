@@ -269,7 +269,7 @@ def _diagnose(
     started = time.perf_counter()
     if len(log) == 0:
         raise DiagnosisInputError(f"{log.name}: the log has no rows")
-    given_log = log
+    given_log, given_reference = log, reference
     log, reference = score_labels(log.sorted_by_time(), reference)
     change_list = sorted((as_change(c) for c in changes), key=lambda c: c.timestamp)
     notes: list[Finding] = [Finding("data", "input_quality", "log", 0.01, note) for note in log.notes]
@@ -278,9 +278,10 @@ def _diagnose(
     full_loss = row_loss(log.prediction, log.label, task)
     log_rows = GapRows(log.timestamp)  # its silences, weighed once for the onset scan and the traffic check
 
+    traffic_step = None
     if onset is None:
         found = detect_onset(log, full_loss, change_list, log_rows)
-        onset_ts, detected = found.timestamp, found.detected
+        onset_ts, detected, traffic_step = found.timestamp, found.detected, found.traffic_step
         if reference is None and not detected:
             # a replayed hour or one segment's fall moves nothing the onset scan sees
             extra = tuple(
@@ -377,6 +378,11 @@ def _diagnose(
     trigger = trigger_for_diagnosis(
         change_list, culprit_kind=verdict.culprit_kind, culprit_name=verdict.culprit_name, onset=onset_ts, services=None
     )
+    if traffic_step is not None and verdict.cause == "none":
+        # a harmless version dated the log: the traffic rate's own step, kept when it is the traffic's
+        at_rate = _diagnose(given_log, reference=given_reference, changes=change_list, onset=traffic_step)
+        if at_rate.cause == "service" and at_rate.culprit_kind == "traffic":
+            return replace(at_rate, onset_detected=True, runtime_ms=(time.perf_counter() - started) * 1000.0)
     runtime_ms = (time.perf_counter() - started) * 1000.0
     return Diagnosis(
         cause=verdict.cause,  # type: ignore[arg-type]

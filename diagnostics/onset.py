@@ -64,6 +64,9 @@ class Onset:
     # when nothing is strong enough: local symptoms (a segment's loss, the model's errors lining
     # up with one input) whose step the caller may confirm by diagnosing at it
     candidates: tuple[Candidate, ...] = ()
+    # when a version's share dated the log: the traffic rate's own strong step elsewhere, which the
+    # caller may try when the version proves harmless (`traffic_beside_version`)
+    traffic_step: float | None = None
 
 
 def detect_onset(
@@ -327,7 +330,27 @@ def detect_onset(
     candidates += [t for t in _version_first_rows(log) if abs(t - onset) <= tolerance]
     if candidates:
         onset = min(candidates, key=lambda t: abs(t - onset))
-    return Onset(float(onset), True, name, float(score))
+    return Onset(float(onset), True, name, float(score), traffic_step=traffic_beside_version(
+        name, strong, first_bin, t0, width))
+
+
+def traffic_beside_version(
+    name: str, strong: list[tuple[float, int, str]], first_bin: int, t0: float, width: float
+) -> float | None:
+    """The start of the traffic rate's strong step when a version's share dated the log elsewhere.
+
+    A version's share steps from exactly nothing (z 150-400 on a few days of rows): against it no
+    other step is 'clearly strong' (half the strongest), and a harmless redeploy a day after a
+    traffic drop (z 24-45 beyond the daily cycle) dated the window at the redeploy, where the rate
+    no longer moves: "none", the version the top finding (the cycles checker's 5- and 10-day drops
+    with labels withheld). The two z are on no common scale; the rate's step is returned for the
+    caller to diagnose at, kept only where the verdict at the redeploy is "none" and the one at
+    the rate's step is the traffic's own (`engine._diagnose`).
+    """
+    if not name.startswith("version="):
+        return None
+    steps = [at for z, at, key in strong if key == "traffic" and abs(at - first_bin) > 2]
+    return t0 + steps[0] * width if steps else None
 
 
 def _beyond_cycles(
