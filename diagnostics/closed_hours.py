@@ -102,6 +102,16 @@ def _closed_weekend(start: np.ndarray, end: np.ndarray, ts: np.ndarray, offset_h
 MAX_SILENCES = 200  # a closed service over a few weeks (nights and weekends)
 
 
+def closes_over_midnight(ref_ts: np.ndarray, all_ts: np.ndarray, offset_h: float) -> bool:
+    """Whether a closing of the sorted `all_ts` (`closings`) holds a local midnight (`offset_h`: the log's
+    UTC offset): the service is closed at night, and its log holds only some hours of each day."""
+    start, end = closings(ref_ts, all_ts, offset_h)
+    if start.size == 0:
+        return False
+    shift = offset_h * 3600.0
+    return bool((np.floor((start + shift) / DAY_S) != np.floor((end + shift) / DAY_S)).any())
+
+
 def closed_seconds(spans: tuple[np.ndarray, np.ndarray], lo: float, hi: float) -> float:
     """Seconds of [lo, hi] inside the closings."""
     start, end = spans

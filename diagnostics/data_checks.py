@@ -16,6 +16,7 @@ import numpy as np
 
 from diagnostics.calendar_cells import CalendarCells
 from diagnostics.calendar_days import at_local_midnight
+from diagnostics.closed_hours import closes_over_midnight
 from diagnostics.clock_features import (
     MAX_CALENDAR_VALUES,
     clock_input,
@@ -1070,7 +1071,9 @@ def _moves_by_local_days(ctx: Context, name: str) -> bool:
     offset = _local_day_offset(ctx)
     if offset is None:
         return False
-    lv = day_levels(v, ts, ctx.onset, offset)
+    # a shop closed at night logs only its open hours: the day's swing is the whole day's (`whole_day_swing`)
+    closed = closes_over_midnight(ctx.reference.timestamp, ts, offset)
+    lv = day_levels(v, ts, ctx.onset, offset, whole_day=closed)
     if lv is None or not lv.day_step <= WEATHER_DAY_SHARE * lv.swing:
         return False
     if not lv.left_ks < max(lv.left_crit, LEVEL_KS_BAR):

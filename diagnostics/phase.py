@@ -517,7 +517,7 @@ def without_daily_wave(
 
 def daily_wave_fit(
     r: np.ndarray, r_ts: np.ndarray, c: np.ndarray, c_ts: np.ndarray, onset: float, min_span: float = SHORT_SPAN,
-    step: bool = True,
+    step: bool = True, whole_day: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, float] | None:
     """`without_daily_wave` on the values as they are, and the fitted wave's swing over the log's hours.
 
@@ -528,6 +528,8 @@ def daily_wave_fit(
     saw (a 6-hour evening's fall of 8 degrees), never more than the whole day's swing, so a day's
     step measured by it is held to a smaller bar, not a larger one. An input that sits still has
     none, and nothing is measured by it.
+    `whole_day`: the log holds only some hours of every day (a shop closed at night), and the
+    swing asked for is the whole day's (`whole_day_swing`).
     """
     ts = np.concatenate((r_ts, c_ts))
     v = np.concatenate((r, c)).astype(np.float64)
@@ -570,7 +572,38 @@ def daily_wave_fit(
     wave_at = 1 if span >= WAVE_SPAN else 0
     wave = basis(centres[filled])[:, wave_at:] @ beta[len(kept) + wave_at:]
     swing = float(wave.max() - wave.min())
+    if whole_day and span >= WAVE_SPAN:
+        swing = whole_day_swing(np.column_stack(kept)[filled], centres[filled], s[filled] / n[filled], w, swing)
     return flat[: r.shape[0]], flat[r.shape[0]:], swing
+
+
+WHOLE_DAY_CAP = 2.0  # the whole day's swing read from some of its hours: at most this many times theirs
+
+
+def whole_day_swing(kept: np.ndarray, centres: np.ndarray, means: np.ndarray, w: np.ndarray, held: float) -> float:
+    """The whole day's peak-to-peak of an input whose log holds only some hours of each day: twice the
+    amplitude of one daily harmonic fitted (beside `kept`'s level and step, and the log's trend) to
+    the per-bin means `means` at times `centres` (weights `w`), never below the swing over the hours
+    held (`held`) nor above `WHOLE_DAY_CAP` times it.
+
+    A shop open 08:00-19:00 logs the warm half of the day: the harmonics' peak-to-peak over its open
+    hours (5.2 degrees) is the part of the day's swing it saw, not the swing (about 8: the night's
+    cool is never logged), and a day's weather measured by it looked like a sensor's offset (cycles
+    seed 75, 'outdoor_temp drifted', median 26 -> 28 over a closed night). One harmonic is what the
+    open hours can carry across the night; a sinusoid seen over 11 hours of 24 shows at least 0.43
+    of its peak-to-peak, and the cap (half) keeps a noisy extrapolation from lifting the bar further.
+    """
+    t0, span = float(centres.min()), max(float(centres.max() - centres.min()), 1.0)
+    angle = 2.0 * np.pi * centres / DAY_S
+    X = np.column_stack([kept, (centres - t0) / span - 0.5, np.cos(angle), np.sin(angle)])
+    ok = np.isfinite(means)
+    if int(ok.sum()) <= X.shape[1]:
+        return held
+    beta, *_ = np.linalg.lstsq(X[ok] * w[ok, None], means[ok] * w[ok], rcond=None)
+    amplitude = float(np.hypot(beta[-2], beta[-1]))
+    if not math.isfinite(amplitude):
+        return held
+    return float(np.clip(2.0 * amplitude, held, WHOLE_DAY_CAP * held))
 
 
 
@@ -851,7 +884,7 @@ class DayLevels(NamedTuple):
     """What `day_levels` reads of an input's wave-free level per local day (see there)."""
 
     day_step: float  # largest step between neighbouring days' levels (days without rows skipped)
-    swing: float  # the fitted daily wave's peak-to-peak over the hours held
+    swing: float  # the fitted daily wave's peak-to-peak over the hours held (or the whole day's, `whole_day`)
     at_onset: float  # step at the onset inside its own local day (NaN: too few rows on a side)
     noise: float  # that step's sampling noise (LEVEL_NOISE standard errors of a median)
     within_day: float  # largest step at other boundaries inside a local day (the wave fit's own error)
@@ -872,7 +905,9 @@ def _step_near(f: np.ndarray, ts: np.ndarray, day: np.ndarray, at: float) -> tup
     return abs(float(np.median(after)) - float(np.median(before))), n
 
 
-def day_levels(v: np.ndarray, ts: np.ndarray, onset: float, offset_h: float) -> DayLevels | None:
+def day_levels(
+    v: np.ndarray, ts: np.ndarray, onset: float, offset_h: float, whole_day: bool = False
+) -> DayLevels | None:
     """The wave-free level of each local day of the service's clock, and what is left around it.
 
     Weather joined per local day, a weekend's demand, steps at the service's midnight; a fault steps
@@ -883,14 +918,16 @@ def day_levels(v: np.ndarray, ts: np.ndarray, onset: float, offset_h: float) -> 
     the same steps at other hours of the log's days, which measure how well the wave was taken
     out) says whether the input broke there rather than at a midnight. None below half a day of
     log (no day's swing), with fewer than two days of 30 rows, or too few rows on a side of the
-    onset. `v` and `ts` are the whole log's, in time order; `offset_h` the log's UTC offset.
+    onset. `v` and `ts` are the whole log's, in time order; `offset_h` the log's UTC offset;
+    `whole_day`: the log holds only some hours of each day, and the swing is the whole day's
+    (`whole_day_swing`).
     """
     k = max(1, ts.shape[0] // LEVEL_SAMPLE)
     v, ts = v[::k].astype(np.float64), ts[::k]
     if ts.shape[0] < 2 or float(ts[-1]) - float(ts[0]) < WAVE_SPAN:
         return None  # a few hours' line and bend are no day's swing to hold several days' steps to
     cut = int(np.searchsorted(ts, onset))
-    fitted = daily_wave_fit(v[:cut], ts[:cut], v[cut:], ts[cut:], onset)
+    fitted = daily_wave_fit(v[:cut], ts[:cut], v[cut:], ts[cut:], onset, whole_day=whole_day)
     if fitted is None or not math.isfinite(fitted[2]):
         return None
     f, swing = np.concatenate(fitted[:2]), fitted[2]

@@ -62,16 +62,17 @@ def test_labels_that_changed_since_the_alert_are_still_a_model_verdict(
     assert (d.cause, d.culprit_kind) in {("model", "concept"), ("model", "segment")}, (seed, _top(d))
 
 
-def labels_changed_since_onset(built: Built, scale: float) -> PredictionLog:
-    """A bike log's labels since its onset scaled by `scale`, or (0) moved by half their spread
-    times the temperature, standardized: a real change of the relation, for concept guards."""
+def labels_changed_since_onset(built: Built, scale: float, column: str = "temperature") -> PredictionLog:
+    """A cycles log's labels since its onset scaled by `scale`, or (0) moved by half their spread
+    times the input `column` (a bike log's temperature), standardized: a real change of the
+    relation, for concept guards."""
     frame = pd.read_parquet(built.log)
     after = frame["timestamp"].astype("int64").to_numpy() / 1e9 >= built.onset
     label = frame["label"].to_numpy(dtype=float).copy()
     if scale:
         label[after] *= scale
     else:
-        t = frame["temperature"].to_numpy(dtype=float)
+        t = frame[column].to_numpy(dtype=float)
         label[after] += 0.5 * float(np.nanstd(label)) * ((t - t.mean()) / t.std())[after]
     frame["label"] = label
     return frame_to_log(frame)
