@@ -16,7 +16,6 @@ import numpy as np
 
 from diagnostics.calendar_cells import CalendarCells
 from diagnostics.calendar_days import at_local_midnight
-from diagnostics.closed_hours import closes_over_midnight
 from diagnostics.clock_features import (
     MAX_CALENDAR_VALUES,
     clock_input,
@@ -24,6 +23,7 @@ from diagnostics.clock_features import (
     follows_local_days,
     names_local_days,
 )
+from diagnostics.closed_hours import closes_over_midnight
 from diagnostics.context import Context, loss_name
 from diagnostics.entity_join import entity_join_findings
 from diagnostics.feature_relations import relation_findings
