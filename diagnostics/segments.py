@@ -19,7 +19,6 @@ from diagnostics.matched import (
     HeldConditions,
     UnseenWindow,
     across_days_z,
-    days_apart_z,
     held_conditions,
     input_adjusted_loss,
     moved_features,
@@ -269,12 +268,9 @@ def segment_and_concept_findings(
             perf_mag = min(perf_mag, drop_magnitude(ctx, a, adjusted))
     # and at its own inputs: all influential ones, then only those that moved
     moved = moved_features(ctx)
-    readings = [m for m in (matched, input_adjusted_loss(ctx, moved) if moved else None) if m is not None]
-    for m in readings:
-        perf_mag = min(perf_mag, _matched_magnitude(ctx, m, b))
-    if not readings:
-        # nothing read at the same inputs: the rise must stand out of the days' own swing (`days_apart_z`)
-        perf_mag = min(perf_mag, _days_magnitude(ctx, a, b, np.arange(len(ctx.current)), np.arange(len(ctx.reference))))
+    for m in (matched, input_adjusted_loss(ctx, moved) if moved else None):
+        if m is not None:
+            perf_mag = min(perf_mag, _matched_magnitude(ctx, m, b))
     # and, when much of the window sits at input values the reference never held, at the others
     unseen = unseen_window(ctx)
     if unseen is not None and unseen.read_at_seen(ctx):
@@ -363,22 +359,6 @@ def _matched_magnitude(ctx: Context, matched: tuple[np.ndarray, np.ndarray, np.n
     if days is None or days >= cur.z_worse(at):
         return mag
     return min(mag, gap_magnitude(ctx, cur.mean - at.mean, relative_increase(cur, at), days, 3.0))
-
-
-def _days_magnitude(ctx: Context, cur: LossStats, base: LossStats, cur_rows: np.ndarray, ref_rows: np.ndarray) -> float:
-    """The rise of `cur` (the window's rows `cur_rows`) over `base` (the reference's `ref_rows`), its
-    certainty read with local days as the units (`matched.days_apart_z`) when that is below the
-    rows' own; the rows' magnitude when the windows hold too few days.
-
-    Asked when the window could not be read at the reference's inputs (`input_adjusted_loss` found
-    too few close ones: a weekend and a holiday against weekdays, each day its own day name): the
-    raw rise is then all there is, and a demanding reader asks it to stand out of what the
-    reference's own days swung by, not of its rows' noise."""
-    mag = drop_magnitude(ctx, cur, base)
-    days = days_apart_z(ctx, cur_rows, ref_rows) if mag > 0.0 else None
-    if days is None or days >= cur.z_worse(base):
-        return mag
-    return min(mag, gap_magnitude(ctx, cur.mean - base.mean, relative_increase(cur, base), days, 3.0))
 
 
 def _matched_base(base: LossStats, at_inputs: np.ndarray) -> LossStats:
