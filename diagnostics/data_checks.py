@@ -1071,8 +1071,12 @@ def _moves_by_local_days(ctx: Context, name: str) -> bool:
     offset = _local_day_offset(ctx)
     if offset is None:
         return False
-    # a shop closed at night logs only its open hours: the day's swing is the whole day's (`whole_day_swing`)
-    closed = closes_over_midnight(ctx.reference.timestamp, ts, offset)
+    # a shop closed at night logs only its open hours: with no earlier day in a reference of less than
+    # a day (one open day), the prior's scale is the whole day's swing (`whole_day_swing`); a reference
+    # of days keeps the swing over the hours held, the stricter bar (a closed shop's two reference days
+    # 0.2 degrees apart, then 6.2 degrees up since the alert: a level beyond every day it showed)
+    r_ts = ctx.reference.timestamp
+    closed = bool(r_ts.size) and float(r_ts[-1] - r_ts[0]) < DAY_S and closes_over_midnight(r_ts, ts, offset)
     lv = day_levels(v, ts, ctx.onset, offset, whole_day=closed)
     if lv is None or not lv.day_step <= WEATHER_DAY_SHARE * lv.swing:
         return False
