@@ -51,15 +51,17 @@ def assert_quiet_but_faults_named(
     seeds: Iterable[int],
     faults: Iterable[str],
     culprit: str,
+    reference: Callable[[int], PredictionLog] | None = None,
 ) -> None:
     """Each seed's healthy log (`build(seed, "")`) diagnosed "none" with its onset given, and each
-    fault on it named as a data fault of `culprit`."""
+    fault on it named as a data fault of `culprit`; against `reference(seed)` when given (a file)."""
     faults = tuple(faults)
     for seed in seeds:
+        ref = reference(seed) if reference is not None else None
         log, onset = build(seed, "")
-        d = diagnose(log, onset=onset)
+        d = diagnose(log, reference=ref, onset=onset)
         assert d.cause == "none", (seed, [(f.check, f.subject, f.evidence) for f in d.findings[:2]])
         for fault in faults:
             bad, onset = build(seed, fault)
-            d = diagnose(bad, onset=onset)
+            d = diagnose(bad, reference=ref, onset=onset)
             assert (d.cause, d.culprit_name) == ("data", culprit), (seed, fault, d.cause, d.culprit_name)
