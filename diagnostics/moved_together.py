@@ -13,8 +13,11 @@ fitted relation there) must have moved by at most `MIX_SHARE` (a fifth) of the i
 with the power to see that share (`FOLLOW_Z` standard errors), and its spread by at most that
 share (a fifth of the rows moved, a cap or noise widen or narrow it). A linear fit of a curved
 relation leaves some of a mix's move unexplained (3-6% on the cycles checker's breast-cancer
-log, up to 15% on a squared size). An input without companions the reference relates to it (an
-office's occupancy, a demand beside the weather) is judged as before.
+log, up to 15% on a squared size). Positive inputs are read in logs too, where sizes related by
+a power (an area, a radius) lie on a line: carried to a window of larger tumours than the
+reference held, the line in the values left the area a rest five times as wide (issue-23d). An
+input without companions the reference relates to it (an office's occupancy, a demand beside
+the weather) is judged as before.
 """
 
 from __future__ import annotations
@@ -39,11 +42,13 @@ def _explained(move: float, unexplained: float, se: float, share: float) -> bool
 
 
 class _Scale(NamedTuple):
-    """An input's standardization on the reference's rows, and whether the window's median lies in its range."""
+    """An input's standardization on the reference's rows, and whether the window's median lies in its range;
+    its logs' standardization when every finite value is positive (`logs`: mean and sd), else None."""
 
     mean: float
     sd: float
     held: bool
+    logs: tuple[float, float] | None = None
 
 
 class MovedTogether:
@@ -66,7 +71,11 @@ class MovedTogether:
         return self._scales[name]
 
     def companions_carried(self, name: str) -> bool:
-        """Whether the other numeric inputs, related as in the reference, moved `name` as far as it moved."""
+        """Whether the other numeric inputs, related as in the reference, moved `name` as far as it moved.
+
+        Read on the values as logged, and again in logs where the input is positive (each positive
+        companion in logs too): sizes relate by powers (an area by a radius squared), which a line
+        in logs fits and a line in the values does not (`_carried`)."""
         scale = self._scale(name)
         if scale is None:
             return False
@@ -80,14 +89,32 @@ class MovedTogether:
         others = self._companions(name, ok)
         if not others:
             return False  # none, or one missing or infinite on a row of the input: its fit says nothing there
+        if self._carried(x, others, r_ok, c_ok, logs=False):
+            return True
+        if scale.logs is None:
+            return False
+        return self._carried(_standardized(ctx, name, scale, logs=True), others, r_ok, c_ok, logs=True)
+
+    def _carried(self, x: np.ndarray, others: list[str], r_ok: np.ndarray, c_ok: np.ndarray, logs: bool) -> bool:
+        """Whether `x` (reference rows first) less its linear fit on `others` on the reference's rows
+        moved by at most `MIX_SHARE` of `x`'s own move, with the power to see that share, and its
+        spread by at most that share (a fifth of the rows moved, a cap or noise widen or narrow it).
+
+        The spread is held to that share of its own size or, when the rest is a sliver of the input
+        (a perimeter beside its radius: a rest of 0.035 of the input's spread, whose doubling is
+        0.045 more), to that share of the input's move, the bar the mean's rest is held to: a fifth
+        of the rows moved by two spreads widens the rest by about 0.8 of the input's spread."""
+        n_ref = self._ctx.ref_sample.size
         # the reference's rows of the design (the fit), then the whole design (the rest): one alive at a time
-        beta = np.linalg.lstsq(self._design(others, np.flatnonzero(r_ok)), x[:n_ref][r_ok], rcond=None)[0]
-        res = x - self._design(others) @ beta
+        beta = np.linalg.lstsq(self._design(others, np.flatnonzero(r_ok), logs), x[:n_ref][r_ok], rcond=None)[0]
+        res = x - self._design(others, None, logs) @ beta
         rr, rc = res[:n_ref][r_ok], res[n_ref:][c_ok]
         sd_r, sd_c = float(rr.std()), float(rc.std())
-        if not (sd_r > 0 and sd_c > 0) or abs(math.log(sd_c / sd_r)) > math.log1p(MIX_SHARE):
-            return False  # the rest of the input widened or narrowed: a fifth moved, a cap, noise
         move = float(x[n_ref:][c_ok].mean() - x[:n_ref][r_ok].mean())
+        if not (sd_r > 0 and sd_c > 0):
+            return False
+        if abs(math.log(sd_c / sd_r)) > math.log1p(MIX_SHARE) and abs(sd_c - sd_r) > MIX_SHARE * abs(move):
+            return False  # the rest of the input widened or narrowed: a fifth moved, a cap, noise
         se = math.sqrt(sd_r**2 / rr.size + sd_c**2 / rc.size)
         return _explained(move, float(rc.mean() - rr.mean()), se, MIX_SHARE)
 
@@ -105,9 +132,9 @@ class MovedTogether:
             out.append(k)
         return out
 
-    def _design(self, others: list[str], rows: np.ndarray | None = None) -> np.ndarray:
+    def _design(self, others: list[str], rows: np.ndarray | None = None, logs: bool = False) -> np.ndarray:
         """A constant and the standardized `others`, one column each, at the sample positions `rows`
-        (all when None), as `np.column_stack` lays them out."""
+        (all when None), as `np.column_stack` lays them out; with `logs`, each positive one in logs."""
         ctx = self._ctx
         size = ctx.ref_sample.size + ctx.cur_sample.size if rows is None else rows.size
         out = np.empty((size, len(others) + 1))
@@ -115,7 +142,7 @@ class MovedTogether:
         for j, k in enumerate(others, start=1):
             scale = self._scale(k)
             assert scale is not None
-            z = _standardized(ctx, k, scale)
+            z = _standardized(ctx, k, scale, logs and scale.logs is not None)
             out[:, j] = z if rows is None else z[rows]
         return out
 
@@ -127,8 +154,16 @@ def _sample(ctx: Context, name: str) -> np.ndarray:
     return np.concatenate((r[ctx.ref_sample], c[ctx.cur_sample])).astype(np.float64)
 
 
-def _standardized(ctx: Context, name: str, scale: _Scale) -> np.ndarray:
-    return (_sample(ctx, name) - scale.mean) / scale.sd
+def _standardized(ctx: Context, name: str, scale: _Scale, logs: bool = False) -> np.ndarray:
+    """The input's sample standardized on the reference's rows; with `logs` (its `scale.logs` set),
+    its logs standardized likewise (missing and infinite values stay so)."""
+    if not logs:
+        return (_sample(ctx, name) - scale.mean) / scale.sd
+    assert scale.logs is not None
+    x = _sample(ctx, name)
+    ok = np.isfinite(x)
+    x[ok] = np.log(x[ok])
+    return (x - scale.logs[0]) / scale.logs[1]
 
 
 def _scale(ctx: Context, name: str) -> _Scale | None:
@@ -157,4 +192,15 @@ def _scale(ctx: Context, name: str) -> _Scale | None:
     tail = x[ctx.ref_sample.size :]
     tail = tail[np.isfinite(tail)]
     mid = float(np.median(tail)) if tail.size else math.nan
-    return _Scale(mean, sd, float(head[ok].min()) <= mid <= float(head[ok].max()))
+    return _Scale(mean, sd, float(head[ok].min()) <= mid <= float(head[ok].max()), _log_scale(x, ctx.ref_sample.size))
+
+
+def _log_scale(x: np.ndarray, n_ref: int) -> tuple[float, float] | None:
+    """The mean and sd of the logs of `x`'s finite values on the reference's rows (the first
+    `n_ref`), when every finite value of `x` is positive; None otherwise, or when they hold still."""
+    ok = np.isfinite(x)
+    if not (x[ok] > 0).all():
+        return None
+    head = np.log(x[:n_ref][ok[:n_ref]])
+    sd = float(head.std()) if head.size else 0.0
+    return (float(head.mean()), sd) if sd > 0 else None
