@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 import numpy as np
+import pandas as pd
 
 from diagnostics import diagnose
+from diagnostics.loader import frame_to_log
 from diagnostics.log import PredictionLog
 
 HOUR = 3600.0
@@ -65,3 +67,39 @@ def assert_quiet_but_faults_named(
             bad, onset = build(seed, fault)
             d = diagnose(bad, reference=ref, onset=onset)
             assert (d.cause, d.culprit_name) == ("data", culprit), (seed, fault, d.cause, d.culprit_name)
+
+
+def evening_rows(rng: np.random.Generator, pool: pd.DataFrame, hour: np.ndarray) -> pd.DataFrame:
+    """A bundled set's rows served through the day, drawn towards large values of the pool's first
+    column in the evening (the cycles generator's tilt, peaking at 19:00)."""
+    n = len(pool)
+    tilt = 0.5 + 0.5 * np.cos(2 * np.pi * (hour - 19) / 24)
+    order = np.argsort(pool.iloc[:, 0].to_numpy())
+    rows = order[np.clip((0.35 * tilt + 0.65 * rng.random(hour.size)) * n, 0, n - 1).astype(int)]
+    return pool.iloc[rows].reset_index(drop=True)
+
+
+def classifier_log(
+    rng: np.random.Generator,
+    t: np.ndarray,
+    inputs: pd.DataFrame,
+    logits: tuple[np.ndarray, np.ndarray],
+    late: np.ndarray,
+    hour: np.ndarray,
+) -> PredictionLog:
+    """A classifier's log of `inputs` as served: its answers from the served logit, its labels drawn
+    from the true one and withheld since the onset (`late`)."""
+    served, truth = logits
+    y = (rng.random(t.size) < 1 / (1 + np.exp(-truth))).astype(float)
+    df = pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(t, unit="s", utc=True),
+            "model_version": "v1",
+            "prediction": np.round(1 / (1 + np.exp(-served)), 4),
+            "label": np.where(late, np.nan, y),
+            "latency_ms": rng.lognormal(3.5, 0.3, t.size),
+            **{k: inputs[k].to_numpy() for k in inputs.columns},
+            "hour": np.floor(hour),
+        }
+    )
+    return frame_to_log(df)

@@ -15,9 +15,8 @@ import numpy as np
 import pandas as pd
 
 from diagnostics import diagnose
-from diagnostics.loader import frame_to_log
 from diagnostics.log import PredictionLog
-from tests.diagnostics.short_log_faults import HOUR, move
+from tests.diagnostics.short_log_faults import HOUR, classifier_log, evening_rows, move
 
 T0 = pd.Timestamp("2026-07-20T09:00Z").timestamp()  # 18:00 in Tokyo (UTC+9)
 
@@ -36,10 +35,7 @@ def _tilted_log(seed: int, fault: str = "") -> tuple[PredictionLog, float]:
     )
     t = np.sort(rng.uniform(T0, T0 + 16 * HOUR, 6000))
     hour = ((t - T0) / HOUR + 18.0) % 24
-    tilt = 0.5 + 0.5 * np.cos(2 * np.pi * (hour - 19) / 24)
-    order = np.argsort(pool["radius"].to_numpy())
-    rows = order[np.clip((0.35 * tilt + 0.65 * rng.random(t.size)) * 500, 0, 499).astype(int)]
-    x = pool.iloc[rows].reset_index(drop=True)
+    x = evening_rows(rng, pool, hour)
     onset = T0 + 2.5 * HOUR
     late = t >= onset
     served = x["concavity"].to_numpy().copy()
@@ -47,19 +43,7 @@ def _tilted_log(seed: int, fault: str = "") -> tuple[PredictionLog, float]:
     move(served, late, t, onset, sd, fault, rng)
     logit = 8 - 0.35 * x["radius"].to_numpy() - 30 * served + 0.05 * x["texture"].to_numpy()
     truth = 8 - 0.35 * x["radius"].to_numpy() - 30 * x["concavity"].to_numpy() + 0.05 * x["texture"].to_numpy()
-    y = (rng.random(t.size) < 1 / (1 + np.exp(-truth))).astype(float)
-    df = pd.DataFrame(
-        {
-            "timestamp": pd.to_datetime(t, unit="s", utc=True),
-            "model_version": "v1",
-            "prediction": np.round(1 / (1 + np.exp(-logit)), 4),
-            "label": np.where(late, np.nan, y),
-            "latency_ms": rng.lognormal(3.5, 0.3, t.size),
-            **{k: x[k].to_numpy() for k in x.columns},
-            "hour": np.floor(hour),
-        }
-    ).assign(concavity=served)
-    return frame_to_log(df), onset
+    return classifier_log(rng, t, x.assign(concavity=served), (logit, truth), late, hour), onset
 
 
 def test_rows_of_another_mix_of_hours_are_no_drift_their_inputs_moved_together() -> None:

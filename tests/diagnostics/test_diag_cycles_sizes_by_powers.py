@@ -19,9 +19,8 @@ import numpy as np
 import pandas as pd
 
 from diagnostics import diagnose
-from diagnostics.loader import frame_to_log
 from diagnostics.log import PredictionLog
-from tests.diagnostics.short_log_faults import HOUR, assert_quiet_but_faults_named, move
+from tests.diagnostics.short_log_faults import HOUR, assert_quiet_but_faults_named, classifier_log, evening_rows, move
 
 T0 = pd.Timestamp("2026-05-31T05:00Z").timestamp()  # 05:00, UTC
 
@@ -40,29 +39,14 @@ def _sized_log(seed: int, fault: str = "") -> tuple[PredictionLog, float]:
     )
     t = np.sort(rng.uniform(T0, T0 + 12 * HOUR, 6000))
     hour = ((t - T0) / HOUR + 5.0) % 24
-    tilt = 0.5 + 0.5 * np.cos(2 * np.pi * (hour - 19) / 24)
-    order = np.argsort(pool["radius"].to_numpy())
-    rows = order[np.clip((0.35 * tilt + 0.65 * rng.random(t.size)) * 500, 0, 499).astype(int)]
-    x = pool.iloc[rows].reset_index(drop=True)
+    x = evening_rows(rng, pool, hour)
     onset = T0 + 4.25 * HOUR
     late = t >= onset
     served = x["area"].to_numpy().copy()
     move(served, late, t, onset, float(served[~late].std()), fault, rng)
     logit = 6 - 0.01 * served + 0.05 * x["texture"].to_numpy()
     truth = 6 - 0.01 * x["area"].to_numpy() + 0.05 * x["texture"].to_numpy()
-    y = (rng.random(t.size) < 1 / (1 + np.exp(-truth))).astype(float)
-    df = pd.DataFrame(
-        {
-            "timestamp": pd.to_datetime(t, unit="s", utc=True),
-            "model_version": "v1",
-            "prediction": np.round(1 / (1 + np.exp(-logit)), 4),
-            "label": np.where(late, np.nan, y),
-            "latency_ms": rng.lognormal(3.5, 0.3, t.size),
-            **{k: x[k].to_numpy() for k in x.columns},
-            "hour": np.floor(hour),
-        }
-    ).assign(area=served)
-    return frame_to_log(df), onset
+    return classifier_log(rng, t, x.assign(area=served), (logit, truth), late, hour), onset
 
 
 def test_an_area_drawn_with_its_radius_in_the_evenings_mix_is_no_drift() -> None:
