@@ -69,6 +69,21 @@ def assert_quiet_but_faults_named(
             assert (d.cause, d.culprit_name) == ("data", culprit), (seed, fault, d.cause, d.culprit_name)
 
 
+def assert_quiet_in_both_modes(
+    build: Callable[[int], tuple[PredictionLog, float]],
+    seeds: Iterable[int],
+    reference: Callable[[int], PredictionLog] | None = None,
+) -> None:
+    """Each seed's healthy log (`build(seed)`) diagnosed "none" with its onset given and with it found;
+    against `reference(seed)` when given (a file)."""
+    for seed in seeds:
+        log, onset = build(seed)
+        for given in (onset, None):
+            ref = reference(seed) if reference is not None else None
+            d = diagnose(log, reference=ref, onset=given)
+            assert d.cause == "none", (seed, given, [(f.check, f.subject, f.evidence) for f in d.findings[:2]])
+
+
 def evening_rows(rng: np.random.Generator, pool: pd.DataFrame, hour: np.ndarray) -> pd.DataFrame:
     """A bundled set's rows served through the day, drawn towards large values of the pool's first
     column in the evening (the cycles generator's tilt, peaking at 19:00)."""

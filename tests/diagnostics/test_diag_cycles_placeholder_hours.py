@@ -22,7 +22,7 @@ import pandas as pd
 from diagnostics import diagnose
 from diagnostics.loader import frame_to_log
 from diagnostics.log import PredictionLog
-from tests.diagnostics.short_log_faults import HOUR, assert_quiet_but_faults_named, move
+from tests.diagnostics.short_log_faults import HOUR, assert_quiet_but_faults_named, assert_quiet_in_both_modes, move
 
 FILE_START = pd.Timestamp("2026-09-28T00:00Z").timestamp()  # a Monday, UTC
 LOG_START = FILE_START + 3 * 24 * HOUR + 10 * HOUR  # Thursday 10:00
@@ -83,11 +83,7 @@ def _office_night(seed: int, fault: str = "") -> tuple[PredictionLog, float]:
 
 
 def test_a_night_window_against_a_file_of_days_holds_no_placeholder() -> None:
-    for seed in (0, 1, 2):
-        log, onset = _office_night(seed)
-        for given in (onset, None):
-            d = diagnose(log, reference=_file(seed), onset=given)
-            assert d.cause == "none", (seed, given, [(f.check, f.subject, f.evidence) for f in d.findings[:2]])
+    assert_quiet_in_both_modes(_office_night, (0, 1, 2), reference=_file)
 
 
 def test_a_fill_a_unit_and_a_stuck_feed_on_the_nights_occupancy_stay_found() -> None:

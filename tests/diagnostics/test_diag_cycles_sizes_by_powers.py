@@ -20,7 +20,14 @@ import pandas as pd
 
 from diagnostics import diagnose
 from diagnostics.log import PredictionLog
-from tests.diagnostics.short_log_faults import HOUR, assert_quiet_but_faults_named, classifier_log, evening_rows, move
+from tests.diagnostics.short_log_faults import (
+    HOUR,
+    assert_quiet_but_faults_named,
+    assert_quiet_in_both_modes,
+    classifier_log,
+    evening_rows,
+    move,
+)
 
 T0 = pd.Timestamp("2026-05-31T05:00Z").timestamp()  # 05:00, UTC
 
@@ -50,11 +57,7 @@ def _sized_log(seed: int, fault: str = "") -> tuple[PredictionLog, float]:
 
 
 def test_an_area_drawn_with_its_radius_in_the_evenings_mix_is_no_drift() -> None:
-    for seed in (0, 1, 2):
-        log, onset = _sized_log(seed)
-        for given in (onset, None):
-            d = diagnose(log, onset=given)
-            assert d.cause == "none", (seed, given, [(f.check, f.subject, f.evidence) for f in d.findings[:2]])
+    assert_quiet_in_both_modes(_sized_log, (0, 1, 2))
 
 
 def test_the_area_moved_alone_stays_found() -> None:
