@@ -19,6 +19,15 @@ CPU time much less, so the targets are checked on both. Peak memory is the subpr
 resident set size minus its size after imports, compared with the in-memory (Arrow) size of the
 data. Targets: diagnosis <= 2x floor, diagnosis < ks loop, peak memory < 3x data.
 
+Every child imports numpy, pandas and pyarrow.parquet before its clock (`_import_for`): pyarrow's
+first conversion of any column to numpy imports pandas when it is installed, and the diagnosis's
+child had it imported before its clock (through `benchmarks.scenarios.engine`) while the floor and
+the ks loop imported it on theirs (`python -X importtime`, and `sys.modules` before and after the
+clock: 294 pandas modules, ~0.2 s of CPU). Since session 24 the only imports on a clock are
+`pyarrow.pandas_compat` and `pyarrow.vendored.version`, in the floor and the diagnosis alike. On
+that honest floor main's code (5675446) measured 2.35x in CPU (2.29x wall; floor 1.65 s, diagnosis
+3.88 s, at load 10 on two cores), where the old floor said 2.09x (1.97x; floor 1.80 s, 3.76 s).
+
 Where the diagnosis's time goes (a CPU-clock profile of `diagnostics.diagnose` on this log, onset
 found): sorting each numeric column's two windows costs what the CPU's sort costs. numpy's
 comparison sort ran at ~50 ns a value on session 15's machine (its SIMD sort not used there), at
@@ -230,8 +239,13 @@ def measure_diagnose(path: Path, onset_iso: str, changes: Path | None) -> dict[s
 
 
 def _import_for(name: str) -> None:
-    """Import the libraries a measurement needs before the clock and the memory baseline start."""
+    """Import the libraries a measurement needs before the clock and the memory baseline start, the
+    same for every child: pyarrow's first conversion to numpy (`to_numpy`, any column) imports pandas
+    when it is installed, ~0.2-0.3 s of CPU. The diagnosis has it imported before its clock (through
+    `benchmarks.scenarios.engine`); until session 24 the floor and the ks loop imported it on their
+    clocks, which made the floor ~0.2 s (a tenth) slower than the work it stands for."""
     import numpy  # noqa: F401
+    import pandas  # noqa: F401
     import pyarrow.parquet  # noqa: F401
 
     if name == "ks":
