@@ -254,8 +254,14 @@ def _counted_in_inputs(ctx: Context, found: list[Finding], clock_names: set[str]
     sizes is chance of which inputs each window drew (a slight one under `SLIGHT_KS_CRITICALS`
     times it); the others are scored with it (`_moved_score`). Logs whose inputs do not repeat (a
     measurement's jitter, an id, a fresh input each row) keep every finding as it was.
+
+    Values a discrete reference never had inside its range ('codes remapped') that arrive on
+    inputs the reference never served, not on its inputs with that value changed, are the pool's
+    other inputs and are dropped (issue-24a): a wine set's 89 inputs served by the clock, where a
+    12-hour log's reference of a few hours drew some of them, read as nine columns' remapped
+    codes at once, every row at a new value in one at a new value in the others.
     """
-    if not any(f.check == "drift" for f in found):
+    if not any(f.check == "drift" or _new_inner_values(f) for f in found):
         return found
     names = [k for k in input_names(ctx.reference.features, ctx.influence, clock_names) if k in ctx.current.features]
     seen = recurrence(ctx.reference.features, ctx.current.features, names, ctx.ref_sample, ctx.cur_sample)
@@ -263,6 +269,8 @@ def _counted_in_inputs(ctx: Context, found: list[Finding], clock_names: set[str]
     out = []
     for f in found:
         d = f.details
+        if _new_inner_values(f) and seen.counted_in_inputs(f.subject):
+            continue  # the pool's other inputs, not remapped codes (`Recurrence.counted_in_inputs`)
         if f.check != "drift" or "ks_critical" not in d or not seen.counted_in_inputs(f.subject):
             out.append(f)
             continue
@@ -280,6 +288,11 @@ def _counted_in_inputs(ctx: Context, found: list[Finding], clock_names: set[str]
         f.score = min(f.score, _moved_score(ctx, f.subject, unfloored, ks, crit))
         out.append(f)
     return out
+
+
+def _new_inner_values(f: Finding) -> bool:
+    """A value-grid finding of values a discrete reference never had inside its range (not a grid's resolution)."""
+    return f.check == "value_grid" and "share_new_values" in f.details
 
 
 def _local_times(ctx: Context) -> tuple[np.ndarray, np.ndarray, float]:

@@ -71,6 +71,11 @@ class Recurrence:
         drift cannot reach the KS bar of 0.1 on those rows). The other columns of those rows are
         the reference's inputs' own values and are still counted in inputs. A column outside the
         input (the model does not read it, the clock's) keeps the rows' evidence.
+
+        The same holds for a column's values the reference never had inside its range (issue-24a):
+        a remap replaces codes on the inputs that carried them, so the window serves the
+        reference's inputs with that one value changed; the pool's inputs a reference of a few
+        hours never drew carry values it never had in every column, interleaved with its own.
         """
         recurs = self.chance_ref > 0.0 or self.chance_cur > 0.0
         return recurs and name in self.altered and self.altered[name] < ALTERED_INPUTS
