@@ -76,17 +76,23 @@ def test_a_slowdown_after_the_outage_stays_latency() -> None:
             assert (cause, kind) == ("service", "latency"), (share, evidence)
 
 
-def test_missing_and_infinite_latencies_leave_the_reading_alone() -> None:
-    frame, built = _outage(0.4)
-    rng = np.random.default_rng(5)
+def _assert_holed_readings(frame: pd.DataFrame, built: Built, seed: int, factor: float) -> None:
+    """5% of the latencies missing and 1% infinite: the outage stays the outage, and the service back
+    `factor` times slower stays latency, both modes."""
+    rng = np.random.default_rng(seed)
     lat = frame["latency_ms"].to_numpy().copy()
     lat[rng.random(lat.size) < 0.05] = np.nan
     lat[rng.random(lat.size) < 0.01] = np.inf
     holed = frame.assign(latency_ms=lat)
     for cause, kind, evidence in _verdicts(holed, built):
         assert (cause, kind) == ("service", "traffic"), evidence
-    for cause, kind, evidence in _verdicts(_slower_after_silence(holed, built, 1.5), built):
+    for cause, kind, evidence in _verdicts(_slower_after_silence(holed, built, factor), built):
         assert (cause, kind) == ("service", "latency"), evidence
+
+
+def test_missing_and_infinite_latencies_leave_the_reading_alone() -> None:
+    frame, built = _outage(0.4)
+    _assert_holed_readings(frame, built, 5, 1.5)
 
 
 def test_the_step_across_a_silence_on_a_slope() -> None:
@@ -124,12 +130,4 @@ def test_a_slowdown_after_an_outage_near_the_end_stays_latency() -> None:
     frame, built = _outage_near_the_end(0.8, 60.0)
     for cause, kind, evidence in _verdicts(_slower_after_silence(frame, built, 1.3), built):
         assert (cause, kind) == ("service", "latency"), evidence
-    rng = np.random.default_rng(7)
-    lat = frame["latency_ms"].to_numpy().copy()
-    lat[rng.random(lat.size) < 0.05] = np.nan
-    lat[rng.random(lat.size) < 0.01] = np.inf
-    holed = frame.assign(latency_ms=lat)
-    for cause, kind, evidence in _verdicts(holed, built):
-        assert (cause, kind) == ("service", "traffic"), evidence
-    for cause, kind, evidence in _verdicts(_slower_after_silence(holed, built, 1.3), built):
-        assert (cause, kind) == ("service", "latency"), evidence
+    _assert_holed_readings(frame, built, 7, 1.3)
