@@ -66,3 +66,80 @@ def test_a_text_dictionary_skips_decoding_its_rows() -> None:
     )
     got, want = loader._categorical(all_missing), _plain_categorical(all_missing)
     assert np.array_equal(got.codes, want.codes) and list(got.categories) == list(want.categories) == []
+
+
+def _plain_numeric_column(col: pa.ChunkedArray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The column decoded and trimmed whole before its probe (the loader until issue-24d)."""
+    typ = col.type
+    if pa.types.is_dictionary(typ):
+        col = col.cast(typ.value_type)
+        typ = col.type
+    if loader._is_numeric_type(typ):
+        return loader._to_float(col), None
+    if pa.types.is_null(typ):
+        return np.full(len(col), np.nan), None
+    if not (pa.types.is_string(typ) or pa.types.is_large_string(typ)):
+        return None, None
+    trimmed = pc.utf8_trim_whitespace(col)
+    n = len(trimmed)
+    probe = pc.take(trimmed, pa.array(np.unique(np.linspace(0, max(n - 1, 0), min(n, 2000)).astype(np.int64))))
+    probe_present = pc.fill_null(pc.greater(pc.utf8_length(probe), 0), False)
+    if not pc.any(probe_present).as_py():
+        if not pc.any(pc.fill_null(pc.greater(pc.utf8_length(trimmed), 0), False)).as_py():
+            return np.full(n, np.nan), None
+    else:
+        probe_numeric = pc.fill_null(pc.match_substring_regex(probe, loader._NUMBER_RE), False)
+        share = pc.sum(pc.and_(probe_numeric, probe_present)).as_py() / max(pc.sum(probe_present).as_py(), 1)
+        if share < loader.MIXED_MIN_NUMERIC:
+            return None, None
+    present = pc.fill_null(pc.greater(pc.utf8_length(trimmed), 0), False)
+    numeric = pc.fill_null(pc.match_substring_regex(trimmed, loader._NUMBER_RE), False)
+    nums = pc.cast(pc.if_else(numeric, trimmed, pa.scalar(None, trimmed.type)), pa.float64())
+    bad = pc.and_(present, pc.invert(numeric)).to_numpy(zero_copy_only=False).astype(bool)
+    n_present = int(pc.sum(present).as_py() or 0)
+    if n_present and bad.sum() > (1 - loader.MIXED_MIN_NUMERIC) * n_present:
+        return None, None
+    return nums.to_numpy(zero_copy_only=False).astype(np.float64), (bad if bad.any() else None)
+
+
+def _text_rows(kind: str, rng: np.random.Generator, n: int) -> list[str | None]:
+    """Rows of a text column: segments, numbers with some words among them (a mixed column), NaN and
+    infinity spelled out, padding, empties and missing rows, or rows empty but for a tail the probe
+    may miss."""
+    if kind == "segments":
+        rows: list[str | None] = [str(v) for v in rng.choice(["eu_west", " us_east ", "apac", ""], n)]
+    elif kind == "mixed":
+        rows = [f" {v:.3f}" if rng.random() < 0.8 else "n/a" for v in rng.normal(size=n)]
+        rows[::97] = ["nan"] * len(rows[::97])
+        rows[::89] = ["inf"] * len(rows[::89])
+        rows[::83] = ["-Infinity "] * len(rows[::83])
+    elif kind == "mostly_words":
+        rows = [f"{v:.1f}" if rng.random() < 0.3 else "word" for v in rng.normal(size=n)]
+    else:  # "empty_but_tail": the probe sees only empties, the rows do not
+        rows = [""] * n
+        rows[-1] = "late"
+    for i in np.flatnonzero(rng.random(n) < 0.05):
+        rows[i] = None
+    return rows
+
+
+@pytest.mark.parametrize("kind", ["segments", "mixed", "mostly_words", "empty_but_tail"])
+@pytest.mark.parametrize("form", ["string", "large_string", "dictionary", "dictionary_chunks"])
+def test_a_text_column_is_typed_as_when_decoded_whole(kind: str, form: str) -> None:
+    rng = np.random.default_rng(7)
+    rows = _text_rows(kind, rng, 7_001)
+    if form == "string":
+        col = pa.chunked_array([pa.array(rows)])
+    elif form == "large_string":
+        col = pa.chunked_array([pa.array(rows, type=pa.large_string())])
+    elif form == "dictionary":
+        col = pa.chunked_array([pa.array(rows).dictionary_encode()])
+    else:
+        col = pa.chunked_array([pa.array(rows[i : i + 2_000]).dictionary_encode() for i in range(0, len(rows), 2_000)])
+    got, want = loader._numeric_column(col), _plain_numeric_column(col)
+    for g, w in zip(got, want, strict=True):
+        assert (g is None) == (w is None)
+        if g is not None and w is not None:
+            assert g.dtype == w.dtype and np.array_equal(g, w, equal_nan=True)
+    features = loader._feature_column(col)[0]
+    assert isinstance(features, Categorical) == (want[0] is None)
