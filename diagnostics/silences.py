@@ -44,15 +44,27 @@ def expected_rows(ts: np.ndarray) -> np.ndarray:
     if ts.size < 2:
         return np.zeros(0)
     start, end = ts[:-1], ts[1:]
-    lo = np.maximum(start - WINDOW_S, ts[0])
-    hi = np.minimum(end + WINDOW_S, ts[-1])
-    idx = np.arange(1, ts.size)
-    # rows in [lo, start] and in [end, hi]: the gap's own two edge rows included
-    around = (idx - np.searchsorted(ts, lo, side="left")) + (np.searchsorted(ts, hi, side="right") - idx)
-    covered = (start - lo) + (hi - end)
+    # each temporary written over once it is read (a million gaps: 8 MB an array), the same
+    # operations in the same order as the plain expression
+    lo = start - WINDOW_S
+    np.maximum(lo, ts[0], out=lo)
+    hi = end + WINDOW_S
+    np.minimum(hi, ts[-1], out=hi)
+    # rows in [lo, start] and in [end, hi]: the gap's own two edge rows included (the gap's index
+    # i + 1 less the rows before lo, plus the rows up to hi less i + 1)
+    around = np.searchsorted(ts, hi, side="right")
+    around -= np.searchsorted(ts, lo, side="left")
+    np.subtract(start, lo, out=lo)
+    np.subtract(hi, end, out=hi)
+    covered = np.add(lo, hi, out=lo)
+    quiet = ~(covered >= MIN_COVER_S)  # (a NaN is quiet, as in `np.where(covered >= ...)`)
+    rate = np.maximum(covered, 1.0, out=hi)
     with np.errstate(invalid="ignore", divide="ignore"):
-        rate = np.where(covered >= MIN_COVER_S, around / np.maximum(covered, 1.0), 0.0)
-    return np.asarray(rate * (end - start), dtype=np.float64)
+        np.divide(around, rate, out=rate)
+    del around
+    rate[quiet] = 0.0
+    np.subtract(end, start, out=covered)
+    return np.multiply(rate, covered, out=rate)
 
 
 class GapRows:
@@ -109,8 +121,9 @@ def improbable_silence(
     if expected.size == 0:
         return None
     gaps = np.diff(ts)
-    expected = np.where(gaps > max_seconds, 0.0, expected)
-    expected = np.where(inside_closings(closed, ts[:-1], ts[1:]), 0.0, expected)
+    expected = expected.copy()  # (the log's own array is kept for the diagnosis: read, never written)
+    expected[gaps > max_seconds] = 0.0
+    expected[inside_closings(closed, ts[:-1], ts[1:])] = 0.0
     # the silence `since` falls in counts (an alert dated inside the outage)
     first = max(int(np.searchsorted(ts[:-1], since, side="right")) - 1, 0)
     k = first + int(np.argmax(expected[first:]))
@@ -119,8 +132,9 @@ def improbable_silence(
     if first > 0:
         yardstick = float(expected[:first].max())
     else:
-        others = np.delete(expected, k)
-        yardstick = float(others.max()) if others.size else 0.0
+        # the most any other silence expected (a NaN anywhere is the answer, as np.delete's max)
+        parts = [part.max() for part in (expected[:k], expected[k + 1 :]) if part.size]
+        yardstick = float(np.max(parts)) if parts else 0.0
     if expected[k] < max(MIN_EXPECTED, FACTOR * yardstick):
         return None
     return Silence(float(ts[k]), float(gaps[k]), float(expected[k]), yardstick)

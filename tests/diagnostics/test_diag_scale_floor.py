@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from diagnostics import loader
+from diagnostics import loader, silences
 from diagnostics.log import Categorical
 
 
@@ -143,3 +143,84 @@ def test_a_text_column_is_typed_as_when_decoded_whole(kind: str, form: str) -> N
             assert g.dtype == w.dtype and np.array_equal(g, w, equal_nan=True)
     features = loader._feature_column(col)[0]
     assert isinstance(features, Categorical) == (want[0] is None)
+
+
+def _plain_expected_rows(ts: np.ndarray) -> np.ndarray:
+    """`silences.expected_rows` as one expression (until issue-24d): seven temporaries of a gap each."""
+    if ts.size < 2:
+        return np.zeros(0)
+    start, end = ts[:-1], ts[1:]
+    lo = np.maximum(start - silences.WINDOW_S, ts[0])
+    hi = np.minimum(end + silences.WINDOW_S, ts[-1])
+    idx = np.arange(1, ts.size)
+    around = (idx - np.searchsorted(ts, lo, side="left")) + (np.searchsorted(ts, hi, side="right") - idx)
+    covered = (start - lo) + (hi - end)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(covered >= silences.MIN_COVER_S, around / np.maximum(covered, 1.0), 0.0)
+    return np.asarray(rate * (end - start), dtype=np.float64)
+
+
+def _plain_silence(
+    ts: np.ndarray, since: float, closed: tuple[np.ndarray, np.ndarray], min_s: float, max_s: float
+) -> tuple[float, ...] | None:
+    expected = _plain_expected_rows(ts)
+    if expected.size == 0:
+        return None
+    gaps = np.diff(ts)
+    expected = np.where(gaps > max_s, 0.0, expected)
+    expected = np.where(silences.inside_closings(closed, ts[:-1], ts[1:]), 0.0, expected)
+    first = max(int(np.searchsorted(ts[:-1], since, side="right")) - 1, 0)
+    k = first + int(np.argmax(expected[first:]))
+    if gaps[k] < min_s:
+        return None
+    if first > 0:
+        yardstick = float(expected[:first].max())
+    else:
+        others = np.delete(expected, k)
+        yardstick = float(others.max()) if others.size else 0.0
+    if expected[k] < max(silences.MIN_EXPECTED, silences.FACTOR * yardstick):
+        return None
+    return float(ts[k]), float(gaps[k]), float(expected[k]), yardstick
+
+
+def _timestamps(seed: int) -> np.ndarray:
+    """Sorted times: tiny logs, an outage, ties, a NaN or an infinite time at the end."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.choice([0, 1, 2, 3, 10, 100, 5_000, 40_000]))
+    ts = np.sort(rng.uniform(0, rng.choice([600, 3600 * 5, 86400 * 3]), n))
+    if n > 10 and seed % 3 == 0:  # an outage
+        a = rng.uniform(ts[0], ts[-1])
+        ts = ts[(ts < a) | (ts > a + rng.uniform(600, 9_000))]
+    if n > 10 and seed % 5 == 0:
+        ts = np.round(ts)  # ties
+    if n > 10 and seed % 7 == 0:
+        ts[-1] = np.nan if seed % 2 else np.inf
+    return ts
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_the_silences_weigh_as_the_plain_expression(seed: int) -> None:
+    ts = _timestamps(seed)
+    with np.errstate(all="ignore"):
+        want = _plain_expected_rows(ts)
+        got = silences.expected_rows(ts)
+    assert got.dtype == want.dtype and np.array_equal(got.view(np.int64), want.view(np.int64))
+    if ts.size < 2:
+        return
+    for closed in ((np.zeros(0), np.zeros(0)), (np.array([ts[0] + 100.0]), np.array([ts[0] + 5_000.0]))):
+        for since in (float(ts[0]), float(np.nanmedian(ts))):
+            for max_s in (np.inf, 7_200.0):
+                with np.errstate(all="ignore"):
+                    plain = _plain_silence(ts, since, closed, 600.0, max_s)
+                    found = silences.improbable_silence(ts, since, closed, 600.0, max_s)
+                got_t = None if found is None else (found.start, found.seconds, found.expected, found.yardstick)
+                assert repr(got_t) == repr(plain)
+
+
+def test_the_kept_silences_are_read_not_written() -> None:
+    """The log's `expected_rows` is kept for the traffic check: weighing a silence leaves it as it was."""
+    ts = _timestamps(3)
+    rows = silences.GapRows(ts)
+    kept = rows.expected_rows(ts).copy()
+    silences.improbable_silence(ts, float(ts[0]), (np.array([ts[0]]), np.array([ts[-1]])), 600.0, 60.0, rows)
+    assert np.array_equal(rows.expected_rows(ts), kept)
