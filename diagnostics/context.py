@@ -57,10 +57,10 @@ def detect_task(pred: np.ndarray | Categorical, label: np.ndarray | Categorical 
 def class_codes(values: np.ndarray | Categorical, classes: np.ndarray) -> np.ndarray:
     """Map predictions or labels (strings or integers) onto codes of `classes`; -1 = missing/other."""
     if isinstance(values, Categorical):
+        # a category among no classes is -1 in the table itself: one gather of a million codes
         lookup = {str(c): i for i, c in enumerate(classes)}
-        table = np.array([lookup.get(str(c), -2) for c in values.categories] + [-1], dtype=np.int64)
-        out = table[values.codes]
-        return np.where(out == -2, -1, out)
+        table = np.array([lookup.get(str(c), -1) for c in values.categories] + [-1], dtype=np.int64)
+        return np.asarray(table[values.codes])
     vals = np.asarray(values, dtype=np.float64)
     nums = np.array([_as_float(c) for c in classes])
     order = np.argsort(nums)

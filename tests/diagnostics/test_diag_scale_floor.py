@@ -9,6 +9,7 @@ import pyarrow.compute as pc
 import pytest
 
 from diagnostics import loader, silences
+from diagnostics.context import class_codes
 from diagnostics.log import Categorical
 
 
@@ -224,3 +225,18 @@ def test_the_kept_silences_are_read_not_written() -> None:
     kept = rows.expected_rows(ts).copy()
     silences.improbable_silence(ts, float(ts[0]), (np.array([ts[0]]), np.array([ts[-1]])), 600.0, 60.0, rows)
     assert np.array_equal(rows.expected_rows(ts), kept)
+
+
+def test_class_codes_as_the_plain_lookup() -> None:
+    """Categories among no classes and missing rows are -1, as the lookup's -2 mapped to -1 was."""
+    rng = np.random.default_rng(5)
+    values = Categorical(
+        rng.integers(-1, 5, 10_000).astype(np.int32), np.array(["b", "a", "z", "1", "c"], dtype=object)
+    )
+    classes = np.array(["a", "b", "c", "d"], dtype=object)
+    lookup = {str(c): i for i, c in enumerate(classes)}
+    table = np.array([lookup.get(str(c), -2) for c in values.categories] + [-1], dtype=np.int64)
+    plain = table[values.codes]
+    want = np.where(plain == -2, -1, plain)
+    got = class_codes(values, classes)
+    assert got.dtype == want.dtype and np.array_equal(got, want)
