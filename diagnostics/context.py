@@ -15,7 +15,6 @@ import numpy as np
 
 from diagnostics.clock_features import log_utc_offset
 from diagnostics.log import Categorical, PredictionLog, align_categorical, as_categorical, present, take_rows
-from diagnostics.phase import hour_of_day
 from diagnostics.silences import GapRows
 from diagnostics.stats import bins_at, quantile_edges
 
@@ -293,24 +292,6 @@ class Context:
     # the rows the traffic around each of the log's gaps would have sent (`silences.GapRows`), kept
     # from the onset scan for the traffic check
     log_rows: GapRows | None = field(default=None, repr=False, compare=False)
-    # hours of the day of the timestamps the checks asked (`hours_of_day`), each with its array
-    held_hours: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list, repr=False, compare=False)
-
-    def hours_of_day(self, ts: np.ndarray) -> np.ndarray:
-        """`phase.hour_of_day(ts)`, computed once per array of timestamps for the diagnosis.
-
-        The windows' timestamps are read by the hour of the day by five checks (the inputs' daily
-        cycles, the matched hours, the hours the reference never held, each segment's traffic
-        and whether it follows the date): ~4 ms a million rows each time, ten times on the
-        scale log. An array is known by identity and held with its hours, so no other array can
-        take its place; the checks read the answer, never write it.
-        """
-        for held, hours in self.held_hours:
-            if held is ts:
-                return hours
-        hours = hour_of_day(ts)
-        self.held_hours.append((ts, hours))
-        return hours
 
     def log_utc_offset(self) -> float | None:
         """The UTC offset of the log's own clock (`clock_features.log_utc_offset`), found once per context.

@@ -123,9 +123,8 @@ def data_findings(ctx: Context, only: frozenset[str] | None = None) -> list[Find
     out: list[Finding] = []
     # hours of the day on the log's own clock: its traffic's zone across a daylight-saving change
     r_ts, c_ts, onset = _local_times(ctx)
-    window_hours = (ctx.hours_of_day(r_ts), ctx.hours_of_day(c_ts))
-    same_hours = matched_rows(r_ts, c_ts, window_hours)
-    unseen_hours = same_hours is None and window_hours_unseen(r_ts, c_ts, window_hours)
+    same_hours = matched_rows(r_ts, c_ts)
+    unseen_hours = same_hours is None and window_hours_unseen(r_ts, c_ts)
     end = float(c_ts[-1]) if len(c_ts) else onset
     earlier = earlier_windows(r_ts, onset, end)
     # no two earlier windows of the same hours: the reference's own blocks tell an input's weather
@@ -138,7 +137,7 @@ def data_findings(ctx: Context, only: frozenset[str] | None = None) -> list[Find
     stride = max(1, (r_ts.shape[0] + c_ts.shape[0]) // CYCLE_SAMPLE)
     both_ts = np.concatenate((r_ts[::stride], c_ts[::stride])) if unseen_hours else np.empty(0)
     # the hours of the day each column's cycle is judged on, computed once for every column
-    hours = _Hours(window_hours, stride, unseen_hours)
+    hours = _Hours(r_ts, both_ts, stride)
     # each row's local hour and kind of day, for inputs the calendar sets (`calendar_cells`)
     cells = CalendarCells(
         lambda: _local_day_offset(ctx, with_reference=True), ctx.reference.timestamp, ctx.current.timestamp
@@ -316,27 +315,25 @@ def _same_hours_blocks(r_ts: np.ndarray, c_ts: np.ndarray, r: np.ndarray, blocks
 
 
 class _Hours:
-    """Hours of the day of the timestamps `daily_cycle_share` reads: the windows' own
-    (`Context.hours_of_day`), and their stride samples taken from them (the hour of a row is the
-    same whichever sample holds it); the windows' samples joined on first use and kept."""
+    """Hours of the day of the timestamps `daily_cycle_share` reads, computed on first use and kept."""
 
-    def __init__(self, window_hours: tuple[np.ndarray, np.ndarray], stride: int, unseen: bool) -> None:
-        self._window, self._stride, self._unseen = window_hours, stride, unseen
-        self._both: np.ndarray | None = None
+    def __init__(self, r_ts: np.ndarray, both_ts: np.ndarray, stride: int) -> None:
+        self._ts = {"reference": r_ts, "both": both_ts, "strided": r_ts[::stride]}
+        self._hours: dict[str, np.ndarray] = {}
+
+    def _get(self, which: str) -> np.ndarray:
+        if which not in self._hours:
+            self._hours[which] = hour_of_day(self._ts[which])
+        return self._hours[which]
 
     def reference(self) -> np.ndarray:
-        return self._window[0]
+        return self._get("reference")
 
     def both(self) -> np.ndarray:
-        """The hours of `both_ts`: both windows' stride samples, joined (none when no hours are unseen)."""
-        if self._both is None:
-            rh, ch = self._window
-            s = self._stride
-            self._both = np.concatenate((rh[::s], ch[::s])) if self._unseen else hour_of_day(np.empty(0))
-        return self._both
+        return self._get("both")
 
     def strided(self) -> np.ndarray:
-        return self._window[0][:: self._stride]
+        return self._get("strided")
 
 
 def _own_blocks(
@@ -1276,7 +1273,7 @@ def _turns_with_the_calendar(ctx: Context, rc: np.ndarray, cc: np.ndarray, cats:
     days = int((float(c_ts[-1]) - float(c_ts[0])) // DAY_S)
     if int(np.unique(cc[cc >= 0]).size) < days:
         return False
-    return follows_the_date(both_ts, both, k + 1, np.concatenate([ctx.hours_of_day(r_ts), ctx.hours_of_day(c_ts)]))
+    return follows_the_date(both_ts, both, k + 1)
 
 
 def _exits_with_the_clock(ctx: Context, c: np.ndarray, lo: float, hi: float) -> bool:

@@ -62,19 +62,16 @@ def daily_cycle_share(values: np.ndarray, ts: np.ndarray, hours: np.ndarray | No
     return max(between, 0.0) / total
 
 
-def matched_rows(
-    ref_ts: np.ndarray, cur_ts: np.ndarray, hours: tuple[np.ndarray, np.ndarray] | None = None
-) -> np.ndarray | None:
+def matched_rows(ref_ts: np.ndarray, cur_ts: np.ndarray) -> np.ndarray | None:
     """Indices of reference rows whose hours of the day come in the current window's proportions.
 
     None when the reference lacks some hour the window holds (a log shorter than a day), when
     the window covers the day nearly evenly already, or when too few rows would remain. The
-    rows of each hour are taken in a fixed pseudo-random order (one sort, no row loop). `hours`:
-    both windows' `hour_of_day`, when the caller holds them.
+    rows of each hour are taken in a fixed pseudo-random order (one sort, no row loop).
     """
     if ref_ts.size == 0 or cur_ts.size == 0:
         return None
-    rh, ch = hours if hours is not None else (hour_of_day(ref_ts), hour_of_day(cur_ts))
+    rh, ch = hour_of_day(ref_ts), hour_of_day(cur_ts)
     r_n = np.bincount(rh, minlength=24).astype(float)
     c_share = np.bincount(ch, minlength=24) / float(ch.size)
     need = c_share >= MIN_WINDOW_SHARE
@@ -236,16 +233,12 @@ def _higher_harmonics(t: np.ndarray) -> list[np.ndarray]:
     return [np.cos(3 * angle), np.sin(3 * angle), np.cos(4 * angle), np.sin(4 * angle)]
 
 
-def window_hours_unseen(
-    ref_ts: np.ndarray, cur_ts: np.ndarray, hours: tuple[np.ndarray, np.ndarray] | None = None
-) -> bool:
-    """The window holds hours of the day the reference never saw enough of (a log of a day or less).
-    `hours`: both windows' `hour_of_day`, when the caller holds them."""
+def window_hours_unseen(ref_ts: np.ndarray, cur_ts: np.ndarray) -> bool:
+    """The window holds hours of the day the reference never saw enough of (a log of a day or less)."""
     if ref_ts.size == 0 or cur_ts.size == 0:
         return False
-    rh, ch = hours if hours is not None else (hour_of_day(ref_ts), hour_of_day(cur_ts))
-    r_n = np.bincount(rh, minlength=24)
-    c_share = np.bincount(ch, minlength=24) / float(cur_ts.size)
+    r_n = np.bincount(hour_of_day(ref_ts), minlength=24)
+    c_share = np.bincount(hour_of_day(cur_ts), minlength=24) / float(cur_ts.size)
     return bool((r_n[c_share >= MIN_WINDOW_SHARE] < MIN_ROWS_PER_HOUR).any())
 
 

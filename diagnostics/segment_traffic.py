@@ -81,29 +81,26 @@ def _purity(groups: np.ndarray, codes: np.ndarray, k: int) -> float:
     return float(counts.max(axis=1).sum() / max(counts.sum(), 1.0))
 
 
-def follows_the_date(ts: np.ndarray, codes: np.ndarray, k: int, hours: np.ndarray | None = None) -> bool:
+def follows_the_date(ts: np.ndarray, codes: np.ndarray, k: int) -> bool:
     """A day-of-week or date column: one value per hour of the log, but not per hour of the day.
 
     Its values take turns with the calendar, so a window of other days "loses" the reference's
     day (a window on Monday has no Sunday rows); the hour-of-day comparison cannot see that. A
     column set by the hour of the day (lunch / dinner) is compared at the same hours and kept.
-    `hours`: `hour_of_day(ts)`, when the caller holds it.
     """
     if ts.size < 2:
         return False
-    log_hours = ((ts - ts.min()) // HOUR_S).astype(np.int64)
-    if _purity(log_hours, codes, k) < MIN_PURITY:
-        return False
-    return _purity(hours if hours is not None else hour_of_day(ts), codes, k) < MIN_PURITY
+    hours = ((ts - ts.min()) // HOUR_S).astype(np.int64)
+    return _purity(hours, codes, k) >= MIN_PURITY and _purity(hour_of_day(ts), codes, k) < MIN_PURITY
 
 
 def _column_findings(ctx: Context, name: str, ref: Categorical, cur: Categorical) -> list[Finding]:
     r_codes, c_codes, cats = align_categorical(ref, cur)
     k = len(cats) + 1
     r_ts, c_ts = ctx.reference.timestamp, ctx.current.timestamp
-    rh, ch = ctx.hours_of_day(r_ts), ctx.hours_of_day(c_ts)
-    if follows_the_date(np.concatenate([r_ts, c_ts]), np.concatenate([r_codes, c_codes]), k, np.concatenate([rh, ch])):
+    if follows_the_date(np.concatenate([r_ts, c_ts]), np.concatenate([r_codes, c_codes]), k):
         return []
+    rh, ch = hour_of_day(r_ts), hour_of_day(c_ts)
     R, C = _counts(rh, r_codes, k), _counts(ch, c_codes, k)
     r_total = R.sum()
     shares = R[:, :-1].sum(axis=0) / max(r_total, 1.0)

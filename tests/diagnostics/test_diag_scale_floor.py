@@ -10,7 +10,7 @@ import pytest
 
 from diagnostics import loader, silences
 from diagnostics.context import class_codes
-from diagnostics.log import Categorical, PredictionLog
+from diagnostics.log import Categorical
 
 
 def _plain_categorical(col: pa.ChunkedArray) -> Categorical:
@@ -240,42 +240,3 @@ def test_class_codes_as_the_plain_lookup() -> None:
     want = np.where(plain == -2, -1, plain)
     got = class_codes(values, classes)
     assert got.dtype == want.dtype and np.array_equal(got, want)
-
-
-def test_each_windows_hours_of_the_day_are_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The checks that read the windows by the hour of the day (the inputs' cycles, the matched and
-    the unseen hours, each segment's traffic and whether it follows the date) share one reading
-    of each window's timestamps: main read the reference's five times and the window's four."""
-    import sys
-
-    from diagnostics import diagnose, phase
-
-    rng = np.random.default_rng(21)
-    n = 40_000
-    ts = np.sort(rng.uniform(0.0, 2 * 86400.0, n)) + 1_772_755_200.0
-    x = rng.normal(size=n)
-    pred = 2.0 * x
-    regions = np.array(["eu", "us", "apac"], dtype=object)[rng.integers(0, 3, n)]
-    log = PredictionLog(
-        timestamp=ts,
-        model_version=np.full(n, "v1"),
-        prediction=pred,
-        label=pred + rng.normal(0.0, 0.5, n),
-        features={"x": x, "z": rng.normal(size=n), "region": regions, "device": regions[::-1].copy()},
-    )
-    onset = float(ts[0] + 31 * 3600.0)
-    cut = int(np.searchsorted(ts, onset))
-    read: dict[tuple[int, float], int] = {}
-    real = phase.hour_of_day
-
-    def counted(t: np.ndarray) -> np.ndarray:
-        if t.size:
-            read[(t.size, float(t[0]))] = read.get((t.size, float(t[0])), 0) + 1
-        return real(t)
-
-    for module in list(sys.modules.values()):
-        if getattr(module, "__name__", "").startswith("diagnostics") and getattr(module, "hour_of_day", None) is real:
-            monkeypatch.setattr(module, "hour_of_day", counted)
-    diagnose(log, onset=onset)
-    assert read.get((cut, float(ts[0])), 0) == 1
-    assert read.get((n - cut, float(ts[cut])), 0) == 1
