@@ -341,7 +341,7 @@ def _timestamps(col: pa.ChunkedArray, name: str, where: Any) -> np.ndarray:
     elif pa.types.is_integer(typ) or pa.types.is_floating(typ):
         arr = col.cast(pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
         nulls = None
-    elif pa.types.is_string(typ) or pa.types.is_large_string(typ):
+    elif _is_text_type(typ):
         import pandas as pd
 
         raw = col.to_numpy(zero_copy_only=False)
@@ -403,7 +403,7 @@ def _categorical(col: pa.ChunkedArray) -> Categorical:
         return fast
     if pa.types.is_dictionary(col.type):
         col = col.cast(col.type.value_type)
-    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+    if not _is_text_type(col.type):
         col = col.cast(pa.string())
     arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
     enc = pc.dictionary_encode(arr)
@@ -423,9 +423,7 @@ def _dictionary_categorical(col: pa.ChunkedArray) -> Categorical | None:
     dictionary value.
     """
     typ = col.type
-    if not (
-        pa.types.is_dictionary(typ) and (pa.types.is_string(typ.value_type) or pa.types.is_large_string(typ.value_type))
-    ):
+    if not _is_text_dictionary(typ):
         return None
     if col.num_chunks == 0 or any(chunk.dictionary.null_count for chunk in col.chunks):
         return None
@@ -439,6 +437,14 @@ def _dictionary_categorical(col: pa.ChunkedArray) -> Categorical | None:
     codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int32)
     cats = np.asarray(pc.take(dictionary, enc.dictionary).to_pylist(), dtype=object)
     return Categorical(codes, cats)
+
+
+def _is_text_type(typ: pa.DataType) -> bool:
+    return bool(pa.types.is_string(typ) or pa.types.is_large_string(typ))
+
+
+def _is_text_dictionary(typ: pa.DataType) -> bool:
+    return bool(pa.types.is_dictionary(typ) and _is_text_type(typ.value_type))
 
 
 def _is_numeric_type(typ: pa.DataType) -> bool:
@@ -457,9 +463,7 @@ def _numeric_column(col: pa.ChunkedArray) -> tuple[np.ndarray | None, np.ndarray
     column (a region, a device) is text, and trimming its million rows, decoded from their
     dictionary, only to find the probe holds no number cost ~0.1 s a column."""
     typ = col.type
-    text_dictionary = pa.types.is_dictionary(typ) and (
-        pa.types.is_string(typ.value_type) or pa.types.is_large_string(typ.value_type)
-    )
+    text_dictionary = _is_text_dictionary(typ)
     if pa.types.is_dictionary(typ) and not text_dictionary:
         col = col.cast(typ.value_type)
         typ = col.type
@@ -468,7 +472,7 @@ def _numeric_column(col: pa.ChunkedArray) -> tuple[np.ndarray | None, np.ndarray
     if pa.types.is_null(typ):
         return np.full(len(col), np.nan), None
     text_type = typ.value_type if text_dictionary else typ
-    if not (pa.types.is_string(text_type) or pa.types.is_large_string(text_type)):
+    if not _is_text_type(text_type):
         return None, None
 
     def trim(rows: Any) -> Any:
