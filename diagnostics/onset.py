@@ -87,7 +87,7 @@ def detect_onset(
     # per-bin means need a few hundred rows per bin, not millions: a time-ordered stride sample
     stride = max(1, len(log) // SAMPLE_ROWS)
     rows = slice(None, None, stride)
-    bs = b[rows]
+    bs = np.ascontiguousarray(b[rows])  # read by every series below: one gather, not one a bincount
     rows_per_bin = np.bincount(bs, minlength=n_bins)  # the bins' rows of every series without a gap
 
     def mean_series(sampled: np.ndarray) -> np.ndarray:
@@ -758,7 +758,12 @@ def ramp_start(values: np.ndarray, step_bin: int, lo_bin: int) -> int | None:
     widths = np.array([w for w in RAMP_WIDTHS if w < idx.size], dtype=np.float64)
     h = np.repeat(starts, widths.size)[:, None]
     w = np.tile(widths, starts.size)[:, None]
-    shapes = np.clip(x[None, :] - h, 0.0, w) / w
+    # `np.clip(x - h, 0, w) / w` in one array (bins x candidates: a few million values): the
+    # bounds broadcast per row made np.clip's slow path, and each step its own copy
+    shapes = x[None, :] - h
+    np.maximum(shapes, 0.0, out=shapes)
+    np.minimum(shapes, w, out=shapes)
+    shapes /= w
     step = (x >= step_bin).astype(np.float64)[None, :]
 
     def fit(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
