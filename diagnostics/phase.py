@@ -29,8 +29,24 @@ MIN_MATCHED = 200  # a matched reference smaller than this says too little: keep
 MIN_WINDOW_SHARE = 0.005  # hours holding less of the window are left out of the matching
 
 
+_WHOLE_HOURS = 2.0**52  # hour numbers below this in size are exact as whole numbers in int64 too
+
+
 def hour_of_day(ts: np.ndarray) -> np.ndarray:
-    return (np.floor(ts / HOUR_S) % 24).astype(np.int64)
+    """`(np.floor(ts / HOUR_S) % 24).astype(np.int64)`, bit for bit.
+
+    A float's `% 24` costs ~5 ns a value (numpy's floored modulo of floats), and a diagnosis reads
+    the hours of a million timestamps ten times: the hour numbers are whole, so they are taken
+    modulo 24 as integers (floored as numpy floors them); a missing, infinite or huge time keeps
+    the float expression."""
+    hours = np.floor(ts / HOUR_S)
+    with np.errstate(invalid="ignore"):  # (those rows are written again below, warning as the plain cast does)
+        whole = hours.astype(np.int64)
+    whole %= 24
+    plain = ~(np.abs(hours) < _WHOLE_HOURS)
+    if plain.any():
+        whole[plain] = (hours[plain] % 24).astype(np.int64)
+    return whole
 
 
 WINSOR = np.array([0.01, 0.99])  # the quantiles a daily-cycle share clips values at
