@@ -21,7 +21,7 @@ from diagnostics.clock_features import hour_of_day_columns
 from diagnostics.context import Context
 from diagnostics.findings import Finding
 from diagnostics.log import Categorical, PredictionLog
-from diagnostics.stats import two_proportion_se
+from diagnostics.stats import floor_quotient, two_proportion_se
 
 MIN_ROWS = 200
 MIN_RISE = 0.1  # ten points more of the rows repeat an earlier request ...
@@ -107,7 +107,7 @@ def repeats(
 
 
 def _bin_shares(t: np.ndarray, hit: np.ndarray, start: float, width: float) -> tuple[np.ndarray, np.ndarray]:
-    b = np.maximum((t - start) // width, 0).astype(np.int64)
+    b = np.maximum(floor_quotient(t - start, width), 0).astype(np.int64)
     rows = np.bincount(b).astype(np.float64)
     hits = np.bincount(b, weights=hit.astype(np.float64), minlength=rows.size)
     return rows, hits

@@ -25,6 +25,7 @@ from diagnostics.context import Context
 from diagnostics.findings import Finding
 from diagnostics.log import Categorical, PredictionLog, align_categorical
 from diagnostics.phase import HOUR_S, hour_of_day
+from diagnostics.stats import floor_quotient
 
 MIN_SHARE = 0.02  # a value holding less of the reference's rows is not a segment anyone routes
 MIN_EXPECTED = 50.0  # rows the segment should have sent since the onset
@@ -60,7 +61,7 @@ def _dispersion(ts: np.ndarray, is_v: np.ndarray, ratio_h: np.ndarray) -> float:
     Requests come in bursts (a campaign, a batch client), so a segment's count varies more than
     a Poisson count would; the z of the fall is divided by this (never below 1).
     """
-    b = ((ts - ts[0]) // HOUR_S).astype(np.int64)
+    b = floor_quotient(ts - ts[0], HOUR_S).astype(np.int64)
     nb = int(b[-1]) + 1 if b.size else 0
     if nb < 6:
         return 1.0
@@ -90,7 +91,7 @@ def follows_the_date(ts: np.ndarray, codes: np.ndarray, k: int) -> bool:
     """
     if ts.size < 2:
         return False
-    hours = ((ts - ts.min()) // HOUR_S).astype(np.int64)
+    hours = floor_quotient(ts - ts.min(), HOUR_S).astype(np.int64)
     return _purity(hours, codes, k) >= MIN_PURITY and _purity(hour_of_day(ts), codes, k) < MIN_PURITY
 
 
@@ -211,7 +212,7 @@ def segment_traffic_onset(log: PredictionLog) -> float | None:
     ts = log.timestamp
     if ts.size < 4 * MIN_EXPECTED:
         return None
-    hours = ((ts - ts[0]) // HOUR_S).astype(np.int64)
+    hours = floor_quotient(ts - ts[0], HOUR_S).astype(np.int64)
     n_h = int(hours[-1]) + 1
     if n_h < 8:
         return None

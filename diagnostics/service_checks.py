@@ -21,7 +21,7 @@ from diagnostics.phase import RATE_BINS, WAVE_SPAN, rate_beyond_cycle, without_d
 from diagnostics.replay import replay_findings
 from diagnostics.segment_traffic import segment_traffic_findings
 from diagnostics.silences import GAP_MIN_S, improbable_silence
-from diagnostics.stats import two_proportion_se
+from diagnostics.stats import floor_quotient, two_proportion_se
 from diagnostics.versions import new_version_codes
 
 MIN_ROWS = 30
@@ -184,7 +184,7 @@ def _exceedance_z(r_hit: np.ndarray, r_ts: np.ndarray, c_hit: np.ndarray, c_ts: 
         share = float(hit.mean())
         span = float(ts[-1] - ts[0]) if n else 0.0
         width = min(CLUSTER_S, max(span / 10.0, 1e-9))
-        b = ((ts - ts[0]) // width).astype(np.int64)
+        b = floor_quotient(ts - ts[0], width).astype(np.int64)
         rows = np.bincount(b).astype(np.float64)
         hits = np.bincount(b, weights=hit.astype(np.float64))
         used = rows > 0

