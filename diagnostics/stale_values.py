@@ -27,7 +27,7 @@ from diagnostics.context import Context
 from diagnostics.findings import Finding
 from diagnostics.log import Categorical, align_categorical
 from diagnostics.replay import repeats
-from diagnostics.stats import two_proportion_se
+from diagnostics.stats import floor_quotient, two_proportion_se
 
 MAX_VALUE_COLUMNS = 12  # the most influential numeric inputs are the ones worth checking
 MIN_ENTITIES = 20  # an entity column has at least this many values in the current window ...
@@ -178,12 +178,38 @@ LOOK_SHARE = 0.6  # the look-back is this share of the log before the onset ...
 MAX_LOOK_S = 49 * 3600.0  # ... up to two days and an hour (a copy one day old)
 
 
-def _bin_means(ts: np.ndarray, v: np.ndarray, start: float, n_bins: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """Ten-minute means (NaN where empty), rows per bin, and the within-bin variance of a row."""
+def _time_bins(ts: np.ndarray, start: float) -> np.ndarray:
+    return floor_quotient(ts - start, BIN_S).astype(np.int64)
+
+
+class _EveryRow:
+    """The ten-minute bins of every row of the log, computed on first use and kept while the inputs are read."""
+
+    def __init__(self, ts: np.ndarray, start: float) -> None:
+        self._ts, self._start = ts, start
+        self._bins: np.ndarray | None = None
+
+    def __call__(self) -> np.ndarray:
+        if self._bins is None:
+            self._bins = _time_bins(self._ts, self._start)
+        return self._bins
+
+
+def _bin_means(
+    ts: np.ndarray, v: np.ndarray, start: float, n_bins: int, every_row: _EveryRow
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Ten-minute means (NaN where empty), rows per bin, and the within-bin variance of a row.
+
+    An input without a missing row is binned on every row's bin (`every_row`, the same for each
+    such input), and its rows are used as they are, not copied through masks that keep them all."""
     ok = np.isfinite(v)
-    b = ((ts[ok] - start) // BIN_S).astype(np.int64)
+    if bool(ok.all()):
+        b, x = every_row(), v
+    else:
+        b, x = _time_bins(ts[ok], start), v[ok]
     keep = (b >= 0) & (b < n_bins)
-    b, x = b[keep], v[ok][keep]
+    if not bool(keep.all()):
+        b, x = b[keep], x[keep]
     n = np.bincount(b, minlength=n_bins).astype(np.float64)
     s = np.bincount(b, weights=x, minlength=n_bins)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -203,12 +229,13 @@ def _lagged_copy(ctx: Context, names: list[str]) -> list[Finding]:
         return []
     phase0 = int(start // BIN_S) % DAY_BINS  # bin i's slot of the (UTC) day is (i + phase0) mod DAY_BINS
     out: list[Finding] = []
+    every_row = _EveryRow(ts, start)
     for k in names:
         col = log.features.get(k)
         if col is None or isinstance(col, Categorical):
             continue
         v = np.asarray(col, dtype=np.float64)
-        m, n, within = _bin_means(ts, v, start, n_bins)
+        m, n, within = _bin_means(ts, v, start, n_bins, every_row)
         ref_m = m[:ref_bins]
         filled = np.isfinite(ref_m)
         if int(filled.sum()) < 4 * MIN_LAG_BINS:
