@@ -40,6 +40,7 @@ MIN_SHARE_GAIN = 0.05  # the segment the traffic moved onto gained this share of
 WORSE_Z = 3.0  # and the model was worse there in the reference, beyond noise
 SEEN_Z = 2.5  # the observed rise in its standard errors, when no performance finding stands
 MAX_CODES = 10  # a numeric input with at most this many values is a category (a 0/1 flag, a grade)
+CODES_HEAD = 500  # values read first: more than MAX_CODES among them is more than MAX_CODES among all
 
 
 def _segment_name(
@@ -53,6 +54,15 @@ def _segment_name(
     held = np.unique(values[sample][codes == top])
     held = held[np.isfinite(held)]
     return f"{name}={held[0]:g}" if held.size == 1 else f"{name} (missing)" if held.size == 0 else f"{name} segment"
+
+
+def _more_than_codes(sample: np.ndarray) -> bool:
+    """Whether the finite values of `sample` hold more than `MAX_CODES` distinct values.
+
+    A continuous input shows more than that among its first `CODES_HEAD` values already: read
+    there first, it is not sorted whole (40,000 values for every input of the log)."""
+    finite = sample[np.isfinite(sample)]
+    return bool(np.unique(finite[:CODES_HEAD]).size > MAX_CODES or np.unique(finite).size > MAX_CODES)
 
 
 def population_shift_findings(ctx: Context, perf_mag: float) -> list[Finding]:
@@ -82,8 +92,7 @@ def population_shift_findings(ctx: Context, perf_mag: float) -> list[Finding]:
         values = ctx.reference.features[name]
         if bins.numeric:  # a number holding a few codes (0/1, a grade) is a category
             assert not isinstance(values, Categorical)
-            sample = values[ctx.ref_sample]
-            if np.unique(sample[np.isfinite(sample)]).size > MAX_CODES:
+            if _more_than_codes(values[ctx.ref_sample]):
                 continue
         k = bins.n_bins
         cr = ctx.ref_bin_codes[name].astype(np.int64)[rok]
