@@ -38,6 +38,7 @@ from diagnostics.phase import (
     LEVEL_KS_BAR,
     MIN_CYCLE,
     WAVE_SPAN,
+    DayHours,
     daily_cycle_share,
     daily_wave_fit,
     day_levels,
@@ -45,7 +46,6 @@ from diagnostics.phase import (
     earlier_windows,
     glides_through_onset,
     hour_blocks,
-    hour_of_day,
     local_clock,
     matched_rows,
     reference_blocks,
@@ -319,20 +319,20 @@ class _Hours:
 
     def __init__(self, r_ts: np.ndarray, both_ts: np.ndarray, stride: int) -> None:
         self._ts = {"reference": r_ts, "both": both_ts, "strided": r_ts[::stride]}
-        self._hours: dict[str, np.ndarray] = {}
+        self._hours: dict[str, DayHours] = {}
 
-    def _get(self, which: str) -> np.ndarray:
+    def _get(self, which: str) -> DayHours:
         if which not in self._hours:
-            self._hours[which] = hour_of_day(self._ts[which])
+            self._hours[which] = DayHours.of(self._ts[which])
         return self._hours[which]
 
-    def reference(self) -> np.ndarray:
+    def reference(self) -> DayHours:
         return self._get("reference")
 
-    def both(self) -> np.ndarray:
+    def both(self) -> DayHours:
         return self._get("both")
 
-    def strided(self) -> np.ndarray:
+    def strided(self) -> DayHours:
         return self._get("strided")
 
 

@@ -52,11 +52,26 @@ def hour_of_day(ts: np.ndarray) -> np.ndarray:
 WINSOR = np.array([0.01, 0.99])  # the quantiles a daily-cycle share clips values at
 
 
-def daily_cycle_share(values: np.ndarray, ts: np.ndarray, hours: np.ndarray | None = None) -> float:
+class DayHours(NamedTuple):
+    """`hour_of_day` of a set of timestamps and the rows in each hour: every column of a log is judged
+    on the same timestamps, and each column without a missing value has those rows per hour."""
+
+    hours: np.ndarray
+    rows: np.ndarray  # np.bincount(hours, minlength=24), as floats
+
+    @classmethod
+    def of(cls, ts: np.ndarray) -> DayHours:
+        hours = hour_of_day(ts)
+        return cls(hours, np.bincount(hours, minlength=24).astype(float))
+
+
+def daily_cycle_share(values: np.ndarray, ts: np.ndarray, hours: np.ndarray | DayHours | None = None) -> float:
     """Between-hour share of variance (eta squared) of the finite values, winsorized at 1%/99%.
 
-    `hours` is `hour_of_day(ts)` when the caller holds it: every column of a log is judged on the
-    same timestamps, and recomputing their hours per column cost as much as the rest of the check.
+    `hours` is `hour_of_day(ts)` (or `DayHours.of(ts)`) when the caller holds it: every column of a
+    log is judged on the same timestamps, and recomputing their hours per column cost as much as the
+    rest of the check. The sum of the values is read once (`np.mean` divides the same sum by the
+    count) and their squared deviations are written over one array.
     """
     ok = np.isfinite(values)
     n_ok = int(ok.sum())
@@ -66,15 +81,20 @@ def daily_cycle_share(values: np.ndarray, ts: np.ndarray, hours: np.ndarray | No
     v = values if whole else values[ok]
     lo, hi = tail_quantiles(v, WINSOR)  # np.quantile's, without partitioning every value
     v = np.clip(v, lo, hi)
-    h = hours if hours is not None else hour_of_day(ts)
+    given = hours if isinstance(hours, DayHours) else None
+    h = hours.hours if isinstance(hours, DayHours) else hours if hours is not None else hour_of_day(ts)
     h = h if whole else h[ok]
-    n = np.bincount(h, minlength=24).astype(float)
+    n = given.rows if given is not None and whole else np.bincount(h, minlength=24).astype(float)
     s = np.bincount(h, weights=v, minlength=24)
-    total = float(((v - v.mean()) ** 2).sum())
+    v_sum = v.sum()
+    dev = np.subtract(v, v_sum / v.size)  # (v - v.mean()) ** 2, in place
+    np.multiply(dev, dev, out=dev)
+    total = float(dev.sum())
+    del dev
     if not total > 0:
         return 0.0
     filled = n > 0
-    between = float((s[filled] ** 2 / n[filled]).sum() - v.sum() ** 2 / v.size)
+    between = float((s[filled] ** 2 / n[filled]).sum() - v_sum**2 / v.size)
     return max(between, 0.0) / total
 
 
