@@ -49,11 +49,18 @@ def new_inner_values(rs: np.ndarray, cs: np.ndarray) -> tuple[float, np.ndarray]
     values = _distinct_sorted(rs)
     if values is None:
         return None
-    inside = cs[(cs >= values[0]) & (cs <= values[-1])]
+    # `cs` is sorted: the rows inside the range are one slice, and the rows at each reference value
+    # one run of it (two binary searches a value, not one a row)
+    inside = cs[int(np.searchsorted(cs, values[0], side="left")) : int(np.searchsorted(cs, values[-1], side="right"))]
     if inside.shape[0] == 0:
         return 0.0, np.empty(0)
-    pos = np.clip(np.searchsorted(values, inside), 0, values.shape[0] - 1)
-    new = inside[values[pos] != inside]
+    bounds = np.empty(2 * values.shape[0] + 2, dtype=np.intp)  # 0, (first, end of each value's run), all
+    bounds[0], bounds[-1] = 0, inside.shape[0]
+    bounds[1:-1:2] = np.searchsorted(inside, values, side="left")
+    bounds[2:-1:2] = np.searchsorted(inside, values, side="right")
+    between = np.zeros(bounds.shape[0] - 1, dtype=bool)  # the rows between two runs hold no reference value
+    between[::2] = True
+    new = inside[np.repeat(between, np.diff(bounds))]
     if new.shape[0] == 0:
         return 0.0, np.empty(0)
     nv, nc = np.unique(new, return_counts=True)
