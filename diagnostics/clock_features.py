@@ -59,29 +59,43 @@ class ClockInput:
     findings: list[Finding] = field(default_factory=list)
 
 
+def _finite_rows(values: np.ndarray) -> np.ndarray | None:
+    """Positions of the finite values; None when every value is (no list of a million positions)."""
+    finite = np.isfinite(values)
+    return None if bool(finite.all()) else np.flatnonzero(finite)
+
+
 def _sample(values: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Every k-th finite row (about `SAMPLE` of them), in time order."""
-    finite = np.isfinite(values)
-    if bool(finite.all()):  # no gaps: the same rows as a stride, without listing a million positions
+    return _sample_at(values, ts, _finite_rows(values))
+
+
+def _sample_at(values: np.ndarray, ts: np.ndarray, ok: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """`_sample` with the column's `_finite_rows` known: a column asked several questions is read for
+    its gaps once."""
+    if ok is None:  # no gaps: the same rows as a stride
         step = max(1, values.shape[0] // SAMPLE)
         return values[::step], ts[::step]
-    ok = np.flatnonzero(finite)
     ok = ok[:: max(1, ok.size // SAMPLE)]
     return values[ok], ts[ok]
 
 
-def _sample_joined(a: np.ndarray, a_ts: np.ndarray, b: np.ndarray, b_ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`_sample` of `a` followed by `b` (the reference and the window), the same rows, without joining them.
+def _sample_joined(
+    a: np.ndarray, a_ts: np.ndarray, b: np.ndarray, b_ts: np.ndarray, ok_a: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """`_sample` of `a` followed by `b` (the reference and the window), the same rows, without joining
+    them; `ok_a` is `_finite_rows(a)`.
 
     Joining a million values and their timestamps to sample 4,000 of them cost ~3 ms an input
     (every numeric input is asked whether it is a weekday), more than the rest of its clock test.
     """
-    fa, fb = np.isfinite(a), np.isfinite(b)
-    if bool(fa.all()) and bool(fb.all()):
+    ok_b = _finite_rows(b)
+    if ok_a is None and ok_b is None:
         step = max(1, (a.shape[0] + b.shape[0]) // SAMPLE)
         first = -a.shape[0] % step  # the first row of `b` the joined stride lands on
         return np.concatenate([a[::step], b[first::step]]), np.concatenate([a_ts[::step], b_ts[first::step]])
-    ok_a, ok_b = np.flatnonzero(fa), np.flatnonzero(fb)
+    ok_a = np.arange(a.shape[0]) if ok_a is None else ok_a
+    ok_b = np.arange(b.shape[0]) if ok_b is None else ok_b
     step = max(1, (ok_a.size + ok_b.size) // SAMPLE)
     ia, ib = ok_a[::step], ok_b[-ok_a.size % step :: step]
     return np.concatenate([a[ia], b[ib]]), np.concatenate([a_ts[ia], b_ts[ib]])
@@ -94,7 +108,11 @@ def _hours(ts: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 def best_offset(values: np.ndarray, ts: np.ndarray) -> tuple[float, float] | None:
     """(offset in hours, share of rows matching) of an integer 0-23 column against its timestamps."""
-    v, t = _sample(values, ts)
+    return _offset_fit(*_sample(values, ts))
+
+
+def _offset_fit(v: np.ndarray, t: np.ndarray) -> tuple[float, float] | None:
+    """`best_offset` on its sample of rows."""
     if v.size < MIN_ROWS or not bool(np.all((v >= 0) & (v <= 23) & (v == np.floor(v)))):
         return None
     if np.unique(v).size < 2:  # a morning hour or two identify the offset; a constant does not
@@ -265,24 +283,24 @@ def clock_input(
     name: str, r: np.ndarray, r_ts: np.ndarray, c: np.ndarray, c_ts: np.ndarray, weight: float
 ) -> ClockInput | None:
     """The clock relation of `name` if the reference shows one; a finding when it broke since."""
-    ref = best_offset(r, r_ts)
+    ok_r = _finite_rows(r)  # the reference's gaps, read once for every question below
+    rv, rt = _sample_at(r, r_ts, ok_r)
+    ref = _offset_fit(rv, rt)
     if ref is not None:
         # a daylight-saving change inside the reference, or else inside the whole log (the window)
         clock = _log_clock(r, r_ts, ref[0])
         if clock.before == clock.after:
             clock = _log_clock(np.concatenate([r, c]), np.concatenate([r_ts, c_ts]), ref[0])
-        rv, rt = _sample(r, r_ts)
         match_ref = float((clock.hours(rt) == rv).mean()) if rv.size else 0.0
         if match_ref >= MIN_MATCH:
             return _hour_input(name, clock, match_ref, c, c_ts, weight)
-    week = best_weekday(r, r_ts)
+    week = _weekday_fit(rv, rt, MIN_MATCH)  # `best_weekday(r, r_ts)`
     if week is None:
         # a reference of one day cannot show a weekday column; reference and current together
         # can when most of their rows follow one numbering (a broken current part is a minority)
-        week = _weekday_fit(*_sample_joined(r, r_ts, c, c_ts), min_match=0.6)
+        week = _weekday_fit(*_sample_joined(r, r_ts, c, c_ts, ok_r), min_match=0.6)
         if week is None:
             return None
-        rv, rt = _sample(r, r_ts)
         week = (week[0], week[1], float(weekday_match_share(rv, rt, week[0], week[1]).mean()) if rv.size else 0.0)
         if week[2] < MIN_MATCH:
             return None

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from diagnostics import diagnose, silences, value_grid
-from diagnostics.clock_features import _sample, _sample_joined
+from diagnostics.clock_features import _finite_rows, _sample, _sample_joined
 from diagnostics.log import PredictionLog
 from diagnostics.stats import FEW_EDGES, TAIL_QUANTILE_MIN, bins_at, tail_quantiles
 
@@ -75,7 +75,7 @@ def test_the_joined_sample_is_the_sample_of_the_join(gaps: bool, sizes: tuple[in
         a[rng.random(a.size) < 0.3] = np.nan
         b[rng.random(b.size) < 0.1] = np.nan
     a_ts, b_ts = np.arange(a.size, dtype=float), np.arange(a.size, a.size + b.size, dtype=float)
-    got = _sample_joined(a, a_ts, b, b_ts)
+    got = _sample_joined(a, a_ts, b, b_ts, _finite_rows(a))
     want = _sample(np.concatenate([a, b]), np.concatenate([a_ts, b_ts]))
     assert np.array_equal(got[0], want[0], equal_nan=True) and np.array_equal(got[1], want[1])
 
