@@ -35,10 +35,10 @@ Spans = tuple[np.ndarray, np.ndarray]
 MIDNIGHT_S = 900.0  # a change dated this close to a local midnight begins there
 
 
-def at_local_midnight(t: float, offset_h: float) -> bool:
-    """Whether `t` is within `MIDNIGHT_S` of a local midnight at UTC offset `offset_h` (hours)."""
+def at_local_midnight(t: float, offset_h: float, within: float = MIDNIGHT_S) -> bool:
+    """Whether `t` is within `within` seconds of a local midnight at UTC offset `offset_h` (hours)."""
     local = (t + offset_h * 3600.0) % DAY_S
-    return min(local, DAY_S - local) <= MIDNIGHT_S
+    return min(local, DAY_S - local) <= within
 
 
 def _weekday(t: float, offset_h: float) -> int:

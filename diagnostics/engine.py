@@ -278,10 +278,10 @@ def _diagnose(
     full_loss = row_loss(log.prediction, log.label, task)
     log_rows = GapRows(log.timestamp)  # its silences, weighed once for the onset scan and the traffic check
 
-    traffic_step = None
+    traffic_steps: tuple[float, ...] = ()
     if onset is None:
         found = detect_onset(log, full_loss, change_list, log_rows)
-        onset_ts, detected, traffic_step = found.timestamp, found.detected, found.traffic_step
+        onset_ts, detected, traffic_steps = found.timestamp, found.detected, found.traffic_steps
         if reference is None and not detected:
             # a replayed hour or one segment's fall moves nothing the onset scan sees
             extra = tuple(
@@ -378,7 +378,7 @@ def _diagnose(
     trigger = trigger_for_diagnosis(
         change_list, culprit_kind=verdict.culprit_kind, culprit_name=verdict.culprit_name, onset=onset_ts, services=None
     )
-    if traffic_step is not None and verdict.cause == "none":
+    for traffic_step in traffic_steps if verdict.cause == "none" else ():
         # a harmless version dated the log: the traffic rate's own step, kept when it is the traffic's
         at_rate = _diagnose(given_log, reference=given_reference, changes=change_list, onset=traffic_step)
         if at_rate.cause == "service" and at_rate.culprit_kind == "traffic":

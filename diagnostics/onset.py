@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from diagnostics.bursts import rate_burst
-from diagnostics.clock_features import clock_match
+from diagnostics.calendar_days import DAY_S, MIDNIGHT_S, at_local_midnight, weekday_of
+from diagnostics.clock_features import clock_match, log_utc_offset
 from diagnostics.log import Categorical, ChangeRecord, PredictionLog
 from diagnostics.onset_mix import mix_steps
 from diagnostics.onset_relations import relation_steps
@@ -65,8 +66,9 @@ class Onset:
     # up with one input) whose step the caller may confirm by diagnosing at it
     candidates: tuple[Candidate, ...] = ()
     # when a version's share dated the log: the traffic rate's own strong step elsewhere, which the
-    # caller may try when the version proves harmless (`traffic_beside_version`)
-    traffic_step: float | None = None
+    # caller may try in turn when the version proves harmless (`traffic_beside_version`, then
+    # `traffic_beside_calendar_day` when that step is a local midnight)
+    traffic_steps: tuple[float, ...] = ()
 
 
 def detect_onset(
@@ -330,8 +332,14 @@ def detect_onset(
     candidates += [t for t in _version_first_rows(log) if abs(t - onset) <= tolerance]
     if candidates:
         onset = min(candidates, key=lambda t: abs(t - onset))
-    return Onset(float(onset), True, name, float(score), traffic_step=traffic_beside_version(
-        name, strong, first_bin, t0, width))
+    beside = traffic_beside_version(name, strong, first_bin, t0, width)
+    steps = () if beside is None else (beside,)
+    if beside is not None:
+        offset = log_utc_offset(log.features, ts)
+        within = traffic_beside_calendar_day(counts, centres, line_at, beside, offset, width)
+        if within is not None and abs(within - beside) > 2 * width and abs(within - first_bin * width - t0) > 2 * width:
+            steps = (beside, within)
+    return Onset(float(onset), True, name, float(score), traffic_steps=steps)
 
 
 def traffic_beside_version(
@@ -351,6 +359,32 @@ def traffic_beside_version(
         return None
     steps = [at for z, at, key in strong if key == "traffic" and abs(at - first_bin) > 2]
     return t0 + steps[0] * width if steps else None
+
+
+def traffic_beside_calendar_day(
+    counts: np.ndarray, centres: np.ndarray, prefer: int, step_at: float, offset_h: float | None, width: float
+) -> float | None:
+    """The rate's strongest step with the two local days around `step_at` at levels of their own.
+
+    A holiday (x0.6-2.5) or a weekend is a whole local day at a level of its own, and its edges are
+    steps of the rate at midnight: a drop to 30% at 18:18 on a x2.5 holiday Monday made the rate's
+    strongest step the holiday's end at 23:57 (x2.5 x 0.3 at once), where the traffic check reads a
+    calendar turnover and says "none"; the drop's own moment was 5.7 hours earlier. When the rate's
+    step beside a version sits at a local midnight of the log's clock (`offset_h`, from an
+    hour-of-day input; None: no local midnight to go by), the scan is redone with the day that
+    ends there and the day that begins there each at a level of its own: a calendar day's edges
+    then make no step, and a drop that began inside them or before them (and lasts) still does.
+    Returned only when strong (`MIN_Z`); the caller tries it after the midnight step itself, so a
+    real drop that begins at midnight keeps its moment.
+    """
+    if offset_h is None or not at_local_midnight(step_at, offset_h, max(MIDNIGHT_S, width)):
+        return None
+    local = (step_at + offset_h * 3600.0) % DAY_S
+    midnight = step_at - local if local < DAY_S / 2 else step_at + DAY_S - local
+    days = tuple(((centres >= a) & (centres < a + DAY_S)).astype(np.float64) for a in (midnight - DAY_S, midnight))
+    weekend = (weekday_of(centres, offset_h) >= 5).astype(np.float64)
+    at, z, _ = traffic_step(counts, centres, prefer, levels=(*days, weekend))
+    return float(centres[0] - width / 2 + at * width) if z >= MIN_Z else None
 
 
 def _beyond_cycles(
@@ -635,6 +669,7 @@ def seasonal_step(
     weights: np.ndarray | None = None,
     smooth_cycle: bool = False,
     prefer_pulse_start: bool = False,
+    levels: tuple[np.ndarray, ...] = (),
 ) -> tuple[int, float, np.ndarray]:
     """Best single step in a series beyond a daily cycle: (split index, strength, deseasonalized series).
 
@@ -649,7 +684,8 @@ def seasonal_step(
     variance). A wave cannot make an edge, so an abrupt change of traffic keeps its strength.
     `prefer` (the split a line baseline picks) is kept when it is at least half as strong as the
     best split here: an hour of replayed requests is a pulse whose two edges score alike, and its
-    start, not its end, is the onset.
+    start, not its end, is the onset. `levels`: 0/1 columns (per bin) of stretches that take a level
+    of their own beside the fit (a local day of the calendar, `traffic_beside_calendar_day`).
     """
     y = np.asarray(values, dtype=np.float64)
     idx = np.flatnonzero(np.isfinite(y))
@@ -660,6 +696,7 @@ def seasonal_step(
     t = np.asarray(times, dtype=np.float64)[idx]
     span = float(t[-1] - t[0])
     cols = [np.ones(n), (t - t.mean()) / max(span, 1.0)] + cycle_columns(t, smooth=smooth_cycle)
+    cols += [np.asarray(c, dtype=np.float64)[idx] for c in levels if 0 < float(np.sum(c[idx])) < n]
     root = np.ones(n) if weights is None else np.sqrt(np.asarray(weights, dtype=np.float64)[idx])
     q, _ = np.linalg.qr(np.column_stack(cols) * root[:, None])
     yv = y[idx] * root
@@ -692,7 +729,9 @@ def seasonal_step(
     return at, float(np.sqrt(gain[best] / s2)), rest
 
 
-def traffic_step(counts: np.ndarray, centres: np.ndarray, prefer: int) -> tuple[int, float, np.ndarray]:
+def traffic_step(
+    counts: np.ndarray, centres: np.ndarray, prefer: int, levels: tuple[np.ndarray, ...] = ()
+) -> tuple[int, float, np.ndarray]:
     """Best single step of the request counts beyond their daily cycle, as a factor.
 
     A traffic drop or surge multiplies the whole daily wave: 60% of the requests lost is a few
@@ -707,7 +746,7 @@ def traffic_step(counts: np.ndarray, centres: np.ndarray, prefer: int) -> tuple[
     """
     return seasonal_step(
         np.log(counts + 0.5), centres, lo_frac=0.15, hi_frac=0.95, prefer=prefer,
-        weights=counts + 0.5, smooth_cycle=True, prefer_pulse_start=True,
+        weights=counts + 0.5, smooth_cycle=True, prefer_pulse_start=True, levels=levels,
     )
 
 
