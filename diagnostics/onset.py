@@ -332,13 +332,12 @@ def detect_onset(
     candidates += [t for t in _version_first_rows(log) if abs(t - onset) <= tolerance]
     if candidates:
         onset = min(candidates, key=lambda t: abs(t - onset))
+    steps: tuple[float, ...] = ()
     beside = traffic_beside_version(name, strong, first_bin, t0, width)
-    steps = () if beside is None else (beside,)
     if beside is not None:
-        offset = log_utc_offset(log.features, ts)
-        within = traffic_beside_calendar_day(counts, centres, line_at, beside, offset, width)
-        if within is not None and abs(within - beside) > 2 * width and abs(within - first_bin * width - t0) > 2 * width:
-            steps = (beside, within)
+        within = traffic_beside_calendar_day(counts, centres, line_at, beside, log_utc_offset(log.features, ts), width)
+        apart = within is not None and min(abs(within - beside), abs(within - t0 - first_bin * width)) > 2 * width
+        steps = (beside, within) if within is not None and apart else (beside,)
     return Onset(float(onset), True, name, float(score), traffic_steps=steps)
 
 
