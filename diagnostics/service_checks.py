@@ -629,18 +629,22 @@ def _traffic(ctx: Context) -> list[Finding]:
     ratios = [adjacent] + [cur_rate / max(rate, 1e-9) for rate in seasonal.values()]
     # and against the log's own daily wave: a window of a few hours at the evening's fall is no outage
     beyond, last_day = _beyond_wave(ctx, closed, offset) if same_log else (None, None)
+    # the baselines a drop must hold against. Over days a drop is read on the window's last day
+    # alone: a holiday is one local day at a level of its own, and the whole window's one step
+    # beside a line over the whole log carries it either way (a x2.5 holiday in the window read
+    # 39% of the requests kept as 72% of the cycle, a x0.6 one the day before the onset 57% kept
+    # as 72%: no page either time). A spike keeps both readings.
+    held = list(ratios)
     if beyond is not None:
         details["ratio_beyond_daily_cycle"] = beyond
+        ratios.append(beyond)
         if last_day is None:
-            # over days the window's reading is its last day's: a holiday is one local day at a
-            # level of its own, and the whole window's one step beside a line over the whole log
-            # carries it either way (a x2.5 holiday in the window read a drop to 42% as 72% of the
-            # cycle, a x0.6 one the day before the onset read 57% as 72%: no page either time)
-            ratios.append(beyond)
+            held.append(beyond)
     if last_day is not None:
         details["ratio_beyond_daily_cycle_last_day"] = last_day
         ratios.append(last_day)
-    drop_ratio, spike_ratio = max(ratios), min(ratios)
+        held.append(last_day)
+    drop_ratio, spike_ratio = max(held), min(ratios)
     pages = drop_ratio <= DROP_RATIO or spike_ratio >= SPIKE_RATIO
     calendar_size = drop_ratio >= CALENDAR_DROP and spike_ratio <= CALENDAR_SPIKE
     if pages and calendar_size and _calendar_turnover(ctx, offset, closed):
