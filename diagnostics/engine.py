@@ -378,8 +378,10 @@ def _diagnose(
     trigger = trigger_for_diagnosis(
         change_list, culprit_kind=verdict.culprit_kind, culprit_name=verdict.culprit_name, onset=onset_ts, services=None
     )
-    for traffic_step in traffic_steps if verdict.cause == "none" else ():
-        # a harmless version dated the log: the traffic rate's own step, kept when it is the traffic's
+    traffic = (verdict.cause, verdict.culprit_kind) == ("service", "traffic")
+    for traffic_step in traffic_steps if verdict.cause == "none" or traffic else ():
+        # a harmless version dated the log: the traffic rate's own step, kept when it is the
+        # traffic's (a drop read from the version's window on is dated by the rate's own step)
         at_rate = _diagnose(given_log, reference=given_reference, changes=change_list, onset=traffic_step)
         if at_rate.cause == "service" and at_rate.culprit_kind == "traffic":
             return replace(at_rate, onset_detected=True, runtime_ms=(time.perf_counter() - started) * 1000.0)
