@@ -214,11 +214,12 @@ def data_findings(ctx: Context, only: frozenset[str] | None = None) -> list[Find
                     # it moves through its reference as through the window, unbroken at the onset
                     # (`phase.glides_through_onset`)
                     found = [f for f in found if f.check not in WAVE_CHECKS]
-                if on_wave and short_unseen and any(f.check in WAVE_CHECKS for f in found) and (
-                    together.companions_carried(name)
+                if short_unseen and any(f.check in WAVE_CHECKS for f in found) and (
+                    (on_wave and together.companions_carried(name)) or together.related_through_onset(name)
                 ):
-                    # an input that follows the clock, no earlier day of these hours, but its companions
-                    # moved with it: a mix of rows, not the feed (`moved_together`)
+                    # no earlier day of these hours, but its companions moved with it: a mix of rows, or
+                    # the station's weather through hours the reference never saw, not the feed
+                    # (`moved_together`)
                     found = [f for f in found if f.check not in WAVE_CHECKS]
                 out.extend(found)
                 continue

@@ -30,6 +30,7 @@ import numpy as np
 from diagnostics.clock_features import hour_offset
 from diagnostics.context import Context
 from diagnostics.log import Categorical
+from diagnostics.phase import HOUR_S, SMOOTH_RAMP_SD, SMOOTH_STEP_SD
 
 MIX_SHARE = 0.2  # of the input's move, the most left unexplained (a linear fit of a curved relation leaves some)
 FOLLOW_Z = 3.29  # standard errors the unexplained move at that share must stand out by (alpha 0.001)
@@ -118,16 +119,77 @@ class MovedTogether:
         se = math.sqrt(sd_r**2 / rr.size + sd_c**2 / rc.size)
         return _explained(move, float(rc.mean() - rr.mean()), se, MIX_SHARE)
 
-    def _companions(self, name: str, ok: np.ndarray) -> list[str]:
-        """The companions of `name`: the other numeric inputs held in the reference's range, in the
-        log's order; none when one is missing or infinite at a position in `ok` (the input's finite ones)."""
+    def related_through_onset(self, name: str) -> bool:
+        """Whether `name` keeps its relation to the other numeric inputs through the onset, the relation
+        read on the whole log: no step at the onset, no change of trend since, its rest as wide.
+
+        A weather input that follows the clock moves with the others of its station: humidity falls
+        as the temperature climbs through the morning. On a log under a day, a reference of an hour
+        or two holds too little of either's swing for a relation fitted on it alone to be carried
+        to the window (`companions_carried`: the temperature left the reference's range, and the
+        slope read on it had a standard error of a third of the move it must explain), and the
+        input's own wave is no help there either (a morning's humidity, noise of 6 on a wave of
+        6-14 over the hours held, 'drifted: KS 0.417, median 77 -> 70' on a healthy 12-hour log).
+        The window itself holds the relation across hours of the day the reference never saw. The
+        input (standardized on the reference) is fitted on the whole log's rows by its companions
+        with a step at the onset and a ramp from it (in hours): a feed's fault breaks the relation
+        there (an offset is a step, a sensor that degrades a ramp, a fifth of the rows moved a step
+        of a fifth of their move and a wider rest), while rows of other hours move the input along
+        it. The relation holds when neither the step nor the ramp stands out of the fit's noise
+        (`FOLLOW_Z` standard errors), the fit can see an offset of the input's reference spread and
+        a ramp to twice it within an hour (`phase.SMOOTH_STEP_SD`, `SMOOTH_RAMP_SD`: the bars the
+        smooth path through the onset is held to), and the rest keeps its spread within
+        `MIX_SHARE`. Read on the rows where the input and every companion are finite (a missing
+        reading breaks no relation); none the reference holds still, or too few rows a side: no claim."""
+        scale = self._scale(name)
+        if scale is None:
+            return False
+        ctx = self._ctx
+        n_ref = ctx.ref_sample.size
+        others = self._companions(name, None, held=False)
+        x = _standardized(ctx, name, scale)
+        ok = np.isfinite(x)
+        for k in others:  # the rows every one of them holds: a missing reading is no relation broken
+            companion = self._scale(k)
+            assert companion is not None
+            ok &= np.isfinite(_standardized(ctx, k, companion))
+        n_b = int(ok[:n_ref].sum())
+        if not others or n_b < MIN_FOLLOW_ROWS or int(ok[n_ref:].sum()) < MIN_FOLLOW_ROWS:
+            return False
+        since = np.concatenate((ctx.reference.timestamp[ctx.ref_sample], ctx.current.timestamp[ctx.cur_sample]))
+        since = (since - ctx.onset) / HOUR_S
+        since[:n_ref] = 0.0
+        after = np.zeros(x.size)
+        after[n_ref:] = 1.0
+        design = np.column_stack((self._design(others, np.flatnonzero(ok)), after[ok], since[ok]))
+        v = x[ok]
+        # normal equations: the design's columns are standardized, and no second copy of it is made
+        inv = np.linalg.pinv(design.T @ design)
+        beta = inv @ (design.T @ v)
+        rest = v - design @ beta
+        del design
+        if not np.isfinite(beta).all():
+            return False
+        sigma2 = float(rest @ rest) / max(v.size - beta.size, 1)
+        se = np.sqrt(np.maximum(np.diag(inv)[-2:] * sigma2, 1e-300))
+        if FOLLOW_Z * float(se[0]) > SMOOTH_STEP_SD or FOLLOW_Z * float(se[1]) > SMOOTH_RAMP_SD:
+            return False  # too few or too noisy rows to see an offset of its spread or such a ramp
+        if bool((np.abs(beta[-2:]) > FOLLOW_Z * se).any()):
+            return False  # a step at the onset or a trend since it that the companions do not carry
+        sd_b, sd_a = float(rest[:n_b].std()), float(rest[n_b:].std())
+        return sd_b > 0 and sd_a > 0 and abs(math.log(sd_a / sd_b)) <= math.log1p(MIX_SHARE)
+
+    def _companions(self, name: str, ok: np.ndarray | None, held: bool = True) -> list[str]:
+        """The companions of `name`: the other numeric inputs held in the reference's range (any the
+        reference does not hold still, with `held` False), in the log's order; none when one is
+        missing or infinite at a position in `ok` (the input's finite ones; not asked when None)."""
         ctx = self._ctx
         out: list[str] = []
         for k in ctx.reference.features:
             scale = self._scale(k) if k != name else None
-            if scale is None or not scale.held:
+            if scale is None or (held and not scale.held):
                 continue
-            if not np.isfinite(_standardized(ctx, k, scale)[ok]).all():
+            if ok is not None and not np.isfinite(_standardized(ctx, k, scale)[ok]).all():
                 return []
             out.append(k)
         return out
