@@ -30,7 +30,7 @@ import numpy as np
 from diagnostics.clock_features import hour_offset
 from diagnostics.context import Context
 from diagnostics.log import Categorical
-from diagnostics.phase import HOUR_S, SMOOTH_RAMP_SD, SMOOTH_STEP_SD
+from diagnostics.phase import HOUR_S, SMOOTH_RAMP_SD, SMOOTH_STEP_SD, smooth_through_onset
 
 MIX_SHARE = 0.2  # of the input's move, the most left unexplained (a linear fit of a curved relation leaves some)
 FOLLOW_Z = 3.29  # standard errors the unexplained move at that share must stand out by (alpha 0.001)
@@ -156,17 +156,16 @@ class MovedTogether:
         n_b = int(ok[:n_ref].sum())
         if not others or n_b < MIN_FOLLOW_ROWS or int(ok[n_ref:].sum()) < MIN_FOLLOW_ROWS:
             return False
-        since = np.concatenate((ctx.reference.timestamp[ctx.ref_sample], ctx.current.timestamp[ctx.cur_sample]))
-        since = (since - ctx.onset) / HOUR_S
-        since[:n_ref] = 0.0
-        after = np.zeros(x.size)
-        after[n_ref:] = 1.0
-        design = np.column_stack((self._design(others, np.flatnonzero(ok)), after[ok], since[ok]))
+        ts = np.concatenate((ctx.reference.timestamp[ctx.ref_sample], ctx.current.timestamp[ctx.cur_sample]))[ok]
+        after = np.zeros(ts.size)
+        after[n_b:] = 1.0
+        design = np.column_stack((self._design(others, np.flatnonzero(ok)), after, after * (ts - ctx.onset) / HOUR_S))
         v = x[ok]
         # normal equations: the design's columns are standardized, and no second copy of it is made
         inv = np.linalg.pinv(design.T @ design)
         beta = inv @ (design.T @ v)
         rest = v - design @ beta
+        carried = design[:, :-2] @ beta[:-2]  # the companions' share of the input
         del design
         if not np.isfinite(beta).all():
             return False
@@ -177,7 +176,11 @@ class MovedTogether:
         if bool((np.abs(beta[-2:]) > FOLLOW_Z * se).any()):
             return False  # a step at the onset or a trend since it that the companions do not carry
         sd_b, sd_a = float(rest[:n_b].std()), float(rest[n_b:].std())
-        return sd_b > 0 and sd_a > 0 and abs(math.log(sd_a / sd_b)) <= math.log1p(MIX_SHARE)
+        if not (sd_b > 0 and sd_a > 0 and abs(math.log(sd_a / sd_b)) <= math.log1p(MIX_SHARE)):
+            return False  # its rest widened or narrowed: a fifth of the rows moved, a cap, noise
+        # the companions moved it with the clock, not at one moment: rows of another kind arriving
+        # at the onset (a population drawn otherwise) step there together
+        return smooth_through_onset(carried[:n_b], ts[:n_b], carried[n_b:], ts[n_b:])
 
     def _companions(self, name: str, ok: np.ndarray | None, held: bool = True) -> list[str]:
         """The companions of `name`: the other numeric inputs held in the reference's range (any the

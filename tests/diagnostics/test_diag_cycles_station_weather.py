@@ -42,9 +42,12 @@ def _station_log(seed: int, fault: str = "", gaps: bool = False) -> tuple[Predic
     humidity = np.clip(70 - 2.0 * (temp - 17.0) + rng.normal(0.0, 6.0, t.size), 10, 100)
     onset = T0 + ONSET_H * HOUR
     after = t >= onset
+    if fault == "station":  # another station's rows since the onset: warmer, and drier as its relation says
+        temp = temp + np.where(after, 3.0, 0.0)
+        humidity = np.clip(humidity - np.where(after, 6.0, 0.0), 10, 100)
     served = humidity.copy()
     # the humidity falls through the window: a fault's offset and ramp go down with it
-    move(served, after, t, onset, float(humidity[~after].std()), fault, rng, sign=-1.0)
+    move(served, after, t, onset, float(humidity[~after].std()), "" if fault == "station" else fault, rng, sign=-1.0)
     served = np.round(served, 0)
     temp = np.round(temp, 1)
     y = rng.poisson(np.exp(1.5 + 0.04 * temp - 0.01 * (humidity - 70))).astype(float)
@@ -76,3 +79,11 @@ def test_missing_and_infinite_readings_neither_break_the_fit_nor_hide_an_offset(
     bad, onset = _station_log(1, "offset", gaps=True)
     d = diagnose(bad, onset=onset)
     assert (d.cause, d.culprit_name) == ("data", "humidity")
+
+
+def test_another_stations_rows_since_the_onset_move_both_at_one_moment_and_are_named() -> None:
+    # the humidity keeps its relation to the temperature, but both stepped at the onset: no clock did that
+    for seed in (1, 4):
+        log, onset = _station_log(seed, "station")
+        d = diagnose(log, onset=onset)
+        assert d.cause == "data" and d.culprit_name in ("humidity", "temperature"), (seed, d.cause, d.culprit_name)
