@@ -159,7 +159,8 @@ class MovedTogether:
         ts = np.concatenate((ctx.reference.timestamp[ctx.ref_sample], ctx.current.timestamp[ctx.cur_sample]))[ok]
         after = np.zeros(ts.size)
         after[n_b:] = 1.0
-        design = np.column_stack((self._design(others, np.flatnonzero(ok)), after, after * (ts - ctx.onset) / HOUR_S))
+        since = after * (ts - ctx.onset) / HOUR_S
+        design = np.column_stack((self._design(others, np.flatnonzero(ok)), after, since))
         v = x[ok]
         # normal equations: the design's columns are standardized, and no second copy of it is made
         inv = np.linalg.pinv(design.T @ design)
@@ -175,6 +176,14 @@ class MovedTogether:
             return False  # too few or too noisy rows to see an offset of its spread or such a ramp
         if bool((np.abs(beta[-2:]) > FOLLOW_Z * se).any()):
             return False  # a step at the onset or a trend since it that the companions do not carry
+        # and the companions carry the move itself: a fault can cancel what a linear fit of a curved
+        # relation leaves of a healthy move (an age offset by its spread on a bundled set's evening
+        # rows: a step of 0.29, 2.7 standard errors, where the healthy rows leave about -0.7)
+        lever = np.array([1.0, float(since[n_b:].mean())])
+        unexplained = float(lever @ beta[-2:])
+        move = float(v[n_b:].mean() - v[:n_b].mean())
+        if not _explained(move, unexplained, math.sqrt(float(lever @ inv[-2:, -2:] @ lever) * sigma2), MIX_SHARE):
+            return False
         sd_b, sd_a = float(rest[:n_b].std()), float(rest[n_b:].std())
         if not (sd_b > 0 and sd_a > 0 and abs(math.log(sd_a / sd_b)) <= math.log1p(MIX_SHARE)):
             return False  # its rest widened or narrowed: a fifth of the rows moved, a cap, noise
