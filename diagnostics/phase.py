@@ -15,6 +15,7 @@ share of variance of `MIN_CYCLE`); every other column keeps its whole reference.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -224,7 +225,17 @@ def rate_beyond_cycle(
             return None
     if X.shape[0] < X.shape[1] + 8:
         return None
-    # iteratively reweighted least squares for log(rate) (a few hundred bins, a few dozen columns)
+    beta, _ = _poisson_fit(X, y)
+    return float(np.exp(np.clip(beta[k - 1], -30.0, 30.0)))
+
+
+def _poisson_fit(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A Poisson regression of counts `y` on columns `X` for log(rate), and its coefficients' covariance.
+
+    Iteratively reweighted least squares (a few hundred bins, a few dozen columns); the covariance
+    is the Fisher information's inverse scaled by the counts' overdispersion (Pearson's, never below
+    1): a rate that wanders between bins more than Poisson noise is no more certain for it.
+    """
     eta = np.log(y + 0.5)
     beta: np.ndarray = np.zeros(X.shape[1])
     for _ in range(RATE_ITERATIONS):
@@ -233,7 +244,44 @@ def rate_beyond_cycle(
         w = np.sqrt(mu)
         beta, *_ = np.linalg.lstsq(X * w[:, None], z * w, rcond=None)
         eta = np.clip(X @ beta, -30.0, 30.0)
-    return float(np.exp(np.clip(beta[k - 1], -30.0, 30.0)))
+    mu = np.exp(eta)
+    dispersion = max(1.0, float(((y - mu) ** 2 / mu).sum()) / max(y.shape[0] - X.shape[1], 1))
+    return beta, np.linalg.pinv((X * mu[:, None]).T @ X) * dispersion
+
+
+def step_at_moment(
+    ts: np.ndarray, at: float, half: float, keep: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> tuple[float, float] | None:
+    """The rate's step at `at` within `half` either side, beside the local slope: (log factor, its s.e.).
+
+    A drop has a moment: lost requests are lost from one minute to the next, while a daily wave
+    moves the rate by a few percent in a quarter of an hour (x0.8 an hour at the steepest of a
+    twelvefold wave). Five-minute bins of `ts` over [at - half, at + half] fitted by a Poisson
+    regression on a level, a line and a step at `at`: the line takes the wave's slope through
+    the hour, the step what happened at the moment. None with less than half of `half` of the
+    log on either side, or where `keep` (bins that say something of the rate: open hours) leaves
+    fewer than half the bins a side. `ts` sorted.
+    """
+    ts = ts[np.isfinite(ts)]
+    if ts.size == 0 or not math.isfinite(at):
+        return None
+    lo, hi = max(at - half, float(ts[0])), min(at + half, float(ts[-1]))
+    if at - lo < half / 2 or hi - at < half / 2:
+        return None
+    before = np.arange(at, lo - 1e-9, -MOMENT_BIN_S)[::-1]
+    edges = np.concatenate((before, np.arange(at + MOMENT_BIN_S, hi + 1e-9, MOMENT_BIN_S)))
+    y = np.histogram(ts, edges)[0].astype(np.float64)
+    centres = (edges[:-1] + edges[1:]) / 2.0
+    after = centres > at
+    used = np.ones(y.shape[0], dtype=bool) if keep is None else keep(edges)
+    if min(int((used & after).sum()), int((used & ~after).sum())) < max(3, int(half / MOMENT_BIN_S) // 2):
+        return None
+    X = np.column_stack((np.ones(y.shape[0]), (centres - at) / half, after.astype(np.float64)))[used]
+    beta, cov = _poisson_fit(X, y[used])
+    return float(beta[2]), float(np.sqrt(max(float(cov[2, 2]), 0.0)))
+
+
+MOMENT_BIN_S = 300.0  # five-minute bins for the step at a moment
 
 
 MIN_KIND_BINS = 12  # bins after the step on days of a kind seen before it, for the step to be read on them

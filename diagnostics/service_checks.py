@@ -17,7 +17,7 @@ from diagnostics.closed_hours import closed_seconds, closed_share, closings, ins
 from diagnostics.context import Context
 from diagnostics.findings import Finding
 from diagnostics.log import align_categorical
-from diagnostics.phase import RATE_BINS, WAVE_SPAN, rate_beyond_cycle, without_daily_wave
+from diagnostics.phase import CYCLES_SPAN, RATE_BINS, WAVE_SPAN, rate_beyond_cycle, step_at_moment, without_daily_wave
 from diagnostics.replay import replay_findings
 from diagnostics.segment_traffic import segment_traffic_findings
 from diagnostics.silences import GAP_MIN_S, improbable_silence
@@ -582,6 +582,44 @@ def _calendar_turnover(ctx: Context, offset: float | None, closed: Spans) -> boo
     return is_calendar_day(ts, ctx.onset, end, offset, closed, DROP_RATIO, SPIKE_RATIO)
 
 
+def _drop_without_moment(ctx: Context, claimed: float, closed: Spans) -> bool:
+    """Whether a drop read on a log that has not seen each hour of the day twice shows no moment.
+
+    On such a log what 'the log's own daily cycle predicts' for the window's hours is an
+    extrapolation of a line and a bend (or two daily harmonics) fitted mostly on the window
+    itself: on healthy logs of 8-20 hours it reads from x0.47 to x2.3 (1st-99th percentile, tuning
+    specs at onsets across the log), and a window on a steep wave's descent reads x0.63 of it
+    while the hours just before it read x0.33. Lost requests are lost from one minute to the
+    next: the rate an hour either side of the onset, beside its own slope (`phase.step_at_moment`),
+    steps to about the drop's size. A claimed drop whose moment shows no drop (a step of
+    `DROP_RATIO` or more) and a step `MOMENT_Z` standard errors above the claimed ratio is the
+    wave's descent. An alert fires after the drop began, and a scan dates it within minutes: the
+    moment is looked for from `MOMENT_LAGS` before the onset to 10 minutes after it, and every
+    readable one must show no drop. No claim where the one at the onset cannot be read (less than
+    half an hour of log a side, closed hours) or where the reference and the window are sampled
+    differently (the step would read the sampling).
+    """
+    ts = ctx.log.timestamp
+    if ts.size == 0 or float(ts[-1] - ts[0]) >= CYCLES_SPAN:
+        return False
+    if ctx.reference.sample_fraction != ctx.current.sample_fraction:
+        return False
+
+    def keep(edges: np.ndarray) -> np.ndarray:
+        return np.asarray(closed_share(closed, edges) < 0.5, dtype=bool)
+
+    steps = [step_at_moment(ts, ctx.onset - lag, MOMENT_HALF_S, keep) for lag in MOMENT_LAGS]
+    if steps[MOMENT_LAGS.index(0.0)] is None:
+        return False
+    bar, floor = math.log(DROP_RATIO), math.log(max(claimed, 1e-9))
+    return all(s >= bar and s - MOMENT_Z * se > floor for s, se in (x for x in steps if x is not None))
+
+
+MOMENT_HALF_S = 3600.0  # the rate an hour either side of the moment: a wave's slope is a line there
+MOMENT_LAGS = (-600.0, 0.0, 600.0, 1200.0, 1800.0)  # seconds before the onset a drop's moment may lie
+MOMENT_Z = 2.0  # standard errors the step at the moment must stand above the claimed drop
+
+
 def _traffic(ctx: Context) -> list[Finding]:
     out: list[Finding] = []
     cur_ts = ctx.current.timestamp
@@ -645,6 +683,8 @@ def _traffic(ctx: Context) -> list[Finding]:
         ratios.append(last_day)
         held.append(last_day)
     drop_ratio, spike_ratio = max(held), min(ratios)
+    if same_log and drop_ratio <= DROP_RATIO and _drop_without_moment(ctx, drop_ratio, closed):
+        drop_ratio = 1.0  # the wave's descent through the window: no moment where the rate fell
     pages = drop_ratio <= DROP_RATIO or spike_ratio >= SPIKE_RATIO
     calendar_size = drop_ratio >= CALENDAR_DROP and spike_ratio <= CALENDAR_SPIKE
     if pages and calendar_size and _calendar_turnover(ctx, offset, closed):
