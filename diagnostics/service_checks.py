@@ -600,7 +600,7 @@ def _drop_without_moment(ctx: Context, claimed: float, closed: Spans) -> bool:
     differently (the step would read the sampling).
     """
     ts = ctx.log.timestamp
-    if ts.size == 0 or float(ts[-1] - ts[0]) >= CYCLES_SPAN:
+    if ts.size == 0 or float(ts[-1] - ts[0]) >= MOMENT_MAX_SPAN:
         return False
     if ctx.reference.sample_fraction != ctx.current.sample_fraction:
         return False
@@ -615,6 +615,7 @@ def _drop_without_moment(ctx: Context, claimed: float, closed: Spans) -> bool:
     return all(s >= bar and s - MOMENT_Z * se > floor for s, se in (x for x in steps if x is not None))
 
 
+MOMENT_MAX_SPAN = CYCLES_SPAN  # longer logs have seen each hour twice: the wave's prediction is observed
 MOMENT_HALF_S = 3600.0  # the rate an hour either side of the moment: a wave's slope is a line there
 MOMENT_LAGS = (-600.0, 0.0, 600.0, 1200.0, 1800.0)  # seconds before the onset a drop's moment may lie
 MOMENT_Z = 2.0  # standard errors the step at the moment must stand above the claimed drop
